@@ -1,0 +1,71 @@
+//! The fleet's append-only event log on PostgreSQL (DESIGN.md §3).
+//!
+//! Streams are named `<category>-<uuid>`. An append is one transaction that takes a per-stream
+//! advisory lock before it writes anything, checks the expected version, and is idempotent by
+//! event id. Readers of `$all` or a category order by `(tx_id, global_position)` and read only
+//! below the oldest running transaction, so an append that commits late is never skipped.
+
+mod append;
+mod checkpoint;
+mod error;
+mod event;
+mod read;
+mod stream;
+mod subscription;
+
+pub use append::{AppendResult, Transaction};
+pub use checkpoint::Checkpoint;
+pub use error::{CurrentVersion, Error};
+pub use event::{NewEvent, RecordedEvent};
+pub use read::Filter;
+pub use stream::{ExpectedVersion, StreamName};
+pub use subscription::Subscription;
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A handle on the log. Cheap to clone; every clone shares the pool and the local wake-up.
+#[derive(Clone)]
+pub struct EventStore {
+    pool: PgPool,
+    /// Wakes this process's subscribers after a local append commits. Other processes find new
+    /// events by adaptive polling: NOTIFY inside the append would serialise every commit.
+    appended: Arc<Notify>,
+}
+
+impl EventStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            appended: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Appends `events` to `stream` in a transaction of its own.
+    pub async fn append(
+        &self,
+        tenant_id: &str,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult> {
+        let mut tx = self.begin().await?;
+        let result = tx.append(tenant_id, stream, expected, events).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// Starts a transaction in which appends and the caller's own writes (read models,
+    /// checkpoints, processed-message records) commit or fail together.
+    pub async fn begin(&self) -> Result<Transaction<'_>> {
+        Ok(Transaction::new(self, self.pool.begin().await?))
+    }
+}

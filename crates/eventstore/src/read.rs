@@ -1,0 +1,91 @@
+//! Reading a stream forward, and `$all` or a category forward from a checkpoint.
+
+use crate::{Checkpoint, EventStore, RecordedEvent, Result, StreamName};
+
+/// The columns of [`RecordedEvent`]; a macro so queries stay `&'static str`.
+macro_rules! select_events {
+    ($($rest:expr),*) => {
+        concat!(
+            "SELECT global_position, tx_id::text::bigint AS tx_id, event_id, stream_name,
+                    stream_position, event_type, tenant_id, data, metadata, recorded_at
+             FROM events ",
+            $($rest),*
+        )
+    };
+}
+
+/// Rows visible to a global-order reader: after the checkpoint, and committed by a transaction
+/// older than every running one.
+macro_rules! visible_after_checkpoint {
+    () => {
+        "(tx_id, global_position) > ($1::bigint::text::xid8, $2)
+         AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+    };
+}
+
+/// Which part of the global order to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Filter {
+    /// `$all`: every event.
+    All,
+    /// One stream category, e.g. `call`.
+    Category(String),
+}
+
+impl EventStore {
+    /// Events of `stream` from position `from` on, at most `max` of them.
+    pub async fn read_stream(
+        &self,
+        stream: &StreamName,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let sql = select_events!(
+            "WHERE stream_name = $1 AND stream_position >= $2 ORDER BY stream_position LIMIT $3"
+        );
+        Ok(sqlx::query_as(sql)
+            .bind(stream.as_str())
+            .bind(from as i64)
+            .bind(max as i64)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Events after `after` in the global order, at most `max`.
+    ///
+    /// Only transactions older than every running one are read (`tx_id < xmin`), so an event whose
+    /// transaction is still open cannot be passed over: it will sort after `after` once committed.
+    pub async fn read_all(
+        &self,
+        after: Checkpoint,
+        filter: &Filter,
+        max: usize,
+    ) -> Result<Vec<RecordedEvent>> {
+        let (category, sql) = match filter {
+            Filter::All => (
+                None,
+                select_events!(
+                    "WHERE ",
+                    visible_after_checkpoint!(),
+                    " ORDER BY tx_id, global_position LIMIT $3"
+                ),
+            ),
+            Filter::Category(category) => (
+                Some(category.as_str()),
+                select_events!(
+                    "WHERE stream_category = $4 AND ",
+                    visible_after_checkpoint!(),
+                    " ORDER BY tx_id, global_position LIMIT $3"
+                ),
+            ),
+        };
+        let mut query = sqlx::query_as(sql)
+            .bind(after.tx_id)
+            .bind(after.global_position)
+            .bind(max as i64);
+        if let Some(category) = category {
+            query = query.bind(category);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+}

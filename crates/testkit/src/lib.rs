@@ -1,0 +1,77 @@
+//! Test harness for the fleet: each test gets its own database and its own broker names, so
+//! tests run in parallel against the real PostgreSQL and RabbitMQ without seeing each other.
+
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+/// The server tests create their databases on; `TEST_DATABASE_URL` overrides it.
+pub fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// The broker tests use; `TEST_RABBITMQ_URL` overrides it.
+pub fn amqp_url() -> String {
+    std::env::var("TEST_RABBITMQ_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+/// `prefix` plus a random suffix: exchange, queue and consumer names no other test uses.
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}.{}", Uuid::new_v4().simple())
+}
+
+/// A freshly created, migrated database of this test's own. Databases are named `comms_test_*`;
+/// `scripts/test` drops those left by earlier runs.
+pub struct TestDatabase {
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDatabase {
+    pub async fn new() -> Self {
+        let admin_url = admin_database_url();
+        let name = format!("comms_test_{}", Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("PostgreSQL is reachable at TEST_DATABASE_URL (run scripts/test)");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let url = replace_database(&admin_url, &name);
+        let pool = comms_runtime::db::connect(&url, 20)
+            .await
+            .expect("connect to test database");
+        comms_runtime::db::migrate(&pool).await.expect("migrate test database");
+        Self { url, pool }
+    }
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// A connection to the test broker.
+pub async fn amqp_connection() -> lapin::Connection {
+    lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ is reachable at TEST_RABBITMQ_URL (run scripts/test)")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn replaces_the_database_keeping_the_query() {
+        assert_eq!(
+            super::replace_database("postgres://u@h:5432/postgres?sslmode=disable", "x"),
+            "postgres://u@h:5432/x?sslmode=disable"
+        );
+        assert_eq!(super::replace_database("postgres://u@h/db", "x"), "postgres://u@h/x");
+    }
+}

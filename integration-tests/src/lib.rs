@@ -1,0 +1,1 @@
+//! The fleet driven from outside; see tests/.
