@@ -1,1 +1,22 @@
-//! placeholder while the workspace builds
+//! RabbitMQ for the fleet (DESIGN.md §4): the platform's event envelope, the relay that publishes
+//! the log to the `EVENTS_EXCHANGE` topic exchange, and idempotent consumers that dead-letter
+//! what they cannot process.
+
+mod consumer;
+mod envelope;
+mod relay;
+mod topology;
+
+pub use consumer::{ConsumerConfig, HandleError, Handler, run_consumer};
+pub use envelope::{ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, event_metadata};
+pub use relay::{Relay, RelayConfig};
+pub use topology::{dead_letter_queue, declare_events_exchange, declare_queue};
+
+/// The exchange shared with the other platform modules, unless `EVENTS_EXCHANGE` says otherwise.
+pub const DEFAULT_EXCHANGE: &str = "platform.events";
+
+/// Connects to RabbitMQ.
+pub async fn connect(url: &str) -> Result<lapin::Connection, lapin::Error> {
+    let properties = lapin::ConnectionProperties::default().with_connection_name("comms".into());
+    lapin::Connection::connect(url, properties).await
+}

@@ -15,7 +15,10 @@ pub struct StreamName {
 
 impl StreamName {
     pub fn new(category: &str, id: Uuid) -> Self {
-        debug_assert!(is_category(category), "invalid stream category {category:?}");
+        debug_assert!(
+            is_category(category),
+            "invalid stream category {category:?}"
+        );
         Self {
             name: format!("{category}-{id}"),
             category_len: category.len(),
@@ -49,7 +52,10 @@ impl StreamName {
 }
 
 fn is_category(category: &str) -> bool {
-    !category.is_empty() && category.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    !category.is_empty()
+        && category
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 impl fmt::Display for StreamName {
@@ -104,7 +110,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_names() {
-        for bad in ["call", "call-", "Call-0190", "call-not-a-uuid", "-0190", "ca ll-x"] {
+        for bad in [
+            "call",
+            "call-",
+            "Call-0190",
+            "call-not-a-uuid",
+            "-0190",
+            "ca ll-x",
+        ] {
             assert!(StreamName::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

@@ -57,7 +57,9 @@ impl Subscription {
             if let Some(last) = batch.last() {
                 self.position = last.checkpoint();
                 self.idle_wait = MIN_IDLE_WAIT;
-                let lag = (chrono::Utc::now() - last.recorded_at).num_milliseconds().max(0);
+                let lag = (chrono::Utc::now() - last.recorded_at)
+                    .num_milliseconds()
+                    .max(0);
                 metrics::gauge!("comms_eventstore_reader_lag_seconds", "reader" => self.name.clone())
                     .set(lag as f64 / 1000.0);
                 return Ok(batch);

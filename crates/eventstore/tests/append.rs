@@ -56,11 +56,19 @@ async fn concurrent_writers_with_exact_versions_win_each_version_once() {
             winners_per_round[round] += usize::from(won);
         }
     }
-    assert_eq!(winners_per_round, vec![1; ROUNDS as usize], "each version won exactly once");
+    assert_eq!(
+        winners_per_round,
+        vec![1; ROUNDS as usize],
+        "each version won exactly once"
+    );
 
     let events = store.read_stream(&stream, 0, 1000).await.unwrap();
     let positions: Vec<i64> = events.iter().map(|e| e.stream_position).collect();
-    assert_eq!(positions, (0..ROUNDS as i64).collect::<Vec<_>>(), "no gaps, no duplicates");
+    assert_eq!(
+        positions,
+        (0..ROUNDS as i64).collect::<Vec<_>>(),
+        "no gaps, no duplicates"
+    );
 }
 
 #[tokio::test]
@@ -96,7 +104,13 @@ async fn the_same_event_ids_appended_twice_are_stored_once() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::EventIdConflict { .. }), "{err}");
-    assert!(store.read_stream(&elsewhere, 0, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .read_stream(&elsewhere, 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -107,14 +121,32 @@ async fn expected_versions_any_no_stream_and_exact() {
 
     let err = append(ExpectedVersion::Exact(0)).await.unwrap_err();
     assert!(matches!(err, Error::WrongExpectedVersion { .. }));
-    assert_eq!(append(ExpectedVersion::NoStream).await.unwrap().next_expected_version, 0);
+    assert_eq!(
+        append(ExpectedVersion::NoStream)
+            .await
+            .unwrap()
+            .next_expected_version,
+        0
+    );
     let err = append(ExpectedVersion::NoStream).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("wrong expected version on {stream}: expected no stream, stream is at 0")
     );
-    assert_eq!(append(ExpectedVersion::Any).await.unwrap().next_expected_version, 1);
-    assert_eq!(append(ExpectedVersion::Exact(1)).await.unwrap().next_expected_version, 2);
+    assert_eq!(
+        append(ExpectedVersion::Any)
+            .await
+            .unwrap()
+            .next_expected_version,
+        1
+    );
+    assert_eq!(
+        append(ExpectedVersion::Exact(1))
+            .await
+            .unwrap()
+            .next_expected_version,
+        2
+    );
     let err = append(ExpectedVersion::Exact(1)).await.unwrap_err();
     assert!(matches!(err, Error::WrongExpectedVersion { .. }));
     assert_eq!(store.read_stream(&stream, 1, 10).await.unwrap().len(), 2);

@@ -44,7 +44,8 @@ async fn subscribers_see_every_committed_event_exactly_once_in_one_order() {
             let stream = StreamName::new("test", Uuid::new_v4());
             let mut ids = Vec::new();
             for n in 0..APPENDS_PER_WRITER {
-                let event = NewEvent::new("test.happened", json!({ "w": writer, "n": n }), json!({}));
+                let event =
+                    NewEvent::new("test.happened", json!({ "w": writer, "n": n }), json!({}));
                 ids.push(event.event_id);
                 let mut tx = store.begin().await.unwrap();
                 tx.append("org_a", &stream, ExpectedVersion::Any, vec![event])
@@ -111,7 +112,13 @@ async fn category_reads_and_checkpoints_saved_with_the_effect() {
             .await
             .unwrap();
     }
-    let calls = read_visible(&store, Checkpoint::START, &Filter::Category("call".into()), 2).await;
+    let calls = read_visible(
+        &store,
+        Checkpoint::START,
+        &Filter::Category("call".into()),
+        2,
+    )
+    .await;
     assert_eq!(calls.len(), 2);
     assert!(calls.iter().all(|e| e.stream_name.starts_with("call-")));
 
@@ -123,12 +130,26 @@ async fn category_reads_and_checkpoints_saved_with_the_effect() {
 
     // A checkpoint saved in a rolled-back transaction is not saved.
     let mut tx = store.begin().await.unwrap();
-    all[2].checkpoint().save(tx.conn(), "projection").await.unwrap();
+    all[2]
+        .checkpoint()
+        .save(tx.conn(), "projection")
+        .await
+        .unwrap();
     drop(tx);
     let mut conn = store.pool().acquire().await.unwrap();
-    assert_eq!(Checkpoint::load(&mut conn, "projection").await.unwrap(), Checkpoint::START);
+    assert_eq!(
+        Checkpoint::load(&mut conn, "projection").await.unwrap(),
+        Checkpoint::START
+    );
     let mut tx = store.begin().await.unwrap();
-    all[2].checkpoint().save(tx.conn(), "projection").await.unwrap();
+    all[2]
+        .checkpoint()
+        .save(tx.conn(), "projection")
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(Checkpoint::load(&mut conn, "projection").await.unwrap(), all[2].checkpoint());
+    assert_eq!(
+        Checkpoint::load(&mut conn, "projection").await.unwrap(),
+        all[2].checkpoint()
+    );
 }

@@ -1,1 +1,84 @@
-//! placeholder while the workspace builds
+//! Tracing, OpenTelemetry export, Prometheus metrics, and W3C trace-context propagation across
+//! HTTP, gRPC metadata, event metadata and AMQP headers — so one request is one trace.
+
+mod metrics_registry;
+mod propagation;
+
+pub use metrics_registry::prometheus;
+pub use propagation::{
+    GrpcTraceInterceptor, continue_trace, current_traceparent, grpc_traceparent, inject_grpc,
+    trace_id_of,
+};
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+/// Flushes pending spans when dropped (or on [`Guard::shutdown`]), so a graceful exit loses none.
+pub struct Guard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Guard {
+    pub fn shutdown(mut self) {
+        self.flush();
+    }
+
+    fn flush(&mut self) {
+        if let Some(provider) = self.provider.take()
+            && let Err(error) = provider.shutdown()
+        {
+            eprintln!("telemetry: flushing spans failed: {error}");
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Installs JSON logs (filtered by `RUST_LOG`, default `info`), an OpenTelemetry layer that
+/// exports over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and the W3C propagator.
+///
+/// Spans get trace ids even without an exporter, so trace context still propagates. Calling it
+/// again in the same process (as tests do) keeps the first subscriber.
+pub fn init(service_name: &str) -> anyhow::Result<Guard> {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let resource = Resource::builder()
+        .with_service_name(service_name.to_owned())
+        .build();
+    let mut builder = SdkTracerProvider::builder().with_resource(resource);
+    if let Ok(endpoint) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        && !endpoint.is_empty()
+    {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint)
+            .build()
+            .map_err(|e| anyhow::anyhow!("OTEL_EXPORTER_OTLP_ENDPOINT: {e}"))?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    let tracer = provider.tracer("comms");
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().json().flatten_event(true))
+        .with(tracing_opentelemetry::layer().with_tracer(tracer))
+        .try_init()
+        .is_ok();
+    if installed {
+        opentelemetry::global::set_tracer_provider(provider.clone());
+    }
+    Ok(Guard {
+        provider: installed.then_some(provider),
+    })
+}

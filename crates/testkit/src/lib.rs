@@ -43,13 +43,17 @@ impl TestDatabase {
         let pool = comms_runtime::db::connect(&url, 20)
             .await
             .expect("connect to test database");
-        comms_runtime::db::migrate(&pool).await.expect("migrate test database");
+        comms_runtime::db::migrate(&pool)
+            .await
+            .expect("migrate test database");
         Self { url, pool }
     }
 }
 
 fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
     match query {
         Some(query) => format!("{base}/{database}?{query}"),
@@ -72,6 +76,9 @@ mod tests {
             super::replace_database("postgres://u@h:5432/postgres?sslmode=disable", "x"),
             "postgres://u@h:5432/x?sslmode=disable"
         );
-        assert_eq!(super::replace_database("postgres://u@h/db", "x"), "postgres://u@h/x");
+        assert_eq!(
+            super::replace_database("postgres://u@h/db", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

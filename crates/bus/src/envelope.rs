@@ -1,0 +1,193 @@
+//! The platform's event envelope: a JSON body plus AMQP properties and a `traceparent` header.
+
+use chrono::{DateTime, Utc};
+use comms_eventstore::RecordedEvent;
+use lapin::BasicProperties;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Version of the envelope format in `metadata.version`.
+pub const ENVELOPE_VERSION: &str = "1.0.0";
+const SOURCE: &str = "communications";
+const MODULE: &str = "cc-lite";
+
+/// The message body on the bus. Top-level keys are camelCase, as across the platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Envelope {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub source: String,
+    pub timestamp: DateTime<Utc>,
+    pub organization_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub data: Value,
+    #[serde(default)]
+    pub metadata: EnvelopeMetadata,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvelopeMetadata {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub module: String,
+    /// The stream and position the event was stored at; absent on other modules' events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_position: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causation_id: Option<String>,
+}
+
+/// Why a message body is not an envelope we can process.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("body is not a valid event envelope: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("envelope field {0} is empty")]
+    Empty(&'static str),
+}
+
+/// The metadata services store with each event: who acted, which request it belongs to, and
+/// the current trace, so the relay can carry the trace onto the bus.
+pub fn event_metadata(user_id: Option<&str>, correlation_id: Option<&str>) -> Value {
+    let mut metadata = json!({});
+    let fields = [
+        ("userId", user_id.map(str::to_owned)),
+        ("correlationId", correlation_id.map(str::to_owned)),
+        ("traceparent", comms_telemetry::current_traceparent()),
+    ];
+    for (key, value) in fields {
+        if let Some(value) = value {
+            metadata[key] = Value::String(value);
+        }
+    }
+    metadata
+}
+
+fn metadata_str(event: &RecordedEvent, key: &str) -> Option<String> {
+    event
+        .metadata
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+impl Envelope {
+    /// The envelope of a stored event.
+    pub fn from_recorded(event: &RecordedEvent) -> Self {
+        Self {
+            id: event.event_id,
+            event_type: event.event_type.clone(),
+            source: SOURCE.to_owned(),
+            timestamp: event.recorded_at,
+            organization_id: event.tenant_id.clone(),
+            user_id: metadata_str(event, "userId"),
+            data: event.data.clone(),
+            metadata: EnvelopeMetadata {
+                version: ENVELOPE_VERSION.to_owned(),
+                module: MODULE.to_owned(),
+                stream: Some(event.stream_name.clone()),
+                stream_position: Some(event.stream_position),
+                correlation_id: metadata_str(event, "correlationId"),
+                causation_id: metadata_str(event, "causationId"),
+            },
+        }
+    }
+
+    /// Parses and checks a message body.
+    pub fn parse(body: &[u8]) -> Result<Self, EnvelopeError> {
+        let envelope: Self = serde_json::from_slice(body)?;
+        if envelope.event_type.is_empty() {
+            return Err(EnvelopeError::Empty("type"));
+        }
+        if envelope.organization_id.is_empty() {
+            return Err(EnvelopeError::Empty("organizationId"));
+        }
+        Ok(envelope)
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an envelope always serialises")
+    }
+
+    /// AMQP properties: persistent, JSON, `message_id` = event id, `type` = event type, the
+    /// event's timestamp, and the trace context as a `traceparent` header.
+    pub fn amqp_properties(&self, traceparent: Option<&str>) -> BasicProperties {
+        let mut headers = FieldTable::default();
+        if let Some(traceparent) = traceparent {
+            headers.insert(
+                "traceparent".into(),
+                AMQPValue::LongString(LongString::from(traceparent.as_bytes())),
+            );
+        }
+        BasicProperties::default()
+            .with_message_id(ShortString::from(self.id.to_string()))
+            .with_type(ShortString::from(self.event_type.as_str()))
+            .with_content_type("application/json".into())
+            .with_app_id(SOURCE.into())
+            .with_timestamp(self.timestamp.timestamp().max(0) as u64)
+            .with_delivery_mode(2)
+            .with_headers(headers)
+    }
+}
+
+/// The `traceparent` header of a delivery, if any.
+pub(crate) fn traceparent_header(properties: &BasicProperties) -> Option<String> {
+    let headers = properties.headers().as_ref()?;
+    match headers.inner().get("traceparent")? {
+        AMQPValue::LongString(value) => {
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_it_writes_and_keeps_camel_case() {
+        let envelope = Envelope {
+            id: Uuid::new_v4(),
+            event_type: "comms.call.started".into(),
+            source: SOURCE.into(),
+            timestamp: Utc::now(),
+            organization_id: "org_1".into(),
+            user_id: Some("user_1".into()),
+            data: json!({ "call_id": "c" }),
+            metadata: EnvelopeMetadata {
+                version: ENVELOPE_VERSION.into(),
+                module: MODULE.into(),
+                stream: Some("call-x".into()),
+                stream_position: Some(3),
+                ..Default::default()
+            },
+        };
+        let body = envelope.to_json();
+        let json: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["organizationId"], "org_1");
+        assert_eq!(json["metadata"]["streamPosition"], 3);
+        assert_eq!(Envelope::parse(&body).unwrap(), envelope);
+    }
+
+    #[test]
+    fn rejects_bodies_that_are_not_envelopes() {
+        assert!(Envelope::parse(b"not json").is_err());
+        assert!(Envelope::parse(br#"{"id":"x"}"#).is_err());
+        let no_org = json!({ "id": Uuid::new_v4(), "type": "a.b", "source": "s",
+            "timestamp": "2025-10-05T10:00:00Z", "organizationId": "", "data": {} });
+        let err = Envelope::parse(no_org.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.to_string(), "envelope field organizationId is empty");
+    }
+}
