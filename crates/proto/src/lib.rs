@@ -1,1 +1,14 @@
-//! placeholder while the workspace builds
+//! The fleet's gRPC API (`comms.v1`), generated from `proto/` at build time, and the one table
+//! that maps API errors to both gRPC codes and HTTP statuses.
+
+pub mod error;
+
+#[allow(clippy::all, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("comms.v1");
+}
+
+/// The encoded descriptors of every comms.v1 file, for gRPC reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("comms_descriptor");
+
+pub use error::{ApiError, ErrorKind, FieldViolation, Violations};

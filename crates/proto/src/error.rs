@@ -1,0 +1,314 @@
+//! The one error table of the fleet: every API error has a kind, and each kind has exactly one
+//! gRPC code and one HTTP status. Services raise [`ApiError`]s; the edge turns the `Status` it
+//! gets back into the same kind, so REST and gRPC callers see the same error.
+
+use http::StatusCode;
+use tonic::Code;
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A field is malformed or missing.
+    InvalidArgument,
+    /// The body is larger than the endpoint accepts.
+    PayloadTooLarge,
+    /// No such resource in the caller's organization.
+    NotFound,
+    AlreadyExists,
+    /// The resource's state forbids the change (ending a call that already ended).
+    FailedPrecondition,
+    /// A concurrent change won; the caller may retry.
+    Aborted,
+    Unauthenticated,
+    PermissionDenied,
+    RateLimited,
+    Unavailable,
+    DeadlineExceeded,
+    Internal,
+}
+
+/// kind → (gRPC code, HTTP status, problem `type` slug, problem `title`)
+const TABLE: &[(ErrorKind, Code, StatusCode, &str, &str)] = &[
+    (
+        ErrorKind::InvalidArgument,
+        Code::InvalidArgument,
+        StatusCode::BAD_REQUEST,
+        "invalid-argument",
+        "The request is invalid",
+    ),
+    (
+        ErrorKind::PayloadTooLarge,
+        Code::OutOfRange,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "The request body is too large",
+    ),
+    (
+        ErrorKind::NotFound,
+        Code::NotFound,
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+    ),
+    (
+        ErrorKind::AlreadyExists,
+        Code::AlreadyExists,
+        StatusCode::CONFLICT,
+        "already-exists",
+        "Already exists",
+    ),
+    (
+        ErrorKind::FailedPrecondition,
+        Code::FailedPrecondition,
+        StatusCode::CONFLICT,
+        "conflict",
+        "The resource's state does not allow this",
+    ),
+    (
+        ErrorKind::Aborted,
+        Code::Aborted,
+        StatusCode::CONFLICT,
+        "concurrent-modification",
+        "A concurrent change won; retry",
+    ),
+    (
+        ErrorKind::Unauthenticated,
+        Code::Unauthenticated,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Authentication required",
+    ),
+    (
+        ErrorKind::PermissionDenied,
+        Code::PermissionDenied,
+        StatusCode::FORBIDDEN,
+        "permission-denied",
+        "Permission denied",
+    ),
+    (
+        ErrorKind::RateLimited,
+        Code::ResourceExhausted,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate-limited",
+        "Too many requests",
+    ),
+    (
+        ErrorKind::Unavailable,
+        Code::Unavailable,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Temporarily unavailable",
+    ),
+    (
+        ErrorKind::DeadlineExceeded,
+        Code::DeadlineExceeded,
+        StatusCode::GATEWAY_TIMEOUT,
+        "timeout",
+        "The request timed out",
+    ),
+    (
+        ErrorKind::Internal,
+        Code::Internal,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+    ),
+];
+
+fn row(kind: ErrorKind) -> &'static (ErrorKind, Code, StatusCode, &'static str, &'static str) {
+    TABLE
+        .iter()
+        .find(|r| r.0 == kind)
+        .expect("every kind has a row")
+}
+
+impl ErrorKind {
+    pub fn grpc_code(self) -> Code {
+        row(self).1
+    }
+
+    pub fn http_status(self) -> StatusCode {
+        row(self).2
+    }
+
+    /// The problem+json `type`, a URI reference relative to the API's error docs.
+    pub fn problem_type(self) -> String {
+        format!("/errors/{}", row(self).3)
+    }
+
+    pub fn title(self) -> &'static str {
+        row(self).4
+    }
+
+    /// The kind of a gRPC code; codes without a row of their own are internal errors.
+    pub fn from_grpc_code(code: Code) -> Self {
+        match code {
+            Code::Cancelled => Self::Unavailable,
+            Code::Unknown | Code::DataLoss | Code::Unimplemented => Self::Internal,
+            code => TABLE
+                .iter()
+                .find(|r| r.1 == code)
+                .map_or(Self::Internal, |r| r.0),
+        }
+    }
+}
+
+/// A field that failed validation and why, e.g. `to`: "must be E.164".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+/// An error as callers see it. `message` is safe to show: internal causes are logged, not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub violations: Vec<FieldViolation>,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            violations: Vec::new(),
+        }
+    }
+
+    /// A validation error naming the field.
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        let (field, description) = (field.into(), description.into());
+        Self {
+            kind: ErrorKind::InvalidArgument,
+            message: format!("{field}: {description}"),
+            violations: vec![FieldViolation { field, description }],
+        }
+    }
+
+    /// A validation error naming every offending field.
+    pub fn invalid_fields(violations: Vec<FieldViolation>) -> Self {
+        let message = violations
+            .iter()
+            .map(|v| format!("{}: {}", v.field, v.description))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            kind: ErrorKind::InvalidArgument,
+            message,
+            violations,
+        }
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::new(ErrorKind::NotFound, format!("{what} {id} not found"))
+    }
+
+    pub fn internal() -> Self {
+        Self::new(ErrorKind::Internal, "internal error; see the service logs")
+    }
+
+    /// Reads an error back from a service's `Status`, field violations included.
+    pub fn from_status(status: &tonic::Status) -> Self {
+        let violations = status
+            .get_details_bad_request()
+            .map(|bad| {
+                bad.field_violations
+                    .into_iter()
+                    .map(|v| FieldViolation {
+                        field: v.field,
+                        description: v.description,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            kind: ErrorKind::from_grpc_code(status.code()),
+            message: status.message().to_owned(),
+            violations,
+        }
+    }
+}
+
+impl From<ApiError> for tonic::Status {
+    fn from(error: ApiError) -> Self {
+        let code = error.kind.grpc_code();
+        if error.violations.is_empty() {
+            return tonic::Status::new(code, error.message);
+        }
+        let violations: Vec<_> = error
+            .violations
+            .into_iter()
+            .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+            .collect();
+        tonic::Status::with_error_details(
+            code,
+            error.message,
+            ErrorDetails::with_bad_request(violations),
+        )
+    }
+}
+
+/// Collects every field's problem, so one response names them all.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    /// The value when `result` is Ok; otherwise records the field's problem.
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        result.map_err(|e| self.add(field, e.to_string())).ok()
+    }
+
+    pub fn add(&mut self, field: &str, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.to_owned(),
+            description: description.into(),
+        });
+    }
+
+    /// Ok when nothing was recorded.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::invalid_fields(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_survives_a_trip_through_grpc() {
+        for (kind, ..) in TABLE {
+            if *kind == ErrorKind::PayloadTooLarge {
+                continue; // raised by the edge only, never by a service
+            }
+            let status: tonic::Status = ApiError::new(*kind, "x").into();
+            assert_eq!(ApiError::from_status(&status).kind, *kind);
+        }
+    }
+
+    #[test]
+    fn field_violations_travel_in_the_status_details() {
+        let status: tonic::Status = ApiError::invalid("to", "must be E.164").into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let back = ApiError::from_status(&status);
+        assert_eq!(
+            back.violations,
+            vec![FieldViolation {
+                field: "to".into(),
+                description: "must be E.164".into()
+            }]
+        );
+        assert_eq!(back.kind.http_status(), StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,148 @@
+//! Configuration from environment variables, readable from a map in tests. A bad value stops
+//! start-up with one line naming the variable.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {variable}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub value: String,
+    pub reason: String,
+}
+
+/// A snapshot of the variables a service reads.
+#[derive(Debug, Clone, Default)]
+pub struct Env(HashMap<String, String>);
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self(std::env::vars().collect())
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        )
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.0.insert(key.to_owned(), value.into());
+    }
+
+    /// The variable's value; unset and empty both count as absent.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn string(&self, key: &str, default: &str) -> String {
+        self.get(key).unwrap_or(default).to_owned()
+    }
+
+    /// Parses the variable, or returns `default` when it is absent.
+    pub fn parse<T: FromStr>(&self, key: &str, default: T) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        match self.get(key) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|e: T::Err| ConfigError {
+                variable: key.to_owned(),
+                value: value.to_owned(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    pub fn bool(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes") => Ok(true),
+            Some("false" | "0" | "no") => Ok(false),
+            Some(other) => Err(ConfigError {
+                variable: key.to_owned(),
+                value: other.to_owned(),
+                reason: "expected true or false".to_owned(),
+            }),
+        }
+    }
+
+    /// A URL that must start with one of `schemes`.
+    pub fn url(&self, key: &str, default: &str, schemes: &[&str]) -> Result<String, ConfigError> {
+        let value = self.string(key, default);
+        if schemes
+            .iter()
+            .any(|s| value.starts_with(&format!("{s}://")))
+        {
+            return Ok(value);
+        }
+        Err(ConfigError {
+            variable: key.to_owned(),
+            value: value.clone(),
+            reason: format!("expected a {} URL", schemes.join(" or ")),
+        })
+    }
+}
+
+/// Settings every service shares.
+#[derive(Debug, Clone)]
+pub struct Common {
+    pub database_url: String,
+    pub rabbitmq_url: String,
+    pub events_exchange: String,
+    pub database_pool_size: u32,
+}
+
+impl Common {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database_url: env.url(
+                "DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/comms",
+                &["postgres", "postgresql"],
+            )?,
+            rabbitmq_url: env.url(
+                "RABBITMQ_URL",
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+                &["amqp", "amqps"],
+            )?,
+            events_exchange: env.string("EVENTS_EXCHANGE", "platform.events"),
+            database_pool_size: env.parse("DATABASE_POOL_SIZE", 10)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        let env = Env::from_pairs([("PORT", "eighty"), ("DATABASE_URL", "mysql://x")]);
+        let err = env.parse::<u16>("PORT", 3018).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid configuration: PORT=\"eighty\": invalid digit found in string"
+        );
+        let err = Common::from_env(&env).unwrap_err();
+        assert_eq!(err.variable, "DATABASE_URL");
+    }
+
+    #[test]
+    fn absent_and_empty_values_take_the_default() {
+        let env = Env::from_pairs([("PORT", "")]);
+        assert_eq!(env.parse::<u16>("PORT", 3018).unwrap(), 3018);
+        assert!(!env.bool("PLATFORM_MODE", false).unwrap());
+        assert_eq!(
+            Common::from_env(&env).unwrap().events_exchange,
+            "platform.events"
+        );
+    }
+}

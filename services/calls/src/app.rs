@@ -1,0 +1,276 @@
+//! Executing commands: load the call's stream, decide with the aggregate, append the events and
+//! update the read model in one transaction, retrying when a concurrent change wins.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use comms_eventstore::{Error as StoreError, EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_proto::{ApiError, ErrorKind};
+use comms_runtime::Identity;
+use tracing::{debug, error, warn};
+use uuid::Uuid;
+
+use crate::domain::{self, Call, CallEvent, Command, DomainError};
+use crate::telephony::{DialRequest, Progress, ProgressReport, Telephony};
+use crate::view::{self, CallView};
+
+/// Attempts before a command gives up on concurrent changes.
+const MAX_ATTEMPTS: usize = 5;
+const STREAM_CATEGORY: &str = "call";
+
+#[derive(Clone)]
+pub struct Calls {
+    store: EventStore,
+    telephony: Arc<dyn Telephony>,
+}
+
+impl Calls {
+    pub fn new(store: EventStore, telephony: Arc<dyn Telephony>) -> Self {
+        Self { store, telephony }
+    }
+
+    pub fn stream(call_id: Uuid) -> StreamName {
+        StreamName::new(STREAM_CATEGORY, call_id)
+    }
+
+    /// Runs `command` (rebuilt on each attempt) against the call and returns its new state.
+    pub async fn execute(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        command: impl Fn() -> Command,
+    ) -> Result<CallView, ApiError> {
+        let stream = Self::stream(call_id);
+        for _ in 0..MAX_ATTEMPTS {
+            let (state, expected) = self.load(&identity.org_id, &stream).await?;
+            let events = domain::handle(state.as_ref(), command()).map_err(domain_error)?;
+            let new_state = events
+                .iter()
+                .fold(state, |state, event| Some(domain::apply(state, event)))
+                .expect("a command that succeeds leaves a call");
+            let new_events: Vec<NewEvent> = events
+                .iter()
+                .map(|e| {
+                    NewEvent::new(
+                        e.event_type(),
+                        e.to_data(),
+                        comms_bus::event_metadata(identity.user_id.as_deref(), None),
+                    )
+                })
+                .collect();
+
+            let mut tx = self.store.begin().await.map_err(store_error)?;
+            let appended = tx
+                .append(&identity.org_id, &stream, expected, new_events)
+                .await;
+            let version = match appended {
+                Ok(result) => result.next_expected_version,
+                Err(StoreError::WrongExpectedVersion { .. }) => {
+                    debug!(%call_id, "concurrent change; retrying");
+                    continue;
+                }
+                Err(other) => return Err(store_error(other)),
+            };
+            let view = CallView {
+                call: new_state,
+                organization_id: identity.org_id.clone(),
+                version,
+            };
+            view::upsert(tx.conn(), &view)
+                .await
+                .map_err(|e| store_error(e.into()))?;
+            tx.commit().await.map_err(store_error)?;
+            record_metrics(&events, &view.call);
+            return Ok(view);
+        }
+        Err(ApiError::new(
+            ErrorKind::Aborted,
+            format!("call {call_id} kept changing concurrently; retry"),
+        ))
+    }
+
+    /// The call's state and the version to expect; a stream of another organization reads as
+    /// absent, so its existence is not revealed.
+    async fn load(
+        &self,
+        org: &str,
+        stream: &StreamName,
+    ) -> Result<(Option<Call>, ExpectedVersion), ApiError> {
+        let recorded = self
+            .store
+            .read_stream(stream, 0, usize::MAX >> 1)
+            .await
+            .map_err(store_error)?;
+        let Some(last) = recorded.last() else {
+            return Ok((None, ExpectedVersion::NoStream));
+        };
+        if recorded[0].tenant_id != org {
+            return Err(ApiError::not_found("call", &stream.id().to_string()));
+        }
+        let mut events = Vec::with_capacity(recorded.len());
+        for event in &recorded {
+            let decoded = CallEvent::decode(&event.event_type, &event.data).map_err(|e| {
+                error!(stream = %stream, error = %e, "unreadable event in a call stream");
+                ApiError::internal()
+            })?;
+            events.push(decoded);
+        }
+        Ok((
+            domain::fold(&events),
+            ExpectedVersion::Exact(last.stream_position as u64),
+        ))
+    }
+
+    /// Initiates a call and asks the provider to dial it. With an idempotency key, the call id
+    /// is derived from the organization and key, so a retried request returns the same call.
+    pub async fn initiate(
+        &self,
+        identity: &Identity,
+        idempotency_key: Option<&str>,
+        make: impl Fn(Uuid) -> Command,
+    ) -> Result<CallView, ApiError> {
+        let call_id = match idempotency_key {
+            Some(key) => Uuid::new_v5(
+                &Uuid::NAMESPACE_URL,
+                format!("comms:call:{}:{key}", identity.org_id).as_bytes(),
+            ),
+            None => Uuid::now_v7(),
+        };
+        match self.execute(identity, call_id, || make(call_id)).await {
+            Ok(view) => {
+                self.telephony.dial(DialRequest {
+                    org_id: identity.org_id.clone(),
+                    call_id,
+                    to: view.call.to.clone(),
+                    from: view.call.from.clone(),
+                });
+                Ok(view)
+            }
+            Err(e) if e.kind == ErrorKind::AlreadyExists && idempotency_key.is_some() => {
+                view::get(self.store.pool(), &identity.org_id, call_id)
+                    .await
+                    .map_err(|e| store_error(e.into()))?
+                    .ok_or_else(|| ApiError::not_found("call", &call_id.to_string()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn get(&self, identity: &Identity, call_id: Uuid) -> Result<CallView, ApiError> {
+        view::get(self.store.pool(), &identity.org_id, call_id)
+            .await
+            .map_err(|e| store_error(e.into()))?
+            .ok_or_else(|| ApiError::not_found("call", &call_id.to_string()))
+    }
+
+    pub async fn list(
+        &self,
+        identity: &Identity,
+        filter: &view::ListFilter,
+        after: Option<view::Cursor>,
+        page_size: usize,
+    ) -> Result<(Vec<CallView>, Option<view::Cursor>), ApiError> {
+        view::list(
+            self.store.pool(),
+            &identity.org_id,
+            filter,
+            after,
+            page_size,
+        )
+        .await
+        .map_err(|e| store_error(e.into()))
+    }
+
+    /// Applies provider progress reports until the sink closes.
+    pub async fn follow_progress(
+        self,
+        mut reports: tokio::sync::mpsc::UnboundedReceiver<ProgressReport>,
+    ) {
+        while let Some(report) = reports.recv().await {
+            let identity = match Identity::new(&report.org_id, None, Some("system")) {
+                Ok(identity) => identity,
+                Err(e) => {
+                    warn!(error = %e, "provider report for an invalid organization");
+                    continue;
+                }
+            };
+            let progress = report.progress.clone();
+            let command = move || {
+                let at = Utc::now();
+                match &progress {
+                    Progress::Ringing => Command::MarkRinging { at },
+                    Progress::Answered => Command::MarkAnswered { at },
+                    Progress::Failed { outcome, reason } => Command::MarkFailed {
+                        outcome: *outcome,
+                        reason: reason.clone(),
+                        at,
+                    },
+                    Progress::HungUp => Command::End {
+                        reason: "remote hang-up".into(),
+                        at,
+                    },
+                }
+            };
+            if let Err(e) = self.execute(&identity, report.call_id, command).await {
+                // A call we hung up ourselves may still get the provider's late progress.
+                debug!(call_id = %report.call_id, error = %e, "provider progress not applied");
+            }
+        }
+    }
+}
+
+fn record_metrics(events: &[CallEvent], call: &Call) {
+    for event in events {
+        match event {
+            CallEvent::Started(_) => {
+                metrics::counter!("comms_calls_total", "direction" => "outbound").increment(1);
+                metrics::gauge!("comms_calls_active").increment(1.0);
+            }
+            CallEvent::Ended(ended) => {
+                metrics::histogram!("comms_call_duration_seconds").record(ended.duration as f64);
+            }
+            _ => {}
+        }
+        let finishes = matches!(
+            event,
+            CallEvent::Ended(_) | CallEvent::Failed(_) | CallEvent::Canceled(_)
+        );
+        if finishes {
+            metrics::gauge!("comms_calls_active").decrement(1.0);
+            metrics::counter!("comms_calls_finished_total", "status" => call.status.as_str())
+                .increment(1);
+        }
+    }
+}
+
+fn domain_error(error: DomainError) -> ApiError {
+    match &error {
+        DomainError::AlreadyExists => ApiError::new(ErrorKind::AlreadyExists, error.to_string()),
+        DomainError::NotFound => ApiError::new(ErrorKind::NotFound, error.to_string()),
+        DomainError::IllegalTransition { .. } => {
+            ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
+        }
+        DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
+    }
+}
+
+fn store_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::TenantMismatch { stream } => {
+            ApiError::not_found("call", stream.split_once('-').map_or("", |(_, id)| id))
+        }
+        StoreError::Database(ref e)
+            if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) =>
+        {
+            error!(error = %error, "event store unavailable");
+            ApiError::new(
+                ErrorKind::Unavailable,
+                "the event store is unavailable; retry shortly",
+            )
+        }
+        other => {
+            error!(error = %other, "event store error");
+            ApiError::internal()
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! The call's state machine.
+//!
+//! ```text
+//! initiated ─► ringing ─► answered ─► ended
+//!     │           │
+//!     └───────────┴─► failed | no_answer | busy   (the provider could not connect)
+//!     └───────────┴─► canceled                    (we hung up before an answer)
+//! ```
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::events::{Answered, Canceled, Ended, Failed, Ringing, Started, Updated};
+use super::{CallEvent, PhoneNumber};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    Initiated,
+    Ringing,
+    Answered,
+    Ended,
+    Failed,
+    NoAnswer,
+    Busy,
+    Canceled,
+}
+
+impl CallStatus {
+    pub const ALL: [Self; 8] = [
+        Self::Initiated,
+        Self::Ringing,
+        Self::Answered,
+        Self::Ended,
+        Self::Failed,
+        Self::NoAnswer,
+        Self::Busy,
+        Self::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initiated => "initiated",
+            Self::Ringing => "ringing",
+            Self::Answered => "answered",
+            Self::Ended => "ended",
+            Self::Failed => "failed",
+            Self::NoAnswer => "no_answer",
+            Self::Busy => "busy",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// No further call-progress event can follow.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Initiated | Self::Ringing | Self::Answered)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Outbound,
+    Inbound,
+}
+
+/// The languages the platform supports for calls, transcription and agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Language {
+    En,
+    Es,
+    Fr,
+    De,
+    It,
+    Pt,
+    Zh,
+    Ja,
+}
+
+impl Language {
+    const ALL: [(Self, &'static str); 8] = [
+        (Self::En, "en"),
+        (Self::Es, "es"),
+        (Self::Fr, "fr"),
+        (Self::De, "de"),
+        (Self::It, "it"),
+        (Self::Pt, "pt"),
+        (Self::Zh, "zh"),
+        (Self::Ja, "ja"),
+    ];
+
+    pub fn parse(value: &str) -> Result<Self, String> {
+        Self::ALL
+            .iter()
+            .find(|(_, code)| *code == value)
+            .map(|(language, _)| *language)
+            .ok_or_else(|| {
+                format!("{value:?} is not supported; use one of en, es, fr, de, it, pt, zh, ja")
+            })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(l, _)| *l == self)
+            .map(|(_, c)| *c)
+            .expect("listed")
+    }
+}
+
+/// The state of one call, folded from its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub id: Uuid,
+    pub status: CallStatus,
+    pub direction: Direction,
+    pub to: PhoneNumber,
+    pub from: Option<PhoneNumber>,
+    pub agent_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub language: Language,
+    pub notes: String,
+    pub disposition: String,
+    pub tags: Vec<String>,
+    pub end_reason: String,
+    pub duration_seconds: i64,
+    pub created_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub enum Command {
+    Initiate {
+        call_id: Uuid,
+        to: PhoneNumber,
+        from: Option<PhoneNumber>,
+        agent_id: Option<Uuid>,
+        campaign_id: Option<Uuid>,
+        language: Language,
+        at: DateTime<Utc>,
+    },
+    /// From the telephony provider.
+    MarkRinging {
+        at: DateTime<Utc>,
+    },
+    MarkAnswered {
+        at: DateTime<Utc>,
+    },
+    MarkFailed {
+        outcome: CallStatus,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// Hang up: by us (the API) or by the far end (the provider).
+    End {
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    Update {
+        notes: Option<String>,
+        disposition: Option<String>,
+        tags: Option<Vec<String>>,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    #[error("call already exists")]
+    AlreadyExists,
+    #[error("call not found")]
+    NotFound,
+    #[error("cannot {action} a call that is {status}")]
+    IllegalTransition {
+        action: &'static str,
+        status: &'static str,
+    },
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+const MAX_NOTES: usize = 10_000;
+const MAX_DISPOSITION: usize = 100;
+const MAX_TAGS: usize = 20;
+const MAX_TAG: usize = 50;
+
+/// Decides what happens when `command` meets the call's current state.
+pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, DomainError> {
+    let Some(call) = state else {
+        return match command {
+            Command::Initiate {
+                call_id,
+                to,
+                from,
+                agent_id,
+                campaign_id,
+                language,
+                at,
+            } => Ok(vec![CallEvent::Started(Started {
+                call_id,
+                direction: Direction::Outbound,
+                to,
+                from,
+                agent_id,
+                campaign_id,
+                language,
+                started_at: at,
+            })]),
+            _ => Err(DomainError::NotFound),
+        };
+    };
+    let illegal = |action| DomainError::IllegalTransition {
+        action,
+        status: call.status.as_str(),
+    };
+    let call_id = call.id;
+    let event = match command {
+        Command::Initiate { .. } => return Err(DomainError::AlreadyExists),
+        Command::MarkRinging { at } => match call.status {
+            CallStatus::Initiated => CallEvent::Ringing(Ringing {
+                call_id,
+                ringing_at: at,
+            }),
+            _ => return Err(illegal("ring")),
+        },
+        Command::MarkAnswered { at } => match call.status {
+            CallStatus::Initiated | CallStatus::Ringing => CallEvent::Answered(Answered {
+                call_id,
+                answered_at: at,
+            }),
+            _ => return Err(illegal("answer")),
+        },
+        Command::MarkFailed {
+            outcome,
+            reason,
+            at,
+        } => {
+            if !matches!(
+                outcome,
+                CallStatus::Failed | CallStatus::NoAnswer | CallStatus::Busy
+            ) {
+                return Err(DomainError::Invalid {
+                    field: "outcome",
+                    reason: "must be failed, no_answer or busy".into(),
+                });
+            }
+            match call.status {
+                CallStatus::Initiated | CallStatus::Ringing => CallEvent::Failed(Failed {
+                    call_id,
+                    outcome,
+                    reason,
+                    failed_at: at,
+                }),
+                _ => return Err(illegal("fail")),
+            }
+        }
+        Command::End { reason, at } => match call.status {
+            CallStatus::Answered => {
+                let answered_at = call.answered_at.unwrap_or(call.created_at);
+                CallEvent::Ended(Ended {
+                    call_id,
+                    duration: (at - answered_at).num_seconds().max(0),
+                    outcome: "completed".into(),
+                    reason,
+                    ended_at: at,
+                })
+            }
+            CallStatus::Initiated | CallStatus::Ringing => CallEvent::Canceled(Canceled {
+                call_id,
+                reason,
+                canceled_at: at,
+            }),
+            _ => return Err(illegal("end")),
+        },
+        Command::Update {
+            notes,
+            disposition,
+            tags,
+            at,
+        } => {
+            validate_update(notes.as_deref(), disposition.as_deref(), tags.as_deref())?;
+            if notes.is_none() && disposition.is_none() && tags.is_none() {
+                return Err(DomainError::Invalid {
+                    field: "notes",
+                    reason: "set at least one of notes, disposition or tags".into(),
+                });
+            }
+            let tags = tags.map(|tags| tags.into_iter().map(|t| t.trim().to_owned()).collect());
+            CallEvent::Updated(Updated {
+                call_id,
+                notes,
+                disposition,
+                tags,
+                updated_at: at,
+            })
+        }
+    };
+    Ok(vec![event])
+}
+
+fn validate_update(
+    notes: Option<&str>,
+    disposition: Option<&str>,
+    tags: Option<&[String]>,
+) -> Result<(), DomainError> {
+    let invalid = |field, reason: String| Err(DomainError::Invalid { field, reason });
+    if notes.is_some_and(|n| n.chars().count() > MAX_NOTES) {
+        return invalid("notes", format!("at most {MAX_NOTES} characters"));
+    }
+    if disposition.is_some_and(|d| d.chars().count() > MAX_DISPOSITION) {
+        return invalid(
+            "disposition",
+            format!("at most {MAX_DISPOSITION} characters"),
+        );
+    }
+    if let Some(tags) = tags {
+        if tags.len() > MAX_TAGS {
+            return invalid("tags", format!("at most {MAX_TAGS} tags"));
+        }
+        if let Some(bad) = tags
+            .iter()
+            .find(|t| t.trim().is_empty() || t.chars().count() > MAX_TAG)
+        {
+            return invalid(
+                "tags",
+                format!("{bad:?}: each tag is 1 to {MAX_TAG} characters"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Folds one event into the state. Events come from the log, so they are trusted.
+pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
+    match (state, event) {
+        (_, CallEvent::Started(e)) => Call {
+            id: e.call_id,
+            status: CallStatus::Initiated,
+            direction: e.direction,
+            to: e.to.clone(),
+            from: e.from.clone(),
+            agent_id: e.agent_id,
+            campaign_id: e.campaign_id,
+            language: e.language,
+            notes: String::new(),
+            disposition: String::new(),
+            tags: Vec::new(),
+            end_reason: String::new(),
+            duration_seconds: 0,
+            created_at: e.started_at,
+            answered_at: None,
+            ended_at: None,
+            updated_at: e.started_at,
+        },
+        (Some(mut call), event) => {
+            match event {
+                CallEvent::Started(_) => unreachable!("handled above"),
+                CallEvent::Ringing(e) => {
+                    call.status = CallStatus::Ringing;
+                    call.updated_at = e.ringing_at;
+                }
+                CallEvent::Answered(e) => {
+                    call.status = CallStatus::Answered;
+                    call.answered_at = Some(e.answered_at);
+                    call.updated_at = e.answered_at;
+                }
+                CallEvent::Ended(e) => {
+                    call.status = CallStatus::Ended;
+                    call.duration_seconds = e.duration;
+                    call.end_reason = e.reason.clone();
+                    call.ended_at = Some(e.ended_at);
+                    call.updated_at = e.ended_at;
+                }
+                CallEvent::Failed(e) => {
+                    call.status = e.outcome;
+                    call.end_reason = e.reason.clone();
+                    call.ended_at = Some(e.failed_at);
+                    call.updated_at = e.failed_at;
+                }
+                CallEvent::Canceled(e) => {
+                    call.status = CallStatus::Canceled;
+                    call.end_reason = e.reason.clone();
+                    call.ended_at = Some(e.canceled_at);
+                    call.updated_at = e.canceled_at;
+                }
+                CallEvent::Updated(e) => {
+                    if let Some(notes) = &e.notes {
+                        call.notes.clone_from(notes);
+                    }
+                    if let Some(disposition) = &e.disposition {
+                        call.disposition.clone_from(disposition);
+                    }
+                    if let Some(tags) = &e.tags {
+                        call.tags.clone_from(tags);
+                    }
+                    call.updated_at = e.updated_at;
+                }
+            }
+            call
+        }
+        (None, other) => panic!("{} before comms.call.started", other.event_type()),
+    }
+}
+
+/// The state after `events`, or `None` for an empty stream.
+pub fn fold<'a>(events: impl IntoIterator<Item = &'a CallEvent>) -> Option<Call> {
+    events
+        .into_iter()
+        .fold(None, |state, event| Some(apply(state, event)))
+}
+
+#[cfg(test)]
+#[path = "call_tests.rs"]
+mod tests;

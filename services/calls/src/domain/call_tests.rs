@@ -1,0 +1,236 @@
+//! Given events, when a command, then events or an error.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use uuid::Uuid;
+
+use super::*;
+
+fn t(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+fn initiate(id: Uuid) -> Command {
+    Command::Initiate {
+        call_id: id,
+        to: PhoneNumber::parse("+14155550100").unwrap(),
+        from: None,
+        agent_id: None,
+        campaign_id: None,
+        language: Language::En,
+        at: t(0),
+    }
+}
+
+/// Runs commands in order, applying what each decides; returns the state and the last result.
+fn given(commands: Vec<Command>) -> Option<Call> {
+    let mut state = None;
+    for command in commands {
+        for event in handle(state.as_ref(), command).expect("given commands succeed") {
+            state = Some(apply(state, &event));
+        }
+    }
+    state
+}
+
+fn when(state: &Option<Call>, command: Command) -> Result<Vec<CallEvent>, DomainError> {
+    handle(state.as_ref(), command)
+}
+
+fn end(at: i64) -> Command {
+    Command::End {
+        reason: "hung up".into(),
+        at: t(at),
+    }
+}
+
+#[test]
+fn an_answered_call_ends_with_its_talk_time() {
+    let id = Uuid::new_v4();
+    let call = given(vec![
+        initiate(id),
+        Command::MarkRinging { at: t(1) },
+        Command::MarkAnswered { at: t(5) },
+    ]);
+    assert_eq!(call.as_ref().unwrap().status, CallStatus::Answered);
+    let events = when(&call, end(185)).unwrap();
+    let [CallEvent::Ended(ended)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(ended.duration, 180);
+    let call = apply(call, &events[0]);
+    assert_eq!(
+        (call.status, call.duration_seconds, call.ended_at),
+        (CallStatus::Ended, 180, Some(t(185)))
+    );
+}
+
+#[test]
+fn hanging_up_before_an_answer_cancels() {
+    let call = given(vec![
+        initiate(Uuid::new_v4()),
+        Command::MarkRinging { at: t(1) },
+    ]);
+    let events = when(&call, end(3)).unwrap();
+    assert!(matches!(events.as_slice(), [CallEvent::Canceled(_)]));
+    assert_eq!(apply(call, &events[0]).status, CallStatus::Canceled);
+}
+
+#[test]
+fn the_provider_reports_no_answer_busy_or_failure() {
+    for outcome in [CallStatus::NoAnswer, CallStatus::Busy, CallStatus::Failed] {
+        let call = given(vec![initiate(Uuid::new_v4())]);
+        let events = when(
+            &call,
+            Command::MarkFailed {
+                outcome,
+                reason: "carrier".into(),
+                at: t(30),
+            },
+        )
+        .unwrap();
+        let call = apply(call, &events[0]);
+        assert_eq!(call.status, outcome);
+        assert!(call.status.is_final());
+    }
+}
+
+#[test]
+fn illegal_transitions_are_rejected() {
+    let ended = given(vec![
+        initiate(Uuid::new_v4()),
+        Command::MarkAnswered { at: t(1) },
+        end(2),
+    ]);
+    assert_eq!(
+        when(&ended, end(3)).unwrap_err(),
+        DomainError::IllegalTransition {
+            action: "end",
+            status: "ended"
+        }
+    );
+    assert_eq!(
+        when(&ended, Command::MarkRinging { at: t(3) })
+            .unwrap_err()
+            .to_string(),
+        "cannot ring a call that is ended"
+    );
+    let answered = given(vec![
+        initiate(Uuid::new_v4()),
+        Command::MarkAnswered { at: t(1) },
+    ]);
+    assert!(when(&answered, Command::MarkRinging { at: t(2) }).is_err());
+    assert!(when(&answered, Command::MarkAnswered { at: t(2) }).is_err());
+    let failed = Command::MarkFailed {
+        outcome: CallStatus::Busy,
+        reason: String::new(),
+        at: t(2),
+    };
+    assert!(when(&answered, failed).is_err());
+    let canceled = given(vec![initiate(Uuid::new_v4()), end(1)]);
+    assert!(when(&canceled, Command::MarkAnswered { at: t(2) }).is_err());
+    let not_an_outcome = Command::MarkFailed {
+        outcome: CallStatus::Ended,
+        reason: String::new(),
+        at: t(2),
+    };
+    assert!(matches!(
+        when(&given(vec![initiate(Uuid::new_v4())]), not_an_outcome),
+        Err(DomainError::Invalid { .. })
+    ));
+}
+
+#[test]
+fn a_call_exists_once_and_must_exist_to_change() {
+    let id = Uuid::new_v4();
+    let call = given(vec![initiate(id)]);
+    assert_eq!(
+        when(&call, initiate(id)).unwrap_err(),
+        DomainError::AlreadyExists
+    );
+    assert_eq!(when(&None, end(1)).unwrap_err(), DomainError::NotFound);
+}
+
+#[test]
+fn updates_change_only_what_they_name_even_after_the_call() {
+    let call = given(vec![initiate(Uuid::new_v4()), end(1)]);
+    let update = Command::Update {
+        notes: Some("callback Tuesday".into()),
+        disposition: None,
+        tags: Some(vec![" vip ".into()]),
+        at: t(60),
+    };
+    let call = apply(call.clone(), &when(&call, update).unwrap()[0]);
+    assert_eq!(
+        (call.notes.as_str(), call.tags.clone()),
+        ("callback Tuesday", vec!["vip".to_string()])
+    );
+    let update = Command::Update {
+        notes: None,
+        disposition: Some("sale".into()),
+        tags: None,
+        at: t(61),
+    };
+    let call = apply(Some(call.clone()), &handle(Some(&call), update).unwrap()[0]);
+    assert_eq!(
+        (call.notes.as_str(), call.disposition.as_str()),
+        ("callback Tuesday", "sale")
+    );
+}
+
+#[test]
+fn updates_are_validated_field_by_field() {
+    let call = given(vec![initiate(Uuid::new_v4())]);
+    let empty = Command::Update {
+        notes: None,
+        disposition: None,
+        tags: None,
+        at: t(1),
+    };
+    assert!(matches!(
+        when(&call, empty),
+        Err(DomainError::Invalid { field: "notes", .. })
+    ));
+    let long = Command::Update {
+        notes: None,
+        disposition: Some("x".repeat(101)),
+        tags: None,
+        at: t(1),
+    };
+    assert!(matches!(
+        when(&call, long),
+        Err(DomainError::Invalid {
+            field: "disposition",
+            ..
+        })
+    ));
+    let blank_tag = Command::Update {
+        notes: None,
+        disposition: None,
+        tags: Some(vec!["  ".into()]),
+        at: t(1),
+    };
+    assert!(matches!(
+        when(&call, blank_tag),
+        Err(DomainError::Invalid { field: "tags", .. })
+    ));
+}
+
+#[test]
+fn events_round_trip_through_their_stored_form() {
+    let id = Uuid::new_v4();
+    let mut state = None;
+    let mut stored = Vec::new();
+    for command in [initiate(id), Command::MarkAnswered { at: t(2) }, end(10)] {
+        for event in handle(state.as_ref(), command).unwrap() {
+            stored.push((event.event_type(), event.to_data()));
+            state = Some(apply(state, &event));
+        }
+    }
+    let decoded: Vec<CallEvent> = stored
+        .iter()
+        .map(|(ty, data)| CallEvent::decode(ty, data).unwrap())
+        .collect();
+    assert_eq!(fold(&decoded), state);
+    assert_eq!(stored[2].1["duration"], 8);
+    assert!(CallEvent::decode("comms.call.exploded", &stored[0].1).is_err());
+}

@@ -1,0 +1,11 @@
+//! The Call aggregate: pure and synchronous. `handle(state, command)` decides which events
+//! happen; `apply(state, event)` folds them into state. Everything it needs (the time, the ids)
+//! comes in the command, so it is tested without a database.
+
+mod call;
+mod events;
+mod phone;
+
+pub use call::{Call, CallStatus, Command, Direction, DomainError, Language, apply, fold, handle};
+pub use events::CallEvent;
+pub use phone::PhoneNumber;

@@ -1,0 +1,321 @@
+//! The `comms.v1.CallsService` gRPC API: decode and validate, identify the caller, run the
+//! command, map errors through the one table.
+
+use chrono::{DateTime, Utc};
+use comms_proto::v1::calls_service_server::CallsService;
+use comms_proto::v1::{self, CallDirection};
+use comms_proto::{ApiError, Violations};
+use comms_runtime::Identity;
+use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::app::Calls;
+use crate::domain::{CallStatus, Command, Direction, Language, PhoneNumber};
+use crate::view::{CallView, Cursor, ListFilter};
+
+const DEFAULT_PAGE_SIZE: usize = 50;
+const MAX_PAGE_SIZE: usize = 200;
+const MAX_IDEMPOTENCY_KEY: usize = 128;
+
+pub struct CallsGrpc {
+    calls: Calls,
+}
+
+impl CallsGrpc {
+    pub fn new(calls: Calls) -> Self {
+        Self { calls }
+    }
+}
+
+/// A span for one RPC, continuing the caller's trace from the request metadata.
+fn rpc_span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "rpc",
+        rpc.service = "comms.v1.CallsService",
+        rpc.method = name,
+        org_id = tracing::field::Empty
+    );
+    comms_telemetry::continue_trace(&span, comms_telemetry::grpc_traceparent(request.metadata()));
+    span
+}
+
+fn caller<T>(request: &Request<T>) -> Result<Identity, Status> {
+    let identity = Identity::from_metadata(request.metadata())?;
+    tracing::Span::current().record("org_id", identity.org_id.as_str());
+    Ok(identity)
+}
+
+fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(value).map_err(|_| ApiError::invalid(field, format!("{value:?} is not a UUID")))
+}
+
+/// An optional UUID field: empty means absent.
+fn optional_id(violations: &mut Violations, field: &str, value: &str) -> Option<Uuid> {
+    if value.is_empty() {
+        return None;
+    }
+    violations.check(
+        field,
+        parse_id(field, value).map_err(|e| e.violations[0].description.clone()),
+    )
+}
+
+fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+fn from_timestamp(
+    field: &str,
+    ts: Option<prost_types::Timestamp>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    ts.map(|ts| {
+        DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
+            .ok_or_else(|| ApiError::invalid(field, "timestamp out of range"))
+    })
+    .transpose()
+}
+
+fn status_to_proto(status: CallStatus) -> v1::CallStatus {
+    match status {
+        CallStatus::Initiated => v1::CallStatus::Initiated,
+        CallStatus::Ringing => v1::CallStatus::Ringing,
+        CallStatus::Answered => v1::CallStatus::Answered,
+        CallStatus::Ended => v1::CallStatus::Ended,
+        CallStatus::Failed => v1::CallStatus::Failed,
+        CallStatus::NoAnswer => v1::CallStatus::NoAnswer,
+        CallStatus::Busy => v1::CallStatus::Busy,
+        CallStatus::Canceled => v1::CallStatus::Canceled,
+    }
+}
+
+fn status_from_proto(value: i32) -> Option<CallStatus> {
+    let status = v1::CallStatus::try_from(value).ok()?;
+    CallStatus::ALL
+        .into_iter()
+        .find(|s| status_to_proto(*s) == status)
+}
+
+pub fn to_proto(view: CallView) -> v1::Call {
+    let call = view.call;
+    v1::Call {
+        id: call.id.to_string(),
+        organization_id: view.organization_id,
+        direction: match call.direction {
+            Direction::Outbound => CallDirection::Outbound,
+            Direction::Inbound => CallDirection::Inbound,
+        } as i32,
+        status: status_to_proto(call.status) as i32,
+        to: call.to.to_string(),
+        from: call.from.map(|f| f.to_string()).unwrap_or_default(),
+        agent_id: call.agent_id.map(|id| id.to_string()).unwrap_or_default(),
+        campaign_id: call
+            .campaign_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        language: call.language.as_str().to_owned(),
+        notes: call.notes,
+        disposition: call.disposition,
+        tags: call.tags,
+        end_reason: call.end_reason,
+        duration_seconds: call.duration_seconds,
+        created_at: Some(timestamp(call.created_at)),
+        answered_at: call.answered_at.map(timestamp),
+        ended_at: call.ended_at.map(timestamp),
+        updated_at: Some(timestamp(call.updated_at)),
+        version: view.version,
+    }
+}
+
+#[tonic::async_trait]
+impl CallsService for CallsGrpc {
+    async fn initiate_call(
+        &self,
+        request: Request<v1::InitiateCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("InitiateCall", &request);
+        async move {
+            let identity = caller(&request)?;
+            let req = request.into_inner();
+            let mut violations = Violations::default();
+            let to = if req.to.is_empty() {
+                violations.add(
+                    "to",
+                    "required: the E.164 number to call, e.g. +14155550100",
+                );
+                None
+            } else {
+                violations.check("to", PhoneNumber::parse(&req.to))
+            };
+            let from = if req.from.is_empty() {
+                None
+            } else {
+                violations.check("from", PhoneNumber::parse(&req.from))
+            };
+            let agent_id = optional_id(&mut violations, "agent_id", &req.agent_id);
+            let campaign_id = optional_id(&mut violations, "campaign_id", &req.campaign_id);
+            let language = if req.language.is_empty() {
+                Some(Language::En)
+            } else {
+                violations.check("language", Language::parse(&req.language))
+            };
+            if req.idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
+                violations.add(
+                    "idempotency_key",
+                    format!("at most {MAX_IDEMPOTENCY_KEY} characters"),
+                );
+            }
+            violations.finish()?;
+            let (to, language) = (to.expect("validated"), language.expect("validated"));
+            let key = Some(req.idempotency_key.as_str()).filter(|k| !k.is_empty());
+            let view = self
+                .calls
+                .initiate(&identity, key, |call_id| Command::Initiate {
+                    call_id,
+                    to: to.clone(),
+                    from: from.clone(),
+                    agent_id,
+                    campaign_id,
+                    language,
+                    at: Utc::now(),
+                })
+                .await?;
+            Ok(Response::new(to_proto(view)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_call(
+        &self,
+        request: Request<v1::GetCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("GetCall", &request);
+        async move {
+            let identity = caller(&request)?;
+            let id = parse_id("id", &request.get_ref().id)?;
+            Ok(Response::new(to_proto(
+                self.calls.get(&identity, id).await?,
+            )))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn list_calls(
+        &self,
+        request: Request<v1::ListCallsRequest>,
+    ) -> Result<Response<v1::ListCallsResponse>, Status> {
+        let span = rpc_span("ListCalls", &request);
+        async move {
+            let identity = caller(&request)?;
+            let req = request.into_inner();
+            let mut violations = Violations::default();
+            let mut statuses = Vec::new();
+            for value in &req.statuses {
+                match status_from_proto(*value) {
+                    Some(status) => statuses.push(status),
+                    None => violations.add("statuses", format!("{value} is not a call status")),
+                }
+            }
+            let filter = ListFilter {
+                statuses,
+                agent_id: optional_id(&mut violations, "agent_id", &req.agent_id),
+                campaign_id: optional_id(&mut violations, "campaign_id", &req.campaign_id),
+                created_after: violations
+                    .check(
+                        "created_after",
+                        from_timestamp("created_after", req.created_after),
+                    )
+                    .flatten(),
+                created_before: violations
+                    .check(
+                        "created_before",
+                        from_timestamp("created_before", req.created_before),
+                    )
+                    .flatten(),
+            };
+            let page = req.page.unwrap_or_default();
+            let page_size = match page.page_size as usize {
+                0 => DEFAULT_PAGE_SIZE,
+                n => n.min(MAX_PAGE_SIZE),
+            };
+            let after = if page.page_token.is_empty() {
+                None
+            } else {
+                violations.check("page_token", Cursor::decode(&page.page_token))
+            };
+            violations.finish()?;
+            let (calls, next) = self
+                .calls
+                .list(&identity, &filter, after, page_size)
+                .await?;
+            Ok(Response::new(v1::ListCallsResponse {
+                calls: calls.into_iter().map(to_proto).collect(),
+                page: Some(v1::PageInfo {
+                    next_page_token: next.map(Cursor::encode).unwrap_or_default(),
+                }),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn update_call(
+        &self,
+        request: Request<v1::UpdateCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("UpdateCall", &request);
+        async move {
+            let identity = caller(&request)?;
+            let req = request.into_inner();
+            let id = parse_id("id", &req.id)?;
+            let tags = req.tags.map(|t| t.values);
+            let view = self
+                .calls
+                .execute(&identity, id, || Command::Update {
+                    notes: req.notes.clone(),
+                    disposition: req.disposition.clone(),
+                    tags: tags.clone(),
+                    at: Utc::now(),
+                })
+                .await?;
+            Ok(Response::new(to_proto(view)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn end_call(
+        &self,
+        request: Request<v1::EndCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("EndCall", &request);
+        async move {
+            let identity = caller(&request)?;
+            let req = request.into_inner();
+            let id = parse_id("id", &req.id)?;
+            let reason = if req.reason.is_empty() {
+                "hung up by caller".to_owned()
+            } else {
+                req.reason
+            };
+            if reason.chars().count() > 500 {
+                return Err(ApiError::invalid("reason", "at most 500 characters").into());
+            }
+            let view = self
+                .calls
+                .execute(&identity, id, || Command::End {
+                    reason: reason.clone(),
+                    at: Utc::now(),
+                })
+                .await?;
+            Ok(Response::new(to_proto(view)))
+        }
+        .instrument(span)
+        .await
+    }
+}

@@ -1,0 +1,184 @@
+//! A provider without a carrier: each call rings, then is answered, unanswered, busy or failed
+//! according to configured weights, and an answered call hangs up after the talk time.
+//!
+//! The outcome is chosen from the call id, so a given call always has the same fate, and the
+//! configured weights hold across many calls.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use comms_runtime::{ConfigError, Env};
+
+use super::{DialRequest, Progress, ProgressReport, ProgressSink, Telephony};
+use crate::domain::CallStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Answered,
+    NoAnswer,
+    Busy,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulationConfig {
+    pub ring_after: Duration,
+    pub answer_after: Duration,
+    pub talk_for: Duration,
+    /// Outcomes with relative weights.
+    pub outcomes: Vec<(Outcome, u32)>,
+}
+
+impl SimulationConfig {
+    /// `SIM_RING_MS`, `SIM_ANSWER_MS`, `SIM_TALK_MS`, and `SIM_OUTCOMES` such as
+    /// `answered=80,no_answer=10,busy=5,failed=5`.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let millis = |key, default| env.parse(key, default).map(Duration::from_millis);
+        Ok(Self {
+            ring_after: millis("SIM_RING_MS", 500)?,
+            answer_after: millis("SIM_ANSWER_MS", 2_000)?,
+            talk_for: millis("SIM_TALK_MS", 15_000)?,
+            outcomes: env
+                .parse("SIM_OUTCOMES", OutcomeWeights(default_outcomes()))?
+                .0,
+        })
+    }
+
+    fn pick(&self, call_id: uuid::Uuid) -> Outcome {
+        let total: u32 = self.outcomes.iter().map(|(_, w)| w).sum();
+        let mut roll = (call_id.as_u128() % u128::from(total.max(1))) as u32;
+        for (outcome, weight) in &self.outcomes {
+            if roll < *weight {
+                return *outcome;
+            }
+            roll -= weight;
+        }
+        Outcome::Answered
+    }
+}
+
+fn default_outcomes() -> Vec<(Outcome, u32)> {
+    vec![
+        (Outcome::Answered, 80),
+        (Outcome::NoAnswer, 10),
+        (Outcome::Busy, 5),
+        (Outcome::Failed, 5),
+    ]
+}
+
+struct OutcomeWeights(Vec<(Outcome, u32)>);
+
+impl FromStr for OutcomeWeights {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut weights = Vec::new();
+        for part in s.split(',') {
+            let (name, weight) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: expected outcome=weight"))?;
+            let outcome = match name.trim() {
+                "answered" => Outcome::Answered,
+                "no_answer" => Outcome::NoAnswer,
+                "busy" => Outcome::Busy,
+                "failed" => Outcome::Failed,
+                other => {
+                    return Err(format!(
+                        "{other:?}: outcomes are answered, no_answer, busy, failed"
+                    ));
+                }
+            };
+            let weight = weight
+                .trim()
+                .parse()
+                .map_err(|_| format!("{weight:?}: weights are whole numbers"))?;
+            weights.push((outcome, weight));
+        }
+        if weights.iter().map(|(_, w)| w).sum::<u32>() == 0 {
+            return Err("the weights add up to zero".into());
+        }
+        Ok(Self(weights))
+    }
+}
+
+pub struct SimulatedTelephony {
+    config: SimulationConfig,
+    sink: ProgressSink,
+}
+
+impl SimulatedTelephony {
+    pub fn new(config: SimulationConfig, sink: ProgressSink) -> Self {
+        Self { config, sink }
+    }
+}
+
+impl Telephony for SimulatedTelephony {
+    fn dial(&self, request: DialRequest) {
+        let config = self.config.clone();
+        let sink = self.sink.clone();
+        tokio::spawn(async move {
+            let report = |progress| {
+                sink.send(ProgressReport {
+                    org_id: request.org_id.clone(),
+                    call_id: request.call_id,
+                    progress,
+                })
+            };
+            tokio::time::sleep(config.ring_after).await;
+            if report(Progress::Ringing).is_err() {
+                return; // the service is shutting down
+            }
+            tokio::time::sleep(config.answer_after).await;
+            let failed = |outcome, reason: &str| Progress::Failed {
+                outcome,
+                reason: reason.into(),
+            };
+            let progress = match config.pick(request.call_id) {
+                Outcome::Answered => Progress::Answered,
+                Outcome::NoAnswer => failed(CallStatus::NoAnswer, "no answer (simulated)"),
+                Outcome::Busy => failed(CallStatus::Busy, "line busy (simulated)"),
+                Outcome::Failed => failed(CallStatus::Failed, "carrier error (simulated)"),
+            };
+            let answered = progress == Progress::Answered;
+            if report(progress).is_err() || !answered {
+                return;
+            }
+            tokio::time::sleep(config.talk_for).await;
+            let _ = report(Progress::HungUp);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_outcome_weights_and_rejects_bad_ones() {
+        let env = Env::from_pairs([("SIM_OUTCOMES", "answered=1,busy=3"), ("SIM_RING_MS", "10")]);
+        let config = SimulationConfig::from_env(&env).unwrap();
+        assert_eq!(
+            config.outcomes,
+            vec![(Outcome::Answered, 1), (Outcome::Busy, 3)]
+        );
+        assert_eq!(config.ring_after, Duration::from_millis(10));
+        let env = Env::from_pairs([("SIM_OUTCOMES", "answered=1,explode=2")]);
+        assert_eq!(
+            SimulationConfig::from_env(&env).unwrap_err().variable,
+            "SIM_OUTCOMES"
+        );
+    }
+
+    #[test]
+    fn outcomes_follow_the_weights() {
+        let env = Env::from_pairs([("SIM_OUTCOMES", "answered=75,busy=25")]);
+        let config = SimulationConfig::from_env(&env).unwrap();
+        let busy = (0..4000)
+            .filter(|_| config.pick(uuid::Uuid::new_v4()) == Outcome::Busy)
+            .count();
+        assert!(
+            (800..1200).contains(&busy),
+            "{busy} of 4000 busy, expected about 1000"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! The calls read model (`calls_view`): written in the append transaction, read by Get/List.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use comms_proto::ApiError;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::{Call, CallStatus};
+
+/// A call as the read model holds it.
+#[derive(Debug, Clone)]
+pub struct CallView {
+    pub call: Call,
+    pub organization_id: String,
+    pub version: u64,
+}
+
+pub async fn upsert(conn: &mut PgConnection, view: &CallView) -> Result<(), sqlx::Error> {
+    let call = &view.call;
+    sqlx::query(
+        "INSERT INTO calls_view (call_id, organization_id, status, agent_id, campaign_id,
+                                 created_at, version, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (call_id) DO UPDATE
+         SET status = EXCLUDED.status, version = EXCLUDED.version, state = EXCLUDED.state",
+    )
+    .bind(call.id)
+    .bind(&view.organization_id)
+    .bind(call.status.as_str())
+    .bind(call.agent_id)
+    .bind(call.campaign_id)
+    .bind(call.created_at)
+    .bind(view.version as i64)
+    .bind(sqlx::types::Json(call))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+type Row = (String, i64, sqlx::types::Json<Call>);
+
+fn from_row((organization_id, version, state): Row) -> CallView {
+    CallView {
+        call: state.0,
+        organization_id,
+        version: version as u64,
+    }
+}
+
+/// The call, if it exists in `org`.
+pub async fn get(pool: &PgPool, org: &str, id: Uuid) -> Result<Option<CallView>, sqlx::Error> {
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT organization_id, version, state FROM calls_view
+         WHERE call_id = $1 AND organization_id = $2",
+    )
+    .bind(id)
+    .bind(org)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(from_row))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub statuses: Vec<CallStatus>,
+    pub agent_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// Where the next page starts: after this (created_at, call_id) in newest-first order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: DateTime<Utc>,
+    pub call_id: Uuid,
+}
+
+impl Cursor {
+    pub fn encode(self) -> String {
+        URL_SAFE_NO_PAD.encode(format!(
+            "{}/{}",
+            self.created_at.timestamp_micros(),
+            self.call_id
+        ))
+    }
+
+    pub fn decode(token: &str) -> Result<Self, ApiError> {
+        let invalid = || ApiError::invalid("page_token", "not a token from a previous response");
+        let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+        let raw = String::from_utf8(raw).map_err(|_| invalid())?;
+        let (micros, id) = raw.split_once('/').ok_or_else(invalid)?;
+        Ok(Self {
+            created_at: DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?)
+                .ok_or_else(invalid)?,
+            call_id: id.parse().map_err(|_| invalid())?,
+        })
+    }
+}
+
+/// One page of `org`'s calls, newest first, and the cursor of the next page if there is one.
+pub async fn list(
+    pool: &PgPool,
+    org: &str,
+    filter: &ListFilter,
+    after: Option<Cursor>,
+    page_size: usize,
+) -> Result<(Vec<CallView>, Option<Cursor>), sqlx::Error> {
+    let statuses: Option<Vec<&str>> =
+        (!filter.statuses.is_empty()).then(|| filter.statuses.iter().map(|s| s.as_str()).collect());
+    let mut rows: Vec<Row> = sqlx::query_as(
+        "SELECT organization_id, version, state FROM calls_view
+         WHERE organization_id = $1
+           AND ($2::text[] IS NULL OR status = ANY($2))
+           AND ($3::uuid IS NULL OR agent_id = $3)
+           AND ($4::uuid IS NULL OR campaign_id = $4)
+           AND ($5::timestamptz IS NULL OR created_at >= $5)
+           AND ($6::timestamptz IS NULL OR created_at < $6)
+           AND ($7::timestamptz IS NULL OR (created_at, call_id) < ($7, $8))
+         ORDER BY created_at DESC, call_id DESC
+         LIMIT $9",
+    )
+    .bind(org)
+    .bind(statuses)
+    .bind(filter.agent_id)
+    .bind(filter.campaign_id)
+    .bind(filter.created_after)
+    .bind(filter.created_before)
+    .bind(after.map(|c| c.created_at))
+    .bind(after.map(|c| c.call_id))
+    .bind(page_size as i64 + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = rows.len() > page_size;
+    rows.truncate(page_size);
+    let page: Vec<CallView> = rows.into_iter().map(from_row).collect();
+    let next = more.then(|| {
+        let last = &page.last().expect("a full page").call;
+        Cursor {
+            created_at: last.created_at,
+            call_id: last.id,
+        }
+    });
+    Ok((page, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_a_field_error() {
+        let cursor = Cursor {
+            created_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
+            call_id: Uuid::new_v4(),
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        let err = Cursor::decode("bm9wZQ").unwrap_err();
+        assert_eq!(err.violations[0].field, "page_token");
+    }
+}

@@ -1,0 +1,416 @@
+//! The calls service over gRPC against the real PostgreSQL.
+
+use std::time::Duration;
+
+use comms_calls::{Config, run};
+use comms_proto::ApiError;
+use comms_proto::v1::calls_service_client::CallsServiceClient;
+use comms_proto::v1::{self, CallStatus};
+use comms_runtime::{Env, Shutdown, ShutdownTrigger};
+use comms_testkit::TestDatabase;
+use sqlx::PgPool;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+type Client = CallsServiceClient<InterceptedService<Channel, OrgHeader>>;
+
+#[derive(Clone)]
+struct OrgHeader(Option<&'static str>);
+
+impl tonic::service::Interceptor for OrgHeader {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(org) = self.0 {
+            request
+                .metadata_mut()
+                .insert("x-org-id", org.parse().unwrap());
+            request
+                .metadata_mut()
+                .insert("x-user-id", "user_1".parse().unwrap());
+        }
+        Ok(request)
+    }
+}
+
+struct Service {
+    pool: PgPool,
+    channel: Channel,
+    _stop: ShutdownTrigger,
+}
+
+impl Service {
+    /// Starts the service with a simulated provider: ring after 20 ms, answer 30 ms later, talk
+    /// `talk_ms`, always answered.
+    async fn start(talk_ms: u64) -> Self {
+        let db = TestDatabase::new().await;
+        let talk = talk_ms.to_string();
+        let env = Env::from_pairs([
+            ("DATABASE_URL", db.url.as_str()),
+            ("SIM_RING_MS", "20"),
+            ("SIM_ANSWER_MS", "30"),
+            ("SIM_TALK_MS", talk.as_str()),
+            ("SIM_OUTCOMES", "answered=1"),
+        ]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, shutdown) = Shutdown::new();
+        tokio::spawn(run(Config::from_env(&env).unwrap(), listener, shutdown));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        Self {
+            pool: db.pool,
+            channel,
+            _stop: stop,
+        }
+    }
+
+    fn client(&self, org: Option<&'static str>) -> Client {
+        CallsServiceClient::with_interceptor(self.channel.clone(), OrgHeader(org))
+    }
+
+    async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+fn initiate(to: &str) -> v1::InitiateCallRequest {
+    v1::InitiateCallRequest {
+        to: to.into(),
+        ..Default::default()
+    }
+}
+
+async fn wait_for_status(client: &mut Client, id: &str, status: CallStatus) -> v1::Call {
+    for _ in 0..200 {
+        let call = client
+            .get_call(v1::GetCallRequest { id: id.into() })
+            .await
+            .unwrap()
+            .into_inner();
+        if call.status() == status {
+            return call;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("call {id} never reached {status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_rings_is_answered_and_ends_through_the_simulated_provider() {
+    let service = Service::start(1_200).await;
+    let mut client = service.client(Some("org_a"));
+    let call = client
+        .initiate_call(initiate("+14155550100"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(call.status(), CallStatus::Initiated);
+    assert_eq!(
+        (
+            call.to.as_str(),
+            call.language.as_str(),
+            call.organization_id.as_str()
+        ),
+        ("+14155550100", "en", "org_a")
+    );
+
+    let answered = wait_for_status(&mut client, &call.id, CallStatus::Answered).await;
+    assert!(answered.answered_at.is_some());
+    let ended = wait_for_status(&mut client, &call.id, CallStatus::Ended).await;
+    assert_eq!(
+        ended.duration_seconds, 1,
+        "talk time from answer to the simulated hang-up"
+    );
+    assert_eq!(ended.end_reason, "remote hang-up");
+
+    let types: Vec<String> =
+        sqlx::query_scalar("SELECT event_type FROM events ORDER BY stream_position")
+            .fetch_all(&service.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        types,
+        [
+            "comms.call.started",
+            "comms.call.ringing",
+            "comms.call.answered",
+            "comms.call.ended"
+        ]
+    );
+    let tenants: Vec<String> = sqlx::query_scalar("SELECT DISTINCT tenant_id FROM events")
+        .fetch_all(&service.pool)
+        .await
+        .unwrap();
+    assert_eq!(tenants, ["org_a"]);
+}
+
+#[tokio::test]
+async fn hanging_up_updates_and_bad_input_are_answered_precisely_and_append_nothing() {
+    let service = Service::start(60_000).await;
+    let mut client = service.client(Some("org_a"));
+    let call = client
+        .initiate_call(initiate("+447911123456"))
+        .await
+        .unwrap()
+        .into_inner();
+    wait_for_status(&mut client, &call.id, CallStatus::Answered).await;
+    let ended = client
+        .end_call(v1::EndCallRequest {
+            id: call.id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ended.status(), CallStatus::Ended);
+    let updated = client
+        .update_call(v1::UpdateCallRequest {
+            id: call.id.clone(),
+            disposition: Some("sale".into()),
+            tags: Some(v1::TagList {
+                values: vec!["vip".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (updated.disposition.as_str(), updated.tags.clone()),
+        ("sale", vec!["vip".to_string()])
+    );
+    assert_eq!(updated.notes, "", "unset fields are unchanged");
+    let before = service.event_count().await;
+
+    let err = client
+        .end_call(v1::EndCallRequest {
+            id: call.id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(err.message(), "cannot end a call that is ended");
+
+    let err = client
+        .initiate_call(initiate("0044 7911 123456"))
+        .await
+        .unwrap_err();
+    let api = ApiError::from_status(&err);
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(api.violations[0].field, "to");
+    assert!(api.violations[0].description.contains("E.164"));
+
+    let bad = v1::InitiateCallRequest {
+        to: String::new(),
+        from: "123".into(),
+        agent_id: "agent-7".into(),
+        language: "klingon".into(),
+        ..Default::default()
+    };
+    let fields: Vec<String> = ApiError::from_status(&client.initiate_call(bad).await.unwrap_err())
+        .violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    assert_eq!(
+        fields,
+        ["to", "from", "agent_id", "language"],
+        "every bad field is named"
+    );
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_eq!(
+        client
+            .get_call(v1::GetCallRequest {
+                id: unknown.clone()
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        client
+            .end_call(v1::EndCallRequest {
+                id: unknown,
+                reason: String::new()
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let err = client
+        .get_call(v1::GetCallRequest {
+            id: "call-1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(ApiError::from_status(&err).violations[0].field, "id");
+    let empty_update = v1::UpdateCallRequest {
+        id: call.id.clone(),
+        ..Default::default()
+    };
+    assert_eq!(
+        client.update_call(empty_update).await.unwrap_err().code(),
+        Code::InvalidArgument
+    );
+
+    assert_eq!(
+        service.event_count().await,
+        before,
+        "rejected requests appended nothing"
+    );
+}
+
+#[tokio::test]
+async fn another_organization_cannot_see_or_touch_a_call_and_anonymous_callers_are_refused() {
+    let service = Service::start(60_000).await;
+    let call = service
+        .client(Some("org_a"))
+        .initiate_call(initiate("+14155550100"))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut other = service.client(Some("org_b"));
+    assert_eq!(
+        other
+            .get_call(v1::GetCallRequest {
+                id: call.id.clone()
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let err = other
+        .end_call(v1::EndCallRequest {
+            id: call.id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let listed = other
+        .list_calls(v1::ListCallsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.calls.is_empty());
+    let err = service
+        .client(None)
+        .get_call(v1::GetCallRequest { id: call.id })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_same_call_and_dials_once() {
+    let service = Service::start(60_000).await;
+    let mut client = service.client(Some("org_a"));
+    let request = v1::InitiateCallRequest {
+        to: "+14155550100".into(),
+        idempotency_key: "order-42".into(),
+        ..Default::default()
+    };
+    let first = client
+        .initiate_call(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let second = client.initiate_call(request).await.unwrap().into_inner();
+    assert_eq!(first.id, second.id);
+    let starts: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'comms.call.started'")
+            .fetch_one(&service.pool)
+            .await
+            .unwrap();
+    assert_eq!(starts, 1);
+    // The same key in another organization is another call.
+    let theirs = service
+        .client(Some("org_b"))
+        .initiate_call(v1::InitiateCallRequest {
+            to: "+14155550100".into(),
+            idempotency_key: "order-42".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_ne!(theirs.id, first.id);
+}
+
+#[tokio::test]
+async fn list_filters_and_pages_newest_first_without_gaps_or_repeats() {
+    let service = Service::start(60_000).await;
+    let mut client = service.client(Some("org_a"));
+    let campaign = uuid::Uuid::new_v4().to_string();
+    let mut created = Vec::new();
+    for n in 0..7 {
+        let mut request = initiate("+14155550100");
+        if n % 2 == 0 {
+            request.campaign_id = campaign.clone();
+        }
+        created.push(client.initiate_call(request).await.unwrap().into_inner().id);
+    }
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = v1::PageRequest {
+            page_size: 3,
+            page_token: token,
+        };
+        let response = client
+            .list_calls(v1::ListCallsRequest {
+                page: Some(page),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(response.calls.len() <= 3);
+        seen.extend(response.calls.into_iter().map(|c| c.id));
+        token = response.page.unwrap().next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    created.reverse();
+    assert_eq!(seen, created);
+
+    let in_campaign = client
+        .list_calls(v1::ListCallsRequest {
+            campaign_id: campaign,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(in_campaign.calls.len(), 4);
+    let ended = client
+        .list_calls(v1::ListCallsRequest {
+            statuses: vec![CallStatus::Ended as i32],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(ended.calls.is_empty());
+    let bad_token = v1::ListCallsRequest {
+        page: Some(v1::PageRequest {
+            page_size: 3,
+            page_token: "garbage!".into(),
+        }),
+        ..Default::default()
+    };
+    assert_eq!(
+        ApiError::from_status(&client.list_calls(bad_token).await.unwrap_err()).violations[0].field,
+        "page_token"
+    );
+}
