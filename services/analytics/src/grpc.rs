@@ -1,0 +1,67 @@
+//! The `comms.v1.AnalyticsService` gRPC API.
+
+use comms_proto::ApiError;
+use comms_proto::v1::analytics_service_server::AnalyticsService;
+use comms_proto::v1::{self, StatusCount};
+use comms_runtime::Identity;
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+
+use crate::dashboard;
+
+pub struct AnalyticsGrpc {
+    pool: PgPool,
+}
+
+impl AnalyticsGrpc {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[tonic::async_trait]
+impl AnalyticsService for AnalyticsGrpc {
+    async fn get_dashboard(
+        &self,
+        request: Request<v1::GetDashboardRequest>,
+    ) -> Result<Response<v1::Dashboard>, Status> {
+        let span = tracing::info_span!(
+            "rpc",
+            rpc.service = "comms.v1.AnalyticsService",
+            rpc.method = "GetDashboard"
+        );
+        comms_telemetry::continue_trace(
+            &span,
+            comms_telemetry::grpc_traceparent(request.metadata()),
+        );
+        async move {
+            let identity = Identity::from_metadata(request.metadata())?;
+            let dashboard = dashboard::load(&self.pool, &identity.org_id)
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "dashboard query failed");
+                    ApiError::internal()
+                })?;
+            let now = chrono::Utc::now();
+            Ok(Response::new(v1::Dashboard {
+                total_calls: dashboard.total_calls,
+                active_calls: dashboard.active_calls,
+                calls_today: dashboard.calls_today,
+                average_duration_seconds: dashboard.average_duration_seconds,
+                answer_rate: dashboard.answer_rate,
+                calls_by_status: dashboard
+                    .calls_by_status
+                    .into_iter()
+                    .map(|(status, count)| StatusCount { status, count })
+                    .collect(),
+                generated_at: Some(prost_types::Timestamp {
+                    seconds: now.timestamp(),
+                    nanos: now.timestamp_subsec_nanos() as i32,
+                }),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+}

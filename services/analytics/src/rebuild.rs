@@ -1,0 +1,100 @@
+//! Rebuilding the projection from the event store: replay every call event into a fresh table,
+//! then, holding off the live consumer, catch up and swap the fresh table in.
+
+use comms_bus::{Envelope, HandleError};
+use comms_eventstore::{Checkpoint, EventStore, Filter, RecordedEvent};
+use sqlx::PgConnection;
+use tracing::{info, warn};
+
+use crate::projection::{self, Table};
+
+const BATCH: usize = 2_000;
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildReport {
+    pub events_replayed: u64,
+    pub events_skipped: u64,
+}
+
+/// Replays the `call` category into a fresh table and swaps it in for `analytics_calls`.
+/// `progress` is told the running count after each batch.
+pub async fn rebuild(
+    store: &EventStore,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<RebuildReport> {
+    let pool = store.pool();
+    let live = Table::Live.name();
+    let fresh = Table::Rebuild.name();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP TABLE IF EXISTS {fresh}; CREATE TABLE {fresh} (LIKE {live} INCLUDING ALL);"
+    )))
+    .execute(pool)
+    .await?;
+
+    let mut report = RebuildReport {
+        events_replayed: 0,
+        events_skipped: 0,
+    };
+    let mut position = Checkpoint::START;
+    // Bulk of the history, while the live projection keeps serving and consuming.
+    loop {
+        let mut tx = pool.begin().await?;
+        let applied = replay_batch(store, &mut tx, &mut position, &mut report).await?;
+        tx.commit().await?;
+        progress(report.events_replayed);
+        if applied < BATCH {
+            break;
+        }
+    }
+
+    // The tail and the swap, with the live consumer held off by the lock so nothing it applies
+    // can fall between the catch-up and the rename.
+    let mut tx = pool.begin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {live} IN EXCLUSIVE MODE"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    while replay_batch(store, &mut tx, &mut position, &mut report).await? == BATCH {}
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER TABLE {live} RENAME TO analytics_calls_replaced;
+         ALTER TABLE {fresh} RENAME TO {live};
+         DROP TABLE analytics_calls_replaced;"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    progress(report.events_replayed);
+    info!(
+        events = report.events_replayed,
+        skipped = report.events_skipped,
+        "analytics projection rebuilt"
+    );
+    Ok(report)
+}
+
+/// Replays up to one batch after `position` into the fresh table; returns how many were read.
+async fn replay_batch(
+    store: &EventStore,
+    conn: &mut PgConnection,
+    position: &mut Checkpoint,
+    report: &mut RebuildReport,
+) -> anyhow::Result<usize> {
+    let events: Vec<RecordedEvent> = store
+        .read_all(*position, &Filter::Category("call".into()), BATCH)
+        .await?;
+    for event in &events {
+        match projection::apply(conn, Table::Rebuild, &Envelope::from_recorded(event)).await {
+            Ok(()) => report.events_replayed += 1,
+            Err(HandleError::Reject(reason)) => {
+                // The live consumer dead-letters these; the rebuild skips them the same way.
+                warn!(event_id = %event.event_id, reason, "event skipped in rebuild");
+                report.events_skipped += 1;
+            }
+            Err(HandleError::Retry(error)) => return Err(error),
+        }
+        *position = event.checkpoint();
+    }
+    Ok(events.len())
+}

@@ -1,0 +1,244 @@
+//! The analytics projection against the real PostgreSQL and RabbitMQ.
+
+use std::time::Duration;
+
+use chrono::{Duration as Span, Utc};
+use comms_analytics::projection::{self, Table};
+use comms_analytics::{Config, rebuild::rebuild, run};
+use comms_bus::{Envelope, HandleError, Relay, RelayConfig};
+use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
+use comms_proto::v1::{Dashboard, GetDashboardRequest};
+use comms_runtime::{Env, Shutdown};
+use comms_testkit::{TestDatabase, amqp_url, unique_name};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// The events of one call: started, answered after 2 s, ended after `talk` seconds.
+fn answered_call(talk: i64) -> Vec<(&'static str, Value)> {
+    let id = Uuid::new_v4();
+    let start = Utc::now();
+    vec![
+        (
+            "comms.call.started",
+            json!({ "call_id": id, "direction": "outbound", "to": "+14155550100", "from": null, "agent_id": null, "campaign_id": null, "language": "en", "started_at": start }),
+        ),
+        (
+            "comms.call.ringing",
+            json!({ "call_id": id, "ringing_at": start }),
+        ),
+        (
+            "comms.call.answered",
+            json!({ "call_id": id, "answered_at": start + Span::seconds(2) }),
+        ),
+        (
+            "comms.call.ended",
+            json!({ "call_id": id, "duration": talk, "outcome": "completed", "reason": "", "ended_at": start + Span::seconds(2 + talk) }),
+        ),
+    ]
+}
+
+fn unanswered_call(outcome: &str) -> Vec<(&'static str, Value)> {
+    let id = Uuid::new_v4();
+    vec![
+        (
+            "comms.call.started",
+            json!({ "call_id": id, "direction": "outbound", "to": "+14155550100", "language": "en", "started_at": Utc::now() }),
+        ),
+        (
+            "comms.call.failed",
+            json!({ "call_id": id, "outcome": outcome, "reason": "sim", "failed_at": Utc::now() }),
+        ),
+    ]
+}
+
+async fn append_call(store: &EventStore, org: &str, events: Vec<(&'static str, Value)>) {
+    let id: Uuid = events[0].1["call_id"].as_str().unwrap().parse().unwrap();
+    let new = events
+        .into_iter()
+        .map(|(ty, data)| NewEvent::new(ty, data, json!({})))
+        .collect();
+    store
+        .append(
+            org,
+            &StreamName::new("call", id),
+            ExpectedVersion::NoStream,
+            new,
+        )
+        .await
+        .unwrap();
+}
+
+async fn snapshot(pool: &PgPool) -> Vec<(Uuid, String, String, i64, Option<i64>)> {
+    sqlx::query_as("SELECT call_id, organization_id, status, status_position, duration_seconds FROM analytics_calls ORDER BY call_id")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+fn envelopes(org: &str, events: &[(&'static str, Value)]) -> Vec<Envelope> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(position, (ty, data))| {
+            let mut envelope: Envelope = serde_json::from_value(json!({
+                "id": Uuid::new_v4(), "type": ty, "source": "communications", "timestamp": Utc::now(),
+                "organizationId": org, "data": data,
+                "metadata": { "version": "1.0.0", "module": "cc-lite", "streamPosition": position }
+            }))
+            .unwrap();
+            envelope.metadata.stream = Some("call-x".into());
+            envelope
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn duplicates_and_reordering_give_the_same_row() {
+    let db = TestDatabase::new().await;
+    let call = answered_call(60);
+    let in_order = envelopes("org_a", &call);
+    let mut conn = db.pool.acquire().await.unwrap();
+    for envelope in &in_order {
+        projection::apply(&mut conn, Table::Live, envelope)
+            .await
+            .unwrap();
+    }
+    let expected = snapshot(&db.pool).await;
+    assert_eq!(expected[0].2, "ended");
+    assert_eq!(expected[0].4, Some(60));
+
+    sqlx::query("DELETE FROM analytics_calls")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    for envelope in in_order.iter().rev().chain(in_order.iter()) {
+        projection::apply(&mut conn, Table::Live, envelope)
+            .await
+            .unwrap();
+    }
+    assert_eq!(snapshot(&db.pool).await, expected);
+
+    // Another organization's event for the same call id changes nothing and is rejected.
+    let foreign = envelopes("org_b", &call);
+    let err = projection::apply(&mut conn, Table::Live, &foreign[3])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HandleError::Reject(_)));
+    assert_eq!(snapshot(&db.pool).await, expected);
+    // Malformed data is rejected with the field.
+    let mut bad = in_order[3].clone();
+    bad.data = json!({ "call_id": "not-a-uuid" });
+    let HandleError::Reject(reason) = projection::apply(&mut conn, Table::Live, &bad)
+        .await
+        .unwrap_err()
+    else {
+        panic!()
+    };
+    assert!(reason.starts_with("data:"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_projection() {
+    let db = TestDatabase::new().await;
+    let store = EventStore::new(db.pool.clone());
+    let exchange = unique_name("test.events");
+    let env = Env::from_pairs([
+        ("DATABASE_URL", db.url.as_str()),
+        ("RABBITMQ_URL", &amqp_url()),
+        ("EVENTS_EXCHANGE", exchange.as_str()),
+        ("ANALYTICS_QUEUE", &unique_name("test.analytics")),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, shutdown) = Shutdown::new();
+    let service = tokio::spawn(run(
+        Config::from_env(&env).unwrap(),
+        listener,
+        shutdown.clone(),
+    ));
+    let mut relay_config = RelayConfig::new(amqp_url(), &exchange);
+    relay_config.leadership_check = Duration::from_millis(100);
+    let relay = tokio::spawn(Relay::new(store.clone(), relay_config).run(shutdown.clone().wait()));
+
+    // Let the consumer declare its queue before the first publish, as a deployed fleet has.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    append_call(&store, "org_a", answered_call(60)).await;
+    append_call(&store, "org_a", answered_call(120)).await;
+    append_call(&store, "org_a", unanswered_call("no_answer")).await;
+    append_call(&store, "org_a", unanswered_call("busy")).await;
+    append_call(&store, "org_b", answered_call(30)).await;
+    let in_flight = Uuid::new_v4();
+    append_call(
+        &store,
+        "org_a",
+        vec![(
+            "comms.call.started",
+            json!({ "call_id": in_flight, "started_at": Utc::now() }),
+        )],
+    )
+    .await;
+
+    let mut client = AnalyticsServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let mut dashboard = Dashboard::default();
+    for _ in 0..300 {
+        let mut request = tonic::Request::new(GetDashboardRequest {});
+        request
+            .metadata_mut()
+            .insert("x-org-id", "org_a".parse().unwrap());
+        dashboard = client.get_dashboard(request).await.unwrap().into_inner();
+        if dashboard.total_calls == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        dashboard.total_calls, 5,
+        "org_b's call is not counted for org_a"
+    );
+    assert_eq!(dashboard.active_calls, 1);
+    assert_eq!(dashboard.calls_today, 5);
+    assert_eq!(dashboard.average_duration_seconds, 90.0);
+    assert_eq!(dashboard.answer_rate, 0.5);
+    let by_status: Vec<(String, i64)> = dashboard
+        .calls_by_status
+        .into_iter()
+        .map(|s| (s.status, s.count))
+        .collect();
+    assert_eq!(
+        by_status,
+        [
+            ("busy".into(), 1),
+            ("ended".into(), 2),
+            ("initiated".into(), 1),
+            ("no_answer".into(), 1)
+        ]
+    );
+
+    let live = snapshot(&db.pool).await;
+    let mut reported = Vec::new();
+    let report = rebuild(&store, |n| reported.push(n)).await.unwrap();
+    assert_eq!(report.events_replayed, 4 + 4 + 2 + 2 + 4 + 1);
+    assert_eq!(reported.last(), Some(&report.events_replayed));
+    assert_eq!(
+        snapshot(&db.pool).await,
+        live,
+        "the rebuilt projection equals the live one"
+    );
+
+    // The consumer keeps working on the swapped-in table.
+    append_call(&store, "org_a", answered_call(10)).await;
+    for _ in 0..300 {
+        if snapshot(&db.pool).await.len() == live.len() + 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(snapshot(&db.pool).await.len(), live.len() + 1);
+    stop.trigger();
+    service.await.unwrap().unwrap();
+    relay.await.unwrap();
+}
