@@ -12,6 +12,8 @@ pub enum ErrorKind {
     InvalidArgument,
     /// The body is larger than the endpoint accepts.
     PayloadTooLarge,
+    /// The body is not JSON.
+    UnsupportedMediaType,
     /// No such resource in the caller's organization.
     NotFound,
     AlreadyExists,
@@ -289,7 +291,10 @@ mod tests {
     #[test]
     fn every_kind_survives_a_trip_through_grpc() {
         for (kind, ..) in TABLE {
-            if *kind == ErrorKind::PayloadTooLarge {
+            if matches!(
+                kind,
+                ErrorKind::PayloadTooLarge | ErrorKind::UnsupportedMediaType
+            ) {
                 continue; // raised by the edge only, never by a service
             }
             let status: tonic::Status = ApiError::new(*kind, "x").into();

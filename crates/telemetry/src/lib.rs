@@ -50,6 +50,8 @@ impl Drop for Guard {
 /// Spans get trace ids even without an exporter, so trace context still propagates. Calling it
 /// again in the same process (as tests do) keeps the first subscriber.
 pub fn init(service_name: &str) -> anyhow::Result<Guard> {
+    // Install the metrics recorder first: anything recorded before it would be lost.
+    prometheus();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let resource = Resource::builder()
         .with_service_name(service_name.to_owned())

@@ -1,0 +1,158 @@
+//! Starting services: one by name, or the whole fleet on loopback.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use comms_bus::{Relay, RelayConfig};
+use comms_eventstore::EventStore;
+use comms_runtime::config::Common;
+use comms_runtime::{Env, Shutdown};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    Calls,
+    Analytics,
+    Edge,
+    /// Publishes the event log to RabbitMQ; run two for a hot standby.
+    Relay,
+}
+
+impl Service {
+    /// The port a service listens on when `GRPC_PORT` (or the edge's `PORT`) is not set.
+    fn default_port(self) -> u16 {
+        match self {
+            Self::Calls => 50051,
+            Self::Analytics => 50052,
+            Self::Edge => 3018,
+            Self::Relay => 0,
+        }
+    }
+}
+
+async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port}"))
+}
+
+/// Runs one service until `shutdown`: what each Kubernetes Deployment runs.
+pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::Result<()> {
+    let host = env.string("BIND_HOST", "0.0.0.0");
+    let admin_port: u16 = env.parse("ADMIN_PORT", 9090)?;
+    let mut tasks = JoinSet::new();
+    match service {
+        Service::Calls | Service::Analytics | Service::Relay => {
+            let admin = bind(&host, admin_port).await?;
+            tasks.spawn(crate::admin::serve(admin, shutdown.clone()));
+        }
+        Service::Edge => {}
+    }
+    match service {
+        Service::Calls => {
+            let config = comms_calls::Config::from_env(env)?;
+            let listener = bind(&host, env.parse("GRPC_PORT", service.default_port())?).await?;
+            tasks.spawn(comms_calls::run(config, listener, shutdown));
+        }
+        Service::Analytics => {
+            let config = comms_analytics::Config::from_env(env)?;
+            let listener = bind(&host, env.parse("GRPC_PORT", service.default_port())?).await?;
+            tasks.spawn(comms_analytics::run(config, listener, shutdown));
+        }
+        Service::Edge => {
+            let config = comms_edge::Config::from_env(env)?;
+            let listener = bind(&host, config.port).await?;
+            tasks.spawn(comms_edge::run(config, listener, shutdown));
+        }
+        Service::Relay => {
+            let common = Common::from_env(env)?;
+            tasks.spawn(run_relay(common, shutdown));
+        }
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    Ok(())
+}
+
+async fn run_relay(common: Common, shutdown: Shutdown) -> anyhow::Result<()> {
+    let pool = comms_runtime::db::connect(&common.database_url, 4).await?;
+    let config = RelayConfig::new(common.rabbitmq_url, common.events_exchange);
+    Relay::new(EventStore::new(pool), config)
+        .run(shutdown.wait())
+        .await;
+    Ok(())
+}
+
+/// The whole fleet in one process, each service on its own loopback port.
+pub struct DevFleet {
+    pub edge: SocketAddr,
+    pub calls: SocketAddr,
+    pub analytics: SocketAddr,
+    pub tasks: JoinSet<anyhow::Result<()>>,
+}
+
+impl DevFleet {
+    /// Waits for every service to stop (after shutdown), reporting the first failure.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        while let Some(result) = self.tasks.join_next().await {
+            result??;
+        }
+        Ok(())
+    }
+}
+
+/// Migrates, then starts every service and the relay. The services find each other over gRPC on
+/// loopback, exactly as they would across pods. The edge listens on `PORT` (3018).
+pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet> {
+    let common = Common::from_env(env)?;
+    let pool = comms_runtime::db::connect(&common.database_url, 2)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach PostgreSQL at DATABASE_URL={}",
+                common.database_url
+            )
+        })?;
+    comms_runtime::db::migrate(&pool)
+        .await
+        .context("migrating the database")?;
+    pool.close().await;
+
+    let calls = bind("127.0.0.1", 0).await?;
+    let analytics = bind("127.0.0.1", 0).await?;
+    let (calls_addr, analytics_addr) = (calls.local_addr()?, analytics.local_addr()?);
+    let mut env = env.clone();
+    env.set("CALLS_GRPC_URL", format!("http://{calls_addr}"));
+    env.set("ANALYTICS_GRPC_URL", format!("http://{analytics_addr}"));
+    let edge_config = comms_edge::Config::from_env(&env)?;
+    let edge = bind(&env.string("BIND_HOST", "127.0.0.1"), edge_config.port).await?;
+    let edge_addr = edge.local_addr()?;
+
+    let mut tasks = JoinSet::new();
+    tasks.spawn(comms_calls::run(
+        comms_calls::Config::from_env(&env)?,
+        calls,
+        shutdown.clone(),
+    ));
+    tasks.spawn(comms_analytics::run(
+        comms_analytics::Config::from_env(&env)?,
+        analytics,
+        shutdown.clone(),
+    ));
+    // The relay publishes once analytics has declared its queue, so the first events have a home.
+    let relay_shutdown = shutdown.clone();
+    tasks.spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        run_relay(common, relay_shutdown).await
+    });
+    tasks.spawn(comms_edge::run(edge_config, edge, shutdown));
+    Ok(DevFleet {
+        edge: edge_addr,
+        calls: calls_addr,
+        analytics: analytics_addr,
+        tasks,
+    })
+}

@@ -1,0 +1,7 @@
+//! The fleet as one program: each service alone (`comms serve <service>`, as Kubernetes runs
+//! it) or all of them in one process (`comms dev`), where they still talk gRPC over loopback.
+
+mod admin;
+pub mod fleet;
+
+pub use fleet::{DevFleet, Service, start_dev};

@@ -1,0 +1,87 @@
+//! `comms`: the one binary of the communications fleet.
+
+use clap::{Parser, Subcommand};
+use comms_fleet::{Service, fleet};
+use comms_runtime::{Env, Shutdown};
+
+#[derive(Parser)]
+#[command(name = "comms", version, about = "The Ocelot communications fleet")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one service, as each Kubernetes Deployment does.
+    Serve { service: Service },
+    /// Run the whole fleet in one process (migrates first). REST on PORT (3018).
+    Dev,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Rebuild the analytics projections from the event store, then swap them in.
+    Replay,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let service_name = match &cli.command {
+        Command::Serve { service } => format!("comms-{service:?}").to_lowercase(),
+        _ => "comms".to_owned(),
+    };
+    let telemetry = match comms_telemetry::init(&service_name) {
+        Ok(guard) => guard,
+        Err(error) => exit_with(&error),
+    };
+    let result = run(cli.command).await;
+    telemetry.shutdown();
+    if let Err(error) = result {
+        exit_with(&error);
+    }
+}
+
+fn exit_with(error: &anyhow::Error) -> ! {
+    eprintln!("comms: {error:#}");
+    std::process::exit(1);
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    let env = Env::from_process();
+    let (trigger, shutdown) = Shutdown::new();
+    tokio::spawn(async move {
+        comms_runtime::shutdown::signal().await;
+        tracing::info!("shutdown requested; draining");
+        trigger.trigger();
+    });
+    match command {
+        Command::Serve { service } => fleet::serve(service, &env, shutdown).await,
+        Command::Dev => {
+            let fleet = comms_fleet::start_dev(&env, shutdown).await?;
+            tracing::info!(url = %format!("http://{}", fleet.edge), "fleet is up; REST docs at /docs");
+            fleet.wait().await
+        }
+        Command::Migrate => {
+            let common = comms_runtime::config::Common::from_env(&env)?;
+            let pool = comms_runtime::db::connect(&common.database_url, 2).await?;
+            comms_runtime::db::migrate(&pool).await?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Replay => {
+            let common = comms_runtime::config::Common::from_env(&env)?;
+            let pool = comms_runtime::db::connect(&common.database_url, 4).await?;
+            let store = comms_eventstore::EventStore::new(pool);
+            let report = comms_analytics::rebuild::rebuild(&store, |n| {
+                tracing::info!(events = n, "replaying")
+            })
+            .await?;
+            tracing::info!(
+                replayed = report.events_replayed,
+                skipped = report.events_skipped,
+                "analytics rebuilt"
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Errors as `application/problem+json` (RFC 9457), from the one error table.
+
+use axum::response::{IntoResponse, Response};
+use comms_proto::{ApiError, ErrorKind};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A problem document. Validation errors list each offending field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem, e.g. `/errors/invalid-argument`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    /// The field, as named in the request (`to`, `page_size`).
+    pub field: String,
+    pub message: String,
+}
+
+/// An [`ApiError`] on its way out as problem+json.
+#[derive(Debug)]
+pub struct ProblemResponse(pub ApiError);
+
+impl From<ApiError> for ProblemResponse {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl From<tonic::Status> for ProblemResponse {
+    fn from(status: tonic::Status) -> Self {
+        let error = ApiError::from_status(&status);
+        if error.kind == ErrorKind::Internal || error.kind == ErrorKind::Unavailable {
+            tracing::warn!(code = ?status.code(), message = status.message(), "service call failed");
+        }
+        if status.code() == tonic::Code::Unavailable {
+            return Self(ApiError::new(
+                ErrorKind::Unavailable,
+                "a backing service is unavailable; retry shortly",
+            ));
+        }
+        Self(error)
+    }
+}
+
+impl IntoResponse for ProblemResponse {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        let status = error.kind.http_status();
+        let problem = Problem {
+            problem_type: error.kind.problem_type(),
+            title: error.kind.title().to_owned(),
+            status: status.as_u16(),
+            detail: error.message,
+            errors: error
+                .violations
+                .into_iter()
+                .map(|v| ProblemField {
+                    field: v.field,
+                    message: v.description,
+                })
+                .collect(),
+        };
+        let body = serde_json::to_vec(&problem).expect("a problem always serialises");
+        (
+            status,
+            [(http::header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,312 @@
+//! `/api/communications/calls`: REST over `comms.v1.CallsService`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use comms_proto::Violations;
+use comms_proto::v1::{self, CallStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::caller::{Caller, grpc_request};
+use crate::json::{Json, Query};
+use crate::problem::{Problem, ProblemResponse};
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, ProblemResponse>;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCall {
+    /// The number to call, E.164.
+    #[schema(example = "+14155550100")]
+    pub to: String,
+    /// Caller id, E.164; the provider's default when absent.
+    pub from: Option<String>,
+    pub agent_id: Option<uuid::Uuid>,
+    pub campaign_id: Option<uuid::Uuid>,
+    /// One of en, es, fr, de, it, pt, zh, ja; en when absent.
+    pub language: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCall {
+    pub notes: Option<String>,
+    pub disposition: Option<String>,
+    /// Replaces the tags.
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Call {
+    pub id: String,
+    pub organization_id: String,
+    /// outbound or inbound.
+    pub direction: String,
+    /// initiated, ringing, answered, ended, failed, no_answer, busy or canceled.
+    pub status: String,
+    pub to: String,
+    pub from: Option<String>,
+    pub agent_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub language: String,
+    pub notes: String,
+    pub disposition: String,
+    pub tags: Vec<String>,
+    pub end_reason: Option<String>,
+    /// Talk time in seconds.
+    pub duration_seconds: i64,
+    pub created_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Increases with every change.
+    pub version: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallPage {
+    pub data: Vec<Call>,
+    /// Pass as `page_token` for the next page; absent on the last page.
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Comma-separated statuses, e.g. `ringing,answered`.
+    pub status: Option<String>,
+    pub agent_id: Option<String>,
+    pub campaign_id: Option<String>,
+    /// RFC 3339; calls created at or after.
+    pub created_after: Option<String>,
+    /// RFC 3339; calls created before.
+    pub created_before: Option<String>,
+    /// 1–200, default 50.
+    pub page_size: Option<String>,
+    pub page_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EndParams {
+    /// Why the call is being ended; kept on the call.
+    pub reason: Option<String>,
+}
+
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    ts.and_then(|ts| DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32))
+}
+
+/// The REST name of a status: `CALL_STATUS_NO_ANSWER` → `no_answer`.
+fn status_name(status: CallStatus) -> String {
+    status
+        .as_str_name()
+        .trim_start_matches("CALL_STATUS_")
+        .to_ascii_lowercase()
+}
+
+fn status_from_name(name: &str) -> Option<CallStatus> {
+    CallStatus::from_str_name(&format!("CALL_STATUS_{}", name.to_ascii_uppercase()))
+        .filter(|s| *s != CallStatus::Unspecified)
+}
+
+impl From<v1::Call> for Call {
+    fn from(call: v1::Call) -> Self {
+        Self {
+            direction: call
+                .direction()
+                .as_str_name()
+                .trim_start_matches("CALL_DIRECTION_")
+                .to_ascii_lowercase(),
+            status: status_name(call.status()),
+            id: call.id,
+            organization_id: call.organization_id,
+            to: call.to,
+            from: non_empty(call.from),
+            agent_id: non_empty(call.agent_id),
+            campaign_id: non_empty(call.campaign_id),
+            language: call.language,
+            notes: call.notes,
+            disposition: call.disposition,
+            tags: call.tags,
+            end_reason: non_empty(call.end_reason),
+            duration_seconds: call.duration_seconds,
+            created_at: time(call.created_at),
+            answered_at: time(call.answered_at),
+            ended_at: time(call.ended_at),
+            updated_at: time(call.updated_at),
+            version: call.version,
+        }
+    }
+}
+
+/// Place an outbound call. Send an `Idempotency-Key` header to make retries safe.
+#[utoipa::path(post, path = "/api/communications/calls", tag = "calls", request_body = CreateCall,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the same call")),
+    responses((status = 201, body = Call), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")))]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    headers: HeaderMap,
+    Json(body): Json<CreateCall>,
+) -> Result<(StatusCode, axum::Json<Call>)> {
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let request = v1::InitiateCallRequest {
+        to: body.to,
+        from: body.from.unwrap_or_default(),
+        agent_id: body.agent_id.map(|id| id.to_string()).unwrap_or_default(),
+        campaign_id: body
+            .campaign_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        language: body.language.unwrap_or_default(),
+        idempotency_key,
+    };
+    let call = state
+        .calls
+        .clone()
+        .initiate_call(grpc_request(&identity, request))
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(call.into_inner().into())))
+}
+
+/// One call of the caller's organization.
+#[utoipa::path(get, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = String, Path)),
+    responses((status = 200, body = Call), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Call>> {
+    let call = state
+        .calls
+        .clone()
+        .get_call(grpc_request(&identity, v1::GetCallRequest { id }))
+        .await?;
+    Ok(axum::Json(call.into_inner().into()))
+}
+
+/// Calls, newest first, filtered and paged by cursor.
+#[utoipa::path(get, path = "/api/communications/calls", tag = "calls", params(ListParams),
+    responses((status = 200, body = CallPage), (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Query(params): Query<ListParams>,
+) -> Result<axum::Json<CallPage>> {
+    let mut violations = Violations::default();
+    let mut statuses = Vec::new();
+    for name in params
+        .status
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match status_from_name(name) {
+            Some(status) => statuses.push(status as i32),
+            None => violations.add("status", format!("{name:?} is not one of initiated, ringing, answered, ended, failed, no_answer, busy, canceled")),
+        }
+    }
+    let mut timestamp = |field: &str, value: Option<String>| {
+        let value = value?;
+        let parsed = DateTime::parse_from_rfc3339(&value)
+            .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"));
+        violations
+            .check(field, parsed)
+            .map(|t| prost_types::Timestamp {
+                seconds: t.timestamp(),
+                nanos: t.timestamp_subsec_nanos() as i32,
+            })
+    };
+    let created_after = timestamp("created_after", params.created_after);
+    let created_before = timestamp("created_before", params.created_before);
+    let page_size = match params.page_size {
+        None => 0,
+        Some(raw) => violations
+            .check(
+                "page_size",
+                raw.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=200).contains(n))
+                    .ok_or_else(|| format!("{raw:?} is not a number from 1 to 200")),
+            )
+            .unwrap_or(0),
+    };
+    violations.finish()?;
+    let request = v1::ListCallsRequest {
+        statuses,
+        agent_id: params.agent_id.unwrap_or_default(),
+        campaign_id: params.campaign_id.unwrap_or_default(),
+        created_after,
+        created_before,
+        page: Some(v1::PageRequest {
+            page_size,
+            page_token: params.page_token.unwrap_or_default(),
+        }),
+    };
+    let response = state
+        .calls
+        .clone()
+        .list_calls(grpc_request(&identity, request))
+        .await?
+        .into_inner();
+    Ok(axum::Json(CallPage {
+        data: response.calls.into_iter().map(Call::from).collect(),
+        next_page_token: response.page.and_then(|p| non_empty(p.next_page_token)),
+    }))
+}
+
+/// Set notes, disposition or tags; fields left out are unchanged.
+#[utoipa::path(put, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = String, Path)), request_body = UpdateCall,
+    responses((status = 200, body = Call), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<UpdateCall>,
+) -> Result<axum::Json<Call>> {
+    let request = v1::UpdateCallRequest {
+        id,
+        notes: body.notes,
+        disposition: body.disposition,
+        tags: body.tags.map(|values| v1::TagList { values }),
+    };
+    let call = state
+        .calls
+        .clone()
+        .update_call(grpc_request(&identity, request))
+        .await?;
+    Ok(axum::Json(call.into_inner().into()))
+}
+
+/// Hang up: an answered call ends, a call not yet answered is canceled. Ending twice is 409.
+#[utoipa::path(delete, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = String, Path), EndParams),
+    responses((status = 200, body = Call), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn end(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    Path(id): Path<String>,
+    Query(params): Query<EndParams>,
+) -> Result<axum::Json<Call>> {
+    let request = v1::EndCallRequest {
+        id,
+        reason: params.reason.unwrap_or_default(),
+    };
+    let call = state
+        .calls
+        .clone()
+        .end_call(grpc_request(&identity, request))
+        .await?;
+    Ok(axum::Json(call.into_inner().into()))
+}
