@@ -1,1 +1,1 @@
-//! The fleet driven from outside; see tests/.
+//! The fleet driven from outside; see `tests/`.

@@ -29,128 +29,78 @@ pub enum ErrorKind {
     Internal,
 }
 
-/// kind → (gRPC code, HTTP status, problem `type` slug, problem `title`)
-const TABLE: &[(ErrorKind, Code, StatusCode, &str, &str)] = &[
-    (
-        ErrorKind::InvalidArgument,
-        Code::InvalidArgument,
-        StatusCode::BAD_REQUEST,
-        "invalid-argument",
-        "The request is invalid",
-    ),
-    (
-        ErrorKind::PayloadTooLarge,
-        Code::OutOfRange,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload-too-large",
-        "The request body is too large",
-    ),
-    (
-        ErrorKind::NotFound,
-        Code::NotFound,
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-    ),
-    (
-        ErrorKind::AlreadyExists,
-        Code::AlreadyExists,
-        StatusCode::CONFLICT,
-        "already-exists",
-        "Already exists",
-    ),
-    (
-        ErrorKind::FailedPrecondition,
-        Code::FailedPrecondition,
-        StatusCode::CONFLICT,
-        "conflict",
-        "The resource's state does not allow this",
-    ),
-    (
-        ErrorKind::Aborted,
-        Code::Aborted,
-        StatusCode::CONFLICT,
-        "concurrent-modification",
-        "A concurrent change won; retry",
-    ),
-    (
-        ErrorKind::Unauthenticated,
-        Code::Unauthenticated,
-        StatusCode::UNAUTHORIZED,
-        "unauthenticated",
-        "Authentication required",
-    ),
-    (
-        ErrorKind::PermissionDenied,
-        Code::PermissionDenied,
-        StatusCode::FORBIDDEN,
-        "permission-denied",
-        "Permission denied",
-    ),
-    (
-        ErrorKind::RateLimited,
-        Code::ResourceExhausted,
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate-limited",
-        "Too many requests",
-    ),
-    (
-        ErrorKind::Unavailable,
-        Code::Unavailable,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "Temporarily unavailable",
-    ),
-    (
-        ErrorKind::DeadlineExceeded,
-        Code::DeadlineExceeded,
-        StatusCode::GATEWAY_TIMEOUT,
-        "timeout",
-        "The request timed out",
-    ),
-    (
-        ErrorKind::Internal,
-        Code::Internal,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-    ),
-];
-
-fn row(kind: ErrorKind) -> &'static (ErrorKind, Code, StatusCode, &'static str, &'static str) {
-    TABLE
-        .iter()
-        .find(|r| r.0 == kind)
-        .expect("every kind has a row")
-}
-
 impl ErrorKind {
+    /// Every kind, for tests and docs.
+    pub const ALL: [Self; 13] = [
+        Self::InvalidArgument,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::NotFound,
+        Self::AlreadyExists,
+        Self::FailedPrecondition,
+        Self::Aborted,
+        Self::Unauthenticated,
+        Self::PermissionDenied,
+        Self::RateLimited,
+        Self::Unavailable,
+        Self::DeadlineExceeded,
+        Self::Internal,
+    ];
+
+    /// The table: kind → (gRPC code, HTTP status, problem `type` slug, problem `title`).
+    /// A `match`, so a new kind without a row does not compile.
+    #[rustfmt::skip]
+    fn row(self) -> (Code, StatusCode, &'static str, &'static str) {
+        match self {
+            Self::InvalidArgument      => (Code::InvalidArgument,    StatusCode::BAD_REQUEST,            "invalid-argument",        "The request is invalid"),
+            Self::PayloadTooLarge      => (Code::OutOfRange,         StatusCode::PAYLOAD_TOO_LARGE,      "payload-too-large",       "The request body is too large"),
+            Self::UnsupportedMediaType => (Code::InvalidArgument,    StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",  "The request body must be JSON"),
+            Self::NotFound             => (Code::NotFound,           StatusCode::NOT_FOUND,              "not-found",               "Not found"),
+            Self::AlreadyExists        => (Code::AlreadyExists,      StatusCode::CONFLICT,               "already-exists",          "Already exists"),
+            Self::FailedPrecondition   => (Code::FailedPrecondition, StatusCode::CONFLICT,               "conflict",                "The resource's state does not allow this"),
+            Self::Aborted              => (Code::Aborted,            StatusCode::CONFLICT,               "concurrent-modification", "A concurrent change won; retry"),
+            Self::Unauthenticated      => (Code::Unauthenticated,    StatusCode::UNAUTHORIZED,           "unauthenticated",         "Authentication required"),
+            Self::PermissionDenied     => (Code::PermissionDenied,   StatusCode::FORBIDDEN,              "permission-denied",       "Permission denied"),
+            Self::RateLimited          => (Code::ResourceExhausted,  StatusCode::TOO_MANY_REQUESTS,      "rate-limited",            "Too many requests"),
+            Self::Unavailable          => (Code::Unavailable,        StatusCode::SERVICE_UNAVAILABLE,    "unavailable",             "Temporarily unavailable"),
+            Self::DeadlineExceeded     => (Code::DeadlineExceeded,   StatusCode::GATEWAY_TIMEOUT,        "timeout",                 "The request timed out"),
+            Self::Internal             => (Code::Internal,           StatusCode::INTERNAL_SERVER_ERROR,  "internal",                "Internal error"),
+        }
+    }
+
     pub fn grpc_code(self) -> Code {
-        row(self).1
+        self.row().0
     }
 
     pub fn http_status(self) -> StatusCode {
-        row(self).2
+        self.row().1
     }
 
     /// The problem+json `type`, a URI reference relative to the API's error docs.
     pub fn problem_type(self) -> String {
-        format!("/errors/{}", row(self).3)
+        format!("/errors/{}", self.row().2)
     }
 
     pub fn title(self) -> &'static str {
-        row(self).4
+        self.row().3
     }
 
-    /// The kind of a gRPC code; codes without a row of their own are internal errors.
+    /// The kind a service meant by a gRPC code (the edge-only kinds never travel over gRPC).
     pub fn from_grpc_code(code: Code) -> Self {
         match code {
-            Code::Cancelled => Self::Unavailable,
-            Code::Unknown | Code::DataLoss | Code::Unimplemented => Self::Internal,
-            code => TABLE
-                .iter()
-                .find(|r| r.1 == code)
-                .map_or(Self::Internal, |r| r.0),
+            Code::InvalidArgument | Code::OutOfRange => Self::InvalidArgument,
+            Code::NotFound => Self::NotFound,
+            Code::AlreadyExists => Self::AlreadyExists,
+            Code::FailedPrecondition => Self::FailedPrecondition,
+            Code::Aborted => Self::Aborted,
+            Code::Unauthenticated => Self::Unauthenticated,
+            Code::PermissionDenied => Self::PermissionDenied,
+            Code::ResourceExhausted => Self::RateLimited,
+            Code::Unavailable | Code::Cancelled => Self::Unavailable,
+            Code::DeadlineExceeded => Self::DeadlineExceeded,
+            Code::Ok | Code::Unknown | Code::DataLoss | Code::Unimplemented | Code::Internal => {
+                Self::Internal
+            }
         }
     }
 }
@@ -290,15 +240,15 @@ mod tests {
 
     #[test]
     fn every_kind_survives_a_trip_through_grpc() {
-        for (kind, ..) in TABLE {
+        for kind in ErrorKind::ALL {
             if matches!(
                 kind,
                 ErrorKind::PayloadTooLarge | ErrorKind::UnsupportedMediaType
             ) {
                 continue; // raised by the edge only, never by a service
             }
-            let status: tonic::Status = ApiError::new(*kind, "x").into();
-            assert_eq!(ApiError::from_status(&status).kind, *kind);
+            let status: tonic::Status = ApiError::new(kind, "x").into();
+            assert_eq!(ApiError::from_status(&status).kind, kind);
         }
     }
 
