@@ -66,14 +66,21 @@ async fn measure(store: &EventStore, writers: usize, kind: Writer) -> (f64, Dura
     }
     all.sort();
     let percentile = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    (all.len() as f64 / RUN_FOR.as_secs_f64(), percentile(0.50), percentile(0.99))
+    (
+        all.len() as f64 / RUN_FOR.as_secs_f64(),
+        percentile(0.50),
+        percentile(0.99),
+    )
 }
 
 #[tokio::main]
 async fn main() {
     let db = TestDatabase::new().await;
     let store = EventStore::new(comms_runtime::db::connect(&db.url, 64).await.unwrap());
-    println!("{:>8} {:>14} {:>10} {:>10} {:>14} {:>8}", "writers", "append ev/s", "p50", "p99", "bare ins/s", "ratio");
+    println!(
+        "{:>8} {:>14} {:>10} {:>10} {:>14} {:>8}",
+        "writers", "append ev/s", "p50", "p99", "bare ins/s", "ratio"
+    );
     for writers in [1, 8, 64] {
         let (rate, p50, p99) = measure(&store, writers, Writer::EventStore).await;
         let (ceiling, _, _) = measure(&store, writers, Writer::BareInsert).await;

@@ -16,9 +16,9 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::{EnvFilter, Layer as _};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer as _};
 
 /// Flushes pending spans when dropped (or on [`Guard::shutdown`]), so a graceful exit loses none.
 pub struct Guard {
