@@ -266,7 +266,9 @@ async fn a_call_posted_over_rest_is_stored_published_and_counted() {
     fleet.stop().await;
 }
 
-async fn problem(response: reqwest::Response) -> (StatusCode, Value) {
+/// Sends the request and checks the answer is problem+json; returns its status and body.
+async fn problem(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.unwrap();
     let status = response.status();
     let content_type = response.headers()["content-type"]
         .to_str()
@@ -311,16 +313,16 @@ async fn bad_input_gets_a_precise_problem_and_appends_nothing() {
             .body(raw)
     };
 
-    let (status, p) = problem(body("{\"to\": ").send().await.unwrap()).await;
+    let (status, p) = problem(body("{\"to\": ")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         p["detail"].as_str().unwrap().starts_with("malformed JSON"),
         "{p}"
     );
 
-    let (_, p) = problem(body("{}").send().await.unwrap()).await;
+    let (_, p) = problem(body("{}")).await;
     assert_eq!(fields(&p), ["to"]);
-    let (_, p) = problem(body(r#"{"to": 14155550100}"#).send().await.unwrap()).await;
+    let (_, p) = problem(body(r#"{"to": 14155550100}"#)).await;
     assert_eq!(fields(&p), ["to"]);
     assert!(
         p["errors"][0]["message"]
@@ -329,21 +331,9 @@ async fn bad_input_gets_a_precise_problem_and_appends_nothing() {
             .contains("invalid type"),
         "{p}"
     );
-    let (_, p) = problem(
-        body(r#"{"to": "+14155550100", "too": 1}"#)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, p) = problem(body(r#"{"to": "+14155550100", "too": 1}"#)).await;
     assert_eq!(fields(&p), ["too"]);
-    let (_, p) = problem(
-        body(r#"{"to": "415-555-0100", "language": "xx"}"#)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, p) = problem(body(r#"{"to": "415-555-0100", "language": "xx"}"#)).await;
     assert_eq!(fields(&p), ["to", "language"]);
     assert!(
         p["errors"][0]["message"]
@@ -351,13 +341,7 @@ async fn bad_input_gets_a_precise_problem_and_appends_nothing() {
             .unwrap()
             .contains("E.164")
     );
-    let (_, p) = problem(
-        body(r#"{"to": "+14155550100", "agent_id": "agent-7"}"#)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, p) = problem(body(r#"{"to": "+14155550100", "agent_id": "agent-7"}"#)).await;
     assert_eq!(fields(&p), ["agent_id"]);
 
     let huge = format!(
@@ -368,74 +352,37 @@ async fn bad_input_gets_a_precise_problem_and_appends_nothing() {
         fleet
             .post(calls)
             .header("content-type", "application/json")
-            .body(huge)
-            .send()
-            .await
-            .unwrap(),
+            .body(huge),
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    let (status, _) = problem(
-        fleet
-            .post(calls)
-            .body("to=+14155550100")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = problem(fleet.post(calls).body("to=+14155550100")).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (status, _) = problem(
         fleet
             .http
             .post(fleet.url(calls))
-            .json(&json!({ "to": "+14155550100" }))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({ "to": "+14155550100" })),
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let unknown = uuid::Uuid::new_v4();
-    let (status, _) = problem(
-        fleet
-            .get(&format!("{calls}/{unknown}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = problem(fleet.get(&format!("{calls}/{unknown}"))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, p) = problem(
-        fleet
-            .get(&format!("{calls}/not-a-uuid"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, p) = problem(fleet.get(&format!("{calls}/not-a-uuid"))).await;
     assert_eq!((status, fields(&p)), (StatusCode::BAD_REQUEST, vec!["id"]));
     // Another organization's call is not found, not forbidden.
     let (status, _) = problem(
         fleet
             .http
             .get(fleet.url(&format!("{calls}/{id}")))
-            .header("x-org-id", "org_other")
-            .send()
-            .await
-            .unwrap(),
+            .header("x-org-id", "org_other"),
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, p) = problem(
-        fleet
-            .get(&format!("{calls}?status=ringing,exploded&page_size=500"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, p) =
+        problem(fleet.get(&format!("{calls}?status=ringing,exploded&page_size=500"))).await;
     assert_eq!(
         (status, fields(&p)),
         (StatusCode::BAD_REQUEST, vec!["status", "page_size"])
@@ -449,19 +396,12 @@ async fn bad_input_gets_a_precise_problem_and_appends_nothing() {
     };
     assert_eq!(end(ORG).send().await.unwrap().status(), StatusCode::OK);
     let before = fleet.event_count().await;
-    let (status, p) = problem(end(ORG).send().await.unwrap()).await;
+    let (status, p) = problem(end(ORG)).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(p["detail"], "cannot end a call that is canceled");
-    let (status, _) = problem(end("org_other").send().await.unwrap()).await;
+    let (status, _) = problem(end("org_other")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = problem(
-        fleet
-            .get("/api/communications/nothing-here")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = problem(fleet.get("/api/communications/nothing-here")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         fleet.event_count().await,

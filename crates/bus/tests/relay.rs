@@ -51,12 +51,23 @@ impl Fixture {
             .execute(&db.pool)
             .await
             .unwrap();
-        Self {
+        let fixture = Self {
             store: EventStore::new(db.pool.clone()),
             pool: db.pool,
             exchange: unique_name("test.events"),
             queue: unique_name("test.queue"),
-        }
+        };
+        // The queue exists before anything publishes, as `comms migrate` ensures in a deployment.
+        let config = fixture.consumer_config();
+        let connection = amqp_connection().await;
+        let channel = connection.create_channel().await.unwrap();
+        comms_bus::declare_events_exchange(&channel, &config.exchange)
+            .await
+            .unwrap();
+        comms_bus::declare_queue(&channel, &config.exchange, &config.queue, &config.bindings)
+            .await
+            .unwrap();
+        fixture
     }
 
     fn relay(&self) -> Relay {
@@ -75,6 +86,15 @@ impl Fixture {
             consumer_name: "counting".into(),
             prefetch: 50,
         }
+    }
+
+    fn start_consumer(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(run_consumer(
+            self.pool.clone(),
+            self.consumer_config(),
+            CountApplications,
+            never(),
+        ))
     }
 
     async fn append(&self, count: usize, data: serde_json::Value) -> Vec<Uuid> {
@@ -124,12 +144,7 @@ fn never() -> std::future::Pending<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_killed_mid_stream_loses_nothing_and_consumers_apply_each_event_once() {
     let fx = Fixture::new().await;
-    let consumer = tokio::spawn(run_consumer(
-        fx.pool.clone(),
-        fx.consumer_config(),
-        CountApplications,
-        never(),
-    ));
+    let consumer = fx.start_consumer();
     let ids = fx.append(300, json!({ "ok": true })).await;
 
     // Kill the first relay part-way through.
@@ -171,12 +186,7 @@ async fn a_relay_killed_mid_stream_loses_nothing_and_consumers_apply_each_event_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_relay_is_active_and_a_standby_takes_over_when_it_dies() {
     let fx = Fixture::new().await;
-    let consumer = tokio::spawn(run_consumer(
-        fx.pool.clone(),
-        fx.consumer_config(),
-        CountApplications,
-        never(),
-    ));
+    let consumer = fx.start_consumer();
     let (a, b) = (fx.relay(), fx.relay());
     let (mut a_active, mut b_active) = (a.active(), b.active());
     let a_task = tokio::spawn(a.run(never()));
@@ -204,12 +214,7 @@ async fn one_relay_is_active_and_a_standby_takes_over_when_it_dies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn messages_carry_the_envelope_and_poison_goes_to_the_dead_letter_queue_with_its_reason() {
     let fx = Fixture::new().await;
-    let consumer = tokio::spawn(run_consumer(
-        fx.pool.clone(),
-        fx.consumer_config(),
-        CountApplications,
-        never(),
-    ));
+    let consumer = fx.start_consumer();
     // A raw queue of our own, to look at the relay's messages as any platform module would.
     let amqp = amqp_connection().await;
     let channel = amqp.create_channel().await.unwrap();

@@ -2,6 +2,7 @@
 //! that maps API errors to both gRPC codes and HTTP statuses.
 
 pub mod error;
+pub mod time;
 
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {

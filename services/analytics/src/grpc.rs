@@ -43,7 +43,6 @@ impl AnalyticsService for AnalyticsGrpc {
                     tracing::error!(%error, "dashboard query failed");
                     ApiError::internal()
                 })?;
-            let now = chrono::Utc::now();
             Ok(Response::new(v1::Dashboard {
                 total_calls: dashboard.total_calls,
                 active_calls: dashboard.active_calls,
@@ -55,10 +54,7 @@ impl AnalyticsService for AnalyticsGrpc {
                     .into_iter()
                     .map(|(status, count)| StatusCount { status, count })
                     .collect(),
-                generated_at: Some(prost_types::Timestamp {
-                    seconds: now.timestamp(),
-                    nanos: now.timestamp_subsec_nanos() as i32,
-                }),
+                generated_at: Some(comms_proto::time::to_timestamp(chrono::Utc::now())),
             }))
         }
         .instrument(span)

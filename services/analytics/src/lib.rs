@@ -28,7 +28,8 @@ impl Config {
         })
     }
 
-    fn consumer(&self) -> ConsumerConfig {
+    /// The queue, bindings and consumer identity analytics consumes with.
+    pub fn consumer(&self) -> ConsumerConfig {
         ConsumerConfig {
             amqp_url: self.common.rabbitmq_url.clone(),
             exchange: self.common.events_exchange.clone(),

@@ -153,17 +153,27 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, shutdown) = Shutdown::new();
-    let service = tokio::spawn(run(
-        Config::from_env(&env).unwrap(),
-        listener,
-        shutdown.clone(),
-    ));
+    let config = Config::from_env(&env).unwrap();
+    // The queue exists before anything publishes, as `comms migrate` ensures in a deployment.
+    let consumer = config.consumer();
+    let connection = comms_testkit::amqp_connection().await;
+    let channel = connection.create_channel().await.unwrap();
+    comms_bus::declare_events_exchange(&channel, &consumer.exchange)
+        .await
+        .unwrap();
+    comms_bus::declare_queue(
+        &channel,
+        &consumer.exchange,
+        &consumer.queue,
+        &consumer.bindings,
+    )
+    .await
+    .unwrap();
+    let service = tokio::spawn(run(config, listener, shutdown.clone()));
     let mut relay_config = RelayConfig::new(amqp_url(), &exchange);
     relay_config.leadership_check = Duration::from_millis(100);
     let relay = tokio::spawn(Relay::new(store.clone(), relay_config).run(shutdown.clone().wait()));
 
-    // Let the consumer declare its queue before the first publish, as a deployed fleet has.
-    tokio::time::sleep(Duration::from_millis(500)).await;
     append_call(&store, "org_a", answered_call(60)).await;
     append_call(&store, "org_a", answered_call(120)).await;
     append_call(&store, "org_a", unanswered_call("no_answer")).await;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use comms_proto::v1::calls_service_server::CallsService;
 use comms_proto::v1::{self, CallDirection};
-use comms_proto::{ApiError, Violations};
+use comms_proto::{ApiError, Violations, time};
 use comms_runtime::Identity;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
@@ -61,20 +61,12 @@ fn optional_id(violations: &mut Violations, field: &str, value: &str) -> Option<
     )
 }
 
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
-
 fn from_timestamp(
     field: &str,
     ts: Option<prost_types::Timestamp>,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     ts.map(|ts| {
-        DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-            .ok_or_else(|| ApiError::invalid(field, "timestamp out of range"))
+        time::from_timestamp(&ts).ok_or_else(|| ApiError::invalid(field, "timestamp out of range"))
     })
     .transpose()
 }
@@ -122,10 +114,10 @@ pub fn to_proto(view: CallView) -> v1::Call {
         tags: call.tags,
         end_reason: call.end_reason,
         duration_seconds: call.duration_seconds,
-        created_at: Some(timestamp(call.created_at)),
-        answered_at: call.answered_at.map(timestamp),
-        ended_at: call.ended_at.map(timestamp),
-        updated_at: Some(timestamp(call.updated_at)),
+        created_at: Some(time::to_timestamp(call.created_at)),
+        answered_at: call.answered_at.map(time::to_timestamp),
+        ended_at: call.ended_at.map(time::to_timestamp),
+        updated_at: Some(time::to_timestamp(call.updated_at)),
         version: view.version,
     }
 }

@@ -1,7 +1,6 @@
 //! Starting services: one by name, or the whole fleet on loopback.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use comms_bus::{Relay, RelayConfig};
@@ -68,12 +67,39 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
         }
         Service::Relay => {
             let common = Common::from_env(env)?;
+            declare_topology(env).await?;
             tasks.spawn(run_relay(common, shutdown));
         }
     }
     while let Some(result) = tasks.join_next().await {
         result??;
     }
+    Ok(())
+}
+
+/// Declares the events exchange and every queue the fleet consumes from. Runs before anything
+/// publishes (`comms migrate`, `comms dev`, and the relay at start-up): an event published before
+/// its consumers' queues exist would reach no one.
+pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
+    let analytics = comms_analytics::Config::from_env(env)?.consumer();
+    let connection = comms_bus::connect(&analytics.amqp_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot reach RabbitMQ at RABBITMQ_URL={}",
+                analytics.amqp_url
+            )
+        })?;
+    let channel = connection.create_channel().await?;
+    comms_bus::declare_events_exchange(&channel, &analytics.exchange).await?;
+    comms_bus::declare_queue(
+        &channel,
+        &analytics.exchange,
+        &analytics.queue,
+        &analytics.bindings,
+    )
+    .await?;
+    connection.close(200, "topology declared".into()).await?;
     Ok(())
 }
 
@@ -120,6 +146,7 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
         .await
         .context("migrating the database")?;
     pool.close().await;
+    declare_topology(env).await?;
 
     let calls = bind("127.0.0.1", 0).await?;
     let analytics = bind("127.0.0.1", 0).await?;
@@ -142,12 +169,7 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
         analytics,
         shutdown.clone(),
     ));
-    // The relay publishes once analytics has declared its queue, so the first events have a home.
-    let relay_shutdown = shutdown.clone();
-    tasks.spawn(async move {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        run_relay(common, relay_shutdown).await
-    });
+    tasks.spawn(run_relay(common, shutdown.clone()));
     tasks.spawn(comms_edge::run(edge_config, edge, shutdown));
     Ok(DevFleet {
         edge: edge_addr,

@@ -17,7 +17,7 @@ enum Command {
     Serve { service: Service },
     /// Run the whole fleet in one process (migrates first). REST on PORT (3018).
     Dev,
-    /// Apply database migrations and exit.
+    /// Apply database migrations, declare the exchange and queues, and exit.
     Migrate,
     /// Rebuild the analytics projections from the event store, then swap them in.
     Replay,
@@ -66,6 +66,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let pool = comms_runtime::db::connect(&common.database_url, 2).await?;
             comms_runtime::db::migrate(&pool).await?;
             tracing::info!("migrations applied");
+            fleet::declare_topology(&env).await?;
+            tracing::info!("exchange and queues declared");
             Ok(())
         }
         Command::Replay => {

@@ -52,6 +52,7 @@ pub async fn dashboard(
             .collect(),
         generated_at: dashboard
             .generated_at
-            .and_then(|ts| DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)),
+            .as_ref()
+            .and_then(comms_proto::time::from_timestamp),
     }))
 }

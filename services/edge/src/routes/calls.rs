@@ -100,7 +100,7 @@ fn non_empty(value: String) -> Option<String> {
 }
 
 fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    ts.and_then(|ts| DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32))
+    ts.as_ref().and_then(comms_proto::time::from_timestamp)
 }
 
 /// The REST name of a status: `CALL_STATUS_NO_ANSWER` → `no_answer`.
@@ -224,10 +224,7 @@ pub async fn list(
             .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"));
         violations
             .check(field, parsed)
-            .map(|t| prost_types::Timestamp {
-                seconds: t.timestamp(),
-                nanos: t.timestamp_subsec_nanos() as i32,
-            })
+            .map(|t| comms_proto::time::to_timestamp(t.to_utc()))
     };
     let created_after = timestamp("created_after", params.created_after);
     let created_before = timestamp("created_before", params.created_before);
