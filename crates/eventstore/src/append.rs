@@ -1,6 +1,8 @@
-//! Appending: lock the stream, check idempotency and the expected version, then write.
+//! Appending: one call of `comms_append` (migrations/0005), which locks the stream, checks
+//! idempotency, tenant and expected version, and inserts — in a single round trip.
 
 use serde_json::Value;
+use sqlx::postgres::PgDatabaseError;
 use sqlx::{PgConnection, Postgres};
 use uuid::Uuid;
 
@@ -16,7 +18,7 @@ pub struct AppendResult {
 }
 
 /// A transaction on the store. Appends and the caller's own writes commit together; committing
-/// through this type wakes this process's subscribers.
+/// through this type wakes this process's subscribers. A failed append aborts the transaction.
 pub struct Transaction<'s> {
     store: &'s EventStore,
     tx: sqlx::Transaction<'static, Postgres>,
@@ -38,10 +40,8 @@ impl<'s> Transaction<'s> {
         Ok(())
     }
 
-    /// Appends `events` to `stream`, owned by `tenant_id`.
-    ///
-    /// The stream's advisory lock is taken before anything is written and held until commit, so
-    /// concurrent writers of one stream are serialised and each sees the other's events.
+    /// Appends `events` to `stream`, owned by `tenant_id`. The stream's advisory lock is held
+    /// until this transaction ends, so concurrent writers of one stream are serialised.
     pub async fn append(
         &mut self,
         tenant_id: &str,
@@ -49,102 +49,36 @@ impl<'s> Transaction<'s> {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<AppendResult> {
-        if events.is_empty() {
-            return Err(Error::EmptyAppend);
-        }
-        let conn = self.conn();
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(stream.as_str())
-            .execute(&mut *conn)
-            .await?;
-
-        let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-        if let Some(result) = already_stored(conn, stream, &ids).await? {
-            return Ok(result);
-        }
-
-        let current = current_version(conn, stream, tenant_id).await?;
-        if !expected.allows(current) {
-            return Err(Error::WrongExpectedVersion {
-                stream: stream.to_string(),
-                expected,
-                actual: CurrentVersion(current),
-            });
-        }
-        let first_position = current.map_or(0, |v| v + 1);
-        insert(conn, tenant_id, stream, first_position, events)
-            .await
-            .map_err(|e| map_unique_violation(e, stream, current))?;
-        Ok(AppendResult {
-            next_expected_version: first_position + ids.len() as u64 - 1,
-            already_stored: false,
-        })
+        append(self.conn(), tenant_id, stream, expected, events).await
     }
 }
 
-/// `Some` when this exact append was already stored (a retry); an error when only some of the
-/// ids are stored, or elsewhere.
-async fn already_stored(
-    conn: &mut PgConnection,
-    stream: &StreamName,
-    ids: &[Uuid],
-) -> Result<Option<AppendResult>> {
-    let stored: Vec<(Uuid, String, i64)> = sqlx::query_as(
-        "SELECT event_id, stream_name, stream_position FROM events WHERE event_id = ANY($1)",
-    )
-    .bind(ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    if stored.is_empty() {
-        return Ok(None);
-    }
-    let conflict = || Error::EventIdConflict {
-        stream: stream.to_string(),
-    };
-    if stored.len() != ids.len() || stored.iter().any(|(_, name, _)| name != stream.as_str()) {
-        return Err(conflict());
-    }
-    let position_of = |id: &Uuid| stored.iter().find(|(e, _, _)| e == id).map(|(_, _, p)| *p);
-    let positions: Vec<i64> = ids.iter().filter_map(position_of).collect();
-    let consecutive = positions.windows(2).all(|w| w[1] == w[0] + 1);
-    if positions.len() != ids.len() || !consecutive {
-        return Err(conflict());
-    }
-    Ok(Some(AppendResult {
-        next_expected_version: *positions.last().expect("non-empty") as u64,
-        already_stored: true,
-    }))
-}
-
-/// The stream's last position, after checking it belongs to `tenant_id`.
-async fn current_version(
-    conn: &mut PgConnection,
-    stream: &StreamName,
-    tenant_id: &str,
-) -> Result<Option<u64>> {
-    let last: Option<(i64, String)> = sqlx::query_as(
-        "SELECT stream_position, tenant_id FROM events WHERE stream_name = $1
-         ORDER BY stream_position DESC LIMIT 1",
-    )
-    .bind(stream.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    match last {
-        Some((_, owner)) if owner != tenant_id => Err(Error::TenantMismatch {
-            stream: stream.to_string(),
-        }),
-        Some((position, _)) => Ok(Some(position as u64)),
-        None => Ok(None),
+impl EventStore {
+    /// Appends `events` to `stream` in a transaction of its own: one round trip.
+    pub async fn append(
+        &self,
+        tenant_id: &str,
+        stream: &StreamName,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult> {
+        let mut conn = self.pool.acquire().await?;
+        let result = append(&mut conn, tenant_id, stream, expected, events).await?;
+        self.appended.notify_waiters();
+        Ok(result)
     }
 }
 
-async fn insert(
+async fn append(
     conn: &mut PgConnection,
     tenant_id: &str,
     stream: &StreamName,
-    first_position: u64,
+    expected: ExpectedVersion,
     events: Vec<NewEvent>,
-) -> Result<(), sqlx::Error> {
+) -> Result<AppendResult> {
+    if events.is_empty() {
+        return Err(Error::EmptyAppend);
+    }
     let mut ids = Vec::with_capacity(events.len());
     let mut types = Vec::with_capacity(events.len());
     let mut data: Vec<Value> = Vec::with_capacity(events.len());
@@ -155,41 +89,60 @@ async fn insert(
         data.push(event.data);
         metadata.push(event.metadata);
     }
-    sqlx::query(
-        "INSERT INTO events (event_id, stream_name, stream_category, stream_position,
-                             event_type, tenant_id, data, metadata)
-         SELECT e.event_id, $1, $2, $3 + e.ord - 1, e.event_type, $4, e.data, e.metadata
-         FROM UNNEST($5::uuid[], $6::text[], $7::jsonb[], $8::jsonb[])
-              WITH ORDINALITY AS e(event_id, event_type, data, metadata, ord)
-         ORDER BY e.ord",
-    )
-    .bind(stream.as_str())
-    .bind(stream.category())
-    .bind(first_position as i64)
-    .bind(tenant_id)
-    .bind(ids)
-    .bind(types)
-    .bind(data)
-    .bind(metadata)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let expected_code: i64 = match expected {
+        ExpectedVersion::Any => -2,
+        ExpectedVersion::NoStream => -1,
+        ExpectedVersion::Exact(version) => version as i64,
+    };
+    let row: Result<(i64, bool), sqlx::Error> =
+        sqlx::query_as("SELECT * FROM comms_append($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(stream.as_str())
+            .bind(stream.category())
+            .bind(tenant_id)
+            .bind(expected_code)
+            .bind(&ids as &[Uuid])
+            .bind(types)
+            .bind(data)
+            .bind(metadata)
+            .fetch_one(conn)
+            .await;
+    match row {
+        Ok((next, already_stored)) => Ok(AppendResult {
+            next_expected_version: next as u64,
+            already_stored,
+        }),
+        Err(error) => Err(typed_error(error, stream, expected)),
+    }
 }
 
-/// The unique constraints are the backstop behind the lock: report them as the typed conflicts.
-fn map_unique_violation(error: sqlx::Error, stream: &StreamName, current: Option<u64>) -> Error {
-    let constraint = error
-        .as_database_error()
-        .and_then(|e| e.constraint())
-        .map(str::to_owned);
-    match constraint.as_deref() {
-        Some("events_stream_position_key") => Error::WrongExpectedVersion {
-            stream: stream.to_string(),
-            expected: ExpectedVersion::Any,
-            actual: CurrentVersion(current),
+/// The function's own error codes, and the unique constraints behind the lock, as typed errors.
+fn typed_error(error: sqlx::Error, stream: &StreamName, expected: ExpectedVersion) -> Error {
+    let Some(db) = error.as_database_error() else {
+        return Error::Database(error);
+    };
+    let stream_name = stream.to_string();
+    let current = || {
+        let detail = db
+            .try_downcast_ref::<PgDatabaseError>()
+            .and_then(|e| e.detail());
+        CurrentVersion(detail.and_then(|d| d.parse().ok()))
+    };
+    match (db.code().as_deref(), db.constraint()) {
+        (Some("CM001"), _) => Error::WrongExpectedVersion {
+            stream: stream_name,
+            expected,
+            actual: current(),
         },
-        Some("events_event_id_key") => Error::EventIdConflict {
-            stream: stream.to_string(),
+        (Some("CM002"), _) | (_, Some("events_event_id_key")) => Error::EventIdConflict {
+            stream: stream_name,
+        },
+        (Some("CM003"), _) => Error::TenantMismatch {
+            stream: stream_name,
+        },
+        (_, Some("events_stream_position_key")) => Error::WrongExpectedVersion {
+            stream: stream_name,
+            expected,
+            actual: CurrentVersion(None),
         },
         _ => Error::Database(error),
     }

@@ -49,20 +49,6 @@ impl EventStore {
         &self.pool
     }
 
-    /// Appends `events` to `stream` in a transaction of its own.
-    pub async fn append(
-        &self,
-        tenant_id: &str,
-        stream: &StreamName,
-        expected: ExpectedVersion,
-        events: Vec<NewEvent>,
-    ) -> Result<AppendResult> {
-        let mut tx = self.begin().await?;
-        let result = tx.append(tenant_id, stream, expected, events).await?;
-        tx.commit().await?;
-        Ok(result)
-    }
-
     /// Starts a transaction in which appends and the caller's own writes (read models,
     /// checkpoints, processed-message records) commit or fail together.
     pub async fn begin(&self) -> Result<Transaction<'_>> {

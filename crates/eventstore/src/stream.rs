@@ -75,16 +75,6 @@ pub enum ExpectedVersion {
     Exact(u64),
 }
 
-impl ExpectedVersion {
-    pub(crate) fn allows(self, current: Option<u64>) -> bool {
-        match self {
-            Self::Any => true,
-            Self::NoStream => current.is_none(),
-            Self::Exact(expected) => current == Some(expected),
-        }
-    }
-}
-
 impl fmt::Display for ExpectedVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -120,16 +110,5 @@ mod tests {
         ] {
             assert!(StreamName::parse(bad).is_err(), "{bad} should be rejected");
         }
-    }
-
-    #[test]
-    fn expected_version_rules() {
-        assert!(ExpectedVersion::Any.allows(None));
-        assert!(ExpectedVersion::Any.allows(Some(4)));
-        assert!(ExpectedVersion::NoStream.allows(None));
-        assert!(!ExpectedVersion::NoStream.allows(Some(0)));
-        assert!(ExpectedVersion::Exact(3).allows(Some(3)));
-        assert!(!ExpectedVersion::Exact(3).allows(Some(4)));
-        assert!(!ExpectedVersion::Exact(0).allows(None));
     }
 }
