@@ -5,8 +5,8 @@
 --
 -- Idempotency costs nothing on the common path: when an exact or no-stream expectation holds,
 -- this append cannot already be stored (a stored retry would have moved the stream past the
--- expectation), and any other reuse of an id is caught by the unique index. A stored retry is
--- looked for only when the expectation fails, or when any version is accepted.
+-- expectation); with `any`, the insert skips stored ids and a short count reveals them. A stored
+-- retry is looked for only when the expectation fails or an id turns out to be stored.
 --
 -- p_expected: -2 any, -1 no stream, n ≥ 0 exactly n.
 -- Errors: CM001 wrong expected version (DETAIL: the current version, empty for no stream),
@@ -21,6 +21,7 @@ DECLARE
     v_current bigint;
     v_owner text;
     v_stored bigint;
+    v_inserted bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended(p_stream, 0));
 
@@ -31,18 +32,15 @@ BEGIN
         RAISE EXCEPTION 'stream % belongs to another tenant', p_stream USING ERRCODE = 'CM003';
     END IF;
 
-    IF p_expected = -2
-       OR (p_expected = -1 AND v_current IS NOT NULL)
+    IF (p_expected = -1 AND v_current IS NOT NULL)
        OR (p_expected >= 0 AND v_current IS DISTINCT FROM p_expected) THEN
         v_stored := comms_stored_append(p_stream, p_ids);
         IF v_stored IS NOT NULL THEN
             RETURN QUERY SELECT v_stored, true;
             RETURN;
         END IF;
-        IF p_expected <> -2 THEN
-            RAISE EXCEPTION 'wrong expected version on %', p_stream
-                USING ERRCODE = 'CM001', DETAIL = coalesce(v_current::text, '');
-        END IF;
+        RAISE EXCEPTION 'wrong expected version on %', p_stream
+            USING ERRCODE = 'CM001', DETAIL = coalesce(v_current::text, '');
     END IF;
 
     INSERT INTO events (event_id, stream_name, stream_category, stream_position,
@@ -51,7 +49,21 @@ BEGIN
            e.event_type, p_tenant, e.data, e.metadata
       FROM unnest(p_ids, p_types, p_data, p_metadata)
            WITH ORDINALITY AS e(event_id, event_type, data, metadata, ord)
-     ORDER BY e.ord;
+     ORDER BY e.ord
+        ON CONFLICT (event_id) DO NOTHING;
+    GET DIAGNOSTICS v_inserted = ROW_COUNT;
+    IF v_inserted < cardinality(p_ids) THEN
+        -- Some ids were stored already (only possible with `any`): a retry of this exact append
+        -- wrote nothing and answers as before; anything else is a conflict, and the exception
+        -- rolls back what this call inserted.
+        v_stored := comms_stored_append(p_stream, p_ids);
+        IF v_inserted = 0 AND v_stored IS NOT NULL THEN
+            RETURN QUERY SELECT v_stored, true;
+            RETURN;
+        END IF;
+        RAISE EXCEPTION 'event ids of this append are already stored elsewhere (stream %)', p_stream
+            USING ERRCODE = 'CM002';
+    END IF;
     RETURN QUERY SELECT coalesce(v_current, -1) + cardinality(p_ids), false;
 END
 $$;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
@@ -45,13 +45,29 @@ impl From<sqlx::Error> for HandleError {
     }
 }
 
-/// Applies one message inside the consumer's transaction.
+/// Applies messages inside the consumer's transaction.
 pub trait Handler: Send + Sync + 'static {
     fn handle(
         &self,
         conn: &mut PgConnection,
         envelope: &Envelope,
     ) -> impl Future<Output = Result<(), HandleError>> + Send;
+
+    /// Applies several messages, in delivery order, in one transaction. Override it when the
+    /// effect of many can be written at once; a rejection rejects the batch, and the consumer
+    /// then retries its messages one by one to find the culprit.
+    fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        envelopes: &[Envelope],
+    ) -> impl Future<Output = Result<(), HandleError>> + Send {
+        async move {
+            for envelope in envelopes {
+                self.handle(conn, envelope).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -130,8 +146,106 @@ async fn consume<H: Handler>(
         let Some(delivery) = delivery else {
             anyhow::bail!("the broker closed the consumer");
         };
-        process(pool, config, handler, &dead_letters, delivery?).await?;
+        // Whatever else has already arrived (up to the prefetch) is applied with it.
+        let mut batch = vec![delivery?];
+        while let Some(Some(next)) = deliveries.next().now_or_never() {
+            batch.push(next?);
+        }
+        process_batch(pool, config, handler, &dead_letters, batch).await?;
     }
+}
+
+/// Applies a batch of deliveries in one transaction and acknowledges them with one frame after
+/// the commit. Bodies that are not envelopes are dead-lettered first; if the handler rejects
+/// the batch, its messages are processed one by one so only the culprit is dead-lettered.
+async fn process_batch<H: Handler>(
+    pool: &PgPool,
+    config: &ConsumerConfig,
+    handler: &H,
+    dead_letters: &Channel,
+    deliveries: Vec<Delivery>,
+) -> anyhow::Result<()> {
+    if deliveries.len() == 1 {
+        let delivery = deliveries.into_iter().next().expect("one delivery");
+        return process(pool, config, handler, dead_letters, delivery).await;
+    }
+    let mut parsed = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        match Envelope::parse(&delivery.data) {
+            Ok(envelope) => parsed.push((delivery, envelope)),
+            Err(reason) => dead_letter(config, dead_letters, delivery, &reason.to_string()).await?,
+        }
+    }
+    let Some((last, _)) = parsed.last() else {
+        return Ok(());
+    };
+    let span = tracing::info_span!("consume_batch", queue = %config.queue, messages = parsed.len());
+    comms_telemetry::continue_trace(
+        &span,
+        traceparent_header(&parsed[0].0.properties).as_deref(),
+    );
+    let envelopes: Vec<Envelope> = parsed.iter().map(|(_, e)| e.clone()).collect();
+    match apply_batch(pool, config, handler, &envelopes)
+        .instrument(span)
+        .await
+    {
+        Ok(applied) => {
+            let multiple = BasicAckOptions { multiple: true };
+            last.acker.ack(multiple).await?;
+            let queue = config.queue.clone();
+            metrics::counter!("comms_consumer_messages_total", "queue" => queue.clone(), "outcome" => "applied").increment(applied as u64);
+            metrics::counter!("comms_consumer_messages_total", "queue" => queue, "outcome" => "duplicate").increment((envelopes.len() - applied) as u64);
+            Ok(())
+        }
+        Err(HandleError::Reject(reason)) => {
+            warn!(queue = %config.queue, reason, "batch rejected; applying its messages one by one");
+            for (delivery, _) in parsed {
+                process(pool, config, handler, dead_letters, delivery).await?;
+            }
+            Ok(())
+        }
+        Err(HandleError::Retry(error)) => {
+            warn!(queue = %config.queue, error = %format!("{error:#}"), "batch will be redelivered");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let requeue = BasicNackOptions {
+                multiple: true,
+                requeue: true,
+            };
+            last.acker.nack(requeue).await?;
+            Ok(())
+        }
+    }
+}
+
+/// Records the batch's message ids and applies those not seen before, in one transaction;
+/// returns how many were applied.
+async fn apply_batch<H: Handler>(
+    pool: &PgPool,
+    config: &ConsumerConfig,
+    handler: &H,
+    envelopes: &[Envelope],
+) -> Result<usize, HandleError> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<uuid::Uuid> = envelopes.iter().map(|e| e.id).collect();
+    let fresh: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "INSERT INTO processed_messages (consumer, message_id)
+         SELECT $1, id FROM UNNEST($2::uuid[]) AS id
+         ON CONFLICT DO NOTHING RETURNING message_id",
+    )
+    .bind(&config.consumer_name)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    // A message redelivered within the batch itself is applied once: the first copy counts.
+    let mut fresh: std::collections::HashSet<uuid::Uuid> = fresh.into_iter().collect();
+    let new: Vec<Envelope> = envelopes
+        .iter()
+        .filter(|e| fresh.remove(&e.id))
+        .cloned()
+        .collect();
+    handler.handle_batch(&mut tx, &new).await?;
+    tx.commit().await?;
+    Ok(new.len())
 }
 
 async fn process<H: Handler>(

@@ -309,3 +309,50 @@ async fn get(channel: &lapin::Channel, queue: &str) -> lapin::message::BasicGetM
     }
     panic!("no message arrived on {queue}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_message_inside_a_batch_is_dead_lettered_alone() {
+    let fx = Fixture::new().await;
+    // Everything is on the queue before the consumer starts, so it arrives in batches.
+    let relay = tokio::spawn(fx.relay().run(never()));
+    let mut ids = fx.append(60, json!({ "ok": true })).await;
+    let poison = fx.append(1, json!({ "poison": true })).await[0];
+    ids.extend(fx.append(60, json!({ "ok": true })).await);
+    let amqp = amqp_connection().await;
+    let channel = amqp.create_channel().await.unwrap();
+    for _ in 0..400 {
+        let queue = channel
+            .queue_declare(
+                fx.queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        if queue.message_count() == 121 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let consumer = fx.start_consumer();
+    fx.wait_until_applied(120).await;
+    let dead = get(&channel, &comms_bus::dead_letter_queue(&fx.queue)).await;
+    assert_eq!(
+        dead.properties.message_id().as_ref().unwrap().to_string(),
+        poison.to_string()
+    );
+    let times: Vec<i32> = sqlx::query_scalar("SELECT times FROM applied")
+        .fetch_all(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(times.len(), ids.len());
+    assert!(
+        times.iter().all(|t| *t == 1),
+        "each event of the batch applied once"
+    );
+    relay.abort();
+    consumer.abort();
+}

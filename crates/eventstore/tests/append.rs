@@ -89,6 +89,15 @@ async fn the_same_event_ids_appended_twice_are_stored_once() {
         .unwrap();
     assert!(retry.already_stored);
     assert_eq!(retry.next_expected_version, 2);
+    // So does a retry that accepts any version.
+    let retry = store
+        .append("org_a", &stream, ExpectedVersion::Any, batch.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (retry.already_stored, retry.next_expected_version),
+        (true, 2)
+    );
     assert_eq!(store.read_stream(&stream, 0, 100).await.unwrap().len(), 3);
 
     // Part of a stored append, or a stored id in another stream, is a conflict, not a retry.

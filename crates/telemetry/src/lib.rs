@@ -51,6 +51,12 @@ impl Drop for Guard {
 /// Spans get trace ids even without an exporter, so trace context still propagates. Calling it
 /// again in the same process (as tests do) keeps the first subscriber.
 pub fn init(service_name: &str) -> anyhow::Result<Guard> {
+    init_with_log_level(service_name, "info")
+}
+
+/// [`init`] with another default log filter when `RUST_LOG` is unset (`comms bench` prints
+/// tables, so its default is `warn`).
+pub fn init_with_log_level(service_name: &str, default_filter: &str) -> anyhow::Result<Guard> {
     // Install the metrics recorder first: anything recorded before it would be lost.
     prometheus();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
@@ -73,7 +79,8 @@ pub fn init(service_name: &str) -> anyhow::Result<Guard> {
 
     // `RUST_LOG` filters the logs only: traces keep every info span whatever the log level, so
     // trace context still propagates when logging is quiet.
-    let log_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let log_filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let installed = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()

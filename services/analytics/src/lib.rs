@@ -52,6 +52,14 @@ impl Handler for CallsProjector {
     ) -> Result<(), HandleError> {
         projection::apply(conn, projection::Table::Live, envelope).await
     }
+
+    async fn handle_batch(
+        &self,
+        conn: &mut PgConnection,
+        envelopes: &[Envelope],
+    ) -> Result<(), HandleError> {
+        projection::apply_batch(conn, projection::Table::Live, envelopes).await
+    }
 }
 
 /// Consumes and serves on `listener` until `shutdown`; the message in hand is finished first.

@@ -1,8 +1,11 @@
-//! The calls projection: how one `comms.call.*` envelope changes `analytics_calls`.
+//! The calls projection: how `comms.call.*` envelopes change `analytics_calls`.
 //!
 //! Idempotent and order-tolerant, because the bus delivers at least once and a redelivery can
-//! overtake: each event sets only the columns it owns, and the status moves only to an event
-//! with a higher stream position.
+//! overtake: each event sets only the columns it owns (the first value stays), and the status
+//! moves only to an event with a higher stream position. A batch is folded per call in memory
+//! with the same rules, then written in one statement.
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use comms_bus::{Envelope, HandleError};
@@ -39,16 +42,44 @@ struct CallData {
     outcome: Option<String>,
 }
 
+/// One call's row, as far as a batch of its events determines it.
+#[derive(Debug, Clone, PartialEq)]
+struct Row {
+    organization_id: String,
+    status: String,
+    status_position: i64,
+    started_at: Option<DateTime<Utc>>,
+    answered_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+    duration_seconds: Option<i64>,
+}
+
+impl Row {
+    /// Folds a later-arriving event's row in, by the same rules as the upsert.
+    fn merge(&mut self, next: Row) {
+        if next.status_position > self.status_position {
+            self.status = next.status;
+            self.status_position = next.status_position;
+        }
+        self.started_at = self.started_at.or(next.started_at);
+        self.answered_at = self.answered_at.or(next.answered_at);
+        self.ended_at = self.ended_at.or(next.ended_at);
+        self.duration_seconds = self.duration_seconds.or(next.duration_seconds);
+    }
+}
+
 /// The status an event moves a call to; `None` for events that do not change it.
-fn status_of(event_type: &str, data: &CallData) -> Result<Option<String>, HandleError> {
+fn status_of(event_type: &str, data: &CallData) -> Result<Option<&'static str>, HandleError> {
     Ok(Some(match event_type {
-        "comms.call.started" => "initiated".to_owned(),
-        "comms.call.ringing" => "ringing".to_owned(),
-        "comms.call.answered" => "answered".to_owned(),
-        "comms.call.ended" => "ended".to_owned(),
-        "comms.call.canceled" => "canceled".to_owned(),
+        "comms.call.started" => "initiated",
+        "comms.call.ringing" => "ringing",
+        "comms.call.answered" => "answered",
+        "comms.call.ended" => "ended",
+        "comms.call.canceled" => "canceled",
         "comms.call.failed" => match data.outcome.as_deref() {
-            Some(outcome @ ("failed" | "no_answer" | "busy")) => outcome.to_owned(),
+            Some("failed") => "failed",
+            Some("no_answer") => "no_answer",
+            Some("busy") => "busy",
             other => {
                 return Err(HandleError::Reject(format!(
                     "data.outcome: {other:?} is not failed, no_answer or busy"
@@ -59,30 +90,88 @@ fn status_of(event_type: &str, data: &CallData) -> Result<Option<String>, Handle
     }))
 }
 
-/// Applies one call event to `table`.
-pub async fn apply(
-    conn: &mut PgConnection,
-    table: Table,
-    envelope: &Envelope,
-) -> Result<(), HandleError> {
+/// The call and its row for one envelope; `None` for events the dashboard ignores.
+fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
     if !envelope.event_type.starts_with("comms.call.") {
-        return Ok(());
+        return Ok(None);
     }
     let data: CallData = serde_json::from_value(envelope.data.clone())
         .map_err(|e| HandleError::Reject(format!("data: {e}")))?;
     let Some(status) = status_of(&envelope.event_type, &data)? else {
-        return Ok(()); // notes, tags and the like do not move the dashboard
+        return Ok(None); // notes, tags and the like do not move the dashboard
     };
     let Some(position) = envelope.metadata.stream_position else {
         return Err(HandleError::Reject(
             "metadata.streamPosition is missing".into(),
         ));
     };
-    let ended_at = data.ended_at.or(data.failed_at).or(data.canceled_at);
+    Ok(Some((
+        data.call_id,
+        Row {
+            organization_id: envelope.organization_id.clone(),
+            status: status.to_owned(),
+            status_position: position,
+            started_at: data.started_at,
+            answered_at: data.answered_at,
+            ended_at: data.ended_at.or(data.failed_at).or(data.canceled_at),
+            duration_seconds: data.duration,
+        },
+    )))
+}
+
+/// Why the projection would reject this envelope, checked without touching the database.
+pub fn check(envelope: &Envelope) -> Result<(), String> {
+    match row_of(envelope) {
+        Ok(_) => Ok(()),
+        Err(HandleError::Reject(reason)) => Err(reason),
+        Err(HandleError::Retry(error)) => Err(error.to_string()),
+    }
+}
+
+/// Applies one call event to `table`.
+pub async fn apply(
+    conn: &mut PgConnection,
+    table: Table,
+    envelope: &Envelope,
+) -> Result<(), HandleError> {
+    apply_batch(conn, table, std::slice::from_ref(envelope)).await
+}
+
+/// Applies call events, in the order given, to `table` in one statement. The whole batch is
+/// rejected if any event is malformed or names a call of another organization.
+pub async fn apply_batch(
+    conn: &mut PgConnection,
+    table: Table,
+    envelopes: &[Envelope],
+) -> Result<(), HandleError> {
+    let mut rows: HashMap<Uuid, Row> = HashMap::new();
+    for envelope in envelopes {
+        let Some((call_id, row)) = row_of(envelope)? else {
+            continue;
+        };
+        match rows.get_mut(&call_id) {
+            Some(existing) if existing.organization_id != row.organization_id => {
+                return Err(foreign(call_id, &row.organization_id));
+            }
+            Some(existing) => existing.merge(row),
+            None => {
+                rows.insert(call_id, row);
+            }
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let count = rows.len();
+    let mut columns = Columns::default();
+    for (call_id, row) in rows {
+        columns.push(call_id, row);
+    }
     let sql = format!(
         "INSERT INTO {table} AS c (call_id, organization_id, status, status_position, started_at,
                                    answered_at, ended_at, duration_seconds)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
+                              $6::timestamptz[], $7::timestamptz[], $8::bigint[])
          ON CONFLICT (call_id) DO UPDATE SET
              status = CASE WHEN EXCLUDED.status_position > c.status_position
                            THEN EXCLUDED.status ELSE c.status END,
@@ -96,21 +185,54 @@ pub async fn apply(
     );
     // The table name comes from `Table`, never from input.
     let result = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(data.call_id)
-        .bind(&envelope.organization_id)
-        .bind(status)
-        .bind(position)
-        .bind(data.started_at)
-        .bind(data.answered_at)
-        .bind(ended_at)
-        .bind(data.duration)
+        .bind(&columns.call_ids)
+        .bind(&columns.organization_ids)
+        .bind(&columns.statuses)
+        .bind(&columns.positions)
+        .bind(&columns.started)
+        .bind(&columns.answered)
+        .bind(&columns.ended)
+        .bind(&columns.durations)
         .execute(conn)
         .await?;
-    if result.rows_affected() == 0 {
+    if result.rows_affected() as usize != count {
+        // A row was skipped by the WHERE: some call belongs to another organization.
         return Err(HandleError::Reject(format!(
-            "call {} belongs to another organization than {}",
-            data.call_id, envelope.organization_id
+            "{} of {count} calls belong to another organization than their event says",
+            count - result.rows_affected() as usize
         )));
     }
     Ok(())
+}
+
+fn foreign(call_id: Uuid, organization_id: &str) -> HandleError {
+    HandleError::Reject(format!(
+        "call {call_id} belongs to another organization than {organization_id}"
+    ))
+}
+
+/// The rows as column arrays, for UNNEST.
+#[derive(Default)]
+struct Columns {
+    call_ids: Vec<Uuid>,
+    organization_ids: Vec<String>,
+    statuses: Vec<String>,
+    positions: Vec<i64>,
+    started: Vec<Option<DateTime<Utc>>>,
+    answered: Vec<Option<DateTime<Utc>>>,
+    ended: Vec<Option<DateTime<Utc>>>,
+    durations: Vec<Option<i64>>,
+}
+
+impl Columns {
+    fn push(&mut self, call_id: Uuid, row: Row) {
+        self.call_ids.push(call_id);
+        self.organization_ids.push(row.organization_id);
+        self.statuses.push(row.status);
+        self.positions.push(row.status_position);
+        self.started.push(row.started_at);
+        self.answered.push(row.answered_at);
+        self.ended.push(row.ended_at);
+        self.durations.push(row.duration_seconds);
+    }
 }

@@ -120,6 +120,22 @@ async fn duplicates_and_reordering_give_the_same_row() {
     }
     assert_eq!(snapshot(&db.pool).await, expected);
 
+    // One batch holding the events reversed and twice over gives the same row.
+    sqlx::query("DELETE FROM analytics_calls")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let scrambled: Vec<Envelope> = in_order
+        .iter()
+        .rev()
+        .chain(in_order.iter())
+        .cloned()
+        .collect();
+    projection::apply_batch(&mut conn, Table::Live, &scrambled)
+        .await
+        .unwrap();
+    assert_eq!(snapshot(&db.pool).await, expected);
+
     // Another organization's event for the same call id changes nothing and is rejected.
     let foreign = envelopes("org_b", &call);
     let err = projection::apply(&mut conn, Table::Live, &foreign[3])

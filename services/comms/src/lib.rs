@@ -2,6 +2,7 @@
 //! it) or all of them in one process (`comms dev`), where they still talk gRPC over loopback.
 
 mod admin;
+pub mod bench;
 pub mod fleet;
 
 pub use fleet::{DevFleet, Service, start_dev};

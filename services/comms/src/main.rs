@@ -21,6 +21,15 @@ enum Command {
     Migrate,
     /// Rebuild the analytics projections from the event store, then swap them in.
     Replay,
+    /// Measure the backbone against its ceilings on the local PostgreSQL and RabbitMQ.
+    Bench {
+        /// A smoke run with tiny sizes (CI): checks that every section runs.
+        #[arg(long)]
+        quick: bool,
+        /// Where to write the figures as JSON.
+        #[arg(long, default_value = "bench-results.json")]
+        json: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -30,7 +39,11 @@ async fn main() {
         Command::Serve { service } => format!("comms-{service:?}").to_lowercase(),
         _ => "comms".to_owned(),
     };
-    let telemetry = match comms_telemetry::init(&service_name) {
+    let default_log_level = match &cli.command {
+        Command::Bench { .. } => "warn,sqlx::query=error",
+        _ => "info",
+    };
+    let telemetry = match comms_telemetry::init_with_log_level(&service_name, default_log_level) {
         Ok(guard) => guard,
         Err(error) => exit_with(&error),
     };
@@ -68,6 +81,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!("migrations applied");
             fleet::declare_topology(&env).await?;
             tracing::info!("exchange and queues declared");
+            Ok(())
+        }
+        Command::Bench { quick, json } => {
+            let binary = std::env::current_exe()?;
+            let options = if quick {
+                comms_fleet::bench::Options::quick(binary)
+            } else {
+                comms_fleet::bench::Options::full(binary)
+            };
+            let report = comms_fleet::bench::run(&options).await?;
+            std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
+            println!("\nfigures written to {}", json.display());
             Ok(())
         }
         Command::Replay => {

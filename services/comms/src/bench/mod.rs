@@ -1,0 +1,85 @@
+//! `comms bench`: the backbone measured against its own ceiling, on the local PostgreSQL and
+//! RabbitMQ. Every figure is printed beside a baseline measured in the same run (a bare INSERT,
+//! a bare publish loop, direct gRPC), because on a shared machine absolute numbers drift.
+//! Results go to stdout as tables and to a JSON file.
+
+mod append;
+mod lag;
+mod relay;
+mod replay;
+mod rest;
+mod setup;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// What to run and how long.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Seconds per measured cell (append, REST).
+    pub cell: Duration,
+    pub relay_events: usize,
+    pub lag_seconds: f64,
+    pub burst_events: usize,
+    pub replay_events: usize,
+    /// The `comms` binary, started once per service for the REST and memory sections.
+    pub binary: PathBuf,
+    pub admin_database_url: String,
+    pub amqp_url: String,
+}
+
+impl Options {
+    /// The full run: about five minutes on two cores.
+    pub fn full(binary: PathBuf) -> Self {
+        Self {
+            cell: Duration::from_secs(3),
+            relay_events: 50_000,
+            lag_seconds: 10.0,
+            burst_events: 20_000,
+            replay_events: 1_000_000,
+            binary,
+            admin_database_url: setup::admin_database_url(),
+            amqp_url: setup::amqp_url(),
+        }
+    }
+
+    /// A smoke run for CI: every section, tiny sizes; its figures mean nothing.
+    pub fn quick(binary: PathBuf) -> Self {
+        Self {
+            cell: Duration::from_millis(200),
+            relay_events: 1_000,
+            lag_seconds: 0.5,
+            burst_events: 1_000,
+            replay_events: 4_000,
+            ..Self::full(binary)
+        }
+    }
+}
+
+/// Runs every section, printing each table as it completes; returns the whole report.
+pub async fn run(options: &Options) -> anyhow::Result<Value> {
+    let started = chrono::Utc::now();
+    let mut report = json!({
+        "date": started.to_rfc3339(),
+        "machine": setup::machine(),
+        "options": { "cell_seconds": options.cell.as_secs_f64(), "relay_events": options.relay_events,
+                     "lag_seconds": options.lag_seconds, "burst_events": options.burst_events,
+                     "replay_events": options.replay_events },
+    });
+    report["append"] = append::run(options).await?;
+    report["relay"] = relay::run(options).await?;
+    report["lag"] = lag::run(options).await?;
+    let (rest, memory) = rest::run(options).await?;
+    report["rest"] = rest;
+    report["memory"] = memory;
+    report["replay"] = replay::run(options).await?;
+    Ok(report)
+}
+
+/// A section heading on stderr-free stdout, so the table reads in order.
+fn heading(title: &str) {
+    println!("\n== {title}");
+}

@@ -1,0 +1,65 @@
+//! Replay: rebuilding the analytics projection from stored call events.
+
+use std::time::Instant;
+
+use comms_eventstore::EventStore;
+use serde_json::{Value, json};
+
+use super::setup::BenchDatabase;
+use super::stats::round;
+use super::{Options, heading};
+
+/// Events are generated in SQL, four per call (started, ringing, answered, ended), in chunks.
+const CHUNK: usize = 100_000;
+
+pub async fn run(options: &Options) -> anyhow::Result<Value> {
+    heading("replay: rebuilding the analytics projection from the event store");
+    let db = BenchDatabase::create(&options.admin_database_url, 4).await?;
+    let mut stored = 0;
+    while stored < options.replay_events {
+        let calls = (CHUNK.min(options.replay_events - stored) / 4).max(1);
+        sqlx::query(
+            "INSERT INTO events (event_id, stream_name, stream_category, stream_position, event_type, tenant_id, data, metadata)
+             SELECT gen_random_uuid(), 'call-' || c.id, 'call', p.pos, p.type, 'org_' || (c.n % 10), p.data, '{}'
+             FROM (SELECT n, gen_random_uuid() AS id FROM generate_series(1, $1) n) c
+             CROSS JOIN LATERAL (VALUES
+               (0, 'comms.call.started', jsonb_build_object('call_id', c.id, 'started_at', now())),
+               (1, 'comms.call.ringing', jsonb_build_object('call_id', c.id, 'ringing_at', now())),
+               (2, 'comms.call.answered', jsonb_build_object('call_id', c.id, 'answered_at', now())),
+               (3, 'comms.call.ended', jsonb_build_object('call_id', c.id, 'duration', c.n % 600,
+                    'outcome', 'completed', 'reason', '', 'ended_at', now()))
+             ) AS p(pos, type, data)",
+        )
+        .bind(calls as i64)
+        .execute(&db.pool)
+        .await?;
+        stored += calls * 4;
+        println!("  stored {stored} of {} events", options.replay_events);
+    }
+    sqlx::query("ANALYZE events").execute(&db.pool).await?;
+
+    let store = EventStore::new(db.pool.clone());
+    let started = Instant::now();
+    let mut next_report = CHUNK as u64;
+    let report = comms_analytics::rebuild::rebuild(&store, |replayed| {
+        if replayed >= next_report {
+            println!(
+                "  replayed {replayed} events ({:.0}/s)",
+                replayed as f64 / started.elapsed().as_secs_f64()
+            );
+            next_report += CHUNK as u64;
+        }
+    })
+    .await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = report.events_replayed as f64 / seconds;
+    println!("{:>10} {:>9} | {:>10}", "events", "seconds", "events/s");
+    println!(
+        "{:>10} {seconds:>9.1} | {rate:>10.0}",
+        report.events_replayed
+    );
+    db.drop_now().await?;
+    Ok(
+        json!({ "events": report.events_replayed, "seconds": round(seconds), "events_per_second": rate.round() }),
+    )
+}
