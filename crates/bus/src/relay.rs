@@ -8,9 +8,10 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use comms_eventstore::{Checkpoint, EventStore, Filter, RecordedEvent};
-use futures::FutureExt as _;
+use comms_eventstore::{Checkpoint, EventStore, Filter, RecordedEvent, Subscription};
 use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::{FutureExt as _, StreamExt as _};
 use lapin::Channel;
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -67,7 +68,7 @@ impl Relay {
 
     /// Runs until `shutdown` resolves: waits for leadership, publishes, and on any broker or
     /// database failure steps down and starts over from the saved checkpoint. On shutdown it
-    /// finishes the batch in flight (awaiting its confirms and saving the checkpoint) first.
+    /// awaits the confirms in flight and saves their checkpoint first.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let mut shutdown = std::pin::pin!(shutdown.fuse());
         loop {
@@ -126,56 +127,107 @@ impl Relay {
     async fn publish_while_leader(
         &self,
         mut lock: PgConnection,
-        mut shutdown: std::pin::Pin<&mut futures::future::Fuse<impl Future<Output = ()>>>,
+        shutdown: std::pin::Pin<&mut futures::future::Fuse<impl Future<Output = ()>>>,
     ) -> anyhow::Result<()> {
-        let result = async {
-            let connection = crate::connect(&self.config.amqp_url)
-                .await
-                .context("connecting to RabbitMQ")?;
-            let channel = connection.create_channel().await?;
-            channel
-                .confirm_select(ConfirmSelectOptions::default())
-                .await?;
-            declare_events_exchange(&channel, &self.config.exchange).await?;
-
-            let mut conn = self.store.pool().acquire().await?;
-            let from = Checkpoint::load(&mut conn, &self.config.checkpoint_name()).await?;
-            drop(conn);
-            let mut subscription = self
-                .store
-                .subscribe("relay", from, Filter::All)
-                .with_batch_size(self.config.batch_size);
-            let mut heartbeat = tokio::time::interval(self.config.leadership_check);
-            loop {
-                let next: BoxFuture<'_, _> = subscription.next_batch().boxed();
-                tokio::select! {
-                    () = &mut shutdown => {
-                        let _ = connection.close(200, "shutting down".into()).await;
-                        return Ok(());
-                    }
-                    _ = heartbeat.tick() => {
-                        // Losing the lock's connection means another relay may take over.
-                        lock.ping().await.context("relay lock connection lost")?;
-                    }
-                    batch = next => self.publish_batch(&channel, batch?).await?,
-                }
-            }
-        }
-        .await;
+        let result = self.publish(&mut lock, shutdown).await;
         // Closing the session releases the lock at once.
         let _ = lock.close().await;
         result
     }
 
-    /// Publishes a batch, awaits every confirm, and saves the checkpoint after the last event of
-    /// the contiguous confirmed prefix. Fails if any event was not confirmed.
+    /// Reads the log and publishes it, pipelined: the next batch is read and published while
+    /// earlier confirms are outstanding (up to [`MAX_IN_FLIGHT`]). Confirms resolve in order, so
+    /// the checkpoint — saved when the last event of a batch is confirmed — only ever covers the
+    /// contiguous confirmed prefix.
+    async fn publish(
+        &self,
+        lock: &mut PgConnection,
+        mut shutdown: std::pin::Pin<&mut futures::future::Fuse<impl Future<Output = ()>>>,
+    ) -> anyhow::Result<()> {
+        let connection = crate::connect(&self.config.amqp_url)
+            .await
+            .context("connecting to RabbitMQ")?;
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        declare_events_exchange(&channel, &self.config.exchange).await?;
+
+        let mut conn = self.store.pool().acquire().await?;
+        let from = Checkpoint::load(&mut conn, &self.config.checkpoint_name()).await?;
+        drop(conn);
+        let subscription = self
+            .store
+            .subscribe("relay", from, Filter::All)
+            .with_batch_size(self.config.batch_size);
+        let mut reading = Some(read_next(subscription));
+        let mut in_flight: FuturesOrdered<BoxFuture<'static, InFlight>> = FuturesOrdered::new();
+        let mut heartbeat = tokio::time::interval(self.config.leadership_check);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = heartbeat.tick() => {
+                    // Losing the lock's connection means another relay may take over.
+                    lock.ping().await.context("relay lock connection lost")?;
+                }
+                (subscription, batch) = async { reading.as_mut().expect("guarded").await }, if reading.is_some() => {
+                    let batch = batch?;
+                    self.publish_batch(&channel, &batch, &mut in_flight).await?;
+                    reading = Some(read_next(subscription));
+                    if in_flight.len() >= MAX_IN_FLIGHT {
+                        // Let confirms catch up before reading more.
+                        self.confirm_next(&mut in_flight).await?;
+                    }
+                }
+                Some(confirmed) = in_flight.next(), if !in_flight.is_empty() => self.confirmed(confirmed).await?,
+            }
+        }
+        // Shutting down: flush what is in flight, so its checkpoint is saved.
+        while !in_flight.is_empty() {
+            self.confirm_next(&mut in_flight).await?;
+        }
+        let _ = connection.close(200, "shutting down".into()).await;
+        Ok(())
+    }
+
+    async fn confirm_next(
+        &self,
+        in_flight: &mut FuturesOrdered<BoxFuture<'static, InFlight>>,
+    ) -> anyhow::Result<()> {
+        match in_flight.next().await {
+            Some(confirmed) => self.confirmed(confirmed).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Records one confirm; saves the checkpoint when it completes a batch.
+    async fn confirmed(
+        &self,
+        (checkpoint, last_of_batch, confirmation): InFlight,
+    ) -> anyhow::Result<()> {
+        match confirmation {
+            Ok(Confirmation::Ack(_)) => {}
+            Ok(other) => anyhow::bail!("the broker did not confirm an event: {other:?}"),
+            Err(error) => return Err(anyhow::Error::new(error).context("waiting for a confirm")),
+        }
+        metrics::counter!("comms_relay_published_total").increment(1);
+        if last_of_batch {
+            let mut conn = self.store.pool().acquire().await?;
+            checkpoint
+                .save(&mut conn, &self.config.checkpoint_name())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Publishes a batch; each event's confirm joins the in-flight queue, in order.
     async fn publish_batch(
         &self,
         channel: &Channel,
-        batch: Vec<RecordedEvent>,
+        batch: &[RecordedEvent],
+        in_flight: &mut FuturesOrdered<BoxFuture<'static, InFlight>>,
     ) -> anyhow::Result<()> {
-        let mut confirms = Vec::with_capacity(batch.len());
-        for event in &batch {
+        for (index, event) in batch.iter().enumerate() {
             let envelope = Envelope::from_recorded(event);
             let traceparent = event.metadata.get("traceparent").and_then(|v| v.as_str());
             let confirm = channel
@@ -186,42 +238,33 @@ impl Relay {
                     &envelope.to_json(),
                     envelope.amqp_properties(traceparent),
                 )
-                .await;
-            match confirm {
-                Ok(confirm) => confirms.push(confirm),
-                Err(error) => {
-                    warn!(%error, event_id = %event.event_id, "publish failed");
-                    break;
-                }
-            }
+                .await
+                .with_context(|| format!("publishing event {}", event.event_id))?;
+            let checkpoint = event.checkpoint();
+            let last_of_batch = index + 1 == batch.len();
+            in_flight.push_back(
+                confirm
+                    .map(move |result| (checkpoint, last_of_batch, result))
+                    .boxed(),
+            );
         }
-        let mut confirmed: usize = 0;
-        for confirm in confirms {
-            match confirm.await {
-                Ok(Confirmation::Ack(_)) => confirmed += 1,
-                Ok(other) => {
-                    warn!(?other, "broker did not confirm an event");
-                    break;
-                }
-                Err(error) => {
-                    warn!(%error, "waiting for a confirm failed");
-                    break;
-                }
-            }
-        }
-        if let Some(last) = confirmed.checked_sub(1).map(|i| &batch[i]) {
-            let mut conn = self.store.pool().acquire().await?;
-            last.checkpoint()
-                .save(&mut conn, &self.config.checkpoint_name())
-                .await?;
-            metrics::counter!("comms_relay_published_total").increment(confirmed as u64);
-        }
-        anyhow::ensure!(
-            confirmed == batch.len(),
-            "{} of {} events were not confirmed",
-            batch.len() - confirmed,
-            batch.len()
-        );
         Ok(())
     }
+}
+
+/// An event's checkpoint, whether it ends its batch, and the broker's answer.
+type InFlight = (Checkpoint, bool, lapin::Result<Confirmation>);
+
+/// Published events whose confirms may be outstanding at once.
+const MAX_IN_FLIGHT: usize = 5_000;
+
+/// The subscription's next batch, as an owned future (it hands the subscription back).
+fn read_next(
+    mut subscription: Subscription,
+) -> BoxFuture<'static, (Subscription, comms_eventstore::Result<Vec<RecordedEvent>>)> {
+    async move {
+        let batch = subscription.next_batch().await;
+        (subscription, batch)
+    }
+    .boxed()
 }

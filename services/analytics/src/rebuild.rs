@@ -1,5 +1,7 @@
 //! Rebuilding the projection from the event store: replay every call event into a fresh table,
-//! then, holding off the live consumer, catch up and swap the fresh table in.
+//! then, holding off the live consumer, catch up and swap the fresh table in. The fresh table has
+//! no counting trigger while it fills (that is what makes replay fast); the swap attaches it and
+//! recounts the dashboard counters once.
 
 use comms_bus::{Envelope, HandleError};
 use comms_eventstore::{Checkpoint, EventStore, Filter, RecordedEvent};
@@ -60,7 +62,8 @@ pub async fn rebuild(
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER TABLE {live} RENAME TO analytics_calls_replaced;
          ALTER TABLE {fresh} RENAME TO {live};
-         DROP TABLE analytics_calls_replaced;"
+         DROP TABLE analytics_calls_replaced;
+         SELECT analytics_adopt_calls_table();"
     )))
     .execute(&mut *tx)
     .await?;

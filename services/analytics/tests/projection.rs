@@ -77,6 +77,16 @@ async fn snapshot(pool: &PgPool) -> Vec<(Uuid, String, String, i64, Option<i64>)
         .unwrap()
 }
 
+async fn counters(pool: &PgPool) -> Vec<(String, String, i64, i64, i64)> {
+    sqlx::query_as(
+        "SELECT organization_id, status, calls, answered, duration_sum FROM analytics_call_counters
+         WHERE calls <> 0 ORDER BY 1, 2, started_day",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
 fn envelopes(org: &str, events: &[(&'static str, Value)]) -> Vec<Envelope> {
     events
         .iter()
@@ -245,6 +255,7 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
     );
 
     let live = snapshot(&db.pool).await;
+    let counters_before = counters(&db.pool).await;
     let mut reported = Vec::new();
     let report = rebuild(&store, |n| reported.push(n)).await.unwrap();
     assert_eq!(report.events_replayed, 4 + 4 + 2 + 2 + 4 + 1);
@@ -253,6 +264,11 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
         snapshot(&db.pool).await,
         live,
         "the rebuilt projection equals the live one"
+    );
+    assert_eq!(
+        counters(&db.pool).await,
+        counters_before,
+        "and so do the dashboard counters"
     );
 
     // The consumer keeps working on the swapped-in table.
