@@ -2,7 +2,8 @@
 
 use crate::{Checkpoint, EventStore, RecordedEvent, Result, StreamName};
 
-/// The columns of [`RecordedEvent`]; a macro so queries stay `&'static str`.
+/// The columns of [`RecordedEvent`]; a macro so queries stay `&'static str`. The output column
+/// `tx_id` is a cast, so ordering must name `events.tx_id` to use the index.
 macro_rules! select_events {
     ($($rest:expr),*) => {
         concat!(
@@ -67,7 +68,7 @@ impl EventStore {
                 select_events!(
                     "WHERE ",
                     visible_after_checkpoint!(),
-                    " ORDER BY tx_id, global_position LIMIT $3"
+                    " ORDER BY events.tx_id, events.global_position LIMIT $3"
                 ),
             ),
             Filter::Category(category) => (
@@ -75,7 +76,7 @@ impl EventStore {
                 select_events!(
                     "WHERE stream_category = $4 AND ",
                     visible_after_checkpoint!(),
-                    " ORDER BY tx_id, global_position LIMIT $3"
+                    " ORDER BY events.tx_id, events.global_position LIMIT $3"
                 ),
             ),
         };

@@ -29,6 +29,9 @@ enum Command {
         /// Where to write the figures as JSON.
         #[arg(long, default_value = "bench-results.json")]
         json: std::path::PathBuf,
+        /// Only these sections: append, relay, lag, rest (with memory), replay.
+        #[arg(long, value_delimiter = ',', value_parser = ["append", "relay", "lag", "rest", "replay"])]
+        only: Vec<String>,
     },
 }
 
@@ -83,13 +86,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!("exchange and queues declared");
             Ok(())
         }
-        Command::Bench { quick, json } => {
+        Command::Bench { quick, json, only } => {
             let binary = std::env::current_exe()?;
-            let options = if quick {
+            let mut options = if quick {
                 comms_fleet::bench::Options::quick(binary)
             } else {
                 comms_fleet::bench::Options::full(binary)
             };
+            options.only = only;
             let report = comms_fleet::bench::run(&options).await?;
             std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
             println!("\nfigures written to {}", json.display());

@@ -29,6 +29,8 @@ pub struct Options {
     pub binary: PathBuf,
     pub admin_database_url: String,
     pub amqp_url: String,
+    /// Run only these sections (append, relay, lag, rest, replay); all when empty.
+    pub only: Vec<String>,
 }
 
 impl Options {
@@ -43,6 +45,7 @@ impl Options {
             binary,
             admin_database_url: setup::admin_database_url(),
             amqp_url: setup::amqp_url(),
+            only: Vec::new(),
         }
     }
 
@@ -69,13 +72,25 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
                      "lag_seconds": options.lag_seconds, "burst_events": options.burst_events,
                      "replay_events": options.replay_events },
     });
-    report["append"] = append::run(options).await?;
-    report["relay"] = relay::run(options).await?;
-    report["lag"] = lag::run(options).await?;
-    let (rest, memory) = rest::run(options).await?;
-    report["rest"] = rest;
-    report["memory"] = memory;
-    report["replay"] = replay::run(options).await?;
+    let wanted =
+        |section: &str| options.only.is_empty() || options.only.iter().any(|s| s == section);
+    if wanted("append") {
+        report["append"] = append::run(options).await?;
+    }
+    if wanted("relay") {
+        report["relay"] = relay::run(options).await?;
+    }
+    if wanted("lag") {
+        report["lag"] = lag::run(options).await?;
+    }
+    if wanted("rest") {
+        let (rest, memory) = rest::run(options).await?;
+        report["rest"] = rest;
+        report["memory"] = memory;
+    }
+    if wanted("replay") {
+        report["replay"] = replay::run(options).await?;
+    }
     Ok(report)
 }
 

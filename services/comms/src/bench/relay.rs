@@ -1,5 +1,5 @@
 //! Relay throughput (log → RabbitMQ with confirms) against a bare publish-with-confirms loop of
-//! the same messages and batch size.
+//! the same messages with the same window of outstanding confirms.
 
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,10 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     stop.trigger();
     task.await?;
 
-    let ceiling_seconds = bare_publish(&channel, &exchange, &sample, options.relay_events).await?;
+    // A channel of its own: the topology channel is not in confirm mode.
+    let publisher = connection.create_channel().await?;
+    let ceiling_seconds =
+        bare_publish(&publisher, &exchange, &sample, options.relay_events).await?;
     let (relay_rate, bare_rate) = (
         options.relay_events as f64 / relay_seconds,
         options.relay_events as f64 / ceiling_seconds,
@@ -100,50 +103,54 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         .await?;
     db.drop_now().await?;
     Ok(json!({
-        "events": options.relay_events, "message_bytes": sample.to_json().len(), "batch": BATCH,
+        "events": options.relay_events, "message_bytes": sample.to_json().len(), "batch": BATCH, "window": WINDOW,
         "relay_events_per_second": round(relay_rate), "bare_publish_per_second": round(bare_rate),
         "ratio_percent": ratio,
     }))
 }
 
-/// Publishes `count` copies of the envelope in batches, awaiting each batch's confirms: the
-/// relay's own pattern without reading the log. Returns seconds taken.
+/// Publishes `count` copies of the envelope with up to [`WINDOW`] confirms outstanding, awaited
+/// in order: the relay's own pipelining without reading the log. Returns seconds taken.
 async fn bare_publish(
     channel: &lapin::Channel,
     exchange: &str,
     sample: &Envelope,
     count: usize,
 ) -> anyhow::Result<f64> {
-    let publisher = channel.clone();
-    publisher
+    channel
         .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .ok();
+        .await?;
     let body = sample.to_json();
     let properties: BasicProperties = sample.amqp_properties(None);
     let started = Instant::now();
-    let mut sent = 0;
-    while sent < count {
-        let mut confirms = Vec::with_capacity(BATCH);
-        for _ in 0..BATCH.min(count - sent) {
-            let confirm = publisher
-                .basic_publish(
-                    exchange.into(),
-                    sample.event_type.as_str().into(),
-                    BasicPublishOptions::default(),
-                    &body,
-                    properties.clone(),
-                )
-                .await?;
-            confirms.push(confirm);
-        }
-        for confirm in confirms {
+    let mut in_flight = std::collections::VecDeque::with_capacity(WINDOW);
+    for _ in 0..count {
+        if in_flight.len() == WINDOW {
+            let confirm: lapin::PublisherConfirm = in_flight.pop_front().expect("a full window");
             anyhow::ensure!(
                 matches!(confirm.await?, Confirmation::Ack(_)),
                 "the broker refused a message"
             );
-            sent += 1;
         }
+        let confirm = channel
+            .basic_publish(
+                exchange.into(),
+                sample.event_type.as_str().into(),
+                BasicPublishOptions::default(),
+                &body,
+                properties.clone(),
+            )
+            .await?;
+        in_flight.push_back(confirm);
+    }
+    for confirm in in_flight {
+        anyhow::ensure!(
+            matches!(confirm.await?, Confirmation::Ack(_)),
+            "the broker refused a message"
+        );
     }
     Ok(started.elapsed().as_secs_f64())
 }
+
+/// Confirms outstanding at once in the bare loop: the relay's own limit.
+const WINDOW: usize = 5_000;

@@ -1,0 +1,53 @@
+//! `comms bench --quick` runs every section against the real PostgreSQL and RabbitMQ and reports
+//! every figure. Speeds are not asserted (DEVELOPERS.md: benchmarks report, tests don't time).
+
+use std::path::PathBuf;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_quick_bench_runs_every_section() {
+    let mut options =
+        comms_fleet::bench::Options::quick(PathBuf::from(env!("CARGO_BIN_EXE_comms")));
+    options.admin_database_url = comms_testkit::admin_database_url();
+    options.amqp_url = comms_testkit::amqp_url();
+    let report = comms_fleet::bench::run(&options).await.unwrap();
+
+    assert_eq!(
+        report["append"].as_array().unwrap().len(),
+        12,
+        "1/8/64 writers × batch 1/10 × many/one stream"
+    );
+    for row in report["append"].as_array().unwrap() {
+        assert!(
+            row["append"]["count"].as_u64().unwrap() > 0
+                && row["bare_insert"]["count"].as_u64().unwrap() > 0
+        );
+    }
+    assert_eq!(report["relay"]["events"], options.relay_events);
+    let loads: Vec<&str> = report["lag"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["load"].as_str().unwrap())
+        .collect();
+    assert_eq!(loads, ["steady 500/s", "steady 2000/s", "burst"]);
+    assert_eq!(
+        report["rest"].as_array().unwrap().len(),
+        6,
+        "3 operations × 16/64 clients"
+    );
+    let services: Vec<&str> = report["memory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["calls", "analytics", "relay", "edge"]);
+    assert!(
+        report["memory"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["idle_mib"].as_f64().unwrap() > 0.0)
+    );
+    assert_eq!(report["replay"]["events"], options.replay_events as u64);
+}
