@@ -88,11 +88,7 @@ async fn measure(
             anyhow::Ok(latencies)
         }));
     }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    Ok(Samples::new(latencies, started.elapsed()))
+    Samples::join(tasks, started).await
 }
 
 /// The ceiling: the same rows in one autocommitted INSERT, nothing else.

@@ -234,11 +234,7 @@ async fn load(
             anyhow::Ok(latencies)
         }));
     }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    Ok(Samples::new(latencies, started.elapsed()))
+    Samples::join(tasks, started).await
 }
 
 fn resident(fleet: &Fleet) -> HashMap<&'static str, f64> {

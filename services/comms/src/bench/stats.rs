@@ -17,6 +17,18 @@ impl Samples {
         Self { latencies, elapsed }
     }
 
+    /// Waits for load tasks that each return their latencies; the run lasted since `started`.
+    pub async fn join(
+        tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Vec<Duration>>>>,
+        started: std::time::Instant,
+    ) -> anyhow::Result<Self> {
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await??);
+        }
+        Ok(Self::new(latencies, started.elapsed()))
+    }
+
     pub fn count(&self) -> usize {
         self.latencies.len()
     }
