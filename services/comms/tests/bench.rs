@@ -32,8 +32,8 @@ async fn the_quick_bench_runs_every_section() {
     assert_eq!(loads, ["steady 500/s", "steady 2000/s", "burst"]);
     assert_eq!(
         report["rest"].as_array().unwrap().len(),
-        6,
-        "3 operations × 16/64 clients"
+        9,
+        "3 operations × 1/16/64 clients"
     );
     let services: Vec<&str> = report["memory"]
         .as_array()

@@ -299,7 +299,8 @@ pub async fn run(options: &Options) -> anyhow::Result<(Value, Value)> {
         Operation::GetCall,
         Operation::Dashboard,
     ] {
-        for clients in [16, 64] {
+        // One client shows the edge's own cost per request, with no queueing behind it.
+        for clients in [1, 16, 64] {
             let rest = load(&fleet, operation, clients, true, options.cell, &ids).await?;
             let direct = load(&fleet, operation, clients, false, options.cell, &ids).await?;
             let overhead = rest.percentile(0.5).as_secs_f64()
