@@ -30,7 +30,8 @@ struct Fleet {
 }
 
 impl Fleet {
-    async fn start() -> Self {
+    /// Starts the fleet; the simulated provider rings after `ring_ms` (then answers 50 ms later).
+    async fn start(ring_ms: &str) -> Self {
         // As `comms` does at start-up: a tracer (so trace context propagates) and the recorder.
         std::mem::forget(comms_telemetry::init("comms-integration-tests").unwrap());
         let db = TestDatabase::new().await;
@@ -43,7 +44,7 @@ impl Fleet {
             ("EVENTS_EXCHANGE", exchange.as_str()),
             ("ANALYTICS_QUEUE", queue.as_str()),
             ("PORT", "0"),
-            ("SIM_RING_MS", "50"),
+            ("SIM_RING_MS", ring_ms),
             ("SIM_ANSWER_MS", "50"),
             ("SIM_TALK_MS", "60000"),
             ("SIM_OUTCOMES", "answered=1"),
@@ -148,7 +149,7 @@ fn assert_valid(validator: &jsonschema::Validator, instance: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_call_posted_over_rest_is_stored_published_and_counted() {
-    let fleet = Fleet::start().await;
+    let fleet = Fleet::start("50").await;
     let traceparent = format!("00-{TRACE_ID}-00f067aa0ba902b7-01");
     let response = fleet
         .post("/api/communications/calls")
@@ -294,7 +295,8 @@ fn fields(body: &Value) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_input_gets_a_precise_problem_and_appends_nothing() {
-    let fleet = Fleet::start().await;
+    // The provider stays silent: calls remain initiated, so hanging up cancels them.
+    let fleet = Fleet::start("600000").await;
     let created: Value = fleet
         .post("/api/communications/calls")
         .json(&json!({ "to": "+14155550100" }))
