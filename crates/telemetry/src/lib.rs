@@ -45,28 +45,52 @@ impl Drop for Guard {
     }
 }
 
+/// How telemetry is set up: the service name spans are exported under, the log filter used when
+/// `RUST_LOG` is unset, and where to export spans (OTLP over gRPC), if anywhere.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub service_name: String,
+    pub default_log_filter: String,
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Settings {
+    /// Exports to `OTEL_EXPORTER_OTLP_ENDPOINT` when it is set and not empty.
+    pub fn from_env(service_name: &str, default_log_filter: &str) -> Self {
+        Self {
+            service_name: service_name.to_owned(),
+            default_log_filter: default_log_filter.to_owned(),
+            otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty()),
+        }
+    }
+}
+
 /// Installs JSON logs (filtered by `RUST_LOG`, default `info`), an OpenTelemetry layer that
 /// exports over OTLP/gRPC when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and the W3C propagator.
 ///
 /// Spans get trace ids even without an exporter, so trace context still propagates. Calling it
 /// again in the same process (as tests do) keeps the first subscriber.
 pub fn init(service_name: &str) -> anyhow::Result<Guard> {
-    init_with_log_level(service_name, "info")
+    init_with(Settings::from_env(service_name, "info"))
 }
 
 /// [`init`] with another default log filter when `RUST_LOG` is unset (`comms bench` prints
 /// tables, so its default is `warn`).
 pub fn init_with_log_level(service_name: &str, default_filter: &str) -> anyhow::Result<Guard> {
+    init_with(Settings::from_env(service_name, default_filter))
+}
+
+pub fn init_with(settings: Settings) -> anyhow::Result<Guard> {
     // Install the metrics recorder first: anything recorded before it would be lost.
     prometheus();
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let resource = Resource::builder()
-        .with_service_name(service_name.to_owned())
+        .with_service_name(settings.service_name.clone())
         .build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
-    if let Ok(endpoint) = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
-        && !endpoint.is_empty()
-    {
+    if let Some(endpoint) = settings.otlp_endpoint {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_tonic()
             .with_endpoint(endpoint)
@@ -79,8 +103,8 @@ pub fn init_with_log_level(service_name: &str, default_filter: &str) -> anyhow::
 
     // `RUST_LOG` filters the logs only: traces keep every info span whatever the log level, so
     // trace context still propagates when logging is quiet.
-    let log_filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let log_filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(&settings.default_log_filter));
     let installed = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
