@@ -390,6 +390,17 @@ async fn bad_input_gets_a_precise_problem_and_appends_nothing() {
         (StatusCode::BAD_REQUEST, vec!["status", "page_size"])
     );
 
+    // Free text with a NUL (PostgreSQL cannot store it) is a field error, not a server error.
+    let nul = fleet
+        .http
+        .put(fleet.url(&format!("{calls}/{id}")))
+        .header("x-org-id", ORG)
+        .json(&json!({ "notes": "a\u{0}b" }));
+    let (status, p) = problem(nul).await;
+    assert_eq!(
+        (status, fields(&p)),
+        (StatusCode::BAD_REQUEST, vec!["notes"])
+    );
     let end = |org: &'static str| {
         fleet
             .http

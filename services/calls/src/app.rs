@@ -243,7 +243,8 @@ fn record_metrics(events: &[CallEvent], call: &Call) {
     }
 }
 
-fn domain_error(error: DomainError) -> ApiError {
+/// The API error a domain rule's refusal becomes.
+pub fn domain_error(error: DomainError) -> ApiError {
     match &error {
         DomainError::AlreadyExists => ApiError::new(ErrorKind::AlreadyExists, error.to_string()),
         DomainError::NotFound => ApiError::new(ErrorKind::NotFound, error.to_string()),

@@ -11,12 +11,14 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::app::Calls;
-use crate::domain::{CallStatus, Command, Direction, Language, PhoneNumber};
+use crate::app::domain_error;
+use crate::domain::{CallStatus, Command, Direction, Language, PhoneNumber, check_text};
 use crate::view::{CallView, Cursor, ListFilter};
 
 const DEFAULT_PAGE_SIZE: usize = 50;
 const MAX_PAGE_SIZE: usize = 200;
 const MAX_IDEMPOTENCY_KEY: usize = 128;
+const MAX_REASON: usize = 500;
 
 pub struct CallsGrpc {
     calls: Calls,
@@ -295,9 +297,7 @@ impl CallsService for CallsGrpc {
             } else {
                 req.reason
             };
-            if reason.chars().count() > 500 {
-                return Err(ApiError::invalid("reason", "at most 500 characters").into());
-            }
+            check_text("reason", &reason, MAX_REASON).map_err(domain_error)?;
             let view = self
                 .calls
                 .execute(&identity, id, || Command::End {

@@ -305,34 +305,51 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
     Ok(vec![event])
 }
 
+/// Free text people type: any characters but NUL and other control characters (tab and line
+/// breaks are fine). PostgreSQL cannot store NUL in text or jsonb at all.
+pub fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
+    let invalid = |reason: String| Err(DomainError::Invalid { field, reason });
+    if value.chars().count() > max_chars {
+        return invalid(format!("at most {max_chars} characters"));
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return invalid(format!(
+            "control character U+{:04X} is not allowed",
+            u32::from(c)
+        ));
+    }
+    Ok(())
+}
+
 fn validate_update(
     notes: Option<&str>,
     disposition: Option<&str>,
     tags: Option<&[String]>,
 ) -> Result<(), DomainError> {
-    let invalid = |field, reason: String| Err(DomainError::Invalid { field, reason });
-    if notes.is_some_and(|n| n.chars().count() > MAX_NOTES) {
-        return invalid("notes", format!("at most {MAX_NOTES} characters"));
+    if let Some(notes) = notes {
+        check_text("notes", notes, MAX_NOTES)?;
     }
-    if disposition.is_some_and(|d| d.chars().count() > MAX_DISPOSITION) {
-        return invalid(
-            "disposition",
-            format!("at most {MAX_DISPOSITION} characters"),
-        );
+    if let Some(disposition) = disposition {
+        check_text("disposition", disposition, MAX_DISPOSITION)?;
     }
-    if let Some(tags) = tags {
-        if tags.len() > MAX_TAGS {
-            return invalid("tags", format!("at most {MAX_TAGS} tags"));
+    let tags = tags.unwrap_or_default();
+    if tags.len() > MAX_TAGS {
+        return Err(DomainError::Invalid {
+            field: "tags",
+            reason: format!("at most {MAX_TAGS} tags"),
+        });
+    }
+    for tag in tags {
+        if tag.trim().is_empty() {
+            return Err(DomainError::Invalid {
+                field: "tags",
+                reason: format!("{tag:?}: a tag needs a visible character"),
+            });
         }
-        if let Some(bad) = tags
-            .iter()
-            .find(|t| t.trim().is_empty() || t.chars().count() > MAX_TAG)
-        {
-            return invalid(
-                "tags",
-                format!("{bad:?}: each tag is 1 to {MAX_TAG} characters"),
-            );
-        }
+        check_text("tags", tag, MAX_TAG)?;
     }
     Ok(())
 }

@@ -216,6 +216,41 @@ fn updates_are_validated_field_by_field() {
 }
 
 #[test]
+fn free_text_refuses_nul_and_control_characters_but_keeps_line_breaks() {
+    let call = given(vec![initiate(Uuid::new_v4())]);
+    let nul = Command::Update {
+        notes: Some("a\u{0}b".into()),
+        disposition: None,
+        tags: None,
+        at: t(1),
+    };
+    let Err(DomainError::Invalid { field, reason }) = when(&call, nul) else {
+        panic!("NUL accepted")
+    };
+    assert_eq!(
+        (field, reason.as_str()),
+        ("notes", "control character U+0000 is not allowed")
+    );
+    let bell = Command::Update {
+        notes: None,
+        disposition: None,
+        tags: Some(vec!["x\u{7}".into()]),
+        at: t(1),
+    };
+    assert!(matches!(
+        when(&call, bell),
+        Err(DomainError::Invalid { field: "tags", .. })
+    ));
+    let multiline = Command::Update {
+        notes: Some("line one\nline two\ttabbed".into()),
+        disposition: None,
+        tags: None,
+        at: t(1),
+    };
+    assert!(when(&call, multiline).is_ok());
+}
+
+#[test]
 fn events_round_trip_through_their_stored_form() {
     let id = Uuid::new_v4();
     let mut state = None;

@@ -6,6 +6,8 @@ mod call;
 mod events;
 mod phone;
 
-pub use call::{Call, CallStatus, Command, Direction, DomainError, Language, apply, fold, handle};
+pub use call::{
+    Call, CallStatus, Command, Direction, DomainError, Language, apply, check_text, fold, handle,
+};
 pub use events::CallEvent;
 pub use phone::PhoneNumber;

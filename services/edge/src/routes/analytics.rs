@@ -28,7 +28,11 @@ pub struct Dashboard {
 /// Call counts, durations and answer rate for the caller's organization, from the analytics
 /// projection (eventually consistent: typically milliseconds behind).
 #[utoipa::path(get, path = "/api/communications/analytics/dashboard", tag = "analytics",
-    responses((status = 200, body = Dashboard), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, body = Dashboard),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn dashboard(
     State(state): State<AppState>,
     Caller(identity): Caller,

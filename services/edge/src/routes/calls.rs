@@ -19,24 +19,47 @@ type Result<T> = std::result::Result<T, ProblemResponse>;
 #[serde(deny_unknown_fields)]
 pub struct CreateCall {
     /// The number to call, E.164.
-    #[schema(example = "+14155550100")]
+    #[schema(example = "+14155550100", pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub to: String,
     /// Caller id, E.164; the provider's default when absent.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub from: Option<String>,
     pub agent_id: Option<uuid::Uuid>,
     pub campaign_id: Option<uuid::Uuid>,
     /// One of en, es, fr, de, it, pt, zh, ja; en when absent.
+    #[schema(pattern = "^(en|es|fr|de|it|pt|zh|ja)?$")]
     pub language: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateCall {
+    /// Free text; tabs and line breaks allowed, other control characters not.
+    #[schema(
+        max_length = 10000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub notes: Option<String>,
+    #[schema(
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub disposition: Option<String>,
     /// Replaces the tags.
+    #[schema(max_items = 20, value_type = Option<Vec<Tag>>)]
     pub tags: Option<Vec<String>>,
 }
+
+/// A tag: 1–50 characters with at least one visible one, no control characters.
+#[derive(ToSchema)]
+#[schema(
+    min_length = 1,
+    max_length = 50,
+    pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
+)]
+#[allow(dead_code)] // describes `UpdateCall::tags` items in the OpenAPI document only
+pub struct Tag(String);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Call {
@@ -75,15 +98,23 @@ pub struct CallPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Comma-separated statuses, e.g. `ringing,answered`.
+    /// Comma-separated statuses, e.g. `ringing,answered`; all when empty.
+    #[param(
+        pattern = "^$|^(initiated|ringing|answered|ended|failed|no_answer|busy|canceled)(,(initiated|ringing|answered|ended|failed|no_answer|busy|canceled))*$"
+    )]
     pub status: Option<String>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub agent_id: Option<String>,
+    #[param(value_type = Option<uuid::Uuid>)]
     pub campaign_id: Option<String>,
     /// RFC 3339; calls created at or after.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub created_after: Option<String>,
     /// RFC 3339; calls created before.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub created_before: Option<String>,
     /// 1–200, default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub page_size: Option<String>,
     pub page_token: Option<String>,
 }
@@ -92,6 +123,10 @@ pub struct ListParams {
 #[into_params(parameter_in = Query)]
 pub struct EndParams {
     /// Why the call is being ended; kept on the call.
+    #[param(
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -149,7 +184,14 @@ impl From<v1::Call> for Call {
 /// Place an outbound call. Send an `Idempotency-Key` header to make retries safe.
 #[utoipa::path(post, path = "/api/communications/calls", tag = "calls", request_body = CreateCall,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the same call")),
-    responses((status = 201, body = Call), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 201, body = Call),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     Caller(identity): Caller,
@@ -181,8 +223,14 @@ pub async fn create(
 }
 
 /// One call of the caller's organization.
-#[utoipa::path(get, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = String, Path)),
-    responses((status = 200, body = Call), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = uuid::Uuid, Path)),
+    responses(
+        (status = 200, body = Call),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     Caller(identity): Caller,
@@ -198,7 +246,12 @@ pub async fn get(
 
 /// Calls, newest first, filtered and paged by cursor.
 #[utoipa::path(get, path = "/api/communications/calls", tag = "calls", params(ListParams),
-    responses((status = 200, body = CallPage), (status = 400, body = Problem, content_type = "application/problem+json")))]
+    responses(
+        (status = 200, body = CallPage),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     Caller(identity): Caller,
@@ -265,8 +318,16 @@ pub async fn list(
 }
 
 /// Set notes, disposition or tags; fields left out are unchanged.
-#[utoipa::path(put, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = String, Path)), request_body = UpdateCall,
-    responses((status = 200, body = Call), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(put, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = uuid::Uuid, Path)), request_body = UpdateCall,
+    responses(
+        (status = 200, body = Call),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn update(
     State(state): State<AppState>,
     Caller(identity): Caller,
@@ -288,8 +349,17 @@ pub async fn update(
 }
 
 /// Hang up: an answered call ends, a call not yet answered is canceled. Ending twice is 409.
-#[utoipa::path(delete, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = String, Path), EndParams),
-    responses((status = 200, body = Call), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json")))]
+///
+/// The call is not deleted: it stays readable, with its final status, as call history must.
+#[utoipa::path(delete, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = uuid::Uuid, Path), EndParams),
+    responses(
+        (status = 200, body = Call),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn end(
     State(state): State<AppState>,
     Caller(identity): Caller,
