@@ -160,7 +160,7 @@ impl Relay {
             .store
             .subscribe("relay", from, Filter::All)
             .with_batch_size(self.config.batch_size);
-        let mut reading = Some(read_next(subscription));
+        let mut reading = read_next(subscription);
         let mut in_flight: FuturesOrdered<BoxFuture<'static, InFlight>> = FuturesOrdered::new();
         let mut heartbeat = tokio::time::interval(self.config.leadership_check);
         loop {
@@ -170,12 +170,11 @@ impl Relay {
                     // Losing the lock's connection means another relay may take over.
                     lock.ping().await.context("relay lock connection lost")?;
                 }
-                (subscription, batch) = async { reading.as_mut().expect("guarded").await }, if reading.is_some() => {
-                    let batch = batch?;
-                    self.publish_batch(&channel, &batch, &mut in_flight).await?;
-                    reading = Some(read_next(subscription));
-                    if in_flight.len() >= MAX_IN_FLIGHT {
-                        // Let confirms catch up before reading more.
+                (subscription, batch) = &mut reading => {
+                    self.publish_batch(&channel, &batch?, &mut in_flight).await?;
+                    reading = read_next(subscription);
+                    // Let confirms catch up before reading more.
+                    while in_flight.len() >= MAX_IN_FLIGHT {
                         self.confirm_next(&mut in_flight).await?;
                     }
                 }

@@ -95,7 +95,7 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
     if !envelope.event_type.starts_with("comms.call.") {
         return Ok(None);
     }
-    let data: CallData = serde_json::from_value(envelope.data.clone())
+    let data = CallData::deserialize(&envelope.data)
         .map_err(|e| HandleError::Reject(format!("data: {e}")))?;
     let Some(status) = status_of(&envelope.event_type, &data)? else {
         return Ok(None); // notes, tags and the like do not move the dashboard

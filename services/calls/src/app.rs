@@ -29,7 +29,7 @@ impl Calls {
         Self { store, telephony }
     }
 
-    pub fn stream(call_id: Uuid) -> StreamName {
+    fn stream(call_id: Uuid) -> StreamName {
         StreamName::new(STREAM_CATEGORY, call_id)
     }
 

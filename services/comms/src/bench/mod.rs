@@ -94,7 +94,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     Ok(report)
 }
 
-/// A section heading on stderr-free stdout, so the table reads in order.
+/// A section heading, printed before the section's table.
 fn heading(title: &str) {
     println!("\n== {title}");
 }
