@@ -1,0 +1,148 @@
+//! The one permission table: which role may do what, and over which rows. Services check it on
+//! every RPC (a service-account token skips the edge, not the check); the edge checks it for the
+//! endpoints it serves itself. OpenAPI lists each operation's permission, from the same names.
+
+use std::collections::HashMap;
+
+use comms_proto::{ApiError, ErrorKind};
+
+use crate::{Identity, Role};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    CallsRead,
+    CallsWrite,
+    AnalyticsRead,
+    UsersManage,
+    CredentialsManage,
+}
+
+impl Permission {
+    pub const ALL: [Self; 5] = [
+        Self::CallsRead,
+        Self::CallsWrite,
+        Self::AnalyticsRead,
+        Self::UsersManage,
+        Self::CredentialsManage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CallsRead => "calls:read",
+            Self::CallsWrite => "calls:write",
+            Self::AnalyticsRead => "analytics:read",
+            Self::UsersManage => "users:manage",
+            Self::CredentialsManage => "credentials:manage",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == value)
+    }
+}
+
+/// Over which rows a granted permission reaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything in the caller's organization.
+    Organization,
+    /// Only what is assigned to the caller: an agent's own calls (`agent_id` = the user's id).
+    Own,
+}
+
+/// The table. A `match`, so a new permission or role without a row does not compile.
+#[rustfmt::skip]
+pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
+    use Permission::*;
+    use Role::*;
+    use Scope::*;
+    match (permission, role) {
+        (CallsRead | CallsWrite,   Admin | Supervisor) => Some(Organization),
+        (CallsRead | CallsWrite,   Agent)              => Some(Own),
+        (AnalyticsRead,            Admin | Supervisor) => Some(Organization),
+        (AnalyticsRead,            Agent)              => None,
+        (UsersManage,              Admin)              => Some(Organization),
+        (UsersManage,              Supervisor | Agent) => None,
+        (CredentialsManage,        Admin)              => Some(Organization),
+        (CredentialsManage,        Supervisor | Agent) => None,
+    }
+}
+
+impl Identity {
+    /// The scope the caller holds `permission` in, or 403 naming the missing permission.
+    pub fn require(&self, permission: Permission) -> Result<Scope, ApiError> {
+        grant(self.role, permission).ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "missing permission {} (role {})",
+                    permission.as_str(),
+                    self.role
+                ),
+            )
+        })
+    }
+}
+
+/// How the platform's role names map onto ours (`PLATFORM_ROLE_MAP=owner=admin,member=agent`).
+/// Our own role names always map to themselves.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleMap(HashMap<String, Role>);
+
+impl RoleMap {
+    /// Parses `platform=ours` pairs separated by commas.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut map = HashMap::new();
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (platform, ours) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not platform_role=role"))?;
+            let role = Role::parse(ours.trim())
+                .ok_or_else(|| format!("{ours:?} is not a role (admin, supervisor or agent)"))?;
+            map.insert(platform.trim().to_ascii_lowercase(), role);
+        }
+        Ok(Self(map))
+    }
+
+    pub fn resolve(&self, platform_role: &str) -> Option<Role> {
+        let key = platform_role.trim().to_ascii_lowercase();
+        self.0.get(&key).copied().or_else(|| Role::parse(&key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn denial_names_the_missing_permission() {
+        let agent = Identity::new("org", "u", Role::Agent).unwrap();
+        let error = agent.require(Permission::AnalyticsRead).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::PermissionDenied);
+        assert!(
+            error.message.contains("analytics:read"),
+            "{}",
+            error.message
+        );
+        assert_eq!(agent.require(Permission::CallsWrite).unwrap(), Scope::Own);
+    }
+
+    #[test]
+    fn admins_hold_every_permission_across_the_organization() {
+        for permission in Permission::ALL {
+            assert_eq!(grant(Role::Admin, permission), Some(Scope::Organization));
+            assert_eq!(Permission::parse(permission.as_str()), Some(permission));
+        }
+    }
+
+    #[test]
+    fn platform_roles_map_by_configuration() {
+        let map = RoleMap::parse("Owner=admin, member=agent").unwrap();
+        assert_eq!(map.resolve("owner"), Some(Role::Admin));
+        assert_eq!(map.resolve("MEMBER"), Some(Role::Agent));
+        assert_eq!(map.resolve("supervisor"), Some(Role::Supervisor));
+        assert_eq!(map.resolve("guest"), None);
+        assert!(RoleMap::parse("owner").is_err());
+        assert!(RoleMap::parse("owner=root").is_err());
+    }
+}
