@@ -1,9 +1,9 @@
 //! The `comms.v1.AnalyticsService` gRPC API.
 
+use comms_auth::{Permission, Tokens};
 use comms_proto::ApiError;
 use comms_proto::v1::analytics_service_server::AnalyticsService;
 use comms_proto::v1::{self, StatusCount};
-use comms_runtime::Identity;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
@@ -12,11 +12,13 @@ use crate::dashboard;
 
 pub struct AnalyticsGrpc {
     pool: PgPool,
+    tokens: Tokens,
 }
 
 impl AnalyticsGrpc {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// `tokens` verifies the service tokens callers present.
+    pub fn new(pool: PgPool, tokens: Tokens) -> Self {
+        Self { pool, tokens }
     }
 }
 
@@ -36,7 +38,8 @@ impl AnalyticsService for AnalyticsGrpc {
             comms_telemetry::grpc_traceparent(request.metadata()),
         );
         async move {
-            let identity = Identity::from_metadata(request.metadata())?;
+            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+            identity.require(Permission::AnalyticsRead)?;
             let dashboard = dashboard::load(&self.pool, &identity.org_id)
                 .await
                 .map_err(|error| {

@@ -63,7 +63,13 @@ impl Handler for CallsProjector {
 }
 
 /// Consumes and serves on `listener` until `shutdown`; the message in hand is finished first.
-pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+/// `tokens` verifies the service tokens callers present.
+pub async fn run(
+    config: Config,
+    tokens: comms_auth::Tokens,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let pool = comms_runtime::db::connect(
         &config.common.database_url,
         config.common.database_pool_size,
@@ -76,8 +82,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         shutdown.clone().wait(),
     ));
     tracing::info!(addr = %listener.local_addr()?, queue = %config.queue, "analytics service listening");
-    let routes =
-        tonic::service::Routes::new(AnalyticsServiceServer::new(grpc::AnalyticsGrpc::new(pool)));
+    let routes = tonic::service::Routes::new(AnalyticsServiceServer::new(
+        grpc::AnalyticsGrpc::new(pool, tokens),
+    ));
     let served = comms_runtime::grpc::serve::<AnalyticsServiceServer<grpc::AnalyticsGrpc>>(
         listener, routes, shutdown,
     )

@@ -195,7 +195,8 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
     )
     .await
     .unwrap();
-    let service = tokio::spawn(run(config, listener, shutdown.clone()));
+    let tokens = comms_auth::AuthConfig::ephemeral().tokens;
+    let service = tokio::spawn(run(config, tokens.clone(), listener, shutdown.clone()));
     let mut relay_config = RelayConfig::new(amqp_url(), &exchange);
     relay_config.leadership_check = Duration::from_millis(100);
     let relay = tokio::spawn(Relay::new(store.clone(), relay_config).run(shutdown.clone().wait()));
@@ -219,12 +220,22 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
     let mut client = AnalyticsServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
+    let as_role = |role| {
+        let identity = comms_auth::Identity::new("org_a", "user_1", role).unwrap();
+        let mut request = tonic::Request::new(GetDashboardRequest {});
+        let token = tokens.internal_token(&identity).unwrap();
+        comms_auth::service::attach(request.metadata_mut(), &token);
+        request
+    };
+    let denied = client
+        .get_dashboard(as_role(comms_auth::Role::Agent))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    assert!(denied.message().contains("analytics:read"));
     let mut dashboard = Dashboard::default();
     for _ in 0..300 {
-        let mut request = tonic::Request::new(GetDashboardRequest {});
-        request
-            .metadata_mut()
-            .insert("x-org-id", "org_a".parse().unwrap());
+        let request = as_role(comms_auth::Role::Supervisor);
         dashboard = client.get_dashboard(request).await.unwrap().into_inner();
         if dashboard.total_calls == 5 {
             break;

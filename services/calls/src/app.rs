@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use chrono::Utc;
+use comms_auth::Identity;
 use comms_eventstore::{Error as StoreError, EventStore, ExpectedVersion, NewEvent, StreamName};
 use comms_proto::{ApiError, ErrorKind};
-use comms_runtime::Identity;
-use tracing::{debug, error, warn};
+use tracing::{debug, error};
 use uuid::Uuid;
 
 use crate::domain::{self, Call, CallEvent, Command, DomainError};
@@ -54,7 +54,7 @@ impl Calls {
                     NewEvent::new(
                         e.event_type(),
                         e.to_data(),
-                        comms_bus::event_metadata(identity.user_id.as_deref(), None),
+                        comms_bus::event_metadata(Some(&identity.user_id), None),
                     )
                 })
                 .collect();
@@ -187,13 +187,7 @@ impl Calls {
         mut reports: tokio::sync::mpsc::UnboundedReceiver<ProgressReport>,
     ) {
         while let Some(report) = reports.recv().await {
-            let identity = match Identity::new(&report.org_id, None, Some("system")) {
-                Ok(identity) => identity,
-                Err(e) => {
-                    warn!(error = %e, "provider report for an invalid organization");
-                    continue;
-                }
-            };
+            let identity = Identity::system(&report.org_id, "telephony");
             let progress = report.progress.clone();
             let command = move || {
                 let at = Utc::now();

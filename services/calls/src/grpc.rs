@@ -2,10 +2,10 @@
 //! command, map errors through the one table.
 
 use chrono::{DateTime, Utc};
+use comms_auth::{Identity, Permission, Scope, Tokens};
 use comms_proto::v1::calls_service_server::CallsService;
 use comms_proto::v1::{self, CallDirection};
 use comms_proto::{ApiError, Violations, time};
-use comms_runtime::Identity;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -22,11 +22,61 @@ const MAX_REASON: usize = 500;
 
 pub struct CallsGrpc {
     calls: Calls,
+    tokens: Tokens,
 }
 
 impl CallsGrpc {
-    pub fn new(calls: Calls) -> Self {
-        Self { calls }
+    /// `tokens` verifies the service tokens callers present.
+    pub fn new(calls: Calls, tokens: Tokens) -> Self {
+        Self { calls, tokens }
+    }
+
+    /// The verified caller, and which calls `permission` lets them reach.
+    fn caller<T>(
+        &self,
+        request: &Request<T>,
+        permission: Permission,
+    ) -> Result<(Identity, Reach), Status> {
+        let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+        tracing::Span::current().record("org_id", identity.org_id.as_str());
+        let reach = match identity.require(permission)? {
+            Scope::Organization => Reach::Organization,
+            Scope::Own => Reach::Agent(Uuid::parse_str(&identity.user_id).ok()),
+        };
+        Ok((identity, reach))
+    }
+
+    /// The call, if the caller may see it; another agent's call is as unknown as another
+    /// organization's.
+    async fn reachable(
+        &self,
+        identity: &Identity,
+        reach: Reach,
+        id: Uuid,
+    ) -> Result<CallView, Status> {
+        let view = self.calls.get(identity, id).await?;
+        if !reach.covers(&view) {
+            return Err(ApiError::not_found("call", &id.to_string()).into());
+        }
+        Ok(view)
+    }
+}
+
+/// The calls a caller can reach within their organization.
+#[derive(Debug, Clone, Copy)]
+enum Reach {
+    Organization,
+    /// An agent reaches the calls assigned to them: `agent_id` is their user id. A user whose id
+    /// is not a UUID is no agent and reaches none.
+    Agent(Option<Uuid>),
+}
+
+impl Reach {
+    fn covers(self, view: &CallView) -> bool {
+        match self {
+            Self::Organization => true,
+            Self::Agent(me) => me.is_some() && view.call.agent_id == me,
+        }
     }
 }
 
@@ -40,12 +90,6 @@ fn rpc_span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
     );
     comms_telemetry::continue_trace(&span, comms_telemetry::grpc_traceparent(request.metadata()));
     span
-}
-
-fn caller<T>(request: &Request<T>) -> Result<Identity, Status> {
-    let identity = Identity::from_metadata(request.metadata())?;
-    tracing::Span::current().record("org_id", identity.org_id.as_str());
-    Ok(identity)
 }
 
 fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
@@ -132,7 +176,7 @@ impl CallsService for CallsGrpc {
     ) -> Result<Response<v1::Call>, Status> {
         let span = rpc_span("InitiateCall", &request);
         async move {
-            let identity = caller(&request)?;
+            let (identity, reach) = self.caller(&request, Permission::CallsWrite)?;
             let req = request.into_inner();
             let mut violations = Violations::default();
             let to = if req.to.is_empty() {
@@ -163,6 +207,18 @@ impl CallsService for CallsGrpc {
                 );
             }
             violations.finish()?;
+            let agent_id = match (reach, agent_id) {
+                (Reach::Organization, agent_id) => agent_id,
+                (Reach::Agent(Some(me)), None) => Some(me),
+                (Reach::Agent(Some(me)), Some(other)) if other == me => Some(me),
+                (Reach::Agent(_), _) => {
+                    return Err(ApiError::new(
+                        comms_proto::ErrorKind::PermissionDenied,
+                        "missing permission calls:write for other agents' calls (role agent places calls as itself)",
+                    )
+                    .into());
+                }
+            };
             let (to, language) = (to.expect("validated"), language.expect("validated"));
             let key = Some(req.idempotency_key.as_str()).filter(|k| !k.is_empty());
             let view = self
@@ -189,10 +245,10 @@ impl CallsService for CallsGrpc {
     ) -> Result<Response<v1::Call>, Status> {
         let span = rpc_span("GetCall", &request);
         async move {
-            let identity = caller(&request)?;
+            let (identity, reach) = self.caller(&request, Permission::CallsRead)?;
             let id = parse_id("id", &request.get_ref().id)?;
             Ok(Response::new(to_proto(
-                self.calls.get(&identity, id).await?,
+                self.reachable(&identity, reach, id).await?,
             )))
         }
         .instrument(span)
@@ -205,7 +261,7 @@ impl CallsService for CallsGrpc {
     ) -> Result<Response<v1::ListCallsResponse>, Status> {
         let span = rpc_span("ListCalls", &request);
         async move {
-            let identity = caller(&request)?;
+            let (identity, reach) = self.caller(&request, Permission::CallsRead)?;
             let req = request.into_inner();
             let mut violations = Violations::default();
             let mut statuses = Vec::new();
@@ -215,7 +271,7 @@ impl CallsService for CallsGrpc {
                     None => violations.add("statuses", format!("{value} is not a call status")),
                 }
             }
-            let filter = ListFilter {
+            let mut filter = ListFilter {
                 statuses,
                 agent_id: optional_id(&mut violations, "agent_id", &req.agent_id),
                 campaign_id: optional_id(&mut violations, "campaign_id", &req.campaign_id),
@@ -243,6 +299,16 @@ impl CallsService for CallsGrpc {
                 violations.check("page_token", Cursor::decode(&page.page_token))
             };
             violations.finish()?;
+            if let Reach::Agent(me) = reach {
+                // An agent lists only their own calls; asking for another agent's finds none.
+                if me.is_none() || filter.agent_id.is_some_and(|asked| Some(asked) != me) {
+                    return Ok(Response::new(v1::ListCallsResponse {
+                        calls: Vec::new(),
+                        page: Some(v1::PageInfo::default()),
+                    }));
+                }
+                filter.agent_id = me;
+            }
             let (calls, next) = self
                 .calls
                 .list(&identity, &filter, after, page_size)
@@ -264,9 +330,10 @@ impl CallsService for CallsGrpc {
     ) -> Result<Response<v1::Call>, Status> {
         let span = rpc_span("UpdateCall", &request);
         async move {
-            let identity = caller(&request)?;
+            let (identity, reach) = self.caller(&request, Permission::CallsWrite)?;
             let req = request.into_inner();
             let id = parse_id("id", &req.id)?;
+            self.reachable(&identity, reach, id).await?;
             let tags = req.tags.map(|t| t.values);
             let view = self
                 .calls
@@ -289,9 +356,10 @@ impl CallsService for CallsGrpc {
     ) -> Result<Response<v1::Call>, Status> {
         let span = rpc_span("EndCall", &request);
         async move {
-            let identity = caller(&request)?;
+            let (identity, reach) = self.caller(&request, Permission::CallsWrite)?;
             let req = request.into_inner();
             let id = parse_id("id", &req.id)?;
+            self.reachable(&identity, reach, id).await?;
             let reason = if req.reason.is_empty() {
                 "hung up by caller".to_owned()
             } else {

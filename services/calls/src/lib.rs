@@ -34,7 +34,13 @@ impl Config {
 }
 
 /// Serves the calls service on `listener` until `shutdown`, then drains in-flight calls.
-pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+/// `tokens` verifies the service tokens callers present.
+pub async fn run(
+    config: Config,
+    tokens: comms_auth::Tokens,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let pool = comms_runtime::db::connect(
         &config.common.database_url,
         config.common.database_pool_size,
@@ -45,7 +51,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
     let telephony = telephony::SimulatedTelephony::new(config.simulation, sink);
     let calls = Calls::new(store, Arc::new(telephony));
     tokio::spawn(calls.clone().follow_progress(reports));
-    let service = CallsServiceServer::new(grpc::CallsGrpc::new(calls));
+    let service = CallsServiceServer::new(grpc::CallsGrpc::new(calls, tokens));
     tracing::info!(addr = %listener.local_addr()?, "calls service listening");
     let routes = tonic::service::Routes::new(service);
     comms_runtime::grpc::serve::<CallsServiceServer<grpc::CallsGrpc>>(listener, routes, shutdown)

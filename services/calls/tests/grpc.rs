@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use comms_auth::{AuthConfig, Identity, Role, Tokens};
 use comms_calls::{Config, run};
 use comms_proto::ApiError;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
@@ -13,20 +14,29 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
-type Client = CallsServiceClient<InterceptedService<Channel, OrgHeader>>;
+type Client = CallsServiceClient<InterceptedService<Channel, Credentials>>;
 
+/// What a caller sends: a service token, or (to attack) bare identity metadata.
 #[derive(Clone)]
-struct OrgHeader(Option<&'static str>);
+enum Credentials {
+    Token(String),
+    Metadata(&'static str),
+    Nothing,
+}
 
-impl tonic::service::Interceptor for OrgHeader {
+impl tonic::service::Interceptor for Credentials {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(org) = self.0 {
-            request
-                .metadata_mut()
-                .insert("x-org-id", org.parse().unwrap());
-            request
-                .metadata_mut()
-                .insert("x-user-id", "user_1".parse().unwrap());
+        match self {
+            Self::Token(token) => comms_auth::service::attach(request.metadata_mut(), token),
+            Self::Metadata(org) => {
+                request
+                    .metadata_mut()
+                    .insert("x-org-id", org.parse().unwrap());
+                request
+                    .metadata_mut()
+                    .insert("x-user-role", "admin".parse().unwrap());
+            }
+            Self::Nothing => {}
         }
         Ok(request)
     }
@@ -35,6 +45,7 @@ impl tonic::service::Interceptor for OrgHeader {
 struct Service {
     pool: PgPool,
     channel: Channel,
+    tokens: Tokens,
     _stop: ShutdownTrigger,
 }
 
@@ -54,19 +65,36 @@ impl Service {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, shutdown) = Shutdown::new();
-        tokio::spawn(run(Config::from_env(&env).unwrap(), listener, shutdown));
+        let tokens = AuthConfig::ephemeral().tokens;
+        tokio::spawn(run(
+            Config::from_env(&env).unwrap(),
+            tokens.clone(),
+            listener,
+            shutdown,
+        ));
         let channel = Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect_lazy();
         Self {
             pool: db.pool,
             channel,
+            tokens,
             _stop: stop,
         }
     }
 
-    fn client(&self, org: Option<&'static str>) -> Client {
-        CallsServiceClient::with_interceptor(self.channel.clone(), OrgHeader(org))
+    /// A client acting for an administrator of `org` (a supervisor would do as well).
+    fn client(&self, org: &str) -> Client {
+        self.client_as(Identity::new(org, "user_1", Role::Admin).unwrap())
+    }
+
+    fn client_as(&self, identity: Identity) -> Client {
+        let token = self.tokens.internal_token(&identity).unwrap();
+        self.client_with(Credentials::Token(token))
+    }
+
+    fn client_with(&self, credentials: Credentials) -> Client {
+        CallsServiceClient::with_interceptor(self.channel.clone(), credentials)
     }
 
     async fn event_count(&self) -> i64 {
@@ -102,7 +130,7 @@ async fn wait_for_status(client: &mut Client, id: &str, status: CallStatus) -> v
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_rings_is_answered_and_ends_through_the_simulated_provider() {
     let service = Service::start(1_200).await;
-    let mut client = service.client(Some("org_a"));
+    let mut client = service.client("org_a");
     let call = client
         .initiate_call(initiate("+14155550100"))
         .await
@@ -154,7 +182,7 @@ async fn a_call_rings_is_answered_and_ends_through_the_simulated_provider() {
 #[tokio::test]
 async fn hanging_up_updates_and_bad_input_are_answered_precisely_and_append_nothing() {
     let service = Service::start(60_000).await;
-    let mut client = service.client(Some("org_a"));
+    let mut client = service.client("org_a");
     let call = client
         .initiate_call(initiate("+447911123456"))
         .await
@@ -275,12 +303,12 @@ async fn hanging_up_updates_and_bad_input_are_answered_precisely_and_append_noth
 async fn another_organization_cannot_see_or_touch_a_call_and_anonymous_callers_are_refused() {
     let service = Service::start(60_000).await;
     let call = service
-        .client(Some("org_a"))
+        .client("org_a")
         .initiate_call(initiate("+14155550100"))
         .await
         .unwrap()
         .into_inner();
-    let mut other = service.client(Some("org_b"));
+    let mut other = service.client("org_b");
     assert_eq!(
         other
             .get_call(v1::GetCallRequest {
@@ -305,18 +333,149 @@ async fn another_organization_cannot_see_or_touch_a_call_and_anonymous_callers_a
         .unwrap()
         .into_inner();
     assert!(listed.calls.is_empty());
-    let err = service
-        .client(None)
-        .get_call(v1::GetCallRequest { id: call.id })
+}
+
+#[tokio::test]
+async fn callers_without_a_valid_service_token_are_unauthenticated() {
+    let service = Service::start(60_000).await;
+    let call = service
+        .client("org_a")
+        .initiate_call(initiate("+14155550100"))
+        .await
+        .unwrap()
+        .into_inner();
+    let org_a = Identity::new("org_a", "user_1", Role::Admin).unwrap();
+    let stranger = AuthConfig::ephemeral()
+        .tokens
+        .internal_token(&org_a)
+        .unwrap();
+    let users_access_token = service.tokens.access_token(&org_a).unwrap();
+    for credentials in [
+        Credentials::Nothing,
+        // Identity metadata alone is what a pod reached around the edge would be sent.
+        Credentials::Metadata("org_a"),
+        Credentials::Token(stranger),
+        Credentials::Token(users_access_token),
+        Credentials::Token("not.a.jwt".into()),
+    ] {
+        let err = service
+            .client_with(credentials)
+            .get_call(v1::GetCallRequest {
+                id: call.id.clone(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    }
+    assert_eq!(
+        service.event_count().await,
+        1,
+        "only the first call was appended"
+    );
+}
+
+#[tokio::test]
+async fn agents_reach_only_their_own_calls() {
+    let service = Service::start(60_000).await;
+    let me = uuid::Uuid::new_v4();
+    let mut agent =
+        service.client_as(Identity::new("org_a", &me.to_string(), Role::Agent).unwrap());
+    let mut admin = service.client("org_a");
+    let mine = agent
+        .initiate_call(initiate("+14155550100"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        mine.agent_id,
+        me.to_string(),
+        "an agent's call is assigned to them"
+    );
+    let theirs = admin
+        .initiate_call(v1::InitiateCallRequest {
+            to: "+14155550101".into(),
+            agent_id: uuid::Uuid::new_v4().to_string(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    let listed = agent
+        .list_calls(v1::ListCallsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = listed.calls.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [mine.id.as_str()]);
+    let asked_for_other = v1::ListCallsRequest {
+        agent_id: theirs.agent_id.clone(),
+        ..Default::default()
+    };
+    assert!(
+        agent
+            .list_calls(asked_for_other)
+            .await
+            .unwrap()
+            .into_inner()
+            .calls
+            .is_empty()
+    );
+    let code = agent
+        .get_call(v1::GetCallRequest {
+            id: theirs.id.clone(),
+        })
+        .await
+        .unwrap_err()
+        .code();
+    assert_eq!(code, Code::NotFound);
+    let code = agent
+        .end_call(v1::EndCallRequest {
+            id: theirs.id.clone(),
+            reason: String::new(),
+        })
+        .await
+        .unwrap_err()
+        .code();
+    assert_eq!(code, Code::NotFound);
+    let denied = agent
+        .initiate_call(v1::InitiateCallRequest {
+            to: "+14155550102".into(),
+            agent_id: theirs.agent_id.clone(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert!(
+        denied.message().contains("calls:write"),
+        "{}",
+        denied.message()
+    );
+    // The admin sees both; the agent's own call is theirs to end.
+    assert_eq!(
+        admin
+            .list_calls(v1::ListCallsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .calls
+            .len(),
+        2
+    );
+    agent
+        .end_call(v1::EndCallRequest {
+            id: mine.id,
+            reason: String::new(),
+        })
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn an_idempotency_key_returns_the_same_call_and_dials_once() {
     let service = Service::start(60_000).await;
-    let mut client = service.client(Some("org_a"));
+    let mut client = service.client("org_a");
     let request = v1::InitiateCallRequest {
         to: "+14155550100".into(),
         idempotency_key: "order-42".into(),
@@ -337,7 +496,7 @@ async fn an_idempotency_key_returns_the_same_call_and_dials_once() {
     assert_eq!(starts, 1);
     // The same key in another organization is another call.
     let theirs = service
-        .client(Some("org_b"))
+        .client("org_b")
         .initiate_call(v1::InitiateCallRequest {
             to: "+14155550100".into(),
             idempotency_key: "order-42".into(),
@@ -352,7 +511,7 @@ async fn an_idempotency_key_returns_the_same_call_and_dials_once() {
 #[tokio::test]
 async fn list_filters_and_pages_newest_first_without_gaps_or_repeats() {
     let service = Service::start(60_000).await;
-    let mut client = service.client(Some("org_a"));
+    let mut client = service.client("org_a");
     let campaign = uuid::Uuid::new_v4().to_string();
     let mut created = Vec::new();
     for n in 0..7 {

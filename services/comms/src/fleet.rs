@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use anyhow::Context as _;
+use comms_auth::AuthConfig;
 use comms_bus::{Relay, RelayConfig};
 use comms_eventstore::EventStore;
 use comms_runtime::config::Common;
@@ -52,13 +53,15 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
     match service {
         Service::Calls => {
             let config = comms_calls::Config::from_env(env)?;
+            let tokens = AuthConfig::from_env(env)?.tokens;
             let listener = bind(&host, env.parse("GRPC_PORT", service.default_port())?).await?;
-            tasks.spawn(comms_calls::run(config, listener, shutdown));
+            tasks.spawn(comms_calls::run(config, tokens, listener, shutdown));
         }
         Service::Analytics => {
             let config = comms_analytics::Config::from_env(env)?;
+            let tokens = AuthConfig::from_env(env)?.tokens;
             let listener = bind(&host, env.parse("GRPC_PORT", service.default_port())?).await?;
-            tasks.spawn(comms_analytics::run(config, listener, shutdown));
+            tasks.spawn(comms_analytics::run(config, tokens, listener, shutdown));
         }
         Service::Edge => {
             let config = comms_edge::Config::from_env(env)?;
@@ -154,18 +157,22 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
     let mut env = env.clone();
     env.set("CALLS_GRPC_URL", format!("http://{calls_addr}"));
     env.set("ANALYTICS_GRPC_URL", format!("http://{analytics_addr}"));
+    // One key ring for the whole process: the edge signs what the services verify.
     let edge_config = comms_edge::Config::from_env(&env)?;
+    let auth = edge_config.auth.clone();
     let edge = bind(&env.string("BIND_HOST", "127.0.0.1"), edge_config.port).await?;
     let edge_addr = edge.local_addr()?;
 
     let mut tasks = JoinSet::new();
     tasks.spawn(comms_calls::run(
         comms_calls::Config::from_env(&env)?,
+        auth.tokens.clone(),
         calls,
         shutdown.clone(),
     ));
     tasks.spawn(comms_analytics::run(
         comms_analytics::Config::from_env(&env)?,
+        auth.tokens,
         analytics,
         shutdown.clone(),
     ));

@@ -4,5 +4,6 @@
 mod admin;
 pub mod bench;
 pub mod fleet;
+pub mod keys;
 
 pub use fleet::{DevFleet, Service, start_dev};

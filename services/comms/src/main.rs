@@ -21,6 +21,19 @@ enum Command {
     Migrate,
     /// Rebuild the analytics projections from the event store, then swap them in.
     Replay,
+    /// Signing keys: list, rotate, print the JWKS, mint service tokens.
+    Keys {
+        #[command(subcommand)]
+        command: comms_fleet::keys::KeysCommand,
+    },
+    /// Create an administrator (standalone mode) unless the email exists. The password comes
+    /// from COMMS_ADMIN_PASSWORD or standard input.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "default")]
+        org: String,
+    },
     /// Measure the backbone against its ceilings on the local PostgreSQL and RabbitMQ.
     Bench {
         /// A smoke run with tiny sizes (CI): checks that every section runs.
@@ -98,6 +111,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             std::fs::write(&json, serde_json::to_string_pretty(&report)?)?;
             println!("\nfigures written to {}", json.display());
             Ok(())
+        }
+        Command::Keys { command } => comms_fleet::keys::run(command, &env),
+        Command::CreateAdmin { email, org } => {
+            comms_fleet::keys::create_admin(&env, &org, &email).await
         }
         Command::Replay => {
             let common = comms_runtime::config::Common::from_env(&env)?;

@@ -11,6 +11,7 @@ fn sigterm_drains_and_exits_cleanly() {
         .block_on(comms_testkit::TestDatabase::new());
     let exchange = comms_testkit::unique_name("test.events");
     let queue = comms_testkit::unique_name("test.analytics");
+    let keys = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_comms"))
         .arg("dev")
         .env("DATABASE_URL", &db.url)
@@ -18,6 +19,7 @@ fn sigterm_drains_and_exits_cleanly() {
         .env("EVENTS_EXCHANGE", &exchange)
         .env("ANALYTICS_QUEUE", &queue)
         .env("PORT", "0")
+        .env("COMMS_KEY_DIR", keys.path())
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

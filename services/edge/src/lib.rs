@@ -1,13 +1,15 @@
 //! The edge: REST under `/api/communications`, translated to the services' gRPC. Errors are
 //! problem+json from the one error table; OpenAPI 3.1 at `/openapi.json`, Swagger UI at `/docs`.
 
-mod caller;
+mod auth;
+mod hardening;
 mod json;
 pub mod openapi;
 mod problem;
 mod routes;
 mod state;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,15 +18,78 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use comms_auth::AuthConfig;
+use comms_auth::secrets::Sealer;
+use comms_eventstore::EventStore;
 use comms_proto::{ApiError, ErrorKind};
 use comms_runtime::{ConfigError, Env, Shutdown};
 use tokio::net::TcpListener;
 use tracing::Instrument as _;
 use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::Auth;
+use crate::auth::accounts::Accounts;
+use crate::auth::rate_limit::RateLimiter;
 use crate::problem::ProblemResponse;
 use crate::state::{AppState, Probes};
+
+pub use crate::auth::accounts::{Accounts as UserAccounts, NewUser};
+
+/// The first administrator, created on start when absent (`COMMS_ADMIN_*`).
+#[derive(Clone)]
+pub struct AdminBootstrap {
+    pub org_id: String,
+    pub email: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for AdminBootstrap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "AdminBootstrap({} in {}, password redacted)",
+            self.email, self.org_id
+        )
+    }
+}
+
+impl AdminBootstrap {
+    /// From `COMMS_ADMIN_EMAIL`, `COMMS_ADMIN_PASSWORD` and `COMMS_ADMIN_ORG` (default
+    /// `default`); none when the email is unset.
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(email) = env.get("COMMS_ADMIN_EMAIL").filter(|e| !e.is_empty()) else {
+            return Ok(None);
+        };
+        let invalid = |variable: &str, reason: String| ConfigError {
+            variable: variable.to_owned(),
+            value: if variable.ends_with("PASSWORD") {
+                "<redacted>".into()
+            } else {
+                env.string(variable, "")
+            },
+            reason,
+        };
+        auth::accounts::check_email(email).map_err(|r| invalid("COMMS_ADMIN_EMAIL", r))?;
+        let password = env.string("COMMS_ADMIN_PASSWORD", "");
+        auth::accounts::check_password(&password)
+            .map_err(|r| invalid("COMMS_ADMIN_PASSWORD", r))?;
+        let org_id = env.string("COMMS_ADMIN_ORG", "default");
+        if !comms_auth::identity::valid_id(&org_id) {
+            return Err(invalid(
+                "COMMS_ADMIN_ORG",
+                "1-128 letters, digits or _-.:@".into(),
+            ));
+        }
+        Ok(Some(Self {
+            org_id,
+            email: email.to_owned(),
+            password,
+        }))
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -34,10 +99,61 @@ pub struct Config {
     pub analytics_url: String,
     /// How long in-flight requests may take to finish once shutdown begins.
     pub drain_timeout: Duration,
+    pub auth: AuthConfig,
+    pub admin: Option<AdminBootstrap>,
+    /// bcrypt cost of new password hashes (12; lower only in tests).
+    pub bcrypt_cost: u32,
+    /// Seals provider credentials; without it they cannot be stored.
+    pub encryption_key: Option<Arc<Sealer>>,
+    /// Longest a request may take before it is answered 504.
+    pub request_timeout: Duration,
+    /// Requests per minute per organization (also the burst).
+    pub rate_limit_per_minute: u32,
+    /// Origins allowed to call from browsers; none means same-origin only.
+    pub cors_origins: Vec<http::HeaderValue>,
+    /// Take the client's address from the last `X-Forwarded-For` entry (behind a proxy).
+    pub trust_forwarded_for: bool,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let encryption_key = match env.get("COMMS_ENCRYPTION_KEY").filter(|k| !k.is_empty()) {
+            Some(key) => Some(Arc::new(Sealer::from_encoded(key).map_err(|reason| {
+                ConfigError {
+                    variable: "COMMS_ENCRYPTION_KEY".into(),
+                    value: "<redacted>".into(),
+                    reason,
+                }
+            })?)),
+            None => None,
+        };
+        let bcrypt_cost: u32 = env.parse("BCRYPT_COST", 12)?;
+        if !(4..=31).contains(&bcrypt_cost) {
+            return Err(ConfigError {
+                variable: "BCRYPT_COST".into(),
+                value: bcrypt_cost.to_string(),
+                reason: "must be 4-31 (12 in production)".into(),
+            });
+        }
+        let cors_origins = env
+            .string("CORS_ALLOWED_ORIGINS", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|origin| {
+                let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin.ends_with('/');
+                http::HeaderValue::from_str(origin)
+                    .ok()
+                    .filter(|_| valid)
+                    .ok_or_else(|| ConfigError {
+                        variable: "CORS_ALLOWED_ORIGINS".into(),
+                        value: origin.to_owned(),
+                        reason: "expected comma-separated origins like https://app.example.com"
+                            .into(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             common: comms_runtime::config::Common::from_env(env)?,
             port: env.parse("PORT", 3018)?,
@@ -52,33 +168,63 @@ impl Config {
                 &["http", "https"],
             )?,
             drain_timeout: Duration::from_secs(env.parse("DRAIN_TIMEOUT_SECONDS", 20)?),
+            auth: AuthConfig::from_env(env)?,
+            admin: AdminBootstrap::from_env(env)?,
+            bcrypt_cost,
+            encryption_key,
+            request_timeout: Duration::from_secs(env.parse("REQUEST_TIMEOUT_SECONDS", 30)?),
+            rate_limit_per_minute: env.parse("RATE_LIMIT_PER_MINUTE", 6000)?,
+            cors_origins,
+            trust_forwarded_for: env.bool("TRUST_X_FORWARDED_FOR", false)?,
         })
     }
 }
 
+/// The route table: every REST route with its OpenAPI operation, so none goes undocumented.
+pub fn api() -> OpenApiRouter<AppState> {
+    use routes::{analytics, api_keys, auth, calls, credentials, health, users};
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(calls::list, calls::create))
+        .routes(routes!(calls::get, calls::update, calls::end))
+        .routes(routes!(analytics::dashboard))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(auth::jwks))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get))
+        .routes(routes!(credentials::list))
+        .routes(routes!(credentials::put, credentials::remove))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(health::live))
+        .routes(routes!(health::db))
+        .routes(routes!(health::rabbitmq))
+}
+
+/// The OpenAPI document of [`api`].
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api().split_for_parts().1
+}
+
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route(
-            "/calls",
-            get(routes::calls::list).post(routes::calls::create),
-        )
-        .route(
-            "/calls/{id}",
-            get(routes::calls::get)
-                .put(routes::calls::update)
-                .delete(routes::calls::end),
-        )
-        .route("/analytics/dashboard", get(routes::analytics::dashboard));
-    Router::new()
-        .nest("/api/communications", api)
-        .route("/health", get(routes::health::live))
-        .route("/health/db", get(routes::health::db))
-        .route("/health/rabbitmq", get(routes::health::rabbitmq))
-        .route("/metrics", get(routes::health::metrics))
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi()))
+    let (api, document) = api().split_for_parts();
+    let cors = hardening::cors(&state.cors_origins);
+    let timeout = state.request_timeout;
+    api.route("/metrics", get(routes::health::metrics))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            hardening::timeout(timeout, request, next)
+        }))
+        .layer(axum::middleware::from_fn(hardening::security_headers))
+        .layer(cors)
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            hardening::panic_response,
+        ))
         .layer(axum::middleware::from_fn(observe))
         .with_state(state)
 }
@@ -126,7 +272,45 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         .max_connections(2)
         .acquire_timeout(Duration::from_secs(2))
         .connect_lazy(&config.common.database_url)?;
+    let pool = comms_runtime::db::connect(
+        &config.common.database_url,
+        config.common.database_pool_size,
+    )
+    .await?;
+    let store = EventStore::new(pool);
+    let accounts = Accounts::new(
+        store.clone(),
+        config.auth.tokens.clone(),
+        config.bcrypt_cost,
+    )
+    .await?;
+    if let Some(admin) = &config.admin {
+        match accounts
+            .ensure_admin(&admin.org_id, &admin.email, &admin.password)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(email = %admin.email, org = %admin.org_id, "created the first administrator")
+            }
+            Ok(false) => tracing::debug!(email = %admin.email, "the administrator exists"),
+            Err(e) => anyhow::bail!("creating the first administrator: {}", e.message),
+        }
+    }
+    let per_minute = config.rate_limit_per_minute;
+    let auth = Arc::new(Auth {
+        accounts,
+        api_keys: auth::api_keys::ApiKeys::new(store.clone()),
+        credentials: auth::credentials::Credentials::new(store, config.encryption_key.clone()),
+        per_organization: RateLimiter::per_minute(per_minute, per_minute),
+        logins_per_account: RateLimiter::per_minute(5, 5),
+        logins_per_address: RateLimiter::per_minute(20, 20),
+        config: config.auth.clone(),
+    });
     let state = AppState {
+        auth,
+        request_timeout: config.request_timeout,
+        cors_origins: config.cors_origins.clone(),
+        trust_forwarded_for: config.trust_forwarded_for,
         calls: comms_proto::v1::calls_service_client::CallsServiceClient::new(state::channel(
             &config.calls_url,
         )?),
@@ -142,7 +326,8 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
     };
     tracing::info!(addr = %listener.local_addr()?, "edge listening");
     let draining = shutdown.clone().wait();
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         draining.await;
         // Answer /health with 503 a moment before closing, so the load balancer stops routing here.
         tokio::time::sleep(comms_runtime::grpc::NOT_READY_GRACE).await;

@@ -35,6 +35,20 @@ impl From<ApiError> for ProblemResponse {
     }
 }
 
+/// 429 with `Retry-After`, in whole seconds rounded up.
+pub fn too_many_requests(detail: &str, retry_after: std::time::Duration) -> Response {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let mut response = ProblemResponse(ApiError::new(
+        ErrorKind::RateLimited,
+        format!("{detail}; retry in {seconds} s"),
+    ))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, seconds.max(1).into());
+    response
+}
+
 impl From<tonic::Status> for ProblemResponse {
     fn from(status: tonic::Status) -> Self {
         let error = ApiError::from_status(&status);
@@ -70,11 +84,18 @@ impl IntoResponse for ProblemResponse {
                 .collect(),
         };
         let body = serde_json::to_vec(&problem).expect("a problem always serialises");
-        (
+        let mut response = (
             status,
             [(http::header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if status == http::StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer realm=\"comms\""),
+            );
+        }
+        response
     }
 }

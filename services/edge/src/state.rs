@@ -1,4 +1,4 @@
-//! What the edge's handlers share: gRPC clients of the services and health probes.
+//! What the edge's handlers share: authentication, gRPC clients of the services, health probes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,10 @@ use tonic::transport::{Channel, Endpoint};
 
 #[derive(Clone)]
 pub struct AppState {
+    pub auth: Arc<crate::auth::Auth>,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<http::HeaderValue>,
+    pub trust_forwarded_for: bool,
     pub calls: CallsServiceClient<Channel>,
     pub analytics: AnalyticsServiceClient<Channel>,
     pub probes: Arc<Probes>,

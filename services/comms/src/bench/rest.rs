@@ -8,6 +8,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use comms_auth::tokens::Lifetimes;
+use comms_auth::{Identity, KeyRing, PrivateKey, Role, TokenKind, Tokens};
 use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_proto::v1::{GetCallRequest, GetDashboardRequest, InitiateCallRequest};
@@ -25,6 +27,9 @@ const SERVICES: [&str; 4] = ["calls", "analytics", "relay", "edge"];
 
 struct Fleet {
     children: Vec<(&'static str, Child)>,
+    /// `Authorization` values: a user's access token for REST, a service token for gRPC.
+    rest_authorization: String,
+    grpc_token: String,
     exchange: String,
     queue: String,
     edge: String,
@@ -43,6 +48,19 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
     let calls_url = format!("http://127.0.0.1:{calls_port}");
     let analytics_url = format!("http://127.0.0.1:{analytics_port}");
     let (exchange, queue) = (unique("bench.events"), unique("bench.analytics"));
+    // One key for the fleet, so the bench can mint the tokens a logged-in user would hold.
+    let key = PrivateKey::generate();
+    let tokens = Tokens::new(KeyRing::new(key.clone(), vec![]), Lifetimes::default());
+    let admin = Identity::new(ORG, "bench", Role::Admin).map_err(|e| anyhow::anyhow!(e.message))?;
+    let token = |kind| {
+        tokens
+            .sign(&tokens.claims(&admin, kind, Duration::from_secs(6 * 3600)))
+            .map_err(|e| anyhow::anyhow!(e.message))
+    };
+    let (rest_authorization, grpc_token) = (
+        format!("Bearer {}", token(TokenKind::Access)?),
+        token(TokenKind::Service)?,
+    );
     let mut children = Vec::new();
     for service in SERVICES {
         let mut command = Command::new(&options.binary);
@@ -55,6 +73,9 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
             .env("BIND_HOST", "127.0.0.1")
             .env("ADMIN_PORT", free_port()?.to_string())
             .env("DATABASE_POOL_SIZE", "32")
+            .env("JWT_PRIVATE_KEY", key.to_pem())
+            // The bench measures the edge, not its per-organization limiter.
+            .env("RATE_LIMIT_PER_MINUTE", "1000000000")
             .env("RUST_LOG", "warn")
             // The simulated provider stays quiet: the load is the API, not call progress.
             .env("SIM_RING_MS", "3600000")
@@ -94,6 +115,8 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
         if ready {
             return Ok(Fleet {
                 children,
+                rest_authorization,
+                grpc_token,
                 exchange,
                 queue,
                 edge,
@@ -109,11 +132,9 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
     )
 }
 
-fn grpc<T>(message: T) -> tonic::Request<T> {
+fn grpc<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("x-org-id", ORG.parse().expect("ascii"));
+    comms_auth::service::attach(request.metadata_mut(), token);
     request
 }
 
@@ -151,6 +172,7 @@ async fn load(
     let mut tasks = Vec::new();
     for client in 0..clients {
         let (http, edge, ids) = (http.clone(), fleet.edge.clone(), ids.clone());
+        let (authorization, token) = (fleet.rest_authorization.clone(), fleet.grpc_token.clone());
         let mut calls = CallsServiceClient::new(fleet.calls.clone());
         let mut analytics = AnalyticsServiceClient::new(fleet.analytics.clone());
         tasks.push(tokio::spawn(async move {
@@ -167,7 +189,7 @@ async fn load(
                     (Operation::PostCall, true) => {
                         let response = http
                             .post(format!("{edge}/api/communications/calls"))
-                            .header("x-org-id", ORG)
+                            .header("authorization", &authorization)
                             .json(&json!({ "to": "+14155550100" }))
                             .send()
                             .await?;
@@ -185,10 +207,13 @@ async fn load(
                     }
                     (Operation::PostCall, false) => {
                         let call = calls
-                            .initiate_call(grpc(InitiateCallRequest {
-                                to: "+14155550100".into(),
-                                ..Default::default()
-                            }))
+                            .initiate_call(grpc(
+                                &token,
+                                InitiateCallRequest {
+                                    to: "+14155550100".into(),
+                                    ..Default::default()
+                                },
+                            ))
                             .await?;
                         latencies.push(began.elapsed());
                         ids.lock().await.push(call.into_inner().id);
@@ -197,7 +222,7 @@ async fn load(
                     (Operation::GetCall, true) => {
                         let response = http
                             .get(format!("{edge}/api/communications/calls/{id}"))
-                            .header("x-org-id", ORG)
+                            .header("authorization", &authorization)
                             .send()
                             .await?;
                         anyhow::ensure!(
@@ -208,12 +233,12 @@ async fn load(
                         response.bytes().await?;
                     }
                     (Operation::GetCall, false) => {
-                        calls.get_call(grpc(GetCallRequest { id })).await?;
+                        calls.get_call(grpc(&token, GetCallRequest { id })).await?;
                     }
                     (Operation::Dashboard, true) => {
                         let response = http
                             .get(format!("{edge}/api/communications/analytics/dashboard"))
-                            .header("x-org-id", ORG)
+                            .header("authorization", &authorization)
                             .send()
                             .await?;
                         anyhow::ensure!(
@@ -225,7 +250,7 @@ async fn load(
                     }
                     (Operation::Dashboard, false) => {
                         analytics
-                            .get_dashboard(grpc(GetDashboardRequest {}))
+                            .get_dashboard(grpc(&token, GetDashboardRequest {}))
                             .await?;
                     }
                 }

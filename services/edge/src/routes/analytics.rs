@@ -6,7 +6,7 @@ use comms_proto::v1;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::caller::{Caller, grpc_request};
+use crate::auth::Caller;
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
 
@@ -28,19 +28,21 @@ pub struct Dashboard {
 /// Call counts, durations and answer rate for the caller's organization, from the analytics
 /// projection (eventually consistent: typically milliseconds behind).
 #[utoipa::path(get, path = "/api/communications/analytics/dashboard", tag = "analytics",
+    security(("bearer" = ["analytics:read"])),
     responses(
         (status = 200, body = Dashboard),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn dashboard(
     State(state): State<AppState>,
-    Caller(identity): Caller,
+    caller: Caller,
 ) -> Result<axum::Json<Dashboard>, ProblemResponse> {
     let dashboard = state
         .analytics
         .clone()
-        .get_dashboard(grpc_request(&identity, v1::GetDashboardRequest {}))
+        .get_dashboard(caller.grpc(v1::GetDashboardRequest {})?)
         .await?
         .into_inner();
     Ok(axum::Json(Dashboard {

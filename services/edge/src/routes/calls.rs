@@ -8,7 +8,7 @@ use comms_proto::v1::{self, CallStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::caller::{Caller, grpc_request};
+use crate::auth::Caller;
 use crate::json::{Json, Query};
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
@@ -184,17 +184,19 @@ impl From<v1::Call> for Call {
 /// Place an outbound call. Send an `Idempotency-Key` header to make retries safe.
 #[utoipa::path(post, path = "/api/communications/calls", tag = "calls", request_body = CreateCall,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the same call")),
+    security(("bearer" = ["calls:write"])),
     responses(
         (status = 201, body = Call),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
     State(state): State<AppState>,
-    Caller(identity): Caller,
+    caller: Caller,
     headers: HeaderMap,
     Json(body): Json<CreateCall>,
 ) -> Result<(StatusCode, axum::Json<Call>)> {
@@ -217,44 +219,48 @@ pub async fn create(
     let call = state
         .calls
         .clone()
-        .initiate_call(grpc_request(&identity, request))
+        .initiate_call(caller.grpc(request)?)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(call.into_inner().into())))
 }
 
 /// One call of the caller's organization.
 #[utoipa::path(get, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = uuid::Uuid, Path)),
+    security(("bearer" = ["calls:read"])),
     responses(
         (status = 200, body = Call),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(identity): Caller,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Call>> {
     let call = state
         .calls
         .clone()
-        .get_call(grpc_request(&identity, v1::GetCallRequest { id }))
+        .get_call(caller.grpc(v1::GetCallRequest { id })?)
         .await?;
     Ok(axum::Json(call.into_inner().into()))
 }
 
 /// Calls, newest first, filtered and paged by cursor.
 #[utoipa::path(get, path = "/api/communications/calls", tag = "calls", params(ListParams),
+    security(("bearer" = ["calls:read"])),
     responses(
         (status = 200, body = CallPage),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(identity): Caller,
+    caller: Caller,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<CallPage>> {
     let mut violations = Violations::default();
@@ -308,7 +314,7 @@ pub async fn list(
     let response = state
         .calls
         .clone()
-        .list_calls(grpc_request(&identity, request))
+        .list_calls(caller.grpc(request)?)
         .await?
         .into_inner();
     Ok(axum::Json(CallPage {
@@ -319,10 +325,12 @@ pub async fn list(
 
 /// Set notes, disposition or tags; fields left out are unchanged.
 #[utoipa::path(put, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = uuid::Uuid, Path)), request_body = UpdateCall,
+    security(("bearer" = ["calls:write"])),
     responses(
         (status = 200, body = Call),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
@@ -330,7 +338,7 @@ pub async fn list(
 )]
 pub async fn update(
     State(state): State<AppState>,
-    Caller(identity): Caller,
+    caller: Caller,
     Path(id): Path<String>,
     Json(body): Json<UpdateCall>,
 ) -> Result<axum::Json<Call>> {
@@ -343,7 +351,7 @@ pub async fn update(
     let call = state
         .calls
         .clone()
-        .update_call(grpc_request(&identity, request))
+        .update_call(caller.grpc(request)?)
         .await?;
     Ok(axum::Json(call.into_inner().into()))
 }
@@ -352,17 +360,19 @@ pub async fn update(
 ///
 /// The call is not deleted: it stays readable, with its final status, as call history must.
 #[utoipa::path(delete, path = "/api/communications/calls/{id}", tag = "calls", params(("id" = uuid::Uuid, Path), EndParams),
+    security(("bearer" = ["calls:write"])),
     responses(
         (status = 200, body = Call),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn end(
     State(state): State<AppState>,
-    Caller(identity): Caller,
+    caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<EndParams>,
 ) -> Result<axum::Json<Call>> {
@@ -370,10 +380,6 @@ pub async fn end(
         id,
         reason: params.reason.unwrap_or_default(),
     };
-    let call = state
-        .calls
-        .clone()
-        .end_call(grpc_request(&identity, request))
-        .await?;
+    let call = state.calls.clone().end_call(caller.grpc(request)?).await?;
     Ok(axum::Json(call.into_inner().into()))
 }

@@ -30,7 +30,7 @@ fn report(
 }
 
 /// The process is up; 503 once it is draining for shutdown, so it leaves the load balancer first.
-#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, path = "/health", tag = "health", security(()), responses((status = 200), (status = 503)))]
 pub async fn live(State(state): State<AppState>) -> impl IntoResponse {
     let draining = state.shutdown.is_triggered();
     report(
@@ -41,7 +41,7 @@ pub async fn live(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// PostgreSQL answers a query.
-#[utoipa::path(get, path = "/health/db", tag = "health", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, path = "/health/db", tag = "health", security(()), responses((status = 200), (status = 503)))]
 pub async fn db(State(state): State<AppState>) -> impl IntoResponse {
     let probe = tokio::time::timeout(
         PROBE_TIMEOUT,
@@ -56,7 +56,7 @@ pub async fn db(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// RabbitMQ accepts a connection (kept open and reused between probes).
-#[utoipa::path(get, path = "/health/rabbitmq", tag = "health", responses((status = 200), (status = 503)))]
+#[utoipa::path(get, path = "/health/rabbitmq", tag = "health", security(()), responses((status = 200), (status = 503)))]
 pub async fn rabbitmq(State(state): State<AppState>) -> impl IntoResponse {
     let mut connection = state.probes.rabbitmq.lock().await;
     if connection.as_ref().is_some_and(|c| c.status().connected()) {

@@ -1,0 +1,296 @@
+//! The fleet in one process (as `comms dev` runs it), with the means to drive it from outside:
+//! an HTTP client holding a logged-in administrator's token, a tap queue on the exchange, and
+//! the same signing key the fleet uses, so tests can forge and attack tokens.
+
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::path::Path;
+use std::time::Duration;
+
+use comms_auth::{AuthConfig, Identity, PrivateKey, Role};
+use comms_fleet::{DevFleet, start_dev};
+use comms_runtime::{Env, Shutdown, ShutdownTrigger};
+use comms_testkit::{TestDatabase, amqp_connection, amqp_url, unique_name};
+use lapin::options::BasicGetOptions;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+pub const ORG: &str = "org_acme";
+pub const ADMIN_EMAIL: &str = "admin@acme.test";
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const ENCRYPTION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// A logged-in user's tokens.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub struct Fleet {
+    pub fleet: DevFleet,
+    pub pool: PgPool,
+    pub db_url: String,
+    pub http: reqwest::Client,
+    pub amqp: lapin::Channel,
+    /// A queue of ours bound to `comms.call.*`, as another platform module would have.
+    pub tap: String,
+    /// The fleet's key, as a test holding a copy of `JWT_PRIVATE_KEY` would have it.
+    pub private_key: PrivateKey,
+    pub auth: AuthConfig,
+    /// The first administrator of [`ORG`], logged in over REST.
+    pub admin: Session,
+    stop: ShutdownTrigger,
+}
+
+impl Fleet {
+    /// Starts the fleet; the simulated provider rings after `ring_ms` (then answers 50 ms later).
+    pub async fn start(ring_ms: &str) -> Self {
+        Self::start_with(ring_ms, &[]).await
+    }
+
+    /// Starts the fleet with extra environment variables (e.g. `PLATFORM_MODE`).
+    pub async fn start_with(ring_ms: &str, extra: &[(&str, &str)]) -> Self {
+        // As `comms` does at start-up: a tracer (so trace context propagates) and the recorder.
+        std::mem::forget(comms_telemetry::init("comms-integration-tests").unwrap());
+        let db = TestDatabase::new().await;
+        let exchange = unique_name("test.events");
+        let amqp_url = amqp_url();
+        let queue = unique_name("test.analytics");
+        let private_key = PrivateKey::generate();
+        let pem = private_key.to_pem();
+        let mut env = Env::from_pairs([
+            ("DATABASE_URL", db.url.as_str()),
+            ("RABBITMQ_URL", amqp_url.as_str()),
+            ("EVENTS_EXCHANGE", exchange.as_str()),
+            ("ANALYTICS_QUEUE", queue.as_str()),
+            ("PORT", "0"),
+            ("SIM_RING_MS", ring_ms),
+            ("SIM_ANSWER_MS", "50"),
+            ("SIM_TALK_MS", "60000"),
+            ("SIM_OUTCOMES", "answered=1"),
+            ("JWT_PRIVATE_KEY", pem.as_str()),
+            ("COMMS_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("COMMS_ADMIN_PASSWORD", PASSWORD),
+            ("COMMS_ADMIN_ORG", ORG),
+            ("COMMS_ENCRYPTION_KEY", ENCRYPTION_KEY),
+            // Fast hashes for tests; production keeps the default cost of 12.
+            ("BCRYPT_COST", "4"),
+        ]);
+        for (key, value) in extra {
+            env.set(key, *value);
+        }
+        let auth = AuthConfig::from_env(&env).unwrap();
+        let connection = amqp_connection().await;
+        let amqp = connection.create_channel().await.unwrap();
+        std::mem::forget(connection); // lives as long as the test process
+        let tap = unique_name("test.tap");
+        comms_bus::declare_events_exchange(&amqp, &exchange)
+            .await
+            .unwrap();
+        comms_bus::declare_queue(&amqp, &exchange, &tap, &["comms.call.*".to_owned()])
+            .await
+            .unwrap();
+        let (stop, shutdown) = Shutdown::new();
+        let fleet = start_dev(&env, shutdown).await.unwrap();
+        let mut this = Self {
+            fleet,
+            pool: db.pool,
+            db_url: db.url.clone(),
+            http: reqwest::Client::new(),
+            amqp,
+            tap,
+            private_key,
+            auth,
+            admin: Session {
+                access_token: String::new(),
+                refresh_token: String::new(),
+            },
+            stop,
+        };
+        if !this.auth.platform_mode {
+            this.admin = this.login(ADMIN_EMAIL, PASSWORD).await;
+        }
+        this
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.fleet.edge)
+    }
+
+    /// Logs in over REST; panics unless it succeeds.
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        let response = self
+            .http
+            .post(self.url("/api/communications/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "login of {email}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        Session {
+            access_token: body["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: body["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A user with `role` in `org`, created as an administrator would (the first administrator
+    /// of another organization comes from `comms create-admin`), then logged in over REST.
+    pub async fn user(&self, org: &str, role: Role) -> Session {
+        let email = format!(
+            "{}.{}@{}.test",
+            role.as_str(),
+            uuid::Uuid::new_v4().simple(),
+            org.replace('_', "-")
+        );
+        if org == ORG {
+            let created = self
+                .request(
+                    reqwest::Method::POST,
+                    "/api/communications/users",
+                    &self.admin,
+                )
+                .json(&json!({ "email": email, "password": PASSWORD, "role": role.as_str() }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(created.status(), StatusCode::CREATED);
+        } else {
+            let store = comms_eventstore::EventStore::new(self.pool.clone());
+            let accounts = comms_edge::UserAccounts::new(store, self.auth.tokens.clone(), 4)
+                .await
+                .unwrap();
+            let new = comms_edge::NewUser {
+                email: email.clone(),
+                password: PASSWORD.into(),
+                role: role.as_str().into(),
+            };
+            accounts.create_user(org, "test", new).await.unwrap();
+        }
+        self.login(&email, PASSWORD).await
+    }
+
+    /// An access token signed with the fleet's key for any identity (what a key thief could do).
+    pub fn forge(&self, org: &str, user: &str, role: Role) -> String {
+        self.auth
+            .tokens
+            .access_token(&Identity::new(org, user, role).unwrap())
+            .unwrap()
+    }
+
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        session: &Session,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(path))
+            .bearer_auth(&session.access_token)
+    }
+
+    /// As the first administrator of [`ORG`].
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::POST, path, &self.admin)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::GET, path, &self.admin)
+    }
+
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::PUT, path, &self.admin)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.request(reqwest::Method::DELETE, path, &self.admin)
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// The next message on our tap queue of `event_type`.
+    pub async fn next_message(&self, event_type: &str) -> lapin::message::BasicGetMessage {
+        for _ in 0..400 {
+            if let Some(message) = self
+                .amqp
+                .basic_get(self.tap.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
+            {
+                if message.properties.kind().as_ref().map(|k| k.as_str()) == Some(event_type) {
+                    return message;
+                }
+                continue;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no {event_type} message arrived");
+    }
+
+    pub async fn stop(self) {
+        self.stop.trigger();
+        tokio::time::timeout(Duration::from_secs(30), self.fleet.wait())
+            .await
+            .expect("the fleet drains in time")
+            .unwrap();
+        let _ = self
+            .amqp
+            .queue_delete(self.tap.as_str().into(), Default::default())
+            .await;
+    }
+}
+
+pub fn schema(name: &str) -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../docs/events")
+        .join(format!("{name}.schema.json"));
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap()
+}
+
+pub fn assert_valid(validator: &jsonschema::Validator, instance: &Value) {
+    let errors: Vec<String> = validator
+        .iter_errors(instance)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{instance} does not match its schema: {errors:?}"
+    );
+}
+/// Sends the request and checks the answer is problem+json; returns its status and body.
+pub async fn problem(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "status {status}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status.as_u16());
+    (status, body)
+}
+
+pub fn fields(body: &Value) -> Vec<&str> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,227 @@
+//! Provider credentials of an organization (Twilio, Vonage, Deepgram, OpenAI, Anthropic),
+//! sealed with AES-256-GCM before they touch the database and never returned by the API: a
+//! reader learns which fields are set and when, not their values. Each change is an event
+//! (`comms.credentials.stored|removed`) naming the provider and fields, never the values.
+
+use chrono::{DateTime, Utc};
+use comms_auth::secrets::Sealer;
+use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_proto::{ApiError, ErrorKind, Violations};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+const STREAMS: &str = "credentials";
+const MAX_SECRET: usize = 4096;
+
+/// The providers we hold credentials for, and the fields each needs.
+pub const PROVIDERS: [(&str, &[&str]); 5] = [
+    ("twilio", &["account_sid", "auth_token"]),
+    ("vonage", &["api_key", "api_secret"]),
+    ("deepgram", &["api_key"]),
+    ("openai", &["api_key"]),
+    ("anthropic", &["api_key"]),
+];
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredCredentials {
+    pub provider: String,
+    pub fields: Vec<String>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+pub struct Credentials {
+    store: EventStore,
+    /// Absent without `COMMS_ENCRYPTION_KEY`: then credentials cannot be stored at all.
+    sealer: Option<Arc<Sealer>>,
+}
+
+fn store_error(error: impl std::fmt::Display) -> ApiError {
+    tracing::error!(%error, "credential storage failed");
+    ApiError::internal()
+}
+
+fn fields_of(provider: &str) -> Result<&'static [&'static str], ApiError> {
+    PROVIDERS
+        .iter()
+        .find(|(name, _)| *name == provider)
+        .map(|(_, fields)| *fields)
+        .ok_or_else(|| {
+            let known: Vec<&str> = PROVIDERS.iter().map(|(n, _)| *n).collect();
+            ApiError::new(
+                ErrorKind::NotFound,
+                format!("no provider {provider:?}; one of {}", known.join(", ")),
+            )
+        })
+}
+
+/// The associated data a provider's sealed credentials are bound to.
+fn context(org_id: &str, provider: &str) -> String {
+    format!("comms/credentials/{org_id}/{provider}")
+}
+
+/// One stream per organization and provider, named by a UUID derived from both.
+fn stream(org_id: &str, provider: &str) -> StreamName {
+    StreamName::new(
+        STREAMS,
+        Uuid::new_v5(&Uuid::NAMESPACE_URL, context(org_id, provider).as_bytes()),
+    )
+}
+
+impl Credentials {
+    pub fn new(store: EventStore, sealer: Option<Arc<Sealer>>) -> Self {
+        Self { store, sealer }
+    }
+
+    fn sealer(&self) -> Result<&Sealer, ApiError> {
+        self.sealer.as_deref().ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::FailedPrecondition,
+                "credentials cannot be stored: the fleet has no COMMS_ENCRYPTION_KEY",
+            )
+        })
+    }
+
+    /// Replaces the provider's credentials; `values` must hold exactly the provider's fields.
+    pub async fn store(
+        &self,
+        org_id: &str,
+        actor: &str,
+        provider: &str,
+        values: BTreeMap<String, String>,
+    ) -> Result<StoredCredentials, ApiError> {
+        let required = fields_of(provider)?;
+        let mut violations = Violations::default();
+        for field in required {
+            match values.get(*field) {
+                None => violations.add(field, "required"),
+                Some(v) if v.trim().is_empty() => violations.add(field, "must not be empty"),
+                Some(v) if v.len() > MAX_SECRET => {
+                    violations.add(field, format!("at most {MAX_SECRET} bytes"))
+                }
+                Some(v) if v.chars().any(char::is_control) => {
+                    violations.add(field, "must not contain control characters")
+                }
+                Some(_) => {}
+            }
+        }
+        for field in values.keys().filter(|k| !required.contains(&k.as_str())) {
+            violations.add(
+                field,
+                format!("unknown field; {provider} takes {}", required.join(", ")),
+            );
+        }
+        violations.finish()?;
+        let sealer = self.sealer()?;
+        let plaintext = serde_json::to_vec(&values).map_err(store_error)?;
+        let sealed = sealer.seal(&plaintext, &context(org_id, provider));
+        let stored = StoredCredentials {
+            provider: provider.to_owned(),
+            fields: required.iter().map(|f| (*f).to_owned()).collect(),
+            updated_at: Utc::now(),
+            updated_by: actor.to_owned(),
+        };
+        let event = NewEvent::new(
+            "comms.credentials.stored",
+            json!({ "provider": provider, "fields": stored.fields, "updated_at": stored.updated_at }),
+            comms_bus::event_metadata(Some(actor), None),
+        );
+        let mut tx = self.store.begin().await.map_err(store_error)?;
+        tx.append(
+            org_id,
+            &stream(org_id, provider),
+            ExpectedVersion::Any,
+            vec![event],
+        )
+        .await
+        .map_err(store_error)?;
+        sqlx::query(
+            "INSERT INTO provider_credentials (org_id, provider, sealed, fields, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (org_id, provider) DO UPDATE
+             SET sealed = $3, fields = $4, updated_at = $5, updated_by = $6",
+        )
+        .bind(org_id)
+        .bind(provider)
+        .bind(&sealed)
+        .bind(&stored.fields)
+        .bind(stored.updated_at)
+        .bind(actor)
+        .execute(tx.conn())
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(stored)
+    }
+
+    pub async fn list(&self, org_id: &str) -> Result<Vec<StoredCredentials>, ApiError> {
+        sqlx::query_as(
+            "SELECT provider, fields, updated_at, updated_by FROM provider_credentials
+             WHERE org_id = $1 ORDER BY provider",
+        )
+        .bind(org_id)
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(store_error)
+    }
+
+    pub async fn remove(&self, org_id: &str, actor: &str, provider: &str) -> Result<(), ApiError> {
+        fields_of(provider)?;
+        let event = NewEvent::new(
+            "comms.credentials.removed",
+            json!({ "provider": provider }),
+            comms_bus::event_metadata(Some(actor), None),
+        );
+        let mut tx = self.store.begin().await.map_err(store_error)?;
+        let deleted =
+            sqlx::query("DELETE FROM provider_credentials WHERE org_id = $1 AND provider = $2")
+                .bind(org_id)
+                .bind(provider)
+                .execute(tx.conn())
+                .await
+                .map_err(store_error)?;
+        if deleted.rows_affected() == 0 {
+            return Err(ApiError::not_found("credentials", provider));
+        }
+        tx.append(
+            org_id,
+            &stream(org_id, provider),
+            ExpectedVersion::Any,
+            vec![event],
+        )
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)
+    }
+
+    /// The provider's credentials in the clear, for the service that calls the provider.
+    pub async fn open(
+        &self,
+        org_id: &str,
+        provider: &str,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
+        let sealed: Vec<u8> = sqlx::query_scalar(
+            "SELECT sealed FROM provider_credentials WHERE org_id = $1 AND provider = $2",
+        )
+        .bind(org_id)
+        .bind(provider)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found("credentials", provider))?;
+        let plaintext = self
+            .sealer()?
+            .open(&sealed, &context(org_id, provider))
+            .ok_or_else(|| {
+                tracing::error!(
+                    org_id,
+                    provider,
+                    "stored credentials do not open under COMMS_ENCRYPTION_KEY"
+                );
+                ApiError::internal()
+            })?;
+        serde_json::from_slice(&plaintext).map_err(store_error)
+    }
+}

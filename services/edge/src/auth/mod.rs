@@ -1,0 +1,141 @@
+//! Who is calling the edge, and proof of it for the services behind.
+//!
+//! Standalone mode: `Authorization: Bearer <access token>` (or a machine API key `ock_…`);
+//! identity headers are ignored, so a forged `X-Org-Id` changes nothing. Platform mode: the
+//! Ocelot gateway's `X-User-Id`, `X-Org-Id` and `X-User-Role`, signed when
+//! `GATEWAY_SHARED_SECRET` is set. Either way the services see only a 60-second token the edge
+//! signs for the request.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod credentials;
+pub mod rate_limit;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse as _, Response};
+use comms_auth::platform::{self, GatewayHeaders};
+use comms_auth::{AuthConfig, Identity, Permission, Scope, TokenKind};
+use comms_proto::{ApiError, ErrorKind};
+use http::request::Parts;
+
+use crate::problem::{ProblemResponse, too_many_requests};
+use crate::state::AppState;
+use accounts::Accounts;
+use api_keys::ApiKeys;
+use credentials::Credentials;
+use rate_limit::RateLimiter;
+
+/// Everything the edge needs to authenticate, authorize and keep accounts.
+pub struct Auth {
+    pub config: AuthConfig,
+    pub accounts: Accounts,
+    pub api_keys: ApiKeys,
+    pub credentials: Credentials,
+    /// Requests per organization.
+    pub per_organization: RateLimiter,
+    /// Login attempts per account (email) and per client address.
+    pub logins_per_account: RateLimiter,
+    pub logins_per_address: RateLimiter,
+}
+
+impl Auth {
+    /// Refuses account endpoints in platform mode, where the gateway owns users.
+    pub fn standalone_only(&self) -> Result<(), ApiError> {
+        if self.config.platform_mode {
+            return Err(ApiError::new(
+                ErrorKind::NotFound,
+                "users and logins are the Ocelot gateway's in platform mode (PLATFORM_MODE=true)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The authenticated caller of a request.
+pub struct Caller {
+    pub identity: Identity,
+    auth: Arc<Auth>,
+}
+
+impl Caller {
+    /// 403 naming the permission, unless the caller's role holds it.
+    pub fn require(&self, permission: Permission) -> Result<Scope, ProblemResponse> {
+        Ok(self.identity.require(permission)?)
+    }
+
+    /// A gRPC request on the caller's behalf: a service token for them, and the current trace.
+    pub fn grpc<T>(&self, message: T) -> Result<tonic::Request<T>, ProblemResponse> {
+        let token = self.auth.config.tokens.internal_token(&self.identity)?;
+        let mut request = tonic::Request::new(message);
+        comms_auth::service::attach(request.metadata_mut(), &token);
+        comms_telemetry::inject_grpc(request.metadata_mut());
+        Ok(request)
+    }
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+async fn authenticate(auth: &Auth, parts: &Parts) -> Result<Identity, ApiError> {
+    if auth.config.platform_mode {
+        let headers = GatewayHeaders {
+            org: header(parts, platform::ORG_HEADER),
+            user: header(parts, platform::USER_HEADER),
+            role: header(parts, platform::ROLE_HEADER),
+            signature: header(parts, platform::SIGNATURE_HEADER),
+        };
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let now = chrono::Utc::now().timestamp();
+        return auth
+            .config
+            .gateway
+            .identify(headers, parts.method.as_str(), path, now);
+    }
+    let authorization = header(parts, "authorization").ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::Unauthenticated,
+            "missing Authorization: send `Bearer <access token>` from POST /api/communications/auth/login",
+        )
+    })?;
+    let token = comms_auth::service::bearer(authorization).ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::Unauthenticated,
+            "Authorization must be `Bearer <token>`",
+        )
+    })?;
+    if token.starts_with("ock_") {
+        return auth.api_keys.identify(token).await;
+    }
+    auth.config
+        .tokens
+        .verify(token, &[TokenKind::Access])?
+        .identity()
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let identity = authenticate(&state.auth, parts)
+            .await
+            .map_err(|e| ProblemResponse(e).into_response())?;
+        if let Err(wait) = state.auth.per_organization.check(&identity.org_id) {
+            return Err(too_many_requests(
+                "the organization's request rate limit is reached",
+                wait,
+            ));
+        }
+        Ok(Self {
+            identity,
+            auth: state.auth.clone(),
+        })
+    }
+}
