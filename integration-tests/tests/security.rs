@@ -1,0 +1,1090 @@
+//! Attacking ourselves: forged tokens, replayed refresh tokens, other organizations' ids on
+//! every route, every role on every endpoint, spoofed gateway headers. The route and method
+//! lists come from the OpenAPI document and the gRPC descriptor set, so a new endpoint is
+//! covered (or the suite fails asking for its fixture) the day it is added.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use comms_auth::permissions::grant;
+use comms_auth::{Identity, Permission, PrivateKey, Role, TokenKind};
+use comms_proto::v1::calls_service_client::CallsServiceClient;
+use comms_proto::v1::{EndCallRequest, GetCallRequest, UpdateCallRequest};
+use prost::Message as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{Fleet, ORG, PASSWORD, Session, fields, problem};
+
+const OTHER_ORG: &str = "org_beta";
+
+/// Runs one of our Python checkers with the venv `scripts/test` prepares.
+fn python(script: &str, args: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let interpreter = std::env::var("TEST_PYTHON")
+        .unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string());
+    let output = Command::new(&interpreter)
+        .arg(root.join("integration-tests/python").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {interpreter} ({e}); scripts/test installs it"));
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn b64(value: Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn our_tokens_verify_with_pyjwt_and_tokens_it_signs_with_our_key_are_accepted() {
+    let fleet = Fleet::start("600000").await;
+    let jwks = fleet.url("/.well-known/jwks.json");
+    let claims: Value = serde_json::from_str(&python(
+        "jwt_interop.py",
+        &["verify", &jwks, &fleet.admin.access_token, "comms-api"],
+    ))
+    .unwrap();
+    assert_eq!(
+        (claims["org"].as_str(), claims["typ"].as_str()),
+        (Some(ORG), Some("access"))
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        15 * 60
+    );
+
+    let now = chrono::Utc::now().timestamp();
+    let theirs = json!({
+        "iss": "comms", "aud": "comms-api", "sub": claims["sub"], "org": ORG, "role": "admin",
+        "typ": "access", "iat": now, "nbf": now, "exp": now + 300, "jti": uuid::Uuid::new_v4(),
+    });
+    let kid = &fleet.private_key.public.kid;
+    let token = python(
+        "jwt_interop.py",
+        &[
+            "sign",
+            &fleet.private_key.to_pem(),
+            kid,
+            &theirs.to_string(),
+        ],
+    );
+    let response = fleet
+        .http
+        .get(fleet.url("/api/communications/calls"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_stale_and_misused_tokens_are_refused_over_rest() {
+    let fleet = Fleet::start("600000").await;
+    let tokens = &fleet.auth.tokens;
+    let admin = Identity::new(ORG, "someone", Role::Admin).unwrap();
+    let kid = fleet.private_key.public.kid.clone();
+    let valid_claims = tokens.claims(
+        &admin,
+        TokenKind::Access,
+        std::time::Duration::from_secs(600),
+    );
+    let now = chrono::Utc::now().timestamp();
+    let signed = |edit: &dyn Fn(&mut comms_auth::Claims)| {
+        let mut claims = valid_claims.clone();
+        edit(&mut claims);
+        tokens.sign(&claims).unwrap()
+    };
+    let hs256 = {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(kid.clone());
+        let secret =
+            jsonwebtoken::EncodingKey::from_secret(fleet.private_key.public.to_pem().as_bytes());
+        jsonwebtoken::encode(&header, &valid_claims, &secret).unwrap()
+    };
+    let stranger = comms_auth::Tokens::new(
+        comms_auth::KeyRing::new(PrivateKey::generate(), vec![]),
+        Default::default(),
+    );
+    let tampered = {
+        let mine = fleet.forge(ORG, "agent-1", Role::Agent);
+        let parts: Vec<&str> = mine.split('.').collect();
+        let mut claims: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        claims["role"] = "admin".into();
+        format!("{}.{}.{}", parts[0], b64(claims), parts[2])
+    };
+    let attacks: Vec<(&str, String)> = vec![
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(json!({"alg": "none", "kid": kid})),
+                b64(serde_json::to_value(&valid_claims).unwrap())
+            ),
+        ),
+        ("HS256 keyed with our public key", hs256),
+        (
+            "expired",
+            signed(&|c| (c.iat, c.nbf, c.exp) = (now - 900, now - 900, now - 120)),
+        ),
+        (
+            "not yet valid",
+            signed(&|c| (c.nbf, c.exp) = (now + 600, now + 1200)),
+        ),
+        ("unknown kid", {
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+            header.kid = Some("not-our-key".into());
+            let pem = fleet.private_key.to_pem();
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(
+                    pem.lines()
+                        .filter(|l| !l.starts_with("-----"))
+                        .collect::<String>(),
+                )
+                .unwrap();
+            jsonwebtoken::encode(
+                &header,
+                &valid_claims,
+                &jsonwebtoken::EncodingKey::from_ed_der(&der),
+            )
+            .unwrap()
+        }),
+        ("payload tampered", tampered),
+        ("signed by another Ed25519 key", {
+            let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+            header.kid = Some(kid.clone());
+            let token = stranger.access_token(&admin).unwrap();
+            let parts: Vec<&str> = token.split('.').collect();
+            format!(
+                "{}.{}.{}",
+                b64(serde_json::to_value(&header).unwrap()),
+                parts[1],
+                parts[2]
+            )
+        }),
+        ("a refresh token", fleet.admin.refresh_token.clone()),
+        ("a service token", tokens.internal_token(&admin).unwrap()),
+        ("wrong issuer", signed(&|c| c.iss = "someone-else".into())),
+        ("garbage", "not-a-token".into()),
+    ];
+    for (attack, token) in attacks {
+        let request = fleet
+            .http
+            .get(fleet.url("/api/communications/calls"))
+            .bearer_auth(&token);
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{attack}");
+        assert!(
+            response.headers().contains_key("www-authenticate"),
+            "{attack}"
+        );
+    }
+
+    // An access token cannot refresh.
+    let (status, _) = problem(
+        fleet
+            .http
+            .post(fleet.url("/api/communications/auth/refresh"))
+            .json(&json!({ "refresh_token": fleet.admin.access_token })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn standalone_mode_ignores_identity_headers() {
+    let fleet = Fleet::start("600000").await;
+    let other = fleet.user(OTHER_ORG, Role::Admin).await;
+    let theirs = json_of(
+        fleet
+            .request(Method::POST, "/api/communications/calls", &other)
+            .json(&json!({ "to": "+14155550100" })),
+    )
+    .await;
+    // Our token with their organization in the gateway's headers: still only our data.
+    let listed = json_of(
+        fleet
+            .get("/api/communications/calls")
+            .header("x-org-id", OTHER_ORG)
+            .header("x-user-role", "admin"),
+    )
+    .await;
+    assert!(listed["data"].as_array().unwrap().is_empty(), "{listed}");
+    let (status, _) = problem(
+        fleet
+            .get(&format!(
+                "/api/communications/calls/{}",
+                theirs["id"].as_str().unwrap()
+            ))
+            .header("x-org-id", OTHER_ORG),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Headers alone are no identity at all.
+    let (status, _) = problem(
+        fleet
+            .http
+            .get(fleet.url("/api/communications/calls"))
+            .header("x-org-id", OTHER_ORG)
+            .header("x-user-id", "u")
+            .header("x-user-role", "admin"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_session() {
+    let fleet = Fleet::start("600000").await;
+    let refresh = |token: &str| {
+        fleet
+            .http
+            .post(fleet.url("/api/communications/auth/refresh"))
+            .json(&json!({ "refresh_token": token }))
+            .send()
+    };
+    let first = fleet.admin.refresh_token.clone();
+    let second: Value = refresh(&first).await.unwrap().json().await.unwrap();
+    let second_refresh = second["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second_refresh, first);
+    assert_eq!(
+        (second["token_type"].as_str(), second["expires_in"].as_u64()),
+        (Some("Bearer"), Some(900))
+    );
+    let third: Value = refresh(&second_refresh)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let newest = third["refresh_token"].as_str().unwrap().to_owned();
+
+    // The first token again: reuse. The session dies, including its newest token.
+    let reused = refresh(&first).await.unwrap();
+    assert_eq!(reused.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = reused.json().await.unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("already used"),
+        "{body}"
+    );
+    assert_eq!(
+        refresh(&newest).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let revoked: Vec<String> = sqlx::query_scalar(
+        "SELECT data->>'reason' FROM events WHERE event_type = 'comms.session.revoked'",
+    )
+    .fetch_all(&fleet.pool)
+    .await
+    .unwrap();
+    assert_eq!(revoked, ["refresh_token_reused"]);
+
+    // A fresh login is a new session; logging out ends it.
+    let session = fleet.login(support::ADMIN_EMAIL, PASSWORD).await;
+    let logout = fleet
+        .http
+        .post(fleet.url("/api/communications/auth/logout"))
+        .json(&json!({ "refresh_token": session.refresh_token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        refresh(&session.refresh_token).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn login_failures_look_alike_and_are_rate_limited_per_account() {
+    let fleet = Fleet::start("600000").await;
+    let agent = fleet.user(ORG, Role::Agent).await;
+    let me = json_of(fleet.request(Method::GET, "/api/communications/auth/me", &agent)).await;
+    let email = me["email"].as_str().unwrap().to_owned();
+    let attempt = |email: &str, password: &str| {
+        fleet
+            .http
+            .post(fleet.url("/api/communications/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+    };
+    let (status, unknown) = problem(attempt("nobody@acme.test", "some password here")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, wrong) = problem(attempt(&email, "some password here")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        unknown, wrong,
+        "unknown user and wrong password answer alike"
+    );
+    let (status, p) = problem(attempt(&email, "")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{p}");
+
+    // Five attempts per account in a burst (the login and two failures above, two more here);
+    // then 429, even with the right password.
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        statuses.push(
+            attempt(&email, "guess guess guess")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+        );
+    }
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::UNAUTHORIZED),
+        "{statuses:?}"
+    );
+    let limited = attempt(&email, PASSWORD).send().await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Other accounts are not locked out by it.
+    fleet.login(support::ADMIN_EMAIL, PASSWORD).await;
+    fleet.stop().await;
+}
+
+/// A body the operation accepts, for operations that take one.
+fn sample_body(method: &str, template: &str) -> Option<Value> {
+    Some(match (method, template) {
+        ("post", "/api/communications/calls") => json!({ "to": "+14155550100" }),
+        ("put", "/api/communications/calls/{id}") => json!({ "notes": "changed by someone" }),
+        ("post", "/api/communications/users") => json!({
+            "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()), "password": PASSWORD, "role": "agent"
+        }),
+        ("put", "/api/communications/credentials/{provider}") => {
+            json!({ "account_sid": "AC-intruder", "auth_token": "intruder-token" })
+        }
+        ("post", "/api/communications/api-keys") => json!({ "name": "probe", "role": "agent" }),
+        _ => return None,
+    })
+}
+
+/// Every operation of the OpenAPI document: `(method, path template, operation)`.
+fn operations(openapi: &Value) -> Vec<(String, String, Value)> {
+    let mut all = Vec::new();
+    for (path, item) in openapi["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            all.push((method.clone(), path.clone(), operation.clone()));
+        }
+    }
+    all
+}
+
+fn send(
+    fleet: &Fleet,
+    method: &str,
+    path: &str,
+    session: &Session,
+    body: Option<Value>,
+) -> reqwest::RequestBuilder {
+    let request = fleet.request(method.to_uppercase().parse().unwrap(), path, session);
+    match body {
+        Some(body) => request.json(&body),
+        None => request,
+    }
+}
+
+/// Organization B's resources, and how B sees them.
+struct Other {
+    session: Session,
+    call: String,
+    user: String,
+    key: String,
+}
+
+impl Other {
+    async fn create(fleet: &Fleet) -> Self {
+        let session = fleet.user(OTHER_ORG, Role::Admin).await;
+        let call = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/calls",
+            &session,
+            sample_body("post", "/api/communications/calls"),
+        ))
+        .await;
+        let user = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/users",
+            &session,
+            sample_body("post", "/api/communications/users"),
+        ))
+        .await;
+        let key = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/api-keys",
+            &session,
+            sample_body("post", "/api/communications/api-keys"),
+        ))
+        .await;
+        let credentials = send(
+            fleet,
+            "put",
+            "/api/communications/credentials/twilio",
+            &session,
+            Some(json!({ "account_sid": "AC-beta", "auth_token": "beta-token" })),
+        );
+        assert_eq!(credentials.send().await.unwrap().status(), StatusCode::OK);
+        Self {
+            call: call["id"].as_str().unwrap().to_owned(),
+            user: user["id"].as_str().unwrap().to_owned(),
+            key: key["id"].as_str().unwrap().to_owned(),
+            session,
+        }
+    }
+
+    /// Everything B can see, to compare before and after A's attempts.
+    async fn snapshot(&self, fleet: &Fleet) -> Vec<Value> {
+        let mut seen = Vec::new();
+        for path in [
+            format!("/api/communications/calls/{}", self.call),
+            "/api/communications/calls".into(),
+            "/api/communications/users".into(),
+            "/api/communications/api-keys".into(),
+            "/api/communications/credentials".into(),
+        ] {
+            seen.push(json_of(send(fleet, "get", &path, &self.session, None)).await);
+        }
+        seen
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_rest_route_reaches_another_organizations_data() {
+    let fleet = Fleet::start("600000").await;
+    let other = Other::create(&fleet).await;
+    let before = other.snapshot(&fleet).await;
+    let openapi = json_of(fleet.http.get(fleet.url("/openapi.json"))).await;
+
+    let mut tried = 0;
+    for (method, template, _) in operations(&openapi) {
+        if !template.contains('{') {
+            continue;
+        }
+        let id = match template.as_str() {
+            "/api/communications/calls/{id}" => other.call.clone(),
+            "/api/communications/users/{id}" => other.user.clone(),
+            "/api/communications/api-keys/{id}" => other.key.clone(),
+            "/api/communications/credentials/{provider}" => "twilio".into(),
+            _ => panic!("no cross-tenant fixture for {method} {template}: add one here"),
+        };
+        let path = template.replace("{id}", &id).replace("{provider}", &id);
+        let response = send(
+            &fleet,
+            &method,
+            &path,
+            &fleet.admin,
+            sample_body(&method, &template),
+        )
+        .send()
+        .await
+        .unwrap();
+        // Credentials are addressed by provider name, not id: A's PUT writes A's own.
+        let expected = if (method.as_str(), template.as_str())
+            == ("put", "/api/communications/credentials/{provider}")
+        {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(
+            response.status(),
+            expected,
+            "{method} {template} with {OTHER_ORG}'s id"
+        );
+        tried += 1;
+    }
+    assert!(tried >= 7, "only {tried} routes take ids?");
+
+    // Lists never show B's rows.
+    let b_ids = [&other.call, &other.user, &other.key];
+    for (method, template, _) in operations(&openapi) {
+        if method != "get"
+            || template.contains('{')
+            || !template.starts_with("/api/communications/")
+        {
+            continue;
+        }
+        let response = send(&fleet, &method, &template, &fleet.admin, None)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{template}");
+        let body: Value = response.json().await.unwrap();
+        for item in body["data"].as_array().into_iter().flatten() {
+            assert!(
+                !b_ids.iter().any(|id| item["id"] == id.as_str()),
+                "{template} lists {item}"
+            );
+            assert_ne!(
+                item["organization_id"], OTHER_ORG,
+                "{template} lists {item}"
+            );
+        }
+    }
+    let dashboard = json_of(fleet.get("/api/communications/analytics/dashboard")).await;
+    assert_eq!(dashboard["total_calls"], 0, "B's call is not counted for A");
+
+    assert_eq!(
+        other.snapshot(&fleet).await,
+        before,
+        "B's data is unchanged"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_grpc_method_reaches_another_organizations_data() {
+    let fleet = Fleet::start("600000").await;
+    let other = Other::create(&fleet).await;
+    let before = other.snapshot(&fleet).await;
+    let identity = Identity::new(ORG, "planning", Role::Admin).unwrap();
+    let token = fleet.auth.tokens.internal_token(&identity).unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", fleet.fleet.calls))
+        .unwrap()
+        .connect_lazy();
+    let mut calls =
+        CallsServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            comms_auth::service::attach(request.metadata_mut(), &token);
+            Ok(request)
+        });
+
+    let descriptors =
+        prost_types::FileDescriptorSet::decode(comms_proto::FILE_DESCRIPTOR_SET).unwrap();
+    let takes_id = |type_name: &str| {
+        descriptors
+            .file
+            .iter()
+            .flat_map(|f| {
+                let package = f.package().to_owned();
+                f.message_type
+                    .iter()
+                    .map(move |m| (format!(".{package}.{}", m.name()), m))
+            })
+            .find(|(name, _)| name == type_name)
+            .is_some_and(|(_, message)| message.field.iter().any(|f| f.name() == "id"))
+    };
+    let mut tried = 0;
+    for file in &descriptors.file {
+        for service in &file.service {
+            for method in &service.method {
+                if !takes_id(method.input_type()) {
+                    continue;
+                }
+                let id = other.call.clone();
+                let status = match (service.name(), method.name()) {
+                    ("CallsService", "GetCall") => {
+                        calls.get_call(GetCallRequest { id }).await.unwrap_err()
+                    }
+                    ("CallsService", "UpdateCall") => calls
+                        .update_call(UpdateCallRequest {
+                            id,
+                            notes: Some("x".into()),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "EndCall") => calls
+                        .end_call(EndCallRequest {
+                            id,
+                            reason: String::new(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    (service, method) => {
+                        panic!("no cross-tenant case for {service}/{method}: add one here")
+                    }
+                };
+                assert_eq!(
+                    status.code(),
+                    tonic::Code::NotFound,
+                    "{}/{}",
+                    service.name(),
+                    method.name()
+                );
+                tried += 1;
+            }
+        }
+    }
+    assert_eq!(tried, 3);
+    assert_eq!(
+        other.snapshot(&fleet).await,
+        before,
+        "B's data is unchanged"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_role_meets_each_endpoint_as_the_permission_table_says() {
+    let fleet = Fleet::start("600000").await;
+    let sessions = [
+        (Role::Agent, fleet.user(ORG, Role::Agent).await),
+        (Role::Supervisor, fleet.user(ORG, Role::Supervisor).await),
+        (Role::Admin, fleet.admin.clone()),
+    ];
+    let call = json_of(
+        fleet
+            .post("/api/communications/calls")
+            .json(&json!({ "to": "+14155550100" })),
+    )
+    .await;
+    let me = json_of(fleet.get("/api/communications/auth/me")).await;
+    let key = json_of(
+        fleet
+            .post("/api/communications/api-keys")
+            .json(&json!({ "name": "k", "role": "agent" })),
+    )
+    .await;
+    let openapi = json_of(fleet.http.get(fleet.url("/openapi.json"))).await;
+
+    let mut checked = 0;
+    for (method, template, operation) in operations(&openapi) {
+        let requirements = operation["security"].as_array().unwrap_or_else(|| {
+            panic!("{method} {template} declares no security: say who may call it")
+        });
+        let required: Vec<&str> = requirements
+            .iter()
+            .filter_map(|r| r["bearer"].as_array())
+            .flatten()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        if requirements
+            .iter()
+            .all(|r| r.as_object().unwrap().is_empty())
+        {
+            continue; // public: login, refresh, JWKS, health
+        }
+        let path = template
+            .replace(
+                "{id}",
+                match template.as_str() {
+                    "/api/communications/calls/{id}" => call["id"].as_str().unwrap(),
+                    "/api/communications/users/{id}" => me["user_id"].as_str().unwrap(),
+                    "/api/communications/api-keys/{id}" => key["id"].as_str().unwrap(),
+                    _ => "00000000-0000-0000-0000-000000000000",
+                },
+            )
+            .replace("{provider}", "twilio");
+        if ["post", "put"].contains(&method.as_str()) {
+            assert!(
+                sample_body(&method, &template).is_some(),
+                "no sample body for {method} {template}: add one"
+            );
+        }
+        for (role, session) in &sessions {
+            let response = send(
+                &fleet,
+                &method,
+                &path,
+                session,
+                sample_body(&method, &template),
+            )
+            .send()
+            .await
+            .unwrap();
+            let status = response.status();
+            let missing: Vec<&str> = required
+                .iter()
+                .copied()
+                .filter(|p| {
+                    grant(
+                        *role,
+                        Permission::parse(p).unwrap_or_else(|| panic!("unknown permission {p}")),
+                    )
+                    .is_none()
+                })
+                .collect();
+            if missing.is_empty() {
+                assert!(
+                    status != StatusCode::FORBIDDEN
+                        && status != StatusCode::UNAUTHORIZED
+                        && !status.is_server_error(),
+                    "{role} on {method} {template}: {status}"
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role} on {method} {template}"
+                );
+                let body: Value = response.json().await.unwrap();
+                assert!(
+                    body["detail"].as_str().unwrap().contains(missing[0]),
+                    "{role} on {method} {template}: {body}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3 * 15, "only {checked} role checks");
+    fleet.stop().await;
+}
+
+const GATEWAY_SECRET: &str = "a-shared-secret-of-at-least-32-characters";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn platform_mode_believes_only_the_gateways_signed_headers() {
+    let fleet = Fleet::start_with(
+        "600000",
+        &[
+            ("PLATFORM_MODE", "true"),
+            ("GATEWAY_SHARED_SECRET", GATEWAY_SECRET),
+            ("PLATFORM_ROLE_MAP", "owner=admin,member=agent"),
+            ("RATE_LIMIT_PER_MINUTE", "12"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+        ],
+    )
+    .await;
+    let path = "/api/communications/calls";
+    let gateway = |org: &str, role: &str, signed_path: &str, secret: &str| {
+        let t = chrono::Utc::now().timestamp();
+        let signature =
+            comms_auth::platform::sign(secret, t, "GET", signed_path, org, "user_9", role);
+        fleet
+            .http
+            .get(fleet.url(path))
+            .header("x-org-id", org)
+            .header("x-user-id", "user_9")
+            .header("x-user-role", role)
+            .header("x-ocelot-signature", signature)
+    };
+    let ok = gateway(ORG, "owner", path, GATEWAY_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    for (case, request) in [
+        ("no headers", fleet.http.get(fleet.url(path))),
+        (
+            "unsigned",
+            fleet
+                .http
+                .get(fleet.url(path))
+                .header("x-org-id", ORG)
+                .header("x-user-id", "u")
+                .header("x-user-role", "owner"),
+        ),
+        (
+            "wrong secret",
+            gateway(
+                ORG,
+                "owner",
+                path,
+                "a-guess-that-is-also-32-characters-long",
+            ),
+        ),
+        (
+            "signed for another path",
+            gateway(ORG, "owner", "/api/communications/users", GATEWAY_SECRET),
+        ),
+        ("unmapped role", gateway(ORG, "guest", path, GATEWAY_SECRET)),
+        (
+            "our own bearer token",
+            fleet
+                .http
+                .get(fleet.url(path))
+                .bearer_auth(fleet.forge(ORG, "u", Role::Admin)),
+        ),
+    ] {
+        let (status, _) = problem(request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}");
+    }
+    // A signed request for another organization cannot be re-pointed by editing X-Org-Id.
+    let t = chrono::Utc::now().timestamp();
+    let signature =
+        comms_auth::platform::sign(GATEWAY_SECRET, t, "GET", path, "org_mine", "u", "owner");
+    let (status, _) = problem(
+        fleet
+            .http
+            .get(fleet.url(path))
+            .header("x-org-id", ORG)
+            .header("x-user-id", "u")
+            .header("x-user-role", "owner")
+            .header("x-ocelot-signature", signature),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Roles come through the map; accounts are the gateway's business.
+    let me_path = "/api/communications/auth/me";
+    let t = chrono::Utc::now().timestamp();
+    let me = json_of(
+        fleet
+            .http
+            .get(fleet.url(me_path))
+            .header("x-org-id", ORG)
+            .header("x-user-id", "user_9")
+            .header("x-user-role", "member")
+            .header(
+                "x-ocelot-signature",
+                comms_auth::platform::sign(
+                    GATEWAY_SECRET,
+                    t,
+                    "GET",
+                    me_path,
+                    ORG,
+                    "user_9",
+                    "member",
+                ),
+            ),
+    )
+    .await;
+    assert_eq!(
+        (me["role"].as_str(), me["organization_id"].as_str()),
+        (Some("agent"), Some(ORG))
+    );
+    let (status, _) = problem(
+        fleet
+            .http
+            .post(fleet.url("/api/communications/auth/login"))
+            .json(&json!({"email": support::ADMIN_EMAIL, "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Browsers: only the configured origin; and the security headers on every answer.
+    let preflight = |origin: &'static str| {
+        fleet
+            .http
+            .request(Method::OPTIONS, fleet.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .send()
+    };
+    let allowed = preflight("https://app.example.com").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let refused = preflight("https://evil.example.com").await.unwrap();
+    assert!(
+        !refused
+            .headers()
+            .contains_key("access-control-allow-origin")
+    );
+    let answer = fleet.http.get(fleet.url("/health")).send().await.unwrap();
+    for (header, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        assert_eq!(answer.headers()[header], value, "{header}");
+    }
+
+    // The organization's rate: 12 a minute, and then 429 with Retry-After.
+    let mut limited = None;
+    for _ in 0..15 {
+        let response = gateway(ORG, "owner", path, GATEWAY_SECRET)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(response);
+            break;
+        }
+    }
+    let limited = limited.expect("the organization's limit was never reached");
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&retry), "{retry}");
+    let other_org = gateway("org_other", "owner", path, GATEWAY_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other_org.status(),
+        StatusCode::OK,
+        "one organization's limit is its own"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn credentials_are_write_only_and_api_keys_work_until_revoked() {
+    let fleet = Fleet::start("600000").await;
+    let token = "twilio-secret-auth-token-123";
+    let stored = json_of(
+        fleet
+            .put("/api/communications/credentials/twilio")
+            .json(&json!({ "account_sid": "AC0001", "auth_token": token })),
+    )
+    .await;
+    assert_eq!(stored["fields"], json!(["account_sid", "auth_token"]));
+    let listed = fleet
+        .get("/api/communications/credentials")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains("twilio") && !listed.contains(token) && !listed.contains("AC0001"),
+        "{listed}"
+    );
+    let sealed: Vec<u8> = sqlx::query_scalar("SELECT sealed FROM provider_credentials")
+        .fetch_one(&fleet.pool)
+        .await
+        .unwrap();
+    assert!(!sealed.windows(token.len()).any(|w| w == token.as_bytes()));
+    let event: Value =
+        sqlx::query_scalar("SELECT data FROM events WHERE event_type = 'comms.credentials.stored'")
+            .fetch_one(&fleet.pool)
+            .await
+            .unwrap();
+    assert!(!event.to_string().contains(token), "{event}");
+
+    let (status, p) = problem(
+        fleet
+            .put("/api/communications/credentials/twilio")
+            .json(&json!({ "account_sid": "AC1", "token": "x" })),
+    )
+    .await;
+    assert_eq!(
+        (status, fields(&p)),
+        (StatusCode::BAD_REQUEST, vec!["auth_token", "token"])
+    );
+    let (status, _) = problem(
+        fleet
+            .put("/api/communications/credentials/carrier-pigeon")
+            .json(&json!({ "api_key": "x" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, p) = problem(
+        fleet
+            .put("/api/communications/credentials/openai")
+            .json(&json!({ "api_key": 5 })),
+    )
+    .await;
+    assert_eq!(
+        (status, fields(&p)),
+        (StatusCode::BAD_REQUEST, vec!["api_key"])
+    );
+
+    let created = json_of(
+        fleet
+            .post("/api/communications/api-keys")
+            .json(&json!({ "name": "reports", "role": "supervisor" })),
+    )
+    .await;
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("ock_"));
+    let listed = fleet
+        .get("/api/communications/api-keys")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!listed.contains(&key), "the key is shown once");
+    let digest: Vec<u8> = sqlx::query_scalar("SELECT digest FROM api_keys")
+        .fetch_one(&fleet.pool)
+        .await
+        .unwrap();
+    assert_eq!(digest, comms_auth::secrets::api_key_digest(&key));
+    let with_key = |path: &str| fleet.http.get(fleet.url(path)).bearer_auth(&key).send();
+    assert_eq!(
+        with_key("/api/communications/analytics/dashboard")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        with_key("/api/communications/users")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN,
+        "a supervisor key"
+    );
+    let revoke = fleet.delete(&format!(
+        "/api/communications/api-keys/{}",
+        created["id"].as_str().unwrap()
+    ));
+    assert_eq!(
+        revoke.send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        with_key("/api/communications/calls")
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    fleet.stop().await;
+}
+
+#[test]
+fn twilio_signatures_agree_with_twilio_python() {
+    let params: Vec<(String, String)> = [
+        ("CallSid", "CA9f2c"),
+        ("CallStatus", "completed"),
+        ("To", "+14155550100"),
+        ("From", "+14155550199"),
+        ("Digits", "1 2&3=4"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let url = "https://comms.example.com/webhooks/twilio/status?org=org_acme";
+    let token = "e3b0c44298fc1c149afbf4c8996fb924";
+    let signature = comms_auth::webhook::twilio_signature(token, url, &params);
+    let as_json = serde_json::to_string(
+        &params
+            .iter()
+            .cloned()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
+    .unwrap();
+    assert_eq!(
+        python("twilio_check.py", &[token, url, &as_json, &signature]),
+        "valid"
+    );
+    assert_eq!(
+        python(
+            "twilio_check.py",
+            &["another-token", url, &as_json, &signature]
+        ),
+        "invalid"
+    );
+    assert!(comms_auth::webhook::verify_twilio(
+        token, url, &params, &signature
+    ));
+}
