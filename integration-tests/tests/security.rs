@@ -363,6 +363,25 @@ async fn login_failures_look_alike_and_are_rate_limited_per_account() {
     assert!((1..=60).contains(&retry), "{retry}");
     // Other accounts are not locked out by it.
     fleet.login(support::ADMIN_EMAIL, PASSWORD).await;
+
+    // Twenty attempts per address in a burst, whichever accounts they try.
+    let mut by_address = None;
+    for n in 0..25 {
+        let response = attempt(&format!("spray{n}@acme.test"), "guess guess guess")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            by_address = Some(response.json::<Value>().await.unwrap());
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let by_address = by_address.expect("spraying many accounts from one address is limited");
+    assert!(
+        by_address["detail"].as_str().unwrap().contains("address"),
+        "{by_address}"
+    );
     fleet.stop().await;
 }
 

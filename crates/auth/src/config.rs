@@ -33,10 +33,28 @@ impl AuthConfig {
     /// `JWT_PUBLIC_KEY` (PEM, one or more keys; verifies), or else the key directory
     /// `COMMS_KEY_DIR`, where the first start generates a key.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let lifetimes = Lifetimes {
-            access: Duration::from_secs(env.parse("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?),
-            refresh: Duration::from_secs(env.parse("REFRESH_TOKEN_TTL_SECONDS", 7 * 24 * 3600)?),
+        let seconds = |variable: &str, default: u64| -> Result<Duration, ConfigError> {
+            let value: u64 = env.parse(variable, default)?;
+            if value < 60 {
+                return Err(ConfigError {
+                    variable: variable.to_owned(),
+                    value: value.to_string(),
+                    reason: "must be at least 60 seconds".into(),
+                });
+            }
+            Ok(Duration::from_secs(value))
         };
+        let lifetimes = Lifetimes {
+            access: seconds("ACCESS_TOKEN_TTL_SECONDS", 15 * 60)?,
+            refresh: seconds("REFRESH_TOKEN_TTL_SECONDS", 7 * 24 * 3600)?,
+        };
+        if lifetimes.refresh <= lifetimes.access {
+            return Err(ConfigError {
+                variable: "REFRESH_TOKEN_TTL_SECONDS".into(),
+                value: lifetimes.refresh.as_secs().to_string(),
+                reason: "must be longer than ACCESS_TOKEN_TTL_SECONDS".into(),
+            });
+        }
         let public = match env.get("JWT_PUBLIC_KEY") {
             Some(pem) => {
                 KeyRing::public_keys_from_pem(pem).map_err(|e| invalid("JWT_PUBLIC_KEY", e))?
@@ -80,5 +98,65 @@ impl AuthConfig {
             platform_mode: false,
             gateway: Gateway::new(RoleMap::default(), None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_name_the_variable_and_never_echo_a_key() {
+        let error = |pairs: &[(&str, &str)]| {
+            AuthConfig::from_env(&Env::from_pairs(pairs.iter().copied())).unwrap_err()
+        };
+        let pem = PrivateKey::generate().to_pem();
+        let broken = pem.replace("-----END", "x-----END");
+        let e = error(&[("JWT_PRIVATE_KEY", broken.as_str())]);
+        assert_eq!(e.variable, "JWT_PRIVATE_KEY");
+        assert!(!e.to_string().contains(pem.lines().nth(1).unwrap()), "{e}");
+        assert_eq!(
+            error(&[("JWT_PRIVATE_KEY", &pem), ("ACCESS_TOKEN_TTL_SECONDS", "5")]).variable,
+            "ACCESS_TOKEN_TTL_SECONDS"
+        );
+        assert_eq!(
+            error(&[
+                ("JWT_PRIVATE_KEY", &pem),
+                ("REFRESH_TOKEN_TTL_SECONDS", "600")
+            ])
+            .variable,
+            "REFRESH_TOKEN_TTL_SECONDS"
+        );
+        assert_eq!(
+            error(&[
+                ("JWT_PRIVATE_KEY", &pem),
+                ("GATEWAY_SHARED_SECRET", "short")
+            ])
+            .variable,
+            "GATEWAY_SHARED_SECRET"
+        );
+        assert_eq!(
+            error(&[("JWT_PRIVATE_KEY", &pem), ("PLATFORM_ROLE_MAP", "owner")]).variable,
+            "PLATFORM_ROLE_MAP"
+        );
+    }
+
+    #[test]
+    fn a_public_key_alone_verifies_but_cannot_sign() {
+        let key = PrivateKey::generate();
+        let public = key.public.to_pem();
+        let config =
+            AuthConfig::from_env(&Env::from_pairs([("JWT_PUBLIC_KEY", public.as_str())])).unwrap();
+        assert!(config.tokens.keys().signing().is_none());
+        let signer = Tokens::new(KeyRing::new(key, vec![]), Lifetimes::default());
+        let identity = crate::Identity::new("org", "u", crate::Role::Agent).unwrap();
+        let token = signer.internal_token(&identity).unwrap();
+        assert!(
+            config
+                .tokens
+                .verify(&token, &[crate::TokenKind::Internal])
+                .is_ok()
+        );
+        assert!(config.tokens.internal_token(&identity).is_err());
     }
 }

@@ -205,11 +205,14 @@ pub fn api() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document of [`api`].
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api().split_for_parts().1
+    let mut document = api().split_for_parts().1;
+    openapi::add_common_responses(&mut document);
+    document
 }
 
 pub fn router(state: AppState) -> Router {
-    let (api, document) = api().split_for_parts();
+    let (api, _) = api().split_for_parts();
+    let document = openapi_document();
     let cors = hardening::cors(&state.cors_origins);
     let timeout = state.request_timeout;
     api.route("/metrics", get(routes::health::metrics))

@@ -37,3 +37,60 @@ impl Modify for BearerScheme {
         );
     }
 }
+
+/// Answers any operation can give besides its own, added to every operation so the document
+/// says what the middleware does: bodies too large or not JSON, the organization's rate limit,
+/// and the request deadline.
+pub fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Content, Ref, ResponseBuilder};
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build()
+    };
+    for item in document.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let mut add = |status: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem(description).into());
+            };
+            if operation.request_body.is_some() {
+                add("413", "The body exceeds 64 KiB");
+                add("415", "The body is not JSON");
+            }
+            let public = serde_json::to_value(&operation.security)
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .is_some_and(|requirements| {
+                    requirements
+                        .iter()
+                        .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                });
+            if !public {
+                add(
+                    "429",
+                    "The organization's request rate limit is reached; see Retry-After",
+                );
+            }
+            add(
+                "504",
+                "The request took longer than REQUEST_TIMEOUT_SECONDS",
+            );
+        }
+    }
+}

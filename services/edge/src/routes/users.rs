@@ -18,7 +18,7 @@ type Result<T> = std::result::Result<T, ProblemResponse>;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    #[schema(example = "grace@example.com", max_length = 254)]
+    #[schema(example = "grace@example.com", format = Email, max_length = 254)]
     pub email: String,
     /// 12–72 bytes.
     #[schema(format = Password, min_length = 12, max_length = 72)]
