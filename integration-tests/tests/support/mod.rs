@@ -294,3 +294,16 @@ pub fn fields(body: &Value) -> Vec<&str> {
         })
         .unwrap_or_default()
 }
+
+/// Every event in the log matches the schema of its type, and every type has one.
+pub async fn assert_events_match_their_schemas(pool: &PgPool) {
+    let events: Vec<(String, Value)> =
+        sqlx::query_as("SELECT event_type, data FROM events ORDER BY global_position")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert!(!events.is_empty());
+    for (event_type, data) in events {
+        assert_valid(&schema(&event_type), &data);
+    }
+}
