@@ -69,7 +69,11 @@ impl AuthConfig {
             (None, false) => KeyRing::verify_only(public),
             (None, true) => {
                 let dir = PathBuf::from(env.string("COMMS_KEY_DIR", DEFAULT_KEY_DIR));
-                KeyRing::load_or_generate(&dir).map_err(|e| invalid("COMMS_KEY_DIR", e))?
+                KeyRing::load_or_generate(&dir).map_err(|e| ConfigError {
+                    variable: "COMMS_KEY_DIR".into(),
+                    value: dir.display().to_string(),
+                    reason: e.to_string(),
+                })?
             }
         };
         let roles = RoleMap::parse(&env.string("PLATFORM_ROLE_MAP", ""))

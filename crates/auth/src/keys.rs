@@ -3,7 +3,8 @@
 //! RFC 7638 JWK thumbprint, so the same key has the same id everywhere.
 //!
 //! Keys come from `JWT_PRIVATE_KEY` / `JWT_PUBLIC_KEY` (PEM) or from a key directory, where the
-//! first start generates one (directory 0700, key files 0600, ssh-style: wider modes are refused).
+//! first start generates one (directory 0700, key files 0600). Like ssh, a key file others can
+//! read, or a directory others can write, is refused.
 
 use std::fs;
 use std::io::Write as _;
@@ -256,11 +257,12 @@ fn prepare_dir(dir: &Path) -> Result<(), KeyError> {
         .map_err(|e| file_error(dir, e))?
         .permissions()
         .mode();
-    if mode & 0o077 != 0 {
+    // Others may list it (a mounted Kubernetes Secret is 0755) but never add or swap a key.
+    if mode & 0o022 != 0 {
         return Err(file_error(
             dir,
             format!(
-                "mode {:o} lets others into the key directory; chmod 700 it",
+                "mode {:o} lets others write keys into the directory; chmod 700 it",
                 mode & 0o777
             ),
         ));
@@ -392,6 +394,15 @@ mod tests {
         fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
         let error = KeyRing::load_or_generate(&dir).unwrap_err().to_string();
         assert!(error.contains("chmod 600"), "{error}");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let error = KeyRing::load_or_generate(&dir).unwrap_err().to_string();
+        assert!(error.contains("chmod 700"), "{error}");
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            KeyRing::load_or_generate(&dir).is_ok(),
+            "a readable directory is fine"
+        );
     }
 
     #[test]

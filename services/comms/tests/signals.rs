@@ -19,7 +19,7 @@ fn sigterm_drains_and_exits_cleanly() {
         .env("EVENTS_EXCHANGE", &exchange)
         .env("ANALYTICS_QUEUE", &queue)
         .env("PORT", "0")
-        .env("COMMS_KEY_DIR", keys.path())
+        .env("COMMS_KEY_DIR", keys.path().join("keys"))
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -37,6 +37,26 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         println!("  stored {stored} of {} events", options.replay_events);
     }
     sqlx::query("ANALYZE events").execute(&db.pool).await?;
+    // Readers see an event once every transaction older than its own has ended, cluster-wide;
+    // a long transaction elsewhere (another database, even) would hide the newest events from
+    // the rebuild. Measure the replay of the whole history: wait until all of it is visible.
+    let started = Instant::now();
+    loop {
+        let visible: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())",
+        )
+        .fetch_one(&db.pool)
+        .await?;
+        if visible as usize >= stored {
+            break;
+        }
+        anyhow::ensure!(
+            started.elapsed().as_secs() < 120,
+            "a transaction elsewhere in the cluster keeps {} events invisible",
+            stored - visible as usize
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 
     let store = EventStore::new(db.pool.clone());
     let started = Instant::now();
