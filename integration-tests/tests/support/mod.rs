@@ -160,7 +160,7 @@ impl Fleet {
             assert_eq!(created.status(), StatusCode::CREATED);
         } else {
             let store = comms_eventstore::EventStore::new(self.pool.clone());
-            let accounts = comms_edge::UserAccounts::new(store, self.auth.tokens.clone(), 4)
+            let accounts = comms_edge::Accounts::new(store, self.auth.tokens.clone(), 4)
                 .await
                 .unwrap();
             let new = comms_edge::NewUser {

@@ -31,12 +31,10 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Auth;
-use crate::auth::accounts::Accounts;
-use crate::auth::rate_limit::RateLimiter;
 use crate::problem::ProblemResponse;
 use crate::state::{AppState, Probes};
 
-pub use crate::auth::accounts::{Accounts as UserAccounts, NewUser};
+pub use crate::auth::accounts::{Accounts, NewUser};
 
 /// The first administrator, created on start when absent (`COMMS_ADMIN_*`).
 #[derive(Clone)]
@@ -280,35 +278,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         config.common.database_pool_size,
     )
     .await?;
-    let store = EventStore::new(pool);
-    let accounts = Accounts::new(
-        store.clone(),
-        config.auth.tokens.clone(),
-        config.bcrypt_cost,
-    )
-    .await?;
-    if let Some(admin) = &config.admin {
-        match accounts
-            .ensure_admin(&admin.org_id, &admin.email, &admin.password)
-            .await
-        {
-            Ok(true) => {
-                tracing::info!(email = %admin.email, org = %admin.org_id, "created the first administrator")
-            }
-            Ok(false) => tracing::debug!(email = %admin.email, "the administrator exists"),
-            Err(e) => anyhow::bail!("creating the first administrator: {}", e.message),
-        }
-    }
-    let per_minute = config.rate_limit_per_minute;
-    let auth = Arc::new(Auth {
-        accounts,
-        api_keys: auth::api_keys::ApiKeys::new(store.clone()),
-        credentials: auth::credentials::Credentials::new(store, config.encryption_key.clone()),
-        per_organization: RateLimiter::per_minute(per_minute, per_minute),
-        logins_per_account: RateLimiter::per_minute(5, 5),
-        logins_per_address: RateLimiter::per_minute(20, 20),
-        config: config.auth.clone(),
-    });
+    let auth = Arc::new(Auth::start(&config, EventStore::new(pool)).await?);
     let state = AppState {
         auth,
         request_timeout: config.request_timeout,

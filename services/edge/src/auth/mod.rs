@@ -17,6 +17,7 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse as _, Response};
 use comms_auth::platform::{self, GatewayHeaders};
 use comms_auth::{AuthConfig, Identity, Permission, Scope, TokenKind};
+use comms_eventstore::EventStore;
 use comms_proto::{ApiError, ErrorKind};
 use http::request::Parts;
 
@@ -41,6 +42,39 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// Opens the accounts, creates the first administrator when configured, and sets the limits:
+    /// per organization as configured, logins in bursts of 5 per account and 20 per address.
+    pub async fn start(config: &crate::Config, store: EventStore) -> anyhow::Result<Self> {
+        let accounts = Accounts::new(
+            store.clone(),
+            config.auth.tokens.clone(),
+            config.bcrypt_cost,
+        )
+        .await?;
+        if let Some(admin) = &config.admin {
+            match accounts
+                .ensure_admin(&admin.org_id, &admin.email, &admin.password)
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(email = %admin.email, org = %admin.org_id, "created the first administrator")
+                }
+                Ok(false) => tracing::debug!(email = %admin.email, "the administrator exists"),
+                Err(e) => anyhow::bail!("creating the first administrator: {}", e.message),
+            }
+        }
+        let per_minute = config.rate_limit_per_minute;
+        Ok(Self {
+            accounts,
+            api_keys: ApiKeys::new(store.clone()),
+            credentials: Credentials::new(store, config.encryption_key.clone()),
+            per_organization: RateLimiter::per_minute(per_minute, per_minute),
+            logins_per_account: RateLimiter::per_minute(5, 5),
+            logins_per_address: RateLimiter::per_minute(20, 20),
+            config: config.auth.clone(),
+        })
+    }
+
     /// Refuses account endpoints in platform mode, where the gateway owns users.
     pub fn standalone_only(&self) -> Result<(), ApiError> {
         if self.config.platform_mode {
