@@ -34,7 +34,7 @@ impl std::fmt::Display for Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Identity {
     pub org_id: String,
     pub user_id: String,

@@ -11,6 +11,9 @@
 //! Only EdDSA is accepted, `kid` must name a key of the ring, and `exp`, `nbf`, `iat`, `iss`,
 //! `aud`, `sub` and `org` are required.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use comms_proto::{ApiError, ErrorKind};
@@ -86,10 +89,50 @@ impl Default for Lifetimes {
 }
 
 /// Signs and verifies tokens with a [`KeyRing`].
+///
+/// An Ed25519 signature costs about 40 µs to make or check, and each REST request would pay
+/// three (`comms bench --only auth`). So a token verified once is remembered by its exact text
+/// until it expires (a client sends the same access token for 15 minutes), and the edge reuses
+/// a service token per caller for half its life. Clones share both memories.
 #[derive(Debug, Clone)]
 pub struct Tokens {
     keys: KeyRing,
     pub lifetimes: Lifetimes,
+    verified: Arc<Recent<String, Claims>>,
+    minted: Arc<Recent<Identity, (String, i64)>>,
+}
+
+/// A bounded memory of recent results, emptied when full: losing it costs a signature
+/// operation per live token, never correctness. Its contents are never printed.
+struct Recent<K, V>(Mutex<HashMap<K, V>>);
+
+const RECENT_MAX: usize = 10_000;
+
+impl<K: Hash + Eq, V: Clone> Recent<K, V> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
+
+    fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.0.lock().expect("token memory lock").get(key).cloned()
+    }
+
+    fn put(&self, key: K, value: V) {
+        let mut map = self.0.lock().expect("token memory lock");
+        if map.len() >= RECENT_MAX {
+            map.clear();
+        }
+        map.insert(key, value);
+    }
+}
+
+impl<K, V> std::fmt::Debug for Recent<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recent(..)")
+    }
 }
 
 fn unauthenticated(message: impl Into<String>) -> ApiError {
@@ -98,7 +141,12 @@ fn unauthenticated(message: impl Into<String>) -> ApiError {
 
 impl Tokens {
     pub fn new(keys: KeyRing, lifetimes: Lifetimes) -> Self {
-        Self { keys, lifetimes }
+        Self {
+            keys,
+            lifetimes,
+            verified: Arc::new(Recent::new()),
+            minted: Arc::new(Recent::new()),
+        }
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -142,17 +190,39 @@ impl Tokens {
     }
 
     /// A short-lived token the edge attaches to each service call on the caller's behalf.
+    /// Reused for half its 60-second life, so it always has 30 seconds left when sent.
     pub fn internal_token(&self, identity: &Identity) -> Result<String, ApiError> {
-        self.sign(&self.claims(identity, TokenKind::Internal, INTERNAL_TTL))
+        let now = chrono::Utc::now().timestamp();
+        if let Some((token, issued)) = self.minted.get(identity) {
+            if now - issued < INTERNAL_TTL.as_secs() as i64 / 2 {
+                return Ok(token);
+            }
+        }
+        let claims = self.claims(identity, TokenKind::Internal, INTERNAL_TTL);
+        let token = self.sign(&claims)?;
+        self.minted
+            .put(identity.clone(), (token.clone(), claims.iat));
+        Ok(token)
     }
 
     /// Verifies `token` as one of `kinds`: signature by a key of the ring (EdDSA only), times,
     /// issuer and audience. Any failure is a 401 naming the reason.
     pub fn verify(&self, token: &str, kinds: &[TokenKind]) -> Result<Claims, ApiError> {
-        self.check(token, kinds).map_err(|reason| {
+        if let Some(claims) = self.verified.get(token) {
+            let now = chrono::Utc::now().timestamp();
+            if kinds.contains(&claims.kind) && now <= claims.exp + LEEWAY_SECONDS as i64 {
+                return Ok(claims);
+            }
+        }
+        let claims = self.check(token, kinds).map_err(|reason| {
             tracing::debug!(%reason, "token refused");
             unauthenticated(format!("invalid token: {reason}"))
-        })
+        })?;
+        // Refresh tokens are used once; remembering them would only crowd the others out.
+        if claims.kind != TokenKind::Refresh {
+            self.verified.put(token.to_owned(), claims.clone());
+        }
+        Ok(claims)
     }
 
     fn check(&self, token: &str, kinds: &[TokenKind]) -> Result<Claims, String> {
@@ -176,5 +246,66 @@ impl Tokens {
             return Err(format!("a {:?} token is not accepted here", claims.kind));
         }
         Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{PrivateKey, Role};
+
+    fn tokens() -> Tokens {
+        Tokens::new(
+            KeyRing::new(PrivateKey::generate(), vec![]),
+            Lifetimes::default(),
+        )
+    }
+
+    #[test]
+    fn a_remembered_token_still_only_works_where_its_kind_does() {
+        let tokens = tokens();
+        let identity = Identity::new("org", "u", Role::Agent).unwrap();
+        let access = tokens.access_token(&identity).unwrap();
+        assert!(tokens.verify(&access, &[TokenKind::Access]).is_ok());
+        assert!(
+            tokens.verify(&access, &[TokenKind::Access]).is_ok(),
+            "from memory"
+        );
+        assert!(
+            tokens
+                .verify(&access, &[TokenKind::Internal, TokenKind::Service])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_remembered_token_is_used_only_until_it_expires() {
+        let tokens = tokens();
+        let identity = Identity::new("org", "u", Role::Agent).unwrap();
+        let claims = tokens.claims(&identity, TokenKind::Access, Duration::from_secs(600));
+        // Plant a memory for text no signature check would pass, to see when it is used.
+        tokens.verified.put("remembered".into(), claims.clone());
+        assert!(tokens.verify("remembered", &[TokenKind::Access]).is_ok());
+        let expired = chrono::Utc::now().timestamp() - LEEWAY_SECONDS as i64 - 1;
+        tokens.verified.put(
+            "remembered".into(),
+            Claims {
+                exp: expired,
+                ..claims
+            },
+        );
+        assert!(tokens.verify("remembered", &[TokenKind::Access]).is_err());
+    }
+
+    #[test]
+    fn service_tokens_are_reused_per_caller_for_half_their_life() {
+        let tokens = tokens();
+        let alice = Identity::new("org", "alice", Role::Agent).unwrap();
+        let bob = Identity::new("org", "bob", Role::Agent).unwrap();
+        let first = tokens.internal_token(&alice).unwrap();
+        assert_eq!(tokens.internal_token(&alice).unwrap(), first);
+        assert_ne!(tokens.internal_token(&bob).unwrap(), first);
+        let claims = tokens.verify(&first, &[TokenKind::Internal]).unwrap();
+        assert_eq!(claims.sub, "alice");
     }
 }

@@ -50,4 +50,5 @@ async fn the_quick_bench_runs_every_section() {
             .all(|m| m["idle_mib"].as_f64().unwrap() > 0.0)
     );
     assert_eq!(report["replay"]["events"], options.replay_events as u64);
+    assert_eq!(report["auth"]["tokens"].as_array().unwrap().len(), 7);
 }

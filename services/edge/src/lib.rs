@@ -315,3 +315,52 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let pem = comms_auth::PrivateKey::generate().to_pem();
+        let mut env = Env::from_pairs(pairs.iter().copied());
+        env.set("JWT_PRIVATE_KEY", pem);
+        env
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = Config::from_env(&env(&[])).unwrap();
+        assert_eq!(config.bcrypt_cost, 12);
+        assert_eq!(config.auth.tokens.lifetimes.access.as_secs(), 900);
+        assert_eq!(
+            config.auth.tokens.lifetimes.refresh.as_secs(),
+            7 * 24 * 3600
+        );
+        assert!(!config.auth.platform_mode);
+        assert!(
+            config.encryption_key.is_none()
+                && config.admin.is_none()
+                && config.cors_origins.is_empty()
+        );
+        assert_eq!(config.request_timeout.as_secs(), 30);
+    }
+
+    #[test]
+    fn bad_security_settings_name_the_variable_and_hide_secrets() {
+        let error = |pairs: &[(&str, &str)]| Config::from_env(&env(pairs)).unwrap_err();
+        let e = error(&[("COMMS_ENCRYPTION_KEY", "too-short-secret")]);
+        assert_eq!(e.variable, "COMMS_ENCRYPTION_KEY");
+        assert!(!e.to_string().contains("too-short-secret"), "{e}");
+        let e = error(&[
+            ("COMMS_ADMIN_EMAIL", "root@example.com"),
+            ("COMMS_ADMIN_PASSWORD", "hunter2"),
+        ]);
+        assert_eq!(e.variable, "COMMS_ADMIN_PASSWORD");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert_eq!(error(&[("BCRYPT_COST", "3")]).variable, "BCRYPT_COST");
+        assert_eq!(
+            error(&[("CORS_ALLOWED_ORIGINS", "app.example.com")]).variable,
+            "CORS_ALLOWED_ORIGINS"
+        );
+    }
+}

@@ -4,6 +4,7 @@
 //! Results go to stdout as tables and to a JSON file.
 
 mod append;
+mod auth;
 mod lag;
 mod relay;
 mod replay;
@@ -29,7 +30,7 @@ pub struct Options {
     pub binary: PathBuf,
     pub admin_database_url: String,
     pub amqp_url: String,
-    /// Run only these sections (append, relay, lag, rest, replay); all when empty.
+    /// Run only these sections (append, relay, lag, rest, replay, auth); all when empty.
     pub only: Vec<String>,
 }
 
@@ -90,6 +91,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     }
     if wanted("replay") {
         report["replay"] = replay::run(options).await?;
+    }
+    if wanted("auth") {
+        report["auth"] = auth::run(options)?;
     }
     Ok(report)
 }
