@@ -2,6 +2,7 @@
 //! that maps API errors to both gRPC codes and HTTP statuses.
 
 pub mod error;
+pub mod language;
 pub mod time;
 
 #[allow(clippy::all, missing_docs)]
@@ -13,3 +14,4 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("comms_descriptor");
 
 pub use error::{ApiError, ErrorKind, FieldViolation, Violations};
+pub use language::Language;

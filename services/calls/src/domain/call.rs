@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use comms_proto::Language;
+
 use super::events::{Answered, Canceled, Ended, Failed, Ringing, Started, Updated};
 use super::{CallEvent, PhoneNumber};
 
@@ -67,51 +69,6 @@ impl CallStatus {
 pub enum Direction {
     Outbound,
     Inbound,
-}
-
-/// The languages the platform supports for calls, transcription and agents.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Language {
-    En,
-    Es,
-    Fr,
-    De,
-    It,
-    Pt,
-    Zh,
-    Ja,
-}
-
-impl Language {
-    const ALL: [(Self, &'static str); 8] = [
-        (Self::En, "en"),
-        (Self::Es, "es"),
-        (Self::Fr, "fr"),
-        (Self::De, "de"),
-        (Self::It, "it"),
-        (Self::Pt, "pt"),
-        (Self::Zh, "zh"),
-        (Self::Ja, "ja"),
-    ];
-
-    pub fn parse(value: &str) -> Result<Self, String> {
-        Self::ALL
-            .iter()
-            .find(|(_, code)| *code == value)
-            .map(|(language, _)| *language)
-            .ok_or_else(|| {
-                format!("{value:?} is not supported; use one of en, es, fr, de, it, pt, zh, ja")
-            })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(l, _)| *l == self)
-            .map(|(_, c)| *c)
-            .expect("listed")
-    }
 }
 
 /// The state of one call, folded from its events.

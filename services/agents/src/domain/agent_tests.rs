@@ -1,0 +1,415 @@
+//! Given the events so far, when a command arrives, then these events (or this refusal).
+
+use chrono::{DateTime, TimeZone, Utc};
+use comms_proto::Language;
+use uuid::Uuid;
+
+use super::*;
+
+fn t(seconds: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
+}
+
+fn profile() -> Profile {
+    Profile {
+        name: "Ada".into(),
+        email: "ada@example.com".into(),
+        phone: "+14155550100".into(),
+        extension: "101".into(),
+        languages: vec![Language::En, Language::Es],
+        skills: vec![Skill {
+            name: "billing".into(),
+            proficiency: 4,
+        }],
+    }
+}
+
+/// Runs `commands` from nothing, failing on any refusal; returns the agent.
+fn given(commands: Vec<Command>) -> Agent {
+    let mut state = None;
+    for command in commands {
+        let events = handle(state.as_ref(), command).expect("the history is legal");
+        for event in &events {
+            state = Some(apply(state, event));
+        }
+    }
+    state.expect("created")
+}
+
+fn created() -> Command {
+    Command::Create {
+        agent_id: Uuid::nil(),
+        profile: profile(),
+        team_id: None,
+        at: t(0),
+    }
+}
+
+fn status(status: AgentState, reason: Option<&str>, at: i64) -> Command {
+    Command::SetStatus {
+        status,
+        reason: reason.map(str::to_owned),
+        at: t(at),
+    }
+}
+
+fn call() -> Uuid {
+    Uuid::from_u128(7)
+}
+
+fn reserve(at: i64) -> Command {
+    Command::Reserve {
+        call_id: call(),
+        until: t(at + 15),
+        at: t(at),
+    }
+}
+
+fn accept(at: i64) -> Command {
+    Command::Accept {
+        call_id: call(),
+        at: t(at),
+    }
+}
+
+fn release(at: i64) -> Command {
+    Command::Release {
+        call_id: call(),
+        wrap_up_until: t(at + 30),
+        at: t(at),
+    }
+}
+
+fn when(agent: &Agent, command: Command) -> Result<Vec<&'static str>, DomainError> {
+    handle(Some(agent), command).map(|events| events.iter().map(AgentEvent::event_type).collect())
+}
+
+fn then(agent: Agent, command: Command) -> Agent {
+    handle(Some(&agent), command)
+        .unwrap()
+        .iter()
+        .fold(agent, |agent, event| apply(Some(agent), event))
+}
+
+#[test]
+fn a_new_agent_is_offline_and_goes_available() {
+    let agent = given(vec![created()]);
+    assert_eq!(agent.state, AgentState::Offline);
+    assert_eq!(
+        when(&agent, status(AgentState::Available, None, 1)).unwrap(),
+        ["comms.agent.available"]
+    );
+    assert!(matches!(
+        handle(Some(&agent), created()),
+        Err(DomainError::AlreadyExists { .. })
+    ));
+}
+
+#[test]
+fn a_call_reserves_then_busies_then_wraps_up_then_frees_the_agent() {
+    let agent = given(vec![created(), status(AgentState::Available, None, 1)]);
+    let agent = then(agent, reserve(10));
+    assert_eq!(
+        (agent.state, agent.call_id, agent.deadline),
+        (AgentState::Reserved, Some(call()), Some(t(25)))
+    );
+    let agent = then(agent, accept(12));
+    assert_eq!(agent.state, AgentState::Busy);
+    assert_eq!(when(&agent, release(100)).unwrap(), ["comms.agent.wrap_up"]);
+    let agent = then(agent, release(100));
+    assert_eq!(
+        (agent.state, agent.deadline),
+        (AgentState::WrapUp, Some(t(130)))
+    );
+    assert_eq!(
+        when(&agent, release(101)).unwrap(),
+        Vec::<&str>::new(),
+        "a repeated release is a no-op"
+    );
+    let agent = then(agent, Command::EndWrapUp { at: t(130) });
+    assert_eq!(
+        (agent.state, agent.call_id, agent.state_since),
+        (AgentState::Available, None, t(130))
+    );
+}
+
+#[test]
+fn the_rejected_transitions() {
+    let offline = given(vec![created()]);
+    let busy = given(vec![
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(2),
+        accept(3),
+    ]);
+    // An offline agent cannot be reserved, go busy, or take a break.
+    assert!(matches!(
+        when(&offline, reserve(5)),
+        Err(DomainError::IllegalTransition {
+            action: "reserve",
+            state: "offline"
+        })
+    ));
+    assert!(matches!(
+        when(&offline, accept(5)),
+        Err(DomainError::IllegalTransition {
+            state: "offline",
+            ..
+        })
+    ));
+    assert!(matches!(
+        when(&offline, status(AgentState::Break, Some("lunch"), 5)),
+        Err(DomainError::IllegalTransition { .. })
+    ));
+    // A busy agent cannot be reserved again.
+    assert!(matches!(
+        when(&busy, reserve(5)),
+        Err(DomainError::IllegalTransition {
+            action: "reserve",
+            state: "busy"
+        })
+    ));
+    // Routing states cannot be asked for; break needs a reason and offline takes none.
+    assert!(matches!(
+        when(&offline, status(AgentState::Busy, None, 5)),
+        Err(DomainError::Invalid {
+            field: "status",
+            ..
+        })
+    ));
+    let available = then(offline.clone(), status(AgentState::Available, None, 5));
+    assert!(matches!(
+        when(&available, status(AgentState::Break, None, 6)),
+        Err(DomainError::Invalid {
+            field: "reason",
+            ..
+        })
+    ));
+    assert!(matches!(
+        when(
+            &available,
+            status(AgentState::Break, Some("Lunch Break"), 6)
+        ),
+        Err(DomainError::Invalid {
+            field: "reason",
+            ..
+        })
+    ));
+    assert!(matches!(
+        when(&available, status(AgentState::Offline, Some("x"), 6)),
+        Err(DomainError::Invalid {
+            field: "reason",
+            ..
+        })
+    ));
+    // Accepting or releasing another call is refused.
+    let reserved = then(available, reserve(7));
+    let other = Uuid::from_u128(8);
+    assert!(matches!(
+        when(
+            &reserved,
+            Command::Accept {
+                call_id: other,
+                at: t(8)
+            }
+        ),
+        Err(DomainError::Invalid {
+            field: "call_id",
+            ..
+        })
+    ));
+    assert!(matches!(
+        when(
+            &reserved,
+            Command::Release {
+                call_id: other,
+                wrap_up_until: t(9),
+                at: t(8)
+            }
+        ),
+        Err(DomainError::Invalid {
+            field: "call_id",
+            ..
+        })
+    ));
+    assert!(matches!(
+        handle(None, reserve(1)),
+        Err(DomainError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn break_asked_for_during_a_call_follows_its_wrap_up() {
+    let busy = given(vec![
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(2),
+        accept(3),
+    ]);
+    assert_eq!(
+        when(&busy, status(AgentState::Break, Some("lunch"), 4)).unwrap(),
+        ["comms.agent.next_state_requested"]
+    );
+    let busy = then(busy, status(AgentState::Break, Some("lunch"), 4));
+    assert_eq!(busy.state, AgentState::Busy, "still on the call");
+    let wrapping = then(busy, release(60));
+    assert_eq!(
+        wrapping.next_state,
+        Some((AgentState::Break, Some("lunch".into())))
+    );
+    assert_eq!(
+        when(&wrapping, Command::EndWrapUp { at: t(90) }).unwrap(),
+        ["comms.agent.break"]
+    );
+    let after = then(wrapping, Command::EndWrapUp { at: t(90) });
+    assert_eq!(
+        (after.state, after.reason.as_deref(), after.next_state),
+        (AgentState::Break, Some("lunch"), None)
+    );
+}
+
+#[test]
+fn asking_for_available_during_a_call_withdraws_the_request() {
+    let busy = given(vec![
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(2),
+        accept(3),
+        status(AgentState::Offline, None, 4),
+    ]);
+    assert_eq!(busy.next_state, Some((AgentState::Offline, None)));
+    let busy = then(busy, status(AgentState::Available, None, 5));
+    assert_eq!(busy.next_state, None);
+    let after = then(then(busy, release(6)), Command::EndWrapUp { at: t(7) });
+    assert_eq!(after.state, AgentState::Available);
+}
+
+#[test]
+fn an_agent_may_end_wrap_up_early() {
+    let wrapping = given(vec![
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(2),
+        accept(3),
+        release(4),
+    ]);
+    let after = then(wrapping, status(AgentState::Available, None, 5));
+    assert_eq!(
+        (after.state, after.state_since),
+        (AgentState::Available, t(5))
+    );
+}
+
+#[test]
+fn an_unaccepted_reservation_lapses_only_after_its_deadline() {
+    let reserved = given(vec![
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(10),
+    ]);
+    assert_eq!(
+        when(&reserved, Command::LapseReservation { at: t(20) }).unwrap(),
+        Vec::<&str>::new()
+    );
+    assert_eq!(
+        when(&reserved, Command::LapseReservation { at: t(25) }).unwrap(),
+        ["comms.agent.available"]
+    );
+    let after = then(reserved, Command::LapseReservation { at: t(25) });
+    assert_eq!((after.state, after.call_id), (AgentState::Available, None));
+}
+
+#[test]
+fn a_call_that_ends_before_it_is_accepted_frees_the_agent_without_wrap_up() {
+    let reserved = given(vec![
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(10),
+    ]);
+    assert_eq!(
+        when(&reserved, release(11)).unwrap(),
+        ["comms.agent.available"]
+    );
+}
+
+#[test]
+fn breaks_away_and_offline_from_available() {
+    let agent = given(vec![created(), status(AgentState::Available, None, 1)]);
+    let on_break = then(agent, status(AgentState::Break, Some("lunch"), 2));
+    assert_eq!(
+        (on_break.state, on_break.reason.as_deref()),
+        (AgentState::Break, Some("lunch"))
+    );
+    let away = then(on_break, status(AgentState::Away, Some("meeting"), 3));
+    assert_eq!(away.state, AgentState::Away);
+    let offline = then(away, status(AgentState::Offline, None, 4));
+    assert_eq!(offline.state, AgentState::Offline);
+    assert_eq!(
+        when(&offline, status(AgentState::Offline, None, 5)).unwrap(),
+        Vec::<&str>::new(),
+        "idempotent"
+    );
+}
+
+#[test]
+fn profiles_are_checked_on_create_and_update() {
+    let mut bad = profile();
+    bad.skills = vec![Skill {
+        name: "billing".into(),
+        proficiency: 6,
+    }];
+    let create = Command::Create {
+        agent_id: Uuid::nil(),
+        profile: bad,
+        team_id: None,
+        at: t(0),
+    };
+    assert!(matches!(
+        handle(None, create),
+        Err(DomainError::Invalid {
+            field: "skills",
+            ..
+        })
+    ));
+    let agent = given(vec![created()]);
+    let change = ProfileChange {
+        phone: Some("555-0100".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        when(&agent, Command::UpdateProfile { change, at: t(1) }),
+        Err(DomainError::Invalid { field: "phone", .. })
+    ));
+    let change = ProfileChange {
+        skills: Some(vec![Skill {
+            name: "sales".into(),
+            proficiency: 5,
+        }]),
+        ..Default::default()
+    };
+    let updated = then(agent, Command::UpdateProfile { change, at: t(1) });
+    assert_eq!(updated.profile.proficiency("sales"), Some(5));
+    assert_eq!(updated.profile.proficiency("billing"), None);
+}
+
+#[test]
+fn events_round_trip_through_their_stored_form() {
+    let history = [
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(2),
+        accept(3),
+        status(AgentState::Break, Some("lunch"), 4),
+        release(5),
+        Command::EndWrapUp { at: t(6) },
+    ];
+    let mut state = None;
+    for command in history {
+        for event in handle(state.as_ref(), command).unwrap() {
+            let stored = AgentEvent::decode(event.event_type(), &event.to_data()).unwrap();
+            assert_eq!(stored, event);
+            state = Some(apply(state, &stored));
+        }
+    }
+    assert_eq!(state.unwrap().state, AgentState::Break);
+}
