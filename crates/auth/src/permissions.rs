@@ -15,15 +15,29 @@ pub enum Permission {
     AnalyticsRead,
     UsersManage,
     CredentialsManage,
+    AgentsRead,
+    /// Create agents and change their profiles and teams.
+    AgentsManage,
+    /// Set an agent's status (available, break, away, offline).
+    AgentsStatus,
+    /// Create, rename and staff teams.
+    TeamsManage,
+    /// Reserve agents for calls, accept and release: what the calls and campaigns services do.
+    Routing,
 }
 
 impl Permission {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 10] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
         Self::UsersManage,
         Self::CredentialsManage,
+        Self::AgentsRead,
+        Self::AgentsManage,
+        Self::AgentsStatus,
+        Self::TeamsManage,
+        Self::Routing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +47,11 @@ impl Permission {
             Self::AnalyticsRead => "analytics:read",
             Self::UsersManage => "users:manage",
             Self::CredentialsManage => "credentials:manage",
+            Self::AgentsRead => "agents:read",
+            Self::AgentsManage => "agents:manage",
+            Self::AgentsStatus => "agents:status",
+            Self::TeamsManage => "teams:manage",
+            Self::Routing => "routing",
         }
     }
 
@@ -46,7 +65,10 @@ impl Permission {
 pub enum Scope {
     /// Everything in the caller's organization.
     Organization,
-    /// Only what is assigned to the caller: an agent's own calls (`agent_id` = the user's id).
+    /// The teams the caller supervises, and their agents.
+    Team,
+    /// Only what is the caller's own: an agent's own calls and profile (the agent's id, or a
+    /// call's `agent_id`, is the user's id).
     Own,
 }
 
@@ -65,6 +87,14 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (UsersManage,              Supervisor | Agent) => None,
         (CredentialsManage,        Admin)              => Some(Organization),
         (CredentialsManage,        Supervisor | Agent) => None,
+        (AgentsRead | AgentsStatus, Admin)             => Some(Organization),
+        (AgentsRead | AgentsStatus, Supervisor)        => Some(Team),
+        (AgentsRead | AgentsStatus, Agent)             => Some(Own),
+        (AgentsManage | TeamsManage, Admin)            => Some(Organization),
+        (AgentsManage | TeamsManage, Supervisor)       => Some(Team),
+        (AgentsManage | TeamsManage, Agent)            => None,
+        (Routing,                  Admin | Supervisor) => Some(Organization),
+        (Routing,                  Agent)              => None,
     }
 }
 

@@ -1,4 +1,67 @@
 //! The agents service: agents and teams as event-sourced aggregates, and routing calls to the
-//! best free agent (ACD) with a waiting queue.
+//! best free agent (ACD) with a waiting queue, over gRPC.
 
+pub mod app;
+pub mod convert;
 pub mod domain;
+pub mod grpc;
+pub mod listing;
+pub mod routing;
+pub mod store;
+
+use std::time::Duration;
+
+use comms_eventstore::EventStore;
+use comms_proto::v1::agents_service_server::AgentsServiceServer;
+use comms_runtime::config::Common;
+use comms_runtime::{ConfigError, Env, Shutdown};
+use tokio::net::TcpListener;
+
+pub use app::{Agents, Timeouts};
+
+/// How often routing sweeps for lapsed reservations, ended wrap-ups and waiting calls, beside
+/// the immediate offers made whenever an agent is freed.
+const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub common: Common,
+    pub timeouts: Timeouts,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            common: Common::from_env(env)?,
+            timeouts: Timeouts {
+                reservation: Duration::from_secs(env.parse("RESERVATION_TIMEOUT_SECONDS", 15)?),
+                wrap_up: Duration::from_secs(env.parse("WRAP_UP_SECONDS", 30)?),
+            },
+        })
+    }
+}
+
+/// Serves the agents service on `listener` until `shutdown`, sweeping routing meanwhile.
+pub async fn run(
+    config: Config,
+    tokens: comms_auth::Tokens,
+    listener: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let pool = comms_runtime::db::connect(
+        &config.common.database_url,
+        config.common.database_pool_size,
+    )
+    .await?;
+    let agents = Agents::new(EventStore::new(pool), config.timeouts);
+    let sweeper = tokio::spawn(agents.clone().run_sweeper(SWEEP_INTERVAL, shutdown.clone()));
+    let service = AgentsServiceServer::new(grpc::AgentsGrpc::new(agents, tokens));
+    tracing::info!(addr = %listener.local_addr()?, "agents service listening");
+    let routes = tonic::service::Routes::new(service);
+    let served = comms_runtime::grpc::serve::<AgentsServiceServer<grpc::AgentsGrpc>>(
+        listener, routes, shutdown,
+    )
+    .await;
+    sweeper.await?;
+    served
+}

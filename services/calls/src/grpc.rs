@@ -40,8 +40,11 @@ impl CallsGrpc {
         let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
         tracing::Span::current().record("org_id", identity.org_id.as_str());
         let reach = match identity.require(permission)? {
+            // No calls permission is granted per team (see the table); were one, the whole
+            // organization would be too wide, so it would be refused here first.
             Scope::Organization => Reach::Organization,
             Scope::Own => Reach::Agent(Uuid::parse_str(&identity.user_id).ok()),
+            Scope::Team => return Err(ApiError::internal().into()),
         };
         Ok((identity, reach))
     }

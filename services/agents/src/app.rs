@@ -1,0 +1,220 @@
+//! The agents service's use cases: agents and teams changed through their aggregates, and
+//! routing (in `routing.rs`). Each runs in one transaction; a transaction that loses a race
+//! (a serialization failure or a concurrent append) is retried from the start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use comms_auth::Identity;
+use comms_eventstore::{EventStore, Transaction};
+use comms_proto::ApiError;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::domain::{Agent, AgentState, Command, Profile, ProfileChange, Team, TeamCommand};
+use crate::store::{self, Versioned, store_error};
+
+pub(crate) const MAX_ATTEMPTS: usize = 5;
+
+/// Runs `$body` (a block yielding `Result<_, ApiError>`) with `$tx` bound to a fresh
+/// transaction, committed after; from the start again when a concurrent writer won (an
+/// `Aborted` error, a serialization failure or a deadlock), up to `MAX_ATTEMPTS` times.
+macro_rules! in_transaction {
+    ($agents:expr, |$tx:ident| $body:block) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut transaction = $agents
+                .store
+                .begin()
+                .await
+                .map_err($crate::store::store_error)?;
+            let result: Result<_, comms_proto::ApiError> = {
+                let $tx = &mut transaction;
+                async { $body }.await
+            };
+            let retry = attempt < $crate::app::MAX_ATTEMPTS;
+            match result {
+                Ok(value) => match transaction.commit().await {
+                    Ok(()) => break Ok(value),
+                    Err(e) if retry && $crate::app::is_conflict(&e) => continue,
+                    Err(e) => break Err($crate::store::store_error(e)),
+                },
+                Err(e) if retry && e.kind == comms_proto::ErrorKind::Aborted => continue,
+                Err(e) => break Err(e),
+            }
+        }
+    }};
+}
+pub(crate) use in_transaction;
+
+/// How long routing holds things.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// A reserved agent has this long to accept before the call is offered again.
+    pub reservation: Duration,
+    /// Wrap-up ends by itself after this long.
+    pub wrap_up: Duration,
+}
+
+#[derive(Clone)]
+pub struct Agents {
+    pub(crate) store: EventStore,
+    pub(crate) timeouts: Timeouts,
+    /// Rung when an agent may have become available, so waiting calls are offered at once.
+    pub(crate) freed: Arc<Notify>,
+}
+
+impl Agents {
+    pub fn new(store: EventStore, timeouts: Timeouts) -> Self {
+        Self {
+            store,
+            timeouts,
+            freed: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn pool(&self) -> &sqlx::PgPool {
+        self.store.pool()
+    }
+
+    pub async fn create_agent(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+        profile: Profile,
+        team_id: Option<Uuid>,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        in_transaction!(self, |tx| {
+            if let Some(team) = team_id {
+                self.team_in(tx, &identity.org_id, team).await?;
+            }
+            let command = Command::Create {
+                agent_id: id,
+                profile: profile.clone(),
+                team_id,
+                at: Utc::now(),
+            };
+            store::change_agent(tx, &identity.org_id, &identity.user_id, id, command).await
+        })
+    }
+
+    pub async fn get_agent(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        let mut conn = self.pool().acquire().await.map_err(store_error)?;
+        store::get_agent(&mut conn, &identity.org_id, id).await
+    }
+
+    pub async fn update_agent(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+        change: ProfileChange,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        self.agent_command(identity, id, || Command::UpdateProfile {
+            change: change.clone(),
+            at: Utc::now(),
+        })
+        .await
+    }
+
+    /// Available, break, away or offline; becoming available offers waiting calls at once.
+    pub async fn set_status(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+        status: AgentState,
+        reason: Option<String>,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        let agent = self
+            .agent_command(identity, id, || Command::SetStatus {
+                status,
+                reason: reason.clone(),
+                at: Utc::now(),
+            })
+            .await?;
+        if agent.value.state == AgentState::Available {
+            self.freed.notify_one();
+        }
+        Ok(agent)
+    }
+
+    pub async fn set_team(
+        &self,
+        identity: &Identity,
+        agent: Uuid,
+        team: Option<Uuid>,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        in_transaction!(self, |tx| {
+            if let Some(team) = team {
+                self.team_in(tx, &identity.org_id, team).await?;
+            }
+            let command = Command::SetTeam {
+                team_id: team,
+                at: Utc::now(),
+            };
+            store::change_agent(tx, &identity.org_id, &identity.user_id, agent, command).await
+        })
+    }
+
+    async fn agent_command(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+        command: impl Fn() -> Command,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        in_transaction!(self, |tx| {
+            store::change_agent(tx, &identity.org_id, &identity.user_id, id, command()).await
+        })
+    }
+
+    async fn team_in(
+        &self,
+        tx: &mut Transaction<'_>,
+        org: &str,
+        id: Uuid,
+    ) -> Result<Versioned<Team>, ApiError> {
+        store::find_team(tx.conn(), org, id, false)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid("team_id", format!("no team {id} in this organization"))
+            })
+    }
+
+    pub async fn team_command(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+        command: impl Fn() -> TeamCommand,
+    ) -> Result<Versioned<Team>, ApiError> {
+        in_transaction!(self, |tx| {
+            store::change_team(tx, &identity.org_id, &identity.user_id, id, command()).await
+        })
+    }
+
+    pub async fn get_team(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+    ) -> Result<Versioned<Team>, ApiError> {
+        let mut conn = self.pool().acquire().await.map_err(store_error)?;
+        store::find_team(&mut conn, &identity.org_id, id, false)
+            .await?
+            .ok_or_else(|| ApiError::not_found("team", &id.to_string()))
+    }
+}
+
+/// A lost race that a fresh attempt resolves.
+pub(crate) fn is_conflict(error: &comms_eventstore::Error) -> bool {
+    match error {
+        comms_eventstore::Error::WrongExpectedVersion { .. } => true,
+        comms_eventstore::Error::Database(sqlx::Error::Database(e)) => {
+            matches!(e.code().as_deref(), Some("40001" | "40P01"))
+        }
+        _ => false,
+    }
+}

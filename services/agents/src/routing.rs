@@ -1,0 +1,351 @@
+//! Routing calls to agents (ACD). A call asks for an agent; the best available match is
+//! reserved for it in the same transaction that records the offer, under row locks taken with
+//! `SKIP LOCKED`, so two concurrent requests never get the same agent. With nobody free the
+//! call waits in `routing_queue`, ordered by priority then age. Whenever an agent may have
+//! become free (a status change, a wrap-up's end, a lapsed reservation, or the periodic sweep),
+//! waiting calls are offered again in that order.
+
+use chrono::{DateTime, Utc};
+use comms_auth::Identity;
+use comms_eventstore::Transaction;
+use comms_proto::{ApiError, ErrorKind, Language};
+use uuid::Uuid;
+
+use crate::app::{Agents, in_transaction};
+use crate::domain::{Agent, AgentState, Command};
+use crate::store::{self, Versioned, store_error};
+
+/// What a call asks of its agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    pub call_id: Uuid,
+    pub skills: Vec<String>,
+    pub language: Option<Language>,
+    pub priority: i32,
+}
+
+#[derive(Debug, Clone)]
+pub enum Reservation {
+    Reserved(Versioned<Agent>),
+    /// Waiting; 1-based position among the organization's waiting calls.
+    Queued {
+        position: u32,
+    },
+}
+
+/// One waiting call, as the queue holds it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Waiting {
+    call_id: Uuid,
+    org_id: String,
+    priority: i32,
+    enqueued_at: DateTime<Utc>,
+    required_skills: Vec<String>,
+    language: Option<String>,
+    offered_to: Option<Uuid>,
+}
+
+/// The system acting for an organization: sweeps and dispatches run as the fleet itself.
+fn system(org: &str) -> Identity {
+    Identity::system(org, "routing")
+}
+
+impl Agents {
+    /// Reserves the best available agent for the call, or queues it. Asking again for the same
+    /// call answers the same reservation (or queue place).
+    pub async fn reserve(&self, identity: &Identity, need: Need) -> Result<Reservation, ApiError> {
+        let org = identity.org_id.clone();
+        let offered = in_transaction!(self, |tx| {
+            let existing: Option<Waiting> =
+                sqlx::query_as("SELECT * FROM routing_queue WHERE call_id = $1 FOR UPDATE")
+                    .bind(need.call_id)
+                    .fetch_optional(tx.conn())
+                    .await
+                    .map_err(store_error)?;
+            let entry = match existing {
+                Some(entry) if entry.org_id != org => {
+                    return Err(ApiError::not_found("call", &need.call_id.to_string()));
+                }
+                Some(entry) => entry,
+                None => {
+                    let entry = Waiting {
+                        call_id: need.call_id,
+                        org_id: org.clone(),
+                        priority: need.priority,
+                        enqueued_at: Utc::now(),
+                        required_skills: need.skills.clone(),
+                        language: need.language.map(|l| l.as_str().to_owned()),
+                        offered_to: None,
+                    };
+                    sqlx::query(
+                            "INSERT INTO routing_queue (call_id, org_id, priority, enqueued_at, required_skills, language)
+                             VALUES ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(entry.call_id)
+                        .bind(&entry.org_id)
+                        .bind(entry.priority)
+                        .bind(entry.enqueued_at)
+                        .bind(&entry.required_skills)
+                        .bind(&entry.language)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(|e| match e {
+                            // Another request for this call inserted it first; the retry reads it.
+                            sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::new(ErrorKind::Aborted, "concurrent request"),
+                            other => store_error(other),
+                        })?;
+                    entry
+                }
+            };
+            if let Some(agent) = entry.offered_to {
+                return store::get_agent(tx.conn(), &org, agent).await.map(Some);
+            }
+            // Already accepted: the call left the queue, its agent still holds it.
+            if let Some(agent) = self.holder(tx, &org, need.call_id).await? {
+                return store::get_agent(tx.conn(), &org, agent).await.map(Some);
+            }
+            self.offer(tx, &entry).await
+        })?;
+        match offered {
+            Some(agent) => Ok(Reservation::Reserved(agent)),
+            None => Ok(Reservation::Queued {
+                position: self.position(need.call_id).await?,
+            }),
+        }
+    }
+
+    /// The agent holding `call` (reserved, busy or wrapping up), if any.
+    async fn holder(
+        &self,
+        tx: &mut Transaction<'_>,
+        org: &str,
+        call: Uuid,
+    ) -> Result<Option<Uuid>, ApiError> {
+        sqlx::query_scalar("SELECT agent_id FROM agents_view WHERE call_id = $1 AND org_id = $2")
+            .bind(call)
+            .bind(org)
+            .fetch_optional(tx.conn())
+            .await
+            .map_err(store_error)
+    }
+
+    /// Offers `entry` to the best available agent that has every required skill and the
+    /// language: highest total proficiency in those skills, then longest idle.
+    async fn offer(
+        &self,
+        tx: &mut Transaction<'_>,
+        entry: &Waiting,
+    ) -> Result<Option<Versioned<Agent>>, ApiError> {
+        let agent: Option<Uuid> = sqlx::query_scalar(
+            "SELECT agent_id FROM agents_view
+             WHERE org_id = $1 AND state = 'available' AND skills ?& $2
+               AND ($3::text IS NULL OR $3 = ANY(languages))
+             ORDER BY (SELECT COALESCE(sum((skills ->> s)::int), 0) FROM unnest($2::text[]) s) DESC,
+                      state_since, agent_id
+             LIMIT 1
+             FOR UPDATE SKIP LOCKED",
+        )
+        .bind(&entry.org_id)
+        .bind(&entry.required_skills)
+        .bind(&entry.language)
+        .fetch_optional(tx.conn())
+        .await
+        .map_err(store_error)?;
+        let Some(agent) = agent else {
+            return Ok(None);
+        };
+        let now = Utc::now();
+        let until = now + self.timeouts.reservation;
+        let command = Command::Reserve {
+            call_id: entry.call_id,
+            until,
+            at: now,
+        };
+        let actor = system(&entry.org_id);
+        let reserved =
+            store::change_agent(tx, &entry.org_id, &actor.user_id, agent, command).await?;
+        sqlx::query("UPDATE routing_queue SET offered_to = $2 WHERE call_id = $1")
+            .bind(entry.call_id)
+            .bind(agent)
+            .execute(tx.conn())
+            .await
+            .map_err(store_error)?;
+        Ok(Some(reserved))
+    }
+
+    /// 1-based place of a waiting call among its organization's waiting calls.
+    async fn position(&self, call_id: Uuid) -> Result<u32, ApiError> {
+        let position: Option<i64> = sqlx::query_scalar(
+            "SELECT count(*) FROM routing_queue w JOIN routing_queue me ON me.call_id = $1
+             WHERE w.org_id = me.org_id AND w.offered_to IS NULL
+               AND (w.priority > me.priority
+                    OR (w.priority = me.priority AND (w.enqueued_at, w.call_id) <= (me.enqueued_at, me.call_id)))",
+        )
+        .bind(call_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(store_error)?;
+        Ok(position.unwrap_or(0) as u32)
+    }
+
+    /// The reserved agent took the call: busy, and the call leaves the queue.
+    pub async fn accept(
+        &self,
+        identity: &Identity,
+        agent: Uuid,
+        call: Uuid,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        in_transaction!(self, |tx| {
+            let command = Command::Accept {
+                call_id: call,
+                at: Utc::now(),
+            };
+            let busy = store::change_agent(tx, &identity.org_id, &identity.user_id, agent, command)
+                .await?;
+            sqlx::query("DELETE FROM routing_queue WHERE call_id = $1")
+                .bind(call)
+                .execute(tx.conn())
+                .await
+                .map_err(store_error)?;
+            Ok(busy)
+        })
+    }
+
+    /// The call ended or failed: its agent goes to wrap-up (or straight back to available if
+    /// the call never reached them), and a call still waiting is withdrawn. `None` when the call
+    /// only waited.
+    pub async fn release(
+        &self,
+        identity: &Identity,
+        call: Uuid,
+    ) -> Result<Option<Versioned<Agent>>, ApiError> {
+        let released = in_transaction!(self, |tx| {
+            let withdrawn =
+                sqlx::query("DELETE FROM routing_queue WHERE call_id = $1 AND org_id = $2")
+                    .bind(call)
+                    .bind(&identity.org_id)
+                    .execute(tx.conn())
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+            let Some(agent) = self.holder(tx, &identity.org_id, call).await? else {
+                return if withdrawn > 0 {
+                    Ok(None)
+                } else {
+                    Err(ApiError::not_found("call", &call.to_string()))
+                };
+            };
+            let now = Utc::now();
+            let command = Command::Release {
+                call_id: call,
+                wrap_up_until: now + self.timeouts.wrap_up,
+                at: now,
+            };
+            store::change_agent(tx, &identity.org_id, &identity.user_id, agent, command)
+                .await
+                .map(Some)
+        })?;
+        if released
+            .as_ref()
+            .is_some_and(|a| a.value.state == AgentState::Available)
+        {
+            self.freed.notify_one();
+        }
+        Ok(released)
+    }
+
+    /// Offers waiting calls of `org`, in priority-then-age order, to whoever is available.
+    /// Returns how many were offered.
+    pub async fn dispatch(&self, org: &str) -> Result<usize, ApiError> {
+        in_transaction!(self, |tx| {
+            let waiting: Vec<Waiting> = sqlx::query_as(
+                "SELECT * FROM routing_queue WHERE org_id = $1 AND offered_to IS NULL
+                 ORDER BY priority DESC, enqueued_at, call_id
+                 LIMIT 100
+                 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(org)
+            .fetch_all(tx.conn())
+            .await
+            .map_err(store_error)?;
+            let mut offered = 0;
+            for entry in &waiting {
+                if self.offer(tx, entry).await?.is_some() {
+                    offered += 1;
+                }
+            }
+            Ok(offered)
+        })
+    }
+
+    /// One pass of the housekeeping every instance runs: lapse reservations and end wrap-ups
+    /// past their deadlines, then offer waiting calls of every organization that has some.
+    pub async fn sweep(&self) -> Result<(), ApiError> {
+        let due: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT agent_id, org_id, state FROM agents_view
+             WHERE deadline <= now() AND state IN ('reserved', 'wrap_up')
+             LIMIT 500",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        for (agent, org, state) in due {
+            let actor = system(&org);
+            in_transaction!(self, |tx| {
+                let now = Utc::now();
+                let command = if state == "reserved" {
+                    Command::LapseReservation { at: now }
+                } else {
+                    Command::EndWrapUp { at: now }
+                };
+                let before = store::lock_agent(tx.conn(), &org, agent).await?;
+                let lapsed_call = before.and_then(|b| {
+                    (b.value.state == AgentState::Reserved)
+                        .then_some(b.value.call_id)
+                        .flatten()
+                });
+                let after = store::change_agent(tx, &org, &actor.user_id, agent, command).await?;
+                // A lapsed offer puts its call back in its place in the queue.
+                if let (Some(call), AgentState::Available) = (lapsed_call, after.value.state) {
+                    sqlx::query("UPDATE routing_queue SET offered_to = NULL WHERE call_id = $1 AND offered_to = $2")
+                        .bind(call)
+                        .bind(agent)
+                        .execute(tx.conn())
+                        .await
+                        .map_err(store_error)?;
+                }
+                Ok(())
+            })?;
+        }
+        let orgs: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT org_id FROM routing_queue WHERE offered_to IS NULL",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        for org in orgs {
+            self.dispatch(&org).await?;
+        }
+        Ok(())
+    }
+
+    /// Sweeps every `interval`, and at once whenever an agent is freed, until `shutdown`.
+    pub async fn run_sweeper(
+        self,
+        interval: std::time::Duration,
+        shutdown: comms_runtime::Shutdown,
+    ) {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.clone().wait() => break,
+                _ = tick.tick() => {}
+                () = self.freed.notified() => {}
+            }
+            if let Err(e) = self.sweep().await {
+                tracing::warn!(error = %e.message, "routing sweep failed; retrying on the next tick");
+            }
+        }
+    }
+}
