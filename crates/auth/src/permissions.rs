@@ -20,14 +20,16 @@ pub enum Permission {
     AgentsManage,
     /// Set an agent's status (available, break, away, offline).
     AgentsStatus,
-    /// Create, rename and staff teams.
+    /// Rename and staff teams.
     TeamsManage,
+    /// Create teams and assign their supervisors.
+    TeamsAdmin,
     /// Reserve agents for calls, accept and release: what the calls and campaigns services do.
     Routing,
 }
 
 impl Permission {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -37,6 +39,7 @@ impl Permission {
         Self::AgentsManage,
         Self::AgentsStatus,
         Self::TeamsManage,
+        Self::TeamsAdmin,
         Self::Routing,
     ];
 
@@ -51,6 +54,7 @@ impl Permission {
             Self::AgentsManage => "agents:manage",
             Self::AgentsStatus => "agents:status",
             Self::TeamsManage => "teams:manage",
+            Self::TeamsAdmin => "teams:admin",
             Self::Routing => "routing",
         }
     }
@@ -93,6 +97,8 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (AgentsManage | TeamsManage, Admin)            => Some(Organization),
         (AgentsManage | TeamsManage, Supervisor)       => Some(Team),
         (AgentsManage | TeamsManage, Agent)            => None,
+        (TeamsAdmin,               Admin)              => Some(Organization),
+        (TeamsAdmin,               Supervisor | Agent) => None,
         (Routing,                  Admin | Supervisor) => Some(Organization),
         (Routing,                  Agent)              => None,
     }

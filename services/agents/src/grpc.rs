@@ -345,16 +345,18 @@ impl AgentsService for AgentsGrpc {
     ) -> Result<Response<v1::Team>, Status> {
         let span = span("CreateTeam", &request);
         async move {
-            let (identity, reach) = self.caller(&request, Permission::TeamsManage).await?;
-            if !matches!(reach, Reach::Organization) {
-                return Err(ApiError::new(comms_proto::ErrorKind::PermissionDenied, "missing permission teams:manage for the organization (supervisors manage their own teams)").into());
-            }
+            let (identity, _) = self.caller(&request, Permission::TeamsAdmin).await?;
             let req = request.into_inner();
             let supervisor = (!req.supervisor_id.is_empty()).then_some(req.supervisor_id);
             let id = Uuid::now_v7();
             let team = self
                 .agents
-                .team_command(&identity, id, || TeamCommand::Create { team_id: id, name: req.name.clone(), supervisor_id: supervisor.clone(), at: chrono::Utc::now() })
+                .team_command(&identity, id, || TeamCommand::Create {
+                    team_id: id,
+                    name: req.name.clone(),
+                    supervisor_id: supervisor.clone(),
+                    at: chrono::Utc::now(),
+                })
                 .await?;
             Ok(Response::new(team_to_proto(&team)))
         }
@@ -433,12 +435,8 @@ impl AgentsService for AgentsGrpc {
             let req = request.into_inner();
             let id = parse_id("id", &req.id)?;
             Self::team_covered(&reach, id)?;
-            if req.supervisor_id.is_some() && !matches!(reach, Reach::Organization) {
-                return Err(ApiError::new(
-                    comms_proto::ErrorKind::PermissionDenied,
-                    "missing permission teams:manage for the organization to assign supervisors",
-                )
-                .into());
+            if req.supervisor_id.is_some() {
+                identity.require(Permission::TeamsAdmin)?;
             }
             let mut team = self.agents.get_team(&identity, id).await?;
             if let Some(name) = req.name {
@@ -477,6 +475,7 @@ impl AgentsService for AgentsGrpc {
             let team = parse_id("id", &req.id)?;
             let agent = parse_id("agent_id", &req.agent_id)?;
             Self::team_covered(&reach, team)?;
+            self.agents.get_team(&identity, team).await?;
             // A supervisor may take in agents of no team, or move them between their own teams.
             let current = self.agents.get_agent(&identity, agent).await?;
             if let (Reach::Teams(teams), Some(from)) = (&reach, current.value.team_id) {
@@ -503,6 +502,7 @@ impl AgentsService for AgentsGrpc {
             let team = parse_id("id", &req.id)?;
             let agent = parse_id("agent_id", &req.agent_id)?;
             Self::team_covered(&reach, team)?;
+            self.agents.get_team(&identity, team).await?;
             let current = self.agents.get_agent(&identity, agent).await?;
             if current.value.team_id != Some(team) {
                 return Err(ApiError::invalid("agent_id", "the agent is not in this team").into());

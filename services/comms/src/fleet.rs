@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 pub enum Service {
     Calls,
     Analytics,
+    Agents,
     Edge,
     /// Publishes the event log to RabbitMQ; run two for a hot standby.
     Relay,
@@ -26,6 +27,7 @@ impl Service {
         match self {
             Self::Calls => 50051,
             Self::Analytics => 50052,
+            Self::Agents => 50053,
             Self::Edge => 3018,
             Self::Relay => 0,
         }
@@ -44,7 +46,7 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
     let admin_port: u16 = env.parse("ADMIN_PORT", 9090)?;
     let mut tasks = JoinSet::new();
     match service {
-        Service::Calls | Service::Analytics | Service::Relay => {
+        Service::Calls | Service::Analytics | Service::Agents | Service::Relay => {
             let admin = bind(&host, admin_port).await?;
             tasks.spawn(crate::admin::serve(admin, shutdown.clone()));
         }
@@ -62,6 +64,12 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
             let tokens = AuthConfig::from_env(env)?.tokens;
             let listener = bind(&host, env.parse("GRPC_PORT", service.default_port())?).await?;
             tasks.spawn(comms_analytics::run(config, tokens, listener, shutdown));
+        }
+        Service::Agents => {
+            let config = comms_agents::Config::from_env(env)?;
+            let tokens = AuthConfig::from_env(env)?.tokens;
+            let listener = bind(&host, env.parse("GRPC_PORT", service.default_port())?).await?;
+            tasks.spawn(comms_agents::run(config, tokens, listener, shutdown));
         }
         Service::Edge => {
             let config = comms_edge::Config::from_env(env)?;
@@ -120,6 +128,7 @@ pub struct DevFleet {
     pub edge: SocketAddr,
     pub calls: SocketAddr,
     pub analytics: SocketAddr,
+    pub agents: SocketAddr,
     pub tasks: JoinSet<anyhow::Result<()>>,
 }
 
@@ -153,10 +162,16 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
 
     let calls = bind("127.0.0.1", 0).await?;
     let analytics = bind("127.0.0.1", 0).await?;
-    let (calls_addr, analytics_addr) = (calls.local_addr()?, analytics.local_addr()?);
+    let agents = bind("127.0.0.1", 0).await?;
+    let (calls_addr, analytics_addr, agents_addr) = (
+        calls.local_addr()?,
+        analytics.local_addr()?,
+        agents.local_addr()?,
+    );
     let mut env = env.clone();
     env.set("CALLS_GRPC_URL", format!("http://{calls_addr}"));
     env.set("ANALYTICS_GRPC_URL", format!("http://{analytics_addr}"));
+    env.set("AGENTS_GRPC_URL", format!("http://{agents_addr}"));
     // One key ring for the whole process: the edge signs what the services verify.
     let edge_config = comms_edge::Config::from_env(&env)?;
     let auth = edge_config.auth.clone();
@@ -172,8 +187,14 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
     ));
     tasks.spawn(comms_analytics::run(
         comms_analytics::Config::from_env(&env)?,
-        auth.tokens,
+        auth.tokens.clone(),
         analytics,
+        shutdown.clone(),
+    ));
+    tasks.spawn(comms_agents::run(
+        comms_agents::Config::from_env(&env)?,
+        auth.tokens,
+        agents,
         shutdown.clone(),
     ));
     tasks.spawn(run_relay(common, shutdown.clone()));
@@ -182,6 +203,7 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
         edge: edge_addr,
         calls: calls_addr,
         analytics: analytics_addr,
+        agents: agents_addr,
         tasks,
     })
 }

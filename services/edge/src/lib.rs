@@ -95,6 +95,7 @@ pub struct Config {
     pub port: u16,
     pub calls_url: String,
     pub analytics_url: String,
+    pub agents_url: String,
     /// How long in-flight requests may take to finish once shutdown begins.
     pub drain_timeout: Duration,
     pub auth: AuthConfig,
@@ -165,6 +166,11 @@ impl Config {
                 "http://127.0.0.1:50052",
                 &["http", "https"],
             )?,
+            agents_url: env.url(
+                "AGENTS_GRPC_URL",
+                "http://127.0.0.1:50053",
+                &["http", "https"],
+            )?,
             drain_timeout: Duration::from_secs(env.parse("DRAIN_TIMEOUT_SECONDS", 20)?),
             auth: AuthConfig::from_env(env)?,
             admin: AdminBootstrap::from_env(env)?,
@@ -180,10 +186,17 @@ impl Config {
 
 /// The route table: every REST route with its OpenAPI operation, so none goes undocumented.
 pub fn api() -> OpenApiRouter<AppState> {
-    use routes::{analytics, api_keys, auth, calls, credentials, health, users};
+    use routes::{agents, analytics, api_keys, auth, calls, credentials, health, teams, users};
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(calls::list, calls::create))
         .routes(routes!(calls::get, calls::update, calls::end))
+        .routes(routes!(agents::list, agents::create))
+        .routes(routes!(agents::get, agents::update))
+        .routes(routes!(agents::set_status))
+        .routes(routes!(teams::list, teams::create))
+        .routes(routes!(teams::get, teams::update))
+        .routes(routes!(teams::add_member))
+        .routes(routes!(teams::remove_member))
         .routes(routes!(analytics::dashboard))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
@@ -290,6 +303,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         analytics: comms_proto::v1::analytics_service_client::AnalyticsServiceClient::new(
             state::channel(&config.analytics_url)?,
         ),
+        agents: comms_proto::v1::agents_service_client::AgentsServiceClient::new(state::channel(
+            &config.agents_url,
+        )?),
         probes: Arc::new(Probes {
             db,
             rabbitmq_url: config.common.rabbitmq_url.clone(),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_runtime::Shutdown;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     pub calls: CallsServiceClient<Channel>,
     pub analytics: AnalyticsServiceClient<Channel>,
+    pub agents: AgentsServiceClient<Channel>,
     pub probes: Arc<Probes>,
     pub shutdown: Shutdown,
 }

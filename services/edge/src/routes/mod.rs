@@ -1,11 +1,13 @@
 //! REST routes under `/api/communications`, plus health, metrics and the JWKS.
 
+pub mod agents;
 pub mod analytics;
 pub mod api_keys;
 pub mod auth;
 pub mod calls;
 pub mod credentials;
 pub mod health;
+pub mod teams;
 pub mod users;
 
 use comms_proto::ApiError;
