@@ -275,3 +275,125 @@ async fn bad_input_gets_a_precise_problem_and_appends_nothing() {
     );
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_made_available_over_rest_is_routed_a_call_and_its_states_reach_the_bus_in_order()
+{
+    let fleet = Fleet::start("600000").await;
+    let agent: Value = fleet
+        .post("/api/communications/agents")
+        .json(
+            &json!({ "name": "Ada", "email": "ada@acme.test", "languages": ["en", "es"],
+                       "skills": [{ "name": "billing", "proficiency": 4 }] }),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = agent["id"].as_str().unwrap().to_owned();
+    assert_eq!(agent["status"], "offline");
+    let status = |body: Value| {
+        fleet
+            .put(&format!("/api/communications/agents/{id}/status"))
+            .json(&body)
+            .send()
+    };
+    let available: Value = status(json!({ "status": "available" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(available["status"], "available");
+
+    // The calls service's side of routing, over gRPC with its service token.
+    let identity =
+        comms_auth::Identity::new(ORG, "service:calls", comms_auth::Role::Supervisor).unwrap();
+    let token = fleet.auth.tokens.internal_token(&identity).unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", fleet.fleet.agents))
+        .unwrap()
+        .connect_lazy();
+    let mut routing = comms_proto::v1::agents_service_client::AgentsServiceClient::with_interceptor(
+        channel,
+        move |mut request: tonic::Request<()>| {
+            comms_auth::service::attach(request.metadata_mut(), &token);
+            Ok(request)
+        },
+    );
+    let call = uuid::Uuid::now_v7().to_string();
+    let reservation = routing
+        .reserve_agent(comms_proto::v1::ReserveAgentRequest {
+            call_id: call.clone(),
+            required_skills: vec!["billing".into()],
+            language: "es".into(),
+            priority: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reservation.agent.unwrap().id, id);
+    routing
+        .accept_reservation(comms_proto::v1::AcceptReservationRequest {
+            agent_id: id.clone(),
+            call_id: call.clone(),
+        })
+        .await
+        .unwrap();
+    let on_call: Value = fleet
+        .get(&format!("/api/communications/agents/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (on_call["status"].as_str(), on_call["call_id"].as_str()),
+        (Some("busy"), Some(call.as_str()))
+    );
+    routing
+        .release_agent(comms_proto::v1::ReleaseAgentRequest {
+            call_id: call.clone(),
+        })
+        .await
+        .unwrap();
+    // The agent finishes wrap-up early.
+    let done: Value = status(json!({ "status": "available" }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "available");
+
+    let seen = fleet.next_types("comms.agent.", 6).await;
+    let types: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "comms.agent.created",
+            "comms.agent.available",
+            "comms.agent.reserved",
+            "comms.agent.busy",
+            "comms.agent.wrap_up",
+            "comms.agent.available"
+        ]
+    );
+    for (event_type, envelope) in &seen {
+        assert_valid(&schema("envelope"), envelope);
+        assert_valid(&schema(event_type), &envelope["data"]);
+        assert_eq!(envelope["data"]["agent_id"], id.as_str());
+    }
+    let listed: Value = fleet
+        .get("/api/communications/agents?status=available&skill=billing&language=es")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"][0]["id"], id.as_str());
+    fleet.stop().await;
+}

@@ -34,7 +34,8 @@ pub struct Fleet {
     pub db_url: String,
     pub http: reqwest::Client,
     pub amqp: lapin::Channel,
-    /// A queue of ours bound to `comms.call.*`, as another platform module would have.
+    /// A queue of ours bound to `comms.call.*` and `comms.agent.*`, as another platform module
+    /// would have.
     pub tap: String,
     /// The fleet's key, as a test holding a copy of `JWT_PRIVATE_KEY` would have it.
     pub private_key: PrivateKey,
@@ -89,7 +90,8 @@ impl Fleet {
         comms_bus::declare_events_exchange(&amqp, &exchange)
             .await
             .unwrap();
-        comms_bus::declare_queue(&amqp, &exchange, &tap, &["comms.call.*".to_owned()])
+        let bindings = ["comms.call.*".to_owned(), "comms.agent.*".to_owned()];
+        comms_bus::declare_queue(&amqp, &exchange, &tap, &bindings)
             .await
             .unwrap();
         let (stop, shutdown) = Shutdown::new();
@@ -214,6 +216,41 @@ impl Fleet {
             .fetch_one(&self.pool)
             .await
             .unwrap()
+    }
+
+    /// The types of the next `n` messages on our tap whose type starts with `prefix`, in order.
+    pub async fn next_types(&self, prefix: &str, n: usize) -> Vec<(String, Value)> {
+        let mut seen = Vec::new();
+        for _ in 0..400 {
+            match self
+                .amqp
+                .basic_get(self.tap.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap()
+            {
+                Some(message) => {
+                    let kind = message
+                        .properties
+                        .kind()
+                        .as_ref()
+                        .map(|k| k.to_string())
+                        .unwrap_or_default();
+                    if kind.starts_with(prefix) {
+                        let envelope: Value = serde_json::from_slice(&message.data).unwrap();
+                        seen.push((kind, envelope));
+                        if seen.len() == n {
+                            return seen;
+                        }
+                    }
+                }
+                None => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+        panic!(
+            "only {} {prefix}* messages arrived: {:?}",
+            seen.len(),
+            seen.iter().map(|s| &s.0).collect::<Vec<_>>()
+        );
     }
 
     /// The next message on our tap queue of `event_type`.

@@ -541,7 +541,7 @@ async fn other_organizations_agents_and_teams_are_not_found() {
         })
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
     let listed = ours
         .list_agents(v1::ListAgentsRequest::default())
         .await
