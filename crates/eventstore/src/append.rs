@@ -53,6 +53,19 @@ impl<'s> Transaction<'s> {
     }
 }
 
+/// Appends inside a transaction the caller runs on `conn` (a consumer's, say), so the events
+/// commit with the caller's other writes. This process's subscribers are not woken at once;
+/// they find the events on their next poll.
+pub async fn append_in(
+    conn: &mut PgConnection,
+    tenant_id: &str,
+    stream: &StreamName,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+) -> Result<AppendResult> {
+    append(conn, tenant_id, stream, expected, events).await
+}
+
 impl EventStore {
     /// Appends `events` to `stream` in a transaction of its own: one round trip.
     pub async fn append(

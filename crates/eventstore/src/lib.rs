@@ -13,7 +13,7 @@ mod read;
 mod stream;
 mod subscription;
 
-pub use append::{AppendResult, Transaction};
+pub use append::{AppendResult, Transaction, append_in};
 pub use checkpoint::Checkpoint;
 pub use error::{CurrentVersion, Error};
 pub use event::{NewEvent, RecordedEvent};

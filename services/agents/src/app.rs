@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use comms_auth::Identity;
-use comms_eventstore::{EventStore, Transaction};
+use comms_eventstore::EventStore;
 use comms_proto::ApiError;
+use sqlx::PgConnection;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -31,7 +32,7 @@ macro_rules! in_transaction {
                 .await
                 .map_err($crate::store::store_error)?;
             let result: Result<_, comms_proto::ApiError> = {
-                let $tx = &mut transaction;
+                let $tx = transaction.conn();
                 async { $body }.await
             };
             let retry = attempt < $crate::app::MAX_ATTEMPTS;
@@ -174,11 +175,11 @@ impl Agents {
 
     async fn team_in(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut PgConnection,
         org: &str,
         id: Uuid,
     ) -> Result<Versioned<Team>, ApiError> {
-        store::find_team(tx.conn(), org, id, false)
+        store::find_team(&mut *tx, org, id, false)
             .await?
             .ok_or_else(|| {
                 ApiError::invalid("team_id", format!("no team {id} in this organization"))

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use comms_auth::Identity;
-use comms_eventstore::Transaction;
 use comms_proto::{ApiError, ErrorKind, Language};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::app::{Agents, in_transaction};
@@ -59,7 +59,7 @@ impl Agents {
             let existing: Option<Waiting> =
                 sqlx::query_as("SELECT * FROM routing_queue WHERE call_id = $1 FOR UPDATE")
                     .bind(need.call_id)
-                    .fetch_optional(tx.conn())
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(store_error)?;
             let entry = match existing {
@@ -87,7 +87,7 @@ impl Agents {
                         .bind(entry.enqueued_at)
                         .bind(&entry.required_skills)
                         .bind(&entry.language)
-                        .execute(tx.conn())
+                        .execute(&mut *tx)
                         .await
                         .map_err(|e| match e {
                             // Another request for this call inserted it first; the retry reads it.
@@ -98,11 +98,11 @@ impl Agents {
                 }
             };
             if let Some(agent) = entry.offered_to {
-                return store::get_agent(tx.conn(), &org, agent).await.map(Some);
+                return store::get_agent(&mut *tx, &org, agent).await.map(Some);
             }
             // Already accepted: the call left the queue, its agent still holds it.
             if let Some(agent) = self.holder(tx, &org, need.call_id).await? {
-                return store::get_agent(tx.conn(), &org, agent).await.map(Some);
+                return store::get_agent(&mut *tx, &org, agent).await.map(Some);
             }
             self.offer(tx, &entry).await
         })?;
@@ -117,14 +117,14 @@ impl Agents {
     /// The agent holding `call` (reserved, busy or wrapping up), if any.
     async fn holder(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut PgConnection,
         org: &str,
         call: Uuid,
     ) -> Result<Option<Uuid>, ApiError> {
         sqlx::query_scalar("SELECT agent_id FROM agents_view WHERE call_id = $1 AND org_id = $2")
             .bind(call)
             .bind(org)
-            .fetch_optional(tx.conn())
+            .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)
     }
@@ -133,7 +133,7 @@ impl Agents {
     /// language: highest total proficiency in those skills, then longest idle.
     async fn offer(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut PgConnection,
         entry: &Waiting,
     ) -> Result<Option<Versioned<Agent>>, ApiError> {
         let agent: Option<Uuid> = sqlx::query_scalar(
@@ -148,7 +148,7 @@ impl Agents {
         .bind(&entry.org_id)
         .bind(&entry.required_skills)
         .bind(&entry.language)
-        .fetch_optional(tx.conn())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
         let Some(agent) = agent else {
@@ -167,7 +167,7 @@ impl Agents {
         sqlx::query("UPDATE routing_queue SET offered_to = $2 WHERE call_id = $1")
             .bind(entry.call_id)
             .bind(agent)
-            .execute(tx.conn())
+            .execute(&mut *tx)
             .await
             .map_err(store_error)?;
         Ok(Some(reserved))
@@ -204,7 +204,7 @@ impl Agents {
                 .await?;
             sqlx::query("DELETE FROM routing_queue WHERE call_id = $1")
                 .bind(call)
-                .execute(tx.conn())
+                .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
             Ok(busy)
@@ -224,7 +224,7 @@ impl Agents {
                 sqlx::query("DELETE FROM routing_queue WHERE call_id = $1 AND org_id = $2")
                     .bind(call)
                     .bind(&identity.org_id)
-                    .execute(tx.conn())
+                    .execute(&mut *tx)
                     .await
                     .map_err(store_error)?
                     .rows_affected();
@@ -265,7 +265,7 @@ impl Agents {
                  FOR UPDATE SKIP LOCKED",
             )
             .bind(org)
-            .fetch_all(tx.conn())
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
             let mut offered = 0;
@@ -298,7 +298,7 @@ impl Agents {
                 } else {
                     Command::EndWrapUp { at: now }
                 };
-                let before = store::lock_agent(tx.conn(), &org, agent).await?;
+                let before = store::lock_agent(&mut *tx, &org, agent).await?;
                 let lapsed_call = before.and_then(|b| {
                     (b.value.state == AgentState::Reserved)
                         .then_some(b.value.call_id)
@@ -310,7 +310,7 @@ impl Agents {
                     sqlx::query("UPDATE routing_queue SET offered_to = NULL WHERE call_id = $1 AND offered_to = $2")
                         .bind(call)
                         .bind(agent)
-                        .execute(tx.conn())
+                        .execute(&mut *tx)
                         .await
                         .map_err(store_error)?;
                 }

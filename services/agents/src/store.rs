@@ -4,7 +4,7 @@
 //! version as the expected version, and writes the row back. Every writer locks the row before
 //! the stream, so two writers never wait on each other in opposite orders.
 
-use comms_eventstore::{Error as StoreError, ExpectedVersion, NewEvent, StreamName, Transaction};
+use comms_eventstore::{Error as StoreError, ExpectedVersion, NewEvent, StreamName};
 use comms_proto::{ApiError, ErrorKind};
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -99,13 +99,13 @@ pub async fn get_agent(
 
 /// Runs `command` against agent `id` in `tx`, and returns the agent as it now is.
 pub async fn change_agent(
-    tx: &mut Transaction<'_>,
+    tx: &mut PgConnection,
     org: &str,
     actor: &str,
     id: Uuid,
     command: Command,
 ) -> Result<Versioned<Agent>, ApiError> {
-    let current = lock_agent(tx.conn(), org, id).await?;
+    let current = lock_agent(&mut *tx, org, id).await?;
     let events =
         domain::handle(current.as_ref().map(|c| &c.value), command).map_err(|e| match e {
             DomainError::NotFound { .. } => ApiError::not_found("agent", &id.to_string()),
@@ -127,23 +127,23 @@ pub async fn change_agent(
             )
         })
         .collect();
-    let appended = tx
-        .append(
-            org,
-            &StreamName::new(AGENT_STREAMS, id),
-            expected,
-            new_events,
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::TenantMismatch { .. } => ApiError::not_found("agent", &id.to_string()),
-            // Only a concurrent create gets here (the row lock orders every other writer); the
-            // retry finds the agent and says it exists.
-            StoreError::WrongExpectedVersion { .. } => {
-                ApiError::new(ErrorKind::Aborted, "concurrent create")
-            }
-            other => store_error(other),
-        })?;
+    let appended = comms_eventstore::append_in(
+        tx,
+        org,
+        &StreamName::new(AGENT_STREAMS, id),
+        expected,
+        new_events,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::TenantMismatch { .. } => ApiError::not_found("agent", &id.to_string()),
+        // Only a concurrent create gets here (the row lock orders every other writer); the
+        // retry finds the agent and says it exists.
+        StoreError::WrongExpectedVersion { .. } => {
+            ApiError::new(ErrorKind::Aborted, "concurrent create")
+        }
+        other => store_error(other),
+    })?;
     let agent = events
         .iter()
         .fold(current.map(|c| c.value), |state, event| {
@@ -155,7 +155,7 @@ pub async fn change_agent(
         org_id: org.to_owned(),
         version: appended.next_expected_version,
     };
-    upsert_agent(tx.conn(), &versioned).await?;
+    upsert_agent(&mut *tx, &versioned).await?;
     Ok(versioned)
 }
 
@@ -236,13 +236,13 @@ pub async fn find_team(
 }
 
 pub async fn change_team(
-    tx: &mut Transaction<'_>,
+    tx: &mut PgConnection,
     org: &str,
     actor: &str,
     id: Uuid,
     command: TeamCommand,
 ) -> Result<Versioned<Team>, ApiError> {
-    let current = find_team(tx.conn(), org, id, true).await?;
+    let current = find_team(&mut *tx, org, id, true).await?;
     let events =
         TeamEvent::handle(current.as_ref().map(|c| &c.value), command).map_err(|e| match e {
             DomainError::NotFound { .. } => ApiError::not_found("team", &id.to_string()),
@@ -264,18 +264,18 @@ pub async fn change_team(
             )
         })
         .collect();
-    let appended = tx
-        .append(
-            org,
-            &StreamName::new(TEAM_STREAMS, id),
-            expected,
-            new_events,
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::TenantMismatch { .. } => ApiError::not_found("team", &id.to_string()),
-            other => store_error(other),
-        })?;
+    let appended = comms_eventstore::append_in(
+        tx,
+        org,
+        &StreamName::new(TEAM_STREAMS, id),
+        expected,
+        new_events,
+    )
+    .await
+    .map_err(|e| match e {
+        StoreError::TenantMismatch { .. } => ApiError::not_found("team", &id.to_string()),
+        other => store_error(other),
+    })?;
     let team = events
         .iter()
         .fold(current.map(|c| c.value), |state, event| {
@@ -293,7 +293,7 @@ pub async fn change_team(
     .bind(&team.supervisor_id)
     .bind(team.created_at)
     .bind(appended.next_expected_version as i64)
-    .execute(tx.conn())
+    .execute(&mut *tx)
     .await
     .map_err(store_error)?;
     Ok(Versioned {
