@@ -41,6 +41,18 @@ CREATE TABLE routing_queue (
     enqueued_at     timestamptz NOT NULL,
     required_skills text[]      NOT NULL,
     language        text,
-    offered_to      uuid
+    offered_to      uuid,
+    -- The call is already connected (an answered campaign call): the agent it is offered to is
+    -- put on it at once, with no accept step.
+    connect_on_offer boolean     NOT NULL DEFAULT false
 );
 CREATE INDEX routing_waiting ON routing_queue (org_id, priority DESC, enqueued_at, call_id) WHERE offered_to IS NULL;
+
+-- Calls the agents service follows from `comms.call.*`: who placed them, for which campaign.
+CREATE TABLE routing_calls (
+    call_id     uuid PRIMARY KEY,
+    org_id      text NOT NULL,
+    agent_id    uuid,
+    campaign_id uuid,
+    language    text
+);

@@ -397,3 +397,129 @@ async fn an_agent_made_available_over_rest_is_routed_a_call_and_its_states_reach
     assert_eq!(listed["data"][0]["id"], id.as_str());
     fleet.stop().await;
 }
+
+/// Polls the agent until `done` says so.
+async fn agent_until(fleet: &Fleet, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut agent = Value::Null;
+    for _ in 0..200 {
+        agent = fleet
+            .get(&format!("/api/communications/agents/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done(&agent) {
+            return agent;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("agent never reached the expected state: {agent}");
+}
+
+async fn available_agent(fleet: &Fleet, name: &str) -> String {
+    let agent: Value = fleet
+        .post("/api/communications/agents")
+        .json(&json!({ "name": name, "email": format!("{}@acme.test", name.to_lowercase()), "languages": ["en"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = agent["id"].as_str().unwrap().to_owned();
+    let status = fleet
+        .put(&format!("/api/communications/agents/{id}/status"))
+        .json(&json!({ "status": "available" }));
+    assert_eq!(status.send().await.unwrap().status(), StatusCode::OK);
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_ends() {
+    let fleet = Fleet::start_with("50", &[("WRAP_UP_SECONDS", "1")]).await;
+    let agent = available_agent(&fleet, "Ada").await;
+    let call: Value = fleet
+        .post("/api/communications/calls")
+        .json(&json!({ "to": "+14155550100", "campaign_id": uuid::Uuid::now_v7() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let call_id = call["id"].as_str().unwrap().to_owned();
+    // Answered after ~100 ms; the agents service hears it on the bus and connects the agent.
+    let on_call = agent_until(&fleet, &agent, |a| a["status"] == "busy").await;
+    assert_eq!(on_call["call_id"], call_id.as_str());
+    let ended = fleet
+        .delete(&format!("/api/communications/calls/{call_id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::OK);
+    agent_until(&fleet, &agent, |a| a["status"] == "wrap_up").await;
+    let free = agent_until(&fleet, &agent, |a| a["status"] == "available").await;
+    assert!(free["call_id"].is_null());
+
+    let seen = fleet.next_types("comms.agent.", 6).await;
+    let types: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "comms.agent.created",
+            "comms.agent.available",
+            "comms.agent.reserved",
+            "comms.agent.busy",
+            "comms.agent.wrap_up",
+            "comms.agent.available"
+        ]
+    );
+    assert_eq!(seen[5].1["data"]["reason"], "wrap_up_ended");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_agent_who_places_a_call_that_fails_still_gets_wrap_up() {
+    let fleet = Fleet::start_with(
+        "50",
+        &[("WRAP_UP_SECONDS", "60"), ("SIM_OUTCOMES", "no_answer=1")],
+    )
+    .await;
+    let agent = available_agent(&fleet, "Bo").await;
+    let call: Value = fleet
+        .post("/api/communications/calls")
+        .json(&json!({ "to": "+14155550100", "agent_id": agent }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let wrapping = agent_until(&fleet, &agent, |a| a["status"] == "wrap_up").await;
+    assert_eq!(wrapping["call_id"], call["id"]);
+    let seen = fleet.next_types("comms.agent.", 4).await;
+    let types: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "comms.agent.created",
+            "comms.agent.available",
+            "comms.agent.busy",
+            "comms.agent.wrap_up"
+        ]
+    );
+    // The agent ends wrap-up when ready.
+    let done: Value = fleet
+        .put(&format!("/api/communications/agents/{agent}/status"))
+        .json(&json!({ "status": "available" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["status"], "available");
+    fleet.stop().await;
+}

@@ -59,6 +59,7 @@ impl Fleet {
         let exchange = unique_name("test.events");
         let amqp_url = amqp_url();
         let queue = unique_name("test.analytics");
+        let agents_queue = unique_name("test.agents");
         let private_key = PrivateKey::generate();
         let pem = private_key.to_pem();
         let mut env = Env::from_pairs([
@@ -66,6 +67,7 @@ impl Fleet {
             ("RABBITMQ_URL", amqp_url.as_str()),
             ("EVENTS_EXCHANGE", exchange.as_str()),
             ("ANALYTICS_QUEUE", queue.as_str()),
+            ("AGENTS_QUEUE", agents_queue.as_str()),
             ("PORT", "0"),
             ("SIM_RING_MS", ring_ms),
             ("SIM_ANSWER_MS", "50"),

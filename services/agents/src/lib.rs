@@ -2,6 +2,7 @@
 //! best free agent (ACD) with a waiting queue, over gRPC.
 
 pub mod app;
+pub mod call_feed;
 pub mod convert;
 pub mod domain;
 pub mod grpc;
@@ -11,6 +12,7 @@ pub mod store;
 
 use std::time::Duration;
 
+use comms_bus::ConsumerConfig;
 use comms_eventstore::EventStore;
 use comms_proto::v1::agents_service_server::AgentsServiceServer;
 use comms_runtime::config::Common;
@@ -27,6 +29,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_millis(500);
 pub struct Config {
     pub common: Common,
     pub timeouts: Timeouts,
+    /// The durable queue of call events the service follows; `AGENTS_QUEUE`.
+    pub queue: String,
 }
 
 impl Config {
@@ -37,11 +41,25 @@ impl Config {
                 reservation: Duration::from_secs(env.parse("RESERVATION_TIMEOUT_SECONDS", 15)?),
                 wrap_up: Duration::from_secs(env.parse("WRAP_UP_SECONDS", 30)?),
             },
+            queue: env.string("AGENTS_QUEUE", "comms.agents"),
         })
+    }
+
+    /// The queue, bindings and consumer identity the call feed consumes with.
+    pub fn consumer(&self) -> ConsumerConfig {
+        ConsumerConfig {
+            amqp_url: self.common.rabbitmq_url.clone(),
+            exchange: self.common.events_exchange.clone(),
+            queue: self.queue.clone(),
+            bindings: vec!["comms.call.*".into()],
+            consumer_name: "agents.calls".into(),
+            prefetch: 100,
+        }
     }
 }
 
-/// Serves the agents service on `listener` until `shutdown`, sweeping routing meanwhile.
+/// Serves the agents service on `listener` until `shutdown`, sweeping routing and following
+/// calls on the bus meanwhile.
 pub async fn run(
     config: Config,
     tokens: comms_auth::Tokens,
@@ -55,6 +73,12 @@ pub async fn run(
     .await?;
     let agents = Agents::new(EventStore::new(pool), config.timeouts);
     let sweeper = tokio::spawn(agents.clone().run_sweeper(SWEEP_INTERVAL, shutdown.clone()));
+    let feed = tokio::spawn(comms_bus::run_consumer(
+        agents.pool().clone(),
+        config.consumer(),
+        call_feed::CallFeed(agents.clone()),
+        shutdown.clone().wait(),
+    ));
     let service = AgentsServiceServer::new(grpc::AgentsGrpc::new(agents, tokens));
     tracing::info!(addr = %listener.local_addr()?, "agents service listening");
     let routes = tonic::service::Routes::new(service);
@@ -63,5 +87,6 @@ pub async fn run(
     )
     .await;
     sweeper.await?;
+    feed.await?;
     served
 }

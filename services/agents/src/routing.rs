@@ -43,6 +43,7 @@ struct Waiting {
     required_skills: Vec<String>,
     language: Option<String>,
     offered_to: Option<Uuid>,
+    connect_on_offer: bool,
 }
 
 /// The system acting for an organization: sweeps and dispatches run as the fleet itself.
@@ -54,57 +55,8 @@ impl Agents {
     /// Reserves the best available agent for the call, or queues it. Asking again for the same
     /// call answers the same reservation (or queue place).
     pub async fn reserve(&self, identity: &Identity, need: Need) -> Result<Reservation, ApiError> {
-        let org = identity.org_id.clone();
         let offered = in_transaction!(self, |tx| {
-            let existing: Option<Waiting> =
-                sqlx::query_as("SELECT * FROM routing_queue WHERE call_id = $1 FOR UPDATE")
-                    .bind(need.call_id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-            let entry = match existing {
-                Some(entry) if entry.org_id != org => {
-                    return Err(ApiError::not_found("call", &need.call_id.to_string()));
-                }
-                Some(entry) => entry,
-                None => {
-                    let entry = Waiting {
-                        call_id: need.call_id,
-                        org_id: org.clone(),
-                        priority: need.priority,
-                        enqueued_at: Utc::now(),
-                        required_skills: need.skills.clone(),
-                        language: need.language.map(|l| l.as_str().to_owned()),
-                        offered_to: None,
-                    };
-                    sqlx::query(
-                            "INSERT INTO routing_queue (call_id, org_id, priority, enqueued_at, required_skills, language)
-                             VALUES ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(entry.call_id)
-                        .bind(&entry.org_id)
-                        .bind(entry.priority)
-                        .bind(entry.enqueued_at)
-                        .bind(&entry.required_skills)
-                        .bind(&entry.language)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| match e {
-                            // Another request for this call inserted it first; the retry reads it.
-                            sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::new(ErrorKind::Aborted, "concurrent request"),
-                            other => store_error(other),
-                        })?;
-                    entry
-                }
-            };
-            if let Some(agent) = entry.offered_to {
-                return store::get_agent(&mut *tx, &org, agent).await.map(Some);
-            }
-            // Already accepted: the call left the queue, its agent still holds it.
-            if let Some(agent) = self.holder(tx, &org, need.call_id).await? {
-                return store::get_agent(&mut *tx, &org, agent).await.map(Some);
-            }
-            self.offer(tx, &entry).await
+            self.reserve_in(tx, &identity.org_id, &need, false).await
         })?;
         match offered {
             Some(agent) => Ok(Reservation::Reserved(agent)),
@@ -112,6 +64,68 @@ impl Agents {
                 position: self.position(need.call_id).await?,
             }),
         }
+    }
+
+    /// [`Self::reserve`] inside the caller's transaction. With `connect_on_offer` (the call is
+    /// already answered), the agent it is offered to is put on it at once.
+    pub(crate) async fn reserve_in(
+        &self,
+        tx: &mut PgConnection,
+        org: &str,
+        need: &Need,
+        connect_on_offer: bool,
+    ) -> Result<Option<Versioned<Agent>>, ApiError> {
+        let existing: Option<Waiting> =
+            sqlx::query_as("SELECT * FROM routing_queue WHERE call_id = $1 FOR UPDATE")
+                .bind(need.call_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_error)?;
+        let entry = match existing {
+            Some(entry) if entry.org_id != org => {
+                return Err(ApiError::not_found("call", &need.call_id.to_string()));
+            }
+            Some(entry) => entry,
+            None => {
+                // Already taken: the call left the queue, its agent still holds it.
+                if let Some(agent) = self.holder(tx, org, need.call_id).await? {
+                    return store::get_agent(&mut *tx, org, agent).await.map(Some);
+                }
+                let entry = Waiting {
+                    call_id: need.call_id,
+                    org_id: org.to_owned(),
+                    priority: need.priority,
+                    enqueued_at: Utc::now(),
+                    required_skills: need.skills.clone(),
+                    language: need.language.map(|l| l.as_str().to_owned()),
+                    offered_to: None,
+                    connect_on_offer,
+                };
+                sqlx::query(
+                    "INSERT INTO routing_queue (call_id, org_id, priority, enqueued_at, required_skills, language, connect_on_offer)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(entry.call_id)
+                .bind(&entry.org_id)
+                .bind(entry.priority)
+                .bind(entry.enqueued_at)
+                .bind(&entry.required_skills)
+                .bind(&entry.language)
+                .bind(entry.connect_on_offer)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| match e {
+                    // Another request for this call inserted it first; the retry reads it.
+                    sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::new(ErrorKind::Aborted, "concurrent request"),
+                    other => store_error(other),
+                })?;
+                entry
+            }
+        };
+        if let Some(agent) = entry.offered_to {
+            return store::get_agent(&mut *tx, org, agent).await.map(Some);
+        }
+        self.offer(tx, &entry).await
     }
 
     /// The agent holding `call` (reserved, busy or wrapping up), if any.
@@ -164,6 +178,20 @@ impl Agents {
         let actor = system(&entry.org_id);
         let reserved =
             store::change_agent(tx, &entry.org_id, &actor.user_id, agent, command).await?;
+        if entry.connect_on_offer {
+            let command = Command::Accept {
+                call_id: entry.call_id,
+                at: now,
+            };
+            let busy =
+                store::change_agent(tx, &entry.org_id, &actor.user_id, agent, command).await?;
+            sqlx::query("DELETE FROM routing_queue WHERE call_id = $1")
+                .bind(entry.call_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            return Ok(Some(busy));
+        }
         sqlx::query("UPDATE routing_queue SET offered_to = $2 WHERE call_id = $1")
             .bind(entry.call_id)
             .bind(agent)
@@ -220,30 +248,8 @@ impl Agents {
         call: Uuid,
     ) -> Result<Option<Versioned<Agent>>, ApiError> {
         let released = in_transaction!(self, |tx| {
-            let withdrawn =
-                sqlx::query("DELETE FROM routing_queue WHERE call_id = $1 AND org_id = $2")
-                    .bind(call)
-                    .bind(&identity.org_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                    .rows_affected();
-            let Some(agent) = self.holder(tx, &identity.org_id, call).await? else {
-                return if withdrawn > 0 {
-                    Ok(None)
-                } else {
-                    Err(ApiError::not_found("call", &call.to_string()))
-                };
-            };
-            let now = Utc::now();
-            let command = Command::Release {
-                call_id: call,
-                wrap_up_until: now + self.timeouts.wrap_up,
-                at: now,
-            };
-            store::change_agent(tx, &identity.org_id, &identity.user_id, agent, command)
+            self.release_in(tx, &identity.org_id, &identity.user_id, call)
                 .await
-                .map(Some)
         })?;
         if released
             .as_ref()
@@ -252,6 +258,39 @@ impl Agents {
             self.freed.notify_one();
         }
         Ok(released)
+    }
+
+    /// [`Self::release`] inside the caller's transaction, acting as `actor`.
+    pub(crate) async fn release_in(
+        &self,
+        tx: &mut PgConnection,
+        org: &str,
+        actor: &str,
+        call: Uuid,
+    ) -> Result<Option<Versioned<Agent>>, ApiError> {
+        let withdrawn = sqlx::query("DELETE FROM routing_queue WHERE call_id = $1 AND org_id = $2")
+            .bind(call)
+            .bind(org)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?
+            .rows_affected();
+        let Some(agent) = self.holder(tx, org, call).await? else {
+            return if withdrawn > 0 {
+                Ok(None)
+            } else {
+                Err(ApiError::not_found("call", &call.to_string()))
+            };
+        };
+        let now = Utc::now();
+        let command = Command::Release {
+            call_id: call,
+            wrap_up_until: now + self.timeouts.wrap_up,
+            at: now,
+        };
+        store::change_agent(tx, org, actor, agent, command)
+            .await
+            .map(Some)
     }
 
     /// Offers waiting calls of `org`, in priority-then-age order, to whoever is available.

@@ -8,7 +8,7 @@ use comms_auth::{AuthConfig, Identity, Role, Tokens};
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::{self, AgentState};
 use comms_runtime::{Env, Shutdown, ShutdownTrigger};
-use comms_testkit::TestDatabase;
+use comms_testkit::{TestDatabase, amqp_url, unique_name};
 use sqlx::PgPool;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
@@ -40,8 +40,16 @@ struct Service {
 impl Service {
     async fn start(reservation_seconds: &str) -> Self {
         let db = TestDatabase::new().await;
+        let (amqp, exchange, queue) = (
+            amqp_url(),
+            unique_name("test.events"),
+            unique_name("test.agents"),
+        );
         let env = Env::from_pairs([
             ("DATABASE_URL", db.url.as_str()),
+            ("RABBITMQ_URL", amqp.as_str()),
+            ("EVENTS_EXCHANGE", exchange.as_str()),
+            ("AGENTS_QUEUE", queue.as_str()),
             ("DATABASE_POOL_SIZE", "20"),
             ("RESERVATION_TIMEOUT_SECONDS", reservation_seconds),
             ("WRAP_UP_SECONDS", "1"),

@@ -92,24 +92,25 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
 /// publishes (`comms migrate`, `comms dev`, and the relay at start-up): an event published before
 /// its consumers' queues exist would reach no one.
 pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
-    let analytics = comms_analytics::Config::from_env(env)?.consumer();
-    let connection = comms_bus::connect(&analytics.amqp_url)
+    let consumers = [
+        comms_analytics::Config::from_env(env)?.consumer(),
+        comms_agents::Config::from_env(env)?.consumer(),
+    ];
+    let url = &consumers[0].amqp_url;
+    let connection = comms_bus::connect(url)
         .await
-        .with_context(|| {
-            format!(
-                "cannot reach RabbitMQ at RABBITMQ_URL={}",
-                analytics.amqp_url
-            )
-        })?;
+        .with_context(|| format!("cannot reach RabbitMQ at RABBITMQ_URL={url}"))?;
     let channel = connection.create_channel().await?;
-    comms_bus::declare_events_exchange(&channel, &analytics.exchange).await?;
-    comms_bus::declare_queue(
-        &channel,
-        &analytics.exchange,
-        &analytics.queue,
-        &analytics.bindings,
-    )
-    .await?;
+    comms_bus::declare_events_exchange(&channel, &consumers[0].exchange).await?;
+    for consumer in &consumers {
+        comms_bus::declare_queue(
+            &channel,
+            &consumer.exchange,
+            &consumer.queue,
+            &consumer.bindings,
+        )
+        .await?;
+    }
     connection.close(200, "topology declared".into()).await?;
     Ok(())
 }

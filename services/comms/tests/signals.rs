@@ -18,6 +18,7 @@ fn sigterm_drains_and_exits_cleanly() {
         .env("RABBITMQ_URL", comms_testkit::amqp_url())
         .env("EVENTS_EXCHANGE", &exchange)
         .env("ANALYTICS_QUEUE", &queue)
+        .env("AGENTS_QUEUE", comms_testkit::unique_name("test.agents"))
         .env("PORT", "0")
         .env("COMMS_KEY_DIR", keys.path().join("keys"))
         .env("RUST_LOG", "info")

@@ -115,6 +115,11 @@ pub enum Command {
         call_id: Uuid,
         at: DateTime<Utc>,
     },
+    /// The agent placed an outbound call: on it from the first ring.
+    Dial {
+        call_id: Uuid,
+        at: DateTime<Utc>,
+    },
     /// The reservation's deadline passed without an accept.
     LapseReservation {
         at: DateTime<Utc>,
@@ -307,6 +312,15 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
             })]),
             Reserved => Err(invalid("call_id", "the agent is reserved for another call")),
             other => Err(illegal("accept a call for", other)),
+        },
+        Command::Dial { call_id, at } => match agent.state {
+            Available => Ok(vec![AgentEvent::Busy(OnCall {
+                agent_id: agent.id,
+                call_id,
+                at,
+            })]),
+            Busy if agent.call_id == Some(call_id) => Ok(vec![]),
+            other => Err(illegal("dial out for", other)),
         },
         Command::LapseReservation { at } => match agent.state {
             Reserved if agent.deadline.is_some_and(|d| d <= at) => {

@@ -413,3 +413,29 @@ fn events_round_trip_through_their_stored_form() {
     }
     assert_eq!(state.unwrap().state, AgentState::Break);
 }
+
+#[test]
+fn an_agent_who_dials_out_is_busy_and_wraps_up_even_when_the_call_fails() {
+    let agent = given(vec![created(), status(AgentState::Available, None, 1)]);
+    let dial = || Command::Dial {
+        call_id: call(),
+        at: t(2),
+    };
+    assert_eq!(when(&agent, dial()).unwrap(), ["comms.agent.busy"]);
+    let busy = then(agent, dial());
+    assert_eq!(
+        when(&busy, dial()).unwrap(),
+        Vec::<&str>::new(),
+        "a replayed dial changes nothing"
+    );
+    // No answer: the call fails, and the agent still gets wrap-up.
+    assert_eq!(when(&busy, release(20)).unwrap(), ["comms.agent.wrap_up"]);
+    let offline = given(vec![created()]);
+    assert!(matches!(
+        when(&offline, dial()),
+        Err(DomainError::IllegalTransition {
+            state: "offline",
+            ..
+        })
+    ));
+}

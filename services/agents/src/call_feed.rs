@@ -1,0 +1,146 @@
+//! The agents service following calls on the bus (`comms.call.*`): an agent who places a call
+//! is busy from its start; an answered campaign call asks for an agent and is connected to the
+//! one it is offered to; when a call ends, fails or is canceled, its agent goes to wrap-up (and
+//! a call still waiting leaves the queue). Each message is applied in the consumer's
+//! transaction, so a redelivered one changes nothing twice.
+
+use comms_bus::{Envelope, HandleError, Handler};
+use comms_proto::ErrorKind;
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::app::Agents;
+use crate::domain::Command;
+use crate::routing::Need;
+use crate::store;
+
+pub const ACTOR: &str = "system:routing";
+
+#[derive(Deserialize)]
+struct Started {
+    call_id: Uuid,
+    agent_id: Option<Uuid>,
+    campaign_id: Option<Uuid>,
+    #[serde(default)]
+    language: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CallOnly {
+    call_id: Uuid,
+}
+
+pub struct CallFeed(pub Agents);
+
+fn reject(envelope: &Envelope, error: impl std::fmt::Display) -> HandleError {
+    HandleError::Reject(format!("{}: {error}", envelope.event_type))
+}
+
+/// Domain refusals (an offline agent dialing, an unknown agent) are facts to log, not poison.
+fn tolerate(result: Result<(), comms_proto::ApiError>, what: &str) -> Result<(), HandleError> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e)
+            if matches!(
+                e.kind,
+                ErrorKind::NotFound | ErrorKind::FailedPrecondition | ErrorKind::InvalidArgument
+            ) =>
+        {
+            tracing::warn!(error = %e.message, "{what}: nothing to do for the agents");
+            Ok(())
+        }
+        Err(e) if e.kind == ErrorKind::Aborted => {
+            Err(HandleError::Retry(anyhow::anyhow!(e.message)))
+        }
+        Err(e) => Err(HandleError::Retry(anyhow::anyhow!(
+            "{}: {}", what, e.message
+        ))),
+    }
+}
+
+impl Handler for CallFeed {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &Envelope,
+    ) -> Result<(), HandleError> {
+        let org = envelope.organization_id.as_str();
+        match envelope.event_type.as_str() {
+            "comms.call.started" => {
+                let call: Started = serde_json::from_value(envelope.data.clone())
+                    .map_err(|e| reject(envelope, e))?;
+                sqlx::query(
+                    "INSERT INTO routing_calls (call_id, org_id, agent_id, campaign_id, language)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (call_id) DO NOTHING",
+                )
+                .bind(call.call_id)
+                .bind(org)
+                .bind(call.agent_id)
+                .bind(call.campaign_id)
+                .bind(&call.language)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| HandleError::Retry(e.into()))?;
+                if let Some(agent) = call.agent_id {
+                    let dial = Command::Dial {
+                        call_id: call.call_id,
+                        at: envelope.timestamp,
+                    };
+                    let result = store::change_agent(conn, org, ACTOR, agent, dial)
+                        .await
+                        .map(|_| ());
+                    tolerate(result, "an agent's outbound call")?;
+                }
+                Ok(())
+            }
+            "comms.call.answered" => {
+                let call: CallOnly = serde_json::from_value(envelope.data.clone())
+                    .map_err(|e| reject(envelope, e))?;
+                let followed: Option<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
+                    "SELECT agent_id, campaign_id, language FROM routing_calls WHERE call_id = $1 AND org_id = $2",
+                )
+                        .bind(call.call_id)
+                        .bind(org)
+                        .fetch_optional(&mut *conn)
+                        .await
+                        .map_err(|e| HandleError::Retry(e.into()))?;
+                // A campaign's call, answered with nobody on it yet, needs an agent who speaks
+                // its language, now.
+                if let Some((None, Some(_campaign), language)) = followed {
+                    let language = language.and_then(|l| comms_proto::Language::parse(&l).ok());
+                    let need = Need {
+                        call_id: call.call_id,
+                        skills: Vec::new(),
+                        language,
+                        priority: 0,
+                    };
+                    let result = self.0.reserve_in(conn, org, &need, true).await.map(|_| ());
+                    tolerate(result, "routing an answered campaign call")?;
+                }
+                Ok(())
+            }
+            "comms.call.ended" | "comms.call.failed" | "comms.call.canceled" => {
+                let call: CallOnly = serde_json::from_value(envelope.data.clone())
+                    .map_err(|e| reject(envelope, e))?;
+                let result = self
+                    .0
+                    .release_in(conn, org, ACTOR, call.call_id)
+                    .await
+                    .map(|_| ());
+                tolerate(result, "releasing a finished call")?;
+                sqlx::query("DELETE FROM routing_calls WHERE call_id = $1 AND org_id = $2")
+                    .bind(call.call_id)
+                    .bind(org)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| HandleError::Retry(e.into()))?;
+                // A freed agent (a call that ended before it was taken) may be offered the next.
+                self.0.freed.notify_one();
+                Ok(())
+            }
+            _ => Ok(()), // ringing, updated: nothing for the agents
+        }
+    }
+}
