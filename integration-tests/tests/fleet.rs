@@ -477,6 +477,56 @@ async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_en
         ]
     );
     assert_eq!(seen[5].1["data"]["reason"], "wrap_up_ended");
+
+    // The analytics agent report shows the handled call, talk and wrap-up time.
+    let mut row = Value::Null;
+    for _ in 0..200 {
+        let report: Value = fleet
+            .get("/api/communications/analytics/agents")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        row = report["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["agent_id"] == agent.as_str())
+            .cloned()
+            .unwrap_or_default();
+        if row["calls_handled"] == 1
+            && row["seconds_by_state"]["available"].as_f64().unwrap_or(0.0) > 0.0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(row["calls_handled"], 1, "{row}");
+    for state in ["busy", "wrap_up"] {
+        assert!(
+            row["seconds_by_state"][state].as_f64().unwrap() > 0.0,
+            "{state} in {row}"
+        );
+    }
+    let handle = row["average_handle_seconds"].as_f64().unwrap();
+    assert!(handle >= 1.0, "wrap-up alone lasts a second: {row}");
+    assert!((0.0..=1.0).contains(&row["occupancy"].as_f64().unwrap()));
+    assert!(row["utilization"].as_f64().unwrap() > 0.0);
+    let metrics = fleet
+        .http
+        .get(fleet.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("comms_agent_utilization{organization=\"org_acme\"}"),
+        "utilization exported"
+    );
     fleet.stop().await;
 }
 

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use crate::dashboard;
+use crate::{agents, dashboard};
 
 pub struct AnalyticsGrpc {
     pool: PgPool,
@@ -58,6 +58,64 @@ impl AnalyticsService for AnalyticsGrpc {
                     .map(|(status, count)| StatusCount { status, count })
                     .collect(),
                 generated_at: Some(comms_proto::time::to_timestamp(chrono::Utc::now())),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_agent_report(
+        &self,
+        request: Request<v1::GetAgentReportRequest>,
+    ) -> Result<Response<v1::AgentReport>, Status> {
+        let span = tracing::info_span!(
+            "rpc",
+            rpc.service = "comms.v1.AnalyticsService",
+            rpc.method = "GetAgentReport"
+        );
+        comms_telemetry::continue_trace(
+            &span,
+            comms_telemetry::grpc_traceparent(request.metadata()),
+        );
+        async move {
+            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+            identity.require(Permission::AnalyticsRead)?;
+            let now = chrono::Utc::now();
+            let date = &request.get_ref().date;
+            let day = if date.is_empty() {
+                now.date_naive()
+            } else {
+                chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| {
+                    ApiError::invalid("date", format!("{date:?} is not a date like 2026-11-21"))
+                })?
+            };
+            let days = agents::report(&self.pool, &identity.org_id, day, now)
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "agent report query failed");
+                    ApiError::internal()
+                })?;
+            Ok(Response::new(v1::AgentReport {
+                date: day.to_string(),
+                agents: days
+                    .iter()
+                    .map(|d| v1::AgentReportRow {
+                        agent_id: d.agent_id.to_string(),
+                        seconds_by_state: d
+                            .seconds_by_state
+                            .iter()
+                            .map(|(state, seconds)| v1::StateSeconds {
+                                state: state.clone(),
+                                seconds: *seconds,
+                            })
+                            .collect(),
+                        calls_handled: d.calls_handled,
+                        average_handle_seconds: d.average_handle_seconds(),
+                        occupancy: d.occupancy(),
+                        utilization: d.utilization(),
+                    })
+                    .collect(),
+                generated_at: Some(comms_proto::time::to_timestamp(now)),
             }))
         }
         .instrument(span)

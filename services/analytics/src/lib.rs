@@ -1,6 +1,7 @@
 //! The analytics service: consumes `comms.call.*` from RabbitMQ into read models, serves the
 //! dashboard over gRPC, and rebuilds its projections from the event store on demand.
 
+pub mod agents;
 pub mod dashboard;
 pub mod grpc;
 pub mod projection;
@@ -34,23 +35,32 @@ impl Config {
             amqp_url: self.common.rabbitmq_url.clone(),
             exchange: self.common.events_exchange.clone(),
             queue: self.queue.clone(),
-            bindings: vec!["comms.call.*".into()],
+            bindings: vec!["comms.call.*".into(), "comms.agent.*".into()],
+            // The name keys the de-duplication records; it predates agent analytics.
             consumer_name: "analytics.calls".into(),
             prefetch: 100,
         }
     }
 }
 
-/// Applies consumed call events to the live projection.
-pub struct CallsProjector;
+/// Applies consumed call events to the live calls projection, and agent events to the agent
+/// analytics; then refreshes the utilization gauge of each organization whose agents changed.
+pub struct Projector {
+    pub pool: sqlx::PgPool,
+}
 
-impl Handler for CallsProjector {
+fn is_agent_event(envelope: &Envelope) -> bool {
+    envelope.event_type.starts_with("comms.agent.")
+}
+
+impl Handler for Projector {
     async fn handle(
         &self,
         conn: &mut PgConnection,
         envelope: &Envelope,
     ) -> Result<(), HandleError> {
-        projection::apply(conn, projection::Table::Live, envelope).await
+        self.handle_batch(conn, std::slice::from_ref(envelope))
+            .await
     }
 
     async fn handle_batch(
@@ -58,7 +68,23 @@ impl Handler for CallsProjector {
         conn: &mut PgConnection,
         envelopes: &[Envelope],
     ) -> Result<(), HandleError> {
-        projection::apply_batch(conn, projection::Table::Live, envelopes).await
+        let (agent_events, call_events): (Vec<Envelope>, Vec<Envelope>) =
+            envelopes.iter().cloned().partition(is_agent_event);
+        if !call_events.is_empty() {
+            projection::apply_batch(conn, projection::Table::Live, &call_events).await?;
+        }
+        let mut organizations = std::collections::BTreeSet::new();
+        for envelope in &agent_events {
+            agents::apply(conn, envelope).await?;
+            organizations.insert(envelope.organization_id.clone());
+        }
+        // Outside this transaction, so the figure may lag by one batch; it is a gauge.
+        for org in organizations {
+            if let Err(error) = agents::refresh_utilization(&self.pool, &org).await {
+                tracing::warn!(%error, "agent utilization not refreshed");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -78,7 +104,7 @@ pub async fn run(
     let consumer = tokio::spawn(comms_bus::run_consumer(
         pool.clone(),
         config.consumer(),
-        CallsProjector,
+        Projector { pool: pool.clone() },
         shutdown.clone().wait(),
     ));
     tracing::info!(addr = %listener.local_addr()?, queue = %config.queue, "analytics service listening");

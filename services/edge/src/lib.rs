@@ -198,6 +198,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::add_member))
         .routes(routes!(teams::remove_member))
         .routes(routes!(analytics::dashboard))
+        .routes(routes!(analytics::agents))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))

@@ -3,10 +3,11 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use comms_proto::v1;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
+use crate::json::Query;
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
 
@@ -57,6 +58,86 @@ pub async fn dashboard(
             .map(|s| (s.status, s.count))
             .collect(),
         generated_at: dashboard
+            .generated_at
+            .as_ref()
+            .and_then(comms_proto::time::from_timestamp),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AgentReportParams {
+    /// A UTC day, YYYY-MM-DD; today when absent.
+    #[param(value_type = Option<chrono::NaiveDate>)]
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentDay {
+    pub agent_id: String,
+    /// Seconds in each state that day, e.g. `{"available": 1800, "busy": 2400}`; the state the
+    /// agent is in now counts up to the request.
+    pub seconds_by_state: std::collections::BTreeMap<String, f64>,
+    pub calls_handled: i64,
+    /// Talk plus wrap-up time per call handled.
+    pub average_handle_seconds: f64,
+    /// Handling calls over ready or handling time, 0–1.
+    pub occupancy: f64,
+    /// Handling calls over logged-in time, 0–1.
+    pub utilization: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgentReport {
+    pub date: String,
+    pub data: Vec<AgentDay>,
+    pub generated_at: Option<DateTime<Utc>>,
+}
+
+/// Per agent, for one UTC day: time in each state, calls handled, average handle time,
+/// occupancy and utilization.
+#[utoipa::path(get, path = "/api/communications/analytics/agents", tag = "analytics", params(AgentReportParams),
+    security(("bearer" = ["analytics:read"])),
+    responses(
+        (status = 200, body = AgentReport),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn agents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<AgentReportParams>,
+) -> Result<axum::Json<AgentReport>, ProblemResponse> {
+    let request = v1::GetAgentReportRequest {
+        date: params.date.unwrap_or_default(),
+    };
+    let report = state
+        .analytics
+        .clone()
+        .get_agent_report(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(AgentReport {
+        date: report.date,
+        data: report
+            .agents
+            .into_iter()
+            .map(|a| AgentDay {
+                agent_id: a.agent_id,
+                seconds_by_state: a
+                    .seconds_by_state
+                    .into_iter()
+                    .map(|s| (s.state, s.seconds))
+                    .collect(),
+                calls_handled: a.calls_handled,
+                average_handle_seconds: a.average_handle_seconds,
+                occupancy: a.occupancy,
+                utilization: a.utilization,
+            })
+            .collect(),
+        generated_at: report
             .generated_at
             .as_ref()
             .and_then(comms_proto::time::from_timestamp),

@@ -1,0 +1,276 @@
+//! Agent analytics from `comms.agent.*`: the time each agent spends in each state per UTC day,
+//! the calls they handle, and the ratios built from those. Each state-entering event closes the
+//! interval of the state before it; an event older than the last one applied (by stream
+//! position) changes nothing, so redeliveries and late arrivals are harmless.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use comms_bus::{Envelope, HandleError};
+use serde::Deserialize;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+/// The state each event type enters.
+const ENTERS: [(&str, &str); 8] = [
+    ("comms.agent.created", "offline"),
+    ("comms.agent.available", "available"),
+    ("comms.agent.reserved", "reserved"),
+    ("comms.agent.busy", "busy"),
+    ("comms.agent.wrap_up", "wrap_up"),
+    ("comms.agent.break", "break"),
+    ("comms.agent.away", "away"),
+    ("comms.agent.offline", "offline"),
+];
+
+/// States in which the agent is handling a call.
+const HANDLING: [&str; 3] = ["reserved", "busy", "wrap_up"];
+
+#[derive(Deserialize)]
+struct Entered {
+    agent_id: Uuid,
+    #[serde(alias = "created_at")]
+    at: DateTime<Utc>,
+}
+
+fn retry(error: sqlx::Error) -> HandleError {
+    HandleError::Retry(error.into())
+}
+
+/// Applies one agent event; other `comms.agent.*` types (profile, team) are not timed.
+pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
+    let Some(state) = ENTERS
+        .iter()
+        .find(|(t, _)| *t == envelope.event_type)
+        .map(|(_, s)| *s)
+    else {
+        return Ok(());
+    };
+    let reject = |why: String| HandleError::Reject(format!("{}: {why}", envelope.event_type));
+    let event: Entered =
+        serde_json::from_value(envelope.data.clone()).map_err(|e| reject(e.to_string()))?;
+    let position = envelope
+        .metadata
+        .stream_position
+        .ok_or_else(|| reject("no stream position".into()))?;
+    let org = envelope.organization_id.as_str();
+    let current: Option<(String, String, DateTime<Utc>, i64)> = sqlx::query_as(
+        "SELECT org_id, state, since, position FROM analytics_agent_current WHERE agent_id = $1 FOR UPDATE",
+    )
+    .bind(event.agent_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(retry)?;
+    if let Some((owner, previous, since, last)) = current {
+        if owner != org {
+            return Err(reject(format!(
+                "agent {} belongs to another organization",
+                event.agent_id
+            )));
+        }
+        if position <= last {
+            return Ok(());
+        }
+        add_time(conn, org, event.agent_id, &previous, since, event.at).await?;
+    }
+    sqlx::query(
+        "INSERT INTO analytics_agent_current (agent_id, org_id, state, since, position) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (agent_id) DO UPDATE SET state = $3, since = $4, position = $5",
+    )
+    .bind(event.agent_id)
+    .bind(org)
+    .bind(state)
+    .bind(event.at)
+    .bind(position)
+    .execute(&mut *conn)
+    .await
+    .map_err(retry)?;
+    // A call handled: its wrap-up starts when it ends.
+    if state == "wrap_up" {
+        sqlx::query(
+            "INSERT INTO analytics_agent_calls (org_id, day, agent_id, calls_handled) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (org_id, day, agent_id) DO UPDATE SET calls_handled = analytics_agent_calls.calls_handled + 1",
+        )
+        .bind(org)
+        .bind(event.at.date_naive())
+        .bind(event.agent_id)
+        .execute(&mut *conn)
+        .await
+        .map_err(retry)?;
+    }
+    Ok(())
+}
+
+/// Adds `[from, to)` in `state` to the agent's days, split at UTC midnights.
+async fn add_time(
+    conn: &mut PgConnection,
+    org: &str,
+    agent: Uuid,
+    state: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(), HandleError> {
+    let mut start = from;
+    while start < to {
+        let midnight = (start.date_naive() + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .expect("midnight")
+            .and_utc();
+        let end = to.min(midnight);
+        let seconds = (end - start).num_milliseconds() as f64 / 1000.0;
+        sqlx::query(
+            "INSERT INTO analytics_agent_time (org_id, day, agent_id, state, seconds) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (org_id, day, agent_id, state) DO UPDATE SET seconds = analytics_agent_time.seconds + $5",
+        )
+        .bind(org)
+        .bind(start.date_naive())
+        .bind(agent)
+        .bind(state)
+        .bind(seconds)
+        .execute(&mut *conn)
+        .await
+        .map_err(retry)?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// One agent's day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentDay {
+    pub agent_id: Uuid,
+    pub seconds_by_state: BTreeMap<String, f64>,
+    pub calls_handled: i64,
+}
+
+impl AgentDay {
+    fn sum(&self, states: &[&str]) -> f64 {
+        states
+            .iter()
+            .filter_map(|s| self.seconds_by_state.get(*s))
+            .sum()
+    }
+
+    fn handling(&self) -> f64 {
+        self.sum(&HANDLING)
+    }
+
+    fn logged_in(&self) -> f64 {
+        self.seconds_by_state
+            .iter()
+            .filter(|(s, _)| s.as_str() != "offline")
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    pub fn average_handle_seconds(&self) -> f64 {
+        if self.calls_handled == 0 {
+            0.0
+        } else {
+            self.sum(&["busy", "wrap_up"]) / self.calls_handled as f64
+        }
+    }
+
+    pub fn occupancy(&self) -> f64 {
+        ratio(self.handling(), self.handling() + self.sum(&["available"]))
+    }
+
+    pub fn utilization(&self) -> f64 {
+        ratio(self.handling(), self.logged_in())
+    }
+}
+
+fn ratio(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 { part / whole } else { 0.0 }
+}
+
+/// Every agent of `org` with time or calls on `day`; the current state counts up to `now`.
+pub async fn report(
+    pool: &PgPool,
+    org: &str,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Result<Vec<AgentDay>, sqlx::Error> {
+    let start = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
+    let end = start + Duration::days(1);
+    let mut days: BTreeMap<Uuid, AgentDay> = BTreeMap::new();
+    let closed: Vec<(Uuid, String, f64)> = sqlx::query_as(
+        "SELECT agent_id, state, seconds FROM analytics_agent_time WHERE org_id = $1 AND day = $2",
+    )
+    .bind(org)
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    let open: Vec<(Uuid, String, DateTime<Utc>)> =
+        sqlx::query_as("SELECT agent_id, state, since FROM analytics_agent_current WHERE org_id = $1 AND since < $2")
+            .bind(org)
+            .bind(end.min(now))
+            .fetch_all(pool)
+            .await?;
+    let open = open.into_iter().filter_map(|(agent, state, since)| {
+        let seconds = (end.min(now) - since.max(start)).num_milliseconds() as f64 / 1000.0;
+        (seconds > 0.0).then_some((agent, state, seconds))
+    });
+    for (agent, state, seconds) in closed.into_iter().chain(open) {
+        let entry = days.entry(agent).or_insert_with(|| AgentDay {
+            agent_id: agent,
+            ..Default::default()
+        });
+        *entry.seconds_by_state.entry(state).or_default() += seconds;
+    }
+    let calls: Vec<(Uuid, i32)> = sqlx::query_as(
+        "SELECT agent_id, calls_handled FROM analytics_agent_calls WHERE org_id = $1 AND day = $2",
+    )
+    .bind(org)
+    .bind(day)
+    .fetch_all(pool)
+    .await?;
+    for (agent, handled) in calls {
+        days.entry(agent)
+            .or_insert_with(|| AgentDay {
+                agent_id: agent,
+                ..Default::default()
+            })
+            .calls_handled = i64::from(handled);
+    }
+    Ok(days.into_values().collect())
+}
+
+/// The organization's utilization today (handling over logged-in time, all agents together),
+/// exported as `comms_agent_utilization{organization}`.
+pub async fn refresh_utilization(pool: &PgPool, org: &str) -> Result<(), sqlx::Error> {
+    let now = Utc::now();
+    let agents = report(pool, org, now.date_naive(), now).await?;
+    let handling: f64 = agents.iter().map(AgentDay::handling).sum();
+    let logged_in: f64 = agents.iter().map(AgentDay::logged_in).sum();
+    metrics::gauge!("comms_agent_utilization", "organization" => org.to_owned())
+        .set(ratio(handling, logged_in));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_follow_their_definitions() {
+        let day = AgentDay {
+            agent_id: Uuid::nil(),
+            seconds_by_state: [
+                ("available", 300.0),
+                ("busy", 500.0),
+                ("wrap_up", 100.0),
+                ("break", 100.0),
+                ("offline", 1000.0),
+            ]
+            .into_iter()
+            .map(|(s, v)| (s.to_owned(), v))
+            .collect(),
+            calls_handled: 3,
+        };
+        assert_eq!(day.average_handle_seconds(), 200.0);
+        assert_eq!(day.occupancy(), 600.0 / 900.0);
+        assert_eq!(day.utilization(), 600.0 / 1000.0);
+        assert_eq!(AgentDay::default().occupancy(), 0.0);
+    }
+}
