@@ -29,6 +29,22 @@ impl Checkpoint {
         }))
     }
 
+    /// The last event every reader can see now: reading from here yields only what comes next
+    /// (and, at worst, events whose effects are already visible elsewhere, never a gap).
+    pub async fn visible_head(conn: &mut PgConnection) -> Result<Self, sqlx::Error> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT tx_id::text::bigint, global_position FROM events
+             WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1",
+        )
+        .fetch_optional(conn)
+        .await?;
+        Ok(row.map_or(Self::START, |(tx_id, global_position)| Self {
+            tx_id,
+            global_position,
+        }))
+    }
+
     /// Saves the checkpoint; call it inside the transaction that applied the events.
     pub async fn save(self, conn: &mut PgConnection, name: &str) -> Result<(), sqlx::Error> {
         sqlx::query(

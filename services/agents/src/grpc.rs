@@ -19,6 +19,8 @@ use crate::routing::{Need, Reservation};
 pub struct AgentsGrpc {
     agents: Agents,
     tokens: Tokens,
+    /// Ends watch streams when the service drains.
+    shutdown: comms_runtime::Shutdown,
 }
 
 /// Who may be reached under a permission.
@@ -56,8 +58,12 @@ fn optional_id(violations: &mut Violations, field: &str, value: &str) -> Option<
 }
 
 impl AgentsGrpc {
-    pub fn new(agents: Agents, tokens: Tokens) -> Self {
-        Self { agents, tokens }
+    pub fn new(agents: Agents, tokens: Tokens, shutdown: comms_runtime::Shutdown) -> Self {
+        Self {
+            agents,
+            tokens,
+            shutdown,
+        }
     }
 
     async fn caller<T>(
@@ -138,8 +144,41 @@ fn reason(error: crate::domain::DomainError) -> String {
     }
 }
 
+type AgentStream =
+    std::pin::Pin<Box<dyn tokio_stream::Stream<Item = Result<v1::Agent, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl AgentsService for AgentsGrpc {
+    type WatchAgentsStream = AgentStream;
+
+    async fn watch_agents(
+        &self,
+        request: Request<v1::WatchAgentsRequest>,
+    ) -> Result<Response<AgentStream>, Status> {
+        let span = span("WatchAgents", &request);
+        let (identity, reach) = self
+            .caller(&request, Permission::AgentsRead)
+            .instrument(span.clone())
+            .await?;
+        let mut violations = Violations::default();
+        let team_id = optional_id(&mut violations, "team_id", &request.get_ref().team_id);
+        violations.finish()?;
+        let mut filter = AgentFilter {
+            team_id,
+            ..Default::default()
+        };
+        match reach {
+            Reach::Organization => {}
+            Reach::Teams(teams) => filter.teams = Some(teams),
+            Reach::Myself(me) => filter.only = Some(me.unwrap_or(Uuid::nil())),
+        }
+        let watch =
+            crate::watch::Watch::start(self.agents.clone(), identity.org_id.clone(), filter)
+                .await?;
+        let stream = watch.stream(self.shutdown.clone());
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn create_agent(
         &self,
         request: Request<v1::CreateAgentRequest>,

@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod listing;
 pub mod routing;
 pub mod store;
+pub mod watch;
 
 use std::time::Duration;
 
@@ -79,7 +80,7 @@ pub async fn run(
         call_feed::CallFeed(agents.clone()),
         shutdown.clone().wait(),
     ));
-    let service = AgentsServiceServer::new(grpc::AgentsGrpc::new(agents, tokens));
+    let service = AgentsServiceServer::new(grpc::AgentsGrpc::new(agents, tokens, shutdown.clone()));
     tracing::info!(addr = %listener.local_addr()?, "agents service listening");
     let routes = tonic::service::Routes::new(service);
     let served = comms_runtime::grpc::serve::<AgentsServiceServer<grpc::AgentsGrpc>>(

@@ -656,3 +656,64 @@ async fn supervisors_reach_their_teams_agents_and_agents_themselves() {
     assert_eq!(denied.code(), Code::PermissionDenied);
     assert!(denied.message().contains("routing"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_agents_gives_their_state_now_then_each_change_and_nothing_of_others() {
+    let service = Service::start("60").await;
+    let mut admin = service.admin("org_a");
+    let ada = admin
+        .create_agent(new_agent("Ada", &[], &["en"]))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut watch = service
+        .admin("org_a")
+        .watch_agents(v1::WatchAgentsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let first = next_update(&mut watch).await;
+    assert_eq!(
+        (first.id.as_str(), first.state()),
+        (ada.id.as_str(), AgentState::Offline)
+    );
+
+    // Another organization's agent changes: nothing arrives for it.
+    let mut theirs = service.admin("org_b");
+    let bea = available(&mut theirs, new_agent("Bea", &[], &["en"])).await;
+    set_status(&mut admin, &ada.id, AgentState::Available, "")
+        .await
+        .unwrap();
+    let update = next_update(&mut watch).await;
+    assert_eq!(
+        (update.id.as_str(), update.state()),
+        (ada.id.as_str(), AgentState::Available)
+    );
+    set_status(&mut admin, &ada.id, AgentState::Break, "lunch")
+        .await
+        .unwrap();
+    let update = next_update(&mut watch).await;
+    assert_eq!(
+        (update.state(), update.reason.as_str()),
+        (AgentState::Break, "lunch")
+    );
+    assert_ne!(update.id, bea.id);
+
+    let refused = service
+        .client_as("org_a", "someone", Role::Agent)
+        .watch_agents(v1::WatchAgentsRequest {
+            team_id: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+}
+
+async fn next_update(watch: &mut tonic::Streaming<v1::Agent>) -> v1::Agent {
+    use tokio_stream::StreamExt as _;
+    tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .expect("an update in time")
+        .unwrap()
+        .unwrap()
+}
