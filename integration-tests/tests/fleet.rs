@@ -573,3 +573,105 @@ async fn an_agent_who_places_a_call_that_fails_still_gets_wrap_up() {
     assert_eq!(done["status"], "available");
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_agent_input_is_a_precise_problem_and_appends_nothing() {
+    let fleet = Fleet::start("600000").await;
+    let agent = available_agent(&fleet, "Ada").await;
+    let other = fleet.user("org_beta", comms_auth::Role::Admin).await;
+    let their_team: Value = fleet
+        .request(reqwest::Method::POST, "/api/communications/teams", &other)
+        .json(&json!({ "name": "Beta" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let before = fleet.event_count().await;
+
+    let create = |body: Value| fleet.post("/api/communications/agents").json(&body);
+    let (status, p) = problem(create(json!({ "name": "Bo", "email": "bo@acme.test", "languages": ["en", "klingon"],
+                                              "skills": [{ "name": "billing", "proficiency": 9 }] }))).await;
+    assert_eq!(
+        (status, fields(&p)),
+        (StatusCode::BAD_REQUEST, vec!["languages", "skills"])
+    );
+    assert!(
+        p["errors"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("proficiency 9 is not 1-5"),
+        "{p}"
+    );
+    let (status, p) = problem(create(json!({ "name": "Bo", "email": "bo@acme.test", "skills": [{ "name": "billing", "proficiency": "high" }] }))).await;
+    assert_eq!(
+        (status, fields(&p)),
+        (StatusCode::BAD_REQUEST, vec!["skills[0].proficiency"])
+    );
+    let (status, _) = problem(create(
+        json!({ "name": "Bo", "email": "bo@acme.test", "team_id": their_team["id"] }),
+    ))
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "their team is no team here"
+    );
+    let (status, _) = problem(
+        fleet
+            .post(&format!(
+                "/api/communications/teams/{}/members",
+                their_team["id"].as_str().unwrap()
+            ))
+            .json(&json!({ "agent_id": agent })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let status_of = |id: &str, body: Value| {
+        fleet
+            .put(&format!("/api/communications/agents/{id}/status"))
+            .json(&body)
+    };
+    let (status, p) = problem(status_of(&agent, json!({ "status": "busy" }))).await;
+    assert_eq!(
+        (status, fields(&p)),
+        (StatusCode::BAD_REQUEST, vec!["status"])
+    );
+    let (status, p) = problem(status_of(&agent, json!({ "status": "break" }))).await;
+    assert_eq!(
+        (status, fields(&p)),
+        (StatusCode::BAD_REQUEST, vec!["reason"])
+    );
+    let offline = status_of(&agent, json!({ "status": "offline" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(offline.status(), StatusCode::OK);
+    let before = before + 1;
+    let (status, p) = problem(status_of(
+        &agent,
+        json!({ "status": "away", "reason": "meeting" }),
+    ))
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an offline agent cannot go away: {p}"
+    );
+    let (status, _) = problem(status_of(
+        &uuid::Uuid::now_v7().to_string(),
+        json!({ "status": "available" }),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, p) = problem(status_of("not-a-uuid", json!({ "status": "available" }))).await;
+    assert_eq!((status, fields(&p)), (StatusCode::BAD_REQUEST, vec!["id"]));
+    assert_eq!(
+        fleet.event_count().await,
+        before,
+        "nothing appended by the refused requests"
+    );
+    fleet.stop().await;
+}
