@@ -453,6 +453,23 @@ async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_en
     // Answered after ~100 ms; the agents service hears it on the bus and connects the agent.
     let on_call = agent_until(&fleet, &agent, |a| a["status"] == "busy").await;
     assert_eq!(on_call["call_id"], call_id.as_str());
+    // The call records who took it (the calls service hears comms.agent.busy).
+    let mut recorded = Value::Null;
+    for _ in 0..200 {
+        recorded = fleet
+            .get(&format!("/api/communications/calls/{call_id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if recorded["agent_id"] == agent.as_str() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(recorded["agent_id"], agent.as_str(), "{recorded}");
     let ended = fleet
         .delete(&format!("/api/communications/calls/{call_id}"))
         .send()

@@ -60,6 +60,7 @@ impl Fleet {
         let amqp_url = amqp_url();
         let queue = unique_name("test.analytics");
         let agents_queue = unique_name("test.agents");
+        let calls_queue = unique_name("test.calls");
         let private_key = PrivateKey::generate();
         let pem = private_key.to_pem();
         let mut env = Env::from_pairs([
@@ -68,6 +69,7 @@ impl Fleet {
             ("EVENTS_EXCHANGE", exchange.as_str()),
             ("ANALYTICS_QUEUE", queue.as_str()),
             ("AGENTS_QUEUE", agents_queue.as_str()),
+            ("CALLS_QUEUE", calls_queue.as_str()),
             ("PORT", "0"),
             ("SIM_RING_MS", ring_ms),
             ("SIM_ANSWER_MS", "50"),

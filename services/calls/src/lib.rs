@@ -1,6 +1,7 @@
 //! The calls service: calls as event-sourced aggregates, a gRPC API, a read model kept in the
 //! append transaction, and a telephony provider that moves calls along.
 
+pub mod agent_feed;
 pub mod app;
 pub mod domain;
 pub mod grpc;
@@ -9,6 +10,7 @@ pub mod view;
 
 use std::sync::Arc;
 
+use comms_bus::ConsumerConfig;
 use comms_eventstore::EventStore;
 use comms_proto::v1::calls_service_server::CallsServiceServer;
 use comms_runtime::config::Common;
@@ -22,6 +24,8 @@ pub use telephony::SimulationConfig;
 pub struct Config {
     pub common: Common,
     pub simulation: SimulationConfig,
+    /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
+    pub queue: String,
 }
 
 impl Config {
@@ -29,7 +33,20 @@ impl Config {
         Ok(Self {
             common: Common::from_env(env)?,
             simulation: SimulationConfig::from_env(env)?,
+            queue: env.string("CALLS_QUEUE", "comms.calls"),
         })
+    }
+
+    /// The queue, bindings and consumer identity the agent feed consumes with.
+    pub fn consumer(&self) -> ConsumerConfig {
+        ConsumerConfig {
+            amqp_url: self.common.rabbitmq_url.clone(),
+            exchange: self.common.events_exchange.clone(),
+            queue: self.queue.clone(),
+            bindings: vec!["comms.agent.busy".into()],
+            consumer_name: "calls.agents".into(),
+            prefetch: 100,
+        }
     }
 }
 
@@ -46,14 +63,25 @@ pub async fn run(
         config.common.database_pool_size,
     )
     .await?;
-    let store = EventStore::new(pool);
+    let store = EventStore::new(pool.clone());
     let (sink, reports) = tokio::sync::mpsc::unbounded_channel();
+    let consumer = config.consumer();
     let telephony = telephony::SimulatedTelephony::new(config.simulation, sink);
     let calls = Calls::new(store, Arc::new(telephony));
     tokio::spawn(calls.clone().follow_progress(reports));
+    let feed = tokio::spawn(comms_bus::run_consumer(
+        pool.clone(),
+        consumer,
+        agent_feed::AgentFeed(calls.clone()),
+        shutdown.clone().wait(),
+    ));
     let service = CallsServiceServer::new(grpc::CallsGrpc::new(calls, tokens));
     tracing::info!(addr = %listener.local_addr()?, "calls service listening");
     let routes = tonic::service::Routes::new(service);
-    comms_runtime::grpc::serve::<CallsServiceServer<grpc::CallsGrpc>>(listener, routes, shutdown)
-        .await
+    let served = comms_runtime::grpc::serve::<CallsServiceServer<grpc::CallsGrpc>>(
+        listener, routes, shutdown,
+    )
+    .await;
+    feed.await?;
+    served
 }

@@ -23,7 +23,8 @@ pub async fn upsert(conn: &mut PgConnection, view: &CallView) -> Result<(), sqlx
                                  created_at, version, state)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          ON CONFLICT (call_id) DO UPDATE
-         SET status = EXCLUDED.status, version = EXCLUDED.version, state = EXCLUDED.state",
+         SET status = EXCLUDED.status, agent_id = EXCLUDED.agent_id, version = EXCLUDED.version,
+             state = EXCLUDED.state",
     )
     .bind(call.id)
     .bind(&view.organization_id)

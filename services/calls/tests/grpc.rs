@@ -55,8 +55,16 @@ impl Service {
     async fn start(talk_ms: u64) -> Self {
         let db = TestDatabase::new().await;
         let talk = talk_ms.to_string();
+        let (amqp, exchange, queue) = (
+            comms_testkit::amqp_url(),
+            comms_testkit::unique_name("test.events"),
+            comms_testkit::unique_name("test.calls"),
+        );
         let env = Env::from_pairs([
             ("DATABASE_URL", db.url.as_str()),
+            ("RABBITMQ_URL", amqp.as_str()),
+            ("EVENTS_EXCHANGE", exchange.as_str()),
+            ("CALLS_QUEUE", queue.as_str()),
             ("SIM_RING_MS", "20"),
             ("SIM_ANSWER_MS", "30"),
             ("SIM_TALK_MS", talk.as_str()),

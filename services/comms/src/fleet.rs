@@ -95,6 +95,7 @@ pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
     let consumers = [
         comms_analytics::Config::from_env(env)?.consumer(),
         comms_agents::Config::from_env(env)?.consumer(),
+        comms_calls::Config::from_env(env)?.consumer(),
     ];
     let url = &consumers[0].amqp_url;
     let connection = comms_bus::connect(url)

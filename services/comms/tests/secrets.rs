@@ -39,6 +39,7 @@ fn secrets_never_reach_the_logs_or_the_database_in_the_clear() {
             comms_testkit::unique_name("test.analytics"),
         )
         .env("AGENTS_QUEUE", comms_testkit::unique_name("test.agents"))
+        .env("CALLS_QUEUE", comms_testkit::unique_name("test.calls"))
         .env("PORT", port.to_string())
         .env("COMMS_KEY_DIR", &key_dir)
         .env("COMMS_ADMIN_EMAIL", "root@example.com")

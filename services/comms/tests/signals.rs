@@ -19,6 +19,7 @@ fn sigterm_drains_and_exits_cleanly() {
         .env("EVENTS_EXCHANGE", &exchange)
         .env("ANALYTICS_QUEUE", &queue)
         .env("AGENTS_QUEUE", comms_testkit::unique_name("test.agents"))
+        .env("CALLS_QUEUE", comms_testkit::unique_name("test.calls"))
         .env("PORT", "0")
         .env("COMMS_KEY_DIR", keys.path().join("keys"))
         .env("RUST_LOG", "info")

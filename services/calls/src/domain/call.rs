@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 pub use comms_proto::Language;
 
-use super::events::{Answered, Canceled, Ended, Failed, Ringing, Started, Updated};
+use super::events::{AgentAssigned, Answered, Canceled, Ended, Failed, Ringing, Started, Updated};
 use super::{CallEvent, PhoneNumber};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -126,6 +126,11 @@ pub enum Command {
         tags: Option<Vec<String>>,
         at: DateTime<Utc>,
     },
+    /// Routing connected an agent to the call.
+    AssignAgent {
+        agent_id: Uuid,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -235,6 +240,20 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 canceled_at: at,
             }),
             _ => return Err(illegal("end")),
+        },
+        Command::AssignAgent { agent_id, at } => match call.agent_id {
+            Some(current) if current == agent_id => return Ok(vec![]),
+            Some(_) => {
+                return Err(DomainError::Invalid {
+                    field: "agent_id",
+                    reason: "the call already has another agent".into(),
+                });
+            }
+            None => CallEvent::AgentAssigned(AgentAssigned {
+                call_id,
+                agent_id,
+                assigned_at: at,
+            }),
         },
         Command::Update {
             notes,
@@ -363,6 +382,10 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     call.end_reason = e.reason.clone();
                     call.ended_at = Some(e.canceled_at);
                     call.updated_at = e.canceled_at;
+                }
+                CallEvent::AgentAssigned(e) => {
+                    call.agent_id = Some(e.agent_id);
+                    call.updated_at = e.assigned_at;
                 }
                 CallEvent::Updated(e) => {
                     if let Some(notes) = &e.notes {

@@ -269,3 +269,28 @@ fn events_round_trip_through_their_stored_form() {
     assert_eq!(stored[2].1["duration"], 8);
     assert!(CallEvent::decode("comms.call.exploded", &stored[0].1).is_err());
 }
+
+#[test]
+fn routing_records_the_agent_once() {
+    let agent = Uuid::from_u128(42);
+    let call = given(vec![initiate(Uuid::from_u128(1))]);
+    let assign = |id| Command::AssignAgent {
+        agent_id: id,
+        at: t(5),
+    };
+    let events = when(&call, assign(agent)).unwrap();
+    assert_eq!(events[0].event_type(), "comms.call.agent_assigned");
+    let call = Some(apply(call, &events[0]));
+    assert_eq!(call.as_ref().unwrap().agent_id, Some(agent));
+    assert!(
+        when(&call, assign(agent)).unwrap().is_empty(),
+        "again: nothing"
+    );
+    assert!(matches!(
+        when(&call, assign(Uuid::from_u128(7))),
+        Err(DomainError::Invalid {
+            field: "agent_id",
+            ..
+        })
+    ));
+}

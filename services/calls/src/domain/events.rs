@@ -18,6 +18,7 @@ pub enum CallEvent {
     Failed(Failed),
     Canceled(Canceled),
     Updated(Updated),
+    AgentAssigned(AgentAssigned),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +85,13 @@ pub struct Updated {
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentAssigned {
+    pub call_id: Uuid,
+    pub agent_id: Uuid,
+    pub assigned_at: DateTime<Utc>,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read {event_type} event: {reason}")]
 pub struct DecodeError {
@@ -101,6 +109,7 @@ impl CallEvent {
             Self::Failed(_) => "comms.call.failed",
             Self::Canceled(_) => "comms.call.canceled",
             Self::Updated(_) => "comms.call.updated",
+            Self::AgentAssigned(_) => "comms.call.agent_assigned",
         }
     }
 
@@ -121,6 +130,7 @@ impl CallEvent {
             "comms.call.failed" => parse(data).map(Self::Failed),
             "comms.call.canceled" => parse(data).map(Self::Canceled),
             "comms.call.updated" => parse(data).map(Self::Updated),
+            "comms.call.agent_assigned" => parse(data).map(Self::AgentAssigned),
             other => {
                 return Err(DecodeError {
                     event_type: other.to_owned(),

@@ -48,6 +48,7 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
     let calls_url = format!("http://127.0.0.1:{calls_port}");
     let analytics_url = format!("http://127.0.0.1:{analytics_port}");
     let (exchange, queue) = (unique("bench.events"), unique("bench.analytics"));
+    let calls_queue = unique("bench.calls");
     // One key for the fleet, so the bench can mint the tokens a logged-in user would hold.
     let key = PrivateKey::generate();
     let tokens = Tokens::new(KeyRing::new(key.clone(), vec![]), Lifetimes::default());
@@ -70,6 +71,7 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
             .env("RABBITMQ_URL", &options.amqp_url)
             .env("EVENTS_EXCHANGE", &exchange)
             .env("ANALYTICS_QUEUE", &queue)
+            .env("CALLS_QUEUE", &calls_queue)
             .env("BIND_HOST", "127.0.0.1")
             .env("ADMIN_PORT", free_port()?.to_string())
             .env("DATABASE_POOL_SIZE", "32")
