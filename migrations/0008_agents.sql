@@ -48,11 +48,12 @@ CREATE TABLE routing_queue (
 );
 CREATE INDEX routing_waiting ON routing_queue (org_id, priority DESC, enqueued_at, call_id) WHERE offered_to IS NULL;
 
--- Calls the agents service follows from `comms.call.*`: who placed them, for which campaign.
+-- Calls the agents service follows from `comms.call.*`: who placed them, and whether, once
+-- answered, they need an agent (inbound and campaign calls placed without one).
 CREATE TABLE routing_calls (
     call_id     uuid PRIMARY KEY,
-    org_id      text NOT NULL,
+    org_id      text    NOT NULL,
     agent_id    uuid,
-    campaign_id uuid,
+    needs_agent boolean NOT NULL,
     language    text
 );

@@ -513,9 +513,8 @@ async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_en
             .find(|r| r["agent_id"] == agent.as_str())
             .cloned()
             .unwrap_or_default();
-        if row["calls_handled"] == 1
-            && row["seconds_by_state"]["available"].as_f64().unwrap_or(0.0) > 0.0
-        {
+        let seconds = |state: &str| row["seconds_by_state"][state].as_f64().unwrap_or(0.0);
+        if row["calls_handled"] == 1 && seconds("busy") > 0.0 && seconds("wrap_up") > 0.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -690,5 +689,41 @@ async fn bad_agent_input_is_a_precise_problem_and_appends_nothing() {
         before,
         "nothing appended by the refused requests"
     );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answered_inbound_call_from_the_bus_is_given_an_agent() {
+    let fleet = Fleet::start("600000").await;
+    let agent = available_agent(&fleet, "Ina").await;
+    // A telephony gateway reports an inbound call and its answer on the platform exchange.
+    let call = uuid::Uuid::now_v7();
+    let envelope = |event_type: &str, data: Value, position: i64| {
+        let mut envelope: comms_bus::Envelope = serde_json::from_value(json!({
+            "id": uuid::Uuid::now_v7(), "type": event_type, "source": "telephony-gateway",
+            "timestamp": chrono::Utc::now(), "organizationId": ORG, "data": data,
+        }))
+        .unwrap();
+        envelope.metadata.stream_position = Some(position);
+        envelope
+    };
+    let now = chrono::Utc::now();
+    fleet
+        .publish(&envelope(
+            "comms.call.started",
+            json!({ "call_id": call, "direction": "inbound", "to": "+14155550100", "from": "+14155550199",
+                    "agent_id": null, "campaign_id": null, "language": "en", "started_at": now }),
+            0,
+        ))
+        .await;
+    fleet
+        .publish(&envelope(
+            "comms.call.answered",
+            json!({ "call_id": call, "answered_at": now }),
+            1,
+        ))
+        .await;
+    let on_call = agent_until(&fleet, &agent, |a| a["status"] == "busy").await;
+    assert_eq!(on_call["call_id"], call.to_string());
     fleet.stop().await;
 }

@@ -37,6 +37,8 @@ pub struct Fleet {
     /// A queue of ours bound to `comms.call.*` and `comms.agent.*`, as another platform module
     /// would have.
     pub tap: String,
+    /// The events exchange the fleet publishes to and consumes from.
+    pub exchange: String,
     /// The fleet's key, as a test holding a copy of `JWT_PRIVATE_KEY` would have it.
     pub private_key: PrivateKey,
     pub auth: AuthConfig,
@@ -107,6 +109,7 @@ impl Fleet {
             http: reqwest::Client::new(),
             amqp,
             tap,
+            exchange: exchange.clone(),
             private_key,
             auth,
             admin: Session {
@@ -255,6 +258,22 @@ impl Fleet {
             seen.len(),
             seen.iter().map(|s| &s.0).collect::<Vec<_>>()
         );
+    }
+
+    /// Publishes `envelope` to the fleet's exchange, as another module would.
+    pub async fn publish(&self, envelope: &comms_bus::Envelope) {
+        self.amqp
+            .basic_publish(
+                self.exchange.as_str().into(),
+                envelope.event_type.as_str().into(),
+                Default::default(),
+                &envelope.to_json(),
+                envelope.amqp_properties(None),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
     }
 
     /// The next message on our tap queue of `event_type`.

@@ -1,6 +1,6 @@
 //! The agents service following calls on the bus (`comms.call.*`): an agent who places a call
-//! is busy from its start; an answered campaign call asks for an agent and is connected to the
-//! one it is offered to; when a call ends, fails or is canceled, its agent goes to wrap-up (and
+//! is busy from its start; an answered inbound or campaign call asks for an agent and is
+//! connected to the one it is offered to; when a call ends, fails or is canceled, its agent goes to wrap-up (and
 //! a call still waiting leaves the queue). Each message is applied in the consumer's
 //! transaction, so a redelivered one changes nothing twice.
 
@@ -20,6 +20,7 @@ pub const ACTOR: &str = "system:routing";
 #[derive(Deserialize)]
 struct Started {
     call_id: Uuid,
+    direction: String,
     agent_id: Option<Uuid>,
     campaign_id: Option<Uuid>,
     #[serde(default)]
@@ -71,14 +72,18 @@ impl Handler for CallFeed {
                 let call: Started = serde_json::from_value(envelope.data.clone())
                     .map_err(|e| reject(envelope, e))?;
                 sqlx::query(
-                    "INSERT INTO routing_calls (call_id, org_id, agent_id, campaign_id, language)
+                    "INSERT INTO routing_calls (call_id, org_id, agent_id, needs_agent, language)
                      VALUES ($1, $2, $3, $4, $5)
                      ON CONFLICT (call_id) DO NOTHING",
                 )
                 .bind(call.call_id)
                 .bind(org)
                 .bind(call.agent_id)
-                .bind(call.campaign_id)
+                // Inbound and campaign calls are answered first and then given an agent.
+                .bind(
+                    call.agent_id.is_none()
+                        && (call.direction == "inbound" || call.campaign_id.is_some()),
+                )
                 .bind(&call.language)
                 .execute(&mut *conn)
                 .await
@@ -98,17 +103,17 @@ impl Handler for CallFeed {
             "comms.call.answered" => {
                 let call: CallOnly = serde_json::from_value(envelope.data.clone())
                     .map_err(|e| reject(envelope, e))?;
-                let followed: Option<(Option<Uuid>, Option<Uuid>, Option<String>)> = sqlx::query_as(
-                    "SELECT agent_id, campaign_id, language FROM routing_calls WHERE call_id = $1 AND org_id = $2",
+                let followed: Option<(bool, Option<String>)> = sqlx::query_as(
+                    "SELECT needs_agent, language FROM routing_calls WHERE call_id = $1 AND org_id = $2",
                 )
                         .bind(call.call_id)
                         .bind(org)
                         .fetch_optional(&mut *conn)
                         .await
                         .map_err(|e| HandleError::Retry(e.into()))?;
-                // A campaign's call, answered with nobody on it yet, needs an agent who speaks
-                // its language, now.
-                if let Some((None, Some(_campaign), language)) = followed {
+                // An inbound or campaign call, answered with nobody on it yet, needs an agent
+                // who speaks its language, now.
+                if let Some((true, language)) = followed {
                     let language = language.and_then(|l| comms_proto::Language::parse(&l).ok());
                     let need = Need {
                         call_id: call.call_id,

@@ -193,46 +193,57 @@ async fn fifty_concurrent_reservations_for_five_agents_book_each_agent_once() {
     .await
     .unwrap();
     assert_eq!(waiting.len(), 45);
-    let first_call = answers
-        .iter()
-        .find(|a| a.agent.as_ref().is_some_and(|x| x.id == agents[0]))
-        .unwrap()
-        .call_id
-        .clone();
-    admin
-        .accept_reservation(v1::AcceptReservationRequest {
-            agent_id: agents[0].clone(),
-            call_id: first_call.clone(),
-        })
-        .await
-        .unwrap();
-    admin
-        .release_agent(v1::ReleaseAgentRequest {
-            call_id: first_call,
-        })
-        .await
-        .unwrap();
-    // Wrap-up (1 s) ends by itself; the agent is then offered the head of the queue.
-    let mut offered = None;
-    for _ in 0..100 {
-        let agent = admin
-            .get_agent(v1::GetAgentRequest {
-                id: agents[0].clone(),
+    // Every agent takes their call and hangs up; as each wrap-up (1 s) ends, the agent is offered
+    // the head of the queue at that moment.
+    for answer in answers.iter().filter(|a| a.agent.is_some()) {
+        let agent_id = answer.agent.as_ref().unwrap().id.clone();
+        let call_id = answer.call_id.clone();
+        admin
+            .accept_reservation(v1::AcceptReservationRequest {
+                agent_id,
+                call_id: call_id.clone(),
             })
             .await
-            .unwrap()
-            .into_inner();
-        if agent.state() == AgentState::Reserved {
-            offered = Some(agent.call_id);
+            .unwrap();
+        admin
+            .release_agent(v1::ReleaseAgentRequest { call_id })
+            .await
+            .unwrap();
+    }
+    let mut offered: Vec<String> = Vec::new();
+    for _ in 0..200 {
+        offered.clear();
+        for id in &agents {
+            let agent = admin
+                .get_agent(v1::GetAgentRequest { id: id.clone() })
+                .await
+                .unwrap()
+                .into_inner();
+            if agent.state() == AgentState::Reserved {
+                offered.push(agent.call_id);
+            }
+        }
+        if offered.len() == agents.len() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    offered.sort();
+    let mut head: Vec<String> = waiting[..5]
+        .iter()
+        .map(|(call, _)| call.to_string())
+        .collect();
+    head.sort();
     assert_eq!(
-        offered.as_deref(),
-        Some(waiting[0].0.to_string().as_str()),
-        "the highest-priority, oldest call"
+        offered, head,
+        "the five highest-priority, oldest calls, and no others"
     );
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM routing_queue WHERE offered_to IS NULL")
+            .fetch_one(&service.pool)
+            .await
+            .unwrap();
+    assert_eq!(left, 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -684,19 +695,12 @@ async fn watching_agents_gives_their_state_now_then_each_change_and_nothing_of_o
     set_status(&mut admin, &ada.id, AgentState::Available, "")
         .await
         .unwrap();
-    let update = next_update(&mut watch).await;
-    assert_eq!(
-        (update.id.as_str(), update.state()),
-        (ada.id.as_str(), AgentState::Available)
-    );
+    until_state(&mut watch, &ada.id, AgentState::Available).await;
     set_status(&mut admin, &ada.id, AgentState::Break, "lunch")
         .await
         .unwrap();
-    let update = next_update(&mut watch).await;
-    assert_eq!(
-        (update.state(), update.reason.as_str()),
-        (AgentState::Break, "lunch")
-    );
+    let update = until_state(&mut watch, &ada.id, AgentState::Break).await;
+    assert_eq!(update.reason, "lunch");
     assert_ne!(update.id, bea.id);
 
     let refused = service
@@ -716,4 +720,20 @@ async fn next_update(watch: &mut tonic::Streaming<v1::Agent>) -> v1::Agent {
         .expect("an update in time")
         .unwrap()
         .unwrap()
+}
+
+/// Reads updates until `id` is in `state`; a watch may repeat a state it already sent.
+async fn until_state(
+    watch: &mut tonic::Streaming<v1::Agent>,
+    id: &str,
+    state: AgentState,
+) -> v1::Agent {
+    for _ in 0..10 {
+        let update = next_update(watch).await;
+        assert_eq!(update.id, id, "only our organization's agent");
+        if update.state() == state {
+            return update;
+        }
+    }
+    panic!("{id} never reported {state:?}");
 }
