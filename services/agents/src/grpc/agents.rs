@@ -1,0 +1,225 @@
+//! Agents: create, read, list, change, set status, and watch.
+
+use super::*;
+
+pub(super) async fn watch_agents(
+    svc: &AgentsGrpc,
+    request: Request<v1::WatchAgentsRequest>,
+) -> Result<Response<AgentStream>, Status> {
+    let span = span("WatchAgents", &request);
+    let (identity, reach) = svc
+        .caller(&request, Permission::AgentsRead)
+        .instrument(span.clone())
+        .await?;
+    let mut violations = Violations::default();
+    let team_id = optional_id(&mut violations, "team_id", &request.get_ref().team_id);
+    violations.finish()?;
+    let mut filter = AgentFilter {
+        team_id,
+        ..Default::default()
+    };
+    match reach {
+        Reach::Organization => {}
+        Reach::Teams(teams) => filter.teams = Some(teams),
+        Reach::Myself(me) => filter.only = Some(me.unwrap_or(Uuid::nil())),
+    }
+    let watch =
+        crate::watch::Watch::start(svc.agents.clone(), identity.org_id.clone(), filter).await?;
+    let stream = watch.stream(svc.shutdown.clone());
+    Ok(Response::new(Box::pin(stream)))
+}
+
+pub(super) async fn create_agent(
+    svc: &AgentsGrpc,
+    request: Request<v1::CreateAgentRequest>,
+) -> Result<Response<v1::Agent>, Status> {
+    let span = span("CreateAgent", &request);
+    async move {
+        let (identity, reach) = svc.caller(&request, Permission::AgentsManage).await?;
+        let req = request.into_inner();
+        let mut violations = Violations::default();
+        violations.check("name", profile::check_name(&req.name).map_err(reason));
+        violations.check("email", profile::check_email(&req.email).map_err(reason));
+        violations.check("phone", profile::check_phone(&req.phone).map_err(reason));
+        violations.check(
+            "extension",
+            profile::check_extension(&req.extension).map_err(reason),
+        );
+        let languages = languages_of(&mut violations, &req.languages);
+        let skills = skills_of(&mut violations, &req.skills);
+        let team_id = optional_id(&mut violations, "team_id", &req.team_id);
+        let user_id = optional_id(&mut violations, "user_id", &req.user_id);
+        violations.finish()?;
+        match (&reach, team_id) {
+            (Reach::Organization, _) => {}
+            (Reach::Teams(_), Some(team)) => AgentsGrpc::team_covered(&reach, team)?,
+            _ => {
+                return Err(ApiError::invalid(
+                    "team_id",
+                    "a supervisor creates agents in a team they supervise",
+                )
+                .into());
+            }
+        }
+        let profile = Profile {
+            name: req.name,
+            email: req.email,
+            phone: req.phone,
+            extension: req.extension,
+            languages,
+            skills,
+        };
+        let id = user_id.unwrap_or_else(Uuid::now_v7);
+        let agent = svc
+            .agents
+            .create_agent(&identity, id, profile, team_id)
+            .await?;
+        Ok(Response::new(to_proto(&agent)))
+    }
+    .instrument(span)
+    .await
+}
+
+pub(super) async fn get_agent(
+    svc: &AgentsGrpc,
+    request: Request<v1::GetAgentRequest>,
+) -> Result<Response<v1::Agent>, Status> {
+    let span = span("GetAgent", &request);
+    async move {
+        let (identity, reach) = svc.caller(&request, Permission::AgentsRead).await?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        Ok(Response::new(to_proto(
+            &svc.reachable(&identity, &reach, id).await?,
+        )))
+    }
+    .instrument(span)
+    .await
+}
+
+pub(super) async fn list_agents(
+    svc: &AgentsGrpc,
+    request: Request<v1::ListAgentsRequest>,
+) -> Result<Response<v1::ListAgentsResponse>, Status> {
+    let span = span("ListAgents", &request);
+    async move {
+        let (identity, reach) = svc.caller(&request, Permission::AgentsRead).await?;
+        let req = request.into_inner();
+        let mut violations = Violations::default();
+        let mut states = Vec::new();
+        for value in &req.states {
+            match state_from_proto(*value) {
+                Some(state) => states.push(state),
+                None => violations.add("states", format!("{value} is not an agent state")),
+            }
+        }
+        let team_id = optional_id(&mut violations, "team_id", &req.team_id);
+        let language = if req.language.is_empty() {
+            None
+        } else {
+            violations.check("language", Language::parse(&req.language))
+        };
+        let skill = (!req.skill.is_empty()).then_some(req.skill.clone());
+        let page = req.page.unwrap_or_default();
+        let after = optional_id(&mut violations, "page_token", &page.page_token);
+        violations.finish()?;
+        let mut filter = AgentFilter {
+            states,
+            team_id,
+            skill,
+            language,
+            teams: None,
+            only: None,
+        };
+        match reach {
+            Reach::Organization => {}
+            Reach::Teams(teams) => filter.teams = Some(teams),
+            Reach::Myself(me) => filter.only = Some(me.unwrap_or(Uuid::nil())),
+        }
+        let size = match page.page_size {
+            0 => 50,
+            n => n.min(200),
+        } as usize;
+        let (agents, next) =
+            listing::agents(svc.agents.pool(), &identity.org_id, &filter, after, size).await?;
+        Ok(Response::new(v1::ListAgentsResponse {
+            agents: agents.iter().map(to_proto).collect(),
+            page: Some(v1::PageInfo {
+                next_page_token: next.map(|id| id.to_string()).unwrap_or_default(),
+            }),
+        }))
+    }
+    .instrument(span)
+    .await
+}
+
+pub(super) async fn update_agent(
+    svc: &AgentsGrpc,
+    request: Request<v1::UpdateAgentRequest>,
+) -> Result<Response<v1::Agent>, Status> {
+    let span = span("UpdateAgent", &request);
+    async move {
+        let (identity, reach) = svc.caller(&request, Permission::AgentsManage).await?;
+        let req = request.into_inner();
+        let id = parse_id("id", &req.id)?;
+        let mut violations = Violations::default();
+        if let Some(name) = &req.name {
+            violations.check("name", profile::check_name(name).map_err(reason));
+        }
+        if let Some(email) = &req.email {
+            violations.check("email", profile::check_email(email).map_err(reason));
+        }
+        if let Some(phone) = &req.phone {
+            violations.check("phone", profile::check_phone(phone).map_err(reason));
+        }
+        if let Some(extension) = &req.extension {
+            violations.check(
+                "extension",
+                profile::check_extension(extension).map_err(reason),
+            );
+        }
+        let languages = req
+            .languages
+            .as_ref()
+            .map(|l| languages_of(&mut violations, &l.values));
+        let skills = req
+            .skills
+            .as_ref()
+            .map(|s| skills_of(&mut violations, &s.values));
+        violations.finish()?;
+        svc.reachable(&identity, &reach, id).await?;
+        let change = ProfileChange {
+            name: req.name,
+            email: req.email,
+            phone: req.phone,
+            extension: req.extension,
+            languages,
+            skills,
+        };
+        Ok(Response::new(to_proto(
+            &svc.agents.update_agent(&identity, id, change).await?,
+        )))
+    }
+    .instrument(span)
+    .await
+}
+
+pub(super) async fn update_agent_status(
+    svc: &AgentsGrpc,
+    request: Request<v1::UpdateAgentStatusRequest>,
+) -> Result<Response<v1::Agent>, Status> {
+    let span = span("UpdateAgentStatus", &request);
+    async move {
+        let (identity, reach) = svc.caller(&request, Permission::AgentsStatus).await?;
+        let req = request.into_inner();
+        let id = parse_id("id", &req.id)?;
+        let status = state_from_proto(req.status)
+            .ok_or_else(|| ApiError::invalid("status", "one of available, break, away, offline"))?;
+        svc.reachable(&identity, &reach, id).await?;
+        let reason = (!req.reason.is_empty()).then_some(req.reason);
+        Ok(Response::new(to_proto(
+            &svc.agents.set_status(&identity, id, status, reason).await?,
+        )))
+    }
+    .instrument(span)
+    .await
+}
