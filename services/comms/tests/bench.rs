@@ -51,4 +51,10 @@ async fn the_quick_bench_runs_every_section() {
     );
     assert_eq!(report["replay"]["events"], options.replay_events as u64);
     assert_eq!(report["auth"]["tokens"].as_array().unwrap().len(), 7);
+    let routing = report["routing"].as_array().unwrap();
+    assert_eq!(routing.len(), 2, "1 and 16 clients");
+    assert!(
+        routing.iter().all(|r| r["reserve"]["count"] == r["agents"]),
+        "every reservation found an agent"
+    );
 }

@@ -9,6 +9,7 @@ mod lag;
 mod relay;
 mod replay;
 mod rest;
+mod routing;
 mod setup;
 mod stats;
 
@@ -30,7 +31,7 @@ pub struct Options {
     pub binary: PathBuf,
     pub admin_database_url: String,
     pub amqp_url: String,
-    /// Run only these sections (append, relay, lag, rest, replay, auth); all when empty.
+    /// Run only these sections (append, relay, lag, rest, replay, routing, auth); all when empty.
     pub only: Vec<String>,
 }
 
@@ -91,6 +92,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     }
     if wanted("replay") {
         report["replay"] = replay::run(options).await?;
+    }
+    if wanted("routing") {
+        report["routing"] = routing::run(options).await?;
     }
     if wanted("auth") {
         report["auth"] = auth::run(options)?;
