@@ -39,8 +39,15 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         .execute(&db.pool)
         .await?;
     println!(
-        "{:>8} {:>14} {:>8} {:>8} | {:>14} {:>8} | {:>7}",
-        "clients", "reservations/s", "p50 ms", "p99 ms", "bare picks/s", "p50 ms", "ratio"
+        "{:>8} {:>14} {:>8} {:>8} {:>7} | {:>14} {:>8} | {:>7}",
+        "clients",
+        "reservations/s",
+        "p50 ms",
+        "p99 ms",
+        "queued",
+        "bare picks/s",
+        "p50 ms",
+        "ratio"
     );
     let mut rows = Vec::new();
     for clients in CLIENTS {
