@@ -290,6 +290,24 @@ async fn the_best_match_wins_skills_and_language_then_proficiency_then_idle_time
         .unwrap()
         .into_inner();
     assert_eq!((waiting.agent.is_none(), waiting.queue_position), (true, 1));
+    // The caller hangs up while waiting: the call leaves the queue, and releasing it again is 404.
+    let release = |call: String| v1::ReleaseAgentRequest { call_id: call };
+    let left = admin
+        .release_agent(release(waiting.call_id.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(left.id.is_empty(), "no agent was on it");
+    let still: i64 = sqlx::query_scalar("SELECT count(*) FROM routing_queue")
+        .fetch_one(&service.pool)
+        .await
+        .unwrap();
+    assert_eq!(still, 2, "only the two reserved calls remain");
+    let again = admin
+        .release_agent(release(waiting.call_id.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::NotFound);
     assert_eq!(
         got(admin
             .reserve_agent(ask(&["billing"], ""))
