@@ -224,6 +224,12 @@ impl Agents {
         call: Uuid,
     ) -> Result<Versioned<Agent>, ApiError> {
         in_transaction!(self, |tx| {
+            // Queue row before agent row, the order every routing transaction locks in.
+            sqlx::query("SELECT 1 FROM routing_queue WHERE call_id = $1 FOR UPDATE")
+                .bind(call)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
             let command = Command::Accept {
                 call_id: call,
                 at: Utc::now(),

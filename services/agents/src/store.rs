@@ -47,6 +47,12 @@ pub fn store_error(error: impl Into<StoreError>) -> ApiError {
                 "the database is unavailable; retry shortly",
             )
         }
+        // A deadlock or serialization failure: the transaction is retried from the start.
+        StoreError::Database(sqlx::Error::Database(ref e))
+            if matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
+        {
+            ApiError::new(ErrorKind::Aborted, "a concurrent change won; retry")
+        }
         other => {
             tracing::error!(error = %other, "agents storage error");
             ApiError::internal()
