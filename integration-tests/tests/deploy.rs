@@ -1,0 +1,121 @@
+//! The Kubernetes manifests: every file of the kustomize base, and each overlay rendered where
+//! `kubectl kustomize` exists, passes `kubernetes-validate --strict` for Kubernetes 1.30 and
+//! the security review's checks (`integration-tests/python/k8s_check.py`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn venv(tool: &str) -> PathBuf {
+    let python = std::env::var("TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join(".venv/bin/python"));
+    python.with_file_name(tool)
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}; scripts/test installs the checkers"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{command:?} failed:\n{text}");
+    text
+}
+
+fn check(files: &[PathBuf]) {
+    run(Command::new(venv("kubernetes-validate"))
+        .args(["--strict", "--quiet", "-k", "1.30.0"])
+        .args(files));
+    let out = run(Command::new(venv("python"))
+        .arg(root().join("integration-tests/python/k8s_check.py"))
+        .args(files));
+    assert_eq!(out.trim(), "ok");
+}
+
+#[test]
+fn the_kustomize_base_is_valid_and_passes_the_security_checks() {
+    let base = root().join("deploy/k8s/base");
+    let files: Vec<PathBuf> = std::fs::read_dir(&base)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "yaml") && !p.ends_with("kustomization.yaml")
+        })
+        .collect();
+    assert!(files.len() >= 7, "{files:?}");
+    check(&files);
+}
+
+#[test]
+fn each_overlay_renders_to_valid_manifests_where_kubectl_exists() {
+    if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        eprintln!(
+            "kubectl is not installed: overlays are validated where it is (the base is always)"
+        );
+        return;
+    }
+    let out = tempfile_dir();
+    for overlay in ["dev", "production", "platform"] {
+        let rendered = run(Command::new("kubectl")
+            .arg("kustomize")
+            .arg(root().join("deploy/k8s/overlays").join(overlay)));
+        let file = out.join(format!("{overlay}.yaml"));
+        std::fs::write(&file, &rendered).unwrap();
+        check(std::slice::from_ref(&file));
+        if overlay == "platform" {
+            assert!(
+                rendered.contains("PLATFORM_MODE: \"true\""),
+                "platform mode is on"
+            );
+        }
+    }
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("comms-deploy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn the_security_checks_catch_a_weakened_manifest() {
+    let original = std::fs::read_to_string(root().join("deploy/k8s/base/calls.yaml")).unwrap();
+    let config = std::fs::read_to_string(root().join("deploy/k8s/base/config.yaml")).unwrap();
+    let weakened = original
+        .replace(
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+        )
+        .replace(
+            "automountServiceAccountToken: false",
+            "automountServiceAccountToken: true",
+        );
+    assert_ne!(weakened, original);
+    let dir = tempfile_dir();
+    let (bad, cfg) = (dir.join("weakened.yaml"), dir.join("config.yaml"));
+    std::fs::write(&bad, weakened).unwrap();
+    std::fs::write(&cfg, config).unwrap();
+    let output = Command::new(venv("python"))
+        .arg(root().join("integration-tests/python/k8s_check.py"))
+        .args([&bad, &cfg])
+        .output()
+        .unwrap();
+    let findings = String::from_utf8_lossy(&output.stdout);
+    assert!(!output.status.success());
+    assert!(
+        findings.contains("readOnlyRootFilesystem") && findings.contains("service account token"),
+        "{findings}"
+    );
+}
