@@ -169,9 +169,7 @@ impl Fleet {
             assert_eq!(created.status(), StatusCode::CREATED);
         } else {
             let store = comms_eventstore::EventStore::new(self.pool.clone());
-            let accounts = comms_edge::Accounts::new(store, self.auth.tokens.clone(), 4)
-                .await
-                .unwrap();
+            let accounts = comms_edge::Accounts::new(store, self.auth.tokens.clone(), 4);
             let new = comms_edge::NewUser {
                 email: email.clone(),
                 password: PASSWORD.into(),

@@ -12,10 +12,8 @@ use uuid::Uuid;
 
 use crate::app::Agents;
 use crate::domain::Command;
-use crate::routing::Need;
+use crate::routing::{ACTOR, Need};
 use crate::store;
-
-pub const ACTOR: &str = "system:routing";
 
 #[derive(Deserialize)]
 struct Started {

@@ -46,10 +46,9 @@ struct Waiting {
     connect_on_offer: bool,
 }
 
-/// The system acting for an organization: sweeps and dispatches run as the fleet itself.
-fn system(org: &str) -> Identity {
-    Identity::system(org, "routing")
-}
+/// Who routing's own changes are recorded as (sweeps, dispatches, the call feed): the fleet
+/// itself, as `Identity::system(org, "routing")` names it.
+pub(crate) const ACTOR: &str = "system:routing";
 
 impl Agents {
     /// Reserves the best available agent for the call, or queues it. Asking again for the same
@@ -175,16 +174,13 @@ impl Agents {
             until,
             at: now,
         };
-        let actor = system(&entry.org_id);
-        let reserved =
-            store::change_agent(tx, &entry.org_id, &actor.user_id, agent, command).await?;
+        let reserved = store::change_agent(tx, &entry.org_id, ACTOR, agent, command).await?;
         if entry.connect_on_offer {
             let command = Command::Accept {
                 call_id: entry.call_id,
                 at: now,
             };
-            let busy =
-                store::change_agent(tx, &entry.org_id, &actor.user_id, agent, command).await?;
+            let busy = store::change_agent(tx, &entry.org_id, ACTOR, agent, command).await?;
             sqlx::query("DELETE FROM routing_queue WHERE call_id = $1")
                 .bind(entry.call_id)
                 .execute(&mut *tx)
@@ -335,7 +331,6 @@ impl Agents {
         .await
         .map_err(store_error)?;
         for (agent, org, state) in due {
-            let actor = system(&org);
             in_transaction!(self, |tx| {
                 let now = Utc::now();
                 let command = if state == "reserved" {
@@ -349,7 +344,7 @@ impl Agents {
                         .then_some(b.value.call_id)
                         .flatten()
                 });
-                let after = store::change_agent(tx, &org, &actor.user_id, agent, command).await?;
+                let after = store::change_agent(tx, &org, ACTOR, agent, command).await?;
                 // A lapsed offer puts its call back in its place in the queue.
                 if let (Some(call), AgentState::Available) = (lapsed_call, after.value.state) {
                     sqlx::query("UPDATE routing_queue SET offered_to = NULL WHERE call_id = $1 AND offered_to = $2")

@@ -107,7 +107,7 @@ pub async fn create_admin(env: &Env, org: &str, email: &str) -> anyhow::Result<(
         .await
         .context("migrating the database")?;
     let store = comms_eventstore::EventStore::new(pool);
-    let accounts = comms_edge::Accounts::new(store, config.auth.tokens, config.bcrypt_cost).await?;
+    let accounts = comms_edge::Accounts::new(store, config.auth.tokens, config.bcrypt_cost);
     let created = accounts
         .ensure_admin(org, email, &password)
         .await

@@ -223,8 +223,8 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (api, _) = api().split_for_parts();
-    let document = openapi_document();
+    let (api, mut document) = api().split_for_parts();
+    openapi::add_common_responses(&mut document);
     let cors = hardening::cors(&state.cors_origins);
     let timeout = state.request_timeout;
     api.route("/metrics", get(routes::health::metrics))

@@ -6,6 +6,7 @@
 //! Password hashes (bcrypt) are kept in the `users` read model only, never in the published
 //! log. Unknown email and wrong password answer the same 401, after the same bcrypt work.
 
+use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::tokens::TokenKind;
 use comms_auth::{Identity, Role, Tokens};
@@ -55,13 +56,9 @@ pub struct Accounts {
     store: EventStore,
     tokens: Tokens,
     bcrypt_cost: u32,
-    /// Checked against when the email is unknown, so both failures cost the same time.
-    dummy_hash: String,
-}
-
-fn store_error(error: impl std::fmt::Display) -> ApiError {
-    tracing::error!(%error, "account storage failed");
-    ApiError::internal()
+    /// Checked against when the email is unknown, so both failures cost the same time. Made on
+    /// the first login rather than at start-up, where a bcrypt hash would delay readiness.
+    dummy_hash: tokio::sync::OnceCell<String>,
 }
 
 fn invalid_login() -> ApiError {
@@ -125,16 +122,13 @@ struct Session {
 }
 
 impl Accounts {
-    pub async fn new(store: EventStore, tokens: Tokens, bcrypt_cost: u32) -> anyhow::Result<Self> {
-        let dummy_hash = bcrypt_hash(Uuid::new_v4().to_string(), bcrypt_cost)
-            .await
-            .map_err(|e| anyhow::anyhow!("bcrypt: {}", e.message))?;
-        Ok(Self {
+    pub fn new(store: EventStore, tokens: Tokens, bcrypt_cost: u32) -> Self {
+        Self {
             store,
             tokens,
             bcrypt_cost,
-            dummy_hash,
-        })
+            dummy_hash: tokio::sync::OnceCell::new(),
+        }
     }
 
     pub fn tokens(&self) -> &Tokens {
@@ -275,9 +269,14 @@ impl Accounts {
     /// Checks the password and starts a session: a new refresh-token family.
     pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, ApiError> {
         let found = self.find_by_email(email).await?;
-        let hash = found
-            .as_ref()
-            .map_or_else(|| self.dummy_hash.clone(), |(_, h)| h.clone());
+        let hash = match &found {
+            Some((_, hash)) => hash.clone(),
+            None => self
+                .dummy_hash
+                .get_or_try_init(|| bcrypt_hash(Uuid::new_v4().to_string(), self.bcrypt_cost))
+                .await?
+                .clone(),
+        };
         let matches = bcrypt_verify(password.to_owned(), hash).await;
         let Some((user, _)) = found.filter(|_| matches) else {
             return Err(invalid_login());

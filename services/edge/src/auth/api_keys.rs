@@ -2,6 +2,7 @@
 //! creation; only its SHA-256 digest is stored. A key acts with the role it was given, inside
 //! the organization that created it, until revoked.
 
+use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::{Identity, Role};
 use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
@@ -20,11 +21,6 @@ pub struct ApiKey {
     pub role: String,
     pub created_at: DateTime<Utc>,
     pub created_by: String,
-}
-
-fn store_error(error: impl std::fmt::Display) -> ApiError {
-    tracing::error!(%error, "API key storage failed");
-    ApiError::internal()
 }
 
 pub struct ApiKeys {

@@ -3,6 +3,7 @@
 //! reader learns which fields are set and when, not their values. Each change is an event
 //! (`comms.credentials.stored|removed`) naming the provider and fields, never the values.
 
+use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::secrets::Sealer;
 use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
@@ -36,11 +37,6 @@ pub struct Credentials {
     store: EventStore,
     /// Absent without `COMMS_ENCRYPTION_KEY`: then credentials cannot be stored at all.
     sealer: Option<Arc<Sealer>>,
-}
-
-fn store_error(error: impl std::fmt::Display) -> ApiError {
-    tracing::error!(%error, "credential storage failed");
-    ApiError::internal()
 }
 
 fn fields_of(provider: &str) -> Result<&'static [&'static str], ApiError> {

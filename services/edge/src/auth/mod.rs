@@ -49,8 +49,7 @@ impl Auth {
             store.clone(),
             config.auth.tokens.clone(),
             config.bcrypt_cost,
-        )
-        .await?;
+        );
         if let Some(admin) = &config.admin {
             match accounts
                 .ensure_admin(&admin.org_id, &admin.email, &admin.password)
@@ -85,6 +84,12 @@ impl Auth {
         }
         Ok(())
     }
+}
+
+/// A storage failure of users, keys or credentials: logged, and answered as a plain 500.
+pub(crate) fn store_error(error: impl std::fmt::Display) -> ApiError {
+    tracing::error!(%error, "auth storage failed");
+    ApiError::internal()
 }
 
 /// The authenticated caller of a request.
