@@ -37,6 +37,8 @@ BAD = {
     "three relays": bad(lambda v: v["services"]["relay"].update(replicas=3)),
     "a malformed quantity": bad(lambda v: v["services"]["edge"]["resources"]["limits"].update(memory="lots")),
     "a missing service": bad(lambda v: v["services"].pop("agents")),
+    "a queue type RabbitMQ does not have": bad(lambda v: v.update(queueType="stream")),
+    "a digest that is not sha256": bad(lambda v: v["image"].update(digest="latest")),
     "an unknown pull policy": bad(lambda v: v["image"].update(pullPolicy="Sometimes")),
 }
 for name, values_bad in BAD.items():

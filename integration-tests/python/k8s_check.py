@@ -10,7 +10,10 @@ import yaml
 findings = []
 docs = [d for path in sys.argv[1:] for d in yaml.safe_load_all(open(path)) if d]
 config = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
-drain = int(config["comms-config"]["data"]["DRAIN_TIMEOUT_SECONDS"])
+settings = config["comms-config"]["data"]
+# A draining pod answers not-ready for the grace, then finishes work for the drain timeout, then
+# has a second to end its streams: all of it must fit in the pod's grace period.
+drain = int(settings["DRAIN_TIMEOUT_SECONDS"]) + int(settings["NOT_READY_GRACE_MS"]) / 1000 + 1
 
 for d in docs:
     name = f'{d["kind"]}/{d["metadata"]["name"]}'
@@ -22,7 +25,7 @@ for d in docs:
     if pod.get("automountServiceAccountToken") is not False:
         findings.append(f"{name}: mounts a service account token")
     if d["kind"] == "Deployment" and pod.get("terminationGracePeriodSeconds", 30) <= drain:
-        findings.append(f"{name}: grace period not longer than the drain timeout ({drain} s)")
+        findings.append(f"{name}: grace period not longer than the drain ({drain} s)")
     for c in pod["containers"]:
         sc = c.get("securityContext", {})
         where = f"{name}/{c['name']}"

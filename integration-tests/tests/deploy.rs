@@ -1,12 +1,17 @@
 //! The Kubernetes manifests: every file of the kustomize base, and each overlay rendered where
-//! `kubectl kustomize` exists, passes `kubernetes-validate --strict` for Kubernetes 1.30 and
-//! the security review's checks (`integration-tests/python/k8s_check.py`).
+//! `kubectl kustomize` exists, passes `kubernetes-validate --strict` for Kubernetes 1.30, checkov's
+//! Kubernetes checks (none failed; the few skipped say why in a `checkov.io/skip*` annotation)
+//! and our own security review (`integration-tests/python/k8s_check.py`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    // Canonical: checkov finds nothing in a directory named through `..`.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn venv(tool: &str) -> PathBuf {
@@ -29,10 +34,28 @@ fn run(command: &mut Command) -> String {
     text
 }
 
+/// Runs checkov over `target` (`-f FILE` or `-d DIR`) and returns its report; fails on any failed
+/// check. `--skip-download` keeps it offline (it would otherwise hang fetching policies).
+fn checkov(target: &[&std::ffi::OsStr], skip: &[&str]) -> String {
+    let mut command = Command::new(venv("checkov"));
+    command
+        .args(target)
+        .args(["--framework", "kubernetes", "--skip-download", "--compact"]);
+    for check in skip {
+        command.args(["--skip-check", check]);
+    }
+    let report = run(&mut command);
+    assert!(report.contains("Failed checks: 0,"), "{report}");
+    report
+}
+
 fn check(files: &[PathBuf]) {
     run(Command::new(venv("kubernetes-validate"))
         .args(["--strict", "--quiet", "-k", "1.30.0"])
         .args(files));
+    for file in files {
+        checkov(&["-f".as_ref(), file.as_os_str()], &[]);
+    }
     let out = run(Command::new(venv("python"))
         .arg(root().join("integration-tests/python/k8s_check.py"))
         .args(files));
@@ -50,7 +73,19 @@ fn the_kustomize_base_is_valid_and_passes_the_security_checks() {
         })
         .collect();
     assert!(files.len() >= 7, "{files:?}");
-    check(&files);
+    run(Command::new(venv("kubernetes-validate"))
+        .args(["--strict", "--quiet", "-k", "1.30.0"])
+        .args(&files));
+    let out = run(Command::new(venv("python"))
+        .arg(root().join("integration-tests/python/k8s_check.py"))
+        .args(&files));
+    assert_eq!(out.trim(), "ok");
+    // As a directory, so the NetworkPolicies count for the pods of the other files. The base's
+    // files carry no namespace (its kustomization sets one), so the namespace check is left to
+    // the rendered manifests below.
+    let report = checkov(&["-d".as_ref(), base.as_os_str()], &["CKV_K8S_21"]);
+    // Three written skips on each of the seven pods (six Deployments and the migrations Job).
+    assert!(report.contains("Skipped checks: 21"), "{report}");
 }
 
 #[test]
@@ -67,10 +102,16 @@ fn each_overlay_renders_to_valid_manifests_where_kubectl_exists() {
         return;
     }
     let out = tempfile_dir();
-    for overlay in ["dev", "production", "platform"] {
+    for overlay in [
+        "base",
+        "overlays/dev",
+        "overlays/production",
+        "overlays/platform",
+    ] {
         let rendered = run(Command::new("kubectl")
             .arg("kustomize")
-            .arg(root().join("deploy/k8s/overlays").join(overlay)));
+            .arg(root().join("deploy/k8s").join(overlay)));
+        let overlay = overlay.trim_start_matches("overlays/");
         let file = out.join(format!("{overlay}.yaml"));
         std::fs::write(&file, &rendered).unwrap();
         check(std::slice::from_ref(&file));
@@ -118,6 +159,14 @@ fn the_security_checks_catch_a_weakened_manifest() {
         findings.contains("readOnlyRootFilesystem") && findings.contains("service account token"),
         "{findings}"
     );
+    let checkov = Command::new(venv("checkov"))
+        .args(["-f".as_ref(), bad.as_os_str()])
+        .args(["--framework", "kubernetes", "--skip-download", "--compact"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&checkov.stdout);
+    assert!(!checkov.status.success());
+    assert!(report.contains("CKV_K8S_22"), "{report}");
 }
 
 #[test]

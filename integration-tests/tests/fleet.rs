@@ -10,7 +10,7 @@ use comms_proto::v1::calls_service_client::CallsServiceClient;
 use lapin::types::AMQPValue;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Fleet, ORG, assert_valid, fields, problem, schema};
+use support::{Fleet, ORG, assert_valid, available_agent, fields, json_of, problem, schema};
 
 /// A W3C trace context, as the Ocelot gateway would send it.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -329,6 +329,7 @@ async fn an_agent_made_available_over_rest_is_routed_a_call_and_its_states_reach
             required_skills: vec!["billing".into()],
             language: "es".into(),
             priority: 0,
+            connect: false,
         })
         .await
         .unwrap()
@@ -418,41 +419,45 @@ async fn agent_until(fleet: &Fleet, id: &str, done: impl Fn(&Value) -> bool) -> 
     panic!("agent never reached the expected state: {agent}");
 }
 
-async fn available_agent(fleet: &Fleet, name: &str) -> String {
-    let agent: Value = fleet
-        .post("/api/communications/agents")
-        .json(&json!({ "name": name, "email": format!("{}@acme.test", name.to_lowercase()), "languages": ["en"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = agent["id"].as_str().unwrap().to_owned();
-    let status = fleet
-        .put(&format!("/api/communications/agents/{id}/status"))
-        .json(&json!({ "status": "available" }));
-    assert_eq!(status.send().await.unwrap().status(), StatusCode::OK);
-    id
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_ends() {
     let fleet = Fleet::start_with("50", &[("WRAP_UP_SECONDS", "1")]).await;
     let agent = available_agent(&fleet, "Ada").await;
-    let call: Value = fleet
-        .post("/api/communications/calls")
-        .json(&json!({ "to": "+14155550100", "campaign_id": uuid::Uuid::now_v7() }))
+    // A progressive campaign, open around the clock, with one contact: the dialer calls them
+    // for the one free agent.
+    let contact = json_of(fleet.post("/api/communications/contacts").json(&json!({
+        "name": "Grace", "phones": ["+14155550100"], "time_zone": "Etc/UTC"
+    })))
+    .await;
+    let campaign = json_of(fleet.post("/api/communications/campaigns").json(&json!({
+        "name": "Renewals", "dialing_mode": "progressive",
+        "window": { "start": "00:00", "end": "23:59",
+                    "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] }
+    })))
+    .await;
+    let campaign_id = campaign["id"].as_str().unwrap().to_owned();
+    let added = fleet
+        .post(&format!(
+            "/api/communications/campaigns/{campaign_id}/contacts"
+        ))
+        .json(&json!({ "contact_ids": [contact["id"]] }))
         .send()
         .await
-        .unwrap()
-        .json()
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::OK);
+    let started = fleet
+        .post(&format!(
+            "/api/communications/campaigns/{campaign_id}/start"
+        ))
+        .send()
         .await
         .unwrap();
-    let call_id = call["id"].as_str().unwrap().to_owned();
-    // Answered after ~100 ms; the agents service hears it on the bus and connects the agent.
+    assert_eq!(started.status(), StatusCode::OK);
+    // Answered after ~100 ms; the campaigns service reserves the agent, connected at once.
     let on_call = agent_until(&fleet, &agent, |a| a["status"] == "busy").await;
-    assert_eq!(on_call["call_id"], call_id.as_str());
+    let call_id = on_call["call_id"].as_str().unwrap().to_owned();
+    let call = json_of(fleet.get(&format!("/api/communications/calls/{call_id}"))).await;
+    assert_eq!(call["campaign_id"], campaign_id.as_str());
     // The call records who took it (the calls service hears comms.agent.busy).
     let mut recorded = Value::Null;
     for _ in 0..200 {

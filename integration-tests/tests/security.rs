@@ -15,11 +15,12 @@ use comms_auth::{Identity, Permission, PrivateKey, Role, TokenKind};
 use comms_proto::v1;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
+use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_proto::v1::{EndCallRequest, GetCallRequest, UpdateCallRequest};
 use prost::Message as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fleet, ORG, PASSWORD, Session, fields, problem};
+use support::{Fleet, ORG, PASSWORD, Session, fields, json_of, problem};
 
 const OTHER_ORG: &str = "org_beta";
 
@@ -43,12 +44,6 @@ fn python(script: &str, args: &[&str]) -> String {
 
 fn b64(value: Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
-}
-
-async fn json_of(request: reqwest::RequestBuilder) -> Value {
-    let response = request.send().await.unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
-    response.json().await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -409,6 +404,33 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("post", "/api/communications/teams/{id}/members") => {
             json!({ "agent_id": uuid::Uuid::nil() })
         }
+        ("post", "/api/communications/campaigns") => {
+            json!({ "name": "Probe campaign", "dialing_mode": "progressive" })
+        }
+        ("put", "/api/communications/campaigns/{id}") => json!({ "name": "Renamed campaign" }),
+        (
+            "post",
+            "/api/communications/campaigns/{id}/start"
+            | "/api/communications/campaigns/{id}/pause"
+            | "/api/communications/campaigns/{id}/resume"
+            | "/api/communications/campaigns/{id}/cancel",
+        ) => json!({}),
+        ("post", "/api/communications/campaigns/{id}/contacts") => {
+            json!({ "contact_ids": [uuid::Uuid::nil()] })
+        }
+        ("post", "/api/communications/contacts") => {
+            json!({ "name": "Probe contact", "phones": ["+14155550177"] })
+        }
+        // CSV imports: a JSON body is the wrong media type (415) for those allowed; the CSV
+        // itself is sent where a test needs the import to run.
+        ("post", "/api/communications/contacts/import")
+        | ("post", "/api/communications/campaigns/{id}/contacts/import") => json!({}),
+        ("post", "/api/communications/previews/{call_id}/accept")
+        | ("post", "/api/communications/previews/{call_id}/skip") => json!({}),
+        ("post", "/api/communications/do-not-call/{list}")
+        | ("post", "/api/communications/do-not-call/{list}/remove") => {
+            json!({ "numbers": ["+14155550199"] })
+        }
         _ => return None,
     })
 }
@@ -446,6 +468,10 @@ struct Other {
     key: String,
     agent: String,
     team: String,
+    campaign: String,
+    contact: String,
+    /// The call a preview campaign of B's shows B's agent.
+    preview: String,
 }
 
 impl Other {
@@ -496,10 +522,100 @@ impl Other {
             "post",
             "/api/communications/agents",
             &session,
-            Some(json!({ "name": "Bea", "email": "bea@beta.test", "team_id": team["id"] })),
+            Some(json!({ "name": "Bea", "email": "bea@beta.test", "team_id": team["id"], "languages": ["en"] })),
         ))
         .await;
+        let contact = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/contacts",
+            &session,
+            Some(json!({ "name": "Bo Beta", "phones": ["+14155550188"] })),
+        ))
+        .await;
+        let campaign = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/campaigns",
+            &session,
+            sample_body("post", "/api/communications/campaigns"),
+        ))
+        .await;
+        let campaign = campaign["id"].as_str().unwrap().to_owned();
+        let added = send(
+            fleet,
+            "post",
+            &format!("/api/communications/campaigns/{campaign}/contacts"),
+            &session,
+            Some(json!({ "contact_ids": [contact["id"]] })),
+        );
+        assert_eq!(added.send().await.unwrap().status(), StatusCode::OK);
+        // A preview campaign shows B's agent a contact (open around the clock).
+        let agent_id = agent["id"].as_str().unwrap().to_owned();
+        let status = send(
+            fleet,
+            "put",
+            &format!("/api/communications/agents/{agent_id}/status"),
+            &session,
+            Some(json!({ "status": "available" })),
+        );
+        assert_eq!(status.send().await.unwrap().status(), StatusCode::OK);
+        let previewing = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/campaigns",
+            &session,
+            Some(json!({ "name": "Previewed", "dialing_mode": "preview",
+                "window": { "start": "00:00", "end": "23:59",
+                            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] } })),
+        ))
+        .await;
+        let previewing = previewing["id"].as_str().unwrap().to_owned();
+        let shown_contact = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/contacts",
+            &session,
+            Some(json!({ "name": "Pat Preview", "phones": ["+14155550189"], "time_zone": "Etc/UTC" })),
+        ))
+        .await;
+        for (verb, body) in [
+            (
+                "contacts",
+                Some(json!({ "contact_ids": [shown_contact["id"]] })),
+            ),
+            ("start", None),
+        ] {
+            let response = send(
+                fleet,
+                "post",
+                &format!("/api/communications/campaigns/{previewing}/{verb}"),
+                &session,
+                body,
+            );
+            assert_eq!(response.send().await.unwrap().status(), StatusCode::OK);
+        }
+        let mut preview = Value::Null;
+        for _ in 0..200 {
+            let shown = json_of(send(
+                fleet,
+                "get",
+                &format!("/api/communications/previews?agent_id={agent_id}"),
+                &session,
+                None,
+            ))
+            .await;
+            if !shown["preview"].is_null() {
+                preview = shown["preview"].clone();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(!preview.is_null(), "B's agent was never shown a preview");
         Self {
+            preview: preview["call_id"].as_str().unwrap().to_owned(),
+            campaign,
+            contact: contact["id"].as_str().unwrap().to_owned(),
             agent: agent["id"].as_str().unwrap().to_owned(),
             team: team["id"].as_str().unwrap().to_owned(),
             call: call["id"].as_str().unwrap().to_owned(),
@@ -522,6 +638,12 @@ impl Other {
             "/api/communications/users".into(),
             "/api/communications/api-keys".into(),
             "/api/communications/credentials".into(),
+            format!("/api/communications/campaigns/{}", self.campaign),
+            format!("/api/communications/campaigns/{}/contacts", self.campaign),
+            "/api/communications/campaigns".into(),
+            format!("/api/communications/contacts/{}", self.contact),
+            "/api/communications/contacts".into(),
+            format!("/api/communications/previews?agent_id={}", self.agent),
         ] {
             seen.push(json_of(send(fleet, "get", &path, &self.session, None)).await);
         }
@@ -552,26 +674,49 @@ async fn no_rest_route_reaches_another_organizations_data() {
             "/api/communications/teams/{id}"
             | "/api/communications/teams/{id}/members"
             | "/api/communications/teams/{id}/members/{agent_id}" => other.team.clone(),
+            "/api/communications/campaigns/{id}"
+            | "/api/communications/campaigns/{id}/start"
+            | "/api/communications/campaigns/{id}/pause"
+            | "/api/communications/campaigns/{id}/resume"
+            | "/api/communications/campaigns/{id}/cancel"
+            | "/api/communications/campaigns/{id}/contacts"
+            | "/api/communications/campaigns/{id}/contacts/import" => other.campaign.clone(),
+            "/api/communications/contacts/{id}" => other.contact.clone(),
+            "/api/communications/previews/{call_id}/accept"
+            | "/api/communications/previews/{call_id}/skip" => other.preview.clone(),
+            "/api/communications/do-not-call/{list}"
+            | "/api/communications/do-not-call/{list}/remove" => "internal".into(),
             _ => panic!("no cross-tenant fixture for {method} {template}: add one here"),
         };
         let path = template
             .replace("{id}", &id)
             .replace("{provider}", &id)
+            .replace("{list}", &id)
+            .replace("{call_id}", &id)
             .replace("{agent_id}", &other.agent);
-        let response = send(
-            &fleet,
-            &method,
-            &path,
-            &fleet.admin,
-            sample_body(&method, &template),
-        )
-        .send()
-        .await
-        .unwrap();
-        // Credentials are addressed by provider name, not id: A's PUT writes A's own.
-        let expected = if (method.as_str(), template.as_str())
-            == ("put", "/api/communications/credentials/{provider}")
-        {
+        let request = if template.ends_with("/import") {
+            fleet
+                .request(reqwest::Method::POST, &path, &fleet.admin)
+                .header("content-type", "text/csv")
+                .body("name,phone\nIntruder,+14155550166\n")
+        } else {
+            send(
+                &fleet,
+                &method,
+                &path,
+                &fleet.admin,
+                sample_body(&method, &template),
+            )
+        };
+        let response = request.send().await.unwrap();
+        // Credentials and do-not-call lists are addressed by name, not id: A's change is to A's
+        // own.
+        let by_name = [
+            ("put", "/api/communications/credentials/{provider}"),
+            ("post", "/api/communications/do-not-call/{list}"),
+            ("post", "/api/communications/do-not-call/{list}/remove"),
+        ];
+        let expected = if by_name.contains(&(method.as_str(), template.as_str())) {
             StatusCode::OK
         } else {
             StatusCode::NOT_FOUND
@@ -583,7 +728,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
         );
         tried += 1;
     }
-    assert!(tried >= 14, "only {tried} routes take ids?");
+    assert!(tried >= 25, "only {tried} routes take ids?");
 
     // Lists never show B's rows.
     let b_ids = [
@@ -592,6 +737,9 @@ async fn no_rest_route_reaches_another_organizations_data() {
         &other.key,
         &other.agent,
         &other.team,
+        &other.campaign,
+        &other.contact,
+        &other.preview,
     ];
     for (method, template, _) in operations(&openapi) {
         if method != "get"
@@ -654,6 +802,11 @@ async fn no_grpc_method_reaches_another_organizations_data() {
     let mut calls = CallsServiceClient::with_interceptor(channel(fleet.fleet.calls), bearer(ORG));
     let mut agents =
         AgentsServiceClient::with_interceptor(channel(fleet.fleet.agents), bearer(ORG));
+    let mut campaigns =
+        CampaignsServiceClient::with_interceptor(channel(fleet.fleet.campaigns), bearer(ORG));
+    let b_campaign = || v1::CampaignRequest {
+        id: other.campaign.clone(),
+    };
     // B's call waits in B's routing queue (B's only agent is offline).
     let b_call = uuid::Uuid::now_v7().to_string();
     let queued =
@@ -789,6 +942,73 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("CampaignsService", "GetCampaign") => campaigns
+                        .get_campaign(v1::GetCampaignRequest {
+                            id: other.campaign.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CampaignsService", "UpdateCampaign") => campaigns
+                        .update_campaign(v1::UpdateCampaignRequest {
+                            id: other.campaign.clone(),
+                            settings: Some(v1::CampaignSettings {
+                                name: Some("x".into()),
+                                ..Default::default()
+                            }),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CampaignsService", "StartCampaign") => {
+                        campaigns.start_campaign(b_campaign()).await.unwrap_err()
+                    }
+                    ("CampaignsService", "PauseCampaign") => {
+                        campaigns.pause_campaign(b_campaign()).await.unwrap_err()
+                    }
+                    ("CampaignsService", "ResumeCampaign") => {
+                        campaigns.resume_campaign(b_campaign()).await.unwrap_err()
+                    }
+                    ("CampaignsService", "CancelCampaign") => {
+                        campaigns.cancel_campaign(b_campaign()).await.unwrap_err()
+                    }
+                    ("CampaignsService", "AddCampaignContacts") => campaigns
+                        .add_campaign_contacts(v1::AddCampaignContactsRequest {
+                            id: other.campaign.clone(),
+                            contact_ids: vec![other.contact.clone()],
+                            priority: 0,
+                        })
+                        .await
+                        .unwrap_err(),
+                    // Another organization's agent has no preview here: nothing is shown.
+                    ("CampaignsService", "GetPreview") => {
+                        let shown = campaigns
+                            .get_preview(v1::GetPreviewRequest {
+                                agent_id: other.agent.clone(),
+                            })
+                            .await
+                            .unwrap()
+                            .into_inner();
+                        assert!(shown.preview.is_none());
+                        tried += 1;
+                        continue;
+                    }
+                    ("CampaignsService", "AcceptPreview") => campaigns
+                        .accept_preview(v1::PreviewRequest {
+                            call_id: other.preview.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CampaignsService", "SkipPreview") => campaigns
+                        .skip_preview(v1::PreviewRequest {
+                            call_id: other.preview.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CampaignsService", "GetContact") => campaigns
+                        .get_contact(v1::GetContactRequest {
+                            id: other.contact.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
                     (service, method) => {
                         panic!("no cross-tenant case for {service}/{method}: add one here")
                     }
@@ -804,7 +1024,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 13);
+    assert_eq!(tried, 24);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

@@ -26,10 +26,18 @@ pub enum Permission {
     TeamsAdmin,
     /// Reserve agents for calls, accept and release: what the calls and campaigns services do.
     Routing,
+    /// See campaigns, their contacts' progress, and contacts.
+    CampaignsRead,
+    /// Create, change, start, pause and cancel campaigns; import and change contacts.
+    CampaignsManage,
+    /// Add numbers to and remove them from the organization's do-not-call lists.
+    DoNotCallManage,
+    /// See, accept or skip the contact a preview campaign shows an agent.
+    CampaignsPreview,
 }
 
 impl Permission {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 15] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -41,6 +49,10 @@ impl Permission {
         Self::TeamsManage,
         Self::TeamsAdmin,
         Self::Routing,
+        Self::CampaignsRead,
+        Self::CampaignsManage,
+        Self::DoNotCallManage,
+        Self::CampaignsPreview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +68,10 @@ impl Permission {
             Self::TeamsManage => "teams:manage",
             Self::TeamsAdmin => "teams:admin",
             Self::Routing => "routing",
+            Self::CampaignsRead => "campaigns:read",
+            Self::CampaignsManage => "campaigns:manage",
+            Self::DoNotCallManage => "do_not_call:manage",
+            Self::CampaignsPreview => "campaigns:preview",
         }
     }
 
@@ -101,6 +117,12 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (TeamsAdmin,               Supervisor | Agent) => None,
         (Routing,                  Admin | Supervisor) => Some(Organization),
         (Routing,                  Agent)              => None,
+        (CampaignsRead | CampaignsManage, Admin | Supervisor) => Some(Organization),
+        (CampaignsRead | CampaignsManage, Agent)       => None,
+        (DoNotCallManage,          Admin)              => Some(Organization),
+        (DoNotCallManage,          Supervisor | Agent) => None,
+        (CampaignsPreview,         Admin | Supervisor) => Some(Organization),
+        (CampaignsPreview,         Agent)              => Some(Own),
     }
 }
 

@@ -193,10 +193,10 @@ impl Tokens {
     /// Reused for half its 60-second life, so it always has 30 seconds left when sent.
     pub fn internal_token(&self, identity: &Identity) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
-        if let Some((token, issued)) = self.minted.get(identity) {
-            if now - issued < INTERNAL_TTL.as_secs() as i64 / 2 {
-                return Ok(token);
-            }
+        if let Some((token, issued)) = self.minted.get(identity)
+            && now - issued < INTERNAL_TTL.as_secs() as i64 / 2
+        {
+            return Ok(token);
         }
         let claims = self.claims(identity, TokenKind::Internal, INTERNAL_TTL);
         let token = self.sign(&claims)?;

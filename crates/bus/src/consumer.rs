@@ -11,12 +11,12 @@ use lapin::options::{
     ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel, Confirmation};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, Consumer};
 use sqlx::{PgConnection, PgPool};
 use tracing::{Instrument as _, info, warn};
 
 use crate::envelope::traceparent_header;
-use crate::{Envelope, dead_letter_queue, declare_events_exchange, declare_queue};
+use crate::{Envelope, QueueType, dead_letter_queue, declare_events_exchange, declare_queue};
 
 /// Why a message was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +81,7 @@ pub struct ConsumerConfig {
     /// Names this consumer in `processed_messages`: redeliveries to it are not applied twice.
     pub consumer_name: String,
     pub prefetch: u16,
+    pub queue_type: QueueType,
 }
 
 /// Consumes until `shutdown` resolves, reconnecting after broker failures. The message in hand
@@ -113,27 +114,11 @@ async fn consume<H: Handler>(
     handler: &H,
     mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
 ) -> anyhow::Result<()> {
-    let connection = crate::connect(&config.amqp_url)
-        .await
-        .context("connecting to RabbitMQ")?;
-    let channel = connection.create_channel().await?;
-    declare_events_exchange(&channel, &config.exchange).await?;
-    declare_queue(&channel, &config.exchange, &config.queue, &config.bindings).await?;
-    channel
-        .basic_qos(config.prefetch, BasicQosOptions::default())
-        .await?;
-    let dead_letters = connection.create_channel().await?;
-    dead_letters
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    let mut deliveries = channel
-        .basic_consume(
-            config.queue.as_str().into(),
-            config.consumer_name.as_str().into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
+    // Shutdown may come while the broker is slow to answer (a quorum queue being created).
+    let (connection, dead_letters, mut deliveries) = tokio::select! {
+        () = &mut shutdown => return Ok(()),
+        subscribed = subscribe(config) => subscribed?,
+    };
     info!(queue = %config.queue, "consuming");
     loop {
         let delivery = tokio::select! {
@@ -153,6 +138,40 @@ async fn consume<H: Handler>(
         }
         process_batch(pool, config, handler, &dead_letters, batch).await?;
     }
+}
+
+/// Connects, declares the queue and starts consuming from it; returns the connection, a channel
+/// for dead letters (with confirms) and the deliveries.
+async fn subscribe(config: &ConsumerConfig) -> anyhow::Result<(Connection, Channel, Consumer)> {
+    let connection = crate::connect(&config.amqp_url)
+        .await
+        .context("connecting to RabbitMQ")?;
+    let channel = connection.create_channel().await?;
+    declare_events_exchange(&channel, &config.exchange).await?;
+    declare_queue(
+        &channel,
+        &config.exchange,
+        &config.queue,
+        &config.bindings,
+        config.queue_type,
+    )
+    .await?;
+    channel
+        .basic_qos(config.prefetch, BasicQosOptions::default())
+        .await?;
+    let dead_letters = connection.create_channel().await?;
+    dead_letters
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    let deliveries = channel
+        .basic_consume(
+            config.queue.as_str().into(),
+            config.consumer_name.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok((connection, dead_letters, deliveries))
 }
 
 /// Applies a batch of deliveries in one transaction and acknowledges them with one frame after
@@ -267,9 +286,10 @@ async fn process<H: Handler>(
         .instrument(span)
         .await;
     match outcome {
-        Ok(()) => {
+        Ok(applied) => {
             delivery.acker.ack(BasicAckOptions::default()).await?;
-            metrics::counter!("comms_consumer_messages_total", "queue" => config.queue.clone(), "outcome" => "applied").increment(1);
+            let outcome = if applied { "applied" } else { "duplicate" };
+            metrics::counter!("comms_consumer_messages_total", "queue" => config.queue.clone(), "outcome" => outcome).increment(1);
             Ok(())
         }
         Err(HandleError::Reject(reason)) => {
@@ -289,13 +309,13 @@ async fn process<H: Handler>(
 }
 
 /// Records the message id and applies it in one transaction; a message already recorded is a
-/// redelivery and is acknowledged without being applied again.
+/// redelivery and is acknowledged without being applied again. True when it was applied.
 async fn apply<H: Handler>(
     pool: &PgPool,
     config: &ConsumerConfig,
     handler: &H,
     envelope: &Envelope,
-) -> Result<(), HandleError> {
+) -> Result<bool, HandleError> {
     let mut tx = pool.begin().await?;
     let first_time = sqlx::query(
         "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)
@@ -308,12 +328,11 @@ async fn apply<H: Handler>(
     .rows_affected()
         == 1;
     if !first_time {
-        metrics::counter!("comms_consumer_messages_total", "queue" => config.queue.clone(), "outcome" => "duplicate").increment(1);
-        return Ok(());
+        return Ok(false);
     }
     handler.handle(&mut tx, envelope).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Publishes the message to the dead-letter queue with the reason, waits for the broker's

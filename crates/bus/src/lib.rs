@@ -10,7 +10,7 @@ mod topology;
 pub use consumer::{ConsumerConfig, HandleError, Handler, run_consumer};
 pub use envelope::{ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, event_metadata};
 pub use relay::{Relay, RelayConfig};
-pub use topology::{dead_letter_queue, declare_events_exchange, declare_queue};
+pub use topology::{QueueType, dead_letter_queue, declare_events_exchange, declare_queue};
 
 /// The exchange shared with the other platform modules, unless `EVENTS_EXCHANGE` says otherwise.
 pub const DEFAULT_EXCHANGE: &str = "platform.events";

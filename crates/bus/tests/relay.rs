@@ -64,9 +64,15 @@ impl Fixture {
         comms_bus::declare_events_exchange(&channel, &config.exchange)
             .await
             .unwrap();
-        comms_bus::declare_queue(&channel, &config.exchange, &config.queue, &config.bindings)
-            .await
-            .unwrap();
+        comms_bus::declare_queue(
+            &channel,
+            &config.exchange,
+            &config.queue,
+            &config.bindings,
+            config.queue_type,
+        )
+        .await
+        .unwrap();
         fixture
     }
 
@@ -85,6 +91,7 @@ impl Fixture {
             bindings: vec!["test.#".into()],
             consumer_name: "counting".into(),
             prefetch: 50,
+            queue_type: Default::default(),
         }
     }
 
@@ -222,9 +229,15 @@ async fn messages_carry_the_envelope_and_poison_goes_to_the_dead_letter_queue_wi
     comms_bus::declare_events_exchange(&channel, &fx.exchange)
         .await
         .unwrap();
-    comms_bus::declare_queue(&channel, &fx.exchange, &raw, &["test.#".to_string()])
-        .await
-        .unwrap();
+    comms_bus::declare_queue(
+        &channel,
+        &fx.exchange,
+        &raw,
+        &["test.#".to_string()],
+        Default::default(),
+    )
+    .await
+    .unwrap();
 
     let relay = tokio::spawn(fx.relay().run(never()));
     let good = fx.append(1, json!({ "ok": true })).await[0];

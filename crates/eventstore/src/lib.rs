@@ -12,6 +12,7 @@ mod event;
 mod read;
 mod stream;
 mod subscription;
+pub mod unit_of_work;
 
 pub use append::{AppendResult, Transaction, append_in};
 pub use checkpoint::Checkpoint;

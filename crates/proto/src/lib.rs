@@ -3,6 +3,8 @@
 
 pub mod error;
 pub mod language;
+pub mod page;
+pub mod phone;
 pub mod time;
 
 #[allow(clippy::all, missing_docs)]
@@ -15,3 +17,4 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("comm
 
 pub use error::{ApiError, ErrorKind, FieldViolation, Violations};
 pub use language::Language;
+pub use phone::PhoneNumber;

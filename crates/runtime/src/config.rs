@@ -98,6 +98,9 @@ pub struct Common {
     pub rabbitmq_url: String,
     pub events_exchange: String,
     pub database_pool_size: u32,
+    /// `RABBITMQ_QUEUE_TYPE`: classic (default) or quorum (replicated; production).
+    pub queue_type: comms_bus::QueueType,
+    pub drain: crate::shutdown::Drain,
 }
 
 impl Common {
@@ -115,6 +118,8 @@ impl Common {
             )?,
             events_exchange: env.string("EVENTS_EXCHANGE", "platform.events"),
             database_pool_size: env.parse("DATABASE_POOL_SIZE", 10)?,
+            queue_type: env.parse("RABBITMQ_QUEUE_TYPE", comms_bus::QueueType::Classic)?,
+            drain: crate::shutdown::Drain::from_env(env)?,
         })
     }
 }

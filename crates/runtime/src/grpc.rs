@@ -1,24 +1,25 @@
 //! Serving a gRPC service the fleet's way: gRPC health and reflection (v1 and v1alpha) beside it,
-//! not serving once shutdown begins, then draining in-flight calls.
-
-use std::time::Duration;
+//! not serving once shutdown begins, then draining in-flight calls up to the drain timeout.
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
+use std::time::Duration;
+
 use crate::Shutdown;
+use crate::shutdown::Drain;
 
-/// How long to keep answering "not serving" before refusing connections, so load balancers and
-/// kubelets see the change before the listener closes.
-pub const NOT_READY_GRACE: Duration = Duration::from_millis(500);
+const STREAM_END_MARGIN: Duration = Duration::from_secs(1);
 
-/// Serves `routes` (one service, named by `S`) on `listener` until `shutdown`.
+/// Serves `routes` (one service, named by `S`) on `listener` until `shutdown`; calls and streams
+/// still open when the drain is over (and [`STREAM_END_MARGIN`] after) are cut off.
 pub async fn serve<S: NamedService>(
     listener: TcpListener,
     routes: Routes,
     shutdown: Shutdown,
+    drain: Drain,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
@@ -40,6 +41,14 @@ pub async fn serve<S: NamedService>(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
+    // Streams are told to end when the drain is over (`Shutdown::after_drain`); they get a
+    // moment to send their final status before connections are cut.
+    let cut = shutdown.clone();
+    let drained = async move {
+        cut.drained(drain).await;
+        tokio::time::sleep(STREAM_END_MARGIN).await;
+    };
+    let closing = shutdown.clone().closing(drain);
     let draining = async move {
         shutdown.wait().await;
         reporter
@@ -48,11 +57,16 @@ pub async fn serve<S: NamedService>(
         reporter
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
-        tokio::time::sleep(NOT_READY_GRACE).await;
+        closing.await;
     };
-    tonic::transport::Server::builder()
+    let server = tonic::transport::Server::builder()
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
-        .await?;
-    Ok(())
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining);
+    tokio::select! {
+        result = server => Ok(result?),
+        () = drained => {
+            tracing::warn!("drain timeout passed; closing remaining calls");
+            Ok(())
+        }
+    }
 }

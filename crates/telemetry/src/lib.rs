@@ -16,6 +16,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::{EnvFilter, Layer as _};
@@ -52,6 +53,9 @@ pub struct Settings {
     pub service_name: String,
     pub default_log_filter: String,
     pub otlp_endpoint: Option<String>,
+    /// Logs go to standard error instead of standard output: for commands whose output is their
+    /// result (`comms keys service-token`), so `$(…)` captures the result alone.
+    pub logs_to_stderr: bool,
 }
 
 impl Settings {
@@ -63,6 +67,7 @@ impl Settings {
             otlp_endpoint: std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
                 .ok()
                 .filter(|e| !e.is_empty()),
+            logs_to_stderr: false,
         }
     }
 }
@@ -74,12 +79,6 @@ impl Settings {
 /// again in the same process (as tests do) keeps the first subscriber.
 pub fn init(service_name: &str) -> anyhow::Result<Guard> {
     init_with(Settings::from_env(service_name, "info"))
-}
-
-/// [`init`] with another default log filter when `RUST_LOG` is unset (`comms bench` prints
-/// tables, so its default is `warn`).
-pub fn init_with_log_level(service_name: &str, default_filter: &str) -> anyhow::Result<Guard> {
-    init_with(Settings::from_env(service_name, default_filter))
 }
 
 pub fn init_with(settings: Settings) -> anyhow::Result<Guard> {
@@ -105,9 +104,15 @@ pub fn init_with(settings: Settings) -> anyhow::Result<Guard> {
     // trace context still propagates when logging is quiet.
     let log_filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(&settings.default_log_filter));
+    let writer = if settings.logs_to_stderr {
+        BoxMakeWriter::new(std::io::stderr)
+    } else {
+        BoxMakeWriter::new(std::io::stdout)
+    };
     let installed = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
+                .with_writer(writer)
                 .json()
                 .flatten_event(true)
                 .with_filter(log_filter),

@@ -42,6 +42,7 @@ async fn spans_are_exported_in_the_callers_trace() {
         service_name: "comms-otlp-test".into(),
         default_log_filter: "warn".into(),
         otlp_endpoint: Some(format!("http://{addr}")),
+        logs_to_stderr: false,
     })
     .unwrap();
     let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -28,15 +28,20 @@ pub struct Session {
     pub refresh_token: String,
 }
 
+/// How long a test waits for a message on its tap (others may be read and skipped meanwhile).
+const TAP_PATIENCE: Duration = Duration::from_secs(20);
+
 pub struct Fleet {
     pub fleet: DevFleet,
     pub pool: PgPool,
     pub db_url: String,
     pub http: reqwest::Client,
     pub amqp: lapin::Channel,
-    /// A queue of ours bound to `comms.call.*` and `comms.agent.*`, as another platform module
-    /// would have.
+    /// A queue of ours bound to the fleet's events (`comms.call.*`, `comms.agent.*`,
+    /// `comms.campaign.*`, `comms.contact.*`), as another platform module would have.
     pub tap: String,
+    /// The campaigns service's queue (its dead letters are `<queue>.dead-letter`).
+    pub campaigns_queue: String,
     /// The events exchange the fleet publishes to and consumes from.
     pub exchange: String,
     /// The fleet's key, as a test holding a copy of `JWT_PRIVATE_KEY` would have it.
@@ -63,6 +68,7 @@ impl Fleet {
         let queue = unique_name("test.analytics");
         let agents_queue = unique_name("test.agents");
         let calls_queue = unique_name("test.calls");
+        let campaigns_queue = unique_name("test.campaigns");
         let private_key = PrivateKey::generate();
         let pem = private_key.to_pem();
         let mut env = Env::from_pairs([
@@ -72,6 +78,7 @@ impl Fleet {
             ("ANALYTICS_QUEUE", queue.as_str()),
             ("AGENTS_QUEUE", agents_queue.as_str()),
             ("CALLS_QUEUE", calls_queue.as_str()),
+            ("CAMPAIGNS_QUEUE", campaigns_queue.as_str()),
             ("PORT", "0"),
             ("SIM_RING_MS", ring_ms),
             ("SIM_ANSWER_MS", "50"),
@@ -96,8 +103,8 @@ impl Fleet {
         comms_bus::declare_events_exchange(&amqp, &exchange)
             .await
             .unwrap();
-        let bindings = ["comms.call.*".to_owned(), "comms.agent.*".to_owned()];
-        comms_bus::declare_queue(&amqp, &exchange, &tap, &bindings)
+        let bindings = ["call", "agent", "campaign", "contact"].map(|c| format!("comms.{c}.*"));
+        comms_bus::declare_queue(&amqp, &exchange, &tap, &bindings, Default::default())
             .await
             .unwrap();
         let (stop, shutdown) = Shutdown::new();
@@ -109,6 +116,7 @@ impl Fleet {
             http: reqwest::Client::new(),
             amqp,
             tap,
+            campaigns_queue: campaigns_queue.clone(),
             exchange: exchange.clone(),
             private_key,
             auth,
@@ -226,7 +234,8 @@ impl Fleet {
     /// The types of the next `n` messages on our tap whose type starts with `prefix`, in order.
     pub async fn next_types(&self, prefix: &str, n: usize) -> Vec<(String, Value)> {
         let mut seen = Vec::new();
-        for _ in 0..400 {
+        let started = std::time::Instant::now();
+        while started.elapsed() < TAP_PATIENCE {
             match self
                 .amqp
                 .basic_get(self.tap.as_str().into(), BasicGetOptions { no_ack: true })
@@ -276,7 +285,8 @@ impl Fleet {
 
     /// The next message on our tap queue of `event_type`.
     pub async fn next_message(&self, event_type: &str) -> lapin::message::BasicGetMessage {
-        for _ in 0..400 {
+        let started = std::time::Instant::now();
+        while started.elapsed() < TAP_PATIENCE {
             if let Some(message) = self
                 .amqp
                 .basic_get(self.tap.as_str().into(), BasicGetOptions { no_ack: true })
@@ -364,4 +374,41 @@ pub async fn assert_events_match_their_schemas(pool: &PgPool) {
     for (event_type, data) in events {
         assert_valid(&schema(&event_type), &data);
     }
+}
+
+/// The JSON body of a request that must succeed.
+pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// An agent speaking English, available for calls; returns their id.
+pub async fn available_agent(fleet: &Fleet, name: &str) -> String {
+    let agent = json_of(fleet.post("/api/communications/agents").json(&json!({
+        "name": name, "email": format!("{}@acme.test", name.to_lowercase()), "languages": ["en"]
+    })))
+    .await;
+    let id = agent["id"].as_str().unwrap().to_owned();
+    let status = fleet
+        .put(&format!("/api/communications/agents/{id}/status"))
+        .json(&json!({ "status": "available" }));
+    assert_eq!(status.send().await.unwrap().status(), StatusCode::OK);
+    id
+}
+
+/// An envelope another platform module would publish: `event_type` from `source`, in [`ORG`].
+pub fn envelope(
+    event_type: &str,
+    source: &str,
+    data: Value,
+    at: chrono::DateTime<chrono::Utc>,
+) -> comms_bus::Envelope {
+    serde_json::from_value(json!({
+        "id": uuid::Uuid::now_v7(), "type": event_type, "source": source,
+        "timestamp": at, "organizationId": ORG, "data": data,
+    }))
+    .unwrap()
 }

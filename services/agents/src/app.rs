@@ -16,39 +16,7 @@ use uuid::Uuid;
 use crate::domain::{Agent, AgentState, Command, Profile, ProfileChange, Team, TeamCommand};
 use crate::store::{self, Versioned, store_error};
 
-pub(crate) const MAX_ATTEMPTS: usize = 5;
-
-/// Runs `$body` (a block yielding `Result<_, ApiError>`) with `$tx` bound to a fresh
-/// transaction, committed after; from the start again when a concurrent writer won (an
-/// `Aborted` error, a serialization failure or a deadlock), up to `MAX_ATTEMPTS` times.
-macro_rules! in_transaction {
-    ($agents:expr, |$tx:ident| $body:block) => {{
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut transaction = $agents
-                .store
-                .begin()
-                .await
-                .map_err($crate::store::store_error)?;
-            let result: Result<_, comms_proto::ApiError> = {
-                let $tx = transaction.conn();
-                async { $body }.await
-            };
-            let retry = attempt < $crate::app::MAX_ATTEMPTS;
-            match result {
-                Ok(value) => match transaction.commit().await {
-                    Ok(()) => break Ok(value),
-                    Err(e) if retry && $crate::app::is_conflict(&e) => continue,
-                    Err(e) => break Err($crate::store::store_error(e)),
-                },
-                Err(e) if retry && e.kind == comms_proto::ErrorKind::Aborted => continue,
-                Err(e) => break Err(e),
-            }
-        }
-    }};
-}
-pub(crate) use in_transaction;
+use comms_eventstore::in_transaction;
 
 /// How long routing holds things.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +55,7 @@ impl Agents {
         profile: Profile,
         team_id: Option<Uuid>,
     ) -> Result<Versioned<Agent>, ApiError> {
-        in_transaction!(self, |tx| {
+        in_transaction!(self.store, |tx| {
             if let Some(team) = team_id {
                 self.team_in(tx, &identity.org_id, team).await?;
             }
@@ -150,7 +118,7 @@ impl Agents {
         agent: Uuid,
         team: Option<Uuid>,
     ) -> Result<Versioned<Agent>, ApiError> {
-        in_transaction!(self, |tx| {
+        in_transaction!(self.store, |tx| {
             if let Some(team) = team {
                 self.team_in(tx, &identity.org_id, team).await?;
             }
@@ -168,7 +136,7 @@ impl Agents {
         id: Uuid,
         command: impl Fn() -> Command,
     ) -> Result<Versioned<Agent>, ApiError> {
-        in_transaction!(self, |tx| {
+        in_transaction!(self.store, |tx| {
             store::change_agent(tx, &identity.org_id, &identity.user_id, id, command()).await
         })
     }
@@ -192,7 +160,7 @@ impl Agents {
         id: Uuid,
         command: impl Fn() -> TeamCommand,
     ) -> Result<Versioned<Team>, ApiError> {
-        in_transaction!(self, |tx| {
+        in_transaction!(self.store, |tx| {
             store::change_team(tx, &identity.org_id, &identity.user_id, id, command()).await
         })
     }
@@ -206,16 +174,5 @@ impl Agents {
         store::find_team(&mut conn, &identity.org_id, id, false)
             .await?
             .ok_or_else(|| ApiError::not_found("team", &id.to_string()))
-    }
-}
-
-/// A lost race that a fresh attempt resolves.
-pub(crate) fn is_conflict(error: &comms_eventstore::Error) -> bool {
-    match error {
-        comms_eventstore::Error::WrongExpectedVersion { .. } => true,
-        comms_eventstore::Error::Database(sqlx::Error::Database(e)) => {
-            matches!(e.code().as_deref(), Some("40001" | "40P01"))
-        }
-        _ => false,
     }
 }

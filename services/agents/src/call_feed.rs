@@ -1,7 +1,8 @@
 //! The agents service following calls on the bus (`comms.call.*`): an agent who places a call
-//! is busy from its start; an answered inbound or campaign call asks for an agent and is
-//! connected to the one it is offered to; when a call ends, fails or is canceled, its agent goes to wrap-up (and
-//! a call still waiting leaves the queue). Each message is applied in the consumer's
+//! is busy from its start; an answered inbound call asks for an agent and is connected to the
+//! one it is offered to (a campaign's answered calls are routed by the campaigns service, which
+//! decides when one is abandoned); when a call ends, fails or is canceled, its agent goes to
+//! wrap-up (and a call still waiting leaves the queue). Each message is applied in the consumer's
 //! transaction, so a redelivered one changes nothing twice.
 
 use comms_bus::{Envelope, HandleError, Handler};
@@ -20,7 +21,6 @@ struct Started {
     call_id: Uuid,
     direction: String,
     agent_id: Option<Uuid>,
-    campaign_id: Option<Uuid>,
     #[serde(default)]
     language: Option<String>,
 }
@@ -77,11 +77,8 @@ impl Handler for CallFeed {
                 .bind(call.call_id)
                 .bind(org)
                 .bind(call.agent_id)
-                // Inbound and campaign calls are answered first and then given an agent.
-                .bind(
-                    call.agent_id.is_none()
-                        && (call.direction == "inbound" || call.campaign_id.is_some()),
-                )
+                // Inbound calls are answered first and then given an agent.
+                .bind(call.agent_id.is_none() && call.direction == "inbound")
                 .bind(&call.language)
                 .execute(&mut *conn)
                 .await
@@ -109,8 +106,8 @@ impl Handler for CallFeed {
                         .fetch_optional(&mut *conn)
                         .await
                         .map_err(|e| HandleError::Retry(e.into()))?;
-                // An inbound or campaign call, answered with nobody on it yet, needs an agent
-                // who speaks its language, now.
+                // An inbound call, answered with nobody on it yet, needs an agent who speaks its
+                // language, now.
                 if let Some((true, language)) = followed {
                     let language = language.and_then(|l| comms_proto::Language::parse(&l).ok());
                     let need = Need {
@@ -120,7 +117,7 @@ impl Handler for CallFeed {
                         priority: 0,
                     };
                     let result = self.0.reserve_in(conn, org, &need, true).await.map(|_| ());
-                    tolerate(result, "routing an answered campaign call")?;
+                    tolerate(result, "routing an answered inbound call")?;
                 }
                 Ok(())
             }

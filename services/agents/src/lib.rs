@@ -55,6 +55,7 @@ impl Config {
             bindings: vec!["comms.call.*".into()],
             consumer_name: "agents.calls".into(),
             prefetch: 100,
+            queue_type: self.common.queue_type,
         }
     }
 }
@@ -80,11 +81,16 @@ pub async fn run(
         call_feed::CallFeed(agents.clone()),
         shutdown.clone().wait(),
     ));
-    let service = AgentsServiceServer::new(grpc::AgentsGrpc::new(agents, tokens, shutdown.clone()));
+    let drain = config.common.drain;
+    let service = AgentsServiceServer::new(grpc::AgentsGrpc::new(
+        agents,
+        tokens,
+        shutdown.after_drain(drain),
+    ));
     tracing::info!(addr = %listener.local_addr()?, "agents service listening");
     let routes = tonic::service::Routes::new(service);
     let served = comms_runtime::grpc::serve::<AgentsServiceServer<grpc::AgentsGrpc>>(
-        listener, routes, shutdown,
+        listener, routes, shutdown, drain,
     )
     .await;
     sweeper.await?;

@@ -11,7 +11,9 @@ use comms_proto::{ApiError, ErrorKind, Language};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::app::{Agents, in_transaction};
+use comms_eventstore::in_transaction;
+
+use crate::app::Agents;
 use crate::domain::{Agent, AgentState, Command};
 use crate::store::{self, Versioned, store_error};
 
@@ -52,10 +54,16 @@ pub(crate) const ACTOR: &str = "system:routing";
 
 impl Agents {
     /// Reserves the best available agent for the call, or queues it. Asking again for the same
-    /// call answers the same reservation (or queue place).
-    pub async fn reserve(&self, identity: &Identity, need: Need) -> Result<Reservation, ApiError> {
-        let offered = in_transaction!(self, |tx| {
-            self.reserve_in(tx, &identity.org_id, &need, false).await
+    /// call answers the same reservation (or queue place). With `connect` (an answered call),
+    /// the agent is put on the call at once.
+    pub async fn reserve(
+        &self,
+        identity: &Identity,
+        need: Need,
+        connect: bool,
+    ) -> Result<Reservation, ApiError> {
+        let offered = in_transaction!(self.store, |tx| {
+            self.reserve_in(tx, &identity.org_id, &need, connect).await
         })?;
         match offered {
             Some(agent) => Ok(Reservation::Reserved(agent)),
@@ -219,7 +227,7 @@ impl Agents {
         agent: Uuid,
         call: Uuid,
     ) -> Result<Versioned<Agent>, ApiError> {
-        in_transaction!(self, |tx| {
+        in_transaction!(self.store, |tx| {
             // Queue row before agent row, the order every routing transaction locks in.
             sqlx::query("SELECT 1 FROM routing_queue WHERE call_id = $1 FOR UPDATE")
                 .bind(call)
@@ -249,7 +257,7 @@ impl Agents {
         identity: &Identity,
         call: Uuid,
     ) -> Result<Option<Versioned<Agent>>, ApiError> {
-        let released = in_transaction!(self, |tx| {
+        let released = in_transaction!(self.store, |tx| {
             self.release_in(tx, &identity.org_id, &identity.user_id, call)
                 .await
         })?;
@@ -298,7 +306,7 @@ impl Agents {
     /// Offers waiting calls of `org`, in priority-then-age order, to whoever is available.
     /// Returns how many were offered.
     pub async fn dispatch(&self, org: &str) -> Result<usize, ApiError> {
-        in_transaction!(self, |tx| {
+        in_transaction!(self.store, |tx| {
             let waiting: Vec<Waiting> = sqlx::query_as(
                 "SELECT * FROM routing_queue WHERE org_id = $1 AND offered_to IS NULL
                  ORDER BY priority DESC, enqueued_at, call_id
@@ -331,7 +339,7 @@ impl Agents {
         .await
         .map_err(store_error)?;
         for (agent, org, state) in due {
-            in_transaction!(self, |tx| {
+            in_transaction!(self.store, |tx| {
                 let now = Utc::now();
                 let command = if state == "reserved" {
                     Command::LapseReservation { at: now }

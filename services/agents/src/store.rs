@@ -36,29 +36,8 @@ pub fn domain_error(error: DomainError) -> ApiError {
     }
 }
 
-pub fn store_error(error: impl Into<StoreError>) -> ApiError {
-    match error.into() {
-        StoreError::Database(ref e)
-            if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) =>
-        {
-            tracing::error!(error = %e, "database unavailable");
-            ApiError::new(
-                ErrorKind::Unavailable,
-                "the database is unavailable; retry shortly",
-            )
-        }
-        // A deadlock or serialization failure: the transaction is retried from the start.
-        StoreError::Database(sqlx::Error::Database(ref e))
-            if matches!(e.code().as_deref(), Some("40P01" | "40001")) =>
-        {
-            ApiError::new(ErrorKind::Aborted, "a concurrent change won; retry")
-        }
-        other => {
-            tracing::error!(error = %other, "agents storage error");
-            ApiError::internal()
-        }
-    }
-}
+/// Storage failures as the API reports them (shared by the fleet's event-sourced services).
+pub use comms_eventstore::unit_of_work::api_error as store_error;
 
 /// The agent, locked for this transaction; another organization's agent reads as absent.
 pub async fn lock_agent(

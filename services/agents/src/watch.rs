@@ -43,7 +43,8 @@ impl Watch {
         })
     }
 
-    /// The snapshot, then changes, until the client leaves or `shutdown`.
+    /// The snapshot, then changes, until the client leaves or `shutdown`; then `UNAVAILABLE`,
+    /// so the client watches again (through another instance).
     pub fn stream(
         self,
         shutdown: comms_runtime::Shutdown,
@@ -62,7 +63,10 @@ impl Watch {
             tokio::pin!(ended);
             loop {
                 let batch = tokio::select! {
-                    () = &mut ended => return,
+                    () = &mut ended => {
+                        let _ = sender.send(Err(Status::unavailable("the service is shutting down; watch again"))).await;
+                        return;
+                    }
                     () = sender.closed() => return,
                     batch = subscription.next_batch() => batch,
                 };

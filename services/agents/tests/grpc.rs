@@ -265,6 +265,7 @@ async fn the_best_match_wins_skills_and_language_then_proficiency_then_idle_time
         required_skills: skills.iter().map(|s| (*s).to_owned()).collect(),
         language: language.into(),
         priority: 0,
+        connect: false,
     };
     let got = |r: v1::Reservation| r.agent.map(|a| a.id);
     assert_eq!(

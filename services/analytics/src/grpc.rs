@@ -8,7 +8,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use crate::{agents, dashboard};
+use crate::{agents, campaigns, dashboard};
 
 pub struct AnalyticsGrpc {
     pool: PgPool,
@@ -116,6 +116,76 @@ impl AnalyticsService for AnalyticsGrpc {
                     })
                     .collect(),
                 generated_at: Some(comms_proto::time::to_timestamp(now)),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_campaign_report(
+        &self,
+        request: Request<v1::GetCampaignReportRequest>,
+    ) -> Result<Response<v1::CampaignReport>, Status> {
+        let span = tracing::info_span!(
+            "rpc",
+            rpc.service = "comms.v1.AnalyticsService",
+            rpc.method = "GetCampaignReport"
+        );
+        comms_telemetry::continue_trace(
+            &span,
+            comms_telemetry::grpc_traceparent(request.metadata()),
+        );
+        async move {
+            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+            identity.require(Permission::AnalyticsRead)?;
+            let raw = &request.get_ref().campaign_id;
+            let campaign = if raw.is_empty() {
+                None
+            } else {
+                Some(uuid::Uuid::parse_str(raw).map_err(|_| {
+                    ApiError::invalid("campaign_id", format!("{raw:?} is not a UUID"))
+                })?)
+            };
+            let mut conn = self
+                .pool
+                .acquire()
+                .await
+                .map_err(comms_eventstore::unit_of_work::api_error)?;
+            let results = campaigns::report(&mut conn, &identity.org_id, campaign)
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "campaign report query failed");
+                    ApiError::internal()
+                })?;
+            if let (Some(id), true) = (campaign, results.is_empty()) {
+                return Err(ApiError::not_found("campaign", &id.to_string()).into());
+            }
+            Ok(Response::new(v1::CampaignReport {
+                campaigns: results
+                    .iter()
+                    .map(|r| v1::CampaignReportRow {
+                        campaign_id: r.campaign_id.to_string(),
+                        name: r.name.clone(),
+                        status: r.status.clone(),
+                        contacts: r.contacts,
+                        contacts_final: r.contacts_final(),
+                        attempts: r.attempts,
+                        answered: r.answered,
+                        abandoned: r.abandoned,
+                        answer_rate: r.answer_rate(),
+                        abandon_rate: r.abandon_rate(),
+                        success_rate: r.success_rate(),
+                        dispositions: r
+                            .dispositions
+                            .iter()
+                            .map(|(disposition, contacts)| v1::DispositionCount {
+                                disposition: disposition.clone(),
+                                contacts: *contacts,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                generated_at: Some(comms_proto::time::to_timestamp(chrono::Utc::now())),
             }))
         }
         .instrument(span)

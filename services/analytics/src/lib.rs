@@ -2,6 +2,7 @@
 //! dashboard over gRPC, and rebuilds its projections from the event store on demand.
 
 pub mod agents;
+pub mod campaigns;
 pub mod dashboard;
 pub mod grpc;
 pub mod projection;
@@ -35,16 +36,22 @@ impl Config {
             amqp_url: self.common.rabbitmq_url.clone(),
             exchange: self.common.events_exchange.clone(),
             queue: self.queue.clone(),
-            bindings: vec!["comms.call.*".into(), "comms.agent.*".into()],
+            bindings: vec![
+                "comms.call.*".into(),
+                "comms.agent.*".into(),
+                "comms.campaign.*".into(),
+            ],
             // The name keys the de-duplication records; it predates agent analytics.
             consumer_name: "analytics.calls".into(),
             prefetch: 100,
+            queue_type: self.common.queue_type,
         }
     }
 }
 
-/// Applies consumed call events to the live calls projection, and agent events to the agent
-/// analytics; then refreshes the utilization gauge of each organization whose agents changed.
+/// Applies consumed call events to the live calls projection, agent events to the agent
+/// analytics and campaign events to the campaign results; then refreshes the gauges of what
+/// changed (utilization per organization, success rate per campaign).
 pub struct Projector {
     pub pool: sqlx::PgPool,
 }
@@ -68,8 +75,12 @@ impl Handler for Projector {
         conn: &mut PgConnection,
         envelopes: &[Envelope],
     ) -> Result<(), HandleError> {
+        let (campaign_events, others): (Vec<Envelope>, Vec<Envelope>) = envelopes
+            .iter()
+            .cloned()
+            .partition(|e| e.event_type.starts_with("comms.campaign."));
         let (agent_events, call_events): (Vec<Envelope>, Vec<Envelope>) =
-            envelopes.iter().cloned().partition(is_agent_event);
+            others.into_iter().partition(is_agent_event);
         if !call_events.is_empty() {
             projection::apply_batch(conn, projection::Table::Live, &call_events).await?;
         }
@@ -78,11 +89,25 @@ impl Handler for Projector {
             agents::apply(conn, envelope).await?;
             organizations.insert(envelope.organization_id.clone());
         }
-        // Outside this transaction, so the figure may lag by one batch; it is a gauge.
+        let mut touched = std::collections::BTreeSet::new();
+        for envelope in &campaign_events {
+            campaigns::apply(conn, envelope).await?;
+            if let Some(id) = envelope.data.get("campaign_id").and_then(|v| v.as_str())
+                && let Ok(id) = uuid::Uuid::parse_str(id)
+            {
+                touched.insert((envelope.organization_id.clone(), id));
+            }
+        }
+        // Outside this transaction, so the figures may lag by one batch; they are gauges.
         for org in organizations {
             if let Err(error) = agents::refresh_utilization(&self.pool, &org).await {
                 tracing::warn!(%error, "agent utilization not refreshed");
             }
+        }
+        for (org, campaign) in touched {
+            campaigns::refresh_success_rate(conn, &org, campaign)
+                .await
+                .map_err(|e| HandleError::Retry(e.into()))?;
         }
         Ok(())
     }
@@ -112,7 +137,10 @@ pub async fn run(
         grpc::AnalyticsGrpc::new(pool, tokens),
     ));
     let served = comms_runtime::grpc::serve::<AnalyticsServiceServer<grpc::AnalyticsGrpc>>(
-        listener, routes, shutdown,
+        listener,
+        routes,
+        shutdown,
+        config.common.drain,
     )
     .await;
     consumer.await?;

@@ -192,6 +192,7 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
         &consumer.exchange,
         &consumer.queue,
         &consumer.bindings,
+        consumer.queue_type,
     )
     .await
     .unwrap();

@@ -15,8 +15,6 @@ use crate::app::domain_error;
 use crate::domain::{CallStatus, Command, Direction, Language, PhoneNumber, check_text};
 use crate::view::{CallView, Cursor, ListFilter};
 
-const DEFAULT_PAGE_SIZE: usize = 50;
-const MAX_PAGE_SIZE: usize = 200;
 const MAX_IDEMPOTENCY_KEY: usize = 128;
 const MAX_REASON: usize = 500;
 
@@ -291,16 +289,10 @@ impl CallsService for CallsGrpc {
                     )
                     .flatten(),
             };
-            let page = req.page.unwrap_or_default();
-            let page_size = match page.page_size as usize {
-                0 => DEFAULT_PAGE_SIZE,
-                n => n.min(MAX_PAGE_SIZE),
-            };
-            let after = if page.page_token.is_empty() {
-                None
-            } else {
-                violations.check("page_token", Cursor::decode(&page.page_token))
-            };
+            let page_size = comms_proto::page::page_size(req.page.as_ref());
+            let after = violations
+                .check("page_token", Cursor::of(req.page.as_ref()))
+                .flatten();
             violations.finish()?;
             if let Reach::Agent(me) = reach {
                 // An agent lists only their own calls; asking for another agent's finds none.

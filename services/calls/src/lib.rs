@@ -46,6 +46,7 @@ impl Config {
             bindings: vec!["comms.agent.busy".into()],
             consumer_name: "calls.agents".into(),
             prefetch: 100,
+            queue_type: self.common.queue_type,
         }
     }
 }
@@ -79,7 +80,10 @@ pub async fn run(
     tracing::info!(addr = %listener.local_addr()?, "calls service listening");
     let routes = tonic::service::Routes::new(service);
     let served = comms_runtime::grpc::serve::<CallsServiceServer<grpc::CallsGrpc>>(
-        listener, routes, shutdown,
+        listener,
+        routes,
+        shutdown,
+        config.common.drain,
     )
     .await;
     feed.await?;

@@ -1,7 +1,5 @@
 //! The calls read model (`calls_view`): written in the append transaction, read by Get/List.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -71,35 +69,7 @@ pub struct ListFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-/// Where the next page starts: after this (created_at, call_id) in newest-first order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
-    pub created_at: DateTime<Utc>,
-    pub call_id: Uuid,
-}
-
-impl Cursor {
-    pub fn encode(self) -> String {
-        URL_SAFE_NO_PAD.encode(format!(
-            "{}/{}",
-            self.created_at.timestamp_micros(),
-            self.call_id
-        ))
-    }
-
-    /// The cursor in a `page_token`; the error is the description of a `page_token` violation.
-    pub fn decode(token: &str) -> Result<Self, &'static str> {
-        let invalid = || "not a token from a previous response";
-        let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-        let raw = String::from_utf8(raw).map_err(|_| invalid())?;
-        let (micros, id) = raw.split_once('/').ok_or_else(invalid)?;
-        Ok(Self {
-            created_at: DateTime::from_timestamp_micros(micros.parse().map_err(|_| invalid())?)
-                .ok_or_else(invalid)?,
-            call_id: id.parse().map_err(|_| invalid())?,
-        })
-    }
-}
+pub use comms_proto::page::Cursor;
 
 /// One page of `org`'s calls, newest first, and the cursor of the next page if there is one.
 pub async fn list(
@@ -129,8 +99,8 @@ pub async fn list(
     .bind(filter.campaign_id)
     .bind(filter.created_after)
     .bind(filter.created_before)
-    .bind(after.map(|c| c.created_at))
-    .bind(after.map(|c| c.call_id))
+    .bind(after.map(|c| c.at))
+    .bind(after.map(|c| c.id))
     .bind(page_size as i64 + 1)
     .fetch_all(pool)
     .await?;
@@ -140,27 +110,9 @@ pub async fn list(
     let next = more.then(|| {
         let last = &page.last().expect("a full page").call;
         Cursor {
-            created_at: last.created_at,
-            call_id: last.id,
+            at: last.created_at,
+            id: last.id,
         }
     });
     Ok((page, next))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_a_field_error() {
-        let cursor = Cursor {
-            created_at: DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap(),
-            call_id: Uuid::new_v4(),
-        };
-        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
-        assert_eq!(
-            Cursor::decode("bm9wZQ"),
-            Err("not a token from a previous response")
-        );
-    }
 }

@@ -16,6 +16,7 @@ pub enum Service {
     Calls,
     Analytics,
     Agents,
+    Campaigns,
     Edge,
     /// Publishes the event log to RabbitMQ; run two for a hot standby.
     Relay,
@@ -28,6 +29,7 @@ impl Service {
             Self::Calls => 50051,
             Self::Analytics => 50052,
             Self::Agents => 50053,
+            Self::Campaigns => 50054,
             Self::Edge => 3018,
             Self::Relay => 0,
         }
@@ -46,7 +48,11 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
     let admin_port: u16 = env.parse("ADMIN_PORT", 9090)?;
     let mut tasks = JoinSet::new();
     match service {
-        Service::Calls | Service::Analytics | Service::Agents | Service::Relay => {
+        Service::Calls
+        | Service::Analytics
+        | Service::Agents
+        | Service::Campaigns
+        | Service::Relay => {
             let admin = bind(&host, admin_port).await?;
             tasks.spawn(crate::admin::serve(admin, shutdown.clone()));
         }
@@ -70,6 +76,13 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
             let tokens = AuthConfig::from_env(env)?.tokens;
             let listener = bind(&host, env.parse("GRPC_PORT", service.default_port())?).await?;
             tasks.spawn(comms_agents::run(config, tokens, listener, shutdown));
+        }
+        Service::Campaigns => {
+            let config = comms_campaigns::Config::from_env(env)?;
+            // The dialer signs its calls to the calls and agents services: the signing key.
+            let tokens = AuthConfig::from_env(env)?.tokens;
+            let listener = bind(&host, env.parse("GRPC_PORT", service.default_port())?).await?;
+            tasks.spawn(comms_campaigns::run(config, tokens, listener, shutdown));
         }
         Service::Edge => {
             let config = comms_edge::Config::from_env(env)?;
@@ -96,6 +109,7 @@ pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
         comms_analytics::Config::from_env(env)?.consumer(),
         comms_agents::Config::from_env(env)?.consumer(),
         comms_calls::Config::from_env(env)?.consumer(),
+        comms_campaigns::Config::from_env(env)?.consumer(),
     ];
     let url = &consumers[0].amqp_url;
     let connection = comms_bus::connect(url)
@@ -109,6 +123,7 @@ pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
             &consumer.exchange,
             &consumer.queue,
             &consumer.bindings,
+            consumer.queue_type,
         )
         .await?;
     }
@@ -131,6 +146,7 @@ pub struct DevFleet {
     pub calls: SocketAddr,
     pub analytics: SocketAddr,
     pub agents: SocketAddr,
+    pub campaigns: SocketAddr,
     pub tasks: JoinSet<anyhow::Result<()>>,
 }
 
@@ -165,15 +181,18 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
     let calls = bind("127.0.0.1", 0).await?;
     let analytics = bind("127.0.0.1", 0).await?;
     let agents = bind("127.0.0.1", 0).await?;
-    let (calls_addr, analytics_addr, agents_addr) = (
+    let campaigns = bind("127.0.0.1", 0).await?;
+    let (calls_addr, analytics_addr, agents_addr, campaigns_addr) = (
         calls.local_addr()?,
         analytics.local_addr()?,
         agents.local_addr()?,
+        campaigns.local_addr()?,
     );
     let mut env = env.clone();
     env.set("CALLS_GRPC_URL", format!("http://{calls_addr}"));
     env.set("ANALYTICS_GRPC_URL", format!("http://{analytics_addr}"));
     env.set("AGENTS_GRPC_URL", format!("http://{agents_addr}"));
+    env.set("CAMPAIGNS_GRPC_URL", format!("http://{campaigns_addr}"));
     // One key ring for the whole process: the edge signs what the services verify.
     let edge_config = comms_edge::Config::from_env(&env)?;
     let auth = edge_config.auth.clone();
@@ -195,8 +214,14 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
     ));
     tasks.spawn(comms_agents::run(
         comms_agents::Config::from_env(&env)?,
-        auth.tokens,
+        auth.tokens.clone(),
         agents,
+        shutdown.clone(),
+    ));
+    tasks.spawn(comms_campaigns::run(
+        comms_campaigns::Config::from_env(&env)?,
+        auth.tokens,
+        campaigns,
         shutdown.clone(),
     ));
     tasks.spawn(run_relay(common, shutdown.clone()));
@@ -206,6 +231,7 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
         calls: calls_addr,
         analytics: analytics_addr,
         agents: agents_addr,
+        campaigns: campaigns_addr,
         tasks,
     })
 }

@@ -5,5 +5,6 @@ mod admin;
 pub mod bench;
 pub mod fleet;
 pub mod keys;
+pub mod simulate;
 
 pub use fleet::{DevFleet, Service, start_dev};

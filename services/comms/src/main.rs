@@ -34,6 +34,9 @@ enum Command {
         #[arg(long, default_value = "default")]
         org: String,
     },
+    /// Simulate a dialing shift on a virtual clock with the real pacer: progressive and
+    /// predictive side by side.
+    SimulateDialer(comms_fleet::simulate::Options),
     /// Measure the backbone against its ceilings on the local PostgreSQL and RabbitMQ.
     Bench {
         /// A smoke run with tiny sizes (CI): checks that every section runs.
@@ -55,11 +58,21 @@ async fn main() {
         Command::Serve { service } => format!("comms-{service:?}").to_lowercase(),
         _ => "comms".to_owned(),
     };
+    // `comms bench` and `simulate-dialer` print tables, so only warnings by default.
     let default_log_level = match &cli.command {
-        Command::Bench { .. } => "warn,sqlx::query=error",
+        Command::Bench { .. } | Command::SimulateDialer(_) => "warn,sqlx::query=error",
         _ => "info",
     };
-    let telemetry = match comms_telemetry::init_with_log_level(&service_name, default_log_level) {
+    let mut settings = comms_telemetry::Settings::from_env(&service_name, default_log_level);
+    // What these print is their result (a token, a JWKS, figures); logs stay out of the way.
+    settings.logs_to_stderr = matches!(
+        cli.command,
+        Command::Keys { .. }
+            | Command::CreateAdmin { .. }
+            | Command::Bench { .. }
+            | Command::SimulateDialer(_)
+    );
+    let telemetry = match comms_telemetry::init_with(settings) {
         Ok(guard) => guard,
         Err(error) => exit_with(&error),
     };
@@ -113,6 +126,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { command } => comms_fleet::keys::run(command, &env),
+        Command::SimulateDialer(options) => comms_fleet::simulate::run(&options),
         Command::CreateAdmin { email, org } => {
             comms_fleet::keys::create_admin(&env, &org, &email).await
         }

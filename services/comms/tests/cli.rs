@@ -1,4 +1,4 @@
-//! The operator's commands: `comms keys …` and `comms create-admin`.
+//! The operator's commands: `comms keys …`, `comms create-admin`, `comms simulate-dialer`.
 
 use std::process::{Command, Output};
 
@@ -104,4 +104,37 @@ fn create_admin_creates_once_and_names_bad_input() {
         !message.contains("short\""),
         "the password is not echoed: {message}"
     );
+}
+
+#[test]
+fn the_dialer_simulation_compares_the_modes_and_refuses_nonsense() {
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("dialer.json");
+    let table = stdout(&comms(
+        &[
+            "simulate-dialer",
+            "--hours",
+            "2",
+            "--shifts",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    ));
+    assert!(
+        table.contains("progressive") && table.contains("predictive"),
+        "{table}"
+    );
+    let figures: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (progressive, predictive) = (&figures[0], &figures[1]);
+    assert_eq!(progressive["mode"], "progressive");
+    assert_eq!(progressive["abandon_rate"], 0.0);
+    assert!(predictive["peak_abandon_rate"].as_f64().unwrap() <= 0.03);
+    assert!(predictive["occupancy"].as_f64().unwrap() > progressive["occupancy"].as_f64().unwrap());
+
+    let refused = comms(&["simulate-dialer", "--answer-rate", "1.5"], &[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--answer-rate"));
 }

@@ -40,6 +40,10 @@ fn secrets_never_reach_the_logs_or_the_database_in_the_clear() {
         )
         .env("AGENTS_QUEUE", comms_testkit::unique_name("test.agents"))
         .env("CALLS_QUEUE", comms_testkit::unique_name("test.calls"))
+        .env(
+            "CAMPAIGNS_QUEUE",
+            comms_testkit::unique_name("test.campaigns"),
+        )
         .env("PORT", port.to_string())
         .env("COMMS_KEY_DIR", &key_dir)
         .env("COMMS_ADMIN_EMAIL", "root@example.com")

@@ -20,6 +20,10 @@ fn sigterm_drains_and_exits_cleanly() {
         .env("ANALYTICS_QUEUE", &queue)
         .env("AGENTS_QUEUE", comms_testkit::unique_name("test.agents"))
         .env("CALLS_QUEUE", comms_testkit::unique_name("test.calls"))
+        .env(
+            "CAMPAIGNS_QUEUE",
+            comms_testkit::unique_name("test.campaigns"),
+        )
         .env("PORT", "0")
         .env("COMMS_KEY_DIR", keys.path().join("keys"))
         .env("RUST_LOG", "info")

@@ -2,6 +2,7 @@
 //! problem+json from the one error table; OpenAPI 3.1 at `/openapi.json`, Swagger UI at `/docs`.
 
 mod auth;
+mod contacts_csv;
 mod hardening;
 mod json;
 pub mod openapi;
@@ -96,8 +97,7 @@ pub struct Config {
     pub calls_url: String,
     pub analytics_url: String,
     pub agents_url: String,
-    /// How long in-flight requests may take to finish once shutdown begins.
-    pub drain_timeout: Duration,
+    pub campaigns_url: String,
     pub auth: AuthConfig,
     pub admin: Option<AdminBootstrap>,
     /// bcrypt cost of new password hashes (12; lower only in tests).
@@ -171,7 +171,11 @@ impl Config {
                 "http://127.0.0.1:50053",
                 &["http", "https"],
             )?,
-            drain_timeout: Duration::from_secs(env.parse("DRAIN_TIMEOUT_SECONDS", 20)?),
+            campaigns_url: env.url(
+                "CAMPAIGNS_GRPC_URL",
+                "http://127.0.0.1:50054",
+                &["http", "https"],
+            )?,
             auth: AuthConfig::from_env(env)?,
             admin: AdminBootstrap::from_env(env)?,
             bcrypt_cost,
@@ -186,7 +190,15 @@ impl Config {
 
 /// The route table: every REST route with its OpenAPI operation, so none goes undocumented.
 pub fn api() -> OpenApiRouter<AppState> {
-    use routes::{agents, analytics, api_keys, auth, calls, credentials, health, teams, users};
+    use routes::{
+        agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health, teams,
+        users,
+    };
+    // CSV imports take larger bodies than the 64 KiB every other endpoint allows.
+    let imports = OpenApiRouter::new()
+        .routes(routes!(contacts::import_contacts))
+        .routes(routes!(contacts::import_into_campaign))
+        .layer(DefaultBodyLimit::max(contacts::MAX_CSV_BYTES));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(calls::list, calls::create))
         .routes(routes!(calls::get, calls::update, calls::end))
@@ -197,8 +209,24 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::get, teams::update))
         .routes(routes!(teams::add_member))
         .routes(routes!(teams::remove_member))
+        .routes(routes!(campaigns::list, campaigns::create))
+        .routes(routes!(campaigns::get, campaigns::update))
+        .routes(routes!(campaigns::start))
+        .routes(routes!(campaigns::pause))
+        .routes(routes!(campaigns::resume))
+        .routes(routes!(campaigns::cancel))
+        .routes(routes!(campaigns::list_contacts, campaigns::add_contacts))
+        .routes(routes!(campaigns::preview))
+        .routes(routes!(campaigns::accept_preview))
+        .routes(routes!(campaigns::skip_preview))
+        .routes(routes!(contacts::list, contacts::upsert))
+        .routes(routes!(contacts::get))
+        .routes(routes!(contacts::add_do_not_call))
+        .routes(routes!(contacts::remove_do_not_call))
+        .merge(imports)
         .routes(routes!(analytics::dashboard))
         .routes(routes!(analytics::agents))
+        .routes(routes!(analytics::campaigns))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
@@ -280,7 +308,7 @@ async fn observe(request: Request, next: Next) -> Response {
     response
 }
 
-/// Serves REST on `listener` until `shutdown`; in-flight requests get `drain_timeout` to finish.
+/// Serves REST on `listener` until `shutdown`; in-flight requests get the drain timeout to finish.
 pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
     comms_telemetry::prometheus();
     let db = sqlx::postgres::PgPoolOptions::new()
@@ -298,15 +326,18 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         request_timeout: config.request_timeout,
         cors_origins: config.cors_origins.clone(),
         trust_forwarded_for: config.trust_forwarded_for,
-        calls: comms_proto::v1::calls_service_client::CallsServiceClient::new(state::channel(
-            &config.calls_url,
-        )?),
-        analytics: comms_proto::v1::analytics_service_client::AnalyticsServiceClient::new(
-            state::channel(&config.analytics_url)?,
+        calls: comms_proto::v1::calls_service_client::CallsServiceClient::new(
+            comms_runtime::client::channel(&config.calls_url)?,
         ),
-        agents: comms_proto::v1::agents_service_client::AgentsServiceClient::new(state::channel(
-            &config.agents_url,
-        )?),
+        analytics: comms_proto::v1::analytics_service_client::AnalyticsServiceClient::new(
+            comms_runtime::client::channel(&config.analytics_url)?,
+        ),
+        agents: comms_proto::v1::agents_service_client::AgentsServiceClient::new(
+            comms_runtime::client::channel(&config.agents_url)?,
+        ),
+        campaigns: comms_proto::v1::campaigns_service_client::CampaignsServiceClient::new(
+            comms_runtime::client::channel(&config.campaigns_url)?,
+        ),
         probes: Arc::new(Probes {
             db,
             rabbitmq_url: config.common.rabbitmq_url.clone(),
@@ -315,18 +346,16 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         shutdown: shutdown.clone(),
     };
     tracing::info!(addr = %listener.local_addr()?, "edge listening");
-    let draining = shutdown.clone().wait();
+    let closing = shutdown.clone().closing(config.common.drain);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        draining.await;
         // Answer /health with 503 a moment before closing, so the load balancer stops routing here.
-        tokio::time::sleep(comms_runtime::grpc::NOT_READY_GRACE).await;
+        closing.await;
     });
-    let drain_timeout = config.drain_timeout;
     let server = std::pin::pin!(server.into_future());
     tokio::select! {
         result = server => Ok(result?),
-        () = async { shutdown.wait().await; tokio::time::sleep(drain_timeout + comms_runtime::grpc::NOT_READY_GRACE).await } => {
+        () = shutdown.drained(config.common.drain) => {
             tracing::warn!("drain timeout passed; closing remaining connections");
             Ok(())
         }

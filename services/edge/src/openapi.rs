@@ -17,7 +17,7 @@ errors are `application/problem+json`."),
     components(schemas(Problem, ProblemField)),
     modifiers(&BearerScheme),
     security(("bearer" = [])),
-    tags((name = "calls"), (name = "agents"), (name = "teams"), (name = "analytics"), (name = "auth"), (name = "users"), (name = "credentials"), (name = "api-keys"), (name = "health"))
+    tags((name = "calls"), (name = "agents"), (name = "teams"), (name = "campaigns"), (name = "contacts"), (name = "analytics"), (name = "auth"), (name = "users"), (name = "credentials"), (name = "api-keys"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -6,10 +6,11 @@ use std::time::Duration;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
+use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_runtime::Shutdown;
+use comms_runtime::client::Channel;
 use sqlx::PgPool;
 use tokio::sync::Mutex;
-use tonic::transport::{Channel, Endpoint};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,6 +21,7 @@ pub struct AppState {
     pub calls: CallsServiceClient<Channel>,
     pub analytics: AnalyticsServiceClient<Channel>,
     pub agents: AgentsServiceClient<Channel>,
+    pub campaigns: CampaignsServiceClient<Channel>,
     pub probes: Arc<Probes>,
     pub shutdown: Shutdown,
 }
@@ -29,11 +31,4 @@ pub struct Probes {
     pub db: PgPool,
     pub rabbitmq_url: String,
     pub rabbitmq: Mutex<Option<lapin::Connection>>,
-}
-
-pub fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(10))
-        .connect_lazy())
 }

@@ -24,7 +24,7 @@ mod teams;
 pub struct AgentsGrpc {
     agents: Agents,
     tokens: Tokens,
-    /// Ends watch streams when the service drains.
+    /// Ends watch streams when the service's draining is over.
     shutdown: comms_runtime::Shutdown,
 }
 

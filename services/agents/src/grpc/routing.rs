@@ -40,7 +40,7 @@ pub(super) async fn reserve_agent(
             language,
             priority: req.priority,
         };
-        let reservation = svc.agents.reserve(&identity, need).await?;
+        let reservation = svc.agents.reserve(&identity, need, req.connect).await?;
         Ok(Response::new(match reservation {
             Reservation::Reserved(agent) => v1::Reservation {
                 call_id: call_id.to_string(),

@@ -141,10 +141,10 @@ pub(super) async fn add_team_member(
         svc.agents.get_team(&identity, team).await?;
         // A supervisor may take in agents of no team, or move them between their own teams.
         let current = svc.agents.get_agent(&identity, agent).await?;
-        if let (Reach::Teams(teams), Some(from)) = (&reach, current.value.team_id) {
-            if !teams.contains(&from) {
-                return Err(ApiError::not_found("agent", &agent.to_string()).into());
-            }
+        if let (Reach::Teams(teams), Some(from)) = (&reach, current.value.team_id)
+            && !teams.contains(&from)
+        {
+            return Err(ApiError::not_found("agent", &agent.to_string()).into());
         }
         Ok(Response::new(to_proto(
             &svc.agents.set_team(&identity, agent, Some(team)).await?,

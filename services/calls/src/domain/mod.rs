@@ -4,10 +4,9 @@
 
 mod call;
 mod events;
-mod phone;
 
 pub use call::{
     Call, CallStatus, Command, Direction, DomainError, Language, apply, check_text, fold, handle,
 };
+pub use comms_proto::PhoneNumber;
 pub use events::CallEvent;
-pub use phone::PhoneNumber;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use comms_analytics::projection::{self, Table};
-use comms_bus::{ConsumerConfig, Envelope, HandleError, Handler, Relay, RelayConfig};
+use comms_bus::{ConsumerConfig, Envelope, HandleError, Handler, QueueType, Relay, RelayConfig};
 use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
@@ -109,6 +109,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         bindings: vec!["comms.call.*".into()],
         consumer_name: "bench".into(),
         prefetch: 100,
+        queue_type: QueueType::default(),
     };
     let connection = comms_bus::connect(&options.amqp_url).await?;
     let channel = connection.create_channel().await?;
@@ -118,6 +119,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         &consumer.exchange,
         &consumer.queue,
         &consumer.bindings,
+        consumer.queue_type,
     )
     .await?;
 

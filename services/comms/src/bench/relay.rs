@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use comms_bus::{Envelope, Relay, RelayConfig};
+use comms_bus::{Envelope, QueueType, Relay, RelayConfig};
 use comms_eventstore::{Checkpoint, EventStore, ExpectedVersion, Filter, NewEvent, StreamName};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions};
 use lapin::{BasicProperties, Confirmation};
@@ -24,7 +24,14 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     let connection = comms_bus::connect(&options.amqp_url).await?;
     let channel = connection.create_channel().await?;
     comms_bus::declare_events_exchange(&channel, &exchange).await?;
-    comms_bus::declare_queue(&channel, &exchange, &queue, &["#".to_owned()]).await?;
+    comms_bus::declare_queue(
+        &channel,
+        &exchange,
+        &queue,
+        &["#".to_owned()],
+        QueueType::default(),
+    )
+    .await?;
 
     for chunk in 0..options.relay_events.div_ceil(100) {
         let events = (0..100.min(options.relay_events - chunk * 100))

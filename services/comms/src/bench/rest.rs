@@ -31,7 +31,8 @@ struct Fleet {
     rest_authorization: String,
     grpc_token: String,
     exchange: String,
-    queue: String,
+    /// The analytics, calls and agents queues, deleted afterwards.
+    queues: Vec<String>,
     edge: String,
     calls: Channel,
     analytics: Channel,
@@ -49,6 +50,9 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
     let analytics_url = format!("http://127.0.0.1:{analytics_port}");
     let (exchange, queue) = (unique("bench.events"), unique("bench.analytics"));
     let calls_queue = unique("bench.calls");
+    // Every queue the relay declares is the bench's own: none of a developer's fleet.
+    let agents_queue = unique("bench.agents");
+    let campaigns_queue = unique("bench.campaigns");
     // One key for the fleet, so the bench can mint the tokens a logged-in user would hold.
     let key = PrivateKey::generate();
     let tokens = Tokens::new(KeyRing::new(key.clone(), vec![]), Lifetimes::default());
@@ -72,6 +76,8 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
             .env("EVENTS_EXCHANGE", &exchange)
             .env("ANALYTICS_QUEUE", &queue)
             .env("CALLS_QUEUE", &calls_queue)
+            .env("AGENTS_QUEUE", &agents_queue)
+            .env("CAMPAIGNS_QUEUE", &campaigns_queue)
             .env("BIND_HOST", "127.0.0.1")
             .env("ADMIN_PORT", free_port()?.to_string())
             .env("DATABASE_POOL_SIZE", "32")
@@ -120,7 +126,7 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
                 rest_authorization,
                 grpc_token,
                 exchange,
-                queue,
+                queues: vec![queue, calls_queue, agents_queue, campaigns_queue],
                 edge,
                 calls: Channel::from_shared(calls_url)?.connect().await?,
                 analytics: Channel::from_shared(analytics_url)?.connect().await?,
@@ -367,10 +373,11 @@ pub async fn run(options: &Options) -> anyhow::Result<(Value, Value)> {
     }
     let connection = comms_bus::connect(&options.amqp_url).await?;
     let channel = connection.create_channel().await?;
-    for queue in [
-        fleet.queue.clone(),
-        comms_bus::dead_letter_queue(&fleet.queue),
-    ] {
+    for queue in fleet
+        .queues
+        .iter()
+        .flat_map(|q| [q.clone(), comms_bus::dead_letter_queue(q)])
+    {
         channel
             .queue_delete(queue.as_str().into(), Default::default())
             .await?;

@@ -99,7 +99,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
                         priority: 0,
                     };
                     agents
-                        .reserve(&admin, need)
+                        .reserve(&admin, need, false)
                         .await
                         .map(|_| ())
                         .map_err(|e| anyhow::anyhow!(e.message))

@@ -8,6 +8,7 @@ use comms_proto::v1::{self, AgentState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::{non_empty, time};
 use crate::auth::Caller;
 use crate::json::{Json, Query};
 use crate::problem::{Problem, ProblemResponse};
@@ -126,15 +127,8 @@ pub struct Agent {
     pub version: u64,
 }
 
-fn some(value: String) -> Option<String> {
-    (!value.is_empty()).then_some(value)
-}
-
 impl From<v1::Agent> for Agent {
     fn from(a: v1::Agent) -> Self {
-        let time = |t: Option<prost_types::Timestamp>| {
-            t.as_ref().and_then(comms_proto::time::from_timestamp)
-        };
         Self {
             status: state_name(a.state).unwrap_or_default(),
             next_status: state_name(a.next_state),
@@ -146,8 +140,8 @@ impl From<v1::Agent> for Agent {
             organization_id: a.organization_id,
             name: a.name,
             email: a.email,
-            phone: some(a.phone),
-            extension: some(a.extension),
+            phone: non_empty(a.phone),
+            extension: non_empty(a.extension),
             languages: a.languages,
             skills: a
                 .skills
@@ -157,9 +151,9 @@ impl From<v1::Agent> for Agent {
                     proficiency: s.proficiency,
                 })
                 .collect(),
-            team_id: some(a.team_id),
-            reason: some(a.reason),
-            call_id: some(a.call_id),
+            team_id: non_empty(a.team_id),
+            reason: non_empty(a.reason),
+            call_id: non_empty(a.call_id),
             max_concurrent_calls: a.max_concurrent_calls,
             version: a.version,
         }
@@ -290,18 +284,9 @@ pub async fn list(
             None => violations.add("status", format!("{name:?} is not an agent status")),
         }
     }
-    let page_size = match params.page_size.as_deref() {
-        None | Some("") => 0,
-        Some(raw) => violations
-            .check(
-                "page_size",
-                raw.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=200).contains(n))
-                    .ok_or("1-200"),
-            )
-            .unwrap_or(0),
-    };
+    let page_size = violations
+        .check("page_size", super::page_size(params.page_size.as_deref()))
+        .unwrap_or(0);
     violations.finish()?;
     let request = v1::ListAgentsRequest {
         states,
@@ -321,7 +306,7 @@ pub async fn list(
         .into_inner();
     Ok(axum::Json(AgentPage {
         data: page.agents.into_iter().map(Agent::from).collect(),
-        next_page_token: page.page.and_then(|p| some(p.next_page_token)),
+        next_page_token: super::next_page_token(page.page),
     }))
 }
 

@@ -57,10 +57,7 @@ pub async fn dashboard(
             .into_iter()
             .map(|s| (s.status, s.count))
             .collect(),
-        generated_at: dashboard
-            .generated_at
-            .as_ref()
-            .and_then(comms_proto::time::from_timestamp),
+        generated_at: super::time(dashboard.generated_at),
     }))
 }
 
@@ -137,9 +134,96 @@ pub async fn agents(
                 utilization: a.utilization,
             })
             .collect(),
-        generated_at: report
-            .generated_at
-            .as_ref()
-            .and_then(comms_proto::time::from_timestamp),
+        generated_at: super::time(report.generated_at),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CampaignReportParams {
+    /// One campaign; every campaign of the organization when absent.
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub campaign_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignResults {
+    pub campaign_id: String,
+    pub name: String,
+    pub status: String,
+    pub contacts: i64,
+    /// Contacts done with: reached, out of attempts, or excluded.
+    pub contacts_final: i64,
+    pub attempts: i64,
+    /// Calls a person answered (connected or abandoned).
+    pub answered: i64,
+    pub abandoned: i64,
+    /// Answered over finished attempts, 0–1.
+    pub answer_rate: f64,
+    /// Abandoned over answered calls, 0–1 (the measure the legal cap applies to).
+    pub abandon_rate: f64,
+    /// Reached over final contacts, 0–1.
+    pub success_rate: f64,
+    /// Final contacts by disposition: reached, no_answer, busy, failed, voicemail, abandoned
+    /// (out of attempts, by the last outcome) and do_not_call.
+    pub contacts_by_disposition: std::collections::BTreeMap<String, i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CampaignReport {
+    pub data: Vec<CampaignResults>,
+    pub generated_at: Option<DateTime<Utc>>,
+}
+
+/// Per campaign: contacts reached, attempts, answer rate, abandon rate, and success rate by
+/// disposition.
+#[utoipa::path(get, path = "/api/communications/analytics/campaigns", tag = "analytics", params(CampaignReportParams),
+    security(("bearer" = ["analytics:read"])),
+    responses(
+        (status = 200, body = CampaignReport),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn campaigns(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<CampaignReportParams>,
+) -> Result<axum::Json<CampaignReport>, ProblemResponse> {
+    let request = v1::GetCampaignReportRequest {
+        campaign_id: params.campaign_id.unwrap_or_default(),
+    };
+    let report = state
+        .analytics
+        .clone()
+        .get_campaign_report(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(CampaignReport {
+        data: report
+            .campaigns
+            .into_iter()
+            .map(|c| CampaignResults {
+                campaign_id: c.campaign_id,
+                name: c.name,
+                status: c.status,
+                contacts: c.contacts,
+                contacts_final: c.contacts_final,
+                attempts: c.attempts,
+                answered: c.answered,
+                abandoned: c.abandoned,
+                answer_rate: c.answer_rate,
+                abandon_rate: c.abandon_rate,
+                success_rate: c.success_rate,
+                contacts_by_disposition: c
+                    .dispositions
+                    .into_iter()
+                    .map(|d| (d.disposition, d.contacts))
+                    .collect(),
+            })
+            .collect(),
+        generated_at: super::time(report.generated_at),
     }))
 }

@@ -8,6 +8,7 @@ use comms_proto::v1::{self, CallStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::{non_empty, time};
 use crate::auth::Caller;
 use crate::json::{Json, Query};
 use crate::problem::{Problem, ProblemResponse};
@@ -128,14 +129,6 @@ pub struct EndParams {
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
     pub reason: Option<String>,
-}
-
-fn non_empty(value: String) -> Option<String> {
-    (!value.is_empty()).then_some(value)
-}
-
-fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    ts.as_ref().and_then(comms_proto::time::from_timestamp)
 }
 
 /// The REST name of a status: `CALL_STATUS_NO_ANSWER` → `no_answer`.
@@ -287,18 +280,9 @@ pub async fn list(
     };
     let created_after = timestamp("created_after", params.created_after);
     let created_before = timestamp("created_before", params.created_before);
-    let page_size = match params.page_size {
-        None => 0,
-        Some(raw) => violations
-            .check(
-                "page_size",
-                raw.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=200).contains(n))
-                    .ok_or_else(|| format!("{raw:?} is not a number from 1 to 200")),
-            )
-            .unwrap_or(0),
-    };
+    let page_size = violations
+        .check("page_size", super::page_size(params.page_size.as_deref()))
+        .unwrap_or(0);
     violations.finish()?;
     let request = v1::ListCallsRequest {
         statuses,
@@ -319,7 +303,7 @@ pub async fn list(
         .into_inner();
     Ok(axum::Json(CallPage {
         data: response.calls.into_iter().map(Call::from).collect(),
-        next_page_token: response.page.and_then(|p| non_empty(p.next_page_token)),
+        next_page_token: super::next_page_token(response.page),
     }))
 }
 

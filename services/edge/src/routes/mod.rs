@@ -5,6 +5,8 @@ pub mod analytics;
 pub mod api_keys;
 pub mod auth;
 pub mod calls;
+pub mod campaigns;
+pub mod contacts;
 pub mod credentials;
 pub mod health;
 pub mod teams;
@@ -15,4 +17,31 @@ use comms_proto::ApiError;
 /// A path id, which must be a UUID.
 pub fn parse_id(id: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(id).map_err(|_| ApiError::invalid("id", format!("{id:?} is not a UUID")))
+}
+
+/// proto3's empty string as JSON's absent value.
+pub fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+pub fn time(ts: Option<prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
+    ts.as_ref().and_then(comms_proto::time::from_timestamp)
+}
+
+/// A list's `page_size` query parameter: 0 (the server's default) when absent; the error is the
+/// description of a `page_size` violation.
+pub fn page_size(raw: Option<&str>) -> Result<u32, String> {
+    match raw {
+        None | Some("") => Ok(0),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=200).contains(n))
+            .ok_or_else(|| format!("{raw:?} is not a number from 1 to 200")),
+    }
+}
+
+/// The token of the next page, absent on the last.
+pub fn next_page_token(page: Option<comms_proto::v1::PageInfo>) -> Option<String> {
+    page.and_then(|p| non_empty(p.next_page_token))
 }

@@ -53,10 +53,7 @@ pub struct Team {
 impl From<v1::Team> for Team {
     fn from(t: v1::Team) -> Self {
         Self {
-            created_at: t
-                .created_at
-                .as_ref()
-                .and_then(comms_proto::time::from_timestamp),
+            created_at: super::time(t.created_at),
             id: t.id,
             organization_id: t.organization_id,
             name: t.name,
@@ -117,10 +114,7 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum:
         .into_inner();
     Ok(axum::Json(TeamList {
         data: page.teams.into_iter().map(Team::from).collect(),
-        next_page_token: page
-            .page
-            .map(|p| p.next_page_token)
-            .filter(|t| !t.is_empty()),
+        next_page_token: super::next_page_token(page.page),
     }))
 }
 

@@ -1,0 +1,76 @@
+//! Use cases as units of work: one transaction, retried from the start when a concurrent writer
+//! won, and storage failures told to callers in the API's terms.
+
+use comms_proto::{ApiError, ErrorKind};
+
+use crate::Error;
+
+/// How many times a unit of work runs before a lost race is reported as `ABORTED`.
+pub const MAX_ATTEMPTS: usize = 5;
+
+/// A lost race that a fresh attempt resolves: a concurrent append, a serialization failure, a
+/// deadlock.
+pub fn is_conflict(error: &Error) -> bool {
+    match error {
+        Error::WrongExpectedVersion { .. } => true,
+        Error::Database(sqlx::Error::Database(e)) => {
+            matches!(e.code().as_deref(), Some("40001" | "40P01"))
+        }
+        _ => false,
+    }
+}
+
+/// A storage failure as the API reports it: unavailable (retry shortly), aborted (a concurrent
+/// change won; retry), or internal (logged here, never shown).
+pub fn api_error(error: impl Into<Error>) -> ApiError {
+    let error = error.into();
+    match &error {
+        Error::Database(e) if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+            tracing::error!(error = %e, "database unavailable");
+            ApiError::new(
+                ErrorKind::Unavailable,
+                "the database is unavailable; retry shortly",
+            )
+        }
+        _ if is_conflict(&error) => {
+            ApiError::new(ErrorKind::Aborted, "a concurrent change won; retry")
+        }
+        other => {
+            tracing::error!(error = %other, "storage error");
+            ApiError::internal()
+        }
+    }
+}
+
+/// Runs `$body` (a block yielding `Result<_, ApiError>`) with `$tx` bound to a fresh transaction
+/// of `$store` (an [`EventStore`](crate::EventStore)), committed after; from the start again when
+/// a concurrent writer won (an `ABORTED` error, a serialization failure or a deadlock), up to
+/// [`MAX_ATTEMPTS`] times. A macro, not a function taking a closure: the body borrows from its
+/// surroundings across awaits, which async closures cannot yet do with `Send` futures.
+#[macro_export]
+macro_rules! in_transaction {
+    ($store:expr, |$tx:ident| $body:block) => {{
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut transaction = $store
+                .begin()
+                .await
+                .map_err($crate::unit_of_work::api_error)?;
+            let result: Result<_, comms_proto::ApiError> = {
+                let $tx = transaction.conn();
+                async { $body }.await
+            };
+            let retry = attempt < $crate::unit_of_work::MAX_ATTEMPTS;
+            match result {
+                Ok(value) => match transaction.commit().await {
+                    Ok(()) => break Ok(value),
+                    Err(e) if retry && $crate::unit_of_work::is_conflict(&e) => continue,
+                    Err(e) => break Err($crate::unit_of_work::api_error(e)),
+                },
+                Err(e) if retry && e.kind == comms_proto::ErrorKind::Aborted => continue,
+                Err(e) => break Err(e),
+            }
+        }
+    }};
+}

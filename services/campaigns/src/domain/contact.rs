@@ -1,0 +1,262 @@
+//! The contact aggregate (`contact-<uuid>`): who a campaign calls. Created and updated alike
+//! from the CRM's events, a CSV import, a gRPC stream or the API; an update that changes
+//! nothing records nothing, so syncing the same contact twice is harmless.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use comms_proto::{Language, PhoneNumber};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::time_zones;
+use super::{DomainError, invalid};
+
+const MAX_NAME: usize = 200;
+const MAX_PHONES: usize = 5;
+const MAX_FIELDS: usize = 50;
+const MAX_FIELD_NAME: usize = 64;
+const MAX_FIELD_VALUE: usize = 1000;
+const MAX_EXTERNAL_ID: usize = 128;
+
+/// What a contact is: everything but its id and times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactFields {
+    pub name: String,
+    /// E.164 numbers; the first is the one dialed.
+    pub phones: Vec<PhoneNumber>,
+    pub language: Language,
+    /// An IANA zone; when absent, the zones of the first number's prefix are used.
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, String>,
+    /// Consent to be called: `Some(false)` (withdrawn) is never dialed; unknown is.
+    pub consent: Option<bool>,
+    /// The contact asked never to be called.
+    #[serde(default)]
+    pub do_not_call: bool,
+    /// The CRM's id for this contact, if it came from (or is known to) the CRM.
+    pub external_id: Option<String>,
+}
+
+impl ContactFields {
+    pub fn validate(&self) -> Result<(), DomainError> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > MAX_NAME {
+            return Err(invalid("name", format!("1 to {MAX_NAME} characters")));
+        }
+        if self.phones.is_empty() || self.phones.len() > MAX_PHONES {
+            return Err(invalid("phones", format!("1 to {MAX_PHONES} numbers")));
+        }
+        if let Some(zone) = &self.time_zone {
+            time_zones::parse_zone(zone).map_err(|reason| invalid("time_zone", reason))?;
+        }
+        if self.custom_fields.len() > MAX_FIELDS {
+            return Err(invalid(
+                "custom_fields",
+                format!("at most {MAX_FIELDS} fields"),
+            ));
+        }
+        for (key, value) in &self.custom_fields {
+            if key.is_empty() || key.len() > MAX_FIELD_NAME {
+                return Err(invalid(
+                    "custom_fields",
+                    format!("{key:?}: names are 1 to {MAX_FIELD_NAME} bytes"),
+                ));
+            }
+            if value.len() > MAX_FIELD_VALUE {
+                return Err(invalid(
+                    "custom_fields",
+                    format!("{key:?}: values are at most {MAX_FIELD_VALUE} bytes"),
+                ));
+            }
+        }
+        if let Some(id) = &self.external_id
+            && (id.is_empty() || id.len() > MAX_EXTERNAL_ID)
+        {
+            return Err(invalid(
+                "external_id",
+                format!("1 to {MAX_EXTERNAL_ID} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What identifies the contact within an organization, so a second import or sync of the
+    /// same person finds them: the CRM's id when known, else the first number.
+    pub fn identity_key(&self) -> String {
+        match &self.external_id {
+            Some(id) => format!("ext:{id}"),
+            None => format!("tel:{}", self.phones[0]),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub fields: ContactFields,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Contact {
+    /// The zones the contact may be in: their own, or those of their number's prefix.
+    pub fn zones(&self) -> Vec<Tz> {
+        match self.fields.time_zone.as_deref().map(time_zones::parse_zone) {
+            Some(Ok(zone)) => vec![zone],
+            _ => time_zones::zones_of(&self.fields.phones[0]).to_vec(),
+        }
+    }
+
+    /// Why the contact must never be called, from their own record.
+    pub fn own_do_not_call(&self) -> Option<String> {
+        if self.fields.do_not_call {
+            Some("the contact asked not to be called".into())
+        } else if self.fields.consent == Some(false) {
+            Some("the contact withdrew consent".into())
+        } else {
+            None
+        }
+    }
+}
+
+/// Stored and published as `comms.contact.created` / `comms.contact.updated`, with the
+/// contact's fields as they now are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactChanged {
+    pub contact_id: Uuid,
+    #[serde(flatten)]
+    pub fields: ContactFields,
+    pub at: DateTime<Utc>,
+}
+
+pub const CREATED: &str = "comms.contact.created";
+pub const UPDATED: &str = "comms.contact.updated";
+
+/// Creates the contact, or updates it when `fields` differ; `None` when nothing changes.
+pub fn upsert(
+    current: Option<&Contact>,
+    contact_id: Uuid,
+    fields: ContactFields,
+    at: DateTime<Utc>,
+) -> Result<Option<(&'static str, ContactChanged)>, DomainError> {
+    fields.validate()?;
+    let event_type = match current {
+        Some(contact) if contact.fields == fields => return Ok(None),
+        Some(_) => UPDATED,
+        None => CREATED,
+    };
+    Ok(Some((
+        event_type,
+        ContactChanged {
+            contact_id,
+            fields,
+            at,
+        },
+    )))
+}
+
+pub fn apply(current: Option<Contact>, change: &ContactChanged) -> Contact {
+    match current {
+        Some(contact) => Contact {
+            fields: change.fields.clone(),
+            updated_at: change.at,
+            ..contact
+        },
+        None => Contact {
+            id: change.contact_id,
+            fields: change.fields.clone(),
+            created_at: change.at,
+            updated_at: change.at,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> ContactFields {
+        ContactFields {
+            name: "Ada Lovelace".into(),
+            phones: vec![PhoneNumber::parse("+14155550100").unwrap()],
+            language: Language::En,
+            time_zone: None,
+            custom_fields: BTreeMap::new(),
+            consent: None,
+            do_not_call: false,
+            external_id: None,
+        }
+    }
+
+    fn at() -> DateTime<Utc> {
+        "2026-07-15T17:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn the_same_fields_twice_change_nothing() {
+        let id = Uuid::new_v4();
+        let (kind, created) = upsert(None, id, fields(), at()).unwrap().unwrap();
+        assert_eq!(kind, CREATED);
+        let contact = apply(None, &created);
+        assert!(
+            upsert(Some(&contact), id, fields(), at())
+                .unwrap()
+                .is_none()
+        );
+        let mut renamed = fields();
+        renamed.name = "Augusta Ada King".into();
+        let (kind, _) = upsert(Some(&contact), id, renamed, at()).unwrap().unwrap();
+        assert_eq!(kind, UPDATED);
+    }
+
+    #[test]
+    fn the_zone_is_the_contacts_own_or_their_numbers() {
+        let id = Uuid::new_v4();
+        let contact = apply(None, &upsert(None, id, fields(), at()).unwrap().unwrap().1);
+        assert_eq!(contact.zones()[0].name(), "America/Los_Angeles");
+        let mut moved = fields();
+        moved.time_zone = Some("Europe/Madrid".into());
+        let contact = apply(None, &upsert(None, id, moved, at()).unwrap().unwrap().1);
+        assert_eq!(contact.zones()[0].name(), "Europe/Madrid");
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut bad = fields();
+        bad.time_zone = Some("Moon/Tranquility".into());
+        let err = upsert(None, Uuid::new_v4(), bad, at()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("time_zone: \"Moon/Tranquility\" is not an IANA")
+        );
+        let mut bad = fields();
+        bad.phones.clear();
+        assert!(
+            upsert(None, Uuid::new_v4(), bad, at())
+                .unwrap_err()
+                .to_string()
+                .starts_with("phones:")
+        );
+    }
+
+    #[test]
+    fn do_not_call_and_withdrawn_consent_are_reasons() {
+        let mut flagged = fields();
+        flagged.consent = Some(false);
+        let contact = apply(
+            None,
+            &upsert(None, Uuid::new_v4(), flagged, at())
+                .unwrap()
+                .unwrap()
+                .1,
+        );
+        assert_eq!(
+            contact.own_do_not_call().unwrap(),
+            "the contact withdrew consent"
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! What the campaigns service follows on the bus, each message applied in the consumer's
+//! transaction (so a redelivered one changes nothing twice):
+//!
+//! - `comms.call.answered|ended|failed|canceled` of its own calls: the attempt's outcome, the
+//!   contact's retry or final state, and the pacer's measurements;
+//! - `crm.contact.created|updated`: the CRM's contacts, kept in sync (a malformed one is
+//!   dead-lettered with the reason; an older one arriving late changes nothing);
+//! - `planning.task.completed`: campaigns with a matching trigger start, or take the task's
+//!   contact (once per task, however often the event is delivered).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use comms_bus::{Envelope, HandleError, Handler};
+use comms_proto::{ErrorKind, Language, PhoneNumber};
+use serde::Deserialize;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::dialer::{ACTOR, Dialer};
+use crate::domain::campaign::{Command, Member, TriggerAction};
+use crate::domain::contact::ContactFields;
+use crate::domain::dialing::Outcome;
+use crate::store::{campaigns, contacts};
+
+/// How long an event of a call the campaign has not recorded yet is retried: the dialer records
+/// the call in the transaction that places it, which commits moments after the calls service's.
+const NOT_YET_RECORDED: chrono::Duration = chrono::Duration::seconds(60);
+
+pub const BINDINGS: [&str; 7] = [
+    "comms.call.answered",
+    "comms.call.ended",
+    "comms.call.failed",
+    "comms.call.canceled",
+    "crm.contact.created",
+    "crm.contact.updated",
+    "planning.task.completed",
+];
+
+pub struct Feed(pub Dialer);
+
+fn reject(envelope: &Envelope, error: impl std::fmt::Display) -> HandleError {
+    HandleError::Reject(format!("{}: {error}", envelope.event_type))
+}
+
+fn retry(error: comms_proto::ApiError) -> HandleError {
+    HandleError::Retry(anyhow::anyhow!(error.message))
+}
+
+#[derive(Deserialize)]
+struct CallEvent {
+    call_id: Uuid,
+    #[serde(default)]
+    outcome: Option<String>,
+    #[serde(default)]
+    duration: Option<u64>,
+}
+
+impl Handler for Feed {
+    async fn handle(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &Envelope,
+    ) -> Result<(), HandleError> {
+        match envelope.event_type.as_str() {
+            "comms.call.answered"
+            | "comms.call.ended"
+            | "comms.call.failed"
+            | "comms.call.canceled" => {
+                let event: CallEvent = serde_json::from_value(envelope.data.clone())
+                    .map_err(|e| reject(envelope, e))?;
+                self.call_event(conn, envelope, event).await
+            }
+            "crm.contact.created" | "crm.contact.updated" => sync_contact(conn, envelope).await,
+            "planning.task.completed" => self.task_completed(conn, envelope).await,
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Feed {
+    async fn call_event(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &Envelope,
+        event: CallEvent,
+    ) -> Result<(), HandleError> {
+        let org = envelope.organization_id.as_str();
+        let Some(call) = campaigns::call(conn, event.call_id).await.map_err(retry)? else {
+            return not_recorded(conn, envelope, event.call_id).await;
+        };
+        if call.org_id != org || call.finished_at.is_some() {
+            return Ok(());
+        }
+        let at = envelope.timestamp;
+        if envelope.event_type == "comms.call.answered" {
+            campaigns::mark_call(conn, call.call_id, Some(at), None, false)
+                .await
+                .map_err(retry)?;
+            self.0.wake.notify_one(); // route it to an agent now, not at the next tick
+            return Ok(());
+        }
+        let outcome = match (envelope.event_type.as_str(), event.outcome.as_deref()) {
+            ("comms.call.ended", _) if call.agent_id.is_some() && !call.abandoned => {
+                Outcome::Connected
+            }
+            // Answered, and nobody took it: abandoned, by the dialer or by the callee first.
+            ("comms.call.ended", _) => Outcome::Abandoned,
+            ("comms.call.failed", Some("no_answer")) => Outcome::NoAnswer,
+            ("comms.call.failed", Some("busy")) => Outcome::Busy,
+            _ => Outcome::Failed,
+        };
+        let rang_until = call.answered_at.unwrap_or(at);
+        let ring_seconds = (rang_until - call.placed_at).num_milliseconds().max(0) as f64 / 1000.0;
+        let talk_seconds =
+            (outcome == Outcome::Connected).then(|| event.duration.unwrap_or_default() as f64);
+        let Some(view) = campaigns::lock(conn, org, call.campaign_id)
+            .await
+            .map_err(retry)?
+        else {
+            return Ok(());
+        };
+        let mut state = campaigns::progress(conn, call.campaign_id, call.contact_id)
+            .await
+            .map_err(retry)?;
+        state.finished(outcome, at, &view.value.campaign.settings.retry);
+        let command = Command::FinishCall {
+            contact_id: call.contact_id,
+            call_id: call.call_id,
+            outcome,
+            ring_seconds,
+            talk_seconds,
+            done: state.done,
+            retry_at: state.retry_at,
+            at,
+        };
+        campaigns::change(conn, org, ACTOR, call.campaign_id, command)
+            .await
+            .map_err(retry)?;
+        self.0.wake.notify_one();
+        Ok(())
+    }
+
+    async fn task_completed(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &Envelope,
+    ) -> Result<(), HandleError> {
+        let org = envelope.organization_id.as_str();
+        let task_id = envelope
+            .data
+            .get("task_id")
+            .and_then(serde_json::Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| reject(envelope, "data.task_id: a non-empty string is required"))?
+            .to_owned();
+        let candidates = campaigns::triggered_by(conn, org, &envelope.event_type)
+            .await
+            .map_err(retry)?;
+        for campaign in candidates {
+            let Some(trigger) = &campaign.settings.trigger else {
+                continue;
+            };
+            if !trigger.matches(&envelope.event_type, &envelope.data) {
+                continue;
+            }
+            let command = match trigger.action {
+                TriggerAction::Start => Command::Start {
+                    at: envelope.timestamp,
+                    task_id: Some(task_id.clone()),
+                },
+                TriggerAction::AddContact => {
+                    let Some(external_id) = envelope
+                        .data
+                        .get("contact_id")
+                        .and_then(serde_json::Value::as_str)
+                    else {
+                        return Err(reject(
+                            envelope,
+                            "data.contact_id: the CRM's contact id is required to add the task's contact",
+                        ));
+                    };
+                    let Some(contact) = contacts::find_by_external_id(conn, org, external_id)
+                        .await
+                        .map_err(retry)?
+                    else {
+                        return Err(reject(
+                            envelope,
+                            format!("data.contact_id: no contact has the CRM id {external_id:?}"),
+                        ));
+                    };
+                    let new = campaigns::not_yet_members(conn, campaign.id, &[contact.id])
+                        .await
+                        .map_err(retry)?;
+                    Command::AddContacts {
+                        contacts: new
+                            .into_iter()
+                            .map(|contact_id| Member {
+                                contact_id,
+                                priority: 0,
+                            })
+                            .collect(),
+                        at: envelope.timestamp,
+                        task_id: Some(task_id.clone()),
+                    }
+                }
+            };
+            match campaigns::change(conn, org, ACTOR, campaign.id, command).await {
+                Ok(_) => {
+                    tracing::info!(campaign = %campaign.id, task = %task_id, "triggered by {}", envelope.event_type)
+                }
+                // Completed or canceled since: a trigger has nothing to do there.
+                Err(e) if e.kind == ErrorKind::FailedPrecondition => {
+                    tracing::info!(campaign = %campaign.id, error = %e.message, "trigger ignored")
+                }
+                Err(e) => return Err(retry(e)),
+            }
+        }
+        self.0.wake.notify_one();
+        Ok(())
+    }
+}
+
+/// An event of a call with no campaign record: someone else's call, or one of ours whose
+/// placing transaction has not committed yet. The call's first event says which.
+async fn not_recorded(
+    conn: &mut PgConnection,
+    envelope: &Envelope,
+    call_id: Uuid,
+) -> Result<(), HandleError> {
+    let stream = format!("call-{call_id}");
+    let campaign: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT data ->> 'campaign_id' FROM events
+         WHERE stream_name = $1 AND stream_position = 0 AND tenant_id = $2",
+    )
+    .bind(&stream)
+    .bind(&envelope.organization_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| HandleError::Retry(e.into()))?;
+    let Some(campaign_id) = campaign.flatten().and_then(|c| Uuid::parse_str(&c).ok()) else {
+        return Ok(());
+    };
+    let ours: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM campaigns_view WHERE campaign_id = $1 AND org_id = $2)",
+    )
+    .bind(campaign_id)
+    .bind(&envelope.organization_id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| HandleError::Retry(e.into()))?;
+    if ours && Utc::now() - envelope.timestamp < NOT_YET_RECORDED {
+        return Err(HandleError::Retry(anyhow::anyhow!(
+            "call {call_id} of campaign {campaign_id} is not recorded yet"
+        )));
+    }
+    Ok(())
+}
+
+/// `crm.contact.created|updated`: the CRM's view of a contact (schema in docs/events/).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrmContact {
+    id: String,
+    name: String,
+    #[serde(default)]
+    phones: Vec<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    language: Option<String>,
+    #[serde(default)]
+    time_zone: Option<String>,
+    #[serde(default)]
+    custom_fields: BTreeMap<String, String>,
+    #[serde(default)]
+    consent: Option<bool>,
+    #[serde(default)]
+    do_not_call: bool,
+    #[serde(default)]
+    updated_at: Option<DateTime<Utc>>,
+}
+
+fn crm_fields(contact: CrmContact) -> Result<(ContactFields, Option<DateTime<Utc>>), String> {
+    let numbers: Vec<String> = contact.phone.into_iter().chain(contact.phones).collect();
+    let mut phones = Vec::new();
+    for number in numbers {
+        let phone = PhoneNumber::parse(&number).map_err(|e| format!("data.phones: {e}"))?;
+        if !phones.contains(&phone) {
+            phones.push(phone);
+        }
+    }
+    let language = match contact.language.as_deref() {
+        None | Some("") => Language::En,
+        Some(code) => Language::parse(code).map_err(|e| format!("data.language: {e}"))?,
+    };
+    let fields = ContactFields {
+        name: contact.name,
+        phones,
+        language,
+        time_zone: contact.time_zone.filter(|z| !z.is_empty()),
+        custom_fields: contact.custom_fields,
+        consent: contact.consent,
+        do_not_call: contact.do_not_call,
+        external_id: Some(contact.id),
+    };
+    fields.validate().map_err(|e| {
+        let (field, reason) = crate::domain::field_problem(&e);
+        format!("data.{field}: {reason}")
+    })?;
+    Ok((fields, contact.updated_at))
+}
+
+async fn sync_contact(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
+    let contact: CrmContact = serde_json::from_value(envelope.data.clone())
+        .map_err(|e| reject(envelope, format!("data: {e}")))?;
+    let (fields, updated_at) = crm_fields(contact).map_err(|e| reject(envelope, e))?;
+    let crm_at = updated_at.unwrap_or(envelope.timestamp);
+    contacts::sync_from_crm(conn, &envelope.organization_id, fields, crm_at)
+        .await
+        .map_err(|e| match e.kind {
+            ErrorKind::InvalidArgument => reject(envelope, e.message),
+            _ => retry(e),
+        })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crm(json: serde_json::Value) -> Result<(ContactFields, Option<DateTime<Utc>>), String> {
+        crm_fields(serde_json::from_value(json).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn a_crm_contact_becomes_fields_or_a_reason() {
+        let (fields, _) = crm(serde_json::json!({
+            "id": "crm-1", "name": "Ada", "phone": "+14155550100", "language": "es"
+        }))
+        .unwrap();
+        assert_eq!(fields.external_id.as_deref(), Some("crm-1"));
+        assert_eq!(fields.language, Language::Es);
+        let err = crm(serde_json::json!({ "id": "crm-2", "name": "Bob", "phone": "555-0100" }))
+            .unwrap_err();
+        assert!(
+            err.starts_with("data.phones: \"555-0100\" is not an E.164 number"),
+            "{err}"
+        );
+        let err = crm(
+            serde_json::json!({ "id": "crm-3", "name": "Cy", "phones": ["+14155550101"],
+            "time_zone": "Atlantis/Capital" }),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("data.time_zone:"), "{err}");
+        let err = crm(serde_json::json!({ "id": "crm-4", "name": "Di" })).unwrap_err();
+        assert!(err.starts_with("data.phones:"), "{err}");
+    }
+}

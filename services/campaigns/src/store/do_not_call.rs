@@ -1,0 +1,155 @@
+//! Do-not-call lists: `donotcall-<uuid>` streams (one per organization and list; the id derived
+//! from both) folded into the `do_not_call` table.
+
+use chrono::{DateTime, Utc};
+use comms_eventstore::{ExpectedVersion, StreamName};
+use comms_proto::{ApiError, PhoneNumber};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{append, store_error};
+
+pub const STREAMS: &str = "donotcall";
+pub const ADDED: &str = "comms.do_not_call.added";
+pub const REMOVED: &str = "comms.do_not_call.removed";
+
+const ID_NAMESPACE: Uuid = Uuid::from_u128(0x0b7e_93c1_58d2_4f6a_a1c4_27e9_d05b_8f13);
+
+fn stream(org: &str, list: &str) -> StreamName {
+    StreamName::new(
+        STREAMS,
+        Uuid::new_v5(&ID_NAMESPACE, format!("{org}\n{list}").as_bytes()),
+    )
+}
+
+/// Adds `numbers` to the list; returns how many were not on it already.
+pub async fn add(
+    tx: &mut PgConnection,
+    org: &str,
+    actor: &str,
+    list: &str,
+    numbers: &[PhoneNumber],
+    at: DateTime<Utc>,
+) -> Result<u64, ApiError> {
+    let numbers: Vec<&str> = numbers.iter().map(PhoneNumber::as_str).collect();
+    let data = json!({ "list": list, "numbers": numbers, "at": at });
+    append(
+        tx,
+        org,
+        actor,
+        stream(org, list),
+        ExpectedVersion::Any,
+        vec![(ADDED, data)],
+    )
+    .await?;
+    let added = sqlx::query(
+        "INSERT INTO do_not_call (org_id, list, phone, added_at)
+         SELECT $1, $2, phone, $4 FROM UNNEST($3::text[]) AS phone
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(org)
+    .bind(list)
+    .bind(&numbers)
+    .bind(at)
+    .execute(&mut *tx)
+    .await
+    .map_err(store_error)?;
+    Ok(added.rows_affected())
+}
+
+/// Removes `numbers` from the list; returns how many were on it.
+pub async fn remove(
+    tx: &mut PgConnection,
+    org: &str,
+    actor: &str,
+    list: &str,
+    numbers: &[PhoneNumber],
+    at: DateTime<Utc>,
+) -> Result<u64, ApiError> {
+    let numbers: Vec<&str> = numbers.iter().map(PhoneNumber::as_str).collect();
+    let data = json!({ "list": list, "numbers": numbers, "at": at });
+    append(
+        tx,
+        org,
+        actor,
+        stream(org, list),
+        ExpectedVersion::Any,
+        vec![(REMOVED, data)],
+    )
+    .await?;
+    let removed =
+        sqlx::query("DELETE FROM do_not_call WHERE org_id = $1 AND list = $2 AND phone = ANY($3)")
+            .bind(org)
+            .bind(list)
+            .bind(&numbers)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+    Ok(removed.rows_affected())
+}
+
+/// Which of `lists` hold `phone`.
+pub async fn lists_holding(
+    conn: &mut PgConnection,
+    org: &str,
+    phone: &PhoneNumber,
+    lists: &[String],
+) -> Result<Vec<String>, ApiError> {
+    if lists.is_empty() {
+        return Ok(Vec::new());
+    }
+    sqlx::query_scalar(
+        "SELECT list FROM do_not_call WHERE org_id = $1 AND phone = $2 AND list = ANY($3) ORDER BY list",
+    )
+    .bind(org)
+    .bind(phone.as_str())
+    .bind(lists)
+    .fetch_all(conn)
+    .await
+    .map_err(store_error)
+}
+
+/// The list's numbers in order, after `after`, at most `limit`.
+pub async fn numbers(
+    conn: &mut PgConnection,
+    org: &str,
+    list: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<String>, ApiError> {
+    sqlx::query_scalar(
+        "SELECT phone FROM do_not_call WHERE org_id = $1 AND list = $2 AND ($3::text IS NULL OR phone > $3)
+         ORDER BY phone LIMIT $4",
+    )
+    .bind(org)
+    .bind(list)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+    .map_err(store_error)
+}
+
+/// For each of `phones` on one of `lists`, the first such list (by name).
+pub async fn lists_holding_any(
+    conn: &mut PgConnection,
+    org: &str,
+    phones: &[&str],
+    lists: &[String],
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    if lists.is_empty() || phones.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT DISTINCT ON (phone) phone, list FROM do_not_call
+         WHERE org_id = $1 AND phone = ANY($2) AND list = ANY($3) ORDER BY phone, list",
+    )
+    .bind(org)
+    .bind(phones)
+    .bind(lists)
+    .fetch_all(conn)
+    .await
+    .map_err(store_error)?;
+    Ok(rows.into_iter().collect())
+}
