@@ -12,11 +12,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use comms_auth::permissions::grant;
 use comms_auth::{Identity, Permission, PrivateKey, Role, TokenKind};
-use comms_proto::v1;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_proto::v1::{EndCallRequest, GetCallRequest, UpdateCallRequest};
+use comms_proto::{ApiError, v1};
 use prost::Message as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -730,6 +730,14 @@ async fn no_rest_route_reaches_another_organizations_data() {
     }
     assert!(tried >= 25, "only {tried} routes take ids?");
 
+    // Ids in a body are refused like those in a path: B's agent and campaign on a new call of A's.
+    let (status, body) = problem(fleet.post("/api/communications/calls").json(&json!({
+        "to": "+14155550100", "agent_id": other.agent, "campaign_id": other.campaign
+    })))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(fields(&body), ["agent_id", "campaign_id"], "{body}");
+
     // Lists never show B's rows.
     let b_ids = [
         &other.call,
@@ -868,10 +876,27 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
-                    // Known gap: the calls service does not yet ask the agents service whether an
-                    // `agent_id` exists in the caller's organization, so A's call may name B's
-                    // agent. The call is A's own and B's agent is untouched (checked below).
-                    ("CallsService", "InitiateCall") => continue,
+                    // B's agent and campaign, named on a new call of A's, are refused as unknown.
+                    ("CallsService", "InitiateCall") => {
+                        let refused = calls
+                            .initiate_call(v1::InitiateCallRequest {
+                                to: "+14155550100".into(),
+                                agent_id: other.agent.clone(),
+                                campaign_id: other.campaign.clone(),
+                                ..Default::default()
+                            })
+                            .await
+                            .unwrap_err();
+                        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+                        let fields: Vec<String> = ApiError::from_status(&refused)
+                            .violations
+                            .into_iter()
+                            .map(|v| v.field)
+                            .collect();
+                        assert_eq!(fields, ["agent_id", "campaign_id"]);
+                        tried += 1;
+                        continue;
+                    }
                     ("AgentsService", "GetAgent") => agents
                         .get_agent(v1::GetAgentRequest {
                             id: other.agent.clone(),
@@ -1024,7 +1049,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 24);
+    assert_eq!(tried, 25);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

@@ -3,10 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use comms_auth::{Identity, Permission, Scope, Tokens};
+use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_server::CallsService;
+use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_proto::v1::{self, CallDirection};
-use comms_proto::{ApiError, Violations, time};
-use tonic::{Request, Response, Status};
+use comms_proto::{ApiError, ErrorKind, Violations, time};
+use comms_runtime::client::Channel;
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Request, Response, Status};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
@@ -17,16 +21,58 @@ use crate::view::{CallView, Cursor, ListFilter};
 
 const MAX_IDEMPOTENCY_KEY: usize = 128;
 const MAX_REASON: usize = 500;
+const AUTHORIZATION: &str = "authorization";
 
 pub struct CallsGrpc {
     calls: Calls,
+    agents: AgentsServiceClient<Channel>,
+    campaigns: CampaignsServiceClient<Channel>,
     tokens: Tokens,
 }
 
 impl CallsGrpc {
-    /// `tokens` verifies the service tokens callers present.
-    pub fn new(calls: Calls, tokens: Tokens) -> Self {
-        Self { calls, tokens }
+    /// `tokens` verifies the service tokens callers present; `agents` and `campaigns` vouch for
+    /// the agents and campaigns named on new calls.
+    pub fn new(
+        calls: Calls,
+        agents: AgentsServiceClient<Channel>,
+        campaigns: CampaignsServiceClient<Channel>,
+        tokens: Tokens,
+    ) -> Self {
+        Self {
+            calls,
+            agents,
+            campaigns,
+            tokens,
+        }
+    }
+
+    /// Refuses ids in a new call that name nothing the caller can reach: an unknown agent or
+    /// campaign, or another organization's. The agents and campaigns services decide, asked with
+    /// the caller's own token, so they answer exactly as they would answer the caller.
+    async fn check_references(
+        &self,
+        metadata: &MetadataMap,
+        agent_id: Option<Uuid>,
+        campaign_id: Option<Uuid>,
+    ) -> Result<(), Status> {
+        let mut violations = Violations::default();
+        if let Some(id) = agent_id {
+            let request = forwarded(metadata, v1::GetAgentRequest { id: id.to_string() });
+            let found = self.agents.clone().get_agent(request).await.map(|_| ());
+            check_reference(&mut violations, "agent_id", "agent", id, found)?;
+        }
+        if let Some(id) = campaign_id {
+            let request = forwarded(metadata, v1::GetCampaignRequest { id: id.to_string() });
+            let found = self
+                .campaigns
+                .clone()
+                .get_campaign(request)
+                .await
+                .map(|_| ());
+            check_reference(&mut violations, "campaign_id", "campaign", id, found)?;
+        }
+        Ok(violations.finish()?)
     }
 
     /// The verified caller, and which calls `permission` lets them reach.
@@ -78,6 +124,46 @@ impl Reach {
             Self::Organization => true,
             Self::Agent(me) => me.is_some() && view.call.agent_id == me,
         }
+    }
+}
+
+/// A request to another service on the caller's behalf: their token and the trace.
+fn forwarded<T>(metadata: &MetadataMap, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Some(authorization) = metadata.get(AUTHORIZATION) {
+        request
+            .metadata_mut()
+            .insert(AUTHORIZATION, authorization.clone());
+    }
+    comms_telemetry::inject_grpc(request.metadata_mut());
+    request
+}
+
+/// Records a reference the other service does not show the caller as a field violation; any
+/// other failure of that service is the caller's to retry.
+fn check_reference(
+    violations: &mut Violations,
+    field: &str,
+    what: &str,
+    id: Uuid,
+    found: Result<(), Status>,
+) -> Result<(), ApiError> {
+    match found {
+        Ok(()) => Ok(()),
+        Err(status) if matches!(status.code(), Code::NotFound | Code::PermissionDenied) => {
+            violations.add(
+                field,
+                format!("no {what} {id} in your organization that you can reach"),
+            );
+            Ok(())
+        }
+        Err(status) => Err(ApiError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "cannot check {field} with the {what}s service ({}); retry",
+                status.message()
+            ),
+        )),
     }
 }
 
@@ -178,6 +264,7 @@ impl CallsService for CallsGrpc {
         let span = rpc_span("InitiateCall", &request);
         async move {
             let (identity, reach) = self.caller(&request, Permission::CallsWrite)?;
+            let metadata = request.metadata().clone();
             let req = request.into_inner();
             let mut violations = Violations::default();
             let to = if req.to.is_empty() {
@@ -214,12 +301,16 @@ impl CallsService for CallsGrpc {
                 (Reach::Agent(Some(me)), Some(other)) if other == me => Some(me),
                 (Reach::Agent(_), _) => {
                     return Err(ApiError::new(
-                        comms_proto::ErrorKind::PermissionDenied,
+                        ErrorKind::PermissionDenied,
                         "missing permission calls:write for other agents' calls (role agent places calls as itself)",
                     )
                     .into());
                 }
             };
+            // An agent placing a call as themselves needs no vouching for.
+            let named_agent = agent_id.filter(|_| matches!(reach, Reach::Organization));
+            self.check_references(&metadata, named_agent, campaign_id)
+                .await?;
             let (to, language) = (to.expect("validated"), language.expect("validated"));
             let key = Some(req.idempotency_key.as_str()).filter(|k| !k.is_empty());
             let view = self

@@ -12,7 +12,9 @@ use std::sync::Arc;
 
 use comms_bus::ConsumerConfig;
 use comms_eventstore::EventStore;
+use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_server::CallsServiceServer;
+use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_runtime::config::Common;
 use comms_runtime::{ConfigError, Env, Shutdown};
 use tokio::net::TcpListener;
@@ -20,12 +22,19 @@ use tokio::net::TcpListener;
 pub use app::Calls;
 pub use telephony::SimulationConfig;
 
+/// The schemes a service's URL may have.
+const GRPC: [&str; 2] = ["http", "https"];
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
     pub simulation: SimulationConfig,
     /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
     pub queue: String,
+    /// The agents and campaigns services, which vouch for the `agent_id` and `campaign_id` of a
+    /// new call; `AGENTS_GRPC_URL`, `CAMPAIGNS_GRPC_URL`.
+    pub agents_url: String,
+    pub campaigns_url: String,
 }
 
 impl Config {
@@ -34,6 +43,8 @@ impl Config {
             common: Common::from_env(env)?,
             simulation: SimulationConfig::from_env(env)?,
             queue: env.string("CALLS_QUEUE", "comms.calls"),
+            agents_url: env.url("AGENTS_GRPC_URL", "http://127.0.0.1:50053", &GRPC)?,
+            campaigns_url: env.url("CAMPAIGNS_GRPC_URL", "http://127.0.0.1:50054", &GRPC)?,
         })
     }
 
@@ -76,7 +87,10 @@ pub async fn run(
         agent_feed::AgentFeed(calls.clone()),
         shutdown.clone().wait(),
     ));
-    let service = CallsServiceServer::new(grpc::CallsGrpc::new(calls, tokens));
+    let agents = AgentsServiceClient::new(comms_runtime::client::channel(&config.agents_url)?);
+    let campaigns =
+        CampaignsServiceClient::new(comms_runtime::client::channel(&config.campaigns_url)?);
+    let service = CallsServiceServer::new(grpc::CallsGrpc::new(calls, agents, campaigns, tokens));
     tracing::info!(addr = %listener.local_addr()?, "calls service listening");
     let routes = tonic::service::Routes::new(service);
     let served = comms_runtime::grpc::serve::<CallsServiceServer<grpc::CallsGrpc>>(

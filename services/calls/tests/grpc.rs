@@ -5,7 +5,9 @@ use std::time::Duration;
 use comms_auth::{AuthConfig, Identity, Role, Tokens};
 use comms_calls::{Config, run};
 use comms_proto::ApiError;
+use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
+use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_proto::v1::{self, CallStatus};
 use comms_runtime::{Env, Shutdown, ShutdownTrigger};
 use comms_testkit::TestDatabase;
@@ -45,6 +47,8 @@ impl tonic::service::Interceptor for Credentials {
 struct Service {
     pool: PgPool,
     channel: Channel,
+    agents: Channel,
+    campaigns: Channel,
     tokens: Tokens,
     _stop: ShutdownTrigger,
 }
@@ -55,40 +59,120 @@ impl Service {
     async fn start(talk_ms: u64) -> Self {
         let db = TestDatabase::new().await;
         let talk = talk_ms.to_string();
-        let (amqp, exchange, queue) = (
+        let (amqp, exchange, queue, agents_queue, campaigns_queue) = (
             comms_testkit::amqp_url(),
             comms_testkit::unique_name("test.events"),
             comms_testkit::unique_name("test.calls"),
+            comms_testkit::unique_name("test.agents"),
+            comms_testkit::unique_name("test.campaigns"),
+        );
+        // The agents and campaigns services vouch for the agent and campaign named on a new
+        // call: real ones, on the same database.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let agents_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let campaigns_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = |listener: &tokio::net::TcpListener| {
+            format!("http://{}", listener.local_addr().unwrap())
+        };
+        let (calls_url, agents_url, campaigns_url) = (
+            url(&listener),
+            url(&agents_listener),
+            url(&campaigns_listener),
         );
         let env = Env::from_pairs([
             ("DATABASE_URL", db.url.as_str()),
             ("RABBITMQ_URL", amqp.as_str()),
             ("EVENTS_EXCHANGE", exchange.as_str()),
             ("CALLS_QUEUE", queue.as_str()),
+            ("AGENTS_QUEUE", agents_queue.as_str()),
+            ("CAMPAIGNS_QUEUE", campaigns_queue.as_str()),
+            ("CALLS_GRPC_URL", calls_url.as_str()),
+            ("AGENTS_GRPC_URL", agents_url.as_str()),
+            ("CAMPAIGNS_GRPC_URL", campaigns_url.as_str()),
             ("SIM_RING_MS", "20"),
             ("SIM_ANSWER_MS", "30"),
             ("SIM_TALK_MS", talk.as_str()),
             ("SIM_OUTCOMES", "answered=1"),
         ]);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let (stop, shutdown) = Shutdown::new();
         let tokens = AuthConfig::ephemeral().tokens;
+        tokio::spawn(comms_agents::run(
+            comms_agents::Config::from_env(&env).unwrap(),
+            tokens.clone(),
+            agents_listener,
+            shutdown.clone(),
+        ));
+        tokio::spawn(comms_campaigns::run(
+            comms_campaigns::Config::from_env(&env).unwrap(),
+            tokens.clone(),
+            campaigns_listener,
+            shutdown.clone(),
+        ));
         tokio::spawn(run(
             Config::from_env(&env).unwrap(),
             tokens.clone(),
             listener,
             shutdown,
         ));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
+        let agents = Channel::from_shared(agents_url).unwrap().connect_lazy();
+        let campaigns = Channel::from_shared(campaigns_url).unwrap().connect_lazy();
+        let channel = Channel::from_shared(calls_url).unwrap().connect_lazy();
         Self {
             pool: db.pool,
             channel,
+            agents,
+            campaigns,
             tokens,
             _stop: stop,
         }
+    }
+
+    /// A request on behalf of `org`'s administrator.
+    fn as_admin<T>(&self, org: &str, message: T) -> Request<T> {
+        let admin = Identity::new(org, "user_1", Role::Admin).unwrap();
+        let token = self.tokens.internal_token(&admin).unwrap();
+        let mut request = Request::new(message);
+        comms_auth::service::attach(request.metadata_mut(), &token);
+        request
+    }
+
+    /// A new draft campaign of `org`; returns its id.
+    async fn campaign_of(&self, org: &str) -> String {
+        let settings = v1::CampaignSettings {
+            name: Some("Renewals".into()),
+            ..Default::default()
+        };
+        let request = self.as_admin(
+            org,
+            v1::CreateCampaignRequest {
+                settings: Some(settings),
+            },
+        );
+        CampaignsServiceClient::new(self.campaigns.clone())
+            .create_campaign(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .id
+    }
+
+    /// A new agent of `org`, created by its administrator; returns the agent's id.
+    async fn agent_of(&self, org: &str) -> String {
+        let request = self.as_admin(
+            org,
+            v1::CreateAgentRequest {
+                name: "Ada".into(),
+                email: "ada@example.com".into(),
+                languages: vec!["en".into()],
+                ..Default::default()
+            },
+        );
+        AgentsServiceClient::new(self.agents.clone())
+            .create_agent(request)
+            .await
+            .unwrap()
+            .into_inner()
+            .id
     }
 
     /// A client acting for an administrator of `org` (a supervisor would do as well).
@@ -402,10 +486,11 @@ async fn agents_reach_only_their_own_calls() {
         me.to_string(),
         "an agent's call is assigned to them"
     );
+    let colleague = service.agent_of("org_a").await;
     let theirs = admin
         .initiate_call(v1::InitiateCallRequest {
             to: "+14155550101".into(),
-            agent_id: uuid::Uuid::new_v4().to_string(),
+            agent_id: colleague,
             ..Default::default()
         })
         .await
@@ -523,7 +608,7 @@ async fn an_idempotency_key_returns_the_same_call_and_dials_once() {
 async fn list_filters_and_pages_newest_first_without_gaps_or_repeats() {
     let service = Service::start(60_000).await;
     let mut client = service.client("org_a");
-    let campaign = uuid::Uuid::new_v4().to_string();
+    let campaign = service.campaign_of("org_a").await;
     let mut created = Vec::new();
     for n in 0..7 {
         let mut request = initiate("+14155550100");
@@ -586,4 +671,67 @@ async fn list_filters_and_pages_newest_first_without_gaps_or_repeats() {
         ApiError::from_status(&client.list_calls(bad_token).await.unwrap_err()).violations[0].field,
         "page_token"
     );
+}
+
+#[tokio::test]
+async fn a_new_call_names_only_agents_and_campaigns_of_the_callers_organization() {
+    let service = Service::start(60_000).await;
+    let mut admin = service.client("org_b");
+    let ours = service.agent_of("org_b").await;
+    let call = admin
+        .initiate_call(v1::InitiateCallRequest {
+            to: "+14155550100".into(),
+            agent_id: ours.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(call.agent_id, ours);
+
+    let (their_agent, their_campaign) = (
+        service.agent_of("org_a").await,
+        service.campaign_of("org_a").await,
+    );
+    let unknown = || uuid::Uuid::new_v4().to_string();
+    for (agent_id, campaign_id) in [(their_agent, their_campaign), (unknown(), unknown())] {
+        let err = admin
+            .initiate_call(v1::InitiateCallRequest {
+                to: "+14155550101".into(),
+                agent_id: agent_id.clone(),
+                campaign_id: campaign_id.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+        let violations = ApiError::from_status(&err).violations;
+        let named: Vec<(&str, &str)> = violations
+            .iter()
+            .map(|v| (v.field.as_str(), v.description.as_str()))
+            .collect();
+        assert_eq!(named.len(), 2, "{named:?}");
+        assert_eq!(named[0].0, "agent_id");
+        assert!(named[0].1.contains(&format!("no agent {agent_id}")));
+        assert_eq!(named[1].0, "campaign_id");
+        assert!(named[1].1.contains(&format!("no campaign {campaign_id}")));
+    }
+    let campaign = service.campaign_of("org_b").await;
+    let in_campaign = admin
+        .initiate_call(v1::InitiateCallRequest {
+            to: "+14155550102".into(),
+            campaign_id: campaign.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(in_campaign.campaign_id, campaign);
+    let calls: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT stream_name) FROM events WHERE stream_category = 'call'",
+    )
+    .fetch_one(&service.pool)
+    .await
+    .unwrap();
+    assert_eq!(calls, 2, "the refused calls appended nothing");
 }
