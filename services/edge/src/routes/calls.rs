@@ -25,7 +25,10 @@ pub struct CreateCall {
     /// Caller id, E.164; the provider's default when absent.
     #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub from: Option<String>,
+    /// An agent you can see (`GET /agents/{id}`); an agent calling leaves it out or names
+    /// themselves.
     pub agent_id: Option<uuid::Uuid>,
+    /// A campaign you can see (`GET /campaigns/{id}`).
     pub campaign_id: Option<uuid::Uuid>,
     /// One of en, es, fr, de, it, pt, zh, ja; en when absent.
     #[schema(pattern = "^(en|es|fr|de|it|pt|zh|ja)?$")]
