@@ -201,6 +201,51 @@ async fn a_campaign_over_fifty_contacts_runs_to_completed_and_analytics_agrees()
         row["abandoned"], done["progress"]["abandoned"],
         "{row} vs {done}"
     );
+    // Each connected call's wrap-up, once the agent left it, joins its talk time in the
+    // pacer's handle time.
+    let campaign_sum = |sql: &'static str| {
+        let (pool, campaign) = (fleet.pool.clone(), campaign.clone());
+        async move {
+            sqlx::query_as::<_, (i64, f64)>(sql)
+                .bind(campaign)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let (connected, talk) = campaign_sum(
+        "SELECT count(*), coalesce(sum((data ->> 'talk_seconds')::float8), 0) FROM events
+         WHERE event_type = 'comms.campaign.call_finished' AND data ->> 'campaign_id' = $1
+           AND data ->> 'outcome' = 'connected'",
+    )
+    .await;
+    let wrap_ups = "SELECT count(*), coalesce(sum((data ->> 'seconds')::float8), 0) FROM events
+         WHERE event_type = 'comms.campaign.wrap_up_recorded' AND data ->> 'campaign_id' = $1";
+    let mut wrapped = campaign_sum(wrap_ups).await;
+    for _ in 0..100 {
+        if wrapped.0 == connected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        wrapped = campaign_sum(wrap_ups).await;
+    }
+    assert_eq!(wrapped.0, connected, "one wrap-up per connected call");
+    let (wrap_count, wrap_seconds) = wrapped;
+    // WRAP_UP_SECONDS is 1: each took about that long.
+    let average_wrap_up = wrap_seconds / wrap_count as f64;
+    assert!((0.8..3.0).contains(&average_wrap_up), "{average_wrap_up}");
+    let measured: Value =
+        sqlx::query_scalar("SELECT measured FROM campaigns_view WHERE campaign_id = $1::uuid")
+            .bind(&campaign)
+            .fetch_one(&fleet.pool)
+            .await
+            .unwrap();
+    let handle_seconds = measured["handle_seconds"].as_f64().unwrap();
+    assert!(
+        (handle_seconds - (talk + wrap_seconds)).abs() < 1e-6,
+        "{measured} vs talk {talk} + wrap-up {wrap_seconds}"
+    );
+
     let metrics = fleet
         .http
         .get(fleet.url("/metrics"))

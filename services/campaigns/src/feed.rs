@@ -6,7 +6,9 @@
 //! - `crm.contact.created|updated`: the CRM's contacts, kept in sync (a malformed one is
 //!   dead-lettered with the reason; an older one arriving late changes nothing);
 //! - `planning.task.completed`: campaigns with a matching trigger start, or take the task's
-//!   contact (once per task, however often the event is delivered).
+//!   contact (once per task, however often the event is delivered);
+//! - `comms.agent.available|break|away|offline` naming a call: an agent left the wrap-up of one
+//!   of its connected calls, whose handle time the pacer then counts whole.
 
 use std::collections::BTreeMap;
 
@@ -27,11 +29,15 @@ use crate::store::{campaigns, contacts};
 /// the call in the transaction that places it, which commits moments after the calls service's.
 const NOT_YET_RECORDED: chrono::Duration = chrono::Duration::seconds(60);
 
-pub const BINDINGS: [&str; 7] = [
+pub const BINDINGS: [&str; 11] = [
     "comms.call.answered",
     "comms.call.ended",
     "comms.call.failed",
     "comms.call.canceled",
+    "comms.agent.available",
+    "comms.agent.break",
+    "comms.agent.away",
+    "comms.agent.offline",
     "crm.contact.created",
     "crm.contact.updated",
     "planning.task.completed",
@@ -73,6 +79,14 @@ impl Handler for Feed {
             }
             "crm.contact.created" | "crm.contact.updated" => sync_contact(conn, envelope).await,
             "planning.task.completed" => self.task_completed(conn, envelope).await,
+            "comms.agent.available"
+            | "comms.agent.break"
+            | "comms.agent.away"
+            | "comms.agent.offline" => {
+                let event: AgentLeft = serde_json::from_value(envelope.data.clone())
+                    .map_err(|e| reject(envelope, e))?;
+                wrap_up_ended(conn, envelope, event).await
+            }
             _ => Ok(()),
         }
     }
@@ -254,6 +268,49 @@ async fn not_recorded(
             "call {call_id} of campaign {campaign_id} is not recorded yet"
         )));
     }
+    Ok(())
+}
+
+/// An agent entering a state; `call_id` names the call they leave behind.
+#[derive(Deserialize)]
+struct AgentLeft {
+    agent_id: Uuid,
+    #[serde(default)]
+    call_id: Option<Uuid>,
+    at: DateTime<Utc>,
+}
+
+/// The agent on one of our connected calls left its wrap-up: the time since the call ended is
+/// the rest of its handle time, recorded once per call. Leaving a reservation also names a call,
+/// but never one the agent was connected to and that has ended, so it records nothing.
+async fn wrap_up_ended(
+    conn: &mut PgConnection,
+    envelope: &Envelope,
+    event: AgentLeft,
+) -> Result<(), HandleError> {
+    let org = envelope.organization_id.as_str();
+    let Some(call_id) = event.call_id else {
+        return Ok(());
+    };
+    let Some(call) = campaigns::call(conn, call_id).await.map_err(retry)? else {
+        return Ok(());
+    };
+    let (Some(finished_at), None) = (call.finished_at, call.wrapped_up_at) else {
+        return Ok(());
+    };
+    if call.org_id != org || call.agent_id != Some(event.agent_id) || call.abandoned {
+        return Ok(());
+    }
+    let seconds = (event.at - finished_at).num_milliseconds().max(0) as f64 / 1000.0;
+    let command = Command::RecordWrapUp {
+        call_id,
+        agent_id: event.agent_id,
+        seconds,
+        at: event.at,
+    };
+    campaigns::change(conn, org, ACTOR, call.campaign_id, command)
+        .await
+        .map_err(retry)?;
     Ok(())
 }
 

@@ -189,7 +189,25 @@ fn enter(
     reason: Option<String>,
     at: DateTime<Utc>,
 ) -> AgentEvent {
-    let event = transition(agent, reason, at);
+    entering(status, transition(agent, reason, at))
+}
+
+/// Leaving wrap-up: the event names the call wrapped up, so whoever placed it can reckon its
+/// whole handle time (the campaigns' pacer does).
+fn leave_wrap_up(
+    agent: &Agent,
+    status: AgentState,
+    reason: Option<String>,
+    at: DateTime<Utc>,
+) -> AgentEvent {
+    let event = Transition {
+        call_id: agent.call_id,
+        ..transition(agent, reason, at)
+    };
+    entering(status, event)
+}
+
+fn entering(status: AgentState, event: Transition) -> AgentEvent {
     match status {
         AgentState::Available => AgentEvent::Available(event),
         AgentState::Break => AgentEvent::Break(event),
@@ -270,7 +288,7 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
                     })
                 }
                 // Available from wrap-up: the agent ends wrap-up early.
-                WrapUp if status == Available => Ok(vec![enter(
+                WrapUp if status == Available => Ok(vec![leave_wrap_up(
                     agent,
                     Available,
                     Some("wrap_up_ended".into()),
@@ -361,7 +379,7 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
                 } else {
                     reason
                 };
-                Ok(vec![enter(agent, next, reason, at)])
+                Ok(vec![leave_wrap_up(agent, next, reason, at)])
             }
             _ => Ok(vec![]),
         },

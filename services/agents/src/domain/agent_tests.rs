@@ -439,3 +439,41 @@ fn an_agent_who_dials_out_is_busy_and_wraps_up_even_when_the_call_fails() {
         })
     ));
 }
+
+#[test]
+fn leaving_wrap_up_names_the_call_wrapped_up() {
+    let wrapping = given(vec![
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(2),
+        accept(3),
+        release(4),
+    ]);
+    let call_of = |command| match handle(Some(&wrapping), command).unwrap().as_slice() {
+        [AgentEvent::Available(e) | AgentEvent::Break(e)] => e.call_id,
+        other => panic!("{other:?}"),
+    };
+    // Ended by the agent, or at its deadline into the state they asked for.
+    assert_eq!(
+        call_of(status(AgentState::Available, None, 5)),
+        Some(call())
+    );
+    assert_eq!(call_of(Command::EndWrapUp { at: t(34) }), Some(call()));
+    let asked_for_break = then(
+        wrapping.clone(),
+        status(AgentState::Break, Some("lunch"), 5),
+    );
+    let events = handle(Some(&asked_for_break), Command::EndWrapUp { at: t(34) }).unwrap();
+    assert!(matches!(events.as_slice(), [AgentEvent::Break(e)] if e.call_id == Some(call())));
+    // Entering a state from anything but a call names no call.
+    let available = then(
+        given(vec![created()]),
+        status(AgentState::Available, None, 1),
+    );
+    let events = handle(
+        Some(&available),
+        status(AgentState::Break, Some("lunch"), 2),
+    )
+    .unwrap();
+    assert!(matches!(events.as_slice(), [AgentEvent::Break(e)] if e.call_id.is_none()));
+}

@@ -225,6 +225,14 @@ pub enum Event {
         retry_at: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     },
+    /// The agent on a connected call finished its wrap-up: the rest of the call's handle time.
+    WrapUpRecorded {
+        call_id: Uuid,
+        agent_id: Uuid,
+        /// From the call's end until the agent left wrap-up.
+        seconds: f64,
+        at: DateTime<Utc>,
+    },
     /// The contact is never to be called (a do-not-call list, their own flag, withdrawn
     /// consent): final for this campaign, without a call.
     ContactExcluded {
@@ -288,6 +296,7 @@ impl Event {
             Self::ContactsAdded { .. } => "comms.campaign.contacts_added",
             Self::CallPlaced { .. } => "comms.campaign.call_placed",
             Self::CallFinished { .. } => "comms.campaign.call_finished",
+            Self::WrapUpRecorded { .. } => "comms.campaign.wrap_up_recorded",
             Self::ContactExcluded { .. } => "comms.campaign.contact_excluded",
             Self::PreviewOffered { .. } => "comms.campaign.preview_offered",
             Self::PreviewWithdrawn { .. } => "comms.campaign.preview_withdrawn",
@@ -355,6 +364,12 @@ pub enum Command {
         talk_seconds: Option<f64>,
         done: Option<Final>,
         retry_at: Option<DateTime<Utc>>,
+        at: DateTime<Utc>,
+    },
+    RecordWrapUp {
+        call_id: Uuid,
+        agent_id: Uuid,
+        seconds: f64,
         at: DateTime<Utc>,
     },
     ExcludeContact {
@@ -505,6 +520,18 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
             retry_at,
             at,
         },
+        // Like a call's end, its wrap-up counts whatever the campaign's status.
+        Command::RecordWrapUp {
+            call_id,
+            agent_id,
+            seconds,
+            at,
+        } => Event::WrapUpRecorded {
+            call_id,
+            agent_id,
+            seconds,
+            at,
+        },
         Command::ExcludeContact {
             contact_id,
             reason,
@@ -602,6 +629,7 @@ pub fn apply(campaign: Option<Campaign>, event: &Event) -> Campaign {
         }
         Event::CallPlaced { .. }
         | Event::CallFinished { .. }
+        | Event::WrapUpRecorded { .. }
         | Event::ContactExcluded { .. }
         | Event::PreviewOffered { .. }
         | Event::PreviewWithdrawn { .. } => {}

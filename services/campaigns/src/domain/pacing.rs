@@ -62,7 +62,8 @@ pub struct Measured {
     pub abandoned: u64,
     /// Seconds from placing a call until it stopped ringing, summed over `resolved`.
     pub ring_seconds: f64,
-    /// Connected calls that ended, and their handle time (talk and wrap-up) summed.
+    /// Connected calls that ended, and their handle time summed: talk, and wrap-up once the
+    /// agent has finished it (until then a call counts with its talk time only).
     pub handled: u64,
     pub handle_seconds: f64,
 }
@@ -95,6 +96,11 @@ impl Measured {
             }
             Outcome::NoAnswer | Outcome::Busy | Outcome::Failed | Outcome::Voicemail => {}
         }
+    }
+
+    /// Adds a connected call's wrap-up to the handle time.
+    pub fn record_wrap_up(&mut self, seconds: f64) {
+        self.handle_seconds += seconds.max(0.0);
     }
 
     pub fn answer_rate(&self) -> f64 {
@@ -283,5 +289,21 @@ mod tests {
         let (answers, overflow) = expected_overflow(2, 0.5, 1.0);
         assert!((answers - 1.0).abs() < 1e-12);
         assert!((overflow - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn handle_time_is_talk_plus_the_wrap_up_that_follows() {
+        let mut measured = Measured::default();
+        for _ in 0..1000 {
+            measured.record(Outcome::Connected, 10.0, Some(120.0));
+            measured.record_wrap_up(60.0);
+        }
+        // The prior (300 s, worth 5 calls) has all but faded: close to 180 s, not 120 s.
+        assert!((measured.average_handle_seconds() - 180.6).abs() < 0.1);
+        measured.record_wrap_up(-5.0);
+        assert!(
+            (measured.handle_seconds - 180_000.0).abs() < 1e-9,
+            "a negative one is nothing"
+        );
     }
 }

@@ -203,6 +203,20 @@ async fn follow(
                 .map_err(store_error)?;
             measured.record(*outcome, *ring_seconds, *talk_seconds);
         }
+        Event::WrapUpRecorded {
+            call_id,
+            seconds,
+            at,
+            ..
+        } => {
+            sqlx::query("UPDATE campaign_calls SET wrapped_up_at = $2 WHERE call_id = $1")
+                .bind(call_id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_error)?;
+            measured.record_wrap_up(*seconds);
+        }
         Event::ContactExcluded { contact_id, .. } => {
             let mut state = progress(tx, campaign_id, *contact_id).await?;
             state.done = Some(Final::DoNotCall);
@@ -446,6 +460,8 @@ pub struct CampaignCall {
     pub agent_id: Option<Uuid>,
     pub abandoned: bool,
     pub finished_at: Option<DateTime<Utc>>,
+    /// When the agent on a connected call finished its wrap-up (recorded once).
+    pub wrapped_up_at: Option<DateTime<Utc>>,
 }
 
 pub async fn call(
