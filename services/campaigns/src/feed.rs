@@ -57,6 +57,8 @@ fn retry(error: comms_proto::ApiError) -> HandleError {
 struct CallEvent {
     call_id: Uuid,
     #[serde(default)]
+    campaign_id: Option<Uuid>,
+    #[serde(default)]
     outcome: Option<String>,
     #[serde(default)]
     duration: Option<u64>,
@@ -101,7 +103,7 @@ impl Feed {
     ) -> Result<(), HandleError> {
         let org = envelope.organization_id.as_str();
         let Some(call) = campaigns::call(conn, event.call_id).await.map_err(retry)? else {
-            return not_recorded(conn, envelope, event.call_id).await;
+            return not_recorded(conn, envelope, &event).await;
         };
         if call.org_id != org || call.finished_at.is_some() {
             return Ok(());
@@ -236,23 +238,13 @@ impl Feed {
 }
 
 /// An event of a call with no campaign record: someone else's call, or one of ours whose
-/// placing transaction has not committed yet. The call's first event says which.
+/// placing transaction has not committed yet. The event names the call's campaign, if any.
 async fn not_recorded(
     conn: &mut PgConnection,
     envelope: &Envelope,
-    call_id: Uuid,
+    event: &CallEvent,
 ) -> Result<(), HandleError> {
-    let stream = format!("call-{call_id}");
-    let campaign: Option<Option<String>> = sqlx::query_scalar(
-        "SELECT data ->> 'campaign_id' FROM events
-         WHERE stream_name = $1 AND stream_position = 0 AND tenant_id = $2",
-    )
-    .bind(&stream)
-    .bind(&envelope.organization_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| HandleError::Retry(e.into()))?;
-    let Some(campaign_id) = campaign.flatten().and_then(|c| Uuid::parse_str(&c).ok()) else {
+    let Some(campaign_id) = event.campaign_id else {
         return Ok(());
     };
     let ours: bool = sqlx::query_scalar(
@@ -265,7 +257,8 @@ async fn not_recorded(
     .map_err(|e| HandleError::Retry(e.into()))?;
     if ours && Utc::now() - envelope.timestamp < NOT_YET_RECORDED {
         return Err(HandleError::Retry(anyhow::anyhow!(
-            "call {call_id} of campaign {campaign_id} is not recorded yet"
+            "call {} of campaign {campaign_id} is not recorded yet",
+            event.call_id
         )));
     }
     Ok(())

@@ -294,3 +294,44 @@ fn routing_records_the_agent_once() {
         })
     ));
 }
+
+#[test]
+fn a_campaign_calls_outcomes_name_its_campaign() {
+    let campaign = Uuid::new_v4();
+    let in_campaign = |call_id| Command::Initiate {
+        call_id,
+        to: PhoneNumber::parse("+14155550100").unwrap(),
+        from: None,
+        agent_id: None,
+        campaign_id: Some(campaign),
+        language: Language::En,
+        at: t(0),
+    };
+    let ringing = given(vec![
+        in_campaign(Uuid::new_v4()),
+        Command::MarkRinging { at: t(1) },
+    ]);
+    let answered = given(vec![
+        in_campaign(Uuid::new_v4()),
+        Command::MarkAnswered { at: t(1) },
+    ]);
+    let failed = Command::MarkFailed {
+        outcome: CallStatus::Busy,
+        reason: "busy".into(),
+        at: t(2),
+    };
+    let outcomes = [
+        when(&ringing, Command::MarkAnswered { at: t(2) }),
+        when(&ringing, failed),
+        when(&ringing, end(2)),
+        when(&answered, end(9)),
+    ];
+    for events in outcomes {
+        let data = events.unwrap()[0].to_data();
+        assert_eq!(data["campaign_id"], campaign.to_string(), "{data}");
+    }
+    // Outside a campaign the field is absent, as before.
+    let plain = given(vec![initiate(Uuid::new_v4())]);
+    let data = when(&plain, end(1)).unwrap()[0].to_data();
+    assert!(data.get("campaign_id").is_none(), "{data}");
+}

@@ -43,6 +43,9 @@ pub struct Ringing {
 pub struct Answered {
     pub call_id: Uuid,
     pub answered_at: DateTime<Utc>,
+    /// The campaign the call belongs to, so its outcome reaches the campaign without a lookup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
 }
 
 /// An answered call hung up. `duration` is talk time in whole seconds.
@@ -53,6 +56,9 @@ pub struct Ended {
     pub outcome: String,
     pub reason: String,
     pub ended_at: DateTime<Utc>,
+    /// The campaign the call belongs to, so its outcome reaches the campaign without a lookup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
 }
 
 /// The call never connected: `outcome` is `failed`, `no_answer` or `busy`.
@@ -62,6 +68,9 @@ pub struct Failed {
     pub outcome: CallStatus,
     pub reason: String,
     pub failed_at: DateTime<Utc>,
+    /// The campaign the call belongs to, so its outcome reaches the campaign without a lookup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
 }
 
 /// Hung up by us before it was answered.
@@ -70,6 +79,9 @@ pub struct Canceled {
     pub call_id: Uuid,
     pub reason: String,
     pub canceled_at: DateTime<Utc>,
+    /// The campaign the call belongs to, so its outcome reaches the campaign without a lookup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
 }
 
 /// Notes, disposition or tags changed; absent fields are unchanged.
