@@ -363,6 +363,54 @@ async fn the_window_and_do_not_call_lists_hold_and_say_why() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn campaigns_of_one_language_share_the_free_agents_without_over_dialing() {
+    // Calls ring for a minute, so each keeps its agent spoken for while the dialer ticks.
+    let fleet = Fleet::start_with(
+        "20",
+        &[("SIM_ANSWER_MS", "60000"), ("DIALER_TICK_MS", "100")],
+    )
+    .await;
+    for name in ["Ada", "Grace"] {
+        available_agent(&fleet, name).await;
+    }
+    let mut campaigns = Vec::new();
+    for (n, name) in ["North", "South"].into_iter().enumerate() {
+        let campaign = create_campaign(
+            &fleet,
+            json!({ "name": name, "window": { "start": "00:00", "end": "23:59", "days": EVERY_DAY } }),
+        )
+        .await;
+        let csv: String = std::iter::once("name,phone,time_zone".to_owned())
+            .chain((0..5).map(|i| format!("{name}{i},+1415557{n}{i:03},Etc/UTC")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        import(&fleet, &campaign, csv).await;
+        campaigns.push(campaign);
+    }
+    for campaign in &campaigns {
+        assert_eq!(
+            action(&fleet, campaign, "start").await.status(),
+            StatusCode::OK
+        );
+    }
+    let placed = || async {
+        let mut total = 0;
+        for campaign in &campaigns {
+            total += campaign_calls(&fleet, campaign).await.len();
+        }
+        json!(total)
+    };
+    until(Duration::from_secs(20), placed, |n| {
+        n.as_u64().unwrap() >= 2
+    })
+    .await;
+    // Twenty ticks later still one progressive call per free agent, across both campaigns.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(placed().await, 2, "two free agents, two calls in all");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pausing_stops_new_calls_at_once_and_lets_calls_in_progress_finish() {
     let fleet = Fleet::start_with(
         "30",

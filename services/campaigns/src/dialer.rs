@@ -8,6 +8,7 @@
 //! documents) and the request to the calls service commit together. A pause waits for that
 //! lock, so once it returns no further call is placed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,6 +33,16 @@ use crate::domain::dialing::{self, Callee, DialState, Skip};
 use crate::domain::pacing::{DialingMode, Floor, Pacer};
 use crate::store::campaigns::{self, CampaignCall, CampaignView};
 use crate::store::{Versioned, contacts, do_not_call, store_error};
+
+/// Campaigns that share agents: the same organization and language.
+fn pool_of(org: &str, campaign: &Campaign) -> (String, &'static str) {
+    (org.to_owned(), campaign.settings.language.as_str())
+}
+
+/// Calls placed and not yet answered or given up.
+fn ringing_in(calls: &[CampaignCall]) -> u32 {
+    calls.iter().filter(|c| c.answered_at.is_none()).count() as u32
+}
 
 /// Candidates read per query, and at most this many per campaign per tick.
 const SCAN_PAGE: i64 = 200;
@@ -174,51 +185,72 @@ impl Dialer {
     }
 
     /// Attends to every campaign that is running or still has calls in progress.
+    ///
+    /// Running campaigns of one organization and language draw on the same agents, so each
+    /// counts the others' ringing calls (those placed earlier in this tick too) as agents
+    /// already spoken for: two progressive campaigns together place one call per free agent.
     pub async fn tick(&self) -> Result<(), ApiError> {
-        let active = {
+        let mut active = Vec::new();
+        {
             let mut conn = self.campaigns.pool().acquire().await.map_err(store_error)?;
-            campaigns::active(&mut conn).await?
-        };
-        for (org, id) in active {
-            if let Err(error) = self.attend(&org, id).await {
-                tracing::warn!(campaign = %id, error = %error.message, "attending a campaign failed");
+            for (org, id) in campaigns::active(&mut conn).await? {
+                let view = campaigns::get(&mut conn, &org, id).await?.value;
+                let calls = campaigns::calls(&mut conn, id).await?;
+                active.push((org, view, calls));
+            }
+        }
+        let mut ringing: HashMap<(String, &'static str), u32> = HashMap::new();
+        for (org, view, calls) in &active {
+            *ringing.entry(pool_of(org, &view.campaign)).or_default() += ringing_in(calls);
+        }
+        for (org, view, calls) in active {
+            let pool = ringing.entry(pool_of(&org, &view.campaign)).or_default();
+            let others = *pool - ringing_in(&calls);
+            match self.attend(&org, &view, &calls, others).await {
+                Ok(placed) => *pool += placed,
+                Err(error) => {
+                    tracing::warn!(campaign = %view.campaign.id, error = %error.message, "attending a campaign failed");
+                }
             }
         }
         Ok(())
     }
 
-    async fn attend(&self, org: &str, id: Uuid) -> Result<(), ApiError> {
-        let (view, calls) = {
-            let mut conn = self.campaigns.pool().acquire().await.map_err(store_error)?;
-            (
-                campaigns::get(&mut conn, org, id).await?.value,
-                campaigns::calls(&mut conn, id).await?,
-            )
-        };
-        self.route_answered(org, &view.campaign, &calls).await?;
+    /// Routes the campaign's answered calls, then places the calls the pacer asks for, with
+    /// `others_ringing` calls of other campaigns waiting for the same agents; returns how many
+    /// it placed.
+    async fn attend(
+        &self,
+        org: &str,
+        view: &CampaignView,
+        calls: &[CampaignCall],
+        others_ringing: u32,
+    ) -> Result<u32, ApiError> {
+        let id = view.campaign.id;
+        self.route_answered(org, &view.campaign, calls).await?;
         if view.campaign.settings.dialing_mode == DialingMode::Preview {
             self.lapse_previews(org, &view.campaign).await?;
         }
         if view.campaign.status != Status::Running {
-            return Ok(());
+            return Ok(0);
         }
-        let ringing = calls.iter().filter(|c| c.answered_at.is_none()).count() as u32;
         let on_calls = calls.iter().filter(|c| c.agent_id.is_some()).count() as u32;
+        let available = self.available_agents(org, &view.campaign).await?;
         let floor = Floor {
-            available: self.available_agents(org, &view.campaign).await?,
+            available: available.saturating_sub(others_ringing),
             busy: on_calls,
-            ringing,
+            ringing: ringing_in(calls),
         };
         let pacer = Pacer {
             mode: view.campaign.settings.dialing_mode,
             abandon_cap: view.campaign.settings.abandon_cap,
         };
         let wanted = pacer.calls_to_place(floor, &view.measured);
-        let placed = self.place_calls(org, &view, wanted).await?;
+        let placed = self.place_calls(org, view, wanted).await?;
         if placed == 0 && calls.is_empty() {
             self.complete_if_done(org, id).await?;
         }
-        Ok(())
+        Ok(placed)
     }
 
     /// Answered calls no agent is on yet: reserve one (connected at once); past the hold with
