@@ -28,7 +28,8 @@ pub struct Need {
 
 #[derive(Debug, Clone)]
 pub enum Reservation {
-    Reserved(Versioned<Agent>),
+    /// Boxed: an agent is far larger than a queue position.
+    Reserved(Box<Versioned<Agent>>),
     /// Waiting; 1-based position among the organization's waiting calls.
     Queued {
         position: u32,
@@ -66,7 +67,7 @@ impl Agents {
             self.reserve_in(tx, &identity.org_id, &need, connect).await
         })?;
         match offered {
-            Some(agent) => Ok(Reservation::Reserved(agent)),
+            Some(agent) => Ok(Reservation::Reserved(Box::new(agent))),
             None => Ok(Reservation::Queued {
                 position: self.position(need.call_id).await?,
             }),

@@ -180,6 +180,16 @@ async fn upsert_agent(conn: &mut PgConnection, view: &Versioned<Agent>) -> Resul
     Ok(())
 }
 
+/// A `teams_view` row: org_id, version, team_id, name, supervisor_id, created_at.
+type TeamRow = (
+    String,
+    i64,
+    Uuid,
+    String,
+    Option<String>,
+    chrono::DateTime<chrono::Utc>,
+);
+
 /// The team, if it exists in `org`; `lock` takes its row for this transaction.
 pub async fn find_team(
     conn: &mut PgConnection,
@@ -192,14 +202,7 @@ pub async fn find_team(
     } else {
         "SELECT org_id, version, team_id, name, supervisor_id, created_at FROM teams_view WHERE team_id = $1"
     };
-    let row: Option<(
-        String,
-        i64,
-        Uuid,
-        String,
-        Option<String>,
-        chrono::DateTime<chrono::Utc>,
-    )> = sqlx::query_as(sql)
+    let row: Option<TeamRow> = sqlx::query_as(sql)
         .bind(id)
         .fetch_optional(conn)
         .await
