@@ -42,6 +42,8 @@ pub struct Fleet {
     pub tap: String,
     /// The campaigns service's queue (its dead letters are `<queue>.dead-letter`).
     pub campaigns_queue: String,
+    /// The analytics service's queue.
+    pub analytics_queue: String,
     /// The events exchange the fleet publishes to and consumes from.
     pub exchange: String,
     /// The fleet's key, as a test holding a copy of `JWT_PRIVATE_KEY` would have it.
@@ -117,6 +119,7 @@ impl Fleet {
             amqp,
             tap,
             campaigns_queue: campaigns_queue.clone(),
+            analytics_queue: queue.clone(),
             exchange: exchange.clone(),
             private_key,
             auth,

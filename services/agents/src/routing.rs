@@ -31,9 +31,7 @@ pub enum Reservation {
     /// Boxed: an agent is far larger than a queue position.
     Reserved(Box<Versioned<Agent>>),
     /// Waiting; 1-based position among the organization's waiting calls.
-    Queued {
-        position: u32,
-    },
+    Queued { position: u32 },
 }
 
 /// One waiting call, as the queue holds it.

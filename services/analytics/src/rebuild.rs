@@ -1,7 +1,9 @@
-//! Rebuilding the projection from the event store: replay every call event into a fresh table,
-//! then, holding off the live consumer, catch up and swap the fresh table in. The fresh table has
-//! no counting trigger while it fills (that is what makes replay fast); the swap attaches it and
-//! recounts the dashboard counters once.
+//! Rebuilding the read models from the event store.
+//!
+//! - Calls: replay every call event into a fresh table, then, holding off the live consumer,
+//!   catch up and swap the fresh table in. The fresh table has no counting trigger while it fills
+//!   (that is what makes replay fast); the swap attaches it and recounts the dashboard counters.
+//! - Agents and campaigns: replayed in place, in one transaction that holds the consumer off.
 
 use comms_bus::{Envelope, HandleError};
 use comms_eventstore::{Checkpoint, EventStore, Filter, RecordedEvent};
@@ -113,4 +115,105 @@ async fn replay_batch(
         Err(HandleError::Retry(error)) => return Err(error),
     }
     Ok(events.len())
+}
+
+/// The agent and campaign read models, and the stream category each is built from.
+const READ_MODELS: [(&str, &[&str]); 2] = [
+    (
+        "agent",
+        &[
+            "analytics_agent_current",
+            "analytics_agent_time",
+            "analytics_agent_calls",
+        ],
+    ),
+    (
+        "campaign",
+        &["analytics_campaigns", "analytics_campaign_contacts"],
+    ),
+];
+
+/// Rebuilds the agent and campaign read models from the `agent` and `campaign` streams, through
+/// the code the live consumer runs, in one transaction that holds the consumer off: the tables
+/// are emptied, every event is replayed, and each replayed event is recorded as processed for
+/// `consumer` (the analytics consumer's name), so one still waiting in the queue is not counted
+/// twice. These tables are small (a row per agent-day, per campaign and per campaign contact),
+/// so unlike `analytics_calls` they are rebuilt in place; the consumer waits meanwhile and loses
+/// nothing.
+pub async fn rebuild_agents_and_campaigns(
+    store: &EventStore,
+    consumer: &str,
+    mut progress: impl FnMut(u64),
+) -> anyhow::Result<RebuildReport> {
+    let mut tx = store.pool().begin().await?;
+    let tables: Vec<&str> = READ_MODELS
+        .iter()
+        .flat_map(|(_, t)| t.iter().copied())
+        .collect();
+    let tables = tables.join(", ");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "LOCK TABLE {tables} IN EXCLUSIVE MODE; TRUNCATE {tables};"
+    )))
+    .execute(&mut *tx)
+    .await?;
+    let mut report = RebuildReport {
+        events_replayed: 0,
+        events_skipped: 0,
+    };
+    for (category, _) in READ_MODELS {
+        let mut position = Checkpoint::START;
+        loop {
+            // Read outside this transaction: the store shows what is committed (and, as to the
+            // relay, nothing past a transaction still running, this one included).
+            let events = store
+                .read_all(position, &Filter::Category(category.into()), BATCH)
+                .await?;
+            let Some(last) = events.last() else {
+                break;
+            };
+            position = last.checkpoint();
+            let mut replayed = Vec::with_capacity(events.len());
+            for event in &events {
+                let envelope = Envelope::from_recorded(event);
+                // Each event in a savepoint: one the consumer would dead-letter leaves no trace.
+                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+                let applied = match category {
+                    "agent" => crate::agents::apply(&mut savepoint, &envelope).await,
+                    _ => crate::campaigns::apply(&mut savepoint, &envelope).await,
+                };
+                match applied {
+                    Ok(()) => {
+                        savepoint.commit().await?;
+                        replayed.push(event.event_id);
+                        report.events_replayed += 1;
+                    }
+                    Err(HandleError::Reject(reason)) => {
+                        savepoint.rollback().await?;
+                        warn!(event_id = %event.event_id, reason, "event skipped in rebuild");
+                        report.events_skipped += 1;
+                    }
+                    Err(HandleError::Retry(error)) => return Err(error),
+                }
+            }
+            sqlx::query(
+                "INSERT INTO processed_messages (consumer, message_id)
+                 SELECT $1, id FROM UNNEST($2::uuid[]) AS id ON CONFLICT DO NOTHING",
+            )
+            .bind(consumer)
+            .bind(&replayed)
+            .execute(&mut *tx)
+            .await?;
+            progress(report.events_replayed);
+            if events.len() < BATCH {
+                break;
+            }
+        }
+    }
+    tx.commit().await?;
+    info!(
+        events = report.events_replayed,
+        skipped = report.events_skipped,
+        "agent and campaign read models rebuilt"
+    );
+    Ok(report)
 }

@@ -19,7 +19,7 @@ enum Command {
     Dev,
     /// Apply database migrations, declare the exchange and queues, and exit.
     Migrate,
-    /// Rebuild the analytics projections from the event store, then swap them in.
+    /// Rebuild the analytics read models (calls, agents, campaigns) from the event store.
     Replay,
     /// Signing keys: list, rotate, print the JWKS, mint service tokens.
     Keys {
@@ -135,13 +135,25 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let pool = comms_runtime::db::connect(&common.database_url, 4).await?;
             let store = comms_eventstore::EventStore::new(pool);
             let report = comms_analytics::rebuild::rebuild(&store, |n| {
-                tracing::info!(events = n, "replaying")
+                tracing::info!(events = n, "replaying calls")
             })
             .await?;
             tracing::info!(
                 replayed = report.events_replayed,
                 skipped = report.events_skipped,
-                "analytics rebuilt"
+                "call analytics rebuilt"
+            );
+            let consumer = comms_analytics::Config::from_env(&env)?.consumer();
+            let report = comms_analytics::rebuild::rebuild_agents_and_campaigns(
+                &store,
+                &consumer.consumer_name,
+                |n| tracing::info!(events = n, "replaying agents and campaigns"),
+            )
+            .await?;
+            tracing::info!(
+                replayed = report.events_replayed,
+                skipped = report.events_skipped,
+                "agent and campaign analytics rebuilt"
             );
             Ok(())
         }
