@@ -29,6 +29,10 @@ impl Calls {
         Self { store, telephony }
     }
 
+    pub fn pool(&self) -> &sqlx::PgPool {
+        self.store.pool()
+    }
+
     fn stream(call_id: Uuid) -> StreamName {
         StreamName::new(STREAM_CATEGORY, call_id)
     }

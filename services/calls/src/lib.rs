@@ -7,6 +7,7 @@ pub mod domain;
 pub mod grpc;
 pub mod telephony;
 pub mod view;
+pub mod watchdog;
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ use tokio::net::TcpListener;
 
 pub use app::Calls;
 pub use telephony::SimulationConfig;
+pub use watchdog::WatchdogConfig;
 
 /// The schemes a service's URL may have.
 const GRPC: [&str; 2] = ["http", "https"];
@@ -29,6 +31,7 @@ const GRPC: [&str; 2] = ["http", "https"];
 pub struct Config {
     pub common: Common,
     pub simulation: SimulationConfig,
+    pub watchdog: WatchdogConfig,
     /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
     pub queue: String,
     /// The agents and campaigns services, which vouch for the `agent_id` and `campaign_id` of a
@@ -42,6 +45,7 @@ impl Config {
         Ok(Self {
             common: Common::from_env(env)?,
             simulation: SimulationConfig::from_env(env)?,
+            watchdog: WatchdogConfig::from_env(env)?,
             queue: env.string("CALLS_QUEUE", "comms.calls"),
             agents_url: env.url("AGENTS_GRPC_URL", "http://127.0.0.1:50053", &GRPC)?,
             campaigns_url: env.url("CAMPAIGNS_GRPC_URL", "http://127.0.0.1:50054", &GRPC)?,
@@ -81,6 +85,11 @@ pub async fn run(
     let telephony = telephony::SimulatedTelephony::new(config.simulation, sink);
     let calls = Calls::new(store, Arc::new(telephony));
     tokio::spawn(calls.clone().follow_progress(reports));
+    tokio::spawn(watchdog::run(
+        calls.clone(),
+        config.watchdog,
+        shutdown.clone(),
+    ));
     let feed = tokio::spawn(comms_bus::run_consumer(
         pool.clone(),
         consumer,

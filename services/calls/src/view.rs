@@ -116,3 +116,27 @@ pub async fn list(
     });
     Ok((page, next))
 }
+
+/// Calls past their deadline: initiated or ringing since before `unanswered_before`, or answered
+/// before `answered_before`, as (organization, call, status).
+pub async fn stale(
+    pool: &PgPool,
+    unanswered_before: DateTime<Utc>,
+    answered_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(String, Uuid, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT organization_id, call_id, status FROM calls_view
+         WHERE status IN ('initiated', 'ringing', 'answered')
+           AND CASE status
+                 WHEN 'answered' THEN (state ->> 'answered_at')::timestamptz < $2
+                 ELSE created_at < $1
+               END
+         LIMIT $3",
+    )
+    .bind(unanswered_before)
+    .bind(answered_before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}

@@ -57,6 +57,11 @@ impl Service {
     /// Starts the service with a simulated provider: ring after 20 ms, answer 30 ms later, talk
     /// `talk_ms`, always answered.
     async fn start(talk_ms: u64) -> Self {
+        Self::start_with(talk_ms, &[]).await
+    }
+
+    /// As `start`, with `extra` settings over those.
+    async fn start_with(talk_ms: u64, extra: &[(&str, &str)]) -> Self {
         let db = TestDatabase::new().await;
         let talk = talk_ms.to_string();
         let (amqp, exchange, queue, agents_queue, campaigns_queue) = (
@@ -94,6 +99,10 @@ impl Service {
             ("SIM_TALK_MS", talk.as_str()),
             ("SIM_OUTCOMES", "answered=1"),
         ]);
+        let mut env = env;
+        for (key, value) in extra {
+            env.set(key, *value);
+        }
         let (stop, shutdown) = Shutdown::new();
         let tokens = AuthConfig::ephemeral().tokens;
         tokio::spawn(comms_agents::run(
@@ -734,4 +743,43 @@ async fn a_new_call_names_only_agents_and_campaigns_of_the_callers_organization(
     .await
     .unwrap();
     assert_eq!(calls, 2, "the refused calls appended nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_settles_calls_the_provider_stopped_reporting_on() {
+    // The provider rings, then says nothing for a minute; the watchdog gives up after 1 s.
+    let silent = Service::start_with(
+        60_000,
+        &[
+            ("SIM_ANSWER_MS", "60000"),
+            ("UNANSWERED_TIMEOUT_SECONDS", "1"),
+        ],
+    )
+    .await;
+    let mut client = silent.client("org_a");
+    let call = client
+        .initiate_call(initiate("+14155550100"))
+        .await
+        .unwrap()
+        .into_inner();
+    let failed = wait_for_status(&mut client, &call.id, CallStatus::Failed).await;
+    assert_eq!(
+        failed.end_reason,
+        "no answer or outcome reported by the provider within 1 s"
+    );
+
+    // An answered call talks for a minute; the longest allowed is 1 s.
+    let endless = Service::start_with(60_000, &[("MAX_CALL_SECONDS", "1")]).await;
+    let mut client = endless.client("org_a");
+    let call = client
+        .initiate_call(initiate("+14155550100"))
+        .await
+        .unwrap()
+        .into_inner();
+    let ended = wait_for_status(&mut client, &call.id, CallStatus::Ended).await;
+    assert_eq!(
+        ended.end_reason,
+        "longer than the longest call allowed (1 s)"
+    );
+    assert!(ended.duration_seconds >= 1);
 }
