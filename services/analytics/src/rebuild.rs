@@ -179,7 +179,8 @@ pub async fn rebuild_agents_and_campaigns(
                 let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
                 let applied = match category {
                     "agent" => crate::agents::apply(&mut savepoint, &envelope).await,
-                    _ => crate::campaigns::apply(&mut savepoint, &envelope).await,
+                    "campaign" => crate::campaigns::apply(&mut savepoint, &envelope).await,
+                    other => unreachable!("no read model is built from {other} streams"),
                 };
                 match applied {
                     Ok(()) => {
