@@ -140,10 +140,39 @@ const READ_MODELS: [(&str, &[&str]); 2] = [
 /// twice. These tables are small (a row per agent-day, per campaign and per campaign contact),
 /// so unlike `analytics_calls` they are rebuilt in place; the consumer waits meanwhile and loses
 /// nothing.
+///
+/// A consumer batch that recorded its messages as processed and then waits for these tables
+/// deadlocks with the rebuild when the rebuild records the same messages. PostgreSQL aborts one
+/// of the two: the consumer's batch is redelivered (and then finds its messages replayed), and
+/// a rebuild that was aborted starts again.
 pub async fn rebuild_agents_and_campaigns(
     store: &EventStore,
     consumer: &str,
     mut progress: impl FnMut(u64),
+) -> anyhow::Result<RebuildReport> {
+    const ATTEMPTS: usize = 3;
+    for attempt in 1.. {
+        match replay_in_place(store, consumer, &mut progress).await {
+            Err(error) if attempt < ATTEMPTS && is_deadlock(&error) => {
+                warn!(attempt, "the rebuild deadlocked with the live consumer; starting again");
+            }
+            done => return done,
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+fn is_deadlock(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<sqlx::Error>()
+        .and_then(|e| e.as_database_error()?.code())
+        .is_some_and(|code| code == "40P01")
+}
+
+async fn replay_in_place(
+    store: &EventStore,
+    consumer: &str,
+    progress: &mut impl FnMut(u64),
 ) -> anyhow::Result<RebuildReport> {
     let mut tx = store.pool().begin().await?;
     let tables: Vec<&str> = READ_MODELS
