@@ -364,6 +364,60 @@ async fn a_rebuild_of_agent_and_campaign_analytics_equals_the_live_read_models(f
     }
     assert!(handled().await > before, "the consumer got the event");
     assert_eq!(analytics_tables(fleet).await, live, "and counted it once");
+
+    // A consumer batch that recorded that event as processed and then waits for the tables
+    // deadlocks with the rebuild, which starts again and still ends equal.
+    let mut batch = fleet.pool.begin().await.unwrap();
+    sqlx::query("DELETE FROM processed_messages WHERE message_id = $1")
+        .bind(event_id)
+        .execute(&fleet.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO processed_messages (consumer, message_id) VALUES ('analytics.calls', $1)",
+    )
+    .bind(event_id)
+    .execute(&mut *batch)
+    .await
+    .unwrap();
+    let rebuild = tokio::spawn({
+        let store = store.clone();
+        async move {
+            comms_analytics::rebuild::rebuild_agents_and_campaigns(
+                &store,
+                "analytics.calls",
+                |_| {},
+            )
+            .await
+        }
+    });
+    // Once the rebuild waits on our row, we wait for its tables: PostgreSQL aborts the one that
+    // waited first, the rebuild, which starts again when we are done.
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&fleet.pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    sqlx::query("UPDATE analytics_campaigns SET attempts = attempts")
+        .execute(&mut *batch)
+        .await
+        .expect("the rebuild gave way");
+    batch.commit().await.unwrap();
+    let report = rebuild.await.unwrap().unwrap();
+    assert_eq!(report.events_skipped, 0);
+    assert_eq!(
+        analytics_tables(fleet).await,
+        live,
+        "equal after the deadlock"
+    );
 }
 
 async fn metrics_text(fleet: &Fleet) -> String {

@@ -154,7 +154,10 @@ pub async fn rebuild_agents_and_campaigns(
     for attempt in 1.. {
         match replay_in_place(store, consumer, &mut progress).await {
             Err(error) if attempt < ATTEMPTS && is_deadlock(&error) => {
-                warn!(attempt, "the rebuild deadlocked with the live consumer; starting again");
+                warn!(
+                    attempt,
+                    "the rebuild deadlocked with the live consumer; starting again"
+                );
             }
             done => return done,
         }
