@@ -245,6 +245,22 @@ async fn a_campaign_over_fifty_contacts_runs_to_completed_and_analytics_agrees()
         (handle_seconds - (talk + wrap_seconds)).abs() < 1e-6,
         "{measured} vs talk {talk} + wrap-up {wrap_seconds}"
     );
+    // The operator sees those measures on the campaign.
+    let shown = json_of(fleet.get(&format!("/api/communications/campaigns/{campaign}"))).await;
+    let progress = &shown["progress"];
+    let per = |sum: f64, count: &str| sum / measured[count].as_f64().unwrap();
+    let close = |field: &str, expected: f64| {
+        let got = progress[field].as_f64().unwrap();
+        assert!(
+            (got - expected).abs() < 1e-9,
+            "{field}: {got} vs {expected}"
+        );
+    };
+    close("average_handle_seconds", per(handle_seconds, "handled"));
+    close(
+        "answer_rate",
+        per(measured["answered"].as_f64().unwrap(), "resolved"),
+    );
 
     let metrics = fleet
         .http

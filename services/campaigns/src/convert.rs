@@ -189,6 +189,8 @@ pub fn campaign(view: &CampaignView, counts: Counts) -> v1::Campaign {
             answered: view.measured.answered,
             abandoned: view.measured.abandoned,
             abandon_rate: view.measured.abandon_rate(),
+            answer_rate: view.measured.observed_answer_rate(),
+            average_handle_seconds: view.measured.observed_handle_seconds(),
         }),
     }
 }

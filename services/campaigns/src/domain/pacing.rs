@@ -118,12 +118,22 @@ impl Measured {
     /// Abandoned over answered calls, the measure regulators cap (FCC: 3% of answered calls
     /// per campaign); 0 before any answer.
     pub fn abandon_rate(&self) -> f64 {
-        if self.answered == 0 {
-            0.0
-        } else {
-            self.abandoned as f64 / self.answered as f64
-        }
+        ratio(self.abandoned as f64, self.answered)
     }
+
+    /// What an operator sees, without the pacer's priors: answered over calls that stopped
+    /// ringing, and the average handle time of connected calls; each 0 before any call.
+    pub fn observed_answer_rate(&self) -> f64 {
+        ratio(self.answered as f64, self.resolved)
+    }
+
+    pub fn observed_handle_seconds(&self) -> f64 {
+        ratio(self.handle_seconds, self.handled)
+    }
+}
+
+fn ratio(sum: f64, count: u64) -> f64 {
+    if count == 0 { 0.0 } else { sum / count as f64 }
 }
 
 /// Never more calls in flight than this many per agent, whatever the estimates say.

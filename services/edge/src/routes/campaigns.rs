@@ -149,6 +149,10 @@ pub struct Progress {
     pub abandoned: u64,
     /// Abandoned over answered calls so far.
     pub abandon_rate: f64,
+    /// Answered over calls that stopped ringing, as measured (0 before any).
+    pub answer_rate: f64,
+    /// Talk plus wrap-up of connected calls, on average, as measured (0 before any).
+    pub average_handle_seconds: f64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -227,6 +231,8 @@ impl From<v1::Campaign> for Campaign {
                 answered: progress.answered,
                 abandoned: progress.abandoned,
                 abandon_rate: progress.abandon_rate,
+                answer_rate: progress.answer_rate,
+                average_handle_seconds: progress.average_handle_seconds,
             },
         }
     }
