@@ -236,7 +236,7 @@ async fn a_campaign_over_fifty_contacts_runs_to_completed_and_analytics_agrees()
     let (wrap_count, wrap_seconds) = wrapped;
     // WRAP_UP_SECONDS is 1: each took about that long.
     let average_wrap_up = wrap_seconds / wrap_count as f64;
-    assert!((0.8..3.0).contains(&average_wrap_up), "{average_wrap_up}");
+    assert!((0.8..5.0).contains(&average_wrap_up), "{average_wrap_up}");
     let measured: Value =
         sqlx::query_scalar("SELECT measured FROM campaigns_view WHERE campaign_id = $1::uuid")
             .bind(&campaign)

@@ -268,6 +268,17 @@ impl Dialer {
             else {
                 continue;
             };
+            // Under the call's row lock until the agent is recorded: the feed records the call's
+            // end under the same lock, so its outcome sees the agent (or the end comes first,
+            // and nobody is connected to a finished call).
+            let mut tx = self.campaigns.pool().begin().await.map_err(store_error)?;
+            match campaigns::lock_call(&mut tx, call.call_id).await? {
+                Some(current)
+                    if current.finished_at.is_none()
+                        && current.agent_id.is_none()
+                        && !current.abandoned => {}
+                _ => continue,
+            }
             let reservation = self
                 .agents
                 .clone()
@@ -284,15 +295,15 @@ impl Dialer {
                 .await
                 .map_err(|s| ApiError::from_status(&s))?
                 .into_inner();
-            let mut conn = self.campaigns.pool().acquire().await.map_err(store_error)?;
             if let Some(agent) = reservation.agent {
                 let agent = Uuid::parse_str(&agent.id).ok();
-                campaigns::mark_call(&mut conn, call.call_id, None, agent, false).await?;
+                campaigns::mark_call(&mut tx, call.call_id, None, agent, false).await?;
+                tx.commit().await.map_err(store_error)?;
             } else if now - answered_at
                 >= chrono::Duration::from_std(self.config.hold).expect("small")
             {
-                campaigns::mark_call(&mut conn, call.call_id, None, None, true).await?;
-                drop(conn);
+                campaigns::mark_call(&mut tx, call.call_id, None, None, true).await?;
+                tx.commit().await.map_err(store_error)?;
                 let ended = self
                     .calls
                     .clone()

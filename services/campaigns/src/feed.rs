@@ -25,8 +25,9 @@ use crate::domain::contact::ContactFields;
 use crate::domain::dialing::Outcome;
 use crate::store::{campaigns, contacts};
 
-/// How long an event of a call the campaign has not recorded yet is retried: the dialer records
-/// the call in the transaction that places it, which commits moments after the calls service's.
+/// How long an event that arrives before what it follows is retried: a call's events before the
+/// dialer's transaction that placed it commits (moments after the calls service's), and an
+/// agent's end of wrap-up before the call's end (a redelivered message can be overtaken).
 const NOT_YET_RECORDED: chrono::Duration = chrono::Duration::seconds(60);
 
 pub const BINDINGS: [&str; 11] = [
@@ -102,7 +103,10 @@ impl Feed {
         event: CallEvent,
     ) -> Result<(), HandleError> {
         let org = envelope.organization_id.as_str();
-        let Some(call) = campaigns::call(conn, event.call_id).await.map_err(retry)? else {
+        let Some(call) = campaigns::lock_call(conn, event.call_id)
+            .await
+            .map_err(retry)?
+        else {
             return not_recorded(conn, envelope, &event).await;
         };
         if call.org_id != org || call.finished_at.is_some() {
@@ -288,12 +292,19 @@ async fn wrap_up_ended(
     let Some(call) = campaigns::call(conn, call_id).await.map_err(retry)? else {
         return Ok(());
     };
-    let (Some(finished_at), None) = (call.finished_at, call.wrapped_up_at) else {
-        return Ok(());
-    };
     if call.org_id != org || call.agent_id != Some(event.agent_id) || call.abandoned {
         return Ok(());
     }
+    let finished_at = match (call.finished_at, call.wrapped_up_at) {
+        (Some(finished_at), None) => finished_at,
+        // The call's end is still on its way: a redelivered message can overtake it.
+        (None, _) if Utc::now() - envelope.timestamp < NOT_YET_RECORDED => {
+            return Err(HandleError::Retry(anyhow::anyhow!(
+                "the end of call {call_id} is not recorded yet"
+            )));
+        }
+        _ => return Ok(()),
+    };
     let seconds = (event.at - finished_at).num_milliseconds().max(0) as f64 / 1000.0;
     let command = Command::RecordWrapUp {
         call_id,
