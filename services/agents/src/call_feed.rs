@@ -2,7 +2,7 @@
 //! is busy from its start; an answered inbound call asks for an agent and is connected to the
 //! one it is offered to (a campaign's answered calls are routed by the campaigns service, which
 //! decides when one is abandoned); when a call ends, fails or is canceled, its agent goes to
-//! wrap-up (and a call still waiting leaves the queue). Each message is applied in the consumer's
+//! wrap-up (and a call still waiting leaves the queue), and no agent is reserved for it after. Each message is applied in the consumer's
 //! transaction, so a redelivered one changes nothing twice.
 
 use comms_bus::{Envelope, HandleError, Handler};
@@ -124,15 +124,26 @@ impl Handler for CallFeed {
             "comms.call.ended" | "comms.call.failed" | "comms.call.canceled" => {
                 let call: CallOnly = serde_json::from_value(envelope.data.clone())
                     .map_err(|e| reject(envelope, e))?;
+                // Marked ended first, under the row lock a reservation takes too: one that comes
+                // later is refused, one that came first has its agent released just below.
+                sqlx::query(
+                    "INSERT INTO routing_calls (call_id, org_id, needs_agent, ended_at)
+                     VALUES ($1, $2, false, now())
+                     ON CONFLICT (call_id) DO UPDATE
+                     SET ended_at = COALESCE(routing_calls.ended_at, now())",
+                )
+                .bind(call.call_id)
+                .bind(org)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| HandleError::Retry(e.into()))?;
                 let result = self
                     .0
                     .release_in(conn, org, ACTOR, call.call_id)
                     .await
                     .map(|_| ());
                 tolerate(result, "releasing a finished call")?;
-                sqlx::query("DELETE FROM routing_calls WHERE call_id = $1 AND org_id = $2")
-                    .bind(call.call_id)
-                    .bind(org)
+                sqlx::query("DELETE FROM routing_calls WHERE ended_at < now() - interval '1 hour'")
                     .execute(&mut *conn)
                     .await
                     .map_err(|e| HandleError::Retry(e.into()))?;

@@ -81,6 +81,22 @@ impl Agents {
         need: &Need,
         connect_on_offer: bool,
     ) -> Result<Option<Versioned<Agent>>, ApiError> {
+        // Under the call's routing row lock, which its end takes too: a call whose end has been
+        // followed gets no agent (nobody would release them).
+        let ended: Option<Option<chrono::DateTime<Utc>>> = sqlx::query_scalar(
+            "SELECT ended_at FROM routing_calls WHERE call_id = $1 AND org_id = $2 FOR UPDATE",
+        )
+        .bind(need.call_id)
+        .bind(org)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        if let Some(Some(_)) = ended {
+            return Err(ApiError::new(
+                ErrorKind::FailedPrecondition,
+                format!("call {} has already ended", need.call_id),
+            ));
+        }
         let existing: Option<Waiting> =
             sqlx::query_as("SELECT * FROM routing_queue WHERE call_id = $1 FOR UPDATE")
                 .bind(need.call_id)

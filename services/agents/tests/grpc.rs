@@ -756,3 +756,45 @@ async fn until_state(
     }
     panic!("{id} never reported {state:?}");
 }
+
+#[tokio::test]
+async fn a_call_whose_end_was_followed_gets_no_agent() {
+    use comms_bus::Handler as _;
+    let service = Service::start("60").await;
+    let mut admin = service.admin("org_a");
+    let ada = available(&mut admin, new_agent("Ada", &[], &["en"])).await;
+    // The callee hangs up, and the agents service follows the end before anyone asks for an
+    // agent for the call (a dialer connecting one a moment too late).
+    let call = Uuid::now_v7();
+    let ended: comms_bus::Envelope = serde_json::from_value(serde_json::json!({
+        "id": Uuid::now_v7(), "type": "comms.call.ended", "source": "comms",
+        "timestamp": chrono::Utc::now(), "organizationId": "org_a",
+        "data": { "call_id": call, "duration": 0, "outcome": "completed",
+                  "reason": "remote hang-up", "ended_at": chrono::Utc::now() },
+    }))
+    .unwrap();
+    let timeouts = comms_agents::Timeouts {
+        reservation: Duration::from_secs(60),
+        wrap_up: Duration::from_secs(1),
+    };
+    let store = comms_eventstore::EventStore::new(service.pool.clone());
+    let feed = comms_agents::call_feed::CallFeed(comms_agents::Agents::new(store, timeouts));
+    let mut conn = service.pool.acquire().await.unwrap();
+    feed.handle(&mut conn, &ended).await.unwrap();
+
+    let mut connect = reserve(call, 0);
+    connect.connect = true;
+    let refused = admin.reserve_agent(connect).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("has already ended"),
+        "{}",
+        refused.message()
+    );
+    let ada = admin
+        .get_agent(v1::GetAgentRequest { id: ada.id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ada.state(), AgentState::Available, "Ada is still free");
+}

@@ -292,9 +292,13 @@ impl Dialer {
                         connect: true,
                     },
                 )?)
-                .await
-                .map_err(|s| ApiError::from_status(&s))?
-                .into_inner();
+                .await;
+            let reservation = match reservation {
+                Ok(reservation) => reservation.into_inner(),
+                // The callee hung up meanwhile: its end, on its way, finishes the call.
+                Err(status) if status.code() == tonic::Code::FailedPrecondition => continue,
+                Err(status) => return Err(ApiError::from_status(&status)),
+            };
             if let Some(agent) = reservation.agent {
                 let agent = Uuid::parse_str(&agent.id).ok();
                 campaigns::mark_call(&mut tx, call.call_id, None, agent, false).await?;
