@@ -40,6 +40,14 @@ pub fn bearer(value: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
+/// Passes the caller's token on to a request made on their behalf, so the service it goes to
+/// answers exactly as it would answer the caller.
+pub fn forward(incoming: &MetadataMap, outgoing: &mut MetadataMap) {
+    if let Some(authorization) = incoming.get(AUTHORIZATION) {
+        outgoing.insert(AUTHORIZATION, authorization.clone());
+    }
+}
+
 /// Attaches `token` to an outgoing request.
 pub fn attach(metadata: &mut MetadataMap, token: &str) {
     let value = MetadataValue::try_from(format!("Bearer {token}")).expect("a JWT is ascii");

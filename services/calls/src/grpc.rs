@@ -21,7 +21,6 @@ use crate::view::{CallView, Cursor, ListFilter};
 
 const MAX_IDEMPOTENCY_KEY: usize = 128;
 const MAX_REASON: usize = 500;
-const AUTHORIZATION: &str = "authorization";
 
 pub struct CallsGrpc {
     calls: Calls,
@@ -130,11 +129,7 @@ impl Reach {
 /// A request to another service on the caller's behalf: their token and the trace.
 fn forwarded<T>(metadata: &MetadataMap, message: T) -> Request<T> {
     let mut request = Request::new(message);
-    if let Some(authorization) = metadata.get(AUTHORIZATION) {
-        request
-            .metadata_mut()
-            .insert(AUTHORIZATION, authorization.clone());
-    }
+    comms_auth::service::forward(metadata, request.metadata_mut());
     comms_telemetry::inject_grpc(request.metadata_mut());
     request
 }

@@ -289,7 +289,7 @@ async fn wrap_up_ended(
     let Some(call_id) = event.call_id else {
         return Ok(());
     };
-    let Some(call) = campaigns::call(conn, call_id).await.map_err(retry)? else {
+    let Some(call) = campaigns::lock_call(conn, call_id).await.map_err(retry)? else {
         return Ok(());
     };
     if call.org_id != org || call.agent_id != Some(event.agent_id) || call.abandoned {

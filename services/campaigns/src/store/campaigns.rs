@@ -464,19 +464,9 @@ pub struct CampaignCall {
     pub wrapped_up_at: Option<DateTime<Utc>>,
 }
 
-pub async fn call(
-    conn: &mut PgConnection,
-    call_id: Uuid,
-) -> Result<Option<CampaignCall>, ApiError> {
-    sqlx::query_as("SELECT * FROM campaign_calls WHERE call_id = $1")
-        .bind(call_id)
-        .fetch_optional(conn)
-        .await
-        .map_err(store_error)
-}
-
 /// The call, its row locked for this transaction: the dialer connecting an agent and the feed
-/// recording the call's end take it in turn, so an outcome never misses an agent just connected.
+/// recording the call's end (or its wrap-up) take it in turn, so an outcome never misses an
+/// agent just connected.
 pub async fn lock_call(
     conn: &mut PgConnection,
     call_id: Uuid,
