@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use futures::{FutureExt as _, StreamExt as _};
 use lapin::message::Delivery;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
@@ -24,15 +24,25 @@ pub enum HandleError {
     /// The message can never be applied (invalid data, an unknown event): dead-letter it.
     #[error("{0}")]
     Reject(String),
-    /// A passing failure (the database is down): redeliver it later.
+    /// This message failed, and a later attempt may succeed (a concurrent change won, it arrived
+    /// before what it follows): tried again with backoff, then dead-lettered with the reason.
     #[error(transparent)]
     Retry(anyhow::Error),
+    /// Something every message needs is down (the database, another service): the consumer
+    /// holds its messages, without counting attempts against them, until it is back.
+    #[error(transparent)]
+    Unavailable(anyhow::Error),
 }
 
 impl From<sqlx::Error> for HandleError {
-    /// Data and integrity errors (SQLSTATE classes 22 and 23) will fail again on redelivery;
-    /// anything else (connections, timeouts, serialization) may not.
+    /// Data and integrity errors (SQLSTATE classes 22 and 23) will fail again on redelivery: the
+    /// message is rejected. Losing the database (a connection error, an exhausted pool, a server
+    /// shutting down) holds every message alike. Anything else (serialization failures,
+    /// deadlocks) is this message's passing failure.
     fn from(error: sqlx::Error) -> Self {
+        if is_database_unavailable(&error) {
+            return Self::Unavailable(error.into());
+        }
         let permanent = error
             .as_database_error()
             .and_then(|e| e.code())
@@ -42,6 +52,38 @@ impl From<sqlx::Error> for HandleError {
         } else {
             Self::Retry(error.into())
         }
+    }
+}
+
+impl HandleError {
+    /// A service's refusal of the work a message asked for, where the handler has no better
+    /// judgement: a service that is down holds every message; anything else is this message's
+    /// passing failure, tried again and then dead-lettered with `what` and the service's words.
+    pub fn from_api(what: &str, error: comms_proto::ApiError) -> Self {
+        let unavailable = error.kind == comms_proto::ErrorKind::Unavailable;
+        let error = anyhow::anyhow!("{what}: {}", error.message);
+        if unavailable {
+            Self::Unavailable(error)
+        } else {
+            Self::Retry(error)
+        }
+    }
+}
+
+/// True when `error` says the database cannot be reached, rather than that it refused this work:
+/// connection failures, a pool that could not hand out a connection, and the server's
+/// connection-exception (08) and shutdown (57P01–57P03) codes.
+pub fn is_database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
     }
 }
 
@@ -82,6 +124,37 @@ pub struct ConsumerConfig {
     pub consumer_name: String,
     pub prefetch: u16,
     pub queue_type: QueueType,
+    pub retry: RetryPolicy,
+}
+
+/// How a message that fails with [`HandleError::Retry`] is tried again: after a delay that
+/// doubles from `first_delay` up to `max_delay`, at most `max_attempts` times in all, then
+/// dead-lettered with the last error. The message stays in hand meanwhile (neither requeued nor
+/// redelivered), so the messages behind it wait and per-stream order holds.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Ten attempts over about a minute (0.25 s, 0.5 s, … 15 s, 15 s, 15 s between them).
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            first_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(15),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The pause after the `failures`-th failure (1-based).
+    pub fn delay(&self, failures: u32) -> Duration {
+        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+        self.first_delay.saturating_mul(factor).min(self.max_delay)
+    }
 }
 
 /// Consumes until `shutdown` resolves, reconnecting after broker failures. The message in hand
@@ -108,11 +181,27 @@ pub async fn run_consumer<H: Handler>(
     }
 }
 
-async fn consume<H: Handler>(
+/// Whether the consumer goes on after a batch, or stopped for shutdown while waiting to retry
+/// (its messages still unacknowledged: the broker redelivers them to the next consumer).
+enum Flow {
+    Continue,
+    Stopped,
+}
+
+/// What a consumer needs to process deliveries.
+struct Context<'a, H, S> {
+    pool: &'a PgPool,
+    config: &'a ConsumerConfig,
+    handler: &'a H,
+    dead_letters: &'a Channel,
+    shutdown: std::pin::Pin<&'a mut S>,
+}
+
+async fn consume<H: Handler, S: Future<Output = ()>>(
     pool: &PgPool,
     config: &ConsumerConfig,
     handler: &H,
-    mut shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
+    mut shutdown: std::pin::Pin<&mut S>,
 ) -> anyhow::Result<()> {
     // Shutdown may come while the broker is slow to answer (a quorum queue being created).
     let (connection, dead_letters, mut deliveries) = tokio::select! {
@@ -120,9 +209,16 @@ async fn consume<H: Handler>(
         subscribed = subscribe(config) => subscribed?,
     };
     info!(queue = %config.queue, "consuming");
+    let mut context = Context {
+        pool,
+        config,
+        handler,
+        dead_letters: &dead_letters,
+        shutdown,
+    };
     loop {
         let delivery = tokio::select! {
-            () = &mut shutdown => {
+            () = &mut context.shutdown => {
                 let _ = connection.close(200, "shutting down".into()).await;
                 return Ok(());
             }
@@ -136,7 +232,10 @@ async fn consume<H: Handler>(
         while let Some(Some(next)) = deliveries.next().now_or_never() {
             batch.push(next?);
         }
-        process_batch(pool, config, handler, &dead_letters, batch).await?;
+        if let Flow::Stopped = context.process_batch(batch).await? {
+            let _ = connection.close(200, "shutting down".into()).await;
+            return Ok(());
+        }
     }
 }
 
@@ -174,66 +273,164 @@ async fn subscribe(config: &ConsumerConfig) -> anyhow::Result<(Connection, Chann
     Ok((connection, dead_letters, deliveries))
 }
 
-/// Applies a batch of deliveries in one transaction and acknowledges them with one frame after
-/// the commit. Bodies that are not envelopes are dead-lettered first; if the handler rejects
-/// the batch, its messages are processed one by one so only the culprit is dead-lettered.
-async fn process_batch<H: Handler>(
-    pool: &PgPool,
-    config: &ConsumerConfig,
-    handler: &H,
-    dead_letters: &Channel,
-    deliveries: Vec<Delivery>,
-) -> anyhow::Result<()> {
-    if deliveries.len() == 1 {
-        let delivery = deliveries.into_iter().next().expect("one delivery");
-        return process(pool, config, handler, dead_letters, delivery).await;
-    }
-    let mut parsed = Vec::with_capacity(deliveries.len());
-    for delivery in deliveries {
-        match Envelope::parse(&delivery.data) {
-            Ok(envelope) => parsed.push((delivery, envelope)),
-            Err(reason) => dead_letter(config, dead_letters, delivery, &reason.to_string()).await?,
-        }
-    }
-    let Some((last, _)) = parsed.last() else {
-        return Ok(());
-    };
-    let span = tracing::info_span!("consume_batch", queue = %config.queue, messages = parsed.len());
-    comms_telemetry::continue_trace(
-        &span,
-        traceparent_header(&parsed[0].0.properties).as_deref(),
-    );
-    let envelopes: Vec<Envelope> = parsed.iter().map(|(_, e)| e.clone()).collect();
-    match apply_batch(pool, config, handler, &envelopes)
-        .instrument(span)
-        .await
-    {
-        Ok(applied) => {
-            let multiple = BasicAckOptions { multiple: true };
-            last.acker.ack(multiple).await?;
-            let queue = config.queue.clone();
-            metrics::counter!("comms_consumer_messages_total", "queue" => queue.clone(), "outcome" => "applied").increment(applied as u64);
-            metrics::counter!("comms_consumer_messages_total", "queue" => queue, "outcome" => "duplicate").increment((envelopes.len() - applied) as u64);
-            Ok(())
-        }
-        Err(HandleError::Reject(reason)) => {
-            warn!(queue = %config.queue, reason, "batch rejected; applying its messages one by one");
-            for (delivery, _) in parsed {
-                process(pool, config, handler, dead_letters, delivery).await?;
+impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
+    /// Applies a batch of deliveries in one transaction and acknowledges them with one frame
+    /// after the commit. Bodies that are not envelopes are dead-lettered first. If the handler
+    /// rejects the batch or one of its messages needs another try, the messages are processed
+    /// one by one, so the healthy ones are applied and only the culprit waits or is
+    /// dead-lettered. While the database (or a service) is down, the batch is held and tried
+    /// again as it comes back.
+    async fn process_batch(&mut self, deliveries: Vec<Delivery>) -> anyhow::Result<Flow> {
+        let mut parsed = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
+            match Envelope::parse(&delivery.data) {
+                Ok(envelope) => parsed.push((delivery, envelope)),
+                Err(reason) => self.dead_letter(delivery, &reason.to_string()).await?,
             }
-            Ok(())
         }
-        Err(HandleError::Retry(error)) => {
-            warn!(queue = %config.queue, error = %format!("{error:#}"), "batch will be redelivered");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let requeue = BasicNackOptions {
-                multiple: true,
-                requeue: true,
+        if parsed.len() <= 1 {
+            return match parsed.pop() {
+                Some((delivery, envelope)) => self.process(delivery, &envelope).await,
+                None => Ok(Flow::Continue),
             };
-            last.acker.nack(requeue).await?;
-            Ok(())
+        }
+        let queue = self.config.queue.clone();
+        let span = tracing::info_span!("consume_batch", queue = %queue, messages = parsed.len());
+        comms_telemetry::continue_trace(
+            &span,
+            traceparent_header(&parsed[0].0.properties).as_deref(),
+        );
+        let envelopes: Vec<Envelope> = parsed.iter().map(|(_, e)| e.clone()).collect();
+        let mut outage = Outage::default();
+        loop {
+            let outcome = apply_batch(self.pool, self.config, self.handler, &envelopes)
+                .instrument(span.clone())
+                .await;
+            match outcome {
+                Ok(applied) => {
+                    outage.over(&queue);
+                    let (last, _) = parsed.last().expect("a batch of two or more");
+                    last.acker.ack(BasicAckOptions { multiple: true }).await?;
+                    count(&queue, "applied", applied);
+                    count(&queue, "duplicate", envelopes.len() - applied);
+                    return Ok(Flow::Continue);
+                }
+                Err(HandleError::Unavailable(error)) => {
+                    let pause = outage.failed(&queue, &error, self.config.retry);
+                    if self.pause(pause).await {
+                        return Ok(Flow::Stopped);
+                    }
+                }
+                Err(error) => {
+                    outage.over(&queue);
+                    info!(queue = %queue, reason = %format!("{error:#}"), "batch not applied; applying its messages one by one");
+                    for (delivery, envelope) in parsed {
+                        if let Flow::Stopped = self.process(delivery, &envelope).await? {
+                            return Ok(Flow::Stopped);
+                        }
+                    }
+                    return Ok(Flow::Continue);
+                }
+            }
         }
     }
+
+    /// Applies one message: acknowledged once applied (or found applied before), dead-lettered
+    /// when rejected or when its tries run out, held while what it needs is down.
+    async fn process(&mut self, delivery: Delivery, envelope: &Envelope) -> anyhow::Result<Flow> {
+        let queue = self.config.queue.clone();
+        let span = tracing::info_span!("consume", queue = %queue, event_type = %envelope.event_type, event_id = %envelope.id);
+        comms_telemetry::continue_trace(&span, traceparent_header(&delivery.properties).as_deref());
+        let policy = self.config.retry;
+        let (mut failures, mut outage) = (0, Outage::default());
+        loop {
+            let outcome = apply(self.pool, self.config, self.handler, envelope)
+                .instrument(span.clone())
+                .await;
+            let error = match outcome {
+                Ok(applied) => {
+                    outage.over(&queue);
+                    delivery.acker.ack(BasicAckOptions::default()).await?;
+                    count(&queue, if applied { "applied" } else { "duplicate" }, 1);
+                    return Ok(Flow::Continue);
+                }
+                Err(HandleError::Reject(reason)) => {
+                    self.dead_letter(delivery, &reason).await?;
+                    return Ok(Flow::Continue);
+                }
+                Err(HandleError::Unavailable(error)) => {
+                    let pause = outage.failed(&queue, &error, policy);
+                    if self.pause(pause).await {
+                        return Ok(Flow::Stopped);
+                    }
+                    continue;
+                }
+                Err(HandleError::Retry(error)) => error,
+            };
+            outage.over(&queue);
+            failures += 1;
+            if failures >= policy.max_attempts {
+                let reason = format!("gave up after {failures} attempts: {error:#}");
+                self.dead_letter(delivery, &reason).await?;
+                return Ok(Flow::Continue);
+            }
+            let pause = policy.delay(failures);
+            info!(queue = %queue, event_id = %envelope.id, attempt = failures, retry_in_ms = pause.as_millis() as u64, error = %format!("{error:#}"), "message will be tried again");
+            count(&queue, "retried", 1);
+            if self.pause(pause).await {
+                return Ok(Flow::Stopped);
+            }
+        }
+    }
+
+    /// Waits `duration`; true if shutdown came first.
+    async fn pause(&mut self, duration: Duration) -> bool {
+        tokio::select! {
+            () = &mut self.shutdown => true,
+            () = tokio::time::sleep(duration) => false,
+        }
+    }
+
+    async fn dead_letter(&self, delivery: Delivery, reason: &str) -> anyhow::Result<()> {
+        dead_letter(self.config, self.dead_letters, delivery, reason).await
+    }
+}
+
+/// A dependency that is down, as one consumer sees it: the first failure is a warning, the
+/// wait grows to the policy's longest delay, and the recovery is logged with how long it took.
+#[derive(Default)]
+struct Outage {
+    started: Option<std::time::Instant>,
+    failures: u32,
+}
+
+impl Outage {
+    fn failed(&mut self, queue: &str, error: &anyhow::Error, policy: RetryPolicy) -> Duration {
+        self.failures += 1;
+        if self.started.is_none() {
+            self.started = Some(std::time::Instant::now());
+            warn!(queue, error = %format!("{error:#}"), "a dependency is down; holding messages until it is back");
+            metrics::gauge!("comms_consumer_held", "queue" => queue.to_owned()).set(1.0);
+        }
+        policy.delay(self.failures)
+    }
+
+    fn over(&mut self, queue: &str) {
+        if let Some(started) = self.started.take() {
+            info!(
+                queue,
+                held_ms = started.elapsed().as_millis() as u64,
+                "dependency back; consuming again"
+            );
+            metrics::gauge!("comms_consumer_held", "queue" => queue.to_owned()).set(0.0);
+        }
+        self.failures = 0;
+    }
+}
+
+fn count(queue: &str, outcome: &'static str, messages: usize) {
+    metrics::counter!("comms_consumer_messages_total", "queue" => queue.to_owned(), "outcome" => outcome)
+        .increment(messages as u64);
 }
 
 /// Records the batch's message ids and applies those not seen before, in one transaction;
@@ -265,47 +462,6 @@ async fn apply_batch<H: Handler>(
     handler.handle_batch(&mut tx, &new).await?;
     tx.commit().await?;
     Ok(new.len())
-}
-
-async fn process<H: Handler>(
-    pool: &PgPool,
-    config: &ConsumerConfig,
-    handler: &H,
-    dead_letters: &Channel,
-    delivery: Delivery,
-) -> anyhow::Result<()> {
-    let envelope = match Envelope::parse(&delivery.data) {
-        Ok(envelope) => envelope,
-        Err(reason) => {
-            return dead_letter(config, dead_letters, delivery, &reason.to_string()).await;
-        }
-    };
-    let span = tracing::info_span!("consume", queue = %config.queue, event_type = %envelope.event_type, event_id = %envelope.id);
-    comms_telemetry::continue_trace(&span, traceparent_header(&delivery.properties).as_deref());
-    let outcome = apply(pool, config, handler, &envelope)
-        .instrument(span)
-        .await;
-    match outcome {
-        Ok(applied) => {
-            delivery.acker.ack(BasicAckOptions::default()).await?;
-            let outcome = if applied { "applied" } else { "duplicate" };
-            metrics::counter!("comms_consumer_messages_total", "queue" => config.queue.clone(), "outcome" => outcome).increment(1);
-            Ok(())
-        }
-        Err(HandleError::Reject(reason)) => {
-            dead_letter(config, dead_letters, delivery, &reason).await
-        }
-        Err(HandleError::Retry(error)) => {
-            warn!(event_id = %envelope.id, error = %format!("{error:#}"), "message will be redelivered");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let requeue = BasicNackOptions {
-                requeue: true,
-                ..Default::default()
-            };
-            delivery.acker.nack(requeue).await?;
-            Ok(())
-        }
-    }
 }
 
 /// Records the message id and applies it in one transaction; a message already recorded is a
@@ -371,6 +527,6 @@ async fn dead_letter(
         "the broker did not confirm the dead letter"
     );
     delivery.acker.ack(BasicAckOptions::default()).await?;
-    metrics::counter!("comms_consumer_messages_total", "queue" => config.queue.clone(), "outcome" => "dead_lettered").increment(1);
+    count(&config.queue, "dead_lettered", 1);
     Ok(())
 }

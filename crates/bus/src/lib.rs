@@ -7,7 +7,9 @@ mod envelope;
 mod relay;
 mod topology;
 
-pub use consumer::{ConsumerConfig, HandleError, Handler, run_consumer};
+pub use consumer::{
+    ConsumerConfig, HandleError, Handler, RetryPolicy, is_database_unavailable, run_consumer,
+};
 pub use envelope::{ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, event_metadata};
 pub use relay::{Relay, RelayConfig};
 pub use topology::{QueueType, dead_letter_queue, declare_events_exchange, declare_queue};

@@ -8,14 +8,13 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use comms_eventstore::{Checkpoint, EventStore, Filter, RecordedEvent, Subscription};
+use comms_eventstore::{Checkpoint, EventStore, Filter, LeaderLock, RecordedEvent, Subscription};
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::{FutureExt as _, StreamExt as _};
 use lapin::Channel;
 use lapin::Confirmation;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use sqlx::{Connection as _, PgConnection};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -27,7 +26,8 @@ pub struct RelayConfig {
     pub exchange: String,
     /// Events published per round trip of confirms.
     pub batch_size: usize,
-    /// How often a standby tries to become active, and the active relay checks it still is.
+    /// How often a standby tries to become active (the active relay keeps its lock as
+    /// [`LeaderLock`] describes).
     pub leadership_check: Duration,
 }
 
@@ -100,38 +100,29 @@ impl Relay {
         }
     }
 
-    /// Waits until this instance holds the relay lock; returns the connection that holds it.
-    ///
-    /// The connection is detached from the pool: if this relay dies, dropping it closes the
-    /// session and PostgreSQL releases the lock for a standby.
-    async fn acquire_leadership(&self) -> anyhow::Result<PgConnection> {
+    /// Waits until this instance holds the relay lock.
+    async fn acquire_leadership(&self) -> Result<LeaderLock, sqlx::Error> {
         loop {
-            let mut conn = self.store.pool().acquire().await?.detach();
-            let acquired: bool =
-                sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 0))")
-                    .bind(self.lock_name())
-                    .fetch_one(&mut conn)
-                    .await?;
-            if acquired {
-                return Ok(conn);
+            let name = format!("comms-relay:{}", self.config.exchange);
+            if let Some(lock) = LeaderLock::try_acquire(self.store.pool(), &name).await? {
+                return Ok(lock);
             }
-            drop(conn);
             tokio::time::sleep(self.config.leadership_check).await;
         }
     }
 
-    fn lock_name(&self) -> String {
-        format!("comms-relay:{}", self.config.exchange)
-    }
-
+    /// Publishes until shutdown, or until the lock can no longer be vouched for: then the
+    /// publishing stops at once, before a standby can take over.
     async fn publish_while_leader(
         &self,
-        mut lock: PgConnection,
+        mut lock: LeaderLock,
         shutdown: std::pin::Pin<&mut futures::future::Fuse<impl Future<Output = ()>>>,
     ) -> anyhow::Result<()> {
-        let result = self.publish(&mut lock, shutdown).await;
-        // Closing the session releases the lock at once.
-        let _ = lock.close().await;
+        let result = tokio::select! {
+            result = self.publish(shutdown) => result,
+            lost = lock.lost() => Err(anyhow::Error::new(lost).context("the relay lost its lock")),
+        };
+        lock.release().await;
         result
     }
 
@@ -141,7 +132,6 @@ impl Relay {
     /// contiguous confirmed prefix.
     async fn publish(
         &self,
-        lock: &mut PgConnection,
         mut shutdown: std::pin::Pin<&mut futures::future::Fuse<impl Future<Output = ()>>>,
     ) -> anyhow::Result<()> {
         let connection = crate::connect(&self.config.amqp_url)
@@ -162,14 +152,9 @@ impl Relay {
             .with_batch_size(self.config.batch_size);
         let mut reading = read_next(subscription);
         let mut in_flight: FuturesOrdered<BoxFuture<'static, InFlight>> = FuturesOrdered::new();
-        let mut heartbeat = tokio::time::interval(self.config.leadership_check);
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
-                _ = heartbeat.tick() => {
-                    // Losing the lock's connection means another relay may take over.
-                    lock.ping().await.context("relay lock connection lost")?;
-                }
                 (subscription, batch) = &mut reading => {
                     self.publish_batch(&channel, &batch?, &mut in_flight).await?;
                     reading = read_next(subscription);

@@ -12,13 +12,27 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// horizon and so stalls every reader of the log.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
 
+/// The server probes an idle connection after 10 s, every 5 s, and drops it after 3 unanswered
+/// probes or 30 s of unacknowledged data: a session whose node vanished without closing its
+/// socket is ended in under a minute, not after the operating system's two hours. (The leader
+/// locks need less than a minute; `comms_eventstore::leadership` bounds them by itself.)
+const SERVER_KEEPALIVE: [(&str, &str); 4] = [
+    ("tcp_keepalives_idle", "10"),
+    ("tcp_keepalives_interval", "5"),
+    ("tcp_keepalives_count", "3"),
+    ("tcp_user_timeout", "30000"),
+];
+
 /// Connects a pool of up to `max_connections` to `url`.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
-    let options = options.application_name("comms").options([(
-        "idle_in_transaction_session_timeout",
-        IDLE_IN_TRANSACTION_TIMEOUT,
-    )]);
+    let options = options
+        .application_name("comms")
+        .options([(
+            "idle_in_transaction_session_timeout",
+            IDLE_IN_TRANSACTION_TIMEOUT,
+        )])
+        .options(SERVER_KEEPALIVE);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))

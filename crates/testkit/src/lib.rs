@@ -1,6 +1,10 @@
 //! Test harness for the fleet: each test gets its own database and its own broker names, so
 //! tests run in parallel against the real PostgreSQL and RabbitMQ without seeing each other.
 
+mod fault_proxy;
+
+pub use fault_proxy::{FaultProxy, Link};
+
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -47,6 +51,13 @@ impl TestDatabase {
             .await
             .expect("migrate test database");
         Self { url, pool }
+    }
+
+    /// A pool of this database whose connections go through `proxy`, so a test can cut them.
+    pub async fn pool_through(&self, proxy: &FaultProxy) -> PgPool {
+        comms_runtime::db::connect(&proxy.url(&self.url), 5)
+            .await
+            .expect("connect through the fault proxy")
     }
 }
 

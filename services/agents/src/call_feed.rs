@@ -49,12 +49,7 @@ fn tolerate(result: Result<(), comms_proto::ApiError>, what: &str) -> Result<(),
             tracing::warn!(error = %e.message, "{what}: nothing to do for the agents");
             Ok(())
         }
-        Err(e) if e.kind == ErrorKind::Aborted => {
-            Err(HandleError::Retry(anyhow::anyhow!(e.message)))
-        }
-        Err(e) => Err(HandleError::Retry(anyhow::anyhow!(
-            "{}: {}", what, e.message
-        ))),
+        Err(e) => Err(HandleError::from_api(what, e)),
     }
 }
 
@@ -82,7 +77,7 @@ impl Handler for CallFeed {
                 .bind(&call.language)
                 .execute(&mut *conn)
                 .await
-                .map_err(|e| HandleError::Retry(e.into()))?;
+                .map_err(HandleError::from)?;
                 if let Some(agent) = call.agent_id {
                     let dial = Command::Dial {
                         call_id: call.call_id,
@@ -105,7 +100,7 @@ impl Handler for CallFeed {
                         .bind(org)
                         .fetch_optional(&mut *conn)
                         .await
-                        .map_err(|e| HandleError::Retry(e.into()))?;
+                        .map_err(HandleError::from)?;
                 // An inbound call, answered with nobody on it yet, needs an agent who speaks its
                 // language, now.
                 if let Some((true, language)) = followed {
@@ -136,7 +131,7 @@ impl Handler for CallFeed {
                 .bind(org)
                 .execute(&mut *conn)
                 .await
-                .map_err(|e| HandleError::Retry(e.into()))?;
+                .map_err(HandleError::from)?;
                 let result = self
                     .0
                     .release_in(conn, org, ACTOR, call.call_id)
@@ -146,7 +141,7 @@ impl Handler for CallFeed {
                 sqlx::query("DELETE FROM routing_calls WHERE ended_at < now() - interval '1 hour'")
                     .execute(&mut *conn)
                     .await
-                    .map_err(|e| HandleError::Retry(e.into()))?;
+                    .map_err(HandleError::from)?;
                 // A freed agent (a call that ended before it was taken) may be offered the next.
                 self.0.freed.notify_one();
                 Ok(())

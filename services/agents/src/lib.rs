@@ -56,6 +56,7 @@ impl Config {
             consumer_name: "agents.calls".into(),
             prefetch: 100,
             queue_type: self.common.queue_type,
+            retry: comms_bus::RetryPolicy::default(),
         }
     }
 }

@@ -34,7 +34,7 @@ struct Entered {
 }
 
 fn retry(error: sqlx::Error) -> HandleError {
-    HandleError::Retry(error.into())
+    error.into()
 }
 
 /// Applies one agent event; other `comms.agent.*` types (profile, team) are not timed.

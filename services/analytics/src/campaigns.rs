@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 fn retry(error: sqlx::Error) -> HandleError {
-    HandleError::Retry(error.into())
+    error.into()
 }
 
 #[derive(Deserialize)]

@@ -45,6 +45,7 @@ impl Config {
             consumer_name: "analytics.calls".into(),
             prefetch: 100,
             queue_type: self.common.queue_type,
+            retry: comms_bus::RetryPolicy::default(),
         }
     }
 }
@@ -107,7 +108,7 @@ impl Handler for Projector {
         for (org, campaign) in touched {
             campaigns::refresh_success_rate(conn, &org, campaign)
                 .await
-                .map_err(|e| HandleError::Retry(e.into()))?;
+                .map_err(HandleError::from)?;
         }
         Ok(())
     }

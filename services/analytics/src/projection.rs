@@ -124,7 +124,7 @@ pub fn check(envelope: &Envelope) -> Result<(), String> {
     match row_of(envelope) {
         Ok(_) => Ok(()),
         Err(HandleError::Reject(reason)) => Err(reason),
-        Err(HandleError::Retry(error)) => Err(error.to_string()),
+        Err(HandleError::Retry(error) | HandleError::Unavailable(error)) => Err(error.to_string()),
     }
 }
 

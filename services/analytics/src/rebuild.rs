@@ -112,7 +112,7 @@ async fn replay_batch(
             warn!(reason, "events skipped in rebuild");
             report.events_replayed += envelopes.len() as u64;
         }
-        Err(HandleError::Retry(error)) => return Err(error),
+        Err(HandleError::Retry(error) | HandleError::Unavailable(error)) => return Err(error),
     }
     Ok(events.len())
 }
@@ -225,7 +225,9 @@ async fn replay_in_place(
                         warn!(event_id = %event.event_id, reason, "event skipped in rebuild");
                         report.events_skipped += 1;
                     }
-                    Err(HandleError::Retry(error)) => return Err(error),
+                    Err(HandleError::Retry(error) | HandleError::Unavailable(error)) => {
+                        return Err(error);
+                    }
                 }
             }
             sqlx::query(

@@ -45,7 +45,7 @@ impl Handler for AgentFeed {
                 tracing::warn!(call = %busy.call_id, error = %e.message, "agent not recorded on the call");
                 Ok(())
             }
-            Err(e) => Err(HandleError::Retry(anyhow::anyhow!(e.message))),
+            Err(e) => Err(HandleError::from_api("recording the agent on the call", e)),
         }
     }
 }

@@ -48,6 +48,18 @@ impl Calls {
         for _ in 0..MAX_ATTEMPTS {
             let (state, expected) = self.load(&identity.org_id, &stream).await?;
             let events = domain::handle(state.as_ref(), command()).map_err(domain_error)?;
+            // A decision with nothing to record (assigning the agent already on the call) leaves
+            // the call as it is: nothing is appended.
+            if events.is_empty() {
+                let (Some(call), ExpectedVersion::Exact(version)) = (state, expected) else {
+                    return Err(ApiError::not_found("call", &call_id.to_string()));
+                };
+                return Ok(CallView {
+                    call,
+                    organization_id: identity.org_id.clone(),
+                    version,
+                });
+            }
             let new_state = events
                 .iter()
                 .fold(state, |state, event| Some(domain::apply(state, event)))

@@ -62,6 +62,7 @@ impl Config {
             consumer_name: "calls.agents".into(),
             prefetch: 100,
             queue_type: self.common.queue_type,
+            retry: comms_bus::RetryPolicy::default(),
         }
     }
 }

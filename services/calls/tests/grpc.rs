@@ -50,6 +50,7 @@ struct Service {
     agents: Channel,
     campaigns: Channel,
     tokens: Tokens,
+    exchange: String,
     _stop: ShutdownTrigger,
 }
 
@@ -132,6 +133,7 @@ impl Service {
             agents,
             campaigns,
             tokens,
+            exchange,
             _stop: stop,
         }
     }
@@ -743,6 +745,91 @@ async fn a_new_call_names_only_agents_and_campaigns_of_the_callers_organization(
     .await
     .unwrap();
     assert_eq!(calls, 2, "the refused calls appended nothing");
+}
+
+#[tokio::test]
+async fn routing_reporting_the_agent_already_on_a_call_is_applied_as_a_no_op() {
+    let service = Service::start(60_000).await;
+    let agent = service.agent_of("org_a").await;
+    let call = service
+        .client("org_a")
+        .initiate_call(v1::InitiateCallRequest {
+            to: "+14155550100".into(),
+            agent_id: agent.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let assignments = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM events
+             WHERE stream_name = $1 AND event_type = 'comms.call.agent_assigned'",
+        )
+        .bind(format!("call-{}", call.id))
+        .fetch_one(&service.pool)
+        .await
+        .unwrap()
+    };
+    let assigned_before = assignments().await;
+
+    // Routing reports the agent busy on the call they were placed with (twice: a redelivery).
+    let amqp = comms_testkit::amqp_connection().await;
+    let channel = amqp.create_channel().await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let envelope = comms_bus::Envelope {
+            id: uuid::Uuid::new_v4(),
+            event_type: "comms.agent.busy".into(),
+            source: "comms-agents".into(),
+            timestamp: chrono::Utc::now(),
+            organization_id: "org_a".into(),
+            user_id: None,
+            data: serde_json::json!({ "agent_id": agent, "call_id": call.id }),
+            metadata: Default::default(),
+        };
+        ids.push(envelope.id);
+        channel
+            .basic_publish(
+                service.exchange.as_str().into(),
+                "comms.agent.busy".into(),
+                Default::default(),
+                &envelope.to_json(),
+                envelope.amqp_properties(None),
+            )
+            .await
+            .unwrap();
+    }
+    // Both are applied (recorded as processed) at the first attempt, not retried forever.
+    let mut processed = 0_i64;
+    for _ in 0..200 {
+        processed = sqlx::query_scalar(
+            "SELECT count(*) FROM processed_messages WHERE message_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_one(&service.pool)
+        .await
+        .unwrap();
+        if processed == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(processed, 2, "the calls service applied both reports");
+    let unchanged = service
+        .client("org_a")
+        .get_call(v1::GetCallRequest {
+            id: call.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unchanged.agent_id, agent);
+    assert_eq!(
+        assignments().await,
+        assigned_before,
+        "no assignment was appended"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

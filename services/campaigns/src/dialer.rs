@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use comms_auth::{Identity, Tokens};
-use comms_eventstore::in_transaction;
+use comms_eventstore::{LeaderLock, in_transaction};
 use comms_proto::ApiError;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
@@ -123,7 +123,8 @@ impl Dialer {
         Ok(request)
     }
 
-    /// Dials until `shutdown`, while holding the dialer lock.
+    /// Dials until `shutdown`, while holding the dialer lock. A dialer that can no longer vouch
+    /// for its lock stops at once, mid-tick if need be, before a standby can take over.
     pub async fn run(self, shutdown: Shutdown) {
         let mut stopped = std::pin::pin!(shutdown.clone().wait());
         loop {
@@ -134,52 +135,49 @@ impl Dialer {
             let mut lock = match lock {
                 Ok(lock) => lock,
                 Err(error) => {
-                    tracing::warn!(error = %error.message, "the dialer cannot reach the database");
+                    tracing::warn!(%error, "the dialer cannot reach the database");
                     tokio::time::sleep(self.config.tick).await;
                     continue;
                 }
             };
             tracing::info!("dialer is active");
-            loop {
-                // The lock lives as long as its session: if the session is gone, so is the lock,
-                // and a standby may already be dialing.
-                if let Err(error) = sqlx::query("SELECT 1").execute(&mut lock).await {
-                    tracing::warn!(%error, "the dialer lost its lock; standing by");
-                    break;
+            let outcome = tokio::select! {
+                lost = lock.lost() => Some(lost),
+                () = self.dial(stopped.as_mut()) => None,
+            };
+            lock.release().await;
+            match outcome {
+                Some(lost) => {
+                    tracing::warn!(error = %lost, "the dialer lost its lock; standing by")
                 }
-                if let Err(error) = self.tick().await {
-                    tracing::warn!(error = %error.message, "dialer tick failed");
-                }
-                tokio::select! {
-                    () = &mut stopped => return,
-                    () = self.wake.notified() => {}
-                    () = tokio::time::sleep(self.config.tick) => {}
-                }
+                None => return,
             }
         }
     }
 
-    /// Waits until this instance holds the dialer lock; the connection holding it is returned
-    /// (detached from the pool: if this process dies, PostgreSQL releases the lock).
-    async fn leadership(&self) -> Result<sqlx::PgConnection, ApiError> {
+    /// Ticks, and again whenever something wakes the dialer, until `stopped` resolves (a tick
+    /// under way is finished first).
+    async fn dial(&self, mut stopped: std::pin::Pin<&mut impl Future<Output = ()>>) {
         loop {
-            let mut conn = self
-                .campaigns
-                .pool()
-                .acquire()
-                .await
-                .map_err(store_error)?
-                .detach();
-            let acquired: bool = sqlx::query_scalar(
-                "SELECT pg_try_advisory_lock(hashtextextended('comms-dialer', 0))",
-            )
-            .fetch_one(&mut conn)
-            .await
-            .map_err(store_error)?;
-            if acquired {
-                return Ok(conn);
+            if let Err(error) = self.tick().await {
+                tracing::warn!(error = %error.message, "dialer tick failed");
             }
-            drop(conn);
+            tokio::select! {
+                () = &mut stopped => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(self.config.tick) => {}
+            }
+        }
+    }
+
+    /// Waits until this instance holds the dialer lock.
+    async fn leadership(&self) -> Result<LeaderLock, sqlx::Error> {
+        loop {
+            if let Some(lock) =
+                LeaderLock::try_acquire(self.campaigns.pool(), "comms-dialer").await?
+            {
+                return Ok(lock);
+            }
             tokio::time::sleep(self.config.tick * 2).await;
         }
     }

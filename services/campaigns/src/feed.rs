@@ -51,7 +51,7 @@ fn reject(envelope: &Envelope, error: impl std::fmt::Display) -> HandleError {
 }
 
 fn retry(error: comms_proto::ApiError) -> HandleError {
-    HandleError::Retry(anyhow::anyhow!(error.message))
+    HandleError::from_api("applying the event", error)
 }
 
 #[derive(Deserialize)]
@@ -258,7 +258,7 @@ async fn not_recorded(
     .bind(&envelope.organization_id)
     .fetch_one(&mut *conn)
     .await
-    .map_err(|e| HandleError::Retry(e.into()))?;
+    .map_err(HandleError::from)?;
     if ours && Utc::now() - envelope.timestamp < NOT_YET_RECORDED {
         return Err(HandleError::Retry(anyhow::anyhow!(
             "call {} of campaign {campaign_id} is not recorded yet",

@@ -63,6 +63,7 @@ impl Config {
             consumer_name: "campaigns".into(),
             prefetch: 100,
             queue_type: self.common.queue_type,
+            retry: comms_bus::RetryPolicy::default(),
         }
     }
 }

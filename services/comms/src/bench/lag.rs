@@ -110,6 +110,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         consumer_name: "bench".into(),
         prefetch: 100,
         queue_type: QueueType::default(),
+        retry: comms_bus::RetryPolicy::default(),
     };
     let connection = comms_bus::connect(&options.amqp_url).await?;
     let channel = connection.create_channel().await?;

@@ -1,0 +1,267 @@
+//! Idempotent consumers against the real PostgreSQL and RabbitMQ: the envelope on the wire,
+//! dead letters with their reasons, bounded retries, and messages held while the database is
+//! down.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{CountApplications, Fixture, get, never};
+use comms_bus::{RetryPolicy, dead_letter_queue};
+use comms_testkit::{FaultProxy, Link, amqp_connection, unique_name};
+use lapin::types::AMQPValue;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_carry_the_envelope_and_poison_goes_to_the_dead_letter_queue_with_its_reason() {
+    let fx = Fixture::new().await;
+    let consumer = fx.start_consumer();
+    // A raw queue of our own, to look at the relay's messages as any platform module would.
+    let amqp = amqp_connection().await;
+    let channel = amqp.create_channel().await.unwrap();
+    let raw = unique_name("test.raw");
+    comms_bus::declare_events_exchange(&channel, &fx.exchange)
+        .await
+        .unwrap();
+    comms_bus::declare_queue(
+        &channel,
+        &fx.exchange,
+        &raw,
+        &["test.#".to_string()],
+        Default::default(),
+    )
+    .await
+    .unwrap();
+
+    let relay = tokio::spawn(fx.relay().run(never()));
+    let good = fx.append(1, json!({ "ok": true })).await[0];
+    let poison = fx.append(1, json!({ "poison": true })).await[0];
+    fx.wait_until_applied(1).await;
+
+    let message = get(&channel, &raw).await;
+    let envelope: serde_json::Value = serde_json::from_slice(&message.data).unwrap();
+    assert_eq!(envelope["id"], good.to_string());
+    assert_eq!(envelope["type"], "test.happened");
+    assert_eq!(envelope["organizationId"], "org_a");
+    assert_eq!(
+        message.properties.message_id().as_ref().unwrap().as_str(),
+        good.to_string()
+    );
+    assert_eq!(
+        message.properties.kind().as_ref().unwrap().as_str(),
+        "test.happened"
+    );
+    assert_eq!(*message.properties.delivery_mode(), Some(2));
+
+    // The handler's rejection, and a body that is not an envelope at all, are dead-lettered.
+    channel
+        .basic_publish(
+            fx.exchange.as_str().into(),
+            "test.garbage".into(),
+            Default::default(),
+            b"{not json",
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let dlq = comms_bus::dead_letter_queue(&fx.queue);
+    let mut reasons = Vec::new();
+    for _ in 0..2 {
+        let dead = get(&channel, &dlq).await;
+        let headers = dead.properties.headers().clone().unwrap();
+        let Some(AMQPValue::LongString(reason)) = headers.inner().get("x-comms-dead-letter-reason")
+        else {
+            panic!("dead letter without a reason");
+        };
+        reasons.push((
+            dead.properties
+                .message_id()
+                .as_ref()
+                .map(|id| id.to_string()),
+            String::from_utf8_lossy(reason.as_bytes()).into_owned(),
+        ));
+    }
+    reasons.sort();
+    assert_eq!(reasons[0].0, None);
+    assert!(
+        reasons[0]
+            .1
+            .starts_with("body is not a valid event envelope"),
+        "{}",
+        reasons[0].1
+    );
+    assert_eq!(
+        reasons[1],
+        (
+            Some(poison.to_string()),
+            "data.poison: this event cannot be applied".into()
+        )
+    );
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM applied")
+        .fetch_one(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, 1, "the poison message changed nothing");
+    relay.abort();
+    consumer.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poison_message_inside_a_batch_is_dead_lettered_alone() {
+    let fx = Fixture::new().await;
+    // Everything is on the queue before the consumer starts, so it arrives in batches.
+    let relay = tokio::spawn(fx.relay().run(never()));
+    let mut ids = fx.append(60, json!({ "ok": true })).await;
+    let poison = fx.append(1, json!({ "poison": true })).await[0];
+    ids.extend(fx.append(60, json!({ "ok": true })).await);
+    let amqp = amqp_connection().await;
+    let channel = amqp.create_channel().await.unwrap();
+    for _ in 0..400 {
+        let queue = channel
+            .queue_declare(
+                fx.queue.as_str().into(),
+                lapin::options::QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                Default::default(),
+            )
+            .await
+            .unwrap();
+        if queue.message_count() == 121 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let consumer = fx.start_consumer();
+    fx.wait_until_applied(120).await;
+    let dead = get(&channel, &comms_bus::dead_letter_queue(&fx.queue)).await;
+    assert_eq!(
+        dead.properties.message_id().as_ref().unwrap().to_string(),
+        poison.to_string()
+    );
+    let times: Vec<i32> = sqlx::query_scalar("SELECT times FROM applied")
+        .fetch_all(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(times.len(), ids.len());
+    assert!(
+        times.iter().all(|t| *t == 1),
+        "each event of the batch applied once"
+    );
+    relay.abort();
+    consumer.abort();
+}
+
+/// Three tries, a few milliseconds apart: enough to see a bound without slowing the test.
+fn three_quick_tries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        first_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_that_keeps_failing_is_dead_lettered_after_its_tries_and_the_rest_flow_on() {
+    let fx = Fixture::new().await;
+    let mut config = fx.consumer_config();
+    config.retry = three_quick_tries();
+    let handler = CountApplications::default();
+    let consumer = fx.start_consumer_with(fx.pool.clone(), config, handler.clone());
+    let relay = tokio::spawn(fx.relay().run(never()));
+    let stubborn = fx.append(1, json!({ "fail_times": 1000 })).await[0];
+    let flaky = fx.append(1, json!({ "fail_times": 2 })).await[0];
+    fx.append(20, json!({ "ok": true })).await;
+    fx.wait_until_applied(21).await;
+
+    let amqp = amqp_connection().await;
+    let channel = amqp.create_channel().await.unwrap();
+    let dead = get(&channel, &dead_letter_queue(&fx.queue)).await;
+    assert_eq!(
+        dead.properties.message_id().as_ref().unwrap().to_string(),
+        stubborn.to_string()
+    );
+    let headers = dead.properties.headers().clone().unwrap();
+    let Some(AMQPValue::LongString(reason)) = headers.inner().get("x-comms-dead-letter-reason")
+    else {
+        panic!("dead letter without a reason");
+    };
+    // Three tries of its own, after a first in a batch if it arrived in one.
+    let tried = handler.attempts(stubborn);
+    assert!(tried == 3 || tried == 4, "tried {tried} times");
+    assert_eq!(
+        String::from_utf8_lossy(reason.as_bytes()),
+        format!("gave up after 3 attempts: attempt {tried} failed on purpose")
+    );
+    let times: i32 = sqlx::query_scalar("SELECT times FROM applied WHERE event_id = $1")
+        .bind(flaky)
+        .fetch_one(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        times, 1,
+        "the message that failed twice was then applied, once"
+    );
+    relay.abort();
+    consumer.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn while_the_database_is_down_messages_are_held_and_none_is_dead_lettered() {
+    let fx = Fixture::new().await;
+    // The consumer reaches the database through a link the test cuts; the relay does not.
+    let proxy = FaultProxy::to(&fx.db.url).await;
+    let mut config = fx.consumer_config();
+    // Were an outage counted against each message, three quick tries would dead-letter them all.
+    config.retry = three_quick_tries();
+    let pool = fx.db.pool_through(&proxy).await;
+    proxy.set(Link::Cut);
+    let consumer = fx.start_consumer_with(pool, config, CountApplications::default());
+    let relay = tokio::spawn(fx.relay().run(never()));
+    let ids = fx.append(30, json!({ "ok": true })).await;
+
+    // The consumer has every message in hand and cannot apply any.
+    let amqp = amqp_connection().await;
+    let channel = amqp.create_channel().await.unwrap();
+    let count = |queue: String| {
+        let channel = channel.clone();
+        async move {
+            let options = lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            let queue = channel
+                .queue_declare(queue.as_str().into(), options, Default::default())
+                .await
+                .unwrap();
+            queue.message_count()
+        }
+    };
+    let mut published = false;
+    for _ in 0..400 {
+        if fx.relay_position().await > 0 && count(fx.queue.clone()).await == 0 {
+            published = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(published, "the consumer took the messages");
+    // Many tries at the database fail meanwhile (it refuses every connection).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    proxy.set(Link::Up);
+    fx.wait_until_applied(ids.len() as i64).await;
+    assert_eq!(
+        count(dead_letter_queue(&fx.queue)).await,
+        0,
+        "no message was dead-lettered"
+    );
+    let times: Vec<i32> = sqlx::query_scalar("SELECT times FROM applied")
+        .fetch_all(&fx.pool)
+        .await
+        .unwrap();
+    assert!(times.iter().all(|t| *t == 1), "each applied once");
+    relay.abort();
+    consumer.abort();
+}
