@@ -501,16 +501,21 @@ async fn dead_letter(
 ) -> anyhow::Result<()> {
     warn!(queue = %config.queue, reason, "dead-lettering a message");
     let mut headers = delivery.properties.headers().clone().unwrap_or_default();
-    let mut note = |key: &str, value: &str| {
+    let note = |headers: &mut FieldTable, key: &str, value: &str| {
         headers.insert(key.into(), AMQPValue::LongString(LongString::from(value)));
     };
-    note("x-comms-dead-letter-reason", reason);
-    note("x-comms-consumer", &config.consumer_name);
-    note("x-comms-original-exchange", delivery.exchange.as_str());
-    note(
-        "x-comms-original-routing-key",
-        delivery.routing_key.as_str(),
-    );
+    note(&mut headers, "x-comms-dead-letter-reason", reason);
+    note(&mut headers, "x-comms-consumer", &config.consumer_name);
+    // A replayed message (`comms dead-letters replay`) already names where it first came from.
+    if !headers.contains_key("x-comms-original-routing-key") {
+        note(
+            &mut headers,
+            "x-comms-original-exchange",
+            delivery.exchange.as_str(),
+        );
+        let routing_key = delivery.routing_key.as_str();
+        note(&mut headers, "x-comms-original-routing-key", routing_key);
+    }
     let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
     let confirm = channel
         .basic_publish(

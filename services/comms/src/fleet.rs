@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use comms_auth::AuthConfig;
-use comms_bus::{Relay, RelayConfig};
+use comms_bus::{ConsumerConfig, Relay, RelayConfig};
 use comms_eventstore::EventStore;
 use comms_runtime::config::Common;
 use comms_runtime::{Env, Shutdown};
@@ -105,12 +105,7 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
 /// publishes (`comms migrate`, `comms dev`, and the relay at start-up): an event published before
 /// its consumers' queues exist would reach no one.
 pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
-    let consumers = [
-        comms_analytics::Config::from_env(env)?.consumer(),
-        comms_agents::Config::from_env(env)?.consumer(),
-        comms_calls::Config::from_env(env)?.consumer(),
-        comms_campaigns::Config::from_env(env)?.consumer(),
-    ];
+    let consumers = consumers(env)?;
     let url = &consumers[0].amqp_url;
     let connection = comms_bus::connect(url)
         .await
@@ -129,6 +124,16 @@ pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
     }
     connection.close(200, "topology declared".into()).await?;
     Ok(())
+}
+
+/// The consumers of the fleet, as configured by `env`.
+pub fn consumers(env: &Env) -> anyhow::Result<Vec<ConsumerConfig>> {
+    Ok(vec![
+        comms_analytics::Config::from_env(env)?.consumer(),
+        comms_agents::Config::from_env(env)?.consumer(),
+        comms_calls::Config::from_env(env)?.consumer(),
+        comms_campaigns::Config::from_env(env)?.consumer(),
+    ])
 }
 
 async fn run_relay(common: Common, shutdown: Shutdown) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod bench;
+pub mod dead_letters;
 pub mod fleet;
 pub mod keys;
 pub mod simulate;

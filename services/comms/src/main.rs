@@ -21,6 +21,11 @@ enum Command {
     Migrate,
     /// Rebuild the analytics read models (calls, agents, campaigns) from the event store.
     Replay,
+    /// Messages the consumers could not apply: list them with the reasons, replay them.
+    DeadLetters {
+        #[command(subcommand)]
+        command: comms_fleet::dead_letters::DeadLettersCommand,
+    },
     /// Signing keys: list, rotate, print the JWKS, mint service tokens.
     Keys {
         #[command(subcommand)]
@@ -68,6 +73,7 @@ async fn main() {
     settings.logs_to_stderr = matches!(
         cli.command,
         Command::Keys { .. }
+            | Command::DeadLetters { .. }
             | Command::CreateAdmin { .. }
             | Command::Bench { .. }
             | Command::SimulateDialer(_)
@@ -126,6 +132,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { command } => comms_fleet::keys::run(command, &env),
+        Command::DeadLetters { command } => comms_fleet::dead_letters::run(command, &env).await,
         Command::SimulateDialer(options) => comms_fleet::simulate::run(&options),
         Command::CreateAdmin { email, org } => {
             comms_fleet::keys::create_admin(&env, &org, &email).await

@@ -1,4 +1,5 @@
-//! The operator's commands: `comms keys …`, `comms create-admin`, `comms simulate-dialer`.
+//! The operator's commands: `comms keys …`, `comms create-admin`, `comms simulate-dialer`,
+//! `comms dead-letters …`.
 
 use std::process::{Command, Output};
 
@@ -137,4 +138,158 @@ fn the_dialer_simulation_compares_the_modes_and_refuses_nonsense() {
     let refused = comms(&["simulate-dialer", "--answer-rate", "1.5"], &[]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--answer-rate"));
+}
+
+/// A dead letter as a consumer leaves it: the envelope's id and type, and why.
+fn dead_letter(id: Option<uuid::Uuid>, headers: &[(&str, &str)]) -> lapin::BasicProperties {
+    let mut table = lapin::types::FieldTable::default();
+    for (key, value) in headers {
+        table.insert(
+            (*key).into(),
+            lapin::types::AMQPValue::LongString((*value).into()),
+        );
+    }
+    let properties = lapin::BasicProperties::default().with_headers(table);
+    match id {
+        Some(id) => properties
+            .with_message_id(id.to_string().into())
+            .with_type("comms.agent.busy".into()),
+        None => properties,
+    }
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_with_their_reasons_and_replayed_onto_their_queue() {
+    let names = [
+        ("EVENTS_EXCHANGE", comms_testkit::unique_name("test.events")),
+        ("CALLS_QUEUE", comms_testkit::unique_name("test.calls")),
+        ("AGENTS_QUEUE", comms_testkit::unique_name("test.agents")),
+        (
+            "CAMPAIGNS_QUEUE",
+            comms_testkit::unique_name("test.campaigns"),
+        ),
+        (
+            "ANALYTICS_QUEUE",
+            comms_testkit::unique_name("test.analytics"),
+        ),
+        ("RABBITMQ_URL", comms_testkit::amqp_url()),
+    ];
+    let env: Vec<(&str, &str)> = names.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    comms_fleet::fleet::declare_topology(&Env::from_pairs(env.iter().copied()))
+        .await
+        .unwrap();
+    let queue = names[1].1.clone();
+    let dead_letters = comms_bus::dead_letter_queue(&queue);
+    let amqp = comms_testkit::amqp_connection().await;
+    let channel = amqp.create_channel().await.unwrap();
+    let (first, second) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let letters = [
+        dead_letter(
+            Some(first),
+            &[
+                (
+                    "x-comms-dead-letter-reason",
+                    "gave up after 10 attempts: no call",
+                ),
+                ("x-comms-consumer", "calls"),
+                ("x-comms-original-routing-key", "comms.agent.busy"),
+            ],
+        ),
+        dead_letter(
+            Some(second),
+            &[("x-comms-dead-letter-reason", "data.call_id: not a UUID")],
+        ),
+        // Dead-lettered by the broker itself (a quorum queue's delivery limit), not by us.
+        dead_letter(None, &[("x-first-death-reason", "delivery_limit")]),
+    ];
+    for properties in letters {
+        channel
+            .basic_publish(
+                "".into(),
+                dead_letters.as_str().into(),
+                Default::default(),
+                b"{}",
+                properties,
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let count = |queue: String| {
+        let channel = channel.clone();
+        async move {
+            let passive = lapin::options::QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            };
+            channel
+                .queue_declare(queue.as_str().into(), passive, Default::default())
+                .await
+                .unwrap()
+                .message_count()
+        }
+    };
+
+    let listed = stdout(&comms(&["dead-letters", "list", "--queue", &queue], &env));
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        [
+            format!("{dead_letters}: 3 message(s)"),
+            format!("  {first}  comms.agent.busy  gave up after 10 attempts: no call"),
+            format!("  {second}  comms.agent.busy  data.call_id: not a UUID"),
+            "  (no message id)  (no type)  dead-lettered by the broker: delivery_limit".into(),
+        ]
+    );
+    assert_eq!(
+        count(dead_letters.clone()).await,
+        3,
+        "listing took nothing away"
+    );
+
+    let unknown = uuid::Uuid::new_v4();
+    let refused = comms(
+        &["dead-letters", "replay", "--id", &unknown.to_string()],
+        &env,
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains(&format!("--id: no dead letter {unknown}")),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let wrong_queue = comms(&["dead-letters", "list", "--queue", "nope"], &env);
+    assert!(
+        String::from_utf8_lossy(&wrong_queue.stderr).contains("--queue nope: not a consumer queue"),
+        "{}",
+        String::from_utf8_lossy(&wrong_queue.stderr)
+    );
+
+    stdout(&comms(
+        &["dead-letters", "replay", "--id", &first.to_string()],
+        &env,
+    ));
+    assert_eq!(count(dead_letters.clone()).await, 2);
+    let options = lapin::options::BasicGetOptions { no_ack: true };
+    let replayed = channel
+        .basic_get(queue.as_str().into(), options)
+        .await
+        .unwrap()
+        .expect("the replayed message is back on its queue");
+    assert_eq!(
+        replayed.properties.message_id().as_ref().unwrap().as_str(),
+        first.to_string()
+    );
+    let headers = replayed.properties.headers().clone().unwrap();
+    assert!(!headers.contains_key("x-comms-dead-letter-reason"));
+    assert!(headers.contains_key("x-comms-original-routing-key"));
+
+    let all = stdout(&comms(&["dead-letters", "replay"], &env));
+    assert!(
+        all.contains(&format!("{dead_letters}: 2 message(s) replayed to {queue}")),
+        "{all}"
+    );
+    assert_eq!(count(dead_letters).await, 0);
+    assert_eq!(count(queue).await, 2);
 }
