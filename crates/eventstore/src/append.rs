@@ -1,5 +1,6 @@
-//! Appending: one call of `comms_append` (migrations/0005), which locks the stream, checks
-//! idempotency, tenant and expected version, and inserts — in a single round trip.
+//! Appending: one call of `comms_append` (migrations/0005, 0016), which locks the stream, checks
+//! idempotency, tenant, expected version and transaction order, and inserts — in a single round
+//! trip.
 
 use serde_json::Value;
 use sqlx::postgres::PgDatabaseError;
@@ -150,6 +151,9 @@ fn typed_error(error: sqlx::Error, stream: &StreamName, expected: ExpectedVersio
             stream: stream_name,
         },
         (Some("CM003"), _) => Error::TenantMismatch {
+            stream: stream_name,
+        },
+        (Some("CM004"), _) => Error::OlderTransaction {
             stream: stream_name,
         },
         (_, Some("events_stream_position_key")) => Error::WrongExpectedVersion {

@@ -15,6 +15,11 @@ pub enum Error {
     /// Some of the event ids are already stored, but not as this exact append.
     #[error("event ids of this append are already stored elsewhere (stream {stream})")]
     EventIdConflict { stream: String },
+    /// This transaction began writing before the one that appended the stream's last event:
+    /// appending now would put this event before that one in global order (readers, and the
+    /// bus, order by transaction). A conflict: retry in a new transaction.
+    #[error("stream {stream} was appended to by a newer transaction; retry in a new one")]
+    OlderTransaction { stream: String },
     /// The stream exists and belongs to another organization.
     #[error("stream {stream} belongs to another tenant")]
     TenantMismatch { stream: String },

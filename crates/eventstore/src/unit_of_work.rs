@@ -8,11 +8,11 @@ use crate::Error;
 /// How many times a unit of work runs before a lost race is reported as `ABORTED`.
 pub const MAX_ATTEMPTS: usize = 5;
 
-/// A lost race that a fresh attempt resolves: a concurrent append, a serialization failure, a
-/// deadlock.
+/// A lost race that a fresh attempt resolves: a concurrent append, an append that would have
+/// landed behind a newer transaction's, a serialization failure, a deadlock.
 pub fn is_conflict(error: &Error) -> bool {
     match error {
-        Error::WrongExpectedVersion { .. } => true,
+        Error::WrongExpectedVersion { .. } | Error::OlderTransaction { .. } => true,
         Error::Database(sqlx::Error::Database(e)) => {
             matches!(e.code().as_deref(), Some("40001" | "40P01"))
         }

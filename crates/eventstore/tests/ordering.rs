@@ -1,10 +1,11 @@
-//! Global order: readers of `$all` never skip an event whose transaction commits late.
+//! Global order: readers of `$all` never skip an event whose transaction commits late, and each
+//! stream's events keep their order in it.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use comms_eventstore::{
-    Checkpoint, EventStore, ExpectedVersion, Filter, NewEvent, RecordedEvent, StreamName,
+    Checkpoint, Error, EventStore, ExpectedVersion, Filter, NewEvent, RecordedEvent, StreamName,
 };
 use comms_testkit::TestDatabase;
 use serde_json::json;
@@ -81,6 +82,122 @@ async fn subscribers_see_every_committed_event_exactly_once_in_one_order() {
         let previous = last_position.insert(event.stream_name.clone(), event.stream_position);
         assert_eq!(event.stream_position, previous.map_or(0, |p| p + 1));
     }
+}
+
+/// A transaction that writes something else first (as a consumer records the message it
+/// applies) gets its id before it takes the stream's lock.
+async fn begin_with_a_write(store: &EventStore) -> comms_eventstore::Transaction<'_> {
+    let mut tx = store.begin().await.unwrap();
+    sqlx::query("INSERT INTO scratch (note) VALUES ('written before the append')")
+        .execute(tx.conn())
+        .await
+        .unwrap();
+    tx
+}
+
+async fn store_with_scratch_table() -> EventStore {
+    let db = TestDatabase::new().await;
+    sqlx::query("CREATE TABLE scratch (note text NOT NULL)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    EventStore::new(db.pool)
+}
+
+fn event(n: usize) -> NewEvent {
+    NewEvent::new("test.happened", json!({ "n": n }), json!({}))
+}
+
+#[tokio::test]
+async fn an_append_behind_a_newer_transactions_append_is_refused_as_a_conflict() {
+    let store = store_with_scratch_table().await;
+    let stream = StreamName::new("test", Uuid::new_v4());
+    // The older transaction has its id; a newer one appends the stream's first event and commits.
+    let mut older = begin_with_a_write(&store).await;
+    let mut newer = begin_with_a_write(&store).await;
+    newer
+        .append("org_a", &stream, ExpectedVersion::Any, vec![event(0)])
+        .await
+        .unwrap();
+    newer.commit().await.unwrap();
+
+    // Were the older one to append position 1 now, readers (by transaction) would see it first.
+    let refused = older
+        .append("org_a", &stream, ExpectedVersion::Any, vec![event(1)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, Error::OlderTransaction { .. }),
+        "{refused}"
+    );
+    assert!(comms_eventstore::unit_of_work::is_conflict(&refused));
+    drop(older);
+    // The retry, in a new transaction, appends in order.
+    let mut retry = begin_with_a_write(&store).await;
+    retry
+        .append("org_a", &stream, ExpectedVersion::Exact(0), vec![event(1)])
+        .await
+        .unwrap();
+    retry.commit().await.unwrap();
+    let all = follow(store, "reader", 2).await;
+    let positions: Vec<i64> = all.iter().map(|e| e.stream_position).collect();
+    assert_eq!(positions, [0, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writers_that_write_before_appending_keep_each_streams_order_in_global_order() {
+    const SHARED_STREAMS: usize = 3;
+    let store = store_with_scratch_table().await;
+    let streams: Vec<StreamName> = (0..SHARED_STREAMS)
+        .map(|_| StreamName::new("test", Uuid::new_v4()))
+        .collect();
+    let total = WRITERS * APPENDS_PER_WRITER;
+    let reader = tokio::spawn(follow(store.clone(), "reader", total));
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let (store, streams) = (store.clone(), streams.clone());
+        writers.push(tokio::spawn(async move {
+            let mut refusals = 0;
+            for n in 0..APPENDS_PER_WRITER {
+                let stream = &streams[(writer + n) % SHARED_STREAMS];
+                loop {
+                    let mut tx = begin_with_a_write(&store).await;
+                    // Hold the early id a while, so other writers append the stream meanwhile.
+                    tokio::time::sleep(random_delay() / 8).await;
+                    let appended = tx
+                        .append("org_a", stream, ExpectedVersion::Any, vec![event(n)])
+                        .await;
+                    match appended {
+                        Ok(_) => break tx.commit().await.unwrap(),
+                        Err(Error::OlderTransaction { .. }) => refusals += 1,
+                        Err(other) => panic!("{other}"),
+                    }
+                }
+            }
+            refusals
+        }));
+    }
+    let mut refusals = 0;
+    for writer in writers {
+        refusals += writer.await.unwrap();
+    }
+    let seen = reader.await.unwrap();
+    assert_eq!(seen.len(), total);
+    let mut last_position = std::collections::HashMap::new();
+    for event in &seen {
+        let previous = last_position.insert(event.stream_name.clone(), event.stream_position);
+        assert_eq!(
+            event.stream_position,
+            previous.map_or(0, |p| p + 1),
+            "{} out of order in global order",
+            event.stream_name
+        );
+    }
+    // The staged race happened (else this test proved nothing).
+    assert!(
+        refusals > 0,
+        "no append was ever behind a newer transaction's"
+    );
 }
 
 /// `read_all` returns only what is below every running transaction — of any test sharing the

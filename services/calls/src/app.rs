@@ -81,7 +81,7 @@ impl Calls {
                 .await;
             let version = match appended {
                 Ok(result) => result.next_expected_version,
-                Err(StoreError::WrongExpectedVersion { .. }) => {
+                Err(e) if comms_eventstore::unit_of_work::is_conflict(&e) => {
                     debug!(%call_id, "concurrent change; retrying");
                     continue;
                 }

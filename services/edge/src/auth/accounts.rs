@@ -10,7 +10,7 @@ use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::tokens::TokenKind;
 use comms_auth::{Identity, Role, Tokens};
-use comms_eventstore::{Error as StoreError, EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
 use comms_proto::{ApiError, ErrorKind, Violations};
 use serde_json::json;
 use uuid::Uuid;
@@ -342,7 +342,7 @@ impl Accounts {
             {
                 Ok(_) => return self.issue(&identity, family, next),
                 // A concurrent refresh won; reading again shows this token as used.
-                Err(StoreError::WrongExpectedVersion { .. }) => continue,
+                Err(e) if comms_eventstore::unit_of_work::is_conflict(&e) => continue,
                 Err(e) => return Err(store_error(e)),
             }
         }
