@@ -1189,10 +1189,20 @@ async fn platform_mode_believes_only_the_gateways_signed_headers() {
     )
     .await;
     let path = "/api/communications/calls";
-    let gateway = |org: &str, role: &str, signed_path: &str, secret: &str| {
-        let t = chrono::Utc::now().timestamp();
-        let signature =
-            comms_auth::platform::sign(secret, t, "GET", signed_path, org, "user_9", role);
+    let signed = |method: &'static str, path: &'static str, body: &[u8]| {
+        let body_sha256 = comms_auth::platform::body_sha256(body);
+        move |secret: &str, identity: [&str; 3]| {
+            let request = comms_auth::platform::SignedRequest {
+                method,
+                path_and_query: path,
+                body_sha256: &body_sha256,
+            };
+            let t = chrono::Utc::now().timestamp();
+            comms_auth::platform::sign(secret, t, request, identity)
+        }
+    };
+    let gateway = |org: &str, role: &str, signed_path: &'static str, secret: &str| {
+        let signature = signed("GET", signed_path, b"")(secret, [org, "user_9", role]);
         fleet
             .http
             .get(fleet.url(path))
@@ -1243,9 +1253,7 @@ async fn platform_mode_believes_only_the_gateways_signed_headers() {
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}");
     }
     // A signed request for another organization cannot be re-pointed by editing X-Org-Id.
-    let t = chrono::Utc::now().timestamp();
-    let signature =
-        comms_auth::platform::sign(GATEWAY_SECRET, t, "GET", path, "org_mine", "u", "owner");
+    let signature = signed("GET", path, b"")(GATEWAY_SECRET, ["org_mine", "u", "owner"]);
     let (status, _) = problem(
         fleet
             .http
@@ -1258,9 +1266,36 @@ async fn platform_mode_believes_only_the_gateways_signed_headers() {
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
+    // The signature covers the body: a signed call placed as sent, and refused once altered.
+    let body = br#"{"to":"+14155550100"}"#;
+    let place = |body: &'static [u8]| {
+        fleet
+            .http
+            .post(fleet.url(path))
+            .header("content-type", "application/json")
+            .header("x-org-id", ORG)
+            .header("x-user-id", "user_9")
+            .header("x-user-role", "owner")
+            .header(
+                "x-ocelot-signature",
+                signed("POST", path, br#"{"to":"+14155550100"}"#)(
+                    GATEWAY_SECRET,
+                    [ORG, "user_9", "owner"],
+                ),
+            )
+            .body(body)
+    };
+    let placed = place(body).send().await.unwrap();
+    assert_eq!(placed.status(), StatusCode::CREATED);
+    let (status, problem_body) = problem(place(br#"{"to":"+19005550100"}"#)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        problem_body["detail"].as_str().unwrap().contains("body"),
+        "{problem_body}"
+    );
+
     // Roles come through the map; accounts are the gateway's business.
     let me_path = "/api/communications/auth/me";
-    let t = chrono::Utc::now().timestamp();
     let me = json_of(
         fleet
             .http
@@ -1270,15 +1305,7 @@ async fn platform_mode_believes_only_the_gateways_signed_headers() {
             .header("x-user-role", "member")
             .header(
                 "x-ocelot-signature",
-                comms_auth::platform::sign(
-                    GATEWAY_SECRET,
-                    t,
-                    "GET",
-                    me_path,
-                    ORG,
-                    "user_9",
-                    "member",
-                ),
+                signed("GET", me_path, b"")(GATEWAY_SECRET, [ORG, "user_9", "member"]),
             ),
     )
     .await;

@@ -92,6 +92,25 @@ impl AuthConfig {
         })
     }
 
+    /// The settings of the service that takes requests from outside (the edge). In platform
+    /// mode the gateway's headers must be signed (`GATEWAY_SHARED_SECRET`), unless
+    /// `PLATFORM_TRUST_UNSIGNED_HEADERS=true` says the network lets nothing but the gateway
+    /// reach it: anyone else reaching an edge that believes unsigned headers is anyone they say.
+    pub fn serving_outside_requests(self, env: &Env) -> Result<Self, ConfigError> {
+        let trusted = env.bool("PLATFORM_TRUST_UNSIGNED_HEADERS", false)?;
+        if self.platform_mode && !self.gateway.signed() && !trusted {
+            return Err(ConfigError {
+                variable: "GATEWAY_SHARED_SECRET".into(),
+                value: String::new(),
+                reason: "required when PLATFORM_MODE=true (at least 32 characters, shared with \
+                         the gateway); set PLATFORM_TRUST_UNSIGNED_HEADERS=true instead only if \
+                         nothing but the gateway can reach the edge"
+                    .into(),
+            });
+        }
+        Ok(self)
+    }
+
     /// Settings for tests and in-process fleets: a fresh in-memory key, standalone mode.
     pub fn ephemeral() -> Self {
         Self {
@@ -143,6 +162,37 @@ mod tests {
             error(&[("JWT_PRIVATE_KEY", &pem), ("PLATFORM_ROLE_MAP", "owner")]).variable,
             "PLATFORM_ROLE_MAP"
         );
+    }
+
+    #[test]
+    fn platform_mode_needs_the_gateways_secret_or_an_explicit_trust() {
+        let pem = PrivateKey::generate().to_pem();
+        let outside = |pairs: &[(&str, &str)]| {
+            let env = Env::from_pairs(pairs.iter().copied());
+            AuthConfig::from_env(&env)
+                .unwrap()
+                .serving_outside_requests(&env)
+        };
+        let key = ("JWT_PRIVATE_KEY", pem.as_str());
+        let refused = outside(&[key, ("PLATFORM_MODE", "true")]).unwrap_err();
+        assert_eq!(refused.variable, "GATEWAY_SHARED_SECRET");
+        assert!(
+            refused
+                .to_string()
+                .contains("PLATFORM_TRUST_UNSIGNED_HEADERS"),
+            "{refused}"
+        );
+        let secret = (
+            "GATEWAY_SHARED_SECRET",
+            "a-shared-secret-of-at-least-32-characters",
+        );
+        assert!(outside(&[key, ("PLATFORM_MODE", "true"), secret]).is_ok());
+        let trust = ("PLATFORM_TRUST_UNSIGNED_HEADERS", "true");
+        assert!(outside(&[key, ("PLATFORM_MODE", "true"), trust]).is_ok());
+        assert!(outside(&[key]).is_ok(), "standalone mode needs neither");
+        // The services behind the edge share the configuration but not the secret.
+        let env = Env::from_pairs([key, ("PLATFORM_MODE", "true")]);
+        assert!(AuthConfig::from_env(&env).is_ok());
     }
 
     #[test]

@@ -176,7 +176,7 @@ impl Config {
                 "http://127.0.0.1:50054",
                 &["http", "https"],
             )?,
-            auth: AuthConfig::from_env(env)?,
+            auth: AuthConfig::from_env(env)?.serving_outside_requests(env)?,
             admin: AdminBootstrap::from_env(env)?,
             bcrypt_cost,
             encryption_key,
@@ -255,11 +255,15 @@ pub fn router(state: AppState) -> Router {
     openapi::add_common_responses(&mut document);
     let cors = hardening::cors(&state.cors_origins);
     let timeout = state.request_timeout;
-    api.route("/metrics", get(routes::health::metrics))
+    let mut app = api
+        .route("/metrics", get(routes::health::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .method_not_allowed_fallback(method_not_allowed);
+    if state.auth.config.platform_mode && state.auth.config.gateway.signed() {
+        app = app.layer(axum::middleware::from_fn(auth::digest_body));
+    }
+    app.layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(move |request, next| {
             hardening::timeout(timeout, request, next)
         }))
@@ -408,5 +412,15 @@ mod tests {
             error(&[("CORS_ALLOWED_ORIGINS", "app.example.com")]).variable,
             "CORS_ALLOWED_ORIGINS"
         );
+        // An edge believing unsigned identity headers is refused unless trust is explicit.
+        assert_eq!(
+            error(&[("PLATFORM_MODE", "true")]).variable,
+            "GATEWAY_SHARED_SECRET"
+        );
+        let trusted = [
+            ("PLATFORM_MODE", "true"),
+            ("PLATFORM_TRUST_UNSIGNED_HEADERS", "true"),
+        ];
+        assert!(Config::from_env(&env(&trusted)).is_ok());
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Standalone mode: `Authorization: Bearer <access token>` (or a machine API key `ock_…`);
 //! identity headers are ignored, so a forged `X-Org-Id` changes nothing. Platform mode: the
-//! Ocelot gateway's `X-User-Id`, `X-Org-Id` and `X-User-Role`, signed when
-//! `GATEWAY_SHARED_SECRET` is set. Either way the services see only a 60-second token the edge
+//! Ocelot gateway's `X-User-Id`, `X-Org-Id` and `X-User-Role`, signed with
+//! `GATEWAY_SHARED_SECRET` over the request and its body (`comms_auth::platform`). Either way the services see only a 60-second token the edge
 //! signs for the request.
 
 pub mod accounts;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse as _, Response};
-use comms_auth::platform::{self, GatewayHeaders};
+use comms_auth::platform::{self, GatewayHeaders, SignedRequest};
 use comms_auth::{AuthConfig, Identity, Permission, Scope, TokenKind};
 use comms_eventstore::EventStore;
 use comms_proto::{ApiError, ErrorKind};
@@ -92,6 +92,34 @@ pub(crate) fn store_error(error: impl std::fmt::Display) -> ApiError {
     ApiError::internal()
 }
 
+/// The hex SHA-256 of the request's body, which the gateway's signature covers.
+#[derive(Clone)]
+struct BodyDigest(String);
+
+/// In platform mode with signatures: reads the body (up to the most any endpoint accepts) and
+/// notes its digest, so the signature is checked against the very body the handler reads.
+pub async fn digest_body(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let limit = crate::routes::contacts::MAX_CSV_BYTES;
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = ApiError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("the body exceeds {limit} bytes, or could not be read"),
+            );
+            return ProblemResponse(error).into_response();
+        }
+    };
+    let digest = BodyDigest(platform::body_sha256(&bytes));
+    let mut request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+    request.extensions_mut().insert(digest);
+    next.run(request).await
+}
+
 /// The authenticated caller of a request.
 pub struct Caller {
     pub identity: Identity,
@@ -131,12 +159,17 @@ async fn authenticate(auth: &Auth, parts: &Parts) -> Result<Identity, ApiError> 
             role: header(parts, platform::ROLE_HEADER),
             signature: header(parts, platform::SIGNATURE_HEADER),
         };
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let request = SignedRequest {
+            method: parts.method.as_str(),
+            path_and_query: parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+            // Unsigned headers (explicitly trusted) have no body digest to check.
+            body_sha256: parts
+                .extensions
+                .get::<BodyDigest>()
+                .map_or("", |digest| digest.0.as_str()),
+        };
         let now = chrono::Utc::now().timestamp();
-        return auth
-            .config
-            .gateway
-            .identify(headers, parts.method.as_str(), path, now);
+        return auth.config.gateway.identify(headers, request, now);
     }
     let authorization = header(parts, "authorization").ok_or_else(|| {
         ApiError::new(
