@@ -431,6 +431,64 @@ async fn campaigns_of_one_language_share_the_free_agents_without_over_dialing() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_answered_longer_ago_than_the_hold_is_abandoned_though_an_agent_is_free() {
+    // A hold of one millisecond: every answered call reaches the dialer (through the calls
+    // service, the bus and the feed) after it, as a call does behind a lagging consumer.
+    let fleet = Fleet::start_with(
+        "20",
+        &[
+            ("ABANDON_HOLD_MS", "1"),
+            ("SIM_OUTCOMES", "answered=1"),
+            ("SIM_TALK_MS", "60000"),
+            ("DIALER_TICK_MS", "100"),
+        ],
+    )
+    .await;
+    let agent = available_agent(&fleet, "Ada").await;
+    let once = json!({ "max_attempts": 1, "delay_seconds": 60 });
+    let campaign = create_campaign(
+        &fleet,
+        json!({
+            "name": "Late", "window": { "start": "00:00", "end": "23:59", "days": EVERY_DAY },
+            "retry": { "no_answer": once }
+        }),
+    )
+    .await;
+    let csv: String = std::iter::once("name,phone,time_zone".to_owned())
+        .chain((0..3).map(|i| format!("L{i},+1415558{i:04},Etc/UTC")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    import(&fleet, &campaign, csv).await;
+    assert_eq!(
+        action(&fleet, &campaign, "start").await.status(),
+        StatusCode::OK
+    );
+    let done = until(
+        Duration::from_secs(30),
+        || json_of(fleet.get(&format!("/api/communications/campaigns/{campaign}"))),
+        |c| c["progress"]["abandoned"] == 3,
+    )
+    .await;
+    assert_eq!(done["progress"]["answered"], 3);
+    let outcomes: Vec<Value> = campaign_contacts(&fleet, &campaign)
+        .await
+        .iter()
+        .map(|c| c["last_outcome"].clone())
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![json!("abandoned"); 3],
+        "none counted as connected"
+    );
+    let ada = json_of(fleet.get(&format!("/api/communications/agents/{agent}"))).await;
+    assert_eq!(
+        ada["status"], "available",
+        "the free agent was never put on a late call"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pausing_stops_new_calls_at_once_and_lets_calls_in_progress_finish() {
     let fleet = Fleet::start_with(
         "30",

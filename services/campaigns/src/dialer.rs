@@ -251,21 +251,24 @@ impl Dialer {
         Ok(placed)
     }
 
-    /// Answered calls no agent is on yet: reserve one (connected at once); past the hold with
-    /// nobody free, the call is abandoned (ended, and counted against the cap).
+    /// Answered calls no agent is on yet: within the hold, reserve one (connected at once); past
+    /// it, the call is abandoned (ended, and counted against the cap). The hold runs from the
+    /// answer, not from when the dialer first sees the call: a call the dialer reaches late (a
+    /// lagging consumer) is abandoned even if an agent is free by then, as the rule counts it.
     async fn route_answered(
         &self,
         org: &str,
         campaign: &Campaign,
         calls: &[CampaignCall],
     ) -> Result<(), ApiError> {
-        let now = Utc::now();
+        let hold = chrono::Duration::from_std(self.config.hold).expect("a hold of minutes at most");
         for call in calls {
             let (Some(answered_at), None, false) =
                 (call.answered_at, call.agent_id, call.abandoned)
             else {
                 continue;
             };
+            let past_hold = Utc::now() - answered_at >= hold;
             // Under the call's row lock until the agent is recorded: the feed records the call's
             // end under the same lock, so its outcome sees the agent (or the end comes first,
             // and nobody is connected to a finished call).
@@ -276,6 +279,10 @@ impl Dialer {
                         && current.agent_id.is_none()
                         && !current.abandoned => {}
                 _ => continue,
+            }
+            if past_hold {
+                self.abandon(org, campaign.id, call.call_id, tx).await?;
+                continue;
             }
             let reservation = self
                 .agents
@@ -301,30 +308,38 @@ impl Dialer {
                 let agent = Uuid::parse_str(&agent.id).ok();
                 campaigns::mark_call(&mut tx, call.call_id, None, agent, false).await?;
                 tx.commit().await.map_err(store_error)?;
-            } else if now - answered_at
-                >= chrono::Duration::from_std(self.config.hold).expect("small")
-            {
-                campaigns::mark_call(&mut tx, call.call_id, None, None, true).await?;
-                tx.commit().await.map_err(store_error)?;
-                let ended = self
-                    .calls
-                    .clone()
-                    .end_call(self.request(
-                        org,
-                        v1::EndCallRequest {
-                            id: call.call_id.to_string(),
-                            reason: "abandoned: no agent was free".into(),
-                        },
-                    )?)
-                    .await;
-                if let Err(status) = ended
-                    && status.code() != tonic::Code::FailedPrecondition
-                {
-                    tracing::warn!(call = %call.call_id, error = %status.message(), "ending an abandoned call failed");
-                }
-                tracing::info!(campaign = %campaign.id, call = %call.call_id, "abandoned: no agent was free");
             }
         }
+        Ok(())
+    }
+
+    /// Records the call (locked in `tx`) as abandoned, then ends it.
+    async fn abandon(
+        &self,
+        org: &str,
+        campaign_id: Uuid,
+        call_id: Uuid,
+        mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    ) -> Result<(), ApiError> {
+        campaigns::mark_call(&mut tx, call_id, None, None, true).await?;
+        tx.commit().await.map_err(store_error)?;
+        let ended = self
+            .calls
+            .clone()
+            .end_call(self.request(
+                org,
+                v1::EndCallRequest {
+                    id: call_id.to_string(),
+                    reason: "abandoned: no agent was free".into(),
+                },
+            )?)
+            .await;
+        if let Err(status) = ended
+            && status.code() != tonic::Code::FailedPrecondition
+        {
+            tracing::warn!(call = %call_id, error = %status.message(), "ending an abandoned call failed");
+        }
+        tracing::info!(campaign = %campaign_id, call = %call_id, "abandoned: no agent was free");
         Ok(())
     }
 
