@@ -383,6 +383,54 @@ async fn the_window_and_do_not_call_lists_hold_and_say_why() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thousands_outside_their_window_do_not_hide_a_dialable_contact_behind_them() {
+    let fleet = Fleet::start_with("30", &[("DIALER_TICK_MS", "100")]).await;
+    available_agent(&fleet, "Ada").await;
+    let (night, day) = (zone_at_local_hour(22), zone_at_local_hour(12));
+    let campaign = create_campaign(
+        &fleet,
+        json!({ "name": "Deep", "window": { "start": "09:00", "end": "20:00", "days": EVERY_DAY } }),
+    )
+    .await;
+    // More contacts outside their window, ahead in the dialing order, than one tick scans.
+    let asleep: String = std::iter::once("name,phone,time_zone".to_owned())
+        .chain((0..2_100).map(|i| format!("N{i},+1415559{i:04},{night}")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        import(&fleet, &campaign, asleep).await["added_to_campaign"],
+        2_100
+    );
+    let awake = format!("name,phone,time_zone\nDay,+14155550199,{day}\n");
+    assert_eq!(
+        import(&fleet, &campaign, awake).await["added_to_campaign"],
+        1
+    );
+    assert_eq!(
+        action(&fleet, &campaign, "start").await.status(),
+        StatusCode::OK
+    );
+    let calls = until(
+        Duration::from_secs(20),
+        || async { json!(campaign_calls(&fleet, &campaign).await) },
+        |calls| !calls.as_array().unwrap().is_empty(),
+    )
+    .await;
+    let called: Vec<&str> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        called,
+        ["+14155550199"],
+        "only the contact inside their window"
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn campaigns_of_one_language_share_the_free_agents_without_over_dialing() {
     // Calls ring for a minute, so each keeps its agent spoken for while the dialer ticks.
     let fleet = Fleet::start_with(

@@ -368,9 +368,9 @@ impl Dialer {
     }
 
     /// Places up to `wanted` calls for the best dialable contacts; returns how many it placed.
-    /// Contacts are read best first, page by page, so those outside their window (or waiting
-    /// for a retry) do not hide dialable ones behind them; one on a do-not-call list is excluded
-    /// from the campaign for good.
+    /// Contacts are read best first, page by page, leaving out in the query those outside their
+    /// window or waiting for a retry, so they never hide dialable ones behind them; one on a
+    /// do-not-call list is excluded from the campaign for good.
     async fn place_calls(
         &self,
         org: &str,
@@ -388,8 +388,11 @@ impl Dialer {
         } else {
             SCAN_BUDGET
         };
+        let open_zones = campaign.settings.window.open_zones(now);
         while (placed < wanted || scanned == 0) && scanned < budget {
-            let page = campaigns::candidates(&mut conn, campaign.id, now, after, SCAN_PAGE).await?;
+            let page =
+                campaigns::candidates(&mut conn, campaign.id, now, &open_zones, after, SCAN_PAGE)
+                    .await?;
             let Some((last, _, _)) = page.last() else {
                 break;
             };

@@ -82,6 +82,13 @@ pub async fn run(
         config.common.database_pool_size,
     )
     .await?;
+    let filled = store::contacts::fill_missing_zones(&pool).await?;
+    if filled > 0 {
+        tracing::info!(
+            contacts = filled,
+            "filled in the time zones of existing contacts"
+        );
+    }
     let campaigns = Campaigns::new(EventStore::new(pool.clone()));
     let dialer = Dialer::new(
         campaigns.clone(),

@@ -116,6 +116,16 @@ impl CallingWindow {
         Ok(())
     }
 
+    /// Every time zone the window is open in at `at`: a contact all of whose zones are among
+    /// them may be called now.
+    pub fn open_zones(&self, at: DateTime<Utc>) -> Vec<&'static str> {
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .filter(|zone| self.check(at, &[**zone]).is_ok())
+            .map(|zone| zone.name())
+            .collect()
+    }
+
     /// The first instant at or after `at` when the window is open in `zone`, within a week.
     pub fn next_open(&self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
         if self.check(at, &[zone]).is_ok() {

@@ -370,28 +370,33 @@ pub async fn triggered_by(
 pub type ScanPosition = (i32, i64);
 
 /// Contacts that may be due, best first (highest priority, then the order added), after `after`:
-/// not done, not being called, retry due by `now`. The window and do-not-call lists are checked
-/// by the caller, contact by contact.
+/// not done, not being called, retry due by `now`, and in their calling window (every zone they
+/// may be in among `open_zones`), so those outside it never hide dialable ones behind them.
+/// Do-not-call lists are checked by the caller, contact by contact, and the window again.
 pub async fn candidates(
     conn: &mut PgConnection,
     campaign_id: Uuid,
     now: DateTime<Utc>,
+    open_zones: &[&str],
     after: Option<ScanPosition>,
     limit: i64,
 ) -> Result<Vec<(ScanPosition, Uuid, DialState)>, ApiError> {
     let (priority, seq) = after.unzip();
     let rows: Vec<(i32, i64, Uuid, Json<DialState>)> = sqlx::query_as(
-        "SELECT priority, added_seq, contact_id, state FROM campaign_contacts
-         WHERE campaign_id = $1 AND done IS NULL AND call_id IS NULL
-           AND (retry_at IS NULL OR retry_at <= $2)
-           AND ($3::int IS NULL OR (priority, -added_seq) < ($3, -$4::bigint))
-         ORDER BY priority DESC, added_seq LIMIT $5",
+        "SELECT cc.priority, cc.added_seq, cc.contact_id, cc.state
+           FROM campaign_contacts cc JOIN contacts_view c USING (contact_id)
+         WHERE cc.campaign_id = $1 AND cc.done IS NULL AND cc.call_id IS NULL
+           AND (cc.retry_at IS NULL OR cc.retry_at <= $2)
+           AND ($3::int IS NULL OR (cc.priority, -cc.added_seq) < ($3, -$4::bigint))
+           AND (c.zones IS NULL OR (cardinality(c.zones) > 0 AND c.zones <@ $6::text[]))
+         ORDER BY cc.priority DESC, cc.added_seq LIMIT $5",
     )
     .bind(campaign_id)
     .bind(now)
     .bind(priority)
     .bind(seq)
     .bind(limit)
+    .bind(open_zones)
     .fetch_all(conn)
     .await
     .map_err(store_error)?;

@@ -134,10 +134,10 @@ pub async fn upsert(
     .await?;
     let contact = contact::apply(current.map(|c| c.value), &change);
     sqlx::query(
-        "INSERT INTO contacts_view (contact_id, org_id, identity_key, external_id, name, contact, created_at, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO contacts_view (contact_id, org_id, identity_key, external_id, name, contact, created_at, version, zones)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (contact_id) DO UPDATE
-         SET identity_key = $3, external_id = $4, name = $5, contact = $6, version = $8",
+         SET identity_key = $3, external_id = $4, name = $5, contact = $6, version = $8, zones = $9",
     )
     .bind(contact.id)
     .bind(org)
@@ -147,6 +147,7 @@ pub async fn upsert(
     .bind(Json(&contact))
     .bind(contact.created_at)
     .bind(version as i64)
+    .bind(zone_names(&contact))
     .execute(&mut *tx)
     .await
     .map_err(store_error)?;
@@ -157,6 +158,37 @@ pub async fn upsert(
         },
         upserted,
     ))
+}
+
+/// The names of the zones the contact may be in, as `contacts_view.zones` keeps them.
+fn zone_names(contact: &Contact) -> Vec<&'static str> {
+    contact.zones().iter().map(|zone| zone.name()).collect()
+}
+
+/// Fills in the zones of contacts written before they were kept (migration 0017), a batch at a
+/// time; returns how many it filled. Safe to run from several replicas at once.
+pub async fn fill_missing_zones(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let mut filled = 0;
+    loop {
+        let rows: Vec<(Uuid, Json<Contact>)> = sqlx::query_as(
+            "SELECT contact_id, contact FROM contacts_view WHERE zones IS NULL LIMIT 500",
+        )
+        .fetch_all(pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok(filled);
+        }
+        for (id, contact) in rows {
+            sqlx::query(
+                "UPDATE contacts_view SET zones = $2 WHERE contact_id = $1 AND zones IS NULL",
+            )
+            .bind(id)
+            .bind(zone_names(&contact.0))
+            .execute(pool)
+            .await?;
+            filled += 1;
+        }
+    }
 }
 
 /// A page of the organization's contacts, newest first, after the cursor `(created_at, id)`.
