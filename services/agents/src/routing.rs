@@ -368,8 +368,11 @@ impl Agents {
                         .flatten()
                 });
                 let after = store::change_agent(tx, &org, ACTOR, agent, command).await?;
-                // A lapsed offer puts its call back in its place in the queue.
-                if let (Some(call), AgentState::Available) = (lapsed_call, after.value.state) {
+                // A lapsed offer puts its call back in its place in the queue (whether the agent
+                // is available again or went on the break they asked for meanwhile).
+                if let Some(call) = lapsed_call
+                    && after.value.state != AgentState::Reserved
+                {
                     sqlx::query("UPDATE routing_queue SET offered_to = NULL WHERE call_id = $1 AND offered_to = $2")
                         .bind(call)
                         .bind(agent)

@@ -447,6 +447,57 @@ async fn an_unaccepted_reservation_lapses_and_the_call_keeps_its_place() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_break_asked_for_while_reserved_is_taken_when_the_reservation_lapses() {
+    let service = Service::start("1").await;
+    let mut admin = service.admin("org_a");
+    let ada = available(&mut admin, new_agent("Ada", &[], &["en"])).await;
+    let call = Uuid::now_v7();
+    admin.reserve_agent(reserve(call, 0)).await.unwrap();
+    let reserved = set_status(&mut admin, &ada.id, AgentState::Break, "lunch")
+        .await
+        .unwrap();
+    assert_eq!(
+        (reserved.state(), reserved.next_state()),
+        (AgentState::Reserved, AgentState::Break)
+    );
+    let mut now = reserved;
+    for _ in 0..100 {
+        now = admin
+            .get_agent(v1::GetAgentRequest { id: ada.id.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        if now.state() != AgentState::Reserved {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (now.state(), now.reason.as_str()),
+        (AgentState::Break, "lunch"),
+        "on the break asked for, not offered calls again"
+    );
+    // The call the lapse gave back waits for the next free agent.
+    let grace = available(&mut admin, new_agent("Grace", &[], &["en"])).await;
+    let mut offered = String::new();
+    for _ in 0..100 {
+        offered = admin
+            .get_agent(v1::GetAgentRequest {
+                id: grace.id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .call_id;
+        if !offered.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(offered, call.to_string());
+}
+
 #[tokio::test]
 async fn bad_input_is_named_and_appends_nothing() {
     let service = Service::start("60").await;

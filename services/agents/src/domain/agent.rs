@@ -207,6 +207,21 @@ fn leave_wrap_up(
     entering(status, event)
 }
 
+/// Leaving a reservation without taking its call (it lapsed, or the call ended first): to the
+/// break, away or log-off the agent asked for meanwhile, else available, saying `why`. The event
+/// names the call left behind.
+fn leave_reservation(agent: &Agent, why: &str, at: DateTime<Utc>) -> AgentEvent {
+    let (next, reason) = match agent.next_state.clone() {
+        Some((next, reason)) if next != AgentState::Available => (next, reason),
+        _ => (AgentState::Available, Some(why.to_owned())),
+    };
+    let event = Transition {
+        call_id: agent.call_id,
+        ..transition(agent, reason, at)
+    };
+    entering(next, event)
+}
+
 fn entering(status: AgentState, event: Transition) -> AgentEvent {
     match status {
         AgentState::Available => AgentEvent::Available(event),
@@ -342,10 +357,7 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
         },
         Command::LapseReservation { at } => match agent.state {
             Reserved if agent.deadline.is_some_and(|d| d <= at) => {
-                Ok(vec![AgentEvent::Available(Transition {
-                    call_id: agent.call_id,
-                    ..transition(agent, Some("reservation_expired".into()), at)
-                })])
+                Ok(vec![leave_reservation(agent, "reservation_expired", at)])
             }
             _ => Ok(vec![]),
         },
@@ -358,10 +370,11 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
                 return Err(invalid("call_id", "the agent is not on this call"));
             }
             match agent.state {
-                Reserved => Ok(vec![AgentEvent::Available(Transition {
-                    call_id: Some(call_id),
-                    ..transition(agent, Some("call_ended_before_answer".into()), at)
-                })]),
+                Reserved => Ok(vec![leave_reservation(
+                    agent,
+                    "call_ended_before_answer",
+                    at,
+                )]),
                 Busy => Ok(vec![AgentEvent::WrapUp(events::WrapUp {
                     agent_id: agent.id,
                     call_id,

@@ -320,6 +320,45 @@ fn an_unaccepted_reservation_lapses_only_after_its_deadline() {
 }
 
 #[test]
+fn a_break_or_log_off_asked_for_while_reserved_is_kept_when_the_reservation_ends_unanswered() {
+    let reserved = given(vec![
+        created(),
+        status(AgentState::Available, None, 1),
+        reserve(10),
+    ]);
+    // The reservation lapses: the agent goes on the break they asked for, not back to routing.
+    let wants_break = then(
+        reserved.clone(),
+        status(AgentState::Break, Some("lunch"), 12),
+    );
+    assert_eq!(
+        when(&wants_break, Command::LapseReservation { at: t(25) }).unwrap(),
+        ["comms.agent.break"]
+    );
+    let after = then(wants_break, Command::LapseReservation { at: t(25) });
+    assert_eq!(
+        (after.state, after.reason.as_deref(), after.next_state),
+        (AgentState::Break, Some("lunch"), None)
+    );
+    // The call ends before it is answered: the agent logs off as asked.
+    let logging_off = then(reserved.clone(), status(AgentState::Offline, None, 12));
+    assert_eq!(
+        when(&logging_off, release(13)).unwrap(),
+        ["comms.agent.offline"]
+    );
+    assert_eq!(then(logging_off, release(13)).state, AgentState::Offline);
+    // Asking for available again withdrew the request: available, as ever.
+    let changed_mind = then(
+        then(reserved, status(AgentState::Away, Some("meeting"), 12)),
+        status(AgentState::Available, None, 13),
+    );
+    assert_eq!(
+        when(&changed_mind, release(14)).unwrap(),
+        ["comms.agent.available"]
+    );
+}
+
+#[test]
 fn a_call_that_ends_before_it_is_accepted_frees_the_agent_without_wrap_up() {
     let reserved = given(vec![
         created(),
