@@ -64,10 +64,14 @@ impl Handler for CallFeed {
             "comms.call.started" => {
                 let call: Started = serde_json::from_value(envelope.data.clone())
                     .map_err(|e| reject(envelope, e))?;
+                // A reservation asked for before the start was followed made the row already.
                 sqlx::query(
                     "INSERT INTO routing_calls (call_id, org_id, agent_id, needs_agent, language)
                      VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (call_id) DO NOTHING",
+                     ON CONFLICT (call_id) DO UPDATE
+                     SET agent_id = EXCLUDED.agent_id, needs_agent = EXCLUDED.needs_agent,
+                         language = EXCLUDED.language
+                     WHERE routing_calls.org_id = EXCLUDED.org_id",
                 )
                 .bind(call.call_id)
                 .bind(org)

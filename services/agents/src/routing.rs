@@ -82,16 +82,24 @@ impl Agents {
         connect_on_offer: bool,
     ) -> Result<Option<Versioned<Agent>>, ApiError> {
         // Under the call's routing row lock, which its end takes too: a call whose end has been
-        // followed gets no agent (nobody would release them).
-        let ended: Option<Option<chrono::DateTime<Utc>>> = sqlx::query_scalar(
-            "SELECT ended_at FROM routing_calls WHERE call_id = $1 AND org_id = $2 FOR UPDATE",
+        // followed gets no agent (nobody would release them), and an end that comes after waits
+        // for this reservation and releases its agent. The row is created if this is the first
+        // the service hears of the call, so an end being recorded at this very moment (its row
+        // not yet committed) is waited for, not missed.
+        let (owner, ended): (String, Option<chrono::DateTime<Utc>>) = sqlx::query_as(
+            "INSERT INTO routing_calls (call_id, org_id, needs_agent) VALUES ($1, $2, false)
+             ON CONFLICT (call_id) DO UPDATE SET org_id = routing_calls.org_id
+             RETURNING org_id, ended_at",
         )
         .bind(need.call_id)
         .bind(org)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(store_error)?;
-        if let Some(Some(_)) = ended {
+        if owner != org {
+            return Err(ApiError::not_found("call", &need.call_id.to_string()));
+        }
+        if ended.is_some() {
             return Err(ApiError::new(
                 ErrorKind::FailedPrecondition,
                 format!("call {} has already ended", need.call_id),
@@ -383,6 +391,7 @@ impl Agents {
                 Ok(())
             })?;
         }
+        self.release_agents_of_ended_calls().await?;
         let orgs: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT org_id FROM routing_queue WHERE offered_to IS NULL",
         )
@@ -391,6 +400,37 @@ impl Agents {
         .map_err(store_error)?;
         for org in orgs {
             self.dispatch(&org).await?;
+        }
+        Ok(())
+    }
+
+    /// Reconciliation: an agent still reserved for, or busy on, a call whose end was followed
+    /// seconds ago is released, whatever let the end's own release miss them, so no agent stays
+    /// busy on a call that is over.
+    async fn release_agents_of_ended_calls(&self) -> Result<(), ApiError> {
+        let stuck: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT r.call_id, r.org_id FROM routing_calls r
+               JOIN agents_view a ON a.call_id = r.call_id AND a.org_id = r.org_id
+             WHERE r.ended_at < now() - interval '5 seconds' AND a.state IN ('reserved', 'busy')
+             LIMIT 500",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(store_error)?;
+        for (call, org) in stuck {
+            let released = in_transaction!(self.store, |tx| {
+                self.release_in(tx, &org, ACTOR, call).await
+            });
+            match released {
+                Ok(Some(agent)) => {
+                    tracing::warn!(%call, agent = %agent.value.id, "released an agent left on a call that had ended");
+                    metrics::counter!("comms_agents_reconciled_total").increment(1);
+                }
+                // Released meanwhile by the call's end.
+                Ok(None) => {}
+                Err(e) if e.kind == ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }

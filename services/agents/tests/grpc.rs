@@ -498,6 +498,97 @@ async fn a_break_asked_for_while_reserved_is_taken_when_the_reservation_lapses()
     assert_eq!(offered, call.to_string());
 }
 
+/// A reservation that connects the agent at once, as for an answered call.
+fn connect(call: Uuid) -> v1::ReserveAgentRequest {
+    v1::ReserveAgentRequest {
+        connect: true,
+        ..reserve(call, 0)
+    }
+}
+
+async fn state_of(admin: &mut Client, id: &str) -> AgentState {
+    let request = v1::GetAgentRequest { id: id.to_owned() };
+    admin.get_agent(request).await.unwrap().into_inner().state()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_racing_the_calls_end_waits_for_it_and_is_refused() {
+    let service = Service::start("60").await;
+    let mut admin = service.admin("org_a");
+    let ada = available(&mut admin, new_agent("Ada", &[], &["en"])).await;
+    let call = Uuid::now_v7();
+    // The call's end is being followed: its routing row written, not yet committed (the first
+    // the service hears of this call).
+    let mut ending = service.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO routing_calls (call_id, org_id, needs_agent, ended_at)
+         VALUES ($1, 'org_a', false, now())",
+    )
+    .bind(call)
+    .execute(&mut *ending)
+    .await
+    .unwrap();
+    let mut reserving_client = admin.clone();
+    let reserving =
+        tokio::spawn(async move { reserving_client.reserve_agent(connect(call)).await });
+    // The reservation must wait for the end (a lock wait), not pass it by.
+    let mut waited = false;
+    for _ in 0..400 {
+        if reserving.is_finished() {
+            break;
+        }
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&service.pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            waited = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    ending.commit().await.unwrap();
+    let refused = reserving.await.unwrap().unwrap_err();
+    assert!(waited, "the reservation did not wait for the call's end");
+    assert_eq!(
+        refused.code(),
+        Code::FailedPrecondition,
+        "{}",
+        refused.message()
+    );
+    assert_eq!(state_of(&mut admin, &ada.id).await, AgentState::Available);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_left_busy_on_a_call_that_ended_is_released_by_reconciliation() {
+    let service = Service::start("60").await;
+    let mut admin = service.admin("org_a");
+    let ada = available(&mut admin, new_agent("Ada", &[], &["en"])).await;
+    let call = Uuid::now_v7();
+    admin.reserve_agent(connect(call)).await.unwrap();
+    assert_eq!(state_of(&mut admin, &ada.id).await, AgentState::Busy);
+    // The call's end was followed, and its release of Ada somehow missed.
+    sqlx::query(
+        "UPDATE routing_calls SET ended_at = now() - interval '1 minute' WHERE call_id = $1",
+    )
+    .bind(call)
+    .execute(&service.pool)
+    .await
+    .unwrap();
+    let mut state = AgentState::Busy;
+    for _ in 0..200 {
+        state = state_of(&mut admin, &ada.id).await;
+        if state != AgentState::Busy {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, AgentState::WrapUp, "released into wrap-up");
+}
+
 #[tokio::test]
 async fn bad_input_is_named_and_appends_nothing() {
     let service = Service::start("60").await;
