@@ -372,7 +372,9 @@ pub type ScanPosition = (i32, i64);
 /// Contacts that may be due, best first (highest priority, then the order added), after `after`:
 /// not done, not being called, retry due by `now`, and in their calling window (every zone they
 /// may be in among `open_zones`), so those outside it never hide dialable ones behind them.
-/// Do-not-call lists are checked by the caller, contact by contact, and the window again.
+/// Contacts whose own record says never to call them (`Contact::own_do_not_call`) come whatever
+/// the hour, so the caller excludes them at once. Do-not-call lists are checked by the caller,
+/// contact by contact, and the window again.
 pub async fn candidates(
     conn: &mut PgConnection,
     campaign_id: Uuid,
@@ -388,7 +390,8 @@ pub async fn candidates(
          WHERE cc.campaign_id = $1 AND cc.done IS NULL AND cc.call_id IS NULL
            AND (cc.retry_at IS NULL OR cc.retry_at <= $2)
            AND ($3::int IS NULL OR (cc.priority, -cc.added_seq) < ($3, -$4::bigint))
-           AND (c.zones IS NULL OR (cardinality(c.zones) > 0 AND c.zones <@ $6::text[]))
+           AND (c.zones IS NULL OR (cardinality(c.zones) > 0 AND c.zones <@ $6::text[])
+                OR (c.contact->>'do_not_call')::boolean OR c.contact->>'consent' = 'false')
          ORDER BY cc.priority DESC, cc.added_seq LIMIT $5",
     )
     .bind(campaign_id)
