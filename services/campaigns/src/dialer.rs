@@ -498,10 +498,11 @@ impl Dialer {
             }
             let attempt = progress.attempts + 1;
             let key = idempotency_key(campaign_id, contact_id, attempt);
-            let call_id = call_id_for(org, &key);
+            // Placed first, recorded after: the transaction writes (and so gets an id readers
+            // of the log would wait behind) only once the calls service has answered. Should
+            // the record fail, the next tick places the same call again (same key, same call).
+            let call_id = self.initiate(org, campaign, &contact, None, key).await?;
             record_placed(tx, org, campaign_id, contact_id, call_id, attempt).await?;
-            let placed = self.initiate(org, campaign, &contact, None, key).await?;
-            debug_assert_eq!(placed, call_id);
             Ok(true)
         })
     }

@@ -23,11 +23,11 @@ use crate::dialer::{ACTOR, Dialer};
 use crate::domain::campaign::{Command, Member, TriggerAction};
 use crate::domain::contact::ContactFields;
 use crate::domain::dialing::Outcome;
+use crate::store::campaigns::CampaignCall;
 use crate::store::{campaigns, contacts};
 
-/// How long an event that arrives before what it follows is retried: a call's events before the
-/// dialer's transaction that placed it commits (moments after the calls service's), and an
-/// agent's end of wrap-up before the call's end (a redelivered message can be overtaken).
+/// How long an agent's end of wrap-up that arrives before the call's end is retried (a
+/// redelivered message can be overtaken).
 const NOT_YET_RECORDED: chrono::Duration = chrono::Duration::seconds(60);
 
 pub const BINDINGS: [&str; 11] = [
@@ -103,11 +103,15 @@ impl Feed {
         event: CallEvent,
     ) -> Result<(), HandleError> {
         let org = envelope.organization_id.as_str();
-        let Some(call) = campaigns::lock_call(conn, event.call_id)
+        let recorded = campaigns::lock_call(conn, event.call_id)
             .await
-            .map_err(retry)?
-        else {
-            return not_recorded(conn, envelope, &event).await;
+            .map_err(retry)?;
+        let call = match recorded {
+            Some(call) => call,
+            None => match placed_meanwhile(conn, envelope, &event).await? {
+                Some(call) => call,
+                None => return Ok(()),
+            },
         };
         if call.org_id != org || call.finished_at.is_some() {
             return Ok(());
@@ -241,31 +245,29 @@ impl Feed {
     }
 }
 
-/// An event of a call with no campaign record: someone else's call, or one of ours whose
-/// placing transaction has not committed yet. The event names the call's campaign, if any.
-async fn not_recorded(
+/// A call with no campaign record: someone else's (placed over REST, naming a campaign), or one
+/// the dialer is placing right now, which it records once the calls service has answered, under
+/// the campaign's lock. Waiting for that lock settles which: the record is there after it, or
+/// the call is not the campaign's.
+async fn placed_meanwhile(
     conn: &mut PgConnection,
     envelope: &Envelope,
     event: &CallEvent,
-) -> Result<(), HandleError> {
+) -> Result<Option<CampaignCall>, HandleError> {
     let Some(campaign_id) = event.campaign_id else {
-        return Ok(());
+        return Ok(None);
     };
-    let ours: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM campaigns_view WHERE campaign_id = $1 AND org_id = $2)",
-    )
-    .bind(campaign_id)
-    .bind(&envelope.organization_id)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(HandleError::from)?;
-    if ours && Utc::now() - envelope.timestamp < NOT_YET_RECORDED {
-        return Err(HandleError::Retry(anyhow::anyhow!(
-            "call {} of campaign {campaign_id} is not recorded yet",
-            event.call_id
-        )));
+    let org = envelope.organization_id.as_str();
+    if campaigns::lock(conn, org, campaign_id)
+        .await
+        .map_err(retry)?
+        .is_none()
+    {
+        return Ok(None);
     }
-    Ok(())
+    campaigns::lock_call(conn, event.call_id)
+        .await
+        .map_err(retry)
 }
 
 /// An agent entering a state; `call_id` names the call they leave behind.

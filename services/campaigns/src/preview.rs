@@ -202,6 +202,10 @@ impl Dialer {
             let contact = contacts::get(&mut *tx, org, preview.contact_id)
                 .await?
                 .value;
+            // Placed, then recorded: the transaction writes only after both requests (see
+            // `Dialer::place_call`).
+            self.initiate(org, campaign, &contact, Some(preview.agent_id), key)
+                .await?;
             let command = Command::PlaceCall {
                 contact_id: preview.contact_id,
                 call_id,
@@ -210,8 +214,6 @@ impl Dialer {
             };
             campaigns::change(&mut *tx, org, ACTOR, preview.campaign_id, command).await?;
             campaigns::mark_call(&mut *tx, call_id, None, Some(preview.agent_id), false).await?;
-            self.initiate(org, campaign, &contact, Some(preview.agent_id), key)
-                .await?;
             Ok(())
         })
     }

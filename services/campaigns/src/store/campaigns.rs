@@ -37,14 +37,21 @@ fn versioned((version, campaign, measured): Row) -> Versioned<CampaignView> {
 }
 
 /// The campaign, locked for this transaction; another organization's reads as absent.
+///
+/// Every writer of a campaign (and the dialer, placing a call) takes this lock. It is an
+/// advisory lock, not a row lock, because a row lock gives the transaction an id at once, and
+/// the dialer holds this lock across its request to the calls service: an open transaction id
+/// holds back every reader of the log (ADR 1, ADR 10). An advisory lock gives it none; the id
+/// comes with the first write, after the request.
 pub async fn lock(
     conn: &mut PgConnection,
     org: &str,
     id: Uuid,
 ) -> Result<Option<Versioned<CampaignView>>, ApiError> {
+    advisory_lock(&mut *conn, &format!("comms-campaign:{id}")).await?;
     let row: Option<Row> = sqlx::query_as(
         "SELECT version, campaign, measured FROM campaigns_view
-         WHERE campaign_id = $1 AND org_id = $2 FOR UPDATE",
+         WHERE campaign_id = $1 AND org_id = $2",
     )
     .bind(id)
     .bind(org)
@@ -472,18 +479,30 @@ pub struct CampaignCall {
     pub wrapped_up_at: Option<DateTime<Utc>>,
 }
 
-/// The call, its row locked for this transaction: the dialer connecting an agent and the feed
-/// recording the call's end (or its wrap-up) take it in turn, so an outcome never misses an
-/// agent just connected.
+/// The call, locked for this transaction: the dialer connecting an agent and the feed recording
+/// the call's end (or its wrap-up) take it in turn, so an outcome never misses an agent just
+/// connected. An advisory lock, as [`lock`]'s: the dialer holds it across its request to the
+/// agents service.
 pub async fn lock_call(
     conn: &mut PgConnection,
     call_id: Uuid,
 ) -> Result<Option<CampaignCall>, ApiError> {
-    sqlx::query_as("SELECT * FROM campaign_calls WHERE call_id = $1 FOR UPDATE")
+    advisory_lock(&mut *conn, &format!("comms-campaign-call:{call_id}")).await?;
+    sqlx::query_as("SELECT * FROM campaign_calls WHERE call_id = $1")
         .bind(call_id)
         .fetch_optional(conn)
         .await
         .map_err(store_error)
+}
+
+/// Takes the transaction-scoped advisory lock named `name` (see [`lock`] for why not a row lock).
+async fn advisory_lock(conn: &mut PgConnection, name: &str) -> Result<(), ApiError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind(name)
+        .execute(conn)
+        .await
+        .map_err(store_error)?;
+    Ok(())
 }
 
 /// The campaign's calls in progress.

@@ -1,0 +1,286 @@
+//! The dialer against real calls and agents services on the real PostgreSQL and RabbitMQ: it
+//! holds no transaction id while it waits on the calls service, and the campaigns service's
+//! consumer applies a call's events at once, whether the dialer placed the call or not.
+
+use std::time::Duration;
+
+use comms_auth::{AuthConfig, Identity, Role, Tokens};
+use comms_proto::v1::agents_service_client::AgentsServiceClient;
+use comms_proto::v1::calls_service_client::CallsServiceClient;
+use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
+use comms_proto::v1::{self, AgentState};
+use comms_runtime::{Env, Shutdown, ShutdownTrigger};
+use comms_testkit::{FaultProxy, Link, TestDatabase, amqp_url, unique_name};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tonic::Request;
+use tonic::transport::Channel;
+
+const ORG: &str = "org_a";
+
+struct Fleet {
+    pool: PgPool,
+    calls: Channel,
+    agents: Channel,
+    campaigns: Channel,
+    /// Between the campaigns service and the calls service.
+    to_calls: FaultProxy,
+    tokens: Tokens,
+    _stop: ShutdownTrigger,
+}
+
+fn url_of(listener: &TcpListener) -> String {
+    format!("http://{}", listener.local_addr().unwrap())
+}
+
+impl Fleet {
+    async fn start() -> Self {
+        let db = TestDatabase::new().await;
+        let bind = || TcpListener::bind("127.0.0.1:0");
+        let (calls, agents, campaigns) = (
+            bind().await.unwrap(),
+            bind().await.unwrap(),
+            bind().await.unwrap(),
+        );
+        let (calls_url, agents_url) = (url_of(&calls), url_of(&agents));
+        let to_calls = FaultProxy::to(&calls_url).await;
+        let (amqp, exchange) = (amqp_url(), unique_name("test.events"));
+        let queues = [
+            ("CALLS_QUEUE", unique_name("test.calls")),
+            ("AGENTS_QUEUE", unique_name("test.agents")),
+            ("CAMPAIGNS_QUEUE", unique_name("test.campaigns")),
+        ];
+        let mut env = Env::from_pairs([
+            ("DATABASE_URL", db.url.as_str()),
+            ("RABBITMQ_URL", amqp.as_str()),
+            ("EVENTS_EXCHANGE", exchange.as_str()),
+            ("CALLS_GRPC_URL", calls_url.as_str()),
+            ("AGENTS_GRPC_URL", agents_url.as_str()),
+            ("CAMPAIGNS_GRPC_URL", url_of(&campaigns).as_str()),
+            ("DIALER_TICK_MS", "100"),
+            ("SIM_RING_MS", "20"),
+            ("SIM_ANSWER_MS", "30"),
+            ("SIM_TALK_MS", "60000"),
+            ("SIM_OUTCOMES", "answered=1"),
+        ]);
+        for (key, value) in &queues {
+            env.set(key, value.as_str());
+        }
+        let (stop, shutdown) = Shutdown::new();
+        let tokens = AuthConfig::ephemeral().tokens;
+        // The relay carries the calls service's events to the campaigns service's consumer.
+        let relay = comms_bus::Relay::new(
+            comms_eventstore::EventStore::new(db.pool.clone()),
+            comms_bus::RelayConfig::new(amqp.clone(), exchange),
+        );
+        tokio::spawn(relay.run(shutdown.clone().wait()));
+        tokio::spawn(comms_calls::run(
+            comms_calls::Config::from_env(&env).unwrap(),
+            tokens.clone(),
+            calls,
+            shutdown.clone(),
+        ));
+        tokio::spawn(comms_agents::run(
+            comms_agents::Config::from_env(&env).unwrap(),
+            tokens.clone(),
+            agents,
+            shutdown.clone(),
+        ));
+        // Only the campaigns service reaches the calls service through the proxy.
+        env.set("CALLS_GRPC_URL", to_calls.url(&calls_url));
+        let campaigns_url = url_of(&campaigns);
+        tokio::spawn(comms_campaigns::run(
+            comms_campaigns::Config::from_env(&env).unwrap(),
+            tokens.clone(),
+            campaigns,
+            shutdown,
+        ));
+        let channel = |url: String| Channel::from_shared(url).unwrap().connect_lazy();
+        Self {
+            pool: db.pool,
+            calls: channel(calls_url),
+            agents: channel(agents_url),
+            campaigns: channel(campaigns_url),
+            to_calls,
+            tokens,
+            _stop: stop,
+        }
+    }
+
+    fn as_admin<T>(&self, message: T) -> Request<T> {
+        let admin = Identity::new(ORG, "user_1", Role::Admin).unwrap();
+        let token = self.tokens.internal_token(&admin).unwrap();
+        let mut request = Request::new(message);
+        comms_auth::service::attach(request.metadata_mut(), &token);
+        request
+    }
+
+    fn campaigns(&self) -> CampaignsServiceClient<Channel> {
+        CampaignsServiceClient::new(self.campaigns.clone())
+    }
+
+    async fn available_agent(&self) {
+        let mut agents = AgentsServiceClient::new(self.agents.clone());
+        let new = v1::CreateAgentRequest {
+            name: "Ada".into(),
+            email: "ada@example.com".into(),
+            languages: vec!["en".into()],
+            ..Default::default()
+        };
+        let agent = agents
+            .create_agent(self.as_admin(new))
+            .await
+            .unwrap()
+            .into_inner();
+        let status = v1::UpdateAgentStatusRequest {
+            id: agent.id,
+            status: AgentState::Available as i32,
+            ..Default::default()
+        };
+        agents
+            .update_agent_status(self.as_admin(status))
+            .await
+            .unwrap();
+    }
+
+    async fn campaign(&self, window: Option<v1::CallingWindow>) -> String {
+        let settings = v1::CampaignSettings {
+            name: Some("Renewals".into()),
+            window,
+            ..Default::default()
+        };
+        let create = v1::CreateCampaignRequest {
+            settings: Some(settings),
+        };
+        self.campaigns()
+            .create_campaign(self.as_admin(create))
+            .await
+            .unwrap()
+            .into_inner()
+            .id
+    }
+
+    /// A running campaign, open all day, with one contact; returns its id.
+    async fn running_campaign(&self) -> String {
+        let every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map(String::from);
+        let id = self
+            .campaign(Some(v1::CallingWindow {
+                start: "00:00".into(),
+                end: "23:59".into(),
+                days: every_day.to_vec(),
+            }))
+            .await;
+        let fields = v1::ContactFields {
+            name: "Grace".into(),
+            phones: vec!["+14155550100".into()],
+            time_zone: "Etc/UTC".into(),
+            ..Default::default()
+        };
+        let upsert = v1::UpsertContactRequest {
+            fields: Some(fields),
+        };
+        let contact = self
+            .campaigns()
+            .upsert_contact(self.as_admin(upsert))
+            .await
+            .unwrap()
+            .into_inner();
+        let add = v1::AddCampaignContactsRequest {
+            id: id.clone(),
+            contact_ids: vec![contact.id],
+            priority: 0,
+        };
+        self.campaigns()
+            .add_campaign_contacts(self.as_admin(add))
+            .await
+            .unwrap();
+        let start = v1::CampaignRequest { id: id.clone() };
+        self.campaigns()
+            .start_campaign(self.as_admin(start))
+            .await
+            .unwrap();
+        id
+    }
+
+    /// Waits until `query` (a count, given `bind` as $1) reaches `n`.
+    async fn until_count(&self, query: &'static str, bind: &str, n: i64) {
+        let mut seen = 0;
+        for _ in 0..200 {
+            seen = sqlx::query_scalar(query)
+                .bind(bind)
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            if seen >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{query} ({bind}) stayed at {seen}, short of {n}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dialer_holds_no_transaction_id_while_the_calls_service_is_slow() {
+    let fleet = Fleet::start().await;
+    fleet.available_agent().await;
+    // The calls service stops answering the campaigns service.
+    fleet.to_calls.set(Link::Silent);
+    let campaign = fleet.running_campaign().await;
+
+    // The dialer is waiting on the calls service inside its transaction (its last statement
+    // read the contact).
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND state = 'idle in transaction'
+                     AND query LIKE '%FROM contacts_view%' AND $1 <> ''";
+    fleet.until_count(waiting, "the dialer", 1).await;
+    let with_id: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND state = 'idle in transaction'
+           AND query LIKE '%FROM contacts_view%' AND backend_xid IS NOT NULL",
+    )
+    .fetch_one(&fleet.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        with_id, 0,
+        "a transaction id held while waiting stalls every reader of the log"
+    );
+
+    // The calls service answers again: the call is placed, recorded once, and followed.
+    fleet.to_calls.set(Link::Up);
+    let answered = "SELECT count(*) FROM campaign_calls
+                    WHERE campaign_id = $1::uuid AND answered_at IS NOT NULL";
+    fleet.until_count(answered, &campaign, 1).await;
+    let placed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM campaign_calls WHERE campaign_id = $1::uuid")
+            .bind(&campaign)
+            .fetch_one(&fleet.pool)
+            .await
+            .unwrap();
+    assert_eq!(placed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_naming_a_campaign_that_did_not_place_it_is_applied_at_once_not_retried() {
+    let fleet = Fleet::start().await;
+    let campaign = fleet.campaign(None).await;
+    // Someone places a call through the API naming the campaign; the dialer never recorded it.
+    let initiate = v1::InitiateCallRequest {
+        to: "+14155550123".into(),
+        campaign_id: campaign,
+        ..Default::default()
+    };
+    let call = CallsServiceClient::new(fleet.calls.clone())
+        .initiate_call(fleet.as_admin(initiate))
+        .await
+        .unwrap()
+        .into_inner();
+    // The campaigns service applies its answer (as nothing of the campaign's) at the first
+    // attempt, instead of holding it for a minute of retries.
+    let applied = "SELECT count(*) FROM processed_messages p
+                   JOIN events e ON e.event_id = p.message_id
+                   WHERE p.consumer = 'campaigns' AND e.stream_name = 'call-' || $1
+                     AND e.event_type = 'comms.call.answered'";
+    fleet.until_count(applied, &call.id, 1).await;
+}
