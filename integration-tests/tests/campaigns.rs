@@ -715,6 +715,58 @@ async fn the_crms_contacts_sync_idempotently_and_malformed_ones_are_dead_lettere
     .await
     .unwrap();
     assert_eq!(changes, 2, "created once, renamed once");
+
+    // Another module (a broker user not allowed to speak for the CRM) cannot change a contact,
+    // say to clear a do-not-call flag: it is dead-lettered, with the reason.
+    let outsider = comms_testkit::outsider_amqp_connection().await;
+    let outsider = outsider.create_channel().await.unwrap();
+    let mut forged = ada.clone();
+    forged["name"] = json!("Ada (forged)");
+    let forged = crm_event("crm.contact.updated", forged, "2026-11-20T12:00:00Z");
+    let properties = forged
+        .amqp_properties(None)
+        .with_user_id("comms-test-outsider".into());
+    outsider
+        .basic_publish(
+            fleet.exchange.as_str().into(),
+            "crm.contact.updated".into(),
+            Default::default(),
+            &forged.to_json(),
+            properties,
+        )
+        .await
+        .unwrap();
+    let refused = until(
+        Duration::from_secs(20),
+        || async {
+            let got = fleet
+                .amqp
+                .basic_get(
+                    dead_letters.as_str().into(),
+                    lapin::options::BasicGetOptions { no_ack: true },
+                )
+                .await
+                .unwrap();
+            got.map_or(Value::Null, |m| {
+                let headers = m.properties.headers().clone().unwrap_or_default();
+                match headers.inner().get("x-comms-dead-letter-reason") {
+                    Some(lapin::types::AMQPValue::LongString(reason)) => json!(reason.to_string()),
+                    other => json!(format!("no reason header: {other:?}")),
+                }
+            })
+        },
+        |v| !v.is_null(),
+    )
+    .await;
+    assert!(
+        refused
+            .as_str()
+            .unwrap()
+            .starts_with("crm.contact.updated from comms-test-outsider: only"),
+        "{refused}"
+    );
+    let contacts = json_of(fleet.get("/api/communications/contacts")).await;
+    assert_eq!(contacts["data"][0]["name"], "Ada Lovelace");
     fleet.stop().await;
 }
 

@@ -701,11 +701,12 @@ async fn bad_agent_input_is_a_precise_problem_and_appends_nothing() {
 async fn an_answered_inbound_call_from_the_bus_is_given_an_agent() {
     let fleet = Fleet::start("600000").await;
     let agent = available_agent(&fleet, "Ina").await;
-    // A telephony gateway reports an inbound call and its answer on the platform exchange.
+    // An inbound call and its answer on the platform exchange, as the fleet itself publishes
+    // them (the test connects as the fleet's broker user; anyone else would be refused).
     let call = uuid::Uuid::now_v7();
     let envelope = |event_type: &str, data: Value, position: i64| {
         let mut envelope: comms_bus::Envelope = serde_json::from_value(json!({
-            "id": uuid::Uuid::now_v7(), "type": event_type, "source": "telephony-gateway",
+            "id": uuid::Uuid::now_v7(), "type": event_type, "source": "comms-calls",
             "timestamp": chrono::Utc::now(), "organizationId": ORG, "data": data,
         }))
         .unwrap();

@@ -16,7 +16,9 @@ use sqlx::{PgConnection, PgPool};
 use tracing::{Instrument as _, info, warn};
 
 use crate::envelope::traceparent_header;
-use crate::{Envelope, QueueType, dead_letter_queue, declare_events_exchange, declare_queue};
+use crate::{
+    Envelope, Publishers, QueueType, dead_letter_queue, declare_events_exchange, declare_queue,
+};
 
 /// Why a message was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -125,6 +127,8 @@ pub struct ConsumerConfig {
     pub prefetch: u16,
     pub queue_type: QueueType,
     pub retry: RetryPolicy,
+    /// Who may publish the events consumed; the rest are dead-lettered with the reason.
+    pub publishers: Publishers,
 }
 
 /// How a message that fails with [`HandleError::Retry`] is tried again: after a delay that
@@ -275,7 +279,8 @@ async fn subscribe(config: &ConsumerConfig) -> anyhow::Result<(Connection, Chann
 
 impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
     /// Applies a batch of deliveries in one transaction and acknowledges them with one frame
-    /// after the commit. Bodies that are not envelopes are dead-lettered first. If the handler
+    /// after the commit. Bodies that are not envelopes, and events from a publisher not allowed
+    /// to send them, are dead-lettered first. If the handler
     /// rejects the batch or one of its messages needs another try, the messages are processed
     /// one by one, so the healthy ones are applied and only the culprit waits or is
     /// dead-lettered. While the database (or a service) is down, the batch is held and tried
@@ -283,9 +288,16 @@ impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
     async fn process_batch(&mut self, deliveries: Vec<Delivery>) -> anyhow::Result<Flow> {
         let mut parsed = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
-            match Envelope::parse(&delivery.data) {
+            let believed = Envelope::parse(&delivery.data)
+                .map_err(|reason| reason.to_string())
+                .and_then(|envelope| {
+                    let publishers = &self.config.publishers;
+                    publishers.check(&envelope.event_type, &delivery.properties)?;
+                    Ok(envelope)
+                });
+            match believed {
                 Ok(envelope) => parsed.push((delivery, envelope)),
-                Err(reason) => self.dead_letter(delivery, &reason.to_string()).await?,
+                Err(reason) => self.dead_letter(delivery, &reason).await?,
             }
         }
         if parsed.len() <= 1 {
@@ -500,7 +512,9 @@ async fn dead_letter(
     reason: &str,
 ) -> anyhow::Result<()> {
     warn!(queue = %config.queue, reason, "dead-lettering a message");
-    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    // Published again by the fleet's user, keeping the first publisher for a replay.
+    let properties = config.publishers.republished(&delivery.properties);
+    let mut headers = properties.headers().clone().unwrap_or_default();
     let note = |headers: &mut FieldTable, key: &str, value: &str| {
         headers.insert(key.into(), AMQPValue::LongString(LongString::from(value)));
     };
@@ -516,7 +530,7 @@ async fn dead_letter(
         let routing_key = delivery.routing_key.as_str();
         note(&mut headers, "x-comms-original-routing-key", routing_key);
     }
-    let properties: BasicProperties = delivery.properties.clone().with_headers(headers);
+    let properties: BasicProperties = properties.with_headers(headers);
     let confirm = channel
         .basic_publish(
             "".into(),

@@ -4,6 +4,7 @@
 
 mod consumer;
 mod envelope;
+mod publishers;
 mod relay;
 mod topology;
 
@@ -11,6 +12,7 @@ pub use consumer::{
     ConsumerConfig, HandleError, Handler, RetryPolicy, is_database_unavailable, run_consumer,
 };
 pub use envelope::{ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, event_metadata};
+pub use publishers::{DEFAULT_EVENT_PUBLISHERS, ORIGINAL_USER_HEADER, Publishers, user_of};
 pub use relay::{Relay, RelayConfig};
 pub use topology::{QueueType, dead_letter_queue, declare_events_exchange, declare_queue};
 

@@ -49,6 +49,8 @@ impl RelayConfig {
 pub struct Relay {
     store: EventStore,
     config: RelayConfig,
+    /// The RabbitMQ user it publishes as (from the URL), set as each message's `user_id`.
+    user: String,
     active: watch::Sender<bool>,
 }
 
@@ -56,6 +58,7 @@ impl Relay {
     pub fn new(store: EventStore, config: RelayConfig) -> Self {
         Self {
             store,
+            user: crate::user_of(&config.amqp_url),
             config,
             active: watch::Sender::new(false),
         }
@@ -220,7 +223,10 @@ impl Relay {
                     event.event_type.as_str().into(),
                     BasicPublishOptions::default(),
                     &envelope.to_json(),
-                    envelope.amqp_properties(traceparent),
+                    // The broker vouches for `user_id`: consumers believe `comms.*` only from it.
+                    envelope
+                        .amqp_properties(traceparent)
+                        .with_user_id(self.user.as_str().into()),
                 )
                 .await
                 .with_context(|| format!("publishing event {}", event.event_id))?;

@@ -265,3 +265,101 @@ async fn while_the_database_is_down_messages_are_held_and_none_is_dead_lettered(
     relay.abort();
     consumer.abort();
 }
+
+/// Publishes an envelope of `event_type` to `exchange` over `channel` (with confirms), with
+/// `user_id` if given; returns its id, or the broker's refusal.
+async fn publish_as(
+    channel: &lapin::Channel,
+    exchange: &str,
+    event_type: &str,
+    user_id: Option<&str>,
+) -> Result<uuid::Uuid, lapin::Error> {
+    let envelope: comms_bus::Envelope = serde_json::from_value(json!({
+        "id": uuid::Uuid::new_v4(), "type": event_type, "source": "somebody",
+        "timestamp": "2026-12-02T10:00:00Z", "organizationId": "org_a", "data": {}
+    }))
+    .unwrap();
+    let mut properties = envelope.amqp_properties(None);
+    if let Some(user) = user_id {
+        properties = properties.with_user_id(user.into());
+    }
+    channel
+        .basic_publish(
+            exchange.into(),
+            "test.published".into(),
+            Default::default(),
+            &envelope.to_json(),
+            properties,
+        )
+        .await?
+        .await?;
+    Ok(envelope.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_are_believed_only_from_publishers_allowed_to_send_them() {
+    let fx = Fixture::new().await;
+    let mut config = fx.consumer_config();
+    // The fleet (and this test) connect as `me`; another module as `comms-test-outsider`.
+    let me = comms_bus::user_of(&comms_testkit::amqp_url());
+    let outsider = "comms-test-outsider";
+    config.publishers =
+        comms_bus::Publishers::parse(&me, &format!("test.*={me},crm.*=crm")).unwrap();
+    let consumer = fx.start_consumer_with(fx.pool.clone(), config, CountApplications::default());
+    let (ours, theirs) = (
+        amqp_connection().await,
+        comms_testkit::outsider_amqp_connection().await,
+    );
+    let (ours, theirs) = (
+        ours.create_channel().await.unwrap(),
+        theirs.create_channel().await.unwrap(),
+    );
+    for channel in [&ours, &theirs] {
+        channel.confirm_select(Default::default()).await.unwrap();
+    }
+    let exchange = fx.exchange.as_str();
+    let allowed = publish_as(&ours, exchange, "test.happened", Some(&me))
+        .await
+        .unwrap();
+    let anonymous = publish_as(&ours, exchange, "test.happened", None)
+        .await
+        .unwrap();
+    let forged_call_end = publish_as(&theirs, exchange, "comms.call.ended", Some(outsider))
+        .await
+        .unwrap();
+    let crm_impostor = publish_as(&theirs, exchange, "crm.contact.updated", Some(outsider))
+        .await
+        .unwrap();
+    fx.wait_until_applied(1).await;
+
+    let mut reasons = std::collections::HashMap::new();
+    for _ in 0..3 {
+        let dead = get(&ours, &dead_letter_queue(&fx.queue)).await;
+        let id = dead.properties.message_id().as_ref().unwrap().to_string();
+        let headers = dead.properties.headers().clone().unwrap();
+        let Some(AMQPValue::LongString(reason)) = headers.inner().get("x-comms-dead-letter-reason")
+        else {
+            panic!("dead letter without a reason");
+        };
+        reasons.insert(id, String::from_utf8_lossy(reason.as_bytes()).into_owned());
+    }
+    assert_eq!(
+        reasons[&forged_call_end.to_string()],
+        format!("comms.call.ended from {outsider}: only {me} may publish it")
+    );
+    assert_eq!(
+        reasons[&crm_impostor.to_string()],
+        format!("crm.contact.updated from {outsider}: only crm may publish it")
+    );
+    assert!(reasons[&anonymous.to_string()].contains("without user_id"));
+    let applied: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT event_id FROM applied")
+        .fetch_all(&fx.pool)
+        .await
+        .unwrap();
+    assert_eq!(applied, [allowed]);
+
+    // And user_id cannot be forged: the broker refuses a publish claiming another user.
+    let claimed = publish_as(&theirs, exchange, "comms.call.ended", Some(&me)).await;
+    assert!(claimed.is_err(), "the broker accepted a forged user_id");
+    consumer.abort();
+}

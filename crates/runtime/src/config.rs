@@ -101,25 +101,39 @@ pub struct Common {
     /// `RABBITMQ_QUEUE_TYPE`: classic (default) or quorum (replicated; production).
     pub queue_type: comms_bus::QueueType,
     pub drain: crate::shutdown::Drain,
+    /// `EVENT_PUBLISHERS`, and the fleet's own user from `RABBITMQ_URL`: who consumers
+    /// believe each event from.
+    pub event_publishers: comms_bus::Publishers,
 }
 
 impl Common {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let rabbitmq_url = env.url(
+            "RABBITMQ_URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f",
+            &["amqp", "amqps"],
+        )?;
+        let publishers = env.string("EVENT_PUBLISHERS", comms_bus::DEFAULT_EVENT_PUBLISHERS);
+        let event_publishers =
+            comms_bus::Publishers::parse(&comms_bus::user_of(&rabbitmq_url), &publishers).map_err(
+                |reason| ConfigError {
+                    variable: "EVENT_PUBLISHERS".into(),
+                    value: publishers.clone(),
+                    reason,
+                },
+            )?;
         Ok(Self {
             database_url: env.url(
                 "DATABASE_URL",
                 "postgres://postgres@127.0.0.1:5432/comms",
                 &["postgres", "postgresql"],
             )?,
-            rabbitmq_url: env.url(
-                "RABBITMQ_URL",
-                "amqp://guest:guest@127.0.0.1:5672/%2f",
-                &["amqp", "amqps"],
-            )?,
+            rabbitmq_url,
             events_exchange: env.string("EVENTS_EXCHANGE", "platform.events"),
             database_pool_size: env.parse("DATABASE_POOL_SIZE", 10)?,
             queue_type: env.parse("RABBITMQ_QUEUE_TYPE", comms_bus::QueueType::Classic)?,
             drain: crate::shutdown::Drain::from_env(env)?,
+            event_publishers,
         })
     }
 }

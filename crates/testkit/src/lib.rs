@@ -79,6 +79,18 @@ pub async fn amqp_connection() -> lapin::Connection {
         .expect("RabbitMQ is reachable at TEST_RABBITMQ_URL (run scripts/test)")
 }
 
+/// A connection to the test broker as `comms-test-outsider`, a user playing another platform
+/// module (`scripts/test` creates it).
+pub async fn outsider_amqp_connection() -> lapin::Connection {
+    let url = amqp_url();
+    let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
+    let server = rest.rsplit_once('@').map_or(rest, |(_, server)| server);
+    let outsider = format!("{scheme}://comms-test-outsider:outsider@{server}");
+    lapin::Connection::connect(&outsider, lapin::ConnectionProperties::default())
+        .await
+        .expect("the RabbitMQ user comms-test-outsider exists (scripts/test creates it)")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

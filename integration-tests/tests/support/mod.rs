@@ -94,6 +94,12 @@ impl Fleet {
             // Fast hashes for tests; production keeps the default cost of 12.
             ("BCRYPT_COST", "4"),
         ]);
+        // The tests publish the other modules' events, as the broker's user they connect as.
+        let me = comms_bus::user_of(&amqp_url);
+        env.set(
+            "EVENT_PUBLISHERS",
+            format!("crm.*={me},planning.*={me},tasks.*={me}"),
+        );
         for (key, value) in extra {
             env.set(key, *value);
         }
@@ -278,7 +284,10 @@ impl Fleet {
                 envelope.event_type.as_str().into(),
                 Default::default(),
                 &envelope.to_json(),
-                envelope.amqp_properties(None),
+                // As the broker's user the test connects as, which the broker vouches for.
+                envelope
+                    .amqp_properties(None)
+                    .with_user_id(comms_bus::user_of(&amqp_url()).as_str().into()),
             )
             .await
             .unwrap()

@@ -63,6 +63,7 @@ impl Config {
             prefetch: 100,
             queue_type: self.common.queue_type,
             retry: comms_bus::RetryPolicy::default(),
+            publishers: self.common.event_publishers.clone(),
         }
     }
 }

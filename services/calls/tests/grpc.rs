@@ -104,6 +104,25 @@ impl Service {
         for (key, value) in extra {
             env.set(key, *value);
         }
+        // The queue exists before anything publishes, as `comms migrate` ensures in a deployment.
+        let consumer = Config::from_env(&env).unwrap().consumer();
+        let amqp_channel = comms_testkit::amqp_connection()
+            .await
+            .create_channel()
+            .await
+            .unwrap();
+        comms_bus::declare_events_exchange(&amqp_channel, &consumer.exchange)
+            .await
+            .unwrap();
+        comms_bus::declare_queue(
+            &amqp_channel,
+            &consumer.exchange,
+            &consumer.queue,
+            &consumer.bindings,
+            consumer.queue_type,
+        )
+        .await
+        .unwrap();
         let (stop, shutdown) = Shutdown::new();
         let tokens = AuthConfig::ephemeral().tokens;
         tokio::spawn(comms_agents::run(
@@ -795,7 +814,12 @@ async fn routing_reporting_the_agent_already_on_a_call_is_applied_as_a_no_op() {
                 "comms.agent.busy".into(),
                 Default::default(),
                 &envelope.to_json(),
-                envelope.amqp_properties(None),
+                // As the fleet publishes: the broker vouches for its user.
+                envelope.amqp_properties(None).with_user_id(
+                    comms_bus::user_of(&comms_testkit::amqp_url())
+                        .as_str()
+                        .into(),
+                ),
             )
             .await
             .unwrap();

@@ -66,6 +66,29 @@ impl Fleet {
         for (key, value) in &queues {
             env.set(key, value.as_str());
         }
+        // The queues exist before anything publishes, as `comms migrate` ensures in a deployment.
+        let consumers = [
+            comms_calls::Config::from_env(&env).unwrap().consumer(),
+            comms_agents::Config::from_env(&env).unwrap().consumer(),
+            comms_campaigns::Config::from_env(&env).unwrap().consumer(),
+        ];
+        let broker = comms_testkit::amqp_connection().await;
+        let topology = broker.create_channel().await.unwrap();
+        comms_bus::declare_events_exchange(&topology, &consumers[0].exchange)
+            .await
+            .unwrap();
+        for consumer in &consumers {
+            let (exchange, queue) = (&consumer.exchange, &consumer.queue);
+            comms_bus::declare_queue(
+                &topology,
+                exchange,
+                queue,
+                &consumer.bindings,
+                consumer.queue_type,
+            )
+            .await
+            .unwrap();
+        }
         let (stop, shutdown) = Shutdown::new();
         let tokens = AuthConfig::ephemeral().tokens;
         // The relay carries the calls service's events to the campaigns service's consumer.

@@ -3,7 +3,7 @@
 //! `<queue>.dead-letter` (`comms_bus::dead_letter_queue`).
 
 use anyhow::Context as _;
-use comms_bus::ConsumerConfig;
+use comms_bus::{ConsumerConfig, Publishers};
 use lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
     QueueDeclareOptions,
@@ -81,7 +81,8 @@ pub async fn run(command: DeadLettersCommand, env: &Env) -> anyhow::Result<()> {
                 list(&channel, &consumer.queue, *limit).await?
             }
             DeadLettersCommand::Replay { ids, .. } => {
-                found.extend(replay(&channel, &consumer.queue, ids).await?);
+                let publishers = &consumer.publishers;
+                found.extend(replay(&channel, publishers, &consumer.queue, ids).await?);
             }
         }
     }
@@ -131,7 +132,12 @@ async fn list(channel: &Channel, queue: &str, limit: u32) -> anyhow::Result<()> 
 /// Moves the dead letters of `queue` (those of `ids`, or all) back onto it: each is published
 /// to the queue, confirmed by the broker, and only then removed from the dead-letter queue.
 /// Returns the ids of the messages replayed.
-async fn replay(channel: &Channel, queue: &str, ids: &[Uuid]) -> anyhow::Result<Vec<Uuid>> {
+async fn replay(
+    channel: &Channel,
+    publishers: &Publishers,
+    queue: &str,
+    ids: &[Uuid],
+) -> anyhow::Result<Vec<Uuid>> {
     let dead_letters = comms_bus::dead_letter_queue(queue);
     let waiting = message_count(channel, &dead_letters).await?;
     let (mut replayed, mut kept, mut found) = (0, Vec::new(), Vec::new());
@@ -145,7 +151,7 @@ async fn replay(channel: &Channel, queue: &str, ids: &[Uuid]) -> anyhow::Result<
             continue;
         }
         found.extend(id);
-        republish(channel, queue, &message.delivery).await?;
+        republish(channel, publishers, queue, &message.delivery).await?;
         message.acker.ack(BasicAckOptions::default()).await?;
         println!("  {}", describe(&message.delivery));
         replayed += 1;
@@ -163,18 +169,22 @@ async fn replay(channel: &Channel, queue: &str, ids: &[Uuid]) -> anyhow::Result<
 
 async fn republish(
     channel: &Channel,
+    publishers: &Publishers,
     queue: &str,
     delivery: &lapin::message::Delivery,
 ) -> anyhow::Result<()> {
+    // Published by the fleet's user, which the broker insists on; the consumer believes the
+    // first publisher the message keeps (`comms_bus::Publishers`).
+    let republished = publishers.republished(&delivery.properties);
     let mut headers = FieldTable::default();
-    if let Some(original) = delivery.properties.headers() {
+    if let Some(original) = republished.headers() {
         for (key, value) in original.inner() {
             if !added_by_dead_lettering(key.as_str()) {
                 headers.insert(key.clone(), value.clone());
             }
         }
     }
-    let properties = delivery.properties.clone().with_headers(headers);
+    let properties = republished.with_headers(headers);
     let confirm = channel
         .basic_publish(
             "".into(),

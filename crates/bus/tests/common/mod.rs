@@ -125,6 +125,7 @@ impl Fixture {
             prefetch: 50,
             queue_type: Default::default(),
             retry: Default::default(),
+            publishers: test_events_from_us(),
         }
     }
 
@@ -187,6 +188,12 @@ impl Fixture {
 
 pub fn never() -> std::future::Pending<()> {
     std::future::pending()
+}
+
+/// The relay publishes as the test's RabbitMQ user; the tests' events are `test.*`.
+pub fn test_events_from_us() -> comms_bus::Publishers {
+    let me = comms_bus::user_of(&amqp_url());
+    comms_bus::Publishers::parse(&me, &format!("test.*={me}")).unwrap()
 }
 
 /// Takes the next message from `queue`, waiting for one to arrive.

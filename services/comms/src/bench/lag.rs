@@ -111,6 +111,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         prefetch: 100,
         queue_type: QueueType::default(),
         retry: comms_bus::RetryPolicy::default(),
+        publishers: comms_bus::Publishers::parse(&comms_bus::user_of(&options.amqp_url), "")
+            .map_err(anyhow::Error::msg)?,
     };
     let connection = comms_bus::connect(&options.amqp_url).await?;
     let channel = connection.create_channel().await?;
