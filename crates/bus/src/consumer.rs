@@ -162,7 +162,8 @@ impl RetryPolicy {
 }
 
 /// Consumes until `shutdown` resolves, reconnecting after broker failures. The message in hand
-/// at shutdown is finished and acknowledged first.
+/// at shutdown is finished and acknowledged first. Meanwhile the consumer's records of applied
+/// messages older than [`crate::dedup::DEDUP_WINDOW`] are pruned.
 pub async fn run_consumer<H: Handler>(
     pool: PgPool,
     config: ConsumerConfig,
@@ -170,18 +171,24 @@ pub async fn run_consumer<H: Handler>(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let result = consume(&pool, &config, &handler, shutdown.as_mut()).await;
-        match result {
-            Ok(()) => return,
-            Err(error) => {
-                warn!(queue = %config.queue, error = %format!("{error:#}"), "consumer failed; reconnecting");
-                tokio::select! {
-                    () = &mut shutdown => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+    let consuming = async {
+        loop {
+            let result = consume(&pool, &config, &handler, shutdown.as_mut()).await;
+            match result {
+                Ok(()) => return,
+                Err(error) => {
+                    warn!(queue = %config.queue, error = %format!("{error:#}"), "consumer failed; reconnecting");
+                    tokio::select! {
+                        () = &mut shutdown => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
                 }
             }
         }
+    };
+    tokio::select! {
+        () = consuming => {}
+        () = crate::dedup::keep_pruning(&pool, &config.consumer_name) => {}
     }
 }
 

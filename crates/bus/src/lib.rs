@@ -3,6 +3,7 @@
 //! what they cannot process.
 
 mod consumer;
+pub mod dedup;
 mod envelope;
 mod publishers;
 mod relay;

@@ -363,3 +363,40 @@ async fn events_are_believed_only_from_publishers_allowed_to_send_them() {
     assert!(claimed.is_err(), "the broker accepted a forged user_id");
     consumer.abort();
 }
+
+#[tokio::test]
+async fn records_of_applied_messages_are_pruned_after_the_dedup_window_only() {
+    let fx = Fixture::new().await;
+    let record = |consumer: &'static str, age_days: i32| {
+        let pool = fx.pool.clone();
+        async move {
+            let id = uuid::Uuid::new_v4();
+            sqlx::query(
+                "INSERT INTO processed_messages (consumer, message_id, processed_at)
+                 VALUES ($1, $2, now() - make_interval(days => $3))",
+            )
+            .bind(consumer)
+            .bind(id)
+            .bind(age_days)
+            .execute(&pool)
+            .await
+            .unwrap();
+            id
+        }
+    };
+    let old = record("counting", 8).await;
+    let recent = record("counting", 6).await;
+    let someone_elses = record("other", 30).await;
+    let pruned =
+        comms_bus::dedup::prune_processed(&fx.pool, "counting", comms_bus::dedup::DEDUP_WINDOW)
+            .await
+            .unwrap();
+    assert_eq!(pruned, 1);
+    let left: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT message_id FROM processed_messages ORDER BY processed_at")
+            .fetch_all(&fx.pool)
+            .await
+            .unwrap();
+    assert!(!left.contains(&old));
+    assert!(left.contains(&recent) && left.contains(&someone_elses));
+}
