@@ -21,6 +21,12 @@ pub const ADMIN_EMAIL: &str = "admin@acme.test";
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const ENCRYPTION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// The fleet's links to PostgreSQL and RabbitMQ, to cut or silence.
+pub struct Links {
+    pub database: comms_testkit::FaultProxy,
+    pub broker: comms_testkit::FaultProxy,
+}
+
 /// A logged-in user's tokens.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -44,6 +50,8 @@ pub struct Fleet {
     pub campaigns_queue: String,
     /// The analytics service's queue.
     pub analytics_queue: String,
+    /// Every consumer's queue: analytics, agents, calls, campaigns.
+    pub queues: [String; 4],
     /// The events exchange the fleet publishes to and consumes from.
     pub exchange: String,
     /// The fleet's key, as a test holding a copy of `JWT_PRIVATE_KEY` would have it.
@@ -62,11 +70,38 @@ impl Fleet {
 
     /// Starts the fleet with extra environment variables (e.g. `PLATFORM_MODE`).
     pub async fn start_with(ring_ms: &str, extra: &[(&str, &str)]) -> Self {
+        Self::start_reaching(ring_ms, extra, None).await
+    }
+
+    /// Starts the fleet reaching PostgreSQL and RabbitMQ through proxies the test controls
+    /// (the test's own connections, its pool and its tap, go direct).
+    pub async fn start_behind_proxies(ring_ms: &str, extra: &[(&str, &str)]) -> (Self, Links) {
+        let db = TestDatabase::new().await;
+        let links = Links {
+            database: comms_testkit::FaultProxy::to(&db.url).await,
+            broker: comms_testkit::FaultProxy::to(&amqp_url()).await,
+        };
+        let fleet = Self::start_reaching(ring_ms, extra, Some((db, &links))).await;
+        (fleet, links)
+    }
+
+    async fn start_reaching(
+        ring_ms: &str,
+        extra: &[(&str, &str)],
+        behind: Option<(TestDatabase, &Links)>,
+    ) -> Self {
         // As `comms` does at start-up: a tracer (so trace context propagates) and the recorder.
         std::mem::forget(comms_telemetry::init("comms-integration-tests").unwrap());
-        let db = TestDatabase::new().await;
+        let (db, links) = match behind {
+            Some((db, links)) => (db, Some(links)),
+            None => (TestDatabase::new().await, None),
+        };
         let exchange = unique_name("test.events");
         let amqp_url = amqp_url();
+        let (fleet_db_url, fleet_amqp_url) = match links {
+            Some(links) => (links.database.url(&db.url), links.broker.url(&amqp_url)),
+            None => (db.url.clone(), amqp_url.clone()),
+        };
         let queue = unique_name("test.analytics");
         let agents_queue = unique_name("test.agents");
         let calls_queue = unique_name("test.calls");
@@ -74,8 +109,8 @@ impl Fleet {
         let private_key = PrivateKey::generate();
         let pem = private_key.to_pem();
         let mut env = Env::from_pairs([
-            ("DATABASE_URL", db.url.as_str()),
-            ("RABBITMQ_URL", amqp_url.as_str()),
+            ("DATABASE_URL", fleet_db_url.as_str()),
+            ("RABBITMQ_URL", fleet_amqp_url.as_str()),
             ("EVENTS_EXCHANGE", exchange.as_str()),
             ("ANALYTICS_QUEUE", queue.as_str()),
             ("AGENTS_QUEUE", agents_queue.as_str()),
@@ -126,6 +161,12 @@ impl Fleet {
             tap,
             campaigns_queue: campaigns_queue.clone(),
             analytics_queue: queue.clone(),
+            queues: [
+                queue.clone(),
+                agents_queue.clone(),
+                calls_queue.clone(),
+                campaigns_queue.clone(),
+            ],
             exchange: exchange.clone(),
             private_key,
             auth,
@@ -231,6 +272,19 @@ impl Fleet {
 
     pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.request(reqwest::Method::DELETE, path, &self.admin)
+    }
+
+    /// Messages ready on `queue`.
+    pub async fn message_count(&self, queue: &str) -> u32 {
+        let passive = lapin::options::QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        self.amqp
+            .queue_declare(queue.into(), passive, Default::default())
+            .await
+            .unwrap()
+            .message_count()
     }
 
     pub async fn event_count(&self) -> i64 {

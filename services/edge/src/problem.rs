@@ -35,6 +35,10 @@ impl From<ApiError> for ProblemResponse {
     }
 }
 
+/// `Retry-After` (seconds) on a 503: outages the fleet rides out (a database or broker
+/// restarting) last seconds, and clients retrying sooner would only add load.
+const UNAVAILABLE_RETRY_AFTER: &str = "2";
+
 /// 429 with `Retry-After`, in whole seconds rounded up.
 pub fn too_many_requests(detail: &str, retry_after: std::time::Duration) -> Response {
     let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -90,6 +94,13 @@ impl IntoResponse for ProblemResponse {
             body,
         )
             .into_response();
+        // A backing service or the database is down for now: say when to try again.
+        if status == http::StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+            );
+        }
         if status == http::StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,
