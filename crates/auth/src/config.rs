@@ -28,10 +28,29 @@ fn invalid(variable: &str, reason: impl std::fmt::Display) -> ConfigError {
     }
 }
 
+/// `SERVICE_TOKEN_PRIVATE_KEY` (PEM; signs this process's calls to other services) and
+/// `SERVICE_TOKEN_PUBLIC_KEY` (PEM, one or more; verifies them), if set.
+fn service_keys(env: &Env) -> Result<Option<KeyRing>, ConfigError> {
+    let public = match env.get("SERVICE_TOKEN_PUBLIC_KEY") {
+        Some(pem) => KeyRing::public_keys_from_pem(pem)
+            .map_err(|e| invalid("SERVICE_TOKEN_PUBLIC_KEY", e))?,
+        None => Vec::new(),
+    };
+    Ok(match env.get("SERVICE_TOKEN_PRIVATE_KEY") {
+        Some(pem) => Some(KeyRing::new(
+            PrivateKey::from_pem(pem).map_err(|e| invalid("SERVICE_TOKEN_PRIVATE_KEY", e))?,
+            public,
+        )),
+        None if public.is_empty() => None,
+        None => Some(KeyRing::verify_only(public)),
+    })
+}
+
 impl AuthConfig {
     /// Reads the settings and loads the keys: `JWT_PRIVATE_KEY` (PEM; signs) and
     /// `JWT_PUBLIC_KEY` (PEM, one or more keys; verifies), or else the key directory
-    /// `COMMS_KEY_DIR`, where the first start generates a key.
+    /// `COMMS_KEY_DIR`, where the first start generates a key; and the service-token keys
+    /// (`SERVICE_TOKEN_PRIVATE_KEY`, `SERVICE_TOKEN_PUBLIC_KEY`), trusted for nothing else.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let seconds = |variable: &str, default: u64| -> Result<Duration, ConfigError> {
             let value: u64 = env.parse(variable, default)?;
@@ -85,8 +104,12 @@ impl AuthConfig {
                 "must be at least 32 characters",
             ));
         }
+        let mut tokens = Tokens::new(keys, lifetimes);
+        if let Some(service_keys) = service_keys(env)? {
+            tokens = tokens.with_service_keys(service_keys);
+        }
         Ok(Self {
-            tokens: Tokens::new(keys, lifetimes),
+            tokens,
             platform_mode: env.bool("PLATFORM_MODE", false)?,
             gateway: Gateway::new(roles, secret),
         })

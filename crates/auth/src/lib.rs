@@ -16,4 +16,4 @@ pub use config::AuthConfig;
 pub use identity::{Identity, Role};
 pub use keys::{KeyRing, PrivateKey, PublicKey};
 pub use permissions::{Permission, Scope};
-pub use tokens::{Claims, TokenKind, Tokens};
+pub use tokens::{Claims, Lifetimes, TokenKind, Tokens};

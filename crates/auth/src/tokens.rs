@@ -97,9 +97,21 @@ impl Default for Lifetimes {
 #[derive(Debug, Clone)]
 pub struct Tokens {
     keys: KeyRing,
+    /// Keys for the fleet's own service-to-service tokens only (`SERVICE_TOKEN_*_KEY`): a
+    /// service that signs its calls to others (the campaigns service's dialer) holds one of
+    /// these instead of the key users' access tokens are signed with, so its compromise cannot
+    /// mint a user's access. They never vouch for an access or refresh token.
+    service_keys: Option<KeyRing>,
     pub lifetimes: Lifetimes,
     verified: Arc<Recent<String, Claims>>,
     minted: Arc<Recent<Identity, (String, i64)>>,
+}
+
+fn sign_with(key: &crate::PrivateKey, claims: &Claims) -> Result<String, ApiError> {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key.public.kid.clone());
+    jsonwebtoken::encode(&header, claims, &key.encoding)
+        .map_err(|e| ApiError::new(ErrorKind::Internal, format!("signing a token: {e}")))
 }
 
 /// A bounded memory of recent results, emptied when full: losing it costs a signature
@@ -143,10 +155,18 @@ impl Tokens {
     pub fn new(keys: KeyRing, lifetimes: Lifetimes) -> Self {
         Self {
             keys,
+            service_keys: None,
             lifetimes,
             verified: Arc::new(Recent::new()),
             minted: Arc::new(Recent::new()),
         }
+    }
+
+    /// These tokens, also trusting `ring` for service-to-service tokens (and signing them with
+    /// its key, if it has one).
+    pub fn with_service_keys(mut self, ring: KeyRing) -> Self {
+        self.service_keys = Some(ring);
+        self
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -179,10 +199,7 @@ impl Tokens {
                 "this process has no signing key (only JWT_PUBLIC_KEY was given)",
             )
         })?;
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.public.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|e| ApiError::new(ErrorKind::Internal, format!("signing a token: {e}")))
+        sign_with(key, claims)
     }
 
     pub fn access_token(&self, identity: &Identity) -> Result<String, ApiError> {
@@ -199,7 +216,11 @@ impl Tokens {
             return Ok(token);
         }
         let claims = self.claims(identity, TokenKind::Internal, INTERNAL_TTL);
-        let token = self.sign(&claims)?;
+        let service_key = self.service_keys.as_ref().and_then(KeyRing::signing);
+        let token = match service_key {
+            Some(key) => sign_with(key, &claims)?,
+            None => self.sign(&claims)?,
+        };
         self.minted
             .put(identity.clone(), (token.clone(), claims.iat));
         Ok(token)
@@ -231,7 +252,11 @@ impl Tokens {
             return Err(format!("algorithm {:?} is not accepted", header.alg));
         }
         let kid = header.kid.ok_or("no kid")?;
-        let key = self.keys.find(&kid).ok_or("unknown kid")?;
+        let service_key = || self.service_keys.as_ref().and_then(|ring| ring.find(&kid));
+        let (key, services_only) = match self.keys.find(&kid) {
+            Some(key) => (key, false),
+            None => (service_key().ok_or("unknown kid")?, true),
+        };
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
@@ -244,6 +269,12 @@ impl Tokens {
             .claims;
         if !kinds.contains(&claims.kind) || claims.aud != claims.kind.audience() {
             return Err(format!("a {:?} token is not accepted here", claims.kind));
+        }
+        if services_only && !matches!(claims.kind, TokenKind::Internal | TokenKind::Service) {
+            return Err(format!(
+                "a key for service tokens cannot sign {:?} tokens",
+                claims.kind
+            ));
         }
         Ok(claims)
     }
@@ -276,6 +307,45 @@ mod tests {
                 .verify(&access, &[TokenKind::Internal, TokenKind::Service])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_service_token_key_signs_service_calls_and_never_vouches_for_a_user() {
+        let users = PrivateKey::generate();
+        let services = PrivateKey::generate();
+        // The dialer's process: it verifies with the users' public key, signs its calls with
+        // the service key.
+        let dialer = Tokens::new(
+            KeyRing::verify_only(vec![users.public.clone()]),
+            Lifetimes::default(),
+        )
+        .with_service_keys(KeyRing::new(services.clone(), vec![]));
+        // Every other service: both public keys.
+        let verifier = Tokens::new(
+            KeyRing::verify_only(vec![users.public.clone()]),
+            Lifetimes::default(),
+        )
+        .with_service_keys(KeyRing::verify_only(vec![services.public.clone()]));
+        let identity = Identity::system("org", "campaigns");
+        let call = dialer.internal_token(&identity).unwrap();
+        let claims = verifier
+            .verify(&call, &[TokenKind::Internal, TokenKind::Service])
+            .unwrap();
+        assert_eq!(claims.sub, identity.user_id);
+        // Whoever holds the service key cannot forge a user's access token with it.
+        let thief = Tokens::new(KeyRing::new(services, vec![]), Lifetimes::default());
+        let admin = Identity::new("org", "u", Role::Admin).unwrap();
+        let forged = thief.access_token(&admin).unwrap();
+        let refused = verifier.verify(&forged, &[TokenKind::Access]).unwrap_err();
+        assert!(
+            refused
+                .message
+                .contains("a key for service tokens cannot sign Access tokens"),
+            "{}",
+            refused.message
+        );
+        // And the dialer holds no key to sign access tokens with at all.
+        assert!(dialer.access_token(&admin).is_err());
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! The dialer against real calls and agents services on the real PostgreSQL and RabbitMQ: it
-//! holds no transaction id while it waits on the calls service, and the campaigns service's
-//! consumer applies a call's events at once, whether the dialer placed the call or not.
+//! The dialer against real calls and agents services on the real PostgreSQL and RabbitMQ, with
+//! the keys as deployed (it signs its calls with a key for service tokens only): it holds no
+//! transaction id while it waits on the calls service, and the campaigns service's consumer
+//! applies a call's events at once, whether the dialer placed the call or not.
 
 use std::time::Duration;
 
-use comms_auth::{AuthConfig, Identity, Role, Tokens};
+use comms_auth::{Identity, KeyRing, Lifetimes, PrivateKey, Role, Tokens};
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
@@ -90,7 +91,17 @@ impl Fleet {
             .unwrap();
         }
         let (stop, shutdown) = Shutdown::new();
-        let tokens = AuthConfig::ephemeral().tokens;
+        // Keys as deployed: the edge (here, the test) signs users' tokens; the campaigns
+        // service holds only a key for service tokens, which the calls and agents services
+        // verify and trust for nothing else.
+        let (users, services) = (PrivateKey::generate(), PrivateKey::generate());
+        let lifetimes = Lifetimes::default();
+        let tokens = Tokens::new(KeyRing::new(users.clone(), vec![]), lifetimes);
+        let verifying = || KeyRing::verify_only(vec![users.public.clone()]);
+        let called = Tokens::new(verifying(), lifetimes)
+            .with_service_keys(KeyRing::verify_only(vec![services.public.clone()]));
+        let dialing =
+            Tokens::new(verifying(), lifetimes).with_service_keys(KeyRing::new(services, vec![]));
         // The relay carries the calls service's events to the campaigns service's consumer.
         let relay = comms_bus::Relay::new(
             comms_eventstore::EventStore::new(db.pool.clone()),
@@ -99,13 +110,13 @@ impl Fleet {
         tokio::spawn(relay.run(shutdown.clone().wait()));
         tokio::spawn(comms_calls::run(
             comms_calls::Config::from_env(&env).unwrap(),
-            tokens.clone(),
+            called.clone(),
             calls,
             shutdown.clone(),
         ));
         tokio::spawn(comms_agents::run(
             comms_agents::Config::from_env(&env).unwrap(),
-            tokens.clone(),
+            called,
             agents,
             shutdown.clone(),
         ));
@@ -114,7 +125,7 @@ impl Fleet {
         let campaigns_url = url_of(&campaigns);
         tokio::spawn(comms_campaigns::run(
             comms_campaigns::Config::from_env(&env).unwrap(),
-            tokens.clone(),
+            dialing,
             campaigns,
             shutdown,
         ));
