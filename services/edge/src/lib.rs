@@ -2,7 +2,7 @@
 //! problem+json from the one error table; OpenAPI 3.1 at `/openapi.json`, Swagger UI at `/docs`.
 
 mod auth;
-mod contacts_csv;
+pub mod contacts_csv; // public for its fuzz target (fuzz/)
 mod hardening;
 mod json;
 pub mod openapi;

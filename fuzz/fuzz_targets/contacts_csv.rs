@@ -1,0 +1,24 @@
+//! Any bytes as an imported contacts file: never a panic; every row is either read or rejected
+//! with its reasons, once, under its own row number.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|body: &[u8]| {
+    let Ok(parsed) = comms_edge::contacts_csv::parse(body) else {
+        return;
+    };
+    let mut numbers: Vec<u32> = parsed.rows.iter().map(|(n, _)| *n).collect();
+    numbers.extend(parsed.rejected.iter().map(|(n, _)| *n));
+    let count = numbers.len();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), count, "a row number appears twice");
+    assert!(numbers.iter().all(|n| *n >= 1), "row numbers start at 1");
+    for (_, reasons) in &parsed.rejected {
+        assert!(!reasons.is_empty(), "a rejected row says why");
+    }
+    for (_, fields) in &parsed.rows {
+        assert!(!fields.phones.is_empty(), "a read row has its number");
+    }
+});
