@@ -31,7 +31,9 @@ pub enum HandleError {
     #[error(transparent)]
     Retry(anyhow::Error),
     /// Something every message needs is down (the database, another service): the consumer
-    /// holds its messages, without counting attempts against them, until it is back.
+    /// holds its messages, without counting attempts against them, until it is back; after
+    /// ten seconds it gives them back to the queue (for replicas whose database answers)
+    /// and consumes again once its database answers.
     #[error(transparent)]
     Unavailable(anyhow::Error),
 }
@@ -175,7 +177,12 @@ pub async fn run_consumer<H: Handler>(
         loop {
             let result = consume(&pool, &config, &handler, shutdown.as_mut()).await;
             match result {
-                Ok(()) => return,
+                Ok(Flow::Released) => {
+                    if !wait_for_database(&pool, &config.queue, shutdown.as_mut()).await {
+                        return;
+                    }
+                }
+                Ok(_) => return,
                 Err(error) => {
                     warn!(queue = %config.queue, error = %format!("{error:#}"), "consumer failed; reconnecting");
                     tokio::select! {
@@ -192,11 +199,46 @@ pub async fn run_consumer<H: Handler>(
     }
 }
 
-/// Whether the consumer goes on after a batch, or stopped for shutdown while waiting to retry
-/// (its messages still unacknowledged: the broker redelivers them to the next consumer).
+/// Whether the consumer goes on after a batch; or stopped for shutdown while waiting to retry;
+/// or gave its messages back because its database has been unreachable too long (other
+/// replicas, whose database answers, take them). Stopped or released, its messages are
+/// unacknowledged when its connection closes, and the broker redelivers them.
 enum Flow {
     Continue,
     Stopped,
+    Released,
+}
+
+/// A transaction applying messages that takes longer than this is abandoned as a database that
+/// does not answer (a link gone silent would otherwise hold the messages forever).
+const APPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Messages are held through a database outage this long, then given back to the queue.
+const HOLD_AT_MOST: Duration = Duration::from_secs(10);
+
+/// Waits until the database answers again (after the consumer gave its messages back); false
+/// if shutdown came first.
+async fn wait_for_database<S: Future<Output = ()>>(
+    pool: &PgPool,
+    queue: &str,
+    mut shutdown: std::pin::Pin<&mut S>,
+) -> bool {
+    warn!(
+        queue,
+        "the database is unreachable; messages given back to the queue until it answers"
+    );
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let ping = sqlx::query("SELECT 1").execute(pool);
+        if let Ok(Ok(_)) = tokio::time::timeout(APPLY_TIMEOUT, ping).await {
+            info!(queue, "the database answers; consuming again");
+            return true;
+        }
+        tokio::select! {
+            () = &mut shutdown => return false,
+            () = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// What a consumer needs to process deliveries.
@@ -213,10 +255,10 @@ async fn consume<H: Handler, S: Future<Output = ()>>(
     config: &ConsumerConfig,
     handler: &H,
     mut shutdown: std::pin::Pin<&mut S>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Flow> {
     // Shutdown may come while the broker is slow to answer (a quorum queue being created).
     let (connection, dead_letters, mut deliveries) = tokio::select! {
-        () = &mut shutdown => return Ok(()),
+        () = &mut shutdown => return Ok(Flow::Stopped),
         subscribed = subscribe(config) => subscribed?,
     };
     info!(queue = %config.queue, "consuming");
@@ -231,7 +273,7 @@ async fn consume<H: Handler, S: Future<Output = ()>>(
         let delivery = tokio::select! {
             () = &mut context.shutdown => {
                 let _ = connection.close(200, "shutting down".into()).await;
-                return Ok(());
+                return Ok(Flow::Stopped);
             }
             delivery = deliveries.next() => delivery,
         };
@@ -243,9 +285,12 @@ async fn consume<H: Handler, S: Future<Output = ()>>(
         while let Some(Some(next)) = deliveries.next().now_or_never() {
             batch.push(next?);
         }
-        if let Flow::Stopped = context.process_batch(batch).await? {
-            let _ = connection.close(200, "shutting down".into()).await;
-            return Ok(());
+        match context.process_batch(batch).await? {
+            Flow::Continue => {}
+            ended => {
+                let _ = connection.close(200, "shutting down".into()).await;
+                return Ok(ended);
+            }
         }
     }
 }
@@ -322,9 +367,15 @@ impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
         let envelopes: Vec<Envelope> = parsed.iter().map(|(_, e)| e.clone()).collect();
         let mut outage = Outage::default();
         loop {
-            let outcome = apply_batch(self.pool, self.config, self.handler, &envelopes)
-                .instrument(span.clone())
-                .await;
+            let attempt = std::time::Instant::now();
+            let outcome = answered_in_time(apply_batch(
+                self.pool,
+                self.config,
+                self.handler,
+                &envelopes,
+            ))
+            .instrument(span.clone())
+            .await;
             match outcome {
                 Ok(applied) => {
                     outage.over(&queue);
@@ -335,7 +386,10 @@ impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
                     return Ok(Flow::Continue);
                 }
                 Err(HandleError::Unavailable(error)) => {
-                    let pause = outage.failed(&queue, &error, self.config.retry);
+                    let pause = outage.failed(&queue, &error, self.config.retry, attempt);
+                    if outage.held_too_long() {
+                        return Ok(Flow::Released);
+                    }
                     if self.pause(pause).await {
                         return Ok(Flow::Stopped);
                     }
@@ -344,8 +398,9 @@ impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
                     outage.over(&queue);
                     info!(queue = %queue, reason = %format!("{error:#}"), "batch not applied; applying its messages one by one");
                     for (delivery, envelope) in parsed {
-                        if let Flow::Stopped = self.process(delivery, &envelope).await? {
-                            return Ok(Flow::Stopped);
+                        match self.process(delivery, &envelope).await? {
+                            Flow::Continue => {}
+                            ended => return Ok(ended),
                         }
                     }
                     return Ok(Flow::Continue);
@@ -363,7 +418,8 @@ impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
         let policy = self.config.retry;
         let (mut failures, mut outage) = (0, Outage::default());
         loop {
-            let outcome = apply(self.pool, self.config, self.handler, envelope)
+            let attempt = std::time::Instant::now();
+            let outcome = answered_in_time(apply(self.pool, self.config, self.handler, envelope))
                 .instrument(span.clone())
                 .await;
             let error = match outcome {
@@ -378,7 +434,10 @@ impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
                     return Ok(Flow::Continue);
                 }
                 Err(HandleError::Unavailable(error)) => {
-                    let pause = outage.failed(&queue, &error, policy);
+                    let pause = outage.failed(&queue, &error, policy, attempt);
+                    if outage.held_too_long() {
+                        return Ok(Flow::Released);
+                    }
                     if self.pause(pause).await {
                         return Ok(Flow::Stopped);
                     }
@@ -424,14 +483,28 @@ struct Outage {
 }
 
 impl Outage {
-    fn failed(&mut self, queue: &str, error: &anyhow::Error, policy: RetryPolicy) -> Duration {
+    /// An attempt begun at `attempt` failed for want of the dependency: the outage dates from
+    /// the first such attempt (an unanswered one began long before it failed).
+    fn failed(
+        &mut self,
+        queue: &str,
+        error: &anyhow::Error,
+        policy: RetryPolicy,
+        attempt: std::time::Instant,
+    ) -> Duration {
         self.failures += 1;
         if self.started.is_none() {
-            self.started = Some(std::time::Instant::now());
+            self.started = Some(attempt);
             warn!(queue, error = %format!("{error:#}"), "a dependency is down; holding messages until it is back");
             metrics::gauge!("comms_consumer_held", "queue" => queue.to_owned()).set(1.0);
         }
         policy.delay(self.failures)
+    }
+
+    /// True once the outage has lasted [`HOLD_AT_MOST`]: time to give the messages back.
+    fn held_too_long(&self) -> bool {
+        self.started
+            .is_some_and(|started| started.elapsed() >= HOLD_AT_MOST)
     }
 
     fn over(&mut self, queue: &str) {
@@ -444,6 +517,19 @@ impl Outage {
             metrics::gauge!("comms_consumer_held", "queue" => queue.to_owned()).set(0.0);
         }
         self.failures = 0;
+    }
+}
+
+/// `applying`, or [`HandleError::Unavailable`] if the database has not answered it within
+/// [`APPLY_TIMEOUT`] (its transaction is then dropped, and rolled back).
+async fn answered_in_time<T>(
+    applying: impl Future<Output = Result<T, HandleError>>,
+) -> Result<T, HandleError> {
+    match tokio::time::timeout(APPLY_TIMEOUT, applying).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(HandleError::Unavailable(anyhow::anyhow!(
+            "the database did not answer within {APPLY_TIMEOUT:?}"
+        ))),
     }
 }
 

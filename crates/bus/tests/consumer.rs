@@ -400,3 +400,44 @@ async fn records_of_applied_messages_are_pruned_after_the_dedup_window_only() {
     assert!(!left.contains(&old));
     assert!(left.contains(&recent) && left.contains(&someone_elses));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_whose_database_went_silent_gives_its_messages_back_to_the_others() {
+    let fx = Fixture::new().await;
+    // Consumer A's database link goes silent (its node is cut off from the database, not from
+    // the broker); consumer B, on the same queue, reaches the database directly.
+    let proxy = FaultProxy::to(&fx.db.url).await;
+    let pool = fx.db.pool_through(&proxy).await;
+    let a = fx.start_consumer_with(pool, fx.consumer_config(), CountApplications::default());
+    proxy.set(Link::Silent);
+    let relay = tokio::spawn(fx.relay().run(never()));
+    let ids = fx.append(20, json!({ "ok": true })).await;
+    // A has every message in hand (none ready on the queue), and applies none.
+    let amqp = amqp_connection().await;
+    let channel = amqp.create_channel().await.unwrap();
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    for _ in 0..400 {
+        let queue = channel
+            .queue_declare(fx.queue.as_str().into(), passive, Default::default())
+            .await
+            .unwrap();
+        if fx.relay_position().await > 0 && queue.message_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let b = fx.start_consumer();
+    // A gives them back once the database has not answered for its hold; B applies them.
+    fx.wait_until_applied(ids.len() as i64).await;
+    let times: Vec<i32> = sqlx::query_scalar("SELECT times FROM applied")
+        .fetch_all(&fx.pool)
+        .await
+        .unwrap();
+    assert!(times.iter().all(|t| *t == 1), "each applied once");
+    relay.abort();
+    a.abort();
+    b.abort();
+}

@@ -27,6 +27,8 @@ pub enum Link {
 pub struct FaultProxy {
     address: SocketAddr,
     link: watch::Sender<Link>,
+    /// Where new connections go; changing it closes the open ones ([`FaultProxy::redirect`]).
+    upstream: watch::Sender<SocketAddr>,
     accepting: tokio::task::JoinHandle<()>,
 }
 
@@ -39,12 +41,20 @@ impl FaultProxy {
             .expect("bind a loopback port");
         let address = listener.local_addr().expect("a bound address");
         let link = watch::Sender::new(Link::Up);
-        let accepting = tokio::spawn(accept(listener, upstream, link.subscribe()));
+        let upstream = watch::Sender::new(upstream);
+        let accepting = tokio::spawn(accept(listener, upstream.subscribe(), link.subscribe()));
         Self {
             address,
             link,
+            upstream,
             accepting,
         }
+    }
+
+    /// Sends new connections to the server `url` points at instead, and closes the open ones:
+    /// what a Kubernetes Service does when the pod behind it is replaced.
+    pub async fn redirect(&self, url: &str) {
+        self.upstream.send_replace(upstream_address(url).await);
     }
 
     /// `url` with its server replaced by this proxy: connect with it to go through the proxy.
@@ -91,18 +101,28 @@ async fn upstream_address(url: &str) -> SocketAddr {
         .expect("the upstream server has an address")
 }
 
-async fn accept(listener: TcpListener, upstream: SocketAddr, link: watch::Receiver<Link>) {
+async fn accept(
+    listener: TcpListener,
+    upstream: watch::Receiver<SocketAddr>,
+    link: watch::Receiver<Link>,
+) {
     while let Ok((client, _)) = listener.accept().await {
-        tokio::spawn(forward(client, upstream, link.clone()));
+        tokio::spawn(forward(client, upstream.clone(), link.clone()));
     }
 }
 
-/// Connects upstream once the link lets anything through, then copies both ways.
-async fn forward(client: TcpStream, upstream: SocketAddr, mut link: watch::Receiver<Link>) {
+/// Connects upstream once the link lets anything through, then copies both ways until either
+/// side closes, the link is cut, or the upstream changes.
+async fn forward(
+    client: TcpStream,
+    mut upstream: watch::Receiver<SocketAddr>,
+    mut link: watch::Receiver<Link>,
+) {
     if !wait_until_up(&mut link).await {
         return;
     }
-    let Ok(server) = TcpStream::connect(upstream).await else {
+    let server_address = *upstream.borrow_and_update();
+    let Ok(server) = TcpStream::connect(server_address).await else {
         return;
     };
     let (client_read, client_write) = client.into_split();
@@ -111,6 +131,7 @@ async fn forward(client: TcpStream, upstream: SocketAddr, mut link: watch::Recei
     tokio::select! {
         () = copy(client_read, server_write, link.clone()) => {}
         () = copy(server_read, client_write, link) => {}
+        _ = upstream.changed() => {}
     }
 }
 

@@ -3,7 +3,7 @@
 //! transaction id while it waits on the calls service, and the campaigns service's consumer
 //! applies a call's events at once, whether the dialer placed the call or not.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use comms_auth::{Identity, KeyRing, Lifetimes, PrivateKey, Role, Tokens};
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
@@ -20,13 +20,22 @@ use tonic::transport::Channel;
 const ORG: &str = "org_a";
 
 struct Fleet {
+    db: TestDatabase,
     pool: PgPool,
     calls: Channel,
     agents: Channel,
     campaigns: Channel,
-    /// Between the campaigns service and the calls service.
+    /// Between the campaigns services and the calls service.
     to_calls: FaultProxy,
+    /// The calls service's way to the campaigns service, as a Kubernetes Service would be.
+    to_campaigns: FaultProxy,
     tokens: Tokens,
+    /// The campaigns services' settings and keys, to start more of them.
+    env: Env,
+    dialing: Tokens,
+    shutdown: Shutdown,
+    /// Where the first campaigns service will listen ([`Self::campaigns`] points there).
+    first_campaigns: std::sync::Mutex<Option<TcpListener>>,
     _stop: ShutdownTrigger,
 }
 
@@ -35,7 +44,16 @@ fn url_of(listener: &TcpListener) -> String {
 }
 
 impl Fleet {
+    /// The calls and agents services, and one campaigns service.
     async fn start() -> Self {
+        let fleet = Self::start_with(&[]).await;
+        fleet.start_campaigns(&fleet.db.url).await;
+        fleet
+    }
+
+    /// The calls and agents services with `settings` over the defaults; campaigns services
+    /// come with [`Self::start_campaigns`].
+    async fn start_with(settings: &[(&str, &str)]) -> Self {
         let db = TestDatabase::new().await;
         let bind = || TcpListener::bind("127.0.0.1:0");
         let (calls, agents, campaigns) = (
@@ -45,6 +63,7 @@ impl Fleet {
         );
         let (calls_url, agents_url) = (url_of(&calls), url_of(&agents));
         let to_calls = FaultProxy::to(&calls_url).await;
+        let to_campaigns = FaultProxy::to(&url_of(&campaigns)).await;
         let (amqp, exchange) = (amqp_url(), unique_name("test.events"));
         let queues = [
             ("CALLS_QUEUE", unique_name("test.calls")),
@@ -57,7 +76,10 @@ impl Fleet {
             ("EVENTS_EXCHANGE", exchange.as_str()),
             ("CALLS_GRPC_URL", calls_url.as_str()),
             ("AGENTS_GRPC_URL", agents_url.as_str()),
-            ("CAMPAIGNS_GRPC_URL", url_of(&campaigns).as_str()),
+            (
+                "CAMPAIGNS_GRPC_URL",
+                to_campaigns.url(&url_of(&campaigns)).as_str(),
+            ),
             ("DIALER_TICK_MS", "100"),
             ("SIM_RING_MS", "20"),
             ("SIM_ANSWER_MS", "30"),
@@ -66,6 +88,9 @@ impl Fleet {
         ]);
         for (key, value) in &queues {
             env.set(key, value.as_str());
+        }
+        for (key, value) in settings {
+            env.set(key, *value);
         }
         // The queues exist before anything publishes, as `comms migrate` ensures in a deployment.
         let consumers = [
@@ -120,25 +145,44 @@ impl Fleet {
             agents,
             shutdown.clone(),
         ));
-        // Only the campaigns service reaches the calls service through the proxy.
+        // Only the campaigns services reach the calls service through the proxy.
         env.set("CALLS_GRPC_URL", to_calls.url(&calls_url));
-        let campaigns_url = url_of(&campaigns);
-        tokio::spawn(comms_campaigns::run(
-            comms_campaigns::Config::from_env(&env).unwrap(),
-            dialing,
-            campaigns,
-            shutdown,
-        ));
         let channel = |url: String| Channel::from_shared(url).unwrap().connect_lazy();
         Self {
-            pool: db.pool,
+            pool: db.pool.clone(),
+            db,
             calls: channel(calls_url),
             agents: channel(agents_url),
-            campaigns: channel(campaigns_url),
+            campaigns: channel(url_of(&campaigns)),
             to_calls,
+            to_campaigns,
             tokens,
+            env,
+            dialing,
+            shutdown,
+            first_campaigns: std::sync::Mutex::new(Some(campaigns)),
             _stop: stop,
         }
+    }
+
+    /// Starts a campaigns service reaching the database at `database_url`; returns its URL.
+    /// The first one started serves [`Self::campaigns`] and the calls service.
+    async fn start_campaigns(&self, database_url: &str) -> String {
+        let first = self.first_campaigns.lock().unwrap().take();
+        let listener = match first {
+            Some(listener) => listener,
+            None => TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        };
+        let url = url_of(&listener);
+        let mut env = self.env.clone();
+        env.set("DATABASE_URL", database_url);
+        tokio::spawn(comms_campaigns::run(
+            comms_campaigns::Config::from_env(&env).unwrap(),
+            self.dialing.clone(),
+            listener,
+            self.shutdown.clone(),
+        ));
+        url
     }
 
     fn as_admin<T>(&self, message: T) -> Request<T> {
@@ -153,11 +197,11 @@ impl Fleet {
         CampaignsServiceClient::new(self.campaigns.clone())
     }
 
-    async fn available_agent(&self) {
+    async fn available_agent(&self, name: &str) {
         let mut agents = AgentsServiceClient::new(self.agents.clone());
         let new = v1::CreateAgentRequest {
-            name: "Ada".into(),
-            email: "ada@example.com".into(),
+            name: name.into(),
+            email: format!("{}@example.com", name.to_lowercase()),
             languages: vec!["en".into()],
             ..Default::default()
         };
@@ -194,8 +238,8 @@ impl Fleet {
             .id
     }
 
-    /// A running campaign, open all day, with one contact; returns its id.
-    async fn running_campaign(&self) -> String {
+    /// A running campaign, open all day, with `contacts` contacts; returns its id.
+    async fn running_campaign(&self, contacts: usize) -> String {
         let every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map(String::from);
         let id = self
             .campaign(Some(v1::CallingWindow {
@@ -204,24 +248,28 @@ impl Fleet {
                 days: every_day.to_vec(),
             }))
             .await;
-        let fields = v1::ContactFields {
-            name: "Grace".into(),
-            phones: vec!["+14155550100".into()],
-            time_zone: "Etc/UTC".into(),
-            ..Default::default()
-        };
-        let upsert = v1::UpsertContactRequest {
-            fields: Some(fields),
-        };
-        let contact = self
-            .campaigns()
-            .upsert_contact(self.as_admin(upsert))
-            .await
-            .unwrap()
-            .into_inner();
+        let mut contact_ids = Vec::new();
+        for n in 0..contacts {
+            let fields = v1::ContactFields {
+                name: format!("Contact {n}"),
+                phones: vec![format!("+1415555{n:04}")],
+                time_zone: "Etc/UTC".into(),
+                ..Default::default()
+            };
+            let upsert = v1::UpsertContactRequest {
+                fields: Some(fields),
+            };
+            let contact = self
+                .campaigns()
+                .upsert_contact(self.as_admin(upsert))
+                .await
+                .unwrap()
+                .into_inner();
+            contact_ids.push(contact.id);
+        }
         let add = v1::AddCampaignContactsRequest {
             id: id.clone(),
-            contact_ids: vec![contact.id],
+            contact_ids,
             priority: 0,
         };
         self.campaigns()
@@ -257,10 +305,10 @@ impl Fleet {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dialer_holds_no_transaction_id_while_the_calls_service_is_slow() {
     let fleet = Fleet::start().await;
-    fleet.available_agent().await;
+    fleet.available_agent("Ada").await;
     // The calls service stops answering the campaigns service.
     fleet.to_calls.set(Link::Silent);
-    let campaign = fleet.running_campaign().await;
+    let campaign = fleet.running_campaign(1).await;
 
     // The dialer is waiting on the calls service inside its transaction (its last statement
     // read the contact).
@@ -317,4 +365,75 @@ async fn a_call_naming_a_campaign_that_did_not_place_it_is_applied_at_once_not_r
                    WHERE p.consumer = 'campaigns' AND e.stream_name = 'call-' || $1
                      AND e.event_type = 'comms.call.answered'";
     fleet.until_count(applied, &call.id, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_the_dialers_node_goes_silent_a_standby_dials_on_and_no_contact_is_dialed_twice() {
+    // Short calls and wrap-ups, so the campaign keeps dialing while the test watches.
+    let fleet = Fleet::start_with(&[("SIM_TALK_MS", "300"), ("WRAP_UP_SECONDS", "1")]).await;
+    // Dialer A reaches the database through a link the test controls; B, started later,
+    // directly.
+    let link = FaultProxy::to(&fleet.db.url).await;
+    fleet.start_campaigns(&link.url(&fleet.db.url)).await;
+    for name in ["Ada", "Grace", "Hedy"] {
+        fleet.available_agent(name).await;
+    }
+    let campaign = fleet.running_campaign(60).await;
+    let placed = "SELECT count(*) FROM campaign_calls WHERE campaign_id = $1::uuid";
+    fleet.until_count(placed, &campaign, 3).await;
+    let standby = fleet.start_campaigns(&fleet.db.url).await;
+
+    // A's node vanishes: nothing it sends reaches the database, nothing is refused; and the
+    // calls service's requests to the campaigns service go to B, as a Service's would once
+    // A's endpoint is gone.
+    link.set(Link::Silent);
+    fleet.to_campaigns.redirect(&standby).await;
+    let silent = Instant::now();
+    let placed_since = "SELECT count(*) FROM campaign_calls
+                        WHERE campaign_id = $1::uuid AND placed_at > now() - interval '2 seconds'";
+    let mut took_over = None;
+    for _ in 0..300 {
+        let recent: i64 = sqlx::query_scalar(placed_since)
+            .bind(&campaign)
+            .fetch_one(&fleet.pool)
+            .await
+            .unwrap();
+        // Calls A placed just before the link went silent are older than 2 s by now.
+        if silent.elapsed() > Duration::from_secs(3) && recent > 0 {
+            took_over = Some(silent.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took_over = took_over.expect("the standby dialer took over");
+    assert!(
+        took_over < Duration::from_secs(20),
+        "dialing resumed {took_over:?} after the leader went silent"
+    );
+
+    eprintln!("the standby dialer placed a call {took_over:?} after the leader went silent");
+
+    // No contact was ever called twice at once, nor twice for one attempt: each contact's calls
+    // (as the calls service placed them) follow one another.
+    let calls: Vec<(
+        String,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> = sqlx::query_as(
+        "SELECT state->>'to', created_at, (state->>'ended_at')::timestamptz
+               FROM calls_view ORDER BY 1, 2",
+    )
+    .fetch_all(&fleet.pool)
+    .await
+    .unwrap();
+    assert!(calls.len() > 3, "the standby placed calls of its own");
+    for pair in calls.windows(2) {
+        let ((to, _, ended), (next_to, next_started, _)) = (&pair[0], &pair[1]);
+        if to == next_to {
+            assert!(
+                ended.is_some_and(|ended| ended <= *next_started),
+                "{to} was dialed again while a call to it was in progress"
+            );
+        }
+    }
 }
