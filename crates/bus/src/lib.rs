@@ -5,6 +5,7 @@
 mod consumer;
 pub mod dedup;
 mod envelope;
+mod outage;
 mod publishers;
 mod relay;
 mod topology;
