@@ -441,3 +441,73 @@ async fn a_consumer_whose_database_went_silent_gives_its_messages_back_to_the_ot
     a.abort();
     b.abort();
 }
+
+/// Records the order messages are applied in, with each one's stream and position.
+struct RecordOrder;
+
+impl comms_bus::Handler for RecordOrder {
+    async fn handle(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        envelope: &comms_bus::Envelope,
+    ) -> Result<(), comms_bus::HandleError> {
+        sqlx::query("INSERT INTO applied_order (stream, position) VALUES ($1, $2)")
+            .bind(&envelope.metadata.stream)
+            .bind(envelope.metadata.stream_position)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_far_behind_catches_up_applying_each_event_once_in_stream_order() {
+    const EVENTS: usize = 3_000;
+    let fx = Fixture::new().await;
+    sqlx::query(
+        "CREATE TABLE applied_order (seq bigserial PRIMARY KEY, stream text NOT NULL, position bigint NOT NULL)",
+    )
+    .execute(&fx.pool)
+    .await
+    .unwrap();
+    // The log grows and the relay publishes while the consumer is down: a backlog on its queue.
+    let relay = tokio::spawn(fx.relay().run(never()));
+    fx.append(EVENTS, json!({ "ok": true })).await;
+    while fx.relay_position().await < EVENTS as i64 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let consumer = tokio::spawn(comms_bus::run_consumer(
+        fx.pool.clone(),
+        fx.consumer_config(),
+        RecordOrder,
+        never(),
+    ));
+    let mut applied = 0_i64;
+    for _ in 0..1200 {
+        applied = sqlx::query_scalar("SELECT count(*) FROM applied_order")
+            .fetch_one(&fx.pool)
+            .await
+            .unwrap();
+        if applied >= EVENTS as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(applied, EVENTS as i64, "every event applied, once");
+    // Within each stream, positions were applied in order, with none skipped.
+    let out_of_order: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (
+           SELECT position, lag(position) OVER (PARTITION BY stream ORDER BY seq) AS previous
+           FROM applied_order) o
+         WHERE position <> coalesce(previous + 1, 0)",
+    )
+    .fetch_one(&fx.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        out_of_order, 0,
+        "each stream's events applied in their order"
+    );
+    relay.abort();
+    consumer.abort();
+}
