@@ -134,8 +134,8 @@ pub struct ConsumerConfig {
     pub publishers: Publishers,
 }
 
-/// How a message that fails with [`HandleError::Retry`] is tried again: after a delay that
-/// doubles from `first_delay` up to `max_delay`, at most `max_attempts` times in all, then
+/// How a message that fails with [`HandleError::Retry`] is tried again: at once, then after a
+/// delay that doubles from `first_delay` up to `max_delay`, at most `max_attempts` times in all, then
 /// dead-lettered with the last error. The message stays in hand meanwhile (neither requeued nor
 /// redelivered), so the messages behind it wait and per-stream order holds.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +146,7 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// Ten attempts over about a minute (0.25 s, 0.5 s, … 15 s, 15 s, 15 s between them).
+    /// Ten attempts over about a minute (at once, then 0.25 s, 0.5 s, … 15 s, 15 s between).
     fn default() -> Self {
         Self {
             max_attempts: 10,
@@ -157,9 +157,14 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The pause after the `failures`-th failure (1-based).
+    /// The pause after the `failures`-th failure (1-based). The first try again is at once:
+    /// the usual failure is a lost race (a concurrent append to the same stream), which a new
+    /// transaction resolves.
     pub fn delay(&self, failures: u32) -> Duration {
-        let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(20));
+        if failures <= 1 {
+            return Duration::ZERO;
+        }
+        let factor = 2u32.saturating_pow(failures.saturating_sub(2).min(20));
         self.first_delay.saturating_mul(factor).min(self.max_delay)
     }
 }
