@@ -437,3 +437,27 @@ async fn when_the_dialers_node_goes_silent_a_standby_dials_on_and_no_contact_is_
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contacts_written_before_their_zones_were_kept_get_them_filled_in() {
+    let fleet = Fleet::start().await;
+    fleet.running_campaign(2).await;
+    // As a row written before migration 0017: no zones yet.
+    sqlx::query("UPDATE contacts_view SET zones = NULL")
+        .execute(&fleet.pool)
+        .await
+        .unwrap();
+    let filled = comms_campaigns::store::contacts::fill_missing_zones(&fleet.pool)
+        .await
+        .unwrap();
+    assert_eq!(filled, 2);
+    let zones: Vec<Vec<String>> = sqlx::query_scalar("SELECT zones FROM contacts_view")
+        .fetch_all(&fleet.pool)
+        .await
+        .unwrap();
+    assert_eq!(zones, vec![vec!["Etc/UTC".to_owned()]; 2]);
+    let again = comms_campaigns::store::contacts::fill_missing_zones(&fleet.pool)
+        .await
+        .unwrap();
+    assert_eq!(again, 0, "nothing left to fill");
+}
