@@ -603,6 +603,32 @@ async fn pausing_stops_new_calls_at_once_and_lets_calls_in_progress_finish() {
     fleet.stop().await;
 }
 
+/// The reason on the next message to arrive on `dead_letters` (taken off the queue).
+async fn next_dead_letter_reason(fleet: &Fleet, dead_letters: &str) -> Value {
+    until(
+        Duration::from_secs(20),
+        || async {
+            let got = fleet
+                .amqp
+                .basic_get(
+                    dead_letters.into(),
+                    lapin::options::BasicGetOptions { no_ack: true },
+                )
+                .await
+                .unwrap();
+            got.map_or(Value::Null, |m| {
+                let headers = m.properties.headers().clone().unwrap_or_default();
+                match headers.inner().get("x-comms-dead-letter-reason") {
+                    Some(lapin::types::AMQPValue::LongString(reason)) => json!(reason.to_string()),
+                    other => json!(format!("no reason header: {other:?}")),
+                }
+            })
+        },
+        |v| !v.is_null(),
+    )
+    .await
+}
+
 fn crm_event(event_type: &str, data: Value, at: &str) -> comms_bus::Envelope {
     envelope(event_type, "crm", data, at.parse().unwrap())
 }
@@ -678,28 +704,7 @@ async fn the_crms_contacts_sync_idempotently_and_malformed_ones_are_dead_lettere
     );
 
     let dead_letters = comms_bus::dead_letter_queue(&fleet.campaigns_queue);
-    let message = until(
-        Duration::from_secs(20),
-        || async {
-            let got = fleet
-                .amqp
-                .basic_get(
-                    dead_letters.as_str().into(),
-                    lapin::options::BasicGetOptions { no_ack: true },
-                )
-                .await
-                .unwrap();
-            got.map_or(Value::Null, |m| {
-                let headers = m.properties.headers().clone().unwrap_or_default();
-                match headers.inner().get("x-comms-dead-letter-reason") {
-                    Some(lapin::types::AMQPValue::LongString(reason)) => json!(reason.to_string()),
-                    other => json!(format!("no reason header: {other:?}")),
-                }
-            })
-        },
-        |v| !v.is_null(),
-    )
-    .await;
+    let message = next_dead_letter_reason(&fleet, &dead_letters).await;
     assert!(
         message
             .as_str()
@@ -736,28 +741,7 @@ async fn the_crms_contacts_sync_idempotently_and_malformed_ones_are_dead_lettere
         )
         .await
         .unwrap();
-    let refused = until(
-        Duration::from_secs(20),
-        || async {
-            let got = fleet
-                .amqp
-                .basic_get(
-                    dead_letters.as_str().into(),
-                    lapin::options::BasicGetOptions { no_ack: true },
-                )
-                .await
-                .unwrap();
-            got.map_or(Value::Null, |m| {
-                let headers = m.properties.headers().clone().unwrap_or_default();
-                match headers.inner().get("x-comms-dead-letter-reason") {
-                    Some(lapin::types::AMQPValue::LongString(reason)) => json!(reason.to_string()),
-                    other => json!(format!("no reason header: {other:?}")),
-                }
-            })
-        },
-        |v| !v.is_null(),
-    )
-    .await;
+    let refused = next_dead_letter_reason(&fleet, &dead_letters).await;
     assert!(
         refused
             .as_str()

@@ -6,20 +6,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::{FutureExt as _, StreamExt as _};
 use lapin::message::Delivery;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
-};
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, Consumer};
+use lapin::{BasicProperties, Channel, Connection, Consumer};
 use sqlx::{PgConnection, PgPool};
 use tracing::{Instrument as _, info, warn};
 
 use crate::envelope::traceparent_header;
 use crate::outage::{Outage, answered_in_time, wait_for_database};
-use crate::{
-    Envelope, Publishers, QueueType, dead_letter_queue, declare_events_exchange, declare_queue,
-};
+use crate::{Envelope, Publishers, QueueType, dead_letter_queue, declare_consumer};
 
 /// Why a message was not applied.
 #[derive(Debug, thiserror::Error)]
@@ -276,15 +271,7 @@ async fn subscribe(config: &ConsumerConfig) -> anyhow::Result<(Connection, Chann
         .await
         .context("connecting to RabbitMQ")?;
     let channel = connection.create_channel().await?;
-    declare_events_exchange(&channel, &config.exchange).await?;
-    declare_queue(
-        &channel,
-        &config.exchange,
-        &config.queue,
-        &config.bindings,
-        config.queue_type,
-    )
-    .await?;
+    declare_consumer(&channel, config).await?;
     channel
         .basic_qos(config.prefetch, BasicQosOptions::default())
         .await?;
@@ -539,20 +526,8 @@ async fn dead_letter(
         note(&mut headers, "x-comms-original-routing-key", routing_key);
     }
     let properties: BasicProperties = properties.with_headers(headers);
-    let confirm = channel
-        .basic_publish(
-            "".into(),
-            dead_letter_queue(&config.queue).as_str().into(),
-            BasicPublishOptions::default(),
-            &delivery.data,
-            properties,
-        )
-        .await?
-        .await?;
-    anyhow::ensure!(
-        matches!(confirm, Confirmation::Ack(_)),
-        "the broker did not confirm the dead letter"
-    );
+    let queue = dead_letter_queue(&config.queue);
+    crate::publish_to_queue(channel, &queue, &delivery.data, properties).await?;
     delivery.acker.ack(BasicAckOptions::default()).await?;
     count(&config.queue, "dead_lettered", 1);
     Ok(())

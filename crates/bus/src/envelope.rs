@@ -143,11 +143,16 @@ impl Envelope {
 
 /// The `traceparent` header of a delivery, if any.
 pub(crate) fn traceparent_header(properties: &BasicProperties) -> Option<String> {
-    let headers = properties.headers().as_ref()?;
-    match headers.inner().get("traceparent")? {
+    header_text(properties, "traceparent")
+}
+
+/// A message's header `name` as text, if it has one (a long or short string).
+pub fn header_text(properties: &BasicProperties, name: &str) -> Option<String> {
+    match properties.headers().as_ref()?.inner().get(name)? {
         AMQPValue::LongString(value) => {
             Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
         }
+        AMQPValue::ShortString(value) => Some(value.to_string()),
         _ => None,
     }
 }

@@ -13,10 +13,14 @@ mod topology;
 pub use consumer::{
     ConsumerConfig, HandleError, Handler, RetryPolicy, is_database_unavailable, run_consumer,
 };
-pub use envelope::{ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, event_metadata};
+pub use envelope::{
+    ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, event_metadata, header_text,
+};
 pub use publishers::{DEFAULT_EVENT_PUBLISHERS, ORIGINAL_USER_HEADER, Publishers, user_of};
 pub use relay::{Relay, RelayConfig};
-pub use topology::{QueueType, dead_letter_queue, declare_events_exchange, declare_queue};
+pub use topology::{
+    QueueType, dead_letter_queue, declare_consumer, declare_events_exchange, declare_queue,
+};
 
 /// The exchange shared with the other platform modules, unless `EVENTS_EXCHANGE` says otherwise.
 pub const DEFAULT_EXCHANGE: &str = "platform.events";
@@ -25,4 +29,30 @@ pub const DEFAULT_EXCHANGE: &str = "platform.events";
 pub async fn connect(url: &str) -> Result<lapin::Connection, lapin::Error> {
     let properties = lapin::ConnectionProperties::default().with_connection_name("comms".into());
     lapin::Connection::connect(url, properties).await
+}
+
+/// Publishes `body` to `queue` through the default exchange and waits for the broker's confirm
+/// (`channel` is in confirm mode): how a message moves between queues without being lost, the
+/// original acknowledged only after this returns.
+pub async fn publish_to_queue(
+    channel: &lapin::Channel,
+    queue: &str,
+    body: &[u8],
+    properties: lapin::BasicProperties,
+) -> anyhow::Result<()> {
+    let confirm = channel
+        .basic_publish(
+            "".into(),
+            queue.into(),
+            lapin::options::BasicPublishOptions::default(),
+            body,
+            properties,
+        )
+        .await?
+        .await?;
+    anyhow::ensure!(
+        matches!(confirm, lapin::Confirmation::Ack(_)),
+        "the broker did not confirm the message to {queue}"
+    );
+    Ok(())
 }

@@ -102,7 +102,7 @@ impl Publishers {
     fn publisher(&self, properties: &BasicProperties) -> Option<String> {
         let user = properties.user_id().as_ref()?.to_string();
         if user == self.own
-            && let Some(original) = header(properties, ORIGINAL_USER_HEADER)
+            && let Some(original) = crate::header_text(properties, ORIGINAL_USER_HEADER)
         {
             return Some(original);
         }
@@ -126,16 +126,6 @@ impl Publishers {
             .clone()
             .with_headers(headers)
             .with_user_id(ShortString::from(self.own.as_str()))
-    }
-}
-
-fn header(properties: &BasicProperties, name: &str) -> Option<String> {
-    match properties.headers().as_ref()?.inner().get(name)? {
-        AMQPValue::LongString(value) => {
-            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
-        }
-        AMQPValue::ShortString(value) => Some(value.to_string()),
-        _ => None,
     }
 }
 

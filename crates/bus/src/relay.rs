@@ -105,8 +105,8 @@ impl Relay {
 
     /// Waits until this instance holds the relay lock.
     async fn acquire_leadership(&self) -> Result<LeaderLock, sqlx::Error> {
+        let name = format!("comms-relay:{}", self.config.exchange);
         loop {
-            let name = format!("comms-relay:{}", self.config.exchange);
             if let Some(lock) = LeaderLock::try_acquire(self.store.pool(), &name).await? {
                 return Ok(lock);
             }

@@ -111,3 +111,20 @@ pub async fn declare_queue(
     }
     Ok(())
 }
+
+/// Declares what `consumer` reads from: the events exchange, its queue (and dead-letter queue)
+/// and its bindings. A consumer declares it when it subscribes; `comms migrate` beforehand.
+pub async fn declare_consumer(
+    channel: &Channel,
+    consumer: &crate::ConsumerConfig,
+) -> lapin::Result<()> {
+    declare_events_exchange(channel, &consumer.exchange).await?;
+    declare_queue(
+        channel,
+        &consumer.exchange,
+        &consumer.queue,
+        &consumer.bindings,
+        consumer.queue_type,
+    )
+    .await
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{CountApplications, Fixture, get, never};
+use common::{CountApplications, Fixture, get, never, ready};
 use comms_bus::{RetryPolicy, dead_letter_queue};
 use comms_testkit::{FaultProxy, Link, amqp_connection, unique_name};
 use lapin::types::AMQPValue;
@@ -117,18 +117,7 @@ async fn a_poison_message_inside_a_batch_is_dead_lettered_alone() {
     let amqp = amqp_connection().await;
     let channel = amqp.create_channel().await.unwrap();
     for _ in 0..400 {
-        let queue = channel
-            .queue_declare(
-                fx.queue.as_str().into(),
-                lapin::options::QueueDeclareOptions {
-                    passive: true,
-                    ..Default::default()
-                },
-                Default::default(),
-            )
-            .await
-            .unwrap();
-        if queue.message_count() == 121 {
+        if ready(&channel, &fx.queue).await == 121 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -140,10 +129,7 @@ async fn a_poison_message_inside_a_batch_is_dead_lettered_alone() {
         dead.properties.message_id().as_ref().unwrap().to_string(),
         poison.to_string()
     );
-    let times: Vec<i32> = sqlx::query_scalar("SELECT times FROM applied")
-        .fetch_all(&fx.pool)
-        .await
-        .unwrap();
+    let times = fx.times_applied().await;
     assert_eq!(times.len(), ids.len());
     assert!(
         times.iter().all(|t| *t == 1),
@@ -224,43 +210,18 @@ async fn while_the_database_is_down_messages_are_held_and_none_is_dead_lettered(
     // The consumer has every message in hand and cannot apply any.
     let amqp = amqp_connection().await;
     let channel = amqp.create_channel().await.unwrap();
-    let count = |queue: String| {
-        let channel = channel.clone();
-        async move {
-            let options = lapin::options::QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            };
-            let queue = channel
-                .queue_declare(queue.as_str().into(), options, Default::default())
-                .await
-                .unwrap();
-            queue.message_count()
-        }
-    };
-    let mut published = false;
-    for _ in 0..400 {
-        if fx.relay_position().await > 0 && count(fx.queue.clone()).await == 0 {
-            published = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(published, "the consumer took the messages");
+    fx.wait_until_taken(&channel).await;
     // Many tries at the database fail meanwhile (it refuses every connection).
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     proxy.set(Link::Up);
     fx.wait_until_applied(ids.len() as i64).await;
     assert_eq!(
-        count(dead_letter_queue(&fx.queue)).await,
+        ready(&channel, &dead_letter_queue(&fx.queue)).await,
         0,
         "no message was dead-lettered"
     );
-    let times: Vec<i32> = sqlx::query_scalar("SELECT times FROM applied")
-        .fetch_all(&fx.pool)
-        .await
-        .unwrap();
+    let times = fx.times_applied().await;
     assert!(times.iter().all(|t| *t == 1), "each applied once");
     relay.abort();
     consumer.abort();
@@ -415,27 +376,11 @@ async fn a_consumer_whose_database_went_silent_gives_its_messages_back_to_the_ot
     // A has every message in hand (none ready on the queue), and applies none.
     let amqp = amqp_connection().await;
     let channel = amqp.create_channel().await.unwrap();
-    let passive = lapin::options::QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    for _ in 0..400 {
-        let queue = channel
-            .queue_declare(fx.queue.as_str().into(), passive, Default::default())
-            .await
-            .unwrap();
-        if fx.relay_position().await > 0 && queue.message_count() == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    fx.wait_until_taken(&channel).await;
     let b = fx.start_consumer();
     // A gives them back once the database has not answered for its hold; B applies them.
     fx.wait_until_applied(ids.len() as i64).await;
-    let times: Vec<i32> = sqlx::query_scalar("SELECT times FROM applied")
-        .fetch_all(&fx.pool)
-        .await
-        .unwrap();
+    let times = fx.times_applied().await;
     assert!(times.iter().all(|t| *t == 1), "each applied once");
     relay.abort();
     a.abort();

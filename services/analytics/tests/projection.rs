@@ -184,18 +184,9 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
     let consumer = config.consumer();
     let connection = comms_testkit::amqp_connection().await;
     let channel = connection.create_channel().await.unwrap();
-    comms_bus::declare_events_exchange(&channel, &consumer.exchange)
+    comms_bus::declare_consumer(&channel, &consumer)
         .await
         .unwrap();
-    comms_bus::declare_queue(
-        &channel,
-        &consumer.exchange,
-        &consumer.queue,
-        &consumer.bindings,
-        consumer.queue_type,
-    )
-    .await
-    .unwrap();
     let tokens = comms_auth::AuthConfig::ephemeral().tokens;
     let service = tokio::spawn(run(config, tokens.clone(), listener, shutdown.clone()));
     let mut relay_config = RelayConfig::new(amqp_url(), &exchange);

@@ -111,18 +111,9 @@ impl Service {
             .create_channel()
             .await
             .unwrap();
-        comms_bus::declare_events_exchange(&amqp_channel, &consumer.exchange)
+        comms_bus::declare_consumer(&amqp_channel, &consumer)
             .await
             .unwrap();
-        comms_bus::declare_queue(
-            &amqp_channel,
-            &consumer.exchange,
-            &consumer.queue,
-            &consumer.bindings,
-            consumer.queue_type,
-        )
-        .await
-        .unwrap();
         let (stop, shutdown) = Shutdown::new();
         let tokens = AuthConfig::ephemeral().tokens;
         tokio::spawn(comms_agents::run(

@@ -100,20 +100,10 @@ impl Fleet {
         ];
         let broker = comms_testkit::amqp_connection().await;
         let topology = broker.create_channel().await.unwrap();
-        comms_bus::declare_events_exchange(&topology, &consumers[0].exchange)
-            .await
-            .unwrap();
         for consumer in &consumers {
-            let (exchange, queue) = (&consumer.exchange, &consumer.queue);
-            comms_bus::declare_queue(
-                &topology,
-                exchange,
-                queue,
-                &consumer.bindings,
-                consumer.queue_type,
-            )
-            .await
-            .unwrap();
+            comms_bus::declare_consumer(&topology, consumer)
+                .await
+                .unwrap();
         }
         let (stop, shutdown) = Shutdown::new();
         // Keys as deployed: the edge (here, the test) signs users' tokens; the campaigns

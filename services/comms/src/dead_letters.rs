@@ -4,12 +4,11 @@
 
 use anyhow::Context as _;
 use comms_bus::{ConsumerConfig, Publishers};
+use lapin::Channel;
 use lapin::options::{
-    BasicAckOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
-    QueueDeclareOptions,
+    BasicAckOptions, BasicGetOptions, BasicNackOptions, ConfirmSelectOptions, QueueDeclareOptions,
 };
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Channel, Confirmation};
+use lapin::types::FieldTable;
 use uuid::Uuid;
 
 use crate::fleet::consumers;
@@ -51,12 +50,10 @@ fn added_by_dead_lettering(header: &str) -> bool {
 }
 
 pub async fn run(command: DeadLettersCommand, env: &Env) -> anyhow::Result<()> {
-    let (queue, all) = match &command {
-        DeadLettersCommand::List { queue, .. } | DeadLettersCommand::Replay { queue, .. } => {
-            (queue.clone(), consumers(env)?)
-        }
-    };
-    let selected: Vec<ConsumerConfig> = match &queue {
+    let (DeadLettersCommand::List { queue, .. } | DeadLettersCommand::Replay { queue, .. }) =
+        &command;
+    let all = consumers(env)?;
+    let selected: Vec<ConsumerConfig> = match queue {
         Some(name) => {
             let known: Vec<&str> = all.iter().map(|c| c.queue.as_str()).collect();
             let one = all.iter().find(|c| &c.queue == name).with_context(|| {
@@ -185,20 +182,9 @@ async fn republish(
         }
     }
     let properties = republished.with_headers(headers);
-    let confirm = channel
-        .basic_publish(
-            "".into(),
-            queue.into(),
-            BasicPublishOptions::default(),
-            &delivery.data,
-            properties,
-        )
-        .await?
-        .await?;
-    anyhow::ensure!(
-        matches!(confirm, Confirmation::Ack(_)),
-        "the broker did not confirm the replayed message; it stays dead-lettered"
-    );
+    comms_bus::publish_to_queue(channel, queue, &delivery.data, properties)
+        .await
+        .context("the replayed message stays dead-lettered")?;
     Ok(())
 }
 
@@ -229,13 +215,7 @@ fn message_id(delivery: &lapin::message::Delivery) -> Option<Uuid> {
 
 /// One line: the message id, its event type, and why it was dead-lettered.
 fn describe(delivery: &lapin::message::Delivery) -> String {
-    let header = |key: &str| match delivery.properties.headers().as_ref()?.inner().get(key)? {
-        AMQPValue::LongString(value) => {
-            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
-        }
-        AMQPValue::ShortString(value) => Some(value.to_string()),
-        _ => None,
-    };
+    let header = |key: &str| comms_bus::header_text(&delivery.properties, key);
     let id = message_id(delivery).map_or_else(|| "(no message id)".to_owned(), |id| id.to_string());
     let event_type = delivery
         .properties

@@ -111,16 +111,8 @@ pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot reach RabbitMQ at RABBITMQ_URL={url}"))?;
     let channel = connection.create_channel().await?;
-    comms_bus::declare_events_exchange(&channel, &consumers[0].exchange).await?;
     for consumer in &consumers {
-        comms_bus::declare_queue(
-            &channel,
-            &consumer.exchange,
-            &consumer.queue,
-            &consumer.bindings,
-            consumer.queue_type,
-        )
-        .await?;
+        comms_bus::declare_consumer(&channel, consumer).await?;
     }
     connection.close(200, "topology declared".into()).await?;
     Ok(())

@@ -89,18 +89,9 @@ impl Fixture {
         let config = fixture.consumer_config();
         let connection = amqp_connection().await;
         let channel = connection.create_channel().await.unwrap();
-        comms_bus::declare_events_exchange(&channel, &config.exchange)
+        comms_bus::declare_consumer(&channel, &config)
             .await
             .unwrap();
-        comms_bus::declare_queue(
-            &channel,
-            &config.exchange,
-            &config.queue,
-            &config.bindings,
-            config.queue_type,
-        )
-        .await
-        .unwrap();
         fixture
     }
 
@@ -171,6 +162,26 @@ impl Fixture {
             .unwrap_or(0)
     }
 
+    /// How many times each event was applied, one row per event.
+    pub async fn times_applied(&self) -> Vec<i32> {
+        sqlx::query_scalar("SELECT times FROM applied")
+            .fetch_all(&self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the relay has published and nothing is ready on the queue: the consumer
+    /// holds every message.
+    pub async fn wait_until_taken(&self, channel: &lapin::Channel) {
+        for _ in 0..400 {
+            if self.relay_position().await > 0 && ready(channel, &self.queue).await == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the consumer did not take the messages");
+    }
+
     pub async fn wait_until_applied(&self, count: i64) {
         for _ in 0..600 {
             let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM applied")
@@ -194,6 +205,19 @@ pub fn never() -> std::future::Pending<()> {
 pub fn test_events_from_us() -> comms_bus::Publishers {
     let me = comms_bus::user_of(&amqp_url());
     comms_bus::Publishers::parse(&me, &format!("test.*={me}")).unwrap()
+}
+
+/// Messages ready on `queue`.
+pub async fn ready(channel: &lapin::Channel, queue: &str) -> u32 {
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.into(), passive, Default::default())
+        .await
+        .unwrap()
+        .message_count()
 }
 
 /// Takes the next message from `queue`, waiting for one to arrive.
