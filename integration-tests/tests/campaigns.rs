@@ -225,7 +225,7 @@ async fn a_campaign_over_fifty_contacts_runs_to_completed_and_analytics_agrees()
     let wrap_ups = "SELECT count(*), coalesce(sum((data ->> 'seconds')::float8), 0) FROM events
          WHERE event_type = 'comms.campaign.wrap_up_recorded' AND data ->> 'campaign_id' = $1";
     let mut wrapped = campaign_sum(wrap_ups).await;
-    for _ in 0..100 {
+    for _ in 0..300 {
         if wrapped.0 == connected {
             break;
         }

@@ -108,7 +108,7 @@ async fn a_call_posted_over_rest_is_stored_published_and_counted() {
 
     // The dashboard counts it, within a bounded wait.
     let mut dashboard = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..1200 {
         dashboard = fleet
             .get("/api/communications/analytics/dashboard")
             .send()
@@ -402,7 +402,7 @@ async fn an_agent_made_available_over_rest_is_routed_a_call_and_its_states_reach
 /// Polls the agent until `done` says so.
 async fn agent_until(fleet: &Fleet, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut agent = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..1200 {
         agent = fleet
             .get(&format!("/api/communications/agents/{id}"))
             .send()
@@ -460,7 +460,7 @@ async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_en
     assert_eq!(call["campaign_id"], campaign_id.as_str());
     // The call records who took it (the calls service hears comms.agent.busy).
     let mut recorded = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..1200 {
         recorded = fleet
             .get(&format!("/api/communications/calls/{call_id}"))
             .send()
@@ -502,7 +502,7 @@ async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_en
 
     // The analytics agent report shows the handled call, talk and wrap-up time.
     let mut row = Value::Null;
-    for _ in 0..200 {
+    for _ in 0..1200 {
         let report: Value = fleet
             .get("/api/communications/analytics/agents")
             .send()

@@ -116,7 +116,7 @@ async fn a_poison_message_inside_a_batch_is_dead_lettered_alone() {
     ids.extend(fx.append(60, json!({ "ok": true })).await);
     let amqp = amqp_connection().await;
     let channel = amqp.create_channel().await.unwrap();
-    for _ in 0..400 {
+    for _ in 0..1200 {
         if ready(&channel, &fx.queue).await == 121 {
             break;
         }

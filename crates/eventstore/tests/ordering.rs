@@ -201,14 +201,16 @@ async fn writers_that_write_before_appending_keep_each_streams_order_in_global_o
 }
 
 /// `read_all` returns only what is below every running transaction — of any test sharing the
-/// server — so wait until `count` events are visible.
+/// server — so wait until `count` events are visible. Tests that stage a silent database link
+/// leave a transaction open until the server ends it (`idle_in_transaction_session_timeout`,
+/// 10 s): the wait allows for that.
 async fn read_visible(
     store: &EventStore,
     after: Checkpoint,
     filter: &Filter,
     count: usize,
 ) -> Vec<RecordedEvent> {
-    for _ in 0..300 {
+    for _ in 0..1500 {
         let events = store.read_all(after, filter, 100).await.unwrap();
         if events.len() >= count {
             return events;

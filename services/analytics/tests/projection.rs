@@ -226,7 +226,7 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
     assert!(denied.message().contains("analytics:read"));
     let mut dashboard = Dashboard::default();
-    for _ in 0..300 {
+    for _ in 0..1500 {
         let request = as_role(comms_auth::Role::Supervisor);
         dashboard = client.get_dashboard(request).await.unwrap().into_inner();
         if dashboard.total_calls == 5 {
@@ -276,7 +276,7 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
 
     // The consumer keeps working on the swapped-in table.
     append_call(&store, "org_a", answered_call(10)).await;
-    for _ in 0..300 {
+    for _ in 0..1500 {
         if snapshot(&db.pool).await.len() == live.len() + 1 {
             break;
         }

@@ -274,10 +274,12 @@ impl Fleet {
         id
     }
 
-    /// Waits until `query` (a count, given `bind` as $1) reaches `n`.
+    /// Waits until `query` (a count, given `bind` as $1) reaches `n` (up to 30 s: the bus reads
+    /// the log below every open transaction on the server, and other tests stage silent links
+    /// whose transactions stay open up to 10 s).
     async fn until_count(&self, query: &'static str, bind: &str, n: i64) {
         let mut seen = 0;
-        for _ in 0..200 {
+        for _ in 0..600 {
             seen = sqlx::query_scalar(query)
                 .bind(bind)
                 .fetch_one(&self.pool)

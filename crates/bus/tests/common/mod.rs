@@ -173,7 +173,7 @@ impl Fixture {
     /// Waits until the relay has published and nothing is ready on the queue: the consumer
     /// holds every message.
     pub async fn wait_until_taken(&self, channel: &lapin::Channel) {
-        for _ in 0..400 {
+        for _ in 0..1200 {
             if self.relay_position().await > 0 && ready(channel, &self.queue).await == 0 {
                 return;
             }
@@ -222,7 +222,7 @@ pub async fn ready(channel: &lapin::Channel, queue: &str) -> u32 {
 
 /// Takes the next message from `queue`, waiting for one to arrive.
 pub async fn get(channel: &lapin::Channel, queue: &str) -> lapin::message::BasicGetMessage {
-    for _ in 0..200 {
+    for _ in 0..1200 {
         let options = BasicGetOptions { no_ack: true };
         if let Some(message) = channel.basic_get(queue.into(), options).await.unwrap() {
             return message;
