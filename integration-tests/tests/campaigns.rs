@@ -9,61 +9,15 @@ mod analytics_rebuild;
 mod support;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{Timelike, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
-    Fleet, ORG, assert_valid, available_agent, envelope, fields, json_of, problem, schema,
+    EVERY_DAY, Fleet, ORG, action, assert_valid, available_agent, create_campaign, envelope,
+    fields, import, json_of, problem, schema, until,
 };
-
-const EVERY_DAY: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-
-/// Polls `read` until `done` holds of its value (at most `limit`).
-async fn until<F, Fut>(limit: Duration, mut read: F, done: impl Fn(&Value) -> bool) -> Value
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Value>,
-{
-    let started = Instant::now();
-    loop {
-        let value = read().await;
-        if done(&value) {
-            return value;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "gave up waiting; last seen: {value}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn create_campaign(fleet: &Fleet, body: Value) -> String {
-    let campaign = json_of(fleet.post("/api/communications/campaigns").json(&body)).await;
-    campaign["id"].as_str().unwrap().to_owned()
-}
-
-async fn import(fleet: &Fleet, campaign: &str, csv: String) -> Value {
-    json_of(
-        fleet
-            .post(&format!(
-                "/api/communications/campaigns/{campaign}/contacts/import"
-            ))
-            .header("content-type", "text/csv")
-            .body(csv),
-    )
-    .await
-}
-
-async fn action(fleet: &Fleet, campaign: &str, verb: &str) -> reqwest::Response {
-    fleet
-        .post(&format!("/api/communications/campaigns/{campaign}/{verb}"))
-        .send()
-        .await
-        .unwrap()
-}
 
 async fn campaign_contacts(fleet: &Fleet, campaign: &str) -> Vec<Value> {
     let page = json_of(fleet.get(&format!(

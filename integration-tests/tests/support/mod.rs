@@ -5,7 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use comms_auth::{AuthConfig, Identity, PrivateKey, Role};
 use comms_fleet::{DevFleet, start_dev};
@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 
 pub const ORG: &str = "org_acme";
+/// A calling window's days: all of them.
+pub const EVERY_DAY: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 pub const ADMIN_EMAIL: &str = "admin@acme.test";
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const ENCRYPTION_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -477,4 +479,49 @@ pub fn envelope(
         "timestamp": at, "organizationId": ORG, "data": data,
     }))
     .unwrap()
+}
+
+/// Polls `read` until `done` holds of its value (at most `limit`).
+pub async fn until<F, Fut>(limit: Duration, mut read: F, done: impl Fn(&Value) -> bool) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let started = Instant::now();
+    loop {
+        let value = read().await;
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "gave up waiting; last seen: {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn create_campaign(fleet: &Fleet, body: Value) -> String {
+    let campaign = json_of(fleet.post("/api/communications/campaigns").json(&body)).await;
+    campaign["id"].as_str().unwrap().to_owned()
+}
+
+pub async fn import(fleet: &Fleet, campaign: &str, csv: String) -> Value {
+    json_of(
+        fleet
+            .post(&format!(
+                "/api/communications/campaigns/{campaign}/contacts/import"
+            ))
+            .header("content-type", "text/csv")
+            .body(csv),
+    )
+    .await
+}
+
+pub async fn action(fleet: &Fleet, campaign: &str, verb: &str) -> reqwest::Response {
+    fleet
+        .post(&format!("/api/communications/campaigns/{campaign}/{verb}"))
+        .send()
+        .await
+        .unwrap()
 }

@@ -2,12 +2,13 @@
 //! update the read model in one transaction, retrying when a concurrent change wins.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 use comms_auth::Identity;
 use comms_eventstore::{Error as StoreError, EventStore, ExpectedVersion, NewEvent, StreamName};
 use comms_proto::{ApiError, ErrorKind};
-use tracing::{debug, error};
+use tracing::{debug, error, warn};
 use uuid::Uuid;
 
 use crate::domain::{self, Call, CallEvent, Command, DomainError};
@@ -16,6 +17,11 @@ use crate::view::{self, CallView};
 
 /// Attempts before a command gives up on concurrent changes.
 const MAX_ATTEMPTS: usize = 5;
+/// How long a provider's progress report waits for an unavailable database before it is given
+/// up (then the watchdog settles the call), and the pauses between its tries.
+const PROGRESS_PATIENCE: Duration = Duration::from_secs(600);
+const PROGRESS_FIRST_PAUSE: Duration = Duration::from_millis(250);
+const PROGRESS_LAST_PAUSE: Duration = Duration::from_secs(5);
 const STREAM_CATEGORY: &str = "call";
 
 #[derive(Clone)]
@@ -197,36 +203,61 @@ impl Calls {
         .map_err(|e| store_error(e.into()))
     }
 
-    /// Applies provider progress reports until the sink closes.
+    /// Applies provider progress reports, in the order they came, until the sink closes. A
+    /// report the database cannot take now waits for it (with backoff, up to
+    /// [`PROGRESS_PATIENCE`]) rather than being lost: a lost hang-up would keep the call, its
+    /// agent and its contact busy until the watchdog's limit.
     pub async fn follow_progress(
         self,
         mut reports: tokio::sync::mpsc::UnboundedReceiver<ProgressReport>,
     ) {
         while let Some(report) = reports.recv().await {
             let identity = Identity::system(&report.org_id, "telephony");
+            // When the provider said so, however long the database makes it wait.
+            let at = Utc::now();
             let progress = report.progress.clone();
-            let command = move || {
-                let at = Utc::now();
-                match &progress {
-                    Progress::Ringing => Command::MarkRinging { at },
-                    Progress::Answered => Command::MarkAnswered { at },
-                    Progress::Failed { outcome, reason } => Command::MarkFailed {
-                        outcome: *outcome,
-                        reason: reason.clone(),
-                        at,
-                    },
-                    Progress::HungUp => Command::End {
-                        reason: "remote hang-up".into(),
-                        at,
-                    },
-                }
+            let command = move || match &progress {
+                Progress::Ringing => Command::MarkRinging { at },
+                Progress::Answered => Command::MarkAnswered { at },
+                Progress::Failed { outcome, reason } => Command::MarkFailed {
+                    outcome: *outcome,
+                    reason: reason.clone(),
+                    at,
+                },
+                Progress::HungUp => Command::End {
+                    reason: "remote hang-up".into(),
+                    at,
+                },
             };
-            if let Err(e) = self.execute(&identity, report.call_id, command).await {
-                // A call we hung up ourselves may still get the provider's late progress.
-                debug!(call_id = %report.call_id, error = %e, "provider progress not applied");
+            let mut pause = PROGRESS_FIRST_PAUSE;
+            loop {
+                match self.execute(&identity, report.call_id, &command).await {
+                    Ok(_) => break,
+                    Err(e)
+                        if e.kind == ErrorKind::Unavailable && at_most(at, PROGRESS_PATIENCE) =>
+                    {
+                        warn!(call_id = %report.call_id, error = %e, "provider progress waits for the database");
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(PROGRESS_LAST_PAUSE);
+                    }
+                    Err(e) if e.kind == ErrorKind::Unavailable => {
+                        error!(call_id = %report.call_id, error = %e, "provider progress lost; the watchdog will settle the call");
+                        break;
+                    }
+                    // A call we hung up ourselves may still get the provider's late progress.
+                    Err(e) => {
+                        debug!(call_id = %report.call_id, error = %e, "provider progress not applied");
+                        break;
+                    }
+                }
             }
         }
     }
+}
+
+/// True while less than `limit` has passed since `since`.
+fn at_most(since: chrono::DateTime<Utc>, limit: Duration) -> bool {
+    (Utc::now() - since).to_std().unwrap_or_default() < limit
 }
 
 fn record_metrics(events: &[CallEvent], call: &Call) {
