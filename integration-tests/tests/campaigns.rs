@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
     EVERY_DAY, Fleet, ORG, action, assert_valid, available_agent, create_campaign, envelope,
-    fields, import, json_of, problem, schema, until,
+    fields, import, json_of, next_dead_letter_reason, problem, schema, until,
 };
 
 async fn campaign_contacts(fleet: &Fleet, campaign: &str) -> Vec<Value> {
@@ -558,31 +558,6 @@ async fn pausing_stops_new_calls_at_once_and_lets_calls_in_progress_finish() {
 }
 
 /// The reason on the next message to arrive on `dead_letters` (taken off the queue).
-async fn next_dead_letter_reason(fleet: &Fleet, dead_letters: &str) -> Value {
-    until(
-        Duration::from_secs(20),
-        || async {
-            let got = fleet
-                .amqp
-                .basic_get(
-                    dead_letters.into(),
-                    lapin::options::BasicGetOptions { no_ack: true },
-                )
-                .await
-                .unwrap();
-            got.map_or(Value::Null, |m| {
-                let headers = m.properties.headers().clone().unwrap_or_default();
-                match headers.inner().get("x-comms-dead-letter-reason") {
-                    Some(lapin::types::AMQPValue::LongString(reason)) => json!(reason.to_string()),
-                    other => json!(format!("no reason header: {other:?}")),
-                }
-            })
-        },
-        |v| !v.is_null(),
-    )
-    .await
-}
-
 fn crm_event(event_type: &str, data: Value, at: &str) -> comms_bus::Envelope {
     envelope(event_type, "crm", data, at.parse().unwrap())
 }

@@ -10,7 +10,10 @@ use comms_proto::v1::calls_service_client::CallsServiceClient;
 use lapin::types::AMQPValue;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Fleet, ORG, assert_valid, available_agent, fields, json_of, problem, schema};
+use support::{
+    Fleet, ORG, assert_valid, available_agent, envelope, fields, json_of, next_dead_letter_reason,
+    problem, schema,
+};
 
 /// A W3C trace context, as the Ocelot gateway would send it.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -731,5 +734,53 @@ async fn an_answered_inbound_call_from_the_bus_is_given_an_agent() {
         .await;
     let on_call = agent_until(&fleet, &agent, |a| a["status"] == "busy").await;
     assert_eq!(on_call["call_id"], call.to_string());
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_event_of_an_unknown_version_or_a_malformed_one_is_dead_lettered_saying_why() {
+    let fleet = Fleet::start("600000").await;
+    let call_id = uuid::Uuid::new_v4();
+    let now = chrono::Utc::now();
+    let ended = json!({
+        "call_id": call_id, "duration": 5, "outcome": "completed", "reason": "", "ended_at": now
+    });
+    let published = |data: Value, version: Option<u32>| {
+        let mut event = envelope("comms.call.ended", "communications", data, now);
+        event.metadata.stream = Some(format!("call-{call_id}"));
+        event.metadata.stream_position = Some(3);
+        event.metadata.event_version = version;
+        event
+    };
+    // Every consumer of call endings: analytics, the agents service and the campaigns service.
+    let consumers = [&fleet.queues[0], &fleet.queues[1], &fleet.queues[3]];
+
+    fleet.publish(&published(ended.clone(), Some(2))).await;
+    for queue in consumers {
+        let dead_letters = comms_bus::dead_letter_queue(queue);
+        let reason = next_dead_letter_reason(&fleet, &dead_letters).await;
+        assert!(
+            reason
+                .as_str()
+                .unwrap()
+                .contains("cannot read comms.call.ended (version 2): version 2 is not known here"),
+            "{queue}: {reason}"
+        );
+    }
+
+    let mut malformed = ended;
+    malformed["duration"] = json!("five");
+    fleet.publish(&published(malformed, None)).await;
+    for queue in consumers {
+        let dead_letters = comms_bus::dead_letter_queue(queue);
+        let reason = next_dead_letter_reason(&fleet, &dead_letters).await;
+        assert!(
+            reason
+                .as_str()
+                .unwrap()
+                .contains("(version 1): data.duration: invalid type"),
+            "{queue}: {reason}"
+        );
+    }
     fleet.stop().await;
 }

@@ -55,6 +55,14 @@ impl From<sqlx::Error> for HandleError {
     }
 }
 
+impl From<comms_events::DecodeError> for HandleError {
+    /// A payload that does not parse, or an event or version this code does not know, will not
+    /// parse on redelivery either: dead-lettered with the reason, which names the field.
+    fn from(error: comms_events::DecodeError) -> Self {
+        Self::Reject(error.to_string())
+    }
+}
+
 impl HandleError {
     /// A service's refusal of the work a message asked for, where the handler has no better
     /// judgement: a service that is down holds every message; anything else is this message's

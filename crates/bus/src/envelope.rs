@@ -1,7 +1,8 @@
 //! The platform's event envelope: a JSON body plus AMQP properties and a `traceparent` header.
 
 use chrono::{DateTime, Utc};
-use comms_eventstore::RecordedEvent;
+use comms_events::{DecodeError, EventSet};
+use comms_eventstore::{NewEvent, RecordedEvent};
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,8 @@ use uuid::Uuid;
 pub const ENVELOPE_VERSION: &str = "1.0.0";
 const SOURCE: &str = "communications";
 const MODULE: &str = "cc-lite";
+/// Where a stored event's metadata keeps the version of its data.
+const EVENT_VERSION: &str = "eventVersion";
 
 /// The message body on the bus. Top-level keys are camelCase, as across the platform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +49,9 @@ pub struct EnvelopeMetadata {
     pub correlation_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub causation_id: Option<String>,
+    /// The version of the event's `data` (docs/events/README.md, Versioning); absent means 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_version: Option<u32>,
 }
 
 /// Why a message body is not an envelope we can process.
@@ -74,6 +80,32 @@ pub fn event_metadata(user_id: Option<&str>, correlation_id: Option<&str>) -> Va
     metadata
 }
 
+/// A typed event as the log stores it: its type, payload and version, and who caused it.
+pub fn new_event<E: EventSet>(
+    event: &E,
+    user_id: Option<&str>,
+    correlation_id: Option<&str>,
+) -> NewEvent {
+    let mut metadata = event_metadata(user_id, correlation_id);
+    metadata[EVENT_VERSION] = event.version().into();
+    NewEvent::new(event.event_type(), event.to_data(), metadata)
+}
+
+/// Reads a stored event back as one of `E`'s events, at the version it was stored at.
+pub fn decode_recorded<E: EventSet>(event: &RecordedEvent) -> Result<E, DecodeError> {
+    E::decode(&event.event_type, stored_version(event), &event.data)
+}
+
+/// The version a stored event was written at; events stored before versions were recorded
+/// are version 1.
+fn stored_version(event: &RecordedEvent) -> u32 {
+    event
+        .metadata
+        .get(EVENT_VERSION)
+        .and_then(Value::as_u64)
+        .map_or(1, |v| v as u32)
+}
+
 fn metadata_str(event: &RecordedEvent, key: &str) -> Option<String> {
     event
         .metadata
@@ -100,8 +132,18 @@ impl Envelope {
                 stream_position: Some(event.stream_position),
                 correlation_id: metadata_str(event, "correlationId"),
                 causation_id: metadata_str(event, "causationId"),
+                event_version: Some(stored_version(event)),
             },
         }
+    }
+
+    /// The envelope's `data` as one of `E`'s events, at the version it was published at.
+    pub fn decode<E: EventSet>(&self) -> Result<E, DecodeError> {
+        E::decode(
+            &self.event_type,
+            self.metadata.event_version.unwrap_or(1),
+            &self.data,
+        )
     }
 
     /// Parses and checks a message body.

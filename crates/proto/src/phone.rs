@@ -54,6 +54,21 @@ impl From<PhoneNumber> for String {
     }
 }
 
+/// The schema says what [`PhoneNumber::parse`] accepts.
+impl schemars::JsonSchema for PhoneNumber {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PhoneNumber".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^\\+[1-9][0-9]{7,14}$",
+            "description": "E.164: + and the country code, 8 to 15 digits in all."
+        })
+    }
+}
+
 impl fmt::Display for PhoneNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

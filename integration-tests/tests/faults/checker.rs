@@ -72,17 +72,19 @@ pub async fn bus_has_the_log_in_order(fleet: &Fleet) -> usize {
 
 /// The calls' read model equals its rebuild: each call's row is what folding its stream gives.
 pub async fn calls_view_equals_the_log(fleet: &Fleet) {
-    let events: Vec<(String, String, Value)> = sqlx::query_as(
-        "SELECT substr(stream_name, 6), event_type, data FROM events
-         WHERE stream_category = 'call' ORDER BY stream_name, stream_position",
-    )
-    .fetch_all(&fleet.pool)
-    .await
-    .unwrap();
+    let store = comms_eventstore::EventStore::new(fleet.pool.clone());
+    let category = comms_eventstore::Filter::Category("call".into());
     let mut streams: BTreeMap<String, Vec<CallEvent>> = BTreeMap::new();
-    for (call, event_type, data) in events {
-        let event = CallEvent::decode(&event_type, &data).unwrap();
-        streams.entry(call).or_default().push(event);
+    let mut after = comms_eventstore::Checkpoint::START;
+    loop {
+        let events = store.read_all(after, &category, 1_000).await.unwrap();
+        let Some(last) = events.last() else { break };
+        after = last.checkpoint();
+        for event in &events {
+            let call = event.stream_name["call-".len()..].to_owned();
+            let decoded = comms_bus::decode_recorded::<CallEvent>(event).unwrap();
+            streams.entry(call).or_default().push(decoded);
+        }
     }
     let view: Vec<(Uuid, i64, Value)> =
         sqlx::query_as("SELECT call_id, version, state FROM calls_view")

@@ -525,3 +525,29 @@ pub async fn action(fleet: &Fleet, campaign: &str, verb: &str) -> reqwest::Respo
         .await
         .unwrap()
 }
+
+/// The reason the next message dead-lettered on `dead_letters` carries.
+pub async fn next_dead_letter_reason(fleet: &Fleet, dead_letters: &str) -> Value {
+    until(
+        Duration::from_secs(20),
+        || async {
+            let got = fleet
+                .amqp
+                .basic_get(
+                    dead_letters.into(),
+                    lapin::options::BasicGetOptions { no_ack: true },
+                )
+                .await
+                .unwrap();
+            got.map_or(Value::Null, |m| {
+                let headers = m.properties.headers().clone().unwrap_or_default();
+                match headers.inner().get("x-comms-dead-letter-reason") {
+                    Some(lapin::types::AMQPValue::LongString(reason)) => json!(reason.to_string()),
+                    other => json!(format!("no reason header: {other:?}")),
+                }
+            })
+        },
+        |v| !v.is_null(),
+    )
+    .await
+}

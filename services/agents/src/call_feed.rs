@@ -6,8 +6,8 @@
 //! transaction, so a redelivered one changes nothing twice.
 
 use comms_bus::{Envelope, HandleError, Handler};
+use comms_events::call::{CallEvent, Direction, Started};
 use comms_proto::ErrorKind;
-use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -16,25 +16,7 @@ use crate::domain::Command;
 use crate::routing::{ACTOR, Need};
 use crate::store;
 
-#[derive(Deserialize)]
-struct Started {
-    call_id: Uuid,
-    direction: String,
-    agent_id: Option<Uuid>,
-    #[serde(default)]
-    language: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct CallOnly {
-    call_id: Uuid,
-}
-
 pub struct CallFeed(pub Agents);
-
-fn reject(envelope: &Envelope, error: impl std::fmt::Display) -> HandleError {
-    HandleError::Reject(format!("{}: {error}", envelope.event_type))
-}
 
 /// Domain refusals (an offline agent dialing, an unknown agent) are facts to log, not poison.
 fn tolerate(result: Result<(), comms_proto::ApiError>, what: &str) -> Result<(), HandleError> {
@@ -60,97 +42,119 @@ impl Handler for CallFeed {
         envelope: &Envelope,
     ) -> Result<(), HandleError> {
         let org = envelope.organization_id.as_str();
-        match envelope.event_type.as_str() {
-            "comms.call.started" => {
-                let call: Started = serde_json::from_value(envelope.data.clone())
-                    .map_err(|e| reject(envelope, e))?;
-                // A reservation asked for before the start was followed made the row already.
-                sqlx::query(
-                    "INSERT INTO routing_calls (call_id, org_id, agent_id, needs_agent, language)
-                     VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT (call_id) DO UPDATE
-                     SET agent_id = EXCLUDED.agent_id, needs_agent = EXCLUDED.needs_agent,
-                         language = EXCLUDED.language
-                     WHERE routing_calls.org_id = EXCLUDED.org_id",
-                )
-                .bind(call.call_id)
-                .bind(org)
-                .bind(call.agent_id)
-                // Inbound calls are answered first and then given an agent.
-                .bind(call.agent_id.is_none() && call.direction == "inbound")
-                .bind(&call.language)
-                .execute(&mut *conn)
-                .await
-                .map_err(HandleError::from)?;
-                if let Some(agent) = call.agent_id {
-                    let dial = Command::Dial {
-                        call_id: call.call_id,
-                        at: envelope.timestamp,
-                    };
-                    let result = store::change_agent(conn, org, ACTOR, agent, dial)
-                        .await
-                        .map(|_| ());
-                    tolerate(result, "an agent's outbound call")?;
-                }
-                Ok(())
-            }
-            "comms.call.answered" => {
-                let call: CallOnly = serde_json::from_value(envelope.data.clone())
-                    .map_err(|e| reject(envelope, e))?;
-                let followed: Option<(bool, Option<String>)> = sqlx::query_as(
-                    "SELECT needs_agent, language FROM routing_calls WHERE call_id = $1 AND org_id = $2",
-                )
-                        .bind(call.call_id)
-                        .bind(org)
-                        .fetch_optional(&mut *conn)
-                        .await
-                        .map_err(HandleError::from)?;
-                // An inbound call, answered with nobody on it yet, needs an agent who speaks its
-                // language, now.
-                if let Some((true, language)) = followed {
-                    let language = language.and_then(|l| comms_proto::Language::parse(&l).ok());
-                    let need = Need {
-                        call_id: call.call_id,
-                        skills: Vec::new(),
-                        language,
-                        priority: 0,
-                    };
-                    let result = self.0.reserve_in(conn, org, &need, true).await.map(|_| ());
-                    tolerate(result, "routing an answered inbound call")?;
-                }
-                Ok(())
-            }
-            "comms.call.ended" | "comms.call.failed" | "comms.call.canceled" => {
-                let call: CallOnly = serde_json::from_value(envelope.data.clone())
-                    .map_err(|e| reject(envelope, e))?;
-                // Marked ended first, under the row lock a reservation takes too: one that comes
-                // later is refused, one that came first has its agent released just below.
-                sqlx::query(
-                    "INSERT INTO routing_calls (call_id, org_id, needs_agent, ended_at)
-                     VALUES ($1, $2, false, now())
-                     ON CONFLICT (call_id) DO UPDATE
-                     SET ended_at = COALESCE(routing_calls.ended_at, now())",
-                )
-                .bind(call.call_id)
-                .bind(org)
-                .execute(&mut *conn)
-                .await
-                .map_err(HandleError::from)?;
-                let result = self
-                    .0
-                    .release_in(conn, org, ACTOR, call.call_id)
-                    .await
-                    .map(|_| ());
-                tolerate(result, "releasing a finished call")?;
-                sqlx::query("DELETE FROM routing_calls WHERE ended_at < now() - interval '1 hour'")
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(HandleError::from)?;
-                // A freed agent (a call that ended before it was taken) may be offered the next.
-                self.0.freed.notify_one();
-                Ok(())
-            }
-            _ => Ok(()), // ringing, updated: nothing for the agents
+        match envelope.decode::<CallEvent>()? {
+            CallEvent::Started(call) => self.started(conn, envelope, call).await,
+            CallEvent::Answered(call) => self.answered(conn, org, call.call_id).await,
+            CallEvent::Ended(e) => self.finished(conn, org, e.call_id).await,
+            CallEvent::Failed(e) => self.finished(conn, org, e.call_id).await,
+            CallEvent::Canceled(e) => self.finished(conn, org, e.call_id).await,
+            // Nothing for the agents.
+            CallEvent::Ringing(_) | CallEvent::Updated(_) | CallEvent::AgentAssigned(_) => Ok(()),
         }
+    }
+}
+
+impl CallFeed {
+    async fn started(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &Envelope,
+        call: Started,
+    ) -> Result<(), HandleError> {
+        let org = envelope.organization_id.as_str();
+        // A reservation asked for before the start was followed made the row already.
+        sqlx::query(
+            "INSERT INTO routing_calls (call_id, org_id, agent_id, needs_agent, language)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (call_id) DO UPDATE
+             SET agent_id = EXCLUDED.agent_id, needs_agent = EXCLUDED.needs_agent,
+                 language = EXCLUDED.language
+             WHERE routing_calls.org_id = EXCLUDED.org_id",
+        )
+        .bind(call.call_id)
+        .bind(org)
+        .bind(call.agent_id)
+        // Inbound calls are answered first and then given an agent.
+        .bind(call.agent_id.is_none() && call.direction == Direction::Inbound)
+        .bind(call.language.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(HandleError::from)?;
+        if let Some(agent) = call.agent_id {
+            let dial = Command::Dial {
+                call_id: call.call_id,
+                at: envelope.timestamp,
+            };
+            let result = store::change_agent(conn, org, ACTOR, agent, dial)
+                .await
+                .map(|_| ());
+            tolerate(result, "an agent's outbound call")?;
+        }
+        Ok(())
+    }
+
+    async fn answered(
+        &self,
+        conn: &mut PgConnection,
+        org: &str,
+        call_id: Uuid,
+    ) -> Result<(), HandleError> {
+        let followed: Option<(bool, Option<String>)> = sqlx::query_as(
+            "SELECT needs_agent, language FROM routing_calls WHERE call_id = $1 AND org_id = $2",
+        )
+        .bind(call_id)
+        .bind(org)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(HandleError::from)?;
+        // An inbound call, answered with nobody on it yet, needs an agent who speaks its
+        // language, now.
+        if let Some((true, language)) = followed {
+            let language = language.and_then(|l| comms_proto::Language::parse(&l).ok());
+            let need = Need {
+                call_id,
+                skills: Vec::new(),
+                language,
+                priority: 0,
+            };
+            let result = self.0.reserve_in(conn, org, &need, true).await.map(|_| ());
+            tolerate(result, "routing an answered inbound call")?;
+        }
+        Ok(())
+    }
+
+    /// The call ended, failed or was canceled.
+    async fn finished(
+        &self,
+        conn: &mut PgConnection,
+        org: &str,
+        call_id: Uuid,
+    ) -> Result<(), HandleError> {
+        // Marked ended first, under the row lock a reservation takes too: one that comes
+        // later is refused, one that came first has its agent released just below.
+        sqlx::query(
+            "INSERT INTO routing_calls (call_id, org_id, needs_agent, ended_at)
+             VALUES ($1, $2, false, now())
+             ON CONFLICT (call_id) DO UPDATE
+             SET ended_at = COALESCE(routing_calls.ended_at, now())",
+        )
+        .bind(call_id)
+        .bind(org)
+        .execute(&mut *conn)
+        .await
+        .map_err(HandleError::from)?;
+        let result = self
+            .0
+            .release_in(conn, org, ACTOR, call_id)
+            .await
+            .map(|_| ());
+        tolerate(result, "releasing a finished call")?;
+        sqlx::query("DELETE FROM routing_calls WHERE ended_at < now() - interval '1 hour'")
+            .execute(&mut *conn)
+            .await
+            .map_err(HandleError::from)?;
+        // A freed agent (a call that ended before it was taken) may be offered the next.
+        self.0.freed.notify_one();
+        Ok(())
     }
 }

@@ -14,6 +14,7 @@ pub mod watch;
 use std::time::Duration;
 
 use comms_bus::ConsumerConfig;
+use comms_events::call::CallEvent;
 use comms_eventstore::EventStore;
 use comms_proto::v1::agents_service_server::AgentsServiceServer;
 use comms_runtime::config::Common;
@@ -52,7 +53,7 @@ impl Config {
             amqp_url: self.common.rabbitmq_url.clone(),
             exchange: self.common.events_exchange.clone(),
             queue: self.queue.clone(),
-            bindings: vec!["comms.call.*".into()],
+            bindings: vec![CallEvent::BINDING.into()],
             consumer_name: "agents.calls".into(),
             prefetch: 100,
             queue_type: self.common.queue_type,

@@ -9,6 +9,7 @@ pub mod projection;
 pub mod rebuild;
 
 use comms_bus::{ConsumerConfig, Envelope, HandleError, Handler};
+use comms_events::call::CallEvent;
 use comms_proto::v1::analytics_service_server::AnalyticsServiceServer;
 use comms_runtime::config::Common;
 use comms_runtime::{ConfigError, Env, Shutdown};
@@ -37,7 +38,7 @@ impl Config {
             exchange: self.common.events_exchange.clone(),
             queue: self.queue.clone(),
             bindings: vec![
-                "comms.call.*".into(),
+                CallEvent::BINDING.into(),
                 "comms.agent.*".into(),
                 "comms.campaign.*".into(),
             ],

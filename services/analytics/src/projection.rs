@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use comms_bus::{Envelope, HandleError};
-use serde::Deserialize;
+use comms_events::call::{CallEvent, CallStatus};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -27,19 +27,6 @@ impl Table {
             Self::Rebuild => "analytics_calls_rebuild",
         }
     }
-}
-
-/// The fields of the call events this projection reads; other fields are ignored.
-#[derive(Debug, Deserialize)]
-struct CallData {
-    call_id: Uuid,
-    started_at: Option<DateTime<Utc>>,
-    answered_at: Option<DateTime<Utc>>,
-    ended_at: Option<DateTime<Utc>>,
-    failed_at: Option<DateTime<Utc>>,
-    canceled_at: Option<DateTime<Utc>>,
-    duration: Option<i64>,
-    outcome: Option<String>,
 }
 
 /// One call's row, as far as a batch of its events determines it.
@@ -68,55 +55,67 @@ impl Row {
     }
 }
 
-/// The status an event moves a call to; `None` for events that do not change it.
-fn status_of(event_type: &str, data: &CallData) -> Result<Option<&'static str>, HandleError> {
-    Ok(Some(match event_type {
-        "comms.call.started" => "initiated",
-        "comms.call.ringing" => "ringing",
-        "comms.call.answered" => "answered",
-        "comms.call.ended" => "ended",
-        "comms.call.canceled" => "canceled",
-        "comms.call.failed" => match data.outcome.as_deref() {
-            Some("failed") => "failed",
-            Some("no_answer") => "no_answer",
-            Some("busy") => "busy",
-            other => {
-                return Err(HandleError::Reject(format!(
-                    "data.outcome: {other:?} is not failed, no_answer or busy"
-                )));
-            }
-        },
-        _ => return Ok(None),
-    }))
-}
-
 /// The call and its row for one envelope; `None` for events the dashboard ignores.
 fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
-    if !envelope.event_type.starts_with("comms.call.") {
+    if !comms_events::topic_matches(CallEvent::BINDING, &envelope.event_type) {
         return Ok(None);
     }
-    let data = CallData::deserialize(&envelope.data)
-        .map_err(|e| HandleError::Reject(format!("data: {e}")))?;
-    let Some(status) = status_of(&envelope.event_type, &data)? else {
-        return Ok(None); // notes, tags and the like do not move the dashboard
-    };
     let Some(position) = envelope.metadata.stream_position else {
         return Err(HandleError::Reject(
             "metadata.streamPosition is missing".into(),
         ));
     };
-    Ok(Some((
-        data.call_id,
-        Row {
-            organization_id: envelope.organization_id.clone(),
-            status: status.to_owned(),
-            status_position: position,
-            started_at: data.started_at,
-            answered_at: data.answered_at,
-            ended_at: data.ended_at.or(data.failed_at).or(data.canceled_at),
-            duration_seconds: data.duration,
-        },
-    )))
+    let row = |status: CallStatus| Row {
+        organization_id: envelope.organization_id.clone(),
+        status: status.as_str().to_owned(),
+        status_position: position,
+        started_at: None,
+        answered_at: None,
+        ended_at: None,
+        duration_seconds: None,
+    };
+    let (call_id, row) = match envelope.decode::<CallEvent>()? {
+        CallEvent::Started(e) => (
+            e.call_id,
+            Row {
+                started_at: Some(e.started_at),
+                ..row(CallStatus::Initiated)
+            },
+        ),
+        CallEvent::Ringing(e) => (e.call_id, row(CallStatus::Ringing)),
+        CallEvent::Answered(e) => (
+            e.call_id,
+            Row {
+                answered_at: Some(e.answered_at),
+                ..row(CallStatus::Answered)
+            },
+        ),
+        CallEvent::Ended(e) => (
+            e.call_id,
+            Row {
+                ended_at: Some(e.ended_at),
+                duration_seconds: Some(e.duration),
+                ..row(CallStatus::Ended)
+            },
+        ),
+        CallEvent::Failed(e) => (
+            e.call_id,
+            Row {
+                ended_at: Some(e.failed_at),
+                ..row(e.outcome.into())
+            },
+        ),
+        CallEvent::Canceled(e) => (
+            e.call_id,
+            Row {
+                ended_at: Some(e.canceled_at),
+                ..row(CallStatus::Canceled)
+            },
+        ),
+        // Notes, tags and the like do not move the dashboard.
+        CallEvent::Updated(_) | CallEvent::AgentAssigned(_) => return Ok(None),
+    };
+    Ok(Some((call_id, row)))
 }
 
 /// Why the projection would reject this envelope, checked without touching the database.

@@ -72,13 +72,7 @@ impl Calls {
                 .expect("a command that succeeds leaves a call");
             let new_events: Vec<NewEvent> = events
                 .iter()
-                .map(|e| {
-                    NewEvent::new(
-                        e.event_type(),
-                        e.to_data(),
-                        comms_bus::event_metadata(Some(&identity.user_id), None),
-                    )
-                })
+                .map(|e| comms_bus::new_event(e, Some(&identity.user_id), None))
                 .collect();
 
             let mut tx = self.store.begin().await.map_err(store_error)?;
@@ -131,7 +125,7 @@ impl Calls {
         }
         let mut events = Vec::with_capacity(recorded.len());
         for event in &recorded {
-            let decoded = CallEvent::decode(&event.event_type, &event.data).map_err(|e| {
+            let decoded = comms_bus::decode_recorded::<CallEvent>(event).map_err(|e| {
                 error!(stream = %stream, error = %e, "unreadable event in a call stream");
                 ApiError::internal()
             })?;

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use comms_bus::{Envelope, HandleError, Handler};
+use comms_events::Event;
+use comms_events::call::{self, CallEvent, FailedOutcome};
 use comms_proto::{ErrorKind, Language, PhoneNumber};
 use serde::Deserialize;
 use sqlx::PgConnection;
@@ -31,10 +33,10 @@ use crate::store::{campaigns, contacts};
 const NOT_YET_RECORDED: chrono::Duration = chrono::Duration::seconds(60);
 
 pub const BINDINGS: [&str; 11] = [
-    "comms.call.answered",
-    "comms.call.ended",
-    "comms.call.failed",
-    "comms.call.canceled",
+    <call::Answered as Event>::TYPE,
+    <call::Ended as Event>::TYPE,
+    <call::Failed as Event>::TYPE,
+    <call::Canceled as Event>::TYPE,
     "comms.agent.available",
     "comms.agent.break",
     "comms.agent.away",
@@ -54,32 +56,17 @@ fn retry(error: comms_proto::ApiError) -> HandleError {
     HandleError::from_api("applying the event", error)
 }
 
-#[derive(Deserialize)]
-struct CallEvent {
-    call_id: Uuid,
-    #[serde(default)]
-    campaign_id: Option<Uuid>,
-    #[serde(default)]
-    outcome: Option<String>,
-    #[serde(default)]
-    duration: Option<u64>,
-}
-
 impl Handler for Feed {
     async fn handle(
         &self,
         conn: &mut PgConnection,
         envelope: &Envelope,
     ) -> Result<(), HandleError> {
+        if comms_events::topic_matches(CallEvent::BINDING, &envelope.event_type) {
+            let event = envelope.decode::<CallEvent>()?;
+            return self.call_event(conn, envelope, event).await;
+        }
         match envelope.event_type.as_str() {
-            "comms.call.answered"
-            | "comms.call.ended"
-            | "comms.call.failed"
-            | "comms.call.canceled" => {
-                let event: CallEvent = serde_json::from_value(envelope.data.clone())
-                    .map_err(|e| reject(envelope, e))?;
-                self.call_event(conn, envelope, event).await
-            }
             "crm.contact.created" | "crm.contact.updated" => sync_contact(conn, envelope).await,
             "planning.task.completed" => self.task_completed(conn, envelope).await,
             "comms.agent.available"
@@ -102,13 +89,22 @@ impl Feed {
         envelope: &Envelope,
         event: CallEvent,
     ) -> Result<(), HandleError> {
+        let (call_id, campaign_id) = match &event {
+            CallEvent::Answered(e) => (e.call_id, e.campaign_id),
+            CallEvent::Ended(e) => (e.call_id, e.campaign_id),
+            CallEvent::Failed(e) => (e.call_id, e.campaign_id),
+            CallEvent::Canceled(e) => (e.call_id, e.campaign_id),
+            // Not bound: nothing a campaign counts.
+            CallEvent::Started(_)
+            | CallEvent::Ringing(_)
+            | CallEvent::Updated(_)
+            | CallEvent::AgentAssigned(_) => return Ok(()),
+        };
         let org = envelope.organization_id.as_str();
-        let recorded = campaigns::lock_call(conn, event.call_id)
-            .await
-            .map_err(retry)?;
+        let recorded = campaigns::lock_call(conn, call_id).await.map_err(retry)?;
         let call = match recorded {
             Some(call) => call,
-            None => match placed_meanwhile(conn, envelope, &event).await? {
+            None => match placed_meanwhile(conn, org, call_id, campaign_id).await? {
                 Some(call) => call,
                 None => return Ok(()),
             },
@@ -117,27 +113,30 @@ impl Feed {
             return Ok(());
         }
         let at = envelope.timestamp;
-        if envelope.event_type == "comms.call.answered" {
+        if let CallEvent::Answered(_) = event {
             campaigns::mark_call(conn, call.call_id, Some(at), None, false)
                 .await
                 .map_err(retry)?;
             self.0.wake.notify_one(); // route it to an agent now, not at the next tick
             return Ok(());
         }
-        let outcome = match (envelope.event_type.as_str(), event.outcome.as_deref()) {
-            ("comms.call.ended", _) if call.agent_id.is_some() && !call.abandoned => {
-                Outcome::Connected
-            }
+        let outcome = match &event {
+            CallEvent::Ended(_) if call.agent_id.is_some() && !call.abandoned => Outcome::Connected,
             // Answered, and nobody took it: abandoned, by the dialer or by the callee first.
-            ("comms.call.ended", _) => Outcome::Abandoned,
-            ("comms.call.failed", Some("no_answer")) => Outcome::NoAnswer,
-            ("comms.call.failed", Some("busy")) => Outcome::Busy,
+            CallEvent::Ended(_) => Outcome::Abandoned,
+            CallEvent::Failed(e) => match e.outcome {
+                FailedOutcome::NoAnswer => Outcome::NoAnswer,
+                FailedOutcome::Busy => Outcome::Busy,
+                FailedOutcome::Failed => Outcome::Failed,
+            },
             _ => Outcome::Failed,
         };
         let rang_until = call.answered_at.unwrap_or(at);
         let ring_seconds = (rang_until - call.placed_at).num_milliseconds().max(0) as f64 / 1000.0;
-        let talk_seconds =
-            (outcome == Outcome::Connected).then(|| event.duration.unwrap_or_default() as f64);
+        let talk_seconds = match &event {
+            CallEvent::Ended(e) if outcome == Outcome::Connected => Some(e.duration as f64),
+            _ => None,
+        };
         let Some(view) = campaigns::lock(conn, org, call.campaign_id)
             .await
             .map_err(retry)?
@@ -251,13 +250,13 @@ impl Feed {
 /// the call is not the campaign's.
 async fn placed_meanwhile(
     conn: &mut PgConnection,
-    envelope: &Envelope,
-    event: &CallEvent,
+    org: &str,
+    call_id: Uuid,
+    campaign_id: Option<Uuid>,
 ) -> Result<Option<CampaignCall>, HandleError> {
-    let Some(campaign_id) = event.campaign_id else {
+    let Some(campaign_id) = campaign_id else {
         return Ok(None);
     };
-    let org = envelope.organization_id.as_str();
     if campaigns::lock(conn, org, campaign_id)
         .await
         .map_err(retry)?
@@ -265,9 +264,7 @@ async fn placed_meanwhile(
     {
         return Ok(None);
     }
-    campaigns::lock_call(conn, event.call_id)
-        .await
-        .map_err(retry)
+    campaigns::lock_call(conn, call_id).await.map_err(retry)
 }
 
 /// An agent entering a state; `call_id` names the call they leave behind.

@@ -13,63 +13,14 @@ use uuid::Uuid;
 
 pub use comms_proto::Language;
 
-use super::events::{AgentAssigned, Answered, Canceled, Ended, Failed, Ringing, Started, Updated};
+use super::events::{
+    AgentAssigned, Answered, Canceled, Ended, EndedOutcome, Failed, FailedOutcome, Ringing,
+    Started, Updated,
+};
 use super::{CallEvent, PhoneNumber};
+use comms_events::EventSet as _;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallStatus {
-    Initiated,
-    Ringing,
-    Answered,
-    Ended,
-    Failed,
-    NoAnswer,
-    Busy,
-    Canceled,
-}
-
-impl CallStatus {
-    pub const ALL: [Self; 8] = [
-        Self::Initiated,
-        Self::Ringing,
-        Self::Answered,
-        Self::Ended,
-        Self::Failed,
-        Self::NoAnswer,
-        Self::Busy,
-        Self::Canceled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Initiated => "initiated",
-            Self::Ringing => "ringing",
-            Self::Answered => "answered",
-            Self::Ended => "ended",
-            Self::Failed => "failed",
-            Self::NoAnswer => "no_answer",
-            Self::Busy => "busy",
-            Self::Canceled => "canceled",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    /// No further call-progress event can follow.
-    pub fn is_final(self) -> bool {
-        !matches!(self, Self::Initiated | Self::Ringing | Self::Answered)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    Outbound,
-    Inbound,
-}
+pub use comms_events::call::{CallStatus, Direction};
 
 /// The state of one call, folded from its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,15 +156,12 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
             reason,
             at,
         } => {
-            if !matches!(
-                outcome,
-                CallStatus::Failed | CallStatus::NoAnswer | CallStatus::Busy
-            ) {
+            let Ok(outcome) = FailedOutcome::try_from(outcome) else {
                 return Err(DomainError::Invalid {
                     field: "outcome",
                     reason: "must be failed, no_answer or busy".into(),
                 });
-            }
+            };
             match call.status {
                 CallStatus::Initiated | CallStatus::Ringing => CallEvent::Failed(Failed {
                     call_id,
@@ -231,7 +179,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 CallEvent::Ended(Ended {
                     call_id,
                     duration: (at - answered_at).num_seconds().max(0),
-                    outcome: "completed".into(),
+                    outcome: EndedOutcome::Completed,
                     reason,
                     ended_at: at,
                     campaign_id: call.campaign_id,
@@ -376,7 +324,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     call.updated_at = e.ended_at;
                 }
                 CallEvent::Failed(e) => {
-                    call.status = e.outcome;
+                    call.status = e.outcome.into();
                     call.end_reason = e.reason.clone();
                     call.ended_at = Some(e.failed_at);
                     call.updated_at = e.failed_at;
@@ -406,7 +354,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
             }
             call
         }
-        (None, other) => panic!("{} before comms.call.started", other.event_type()),
+        (None, other) => panic!("{} before the call started", other.event_type()),
     }
 }
 

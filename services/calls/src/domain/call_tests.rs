@@ -257,17 +257,26 @@ fn events_round_trip_through_their_stored_form() {
     let mut stored = Vec::new();
     for command in [initiate(id), Command::MarkAnswered { at: t(2) }, end(10)] {
         for event in handle(state.as_ref(), command).unwrap() {
-            stored.push((event.event_type(), event.to_data()));
+            stored.push((event.event_type(), event.version(), event.to_data()));
             state = Some(apply(state, &event));
         }
     }
     let decoded: Vec<CallEvent> = stored
         .iter()
-        .map(|(ty, data)| CallEvent::decode(ty, data).unwrap())
+        .map(|(ty, version, data)| CallEvent::decode(ty, *version, data).unwrap())
         .collect();
     assert_eq!(fold(&decoded), state);
-    assert_eq!(stored[2].1["duration"], 8);
-    assert!(CallEvent::decode("comms.call.exploded", &stored[0].1).is_err());
+    assert_eq!(stored[2].2["duration"], 8);
+    assert!(CallEvent::decode("comms.call.exploded", 1, &stored[0].2).is_err());
+    let unknown_version = CallEvent::decode(stored[0].0, 2, &stored[0].2).unwrap_err();
+    assert!(
+        unknown_version.reason.contains("version 2 is not known"),
+        "{unknown_version}"
+    );
+    let mut malformed = stored[2].2.clone();
+    malformed["duration"] = "eight".into();
+    let error = CallEvent::decode(stored[2].0, 1, &malformed).unwrap_err();
+    assert!(error.reason.starts_with("data.duration:"), "{error}");
 }
 
 #[test]

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use comms_events::call::CallEvent;
+
 use comms_analytics::projection::{self, Table};
 use comms_bus::{ConsumerConfig, Envelope, HandleError, Handler, QueueType, Relay, RelayConfig};
-use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use tokio::sync::{Mutex, mpsc};
@@ -50,11 +52,7 @@ type Appended = Arc<Mutex<HashMap<Uuid, Instant>>>;
 
 async fn append_one(store: &EventStore, appended: &Appended) -> anyhow::Result<()> {
     let call_id = Uuid::new_v4();
-    let event = NewEvent::new(
-        "comms.call.started",
-        json!({ "call_id": call_id, "started_at": chrono::Utc::now() }),
-        json!({}),
-    );
+    let event = super::call_started(call_id);
     let id = event.event_id;
     store
         .append(
@@ -106,7 +104,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         amqp_url: options.amqp_url.clone(),
         exchange: unique("bench.events"),
         queue: unique("bench.analytics"),
-        bindings: vec!["comms.call.*".into()],
+        bindings: vec![CallEvent::BINDING.into()],
         consumer_name: "bench".into(),
         prefetch: 100,
         queue_type: QueueType::default(),

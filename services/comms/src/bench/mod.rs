@@ -103,6 +103,22 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
 }
 
 /// A section heading, printed before the section's table.
+/// A call's first event, as the calls service stores it.
+fn call_started(call_id: uuid::Uuid) -> comms_eventstore::NewEvent {
+    use comms_events::call::{CallEvent, Direction, Started};
+    let started = CallEvent::Started(Started {
+        call_id,
+        direction: Direction::Outbound,
+        to: comms_proto::PhoneNumber::parse("+14155550100").expect("a valid number"),
+        from: None,
+        agent_id: None,
+        campaign_id: None,
+        language: comms_proto::Language::En,
+        started_at: chrono::Utc::now(),
+    });
+    comms_bus::new_event(&started, Some("bench"), None)
+}
+
 fn heading(title: &str) {
     println!("\n== {title}");
 }

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use comms_bus::{Envelope, QueueType, Relay, RelayConfig};
-use comms_eventstore::{Checkpoint, EventStore, ExpectedVersion, Filter, NewEvent, StreamName};
+use comms_eventstore::{Checkpoint, EventStore, ExpectedVersion, Filter, StreamName};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeleteOptions};
 use lapin::{BasicProperties, Confirmation};
 use serde_json::{Value, json};
@@ -35,13 +35,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
 
     for chunk in 0..options.relay_events.div_ceil(100) {
         let events = (0..100.min(options.relay_events - chunk * 100))
-            .map(|_| {
-                NewEvent::new(
-                    "comms.call.started",
-                    json!({ "call_id": Uuid::new_v4(), "to": "+14155550100" }),
-                    json!({}),
-                )
-            })
+            .map(|_| super::call_started(Uuid::new_v4()))
             .collect();
         store
             .append(

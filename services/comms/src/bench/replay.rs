@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use comms_events::{Event, call};
 use comms_eventstore::EventStore;
 use serde_json::{Value, json};
 
@@ -23,14 +24,20 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
              SELECT gen_random_uuid(), 'call-' || c.id, 'call', p.pos, p.type, 'org_' || (c.n % 10), p.data, '{}'
              FROM (SELECT n, gen_random_uuid() AS id FROM generate_series(1, $1) n) c
              CROSS JOIN LATERAL (VALUES
-               (0, 'comms.call.started', jsonb_build_object('call_id', c.id, 'started_at', now())),
-               (1, 'comms.call.ringing', jsonb_build_object('call_id', c.id, 'ringing_at', now())),
-               (2, 'comms.call.answered', jsonb_build_object('call_id', c.id, 'answered_at', now())),
-               (3, 'comms.call.ended', jsonb_build_object('call_id', c.id, 'duration', c.n % 600,
+               (0, $2, jsonb_build_object('call_id', c.id, 'direction', 'outbound',
+                    'to', '+14155550100', 'from', null, 'agent_id', null, 'campaign_id', null,
+                    'language', 'en', 'started_at', now())),
+               (1, $3, jsonb_build_object('call_id', c.id, 'ringing_at', now())),
+               (2, $4, jsonb_build_object('call_id', c.id, 'answered_at', now())),
+               (3, $5, jsonb_build_object('call_id', c.id, 'duration', c.n % 600,
                     'outcome', 'completed', 'reason', '', 'ended_at', now()))
              ) AS p(pos, type, data)",
         )
         .bind(calls as i64)
+        .bind(<call::Started as Event>::TYPE)
+        .bind(<call::Ringing as Event>::TYPE)
+        .bind(<call::Answered as Event>::TYPE)
+        .bind(<call::Ended as Event>::TYPE)
         .execute(&db.pool)
         .await?;
         stored += calls * 4;

@@ -1,0 +1,216 @@
+//! What happens to a call (stream `call-<uuid>`), published as `comms.call.*` by the calls
+//! service and read by the agents, campaigns and analytics services.
+
+use chrono::{DateTime, Utc};
+use comms_proto::{Language, PhoneNumber};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+crate::event_set! {
+    /// Every event of a call's stream.
+    pub enum CallEvent bound as "comms.call.*" {
+        Started(Started),
+        Ringing(Ringing),
+        Answered(Answered),
+        Ended(Ended),
+        Failed(Failed),
+        Canceled(Canceled),
+        Updated(Updated),
+        AgentAssigned(AgentAssigned),
+    }
+}
+
+/// Where a call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    Initiated,
+    Ringing,
+    Answered,
+    Ended,
+    Failed,
+    NoAnswer,
+    Busy,
+    Canceled,
+}
+
+impl CallStatus {
+    pub const ALL: [Self; 8] = [
+        Self::Initiated,
+        Self::Ringing,
+        Self::Answered,
+        Self::Ended,
+        Self::Failed,
+        Self::NoAnswer,
+        Self::Busy,
+        Self::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initiated => "initiated",
+            Self::Ringing => "ringing",
+            Self::Answered => "answered",
+            Self::Ended => "ended",
+            Self::Failed => "failed",
+            Self::NoAnswer => "no_answer",
+            Self::Busy => "busy",
+            Self::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// No further call-progress event can follow.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Self::Initiated | Self::Ringing | Self::Answered)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Outbound,
+    Inbound,
+}
+
+/// How a call that never connected ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FailedOutcome {
+    Failed,
+    NoAnswer,
+    Busy,
+}
+
+impl From<FailedOutcome> for CallStatus {
+    fn from(outcome: FailedOutcome) -> Self {
+        match outcome {
+            FailedOutcome::Failed => Self::Failed,
+            FailedOutcome::NoAnswer => Self::NoAnswer,
+            FailedOutcome::Busy => Self::Busy,
+        }
+    }
+}
+
+impl TryFrom<CallStatus> for FailedOutcome {
+    type Error = CallStatus;
+
+    fn try_from(status: CallStatus) -> Result<Self, CallStatus> {
+        match status {
+            CallStatus::Failed => Ok(Self::Failed),
+            CallStatus::NoAnswer => Ok(Self::NoAnswer),
+            CallStatus::Busy => Ok(Self::Busy),
+            other => Err(other),
+        }
+    }
+}
+
+/// How an answered call ended: always `completed` (the reason says who hung up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedOutcome {
+    Completed,
+}
+
+/// A call was placed (outbound) or came in (inbound).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Started {
+    pub call_id: Uuid,
+    pub direction: Direction,
+    pub to: PhoneNumber,
+    pub from: Option<PhoneNumber>,
+    pub agent_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub language: Language,
+    pub started_at: DateTime<Utc>,
+}
+
+/// The far end is ringing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Ringing {
+    pub call_id: Uuid,
+    pub ringing_at: DateTime<Utc>,
+}
+
+/// The far end answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Answered {
+    pub call_id: Uuid,
+    pub answered_at: DateTime<Utc>,
+    /// The campaign the call belongs to; absent for calls outside a campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
+}
+
+/// An answered call hung up. `duration` is talk time in whole seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Ended {
+    pub call_id: Uuid,
+    #[schemars(range(min = 0))]
+    pub duration: i64,
+    pub outcome: EndedOutcome,
+    pub reason: String,
+    pub ended_at: DateTime<Utc>,
+    /// The campaign the call belongs to; absent for calls outside a campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
+}
+
+/// The call never connected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Failed {
+    pub call_id: Uuid,
+    pub outcome: FailedOutcome,
+    pub reason: String,
+    pub failed_at: DateTime<Utc>,
+    /// The campaign the call belongs to; absent for calls outside a campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
+}
+
+/// Hung up by us before it was answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Canceled {
+    pub call_id: Uuid,
+    pub reason: String,
+    pub canceled_at: DateTime<Utc>,
+    /// The campaign the call belongs to; absent for calls outside a campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
+}
+
+/// Notes, disposition or tags changed; absent fields are unchanged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Updated {
+    pub call_id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Routing connected an agent to the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentAssigned {
+    pub call_id: Uuid,
+    pub agent_id: Uuid,
+    pub assigned_at: DateTime<Utc>,
+}
+
+crate::events! {
+    Started => "comms.call.started", version 1, "an outbound call was placed";
+    Ringing => "comms.call.ringing", version 1, "the far end is ringing";
+    Answered => "comms.call.answered", version 1, "the far end answered";
+    Ended => "comms.call.ended", version 1, "an answered call hung up (`duration` = talk seconds)";
+    Failed => "comms.call.failed", version 1, "never connected: `failed`, `no_answer` or `busy`";
+    Canceled => "comms.call.canceled", version 1, "we hung up before an answer";
+    Updated => "comms.call.updated", version 1, "notes, disposition or tags changed";
+    AgentAssigned => "comms.call.agent_assigned", version 1, "routing connected an agent to the call";
+}

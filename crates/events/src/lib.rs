@@ -1,0 +1,251 @@
+//! The event contract: every event the fleet publishes or consumes, as a Rust type.
+//!
+//! Each event is a payload struct implementing [`Event`]: its routing key (`TYPE`), its version
+//! and when it happens. The events of one stream form an event set ([`event_set!`]), which
+//! producers encode through and consumers decode into; nothing else in the fleet spells an event
+//! type. The JSON schemas in `docs/events/` are generated from these types ([`catalog`]), and
+//! `tests/schemas.rs` fails when they drift or change incompatibly (see docs/events/README.md).
+
+pub mod call;
+pub mod compat;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// One event type on the wire.
+pub trait Event: Serialize + DeserializeOwned + JsonSchema {
+    /// The event type, which is also its routing key on the exchange.
+    const TYPE: &'static str;
+    /// Its version: 1 until an incompatible change makes a new one (docs/events/README.md).
+    const VERSION: u32;
+    /// When it happens, for the catalog.
+    const WHEN: &'static str;
+}
+
+/// The events of one stream, or those a consumer reads: encode, decode by type and version.
+/// Implemented by [`event_set!`].
+pub trait EventSet: Sized {
+    fn event_type(&self) -> &'static str;
+    fn version(&self) -> u32;
+    fn to_data(&self) -> Value;
+    /// Reads an event of `event_type` at `version` back from its payload.
+    fn decode(event_type: &str, version: u32, data: &Value) -> Result<Self, DecodeError>;
+    /// Whether `event_type` belongs to this set (at any version).
+    fn contains(event_type: &str) -> bool;
+}
+
+/// Why a payload is not an event this code can read; the reason names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot read {event_type} (version {version}): {reason}")]
+pub struct DecodeError {
+    pub event_type: String,
+    pub version: u32,
+    pub reason: String,
+}
+
+/// Decodes one payload, naming the field that does not parse.
+pub fn decode<E: Event>(version: u32, data: &Value) -> Result<E, DecodeError> {
+    let error = |reason: String| DecodeError {
+        event_type: E::TYPE.to_owned(),
+        version,
+        reason,
+    };
+    if version != E::VERSION {
+        return Err(error(format!(
+            "version {version} is not known here (this code reads version {})",
+            E::VERSION
+        )));
+    }
+    serde_path_to_error::deserialize(data).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            error(inner.to_string())
+        } else {
+            error(format!("data.{path}: {inner}"))
+        }
+    })
+}
+
+/// Encodes one payload.
+pub fn to_data<E: Event>(event: &E) -> Value {
+    serde_json::to_value(event).expect("an event payload always serialises")
+}
+
+/// Declares an event set: an enum with one variant per [`Event`] payload type, bound on the
+/// exchange with one topic pattern, and its [`EventSet`] implementation.
+#[macro_export]
+macro_rules! event_set {
+    (
+        $(#[$meta:meta])* $vis:vis enum $name:ident bound as $binding:literal {
+            $($variant:ident($payload:ty)),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis enum $name {
+            $($variant($payload)),+
+        }
+
+        impl $name {
+            /// The topic pattern a queue binds to receive the set's events.
+            pub const BINDING: &'static str = $binding;
+
+            /// The catalog entries of the set's events.
+            pub fn catalog() -> Vec<$crate::CatalogEntry> {
+                vec![$($crate::CatalogEntry::of::<$payload>()),+]
+            }
+        }
+
+        impl $crate::EventSet for $name {
+            fn event_type(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => <$payload as $crate::Event>::TYPE),+
+                }
+            }
+
+            fn version(&self) -> u32 {
+                match self {
+                    $(Self::$variant(_) => <$payload as $crate::Event>::VERSION),+
+                }
+            }
+
+            fn to_data(&self) -> serde_json::Value {
+                match self {
+                    $(Self::$variant(event) => $crate::to_data(event)),+
+                }
+            }
+
+            fn decode(
+                event_type: &str,
+                version: u32,
+                data: &serde_json::Value,
+            ) -> Result<Self, $crate::DecodeError> {
+                $(
+                    if event_type == <$payload as $crate::Event>::TYPE {
+                        return $crate::decode::<$payload>(version, data).map(Self::$variant);
+                    }
+                )+
+                Err($crate::DecodeError {
+                    event_type: event_type.to_owned(),
+                    version,
+                    reason: "unknown event type".to_owned(),
+                })
+            }
+
+            fn contains(event_type: &str) -> bool {
+                [$(<$payload as $crate::Event>::TYPE),+].contains(&event_type)
+            }
+        }
+
+        $(
+            impl From<$payload> for $name {
+                fn from(event: $payload) -> Self {
+                    Self::$variant(event)
+                }
+            }
+        )+
+    };
+}
+
+/// Implements [`Event`] for payload types: `Payload => "type", version 1, "when it happens";`.
+macro_rules! events {
+    ($($payload:ty => $type:literal, version $version:literal, $when:literal;)+) => {
+        $(
+            impl $crate::Event for $payload {
+                const TYPE: &'static str = $type;
+                const VERSION: u32 = $version;
+                const WHEN: &'static str = $when;
+            }
+        )+
+    };
+}
+pub(crate) use events;
+
+/// One event of the catalog: what `docs/events/` is generated from.
+#[derive(Debug, Clone)]
+pub struct CatalogEntry {
+    pub event_type: &'static str,
+    pub version: u32,
+    pub when: &'static str,
+    /// The JSON schema (draft 2020-12) of its `data`, self-contained.
+    pub schema: Value,
+}
+
+impl CatalogEntry {
+    pub fn of<E: Event>() -> Self {
+        let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+            s.inline_subschemas = true;
+        });
+        let mut schema = settings
+            .into_generator()
+            .into_root_schema_for::<E>()
+            .to_value();
+        let object = schema.as_object_mut().expect("a schema object");
+        object.insert("$id".into(), format!("{}.schema.json", E::TYPE).into());
+        object.insert("title".into(), E::TYPE.into());
+        object.insert("x-version".into(), E::VERSION.into());
+        Self {
+            event_type: E::TYPE,
+            version: E::VERSION,
+            when: E::WHEN,
+            schema,
+        }
+    }
+}
+
+/// Whether `event_type` matches the AMQP topic `pattern` (`*` is one word, `#` any number).
+pub fn topic_matches(pattern: &str, event_type: &str) -> bool {
+    fn matches(pattern: &[&str], words: &[&str]) -> bool {
+        match (pattern.split_first(), words.split_first()) {
+            (None, None) => true,
+            (Some((&"#", rest)), _) => {
+                matches(rest, words) || (!words.is_empty() && matches(pattern, &words[1..]))
+            }
+            (Some((&"*", rest)), Some((_, more))) => matches(rest, more),
+            (Some((word, rest)), Some((actual, more))) => word == actual && matches(rest, more),
+            _ => false,
+        }
+    }
+    let pattern: Vec<&str> = pattern.split('.').collect();
+    let words: Vec<&str> = event_type.split('.').collect();
+    matches(&pattern, &words)
+}
+
+/// Every event of the catalog, in the order docs/events/README.md lists them.
+pub fn catalog() -> Vec<CatalogEntry> {
+    call::CallEvent::catalog()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_set_binds_every_event_it_holds_and_no_other_sets() {
+        let sets = [(call::CallEvent::BINDING, call::CallEvent::catalog())];
+        for (binding, entries) in &sets {
+            for entry in entries {
+                assert!(
+                    topic_matches(binding, entry.event_type),
+                    "{binding} misses {}",
+                    entry.event_type
+                );
+            }
+            for (other, other_entries) in &sets {
+                if other != binding {
+                    assert!(
+                        other_entries
+                            .iter()
+                            .all(|e| !topic_matches(binding, e.event_type))
+                    );
+                }
+            }
+        }
+        assert!(topic_matches("comms.#", "comms.call.ended"));
+        assert!(!topic_matches("comms.call.*", "comms.call.ended.v2"));
+        assert!(!topic_matches("comms.call.*", "comms.agent.busy"));
+    }
+}
