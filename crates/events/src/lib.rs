@@ -6,6 +6,7 @@
 //! type. The JSON schemas in `docs/events/` are generated from these types ([`catalog`]), and
 //! `tests/schemas.rs` fails when they drift or change incompatibly (see docs/events/README.md).
 
+pub mod agent;
 pub mod call;
 pub mod compat;
 
@@ -99,26 +100,28 @@ macro_rules! event_set {
             }
         }
 
-        impl $crate::EventSet for $name {
-            fn event_type(&self) -> &'static str {
+        // Inherent, so callers need no trait in scope; the trait is for generic code.
+        impl $name {
+            pub fn event_type(&self) -> &'static str {
                 match self {
                     $(Self::$variant(_) => <$payload as $crate::Event>::TYPE),+
                 }
             }
 
-            fn version(&self) -> u32 {
+            pub fn version(&self) -> u32 {
                 match self {
                     $(Self::$variant(_) => <$payload as $crate::Event>::VERSION),+
                 }
             }
 
-            fn to_data(&self) -> serde_json::Value {
+            pub fn to_data(&self) -> serde_json::Value {
                 match self {
                     $(Self::$variant(event) => $crate::to_data(event)),+
                 }
             }
 
-            fn decode(
+            /// Reads an event of `event_type` at `version` back from its payload.
+            pub fn decode(
                 event_type: &str,
                 version: u32,
                 data: &serde_json::Value,
@@ -135,8 +138,35 @@ macro_rules! event_set {
                 })
             }
 
-            fn contains(event_type: &str) -> bool {
+            /// Whether `event_type` belongs to this set (at any version).
+            pub fn contains(event_type: &str) -> bool {
                 [$(<$payload as $crate::Event>::TYPE),+].contains(&event_type)
+            }
+        }
+
+        impl $crate::EventSet for $name {
+            fn event_type(&self) -> &'static str {
+                self.event_type()
+            }
+
+            fn version(&self) -> u32 {
+                self.version()
+            }
+
+            fn to_data(&self) -> serde_json::Value {
+                self.to_data()
+            }
+
+            fn decode(
+                event_type: &str,
+                version: u32,
+                data: &serde_json::Value,
+            ) -> Result<Self, $crate::DecodeError> {
+                Self::decode(event_type, version, data)
+            }
+
+            fn contains(event_type: &str) -> bool {
+                Self::contains(event_type)
             }
         }
 
@@ -216,7 +246,12 @@ pub fn topic_matches(pattern: &str, event_type: &str) -> bool {
 
 /// Every event of the catalog, in the order docs/events/README.md lists them.
 pub fn catalog() -> Vec<CatalogEntry> {
-    call::CallEvent::catalog()
+    [
+        call::CallEvent::catalog(),
+        agent::AgentEvent::catalog(),
+        agent::TeamEvent::catalog(),
+    ]
+    .concat()
 }
 
 #[cfg(test)]
@@ -225,7 +260,11 @@ mod tests {
 
     #[test]
     fn each_set_binds_every_event_it_holds_and_no_other_sets() {
-        let sets = [(call::CallEvent::BINDING, call::CallEvent::catalog())];
+        let sets = [
+            (call::CallEvent::BINDING, call::CallEvent::catalog()),
+            (agent::AgentEvent::BINDING, agent::AgentEvent::catalog()),
+            (agent::TeamEvent::BINDING, agent::TeamEvent::catalog()),
+        ];
         for (binding, entries) in &sets {
             for entry in entries {
                 assert!(

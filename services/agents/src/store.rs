@@ -4,13 +4,13 @@
 //! version as the expected version, and writes the row back. Every writer locks the row before
 //! the stream, so two writers never wait on each other in opposite orders.
 
-use comms_eventstore::{Error as StoreError, ExpectedVersion, NewEvent, StreamName};
+use comms_eventstore::{Error as StoreError, ExpectedVersion, StreamName};
 use comms_proto::{ApiError, ErrorKind};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::domain::{self, Agent, Command, DomainError, Team, TeamCommand, TeamEvent};
+use crate::domain::{self, Agent, Command, DomainError, Team, TeamCommand, team};
 
 pub const AGENT_STREAMS: &str = "agent";
 pub const TEAM_STREAMS: &str = "team";
@@ -104,13 +104,7 @@ pub async fn change_agent(
     }
     let new_events = events
         .iter()
-        .map(|e| {
-            NewEvent::new(
-                e.event_type(),
-                e.to_data(),
-                comms_bus::event_metadata(Some(actor), None),
-            )
-        })
+        .map(|e| comms_bus::new_event(e, Some(actor), None))
         .collect();
     let appended = comms_eventstore::append_in(
         tx,
@@ -232,7 +226,7 @@ pub async fn change_team(
 ) -> Result<Versioned<Team>, ApiError> {
     let current = find_team(&mut *tx, org, id, true).await?;
     let events =
-        TeamEvent::handle(current.as_ref().map(|c| &c.value), command).map_err(|e| match e {
+        team::handle(current.as_ref().map(|c| &c.value), command).map_err(|e| match e {
             DomainError::NotFound { .. } => ApiError::not_found("team", &id.to_string()),
             other => domain_error(other),
         })?;
@@ -244,13 +238,7 @@ pub async fn change_team(
     });
     let new_events = events
         .iter()
-        .map(|e| {
-            NewEvent::new(
-                e.event_type(),
-                e.to_data(),
-                comms_bus::event_metadata(Some(actor), None),
-            )
-        })
+        .map(|e| comms_bus::new_event(e, Some(actor), None))
         .collect();
     let appended = comms_eventstore::append_in(
         tx,
@@ -267,7 +255,7 @@ pub async fn change_team(
     let team = events
         .iter()
         .fold(current.map(|c| c.value), |state, event| {
-            Some(TeamEvent::apply(state, event))
+            Some(team::apply(state, event))
         })
         .expect("a command that succeeds leaves a team");
     sqlx::query(

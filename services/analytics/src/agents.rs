@@ -7,48 +7,42 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use comms_bus::{Envelope, HandleError};
-use serde::Deserialize;
+use comms_events::agent::{AgentEvent, AgentState};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
-
-/// The state each event type enters.
-const ENTERS: [(&str, &str); 8] = [
-    ("comms.agent.created", "offline"),
-    ("comms.agent.available", "available"),
-    ("comms.agent.reserved", "reserved"),
-    ("comms.agent.busy", "busy"),
-    ("comms.agent.wrap_up", "wrap_up"),
-    ("comms.agent.break", "break"),
-    ("comms.agent.away", "away"),
-    ("comms.agent.offline", "offline"),
-];
 
 /// States in which the agent is handling a call.
 const HANDLING: [&str; 3] = ["reserved", "busy", "wrap_up"];
 
-#[derive(Deserialize)]
-struct Entered {
-    agent_id: Uuid,
-    #[serde(alias = "created_at")]
-    at: DateTime<Utc>,
+/// The agent, the state it enters and when; `None` for events that are not timed (profile,
+/// team, a requested next state).
+fn entered(event: AgentEvent) -> Option<(Uuid, AgentState, DateTime<Utc>)> {
+    Some(match event {
+        AgentEvent::Created(e) => (e.agent_id, AgentState::Offline, e.created_at),
+        AgentEvent::Available(e) => (e.agent_id, AgentState::Available, e.at),
+        AgentEvent::Reserved(e) => (e.agent_id, AgentState::Reserved, e.at),
+        AgentEvent::Busy(e) => (e.agent_id, AgentState::Busy, e.at),
+        AgentEvent::WrapUp(e) => (e.agent_id, AgentState::WrapUp, e.at),
+        AgentEvent::Break(e) => (e.agent_id, AgentState::Break, e.at),
+        AgentEvent::Away(e) => (e.agent_id, AgentState::Away, e.at),
+        AgentEvent::Offline(e) => (e.agent_id, AgentState::Offline, e.at),
+        AgentEvent::ProfileUpdated(_)
+        | AgentEvent::TeamChanged(_)
+        | AgentEvent::NextStateRequested(_) => return None,
+    })
 }
 
 fn retry(error: sqlx::Error) -> HandleError {
     error.into()
 }
 
-/// Applies one agent event; other `comms.agent.*` types (profile, team) are not timed.
+/// Applies one agent event; the profile's and team's are not timed.
 pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
-    let Some(state) = ENTERS
-        .iter()
-        .find(|(t, _)| *t == envelope.event_type)
-        .map(|(_, s)| *s)
-    else {
+    let Some((agent_id, state, at)) = entered(envelope.decode::<AgentEvent>()?) else {
         return Ok(());
     };
+    let state = state.as_str();
     let reject = |why: String| HandleError::Reject(format!("{}: {why}", envelope.event_type));
-    let event: Entered =
-        serde_json::from_value(envelope.data.clone()).map_err(|e| reject(e.to_string()))?;
     let position = envelope
         .metadata
         .stream_position
@@ -57,7 +51,7 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
     let current: Option<(String, String, DateTime<Utc>, i64)> = sqlx::query_as(
         "SELECT org_id, state, since, position FROM analytics_agent_current WHERE agent_id = $1 FOR UPDATE",
     )
-    .bind(event.agent_id)
+    .bind(agent_id)
     .fetch_optional(&mut *conn)
     .await
     .map_err(retry)?;
@@ -65,22 +59,22 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
         if owner != org {
             return Err(reject(format!(
                 "agent {} belongs to another organization",
-                event.agent_id
+                agent_id
             )));
         }
         if position <= last {
             return Ok(());
         }
-        add_time(conn, org, event.agent_id, &previous, since, event.at).await?;
+        add_time(conn, org, agent_id, &previous, since, at).await?;
     }
     sqlx::query(
         "INSERT INTO analytics_agent_current (agent_id, org_id, state, since, position) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (agent_id) DO UPDATE SET state = $3, since = $4, position = $5",
     )
-    .bind(event.agent_id)
+    .bind(agent_id)
     .bind(org)
     .bind(state)
-    .bind(event.at)
+    .bind(at)
     .bind(position)
     .execute(&mut *conn)
     .await
@@ -92,8 +86,8 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
              ON CONFLICT (org_id, day, agent_id) DO UPDATE SET calls_handled = analytics_agent_calls.calls_handled + 1",
         )
         .bind(org)
-        .bind(event.at.date_naive())
-        .bind(event.agent_id)
+        .bind(at.date_naive())
+        .bind(agent_id)
         .execute(&mut *conn)
         .await
         .map_err(retry)?;

@@ -9,6 +9,7 @@ pub mod projection;
 pub mod rebuild;
 
 use comms_bus::{ConsumerConfig, Envelope, HandleError, Handler};
+use comms_events::agent::AgentEvent;
 use comms_events::call::CallEvent;
 use comms_proto::v1::analytics_service_server::AnalyticsServiceServer;
 use comms_runtime::config::Common;
@@ -39,7 +40,7 @@ impl Config {
             queue: self.queue.clone(),
             bindings: vec![
                 CallEvent::BINDING.into(),
-                "comms.agent.*".into(),
+                AgentEvent::BINDING.into(),
                 "comms.campaign.*".into(),
             ],
             // The name keys the de-duplication records; it predates agent analytics.
@@ -60,7 +61,7 @@ pub struct Projector {
 }
 
 fn is_agent_event(envelope: &Envelope) -> bool {
-    envelope.event_type.starts_with("comms.agent.")
+    comms_events::topic_matches(AgentEvent::BINDING, &envelope.event_type)
 }
 
 impl Handler for Projector {

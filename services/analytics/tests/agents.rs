@@ -13,10 +13,18 @@ fn at(hour: u32, minute: u32) -> DateTime<Utc> {
 }
 
 fn event(agent: Uuid, event_type: &str, position: i64, when: DateTime<Utc>) -> Envelope {
-    let data = if event_type == "comms.agent.created" {
-        json!({ "agent_id": agent, "created_at": when })
-    } else {
-        json!({ "agent_id": agent, "at": when })
+    let call = Uuid::from_u128(7);
+    let data = match event_type {
+        "comms.agent.created" => json!({
+            "agent_id": agent, "name": "Ada", "email": "ada@acme.test", "phone": "",
+            "extension": "", "languages": ["en"], "skills": [], "team_id": null,
+            "created_at": when
+        }),
+        "comms.agent.reserved" | "comms.agent.wrap_up" => {
+            json!({ "agent_id": agent, "call_id": call, "until": when, "at": when })
+        }
+        "comms.agent.busy" => json!({ "agent_id": agent, "call_id": call, "at": when }),
+        _ => json!({ "agent_id": agent, "at": when }),
     };
     let mut envelope: Envelope = serde_json::from_value(json!({
         "id": Uuid::now_v7(), "type": event_type, "source": "comms", "timestamp": when,

@@ -6,19 +6,12 @@
 use chrono::Utc;
 use comms_auth::Identity;
 use comms_bus::{Envelope, HandleError, Handler};
+use comms_events::agent::AgentEvent;
 use comms_proto::ErrorKind;
-use serde::Deserialize;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::Calls;
 use crate::domain::Command;
-
-#[derive(Deserialize)]
-struct Busy {
-    agent_id: Uuid,
-    call_id: Uuid,
-}
 
 pub struct AgentFeed(pub Calls);
 
@@ -28,11 +21,9 @@ impl Handler for AgentFeed {
         _conn: &mut PgConnection,
         envelope: &Envelope,
     ) -> Result<(), HandleError> {
-        if envelope.event_type != "comms.agent.busy" {
-            return Ok(());
-        }
-        let busy: Busy = serde_json::from_value(envelope.data.clone())
-            .map_err(|e| HandleError::Reject(format!("{}: {e}", envelope.event_type)))?;
+        let AgentEvent::Busy(busy) = envelope.decode::<AgentEvent>()? else {
+            return Ok(()); // bound to comms.agent.busy alone
+        };
         let identity = Identity::system(&envelope.organization_id, "routing");
         let assign = || Command::AssignAgent {
             agent_id: busy.agent_id,

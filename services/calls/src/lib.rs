@@ -12,6 +12,8 @@ pub mod watchdog;
 use std::sync::Arc;
 
 use comms_bus::ConsumerConfig;
+use comms_events::Event;
+use comms_events::agent::OnCall;
 use comms_eventstore::EventStore;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_server::CallsServiceServer;
@@ -58,7 +60,7 @@ impl Config {
             amqp_url: self.common.rabbitmq_url.clone(),
             exchange: self.common.events_exchange.clone(),
             queue: self.queue.clone(),
-            bindings: vec!["comms.agent.busy".into()],
+            bindings: vec![<OnCall as Event>::TYPE.into()],
             consumer_name: "calls.agents".into(),
             prefetch: 100,
             queue_type: self.common.queue_type,

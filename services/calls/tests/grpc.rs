@@ -795,7 +795,7 @@ async fn routing_reporting_the_agent_already_on_a_call_is_applied_as_a_no_op() {
             timestamp: chrono::Utc::now(),
             organization_id: "org_a".into(),
             user_id: None,
-            data: serde_json::json!({ "agent_id": agent, "call_id": call.id }),
+            data: serde_json::json!({ "agent_id": agent, "call_id": call.id, "at": chrono::Utc::now() }),
             metadata: Default::default(),
         };
         ids.push(envelope.id);

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use comms_bus::{Envelope, HandleError, Handler};
 use comms_events::Event;
+use comms_events::agent::{self, AgentEvent, Transition};
 use comms_events::call::{self, CallEvent, FailedOutcome};
 use comms_proto::{ErrorKind, Language, PhoneNumber};
 use serde::Deserialize;
@@ -37,10 +38,10 @@ pub const BINDINGS: [&str; 11] = [
     <call::Ended as Event>::TYPE,
     <call::Failed as Event>::TYPE,
     <call::Canceled as Event>::TYPE,
-    "comms.agent.available",
-    "comms.agent.break",
-    "comms.agent.away",
-    "comms.agent.offline",
+    <agent::Available as Event>::TYPE,
+    <agent::Break as Event>::TYPE,
+    <agent::Away as Event>::TYPE,
+    <agent::Offline as Event>::TYPE,
     "crm.contact.created",
     "crm.contact.updated",
     "planning.task.completed",
@@ -66,17 +67,19 @@ impl Handler for Feed {
             let event = envelope.decode::<CallEvent>()?;
             return self.call_event(conn, envelope, event).await;
         }
+        if comms_events::topic_matches(AgentEvent::BINDING, &envelope.event_type) {
+            // Entering available, break, away or offline; `call_id` names the call left behind.
+            return match envelope.decode::<AgentEvent>()? {
+                AgentEvent::Available(e) => wrap_up_ended(conn, envelope, &e).await,
+                AgentEvent::Break(e) => wrap_up_ended(conn, envelope, &e).await,
+                AgentEvent::Away(e) => wrap_up_ended(conn, envelope, &e).await,
+                AgentEvent::Offline(e) => wrap_up_ended(conn, envelope, &e).await,
+                _ => Ok(()), // not bound
+            };
+        }
         match envelope.event_type.as_str() {
             "crm.contact.created" | "crm.contact.updated" => sync_contact(conn, envelope).await,
             "planning.task.completed" => self.task_completed(conn, envelope).await,
-            "comms.agent.available"
-            | "comms.agent.break"
-            | "comms.agent.away"
-            | "comms.agent.offline" => {
-                let event: AgentLeft = serde_json::from_value(envelope.data.clone())
-                    .map_err(|e| reject(envelope, e))?;
-                wrap_up_ended(conn, envelope, event).await
-            }
             _ => Ok(()),
         }
     }
@@ -267,22 +270,13 @@ async fn placed_meanwhile(
     campaigns::lock_call(conn, call_id).await.map_err(retry)
 }
 
-/// An agent entering a state; `call_id` names the call they leave behind.
-#[derive(Deserialize)]
-struct AgentLeft {
-    agent_id: Uuid,
-    #[serde(default)]
-    call_id: Option<Uuid>,
-    at: DateTime<Utc>,
-}
-
 /// The agent on one of our connected calls left its wrap-up: the time since the call ended is
 /// the rest of its handle time, recorded once per call. Leaving a reservation also names a call,
 /// but never one the agent was connected to and that has ended, so it records nothing.
 async fn wrap_up_ended(
     conn: &mut PgConnection,
     envelope: &Envelope,
-    event: AgentLeft,
+    event: &Transition,
 ) -> Result<(), HandleError> {
     let org = envelope.organization_id.as_str();
     let Some(call_id) = event.call_id else {

@@ -14,56 +14,14 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::events::{
-    self, AgentEvent, Created, NextStateRequested, OnCall, ProfileUpdated, TeamChanged, Transition,
+    self, AgentEvent, Available, Away, Break, Created, NextStateRequested, Offline, OnCall,
+    ProfileUpdated, TeamChanged, Transition,
 };
 use super::{DomainError, Profile, ProfileChange, invalid};
 
 const MAX_REASON: usize = 50;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    Offline,
-    Available,
-    Reserved,
-    Busy,
-    WrapUp,
-    Break,
-    Away,
-}
-
-impl AgentState {
-    pub const ALL: [Self; 7] = [
-        Self::Offline,
-        Self::Available,
-        Self::Reserved,
-        Self::Busy,
-        Self::WrapUp,
-        Self::Break,
-        Self::Away,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Offline => "offline",
-            Self::Available => "available",
-            Self::Reserved => "reserved",
-            Self::Busy => "busy",
-            Self::WrapUp => "wrap_up",
-            Self::Break => "break",
-            Self::Away => "away",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    /// Reserved, busy or wrapping up: the agent is with a call.
-    pub fn is_on_call(self) -> bool {
-        matches!(self, Self::Reserved | Self::Busy | Self::WrapUp)
-    }
-}
+pub use comms_events::agent::AgentState;
 
 /// One agent, folded from its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -224,10 +182,10 @@ fn leave_reservation(agent: &Agent, why: &str, at: DateTime<Utc>) -> AgentEvent 
 
 fn entering(status: AgentState, event: Transition) -> AgentEvent {
     match status {
-        AgentState::Available => AgentEvent::Available(event),
-        AgentState::Break => AgentEvent::Break(event),
-        AgentState::Away => AgentEvent::Away(event),
-        _ => AgentEvent::Offline(event),
+        AgentState::Available => AgentEvent::Available(Available(event)),
+        AgentState::Break => AgentEvent::Break(Break(event)),
+        AgentState::Away => AgentEvent::Away(Away(event)),
+        _ => AgentEvent::Offline(Offline(event)),
     }
 }
 
@@ -242,7 +200,7 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
                 team_id,
                 at,
             } => {
-                profile.check()?;
+                super::profile::check(&profile)?;
                 Ok(vec![AgentEvent::Created(Created {
                     agent_id,
                     profile,
@@ -258,7 +216,7 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
         Command::UpdateProfile { change, at } => {
             let mut profile = agent.profile.clone();
             profile.apply(&change);
-            profile.check()?;
+            super::profile::check(&profile)?;
             Ok(vec![AgentEvent::ProfileUpdated(ProfileUpdated {
                 agent_id: agent.id,
                 change,

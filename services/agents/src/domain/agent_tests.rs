@@ -445,7 +445,8 @@ fn events_round_trip_through_their_stored_form() {
     let mut state = None;
     for command in history {
         for event in handle(state.as_ref(), command).unwrap() {
-            let stored = AgentEvent::decode(event.event_type(), &event.to_data()).unwrap();
+            let stored =
+                AgentEvent::decode(event.event_type(), event.version(), &event.to_data()).unwrap();
             assert_eq!(stored, event);
             state = Some(apply(state, &stored));
         }
@@ -489,7 +490,8 @@ fn leaving_wrap_up_names_the_call_wrapped_up() {
         release(4),
     ]);
     let call_of = |command| match handle(Some(&wrapping), command).unwrap().as_slice() {
-        [AgentEvent::Available(e) | AgentEvent::Break(e)] => e.call_id,
+        [AgentEvent::Available(e)] => e.call_id,
+        [AgentEvent::Break(e)] => e.call_id,
         other => panic!("{other:?}"),
     };
     // Ended by the agent, or at its deadline into the state they asked for.

@@ -1,7 +1,6 @@
 //! Who an agent is: name, contact, languages, skills. Validated once, here.
 
 use comms_proto::Language;
-use serde::{Deserialize, Serialize};
 
 use super::{DomainError, invalid};
 
@@ -11,41 +10,7 @@ const MAX_EXTENSION: usize = 20;
 const MAX_SKILLS: usize = 50;
 const MAX_SKILL_NAME: usize = 50;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Skill {
-    pub name: String,
-    /// 1 (novice) to 5 (expert).
-    pub proficiency: u8,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Profile {
-    pub name: String,
-    pub email: String,
-    /// E.164, or empty.
-    pub phone: String,
-    /// Digits, or empty.
-    pub extension: String,
-    pub languages: Vec<Language>,
-    pub skills: Vec<Skill>,
-}
-
-/// A partial change of the profile; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProfileChange {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub extension: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub languages: Option<Vec<Language>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skills: Option<Vec<Skill>>,
-}
+pub use comms_events::agent::{Profile, ProfileChange, Skill};
 
 pub fn check_name(name: &str) -> Result<(), DomainError> {
     if name.trim().is_empty()
@@ -152,41 +117,11 @@ pub fn parse_languages(codes: &[String]) -> Result<Vec<Language>, DomainError> {
     Ok(languages)
 }
 
-impl Profile {
-    /// Every field checked; the first fault is reported (the gRPC layer collects all of them).
-    pub fn check(&self) -> Result<(), DomainError> {
-        check_name(&self.name)?;
-        check_email(&self.email)?;
-        check_phone(&self.phone)?;
-        check_extension(&self.extension)?;
-        check_skills(&self.skills)
-    }
-
-    pub fn apply(&mut self, change: &ProfileChange) {
-        if let Some(name) = &change.name {
-            self.name.clone_from(name);
-        }
-        if let Some(email) = &change.email {
-            self.email.clone_from(email);
-        }
-        if let Some(phone) = &change.phone {
-            self.phone.clone_from(phone);
-        }
-        if let Some(extension) = &change.extension {
-            self.extension.clone_from(extension);
-        }
-        if let Some(languages) = &change.languages {
-            self.languages.clone_from(languages);
-        }
-        if let Some(skills) = &change.skills {
-            self.skills.clone_from(skills);
-        }
-    }
-
-    pub fn proficiency(&self, skill: &str) -> Option<u8> {
-        self.skills
-            .iter()
-            .find(|s| s.name == skill)
-            .map(|s| s.proficiency)
-    }
+/// Every field checked; the first fault is reported (the gRPC layer collects all of them).
+pub fn check(profile: &Profile) -> Result<(), DomainError> {
+    check_name(&profile.name)?;
+    check_email(&profile.email)?;
+    check_phone(&profile.phone)?;
+    check_extension(&profile.extension)?;
+    check_skills(&profile.skills)
 }

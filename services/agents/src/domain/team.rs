@@ -2,8 +2,8 @@
 //! at most one team and moving them is one event on their own stream.
 
 use chrono::{DateTime, Utc};
+pub use comms_events::agent::{SupervisorAssigned, TeamCreated, TeamEvent, TeamRenamed};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::{DomainError, invalid};
@@ -37,27 +37,6 @@ pub enum TeamCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TeamEvent {
-    Created {
-        team_id: Uuid,
-        name: String,
-        supervisor_id: Option<String>,
-        created_at: DateTime<Utc>,
-    },
-    SupervisorAssigned {
-        team_id: Uuid,
-        supervisor_id: Option<String>,
-        assigned_at: DateTime<Utc>,
-    },
-    Renamed {
-        team_id: Uuid,
-        name: String,
-        renamed_at: DateTime<Utc>,
-    },
-}
-
 pub fn check_name(name: &str) -> Result<(), DomainError> {
     if name.trim().is_empty()
         || name.chars().count() > MAX_NAME
@@ -81,103 +60,73 @@ fn check_supervisor(id: &Option<String>) -> Result<(), DomainError> {
     }
 }
 
-impl TeamEvent {
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::Created { .. } => "comms.team.created",
-            Self::Renamed { .. } => "comms.team.renamed",
-            Self::SupervisorAssigned { .. } => "comms.team.supervisor_assigned",
-        }
-    }
-
-    pub fn to_data(&self) -> Value {
-        serde_json::to_value(self).expect("team events always serialise")
-    }
-
-    pub fn decode(event_type: &str, data: &Value) -> Result<Self, String> {
-        let event: Self = serde_json::from_value(data.clone()).map_err(|e| e.to_string())?;
-        if event.event_type() != event_type {
-            return Err(format!("{event_type} does not match its payload"));
-        }
-        Ok(event)
-    }
-
-    pub fn handle(state: Option<&Team>, command: TeamCommand) -> Result<Vec<Self>, DomainError> {
-        match (state, command) {
-            (
-                None,
-                TeamCommand::Create {
-                    team_id,
-                    name,
-                    supervisor_id,
-                    at,
-                },
-            ) => {
-                check_name(&name)?;
-                check_supervisor(&supervisor_id)?;
-                Ok(vec![Self::Created {
-                    team_id,
-                    name,
-                    supervisor_id,
-                    created_at: at,
-                }])
-            }
-            (Some(_), TeamCommand::Create { .. }) => {
-                Err(DomainError::AlreadyExists { what: "team" })
-            }
-            (None, _) => Err(DomainError::NotFound { what: "team" }),
-            (Some(team), TeamCommand::Rename { name, at }) => {
-                check_name(&name)?;
-                Ok(if team.name == name {
-                    vec![]
-                } else {
-                    vec![Self::Renamed {
-                        team_id: team.id,
-                        name,
-                        renamed_at: at,
-                    }]
-                })
-            }
-            (Some(team), TeamCommand::AssignSupervisor { supervisor_id, at }) => {
-                check_supervisor(&supervisor_id)?;
-                Ok(if team.supervisor_id == supervisor_id {
-                    vec![]
-                } else {
-                    vec![Self::SupervisorAssigned {
-                        team_id: team.id,
-                        supervisor_id,
-                        assigned_at: at,
-                    }]
-                })
-            }
-        }
-    }
-
-    pub fn apply(state: Option<Team>, event: &Self) -> Team {
-        match (state, event) {
-            (
-                _,
-                Self::Created {
-                    team_id,
-                    name,
-                    supervisor_id,
-                    created_at,
-                },
-            ) => Team {
-                id: *team_id,
-                name: name.clone(),
-                supervisor_id: supervisor_id.clone(),
-                created_at: *created_at,
+/// Decides what happens when `command` meets the team's current state.
+pub fn handle(state: Option<&Team>, command: TeamCommand) -> Result<Vec<TeamEvent>, DomainError> {
+    match (state, command) {
+        (
+            None,
+            TeamCommand::Create {
+                team_id,
+                name,
+                supervisor_id,
+                at,
             },
-            (Some(team), Self::Renamed { name, .. }) => Team {
-                name: name.clone(),
-                ..team
-            },
-            (Some(team), Self::SupervisorAssigned { supervisor_id, .. }) => Team {
-                supervisor_id: supervisor_id.clone(),
-                ..team
-            },
-            (None, other) => panic!("{} before the team exists", other.event_type()),
+        ) => {
+            check_name(&name)?;
+            check_supervisor(&supervisor_id)?;
+            Ok(vec![TeamEvent::Created(TeamCreated {
+                team_id,
+                name,
+                supervisor_id,
+                created_at: at,
+            })])
         }
+        (Some(_), TeamCommand::Create { .. }) => Err(DomainError::AlreadyExists { what: "team" }),
+        (None, _) => Err(DomainError::NotFound { what: "team" }),
+        (Some(team), TeamCommand::Rename { name, at }) => {
+            check_name(&name)?;
+            Ok(if team.name == name {
+                vec![]
+            } else {
+                vec![TeamEvent::Renamed(TeamRenamed {
+                    team_id: team.id,
+                    name,
+                    renamed_at: at,
+                })]
+            })
+        }
+        (Some(team), TeamCommand::AssignSupervisor { supervisor_id, at }) => {
+            check_supervisor(&supervisor_id)?;
+            Ok(if team.supervisor_id == supervisor_id {
+                vec![]
+            } else {
+                vec![TeamEvent::SupervisorAssigned(SupervisorAssigned {
+                    team_id: team.id,
+                    supervisor_id,
+                    assigned_at: at,
+                })]
+            })
+        }
+    }
+}
+
+/// Folds one event into the state. Events come from the log, so they are trusted.
+pub fn apply(state: Option<Team>, event: &TeamEvent) -> Team {
+    match (state, event) {
+        (_, TeamEvent::Created(e)) => Team {
+            id: e.team_id,
+            name: e.name.clone(),
+            supervisor_id: e.supervisor_id.clone(),
+            created_at: e.created_at,
+        },
+        (Some(team), TeamEvent::Renamed(e)) => Team {
+            name: e.name.clone(),
+            ..team
+        },
+        (Some(team), TeamEvent::SupervisorAssigned(e)) => Team {
+            supervisor_id: e.supervisor_id.clone(),
+            ..team
+        },
+        (None, other) => panic!("{} before the team exists", other.event_type()),
     }
 }

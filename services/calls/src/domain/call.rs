@@ -18,7 +18,6 @@ use super::events::{
     Started, Updated,
 };
 use super::{CallEvent, PhoneNumber};
-use comms_events::EventSet as _;
 
 pub use comms_events::call::{CallStatus, Direction};
 
