@@ -592,6 +592,8 @@ async fn the_crms_contacts_sync_idempotently_and_malformed_ones_are_dead_lettere
         .await;
     let mut renamed = ada.clone();
     renamed["name"] = json!("Ada Lovelace");
+    // Fields the CRM adds that we do not read are ignored, not refused.
+    renamed["lifecycle_stage"] = json!("customer");
     fleet
         .publish(&crm_event(
             "crm.contact.updated",

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod call;
 pub mod compat;
+pub mod platform;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -244,7 +245,16 @@ pub fn topic_matches(pattern: &str, event_type: &str) -> bool {
     matches(&pattern, &words)
 }
 
-/// Every event of the catalog, in the order docs/events/README.md lists them.
+/// The events the fleet consumes from other platform modules, with the schema of what it reads.
+pub fn consumed_catalog() -> Vec<CatalogEntry> {
+    [
+        platform::CrmContactEvent::catalog(),
+        platform::PlanningEvent::catalog(),
+    ]
+    .concat()
+}
+
+/// Every event the fleet publishes, in the order docs/events/README.md lists them.
 pub fn catalog() -> Vec<CatalogEntry> {
     [
         call::CallEvent::catalog(),
@@ -264,6 +274,14 @@ mod tests {
             (call::CallEvent::BINDING, call::CallEvent::catalog()),
             (agent::AgentEvent::BINDING, agent::AgentEvent::catalog()),
             (agent::TeamEvent::BINDING, agent::TeamEvent::catalog()),
+            (
+                platform::CrmContactEvent::BINDING,
+                platform::CrmContactEvent::catalog(),
+            ),
+            (
+                platform::PlanningEvent::BINDING,
+                platform::PlanningEvent::catalog(),
+            ),
         ];
         for (binding, entries) in &sets {
             for entry in entries {

@@ -7,11 +7,25 @@
 
 use std::path::{Path, PathBuf};
 
-use comms_events::{CatalogEntry, catalog, compat::incompatible_changes};
+use comms_events::{CatalogEntry, catalog, compat::incompatible_changes, consumed_catalog};
 use serde_json::Value;
 
-const CATALOG_START: &str = "<!-- catalog: generated from crates/events; do not edit -->";
-const CATALOG_END: &str = "<!-- catalog end -->";
+/// The README's generated tables: what the fleet publishes, and what it consumes.
+const TABLES: [(&str, &str); 2] = [
+    (
+        "<!-- catalog: generated from crates/events; do not edit -->",
+        "<!-- catalog end -->",
+    ),
+    (
+        "<!-- consumed: generated from crates/events; do not edit -->",
+        "<!-- consumed end -->",
+    ),
+];
+
+/// Every event of the contract: published, then consumed.
+fn everything() -> Vec<CatalogEntry> {
+    [catalog(), consumed_catalog()].concat()
+}
 
 fn docs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/events")
@@ -47,25 +61,19 @@ fn catalog_table(entries: &[CatalogEntry]) -> String {
 
 #[test]
 fn the_committed_schemas_and_catalog_are_what_the_types_generate() {
-    let entries = catalog();
     let mut stale = Vec::new();
-    for entry in &entries {
+    for entry in &everything() {
         let path = docs().join(format!("{}.schema.json", entry.event_type));
         check(&path, &pretty(&entry.schema), &mut stale);
     }
     let readme_path = docs().join("README.md");
-    let readme = std::fs::read_to_string(&readme_path).unwrap();
-    let (before, rest) = readme
-        .split_once(CATALOG_START)
-        .expect("the catalog's start marker");
-    let (_, after) = rest
-        .split_once(CATALOG_END)
-        .expect("the catalog's end marker");
-    let generated = format!(
-        "{before}{CATALOG_START}\n{}{CATALOG_END}{after}",
-        catalog_table(&entries)
-    );
-    check(&readme_path, &generated, &mut stale);
+    let mut readme = std::fs::read_to_string(&readme_path).unwrap();
+    for ((start, end), entries) in TABLES.iter().zip([catalog(), consumed_catalog()]) {
+        let (before, rest) = readme.split_once(start).expect("a table's start marker");
+        let (_, after) = rest.split_once(end).expect("a table's end marker");
+        readme = format!("{before}{start}\n{}{end}{after}", catalog_table(&entries));
+    }
+    check(&readme_path, &readme, &mut stale);
     assert!(
         stale.is_empty(),
         "docs/events differs from what crates/events generates: {stale:?}; run \
@@ -76,7 +84,7 @@ fn the_committed_schemas_and_catalog_are_what_the_types_generate() {
 #[test]
 fn no_payload_change_breaks_a_released_version() {
     let mut broken = Vec::new();
-    for entry in catalog() {
+    for entry in everything() {
         let name = format!("{}.v{}.schema.json", entry.event_type, entry.version);
         let path = docs().join("released").join(&name);
         let Ok(released) = std::fs::read_to_string(&path) else {

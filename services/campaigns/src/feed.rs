@@ -10,15 +10,13 @@
 //! - `comms.agent.available|break|away|offline` naming a call: an agent left the wrap-up of one
 //!   of its connected calls, whose handle time the pacer then counts whole.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use comms_bus::{Envelope, HandleError, Handler};
 use comms_events::Event;
 use comms_events::agent::{self, AgentEvent, Transition};
 use comms_events::call::{self, CallEvent, FailedOutcome};
+use comms_events::platform::{self, CrmContact, CrmContactEvent, PlanningEvent, TaskCompleted};
 use comms_proto::{ErrorKind, Language, PhoneNumber};
-use serde::Deserialize;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -42,9 +40,9 @@ pub const BINDINGS: [&str; 11] = [
     <agent::Break as Event>::TYPE,
     <agent::Away as Event>::TYPE,
     <agent::Offline as Event>::TYPE,
-    "crm.contact.created",
-    "crm.contact.updated",
-    "planning.task.completed",
+    <platform::CrmContactCreated as Event>::TYPE,
+    <platform::CrmContactUpdated as Event>::TYPE,
+    <platform::TaskCompleted as Event>::TYPE,
 ];
 
 pub struct Feed(pub Dialer);
@@ -77,11 +75,18 @@ impl Handler for Feed {
                 _ => Ok(()), // not bound
             };
         }
-        match envelope.event_type.as_str() {
-            "crm.contact.created" | "crm.contact.updated" => sync_contact(conn, envelope).await,
-            "planning.task.completed" => self.task_completed(conn, envelope).await,
-            _ => Ok(()),
+        if comms_events::topic_matches(CrmContactEvent::BINDING, &envelope.event_type) {
+            let contact = match envelope.decode::<CrmContactEvent>()? {
+                CrmContactEvent::Created(created) => created.0,
+                CrmContactEvent::Updated(updated) => updated.0,
+            };
+            return sync_contact(conn, envelope, contact).await;
         }
+        if PlanningEvent::contains(&envelope.event_type) {
+            let PlanningEvent::TaskCompleted(task) = envelope.decode::<PlanningEvent>()?;
+            return self.task_completed(conn, envelope, task).await;
+        }
+        Ok(())
     }
 }
 
@@ -171,15 +176,16 @@ impl Feed {
         &self,
         conn: &mut PgConnection,
         envelope: &Envelope,
+        task: TaskCompleted,
     ) -> Result<(), HandleError> {
         let org = envelope.organization_id.as_str();
-        let task_id = envelope
-            .data
-            .get("task_id")
-            .and_then(serde_json::Value::as_str)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| reject(envelope, "data.task_id: a non-empty string is required"))?
-            .to_owned();
+        if task.task_id.is_empty() {
+            return Err(reject(
+                envelope,
+                "data.task_id: a non-empty string is required",
+            ));
+        }
+        let task_id = task.task_id;
         let candidates = campaigns::triggered_by(conn, org, &envelope.event_type)
             .await
             .map_err(retry)?;
@@ -196,11 +202,7 @@ impl Feed {
                     task_id: Some(task_id.clone()),
                 },
                 TriggerAction::AddContact => {
-                    let Some(external_id) = envelope
-                        .data
-                        .get("contact_id")
-                        .and_then(serde_json::Value::as_str)
-                    else {
+                    let Some(external_id) = task.contact_id.as_deref() else {
                         return Err(reject(
                             envelope,
                             "data.contact_id: the CRM's contact id is required to add the task's contact",
@@ -311,30 +313,6 @@ async fn wrap_up_ended(
     Ok(())
 }
 
-/// `crm.contact.created|updated`: the CRM's view of a contact (schema in docs/events/).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CrmContact {
-    id: String,
-    name: String,
-    #[serde(default)]
-    phones: Vec<String>,
-    #[serde(default)]
-    phone: Option<String>,
-    #[serde(default)]
-    language: Option<String>,
-    #[serde(default)]
-    time_zone: Option<String>,
-    #[serde(default)]
-    custom_fields: BTreeMap<String, String>,
-    #[serde(default)]
-    consent: Option<bool>,
-    #[serde(default)]
-    do_not_call: bool,
-    #[serde(default)]
-    updated_at: Option<DateTime<Utc>>,
-}
-
 fn crm_fields(contact: CrmContact) -> Result<(ContactFields, Option<DateTime<Utc>>), String> {
     let numbers: Vec<String> = contact.phone.into_iter().chain(contact.phones).collect();
     let mut phones = Vec::new();
@@ -365,9 +343,11 @@ fn crm_fields(contact: CrmContact) -> Result<(ContactFields, Option<DateTime<Utc
     Ok((fields, contact.updated_at))
 }
 
-async fn sync_contact(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
-    let contact: CrmContact = serde_json::from_value(envelope.data.clone())
-        .map_err(|e| reject(envelope, format!("data: {e}")))?;
+async fn sync_contact(
+    conn: &mut PgConnection,
+    envelope: &Envelope,
+    contact: CrmContact,
+) -> Result<(), HandleError> {
     let (fields, updated_at) = crm_fields(contact).map_err(|e| reject(envelope, e))?;
     let crm_at = updated_at.unwrap_or(envelope.timestamp);
     contacts::sync_from_crm(conn, &envelope.organization_id, fields, crm_at)

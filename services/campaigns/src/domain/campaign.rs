@@ -75,7 +75,8 @@ pub enum TriggerAction {
     AddContact,
 }
 
-pub const TRIGGER_EVENTS: [&str; 1] = ["planning.task.completed"];
+pub const TRIGGER_EVENTS: [&str; 1] =
+    [<comms_events::platform::TaskCompleted as comms_events::Event>::TYPE];
 
 impl Trigger {
     pub fn matches(&self, event_type: &str, data: &serde_json::Value) -> bool {

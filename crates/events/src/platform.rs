@@ -1,0 +1,99 @@
+//! Events other platform modules publish and the fleet consumes: as much of each as we read.
+//! Fields we do not read are ignored (their publishers may add fields at any time, as AWS and
+//! Twilio tell their consumers); what we read is checked, and a payload that does not parse is
+//! dead-lettered naming the field.
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+crate::event_set! {
+    /// The CRM's contact events, read by the campaigns service to keep contacts in sync.
+    pub enum CrmContactEvent bound as "crm.contact.*" {
+        Created(CrmContactCreated),
+        Updated(CrmContactUpdated),
+    }
+}
+
+crate::event_set! {
+    /// The planning module's events that can trigger a campaign.
+    pub enum PlanningEvent bound as "planning.task.completed" {
+        TaskCompleted(TaskCompleted),
+    }
+}
+
+/// What the campaigns service reads of a CRM contact (created and updated alike). Either `phone`
+/// or `phones` is required; `updated_at` orders late arrivals (the envelope's timestamp when
+/// absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CrmContact {
+    /// The CRM's id of the contact.
+    #[schemars(length(min = 1, max = 128))]
+    pub id: String,
+    #[schemars(length(min = 1))]
+    pub name: String,
+    #[serde(default)]
+    pub phones: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// One of the platform's languages; empty or absent means English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// An IANA zone; the contact's calling window is kept in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub custom_fields: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<bool>,
+    #[serde(default)]
+    pub do_not_call: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The CRM created a contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct CrmContactCreated(pub CrmContact);
+
+/// The CRM changed a contact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct CrmContactUpdated(pub CrmContact);
+
+impl Deref for CrmContactCreated {
+    type Target = CrmContact;
+
+    fn deref(&self) -> &CrmContact {
+        &self.0
+    }
+}
+
+impl Deref for CrmContactUpdated {
+    type Target = CrmContact;
+
+    fn deref(&self) -> &CrmContact {
+        &self.0
+    }
+}
+
+/// A planning task was completed: `task_id` (one trigger per task, however often delivered),
+/// `contact_id` (the CRM's id, for triggers that add the task's contact); a trigger's `matching`
+/// may name any other field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskCompleted {
+    #[schemars(length(min = 1))]
+    pub task_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
+}
+
+crate::events! {
+    CrmContactCreated => "crm.contact.created", version 1, "the CRM created a contact: kept in sync by the campaigns service";
+    CrmContactUpdated => "crm.contact.updated", version 1, "the CRM changed a contact: kept in sync by the campaigns service";
+    TaskCompleted => "planning.task.completed", version 1, "a planning task was completed: campaign triggers";
+}
