@@ -7,6 +7,7 @@ pub mod convert;
 pub mod domain;
 pub mod grpc;
 pub mod listing;
+mod lock_order;
 pub mod routing;
 pub mod store;
 pub mod watch;

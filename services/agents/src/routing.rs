@@ -15,6 +15,7 @@ use comms_eventstore::in_transaction;
 
 use crate::app::Agents;
 use crate::domain::{Agent, AgentState, Command};
+use crate::lock_order;
 use crate::store::{self, Versioned, store_error};
 
 /// What a call asks of its agent.
@@ -36,7 +37,7 @@ pub enum Reservation {
 
 /// One waiting call, as the queue holds it.
 #[derive(Debug, Clone, sqlx::FromRow)]
-struct Waiting {
+pub(crate) struct Waiting {
     call_id: Uuid,
     org_id: String,
     priority: i32,
@@ -86,16 +87,7 @@ impl Agents {
         // for this reservation and releases its agent. The row is created if this is the first
         // the service hears of the call, so an end being recorded at this very moment (its row
         // not yet committed) is waited for, not missed.
-        let (owner, ended): (String, Option<chrono::DateTime<Utc>>) = sqlx::query_as(
-            "INSERT INTO routing_calls (call_id, org_id, needs_agent) VALUES ($1, $2, false)
-             ON CONFLICT (call_id) DO UPDATE SET org_id = routing_calls.org_id
-             RETURNING org_id, ended_at",
-        )
-        .bind(need.call_id)
-        .bind(org)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        let (owner, ended) = lock_order::call_row(tx, org, need.call_id).await?;
         if owner != org {
             return Err(ApiError::not_found("call", &need.call_id.to_string()));
         }
@@ -105,13 +97,7 @@ impl Agents {
                 format!("call {} has already ended", need.call_id),
             ));
         }
-        let existing: Option<Waiting> =
-            sqlx::query_as("SELECT * FROM routing_queue WHERE call_id = $1 FOR UPDATE")
-                .bind(need.call_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_error)?;
-        let entry = match existing {
+        let entry = match lock_order::queue_row(tx, need.call_id).await? {
             Some(entry) if entry.org_id != org => {
                 return Err(ApiError::not_found("call", &need.call_id.to_string()));
             }
@@ -251,12 +237,7 @@ impl Agents {
         call: Uuid,
     ) -> Result<Versioned<Agent>, ApiError> {
         in_transaction!(self.store, |tx| {
-            // Queue row before agent row, the order every routing transaction locks in.
-            sqlx::query("SELECT 1 FROM routing_queue WHERE call_id = $1 FOR UPDATE")
-                .bind(call)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
+            lock_order::queue_row(tx, call).await?;
             let command = Command::Accept {
                 call_id: call,
                 at: Utc::now(),
@@ -353,15 +334,15 @@ impl Agents {
     /// One pass of the housekeeping every instance runs: lapse reservations and end wrap-ups
     /// past their deadlines, then offer waiting calls of every organization that has some.
     pub async fn sweep(&self) -> Result<(), ApiError> {
-        let due: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT agent_id, org_id, state FROM agents_view
+        let due: Vec<(Uuid, String, String, Option<Uuid>)> = sqlx::query_as(
+            "SELECT agent_id, org_id, state, call_id FROM agents_view
              WHERE deadline <= now() AND state IN ('reserved', 'wrap_up')
              LIMIT 500",
         )
         .fetch_all(self.pool())
         .await
         .map_err(store_error)?;
-        for (agent, org, state) in due {
+        for (agent, org, state, call) in due {
             in_transaction!(self.store, |tx| {
                 let now = Utc::now();
                 let command = if state == "reserved" {
@@ -369,12 +350,23 @@ impl Agents {
                 } else {
                     Command::EndWrapUp { at: now }
                 };
+                // The reserved call's queue row before the agent's row (`lock_order`).
+                if state == "reserved"
+                    && let Some(call) = call
+                {
+                    lock_order::queue_row(tx, call).await?;
+                }
                 let before = store::lock_agent(&mut *tx, &org, agent).await?;
                 let lapsed_call = before.and_then(|b| {
                     (b.value.state == AgentState::Reserved)
                         .then_some(b.value.call_id)
                         .flatten()
                 });
+                // Reserved for another call since it was read: its queue row is not locked, so
+                // the next sweep lapses it.
+                if lapsed_call.is_some() && lapsed_call != call {
+                    return Ok(());
+                }
                 let after = store::change_agent(tx, &org, ACTOR, agent, command).await?;
                 // A lapsed offer puts its call back in its place in the queue (whether the agent
                 // is available again or went on the break they asked for meanwhile).
