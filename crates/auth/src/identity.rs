@@ -3,36 +3,8 @@
 
 use comms_proto::{ApiError, ErrorKind};
 
-/// The fleet's roles. Platform roles are mapped onto these by configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Admin,
-    Supervisor,
-    Agent,
-}
-
-impl Role {
-    pub const ALL: [Self; 3] = [Self::Admin, Self::Supervisor, Self::Agent];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Supervisor => "supervisor",
-            Self::Agent => "agent",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == value)
-    }
-}
-
-impl std::fmt::Display for Role {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The fleet's roles, part of the event contract (they appear in account events).
+pub use comms_events::account::Role;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Identity {

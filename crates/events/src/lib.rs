@@ -5,9 +5,10 @@
 //! producers encode through and consumers decode into, so nothing else in the fleet spells their
 //! types. The JSON schemas in `docs/events/` are generated from these types ([`catalog`]), and
 //! `tests/schemas.rs` fails when they drift or change incompatibly (see docs/events/README.md).
-//! The sets here so far: calls, agents, teams, and the platform's events we consume; the rest
+//! The sets here so far: calls, agents, teams, accounts, and the platform's events we consume; the rest
 //! are moving in (ADR 11).
 
+pub mod account;
 pub mod agent;
 pub mod call;
 pub mod compat;
@@ -260,6 +261,10 @@ pub fn catalog() -> Vec<CatalogEntry> {
         call::CallEvent::catalog(),
         agent::AgentEvent::catalog(),
         agent::TeamEvent::catalog(),
+        account::UserEvent::catalog(),
+        account::SessionEvent::catalog(),
+        account::CredentialsEvent::catalog(),
+        account::ApiKeyEvent::catalog(),
     ]
     .concat()
 }
@@ -274,6 +279,19 @@ mod tests {
             (call::CallEvent::BINDING, call::CallEvent::catalog()),
             (agent::AgentEvent::BINDING, agent::AgentEvent::catalog()),
             (agent::TeamEvent::BINDING, agent::TeamEvent::catalog()),
+            (account::UserEvent::BINDING, account::UserEvent::catalog()),
+            (
+                account::SessionEvent::BINDING,
+                account::SessionEvent::catalog(),
+            ),
+            (
+                account::CredentialsEvent::BINDING,
+                account::CredentialsEvent::catalog(),
+            ),
+            (
+                account::ApiKeyEvent::BINDING,
+                account::ApiKeyEvent::catalog(),
+            ),
             (
                 platform::CrmContactEvent::BINDING,
                 platform::CrmContactEvent::catalog(),

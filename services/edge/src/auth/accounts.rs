@@ -10,9 +10,12 @@ use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::tokens::TokenKind;
 use comms_auth::{Identity, Role, Tokens};
-use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_events::account::{
+    RevokedBecause, SessionEvent, SessionRefreshed, SessionRevoked, SessionStarted, UserCreated,
+    UserEvent,
+};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
 use comms_proto::{ApiError, ErrorKind, Violations};
-use serde_json::json;
 use uuid::Uuid;
 
 const USER_STREAMS: &str = "user";
@@ -160,11 +163,13 @@ impl Accounts {
             role: role.as_str().to_owned(),
             created_at: Utc::now(),
         };
-        let event = NewEvent::new(
-            "comms.user.created",
-            json!({ "user_id": user.user_id, "email": user.email, "role": user.role, "created_at": user.created_at }),
-            comms_bus::event_metadata(Some(actor), None),
-        );
+        let created = UserEvent::Created(UserCreated {
+            user_id: user.user_id,
+            email: user.email.clone(),
+            role,
+            created_at: user.created_at,
+        });
+        let event = comms_bus::new_event(&created, Some(actor), None);
         let mut tx = self.store.begin().await.map_err(store_error)?;
         tx.append(
             org_id,
@@ -284,11 +289,12 @@ impl Accounts {
         let identity = user.identity()?;
         let (family, token_id) = (Uuid::new_v4(), Uuid::new_v4());
         let pair = self.issue(&identity, family, token_id)?;
-        let event = NewEvent::new(
-            "comms.session.started",
-            json!({ "session_id": family, "user_id": user.user_id, "token_id": token_id }),
-            comms_bus::event_metadata(Some(&identity.user_id), None),
-        );
+        let started = SessionEvent::Started(SessionStarted {
+            session_id: family,
+            user_id: user.user_id,
+            token_id,
+        });
+        let event = comms_bus::new_event(&started, Some(&identity.user_id), None);
         self.store
             .append(
                 &user.org_id,
@@ -316,7 +322,7 @@ impl Accounts {
                 ));
             }
             if session.current != token_id {
-                self.revoke(&claims.org, &stream, "refresh_token_reused")
+                self.revoke(&claims.org, &stream, RevokedBecause::RefreshTokenReused)
                     .await?;
                 tracing::warn!(session = %family, user = %session.user_id, "refresh token reuse detected; session revoked");
                 return Err(ApiError::new(
@@ -330,11 +336,12 @@ impl Accounts {
                 .map_err(|_| invalid_login())?;
             let identity = user.identity()?;
             let next = Uuid::new_v4();
-            let event = NewEvent::new(
-                "comms.session.refreshed",
-                json!({ "session_id": family, "token_id": next, "previous_token_id": token_id }),
-                comms_bus::event_metadata(Some(&identity.user_id), None),
-            );
+            let refreshed = SessionEvent::Refreshed(SessionRefreshed {
+                session_id: family,
+                token_id: next,
+                previous_token_id: token_id,
+            });
+            let event = comms_bus::new_event(&refreshed, Some(&identity.user_id), None);
             match self
                 .store
                 .append(&claims.org, &stream, version, vec![event])
@@ -359,17 +366,23 @@ impl Accounts {
         let stream = StreamName::new(SESSION_STREAMS, family);
         let (session, _) = self.load_session(&claims.org, &stream).await?;
         if !session.revoked {
-            self.revoke(&claims.org, &stream, "logout").await?;
+            self.revoke(&claims.org, &stream, RevokedBecause::Logout)
+                .await?;
         }
         Ok(())
     }
 
-    async fn revoke(&self, org: &str, stream: &StreamName, reason: &str) -> Result<(), ApiError> {
-        let event = NewEvent::new(
-            "comms.session.revoked",
-            json!({ "session_id": stream.id(), "reason": reason }),
-            comms_bus::event_metadata(None, None),
-        );
+    async fn revoke(
+        &self,
+        org: &str,
+        stream: &StreamName,
+        reason: RevokedBecause,
+    ) -> Result<(), ApiError> {
+        let revoked = SessionEvent::Revoked(SessionRevoked {
+            session_id: stream.id(),
+            reason,
+        });
+        let event = comms_bus::new_event(&revoked, None, None);
         self.store
             .append(org, stream, ExpectedVersion::Any, vec![event])
             .await
@@ -394,22 +407,25 @@ impl Accounts {
         if first.tenant_id != org {
             return Err(unknown());
         }
-        let id = |value: &serde_json::Value, field: &str| {
-            value[field]
-                .as_str()
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .ok_or_else(ApiError::internal)
+        let decode = |event| {
+            comms_bus::decode_recorded::<SessionEvent>(event).map_err(|e| {
+                tracing::error!(error = %e, "unreadable event in a session stream");
+                ApiError::internal()
+            })
+        };
+        let SessionEvent::Started(started) = decode(first)? else {
+            return Err(ApiError::internal());
         };
         let mut session = Session {
-            user_id: id(&first.data, "user_id")?,
-            current: id(&first.data, "token_id")?,
+            user_id: started.user_id,
+            current: started.token_id,
             revoked: false,
         };
         for event in &events[1..] {
-            match event.event_type.as_str() {
-                "comms.session.refreshed" => session.current = id(&event.data, "token_id")?,
-                "comms.session.revoked" => session.revoked = true,
-                _ => {}
+            match decode(event)? {
+                SessionEvent::Refreshed(refreshed) => session.current = refreshed.token_id,
+                SessionEvent::Revoked(_) => session.revoked = true,
+                SessionEvent::Started(_) => {}
             }
         }
         Ok((session, ExpectedVersion::Exact(last.stream_position as u64)))

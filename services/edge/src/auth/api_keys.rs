@@ -5,9 +5,9 @@
 use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::{Identity, Role};
-use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_events::account::{ApiKeyCreated, ApiKeyEvent, ApiKeyRevoked};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
 use comms_proto::{ApiError, ErrorKind, Violations};
-use serde_json::json;
 use uuid::Uuid;
 
 const STREAMS: &str = "apikey";
@@ -55,20 +55,23 @@ impl ApiKeys {
             Role::parse(role).ok_or_else(|| format!("{role:?} is not admin, supervisor or agent")),
         );
         violations.finish()?;
+        let role = role.expect("validated");
         let (secret, digest) = comms_auth::secrets::new_api_key();
         let key = ApiKey {
             key_id: Uuid::new_v4(),
             org_id: org_id.to_owned(),
             name: name.to_owned(),
-            role: role.expect("validated").as_str().to_owned(),
+            role: role.as_str().to_owned(),
             created_at: Utc::now(),
             created_by: actor.to_owned(),
         };
-        let event = NewEvent::new(
-            "comms.api_key.created",
-            json!({ "key_id": key.key_id, "name": key.name, "role": key.role, "created_at": key.created_at }),
-            comms_bus::event_metadata(Some(actor), None),
-        );
+        let created = ApiKeyEvent::Created(ApiKeyCreated {
+            key_id: key.key_id,
+            name: key.name.clone(),
+            role,
+            created_at: key.created_at,
+        });
+        let event = comms_bus::new_event(&created, Some(actor), None);
         let mut tx = self.store.begin().await.map_err(store_error)?;
         tx.append(
             org_id,
@@ -120,11 +123,8 @@ impl ApiKeys {
         if revoked.rows_affected() == 0 {
             return Err(ApiError::not_found("API key", &key_id.to_string()));
         }
-        let event = NewEvent::new(
-            "comms.api_key.revoked",
-            json!({ "key_id": key_id }),
-            comms_bus::event_metadata(Some(actor), None),
-        );
+        let revoked = ApiKeyEvent::Revoked(ApiKeyRevoked { key_id });
+        let event = comms_bus::new_event(&revoked, Some(actor), None);
         tx.append(
             org_id,
             &StreamName::new(STREAMS, key_id),

@@ -6,9 +6,9 @@
 use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::secrets::Sealer;
-use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_events::account::{CredentialsEvent, CredentialsRemoved, CredentialsStored, Provider};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
 use comms_proto::{ApiError, ErrorKind, Violations};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -17,12 +17,12 @@ const STREAMS: &str = "credentials";
 const MAX_SECRET: usize = 4096;
 
 /// The providers we hold credentials for, and the fields each needs.
-pub const PROVIDERS: [(&str, &[&str]); 5] = [
-    ("twilio", &["account_sid", "auth_token"]),
-    ("vonage", &["api_key", "api_secret"]),
-    ("deepgram", &["api_key"]),
-    ("openai", &["api_key"]),
-    ("anthropic", &["api_key"]),
+pub const PROVIDERS: [(Provider, &[&str]); 5] = [
+    (Provider::Twilio, &["account_sid", "auth_token"]),
+    (Provider::Vonage, &["api_key", "api_secret"]),
+    (Provider::Deepgram, &["api_key"]),
+    (Provider::Openai, &["api_key"]),
+    (Provider::Anthropic, &["api_key"]),
 ];
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -39,13 +39,14 @@ pub struct Credentials {
     sealer: Option<Arc<Sealer>>,
 }
 
-fn fields_of(provider: &str) -> Result<&'static [&'static str], ApiError> {
+/// The provider `provider` names, and the fields its credentials have.
+fn fields_of(provider: &str) -> Result<(Provider, &'static [&'static str]), ApiError> {
     PROVIDERS
         .iter()
-        .find(|(name, _)| *name == provider)
-        .map(|(_, fields)| *fields)
+        .find(|(known, _)| known.as_str() == provider)
+        .copied()
         .ok_or_else(|| {
-            let known: Vec<&str> = PROVIDERS.iter().map(|(n, _)| *n).collect();
+            let known: Vec<&str> = PROVIDERS.iter().map(|(p, _)| p.as_str()).collect();
             ApiError::new(
                 ErrorKind::NotFound,
                 format!("no provider {provider:?}; one of {}", known.join(", ")),
@@ -88,7 +89,7 @@ impl Credentials {
         provider: &str,
         values: BTreeMap<String, String>,
     ) -> Result<StoredCredentials, ApiError> {
-        let required = fields_of(provider)?;
+        let (known, required) = fields_of(provider)?;
         let mut violations = Violations::default();
         for field in required {
             match values.get(*field) {
@@ -119,11 +120,12 @@ impl Credentials {
             updated_at: Utc::now(),
             updated_by: actor.to_owned(),
         };
-        let event = NewEvent::new(
-            "comms.credentials.stored",
-            json!({ "provider": provider, "fields": stored.fields, "updated_at": stored.updated_at }),
-            comms_bus::event_metadata(Some(actor), None),
-        );
+        let event = CredentialsEvent::Stored(CredentialsStored {
+            provider: known,
+            fields: stored.fields.clone(),
+            updated_at: stored.updated_at,
+        });
+        let event = comms_bus::new_event(&event, Some(actor), None);
         let mut tx = self.store.begin().await.map_err(store_error)?;
         tx.append(
             org_id,
@@ -164,12 +166,9 @@ impl Credentials {
     }
 
     pub async fn remove(&self, org_id: &str, actor: &str, provider: &str) -> Result<(), ApiError> {
-        fields_of(provider)?;
-        let event = NewEvent::new(
-            "comms.credentials.removed",
-            json!({ "provider": provider }),
-            comms_bus::event_metadata(Some(actor), None),
-        );
+        let (known, _) = fields_of(provider)?;
+        let removed = CredentialsEvent::Removed(CredentialsRemoved { provider: known });
+        let event = comms_bus::new_event(&removed, Some(actor), None);
         let mut tx = self.store.begin().await.map_err(store_error)?;
         let deleted =
             sqlx::query("DELETE FROM provider_credentials WHERE org_id = $1 AND provider = $2")
