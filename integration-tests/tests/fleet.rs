@@ -755,32 +755,26 @@ async fn a_call_event_of_an_unknown_version_or_a_malformed_one_is_dead_lettered_
     // Every consumer of call endings: analytics, the agents service and the campaigns service.
     let consumers = [&fleet.queues[0], &fleet.queues[1], &fleet.queues[3]];
 
+    let each_dead_letters_saying = async |expected: &str| {
+        for queue in consumers {
+            let dead_letters = comms_bus::dead_letter_queue(queue);
+            let reason = next_dead_letter_reason(&fleet, &dead_letters).await;
+            assert!(
+                reason.as_str().unwrap().contains(expected),
+                "{queue}: {reason}"
+            );
+        }
+    };
+
     fleet.publish(&published(ended.clone(), Some(2))).await;
-    for queue in consumers {
-        let dead_letters = comms_bus::dead_letter_queue(queue);
-        let reason = next_dead_letter_reason(&fleet, &dead_letters).await;
-        assert!(
-            reason
-                .as_str()
-                .unwrap()
-                .contains("cannot read comms.call.ended (version 2): version 2 is not known here"),
-            "{queue}: {reason}"
-        );
-    }
+    each_dead_letters_saying(
+        "cannot read comms.call.ended (version 2): version 2 is not known here",
+    )
+    .await;
 
     let mut malformed = ended;
     malformed["duration"] = json!("five");
     fleet.publish(&published(malformed, None)).await;
-    for queue in consumers {
-        let dead_letters = comms_bus::dead_letter_queue(queue);
-        let reason = next_dead_letter_reason(&fleet, &dead_letters).await;
-        assert!(
-            reason
-                .as_str()
-                .unwrap()
-                .contains("(version 1): data.duration: invalid type"),
-            "{queue}: {reason}"
-        );
-    }
+    each_dead_letters_saying("(version 1): data.duration: invalid type").await;
     fleet.stop().await;
 }

@@ -6,36 +6,26 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::Fleet;
+use crate::support::{Fleet, rows_of, settled_rows_of};
 
-/// The agent and campaign analytics tables, every row, in a stable order.
+/// The agent and campaign analytics tables.
+const ANALYTICS_TABLES: [&str; 5] = [
+    "analytics_agent_current t",
+    "analytics_agent_time t",
+    "analytics_agent_calls t",
+    "analytics_campaigns t",
+    "analytics_campaign_contacts t",
+];
+
 async fn analytics_tables(fleet: &Fleet) -> Value {
-    sqlx::query_scalar(
-        "SELECT json_build_array(
-           (SELECT json_agg(t ORDER BY t::text) FROM analytics_agent_current t),
-           (SELECT json_agg(t ORDER BY t::text) FROM analytics_agent_time t),
-           (SELECT json_agg(t ORDER BY t::text) FROM analytics_agent_calls t),
-           (SELECT json_agg(t ORDER BY t::text) FROM analytics_campaigns t),
-           (SELECT json_agg(t ORDER BY t::text) FROM analytics_campaign_contacts t))",
-    )
-    .fetch_one(&fleet.pool)
-    .await
-    .unwrap()
+    rows_of(fleet, &ANALYTICS_TABLES).await
 }
 
 /// `comms replay`'s second part, against the live read models the fleet built: damaged tables
 /// come back equal, and an event replayed but not yet consumed is not counted twice when the
 /// consumer gets it.
 pub async fn equals_the_live_read_models(fleet: &Fleet) {
-    let mut live = analytics_tables(fleet).await;
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let again = analytics_tables(fleet).await;
-        if again == live {
-            break;
-        }
-        live = again;
-    }
+    let live = settled_rows_of(fleet, &ANALYTICS_TABLES).await;
     // One event as if still in the queue, and the tables damaged.
     let (event_id, stream): (uuid::Uuid, String) = sqlx::query_as(
         "SELECT event_id, stream_name FROM events WHERE event_type = 'comms.campaign.call_placed' LIMIT 1",

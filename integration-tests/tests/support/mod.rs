@@ -551,3 +551,29 @@ pub async fn next_dead_letter_reason(fleet: &Fleet, dead_letters: &str) -> Value
     )
     .await
 }
+
+/// Every row of each `tables` entry (`<table> t`, optionally with a `WHERE`), in a stable order.
+pub async fn rows_of(fleet: &Fleet, tables: &[&str]) -> Value {
+    let arrays: Vec<String> = tables
+        .iter()
+        .map(|from| format!("(SELECT json_agg(t ORDER BY t::text) FROM {from})"))
+        .collect();
+    let sql = format!("SELECT json_build_array({})", arrays.join(", "));
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .fetch_one(&fleet.pool)
+        .await
+        .unwrap()
+}
+
+/// [`rows_of`] once two reads half a second apart agree (the consumers have caught up).
+pub async fn settled_rows_of(fleet: &Fleet, tables: &[&str]) -> Value {
+    let mut rows = rows_of(fleet, tables).await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let again = rows_of(fleet, tables).await;
+        if again == rows {
+            return rows;
+        }
+        rows = again;
+    }
+}

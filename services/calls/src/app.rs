@@ -223,35 +223,41 @@ impl Calls {
                     at,
                 },
             };
-            let mut pause = PROGRESS_FIRST_PAUSE;
-            loop {
-                match self.execute(&identity, report.call_id, &command).await {
-                    Ok(_) => break,
-                    Err(e)
-                        if e.kind == ErrorKind::Unavailable && at_most(at, PROGRESS_PATIENCE) =>
-                    {
-                        warn!(call_id = %report.call_id, error = %e, "provider progress waits for the database");
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(PROGRESS_LAST_PAUSE);
-                    }
-                    Err(e) if e.kind == ErrorKind::Unavailable => {
-                        error!(call_id = %report.call_id, error = %e, "provider progress lost; the watchdog will settle the call");
-                        break;
-                    }
-                    // A call we hung up ourselves may still get the provider's late progress.
-                    Err(e) => {
-                        debug!(call_id = %report.call_id, error = %e, "provider progress not applied");
-                        break;
-                    }
+            self.apply_progress(&identity, report.call_id, command)
+                .await;
+        }
+    }
+
+    /// Applies one provider report, waiting for the database (with backoff, up to
+    /// [`PROGRESS_PATIENCE`]) while it is unavailable.
+    async fn apply_progress(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        command: impl Fn() -> Command,
+    ) {
+        let received = std::time::Instant::now();
+        let mut pause = PROGRESS_FIRST_PAUSE;
+        loop {
+            match self.execute(identity, call_id, &command).await {
+                Ok(_) => return,
+                // A call we hung up ourselves may still get the provider's late progress.
+                Err(e) if e.kind != ErrorKind::Unavailable => {
+                    debug!(%call_id, error = %e, "provider progress not applied");
+                    return;
+                }
+                Err(e) if received.elapsed() >= PROGRESS_PATIENCE => {
+                    error!(%call_id, error = %e, "provider progress lost; the watchdog will settle the call");
+                    return;
+                }
+                Err(e) => {
+                    warn!(%call_id, error = %e, "provider progress waits for the database");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(PROGRESS_LAST_PAUSE);
                 }
             }
         }
     }
-}
-
-/// True while less than `limit` has passed since `since`.
-fn at_most(since: chrono::DateTime<Utc>, limit: Duration) -> bool {
-    (Utc::now() - since).to_std().unwrap_or_default() < limit
 }
 
 fn record_metrics(events: &[CallEvent], call: &Call) {
