@@ -19,8 +19,80 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{EVERY_DAY, Fleet, action, available_agent, create_campaign, import, json_of};
 
-/// How long each fault lasts.
+/// How long each broken link lasts.
 const FAULT: Duration = Duration::from_secs(30);
+/// How long the lagging consumer is held back.
+const LAG: Duration = Duration::from_secs(120);
+/// Locks analytics' tables against writes (every event it applies writes to one of them).
+const LOCK_ANALYTICS: &str = "LOCK TABLE analytics_calls, analytics_call_counters, \
+     analytics_agent_current, analytics_agent_time, analytics_agent_calls, analytics_campaigns, \
+     analytics_campaign_contacts IN EXCLUSIVE MODE";
+
+/// What a test breaks.
+#[derive(Clone, Copy)]
+enum Fault<'a> {
+    /// A link to PostgreSQL or RabbitMQ, cut or silent, for [`FAULT`].
+    Link(&'a FaultProxy, Link),
+    /// One consumer falling behind the fleet for [`LAG`]: analytics' tables locked by a long
+    /// transaction of the test's (as a long report or a migration would hold them), so every
+    /// batch it applies waits, and its queue fills while the rest of the fleet goes on.
+    AnalyticsLagging,
+}
+
+impl Fault<'_> {
+    /// The pause between one client's calls. A broken link is staged under as much load as the
+    /// fleet takes; the lag, which lasts minutes, under a steady load the fleet keeps up with
+    /// (about 10 calls a second at most), so that the one consumer held back is the one behind.
+    fn pace(self) -> Duration {
+        match self {
+            Fault::Link(..) => Duration::ZERO,
+            Fault::AnalyticsLagging => Duration::from_millis(200),
+        }
+    }
+
+    /// Stages the fault, waits it out and ends it; returns how many events the fleet appended
+    /// meanwhile.
+    async fn stage(self, fleet: &Fleet, dialing: &Dialing) -> i64 {
+        let before = fleet.event_count().await;
+        match self {
+            Fault::Link(link, fault) => {
+                link.set(fault);
+                tokio::time::sleep(FAULT).await;
+                link.set(Link::Up);
+            }
+            Fault::AnalyticsLagging => {
+                let mut lock = fleet.pool.begin().await.unwrap();
+                // Held idle on purpose, past the fleet's idle-transaction limit.
+                sqlx::query("SET LOCAL idle_in_transaction_session_timeout = 0")
+                    .execute(&mut *lock)
+                    .await
+                    .unwrap();
+                sqlx::query(LOCK_ANALYTICS)
+                    .execute(&mut *lock)
+                    .await
+                    .unwrap();
+                let started = Instant::now();
+                // The rest of the fleet goes on: the campaign dials on as the agents service
+                // hears calls end, over the same bus and the same log.
+                dialing.more(fleet, DIALED_PER_PHASE).await;
+                tokio::time::sleep(LAG.saturating_sub(started.elapsed())).await;
+                let waiting = fleet.message_count(&fleet.analytics_queue).await;
+                eprintln!("analytics' queue holds {waiting} messages as it is let go");
+                lock.rollback().await.unwrap();
+            }
+        }
+        fleet.event_count().await - before
+    }
+}
+
+impl std::fmt::Display for Fault<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Link(_, link) => write!(f, "{link:?} for {FAULT:?}"),
+            Fault::AnalyticsLagging => write!(f, "analytics held back for {LAG:?}"),
+        }
+    }
+}
 /// Successful requests that mark a phase (before the fault, and the recovery after it).
 const REQUESTS_PER_PHASE: usize = 20;
 /// And calls the campaign places.
@@ -56,16 +128,20 @@ impl Tally {
     }
 }
 
-/// Places calls over REST, one after another, until `stop`.
+/// Places calls over REST, one after another with `pause` between them, until `stop`.
 async fn place_calls(
     http: reqwest::Client,
     url: String,
     token: String,
+    pause: Duration,
     stop: Arc<AtomicBool>,
     tally: Arc<Tally>,
 ) {
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
         n += 1;
         let response = http
             .post(&url)
@@ -177,9 +253,8 @@ async fn start_dialing(fleet: &Fleet) -> Dialing {
     Dialing { campaign, agents }
 }
 
-/// Runs load, puts `link` in `fault` for [`FAULT`], restores it, and checks what the issue asks
-/// of a fault.
-async fn under_load(fleet: &Fleet, link: &FaultProxy, fault: Link, what: &str) {
+/// Runs load, stages `fault`, ends it, and checks what the issue asks of a fault.
+async fn under_load(fleet: &Fleet, fault: Fault<'_>, what: &str) {
     let dialing = start_dialing(fleet).await;
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -189,6 +264,7 @@ async fn under_load(fleet: &Fleet, link: &FaultProxy, fault: Link, what: &str) {
                 fleet.http.clone(),
                 fleet.url("/api/communications/calls"),
                 fleet.admin.access_token.clone(),
+                fault.pace(),
                 stop.clone(),
                 tally.clone(),
             ))
@@ -197,10 +273,8 @@ async fn under_load(fleet: &Fleet, link: &FaultProxy, fault: Link, what: &str) {
     tally.more(REQUESTS_PER_PHASE).await;
     dialing.more(fleet, DIALED_PER_PHASE).await;
 
-    link.set(fault);
     let before = (tally.ok(), tally.unavailable.load(Ordering::Relaxed));
-    tokio::time::sleep(FAULT).await;
-    link.set(Link::Up);
+    let appended = fault.stage(fleet, &dialing).await;
     let during = (
         tally.ok() - before.0,
         tally.unavailable.load(Ordering::Relaxed) - before.1,
@@ -234,7 +308,7 @@ async fn under_load(fleet: &Fleet, link: &FaultProxy, fault: Link, what: &str) {
             .await
             .unwrap();
     eprintln!(
-        "fault: {what} {fault:?} for {FAULT:?}: {} calls placed and {} refused with 503 during it; \
+        "fault: {what} {fault}: {appended} events appended, {} calls placed and {} refused with 503 during it; \
          the first placed {first_success:?} after it ended; {} in all; analytics counted \
          every call {caught_up:?} after the load stopped; the campaign placed {dialed} calls \
          in all, the first {dialing_again:?} after the fault; {published} events on the bus, \
@@ -282,27 +356,44 @@ async fn nothing_lost(fleet: &Fleet, created: &[String]) -> Duration {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgresql_unreachable_for_30_s_under_load_loses_nothing_and_recovers() {
     let (fleet, links) = fleet_behind_proxies().await;
-    under_load(&fleet, &links.database, Link::Cut, "PostgreSQL").await;
+    under_load(
+        &fleet,
+        Fault::Link(&links.database, Link::Cut),
+        "PostgreSQL",
+    )
+    .await;
     fleet.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rabbitmq_unreachable_for_30_s_under_load_loses_nothing_and_recovers() {
     let (fleet, links) = fleet_behind_proxies().await;
-    under_load(&fleet, &links.broker, Link::Cut, "RabbitMQ").await;
+    under_load(&fleet, Fault::Link(&links.broker, Link::Cut), "RabbitMQ").await;
     fleet.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgresql_silent_for_30_s_under_load_loses_nothing_and_recovers() {
     let (fleet, links) = fleet_behind_proxies().await;
-    under_load(&fleet, &links.database, Link::Silent, "PostgreSQL").await;
+    under_load(
+        &fleet,
+        Fault::Link(&links.database, Link::Silent),
+        "PostgreSQL",
+    )
+    .await;
     fleet.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rabbitmq_silent_for_30_s_under_load_loses_nothing_and_recovers() {
     let (fleet, links) = fleet_behind_proxies().await;
-    under_load(&fleet, &links.broker, Link::Silent, "RabbitMQ").await;
+    under_load(&fleet, Fault::Link(&links.broker, Link::Silent), "RabbitMQ").await;
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_consumer_lagging_minutes_behind_catches_up_applying_everything_once() {
+    let (fleet, _links) = fleet_behind_proxies().await;
+    under_load(&fleet, Fault::AnalyticsLagging, "analytics").await;
     fleet.stop().await;
 }

@@ -9,7 +9,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, Connection, Consumer};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgConnection, PgPool, Postgres};
 use tracing::{Instrument as _, info, warn};
 
 use crate::envelope::traceparent_header;
@@ -97,6 +97,12 @@ pub fn is_database_unavailable(error: &sqlx::Error) -> bool {
 
 /// Applies messages inside the consumer's transaction.
 pub trait Handler: Send + Sync + 'static {
+    /// Whether applying a message may append events. The consumer's transaction then declares
+    /// it (`comms_eventstore::BEGIN_APPENDING`) and readers of the log wait for it while it runs;
+    /// a handler that only writes read models says `false`, so a slow batch of its holds back
+    /// no one's events.
+    const APPENDS: bool = true;
+
     fn handle(
         &self,
         conn: &mut PgConnection,
@@ -448,6 +454,17 @@ fn count(queue: &str, outcome: &'static str, messages: usize) {
         .increment(messages as u64);
 }
 
+/// Begins the transaction that applies messages: declared as appending if the handler may.
+async fn begin<H: Handler>(
+    pool: &PgPool,
+) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+    if H::APPENDS {
+        pool.begin_with(comms_eventstore::BEGIN_APPENDING).await
+    } else {
+        pool.begin().await
+    }
+}
+
 /// Records the batch's message ids and applies those not seen before, in one transaction;
 /// returns how many were applied.
 async fn apply_batch<H: Handler>(
@@ -456,7 +473,7 @@ async fn apply_batch<H: Handler>(
     handler: &H,
     envelopes: &[Envelope],
 ) -> Result<usize, HandleError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin::<H>(pool).await?;
     let ids: Vec<uuid::Uuid> = envelopes.iter().map(|e| e.id).collect();
     let fresh: Vec<uuid::Uuid> = sqlx::query_scalar(
         "INSERT INTO processed_messages (consumer, message_id)
@@ -487,7 +504,7 @@ async fn apply<H: Handler>(
     handler: &H,
     envelope: &Envelope,
 ) -> Result<bool, HandleError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = begin::<H>(pool).await?;
     let first_time = sqlx::query(
         "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)
          ON CONFLICT DO NOTHING",

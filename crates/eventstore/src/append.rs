@@ -23,11 +23,19 @@ pub struct AppendResult {
 pub struct Transaction<'s> {
     store: &'s EventStore,
     tx: sqlx::Transaction<'static, Postgres>,
+    /// Its id, taken when it declared that it appends: how a commit whose answer was lost
+    /// finds out whether it happened.
+    id: String,
 }
 
 impl<'s> Transaction<'s> {
-    pub(crate) fn new(store: &'s EventStore, tx: sqlx::Transaction<'static, Postgres>) -> Self {
-        Self { store, tx }
+    /// Begins a transaction that may append (migrations/0020).
+    pub(crate) async fn begin(store: &'s EventStore) -> Result<Self> {
+        let mut tx = store.pool.begin().await?;
+        let id = sqlx::query_scalar("SELECT comms_begin_appending()::text")
+            .fetch_one(&mut *tx)
+            .await?;
+        Ok(Self { store, tx, id })
     }
 
     /// The connection, for the caller's own statements in this transaction.
@@ -35,9 +43,23 @@ impl<'s> Transaction<'s> {
         &mut self.tx
     }
 
+    /// Commits. When the connection is lost with the commit sent (the server may have committed
+    /// and its answer never arrived), asks the database whether this transaction committed
+    /// rather than reporting a failure that may not be one: a caller that retried a committed
+    /// command would apply it twice, or be told it was refused.
     pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        self.store.appended.notify_waiters();
+        let Self { store, tx, id } = self;
+        match tx.commit().await {
+            Ok(()) => {}
+            Err(error) if answer_lost(&error) => {
+                if store.outcome(&id).await != Some(Outcome::Committed) {
+                    return Err(error.into());
+                }
+                tracing::warn!(transaction = %id, error = %error, "a commit's answer was lost; the transaction had committed");
+            }
+            Err(error) => return Err(error.into()),
+        }
+        store.appended.notify_waiters();
         Ok(())
     }
 
@@ -51,6 +73,44 @@ impl<'s> Transaction<'s> {
         events: Vec<NewEvent>,
     ) -> Result<AppendResult> {
         append(self.conn(), tenant_id, stream, expected, events).await
+    }
+}
+
+/// Whether a failed commit may have happened: the connection broke after it was sent.
+fn answer_lost(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
+}
+
+/// What became of a transaction whose commit went unanswered.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Committed,
+    Aborted,
+}
+
+/// How long a commit whose answer was lost waits to learn its outcome (the database may be
+/// unreachable for a moment, or still ending the transaction), and the pause between asks.
+const OUTCOME_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
+const OUTCOME_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl EventStore {
+    /// The outcome of transaction `id`, or `None` if the database could not tell in time.
+    async fn outcome(&self, id: &str) -> Option<Outcome> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < OUTCOME_PATIENCE {
+            let status: Result<Option<String>, _> =
+                sqlx::query_scalar("SELECT pg_xact_status($1::xid8)")
+                    .bind(id)
+                    .fetch_one(&self.pool)
+                    .await;
+            match status.as_ref().map(Option::as_deref) {
+                Ok(Some("committed")) => return Some(Outcome::Committed),
+                Ok(Some("aborted")) => return Some(Outcome::Aborted),
+                // Still ending on the server, or the database is out of reach: ask again.
+                _ => tokio::time::sleep(OUTCOME_PAUSE).await,
+            }
+        }
+        None
     }
 }
 
@@ -154,6 +214,9 @@ fn typed_error(error: sqlx::Error, stream: &StreamName, expected: ExpectedVersio
             stream: stream_name,
         },
         (Some("CM004"), _) => Error::OlderTransaction {
+            stream: stream_name,
+        },
+        (Some("CM005"), _) => Error::UndeclaredAppend {
             stream: stream_name,
         },
         (_, Some("events_stream_position_key")) => Error::WrongExpectedVersion {

@@ -34,7 +34,7 @@ impl Checkpoint {
     pub async fn visible_head(conn: &mut PgConnection) -> Result<Self, sqlx::Error> {
         let row: Option<(i64, i64)> = sqlx::query_as(
             "SELECT tx_id::text::bigint, global_position FROM events
-             WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+             WHERE tx_id < (SELECT comms_read_horizon())
              ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1",
         )
         .fetch_optional(conn)

@@ -20,6 +20,13 @@ pub enum Error {
     /// bus, order by transaction). A conflict: retry in a new transaction.
     #[error("stream {stream} was appended to by a newer transaction; retry in a new one")]
     OlderTransaction { stream: String },
+    /// This transaction wrote something before appending without declaring first that it
+    /// appends: readers of the log may already have passed its id. A defect of the caller.
+    #[error(
+        "stream {stream}: this transaction wrote before declaring that it appends; begin it with \
+         EventStore::begin or comms_eventstore::BEGIN_APPENDING"
+    )]
+    UndeclaredAppend { stream: String },
     /// The stream exists and belongs to another organization.
     #[error("stream {stream} belongs to another tenant")]
     TenantMismatch { stream: String },

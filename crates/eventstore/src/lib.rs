@@ -3,7 +3,8 @@
 //! Streams are named `<category>-<uuid>`. An append is one transaction that takes a per-stream
 //! advisory lock before it writes anything, checks the expected version, and is idempotent by
 //! event id. Readers of `$all` or a category order by `(tx_id, global_position)` and read only
-//! below the oldest running transaction, so an append that commits late is never skipped.
+//! below the oldest running transaction that appends (ADR 12), so an append that commits late
+//! is never skipped, and a long transaction that does not append holds back no reader.
 
 mod append;
 mod checkpoint;
@@ -31,6 +32,13 @@ use tokio::sync::Notify;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Begins a transaction that may append after writing something else, for
+/// `sqlx::Pool::begin_with` (migrations/0020). Readers of the log wait for such a transaction
+/// while it runs; every other transaction, however long, holds nobody back. A transaction whose
+/// first write is its append needs no declaration; one that wrote before without it cannot
+/// append ([`Error::UndeclaredAppend`]).
+pub const BEGIN_APPENDING: &str = "BEGIN; SELECT comms_begin_appending()";
+
 /// A handle on the log. Cheap to clone; every clone shares the pool and the local wake-up.
 #[derive(Clone)]
 pub struct EventStore {
@@ -53,8 +61,8 @@ impl EventStore {
     }
 
     /// Starts a transaction in which appends and the caller's own writes (read models,
-    /// checkpoints, processed-message records) commit or fail together.
+    /// checkpoints, processed-message records) commit or fail together, in any order.
     pub async fn begin(&self) -> Result<Transaction<'_>> {
-        Ok(Transaction::new(self, self.pool.begin().await?))
+        Transaction::begin(self).await
     }
 }

@@ -16,11 +16,11 @@ macro_rules! select_events {
 }
 
 /// Rows visible to a global-order reader: after the checkpoint, and committed by a transaction
-/// older than every running one.
+/// older than every running one that appends.
 macro_rules! visible_after_checkpoint {
     () => {
         "(tx_id, global_position) > ($1::bigint::text::xid8, $2)
-         AND tx_id < pg_snapshot_xmin(pg_current_snapshot())"
+         AND tx_id < (SELECT comms_read_horizon())"
     };
 }
 
@@ -54,8 +54,10 @@ impl EventStore {
 
     /// Events after `after` in the global order, at most `max`.
     ///
-    /// Only transactions older than every running one are read (`tx_id < xmin`), so an event whose
-    /// transaction is still open cannot be passed over: it will sort after `after` once committed.
+    /// Only transactions older than every running one that appends are read (`tx_id` below
+    /// `comms_read_horizon()`, migrations/0020), so an event whose transaction is still open
+    /// cannot be passed over: it will sort after `after` once committed. Transactions that do
+    /// not append (a projection's, however long) hold nothing back.
     pub async fn read_all(
         &self,
         after: Checkpoint,

@@ -12,6 +12,11 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 /// horizon and so stalls every reader of the log.
 const IDLE_IN_TRANSACTION_TIMEOUT: &str = "10s";
 
+/// A query whose client has gone (a consumer that gave up on a transaction its database did not
+/// answer in time) is ended by the server within this, rather than when it would have finished,
+/// so it stops holding locks and rows others wait for.
+const CLIENT_CHECK_INTERVAL: &str = "5s";
+
 /// The server probes an idle connection after 10 s, every 5 s, and drops it after 3 unanswered
 /// probes or 30 s of unacknowledged data: a session whose node vanished without closing its
 /// socket is ended in under a minute, not after the operating system's two hours. (The leader
@@ -28,10 +33,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
     let options: PgConnectOptions = url.parse()?;
     let options = options
         .application_name("comms")
-        .options([(
-            "idle_in_transaction_session_timeout",
-            IDLE_IN_TRANSACTION_TIMEOUT,
-        )])
+        .options([
+            (
+                "idle_in_transaction_session_timeout",
+                IDLE_IN_TRANSACTION_TIMEOUT,
+            ),
+            ("client_connection_check_interval", CLIENT_CHECK_INTERVAL),
+        ])
         .options(SERVER_KEEPALIVE);
     PgPoolOptions::new()
         .max_connections(max_connections)

@@ -20,6 +20,16 @@ pub enum Link {
     /// Connections stay open and nothing flows either way; new ones are accepted and hang.
     /// Bringing the link up again lets the held bytes through, as a healed partition does.
     Silent,
+    /// The server hears the client, and the client hears nothing back (held as when silent):
+    /// what the client sent takes effect while it waits for an answer that may never come.
+    Deaf,
+}
+
+/// Which way bytes go through a proxied connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    ToServer,
+    ToClient,
 }
 
 /// A proxy on a loopback port, forwarding to one upstream server. Dropping it closes every
@@ -118,7 +128,7 @@ async fn forward(
     mut upstream: watch::Receiver<SocketAddr>,
     mut link: watch::Receiver<Link>,
 ) {
-    if !wait_until_up(&mut link).await {
+    if !wait_until_up(&mut link, Way::ToServer).await {
         return;
     }
     let server_address = *upstream.borrow_and_update();
@@ -129,18 +139,23 @@ async fn forward(
     let (server_read, server_write) = server.into_split();
     // When either direction ends, both sockets close (each half drops with its task).
     tokio::select! {
-        () = copy(client_read, server_write, link.clone()) => {}
-        () = copy(server_read, client_write, link) => {}
+        () = copy(client_read, server_write, Way::ToServer, link.clone()) => {}
+        () = copy(server_read, client_write, Way::ToClient, link) => {}
         _ = upstream.changed() => {}
     }
 }
 
-/// Copies bytes while the link is up; holds them while it is silent; returns when it is cut
-/// or either side closes.
-async fn copy(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut link: watch::Receiver<Link>) {
+/// Copies bytes `way` while the link lets them through; holds them while it does not; returns
+/// when it is cut or either side closes.
+async fn copy(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    way: Way,
+    mut link: watch::Receiver<Link>,
+) {
     let mut buffer = vec![0; 16 * 1024];
     loop {
-        if !wait_until_up(&mut link).await {
+        if !wait_until_up(&mut link, way).await {
             return;
         }
         let read = tokio::select! {
@@ -152,19 +167,20 @@ async fn copy(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut link: watch::
             Ok(n) => n,
         };
         // Bytes read just as the link went silent are held until it is up again.
-        if !wait_until_up(&mut link).await || to.write_all(&buffer[..n]).await.is_err() {
+        if !wait_until_up(&mut link, way).await || to.write_all(&buffer[..n]).await.is_err() {
             return;
         }
     }
 }
 
-/// Waits while the link is silent; true once it is up, false if it is cut.
-async fn wait_until_up(link: &mut watch::Receiver<Link>) -> bool {
+/// Waits while the link holds bytes going `way`; true once they flow, false if it is cut.
+async fn wait_until_up(link: &mut watch::Receiver<Link>, way: Way) -> bool {
     loop {
         match *link.borrow_and_update() {
             Link::Up => return true,
+            Link::Deaf if way == Way::ToServer => return true,
             Link::Cut => return false,
-            Link::Silent => {}
+            Link::Silent | Link::Deaf => {}
         }
         if link.changed().await.is_err() {
             return false;

@@ -65,6 +65,9 @@ fn is_agent_event(envelope: &Envelope) -> bool {
 }
 
 impl Handler for Projector {
+    /// Read models only: a slow batch holds back no one's events.
+    const APPENDS: bool = false;
+
     async fn handle(
         &self,
         conn: &mut PgConnection,

@@ -25,6 +25,9 @@ use super::{Options, heading};
 struct Recorder(mpsc::UnboundedSender<(Uuid, Instant)>);
 
 impl Handler for Recorder {
+    /// Read models only: a slow batch holds back no one's events.
+    const APPENDS: bool = false;
+
     async fn handle(
         &self,
         conn: &mut PgConnection,

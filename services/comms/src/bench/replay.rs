@@ -44,13 +44,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         println!("  stored {stored} of {} events", options.replay_events);
     }
     sqlx::query("ANALYZE events").execute(&db.pool).await?;
-    // Readers see an event once every transaction older than its own has ended, cluster-wide;
-    // a long transaction elsewhere (another database, even) would hide the newest events from
-    // the rebuild. Measure the replay of the whole history: wait until all of it is visible.
+    // Readers see an event once every appending transaction older than its own has ended.
+    // Measure the replay of the whole history: wait until all of it is visible.
     let started = Instant::now();
     loop {
         let visible: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM events WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())",
+            "SELECT count(*) FROM events WHERE tx_id < (SELECT comms_read_horizon())",
         )
         .fetch_one(&db.pool)
         .await?;
