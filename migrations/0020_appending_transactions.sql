@@ -12,23 +12,23 @@
 -- The advisory lock an appending transaction holds, shared, until it ends: the two-key form
 -- (pg_locks.objsubid = 2), apart from the streams' and leaders' one-key locks. 1668246893 is
 -- 'comm' in ASCII.
-CREATE FUNCTION comms_begin_appending() RETURNS xid8
+CREATE FUNCTION comms_begin_appending() RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     IF current_setting('comms.appending', true) = 'on' THEN
-        RETURN pg_current_xact_id();
+        RETURN;
     END IF;
     IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
         RAISE EXCEPTION 'a transaction that appends must say so before it writes anything'
             USING ERRCODE = 'CM005';
     END IF;
+    -- The transaction's id comes later, with its first write, and so after this lock: a reader
+    -- that finds a running id without it in the lock table may pass it by. A declared
+    -- transaction that has not written yet holds no id and holds back no reader (it may wait on
+    -- another service meanwhile, ADR 10); the id it takes later sorts after what any reader has
+    -- already read.
     PERFORM pg_advisory_xact_lock_shared(1668246893, 1);
     PERFORM set_config('comms.appending', 'on', true);
-    -- The id is taken after the lock: a reader that saw no declaration took its snapshot before
-    -- this id existed, so everything this transaction appends sorts after what it read. It is
-    -- returned so that a caller whose COMMIT goes unanswered can ask whether it happened
-    -- (pg_xact_status).
-    RETURN pg_current_xact_id();
 END
 $$;
 

@@ -23,19 +23,13 @@ pub struct AppendResult {
 pub struct Transaction<'s> {
     store: &'s EventStore,
     tx: sqlx::Transaction<'static, Postgres>,
-    /// Its id, taken when it declared that it appends: how a commit whose answer was lost
-    /// finds out whether it happened.
-    id: String,
 }
 
 impl<'s> Transaction<'s> {
-    /// Begins a transaction that may append (migrations/0020).
+    /// Begins a transaction that may append after writing something else (migrations/0020).
     pub(crate) async fn begin(store: &'s EventStore) -> Result<Self> {
-        let mut tx = store.pool.begin().await?;
-        let id = sqlx::query_scalar("SELECT comms_begin_appending()::text")
-            .fetch_one(&mut *tx)
-            .await?;
-        Ok(Self { store, tx, id })
+        let tx = store.pool.begin_with(crate::BEGIN_APPENDING).await?;
+        Ok(Self { store, tx })
     }
 
     /// The connection, for the caller's own statements in this transaction.
@@ -48,16 +42,21 @@ impl<'s> Transaction<'s> {
     /// rather than reporting a failure that may not be one: a caller that retried a committed
     /// command would apply it twice, or be told it was refused.
     pub async fn commit(self) -> Result<()> {
-        let Self { store, tx, id } = self;
-        match tx.commit().await {
-            Ok(()) => {}
-            Err(error) if answer_lost(&error) => {
+        let Self { store, mut tx } = self;
+        // Its id, if it wrote anything: how it finds out, should the answer be lost.
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT pg_current_xact_id_if_assigned()::text")
+                .fetch_one(&mut *tx)
+                .await?;
+        match (tx.commit().await, id) {
+            (Ok(()), _) => {}
+            (Err(error), Some(id)) if answer_lost(&error) => {
                 if store.outcome(&id).await != Some(Outcome::Committed) {
                     return Err(error.into());
                 }
                 tracing::warn!(transaction = %id, error = %error, "a commit's answer was lost; the transaction had committed");
             }
-            Err(error) => return Err(error.into()),
+            (Err(error), _) => return Err(error.into()),
         }
         store.appended.notify_waiters();
         Ok(())

@@ -45,7 +45,7 @@ async fn a_commit_that_happened_with_its_answer_lost_is_reported_committed() {
     .await
     .unwrap();
     // The server hears the COMMIT; its answer is held, then the connection breaks.
-    proxy.set(Link::Deaf);
+    proxy.set(Link::DeafAfter(b"COMMIT"));
     let break_after_the_commit = async {
         while !stored(&db.pool, id).await {
             tokio::time::sleep(Duration::from_millis(20)).await;

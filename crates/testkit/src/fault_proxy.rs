@@ -4,6 +4,7 @@
 //! nothing arrives).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -23,6 +24,8 @@ pub enum Link {
     /// The server hears the client, and the client hears nothing back (held as when silent):
     /// what the client sent takes effect while it waits for an answer that may never come.
     Deaf,
+    /// Up until a client sends these bytes (say `COMMIT`); deaf from then on.
+    DeafAfter(&'static [u8]),
 }
 
 /// Which way bytes go through a proxied connection.
@@ -36,7 +39,7 @@ enum Way {
 /// connection through it.
 pub struct FaultProxy {
     address: SocketAddr,
-    link: watch::Sender<Link>,
+    link: Arc<watch::Sender<Link>>,
     /// Where new connections go; changing it closes the open ones ([`FaultProxy::redirect`]).
     upstream: watch::Sender<SocketAddr>,
     accepting: tokio::task::JoinHandle<()>,
@@ -50,9 +53,9 @@ impl FaultProxy {
             .await
             .expect("bind a loopback port");
         let address = listener.local_addr().expect("a bound address");
-        let link = watch::Sender::new(Link::Up);
+        let link = Arc::new(watch::Sender::new(Link::Up));
         let upstream = watch::Sender::new(upstream);
-        let accepting = tokio::spawn(accept(listener, upstream.subscribe(), link.subscribe()));
+        let accepting = tokio::spawn(accept(listener, upstream.subscribe(), link.clone()));
         Self {
             address,
             link,
@@ -114,7 +117,7 @@ async fn upstream_address(url: &str) -> SocketAddr {
 async fn accept(
     listener: TcpListener,
     upstream: watch::Receiver<SocketAddr>,
-    link: watch::Receiver<Link>,
+    link: Arc<watch::Sender<Link>>,
 ) {
     while let Ok((client, _)) = listener.accept().await {
         tokio::spawn(forward(client, upstream.clone(), link.clone()));
@@ -126,8 +129,9 @@ async fn accept(
 async fn forward(
     client: TcpStream,
     mut upstream: watch::Receiver<SocketAddr>,
-    mut link: watch::Receiver<Link>,
+    setting: Arc<watch::Sender<Link>>,
 ) {
+    let mut link = setting.subscribe();
     if !wait_until_up(&mut link, Way::ToServer).await {
         return;
     }
@@ -139,8 +143,8 @@ async fn forward(
     let (server_read, server_write) = server.into_split();
     // When either direction ends, both sockets close (each half drops with its task).
     tokio::select! {
-        () = copy(client_read, server_write, Way::ToServer, link.clone()) => {}
-        () = copy(server_read, client_write, Way::ToClient, link) => {}
+        () = copy(client_read, server_write, Way::ToServer, setting.clone()) => {}
+        () = copy(server_read, client_write, Way::ToClient, setting) => {}
         _ = upstream.changed() => {}
     }
 }
@@ -151,8 +155,9 @@ async fn copy(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     way: Way,
-    mut link: watch::Receiver<Link>,
+    setting: Arc<watch::Sender<Link>>,
 ) {
+    let mut link = setting.subscribe();
     let mut buffer = vec![0; 16 * 1024];
     loop {
         if !wait_until_up(&mut link, way).await {
@@ -166,6 +171,14 @@ async fn copy(
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        // The value is copied out first: sending while a borrow is held would deadlock.
+        let now = *link.borrow();
+        if let Link::DeafAfter(trigger) = now
+            && way == Way::ToServer
+            && buffer[..n].windows(trigger.len()).any(|w| w == trigger)
+        {
+            setting.send_replace(Link::Deaf);
+        }
         // Bytes read just as the link went silent are held until it is up again.
         if !wait_until_up(&mut link, way).await || to.write_all(&buffer[..n]).await.is_err() {
             return;
@@ -177,7 +190,7 @@ async fn copy(
 async fn wait_until_up(link: &mut watch::Receiver<Link>, way: Way) -> bool {
     loop {
         match *link.borrow_and_update() {
-            Link::Up => return true,
+            Link::Up | Link::DeafAfter(_) => return true,
             Link::Deaf if way == Way::ToServer => return true,
             Link::Cut => return false,
             Link::Silent | Link::Deaf => {}
