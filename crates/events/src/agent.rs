@@ -2,8 +2,6 @@
 //! `comms.agent.*` and `comms.team.*` by the agents service. Each state an agent enters is its
 //! own event type, so consumers bind to exactly the changes they care about.
 
-use std::ops::Deref;
-
 use chrono::{DateTime, Utc};
 use comms_proto::Language;
 use schemars::JsonSchema;
@@ -192,28 +190,8 @@ pub struct Transition {
     pub at: DateTime<Utc>,
 }
 
-/// The four events of entering a state without a call: each its own type on the wire, each
-/// carrying a [`Transition`].
-macro_rules! transitions {
-    ($($(#[$doc:meta])* $name:ident;)+) => {
-        $(
-            $(#[$doc])*
-            #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-            #[serde(transparent)]
-            pub struct $name(pub Transition);
-
-            impl Deref for $name {
-                type Target = Transition;
-
-                fn deref(&self) -> &Transition {
-                    &self.0
-                }
-            }
-        )+
-    };
-}
-
-transitions! {
+// The four events of entering a state without a call, each carrying a `Transition`.
+crate::same_fields! { Transition =>
     /// An agent became available.
     Available;
     /// An agent went on break (`reason` says why).

@@ -5,13 +5,15 @@
 //! producers encode through and consumers decode into, so nothing else in the fleet spells their
 //! types. The JSON schemas in `docs/events/` are generated from these types ([`catalog`]), and
 //! `tests/schemas.rs` fails when they drift or change incompatibly (see docs/events/README.md).
-//! The sets here so far: calls, agents, teams, accounts, and the platform's events we consume; the rest
-//! are moving in (ADR 11).
+//! The sets: calls, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
+//! platform's events we consume.
 
 pub mod account;
 pub mod agent;
 pub mod call;
+pub mod campaign;
 pub mod compat;
+pub mod contact;
 pub mod platform;
 
 use schemars::JsonSchema;
@@ -196,6 +198,29 @@ macro_rules! events {
 }
 pub(crate) use events;
 
+/// Declares events that carry the same fields as their own types (a type is what names an
+/// event): `Shared => /// doc Name; /// doc Other;`, each a transparent newtype that derefs to
+/// the shared struct.
+macro_rules! same_fields {
+    ($shared:ty => $($(#[$doc:meta])* $name:ident;)+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+            #[serde(transparent)]
+            pub struct $name(pub $shared);
+
+            impl std::ops::Deref for $name {
+                type Target = $shared;
+
+                fn deref(&self) -> &$shared {
+                    &self.0
+                }
+            }
+        )+
+    };
+}
+pub(crate) use same_fields;
+
 /// One event of the catalog: what `docs/events/` is generated from.
 #[derive(Debug, Clone)]
 pub struct CatalogEntry {
@@ -261,6 +286,9 @@ pub fn catalog() -> Vec<CatalogEntry> {
         call::CallEvent::catalog(),
         agent::AgentEvent::catalog(),
         agent::TeamEvent::catalog(),
+        campaign::CampaignEvent::catalog(),
+        contact::ContactEvent::catalog(),
+        contact::DoNotCallEvent::catalog(),
         account::UserEvent::catalog(),
         account::SessionEvent::catalog(),
         account::CredentialsEvent::catalog(),
@@ -279,6 +307,18 @@ mod tests {
             (call::CallEvent::BINDING, call::CallEvent::catalog()),
             (agent::AgentEvent::BINDING, agent::AgentEvent::catalog()),
             (agent::TeamEvent::BINDING, agent::TeamEvent::catalog()),
+            (
+                campaign::CampaignEvent::BINDING,
+                campaign::CampaignEvent::catalog(),
+            ),
+            (
+                contact::ContactEvent::BINDING,
+                contact::ContactEvent::catalog(),
+            ),
+            (
+                contact::DoNotCallEvent::BINDING,
+                contact::DoNotCallEvent::catalog(),
+            ),
             (account::UserEvent::BINDING, account::UserEvent::catalog()),
             (
                 account::SessionEvent::BINDING,

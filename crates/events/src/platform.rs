@@ -4,7 +4,6 @@
 //! dead-lettered naming the field.
 
 use std::collections::BTreeMap;
-use std::ops::Deref;
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -55,30 +54,11 @@ pub struct CrmContact {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// The CRM created a contact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct CrmContactCreated(pub CrmContact);
-
-/// The CRM changed a contact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(transparent)]
-pub struct CrmContactUpdated(pub CrmContact);
-
-impl Deref for CrmContactCreated {
-    type Target = CrmContact;
-
-    fn deref(&self) -> &CrmContact {
-        &self.0
-    }
-}
-
-impl Deref for CrmContactUpdated {
-    type Target = CrmContact;
-
-    fn deref(&self) -> &CrmContact {
-        &self.0
-    }
+crate::same_fields! { CrmContact =>
+    /// The CRM created a contact.
+    CrmContactCreated;
+    /// The CRM changed a contact.
+    CrmContactUpdated;
 }
 
 /// A planning task was completed: `task_id` (one trigger per task, however often delivered),

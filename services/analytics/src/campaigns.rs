@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use comms_bus::{Envelope, HandleError};
-use serde::Deserialize;
+use comms_events::campaign::{self as event, CampaignEvent, Final, Outcome};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -14,102 +14,63 @@ fn retry(error: sqlx::Error) -> HandleError {
     error.into()
 }
 
-#[derive(Deserialize)]
-struct Data {
-    campaign_id: Uuid,
-    #[serde(default)]
-    settings: Option<Settings>,
-    #[serde(default)]
-    contacts: Vec<Member>,
-    #[serde(default)]
-    contact_id: Option<Uuid>,
-    #[serde(default)]
-    outcome: Option<String>,
-    #[serde(default)]
-    done: Option<Done>,
+/// The status a status-changing event leaves the campaign in.
+fn status_after(event: &CampaignEvent) -> Option<&'static str> {
+    Some(match event {
+        CampaignEvent::Started(_) | CampaignEvent::Resumed(_) => "running",
+        CampaignEvent::Paused(_) => "paused",
+        CampaignEvent::Completed(_) => "completed",
+        CampaignEvent::Canceled(_) => "canceled",
+        _ => return None,
+    })
 }
 
-#[derive(Deserialize)]
-struct Settings {
-    name: String,
-}
-
-#[derive(Deserialize)]
-struct Member {
-    contact_id: Uuid,
-}
-
-#[derive(Deserialize)]
-struct Done {
-    kind: String,
-    #[serde(default)]
-    last: Option<String>,
-}
-
-impl Done {
-    /// How the contact ended: `reached`, the last outcome when out of attempts, `do_not_call`.
-    fn disposition(&self) -> String {
-        match (self.kind.as_str(), &self.last) {
-            ("exhausted", Some(last)) => last.clone(),
-            (kind, _) => kind.to_owned(),
-        }
-    }
-}
-
-/// Applies one campaign event.
-pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
-    let Some(kind) = envelope.event_type.strip_prefix("comms.campaign.") else {
-        return Ok(());
-    };
+/// Applies one campaign event; returns the campaign it changed.
+pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<Uuid, HandleError> {
+    let event = envelope.decode::<CampaignEvent>()?;
     let reject = |why: String| HandleError::Reject(format!("{}: {why}", envelope.event_type));
-    let data: Data =
-        serde_json::from_value(envelope.data.clone()).map_err(|e| reject(format!("data: {e}")))?;
     let position = envelope
         .metadata
         .stream_position
         .ok_or_else(|| reject("metadata.streamPosition is missing".into()))?;
     let org = envelope.organization_id.as_str();
+    let campaign = event.campaign_id();
     sqlx::query(
         "INSERT INTO analytics_campaigns (campaign_id, org_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )
-    .bind(data.campaign_id)
+    .bind(campaign)
     .bind(org)
     .execute(&mut *conn)
     .await
     .map_err(retry)?;
-    let campaign = data.campaign_id;
-    match kind {
-        "created" | "updated" => {
-            let name = data.settings.map(|s| s.name).unwrap_or_default();
+    if let Some(status) = status_after(&event) {
+        sqlx::query(
+            "UPDATE analytics_campaigns SET status = $3, status_position = $2
+             WHERE campaign_id = $1 AND status_position < $2",
+        )
+        .bind(campaign)
+        .bind(position)
+        .bind(status)
+        .execute(&mut *conn)
+        .await
+        .map_err(retry)?;
+    }
+    match &event {
+        CampaignEvent::Created(event::Created { settings, .. })
+        | CampaignEvent::Updated(event::Updated { settings, .. }) => {
             sqlx::query(
                 "UPDATE analytics_campaigns SET name = $3, name_position = $2
                  WHERE campaign_id = $1 AND name_position < $2",
             )
             .bind(campaign)
             .bind(position)
-            .bind(name)
+            .bind(&settings.name)
             .execute(&mut *conn)
             .await
             .map_err(retry)?;
         }
-        "started" | "paused" | "resumed" | "completed" | "canceled" => {
-            let status = match kind {
-                "started" | "resumed" => "running",
-                other => other,
-            };
-            sqlx::query(
-                "UPDATE analytics_campaigns SET status = $3, status_position = $2
-                 WHERE campaign_id = $1 AND status_position < $2",
-            )
-            .bind(campaign)
-            .bind(position)
-            .bind(status)
-            .execute(&mut *conn)
-            .await
-            .map_err(retry)?;
-        }
-        "contacts_added" => {
-            let ids: Vec<Uuid> = data.contacts.iter().map(|m| m.contact_id).collect();
+        CampaignEvent::ContactsAdded(added) => {
+            let ids: Vec<Uuid> = added.contacts.iter().map(|m| m.contact_id).collect();
             sqlx::query(
                 "INSERT INTO analytics_campaign_contacts (campaign_id, contact_id, org_id)
                  SELECT $1, id, $2 FROM UNNEST($3::uuid[]) AS id ON CONFLICT DO NOTHING",
@@ -121,7 +82,7 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
             .await
             .map_err(retry)?;
         }
-        "call_placed" => {
+        CampaignEvent::CallPlaced(_) => {
             sqlx::query(
                 "UPDATE analytics_campaigns SET attempts = attempts + 1 WHERE campaign_id = $1",
             )
@@ -130,44 +91,50 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
             .await
             .map_err(retry)?;
         }
-        "call_finished" | "contact_excluded" => {
-            let outcome = data.outcome.as_deref().unwrap_or_default();
-            let answered = matches!(outcome, "connected" | "abandoned");
-            if kind == "call_finished" {
-                sqlx::query(
-                    "UPDATE analytics_campaigns
-                     SET finished = finished + 1, answered = answered + $2::int, abandoned = abandoned + $3::int
-                     WHERE campaign_id = $1",
-                )
-                .bind(campaign)
-                .bind(i32::from(answered))
-                .bind(i32::from(outcome == "abandoned"))
-                .execute(&mut *conn)
-                .await
-                .map_err(retry)?;
+        CampaignEvent::CallFinished(finished) => {
+            sqlx::query(
+                "UPDATE analytics_campaigns
+                 SET finished = finished + 1, answered = answered + $2::int, abandoned = abandoned + $3::int
+                 WHERE campaign_id = $1",
+            )
+            .bind(campaign)
+            .bind(i32::from(finished.outcome.was_answered()))
+            .bind(i32::from(finished.outcome == Outcome::Abandoned))
+            .execute(&mut *conn)
+            .await
+            .map_err(retry)?;
+            if let Some(done) = finished.done {
+                dispose(conn, org, campaign, finished.contact_id, done).await?;
             }
-            let disposition = match (kind, &data.done) {
-                ("contact_excluded", _) => Some("do_not_call".to_owned()),
-                (_, Some(done)) => Some(done.disposition()),
-                _ => None,
-            };
-            if let (Some(contact), Some(disposition)) = (data.contact_id, disposition) {
-                sqlx::query(
-                    "INSERT INTO analytics_campaign_contacts (campaign_id, contact_id, org_id, disposition)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (campaign_id, contact_id) DO UPDATE SET disposition = $4",
-                )
-                .bind(campaign)
-                .bind(contact)
-                .bind(org)
-                .bind(disposition)
-                .execute(&mut *conn)
-                .await
-                .map_err(retry)?;
-            }
+        }
+        CampaignEvent::ContactExcluded(excluded) => {
+            dispose(conn, org, campaign, excluded.contact_id, Final::DoNotCall).await?;
         }
         _ => {}
     }
+    Ok(campaign)
+}
+
+/// Records how the contact's part in the campaign ended.
+async fn dispose(
+    conn: &mut PgConnection,
+    org: &str,
+    campaign: Uuid,
+    contact: Uuid,
+    done: Final,
+) -> Result<(), HandleError> {
+    sqlx::query(
+        "INSERT INTO analytics_campaign_contacts (campaign_id, contact_id, org_id, disposition)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (campaign_id, contact_id) DO UPDATE SET disposition = $4",
+    )
+    .bind(campaign)
+    .bind(contact)
+    .bind(org)
+    .bind(done.disposition())
+    .execute(&mut *conn)
+    .await
+    .map_err(retry)?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod rebuild;
 use comms_bus::{ConsumerConfig, Envelope, HandleError, Handler};
 use comms_events::agent::AgentEvent;
 use comms_events::call::CallEvent;
+use comms_events::campaign::CampaignEvent;
 use comms_proto::v1::analytics_service_server::AnalyticsServiceServer;
 use comms_runtime::config::Common;
 use comms_runtime::{ConfigError, Env, Shutdown};
@@ -41,7 +42,7 @@ impl Config {
             bindings: vec![
                 CallEvent::BINDING.into(),
                 AgentEvent::BINDING.into(),
-                "comms.campaign.*".into(),
+                CampaignEvent::BINDING.into(),
             ],
             // The name keys the de-duplication records; it predates agent analytics.
             consumer_name: "analytics.calls".into(),
@@ -85,7 +86,7 @@ impl Handler for Projector {
         let (campaign_events, others): (Vec<Envelope>, Vec<Envelope>) = envelopes
             .iter()
             .cloned()
-            .partition(|e| e.event_type.starts_with("comms.campaign."));
+            .partition(|e| CampaignEvent::contains(&e.event_type));
         let (agent_events, call_events): (Vec<Envelope>, Vec<Envelope>) =
             others.into_iter().partition(is_agent_event);
         if !call_events.is_empty() {
@@ -98,12 +99,8 @@ impl Handler for Projector {
         }
         let mut touched = std::collections::BTreeSet::new();
         for envelope in &campaign_events {
-            campaigns::apply(conn, envelope).await?;
-            if let Some(id) = envelope.data.get("campaign_id").and_then(|v| v.as_str())
-                && let Ok(id) = uuid::Uuid::parse_str(id)
-            {
-                touched.insert((envelope.organization_id.clone(), id));
-            }
+            let campaign = campaigns::apply(conn, envelope).await?;
+            touched.insert((envelope.organization_id.clone(), campaign));
         }
         // Outside this transaction, so the figures may lag by one batch; they are gauges.
         for org in organizations {

@@ -211,7 +211,9 @@ async fn replay_in_place(
                 let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
                 let applied = match category {
                     "agent" => crate::agents::apply(&mut savepoint, &envelope).await,
-                    "campaign" => crate::campaigns::apply(&mut savepoint, &envelope).await,
+                    "campaign" => crate::campaigns::apply(&mut savepoint, &envelope)
+                        .await
+                        .map(drop),
                     other => unreachable!("no read model is built from {other} streams"),
                 };
                 match applied {

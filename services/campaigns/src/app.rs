@@ -298,8 +298,7 @@ impl Campaigns {
         let mut valid = Vec::new();
         for (index, row) in rows.into_iter().enumerate() {
             match row.and_then(|fields| {
-                fields
-                    .validate()
+                crate::domain::contact::validate(&fields)
                     .map(|()| fields)
                     .map_err(|e| vec![crate::domain::field_problem(&e)])
             }) {

@@ -7,12 +7,12 @@ use comms_proto::v1;
 use comms_proto::{Language, PhoneNumber, Violations};
 
 use crate::app::ContactStatus;
-use crate::domain::campaign::{Settings, Trigger, TriggerAction};
-use crate::domain::contact::{Contact, ContactFields};
+use crate::domain::campaign::{self, Settings, Trigger, TriggerAction};
+use crate::domain::contact::{self, Contact, ContactFields};
 use crate::domain::dialing::{RetryPolicy, RetryRule};
 use crate::domain::field_problem;
 use crate::domain::pacing::DialingMode;
-use crate::domain::window::CallingWindow;
+use crate::domain::window;
 use crate::store::campaigns::CampaignView;
 
 /// `patch` laid over `base`: set fields replace, unset ones stay. Retry delays shorter than
@@ -46,7 +46,7 @@ pub fn settings(
     }
     if let Some(window) = &patch.window {
         // The domain names the exact field (window.start, window.end, window.days).
-        match CallingWindow::parse(&window.start, &window.end, &window.days) {
+        match window::parse(&window.start, &window.end, &window.days) {
             Ok(window) => settings.window = window,
             Err(error) => {
                 let (field, reason) = field_problem(&error);
@@ -98,7 +98,7 @@ pub fn settings(
             });
         }
     }
-    if let Err(error) = settings.validate() {
+    if let Err(error) = campaign::validate(&settings) {
         let (field, reason) = field_problem(&error);
         violations.add(&field, reason);
     }
@@ -231,7 +231,7 @@ pub fn contact_fields(
         violations.add(&field("phones"), "at least one E.164 number");
     } else if fields.phones.len() == given.phones.len() {
         // With every number valid (each bad one is named above), the rest of the checks.
-        if let Err(error) = fields.validate() {
+        if let Err(error) = contact::validate(&fields) {
             let (name, reason) = field_problem(&error);
             violations.add(&field(&name), reason);
         }

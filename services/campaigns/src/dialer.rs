@@ -31,6 +31,7 @@ use crate::domain::campaign::{Campaign, Command, Status, TriggerAction};
 use crate::domain::contact::Contact;
 use crate::domain::dialing::{self, Callee, DialState, Skip};
 use crate::domain::pacing::{DialingMode, Floor, Pacer};
+use crate::domain::window;
 use crate::store::campaigns::{self, CampaignCall, CampaignView};
 use crate::store::{Versioned, contacts, do_not_call, store_error};
 
@@ -388,7 +389,7 @@ impl Dialer {
         } else {
             SCAN_BUDGET
         };
-        let open_zones = campaign.settings.window.open_zones(now);
+        let open_zones = window::open_zones(&campaign.settings.window, now);
         while (placed < wanted || scanned == 0) && scanned < budget {
             let page =
                 campaigns::candidates(&mut conn, campaign.id, now, &open_zones, after, SCAN_PAGE)

@@ -336,7 +336,7 @@ fn crm_fields(contact: CrmContact) -> Result<(ContactFields, Option<DateTime<Utc
         do_not_call: contact.do_not_call,
         external_id: Some(contact.id),
     };
-    fields.validate().map_err(|e| {
+    crate::domain::contact::validate(&fields).map_err(|e| {
         let (field, reason) = crate::domain::field_problem(&e);
         format!("data.{field}: {reason}")
     })?;

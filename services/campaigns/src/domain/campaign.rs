@@ -11,13 +11,15 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use comms_proto::{Language, PhoneNumber};
+use comms_events::campaign as event;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::dialing::{Final, Outcome, RetryPolicy};
-use super::pacing::DialingMode;
-use super::window::CallingWindow;
+pub use comms_events::campaign::{
+    CampaignEvent, MAX_ABANDON_CAP, Member, Settings, Trigger, TriggerAction,
+};
+
+use super::dialing::{Final, Outcome};
 use super::{DomainError, invalid};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,255 +56,43 @@ impl Status {
     }
 }
 
-/// What starts a campaign, or adds a contact to it, from another module's event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Trigger {
-    /// The event type: `planning.task.completed`.
-    pub event: String,
-    /// The event's `data` must hold each of these fields with this (string) value, e.g.
-    /// `{"project_id": "p-42"}`; empty matches every such event.
-    #[serde(default)]
-    pub matching: std::collections::BTreeMap<String, String>,
-    pub action: TriggerAction,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TriggerAction {
-    /// Start the campaign (a draft or paused one; running is left alone).
-    Start,
-    /// Add the task's contact (`data.contact_id`, the CRM's id) to the campaign.
-    AddContact,
-}
-
-pub const TRIGGER_EVENTS: [&str; 1] =
-    [<comms_events::platform::TaskCompleted as comms_events::Event>::TYPE];
-
-impl Trigger {
-    pub fn matches(&self, event_type: &str, data: &serde_json::Value) -> bool {
-        self.event == event_type
-            && self.matching.iter().all(|(field, value)| {
-                data.get(field).and_then(serde_json::Value::as_str) == Some(value.as_str())
-            })
+/// Whether the settings may be a campaign's: named, a valid window and retry policy, an abandon
+/// cap within the legal one, list names that are list names, a trigger we can follow.
+pub fn validate(settings: &Settings) -> Result<(), DomainError> {
+    let name = settings.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(invalid(
+            "name",
+            "a campaign needs a name of 1 to 200 characters",
+        ));
     }
-}
-
-/// How the campaign dials. Every field has a default but the name.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Settings {
-    pub name: String,
-    pub dialing_mode: DialingMode,
-    /// The number shown to contacts; the telephony provider's default when absent.
-    pub caller_id: Option<PhoneNumber>,
-    pub language: Language,
-    pub window: CallingWindow,
-    pub retry: RetryPolicy,
-    /// Abandoned over answered calls the campaign must stay under, 0–0.03.
-    pub abandon_cap: f64,
-    /// Names of the organization's do-not-call lists the campaign honours (besides each
-    /// contact's own flag, always honoured).
-    pub do_not_call_lists: Vec<String>,
-    pub trigger: Option<Trigger>,
-}
-
-pub const MAX_ABANDON_CAP: f64 = 0.03;
-
-impl Settings {
-    pub fn new(name: &str, dialing_mode: DialingMode) -> Self {
-        Self {
-            name: name.to_owned(),
-            dialing_mode,
-            caller_id: None,
-            language: Language::En,
-            window: CallingWindow::default(),
-            retry: RetryPolicy::default(),
-            abandon_cap: MAX_ABANDON_CAP,
-            do_not_call_lists: Vec::new(),
-            trigger: None,
-        }
+    super::window::validate(&settings.window)?;
+    super::dialing::validate_retry(&settings.retry)?;
+    if !(settings.abandon_cap > 0.0 && settings.abandon_cap <= MAX_ABANDON_CAP) {
+        return Err(invalid(
+            "abandon_cap",
+            format!(
+                "{} is not a rate above 0 and at most 0.03 (3%, the legal cap)",
+                settings.abandon_cap
+            ),
+        ));
     }
-
-    pub fn validate(&self) -> Result<(), DomainError> {
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(invalid(
-                "name",
-                "a campaign needs a name of 1 to 200 characters",
-            ));
-        }
-        self.window.validate()?;
-        self.retry.validate()?;
-        if !(self.abandon_cap > 0.0 && self.abandon_cap <= MAX_ABANDON_CAP) {
-            return Err(invalid(
-                "abandon_cap",
-                format!(
-                    "{} is not a rate above 0 and at most 0.03 (3%, the legal cap)",
-                    self.abandon_cap
-                ),
-            ));
-        }
-        for list in &self.do_not_call_lists {
-            super::do_not_call::check_list_name(list)?;
-        }
-        if let Some(trigger) = &self.trigger
-            && !TRIGGER_EVENTS.contains(&trigger.event.as_str())
-        {
-            return Err(invalid(
-                "trigger.event",
-                format!(
-                    "{:?} cannot trigger a campaign; use planning.task.completed",
-                    trigger.event
-                ),
-            ));
-        }
-        Ok(())
+    for list in &settings.do_not_call_lists {
+        super::do_not_call::check_list_name(list)?;
     }
-}
-
-/// A contact added to the campaign, and how soon to call them (higher first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    pub contact_id: Uuid,
-    pub priority: i32,
-}
-
-/// What happens to a campaign. Stored and published as `comms.campaign.<variant>` with the
-/// variant's fields and the `campaign_id` as data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Event {
-    Created {
-        campaign_id: Uuid,
-        settings: Settings,
-        at: DateTime<Utc>,
-    },
-    Updated {
-        settings: Settings,
-        at: DateTime<Utc>,
-    },
-    Started {
-        at: DateTime<Utc>,
-        /// The other module's task whose completion started it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task_id: Option<String>,
-    },
-    Paused {
-        at: DateTime<Utc>,
-    },
-    Resumed {
-        at: DateTime<Utc>,
-    },
-    Completed {
-        at: DateTime<Utc>,
-    },
-    Canceled {
-        at: DateTime<Utc>,
-    },
-    ContactsAdded {
-        contacts: Vec<Member>,
-        at: DateTime<Utc>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        task_id: Option<String>,
-    },
-    CallPlaced {
-        contact_id: Uuid,
-        call_id: Uuid,
-        attempt: u32,
-        at: DateTime<Utc>,
-    },
-    CallFinished {
-        contact_id: Uuid,
-        call_id: Uuid,
-        outcome: Outcome,
-        /// From placing the call until it was answered or given up.
-        ring_seconds: f64,
-        /// Talk time of a connected call.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        talk_seconds: Option<f64>,
-        /// Set when the contact is done with.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        done: Option<Final>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        retry_at: Option<DateTime<Utc>>,
-        at: DateTime<Utc>,
-    },
-    /// The agent on a connected call finished its wrap-up: the rest of the call's handle time.
-    WrapUpRecorded {
-        call_id: Uuid,
-        agent_id: Uuid,
-        /// From the call's end until the agent left wrap-up.
-        seconds: f64,
-        at: DateTime<Utc>,
-    },
-    /// The contact is never to be called (a do-not-call list, their own flag, withdrawn
-    /// consent): final for this campaign, without a call.
-    ContactExcluded {
-        contact_id: Uuid,
-        reason: String,
-        at: DateTime<Utc>,
-    },
-    /// Preview dialing: the contact is shown to a reserved agent, who accepts (the call is then
-    /// placed, as `call_id`) or skips.
-    PreviewOffered {
-        contact_id: Uuid,
-        call_id: Uuid,
-        agent_id: Uuid,
-        at: DateTime<Utc>,
-    },
-    /// The preview ended without a call: skipped by the agent, or not answered in time.
-    PreviewWithdrawn {
-        contact_id: Uuid,
-        call_id: Uuid,
-        reason: String,
-        /// When the contact may be offered again.
-        retry_at: DateTime<Utc>,
-        at: DateTime<Utc>,
-    },
-}
-
-const TYPE_PREFIX: &str = "comms.campaign.";
-
-impl Event {
-    /// The event's data as stored and published: its fields and the campaign's id.
-    pub fn to_data(&self, campaign_id: Uuid) -> serde_json::Value {
-        let tagged = serde_json::to_value(self).expect("events serialize");
-        let mut data = tagged
-            .as_object()
-            .and_then(|o| o.values().next())
-            .cloned()
-            .expect("an externally tagged variant");
-        data["campaign_id"] = serde_json::json!(campaign_id);
-        data
+    if let Some(trigger) = &settings.trigger
+        && !Trigger::EVENTS.contains(&trigger.event.as_str())
+    {
+        return Err(invalid(
+            "trigger.event",
+            format!(
+                "{:?} cannot trigger a campaign; use {}",
+                trigger.event,
+                Trigger::EVENTS.join(" or ")
+            ),
+        ));
     }
-
-    /// The event stored as `event_type` with `data`.
-    pub fn from_stored(event_type: &str, data: &serde_json::Value) -> Result<Self, String> {
-        let variant = event_type
-            .strip_prefix(TYPE_PREFIX)
-            .ok_or_else(|| format!("{event_type} is not a campaign event"))?;
-        serde_json::from_value(serde_json::json!({ variant: data }))
-            .map_err(|e| format!("{event_type}: {e}"))
-    }
-
-    /// The event's type on the bus: `comms.campaign.<name>`.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::Created { .. } => "comms.campaign.created",
-            Self::Updated { .. } => "comms.campaign.updated",
-            Self::Started { .. } => "comms.campaign.started",
-            Self::Paused { .. } => "comms.campaign.paused",
-            Self::Resumed { .. } => "comms.campaign.resumed",
-            Self::Completed { .. } => "comms.campaign.completed",
-            Self::Canceled { .. } => "comms.campaign.canceled",
-            Self::ContactsAdded { .. } => "comms.campaign.contacts_added",
-            Self::CallPlaced { .. } => "comms.campaign.call_placed",
-            Self::CallFinished { .. } => "comms.campaign.call_finished",
-            Self::WrapUpRecorded { .. } => "comms.campaign.wrap_up_recorded",
-            Self::ContactExcluded { .. } => "comms.campaign.contact_excluded",
-            Self::PreviewOffered { .. } => "comms.campaign.preview_offered",
-            Self::PreviewWithdrawn { .. } => "comms.campaign.preview_withdrawn",
-        }
-    }
+    Ok(())
 }
 
 /// The campaign, folded from its events.
@@ -401,7 +191,10 @@ fn refuse(action: &'static str, status: Status) -> DomainError {
 }
 
 /// Decides what `command` does to the campaign (absent before it is created).
-pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event>, DomainError> {
+pub fn handle(
+    campaign: Option<&Campaign>,
+    command: Command,
+) -> Result<Vec<CampaignEvent>, DomainError> {
     let Some(campaign) = campaign else {
         return match command {
             Command::Create {
@@ -409,57 +202,69 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
                 settings,
                 at,
             } => {
-                settings.validate()?;
-                Ok(vec![Event::Created {
+                validate(&settings)?;
+                Ok(vec![CampaignEvent::Created(event::Created {
                     campaign_id,
                     settings,
                     at,
-                }])
+                })])
             }
             _ => Err(DomainError::NotFound),
         };
     };
-    let status = campaign.status;
-    let event = match command {
+    let (status, campaign_id) = (campaign.status, campaign.id);
+    let already_triggered = |task_id: &Option<String>| {
+        task_id
+            .as_ref()
+            .is_some_and(|t| campaign.triggered_by.contains(t))
+    };
+    let moment = |at| event::StatusChanged { campaign_id, at };
+    let event: CampaignEvent = match command {
         Command::Create { .. } => return Err(DomainError::AlreadyExists),
         Command::Update { settings, at } => {
             if !matches!(status, Status::Draft | Status::Paused) {
                 return Err(refuse("change the settings of", status));
             }
-            settings.validate()?;
-            Event::Updated { settings, at }
+            validate(&settings)?;
+            event::Updated {
+                campaign_id,
+                settings,
+                at,
+            }
+            .into()
         }
         Command::Start { at, task_id } => {
-            if task_id
-                .as_ref()
-                .is_some_and(|t| campaign.triggered_by.contains(t))
-            {
+            if already_triggered(&task_id) {
                 return Ok(Vec::new());
             }
             match status {
-                Status::Draft | Status::Paused if task_id.is_some() => {
-                    Event::Started { at, task_id }
-                }
-                Status::Draft => Event::Started { at, task_id },
+                Status::Draft => {}
+                Status::Paused if task_id.is_some() => {}
                 // A trigger on a running campaign has nothing to do.
                 Status::Running if task_id.is_some() => return Ok(Vec::new()),
                 _ => return Err(refuse("start", status)),
             }
+            event::Started {
+                campaign_id,
+                at,
+                task_id,
+            }
+            .into()
         }
         Command::Pause { at } => match status {
-            Status::Running => Event::Paused { at },
+            Status::Running => event::Paused(moment(at)).into(),
             _ => return Err(refuse("pause", status)),
         },
         Command::Resume { at } => match status {
-            Status::Paused => Event::Resumed { at },
+            Status::Paused => event::Resumed(moment(at)).into(),
             _ => return Err(refuse("resume", status)),
         },
         Command::Complete { at } => match status {
-            Status::Running => Event::Completed { at },
+            Status::Running => event::Completed(moment(at)).into(),
             _ => return Err(refuse("complete", status)),
         },
         Command::Cancel { at } => match status {
-            Status::Draft | Status::Running | Status::Paused => Event::Canceled { at },
+            Status::Draft | Status::Running | Status::Paused => event::Canceled(moment(at)).into(),
             _ => return Err(refuse("cancel", status)),
         },
         Command::AddContacts {
@@ -467,10 +272,7 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
             at,
             task_id,
         } => {
-            if task_id
-                .as_ref()
-                .is_some_and(|t| campaign.triggered_by.contains(t))
-            {
+            if already_triggered(&task_id) {
                 return Ok(Vec::new());
             }
             if matches!(status, Status::Completed | Status::Canceled) {
@@ -479,11 +281,13 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
             if contacts.is_empty() {
                 return Ok(Vec::new());
             }
-            Event::ContactsAdded {
+            event::ContactsAdded {
+                campaign_id,
                 contacts,
                 at,
                 task_id,
             }
+            .into()
         }
         Command::PlaceCall {
             contact_id,
@@ -494,12 +298,14 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
             if status != Status::Running {
                 return Err(refuse("place a call for", status));
             }
-            Event::CallPlaced {
+            event::CallPlaced {
+                campaign_id,
                 contact_id,
                 call_id,
                 attempt,
                 at,
             }
+            .into()
         }
         // Calls in progress finish whatever the campaign's status: pausing lets them end.
         Command::FinishCall {
@@ -511,7 +317,8 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
             done,
             retry_at,
             at,
-        } => Event::CallFinished {
+        } => event::CallFinished {
+            campaign_id,
             contact_id,
             call_id,
             outcome,
@@ -520,28 +327,33 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
             done,
             retry_at,
             at,
-        },
+        }
+        .into(),
         // Like a call's end, its wrap-up counts whatever the campaign's status.
         Command::RecordWrapUp {
             call_id,
             agent_id,
             seconds,
             at,
-        } => Event::WrapUpRecorded {
+        } => event::WrapUpRecorded {
+            campaign_id,
             call_id,
             agent_id,
             seconds,
             at,
-        },
+        }
+        .into(),
         Command::ExcludeContact {
             contact_id,
             reason,
             at,
-        } => Event::ContactExcluded {
+        } => event::ContactExcluded {
+            campaign_id,
             contact_id,
             reason,
             at,
-        },
+        }
+        .into(),
         Command::OfferPreview {
             contact_id,
             call_id,
@@ -551,12 +363,14 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
             if status != Status::Running {
                 return Err(refuse("offer a contact of", status));
             }
-            Event::PreviewOffered {
+            event::PreviewOffered {
+                campaign_id,
                 contact_id,
                 call_id,
                 agent_id,
                 at,
             }
+            .into()
         }
         // Like a call in progress, a preview in progress may end whatever the status.
         Command::WithdrawPreview {
@@ -565,75 +379,68 @@ pub fn handle(campaign: Option<&Campaign>, command: Command) -> Result<Vec<Event
             reason,
             retry_at,
             at,
-        } => Event::PreviewWithdrawn {
+        } => event::PreviewWithdrawn {
+            campaign_id,
             contact_id,
             call_id,
             reason,
             retry_at,
             at,
-        },
+        }
+        .into(),
     };
     Ok(vec![event])
 }
 
 /// Folds `event` into the campaign.
-pub fn apply(campaign: Option<Campaign>, event: &Event) -> Campaign {
-    if let Event::Created {
-        campaign_id,
-        settings,
-        at,
-    } = event
-    {
+pub fn apply(campaign: Option<Campaign>, event: &CampaignEvent) -> Campaign {
+    if let CampaignEvent::Created(created) = event {
         return Campaign {
-            id: *campaign_id,
-            settings: settings.clone(),
+            id: created.campaign_id,
+            settings: created.settings.clone(),
             status: Status::Draft,
-            created_at: *at,
-            updated_at: *at,
+            created_at: created.at,
+            updated_at: created.at,
             started_at: None,
             ended_at: None,
             triggered_by: BTreeSet::new(),
         };
     }
     let mut campaign = campaign.expect("a campaign's first event creates it");
+    let mut moved = |status: Status, at| {
+        campaign.status = status;
+        campaign.updated_at = at;
+    };
     match event {
-        Event::Created { .. } => unreachable!("handled above"),
-        Event::Updated { settings, at } => {
-            campaign.settings = settings.clone();
-            campaign.updated_at = *at;
+        CampaignEvent::Created(_) => unreachable!("handled above"),
+        CampaignEvent::Updated(updated) => {
+            campaign.settings = updated.settings.clone();
+            campaign.updated_at = updated.at;
         }
-        Event::Started { at, task_id } => {
-            campaign.status = Status::Running;
-            campaign.started_at.get_or_insert(*at);
-            campaign.updated_at = *at;
-            campaign.triggered_by.extend(task_id.clone());
+        CampaignEvent::Started(started) => {
+            moved(Status::Running, started.at);
+            campaign.started_at.get_or_insert(started.at);
+            campaign.triggered_by.extend(started.task_id.clone());
         }
-        Event::Paused { at } => {
-            campaign.status = Status::Paused;
-            campaign.updated_at = *at;
+        CampaignEvent::Paused(paused) => moved(Status::Paused, paused.at),
+        CampaignEvent::Resumed(resumed) => moved(Status::Running, resumed.at),
+        CampaignEvent::Completed(completed) => {
+            moved(Status::Completed, completed.at);
+            campaign.ended_at = Some(completed.at);
         }
-        Event::Resumed { at } => {
-            campaign.status = Status::Running;
-            campaign.updated_at = *at;
+        CampaignEvent::Canceled(canceled) => {
+            moved(Status::Canceled, canceled.at);
+            campaign.ended_at = Some(canceled.at);
         }
-        Event::Completed { at } | Event::Canceled { at } => {
-            campaign.status = if matches!(event, Event::Completed { .. }) {
-                Status::Completed
-            } else {
-                Status::Canceled
-            };
-            campaign.ended_at = Some(*at);
-            campaign.updated_at = *at;
+        CampaignEvent::ContactsAdded(added) => {
+            campaign.triggered_by.extend(added.task_id.clone());
         }
-        Event::ContactsAdded { task_id, .. } => {
-            campaign.triggered_by.extend(task_id.clone());
-        }
-        Event::CallPlaced { .. }
-        | Event::CallFinished { .. }
-        | Event::WrapUpRecorded { .. }
-        | Event::ContactExcluded { .. }
-        | Event::PreviewOffered { .. }
-        | Event::PreviewWithdrawn { .. } => {}
+        CampaignEvent::CallPlaced(_)
+        | CampaignEvent::CallFinished(_)
+        | CampaignEvent::WrapUpRecorded(_)
+        | CampaignEvent::ContactExcluded(_)
+        | CampaignEvent::PreviewOffered(_)
+        | CampaignEvent::PreviewWithdrawn(_) => {}
     }
     campaign
 }
@@ -641,6 +448,7 @@ pub fn apply(campaign: Option<Campaign>, event: &Event) -> Campaign {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::pacing::DialingMode;
 
     fn at() -> DateTime<Utc> {
         "2026-07-15T17:00:00Z".parse().unwrap()
@@ -793,17 +601,18 @@ mod tests {
 
     #[test]
     fn events_carry_their_bus_names_and_round_trip() {
-        let event = Event::Started {
+        let id = Uuid::new_v4();
+        let event = CampaignEvent::Started(event::Started {
+            campaign_id: id,
             at: at(),
             task_id: Some("task-9".into()),
-        };
+        });
         assert_eq!(event.event_type(), "comms.campaign.started");
-        let id = Uuid::new_v4();
-        let data = event.to_data(id);
+        let data = event.to_data();
         assert_eq!(data["campaign_id"], id.to_string());
         assert_eq!(data["task_id"], "task-9");
         assert_eq!(
-            Event::from_stored(event.event_type(), &data).unwrap(),
+            CampaignEvent::decode(event.event_type(), event.version(), &data).unwrap(),
             event
         );
     }

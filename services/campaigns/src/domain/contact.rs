@@ -2,13 +2,14 @@
 //! from the CRM's events, a CSV import, a gRPC stream or the API; an update that changes
 //! nothing records nothing, so syncing the same contact twice is harmless.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use comms_proto::{Language, PhoneNumber};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+pub use comms_events::contact::{
+    ContactChanged, ContactCreated, ContactEvent, ContactFields, ContactUpdated,
+};
 
 use super::time_zones;
 use super::{DomainError, invalid};
@@ -20,76 +21,55 @@ const MAX_FIELD_NAME: usize = 64;
 const MAX_FIELD_VALUE: usize = 1000;
 const MAX_EXTERNAL_ID: usize = 128;
 
-/// What a contact is: everything but its id and times.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContactFields {
-    pub name: String,
-    /// E.164 numbers; the first is the one dialed.
-    pub phones: Vec<PhoneNumber>,
-    pub language: Language,
-    /// An IANA zone; when absent, the zones of the first number's prefix are used.
-    pub time_zone: Option<String>,
-    #[serde(default)]
-    pub custom_fields: BTreeMap<String, String>,
-    /// Consent to be called: `Some(false)` (withdrawn) is never dialed; unknown is.
-    pub consent: Option<bool>,
-    /// The contact asked never to be called.
-    #[serde(default)]
-    pub do_not_call: bool,
-    /// The CRM's id for this contact, if it came from (or is known to) the CRM.
-    pub external_id: Option<String>,
-}
-
-impl ContactFields {
-    pub fn validate(&self) -> Result<(), DomainError> {
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > MAX_NAME {
-            return Err(invalid("name", format!("1 to {MAX_NAME} characters")));
-        }
-        if self.phones.is_empty() || self.phones.len() > MAX_PHONES {
-            return Err(invalid("phones", format!("1 to {MAX_PHONES} numbers")));
-        }
-        if let Some(zone) = &self.time_zone {
-            time_zones::parse_zone(zone).map_err(|reason| invalid("time_zone", reason))?;
-        }
-        if self.custom_fields.len() > MAX_FIELDS {
+/// Whether the fields may be a contact's: each is named in the error.
+pub fn validate(fields: &ContactFields) -> Result<(), DomainError> {
+    let name = fields.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        return Err(invalid("name", format!("1 to {MAX_NAME} characters")));
+    }
+    if fields.phones.is_empty() || fields.phones.len() > MAX_PHONES {
+        return Err(invalid("phones", format!("1 to {MAX_PHONES} numbers")));
+    }
+    if let Some(zone) = &fields.time_zone {
+        time_zones::parse_zone(zone).map_err(|reason| invalid("time_zone", reason))?;
+    }
+    if fields.custom_fields.len() > MAX_FIELDS {
+        return Err(invalid(
+            "custom_fields",
+            format!("at most {MAX_FIELDS} fields"),
+        ));
+    }
+    for (key, value) in &fields.custom_fields {
+        if key.is_empty() || key.len() > MAX_FIELD_NAME {
             return Err(invalid(
                 "custom_fields",
-                format!("at most {MAX_FIELDS} fields"),
+                format!("{key:?}: names are 1 to {MAX_FIELD_NAME} bytes"),
             ));
         }
-        for (key, value) in &self.custom_fields {
-            if key.is_empty() || key.len() > MAX_FIELD_NAME {
-                return Err(invalid(
-                    "custom_fields",
-                    format!("{key:?}: names are 1 to {MAX_FIELD_NAME} bytes"),
-                ));
-            }
-            if value.len() > MAX_FIELD_VALUE {
-                return Err(invalid(
-                    "custom_fields",
-                    format!("{key:?}: values are at most {MAX_FIELD_VALUE} bytes"),
-                ));
-            }
-        }
-        if let Some(id) = &self.external_id
-            && (id.is_empty() || id.len() > MAX_EXTERNAL_ID)
-        {
+        if value.len() > MAX_FIELD_VALUE {
             return Err(invalid(
-                "external_id",
-                format!("1 to {MAX_EXTERNAL_ID} bytes"),
+                "custom_fields",
+                format!("{key:?}: values are at most {MAX_FIELD_VALUE} bytes"),
             ));
         }
-        Ok(())
     }
+    if let Some(id) = &fields.external_id
+        && (id.is_empty() || id.len() > MAX_EXTERNAL_ID)
+    {
+        return Err(invalid(
+            "external_id",
+            format!("1 to {MAX_EXTERNAL_ID} bytes"),
+        ));
+    }
+    Ok(())
+}
 
-    /// What identifies the contact within an organization, so a second import or sync of the
-    /// same person finds them: the CRM's id when known, else the first number.
-    pub fn identity_key(&self) -> String {
-        match &self.external_id {
-            Some(id) => format!("ext:{id}"),
-            None => format!("tel:{}", self.phones[0]),
-        }
+/// What identifies the contact within an organization, so a second import or sync of the same
+/// person finds them: the CRM's id when known, else the first number.
+pub fn identity_key(fields: &ContactFields) -> String {
+    match &fields.external_id {
+        Some(id) => format!("ext:{id}"),
+        None => format!("tel:{}", fields.phones[0]),
     }
 }
 
@@ -123,43 +103,29 @@ impl Contact {
     }
 }
 
-/// Stored and published as `comms.contact.created` / `comms.contact.updated`, with the
-/// contact's fields as they now are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ContactChanged {
-    pub contact_id: Uuid,
-    #[serde(flatten)]
-    pub fields: ContactFields,
-    pub at: DateTime<Utc>,
-}
-
-pub const CREATED: &str = "comms.contact.created";
-pub const UPDATED: &str = "comms.contact.updated";
-
 /// Creates the contact, or updates it when `fields` differ; `None` when nothing changes.
 pub fn upsert(
     current: Option<&Contact>,
     contact_id: Uuid,
     fields: ContactFields,
     at: DateTime<Utc>,
-) -> Result<Option<(&'static str, ContactChanged)>, DomainError> {
-    fields.validate()?;
-    let event_type = match current {
-        Some(contact) if contact.fields == fields => return Ok(None),
-        Some(_) => UPDATED,
-        None => CREATED,
+) -> Result<Option<ContactEvent>, DomainError> {
+    validate(&fields)?;
+    let change = ContactChanged {
+        contact_id,
+        fields,
+        at,
     };
-    Ok(Some((
-        event_type,
-        ContactChanged {
-            contact_id,
-            fields,
-            at,
-        },
-    )))
+    Ok(match current {
+        Some(contact) if contact.fields == change.fields => None,
+        Some(_) => Some(ContactUpdated(change).into()),
+        None => Some(ContactCreated(change).into()),
+    })
 }
 
-pub fn apply(current: Option<Contact>, change: &ContactChanged) -> Contact {
+/// Folds `event` into the contact.
+pub fn apply(current: Option<Contact>, event: &ContactEvent) -> Contact {
+    let change = event.change();
     match current {
         Some(contact) => Contact {
             fields: change.fields.clone(),
@@ -177,6 +143,10 @@ pub fn apply(current: Option<Contact>, change: &ContactChanged) -> Contact {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use comms_proto::{Language, PhoneNumber};
+
     use super::*;
 
     fn fields() -> ContactFields {
@@ -199,8 +169,8 @@ mod tests {
     #[test]
     fn the_same_fields_twice_change_nothing() {
         let id = Uuid::new_v4();
-        let (kind, created) = upsert(None, id, fields(), at()).unwrap().unwrap();
-        assert_eq!(kind, CREATED);
+        let created = upsert(None, id, fields(), at()).unwrap().unwrap();
+        assert!(matches!(created, ContactEvent::Created(_)));
         let contact = apply(None, &created);
         assert!(
             upsert(Some(&contact), id, fields(), at())
@@ -209,18 +179,18 @@ mod tests {
         );
         let mut renamed = fields();
         renamed.name = "Augusta Ada King".into();
-        let (kind, _) = upsert(Some(&contact), id, renamed, at()).unwrap().unwrap();
-        assert_eq!(kind, UPDATED);
+        let updated = upsert(Some(&contact), id, renamed, at()).unwrap().unwrap();
+        assert!(matches!(updated, ContactEvent::Updated(_)));
     }
 
     #[test]
     fn the_zone_is_the_contacts_own_or_their_numbers() {
         let id = Uuid::new_v4();
-        let contact = apply(None, &upsert(None, id, fields(), at()).unwrap().unwrap().1);
+        let contact = apply(None, &upsert(None, id, fields(), at()).unwrap().unwrap());
         assert_eq!(contact.zones()[0].name(), "America/Los_Angeles");
         let mut moved = fields();
         moved.time_zone = Some("Europe/Madrid".into());
-        let contact = apply(None, &upsert(None, id, moved, at()).unwrap().unwrap().1);
+        let contact = apply(None, &upsert(None, id, moved, at()).unwrap().unwrap());
         assert_eq!(contact.zones()[0].name(), "Europe/Madrid");
     }
 
@@ -251,8 +221,7 @@ mod tests {
             None,
             &upsert(None, Uuid::new_v4(), flagged, at())
                 .unwrap()
-                .unwrap()
-                .1,
+                .unwrap(),
         );
         assert_eq!(
             contact.own_do_not_call().unwrap(),

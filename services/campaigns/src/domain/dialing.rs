@@ -8,109 +8,30 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub use comms_events::campaign::{Final, Outcome, RetryPolicy, RetryRule};
+
 use super::window::{CallingWindow, OutsideWindow};
 use super::{DomainError, invalid};
 
-/// What became of one attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Answered and talked to an agent.
-    Connected,
-    NoAnswer,
-    Busy,
-    Failed,
-    Voicemail,
-    /// Answered with no agent free: counts against the abandon cap, retried like no answer.
-    Abandoned,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connected => "connected",
-            Self::NoAnswer => "no_answer",
-            Self::Busy => "busy",
-            Self::Failed => "failed",
-            Self::Voicemail => "voicemail",
-            Self::Abandoned => "abandoned",
+/// Each outcome's rule allows 1 to 20 attempts, a second to a week apart.
+pub fn validate_retry(policy: &RetryPolicy) -> Result<(), DomainError> {
+    for (field, rule) in [
+        ("retry.no_answer", policy.no_answer),
+        ("retry.busy", policy.busy),
+        ("retry.failed", policy.failed),
+        ("retry.voicemail", policy.voicemail),
+    ] {
+        if !(1..=20).contains(&rule.max_attempts) {
+            return Err(invalid(field, "max_attempts must be from 1 to 20"));
+        }
+        if rule.delay_seconds == 0 || rule.delay_seconds > 7 * 24 * 3600 {
+            return Err(invalid(
+                field,
+                "delay_seconds must be from 1 to 604800 (a week)",
+            ));
         }
     }
-}
-
-/// How many attempts an outcome allows in all, and how long to wait before the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryRule {
-    pub max_attempts: u32,
-    pub delay_seconds: u32,
-}
-
-/// Retry rules per outcome; an abandoned call follows the no-answer rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RetryPolicy {
-    pub no_answer: RetryRule,
-    pub busy: RetryRule,
-    pub failed: RetryRule,
-    pub voicemail: RetryRule,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        let rule = |max_attempts, minutes: u32| RetryRule {
-            max_attempts,
-            delay_seconds: minutes * 60,
-        };
-        Self {
-            no_answer: rule(3, 60),
-            busy: rule(3, 10),
-            failed: rule(2, 30),
-            voicemail: rule(2, 240),
-        }
-    }
-}
-
-impl RetryPolicy {
-    pub fn rule(&self, outcome: Outcome) -> Option<RetryRule> {
-        match outcome {
-            Outcome::Connected => None,
-            Outcome::NoAnswer | Outcome::Abandoned => Some(self.no_answer),
-            Outcome::Busy => Some(self.busy),
-            Outcome::Failed => Some(self.failed),
-            Outcome::Voicemail => Some(self.voicemail),
-        }
-    }
-
-    pub fn validate(&self) -> Result<(), DomainError> {
-        for (field, rule) in [
-            ("retry.no_answer", self.no_answer),
-            ("retry.busy", self.busy),
-            ("retry.failed", self.failed),
-            ("retry.voicemail", self.voicemail),
-        ] {
-            if !(1..=20).contains(&rule.max_attempts) {
-                return Err(invalid(field, "max_attempts must be from 1 to 20"));
-            }
-            if rule.delay_seconds == 0 || rule.delay_seconds > 7 * 24 * 3600 {
-                return Err(invalid(
-                    field,
-                    "delay_seconds must be from 1 to 604800 (a week)",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// How a contact's part in a campaign ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Final {
-    /// Connected to an agent.
-    Reached,
-    /// No attempts left; the last outcome says why.
-    Exhausted { last: Outcome },
-    /// On a do-not-call list or marked do-not-call when the campaign came to them.
-    DoNotCall,
+    Ok(())
 }
 
 /// A contact's progress in one campaign.
@@ -231,7 +152,7 @@ pub fn check(
     if callee.zones.is_empty() {
         return Err(Skip::UnknownZone);
     }
-    window.check(now, callee.zones).map_err(Skip::OutsideWindow)
+    super::window::check(window, now, callee.zones).map_err(Skip::OutsideWindow)
 }
 
 #[cfg(test)]
@@ -353,8 +274,7 @@ mod tests {
         let mut policy = RetryPolicy::default();
         policy.busy.max_attempts = 0;
         assert!(
-            policy
-                .validate()
+            validate_retry(&policy)
                 .unwrap_err()
                 .to_string()
                 .starts_with("retry.busy:")
@@ -362,8 +282,7 @@ mod tests {
         let mut policy = RetryPolicy::default();
         policy.voicemail.delay_seconds = 0;
         assert!(
-            policy
-                .validate()
+            validate_retry(&policy)
                 .unwrap_err()
                 .to_string()
                 .starts_with("retry.voicemail:")

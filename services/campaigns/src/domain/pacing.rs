@@ -7,38 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dialing::Outcome;
 
-/// How a campaign paces its calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DialingMode {
-    /// An agent sees each contact and accepts before the call is placed.
-    Preview,
-    /// One call per free agent.
-    Progressive,
-    /// Calls ahead of free agents, from measured answer rate and handle time.
-    Predictive,
-}
-
-impl DialingMode {
-    pub fn parse(value: &str) -> Result<Self, String> {
-        match value {
-            "preview" => Ok(Self::Preview),
-            "progressive" => Ok(Self::Progressive),
-            "predictive" => Ok(Self::Predictive),
-            _ => Err(format!(
-                "{value:?} is not a dialing mode; use preview, progressive or predictive"
-            )),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Preview => "preview",
-            Self::Progressive => "progressive",
-            Self::Predictive => "predictive",
-        }
-    }
-}
+pub use comms_events::campaign::DialingMode;
 
 /// The campaign's agents and calls at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

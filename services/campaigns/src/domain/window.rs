@@ -6,19 +6,10 @@ use std::fmt;
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone as _, Utc, Weekday};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
+
+pub use comms_events::campaign::CallingWindow;
 
 use super::{DomainError, invalid};
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CallingWindow {
-    /// Local time the window opens (inclusive).
-    pub start: NaiveTime,
-    /// Local time the window closes (exclusive); after `start`, the same day.
-    pub end: NaiveTime,
-    /// The local weekdays calls may be placed on.
-    pub days: Vec<Weekday>,
-}
 
 /// Why a contact is outside the window: the local time and zone it was checked in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,105 +30,87 @@ impl fmt::Display for OutsideWindow {
     }
 }
 
-impl Default for CallingWindow {
-    /// 09:00–20:00, Monday to Friday: inside every US state's telemarketing hours.
-    fn default() -> Self {
-        Self {
-            start: NaiveTime::from_hms_opt(9, 0, 0).expect("valid"),
-            end: NaiveTime::from_hms_opt(20, 0, 0).expect("valid"),
-            days: vec![
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-            ],
-        }
-    }
+/// A window from `HH:MM` times and weekday names (`mon`…`sun`), each checked.
+pub fn parse(start: &str, end: &str, days: &[String]) -> Result<CallingWindow, DomainError> {
+    let time = |field: &'static str, value: &str| {
+        NaiveTime::parse_from_str(value, "%H:%M").map_err(|_| {
+            invalid(
+                field,
+                format!("{value:?} is not a time of day as HH:MM, e.g. 09:00"),
+            )
+        })
+    };
+    let window = CallingWindow {
+        start: time("window.start", start)?,
+        end: time("window.end", end)?,
+        days: days
+            .iter()
+            .map(|day| {
+                day.parse::<Weekday>().map_err(|_| {
+                    invalid("window.days", format!("{day:?} is not a weekday, e.g. mon"))
+                })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    validate(&window)?;
+    Ok(window)
 }
 
-impl CallingWindow {
-    /// A window from `HH:MM` times and weekday names (`mon`…`sun`), each checked.
-    pub fn parse(start: &str, end: &str, days: &[String]) -> Result<Self, DomainError> {
-        let time = |field: &'static str, value: &str| {
-            NaiveTime::parse_from_str(value, "%H:%M").map_err(|_| {
-                invalid(
-                    field,
-                    format!("{value:?} is not a time of day as HH:MM, e.g. 09:00"),
-                )
-            })
-        };
-        let window = Self {
-            start: time("window.start", start)?,
-            end: time("window.end", end)?,
-            days: days
-                .iter()
-                .map(|day| {
-                    day.parse::<Weekday>().map_err(|_| {
-                        invalid("window.days", format!("{day:?} is not a weekday, e.g. mon"))
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-        };
-        window.validate()?;
-        Ok(window)
+/// A window opens before it closes, on at least one day.
+pub fn validate(window: &CallingWindow) -> Result<(), DomainError> {
+    if window.end <= window.start {
+        return Err(invalid(
+            "window.end",
+            format!(
+                "the window ends ({}) before it starts ({}); it must end later the same day",
+                window.end.format("%H:%M"),
+                window.start.format("%H:%M")
+            ),
+        ));
     }
+    if window.days.is_empty() {
+        return Err(invalid("window.days", "name at least one weekday"));
+    }
+    Ok(())
+}
 
-    pub fn validate(&self) -> Result<(), DomainError> {
-        if self.end <= self.start {
-            return Err(invalid(
-                "window.end",
-                format!(
-                    "the window ends ({}) before it starts ({}); it must end later the same day",
-                    self.end.format("%H:%M"),
-                    self.start.format("%H:%M")
-                ),
-            ));
+/// Whether `at` falls inside the window in every one of `zones` (a contact whose zone is
+/// unknown may be in any zone of their number's prefix: all must agree). The first zone
+/// outside is the reason.
+pub fn check(window: &CallingWindow, at: DateTime<Utc>, zones: &[Tz]) -> Result<(), OutsideWindow> {
+    for zone in zones {
+        let local = at.with_timezone(zone).naive_local();
+        let open = window.days.contains(&local.weekday())
+            && local.time() >= window.start
+            && local.time() < window.end;
+        if !open {
+            return Err(OutsideWindow { local, zone: *zone });
         }
-        if self.days.is_empty() {
-            return Err(invalid("window.days", "name at least one weekday"));
-        }
-        Ok(())
     }
+    Ok(())
+}
 
-    /// Whether `at` falls inside the window in every one of `zones` (a contact whose zone is
-    /// unknown may be in any zone of their number's prefix: all must agree). The first zone
-    /// outside is the reason.
-    pub fn check(&self, at: DateTime<Utc>, zones: &[Tz]) -> Result<(), OutsideWindow> {
-        for zone in zones {
-            let local = at.with_timezone(zone).naive_local();
-            let open = self.days.contains(&local.weekday())
-                && local.time() >= self.start
-                && local.time() < self.end;
-            if !open {
-                return Err(OutsideWindow { local, zone: *zone });
-            }
-        }
-        Ok(())
-    }
+/// Every time zone the window is open in at `at`: a contact all of whose zones are among
+/// them may be called now.
+pub fn open_zones(window: &CallingWindow, at: DateTime<Utc>) -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS
+        .iter()
+        .filter(|zone| check(window, at, &[**zone]).is_ok())
+        .map(|zone| zone.name())
+        .collect()
+}
 
-    /// Every time zone the window is open in at `at`: a contact all of whose zones are among
-    /// them may be called now.
-    pub fn open_zones(&self, at: DateTime<Utc>) -> Vec<&'static str> {
-        chrono_tz::TZ_VARIANTS
-            .iter()
-            .filter(|zone| self.check(at, &[**zone]).is_ok())
-            .map(|zone| zone.name())
-            .collect()
+/// The first instant at or after `at` when the window is open in `zone`, within a week.
+pub fn next_open(window: &CallingWindow, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
+    if check(window, at, &[zone]).is_ok() {
+        return Some(at);
     }
-
-    /// The first instant at or after `at` when the window is open in `zone`, within a week.
-    pub fn next_open(&self, at: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
-        if self.check(at, &[zone]).is_ok() {
-            return Some(at);
-        }
-        let today = at.with_timezone(&zone).date_naive();
-        (0..=7)
-            .filter_map(|n| today.checked_add_days(chrono::Days::new(n)))
-            .filter(|day| self.days.contains(&day.weekday()))
-            .filter_map(|day| opening_instant(day, self.start, zone))
-            .find(|opening| *opening >= at)
-    }
+    let today = at.with_timezone(&zone).date_naive();
+    (0..=7)
+        .filter_map(|n| today.checked_add_days(chrono::Days::new(n)))
+        .filter(|day| window.days.contains(&day.weekday()))
+        .filter_map(|day| opening_instant(day, window.start, zone))
+        .find(|opening| *opening >= at)
 }
 
 /// The instant the wall clock of `zone` first shows `time` or later on `day`. When `time` falls
@@ -184,18 +157,24 @@ mod tests {
     #[test]
     fn half_past_nine_in_the_evening_is_outside_and_says_so() {
         // 2026-07-15 (a Wednesday) 02:30 UTC is 21:30 the evening before in Chicago (CDT).
-        let outside = CallingWindow::default()
-            .check(utc("2026-07-15T02:30:00Z"), &[chicago()])
-            .unwrap_err();
+        let outside = check(
+            &CallingWindow::default(),
+            utc("2026-07-15T02:30:00Z"),
+            &[chicago()],
+        )
+        .unwrap_err();
         assert_eq!(
             outside.to_string(),
             "outside window: Tue 21:30 local in America/Chicago"
         );
         // 15:00 UTC is 10:00 in Chicago: inside.
         assert!(
-            CallingWindow::default()
-                .check(utc("2026-07-15T15:00:00Z"), &[chicago()])
-                .is_ok()
+            check(
+                &CallingWindow::default(),
+                utc("2026-07-15T15:00:00Z"),
+                &[chicago()]
+            )
+            .is_ok()
         );
     }
 
@@ -204,39 +183,15 @@ mod tests {
         let window = all_week();
         // Spring forward, Sunday 2026-03-08: 09:00 CST the day before is 15:00 UTC, 09:00 CDT
         // that day is 14:00 UTC.
-        assert!(
-            window
-                .check(utc("2026-03-07T14:30:00Z"), &[chicago()])
-                .is_err()
-        );
-        assert!(
-            window
-                .check(utc("2026-03-07T15:00:00Z"), &[chicago()])
-                .is_ok()
-        );
-        assert!(
-            window
-                .check(utc("2026-03-08T14:00:00Z"), &[chicago()])
-                .is_ok()
-        );
-        assert!(
-            window
-                .check(utc("2026-03-08T13:59:00Z"), &[chicago()])
-                .is_err()
-        );
+        assert!(check(&window, utc("2026-03-07T14:30:00Z"), &[chicago()]).is_err());
+        assert!(check(&window, utc("2026-03-07T15:00:00Z"), &[chicago()]).is_ok());
+        assert!(check(&window, utc("2026-03-08T14:00:00Z"), &[chicago()]).is_ok());
+        assert!(check(&window, utc("2026-03-08T13:59:00Z"), &[chicago()]).is_err());
         // Fall back, Sunday 2026-11-01: 20:00 CST closes at 02:00 UTC the next day.
-        assert!(
-            window
-                .check(utc("2026-11-02T01:59:00Z"), &[chicago()])
-                .is_ok()
-        );
-        assert!(
-            window
-                .check(utc("2026-11-02T02:00:00Z"), &[chicago()])
-                .is_err()
-        );
+        assert!(check(&window, utc("2026-11-02T01:59:00Z"), &[chicago()]).is_ok());
+        assert!(check(&window, utc("2026-11-02T02:00:00Z"), &[chicago()]).is_err());
         assert_eq!(
-            window.next_open(utc("2026-11-01T03:00:00Z"), chicago()),
+            next_open(&window, utc("2026-11-01T03:00:00Z"), chicago()),
             Some(utc("2026-11-01T15:00:00Z")),
             "09:00 CST on the day clocks go back"
         );
@@ -250,7 +205,7 @@ mod tests {
         };
         // 02:30 does not exist in Chicago on 2026-03-08; the clock jumps to 03:00 CDT = 08:00 UTC.
         assert_eq!(
-            window.next_open(utc("2026-03-08T07:00:00Z"), chicago()),
+            next_open(&window, utc("2026-03-08T07:00:00Z"), chicago()),
             Some(utc("2026-03-08T08:00:00Z"))
         );
     }
@@ -263,9 +218,7 @@ mod tests {
             start: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
             ..CallingWindow::default()
         };
-        let outside = window
-            .check(utc("2026-07-17T23:30:00Z"), &[tokyo])
-            .unwrap_err();
+        let outside = check(&window, utc("2026-07-17T23:30:00Z"), &[tokyo]).unwrap_err();
         assert_eq!(
             outside.to_string(),
             "outside window: Sat 08:30 local in Asia/Tokyo"
@@ -279,22 +232,25 @@ mod tests {
             .map(|z| z.parse().unwrap())
             .collect();
         // 14:00 UTC in July: 10:00 in New York, 07:00 in Los Angeles.
-        let outside = CallingWindow::default()
-            .check(utc("2026-07-15T14:00:00Z"), &zones)
-            .unwrap_err();
+        let outside = check(
+            &CallingWindow::default(),
+            utc("2026-07-15T14:00:00Z"),
+            &zones,
+        )
+        .unwrap_err();
         assert_eq!(outside.zone.name(), "America/Los_Angeles");
     }
 
     #[test]
     fn a_window_that_ends_before_it_starts_is_refused() {
-        let err = CallingWindow::parse("20:00", "09:00", &["mon".into()]).unwrap_err();
+        let err = parse("20:00", "09:00", &["mon".into()]).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("window.end: the window ends (09:00) before it starts (20:00)")
         );
-        let err = CallingWindow::parse("9am", "17:00", &["mon".into()]).unwrap_err();
+        let err = parse("9am", "17:00", &["mon".into()]).unwrap_err();
         assert!(err.to_string().starts_with("window.start:"));
-        let err = CallingWindow::parse("09:00", "17:00", &["someday".into()]).unwrap_err();
+        let err = parse("09:00", "17:00", &["someday".into()]).unwrap_err();
         assert!(err.to_string().starts_with("window.days:"));
     }
 }

@@ -11,7 +11,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Versioned, append, domain_error, expected, store_error};
-use crate::domain::campaign::{self, Campaign, Command, Event, Member, Status};
+use crate::domain::campaign::{self, Campaign, CampaignEvent, Command, Member, Status};
 use crate::domain::dialing::{DialState, Final};
 use crate::domain::pacing::Measured;
 
@@ -98,10 +98,7 @@ pub async fn change(
         actor,
         StreamName::new(STREAMS, id),
         expected(current.as_ref().map(|c| c.version)),
-        events
-            .iter()
-            .map(|e| (e.event_type(), e.to_data(id)))
-            .collect(),
+        &events,
     )
     .await?;
     let (mut state, mut measured) = match current {
@@ -139,11 +136,12 @@ async fn follow(
     tx: &mut PgConnection,
     org: &str,
     campaign_id: Uuid,
-    event: &Event,
+    event: &CampaignEvent,
     measured: &mut Measured,
 ) -> Result<(), ApiError> {
     match event {
-        Event::ContactsAdded { contacts, .. } => {
+        CampaignEvent::ContactsAdded(added) => {
+            let contacts = &added.contacts;
             let ids: Vec<Uuid> = contacts.iter().map(|m| m.contact_id).collect();
             let priorities: Vec<i32> = contacts.iter().map(|m| m.priority).collect();
             // A contact added again keeps their progress and first priority.
@@ -163,16 +161,12 @@ async fn follow(
             .await
             .map_err(store_error)?;
         }
-        Event::CallPlaced {
-            contact_id,
-            call_id,
-            at,
-            ..
-        } => {
-            let mut state = progress(tx, campaign_id, *contact_id).await?;
-            state.dialed(*call_id, *at);
-            save_progress(tx, campaign_id, *contact_id, &state).await?;
-            end_preview(tx, *call_id).await?;
+        CampaignEvent::CallPlaced(placed) => {
+            let (contact_id, call_id, at) = (placed.contact_id, placed.call_id, placed.at);
+            let mut state = progress(tx, campaign_id, contact_id).await?;
+            state.dialed(call_id, at);
+            save_progress(tx, campaign_id, contact_id, &state).await?;
+            end_preview(tx, call_id).await?;
             sqlx::query(
                 "INSERT INTO campaign_calls (call_id, campaign_id, contact_id, org_id, placed_at)
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -186,58 +180,47 @@ async fn follow(
             .await
             .map_err(store_error)?;
         }
-        Event::CallFinished {
-            contact_id,
-            call_id,
-            outcome,
-            ring_seconds,
-            talk_seconds,
-            done,
-            retry_at,
-            at,
-        } => {
-            let mut state = progress(tx, campaign_id, *contact_id).await?;
+        CampaignEvent::CallFinished(finished) => {
+            let contact_id = finished.contact_id;
+            let mut state = progress(tx, campaign_id, contact_id).await?;
             state.calling = None;
-            state.last_outcome = Some(*outcome);
-            state.retry_at = *retry_at;
-            state.done = *done;
-            save_progress(tx, campaign_id, *contact_id, &state).await?;
+            state.last_outcome = Some(finished.outcome);
+            state.retry_at = finished.retry_at;
+            state.done = finished.done;
+            save_progress(tx, campaign_id, contact_id, &state).await?;
             sqlx::query("UPDATE campaign_calls SET finished_at = $2 WHERE call_id = $1")
-                .bind(call_id)
-                .bind(at)
+                .bind(finished.call_id)
+                .bind(finished.at)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
-            measured.record(*outcome, *ring_seconds, *talk_seconds);
+            measured.record(
+                finished.outcome,
+                finished.ring_seconds,
+                finished.talk_seconds,
+            );
         }
-        Event::WrapUpRecorded {
-            call_id,
-            seconds,
-            at,
-            ..
-        } => {
+        CampaignEvent::WrapUpRecorded(wrap_up) => {
             sqlx::query("UPDATE campaign_calls SET wrapped_up_at = $2 WHERE call_id = $1")
-                .bind(call_id)
-                .bind(at)
+                .bind(wrap_up.call_id)
+                .bind(wrap_up.at)
                 .execute(&mut *tx)
                 .await
                 .map_err(store_error)?;
-            measured.record_wrap_up(*seconds);
+            measured.record_wrap_up(wrap_up.seconds);
         }
-        Event::ContactExcluded { contact_id, .. } => {
-            let mut state = progress(tx, campaign_id, *contact_id).await?;
+        CampaignEvent::ContactExcluded(excluded) => {
+            let contact_id = excluded.contact_id;
+            let mut state = progress(tx, campaign_id, contact_id).await?;
             state.done = Some(Final::DoNotCall);
-            save_progress(tx, campaign_id, *contact_id, &state).await?;
+            save_progress(tx, campaign_id, contact_id, &state).await?;
         }
-        Event::PreviewOffered {
-            contact_id,
-            call_id,
-            agent_id,
-            at,
-        } => {
-            let mut state = progress(tx, campaign_id, *contact_id).await?;
-            state.calling = Some(*call_id);
-            save_progress(tx, campaign_id, *contact_id, &state).await?;
+        CampaignEvent::PreviewOffered(offered) => {
+            let (contact_id, call_id) = (offered.contact_id, offered.call_id);
+            let (agent_id, at) = (offered.agent_id, offered.at);
+            let mut state = progress(tx, campaign_id, contact_id).await?;
+            state.calling = Some(call_id);
+            save_progress(tx, campaign_id, contact_id, &state).await?;
             sqlx::query(
                 "INSERT INTO campaign_previews (call_id, campaign_id, contact_id, org_id, agent_id, offered_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -252,17 +235,13 @@ async fn follow(
             .await
             .map_err(store_error)?;
         }
-        Event::PreviewWithdrawn {
-            contact_id,
-            call_id,
-            retry_at,
-            ..
-        } => {
-            let mut state = progress(tx, campaign_id, *contact_id).await?;
+        CampaignEvent::PreviewWithdrawn(withdrawn) => {
+            let contact_id = withdrawn.contact_id;
+            let mut state = progress(tx, campaign_id, contact_id).await?;
             state.calling = None;
-            state.retry_at = Some(*retry_at);
-            save_progress(tx, campaign_id, *contact_id, &state).await?;
-            end_preview(tx, *call_id).await?;
+            state.retry_at = Some(withdrawn.retry_at);
+            save_progress(tx, campaign_id, contact_id, &state).await?;
+            end_preview(tx, withdrawn.call_id).await?;
         }
         _ => {}
     }

@@ -98,7 +98,7 @@ pub async fn upsert(
     fields: ContactFields,
     at: DateTime<Utc>,
 ) -> Result<(Versioned<Contact>, Upserted), ApiError> {
-    let key = fields.identity_key();
+    let key = contact::identity_key(&fields);
     let row: Option<Row> = sqlx::query_as(
         "SELECT version, contact FROM contacts_view WHERE org_id = $1 AND identity_key = $2 FOR UPDATE",
     )
@@ -113,7 +113,7 @@ pub async fn upsert(
         .map_or_else(|| derived_id(org, &key), |c| c.value.id);
     let change = contact::upsert(current.as_ref().map(|c| &c.value), id, fields, at)
         .map_err(|e| domain_error(e, "contact", id))?;
-    let Some((event_type, change)) = change else {
+    let Some(event) = change else {
         let current = current.expect("only an existing contact can be unchanged");
         return Ok((current, Upserted::Unchanged));
     };
@@ -122,17 +122,16 @@ pub async fn upsert(
     } else {
         Upserted::Created
     };
-    let data = serde_json::to_value(&change).expect("events serialize");
     let version = append(
         tx,
         org,
         actor,
         StreamName::new(STREAMS, id),
         expected(current.as_ref().map(|c| c.version)),
-        vec![(event_type, data)],
+        std::slice::from_ref(&event),
     )
     .await?;
-    let contact = contact::apply(current.map(|c| c.value), &change);
+    let contact = contact::apply(current.map(|c| c.value), &event);
     sqlx::query(
         "INSERT INTO contacts_view (contact_id, org_id, identity_key, external_id, name, contact, created_at, version, zones)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -141,7 +140,7 @@ pub async fn upsert(
     )
     .bind(contact.id)
     .bind(org)
-    .bind(contact.fields.identity_key())
+    .bind(contact::identity_key(&contact.fields))
     .bind(&contact.fields.external_id)
     .bind(&contact.fields.name)
     .bind(Json(&contact))

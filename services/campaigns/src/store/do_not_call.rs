@@ -2,17 +2,15 @@
 //! from both) folded into the `do_not_call` table.
 
 use chrono::{DateTime, Utc};
+use comms_events::contact::{DoNotCallEvent, ListChanged, NumbersAdded, NumbersRemoved};
 use comms_eventstore::{ExpectedVersion, StreamName};
 use comms_proto::{ApiError, PhoneNumber};
-use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{append, store_error};
 
 pub const STREAMS: &str = "donotcall";
-pub const ADDED: &str = "comms.do_not_call.added";
-pub const REMOVED: &str = "comms.do_not_call.removed";
 
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x0b7e_93c1_58d2_4f6a_a1c4_27e9_d05b_8f13);
 
@@ -32,17 +30,21 @@ pub async fn add(
     numbers: &[PhoneNumber],
     at: DateTime<Utc>,
 ) -> Result<u64, ApiError> {
-    let numbers: Vec<&str> = numbers.iter().map(PhoneNumber::as_str).collect();
-    let data = json!({ "list": list, "numbers": numbers, "at": at });
+    let change = ListChanged {
+        list: list.to_owned(),
+        numbers: numbers.to_vec(),
+        at,
+    };
     append(
         tx,
         org,
         actor,
         stream(org, list),
         ExpectedVersion::Any,
-        vec![(ADDED, data)],
+        &[DoNotCallEvent::from(NumbersAdded(change))],
     )
     .await?;
+    let numbers: Vec<&str> = numbers.iter().map(PhoneNumber::as_str).collect();
     let added = sqlx::query(
         "INSERT INTO do_not_call (org_id, list, phone, added_at)
          SELECT $1, $2, phone, $4 FROM UNNEST($3::text[]) AS phone
@@ -67,17 +69,21 @@ pub async fn remove(
     numbers: &[PhoneNumber],
     at: DateTime<Utc>,
 ) -> Result<u64, ApiError> {
-    let numbers: Vec<&str> = numbers.iter().map(PhoneNumber::as_str).collect();
-    let data = json!({ "list": list, "numbers": numbers, "at": at });
+    let change = ListChanged {
+        list: list.to_owned(),
+        numbers: numbers.to_vec(),
+        at,
+    };
     append(
         tx,
         org,
         actor,
         stream(org, list),
         ExpectedVersion::Any,
-        vec![(REMOVED, data)],
+        &[DoNotCallEvent::from(NumbersRemoved(change))],
     )
     .await?;
+    let numbers: Vec<&str> = numbers.iter().map(PhoneNumber::as_str).collect();
     let removed =
         sqlx::query("DELETE FROM do_not_call WHERE org_id = $1 AND list = $2 AND phone = ANY($3)")
             .bind(org)

@@ -6,7 +6,8 @@ pub mod campaigns;
 pub mod contacts;
 pub mod do_not_call;
 
-use comms_eventstore::{Error as StoreError, ExpectedVersion, NewEvent, StreamName};
+use comms_events::EventSet;
+use comms_eventstore::{Error as StoreError, ExpectedVersion, StreamName};
 use comms_proto::{ApiError, ErrorKind};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -36,20 +37,20 @@ pub fn domain_error(error: DomainError, what: &str, id: Uuid) -> ApiError {
     }
 }
 
-/// Appends `events` (type and data) to `stream` at `expected`; returns the stream's new version.
-async fn append(
+/// Appends `events` to `stream` at `expected`; returns the stream's new version.
+async fn append<E: EventSet>(
     tx: &mut PgConnection,
     org: &str,
     actor: &str,
     stream: StreamName,
     expected: ExpectedVersion,
-    events: Vec<(&'static str, serde_json::Value)>,
+    events: &[E],
 ) -> Result<u64, ApiError> {
     let what = stream.category().to_owned();
     let id = stream.id();
     let events = events
-        .into_iter()
-        .map(|(kind, data)| NewEvent::new(kind, data, comms_bus::event_metadata(Some(actor), None)))
+        .iter()
+        .map(|event| comms_bus::new_event(event, Some(actor), None))
         .collect();
     let appended = comms_eventstore::append_in(tx, org, &stream, expected, events)
         .await

@@ -63,7 +63,7 @@ pub struct RetryPolicy {
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     /// The event that triggers the campaign.
-    #[schema(example = "planning.task.completed")]
+    #[schema(example = json!(comms_events::campaign::Trigger::EVENTS[0]))]
     pub event: String,
     /// The event's data must hold these fields with these values; empty matches every event.
     #[serde(default)]
