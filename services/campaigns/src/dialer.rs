@@ -32,6 +32,7 @@ use crate::domain::contact::Contact;
 use crate::domain::dialing::{self, Callee, DialState, Skip};
 use crate::domain::pacing::{DialingMode, Floor, Pacer};
 use crate::domain::window;
+use crate::lock_order;
 use crate::store::campaigns::{self, CampaignCall, CampaignView};
 use crate::store::{Versioned, contacts, do_not_call, store_error};
 
@@ -274,7 +275,7 @@ impl Dialer {
             // end under the same lock, so its outcome sees the agent (or the end comes first,
             // and nobody is connected to a finished call).
             let mut tx = self.campaigns.pool().begin().await.map_err(store_error)?;
-            match campaigns::lock_call(&mut tx, call.call_id).await? {
+            match lock_order::call(&mut tx, call.call_id).await? {
                 Some(current)
                     if current.finished_at.is_none()
                         && current.agent_id.is_none()
@@ -451,7 +452,9 @@ impl Dialer {
         reason: String,
     ) -> Result<(), ApiError> {
         in_transaction!(self.campaigns.store, |tx| {
-            if campaigns::lock(&mut *tx, org, campaign_id).await?.is_none()
+            if lock_order::campaign(&mut *tx, org, campaign_id)
+                .await?
+                .is_none()
                 || campaigns::progress(&mut *tx, campaign_id, contact_id).await? != *state
             {
                 return Ok(());
@@ -475,7 +478,7 @@ impl Dialer {
         state: &DialState,
     ) -> Result<bool, ApiError> {
         in_transaction!(self.campaigns.store, |tx| {
-            let Some(current) = campaigns::lock(&mut *tx, org, campaign_id).await? else {
+            let Some(current) = lock_order::campaign(&mut *tx, org, campaign_id).await? else {
                 return Ok(false);
             };
             let campaign = &current.value.campaign;
@@ -543,7 +546,7 @@ impl Dialer {
 
     async fn complete_if_done(&self, org: &str, id: Uuid) -> Result<(), ApiError> {
         in_transaction!(self.campaigns.store, |tx| {
-            let Some(current) = campaigns::lock(&mut *tx, org, id).await? else {
+            let Some(current) = lock_order::campaign(&mut *tx, org, id).await? else {
                 return Ok(());
             };
             let campaign = &current.value.campaign;

@@ -24,6 +24,7 @@ use crate::dialer::{ACTOR, Dialer};
 use crate::domain::campaign::{Command, Member, TriggerAction};
 use crate::domain::contact::ContactFields;
 use crate::domain::dialing::Outcome;
+use crate::lock_order;
 use crate::store::campaigns::CampaignCall;
 use crate::store::{campaigns, contacts};
 
@@ -109,7 +110,7 @@ impl Feed {
             | CallEvent::AgentAssigned(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();
-        let recorded = campaigns::lock_call(conn, call_id).await.map_err(retry)?;
+        let recorded = lock_order::call(conn, call_id).await.map_err(retry)?;
         let call = match recorded {
             Some(call) => call,
             None => match placed_meanwhile(conn, org, call_id, campaign_id).await? {
@@ -145,7 +146,7 @@ impl Feed {
             CallEvent::Ended(e) if outcome == Outcome::Connected => Some(e.duration as f64),
             _ => None,
         };
-        let Some(view) = campaigns::lock(conn, org, call.campaign_id)
+        let Some(view) = lock_order::campaign(conn, org, call.campaign_id)
             .await
             .map_err(retry)?
         else {
@@ -262,14 +263,14 @@ async fn placed_meanwhile(
     let Some(campaign_id) = campaign_id else {
         return Ok(None);
     };
-    if campaigns::lock(conn, org, campaign_id)
+    if lock_order::campaign(conn, org, campaign_id)
         .await
         .map_err(retry)?
         .is_none()
     {
         return Ok(None);
     }
-    campaigns::lock_call(conn, call_id).await.map_err(retry)
+    lock_order::call(conn, call_id).await.map_err(retry)
 }
 
 /// The agent on one of our connected calls left its wrap-up: the time since the call ended is
@@ -284,7 +285,7 @@ async fn wrap_up_ended(
     let Some(call_id) = event.call_id else {
         return Ok(());
     };
-    let Some(call) = campaigns::lock_call(conn, call_id).await.map_err(retry)? else {
+    let Some(call) = lock_order::call(conn, call_id).await.map_err(retry)? else {
         return Ok(());
     };
     if call.org_id != org || call.agent_id != Some(event.agent_id) || call.abandoned {

@@ -6,6 +6,7 @@ pub mod dialer;
 pub mod domain;
 pub mod feed;
 pub mod grpc;
+pub mod lock_order;
 pub mod preview;
 pub mod simulation;
 pub mod store;

@@ -13,6 +13,7 @@ use crate::dialer::{ACTOR, Dialer, call_id_for, idempotency_key};
 use crate::domain::campaign::{Campaign, Command, Status};
 use crate::domain::contact::Contact;
 use crate::domain::dialing::DialState;
+use crate::lock_order;
 use crate::store::campaigns::{self, Preview};
 use crate::store::{contacts, store_error};
 
@@ -41,7 +42,7 @@ impl Dialer {
         state: &DialState,
     ) -> Result<bool, ApiError> {
         in_transaction!(self.campaigns.store, |tx| {
-            let Some(current) = campaigns::lock(&mut *tx, org, campaign_id).await? else {
+            let Some(current) = lock_order::campaign(&mut *tx, org, campaign_id).await? else {
                 return Ok(false);
             };
             let campaign = &current.value.campaign;
@@ -162,7 +163,7 @@ impl Dialer {
                 .await?
                 .filter(|p| agent.is_none_or(|a| a == p.agent_id))
                 .ok_or_else(|| not_found(call_id))?;
-            let current = campaigns::lock(&mut *tx, org, preview.campaign_id)
+            let current = lock_order::campaign(&mut *tx, org, preview.campaign_id)
                 .await?
                 .ok_or_else(|| not_found(call_id))?;
             let campaign = &current.value.campaign;

@@ -14,6 +14,7 @@ use super::{Versioned, append, domain_error, expected, store_error};
 use crate::domain::campaign::{self, Campaign, CampaignEvent, Command, Member, Status};
 use crate::domain::dialing::{DialState, Final};
 use crate::domain::pacing::Measured;
+use crate::lock_order;
 
 pub const STREAMS: &str = "campaign";
 
@@ -36,22 +37,14 @@ fn versioned((version, campaign, measured): Row) -> Versioned<CampaignView> {
     }
 }
 
-/// The campaign, locked for this transaction; another organization's reads as absent.
-///
-/// Every writer of a campaign (and the dialer, placing a call) takes this lock. It is an
-/// advisory lock, not a row lock, because a row lock gives the transaction an id at once, and
-/// the dialer holds this lock across its request to the calls service: an open transaction id
-/// holds back every reader of the log (ADR 1, ADR 10). An advisory lock gives it none; the id
-/// comes with the first write, after the request.
-pub async fn lock(
+/// The campaign, if the organization has it (unlocked: see [`lock_order::campaign`]).
+pub(crate) async fn find(
     conn: &mut PgConnection,
     org: &str,
     id: Uuid,
 ) -> Result<Option<Versioned<CampaignView>>, ApiError> {
-    advisory_lock(&mut *conn, &format!("comms-campaign:{id}")).await?;
     let row: Option<Row> = sqlx::query_as(
-        "SELECT version, campaign, measured FROM campaigns_view
-         WHERE campaign_id = $1 AND org_id = $2",
+        "SELECT version, campaign, measured FROM campaigns_view WHERE campaign_id = $1 AND org_id = $2",
     )
     .bind(id)
     .bind(org)
@@ -66,15 +59,8 @@ pub async fn get(
     org: &str,
     id: Uuid,
 ) -> Result<Versioned<CampaignView>, ApiError> {
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT version, campaign, measured FROM campaigns_view WHERE campaign_id = $1 AND org_id = $2",
-    )
-    .bind(id)
-    .bind(org)
-    .fetch_optional(conn)
-    .await
-    .map_err(store_error)?;
-    row.map(versioned)
+    find(conn, org, id)
+        .await?
         .ok_or_else(|| ApiError::not_found("campaign", &id.to_string()))
 }
 
@@ -86,7 +72,7 @@ pub async fn change(
     id: Uuid,
     command: Command,
 ) -> Result<Versioned<CampaignView>, ApiError> {
-    let current = lock(&mut *tx, org, id).await?;
+    let current = lock_order::campaign(&mut *tx, org, id).await?;
     let events = campaign::handle(current.as_ref().map(|c| &c.value.campaign), command)
         .map_err(|e| domain_error(e, "campaign", id))?;
     if events.is_empty() {
@@ -458,30 +444,16 @@ pub struct CampaignCall {
     pub wrapped_up_at: Option<DateTime<Utc>>,
 }
 
-/// The call, locked for this transaction: the dialer connecting an agent and the feed recording
-/// the call's end (or its wrap-up) take it in turn, so an outcome never misses an agent just
-/// connected. An advisory lock, as [`lock`]'s: the dialer holds it across its request to the
-/// agents service.
-pub async fn lock_call(
+/// The call in progress, if it is a campaign's (unlocked: see [`lock_order::call`]).
+pub(crate) async fn find_call(
     conn: &mut PgConnection,
     call_id: Uuid,
 ) -> Result<Option<CampaignCall>, ApiError> {
-    advisory_lock(&mut *conn, &format!("comms-campaign-call:{call_id}")).await?;
     sqlx::query_as("SELECT * FROM campaign_calls WHERE call_id = $1")
         .bind(call_id)
         .fetch_optional(conn)
         .await
         .map_err(store_error)
-}
-
-/// Takes the transaction-scoped advisory lock named `name` (see [`lock`] for why not a row lock).
-async fn advisory_lock(conn: &mut PgConnection, name: &str) -> Result<(), ApiError> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-        .bind(name)
-        .execute(conn)
-        .await
-        .map_err(store_error)?;
-    Ok(())
 }
 
 /// The campaign's calls in progress.
