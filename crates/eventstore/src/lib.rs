@@ -21,7 +21,7 @@ pub use checkpoint::Checkpoint;
 pub use error::{CurrentVersion, Error};
 pub use event::{NewEvent, RecordedEvent};
 pub use leadership::{LeaderLock, LockLost};
-pub use read::Filter;
+pub use read::{Filter, read_stream_in};
 pub use stream::{ExpectedVersion, StreamName};
 pub use subscription::Subscription;
 

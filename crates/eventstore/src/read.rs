@@ -1,5 +1,7 @@
 //! Reading a stream forward, and `$all` or a category forward from a checkpoint.
 
+use sqlx::PgConnection;
+
 use crate::{Checkpoint, EventStore, RecordedEvent, Result, StreamName};
 
 /// The columns of [`RecordedEvent`]; a macro so queries stay `&'static str`. The output column
@@ -33,6 +35,25 @@ pub enum Filter {
     Category(String),
 }
 
+/// Events of `stream` from position `from` on, at most `max` of them, read on `conn` (in the
+/// caller's transaction, as a unit of work loads its aggregate).
+pub async fn read_stream_in(
+    conn: &mut PgConnection,
+    stream: &StreamName,
+    from: u64,
+    max: usize,
+) -> Result<Vec<RecordedEvent>> {
+    let sql = select_events!(
+        "WHERE stream_name = $1 AND stream_position >= $2 ORDER BY stream_position LIMIT $3"
+    );
+    Ok(sqlx::query_as(sql)
+        .bind(stream.as_str())
+        .bind(from as i64)
+        .bind(max as i64)
+        .fetch_all(conn)
+        .await?)
+}
+
 impl EventStore {
     /// Events of `stream` from position `from` on, at most `max` of them.
     pub async fn read_stream(
@@ -41,15 +62,7 @@ impl EventStore {
         from: u64,
         max: usize,
     ) -> Result<Vec<RecordedEvent>> {
-        let sql = select_events!(
-            "WHERE stream_name = $1 AND stream_position >= $2 ORDER BY stream_position LIMIT $3"
-        );
-        Ok(sqlx::query_as(sql)
-            .bind(stream.as_str())
-            .bind(from as i64)
-            .bind(max as i64)
-            .fetch_all(&self.pool)
-            .await?)
+        read_stream_in(&mut *self.pool.acquire().await?, stream, from, max).await
     }
 
     /// Events after `after` in the global order, at most `max`.

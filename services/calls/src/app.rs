@@ -1,13 +1,17 @@
 //! Executing commands: load the call's stream, decide with the aggregate, append the events and
-//! update the read model in one transaction, retrying when a concurrent change wins.
+//! update the read model in one unit of work (`in_transaction!`), retried when a concurrent
+//! change wins.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use comms_auth::Identity;
-use comms_eventstore::{Error as StoreError, EventStore, ExpectedVersion, NewEvent, StreamName};
+use comms_eventstore::{
+    Error as StoreError, EventStore, ExpectedVersion, NewEvent, StreamName, in_transaction,
+};
 use comms_proto::{ApiError, ErrorKind};
+use sqlx::PgConnection;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
@@ -15,8 +19,6 @@ use crate::domain::{self, Call, CallEvent, Command, DomainError};
 use crate::telephony::{DialRequest, Progress, ProgressReport, Telephony};
 use crate::view::{self, CallView};
 
-/// Attempts before a command gives up on concurrent changes.
-const MAX_ATTEMPTS: usize = 5;
 /// How long a provider's progress report waits for an unavailable database before it is given
 /// up (then the watchdog settles the call), and the pauses between its tries.
 const PROGRESS_PATIENCE: Duration = Duration::from_secs(600);
@@ -51,22 +53,24 @@ impl Calls {
         command: impl Fn() -> Command,
     ) -> Result<CallView, ApiError> {
         let stream = Self::stream(call_id);
-        for _ in 0..MAX_ATTEMPTS {
-            let (state, expected) = self.load(&identity.org_id, &stream).await?;
+        let org = identity.org_id.as_str();
+        let (view, events) = in_transaction!(self.store, |tx| {
+            let (state, expected) = load(&mut *tx, org, &stream).await?;
             let events = domain::handle(state.as_ref(), command()).map_err(domain_error)?;
-            // A decision with nothing to record (assigning the agent already on the call) leaves
-            // the call as it is: nothing is appended.
+            // A decision with nothing to record (assigning the agent already on the call)
+            // leaves the call as it is: nothing is appended.
             if events.is_empty() {
                 let (Some(call), ExpectedVersion::Exact(version)) = (state, expected) else {
                     return Err(ApiError::not_found("call", &call_id.to_string()));
                 };
-                return Ok(CallView {
+                let view = CallView {
                     call,
-                    organization_id: identity.org_id.clone(),
+                    organization_id: org.to_owned(),
                     version,
-                });
+                };
+                return Ok((view, events));
             }
-            let new_state = events
+            let call = events
                 .iter()
                 .fold(state, |state, event| Some(domain::apply(state, event)))
                 .expect("a command that succeeds leaves a call");
@@ -74,67 +78,22 @@ impl Calls {
                 .iter()
                 .map(|e| comms_bus::new_event(e, Some(&identity.user_id), None))
                 .collect();
-
-            let mut tx = self.store.begin().await.map_err(store_error)?;
-            let appended = tx
-                .append(&identity.org_id, &stream, expected, new_events)
-                .await;
-            let version = match appended {
-                Ok(result) => result.next_expected_version,
-                Err(e) if comms_eventstore::unit_of_work::is_conflict(&e) => {
-                    debug!(%call_id, "concurrent change; retrying");
-                    continue;
-                }
-                Err(other) => return Err(store_error(other)),
-            };
+            let appended =
+                comms_eventstore::append_in(&mut *tx, org, &stream, expected, new_events)
+                    .await
+                    .map_err(store_error)?;
             let view = CallView {
-                call: new_state,
-                organization_id: identity.org_id.clone(),
-                version,
+                call,
+                organization_id: org.to_owned(),
+                version: appended.next_expected_version,
             };
-            view::upsert(tx.conn(), &view)
+            view::upsert(tx, &view)
                 .await
                 .map_err(|e| store_error(e.into()))?;
-            tx.commit().await.map_err(store_error)?;
-            record_metrics(&events, &view.call);
-            return Ok(view);
-        }
-        Err(ApiError::new(
-            ErrorKind::Aborted,
-            format!("call {call_id} kept changing concurrently; retry"),
-        ))
-    }
-
-    /// The call's state and the version to expect; a stream of another organization reads as
-    /// absent, so its existence is not revealed.
-    async fn load(
-        &self,
-        org: &str,
-        stream: &StreamName,
-    ) -> Result<(Option<Call>, ExpectedVersion), ApiError> {
-        let recorded = self
-            .store
-            .read_stream(stream, 0, usize::MAX >> 1)
-            .await
-            .map_err(store_error)?;
-        let Some(last) = recorded.last() else {
-            return Ok((None, ExpectedVersion::NoStream));
-        };
-        if recorded[0].tenant_id != org {
-            return Err(ApiError::not_found("call", &stream.id().to_string()));
-        }
-        let mut events = Vec::with_capacity(recorded.len());
-        for event in &recorded {
-            let decoded = comms_bus::decode_recorded::<CallEvent>(event).map_err(|e| {
-                error!(stream = %stream, error = %e, "unreadable event in a call stream");
-                ApiError::internal()
-            })?;
-            events.push(decoded);
-        }
-        Ok((
-            domain::fold(&events),
-            ExpectedVersion::Exact(last.stream_position as u64),
-        ))
+            Ok((view, events))
+        })?;
+        record_metrics(&events, &view.call);
+        Ok(view)
     }
 
     /// Initiates a call and asks the provider to dial it. With an idempotency key, the call id
@@ -260,6 +219,36 @@ impl Calls {
     }
 }
 
+/// The call's state and the version to expect, read in the unit of work's transaction; a stream
+/// of another organization reads as absent, so its existence is not revealed.
+async fn load(
+    tx: &mut PgConnection,
+    org: &str,
+    stream: &StreamName,
+) -> Result<(Option<Call>, ExpectedVersion), ApiError> {
+    let recorded = comms_eventstore::read_stream_in(tx, stream, 0, usize::MAX >> 1)
+        .await
+        .map_err(store_error)?;
+    let Some(last) = recorded.last() else {
+        return Ok((None, ExpectedVersion::NoStream));
+    };
+    if recorded[0].tenant_id != org {
+        return Err(ApiError::not_found("call", &stream.id().to_string()));
+    }
+    let mut events = Vec::with_capacity(recorded.len());
+    for event in &recorded {
+        let decoded = comms_bus::decode_recorded::<CallEvent>(event).map_err(|e| {
+            error!(stream = %stream, error = %e, "unreadable event in a call stream");
+            ApiError::internal()
+        })?;
+        events.push(decoded);
+    }
+    Ok((
+        domain::fold(&events),
+        ExpectedVersion::Exact(last.stream_position as u64),
+    ))
+}
+
 fn record_metrics(events: &[CallEvent], call: &Call) {
     for event in events {
         match event {
@@ -296,23 +285,13 @@ pub fn domain_error(error: DomainError) -> ApiError {
     }
 }
 
+/// The store's errors in the API's terms: a call of another organization is not found; the rest
+/// as every unit of work reports them (a lost race is `ABORTED`, and retried).
 fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::TenantMismatch { stream } => {
             ApiError::not_found("call", stream.split_once('-').map_or("", |(_, id)| id))
         }
-        StoreError::Database(ref e)
-            if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) =>
-        {
-            error!(error = %error, "event store unavailable");
-            ApiError::new(
-                ErrorKind::Unavailable,
-                "the event store is unavailable; retry shortly",
-            )
-        }
-        other => {
-            error!(error = %other, "event store error");
-            ApiError::internal()
-        }
+        other => comms_eventstore::unit_of_work::api_error(other),
     }
 }

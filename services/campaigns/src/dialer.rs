@@ -271,9 +271,10 @@ impl Dialer {
                 continue;
             };
             let past_hold = Utc::now() - answered_at >= hold;
-            // Under the call's row lock until the agent is recorded: the feed records the call's
-            // end under the same lock, so its outcome sees the agent (or the end comes first,
-            // and nobody is connected to a finished call).
+            // Under the call's lock until the agent is recorded: the feed records the call's end
+            // under the same lock, so its outcome sees the agent (or the end comes first, and
+            // nobody is connected to a finished call). Not a retried unit of work: it appends
+            // nothing, and a retry would ask the agents service again; the next tick does.
             let mut tx = self.campaigns.pool().begin().await.map_err(store_error)?;
             match lock_order::call(&mut tx, call.call_id).await? {
                 Some(current)

@@ -14,8 +14,12 @@ use comms_events::account::{
     RevokedBecause, SessionEvent, SessionRefreshed, SessionRevoked, SessionStarted, UserCreated,
     UserEvent,
 };
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
+use comms_eventstore::unit_of_work::api_error;
+use comms_eventstore::{
+    EventStore, ExpectedVersion, StreamName, append_in, in_transaction, read_stream_in,
+};
 use comms_proto::{ApiError, ErrorKind, Violations};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 const USER_STREAMS: &str = "user";
@@ -170,38 +174,38 @@ impl Accounts {
             created_at: user.created_at,
         });
         let event = comms_bus::new_event(&created, Some(actor), None);
-        let mut tx = self.store.begin().await.map_err(store_error)?;
-        tx.append(
-            org_id,
-            &StreamName::new(USER_STREAMS, user.user_id),
-            ExpectedVersion::NoStream,
-            vec![event],
-        )
-        .await
-        .map_err(store_error)?;
-        let inserted = sqlx::query(
-            "INSERT INTO users (user_id, org_id, email, role, password_hash, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(user.user_id)
-        .bind(&user.org_id)
-        .bind(&user.email)
-        .bind(&user.role)
-        .bind(&hash)
-        .bind(user.created_at)
-        .execute(tx.conn())
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(ApiError::new(
+        in_transaction!(self.store, |tx| {
+            let stream = StreamName::new(USER_STREAMS, user.user_id);
+            append_in(
+                &mut *tx,
+                org_id,
+                &stream,
+                ExpectedVersion::NoStream,
+                vec![event.clone()],
+            )
+            .await
+            .map_err(api_error)?;
+            let inserted = sqlx::query(
+                "INSERT INTO users (user_id, org_id, email, role, password_hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(user.user_id)
+            .bind(&user.org_id)
+            .bind(&user.email)
+            .bind(&user.role)
+            .bind(&hash)
+            .bind(user.created_at)
+            .execute(&mut *tx)
+            .await;
+            match inserted {
+                Ok(_) => Ok(()),
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(ApiError::new(
                     ErrorKind::AlreadyExists,
                     "a user with this email already exists",
-                ));
+                )),
+                Err(e) => Err(api_error(e)),
             }
-            Err(e) => return Err(store_error(e)),
-        }
-        tx.commit().await.map_err(store_error)?;
+        })?;
         Ok(user)
     }
 
@@ -313,8 +317,10 @@ impl Accounts {
         let claims = self.tokens.verify(refresh_token, &[TokenKind::Refresh])?;
         let (family, token_id) = refresh_ids(&claims)?;
         let stream = StreamName::new(SESSION_STREAMS, family);
-        for _ in 0..3 {
-            let (session, version) = self.load_session(&claims.org, &stream).await?;
+        let org = claims.org.as_str();
+        // A concurrent refresh that wins makes this one start again, and read this token as used.
+        let refreshed = in_transaction!(self.store, |tx| {
+            let (session, version) = load_session(&mut *tx, org, &stream).await?;
             if session.revoked {
                 return Err(ApiError::new(
                     ErrorKind::Unauthenticated,
@@ -322,16 +328,11 @@ impl Accounts {
                 ));
             }
             if session.current != token_id {
-                self.revoke(&claims.org, &stream, RevokedBecause::RefreshTokenReused)
-                    .await?;
-                tracing::warn!(session = %family, user = %session.user_id, "refresh token reuse detected; session revoked");
-                return Err(ApiError::new(
-                    ErrorKind::Unauthenticated,
-                    "this refresh token was already used; the session is revoked, log in again",
-                ));
+                revoke(&mut *tx, org, &stream, RevokedBecause::RefreshTokenReused).await?;
+                return Ok(Err(session.user_id));
             }
             let user = self
-                .get(&claims.org, session.user_id)
+                .get(org, session.user_id)
                 .await
                 .map_err(|_| invalid_login())?;
             let identity = user.identity()?;
@@ -342,21 +343,21 @@ impl Accounts {
                 previous_token_id: token_id,
             });
             let event = comms_bus::new_event(&refreshed, Some(&identity.user_id), None);
-            match self
-                .store
-                .append(&claims.org, &stream, version, vec![event])
+            append_in(&mut *tx, org, &stream, version, vec![event])
                 .await
-            {
-                Ok(_) => return self.issue(&identity, family, next),
-                // A concurrent refresh won; reading again shows this token as used.
-                Err(e) if comms_eventstore::unit_of_work::is_conflict(&e) => continue,
-                Err(e) => return Err(store_error(e)),
+                .map_err(api_error)?;
+            Ok(Ok((identity, next)))
+        })?;
+        match refreshed {
+            Ok((identity, next)) => self.issue(&identity, family, next),
+            Err(user) => {
+                tracing::warn!(session = %family, %user, "refresh token reuse detected; session revoked");
+                Err(ApiError::new(
+                    ErrorKind::Unauthenticated,
+                    "this refresh token was already used; the session is revoked, log in again",
+                ))
             }
         }
-        Err(ApiError::new(
-            ErrorKind::Aborted,
-            "the session kept changing; retry",
-        ))
     }
 
     /// Ends the session the refresh token belongs to. Ending an ended session is no error.
@@ -364,71 +365,13 @@ impl Accounts {
         let claims = self.tokens.verify(refresh_token, &[TokenKind::Refresh])?;
         let (family, _) = refresh_ids(&claims)?;
         let stream = StreamName::new(SESSION_STREAMS, family);
-        let (session, _) = self.load_session(&claims.org, &stream).await?;
-        if !session.revoked {
-            self.revoke(&claims.org, &stream, RevokedBecause::Logout)
-                .await?;
-        }
-        Ok(())
-    }
-
-    async fn revoke(
-        &self,
-        org: &str,
-        stream: &StreamName,
-        reason: RevokedBecause,
-    ) -> Result<(), ApiError> {
-        let revoked = SessionEvent::Revoked(SessionRevoked {
-            session_id: stream.id(),
-            reason,
-        });
-        let event = comms_bus::new_event(&revoked, None, None);
-        self.store
-            .append(org, stream, ExpectedVersion::Any, vec![event])
-            .await
-            .map_err(store_error)?;
-        Ok(())
-    }
-
-    async fn load_session(
-        &self,
-        org: &str,
-        stream: &StreamName,
-    ) -> Result<(Session, ExpectedVersion), ApiError> {
-        let unknown = || ApiError::new(ErrorKind::Unauthenticated, "unknown session; log in again");
-        let events = self
-            .store
-            .read_stream(stream, 0, 10_000)
-            .await
-            .map_err(store_error)?;
-        let (Some(first), Some(last)) = (events.first(), events.last()) else {
-            return Err(unknown());
-        };
-        if first.tenant_id != org {
-            return Err(unknown());
-        }
-        let decode = |event| {
-            comms_bus::decode_recorded::<SessionEvent>(event).map_err(|e| {
-                tracing::error!(error = %e, "unreadable event in a session stream");
-                ApiError::internal()
-            })
-        };
-        let SessionEvent::Started(started) = decode(first)? else {
-            return Err(ApiError::internal());
-        };
-        let mut session = Session {
-            user_id: started.user_id,
-            current: started.token_id,
-            revoked: false,
-        };
-        for event in &events[1..] {
-            match decode(event)? {
-                SessionEvent::Refreshed(refreshed) => session.current = refreshed.token_id,
-                SessionEvent::Revoked(_) => session.revoked = true,
-                SessionEvent::Started(_) => {}
+        in_transaction!(self.store, |tx| {
+            let (session, _) = load_session(&mut *tx, &claims.org, &stream).await?;
+            if !session.revoked {
+                revoke(&mut *tx, &claims.org, &stream, RevokedBecause::Logout).await?;
             }
-        }
-        Ok((session, ExpectedVersion::Exact(last.stream_position as u64)))
+            Ok(())
+        })
     }
 
     fn issue(
@@ -448,6 +391,65 @@ impl Accounts {
             expires_in: self.tokens.lifetimes.access.as_secs(),
         })
     }
+}
+
+/// Ends the session, in the caller's transaction.
+async fn revoke(
+    tx: &mut PgConnection,
+    org: &str,
+    stream: &StreamName,
+    reason: RevokedBecause,
+) -> Result<(), ApiError> {
+    let revoked = SessionEvent::Revoked(SessionRevoked {
+        session_id: stream.id(),
+        reason,
+    });
+    let event = comms_bus::new_event(&revoked, None, None);
+    append_in(tx, org, stream, ExpectedVersion::Any, vec![event])
+        .await
+        .map_err(api_error)?;
+    Ok(())
+}
+
+/// The session as its events leave it, and the version to expect; another organization's, or
+/// none, is an unknown session.
+async fn load_session(
+    tx: &mut PgConnection,
+    org: &str,
+    stream: &StreamName,
+) -> Result<(Session, ExpectedVersion), ApiError> {
+    let unknown = || ApiError::new(ErrorKind::Unauthenticated, "unknown session; log in again");
+    let events = read_stream_in(tx, stream, 0, 10_000)
+        .await
+        .map_err(api_error)?;
+    let (Some(first), Some(last)) = (events.first(), events.last()) else {
+        return Err(unknown());
+    };
+    if first.tenant_id != org {
+        return Err(unknown());
+    }
+    let decode = |event| {
+        comms_bus::decode_recorded::<SessionEvent>(event).map_err(|e| {
+            tracing::error!(error = %e, "unreadable event in a session stream");
+            ApiError::internal()
+        })
+    };
+    let SessionEvent::Started(started) = decode(first)? else {
+        return Err(ApiError::internal());
+    };
+    let mut session = Session {
+        user_id: started.user_id,
+        current: started.token_id,
+        revoked: false,
+    };
+    for event in &events[1..] {
+        match decode(event)? {
+            SessionEvent::Refreshed(refreshed) => session.current = refreshed.token_id,
+            SessionEvent::Revoked(_) => session.revoked = true,
+            SessionEvent::Started(_) => {}
+        }
+    }
+    Ok((session, ExpectedVersion::Exact(last.stream_position as u64)))
 }
 
 fn refresh_ids(claims: &comms_auth::Claims) -> Result<(Uuid, Uuid), ApiError> {

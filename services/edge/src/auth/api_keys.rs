@@ -6,7 +6,8 @@ use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::{Identity, Role};
 use comms_events::account::{ApiKeyCreated, ApiKeyEvent, ApiKeyRevoked};
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
+use comms_eventstore::unit_of_work::api_error;
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName, append_in, in_transaction};
 use comms_proto::{ApiError, ErrorKind, Violations};
 use uuid::Uuid;
 
@@ -72,30 +73,33 @@ impl ApiKeys {
             created_at: key.created_at,
         });
         let event = comms_bus::new_event(&created, Some(actor), None);
-        let mut tx = self.store.begin().await.map_err(store_error)?;
-        tx.append(
-            org_id,
-            &StreamName::new(STREAMS, key.key_id),
-            ExpectedVersion::NoStream,
-            vec![event],
-        )
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO api_keys (key_id, org_id, name, role, digest, created_at, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(key.key_id)
-        .bind(&key.org_id)
-        .bind(&key.name)
-        .bind(&key.role)
-        .bind(&digest)
-        .bind(key.created_at)
-        .bind(actor)
-        .execute(tx.conn())
-        .await
-        .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
+        in_transaction!(self.store, |tx| {
+            let stream = StreamName::new(STREAMS, key.key_id);
+            append_in(
+                &mut *tx,
+                org_id,
+                &stream,
+                ExpectedVersion::NoStream,
+                vec![event.clone()],
+            )
+            .await
+            .map_err(api_error)?;
+            sqlx::query(
+                "INSERT INTO api_keys (key_id, org_id, name, role, digest, created_at, created_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(key.key_id)
+            .bind(&key.org_id)
+            .bind(&key.name)
+            .bind(&key.role)
+            .bind(&digest)
+            .bind(key.created_at)
+            .bind(actor)
+            .execute(&mut *tx)
+            .await
+            .map_err(api_error)?;
+            Ok(())
+        })?;
         Ok((key, secret))
     }
 
@@ -111,29 +115,32 @@ impl ApiKeys {
     }
 
     pub async fn revoke(&self, org_id: &str, actor: &str, key_id: Uuid) -> Result<(), ApiError> {
-        let mut tx = self.store.begin().await.map_err(store_error)?;
-        let revoked = sqlx::query(
-            "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND org_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(key_id)
-        .bind(org_id)
-        .execute(tx.conn())
-        .await
-        .map_err(store_error)?;
-        if revoked.rows_affected() == 0 {
-            return Err(ApiError::not_found("API key", &key_id.to_string()));
-        }
         let revoked = ApiKeyEvent::Revoked(ApiKeyRevoked { key_id });
         let event = comms_bus::new_event(&revoked, Some(actor), None);
-        tx.append(
-            org_id,
-            &StreamName::new(STREAMS, key_id),
-            ExpectedVersion::Any,
-            vec![event],
-        )
-        .await
-        .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
+        in_transaction!(self.store, |tx| {
+            let revoked = sqlx::query(
+                "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND org_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(key_id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(api_error)?;
+            if revoked.rows_affected() == 0 {
+                return Err(ApiError::not_found("API key", &key_id.to_string()));
+            }
+            let stream = StreamName::new(STREAMS, key_id);
+            append_in(
+                &mut *tx,
+                org_id,
+                &stream,
+                ExpectedVersion::Any,
+                vec![event.clone()],
+            )
+            .await
+            .map_err(api_error)?;
+            Ok(())
+        })
     }
 
     /// Who a presented key acts as; an unknown or revoked key is 401.

@@ -7,7 +7,8 @@ use super::store_error;
 use chrono::{DateTime, Utc};
 use comms_auth::secrets::Sealer;
 use comms_events::account::{CredentialsEvent, CredentialsRemoved, CredentialsStored, Provider};
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
+use comms_eventstore::unit_of_work::api_error;
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName, append_in, in_transaction};
 use comms_proto::{ApiError, ErrorKind, Violations};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -126,31 +127,34 @@ impl Credentials {
             updated_at: stored.updated_at,
         });
         let event = comms_bus::new_event(&event, Some(actor), None);
-        let mut tx = self.store.begin().await.map_err(store_error)?;
-        tx.append(
-            org_id,
-            &stream(org_id, provider),
-            ExpectedVersion::Any,
-            vec![event],
-        )
-        .await
-        .map_err(store_error)?;
-        sqlx::query(
-            "INSERT INTO provider_credentials (org_id, provider, sealed, fields, updated_at, updated_by)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (org_id, provider) DO UPDATE
-             SET sealed = $3, fields = $4, updated_at = $5, updated_by = $6",
-        )
-        .bind(org_id)
-        .bind(provider)
-        .bind(&sealed)
-        .bind(&stored.fields)
-        .bind(stored.updated_at)
-        .bind(actor)
-        .execute(tx.conn())
-        .await
-        .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)?;
+        in_transaction!(self.store, |tx| {
+            let stream = stream(org_id, provider);
+            append_in(
+                &mut *tx,
+                org_id,
+                &stream,
+                ExpectedVersion::Any,
+                vec![event.clone()],
+            )
+            .await
+            .map_err(api_error)?;
+            sqlx::query(
+                "INSERT INTO provider_credentials (org_id, provider, sealed, fields, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (org_id, provider) DO UPDATE
+                 SET sealed = $3, fields = $4, updated_at = $5, updated_by = $6",
+            )
+            .bind(org_id)
+            .bind(provider)
+            .bind(&sealed)
+            .bind(&stored.fields)
+            .bind(stored.updated_at)
+            .bind(actor)
+            .execute(&mut *tx)
+            .await
+            .map_err(api_error)?;
+            Ok(())
+        })?;
         Ok(stored)
     }
 
@@ -169,26 +173,29 @@ impl Credentials {
         let (known, _) = fields_of(provider)?;
         let removed = CredentialsEvent::Removed(CredentialsRemoved { provider: known });
         let event = comms_bus::new_event(&removed, Some(actor), None);
-        let mut tx = self.store.begin().await.map_err(store_error)?;
-        let deleted =
-            sqlx::query("DELETE FROM provider_credentials WHERE org_id = $1 AND provider = $2")
-                .bind(org_id)
-                .bind(provider)
-                .execute(tx.conn())
-                .await
-                .map_err(store_error)?;
-        if deleted.rows_affected() == 0 {
-            return Err(ApiError::not_found("credentials", provider));
-        }
-        tx.append(
-            org_id,
-            &stream(org_id, provider),
-            ExpectedVersion::Any,
-            vec![event],
-        )
-        .await
-        .map_err(store_error)?;
-        tx.commit().await.map_err(store_error)
+        in_transaction!(self.store, |tx| {
+            let deleted =
+                sqlx::query("DELETE FROM provider_credentials WHERE org_id = $1 AND provider = $2")
+                    .bind(org_id)
+                    .bind(provider)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(api_error)?;
+            if deleted.rows_affected() == 0 {
+                return Err(ApiError::not_found("credentials", provider));
+            }
+            let stream = stream(org_id, provider);
+            append_in(
+                &mut *tx,
+                org_id,
+                &stream,
+                ExpectedVersion::Any,
+                vec![event.clone()],
+            )
+            .await
+            .map_err(api_error)?;
+            Ok(())
+        })
     }
 
     /// The provider's credentials in the clear, for the service that calls the provider.
