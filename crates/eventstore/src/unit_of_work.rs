@@ -1,5 +1,6 @@
 //! Use cases as units of work: one transaction, retried from the start when a concurrent writer
-//! won, and storage failures told to callers in the API's terms.
+//! won. Storage code fails in its own terms ([`Failure`]); each service's domain errors and
+//! [`api_error`] turn those into the API's, in one place.
 
 use comms_proto::{ApiError, ErrorKind};
 
@@ -17,6 +18,54 @@ pub fn is_conflict(error: &Error) -> bool {
             matches!(e.code().as_deref(), Some("40001" | "40P01"))
         }
         _ => false,
+    }
+}
+
+/// Why storage code could not do what a use case asked, in the store's and the domain's terms:
+/// `D` is the service's domain error. The API's terms come from `From<Failure<D>> for ApiError`,
+/// with `D`'s own conversion (each service's error table).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure<D> {
+    /// The aggregate refused the command.
+    #[error(transparent)]
+    Refused(D),
+    /// No such `what` in the organization (another organization's reads as absent).
+    #[error("no {what} {id}")]
+    NotFound { what: &'static str, id: String },
+    /// A create found the `what` there already.
+    #[error("{what} {id} already exists")]
+    AlreadyExists { what: &'static str, id: String },
+    /// The store failed, or a concurrent writer won (which a fresh attempt resolves).
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl<D> Failure<D> {
+    pub fn not_found(what: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl<D> From<sqlx::Error> for Failure<D> {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+impl<D: Into<ApiError>> From<Failure<D>> for ApiError {
+    fn from(failure: Failure<D>) -> Self {
+        match failure {
+            Failure::Refused(error) => error.into(),
+            Failure::NotFound { what, id } => ApiError::not_found(what, &id),
+            Failure::AlreadyExists { what, id } => ApiError::new(
+                ErrorKind::AlreadyExists,
+                format!("{what} {id} already exists"),
+            ),
+            Failure::Store(error) => api_error(error),
+        }
     }
 }
 

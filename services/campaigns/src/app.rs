@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use comms_auth::Identity;
+use comms_eventstore::unit_of_work::api_error;
 use comms_eventstore::{EventStore, in_transaction};
 use comms_proto::{ApiError, PhoneNumber};
 use sqlx::PgConnection;
@@ -13,7 +14,7 @@ use crate::domain::contact::{Contact, ContactFields};
 use crate::domain::dialing::{self, Callee, DialState, Final, Skip};
 use crate::store::campaigns::{self, CampaignView};
 use crate::store::contacts::{self, Upserted};
-use crate::store::{Versioned, do_not_call, store_error};
+use crate::store::{Versioned, do_not_call};
 
 /// Rows of an import written per transaction: short transactions keep the event store's readers
 /// moving (ADR 1); every row is written whole or not at all.
@@ -61,7 +62,7 @@ impl Campaigns {
     }
 
     async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, ApiError> {
-        self.pool().acquire().await.map_err(store_error)
+        self.pool().acquire().await.map_err(api_error)
     }
 
     pub async fn create(
@@ -76,7 +77,7 @@ impl Campaigns {
                 settings: settings.clone(),
                 at: Utc::now(),
             };
-            campaigns::change(tx, &identity.org_id, &identity.user_id, id, command).await
+            Ok(campaigns::change(tx, &identity.org_id, &identity.user_id, id, command).await?)
         })
     }
 
@@ -85,7 +86,7 @@ impl Campaigns {
         identity: &Identity,
         id: Uuid,
     ) -> Result<Versioned<CampaignView>, ApiError> {
-        campaigns::get(&mut *self.conn().await?, &identity.org_id, id).await
+        Ok(campaigns::get(&mut *self.conn().await?, &identity.org_id, id).await?)
     }
 
     pub async fn list(
@@ -95,14 +96,14 @@ impl Campaigns {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: i64,
     ) -> Result<Vec<CampaignView>, ApiError> {
-        campaigns::list(
+        Ok(campaigns::list(
             &mut *self.conn().await?,
             &identity.org_id,
             status,
             after,
             limit,
         )
-        .await
+        .await?)
     }
 
     /// Applies `change` to the campaign's settings (a draft or paused campaign's).
@@ -119,7 +120,7 @@ impl Campaigns {
                 settings,
                 at: Utc::now(),
             };
-            campaigns::change(tx, &identity.org_id, &identity.user_id, id, command).await
+            Ok(campaigns::change(tx, &identity.org_id, &identity.user_id, id, command).await?)
         })
     }
 
@@ -131,14 +132,14 @@ impl Campaigns {
         command: impl Fn(DateTime<Utc>) -> Command,
     ) -> Result<Versioned<CampaignView>, ApiError> {
         in_transaction!(self.store, |tx| {
-            campaigns::change(
+            Ok(campaigns::change(
                 tx,
                 &identity.org_id,
                 &identity.user_id,
                 id,
                 command(Utc::now()),
             )
-            .await
+            .await?)
         })
     }
 
@@ -165,7 +166,7 @@ impl Campaigns {
                 at: Utc::now(),
                 task_id: None,
             };
-            campaigns::change(tx, &identity.org_id, &identity.user_id, id, command).await
+            Ok(campaigns::change(tx, &identity.org_id, &identity.user_id, id, command).await?)
         })
     }
 
@@ -177,7 +178,7 @@ impl Campaigns {
                 .bind(id)
                 .fetch_one(&mut *conn)
                 .await
-                .map_err(store_error)?;
+                .map_err(api_error)?;
         let (open, calls) = campaigns::open_work(&mut conn, id).await?;
         Ok((contacts, open, calls))
     }
@@ -251,14 +252,14 @@ impl Campaigns {
         fields: ContactFields,
     ) -> Result<(Versioned<Contact>, Upserted), ApiError> {
         in_transaction!(self.store, |tx| {
-            contacts::upsert(
+            Ok(contacts::upsert(
                 tx,
                 &identity.org_id,
                 &identity.user_id,
                 fields.clone(),
                 Utc::now(),
             )
-            .await
+            .await?)
         })
     }
 
@@ -276,7 +277,7 @@ impl Campaigns {
         after: Option<(DateTime<Utc>, Uuid)>,
         limit: i64,
     ) -> Result<Vec<Contact>, ApiError> {
-        contacts::list(&mut *self.conn().await?, &identity.org_id, after, limit).await
+        Ok(contacts::list(&mut *self.conn().await?, &identity.org_id, after, limit).await?)
     }
 
     /// Imports `rows`: each valid row creates or updates its contact (and joins `campaign`, when
@@ -364,11 +365,12 @@ impl Campaigns {
             .map_err(|e| ApiError::invalid("list", e.to_string()))?;
         in_transaction!(self.store, |tx| {
             let (org, actor, at) = (&identity.org_id, &identity.user_id, Utc::now());
-            if add {
-                do_not_call::add(tx, org, actor, list, numbers, at).await
+            let changed = if add {
+                do_not_call::add(tx, org, actor, list, numbers, at).await?
             } else {
-                do_not_call::remove(tx, org, actor, list, numbers, at).await
-            }
+                do_not_call::remove(tx, org, actor, list, numbers, at).await?
+            };
+            Ok(changed)
         })
     }
 }

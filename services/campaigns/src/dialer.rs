@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use comms_auth::{Identity, Tokens};
+use comms_eventstore::unit_of_work::api_error;
 use comms_eventstore::{LeaderLock, in_transaction};
 use comms_proto::ApiError;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
@@ -34,7 +35,7 @@ use crate::domain::pacing::{DialingMode, Floor, Pacer};
 use crate::domain::window;
 use crate::lock_order;
 use crate::store::campaigns::{self, CampaignCall, CampaignView};
-use crate::store::{Versioned, contacts, do_not_call, store_error};
+use crate::store::{Versioned, contacts, do_not_call};
 
 /// Campaigns that share agents: the same organization and language.
 fn pool_of(org: &str, campaign: &Campaign) -> (String, &'static str) {
@@ -192,7 +193,7 @@ impl Dialer {
     pub async fn tick(&self) -> Result<(), ApiError> {
         let mut active = Vec::new();
         {
-            let mut conn = self.campaigns.pool().acquire().await.map_err(store_error)?;
+            let mut conn = self.campaigns.pool().acquire().await.map_err(api_error)?;
             for (org, id) in campaigns::active(&mut conn).await? {
                 let view = campaigns::get(&mut conn, &org, id).await?.value;
                 let calls = campaigns::calls(&mut conn, id).await?;
@@ -275,7 +276,7 @@ impl Dialer {
             // under the same lock, so its outcome sees the agent (or the end comes first, and
             // nobody is connected to a finished call). Not a retried unit of work: it appends
             // nothing, and a retry would ask the agents service again; the next tick does.
-            let mut tx = self.campaigns.pool().begin().await.map_err(store_error)?;
+            let mut tx = self.campaigns.pool().begin().await.map_err(api_error)?;
             match lock_order::call(&mut tx, call.call_id).await? {
                 Some(current)
                     if current.finished_at.is_none()
@@ -310,7 +311,7 @@ impl Dialer {
             if let Some(agent) = reservation.agent {
                 let agent = Uuid::parse_str(&agent.id).ok();
                 campaigns::mark_call(&mut tx, call.call_id, None, agent, false).await?;
-                tx.commit().await.map_err(store_error)?;
+                tx.commit().await.map_err(api_error)?;
             }
         }
         Ok(())
@@ -325,7 +326,7 @@ impl Dialer {
         mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     ) -> Result<(), ApiError> {
         campaigns::mark_call(&mut tx, call_id, None, None, true).await?;
-        tx.commit().await.map_err(store_error)?;
+        tx.commit().await.map_err(api_error)?;
         let ended = self
             .calls
             .clone()
@@ -382,7 +383,7 @@ impl Dialer {
     ) -> Result<u32, ApiError> {
         let campaign = &view.campaign;
         let now = Utc::now();
-        let mut conn = self.campaigns.pool().acquire().await.map_err(store_error)?;
+        let mut conn = self.campaigns.pool().acquire().await.map_err(api_error)?;
         let (mut after, mut scanned, mut placed) = (None, 0, 0);
         // With nobody to call for, one page is still read, so contacts who must never be called
         // are excluded (and a campaign of only those completes).
@@ -567,7 +568,7 @@ impl Dialer {
             .bind(id)
             .fetch_one(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
             if has_contacts && open == 0 && calls == 0 {
                 campaigns::change(tx, org, ACTOR, id, Command::Complete { at: Utc::now() }).await?;
                 tracing::info!(campaign = %id, "campaign completed: every contact is final");
@@ -608,5 +609,5 @@ async fn record_placed(
         attempt,
         at: Utc::now(),
     };
-    campaigns::change(tx, org, ACTOR, campaign_id, command).await
+    Ok(campaigns::change(tx, org, ACTOR, campaign_id, command).await?)
 }

@@ -16,11 +16,13 @@ use comms_events::Event;
 use comms_events::agent::{self, AgentEvent, Transition};
 use comms_events::call::{self, CallEvent, FailedOutcome};
 use comms_events::platform::{self, CrmContact, CrmContactEvent, PlanningEvent, TaskCompleted};
-use comms_proto::{ErrorKind, Language, PhoneNumber};
+use comms_eventstore::unit_of_work::Failure;
+use comms_proto::{Language, PhoneNumber};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dialer::{ACTOR, Dialer};
+use crate::domain::DomainError;
 use crate::domain::campaign::{Command, Member, TriggerAction};
 use crate::domain::contact::ContactFields;
 use crate::domain::dialing::Outcome;
@@ -52,8 +54,8 @@ fn reject(envelope: &Envelope, error: impl std::fmt::Display) -> HandleError {
     HandleError::Reject(format!("{}: {error}", envelope.event_type))
 }
 
-fn retry(error: comms_proto::ApiError) -> HandleError {
-    HandleError::from_api("applying the event", error)
+fn retry(error: impl Into<comms_proto::ApiError>) -> HandleError {
+    HandleError::from_api("applying the event", error.into())
 }
 
 impl Handler for Feed {
@@ -239,8 +241,8 @@ impl Feed {
                     tracing::info!(campaign = %campaign.id, task = %task_id, "triggered by {}", envelope.event_type)
                 }
                 // Completed or canceled since: a trigger has nothing to do there.
-                Err(e) if e.kind == ErrorKind::FailedPrecondition => {
-                    tracing::info!(campaign = %campaign.id, error = %e.message, "trigger ignored")
+                Err(Failure::Refused(refusal @ DomainError::IllegalTransition { .. })) => {
+                    tracing::info!(campaign = %campaign.id, error = %refusal, "trigger ignored")
                 }
                 Err(e) => return Err(retry(e)),
             }
@@ -353,9 +355,11 @@ async fn sync_contact(
     let crm_at = updated_at.unwrap_or(envelope.timestamp);
     contacts::sync_from_crm(conn, &envelope.organization_id, fields, crm_at)
         .await
-        .map_err(|e| match e.kind {
-            ErrorKind::InvalidArgument => reject(envelope, e.message),
-            _ => retry(e),
+        .map_err(|e| match e {
+            Failure::Refused(refusal @ DomainError::Invalid { .. }) => {
+                reject(envelope, refusal.to_string())
+            }
+            other => retry(other),
         })?;
     Ok(())
 }

@@ -17,20 +17,16 @@
 //! agents services, while an open transaction id holds back every reader of the log (ADR 1,
 //! ADR 10). An advisory lock gives it none; the id comes with the first write, after the request.
 
-use comms_proto::ApiError;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::store::campaigns::{self, CampaignCall, CampaignView};
-use crate::store::{Versioned, store_error};
+use crate::store::{Result, Versioned};
 
 /// Step 1: a campaign's call, locked for this transaction: the dialer connecting an agent and the
 /// feed recording the call's end (or its wrap-up) take it in turn, so an outcome never misses an
 /// agent just connected. `None` when no campaign has placed the call (yet).
-pub async fn call(
-    conn: &mut PgConnection,
-    call_id: Uuid,
-) -> Result<Option<CampaignCall>, ApiError> {
+pub async fn call(conn: &mut PgConnection, call_id: Uuid) -> Result<Option<CampaignCall>> {
     advisory_lock(&mut *conn, &format!("comms-campaign-call:{call_id}")).await?;
     campaigns::find_call(conn, call_id).await
 }
@@ -40,17 +36,16 @@ pub async fn campaign(
     conn: &mut PgConnection,
     org: &str,
     id: Uuid,
-) -> Result<Option<Versioned<CampaignView>>, ApiError> {
+) -> Result<Option<Versioned<CampaignView>>> {
     advisory_lock(&mut *conn, &format!("comms-campaign:{id}")).await?;
     campaigns::find(conn, org, id).await
 }
 
 /// Takes the transaction-scoped advisory lock named `name`.
-async fn advisory_lock(conn: &mut PgConnection, name: &str) -> Result<(), ApiError> {
+async fn advisory_lock(conn: &mut PgConnection, name: &str) -> Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind(name)
         .execute(conn)
-        .await
-        .map_err(store_error)?;
+        .await?;
     Ok(())
 }

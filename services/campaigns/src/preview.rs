@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use comms_eventstore::in_transaction;
+use comms_eventstore::unit_of_work::api_error;
 use comms_proto::v1::{self};
 use comms_proto::{ApiError, ErrorKind};
 use uuid::Uuid;
@@ -15,7 +16,7 @@ use crate::domain::contact::Contact;
 use crate::domain::dialing::DialState;
 use crate::lock_order;
 use crate::store::campaigns::{self, Preview};
-use crate::store::{contacts, store_error};
+use crate::store::contacts;
 
 /// How long a skipped contact waits before it is offered again (to whoever is free then).
 const AFTER_SKIP: chrono::Duration = chrono::Duration::minutes(5);
@@ -96,7 +97,7 @@ impl Dialer {
         campaign: &Campaign,
     ) -> Result<(), ApiError> {
         let previews = {
-            let mut conn = self.campaigns.pool().acquire().await.map_err(store_error)?;
+            let mut conn = self.campaigns.pool().acquire().await.map_err(api_error)?;
             campaigns::previews(&mut conn, campaign.id).await?
         };
         let expired = Utc::now()
@@ -132,7 +133,7 @@ impl Dialer {
 
     /// The preview shown to `agent`, with its contact.
     pub async fn shown_to(&self, org: &str, agent: Uuid) -> Result<Option<Shown>, ApiError> {
-        let mut conn = self.campaigns.pool().acquire().await.map_err(store_error)?;
+        let mut conn = self.campaigns.pool().acquire().await.map_err(api_error)?;
         let Some(preview) = campaigns::preview_for(&mut conn, org, agent).await? else {
             return Ok(None);
         };
@@ -228,7 +229,7 @@ impl Dialer {
         agent: Option<Uuid>,
     ) -> Result<(), ApiError> {
         let preview = {
-            let mut conn = self.campaigns.pool().acquire().await.map_err(store_error)?;
+            let mut conn = self.campaigns.pool().acquire().await.map_err(api_error)?;
             campaigns::preview(&mut conn, org, call_id)
                 .await?
                 .filter(|p| agent.is_none_or(|a| a == p.agent_id))

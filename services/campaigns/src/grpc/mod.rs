@@ -5,7 +5,7 @@
 use comms_auth::{Identity, Permission, Tokens};
 use comms_proto::v1::campaigns_service_server::CampaignsService;
 use comms_proto::v1::{self};
-use comms_proto::{ApiError, Violations};
+use comms_proto::{ApiError, ErrorKind, Violations};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument as _;
 use uuid::Uuid;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::app::Campaigns;
 use crate::convert::{self, Counts};
 use crate::dialer::Dialer;
+use crate::domain::DomainError;
 use crate::store::Versioned;
 use crate::store::campaigns::CampaignView;
 
@@ -75,6 +76,24 @@ fn span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
     );
     comms_telemetry::continue_trace(&span, comms_telemetry::grpc_traceparent(request.metadata()));
     span
+}
+
+/// The domain's refusals in the API's terms: the service's error table, with the store's failures
+/// (`From<Failure<DomainError>> for ApiError`, shared by the fleet) and `ApiError`'s own mapping
+/// to gRPC status codes and HTTP problems.
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match &error {
+            DomainError::NotFound => ApiError::new(ErrorKind::NotFound, error.to_string()),
+            DomainError::AlreadyExists => {
+                ApiError::new(ErrorKind::AlreadyExists, error.to_string())
+            }
+            DomainError::IllegalTransition { .. } => {
+                ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
+            }
+            DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
+        }
+    }
 }
 
 fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {

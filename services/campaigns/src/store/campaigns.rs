@@ -3,14 +3,13 @@
 //! progress), all written in the transaction that appends the campaign's events.
 
 use chrono::{DateTime, Utc};
-use comms_eventstore::StreamName;
-use comms_proto::ApiError;
+use comms_eventstore::unit_of_work::Failure;
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Versioned, append, domain_error, expected, store_error};
+use super::{Result, Versioned, append, expected, refused};
 use crate::domain::campaign::{self, Campaign, CampaignEvent, Command, Member, Status};
 use crate::domain::dialing::{DialState, Final};
 use crate::domain::pacing::Measured;
@@ -42,7 +41,7 @@ pub(crate) async fn find(
     conn: &mut PgConnection,
     org: &str,
     id: Uuid,
-) -> Result<Option<Versioned<CampaignView>>, ApiError> {
+) -> Result<Option<Versioned<CampaignView>>> {
     let row: Option<Row> = sqlx::query_as(
         "SELECT version, campaign, measured FROM campaigns_view WHERE campaign_id = $1 AND org_id = $2",
     )
@@ -50,18 +49,14 @@ pub(crate) async fn find(
     .bind(org)
     .fetch_optional(conn)
     .await
-    .map_err(store_error)?;
+    ?;
     Ok(row.map(versioned))
 }
 
-pub async fn get(
-    conn: &mut PgConnection,
-    org: &str,
-    id: Uuid,
-) -> Result<Versioned<CampaignView>, ApiError> {
+pub async fn get(conn: &mut PgConnection, org: &str, id: Uuid) -> Result<Versioned<CampaignView>> {
     find(conn, org, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("campaign", &id.to_string()))
+        .ok_or_else(|| Failure::not_found("campaign", id))
 }
 
 /// Runs `command` against campaign `id` in `tx`; returns the campaign as it now is.
@@ -71,18 +66,18 @@ pub async fn change(
     actor: &str,
     id: Uuid,
     command: Command,
-) -> Result<Versioned<CampaignView>, ApiError> {
+) -> Result<Versioned<CampaignView>> {
     let current = lock_order::campaign(&mut *tx, org, id).await?;
     let events = campaign::handle(current.as_ref().map(|c| &c.value.campaign), command)
-        .map_err(|e| domain_error(e, "campaign", id))?;
+        .map_err(|e| refused(e, "campaign", id))?;
     if events.is_empty() {
-        return current.ok_or_else(|| ApiError::not_found("campaign", &id.to_string()));
+        return current.ok_or_else(|| Failure::not_found("campaign", id));
     }
     let version = append(
         tx,
         org,
         actor,
-        StreamName::new(STREAMS, id),
+        (STREAMS, id),
         expected(current.as_ref().map(|c| c.version)),
         &events,
     )
@@ -110,7 +105,7 @@ pub async fn change(
     .bind(version as i64)
     .execute(&mut *tx)
     .await
-    .map_err(store_error)?;
+    ?;
     Ok(Versioned {
         value: CampaignView { campaign, measured },
         version,
@@ -124,7 +119,7 @@ async fn follow(
     campaign_id: Uuid,
     event: &CampaignEvent,
     measured: &mut Measured,
-) -> Result<(), ApiError> {
+) -> Result<()> {
     match event {
         CampaignEvent::ContactsAdded(added) => {
             let contacts = &added.contacts;
@@ -144,8 +139,7 @@ async fn follow(
             .bind(&priorities)
             .bind(Json(DialState::default()))
             .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+            .await?;
         }
         CampaignEvent::CallPlaced(placed) => {
             let (contact_id, call_id, at) = (placed.contact_id, placed.call_id, placed.at);
@@ -163,8 +157,7 @@ async fn follow(
             .bind(org)
             .bind(at)
             .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+            .await?;
         }
         CampaignEvent::CallFinished(finished) => {
             let contact_id = finished.contact_id;
@@ -178,8 +171,7 @@ async fn follow(
                 .bind(finished.call_id)
                 .bind(finished.at)
                 .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
+                .await?;
             measured.record(
                 finished.outcome,
                 finished.ring_seconds,
@@ -191,8 +183,7 @@ async fn follow(
                 .bind(wrap_up.call_id)
                 .bind(wrap_up.at)
                 .execute(&mut *tx)
-                .await
-                .map_err(store_error)?;
+                .await?;
             measured.record_wrap_up(wrap_up.seconds);
         }
         CampaignEvent::ContactExcluded(excluded) => {
@@ -219,7 +210,7 @@ async fn follow(
             .bind(at)
             .execute(&mut *tx)
             .await
-            .map_err(store_error)?;
+            ?;
         }
         CampaignEvent::PreviewWithdrawn(withdrawn) => {
             let contact_id = withdrawn.contact_id;
@@ -239,18 +230,17 @@ pub async fn progress(
     conn: &mut PgConnection,
     campaign_id: Uuid,
     contact_id: Uuid,
-) -> Result<DialState, ApiError> {
+) -> Result<DialState> {
     let state: Option<Json<DialState>> = sqlx::query_scalar(
         "SELECT state FROM campaign_contacts WHERE campaign_id = $1 AND contact_id = $2",
     )
     .bind(campaign_id)
     .bind(contact_id)
     .fetch_optional(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     state
         .map(|s| s.0)
-        .ok_or_else(|| ApiError::not_found("campaign contact", &contact_id.to_string()))
+        .ok_or_else(|| Failure::not_found("campaign contact", contact_id))
 }
 
 async fn save_progress(
@@ -258,7 +248,7 @@ async fn save_progress(
     campaign_id: Uuid,
     contact_id: Uuid,
     state: &DialState,
-) -> Result<(), ApiError> {
+) -> Result<()> {
     let done = state.done.map(|d| match d {
         Final::Reached => "reached",
         Final::Exhausted { .. } => "exhausted",
@@ -275,8 +265,7 @@ async fn save_progress(
     .bind(done)
     .bind(Json(state))
     .execute(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(())
 }
 
@@ -287,7 +276,7 @@ pub async fn list(
     status: Option<Status>,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<CampaignView>, ApiError> {
+) -> Result<Vec<CampaignView>> {
     let (at, id) = after.unzip();
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT version, campaign, measured FROM campaigns_view
@@ -301,14 +290,13 @@ pub async fn list(
     .bind(id)
     .bind(limit)
     .fetch_all(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(rows.into_iter().map(|r| versioned(r).value).collect())
 }
 
 /// Every organization's running campaigns, and those with calls still in progress: what the
 /// dialer attends to.
-pub async fn active(conn: &mut PgConnection) -> Result<Vec<(String, Uuid)>, ApiError> {
+pub async fn active(conn: &mut PgConnection) -> Result<Vec<(String, Uuid)>> {
     sqlx::query_as(
         "SELECT org_id, campaign_id FROM campaigns_view WHERE status = 'running'
          UNION
@@ -316,7 +304,7 @@ pub async fn active(conn: &mut PgConnection) -> Result<Vec<(String, Uuid)>, ApiE
     )
     .fetch_all(conn)
     .await
-    .map_err(store_error)
+    .map_err(Failure::from)
 }
 
 /// The organization's campaigns that a `event_type` event may trigger.
@@ -324,7 +312,7 @@ pub async fn triggered_by(
     conn: &mut PgConnection,
     org: &str,
     event_type: &str,
-) -> Result<Vec<Campaign>, ApiError> {
+) -> Result<Vec<Campaign>> {
     let rows: Vec<(Json<Campaign>,)> = sqlx::query_as(
         "SELECT campaign FROM campaigns_view
          WHERE org_id = $1 AND status IN ('draft', 'running', 'paused')
@@ -333,8 +321,7 @@ pub async fn triggered_by(
     .bind(org)
     .bind(event_type)
     .fetch_all(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(rows.into_iter().map(|(c,)| c.0).collect())
 }
 
@@ -354,7 +341,7 @@ pub async fn candidates(
     open_zones: &[&str],
     after: Option<ScanPosition>,
     limit: i64,
-) -> Result<Vec<(ScanPosition, Uuid, DialState)>, ApiError> {
+) -> Result<Vec<(ScanPosition, Uuid, DialState)>> {
     let (priority, seq) = after.unzip();
     let rows: Vec<(i32, i64, Uuid, Json<DialState>)> = sqlx::query_as(
         "SELECT cc.priority, cc.added_seq, cc.contact_id, cc.state
@@ -373,8 +360,7 @@ pub async fn candidates(
     .bind(limit)
     .bind(open_zones)
     .fetch_all(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(priority, seq, id, state)| ((priority, seq), id, state.0))
@@ -382,7 +368,7 @@ pub async fn candidates(
 }
 
 /// Contacts not yet final, and calls in progress.
-pub async fn open_work(conn: &mut PgConnection, campaign_id: Uuid) -> Result<(i64, i64), ApiError> {
+pub async fn open_work(conn: &mut PgConnection, campaign_id: Uuid) -> Result<(i64, i64)> {
     sqlx::query_as(
         "SELECT (SELECT count(*) FROM campaign_contacts WHERE campaign_id = $1 AND done IS NULL),
                 (SELECT count(*) FROM campaign_calls WHERE campaign_id = $1 AND finished_at IS NULL)",
@@ -390,7 +376,7 @@ pub async fn open_work(conn: &mut PgConnection, campaign_id: Uuid) -> Result<(i6
     .bind(campaign_id)
     .fetch_one(conn)
     .await
-    .map_err(store_error)
+    .map_err(Failure::from)
 }
 
 /// A campaign's contacts with their progress, in dialing order, after position `after`.
@@ -400,7 +386,7 @@ pub async fn members(
     campaign_id: Uuid,
     after: Option<i64>,
     limit: i64,
-) -> Result<Vec<(i64, Member, DialState)>, ApiError> {
+) -> Result<Vec<(i64, Member, DialState)>> {
     let rows: Vec<(i64, Uuid, i32, Json<DialState>)> = sqlx::query_as(
         "SELECT added_seq, contact_id, priority, state FROM campaign_contacts
          WHERE campaign_id = $1 AND org_id = $2 AND ($3::bigint IS NULL OR added_seq > $3)
@@ -411,8 +397,7 @@ pub async fn members(
     .bind(after)
     .bind(limit)
     .fetch_all(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(seq, contact_id, priority, state)| {
@@ -448,24 +433,21 @@ pub struct CampaignCall {
 pub(crate) async fn find_call(
     conn: &mut PgConnection,
     call_id: Uuid,
-) -> Result<Option<CampaignCall>, ApiError> {
+) -> Result<Option<CampaignCall>> {
     sqlx::query_as("SELECT * FROM campaign_calls WHERE call_id = $1")
         .bind(call_id)
         .fetch_optional(conn)
         .await
-        .map_err(store_error)
+        .map_err(Failure::from)
 }
 
 /// The campaign's calls in progress.
-pub async fn calls(
-    conn: &mut PgConnection,
-    campaign_id: Uuid,
-) -> Result<Vec<CampaignCall>, ApiError> {
+pub async fn calls(conn: &mut PgConnection, campaign_id: Uuid) -> Result<Vec<CampaignCall>> {
     sqlx::query_as("SELECT * FROM campaign_calls WHERE campaign_id = $1 AND finished_at IS NULL")
         .bind(campaign_id)
         .fetch_all(conn)
         .await
-        .map_err(store_error)
+        .map_err(Failure::from)
 }
 
 /// Records what happened to a call in progress (answered, connected, abandoned).
@@ -475,7 +457,7 @@ pub async fn mark_call(
     answered_at: Option<DateTime<Utc>>,
     agent_id: Option<Uuid>,
     abandoned: bool,
-) -> Result<(), ApiError> {
+) -> Result<()> {
     sqlx::query(
         "UPDATE campaign_calls
          SET answered_at = COALESCE(answered_at, $2), agent_id = COALESCE(agent_id, $3),
@@ -487,8 +469,7 @@ pub async fn mark_call(
     .bind(agent_id)
     .bind(abandoned)
     .execute(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(())
 }
 
@@ -497,15 +478,14 @@ pub async fn not_yet_members(
     conn: &mut PgConnection,
     campaign_id: Uuid,
     ids: &[Uuid],
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<Vec<Uuid>> {
     let members: Vec<Uuid> = sqlx::query_scalar(
         "SELECT contact_id FROM campaign_contacts WHERE campaign_id = $1 AND contact_id = ANY($2)",
     )
     .bind(campaign_id)
     .bind(ids)
     .fetch_all(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(ids
         .iter()
         .filter(|id| !members.contains(id))
@@ -513,12 +493,11 @@ pub async fn not_yet_members(
         .collect())
 }
 
-async fn end_preview(conn: &mut PgConnection, call_id: Uuid) -> Result<(), ApiError> {
+async fn end_preview(conn: &mut PgConnection, call_id: Uuid) -> Result<()> {
     sqlx::query("DELETE FROM campaign_previews WHERE call_id = $1")
         .bind(call_id)
         .execute(conn)
-        .await
-        .map_err(store_error)?;
+        .await?;
     Ok(())
 }
 
@@ -534,15 +513,12 @@ pub struct Preview {
 }
 
 /// The campaign's previews waiting for an agent.
-pub async fn previews(
-    conn: &mut PgConnection,
-    campaign_id: Uuid,
-) -> Result<Vec<Preview>, ApiError> {
+pub async fn previews(conn: &mut PgConnection, campaign_id: Uuid) -> Result<Vec<Preview>> {
     sqlx::query_as("SELECT * FROM campaign_previews WHERE campaign_id = $1")
         .bind(campaign_id)
         .fetch_all(conn)
         .await
-        .map_err(store_error)
+        .map_err(Failure::from)
 }
 
 /// The preview shown to `agent`, if any.
@@ -550,25 +526,21 @@ pub async fn preview_for(
     conn: &mut PgConnection,
     org: &str,
     agent: Uuid,
-) -> Result<Option<Preview>, ApiError> {
+) -> Result<Option<Preview>> {
     sqlx::query_as("SELECT * FROM campaign_previews WHERE org_id = $1 AND agent_id = $2")
         .bind(org)
         .bind(agent)
         .fetch_optional(conn)
         .await
-        .map_err(store_error)
+        .map_err(Failure::from)
 }
 
 /// The preview of `call_id` in `org`, if any.
-pub async fn preview(
-    conn: &mut PgConnection,
-    org: &str,
-    call_id: Uuid,
-) -> Result<Option<Preview>, ApiError> {
+pub async fn preview(conn: &mut PgConnection, org: &str, call_id: Uuid) -> Result<Option<Preview>> {
     sqlx::query_as("SELECT * FROM campaign_previews WHERE org_id = $1 AND call_id = $2")
         .bind(org)
         .bind(call_id)
         .fetch_optional(conn)
         .await
-        .map_err(store_error)
+        .map_err(Failure::from)
 }

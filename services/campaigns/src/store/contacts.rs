@@ -5,13 +5,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use comms_eventstore::StreamName;
-use comms_proto::ApiError;
+use comms_eventstore::unit_of_work::Failure;
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use super::{Versioned, append, domain_error, expected, store_error};
+use super::{Result, Versioned, append, expected, refused};
 use crate::domain::contact::{self, Contact, ContactFields};
 
 pub const STREAMS: &str = "contact";
@@ -39,21 +38,16 @@ fn versioned((version, contact): Row) -> Versioned<Contact> {
     }
 }
 
-pub async fn get(
-    conn: &mut PgConnection,
-    org: &str,
-    id: Uuid,
-) -> Result<Versioned<Contact>, ApiError> {
+pub async fn get(conn: &mut PgConnection, org: &str, id: Uuid) -> Result<Versioned<Contact>> {
     let row: Option<Row> = sqlx::query_as(
         "SELECT version, contact FROM contacts_view WHERE contact_id = $1 AND org_id = $2",
     )
     .bind(id)
     .bind(org)
     .fetch_optional(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     row.map(versioned)
-        .ok_or_else(|| ApiError::not_found("contact", &id.to_string()))
+        .ok_or_else(|| Failure::not_found("contact", id))
 }
 
 /// The organization's contacts among `ids`, by id.
@@ -61,15 +55,14 @@ pub async fn get_many(
     conn: &mut PgConnection,
     org: &str,
     ids: &[Uuid],
-) -> Result<HashMap<Uuid, Contact>, ApiError> {
+) -> Result<HashMap<Uuid, Contact>> {
     let rows: Vec<(Json<Contact>,)> = sqlx::query_as(
         "SELECT contact FROM contacts_view WHERE org_id = $1 AND contact_id = ANY($2)",
     )
     .bind(org)
     .bind(ids)
     .fetch_all(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(rows.into_iter().map(|(c,)| (c.0.id, c.0)).collect())
 }
 
@@ -78,14 +71,13 @@ pub async fn find_by_external_id(
     conn: &mut PgConnection,
     org: &str,
     external_id: &str,
-) -> Result<Option<Contact>, ApiError> {
+) -> Result<Option<Contact>> {
     let row: Option<(Json<Contact>,)> =
         sqlx::query_as("SELECT contact FROM contacts_view WHERE org_id = $1 AND external_id = $2")
             .bind(org)
             .bind(external_id)
             .fetch_optional(conn)
-            .await
-            .map_err(store_error)?;
+            .await?;
     Ok(row.map(|(c,)| c.0))
 }
 
@@ -97,7 +89,7 @@ pub async fn upsert(
     actor: &str,
     fields: ContactFields,
     at: DateTime<Utc>,
-) -> Result<(Versioned<Contact>, Upserted), ApiError> {
+) -> Result<(Versioned<Contact>, Upserted)> {
     let key = contact::identity_key(&fields);
     let row: Option<Row> = sqlx::query_as(
         "SELECT version, contact FROM contacts_view WHERE org_id = $1 AND identity_key = $2 FOR UPDATE",
@@ -106,13 +98,13 @@ pub async fn upsert(
     .bind(&key)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(store_error)?;
+    ?;
     let current = row.map(versioned);
     let id = current
         .as_ref()
         .map_or_else(|| derived_id(org, &key), |c| c.value.id);
     let change = contact::upsert(current.as_ref().map(|c| &c.value), id, fields, at)
-        .map_err(|e| domain_error(e, "contact", id))?;
+        .map_err(|e| refused(e, "contact", id))?;
     let Some(event) = change else {
         let current = current.expect("only an existing contact can be unchanged");
         return Ok((current, Upserted::Unchanged));
@@ -126,7 +118,7 @@ pub async fn upsert(
         tx,
         org,
         actor,
-        StreamName::new(STREAMS, id),
+        (STREAMS, id),
         expected(current.as_ref().map(|c| c.version)),
         std::slice::from_ref(&event),
     )
@@ -149,7 +141,7 @@ pub async fn upsert(
     .bind(zone_names(&contact))
     .execute(&mut *tx)
     .await
-    .map_err(store_error)?;
+    ?;
     Ok((
         Versioned {
             value: contact,
@@ -166,7 +158,7 @@ fn zone_names(contact: &Contact) -> Vec<&'static str> {
 
 /// Fills in the zones of contacts written before they were kept (migration 0017), a batch at a
 /// time; returns how many it filled. Safe to run from several replicas at once.
-pub async fn fill_missing_zones(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+pub async fn fill_missing_zones(pool: &sqlx::PgPool) -> std::result::Result<u64, sqlx::Error> {
     let mut filled = 0;
     loop {
         let rows: Vec<(Uuid, Json<Contact>)> = sqlx::query_as(
@@ -196,7 +188,7 @@ pub async fn list(
     org: &str,
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
-) -> Result<Vec<Contact>, ApiError> {
+) -> Result<Vec<Contact>> {
     let (at, id) = after.unzip();
     let rows: Vec<(Json<Contact>,)> = sqlx::query_as(
         "SELECT contact FROM contacts_view
@@ -208,8 +200,7 @@ pub async fn list(
     .bind(id)
     .bind(limit)
     .fetch_all(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(rows.into_iter().map(|(c,)| c.0).collect())
 }
 
@@ -220,7 +211,7 @@ pub async fn sync_from_crm(
     org: &str,
     fields: ContactFields,
     crm_at: DateTime<Utc>,
-) -> Result<Upserted, ApiError> {
+) -> Result<Upserted> {
     let external_id = fields.external_id.clone().unwrap_or_default();
     let synced: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
         "SELECT crm_synced_at FROM contacts_view WHERE org_id = $1 AND external_id = $2 FOR UPDATE",
@@ -228,8 +219,7 @@ pub async fn sync_from_crm(
     .bind(org)
     .bind(&external_id)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(store_error)?;
+    .await?;
     if synced.flatten().is_some_and(|last| last > crm_at) {
         return Ok(Upserted::Unchanged);
     }
@@ -238,8 +228,7 @@ pub async fn sync_from_crm(
         .bind(contact.value.id)
         .bind(crm_at)
         .execute(&mut *tx)
-        .await
-        .map_err(store_error)?;
+        .await?;
     Ok(upserted)
 }
 

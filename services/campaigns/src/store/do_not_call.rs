@@ -3,19 +3,21 @@
 
 use chrono::{DateTime, Utc};
 use comms_events::contact::{DoNotCallEvent, ListChanged, NumbersAdded, NumbersRemoved};
-use comms_eventstore::{ExpectedVersion, StreamName};
-use comms_proto::{ApiError, PhoneNumber};
+use comms_eventstore::ExpectedVersion;
+use comms_eventstore::unit_of_work::Failure;
+use comms_proto::PhoneNumber;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{append, store_error};
+use super::{Result, append};
 
 pub const STREAMS: &str = "donotcall";
 
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x0b7e_93c1_58d2_4f6a_a1c4_27e9_d05b_8f13);
 
-fn stream(org: &str, list: &str) -> StreamName {
-    StreamName::new(
+/// The list's stream: its category and id.
+fn stream(org: &str, list: &str) -> (&'static str, Uuid) {
+    (
         STREAMS,
         Uuid::new_v5(&ID_NAMESPACE, format!("{org}\n{list}").as_bytes()),
     )
@@ -29,7 +31,7 @@ pub async fn add(
     list: &str,
     numbers: &[PhoneNumber],
     at: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+) -> Result<u64> {
     let change = ListChanged {
         list: list.to_owned(),
         numbers: numbers.to_vec(),
@@ -55,8 +57,7 @@ pub async fn add(
     .bind(&numbers)
     .bind(at)
     .execute(&mut *tx)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(added.rows_affected())
 }
 
@@ -68,7 +69,7 @@ pub async fn remove(
     list: &str,
     numbers: &[PhoneNumber],
     at: DateTime<Utc>,
-) -> Result<u64, ApiError> {
+) -> Result<u64> {
     let change = ListChanged {
         list: list.to_owned(),
         numbers: numbers.to_vec(),
@@ -90,8 +91,7 @@ pub async fn remove(
             .bind(list)
             .bind(&numbers)
             .execute(&mut *tx)
-            .await
-            .map_err(store_error)?;
+            .await?;
     Ok(removed.rows_affected())
 }
 
@@ -101,7 +101,7 @@ pub async fn lists_holding(
     org: &str,
     phone: &PhoneNumber,
     lists: &[String],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>> {
     if lists.is_empty() {
         return Ok(Vec::new());
     }
@@ -113,7 +113,7 @@ pub async fn lists_holding(
     .bind(lists)
     .fetch_all(conn)
     .await
-    .map_err(store_error)
+    .map_err(Failure::from)
 }
 
 /// The list's numbers in order, after `after`, at most `limit`.
@@ -123,7 +123,7 @@ pub async fn numbers(
     list: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>> {
     sqlx::query_scalar(
         "SELECT phone FROM do_not_call WHERE org_id = $1 AND list = $2 AND ($3::text IS NULL OR phone > $3)
          ORDER BY phone LIMIT $4",
@@ -134,7 +134,7 @@ pub async fn numbers(
     .bind(limit)
     .fetch_all(conn)
     .await
-    .map_err(store_error)
+    .map_err(Failure::from)
 }
 
 /// For each of `phones` on one of `lists`, the first such list (by name).
@@ -143,7 +143,7 @@ pub async fn lists_holding_any(
     org: &str,
     phones: &[&str],
     lists: &[String],
-) -> Result<std::collections::HashMap<String, String>, ApiError> {
+) -> Result<std::collections::HashMap<String, String>> {
     if lists.is_empty() || phones.is_empty() {
         return Ok(Default::default());
     }
@@ -155,7 +155,6 @@ pub async fn lists_holding_any(
     .bind(phones)
     .bind(lists)
     .fetch_all(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(rows.into_iter().collect())
 }

@@ -7,14 +7,12 @@ pub mod contacts;
 pub mod do_not_call;
 
 use comms_events::EventSet;
+use comms_eventstore::unit_of_work::Failure;
 use comms_eventstore::{Error as StoreError, ExpectedVersion, StreamName};
-use comms_proto::{ApiError, ErrorKind};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::DomainError;
-
-pub use comms_eventstore::unit_of_work::api_error as store_error;
 
 /// An aggregate as its read model holds it.
 #[derive(Debug, Clone)]
@@ -23,45 +21,41 @@ pub struct Versioned<T> {
     pub version: u64,
 }
 
-pub fn domain_error(error: DomainError, what: &str, id: Uuid) -> ApiError {
-    match &error {
-        DomainError::NotFound => ApiError::not_found(what, &id.to_string()),
-        DomainError::AlreadyExists => ApiError::new(
-            ErrorKind::AlreadyExists,
-            format!("{what} {id} already exists"),
-        ),
-        DomainError::IllegalTransition { .. } => {
-            ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
-        }
-        DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
+/// What storage code fails with: the store's failures and the domain's refusals; the API's terms
+/// come from the service's error table (`grpc`).
+pub type Result<T> = std::result::Result<T, Failure<DomainError>>;
+
+/// The aggregate's refusal of a command on `what` `id`.
+fn refused(error: DomainError, what: &'static str, id: Uuid) -> Failure<DomainError> {
+    let id = id.to_string();
+    match error {
+        DomainError::NotFound => Failure::NotFound { what, id },
+        DomainError::AlreadyExists => Failure::AlreadyExists { what, id },
+        other => Failure::Refused(other),
     }
 }
 
-/// Appends `events` to `stream` at `expected`; returns the stream's new version.
+/// Appends `events` to the `category` stream of `id` at `expected`; returns the stream's new
+/// version. A concurrent create (the only writer the lock does not order) fails as a lost race,
+/// and the unit of work's retry finds the aggregate.
 async fn append<E: EventSet>(
     tx: &mut PgConnection,
     org: &str,
     actor: &str,
-    stream: StreamName,
+    (category, id): (&'static str, Uuid),
     expected: ExpectedVersion,
     events: &[E],
-) -> Result<u64, ApiError> {
-    let what = stream.category().to_owned();
-    let id = stream.id();
+) -> Result<u64> {
     let events = events
         .iter()
         .map(|event| comms_bus::new_event(event, Some(actor), None))
         .collect();
+    let stream = StreamName::new(category, id);
     let appended = comms_eventstore::append_in(tx, org, &stream, expected, events)
         .await
         .map_err(|e| match e {
-            StoreError::TenantMismatch { .. } => ApiError::not_found(&what, &id.to_string()),
-            // Only a concurrent create gets here (the row lock orders every other writer); the
-            // retry finds the aggregate.
-            StoreError::WrongExpectedVersion { .. } => {
-                ApiError::new(ErrorKind::Aborted, "concurrent create")
-            }
-            other => store_error(other),
+            StoreError::TenantMismatch { .. } => Failure::not_found(category, id),
+            other => Failure::Store(other),
         })?;
     Ok(appended.next_expected_version)
 }
