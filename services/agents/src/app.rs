@@ -8,13 +8,14 @@ use std::time::Duration;
 use chrono::Utc;
 use comms_auth::Identity;
 use comms_eventstore::EventStore;
+use comms_eventstore::unit_of_work::api_error;
 use comms_proto::ApiError;
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::domain::{Agent, AgentState, Command, Profile, ProfileChange, Team, TeamCommand};
-use crate::store::{self, Versioned, store_error};
+use crate::store::{self, Versioned};
 
 use comms_eventstore::in_transaction;
 
@@ -65,7 +66,7 @@ impl Agents {
                 team_id,
                 at: Utc::now(),
             };
-            store::change_agent(tx, &identity.org_id, &identity.user_id, id, command).await
+            Ok(store::change_agent(tx, &identity.org_id, &identity.user_id, id, command).await?)
         })
     }
 
@@ -74,8 +75,8 @@ impl Agents {
         identity: &Identity,
         id: Uuid,
     ) -> Result<Versioned<Agent>, ApiError> {
-        let mut conn = self.pool().acquire().await.map_err(store_error)?;
-        store::get_agent(&mut conn, &identity.org_id, id).await
+        let mut conn = self.pool().acquire().await.map_err(api_error)?;
+        Ok(store::get_agent(&mut conn, &identity.org_id, id).await?)
     }
 
     pub async fn update_agent(
@@ -126,7 +127,10 @@ impl Agents {
                 team_id: team,
                 at: Utc::now(),
             };
-            store::change_agent(tx, &identity.org_id, &identity.user_id, agent, command).await
+            Ok(
+                store::change_agent(tx, &identity.org_id, &identity.user_id, agent, command)
+                    .await?,
+            )
         })
     }
 
@@ -137,7 +141,7 @@ impl Agents {
         command: impl Fn() -> Command,
     ) -> Result<Versioned<Agent>, ApiError> {
         in_transaction!(self.store, |tx| {
-            store::change_agent(tx, &identity.org_id, &identity.user_id, id, command()).await
+            Ok(store::change_agent(tx, &identity.org_id, &identity.user_id, id, command()).await?)
         })
     }
 
@@ -161,7 +165,7 @@ impl Agents {
         command: impl Fn() -> TeamCommand,
     ) -> Result<Versioned<Team>, ApiError> {
         in_transaction!(self.store, |tx| {
-            store::change_team(tx, &identity.org_id, &identity.user_id, id, command()).await
+            Ok(store::change_team(tx, &identity.org_id, &identity.user_id, id, command()).await?)
         })
     }
 
@@ -170,7 +174,7 @@ impl Agents {
         identity: &Identity,
         id: Uuid,
     ) -> Result<Versioned<Team>, ApiError> {
-        let mut conn = self.pool().acquire().await.map_err(store_error)?;
+        let mut conn = self.pool().acquire().await.map_err(api_error)?;
         store::find_team(&mut conn, &identity.org_id, id, false)
             .await?
             .ok_or_else(|| ApiError::not_found("team", &id.to_string()))

@@ -87,7 +87,8 @@ impl CallFeed {
             };
             let result = store::change_agent(conn, org, ACTOR, agent, dial)
                 .await
-                .map(|_| ());
+                .map(|_| ())
+                .map_err(comms_proto::ApiError::from);
             tolerate(result, "an agent's outbound call")?;
         }
         Ok(())

@@ -2,13 +2,14 @@
 //! which teams a supervisor leads. Pages are keyed by id.
 
 use comms_auth::Identity;
-use comms_proto::{ApiError, Language};
+use comms_eventstore::unit_of_work::Failure;
+use comms_proto::Language;
 use sqlx::PgPool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::domain::{Agent, AgentState, Team};
-use crate::store::{Versioned, store_error};
+use crate::store::{Result, Versioned};
 
 #[derive(Debug, Clone, Default)]
 pub struct AgentFilter {
@@ -29,7 +30,7 @@ pub async fn agents(
     filter: &AgentFilter,
     after: Option<Uuid>,
     size: usize,
-) -> Result<(Vec<Versioned<Agent>>, Option<Uuid>), ApiError> {
+) -> Result<(Vec<Versioned<Agent>>, Option<Uuid>)> {
     let states: Vec<&str> = filter.states.iter().map(|s| s.as_str()).collect();
     let rows: Vec<(i64, Json<Agent>)> = sqlx::query_as(
         "SELECT version, agent FROM agents_view
@@ -54,8 +55,7 @@ pub async fn agents(
     .bind(after)
     .bind(size as i64 + 1)
     .fetch_all(pool)
-    .await
-    .map_err(store_error)?;
+    .await?;
     let mut agents: Vec<Versioned<Agent>> = rows
         .into_iter()
         .map(|(version, agent)| Versioned {
@@ -77,7 +77,7 @@ pub async fn teams(
     only: Option<&[Uuid]>,
     after: Option<Uuid>,
     size: usize,
-) -> Result<(Vec<Versioned<Team>>, Option<Uuid>), ApiError> {
+) -> Result<(Vec<Versioned<Team>>, Option<Uuid>)> {
     type Row = (
         i64,
         Uuid,
@@ -96,7 +96,7 @@ pub async fn teams(
     .bind(size as i64 + 1)
     .fetch_all(pool)
     .await
-    .map_err(store_error)?;
+    ?;
     let mut teams: Vec<Versioned<Team>> = rows
         .into_iter()
         .map(|(version, id, name, supervisor_id, created_at)| Versioned {
@@ -118,11 +118,11 @@ pub async fn teams(
 }
 
 /// The teams `identity` supervises.
-pub async fn supervised_teams(pool: &PgPool, identity: &Identity) -> Result<Vec<Uuid>, ApiError> {
+pub async fn supervised_teams(pool: &PgPool, identity: &Identity) -> Result<Vec<Uuid>> {
     sqlx::query_scalar("SELECT team_id FROM teams_view WHERE org_id = $1 AND supervisor_id = $2")
         .bind(&identity.org_id)
         .bind(&identity.user_id)
         .fetch_all(pool)
         .await
-        .map_err(store_error)
+        .map_err(Failure::from)
 }

@@ -13,12 +13,13 @@
 //! the next sweep) rather than reaching back.
 
 use chrono::{DateTime, Utc};
-use comms_proto::ApiError;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::routing::Waiting;
-use crate::store::store_error;
+use comms_eventstore::unit_of_work::Failure;
+
+use crate::store::Result;
 
 /// Step 1: the call's routing row, created if this is the first the service hears of the call
 /// (so an end being recorded at this very moment, its row not yet committed, is waited for).
@@ -27,7 +28,7 @@ pub(crate) async fn call_row(
     tx: &mut PgConnection,
     org: &str,
     call: Uuid,
-) -> Result<(String, Option<DateTime<Utc>>), ApiError> {
+) -> Result<(String, Option<DateTime<Utc>>)> {
     sqlx::query_as(
         "INSERT INTO routing_calls (call_id, org_id, needs_agent) VALUES ($1, $2, false)
          ON CONFLICT (call_id) DO UPDATE SET org_id = routing_calls.org_id
@@ -37,17 +38,14 @@ pub(crate) async fn call_row(
     .bind(org)
     .fetch_one(&mut *tx)
     .await
-    .map_err(store_error)
+    .map_err(Failure::from)
 }
 
 /// Step 2: the call's place in the queue, if it has one.
-pub(crate) async fn queue_row(
-    tx: &mut PgConnection,
-    call: Uuid,
-) -> Result<Option<Waiting>, ApiError> {
+pub(crate) async fn queue_row(tx: &mut PgConnection, call: Uuid) -> Result<Option<Waiting>> {
     sqlx::query_as("SELECT * FROM routing_queue WHERE call_id = $1 FOR UPDATE")
         .bind(call)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(store_error)
+        .map_err(Failure::from)
 }

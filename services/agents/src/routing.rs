@@ -12,11 +12,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use comms_eventstore::in_transaction;
+use comms_eventstore::unit_of_work::api_error;
 
 use crate::app::Agents;
 use crate::domain::{Agent, AgentState, Command};
 use crate::lock_order;
-use crate::store::{self, Versioned, store_error};
+use crate::store::{self, Versioned};
 
 /// What a call asks of its agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +106,7 @@ impl Agents {
             None => {
                 // Already taken: the call left the queue, its agent still holds it.
                 if let Some(agent) = self.holder(tx, org, need.call_id).await? {
-                    return store::get_agent(&mut *tx, org, agent).await.map(Some);
+                    return Ok(Some(store::get_agent(&mut *tx, org, agent).await?));
                 }
                 let entry = Waiting {
                     call_id: need.call_id,
@@ -133,13 +134,13 @@ impl Agents {
                 .map_err(|e| match e {
                     // Another request for this call inserted it first; the retry reads it.
                     sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::new(ErrorKind::Aborted, "concurrent request"),
-                    other => store_error(other),
+                    other => api_error(other),
                 })?;
                 entry
             }
         };
         if let Some(agent) = entry.offered_to {
-            return store::get_agent(&mut *tx, org, agent).await.map(Some);
+            return Ok(Some(store::get_agent(&mut *tx, org, agent).await?));
         }
         self.offer(tx, &entry).await
     }
@@ -156,7 +157,7 @@ impl Agents {
             .bind(org)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(store_error)
+            .map_err(api_error)
     }
 
     /// Offers `entry` to the best available agent that has every required skill and the
@@ -180,7 +181,7 @@ impl Agents {
         .bind(&entry.language)
         .fetch_optional(&mut *tx)
         .await
-        .map_err(store_error)?;
+        .map_err(api_error)?;
         let Some(agent) = agent else {
             return Ok(None);
         };
@@ -202,7 +203,7 @@ impl Agents {
                 .bind(entry.call_id)
                 .execute(&mut *tx)
                 .await
-                .map_err(store_error)?;
+                .map_err(api_error)?;
             return Ok(Some(busy));
         }
         sqlx::query("UPDATE routing_queue SET offered_to = $2 WHERE call_id = $1")
@@ -210,7 +211,7 @@ impl Agents {
             .bind(agent)
             .execute(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         Ok(Some(reserved))
     }
 
@@ -225,7 +226,7 @@ impl Agents {
         .bind(call_id)
         .fetch_optional(self.pool())
         .await
-        .map_err(store_error)?;
+        .map_err(api_error)?;
         Ok(position.unwrap_or(0) as u32)
     }
 
@@ -248,7 +249,7 @@ impl Agents {
                 .bind(call)
                 .execute(&mut *tx)
                 .await
-                .map_err(store_error)?;
+                .map_err(api_error)?;
             Ok(busy)
         })
     }
@@ -287,7 +288,7 @@ impl Agents {
             .bind(org)
             .execute(&mut *tx)
             .await
-            .map_err(store_error)?
+            .map_err(api_error)?
             .rows_affected();
         let Some(agent) = self.holder(tx, org, call).await? else {
             return if withdrawn > 0 {
@@ -302,9 +303,9 @@ impl Agents {
             wrap_up_until: now + self.timeouts.wrap_up,
             at: now,
         };
-        store::change_agent(tx, org, actor, agent, command)
-            .await
-            .map(Some)
+        Ok(Some(
+            store::change_agent(tx, org, actor, agent, command).await?,
+        ))
     }
 
     /// Offers waiting calls of `org`, in priority-then-age order, to whoever is available.
@@ -320,7 +321,7 @@ impl Agents {
             .bind(org)
             .fetch_all(&mut *tx)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
             let mut offered = 0;
             for entry in &waiting {
                 if self.offer(tx, entry).await?.is_some() {
@@ -341,7 +342,7 @@ impl Agents {
         )
         .fetch_all(self.pool())
         .await
-        .map_err(store_error)?;
+        .map_err(api_error)?;
         for (agent, org, state, call) in due {
             in_transaction!(self.store, |tx| {
                 let now = Utc::now();
@@ -378,7 +379,7 @@ impl Agents {
                         .bind(agent)
                         .execute(&mut *tx)
                         .await
-                        .map_err(store_error)?;
+                        .map_err(api_error)?;
                 }
                 Ok(())
             })?;
@@ -389,7 +390,7 @@ impl Agents {
         )
         .fetch_all(self.pool())
         .await
-        .map_err(store_error)?;
+        .map_err(api_error)?;
         for org in orgs {
             self.dispatch(&org).await?;
         }
@@ -408,7 +409,7 @@ impl Agents {
         )
         .fetch_all(self.pool())
         .await
-        .map_err(store_error)?;
+        .map_err(api_error)?;
         for (call, org) in stuck {
             let released = in_transaction!(self.store, |tx| {
                 self.release_in(tx, &org, ACTOR, call).await

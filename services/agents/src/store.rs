@@ -4,8 +4,8 @@
 //! version as the expected version, and writes the row back. Every writer locks the row before
 //! the stream, so two writers never wait on each other in opposite orders.
 
+use comms_eventstore::unit_of_work::Failure;
 use comms_eventstore::{Error as StoreError, ExpectedVersion, StreamName};
-use comms_proto::{ApiError, ErrorKind};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -23,35 +23,30 @@ pub struct Versioned<T> {
     pub version: u64,
 }
 
-pub fn domain_error(error: DomainError) -> ApiError {
-    match &error {
-        DomainError::AlreadyExists { .. } => {
-            ApiError::new(ErrorKind::AlreadyExists, error.to_string())
-        }
-        DomainError::NotFound { .. } => ApiError::new(ErrorKind::NotFound, error.to_string()),
-        DomainError::IllegalTransition { .. } => {
-            ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
-        }
-        DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
+/// What storage code fails with: the store's failures and the domain's refusals; the API's terms
+/// come from the service's error table (`grpc`).
+pub type Result<T> = std::result::Result<T, Failure<DomainError>>;
+
+/// The aggregate's refusal of a command on `what` `id`.
+fn refused(error: DomainError, what: &'static str, id: Uuid) -> Failure<DomainError> {
+    match error {
+        DomainError::NotFound { .. } => Failure::not_found(what, id),
+        other => Failure::Refused(other),
     }
 }
-
-/// Storage failures as the API reports them (shared by the fleet's event-sourced services).
-pub use comms_eventstore::unit_of_work::api_error as store_error;
 
 /// The agent, locked for this transaction; another organization's agent reads as absent.
 pub async fn lock_agent(
     conn: &mut PgConnection,
     org: &str,
     id: Uuid,
-) -> Result<Option<Versioned<Agent>>, ApiError> {
+) -> Result<Option<Versioned<Agent>>> {
     let row: Option<(String, i64, Json<Agent>)> = sqlx::query_as(
         "SELECT org_id, version, agent FROM agents_view WHERE agent_id = $1 FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(row
         .filter(|(row_org, _, _)| row_org == org)
         .map(|(org_id, version, agent)| Versioned {
@@ -61,25 +56,20 @@ pub async fn lock_agent(
         }))
 }
 
-pub async fn get_agent(
-    conn: &mut PgConnection,
-    org: &str,
-    id: Uuid,
-) -> Result<Versioned<Agent>, ApiError> {
+pub async fn get_agent(conn: &mut PgConnection, org: &str, id: Uuid) -> Result<Versioned<Agent>> {
     let row: Option<(String, i64, Json<Agent>)> = sqlx::query_as(
         "SELECT org_id, version, agent FROM agents_view WHERE agent_id = $1 AND org_id = $2",
     )
     .bind(id)
     .bind(org)
     .fetch_optional(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     row.map(|(org_id, version, agent)| Versioned {
         value: agent.0,
         org_id,
         version: version as u64,
     })
-    .ok_or_else(|| ApiError::not_found("agent", &id.to_string()))
+    .ok_or_else(|| Failure::not_found("agent", id))
 }
 
 /// Runs `command` against agent `id` in `tx`, and returns the agent as it now is.
@@ -89,18 +79,15 @@ pub async fn change_agent(
     actor: &str,
     id: Uuid,
     command: Command,
-) -> Result<Versioned<Agent>, ApiError> {
+) -> Result<Versioned<Agent>> {
     let current = lock_agent(&mut *tx, org, id).await?;
-    let events =
-        domain::handle(current.as_ref().map(|c| &c.value), command).map_err(|e| match e {
-            DomainError::NotFound { .. } => ApiError::not_found("agent", &id.to_string()),
-            other => domain_error(other),
-        })?;
+    let events = domain::handle(current.as_ref().map(|c| &c.value), command)
+        .map_err(|e| refused(e, "agent", id))?;
     let expected = current.as_ref().map_or(ExpectedVersion::NoStream, |c| {
         ExpectedVersion::Exact(c.version)
     });
     if events.is_empty() {
-        return current.ok_or_else(|| ApiError::not_found("agent", &id.to_string()));
+        return current.ok_or_else(|| Failure::not_found("agent", id));
     }
     let new_events = events
         .iter()
@@ -115,13 +102,10 @@ pub async fn change_agent(
     )
     .await
     .map_err(|e| match e {
-        StoreError::TenantMismatch { .. } => ApiError::not_found("agent", &id.to_string()),
-        // Only a concurrent create gets here (the row lock orders every other writer); the
-        // retry finds the agent and says it exists.
-        StoreError::WrongExpectedVersion { .. } => {
-            ApiError::new(ErrorKind::Aborted, "concurrent create")
-        }
-        other => store_error(other),
+        StoreError::TenantMismatch { .. } => Failure::not_found("agent", id),
+        // Only a concurrent create gets here (the row lock orders every other writer): a lost
+        // race, whose retry finds the agent and says it exists.
+        other => Failure::Store(other),
     })?;
     let agent = events
         .iter()
@@ -138,7 +122,7 @@ pub async fn change_agent(
     Ok(versioned)
 }
 
-async fn upsert_agent(conn: &mut PgConnection, view: &Versioned<Agent>) -> Result<(), ApiError> {
+async fn upsert_agent(conn: &mut PgConnection, view: &Versioned<Agent>) -> Result<()> {
     let agent = &view.value;
     let languages: Vec<&str> = agent.profile.languages.iter().map(|l| l.as_str()).collect();
     let skills: serde_json::Map<String, serde_json::Value> = agent
@@ -169,8 +153,7 @@ async fn upsert_agent(conn: &mut PgConnection, view: &Versioned<Agent>) -> Resul
     .bind(Json(agent))
     .bind(view.version as i64)
     .execute(conn)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(())
 }
 
@@ -190,17 +173,13 @@ pub async fn find_team(
     org: &str,
     id: Uuid,
     lock: bool,
-) -> Result<Option<Versioned<Team>>, ApiError> {
+) -> Result<Option<Versioned<Team>>> {
     let sql = if lock {
         "SELECT org_id, version, team_id, name, supervisor_id, created_at FROM teams_view WHERE team_id = $1 FOR UPDATE"
     } else {
         "SELECT org_id, version, team_id, name, supervisor_id, created_at FROM teams_view WHERE team_id = $1"
     };
-    let row: Option<TeamRow> = sqlx::query_as(sql)
-        .bind(id)
-        .fetch_optional(conn)
-        .await
-        .map_err(store_error)?;
+    let row: Option<TeamRow> = sqlx::query_as(sql).bind(id).fetch_optional(conn).await?;
     Ok(row
         .filter(|r| r.0 == org)
         .map(
@@ -223,15 +202,12 @@ pub async fn change_team(
     actor: &str,
     id: Uuid,
     command: TeamCommand,
-) -> Result<Versioned<Team>, ApiError> {
+) -> Result<Versioned<Team>> {
     let current = find_team(&mut *tx, org, id, true).await?;
-    let events =
-        team::handle(current.as_ref().map(|c| &c.value), command).map_err(|e| match e {
-            DomainError::NotFound { .. } => ApiError::not_found("team", &id.to_string()),
-            other => domain_error(other),
-        })?;
+    let events = team::handle(current.as_ref().map(|c| &c.value), command)
+        .map_err(|e| refused(e, "team", id))?;
     if events.is_empty() {
-        return current.ok_or_else(|| ApiError::not_found("team", &id.to_string()));
+        return current.ok_or_else(|| Failure::not_found("team", id));
     }
     let expected = current.as_ref().map_or(ExpectedVersion::NoStream, |c| {
         ExpectedVersion::Exact(c.version)
@@ -249,8 +225,8 @@ pub async fn change_team(
     )
     .await
     .map_err(|e| match e {
-        StoreError::TenantMismatch { .. } => ApiError::not_found("team", &id.to_string()),
-        other => store_error(other),
+        StoreError::TenantMismatch { .. } => Failure::not_found("team", id),
+        other => Failure::Store(other),
     })?;
     let team = events
         .iter()
@@ -270,8 +246,7 @@ pub async fn change_team(
     .bind(team.created_at)
     .bind(appended.next_expected_version as i64)
     .execute(&mut *tx)
-    .await
-    .map_err(store_error)?;
+    .await?;
     Ok(Versioned {
         value: team,
         org_id: org.to_owned(),

@@ -3,6 +3,7 @@
 //! was visible when the watch began, so none falls between the snapshot and the follow; one may
 //! arrive twice, which a state snapshot makes harmless.
 
+use comms_eventstore::unit_of_work::api_error;
 use comms_eventstore::{Checkpoint, Filter};
 use comms_proto::ApiError;
 use comms_proto::v1;
@@ -12,7 +13,6 @@ use tonic::Status;
 use crate::app::Agents;
 use crate::convert::to_proto;
 use crate::listing::{self, AgentFilter};
-use crate::store::store_error;
 
 /// Agents a wallboard may hold at once; a larger organization should filter by team.
 const MAX_SNAPSHOT: usize = 5_000;
@@ -27,10 +27,10 @@ pub struct Watch {
 
 impl Watch {
     pub async fn start(agents: Agents, org: String, filter: AgentFilter) -> Result<Self, ApiError> {
-        let mut conn = agents.pool().acquire().await.map_err(store_error)?;
+        let mut conn = agents.pool().acquire().await.map_err(api_error)?;
         let head = Checkpoint::visible_head(&mut conn)
             .await
-            .map_err(store_error)?;
+            .map_err(api_error)?;
         drop(conn);
         let (now, _) = listing::agents(agents.pool(), &org, &filter, None, MAX_SNAPSHOT).await?;
         let snapshot = now.iter().map(to_proto).collect();
@@ -73,7 +73,7 @@ impl Watch {
                 let events = match batch {
                     Ok(events) => events,
                     Err(e) => {
-                        let _ = sender.send(Err(store_error(e).into())).await;
+                        let _ = sender.send(Err(api_error(e).into())).await;
                         return;
                     }
                 };
@@ -96,7 +96,7 @@ impl Watch {
                             }
                         }
                         Err(e) => {
-                            let _ = sender.send(Err(e.into())).await;
+                            let _ = sender.send(Err(ApiError::from(e).into())).await;
                             return;
                         }
                     }

@@ -140,7 +140,9 @@ pub(super) async fn list_agents(
             n => n.min(200),
         } as usize;
         let (agents, next) =
-            listing::agents(svc.agents.pool(), &identity.org_id, &filter, after, size).await?;
+            listing::agents(svc.agents.pool(), &identity.org_id, &filter, after, size)
+                .await
+                .map_err(ApiError::from)?;
         Ok(Response::new(v1::ListAgentsResponse {
             agents: agents.iter().map(to_proto).collect(),
             page: Some(v1::PageInfo {

@@ -6,14 +6,14 @@
 use comms_auth::{Identity, Permission, Scope, Tokens};
 use comms_proto::v1::agents_service_server::AgentsService;
 use comms_proto::v1::{self};
-use comms_proto::{ApiError, Language, Violations};
+use comms_proto::{ApiError, ErrorKind, Language, Violations};
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::app::Agents;
 use crate::convert::{state_from_proto, team_to_proto, to_proto};
-use crate::domain::{Profile, ProfileChange, TeamCommand, profile};
+use crate::domain::{DomainError, Profile, ProfileChange, TeamCommand, profile};
 use crate::listing::{self, AgentFilter};
 use crate::routing::{Need, Reservation};
 
@@ -48,6 +48,24 @@ fn span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
     span
 }
 
+/// The domain's refusals in the API's terms: the service's error table, with the store's failures
+/// (`From<Failure<DomainError>> for ApiError`, shared by the fleet) and `ApiError`'s own mapping
+/// to gRPC status codes and HTTP problems.
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match &error {
+            DomainError::AlreadyExists { .. } => {
+                ApiError::new(ErrorKind::AlreadyExists, error.to_string())
+            }
+            DomainError::NotFound { .. } => ApiError::new(ErrorKind::NotFound, error.to_string()),
+            DomainError::IllegalTransition { .. } => {
+                ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
+            }
+            DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
+        }
+    }
+}
+
 fn parse_id(field: &str, value: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(value).map_err(|_| ApiError::invalid(field, format!("{value:?} is not a UUID")))
 }
@@ -80,9 +98,11 @@ impl AgentsGrpc {
         tracing::Span::current().record("org_id", identity.org_id.as_str());
         let reach = match identity.require(permission)? {
             Scope::Organization => Reach::Organization,
-            Scope::Team => {
-                Reach::Teams(listing::supervised_teams(self.agents.pool(), &identity).await?)
-            }
+            Scope::Team => Reach::Teams(
+                listing::supervised_teams(self.agents.pool(), &identity)
+                    .await
+                    .map_err(ApiError::from)?,
+            ),
             Scope::Own => Reach::Myself(Uuid::parse_str(&identity.user_id).ok()),
         };
         Ok((identity, reach))

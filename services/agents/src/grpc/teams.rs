@@ -76,7 +76,8 @@ pub(super) async fn list_teams(
             after,
             size,
         )
-        .await?;
+        .await
+        .map_err(ApiError::from)?;
         Ok(Response::new(v1::ListTeamsResponse {
             teams: teams.iter().map(team_to_proto).collect(),
             page: Some(v1::PageInfo {
