@@ -778,3 +778,31 @@ async fn a_call_event_of_an_unknown_version_or_a_malformed_one_is_dead_lettered_
     each_dead_letters_saying("(version 1): data.duration: invalid type").await;
     fleet.stop().await;
 }
+
+#[tokio::test]
+async fn a_campaign_event_analytics_cannot_read_is_dead_lettered_saying_why() {
+    let fleet = Fleet::start("600000").await;
+    let (campaign_id, now) = (uuid::Uuid::new_v4(), chrono::Utc::now());
+    let mut event = envelope(
+        "comms.campaign.call_finished",
+        "communications",
+        json!({
+            "campaign_id": campaign_id, "contact_id": uuid::Uuid::new_v4(),
+            "call_id": uuid::Uuid::new_v4(), "outcome": "exploded", "ring_seconds": 3.0, "at": now
+        }),
+        now,
+    );
+    event.metadata.stream = Some(format!("campaign-{campaign_id}"));
+    event.metadata.stream_position = Some(7);
+    fleet.publish(&event).await;
+    let analytics = comms_bus::dead_letter_queue(&fleet.queues[0]);
+    let reason = next_dead_letter_reason(&fleet, &analytics).await;
+    assert!(
+        reason
+            .as_str()
+            .unwrap()
+            .contains("cannot read comms.campaign.call_finished (version 1): data.outcome: unknown variant `exploded`"),
+        "{reason}"
+    );
+    fleet.stop().await;
+}
