@@ -35,6 +35,10 @@ pub enum Failure<D> {
     /// A create found the `what` there already.
     #[error("{what} {id} already exists")]
     AlreadyExists { what: &'static str, id: String },
+    /// A concurrent writer got there first in a way only the caller can tell (a unique row it
+    /// meant to insert); a fresh attempt resolves it, as it does a store conflict.
+    #[error("a concurrent {0} won")]
+    LostRace(&'static str),
     /// The store failed, or a concurrent writer won (which a fresh attempt resolves).
     #[error(transparent)]
     Store(#[from] Error),
@@ -63,6 +67,10 @@ impl<D: Into<ApiError>> From<Failure<D>> for ApiError {
             Failure::AlreadyExists { what, id } => ApiError::new(
                 ErrorKind::AlreadyExists,
                 format!("{what} {id} already exists"),
+            ),
+            Failure::LostRace(what) => ApiError::new(
+                ErrorKind::Aborted,
+                format!("a concurrent {what} won; retry"),
             ),
             Failure::Store(error) => api_error(error),
         }

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod grpc;
 pub mod listing;
 mod lock_order;
+mod queue;
 pub mod routing;
 pub mod store;
 pub mod watch;

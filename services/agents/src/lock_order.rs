@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::routing::Waiting;
+use crate::queue::Waiting;
 use comms_eventstore::unit_of_work::Failure;
 
 use crate::store::Result;

@@ -5,18 +5,18 @@
 //! become free (a status change, a wrap-up's end, a lapsed reservation, or the periodic sweep),
 //! waiting calls are offered again in that order.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use comms_auth::Identity;
 use comms_proto::{ApiError, ErrorKind, Language};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use comms_eventstore::in_transaction;
-use comms_eventstore::unit_of_work::api_error;
 
 use crate::app::Agents;
 use crate::domain::{Agent, AgentState, Command};
 use crate::lock_order;
+use crate::queue::{self, Waiting};
 use crate::store::{self, Versioned};
 
 /// What a call asks of its agent.
@@ -34,19 +34,6 @@ pub enum Reservation {
     Reserved(Box<Versioned<Agent>>),
     /// Waiting; 1-based position among the organization's waiting calls.
     Queued { position: u32 },
-}
-
-/// One waiting call, as the queue holds it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct Waiting {
-    call_id: Uuid,
-    org_id: String,
-    priority: i32,
-    enqueued_at: DateTime<Utc>,
-    required_skills: Vec<String>,
-    language: Option<String>,
-    offered_to: Option<Uuid>,
-    connect_on_offer: bool,
 }
 
 /// Who routing's own changes are recorded as (sweeps, dispatches, the call feed): the fleet
@@ -69,7 +56,7 @@ impl Agents {
         match offered {
             Some(agent) => Ok(Reservation::Reserved(Box::new(agent))),
             None => Ok(Reservation::Queued {
-                position: self.position(need.call_id).await?,
+                position: queue::position(self.pool(), need.call_id).await?,
             }),
         }
     }
@@ -105,7 +92,7 @@ impl Agents {
             Some(entry) => entry,
             None => {
                 // Already taken: the call left the queue, its agent still holds it.
-                if let Some(agent) = self.holder(tx, org, need.call_id).await? {
+                if let Some(agent) = queue::holder(tx, org, need.call_id).await? {
                     return Ok(Some(store::get_agent(&mut *tx, org, agent).await?));
                 }
                 let entry = Waiting {
@@ -118,24 +105,7 @@ impl Agents {
                     offered_to: None,
                     connect_on_offer,
                 };
-                sqlx::query(
-                    "INSERT INTO routing_queue (call_id, org_id, priority, enqueued_at, required_skills, language, connect_on_offer)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(entry.call_id)
-                .bind(&entry.org_id)
-                .bind(entry.priority)
-                .bind(entry.enqueued_at)
-                .bind(&entry.required_skills)
-                .bind(&entry.language)
-                .bind(entry.connect_on_offer)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| match e {
-                    // Another request for this call inserted it first; the retry reads it.
-                    sqlx::Error::Database(d) if d.is_unique_violation() => ApiError::new(ErrorKind::Aborted, "concurrent request"),
-                    other => api_error(other),
-                })?;
+                queue::insert(tx, &entry).await?;
                 entry
             }
         };
@@ -145,21 +115,6 @@ impl Agents {
         self.offer(tx, &entry).await
     }
 
-    /// The agent holding `call` (reserved, busy or wrapping up), if any.
-    async fn holder(
-        &self,
-        tx: &mut PgConnection,
-        org: &str,
-        call: Uuid,
-    ) -> Result<Option<Uuid>, ApiError> {
-        sqlx::query_scalar("SELECT agent_id FROM agents_view WHERE call_id = $1 AND org_id = $2")
-            .bind(call)
-            .bind(org)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(api_error)
-    }
-
     /// Offers `entry` to the best available agent that has every required skill and the
     /// language: highest total proficiency in those skills, then longest idle.
     async fn offer(
@@ -167,22 +122,7 @@ impl Agents {
         tx: &mut PgConnection,
         entry: &Waiting,
     ) -> Result<Option<Versioned<Agent>>, ApiError> {
-        let agent: Option<Uuid> = sqlx::query_scalar(
-            "SELECT agent_id FROM agents_view
-             WHERE org_id = $1 AND state = 'available' AND skills ?& $2
-               AND ($3::text IS NULL OR $3 = ANY(languages))
-             ORDER BY (SELECT COALESCE(sum((skills ->> s)::int), 0) FROM unnest($2::text[]) s) DESC,
-                      state_since, agent_id
-             LIMIT 1
-             FOR UPDATE SKIP LOCKED",
-        )
-        .bind(&entry.org_id)
-        .bind(&entry.required_skills)
-        .bind(&entry.language)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(api_error)?;
-        let Some(agent) = agent else {
+        let Some(agent) = queue::best_agent_for(tx, entry).await? else {
             return Ok(None);
         };
         let now = Utc::now();
@@ -199,35 +139,11 @@ impl Agents {
                 at: now,
             };
             let busy = store::change_agent(tx, &entry.org_id, ACTOR, agent, command).await?;
-            sqlx::query("DELETE FROM routing_queue WHERE call_id = $1")
-                .bind(entry.call_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(api_error)?;
+            queue::remove(tx, entry.call_id, None).await?;
             return Ok(Some(busy));
         }
-        sqlx::query("UPDATE routing_queue SET offered_to = $2 WHERE call_id = $1")
-            .bind(entry.call_id)
-            .bind(agent)
-            .execute(&mut *tx)
-            .await
-            .map_err(api_error)?;
+        queue::offered(tx, entry.call_id, agent).await?;
         Ok(Some(reserved))
-    }
-
-    /// 1-based place of a waiting call among its organization's waiting calls.
-    async fn position(&self, call_id: Uuid) -> Result<u32, ApiError> {
-        let position: Option<i64> = sqlx::query_scalar(
-            "SELECT count(*) FROM routing_queue w JOIN routing_queue me ON me.call_id = $1
-             WHERE w.org_id = me.org_id AND w.offered_to IS NULL
-               AND (w.priority > me.priority
-                    OR (w.priority = me.priority AND (w.enqueued_at, w.call_id) <= (me.enqueued_at, me.call_id)))",
-        )
-        .bind(call_id)
-        .fetch_optional(self.pool())
-        .await
-        .map_err(api_error)?;
-        Ok(position.unwrap_or(0) as u32)
     }
 
     /// The reserved agent took the call: busy, and the call leaves the queue.
@@ -245,11 +161,7 @@ impl Agents {
             };
             let busy = store::change_agent(tx, &identity.org_id, &identity.user_id, agent, command)
                 .await?;
-            sqlx::query("DELETE FROM routing_queue WHERE call_id = $1")
-                .bind(call)
-                .execute(&mut *tx)
-                .await
-                .map_err(api_error)?;
+            queue::remove(tx, call, None).await?;
             Ok(busy)
         })
     }
@@ -283,15 +195,9 @@ impl Agents {
         actor: &str,
         call: Uuid,
     ) -> Result<Option<Versioned<Agent>>, ApiError> {
-        let withdrawn = sqlx::query("DELETE FROM routing_queue WHERE call_id = $1 AND org_id = $2")
-            .bind(call)
-            .bind(org)
-            .execute(&mut *tx)
-            .await
-            .map_err(api_error)?
-            .rows_affected();
-        let Some(agent) = self.holder(tx, org, call).await? else {
-            return if withdrawn > 0 {
+        let withdrawn = queue::remove(tx, call, Some(org)).await?;
+        let Some(agent) = queue::holder(tx, org, call).await? else {
+            return if withdrawn {
                 Ok(None)
             } else {
                 Err(ApiError::not_found("call", &call.to_string()))
@@ -312,16 +218,7 @@ impl Agents {
     /// Returns how many were offered.
     pub async fn dispatch(&self, org: &str) -> Result<usize, ApiError> {
         in_transaction!(self.store, |tx| {
-            let waiting: Vec<Waiting> = sqlx::query_as(
-                "SELECT * FROM routing_queue WHERE org_id = $1 AND offered_to IS NULL
-                 ORDER BY priority DESC, enqueued_at, call_id
-                 LIMIT 100
-                 FOR UPDATE SKIP LOCKED",
-            )
-            .bind(org)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(api_error)?;
+            let waiting = queue::next_waiting(tx, org).await?;
             let mut offered = 0;
             for entry in &waiting {
                 if self.offer(tx, entry).await?.is_some() {
@@ -335,14 +232,7 @@ impl Agents {
     /// One pass of the housekeeping every instance runs: lapse reservations and end wrap-ups
     /// past their deadlines, then offer waiting calls of every organization that has some.
     pub async fn sweep(&self) -> Result<(), ApiError> {
-        let due: Vec<(Uuid, String, String, Option<Uuid>)> = sqlx::query_as(
-            "SELECT agent_id, org_id, state, call_id FROM agents_view
-             WHERE deadline <= now() AND state IN ('reserved', 'wrap_up')
-             LIMIT 500",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(api_error)?;
+        let due = queue::due_agents(self.pool()).await?;
         for (agent, org, state, call) in due {
             in_transaction!(self.store, |tx| {
                 let now = Utc::now();
@@ -374,24 +264,13 @@ impl Agents {
                 if let Some(call) = lapsed_call
                     && after.value.state != AgentState::Reserved
                 {
-                    sqlx::query("UPDATE routing_queue SET offered_to = NULL WHERE call_id = $1 AND offered_to = $2")
-                        .bind(call)
-                        .bind(agent)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(api_error)?;
+                    queue::offer_lapsed(tx, call, agent).await?;
                 }
                 Ok(())
             })?;
         }
         self.release_agents_of_ended_calls().await?;
-        let orgs: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT org_id FROM routing_queue WHERE offered_to IS NULL",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(api_error)?;
-        for org in orgs {
+        for org in queue::organizations_waiting(self.pool()).await? {
             self.dispatch(&org).await?;
         }
         Ok(())
@@ -401,16 +280,7 @@ impl Agents {
     /// seconds ago is released, whatever let the end's own release miss them, so no agent stays
     /// busy on a call that is over.
     async fn release_agents_of_ended_calls(&self) -> Result<(), ApiError> {
-        let stuck: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT r.call_id, r.org_id FROM routing_calls r
-               JOIN agents_view a ON a.call_id = r.call_id AND a.org_id = r.org_id
-             WHERE r.ended_at < now() - interval '5 seconds' AND a.state IN ('reserved', 'busy')
-             LIMIT 500",
-        )
-        .fetch_all(self.pool())
-        .await
-        .map_err(api_error)?;
-        for (call, org) in stuck {
+        for (call, org) in queue::ended_calls_holding_agents(self.pool()).await? {
             let released = in_transaction!(self.store, |tx| {
                 self.release_in(tx, &org, ACTOR, call).await
             });
