@@ -19,13 +19,19 @@ use crate::store;
 pub struct CallFeed(pub Agents);
 
 /// Domain refusals (an offline agent dialing, an unknown agent) are facts to log, not poison.
+/// Not found is the usual case (most calls never had an agent or a queue place), so it is
+/// logged only for debugging.
 fn tolerate(result: Result<(), comms_proto::ApiError>, what: &str) -> Result<(), HandleError> {
     match result {
         Ok(()) => Ok(()),
+        Err(e) if e.kind == ErrorKind::NotFound => {
+            tracing::debug!(error = %e.message, "{what}: nothing to do for the agents");
+            Ok(())
+        }
         Err(e)
             if matches!(
                 e.kind,
-                ErrorKind::NotFound | ErrorKind::FailedPrecondition | ErrorKind::InvalidArgument
+                ErrorKind::FailedPrecondition | ErrorKind::InvalidArgument
             ) =>
         {
             tracing::warn!(error = %e.message, "{what}: nothing to do for the agents");
