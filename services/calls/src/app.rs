@@ -15,7 +15,7 @@ use sqlx::PgConnection;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
-use crate::domain::{self, Call, CallEvent, Command, DomainError};
+use crate::domain::{self, Call, CallEvent, Command};
 use crate::telephony::{DialRequest, Progress, ProgressReport, Telephony};
 use crate::view::{self, CallView};
 
@@ -56,7 +56,7 @@ impl Calls {
         let org = identity.org_id.as_str();
         let (view, events) = in_transaction!(self.store, |tx| {
             let (state, expected) = load(&mut *tx, org, &stream).await?;
-            let events = domain::handle(state.as_ref(), command()).map_err(domain_error)?;
+            let events = domain::handle(state.as_ref(), command()).map_err(ApiError::from)?;
             // A decision with nothing to record (assigning the agent already on the call)
             // leaves the call as it is: nothing is appended.
             if events.is_empty() {
@@ -270,18 +270,6 @@ fn record_metrics(events: &[CallEvent], call: &Call) {
             metrics::counter!("comms_calls_finished_total", "status" => call.status.as_str())
                 .increment(1);
         }
-    }
-}
-
-/// The API error a domain rule's refusal becomes.
-pub fn domain_error(error: DomainError) -> ApiError {
-    match &error {
-        DomainError::AlreadyExists => ApiError::new(ErrorKind::AlreadyExists, error.to_string()),
-        DomainError::NotFound => ApiError::new(ErrorKind::NotFound, error.to_string()),
-        DomainError::IllegalTransition { .. } => {
-            ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
-        }
-        DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
     }
 }
 

@@ -15,8 +15,9 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::app::Calls;
-use crate::app::domain_error;
-use crate::domain::{CallStatus, Command, Direction, Language, PhoneNumber, check_text};
+use crate::domain::{
+    CallStatus, Command, Direction, DomainError, Language, PhoneNumber, check_text,
+};
 use crate::view::{CallView, Cursor, ListFilter};
 
 const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -27,6 +28,24 @@ pub struct CallsGrpc {
     agents: AgentsServiceClient<Channel>,
     campaigns: CampaignsServiceClient<Channel>,
     tokens: Tokens,
+}
+
+/// The domain's refusals in the API's terms: the service's error table, with the store's failures
+/// (`comms_eventstore::unit_of_work::api_error`) and `ApiError`'s own mapping to gRPC status codes
+/// and HTTP problems.
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        match &error {
+            DomainError::AlreadyExists => {
+                ApiError::new(ErrorKind::AlreadyExists, error.to_string())
+            }
+            DomainError::NotFound => ApiError::new(ErrorKind::NotFound, error.to_string()),
+            DomainError::IllegalTransition { .. } => {
+                ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
+            }
+            DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
+        }
+    }
 }
 
 impl CallsGrpc {
@@ -446,7 +465,7 @@ impl CallsService for CallsGrpc {
             } else {
                 req.reason
             };
-            check_text("reason", &reason, MAX_REASON).map_err(domain_error)?;
+            check_text("reason", &reason, MAX_REASON).map_err(ApiError::from)?;
             let view = self
                 .calls
                 .execute(&identity, id, || Command::End {
