@@ -25,8 +25,9 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}.{}", Uuid::new_v4().simple())
 }
 
-/// A freshly created, migrated database of this test's own. Databases are named `comms_test_*`;
-/// `scripts/test` drops those left by earlier runs.
+/// A freshly created, migrated database of this test's own, named `comms_test_<pid>_<random>`
+/// after the process that made it: `scripts/test` drops those whose process is gone, never
+/// another run's that is still going.
 pub struct TestDatabase {
     pub url: String,
     pub pool: PgPool,
@@ -35,7 +36,11 @@ pub struct TestDatabase {
 impl TestDatabase {
     pub async fn new() -> Self {
         let admin_url = admin_database_url();
-        let name = format!("comms_test_{}", Uuid::new_v4().simple());
+        let name = format!(
+            "comms_test_{}_{}",
+            std::process::id(),
+            Uuid::new_v4().simple()
+        );
         let mut admin = PgConnection::connect(&admin_url)
             .await
             .expect("PostgreSQL is reachable at TEST_DATABASE_URL (run scripts/test)");
