@@ -221,7 +221,7 @@ async fn a_campaign_over_fifty_contacts_runs_to_completed_and_analytics_agrees()
 
     let metrics = fleet
         .http
-        .get(fleet.url("/metrics"))
+        .get(fleet.admin_url("/metrics"))
         .send()
         .await
         .unwrap()

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
     Fleet, ORG, assert_valid, available_agent, envelope, fields, json_of, next_dead_letter_reason,
-    problem, schema,
+    problem, python, schema,
 };
 
 /// A W3C trace context, as the Ocelot gateway would send it.
@@ -131,7 +131,7 @@ async fn a_call_posted_over_rest_is_stored_published_and_counted() {
 
     let metrics = fleet
         .http
-        .get(fleet.url("/metrics"))
+        .get(fleet.admin_url("/metrics"))
         .send()
         .await
         .unwrap()
@@ -145,6 +145,9 @@ async fn a_call_posted_over_rest_is_stored_published_and_counted() {
     ] {
         assert!(metrics.contains(name), "{name} missing from /metrics");
     }
+    // Metrics name organizations and campaigns: never on the public port.
+    let public = fleet.http.get(fleet.url("/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
     fleet.stop().await;
 }
 
@@ -540,7 +543,7 @@ async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_en
     assert!(row["utilization"].as_f64().unwrap() > 0.0);
     let metrics = fleet
         .http
-        .get(fleet.url("/metrics"))
+        .get(fleet.admin_url("/metrics"))
         .send()
         .await
         .unwrap()
@@ -776,6 +779,33 @@ async fn a_call_event_of_an_unknown_version_or_a_malformed_one_is_dead_lettered_
     malformed["duration"] = json!("five");
     fleet.publish(&published(malformed, None)).await;
     each_dead_letters_saying("(version 1): data.duration: invalid type").await;
+    fleet.stop().await;
+}
+
+// Multi-threaded: the Python checker blocks a thread while the fleet answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_grpc_port_says_by_reflection_it_serves_its_own_service_only() {
+    let fleet = Fleet::start("600000").await;
+    let ports = [
+        (fleet.fleet.calls, "comms.v1.CallsService"),
+        (fleet.fleet.analytics, "comms.v1.AnalyticsService"),
+        (fleet.fleet.agents, "comms.v1.AgentsService"),
+        (fleet.fleet.campaigns, "comms.v1.CampaignsService"),
+    ];
+    let addresses: Vec<String> = ports.iter().map(|(a, _)| a.to_string()).collect();
+    let args: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    // grpcio's own reflection client, as grpcurl and other tools ask.
+    let listed: Value = serde_json::from_str(&python("grpc_reflection_check.py", &args)).unwrap();
+    for (address, service) in ports {
+        let mut expected = vec![
+            service,
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ];
+        expected.sort_unstable();
+        assert_eq!(listed[address.to_string()], json!(expected), "{listed}");
+    }
     fleet.stop().await;
 }
 

@@ -5,9 +5,6 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::Command;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use comms_auth::permissions::grant;
@@ -20,27 +17,9 @@ use comms_proto::{ApiError, v1};
 use prost::Message as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fleet, ORG, PASSWORD, Session, fields, json_of, problem};
+use support::{Fleet, ORG, PASSWORD, Session, fields, json_of, problem, python};
 
 const OTHER_ORG: &str = "org_beta";
-
-/// Runs one of our Python checkers with the venv `scripts/test` prepares.
-fn python(script: &str, args: &[&str]) -> String {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let interpreter = std::env::var("TEST_PYTHON")
-        .unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string());
-    let output = Command::new(&interpreter)
-        .arg(root.join("integration-tests/python").join(script))
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {interpreter} ({e}); scripts/test installs it"));
-    assert!(
-        output.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
 
 fn b64(value: Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())

@@ -28,10 +28,17 @@ pub async fn serve<S: NamedService>(
     reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
+    // Reflection lists what this port serves, not every service the descriptors describe.
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(comms_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .with_service_name(S::NAME)
+            .with_service_name(tonic_health::pb::health_server::SERVICE_NAME)
+            .with_service_name(tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME)
+            .with_service_name(
+                tonic_reflection::pb::v1alpha::server_reflection_server::SERVICE_NAME,
+            )
     };
     // v1 for current clients, v1alpha for grpcurl and Python's grpcio-reflection.
     let reflection_v1 = reflection().build_v1()?;

@@ -156,7 +156,7 @@ pub async fn equals_the_live_read_models(fleet: &Fleet) {
 async fn metrics_text(fleet: &Fleet) -> String {
     fleet
         .http
-        .get(fleet.url("/metrics"))
+        .get(fleet.admin_url("/metrics"))
         .send()
         .await
         .unwrap()

@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use comms_auth::{AuthConfig, Identity, PrivateKey, Role};
@@ -119,6 +120,7 @@ impl Fleet {
             ("CALLS_QUEUE", calls_queue.as_str()),
             ("CAMPAIGNS_QUEUE", campaigns_queue.as_str()),
             ("PORT", "0"),
+            ("ADMIN_PORT", "0"),
             ("SIM_RING_MS", ring_ms),
             ("SIM_ANSWER_MS", "50"),
             ("SIM_TALK_MS", "60000"),
@@ -186,6 +188,11 @@ impl Fleet {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.fleet.edge)
+    }
+
+    /// `path` on the admin listener (`/health`, `/metrics`), which only the cluster reaches.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.fleet.admin)
     }
 
     /// Logs in over REST; panics unless it succeeds.
@@ -576,4 +583,22 @@ pub async fn settled_rows_of(fleet: &Fleet, tables: &[&str]) -> Value {
         }
         rows = again;
     }
+}
+
+/// Runs one of our Python checkers with the venv `scripts/test` prepares.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let interpreter = std::env::var("TEST_PYTHON")
+        .unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string());
+    let output = Command::new(&interpreter)
+        .arg(root.join("integration-tests/python").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {interpreter} ({e}); scripts/test installs it"));
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }

@@ -1,5 +1,6 @@
-//! The small HTTP listener of the gRPC-only services: `/health` for probes, `/metrics` for
-//! Prometheus. (The edge serves both on its own port.)
+//! The admin listener every `comms serve` (and `comms dev`) runs on `ADMIN_PORT`: `/health` for
+//! probes, `/metrics` for Prometheus. Metrics are never on the edge's public port: their labels
+//! name organizations and campaigns.
 
 use axum::Router;
 use axum::routing::get;
@@ -24,7 +25,12 @@ pub async fn serve(listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<
         )
         .route(
             "/metrics",
-            get(|| async { comms_telemetry::prometheus().render() }),
+            get(|| async {
+                (
+                    [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    comms_telemetry::prometheus().render(),
+                )
+            }),
         );
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.wait())

@@ -47,17 +47,8 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
     let host = env.string("BIND_HOST", "0.0.0.0");
     let admin_port: u16 = env.parse("ADMIN_PORT", 9090)?;
     let mut tasks = JoinSet::new();
-    match service {
-        Service::Calls
-        | Service::Analytics
-        | Service::Agents
-        | Service::Campaigns
-        | Service::Relay => {
-            let admin = bind(&host, admin_port).await?;
-            tasks.spawn(crate::admin::serve(admin, shutdown.clone()));
-        }
-        Service::Edge => {}
-    }
+    let admin = bind(&host, admin_port).await?;
+    tasks.spawn(crate::admin::serve(admin, shutdown.clone()));
     match service {
         Service::Calls => {
             let config = comms_calls::Config::from_env(env)?;
@@ -140,6 +131,8 @@ async fn run_relay(common: Common, shutdown: Shutdown) -> anyhow::Result<()> {
 /// The whole fleet in one process, each service on its own loopback port.
 pub struct DevFleet {
     pub edge: SocketAddr,
+    /// `/health` and `/metrics` of the whole fleet (`ADMIN_PORT`, 9090).
+    pub admin: SocketAddr,
     pub calls: SocketAddr,
     pub analytics: SocketAddr,
     pub agents: SocketAddr,
@@ -158,7 +151,8 @@ impl DevFleet {
 }
 
 /// Migrates, then starts every service and the relay. The services find each other over gRPC on
-/// loopback, exactly as they would across pods. The edge listens on `PORT` (3018).
+/// loopback, exactly as they would across pods. The edge listens on `PORT` (3018), the admin
+/// listener (`/health`, `/metrics`) on `ADMIN_PORT` (9090).
 pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet> {
     let common = Common::from_env(env)?;
     let pool = comms_runtime::db::connect(&common.database_url, 2)
@@ -193,10 +187,14 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
     // One key ring for the whole process: the edge signs what the services verify.
     let edge_config = comms_edge::Config::from_env(&env)?;
     let auth = edge_config.auth.clone();
-    let edge = bind(&env.string("BIND_HOST", "127.0.0.1"), edge_config.port).await?;
+    let host = env.string("BIND_HOST", "127.0.0.1");
+    let edge = bind(&host, edge_config.port).await?;
     let edge_addr = edge.local_addr()?;
+    let admin = bind(&host, env.parse("ADMIN_PORT", 9090)?).await?;
+    let admin_addr = admin.local_addr()?;
 
     let mut tasks = JoinSet::new();
+    tasks.spawn(crate::admin::serve(admin, shutdown.clone()));
     tasks.spawn(comms_calls::run(
         comms_calls::Config::from_env(&env)?,
         auth.tokens.clone(),
@@ -225,6 +223,7 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
     tasks.spawn(comms_edge::run(edge_config, edge, shutdown));
     Ok(DevFleet {
         edge: edge_addr,
+        admin: admin_addr,
         calls: calls_addr,
         analytics: analytics_addr,
         agents: agents_addr,

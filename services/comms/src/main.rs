@@ -106,7 +106,15 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve { service } => fleet::serve(service, &env, shutdown).await,
         Command::Dev => {
             let fleet = comms_fleet::start_dev(&env, shutdown).await?;
-            tracing::info!(url = %format!("http://{}", fleet.edge), "fleet is up; REST docs at /docs");
+            tracing::info!(url = %format!("http://{}", fleet.edge), "fleet is up; REST docs at /docs/");
+            tracing::info!(
+                calls = %fleet.calls,
+                analytics = %fleet.analytics,
+                agents = %fleet.agents,
+                campaigns = %fleet.campaigns,
+                "gRPC services (reflection and gRPC health on each)"
+            );
+            tracing::info!(url = %format!("http://{}", fleet.admin), "/health and /metrics");
             fleet.wait().await
         }
         Command::Migrate => {

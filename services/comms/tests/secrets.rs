@@ -45,6 +45,7 @@ fn secrets_never_reach_the_logs_or_the_database_in_the_clear() {
             comms_testkit::unique_name("test.campaigns"),
         )
         .env("PORT", port.to_string())
+        .env("ADMIN_PORT", "0")
         .env("COMMS_KEY_DIR", &key_dir)
         .env("COMMS_ADMIN_EMAIL", "root@example.com")
         .env("COMMS_ADMIN_PASSWORD", PASSWORD)

@@ -25,6 +25,7 @@ fn sigterm_drains_and_exits_cleanly() {
             comms_testkit::unique_name("test.campaigns"),
         )
         .env("PORT", "0")
+        .env("ADMIN_PORT", "0")
         .env("COMMS_KEY_DIR", keys.path().join("keys"))
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
@@ -32,14 +33,28 @@ fn sigterm_drains_and_exits_cleanly() {
         .spawn()
         .unwrap();
 
-    // Wait for the fleet to say it is up (JSON logs on stdout).
+    // Wait for the fleet to say it is up and where each part listens (JSON logs on stdout).
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let up = lines
+    let said: Vec<String> = lines
         .by_ref()
         .take(200)
         .map_while(Result::ok)
-        .any(|line| line.contains("fleet is up"));
-    assert!(up, "comms dev did not report that the fleet is up");
+        .take_while(|line| !line.contains("/health and /metrics"))
+        .collect();
+    assert!(
+        said.iter().any(|line| line.contains("fleet is up")),
+        "comms dev did not report that the fleet is up: {said:?}"
+    );
+    let ports = said
+        .iter()
+        .find(|line| line.contains("gRPC services"))
+        .expect("comms dev names its gRPC services' ports");
+    for service in ["calls", "analytics", "agents", "campaigns"] {
+        assert!(
+            ports.contains(&format!("\"{service}\":\"127.0.0.1:")),
+            "{ports}"
+        );
+    }
 
     let sent = Instant::now();
     let status = Command::new("kill")

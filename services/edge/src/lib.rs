@@ -18,7 +18,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use comms_auth::AuthConfig;
 use comms_auth::secrets::Sealer;
 use comms_eventstore::EventStore;
@@ -256,7 +255,6 @@ pub fn router(state: AppState) -> Router {
     let cors = hardening::cors(&state.cors_origins);
     let timeout = state.request_timeout;
     let mut app = api
-        .route("/metrics", get(routes::health::metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

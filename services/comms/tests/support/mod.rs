@@ -120,8 +120,8 @@ impl Cluster {
                 sink.lock().unwrap().push(line);
             }
         });
-        // The edge serves /health and /metrics on its own port; the others on the admin port.
-        let health_port = if service == "edge" { port } else { admin_port };
+        // Every service serves /health and /metrics on its admin port.
+        let health_port = admin_port;
         Instance {
             name: service.to_owned(),
             child: Mutex::new(child),

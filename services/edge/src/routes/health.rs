@@ -1,4 +1,4 @@
-//! Liveness, dependency checks, and Prometheus metrics.
+//! Liveness and dependency checks. (Metrics are on the admin port: `comms::admin`.)
 
 use std::time::Duration;
 
@@ -75,12 +75,4 @@ pub async fn rabbitmq(State(state): State<AppState>) -> impl IntoResponse {
         Ok(Err(error)) => report(false, "rabbitmq", Some(error.to_string())),
         Err(_) => report(false, "rabbitmq", Some("timed out".into())),
     }
-}
-
-/// Prometheus text format. In `comms dev` it covers the whole fleet.
-pub async fn metrics() -> impl IntoResponse {
-    (
-        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        comms_telemetry::prometheus().render(),
-    )
 }
