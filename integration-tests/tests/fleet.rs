@@ -11,8 +11,8 @@ use lapin::types::AMQPValue;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
-    Fleet, ORG, assert_valid, available_agent, envelope, fields, json_of, next_dead_letter_reason,
-    problem, python, schema,
+    Fleet, ORG, assert_events_match_their_schemas, assert_valid, available_agent, envelope, fields,
+    json_of, next_dead_letter_reason, problem, python, schema,
 };
 
 /// A W3C trace context, as the Ocelot gateway would send it.
@@ -148,6 +148,7 @@ async fn a_call_posted_over_rest_is_stored_published_and_counted() {
     // Metrics name organizations and campaigns: never on the public port.
     let public = fleet.http.get(fleet.url("/metrics")).send().await.unwrap();
     assert_eq!(public.status(), 404);
+    assert_events_match_their_schemas(&fleet.pool).await;
     fleet.stop().await;
 }
 
@@ -402,6 +403,7 @@ async fn an_agent_made_available_over_rest_is_routed_a_call_and_its_states_reach
         .await
         .unwrap();
     assert_eq!(listed["data"][0]["id"], id.as_str());
+    assert_events_match_their_schemas(&fleet.pool).await;
     fleet.stop().await;
 }
 
@@ -554,6 +556,7 @@ async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_en
         metrics.contains("comms_agent_utilization{organization=\"org_acme\"}"),
         "utilization exported"
     );
+    assert_events_match_their_schemas(&fleet.pool).await;
     fleet.stop().await;
 }
 
@@ -598,6 +601,7 @@ async fn an_agent_who_places_a_call_that_fails_still_gets_wrap_up() {
         .await
         .unwrap();
     assert_eq!(done["status"], "available");
+    assert_events_match_their_schemas(&fleet.pool).await;
     fleet.stop().await;
 }
 

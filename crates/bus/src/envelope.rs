@@ -63,31 +63,20 @@ pub enum EnvelopeError {
     Empty(&'static str),
 }
 
-/// The metadata services store with each event: who acted, which request it belongs to, and
-/// the current trace, so the relay can carry the trace onto the bus.
-pub fn event_metadata(user_id: Option<&str>, correlation_id: Option<&str>) -> Value {
-    let mut metadata = json!({});
-    let fields = [
-        ("userId", user_id.map(str::to_owned)),
+/// A typed event as the log stores it: its type, payload and version; who caused it (a user's
+/// id, or `system:<component>` when the fleet acted on its own: every event names one); the
+/// request it belongs to; and the current trace, so the relay carries it onto the bus.
+pub fn new_event<E: EventSet>(event: &E, user_id: &str, correlation_id: Option<&str>) -> NewEvent {
+    let mut metadata = json!({ "userId": user_id, EVENT_VERSION: event.version() });
+    let optional = [
         ("correlationId", correlation_id.map(str::to_owned)),
         ("traceparent", comms_telemetry::current_traceparent()),
     ];
-    for (key, value) in fields {
+    for (key, value) in optional {
         if let Some(value) = value {
             metadata[key] = Value::String(value);
         }
     }
-    metadata
-}
-
-/// A typed event as the log stores it: its type, payload and version, and who caused it.
-pub fn new_event<E: EventSet>(
-    event: &E,
-    user_id: Option<&str>,
-    correlation_id: Option<&str>,
-) -> NewEvent {
-    let mut metadata = event_metadata(user_id, correlation_id);
-    metadata[EVENT_VERSION] = event.version().into();
     NewEvent::new(event.event_type(), event.to_data(), metadata)
 }
 

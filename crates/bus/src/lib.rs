@@ -14,8 +14,8 @@ pub use consumer::{
     ConsumerConfig, HandleError, Handler, RetryPolicy, is_database_unavailable, run_consumer,
 };
 pub use envelope::{
-    ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, decode_recorded, event_metadata,
-    header_text, new_event,
+    ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, decode_recorded, header_text,
+    new_event,
 };
 pub use publishers::{DEFAULT_EVENT_PUBLISHERS, ORIGINAL_USER_HEADER, Publishers, user_of};
 pub use relay::{Relay, RelayConfig};

@@ -438,17 +438,45 @@ pub fn fields(body: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// Every event in the log matches the schema of its type, and every type has one.
+/// Every event in the log matches the schema of its type (and every type has one), carries the
+/// trace it was made in (`traceparent`, so consumers continue it) and says who caused it
+/// (`userId`: a user, or `system:<component>` when the fleet acted on its own).
 pub async fn assert_events_match_their_schemas(pool: &PgPool) {
-    let events: Vec<(String, Value)> =
-        sqlx::query_as("SELECT event_type, data FROM events ORDER BY global_position")
+    let events: Vec<(String, Value, Value)> =
+        sqlx::query_as("SELECT event_type, data, metadata FROM events ORDER BY global_position")
             .fetch_all(pool)
             .await
             .unwrap();
     assert!(!events.is_empty());
-    for (event_type, data) in events {
+    // W3C trace context: 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>.
+    let is_traceparent = |value: &str| {
+        let parts: Vec<&str> = value.split('-').collect();
+        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        parts.len() == 4
+            && parts[0] == "00"
+            && hex(parts[1], 32)
+            && hex(parts[2], 16)
+            && hex(parts[3], 2)
+    };
+    let mut untraced = std::collections::BTreeSet::new();
+    let mut unattributed = std::collections::BTreeSet::new();
+    for (event_type, data, metadata) in events {
         assert_valid(&schema(&event_type), &data);
+        if !metadata["traceparent"].as_str().is_some_and(is_traceparent) {
+            untraced.insert(event_type.clone());
+        }
+        if metadata["userId"].as_str().is_none_or(str::is_empty) {
+            unattributed.insert(event_type);
+        }
     }
+    assert!(
+        untraced.is_empty(),
+        "events without a traceparent: {untraced:?}"
+    );
+    assert!(
+        unattributed.is_empty(),
+        "events without a userId: {unattributed:?}"
+    );
 }
 
 /// The JSON body of a request that must succeed.

@@ -9,6 +9,7 @@ use chrono::Utc;
 use comms_auth::Identity;
 use comms_proto::{ApiError, ErrorKind, Language};
 use sqlx::PgConnection;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use comms_eventstore::in_transaction;
@@ -312,7 +313,8 @@ impl Agents {
                 _ = tick.tick() => {}
                 () = self.freed.notified() => {}
             }
-            if let Err(e) = self.sweep().await {
+            let span = tracing::info_span!("routing_sweep");
+            if let Err(e) = self.sweep().instrument(span).await {
                 tracing::warn!(error = %e.message, "routing sweep failed; retrying on the next tick");
             }
         }

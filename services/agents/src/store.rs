@@ -91,7 +91,7 @@ pub async fn change_agent(
     }
     let new_events = events
         .iter()
-        .map(|e| comms_bus::new_event(e, Some(actor), None))
+        .map(|e| comms_bus::new_event(e, actor, None))
         .collect();
     let appended = comms_eventstore::append_in(
         tx,
@@ -214,7 +214,7 @@ pub async fn change_team(
     });
     let new_events = events
         .iter()
-        .map(|e| comms_bus::new_event(e, Some(actor), None))
+        .map(|e| comms_bus::new_event(e, actor, None))
         .collect();
     let appended = comms_eventstore::append_in(
         tx,

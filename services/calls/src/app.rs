@@ -12,6 +12,7 @@ use comms_eventstore::{
 };
 use comms_proto::{ApiError, ErrorKind};
 use sqlx::PgConnection;
+use tracing::Instrument as _;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
@@ -76,7 +77,7 @@ impl Calls {
                 .expect("a command that succeeds leaves a call");
             let new_events: Vec<NewEvent> = events
                 .iter()
-                .map(|e| comms_bus::new_event(e, Some(&identity.user_id), None))
+                .map(|e| comms_bus::new_event(e, &identity.user_id, None))
                 .collect();
             let appended =
                 comms_eventstore::append_in(&mut *tx, org, &stream, expected, new_events)
@@ -182,7 +183,10 @@ impl Calls {
                     at,
                 },
             };
+            // Each report is its own trace: the events it records carry it to their consumers.
+            let span = tracing::info_span!("provider_progress", call_id = %report.call_id);
             self.apply_progress(&identity, report.call_id, command)
+                .instrument(span)
                 .await;
         }
     }

@@ -8,6 +8,7 @@
 //! is left as it is.
 
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
 use comms_auth::Identity;
@@ -63,7 +64,8 @@ pub async fn run(calls: Calls, config: WatchdogConfig, shutdown: Shutdown) {
             () = &mut stopped => return,
             () = tokio::time::sleep(config.every()) => {}
         }
-        if let Err(error) = sweep(&calls, config, Utc::now()).await {
+        let span = tracing::info_span!("calls_watchdog");
+        if let Err(error) = sweep(&calls, config, Utc::now()).instrument(span).await {
             warn!(error = %error.message, "the calls watchdog could not sweep");
         }
     }

@@ -25,6 +25,7 @@ use comms_runtime::client::Channel;
 use sqlx::PgConnection;
 use tokio::sync::Notify;
 use tonic::Request;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::app::{Campaigns, do_not_call_reason};
@@ -207,7 +208,13 @@ impl Dialer {
         for (org, view, calls) in active {
             let pool = ringing.entry(pool_of(&org, &view.campaign)).or_default();
             let others = *pool - ringing_in(&calls);
-            match self.attend(&org, &view, &calls, others).await {
+            // Each campaign's turn is its own trace, carried by the events it records.
+            let span = tracing::info_span!("dialer_attend", campaign = %view.campaign.id);
+            match self
+                .attend(&org, &view, &calls, others)
+                .instrument(span)
+                .await
+            {
                 Ok(placed) => *pool += placed,
                 Err(error) => {
                     tracing::warn!(campaign = %view.campaign.id, error = %error.message, "attending a campaign failed");

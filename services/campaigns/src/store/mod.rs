@@ -48,7 +48,7 @@ async fn append<E: EventSet>(
 ) -> Result<u64> {
     let events = events
         .iter()
-        .map(|event| comms_bus::new_event(event, Some(actor), None))
+        .map(|event| comms_bus::new_event(event, actor, None))
         .collect();
     let stream = StreamName::new(category, id);
     let appended = comms_eventstore::append_in(tx, org, &stream, expected, events)

@@ -116,7 +116,7 @@ fn call_started(call_id: uuid::Uuid) -> comms_eventstore::NewEvent {
         language: comms_proto::Language::En,
         started_at: chrono::Utc::now(),
     });
-    comms_bus::new_event(&started, Some("bench"), None)
+    comms_bus::new_event(&started, "bench", None)
 }
 
 fn heading(title: &str) {

@@ -173,7 +173,7 @@ impl Accounts {
             role,
             created_at: user.created_at,
         });
-        let event = comms_bus::new_event(&created, Some(actor), None);
+        let event = comms_bus::new_event(&created, actor, None);
         in_transaction!(self.store, |tx| {
             let stream = StreamName::new(USER_STREAMS, user.user_id);
             append_in(
@@ -298,7 +298,7 @@ impl Accounts {
             user_id: user.user_id,
             token_id,
         });
-        let event = comms_bus::new_event(&started, Some(&identity.user_id), None);
+        let event = comms_bus::new_event(&started, &identity.user_id, None);
         self.store
             .append(
                 &user.org_id,
@@ -328,7 +328,9 @@ impl Accounts {
                 ));
             }
             if session.current != token_id {
-                revoke(&mut *tx, org, &stream, RevokedBecause::RefreshTokenReused).await?;
+                // The edge ends it: whoever presented the used token may not be the user.
+                let reason = RevokedBecause::RefreshTokenReused;
+                revoke(&mut *tx, org, "system:edge", &stream, reason).await?;
                 return Ok(Err(session.user_id));
             }
             let user = self
@@ -342,7 +344,7 @@ impl Accounts {
                 token_id: next,
                 previous_token_id: token_id,
             });
-            let event = comms_bus::new_event(&refreshed, Some(&identity.user_id), None);
+            let event = comms_bus::new_event(&refreshed, &identity.user_id, None);
             append_in(&mut *tx, org, &stream, version, vec![event])
                 .await
                 .map_err(api_error)?;
@@ -368,7 +370,15 @@ impl Accounts {
         in_transaction!(self.store, |tx| {
             let (session, _) = load_session(&mut *tx, &claims.org, &stream).await?;
             if !session.revoked {
-                revoke(&mut *tx, &claims.org, &stream, RevokedBecause::Logout).await?;
+                let user = session.user_id.to_string();
+                revoke(
+                    &mut *tx,
+                    &claims.org,
+                    &user,
+                    &stream,
+                    RevokedBecause::Logout,
+                )
+                .await?;
             }
             Ok(())
         })
@@ -393,10 +403,11 @@ impl Accounts {
     }
 }
 
-/// Ends the session, in the caller's transaction.
+/// Ends the session, in the caller's transaction; `actor` is who ended it.
 async fn revoke(
     tx: &mut PgConnection,
     org: &str,
+    actor: &str,
     stream: &StreamName,
     reason: RevokedBecause,
 ) -> Result<(), ApiError> {
@@ -404,7 +415,7 @@ async fn revoke(
         session_id: stream.id(),
         reason,
     });
-    let event = comms_bus::new_event(&revoked, None, None);
+    let event = comms_bus::new_event(&revoked, actor, None);
     append_in(tx, org, stream, ExpectedVersion::Any, vec![event])
         .await
         .map_err(api_error)?;

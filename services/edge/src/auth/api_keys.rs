@@ -72,7 +72,7 @@ impl ApiKeys {
             role,
             created_at: key.created_at,
         });
-        let event = comms_bus::new_event(&created, Some(actor), None);
+        let event = comms_bus::new_event(&created, actor, None);
         in_transaction!(self.store, |tx| {
             let stream = StreamName::new(STREAMS, key.key_id);
             append_in(
@@ -116,7 +116,7 @@ impl ApiKeys {
 
     pub async fn revoke(&self, org_id: &str, actor: &str, key_id: Uuid) -> Result<(), ApiError> {
         let revoked = ApiKeyEvent::Revoked(ApiKeyRevoked { key_id });
-        let event = comms_bus::new_event(&revoked, Some(actor), None);
+        let event = comms_bus::new_event(&revoked, actor, None);
         in_transaction!(self.store, |tx| {
             let revoked = sqlx::query(
                 "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND org_id = $2 AND revoked_at IS NULL",

@@ -126,7 +126,7 @@ impl Credentials {
             fields: stored.fields.clone(),
             updated_at: stored.updated_at,
         });
-        let event = comms_bus::new_event(&event, Some(actor), None);
+        let event = comms_bus::new_event(&event, actor, None);
         in_transaction!(self.store, |tx| {
             let stream = stream(org_id, provider);
             append_in(
@@ -172,7 +172,7 @@ impl Credentials {
     pub async fn remove(&self, org_id: &str, actor: &str, provider: &str) -> Result<(), ApiError> {
         let (known, _) = fields_of(provider)?;
         let removed = CredentialsEvent::Removed(CredentialsRemoved { provider: known });
-        let event = comms_bus::new_event(&removed, Some(actor), None);
+        let event = comms_bus::new_event(&removed, actor, None);
         in_transaction!(self.store, |tx| {
             let deleted =
                 sqlx::query("DELETE FROM provider_credentials WHERE org_id = $1 AND provider = $2")

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod rate_limit;
 
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse as _, Response};
@@ -51,8 +52,10 @@ impl Auth {
             config.bcrypt_cost,
         );
         if let Some(admin) = &config.admin {
+            let span = tracing::info_span!("create_first_admin");
             match accounts
                 .ensure_admin(&admin.org_id, &admin.email, &admin.password)
+                .instrument(span)
                 .await
             {
                 Ok(true) => {
