@@ -170,6 +170,21 @@ async fn forged_stale_and_misused_tokens_are_refused_over_rest() {
             response.headers().contains_key("www-authenticate"),
             "{attack}"
         );
+        // Each refusal says what is wrong in words, never a library's names.
+        let said = match attack {
+            "alg none" | "garbage" => "the token is malformed",
+            "HS256 keyed with our public key" => "its algorithm, HS256, is not accepted",
+            "expired" => "the token has expired",
+            "not yet valid" => "the token is not valid yet",
+            "unknown kid" => "the key it names (kid) is not one of ours",
+            "payload tampered" | "signed by another Ed25519 key" => "its signature does not match",
+            "a refresh token" | "a service token" => "the token is for another audience",
+            "wrong issuer" => "the token was issued by someone else",
+            other => panic!("say what {other} should be told"),
+        };
+        let body: Value = response.json().await.unwrap();
+        let detail = body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(said), "{attack}: {body}");
     }
 
     // An access token cannot refresh.

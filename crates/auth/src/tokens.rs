@@ -44,6 +44,16 @@ impl TokenKind {
             Self::Internal | Self::Service => "comms-services",
         }
     }
+
+    /// The kind with its article, for messages: "an access", "a refresh".
+    fn article(self) -> &'static str {
+        match self {
+            Self::Access => "an access",
+            Self::Refresh => "a refresh",
+            Self::Internal => "an internal",
+            Self::Service => "a service",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,15 +257,22 @@ impl Tokens {
     }
 
     fn check(&self, token: &str, kinds: &[TokenKind]) -> Result<Claims, String> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| format!("malformed ({e})"))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| "the token is malformed (not a JWT we could issue)".to_owned())?;
         if header.alg != Algorithm::EdDSA {
-            return Err(format!("algorithm {:?} is not accepted", header.alg));
+            return Err(format!(
+                "its algorithm, {:?}, is not accepted (ours are EdDSA)",
+                header.alg
+            ));
         }
-        let kid = header.kid.ok_or("no kid")?;
+        let kid = header.kid.ok_or("the token names no key (kid)")?;
         let service_key = || self.service_keys.as_ref().and_then(|ring| ring.find(&kid));
         let (key, services_only) = match self.keys.find(&kid) {
             Some(key) => (key, false),
-            None => (service_key().ok_or("unknown kid")?, true),
+            None => (
+                service_key().ok_or("the key it names (kid) is not one of ours")?,
+                true,
+            ),
         };
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECONDS;
@@ -265,18 +282,40 @@ impl Tokens {
         validation.set_audience(&audiences);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
-            .map_err(|e| format!("{e}"))?
+            .map_err(|e| refusal(&e))?
             .claims;
         if !kinds.contains(&claims.kind) || claims.aud != claims.kind.audience() {
-            return Err(format!("a {:?} token is not accepted here", claims.kind));
+            return Err(format!(
+                "{} token is not accepted here",
+                claims.kind.article()
+            ));
         }
         if services_only && !matches!(claims.kind, TokenKind::Internal | TokenKind::Service) {
             return Err(format!(
-                "a key for service tokens cannot sign {:?} tokens",
-                claims.kind
+                "a key for service tokens cannot sign {} token",
+                claims.kind.article()
             ));
         }
         Ok(claims)
+    }
+}
+
+/// Why `jsonwebtoken` refused a token, in words a caller can act on (not the library's names).
+fn refusal(error: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => {
+            format!("the token has expired (clocks may differ by up to {LEEWAY_SECONDS} s)")
+        }
+        ErrorKind::ImmatureSignature => "the token is not valid yet".to_owned(),
+        ErrorKind::InvalidAudience => "the token is for another audience".to_owned(),
+        ErrorKind::InvalidIssuer => "the token was issued by someone else".to_owned(),
+        ErrorKind::InvalidSignature => "its signature does not match its contents".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token has no {claim} claim"),
+        ErrorKind::Json(_) | ErrorKind::InvalidClaimFormat(_) => {
+            "its claims are not ones we issue".to_owned()
+        }
+        _ => "the token is malformed (not a JWT we could issue)".to_owned(),
     }
 }
 
@@ -340,7 +379,7 @@ mod tests {
         assert!(
             refused
                 .message
-                .contains("a key for service tokens cannot sign Access tokens"),
+                .contains("a key for service tokens cannot sign an access token"),
             "{}",
             refused.message
         );
