@@ -1,5 +1,6 @@
 //! Any bytes as an imported contacts file: never a panic; every row is either read or rejected
-//! with its reasons, once, under its own row number; no empty number is passed on.
+//! with its reasons, once, under its own row number, placed on a line of the file after the
+//! header, later rows on later lines; no empty number is passed on.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -8,8 +9,14 @@ fuzz_target!(|body: &[u8]| {
     let Ok(parsed) = comms_edge::contacts_csv::parse(body) else {
         return;
     };
-    let mut numbers: Vec<u32> = parsed.rows.iter().map(|(n, _)| *n).collect();
-    numbers.extend(parsed.rejected.iter().map(|(n, _)| *n));
+    let mut places: Vec<_> = parsed.rows.iter().map(|(p, _)| *p).collect();
+    places.extend(parsed.rejected.iter().map(|(p, _)| *p));
+    places.sort_unstable_by_key(|p| p.row);
+    for pair in places.windows(2) {
+        assert!(pair[0].line < pair[1].line, "a later row on an earlier line");
+    }
+    assert!(places.iter().all(|p| p.line >= 2), "rows start after the header");
+    let mut numbers: Vec<u32> = places.iter().map(|p| p.row).collect();
     let count = numbers.len();
     numbers.sort_unstable();
     numbers.dedup();

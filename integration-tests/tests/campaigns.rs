@@ -810,13 +810,16 @@ async fn bad_campaign_and_contact_input_is_refused_field_by_field_and_nothing_ha
     assert_eq!(report["rows"], 4, "{report}");
     assert_eq!(report["created"], 1, "{report}");
     assert_eq!(report["added_to_campaign"], 1, "{report}");
-    let rejected: Vec<(i64, String)> = report["rejected"]
+    // Each rejected row names its data row and the line of the file (the header is line 1),
+    // whether the file's reader or the campaigns service refused it.
+    let rejected: Vec<(i64, i64, String)> = report["rejected"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| {
             (
                 r["row"].as_i64().unwrap(),
+                r["line"].as_i64().unwrap(),
                 r["errors"][0]["field"].as_str().unwrap().to_owned(),
             )
         })
@@ -824,9 +827,9 @@ async fn bad_campaign_and_contact_input_is_refused_field_by_field_and_nothing_ha
     assert_eq!(
         rejected,
         [
-            (1, "row".to_owned()),
-            (2, "phones[0]".to_owned()),
-            (3, "time_zone".to_owned())
+            (1, 2, "row".to_owned()),
+            (2, 3, "phones[0]".to_owned()),
+            (3, 4, "time_zone".to_owned())
         ]
     );
     // The same file again creates nothing twice.

@@ -63,10 +63,12 @@ async fn main() {
         Command::Serve { service } => format!("comms-{service:?}").to_lowercase(),
         _ => "comms".to_owned(),
     };
-    // `comms bench` and `simulate-dialer` print tables, so only warnings by default.
+    // `comms bench` and `simulate-dialer` print tables, so only warnings by default. The
+    // OpenTelemetry SDK's start-up notice and PostgreSQL's notices during migrations ("… does
+    // not exist, skipping") are routine: not worth a line on every command.
     let default_log_level = match &cli.command {
         Command::Bench { .. } | Command::SimulateDialer(_) => "warn,sqlx::query=error",
-        _ => "info",
+        _ => "info,opentelemetry=warn,sqlx::postgres::notice=warn",
     };
     let mut settings = comms_telemetry::Settings::from_env(&service_name, default_log_level);
     // What these print is their result (a token, a JWKS, figures); logs stay out of the way.

@@ -19,13 +19,22 @@ const KNOWN: [&str; 8] = [
     "do_not_call",
 ];
 
-/// A row number (1-based, the header not counted) and each field's problem.
-pub type Rejected = (u32, Vec<(String, String)>);
+/// Where a row is: its number among the data rows (1-based, the header not counted), and the
+/// line of the file it starts on (the header is line 1; a quoted cell may span lines), which is
+/// what an operator looking at the file in an editor goes by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    pub row: u32,
+    pub line: u32,
+}
+
+/// A row's place and each field's problem.
+pub type Rejected = (Place, Vec<(String, String)>);
 
 #[derive(Debug, Default)]
 pub struct Parsed {
-    /// Readable rows, with their row numbers.
-    pub rows: Vec<(u32, v1::ContactFields)>,
+    /// Readable rows, with their places.
+    pub rows: Vec<(Place, v1::ContactFields)>,
     pub rejected: Vec<Rejected>,
 }
 
@@ -73,8 +82,18 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
         ));
     }
     let mut parsed = Parsed::default();
+    let mut last_line = 1;
     for (index, record) in reader.byte_records().enumerate() {
-        let row = index as u32 + 1;
+        let position = match &record {
+            Ok(record) => record.position(),
+            Err(e) => e.position(),
+        };
+        // A record the reader could not place follows the one before it.
+        last_line = position.map_or(last_line + 1, |p| p.line() as u32);
+        let row = Place {
+            row: index as u32 + 1,
+            line: last_line,
+        };
         let record = match record {
             Ok(record) => record,
             Err(e) => {
@@ -165,17 +184,29 @@ mod tests {
                     Cy,+14155550102,es,maybe,\n";
         let parsed = parse(file.as_bytes()).unwrap();
         assert_eq!(parsed.rows.len(), 1);
-        let (row, ada) = &parsed.rows[0];
-        assert_eq!(*row, 1);
+        let (place, ada) = &parsed.rows[0];
+        assert_eq!(*place, Place { row: 1, line: 2 });
         assert_eq!(ada.consent, Some(true));
         assert_eq!(
             ada.custom_fields.get("plan").map(String::as_str),
             Some("gold")
         );
-        assert_eq!(parsed.rejected[0].0, 2);
+        assert_eq!(parsed.rejected[0].0, Place { row: 2, line: 3 });
         assert_eq!(parsed.rejected[0].1[0].1, "has 2 cells; the header has 5");
-        assert_eq!(parsed.rejected[1].0, 3);
+        assert_eq!(parsed.rejected[1].0, Place { row: 3, line: 4 });
         assert_eq!(parsed.rejected[1].1[0].0, "consent");
+    }
+
+    #[test]
+    fn a_row_with_a_cell_over_two_lines_is_placed_by_the_line_it_starts_on() {
+        let file =
+            "name,phone,notes\nAda,+14155550100,\"first line\nsecond line\"\nBob,+14155550101,\n";
+        let parsed = parse(file.as_bytes()).unwrap();
+        let places: Vec<Place> = parsed.rows.iter().map(|(place, _)| *place).collect();
+        assert_eq!(
+            places,
+            [Place { row: 1, line: 2 }, Place { row: 2, line: 4 }]
+        );
     }
 
     #[test]

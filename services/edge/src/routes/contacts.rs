@@ -195,6 +195,9 @@ pub struct RowProblem {
 pub struct RejectedRow {
     /// 1-based, counting data rows (the header is not a row).
     pub row: u32,
+    /// The line of the file the row starts on (the header is line 1; a quoted cell may span
+    /// lines).
+    pub line: u32,
     pub errors: Vec<RowProblem>,
 }
 
@@ -248,10 +251,10 @@ async fn import(
     let parsed = contacts_csv::parse(body)?;
     let total = parsed.rows.len() + parsed.rejected.len();
     let (campaign_id, priority) = campaign.unwrap_or_default();
-    let mut row_numbers = Vec::with_capacity(parsed.rows.len());
+    let mut places = Vec::with_capacity(parsed.rows.len());
     let mut messages = Vec::with_capacity(parsed.rows.len());
-    for (i, (row, contact)) in parsed.rows.into_iter().enumerate() {
-        row_numbers.push(row);
+    for (i, (place, contact)) in parsed.rows.into_iter().enumerate() {
+        places.push(place);
         messages.push(v1::ImportContactsRequest {
             contact: Some(contact),
             // The first message carries the campaign; the service reads it from there.
@@ -276,8 +279,9 @@ async fn import(
     let mut rejected: Vec<RejectedRow> = parsed
         .rejected
         .into_iter()
-        .map(|(row, problems)| RejectedRow {
-            row,
+        .map(|(place, problems)| RejectedRow {
+            row: place.row,
+            line: place.line,
             errors: problems
                 .into_iter()
                 .map(|(field, description)| RowProblem { field, description })
@@ -285,11 +289,11 @@ async fn import(
         })
         .collect();
     rejected.extend(report.rejected.into_iter().map(|r| {
+        // The service numbers the rows it was sent; the file's place is ours.
+        let place = places.get(r.row as usize - 1).copied();
         RejectedRow {
-            row: row_numbers
-                .get(r.row as usize - 1)
-                .copied()
-                .unwrap_or(r.row),
+            row: place.map_or(r.row, |p| p.row),
+            line: place.map_or(0, |p| p.line),
             errors: r
                 .violations
                 .into_iter()
