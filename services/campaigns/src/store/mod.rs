@@ -1,6 +1,7 @@
 //! The campaigns service's storage: each change appended to its stream and written to its read
-//! model in one transaction; a command locks the read-model row, decides on the state in it, and
-//! appends with the row's version as the expected version (as in the agents service, ADR 7).
+//! model in one transaction; a command takes the aggregate's lock (`lock_order`), decides on the
+//! state in its read-model row, and appends with the row's version as the expected version (as
+//! in the agents service, ADR 7). It fails with [`Failure`], never the API's errors.
 
 pub mod campaigns;
 pub mod contacts;
