@@ -50,6 +50,38 @@ fn yes_no(field: &str, value: &str) -> Result<Option<bool>, (String, String)> {
     }
 }
 
+/// The line of the file at a byte offset, as an editor shows it: `\r\n`, `\r` and `\n` each
+/// end a line (the CSV reader's own count knows only `\n`, and a file saved with `\r` alone
+/// would be all line 1). Offsets are asked for in increasing order.
+struct LineCounter<'a> {
+    body: &'a [u8],
+    counted_to: usize,
+    line: u32,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(body: &'a [u8]) -> Self {
+        Self {
+            body,
+            counted_to: 0,
+            line: 1,
+        }
+    }
+
+    fn line_at(&mut self, offset: usize) -> u32 {
+        let end = offset.min(self.body.len());
+        for at in self.counted_to..end {
+            match self.body[at] {
+                b'\r' => self.line += 1,
+                b'\n' if at == 0 || self.body[at - 1] != b'\r' => self.line += 1,
+                _ => {}
+            }
+        }
+        self.counted_to = self.counted_to.max(end);
+        self.line
+    }
+}
+
 /// Reads the file; a missing or unusable header refuses the whole file.
 pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
@@ -82,6 +114,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
         ));
     }
     let mut parsed = Parsed::default();
+    let mut lines = LineCounter::new(body);
     let mut last_line = 1;
     for (index, record) in reader.byte_records().enumerate() {
         let position = match &record {
@@ -89,7 +122,7 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ApiError> {
             Err(e) => e.position(),
         };
         // A record the reader could not place follows the one before it.
-        last_line = position.map_or(last_line + 1, |p| p.line() as u32);
+        last_line = position.map_or(last_line + 1, |p| lines.line_at(p.byte() as usize));
         let row = Place {
             row: index as u32 + 1,
             line: last_line,
@@ -207,6 +240,18 @@ mod tests {
             places,
             [Place { row: 1, line: 2 }, Place { row: 2, line: 4 }]
         );
+    }
+
+    #[test]
+    fn lines_end_as_an_editor_ends_them() {
+        let file = "name,phone\r\nAda,+14155550100\rBob,+14155550101\nCy,+14155550102\r\n";
+        let parsed = parse(file.as_bytes()).unwrap();
+        let lines: Vec<u32> = parsed.rows.iter().map(|(place, _)| place.line).collect();
+        assert_eq!(lines, [2, 3, 4]);
+        // Found by the fuzzer: a header ended by a lone `\r`.
+        let parsed = parse(b"name,phone,64\"4(p\xd5\xac,ay\r,Rbe,,\n").unwrap();
+        let (place, _) = &parsed.rows[0];
+        assert_eq!(*place, Place { row: 1, line: 2 });
     }
 
     #[test]
