@@ -40,7 +40,7 @@ impl From<sqlx::Error> for HandleError {
     /// shutting down) holds every message alike. Anything else (serialization failures,
     /// deadlocks) is this message's passing failure.
     fn from(error: sqlx::Error) -> Self {
-        if is_database_unavailable(&error) {
+        if comms_eventstore::is_database_unavailable(&error) {
             return Self::Unavailable(error.into());
         }
         let permanent = error
@@ -75,23 +75,6 @@ impl HandleError {
         } else {
             Self::Retry(error)
         }
-    }
-}
-
-/// True when `error` says the database cannot be reached, rather than that it refused this work:
-/// connection failures, a pool that could not hand out a connection, and the server's
-/// connection-exception (08) and shutdown (57P01–57P03) codes.
-pub fn is_database_unavailable(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(e) => e
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
-        _ => false,
     }
 }
 

@@ -10,9 +10,7 @@ mod publishers;
 mod relay;
 mod topology;
 
-pub use consumer::{
-    ConsumerConfig, HandleError, Handler, RetryPolicy, is_database_unavailable, run_consumer,
-};
+pub use consumer::{ConsumerConfig, HandleError, Handler, RetryPolicy, run_consumer};
 pub use envelope::{
     ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, decode_recorded, header_text,
     new_event,

@@ -24,6 +24,7 @@ pub use leadership::{LeaderLock, LockLost};
 pub use read::{Filter, read_stream_in};
 pub use stream::{ExpectedVersion, StreamName};
 pub use subscription::Subscription;
+pub use unit_of_work::is_database_unavailable;
 
 use std::sync::Arc;
 

@@ -77,12 +77,32 @@ impl<D: Into<ApiError>> From<Failure<D>> for ApiError {
     }
 }
 
+/// True when `error` says the database cannot be reached for this attempt, rather than that it
+/// refused the work: connection failures, a pool that could not hand out a connection, and the
+/// server ending the session — its connection-exception (08) and shutdown (57P01–57P05) codes,
+/// and a transaction left idle past its limit (25P03), as happens when the link went silent
+/// mid-transaction. A fresh attempt on a fresh connection may succeed.
+pub fn is_database_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P0") || code == "25P03"
+        }),
+        _ => false,
+    }
+}
+
 /// A storage failure as the API reports it: unavailable (retry shortly), aborted (a concurrent
 /// change won; retry), or internal (logged here, never shown).
 pub fn api_error(error: impl Into<Error>) -> ApiError {
     let error = error.into();
     match &error {
-        Error::Database(e) if matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+        Error::Database(e) if is_database_unavailable(e) => {
             tracing::error!(error = %e, "database unavailable");
             ApiError::new(
                 ErrorKind::Unavailable,

@@ -84,3 +84,29 @@ async fn a_commit_that_never_reached_the_server_is_reported_failed() {
     assert!(committed.is_err(), "{committed:?}");
     assert!(!stored(&db.pool, id).await);
 }
+
+/// The server ends a session it gave up on (here: idle in a transaction past its limit, as when
+/// the link went silent mid-transaction) with an error of its own before closing it. That is the
+/// database being unreachable for this attempt, to be retried, not an internal error: a provider's
+/// report that met it used to be dropped, and its call stayed answered forever.
+#[tokio::test]
+async fn a_session_the_server_ended_is_reported_unavailable() {
+    let db = TestDatabase::new().await;
+    let mut tx = db.pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL idle_in_transaction_session_timeout = '100ms'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let error = sqlx::query("SELECT 1")
+        .execute(&mut *tx)
+        .await
+        .expect_err("the server ended the session");
+    let reported = comms_eventstore::unit_of_work::api_error(error);
+    assert_eq!(
+        reported.kind,
+        comms_proto::ErrorKind::Unavailable,
+        "{}",
+        reported.message
+    );
+}
