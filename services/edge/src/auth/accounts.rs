@@ -6,7 +6,7 @@
 //! Password hashes (bcrypt) are kept in the `users` read model only, never in the published
 //! log. Unknown email and wrong password answer the same 401, after the same bcrypt work.
 
-use super::store_error;
+use super::{append_event, store_error};
 use chrono::{DateTime, Utc};
 use comms_auth::tokens::TokenKind;
 use comms_auth::{Identity, Role, Tokens};
@@ -15,9 +15,7 @@ use comms_events::account::{
     UserEvent,
 };
 use comms_eventstore::unit_of_work::api_error;
-use comms_eventstore::{
-    EventStore, ExpectedVersion, StreamName, append_in, in_transaction, read_stream_in,
-};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName, in_transaction, read_stream_in};
 use comms_proto::{ApiError, ErrorKind, Violations};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -173,18 +171,17 @@ impl Accounts {
             role,
             created_at: user.created_at,
         });
-        let event = comms_bus::new_event(&created, actor, None);
         in_transaction!(self.store, |tx| {
             let stream = StreamName::new(USER_STREAMS, user.user_id);
-            append_in(
-                &mut *tx,
+            append_event(
+                tx,
                 org_id,
+                actor,
                 &stream,
                 ExpectedVersion::NoStream,
-                vec![event.clone()],
+                &created,
             )
-            .await
-            .map_err(api_error)?;
+            .await?;
             let inserted = sqlx::query(
                 "INSERT INTO users (user_id, org_id, email, role, password_hash, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -344,10 +341,7 @@ impl Accounts {
                 token_id: next,
                 previous_token_id: token_id,
             });
-            let event = comms_bus::new_event(&refreshed, &identity.user_id, None);
-            append_in(&mut *tx, org, &stream, version, vec![event])
-                .await
-                .map_err(api_error)?;
+            append_event(tx, org, &identity.user_id, &stream, version, &refreshed).await?;
             Ok(Ok((identity, next)))
         })?;
         match refreshed {
@@ -415,11 +409,7 @@ async fn revoke(
         session_id: stream.id(),
         reason,
     });
-    let event = comms_bus::new_event(&revoked, actor, None);
-    append_in(tx, org, stream, ExpectedVersion::Any, vec![event])
-        .await
-        .map_err(api_error)?;
-    Ok(())
+    append_event(tx, org, actor, stream, ExpectedVersion::Any, &revoked).await
 }
 
 /// The session as its events leave it, and the version to expect; another organization's, or

@@ -2,12 +2,12 @@
 //! creation; only its SHA-256 digest is stored. A key acts with the role it was given, inside
 //! the organization that created it, until revoked.
 
-use super::store_error;
+use super::{append_event, store_error};
 use chrono::{DateTime, Utc};
 use comms_auth::{Identity, Role};
 use comms_events::account::{ApiKeyCreated, ApiKeyEvent, ApiKeyRevoked};
 use comms_eventstore::unit_of_work::api_error;
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName, append_in, in_transaction};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName, in_transaction};
 use comms_proto::{ApiError, ErrorKind, Violations};
 use uuid::Uuid;
 
@@ -72,18 +72,17 @@ impl ApiKeys {
             role,
             created_at: key.created_at,
         });
-        let event = comms_bus::new_event(&created, actor, None);
         in_transaction!(self.store, |tx| {
             let stream = StreamName::new(STREAMS, key.key_id);
-            append_in(
-                &mut *tx,
+            append_event(
+                tx,
                 org_id,
+                actor,
                 &stream,
                 ExpectedVersion::NoStream,
-                vec![event.clone()],
+                &created,
             )
-            .await
-            .map_err(api_error)?;
+            .await?;
             sqlx::query(
                 "INSERT INTO api_keys (key_id, org_id, name, role, digest, created_at, created_by)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -116,9 +115,8 @@ impl ApiKeys {
 
     pub async fn revoke(&self, org_id: &str, actor: &str, key_id: Uuid) -> Result<(), ApiError> {
         let revoked = ApiKeyEvent::Revoked(ApiKeyRevoked { key_id });
-        let event = comms_bus::new_event(&revoked, actor, None);
         in_transaction!(self.store, |tx| {
-            let revoked = sqlx::query(
+            let updated = sqlx::query(
                 "UPDATE api_keys SET revoked_at = now() WHERE key_id = $1 AND org_id = $2 AND revoked_at IS NULL",
             )
             .bind(key_id)
@@ -126,19 +124,11 @@ impl ApiKeys {
             .execute(&mut *tx)
             .await
             .map_err(api_error)?;
-            if revoked.rows_affected() == 0 {
+            if updated.rows_affected() == 0 {
                 return Err(ApiError::not_found("API key", &key_id.to_string()));
             }
             let stream = StreamName::new(STREAMS, key_id);
-            append_in(
-                &mut *tx,
-                org_id,
-                &stream,
-                ExpectedVersion::Any,
-                vec![event.clone()],
-            )
-            .await
-            .map_err(api_error)?;
+            append_event(tx, org_id, actor, &stream, ExpectedVersion::Any, &revoked).await?;
             Ok(())
         })
     }

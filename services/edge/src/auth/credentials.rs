@@ -3,12 +3,12 @@
 //! reader learns which fields are set and when, not their values. Each change is an event
 //! (`comms.credentials.stored|removed`) naming the provider and fields, never the values.
 
-use super::store_error;
+use super::{append_event, store_error};
 use chrono::{DateTime, Utc};
 use comms_auth::secrets::Sealer;
 use comms_events::account::{CredentialsEvent, CredentialsRemoved, CredentialsStored, Provider};
 use comms_eventstore::unit_of_work::api_error;
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName, append_in, in_transaction};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName, in_transaction};
 use comms_proto::{ApiError, ErrorKind, Violations};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -126,18 +126,9 @@ impl Credentials {
             fields: stored.fields.clone(),
             updated_at: stored.updated_at,
         });
-        let event = comms_bus::new_event(&event, actor, None);
         in_transaction!(self.store, |tx| {
             let stream = stream(org_id, provider);
-            append_in(
-                &mut *tx,
-                org_id,
-                &stream,
-                ExpectedVersion::Any,
-                vec![event.clone()],
-            )
-            .await
-            .map_err(api_error)?;
+            append_event(tx, org_id, actor, &stream, ExpectedVersion::Any, &event).await?;
             sqlx::query(
                 "INSERT INTO provider_credentials (org_id, provider, sealed, fields, updated_at, updated_by)
                  VALUES ($1, $2, $3, $4, $5, $6)
@@ -172,7 +163,6 @@ impl Credentials {
     pub async fn remove(&self, org_id: &str, actor: &str, provider: &str) -> Result<(), ApiError> {
         let (known, _) = fields_of(provider)?;
         let removed = CredentialsEvent::Removed(CredentialsRemoved { provider: known });
-        let event = comms_bus::new_event(&removed, actor, None);
         in_transaction!(self.store, |tx| {
             let deleted =
                 sqlx::query("DELETE FROM provider_credentials WHERE org_id = $1 AND provider = $2")
@@ -185,15 +175,7 @@ impl Credentials {
                 return Err(ApiError::not_found("credentials", provider));
             }
             let stream = stream(org_id, provider);
-            append_in(
-                &mut *tx,
-                org_id,
-                &stream,
-                ExpectedVersion::Any,
-                vec![event.clone()],
-            )
-            .await
-            .map_err(api_error)?;
+            append_event(tx, org_id, actor, &stream, ExpectedVersion::Any, &removed).await?;
             Ok(())
         })
     }

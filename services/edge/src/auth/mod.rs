@@ -89,6 +89,22 @@ impl Auth {
     }
 }
 
+/// Appends `event`, caused by `actor`, to `stream` in the unit of work's transaction `tx`.
+pub(crate) async fn append_event<E: comms_events::EventSet>(
+    tx: &mut sqlx::PgConnection,
+    org: &str,
+    actor: &str,
+    stream: &comms_eventstore::StreamName,
+    expected: comms_eventstore::ExpectedVersion,
+    event: &E,
+) -> Result<(), ApiError> {
+    let event = comms_bus::new_event(event, actor, None);
+    comms_eventstore::append_in(tx, org, stream, expected, vec![event])
+        .await
+        .map_err(comms_eventstore::unit_of_work::api_error)?;
+    Ok(())
+}
+
 /// A storage failure of users, keys or credentials: logged, and answered as a plain 500.
 pub(crate) fn store_error(error: impl std::fmt::Display) -> ApiError {
     tracing::error!(%error, "auth storage failed");
