@@ -263,6 +263,36 @@ async fn the_window_and_do_not_call_lists_hold_and_say_why() {
     )
     .await;
     assert_eq!(added["changed"], 1);
+    // The list reads back, paged in number order.
+    fleet
+        .post("/api/communications/do-not-call/internal")
+        .json(&json!({ "numbers": ["+14155550100", "+14155550109"] }))
+        .send()
+        .await
+        .unwrap();
+    let first = json_of(fleet.get("/api/communications/do-not-call/internal?page_size=2")).await;
+    let phones = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["phone"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(phones(&first), ["+14155550100", "+14155550102"]);
+    let token = first["next_page_token"].as_str().unwrap();
+    let second = json_of(fleet.get(&format!(
+        "/api/communications/do-not-call/internal?page_size=2&page_token={token}"
+    )))
+    .await;
+    assert_eq!(phones(&second), ["+14155550109"]);
+    assert!(second["next_page_token"].is_null(), "{second}");
+    fleet
+        .post("/api/communications/do-not-call/internal/remove")
+        .json(&json!({ "numbers": ["+14155550100", "+14155550109"] }))
+        .send()
+        .await
+        .unwrap();
     let campaign = create_campaign(
         &fleet,
         json!({

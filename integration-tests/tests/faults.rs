@@ -25,7 +25,7 @@ const FAULT: Duration = Duration::from_secs(30);
 const LAG: Duration = Duration::from_secs(120);
 /// Locks analytics' tables against writes (every event it applies writes to one of them).
 const LOCK_ANALYTICS: &str = "LOCK TABLE analytics_calls, analytics_call_counters, \
-     analytics_agent_current, analytics_agent_time, analytics_agent_calls, analytics_campaigns, \
+     analytics_agent_current, analytics_agent_names, analytics_agent_time, analytics_agent_calls, analytics_campaigns, \
      analytics_campaign_contacts IN EXCLUSIVE MODE";
 
 /// What a test breaks.

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
     Fleet, ORG, assert_events_match_their_schemas, assert_valid, available_agent, envelope, fields,
-    json_of, next_dead_letter_reason, problem, python, schema,
+    json_of, next_dead_letter_reason, problem, python, schema, until,
 };
 
 /// A W3C trace context, as the Ocelot gateway would send it.
@@ -541,6 +541,27 @@ async fn an_answered_campaign_call_is_routed_to_an_agent_who_wraps_up_when_it_en
     }
     let handle = row["average_handle_seconds"].as_f64().unwrap();
     assert!(handle >= 1.0, "wrap-up alone lasts a second: {row}");
+    // Rows name the agent, and follow a rename.
+    assert_eq!(row["name"], "Ada", "{row}");
+    let renamed = fleet
+        .put(&format!("/api/communications/agents/{agent}"))
+        .json(&json!({ "name": "Ada Lovelace" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+    until(
+        Duration::from_secs(30),
+        || async { json_of(fleet.get("/api/communications/analytics/agents")).await },
+        |report| {
+            report["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["agent_id"] == agent.as_str() && r["name"] == "Ada Lovelace")
+        },
+    )
+    .await;
     assert!((0.0..=1.0).contains(&row["occupancy"].as_f64().unwrap()));
     assert!(row["utilization"].as_f64().unwrap() > 0.0);
     let metrics = fleet
@@ -646,7 +667,7 @@ async fn bad_agent_input_is_a_precise_problem_and_appends_nothing() {
     .await;
     assert_eq!(
         status,
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "their team is no team here"
     );
     let (status, _) = problem(

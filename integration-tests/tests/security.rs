@@ -384,9 +384,18 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("post", "/api/communications/users") => json!({
             "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()), "password": PASSWORD, "role": "agent"
         }),
-        ("put", "/api/communications/credentials/{provider}") => {
+        ("put", "/api/communications/credentials/twilio") => {
             json!({ "account_sid": "AC-intruder", "auth_token": "intruder-token" })
         }
+        ("put", "/api/communications/credentials/vonage") => {
+            json!({ "api_key": "intruder", "api_secret": "intruder-secret" })
+        }
+        (
+            "put",
+            "/api/communications/credentials/deepgram"
+            | "/api/communications/credentials/openai"
+            | "/api/communications/credentials/anthropic",
+        ) => json!({ "api_key": "intruder-key" }),
         ("post", "/api/communications/api-keys") => json!({ "name": "probe", "role": "agent" }),
         ("post", "/api/communications/agents") => {
             json!({ "name": "Probe", "email": "probe@acme.test" })
@@ -661,7 +670,6 @@ async fn no_rest_route_reaches_another_organizations_data() {
             "/api/communications/calls/{id}" => other.call.clone(),
             "/api/communications/users/{id}" => other.user.clone(),
             "/api/communications/api-keys/{id}" => other.key.clone(),
-            "/api/communications/credentials/{provider}" => "twilio".into(),
             "/api/communications/agents/{id}" | "/api/communications/agents/{id}/status" => {
                 other.agent.clone()
             }
@@ -706,7 +714,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
         // Credentials and do-not-call lists are addressed by name, not id: A's change is to A's
         // own.
         let by_name = [
-            ("put", "/api/communications/credentials/{provider}"),
+            ("get", "/api/communications/do-not-call/{list}"),
             ("post", "/api/communications/do-not-call/{list}"),
             ("post", "/api/communications/do-not-call/{list}/remove"),
         ];
@@ -724,12 +732,14 @@ async fn no_rest_route_reaches_another_organizations_data() {
     }
     assert!(tried >= 25, "only {tried} routes take ids?");
 
-    // Ids in a body are refused like those in a path: B's agent and campaign on a new call of A's.
+    // Ids in a body name nothing of B's either: B's agent and campaign on a new call of A's are
+    // unknown references (422), each field named.
     let (status, body) = problem(fleet.post("/api/communications/calls").json(&json!({
         "to": "+14155550100", "agent_id": other.agent, "campaign_id": other.campaign
     })))
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["type"], "/errors/unknown-reference", "{body}");
     assert_eq!(fields(&body), ["agent_id", "campaign_id"], "{body}");
 
     // Lists never show B's rows.

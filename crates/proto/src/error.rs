@@ -16,6 +16,10 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     /// No such resource in the caller's organization.
     NotFound,
+    /// A well-formed id in the body names nothing the caller can reach (an unknown agent on a
+    /// new call): 422, so that a 404 always means the path's resource. Travels over gRPC as
+    /// NotFound naming the field.
+    UnknownReference,
     AlreadyExists,
     /// The resource's state forbids the change (ending a call that already ended).
     FailedPrecondition,
@@ -31,11 +35,12 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for tests and docs.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::InvalidArgument,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::NotFound,
+        Self::UnknownReference,
         Self::AlreadyExists,
         Self::FailedPrecondition,
         Self::Aborted,
@@ -56,6 +61,7 @@ impl ErrorKind {
             Self::PayloadTooLarge      => (Code::OutOfRange,         StatusCode::PAYLOAD_TOO_LARGE,      "payload-too-large",       "The request body is too large"),
             Self::UnsupportedMediaType => (Code::InvalidArgument,    StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type",  "The request body must be JSON"),
             Self::NotFound             => (Code::NotFound,           StatusCode::NOT_FOUND,              "not-found",               "Not found"),
+            Self::UnknownReference     => (Code::NotFound,           StatusCode::UNPROCESSABLE_ENTITY,   "unknown-reference",       "A referenced resource does not exist"),
             Self::AlreadyExists        => (Code::AlreadyExists,      StatusCode::CONFLICT,               "already-exists",          "Already exists"),
             Self::FailedPrecondition   => (Code::FailedPrecondition, StatusCode::CONFLICT,               "conflict",                "The resource's state does not allow this"),
             Self::Aborted              => (Code::Aborted,            StatusCode::CONFLICT,               "concurrent-modification", "A concurrent change won; retry"),
@@ -154,6 +160,14 @@ impl ApiError {
         }
     }
 
+    /// A well-formed id in a body that names nothing the caller can reach, naming the field.
+    pub fn unknown_reference(field: &str, description: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::UnknownReference,
+            ..Self::invalid(field, description)
+        }
+    }
+
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::new(ErrorKind::NotFound, format!("{what} {id} not found"))
     }
@@ -164,7 +178,7 @@ impl ApiError {
 
     /// Reads an error back from a service's `Status`, field violations included.
     pub fn from_status(status: &tonic::Status) -> Self {
-        let violations = status
+        let violations: Vec<FieldViolation> = status
             .get_details_bad_request()
             .map(|bad| {
                 bad.field_violations
@@ -176,8 +190,13 @@ impl ApiError {
                     .collect()
             })
             .unwrap_or_default();
+        let kind = match ErrorKind::from_grpc_code(status.code()) {
+            // Not found naming a field: a reference in the body, not the path's resource.
+            ErrorKind::NotFound if !violations.is_empty() => ErrorKind::UnknownReference,
+            kind => kind,
+        };
         Self {
-            kind: ErrorKind::from_grpc_code(status.code()),
+            kind,
             message: status.message().to_owned(),
             violations,
         }
@@ -232,6 +251,15 @@ impl Violations {
             Err(ApiError::invalid_fields(self.0))
         }
     }
+
+    /// Ok when nothing was recorded; otherwise [`ErrorKind::UnknownReference`] naming the
+    /// fields: for well-formed ids that name nothing the caller can reach.
+    pub fn finish_as_unknown_reference(self) -> Result<(), ApiError> {
+        self.finish().map_err(|error| ApiError {
+            kind: ErrorKind::UnknownReference,
+            ..error
+        })
+    }
 }
 
 #[cfg(test)]
@@ -247,7 +275,11 @@ mod tests {
             ) {
                 continue; // raised by the edge only, never by a service
             }
-            let status: tonic::Status = ApiError::new(kind, "x").into();
+            let error = match kind {
+                ErrorKind::UnknownReference => ApiError::unknown_reference("agent_id", "x"),
+                kind => ApiError::new(kind, "x"),
+            };
+            let status: tonic::Status = error.into();
             assert_eq!(ApiError::from_status(&status).kind, kind);
         }
     }

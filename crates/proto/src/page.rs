@@ -84,6 +84,24 @@ pub fn decode_position(page: Option<&PageRequest>) -> Result<Option<i64>, &'stat
     }
 }
 
+/// Where the next page of a list ordered by a text key (a phone number) starts: after this key.
+pub fn encode_key(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("k{key}"))
+}
+
+pub fn decode_key(page: Option<&PageRequest>) -> Result<Option<String>, &'static str> {
+    match page.map(|p| p.page_token.as_str()) {
+        None | Some("") => Ok(None),
+        Some(token) => {
+            let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| INVALID)?;
+            let raw = String::from_utf8(raw).map_err(|_| INVALID)?;
+            raw.strip_prefix('k')
+                .map(|k| Some(k.to_owned()))
+                .ok_or(INVALID)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +119,12 @@ mod tests {
             page_token: encode_position(41),
         };
         assert_eq!(decode_position(Some(&page)), Ok(Some(41)));
+        let keyed = PageRequest {
+            page_size: 0,
+            page_token: encode_key("+14155550100"),
+        };
+        assert_eq!(decode_key(Some(&keyed)), Ok(Some("+14155550100".into())));
+        assert_eq!(decode_key(Some(&page)), Err(INVALID));
         assert_eq!(page_size(Some(&page)), DEFAULT_PAGE_SIZE);
         let mut items = vec![1, 2, 3];
         assert_eq!(next_token(&mut items, 2, |n| n.to_string()), "2");

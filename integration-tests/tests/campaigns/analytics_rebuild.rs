@@ -9,8 +9,9 @@ use serde_json::Value;
 use crate::support::{Fleet, rows_of, settled_rows_of};
 
 /// The agent and campaign analytics tables.
-const ANALYTICS_TABLES: [&str; 5] = [
+const ANALYTICS_TABLES: [&str; 6] = [
     "analytics_agent_current t",
+    "analytics_agent_names t",
     "analytics_agent_time t",
     "analytics_agent_calls t",
     "analytics_campaigns t",

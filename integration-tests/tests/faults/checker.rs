@@ -105,10 +105,11 @@ pub async fn calls_view_equals_the_log(fleet: &Fleet) {
 }
 
 /// Every analytics table (the counters without their emptied rows, which a rebuild drops).
-const ANALYTICS_TABLES: [&str; 7] = [
+const ANALYTICS_TABLES: [&str; 8] = [
     "analytics_calls t",
     "analytics_call_counters t WHERE calls <> 0",
     "analytics_agent_current t",
+    "analytics_agent_names t",
     "analytics_agent_time t",
     "analytics_agent_calls t",
     "analytics_campaigns t",

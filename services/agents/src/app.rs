@@ -154,7 +154,7 @@ impl Agents {
         store::find_team(&mut *tx, org, id, false)
             .await?
             .ok_or_else(|| {
-                ApiError::invalid("team_id", format!("no team {id} in this organization"))
+                ApiError::unknown_reference("team_id", format!("no team {id} in this organization"))
             })
     }
 

@@ -1,5 +1,5 @@
 //! Agent analytics from `comms.agent.*`: the time each agent spends in each state per UTC day,
-//! the calls they handle, and the ratios built from those. Each state-entering event closes the
+//! the calls they handle, the ratios built from those, and each agent's name. Each state-entering event closes the
 //! interval of the state before it; an event older than the last one applied (by stream
 //! position) changes nothing, so redeliveries and late arrivals are harmless.
 
@@ -36,18 +36,57 @@ fn retry(error: sqlx::Error) -> HandleError {
     error.into()
 }
 
-/// Applies one agent event; the profile's and team's are not timed.
+/// The agent and the name it has from this event on, for events that set one.
+fn named(event: &AgentEvent) -> Option<(Uuid, &str)> {
+    match event {
+        AgentEvent::Created(e) => Some((e.agent_id, &e.profile.name)),
+        AgentEvent::ProfileUpdated(e) => e.change.name.as_deref().map(|n| (e.agent_id, n)),
+        _ => None,
+    }
+}
+
+/// Applies one agent event: its name, and the time of the state it enters (the team's and a
+/// requested next state are not timed).
 pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), HandleError> {
-    let Some((agent_id, state, at)) = entered(envelope.decode::<AgentEvent>()?) else {
-        return Ok(());
-    };
-    let state = state.as_str();
+    let event = envelope.decode::<AgentEvent>()?;
     let reject = |why: String| HandleError::Reject(format!("{}: {why}", envelope.event_type));
     let position = envelope
         .metadata
         .stream_position
         .ok_or_else(|| reject("no stream position".into()))?;
     let org = envelope.organization_id.as_str();
+    if let Some((agent_id, name)) = named(&event) {
+        let owner: Option<String> = sqlx::query_scalar(
+            "INSERT INTO analytics_agent_names (agent_id, org_id, name, position) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (agent_id) DO UPDATE SET name = $3, position = $4
+             WHERE analytics_agent_names.position < $4 AND analytics_agent_names.org_id = $2
+             RETURNING org_id",
+        )
+        .bind(agent_id)
+        .bind(org)
+        .bind(name)
+        .bind(position)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(retry)?;
+        if owner.is_none() {
+            let existing: Option<String> =
+                sqlx::query_scalar("SELECT org_id FROM analytics_agent_names WHERE agent_id = $1")
+                    .bind(agent_id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(retry)?;
+            if existing.is_some_and(|o| o != org) {
+                return Err(reject(format!(
+                    "agent {agent_id} belongs to another organization"
+                )));
+            }
+        }
+    }
+    let Some((agent_id, state, at)) = entered(event) else {
+        return Ok(());
+    };
+    let state = state.as_str();
     let current: Option<(String, String, DateTime<Utc>, i64)> = sqlx::query_as(
         "SELECT org_id, state, since, position FROM analytics_agent_current WHERE agent_id = $1 FOR UPDATE",
     )
@@ -133,6 +172,8 @@ async fn add_time(
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentDay {
     pub agent_id: Uuid,
+    /// Empty when analytics has not seen the agent created.
+    pub name: String,
     pub seconds_by_state: BTreeMap<String, f64>,
     pub calls_handled: i64,
 }
@@ -227,6 +268,19 @@ pub async fn report(
             })
             .calls_handled = i64::from(handled);
     }
+    let ids: Vec<Uuid> = days.keys().copied().collect();
+    let names: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT agent_id, name FROM analytics_agent_names WHERE org_id = $1 AND agent_id = ANY($2)",
+    )
+    .bind(org)
+    .bind(&ids)
+    .fetch_all(pool)
+    .await?;
+    for (agent, name) in names {
+        if let Some(day) = days.get_mut(&agent) {
+            day.name = name;
+        }
+    }
     Ok(days.into_values().collect())
 }
 
@@ -250,6 +304,7 @@ mod tests {
     fn ratios_follow_their_definitions() {
         let day = AgentDay {
             agent_id: Uuid::nil(),
+            name: "Ada".into(),
             seconds_by_state: [
                 ("available", 300.0),
                 ("busy", 500.0),

@@ -101,6 +101,7 @@ impl AnalyticsService for AnalyticsGrpc {
                     .iter()
                     .map(|d| v1::AgentReportRow {
                         agent_id: d.agent_id.to_string(),
+                        name: d.name.clone(),
                         seconds_by_state: d
                             .seconds_by_state
                             .iter()

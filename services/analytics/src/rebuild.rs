@@ -123,6 +123,7 @@ const READ_MODELS: [(&str, &[&str]); 2] = [
         "agent",
         &[
             "analytics_agent_current",
+            "analytics_agent_names",
             "analytics_agent_time",
             "analytics_agent_calls",
         ],

@@ -90,7 +90,7 @@ impl CallsGrpc {
                 .map(|_| ());
             check_reference(&mut violations, "campaign_id", "campaign", id, found)?;
         }
-        Ok(violations.finish()?)
+        Ok(violations.finish_as_unknown_reference()?)
     }
 
     /// The verified caller, and which calls `permission` lets them reach.

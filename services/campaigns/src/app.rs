@@ -155,9 +155,9 @@ impl Campaigns {
             campaigns::get(&mut *tx, &identity.org_id, id).await?;
             let known = contacts::get_many(&mut *tx, &identity.org_id, ids).await?;
             if let Some(missing) = ids.iter().find(|id| !known.contains_key(id)) {
-                return Err(ApiError::invalid(
+                return Err(ApiError::unknown_reference(
                     "contact_ids",
-                    format!("contact {missing} not found"),
+                    format!("no contact {missing} in this organization"),
                 ));
             }
             let new = campaigns::not_yet_members(&mut *tx, id, ids).await?;
@@ -372,6 +372,20 @@ impl Campaigns {
             };
             Ok(changed)
         })
+    }
+
+    /// A page of the list's numbers after `after` (at most `limit`); a list never used is empty.
+    pub async fn do_not_call_numbers(
+        &self,
+        identity: &Identity,
+        list: &str,
+        after: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(String, DateTime<Utc>)>, ApiError> {
+        crate::domain::do_not_call::check_list_name(list)
+            .map_err(|e| ApiError::invalid("list", e.to_string()))?;
+        let mut conn = self.conn().await?;
+        Ok(do_not_call::numbers(&mut conn, &identity.org_id, list, after, limit).await?)
     }
 }
 

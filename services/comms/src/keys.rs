@@ -93,7 +93,7 @@ pub async fn create_admin(env: &Env, org: &str, email: &str) -> anyhow::Result<(
     let password = match env.get("COMMS_ADMIN_PASSWORD").filter(|p| !p.is_empty()) {
         Some(password) => password.to_owned(),
         None => {
-            eprintln!("password (12-72 bytes), then Enter:");
+            eprintln!("password (12-256 characters), then Enter:");
             let mut line = String::new();
             std::io::stdin()
                 .read_line(&mut line)

@@ -70,25 +70,59 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
     }
 }
 
-/// Deserialises `bytes`, naming the field at fault.
+/// For a field where `null` means something (clear it): absent → `None`; `null` →
+/// `Some(None)`; a value → `Some(Some(value))`. Use with `#[serde(default)]`.
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// For an optional field where `null` would mean nothing: refused as the wrong type, so an
+/// update's `{"name": null}` is an error naming the field rather than a change of nothing.
+/// Use with `#[serde(default)]` and `#[schema(nullable = false)]`.
+pub fn not_null<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Deserialises `bytes`, naming the field at fault. A whole number written with a fraction
+/// (`2.0`) is an integer, as JSON Schema counts it, so integer fields take it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize(&mut deserializer) {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|inner| {
+        ApiError::new(
+            ErrorKind::InvalidArgument,
+            format!("malformed JSON: {inner}"),
+        )
+    })?;
+    whole_numbers_as_integers(&mut value);
+    match serde_path_to_error::deserialize(value) {
         Ok(value) => Ok(value),
         Err(error) => {
             let path = error.path().to_string();
             let inner = error.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                return Err(ApiError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("malformed JSON: {inner}"),
-                ));
-            }
             let message = strip_position(&inner.to_string());
             let field =
                 named_field(&message).unwrap_or(if path == "." { "body".to_owned() } else { path });
             Err(ApiError::invalid(field, message))
         }
+    }
+}
+
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().expect("a float");
+            // Only where the integer is exact: |x| < 2^53.
+            if float.fract() == 0.0 && float.abs() < 9_007_199_254_740_992.0 {
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 
@@ -134,6 +168,11 @@ mod tests {
         assert_eq!(field_of(r#"{"to": 5}"#), "to");
         assert_eq!(field_of(r#"{"to": "+1", "too": 1}"#), "too");
         assert_eq!(field_of(r#"{"to": "+1", "tags": ["a", 2]}"#), "tags[1]");
+        assert_eq!(field_of(r#"{"to": 2.0}"#), "to");
+        // A whole number written with a fraction is an integer; a fraction is not.
+        let counts = parse::<std::collections::BTreeMap<String, u32>>(br#"{"n": 2.0}"#);
+        assert_eq!(counts.unwrap()["n"], 2);
+        assert!(parse::<std::collections::BTreeMap<String, u32>>(br#"{"n": 2.5}"#).is_err());
         let err = parse::<Body>(br#"{"to": "#).unwrap_err();
         assert!(err.violations.is_empty());
         assert!(err.message.starts_with("malformed JSON"), "{}", err.message);

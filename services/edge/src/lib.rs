@@ -7,6 +7,7 @@ mod hardening;
 mod json;
 pub mod openapi;
 mod problem;
+mod query_parameters;
 mod routes;
 mod state;
 
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use comms_auth::AuthConfig;
 use comms_auth::secrets::Sealer;
 use comms_eventstore::EventStore;
@@ -220,7 +221,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(campaigns::skip_preview))
         .routes(routes!(contacts::list, contacts::upsert))
         .routes(routes!(contacts::get))
-        .routes(routes!(contacts::add_do_not_call))
+        .routes(routes!(
+            contacts::list_do_not_call,
+            contacts::add_do_not_call
+        ))
         .routes(routes!(contacts::remove_do_not_call))
         .merge(imports)
         .routes(routes!(analytics::dashboard))
@@ -234,7 +238,22 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get))
         .routes(routes!(credentials::list))
-        .routes(routes!(credentials::put, credentials::remove))
+        .routes(routes!(credentials::put_twilio, credentials::remove_twilio))
+        .routes(routes!(credentials::put_vonage, credentials::remove_vonage))
+        .routes(routes!(
+            credentials::put_deepgram,
+            credentials::remove_deepgram
+        ))
+        .routes(routes!(credentials::put_openai, credentials::remove_openai))
+        .routes(routes!(
+            credentials::put_anthropic,
+            credentials::remove_anthropic
+        ))
+        // Providers we do not know answer 404 naming those we do; undocumented.
+        .route(
+            "/api/communications/credentials/{provider}",
+            axum::routing::put(credentials::put_unknown).delete(credentials::remove_unknown),
+        )
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(health::live))
@@ -242,23 +261,31 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(health::rabbitmq))
 }
 
-/// The OpenAPI document of [`api`].
+/// The OpenAPI document of [`api`], as a standalone edge serves it.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let mut document = api().split_for_parts().1;
-    openapi::add_common_responses(&mut document);
+    openapi::finish(&mut document);
     document
 }
 
 pub fn router(state: AppState) -> Router {
     let (api, mut document) = api().split_for_parts();
-    openapi::add_common_responses(&mut document);
+    openapi::finish(&mut document);
+    let config = &state.auth.config;
+    if config.platform_mode {
+        document = openapi::for_platform_mode(document, config.gateway.signed());
+    }
+    let declared = query_parameters::Declared::of(&document);
     let cors = hardening::cors(&state.cors_origins);
     let timeout = state.request_timeout;
     let mut app = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed);
-    if state.auth.config.platform_mode && state.auth.config.gateway.signed() {
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(move |request, next| {
+            query_parameters::refuse_undeclared(declared.clone(), request, next)
+        }));
+    if config.platform_mode && config.gateway.signed() {
         app = app.layer(axum::middleware::from_fn(auth::digest_body));
     }
     app.layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
@@ -279,13 +306,7 @@ async fn not_found() -> ProblemResponse {
 }
 
 async fn method_not_allowed() -> Response {
-    let mut response = ProblemResponse(ApiError::new(
-        ErrorKind::InvalidArgument,
-        "method not allowed on this endpoint; see /docs",
-    ))
-    .into_response();
-    *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
-    response
+    problem::method_not_allowed()
 }
 
 /// One span per request, continuing the caller's `traceparent`, and a latency histogram.

@@ -35,6 +35,25 @@ impl From<ApiError> for ProblemResponse {
     }
 }
 
+/// 405 for a path served with other methods (axum adds the `Allow` header naming them). Not in
+/// the error table: no service ever answers it, only the router.
+pub fn method_not_allowed() -> Response {
+    let problem = Problem {
+        problem_type: "/errors/method-not-allowed".into(),
+        title: "Method Not Allowed".into(),
+        status: 405,
+        detail: "this endpoint does not take this method; see /docs for the ones it takes".into(),
+        errors: Vec::new(),
+    };
+    let body = serde_json::to_vec(&problem).expect("a problem always serialises");
+    (
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        [(http::header::CONTENT_TYPE, "application/problem+json")],
+        body,
+    )
+        .into_response()
+}
+
 /// `Retry-After` (seconds) on a 503: outages the fleet rides out (a database or broker
 /// restarting) last seconds, and clients retrying sooner would only add load.
 const UNAVAILABLE_RETRY_AFTER: &str = "2";

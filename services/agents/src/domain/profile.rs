@@ -69,19 +69,22 @@ pub fn check_extension(extension: &str) -> Result<(), DomainError> {
     }
 }
 
+/// 1-50 of a-z, 0-9, _ and -.
+pub fn is_skill_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SKILL_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
 pub fn check_skills(skills: &[Skill]) -> Result<(), DomainError> {
     if skills.len() > MAX_SKILLS {
         return Err(invalid("skills", format!("at most {MAX_SKILLS}")));
     }
     let mut seen = std::collections::HashSet::new();
     for skill in skills {
-        let name_ok = !skill.name.is_empty()
-            && skill.name.len() <= MAX_SKILL_NAME
-            && skill
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !name_ok {
+        if !is_skill_name(&skill.name) {
             return Err(invalid(
                 "skills",
                 format!(

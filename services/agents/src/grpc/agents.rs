@@ -119,6 +119,15 @@ pub(super) async fn list_agents(
             violations.check("language", Language::parse(&req.language))
         };
         let skill = (!req.skill.is_empty()).then_some(req.skill.clone());
+        if skill.as_deref().is_some_and(|s| !profile::is_skill_name(s)) {
+            violations.add(
+                "skill",
+                format!(
+                    "{:?} is not a skill name: 1-50 of a-z, 0-9, _ and -",
+                    req.skill
+                ),
+            );
+        }
         let page = req.page.unwrap_or_default();
         let after = optional_id(&mut violations, "page_token", &page.page_token);
         violations.finish()?;
@@ -164,6 +173,20 @@ pub(super) async fn update_agent(
         let req = request.into_inner();
         let id = parse_id("id", &req.id)?;
         let mut violations = Violations::default();
+        let changes = [
+            req.name.is_some(),
+            req.email.is_some(),
+            req.phone.is_some(),
+            req.extension.is_some(),
+            req.languages.is_some(),
+            req.skills.is_some(),
+        ];
+        if !changes.contains(&true) {
+            violations.add(
+                "body",
+                "nothing to change: give name, email, phone, extension, languages or skills",
+            );
+        }
         if let Some(name) = &req.name {
             violations.check("name", profile::check_name(name).map_err(reason));
         }

@@ -98,6 +98,11 @@ pub(super) async fn update_team(
         let (identity, reach) = svc.caller(&request, Permission::TeamsManage).await?;
         let req = request.into_inner();
         let id = parse_id("id", &req.id)?;
+        if req.name.is_none() && req.supervisor_id.is_none() {
+            return Err(
+                ApiError::invalid("body", "nothing to change: give name or supervisor_id").into(),
+            );
+        }
         AgentsGrpc::team_covered(&reach, id)?;
         if req.supervisor_id.is_some() {
             identity.require(Permission::TeamsAdmin)?;
@@ -169,7 +174,12 @@ pub(super) async fn remove_team_member(
         svc.agents.get_team(&identity, team).await?;
         let current = svc.agents.get_agent(&identity, agent).await?;
         if current.value.team_id != Some(team) {
-            return Err(ApiError::invalid("agent_id", "the agent is not in this team").into());
+            // The path names the membership, which does not exist.
+            return Err(ApiError::new(
+                ErrorKind::NotFound,
+                format!("agent {agent} is not a member of team {team}"),
+            )
+            .into());
         }
         Ok(Response::new(to_proto(
             &svc.agents.set_team(&identity, agent, None).await?,

@@ -24,8 +24,11 @@ const MAX_EXTERNAL_ID: usize = 128;
 /// Whether the fields may be a contact's: each is named in the error.
 pub fn validate(fields: &ContactFields) -> Result<(), DomainError> {
     let name = fields.name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
-        return Err(invalid("name", format!("1 to {MAX_NAME} characters")));
+    if name.is_empty() || name.chars().count() > MAX_NAME || has_control(&fields.name) {
+        return Err(invalid(
+            "name",
+            format!("1 to {MAX_NAME} characters, no control characters"),
+        ));
     }
     if fields.phones.is_empty() || fields.phones.len() > MAX_PHONES {
         return Err(invalid("phones", format!("1 to {MAX_PHONES} numbers")));
@@ -40,28 +43,41 @@ pub fn validate(fields: &ContactFields) -> Result<(), DomainError> {
         ));
     }
     for (key, value) in &fields.custom_fields {
-        if key.is_empty() || key.len() > MAX_FIELD_NAME {
+        if key.is_empty() || key.chars().count() > MAX_FIELD_NAME || has_control(key) {
             return Err(invalid(
                 "custom_fields",
-                format!("{key:?}: names are 1 to {MAX_FIELD_NAME} bytes"),
+                format!(
+                    "{key:?}: names are 1 to {MAX_FIELD_NAME} characters, no control characters"
+                ),
             ));
         }
-        if value.len() > MAX_FIELD_VALUE {
+        // Values may span lines (a CSV cell can); other control characters, NUL above all
+        // (which the log's JSON cannot hold), are refused.
+        let unprintable = value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+        if value.chars().count() > MAX_FIELD_VALUE || unprintable {
             return Err(invalid(
                 "custom_fields",
-                format!("{key:?}: values are at most {MAX_FIELD_VALUE} bytes"),
+                format!(
+                    "{key:?}: values are at most {MAX_FIELD_VALUE} characters, no control characters but tabs and line breaks"
+                ),
             ));
         }
     }
     if let Some(id) = &fields.external_id
-        && (id.is_empty() || id.len() > MAX_EXTERNAL_ID)
+        && (id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID || has_control(id))
     {
         return Err(invalid(
             "external_id",
-            format!("1 to {MAX_EXTERNAL_ID} bytes"),
+            format!("1 to {MAX_EXTERNAL_ID} characters, no control characters"),
         ));
     }
     Ok(())
+}
+
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
 }
 
 /// What identifies the contact within an organization, so a second import or sync of the same
@@ -211,6 +227,31 @@ mod tests {
                 .to_string()
                 .starts_with("phones:")
         );
+        // NUL cannot be kept in the log's JSON: it is refused up front, not a storage error.
+        let field_of = |change: fn(&mut ContactFields)| {
+            let mut bad = fields();
+            change(&mut bad);
+            let error = upsert(None, Uuid::new_v4(), bad, at())
+                .unwrap_err()
+                .to_string();
+            error.split(':').next().unwrap().to_owned()
+        };
+        assert_eq!(field_of(|f| f.name = "Ada\u{9b}".into()), "name");
+        assert_eq!(
+            field_of(|f| {
+                f.custom_fields.insert("note".into(), "a\0b".into());
+            }),
+            "custom_fields"
+        );
+        assert_eq!(
+            field_of(|f| f.external_id = Some("crm\u{1}42".into())),
+            "external_id"
+        );
+        let mut multiline = fields();
+        multiline
+            .custom_fields
+            .insert("note".into(), "line one\r\nline two\tend".into());
+        assert!(upsert(None, Uuid::new_v4(), multiline, at()).is_ok());
     }
 
     #[test]

@@ -200,6 +200,13 @@ impl CampaignsService for CampaignsGrpc {
         contacts::list(self, request).await
     }
 
+    async fn list_do_not_call_numbers(
+        &self,
+        request: Request<v1::ListDoNotCallNumbersRequest>,
+    ) -> Result<Response<v1::ListDoNotCallNumbersResponse>, Status> {
+        contacts::do_not_call_numbers(self, request).await
+    }
+
     async fn get_preview(
         &self,
         request: Request<v1::GetPreviewRequest>,

@@ -32,7 +32,12 @@ pub(super) async fn get(
                 return Ok(Response::new(v1::PreviewResponse { preview: None }));
             }
             Some(agent) => agent,
-            None => parse_id("agent_id", &identity.user_id)?,
+            // Their own, as for an agent: a caller whose id is no UUID (a platform user who is
+            // no agent of ours) has none.
+            None => match Uuid::parse_str(&identity.user_id) {
+                Ok(me) => me,
+                Err(_) => return Ok(Response::new(v1::PreviewResponse { preview: None })),
+            },
         };
         let shown = svc.dialer.shown_to(&identity.org_id, agent).await?;
         Ok(Response::new(v1::PreviewResponse {

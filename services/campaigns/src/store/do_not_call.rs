@@ -116,16 +116,16 @@ pub async fn lists_holding(
     .map_err(Failure::from)
 }
 
-/// The list's numbers in order, after `after`, at most `limit`.
+/// The list's numbers with when each was added, in order, after `after`, at most `limit`.
 pub async fn numbers(
     conn: &mut PgConnection,
     org: &str,
     list: &str,
     after: Option<&str>,
     limit: i64,
-) -> Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT phone FROM do_not_call WHERE org_id = $1 AND list = $2 AND ($3::text IS NULL OR phone > $3)
+) -> Result<Vec<(String, DateTime<Utc>)>> {
+    sqlx::query_as(
+        "SELECT phone, added_at FROM do_not_call WHERE org_id = $1 AND list = $2 AND ($3::text IS NULL OR phone > $3)
          ORDER BY phone LIMIT $4",
     )
     .bind(org)

@@ -22,9 +22,12 @@ use uuid::Uuid;
 
 const USER_STREAMS: &str = "user";
 const SESSION_STREAMS: &str = "session";
-/// bcrypt reads at most 72 bytes; longer passwords would be silently cut.
-const MAX_PASSWORD_BYTES: usize = 72;
 const MIN_PASSWORD_CHARS: usize = 12;
+/// Passphrases may be long: bcrypt is given their SHA-256 (64 hex digits), so nothing past its
+/// 72-byte limit is silently cut, and the limit is in characters, as users count.
+const MAX_PASSWORD_CHARS: usize = 256;
+/// Marks a hash of the password's SHA-256; hashes without it (from before) are of the password.
+const PREHASHED: &str = "sha256:";
 const MAX_EMAIL: usize = 254;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -71,14 +74,23 @@ fn invalid_login() -> ApiError {
 }
 
 async fn bcrypt_hash(password: String, cost: u32) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
+    let prehashed = comms_auth::platform::body_sha256(password.as_bytes());
+    tokio::task::spawn_blocking(move || bcrypt::hash(prehashed, cost))
         .await
         .map_err(store_error)?
+        .map(|hash| format!("{PREHASHED}{hash}"))
         .map_err(store_error)
 }
 
 async fn bcrypt_verify(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
+    let (input, hash) = match hash.strip_prefix(PREHASHED) {
+        Some(hash) => (
+            comms_auth::platform::body_sha256(password.as_bytes()),
+            hash.to_owned(),
+        ),
+        None => (password, hash),
+    };
+    tokio::task::spawn_blocking(move || bcrypt::verify(input, &hash).unwrap_or(false))
         .await
         .unwrap_or(false)
 }
@@ -107,13 +119,8 @@ pub fn check_password(password: &str) -> Result<(), String> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(format!("at least {MIN_PASSWORD_CHARS} characters"));
     }
-    if password.len() > MAX_PASSWORD_BYTES {
-        return Err(format!(
-            "at most {MAX_PASSWORD_BYTES} bytes (bcrypt's limit)"
-        ));
-    }
-    if password.contains('\0') {
-        return Err("must not contain NUL".into());
+    if password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(format!("at most {MAX_PASSWORD_CHARS} characters"));
     }
     Ok(())
 }
@@ -486,7 +493,20 @@ mod tests {
         }
         assert!(check_password("correct horse battery").is_ok());
         assert!(check_password("short").is_err());
-        assert!(check_password(&"x".repeat(73)).is_err());
-        assert!(check_password("twelve chars\0!").is_err());
+        // Counted in characters: 256 four-byte ones pass, one more does not.
+        assert!(check_password(&"🐈".repeat(256)).is_ok());
+        assert!(check_password(&"x".repeat(257)).is_err());
+    }
+
+    #[tokio::test]
+    async fn long_passphrases_are_hashed_whole_and_older_hashes_still_verify() {
+        let long = "x".repeat(100);
+        let hash = bcrypt_hash(long.clone(), 4).await.unwrap();
+        assert!(hash.starts_with(PREHASHED), "{hash}");
+        assert!(bcrypt_verify(long.clone(), hash.clone()).await);
+        // bcrypt alone would read only the first 72 bytes and take this one too.
+        assert!(!bcrypt_verify("x".repeat(80), hash).await);
+        let before = bcrypt::hash("correct horse battery", 4).unwrap();
+        assert!(bcrypt_verify("correct horse battery".into(), before).await);
     }
 }

@@ -96,8 +96,8 @@ impl Credentials {
             match values.get(*field) {
                 None => violations.add(field, "required"),
                 Some(v) if v.trim().is_empty() => violations.add(field, "must not be empty"),
-                Some(v) if v.len() > MAX_SECRET => {
-                    violations.add(field, format!("at most {MAX_SECRET} bytes"))
+                Some(v) if v.chars().count() > MAX_SECRET => {
+                    violations.add(field, format!("at most {MAX_SECRET} characters"))
                 }
                 Some(v) if v.chars().any(char::is_control) => {
                     violations.add(field, "must not contain control characters")

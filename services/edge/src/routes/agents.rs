@@ -38,6 +38,12 @@ fn state_of(name: &str) -> Option<AgentState> {
     STATES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 
+/// One of the eight languages: en, es, fr, de, it, pt, zh, ja.
+#[derive(ToSchema)]
+#[schema(pattern = "^(en|es|fr|de|it|pt|zh|ja)$")]
+#[allow(dead_code)] // describes language lists in the OpenAPI document only
+pub struct LanguageCode(String);
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Skill {
@@ -52,17 +58,22 @@ pub struct Skill {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAgent {
-    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     #[schema(example = "ada@example.com", format = Email)]
     pub email: String,
-    /// E.164.
-    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
+    /// E.164; empty or absent for none.
+    #[schema(pattern = r"^$|^\+[1-9][0-9]{7,14}$")]
     pub phone: Option<String>,
     #[schema(pattern = "^[0-9]{0,20}$")]
     pub extension: Option<String>,
     /// Of en, es, fr, de, it, pt, zh, ja.
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<LanguageCode>>)]
     pub languages: Option<Vec<String>>,
     pub skills: Option<Vec<Skill>>,
     pub team_id: Option<uuid::Uuid>,
@@ -74,31 +85,74 @@ pub struct CreateAgent {
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
 pub struct UpdateAgent {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub name: Option<String>,
-    #[schema(format = Email)]
+    #[schema(nullable = false, format = Email)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub email: Option<String>,
-    #[schema(pattern = r"^$|^\+[1-9][0-9]{7,14}$")]
+    /// E.164; empty to remove it.
+    #[schema(nullable = false, pattern = r"^$|^\+[1-9][0-9]{7,14}$")]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub phone: Option<String>,
-    #[schema(pattern = "^[0-9]{0,20}$")]
+    #[schema(nullable = false, pattern = "^[0-9]{0,20}$")]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub extension: Option<String>,
     /// Replaces the languages.
+    #[schema(nullable = false, value_type = Option<Vec<LanguageCode>>)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub languages: Option<Vec<String>>,
     /// Replaces the skills.
+    #[schema(nullable = false)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub skills: Option<Vec<Skill>>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// available, break, away or offline. Asked for during a call, it applies when the call's
+/// wrap-up ends. Break and away take a reason code like `lunch`; the others take none.
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetStatus {
-    /// available, break, away or offline. Asked for during a call, it applies when the call's
-    /// wrap-up ends.
-    #[schema(pattern = "^(available|break|away|offline)$")]
     pub status: String,
-    /// Required for break and away: a code like `lunch`.
-    #[schema(pattern = "^[a-z0-9_]{1,50}$")]
     pub reason: Option<String>,
 }
+
+/// Written by hand: which statuses take a reason is a rule between two fields, which the
+/// derive cannot state.
+impl utoipa::PartialSchema for SetStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let reason = |required: bool| {
+            if required {
+                serde_json::json!({ "type": "string", "pattern": "^[a-z0-9_]{1,50}$", "example": "lunch" })
+            } else {
+                serde_json::json!({ "type": ["string", "null"], "maxLength": 0 })
+            }
+        };
+        let variant = |statuses: &[&str], needs_reason: bool| {
+            serde_json::json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": if needs_reason { vec!["status", "reason"] } else { vec!["status"] },
+                "properties": {
+                    "status": { "type": "string", "enum": statuses },
+                    "reason": reason(needs_reason),
+                },
+            })
+        };
+        serde_json::from_value(serde_json::json!({
+            "description": "available, break, away or offline. Asked for during a call, it applies when the call's wrap-up ends. Break and away take a reason code like `lunch`; the others take none.",
+            "oneOf": [variant(&["available", "offline"], false), variant(&["break", "away"], true)],
+        }))
+        .expect("a valid schema")
+    }
+}
+
+impl utoipa::ToSchema for SetStatus {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Agent {
@@ -172,11 +226,12 @@ pub struct AgentPage {
 pub struct ListParams {
     /// Comma-separated statuses, e.g. `available,break`.
     #[param(
-        pattern = "^$|^(offline|available|reserved|busy|wrap_up|break|away)(,(offline|available|reserved|busy|wrap_up|break|away))*$"
+        pattern = "^(offline|available|reserved|busy|wrap_up|break|away)(,(offline|available|reserved|busy|wrap_up|break|away))*$"
     )]
     pub status: Option<String>,
     #[param(value_type = Option<uuid::Uuid>)]
     pub team_id: Option<String>,
+    #[param(pattern = "^[a-z0-9_-]{1,50}$")]
     pub skill: Option<String>,
     #[param(pattern = "^(en|es|fr|de|it|pt|zh|ja)?$")]
     pub language: Option<String>,
@@ -205,6 +260,7 @@ fn skills_to_proto(skills: Option<Vec<Skill>>) -> Vec<v1::Skill> {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`team_id` or `user_id` names nothing in the organization", body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -72,6 +72,8 @@ pub struct AgentReportParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AgentDay {
     pub agent_id: String,
+    /// The agent's name now; empty for an agent the analytics have not seen created.
+    pub name: String,
     /// Seconds in each state that day, e.g. `{"available": 1800, "busy": 2400}`; the state the
     /// agent is in now counts up to the request.
     pub seconds_by_state: std::collections::BTreeMap<String, f64>,
@@ -123,6 +125,7 @@ pub async fn agents(
             .into_iter()
             .map(|a| AgentDay {
                 agent_id: a.agent_id,
+                name: a.name,
                 seconds_by_state: a
                     .seconds_by_state
                     .into_iter()

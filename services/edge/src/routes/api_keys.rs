@@ -19,7 +19,11 @@ type Result<T> = std::result::Result<T, ProblemResponse>;
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// What the key is for, e.g. `nightly export`.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// The role the key acts with: admin, supervisor or agent.
     #[schema(pattern = "^(admin|supervisor|agent)$")]

@@ -22,8 +22,8 @@ pub struct CreateCall {
     /// The number to call, E.164.
     #[schema(example = "+14155550100", pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub to: String,
-    /// Caller id, E.164; the provider's default when absent.
-    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
+    /// Caller id, E.164; the provider's default when absent or empty.
+    #[schema(pattern = r"^$|^\+[1-9][0-9]{7,14}$")]
     pub from: Option<String>,
     /// An agent you can see (`GET /agents/{id}`); an agent calling leaves it out or names
     /// themselves.
@@ -41,17 +41,22 @@ pub struct CreateCall {
 pub struct UpdateCall {
     /// Free text; tabs and line breaks allowed, other control characters not.
     #[schema(
+        nullable = false,
         max_length = 10000,
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub notes: Option<String>,
     #[schema(
+        nullable = false,
         max_length = 100,
         pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
     )]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub disposition: Option<String>,
     /// Replaces the tags.
-    #[schema(max_items = 20, value_type = Option<Vec<Tag>>)]
+    #[schema(nullable = false, max_items = 20, value_type = Option<Vec<Tag>>)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub tags: Option<Vec<String>>,
 }
 
@@ -102,9 +107,9 @@ pub struct CallPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Comma-separated statuses, e.g. `ringing,answered`; all when empty.
+    /// Comma-separated statuses, e.g. `ringing,answered`; all when absent.
     #[param(
-        pattern = "^$|^(initiated|ringing|answered|ended|failed|no_answer|busy|canceled)(,(initiated|ringing|answered|ended|failed|no_answer|busy|canceled))*$"
+        pattern = "^(initiated|ringing|answered|ended|failed|no_answer|busy|canceled)(,(initiated|ringing|answered|ended|failed|no_answer|busy|canceled))*$"
     )]
     pub status: Option<String>,
     #[param(value_type = Option<uuid::Uuid>)]
@@ -186,6 +191,7 @@ impl From<v1::Call> for Call {
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`agent_id` or `campaign_id` names nothing you can reach", body = Problem, content_type = "application/problem+json"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
     )

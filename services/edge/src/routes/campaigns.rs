@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use comms_proto::v1;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{non_empty, time};
@@ -17,26 +17,31 @@ use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, ProblemResponse>;
 
-/// Absent → `None`; `null` → `Some(None)`; a value → `Some(Some(value))`.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    deserializer: D,
-) -> std::result::Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallingWindow {
     /// Local opening time, HH:MM.
-    #[schema(example = "09:00", pattern = "^[0-9]{2}:[0-9]{2}$")]
+    #[schema(example = "09:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub start: String,
     /// Local closing time, HH:MM, later than `start`.
-    #[schema(example = "20:00", pattern = "^[0-9]{2}:[0-9]{2}$")]
+    #[schema(example = "20:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub end: String,
     /// Weekdays in the contact's time zone: mon, tue, wed, thu, fri, sat, sun.
-    #[schema(example = json!(["mon", "tue", "wed", "thu", "fri"]))]
+    #[schema(example = json!(["mon", "tue", "wed", "thu", "fri"]), min_items = 1, value_type = Vec<Weekday>)]
     pub days: Vec<String>,
 }
+
+/// A do-not-call list's name.
+#[derive(ToSchema)]
+#[schema(pattern = "^[a-z0-9_-]{1,64}$", example = "internal")]
+#[allow(dead_code)] // describes list names in the OpenAPI document only
+pub struct ListName(String);
+
+/// A weekday in the contact's time zone.
+#[derive(ToSchema)]
+#[schema(pattern = "^(mon|tue|wed|thu|fri|sat|sun)$")]
+#[allow(dead_code)] // describes `CallingWindow::days` items in the OpenAPI document only
+pub struct Weekday(String);
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -63,13 +68,15 @@ pub struct RetryPolicy {
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     /// The event that triggers the campaign.
-    #[schema(example = json!(comms_events::campaign::Trigger::EVENTS[0]))]
+    /// Today one: planning.task.completed.
+    #[schema(example = json!(comms_events::campaign::Trigger::EVENTS[0]), pattern = r"^planning\.task\.completed$")]
     pub event: String,
     /// The event's data must hold these fields with these values; empty matches every event.
     #[serde(default)]
+    #[schema(value_type = super::contacts::TextFields)]
     pub matching: BTreeMap<String, String>,
     /// `start` the campaign, or `add_contact` (the task's `data.contact_id`, the CRM's id).
-    #[schema(example = "start")]
+    #[schema(example = "start", pattern = "^(start|add_contact)$")]
     pub action: String,
 }
 
@@ -80,27 +87,49 @@ pub struct CampaignSettings {
     #[schema(example = "Renewals, Q3", min_length = 1, max_length = 200)]
     pub name: Option<String>,
     /// `preview`, `progressive` (default) or `predictive`.
-    #[schema(example = "progressive")]
+    #[schema(
+        example = "progressive",
+        pattern = "^(preview|progressive|predictive)$"
+    )]
     pub dialing_mode: Option<String>,
-    /// E.164 number shown to contacts; `null` for the provider's default.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "+14155550100")]
+    /// E.164 number shown to contacts; `null` or empty for the provider's default.
+    #[serde(default, deserialize_with = "crate::json::nullable")]
+    #[schema(value_type = Option<String>, example = "+14155550100", pattern = r"^$|^\+[1-9][0-9]{7,14}$")]
     pub caller_id: Option<Option<String>>,
     /// en (default), es, fr, de, it, pt, zh or ja.
+    #[schema(pattern = "^(en|es|fr|de|it|pt|zh|ja)$")]
     pub language: Option<String>,
     /// Default 09:00–20:00, Monday to Friday, in each contact's time zone.
     pub window: Option<CallingWindow>,
     pub retry: Option<RetryPolicy>,
     /// Abandoned over answered calls to stay under; above 0, at most 0.03 (the default).
-    #[schema(example = 0.03)]
+    #[schema(example = 0.03, exclusive_minimum = 0.0, maximum = 0.03)]
     pub abandon_cap: Option<f64>,
     /// Names of the organization's do-not-call lists to honour.
+    #[schema(value_type = Option<Vec<ListName>>)]
     pub do_not_call_lists: Option<Vec<String>>,
     /// `null` removes the trigger.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::json::nullable")]
     #[schema(value_type = Option<Trigger>)]
     pub trigger: Option<Option<Trigger>>,
 }
+
+/// The create body: [`CampaignSettings`] with `name` required and not null (in the document
+/// only; it is read as `CampaignSettings`, whose own check names a missing name).
+pub struct NewCampaign;
+
+impl utoipa::PartialSchema for NewCampaign {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut schema =
+            serde_json::to_value(<CampaignSettings as utoipa::PartialSchema>::schema())
+                .expect("serialises");
+        schema["required"] = serde_json::json!(["name"]);
+        schema["properties"]["name"]["type"] = serde_json::json!("string");
+        serde_json::from_value(schema).expect("a valid schema")
+    }
+}
+
+impl utoipa::ToSchema for NewCampaign {}
 
 impl CampaignSettings {
     fn into_proto(self) -> v1::CampaignSettings {
@@ -267,7 +296,7 @@ pub fn page(size: Option<String>, token: Option<String>) -> Result<v1::PageReque
 }
 
 /// Create a draft campaign. Only `name` is required.
-#[utoipa::path(post, path = "/api/communications/campaigns", tag = "campaigns", request_body = CampaignSettings,
+#[utoipa::path(post, path = "/api/communications/campaigns", tag = "campaigns", request_body = NewCampaign,
     security(("bearer" = ["campaigns:manage"])),
     responses(
         (status = 201, body = Campaign),
@@ -437,7 +466,8 @@ transition!(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddContacts {
-    /// Ids of the organization's contacts, at most 1000.
+    /// Ids of the organization's contacts, 1 to 1000.
+    #[schema(min_items = 1, max_items = 1000)]
     pub contact_ids: Vec<uuid::Uuid>,
     /// Higher is called first; 0 by default.
     #[serde(default)]
@@ -455,6 +485,7 @@ pub struct AddContacts {
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A `contact_ids` entry names no contact of the organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_contacts(

@@ -30,18 +30,28 @@ pub const MAX_CSV_BYTES: usize = 10 * 1024 * 1024;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactFields {
-    #[schema(example = "Ada Lovelace", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// E.164 numbers; the first is the one dialed.
-    #[schema(example = json!(["+14155550100"]))]
+    #[schema(example = json!(["+14155550100"]), min_items = 1, max_items = 5, value_type = Vec<E164>)]
     pub phones: Vec<String>,
     /// en (default), es, fr, de, it, pt, zh or ja.
     #[serde(default)]
+    #[schema(pattern = "^(en|es|fr|de|it|pt|zh|ja)?$")]
     pub language: Option<String>,
     /// IANA zone, e.g. America/Chicago; derived from the first number when absent.
     #[serde(default)]
+    #[schema(value_type = Option<TimeZone>)]
     pub time_zone: Option<String>,
+    /// Up to 50: names of 1–64 characters, values of up to 1000 (tabs and line breaks allowed,
+    /// other control characters not).
     #[serde(default)]
+    #[schema(value_type = TextFields)]
     pub custom_fields: BTreeMap<String, String>,
     /// Consent to be called: false (withdrawn) is never dialed; absent is unknown.
     #[serde(default)]
@@ -50,14 +60,96 @@ pub struct ContactFields {
     pub do_not_call: bool,
     /// The CRM's id for this contact: a second import or sync with it updates the same contact.
     #[serde(default)]
+    /// Empty or absent for none.
+    #[schema(max_length = 128, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub external_id: Option<String>,
 }
 
+/// A contacts CSV file, as the document describes it: a header naming at least the `name` and
+/// `phone` columns (in any order, any case; `phones`, `language`, `time_zone`, `external_id`,
+/// `consent`, `do_not_call` and custom fields may follow), then a row per contact. The pattern
+/// states the simplest such header; rows that cannot be read are reported in the answer, each
+/// with its line, rather than refusing the file.
+pub struct ContactsCsv;
+
+impl utoipa::PartialSchema for ContactsCsv {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        serde_json::from_value(serde_json::json!({
+            "type": "string",
+            "pattern": "^(name,phone|phone,name)(\\r\\n|\\n)",
+            "maxLength": MAX_CSV_BYTES,
+            "example": "name,phone,time_zone\nGrace,+14155550123,America/Los_Angeles\n",
+        }))
+        .expect("a valid schema")
+    }
+}
+
+impl utoipa::ToSchema for ContactsCsv {}
+
+/// An IANA time zone: the names the campaigns service knows, listed so a client can check
+/// before it sends.
+pub struct TimeZone;
+
+impl utoipa::PartialSchema for TimeZone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let names: Vec<&str> = chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|zone| zone.name())
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "type": "string", "enum": names, "example": "America/Chicago"
+        }))
+        .expect("a valid schema")
+    }
+}
+
+impl utoipa::ToSchema for TimeZone {}
+
+/// Text fields by name (a contact's custom fields, a trigger's matching), written by hand: the
+/// derive cannot constrain a map's keys.
+pub struct TextFields;
+
+impl utoipa::PartialSchema for TextFields {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        serde_json::from_value(serde_json::json!({
+            "type": "object",
+            "maxProperties": 50,
+            "propertyNames": {
+                "type": "string", "minLength": 1, "maxLength": 64,
+                "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+            },
+            "additionalProperties": {
+                "type": "string", "maxLength": 1000,
+                "pattern": "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$"
+            },
+            "example": { "plan": "gold" }
+        }))
+        .expect("a valid schema")
+    }
+}
+
+impl utoipa::ToSchema for TextFields {}
+
+/// An E.164 number.
+#[derive(ToSchema)]
+#[schema(example = "+14155550100", pattern = r"^\+[1-9][0-9]{7,14}$")]
+#[allow(dead_code)] // describes numbers in the OpenAPI document only
+pub struct E164(String);
+
+/// A contact: its fields as given (listed here rather than composed with `allOf`, which a
+/// schema closed to unknown fields cannot satisfy) and what the service derived.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Contact {
     pub id: String,
-    #[serde(flatten)]
-    pub fields: ContactFields,
+    pub name: String,
+    /// E.164 numbers; the first is the one dialed.
+    pub phones: Vec<String>,
+    pub language: Option<String>,
+    pub time_zone: Option<String>,
+    pub custom_fields: BTreeMap<String, String>,
+    pub consent: Option<bool>,
+    pub do_not_call: bool,
+    pub external_id: Option<String>,
     /// The contact's zone, or the zones their number may be in.
     pub effective_time_zones: Vec<String>,
     pub created_at: Option<DateTime<Utc>>,
@@ -69,16 +161,14 @@ impl From<v1::Contact> for Contact {
         let f = c.fields.unwrap_or_default();
         Self {
             id: c.id,
-            fields: ContactFields {
-                name: f.name,
-                phones: f.phones,
-                language: Some(f.language),
-                time_zone: non_empty(f.time_zone),
-                custom_fields: f.custom_fields.into_iter().collect(),
-                consent: f.consent,
-                do_not_call: f.do_not_call,
-                external_id: non_empty(f.external_id),
-            },
+            name: f.name,
+            phones: f.phones,
+            language: Some(f.language),
+            time_zone: non_empty(f.time_zone),
+            custom_fields: f.custom_fields.into_iter().collect(),
+            consent: f.consent,
+            do_not_call: f.do_not_call,
+            external_id: non_empty(f.external_id),
             effective_time_zones: c.effective_time_zones,
             created_at: super::time(c.created_at),
             updated_at: super::time(c.updated_at),
@@ -319,7 +409,7 @@ async fn import(
 /// separated by `;`, `language`, `time_zone`, `external_id`, `consent`, `do_not_call`; any other
 /// column is a custom field). At most 10 MiB.
 #[utoipa::path(post, path = "/api/communications/contacts/import", tag = "contacts",
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = ContactsCsv, content_type = "text/csv"),
     security(("bearer" = ["campaigns:manage"])),
     responses(
         (status = 200, body = ImportReport),
@@ -344,7 +434,7 @@ pub async fn import_contacts(
 /// Import contacts from a CSV file (as `/contacts/import`) and add each to the campaign.
 #[utoipa::path(post, path = "/api/communications/campaigns/{id}/contacts/import", tag = "campaigns",
     params(("id" = uuid::Uuid, Path), ImportParams),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = ContactsCsv, content_type = "text/csv"),
     security(("bearer" = ["campaigns:manage"])),
     responses(
         (status = 200, body = ImportReport),
@@ -380,8 +470,8 @@ pub async fn import_into_campaign(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Numbers {
-    /// E.164 numbers, 1 to 10000.
-    #[schema(example = json!(["+14155550100"]))]
+    /// E.164 numbers, 1 to 3000.
+    #[schema(example = json!(["+14155550100"]), min_items = 1, max_items = 3000, value_type = Vec<E164>)]
     pub numbers: Vec<String>,
 }
 
@@ -412,7 +502,7 @@ async fn change_do_not_call(
 
 /// Add numbers to one of the organization's do-not-call lists (created on first use).
 #[utoipa::path(post, path = "/api/communications/do-not-call/{list}", tag = "contacts",
-    params(("list" = String, Path, description = "a-z, 0-9, - and _, e.g. us-federal")),
+    params(("list" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "a-z, 0-9, - and _, e.g. us-federal")),
     request_body = Numbers,
     security(("bearer" = ["do_not_call:manage"])),
     responses(
@@ -432,9 +522,62 @@ pub async fn add_do_not_call(
     Ok((StatusCode::OK, changed))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DoNotCallNumber {
+    /// E.164.
+    pub phone: String,
+    pub added_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DoNotCallList {
+    pub data: Vec<DoNotCallNumber>,
+    pub next_page_token: Option<String>,
+}
+
+/// A do-not-call list's numbers in ascending order, paged; a list never used is empty.
+#[utoipa::path(get, path = "/api/communications/do-not-call/{list}", tag = "contacts",
+    params(("list" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "a-z, 0-9, - and _, e.g. us-federal"), PageParams),
+    security(("bearer" = ["do_not_call:manage"])),
+    responses(
+        (status = 200, body = DoNotCallList),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_do_not_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(list): Path<String>,
+    Query(params): Query<PageParams>,
+) -> Result<axum::Json<DoNotCallList>> {
+    let request = v1::ListDoNotCallNumbersRequest {
+        list,
+        page: Some(page(params.page_size, params.page_token)?),
+    };
+    let page = state
+        .campaigns
+        .clone()
+        .list_do_not_call_numbers(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(DoNotCallList {
+        data: page
+            .numbers
+            .into_iter()
+            .map(|n| DoNotCallNumber {
+                phone: n.phone,
+                added_at: super::time(n.added_at),
+            })
+            .collect(),
+        next_page_token: super::next_page_token(page.page),
+    }))
+}
+
 /// Remove numbers from a do-not-call list.
 #[utoipa::path(post, path = "/api/communications/do-not-call/{list}/remove", tag = "contacts",
-    params(("list" = String, Path, description = "a-z, 0-9, - and _, e.g. us-federal")),
+    params(("list" = String, Path, pattern = "^[a-z0-9_-]{1,64}$", description = "a-z, 0-9, - and _, e.g. us-federal")),
     request_body = Numbers,
     security(("bearer" = ["do_not_call:manage"])),
     responses(

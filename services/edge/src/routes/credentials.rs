@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use comms_auth::Permission;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
@@ -44,33 +44,162 @@ pub struct CredentialsList {
     pub data: Vec<ProviderCredentials>,
 }
 
-/// Set a provider's credentials (replacing any). Twilio takes `account_sid` and `auth_token`;
-/// Vonage `api_key` and `api_secret`; Deepgram, OpenAI and Anthropic `api_key`.
-#[utoipa::path(put, path = "/api/communications/credentials/{provider}", tag = "credentials",
-    params(("provider" = String, Path, pattern = "^(twilio|vonage|deepgram|openai|anthropic)$")),
-    request_body(content = BTreeMap<String, String>, example = json!({"account_sid": "AC0123", "auth_token": "…"})),
-    security(("bearer" = ["credentials:manage"])),
-    responses(
-        (status = 200, body = ProviderCredentials),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown provider", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No COMMS_ENCRYPTION_KEY is configured", body = Problem, content_type = "application/problem+json"),
-    )
+/// Twilio's account SID and auth token.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioCredentials {
+    #[schema(value_type = Secret)]
+    pub account_sid: String,
+    #[schema(value_type = Secret)]
+    pub auth_token: String,
+}
+
+/// Vonage's API key and secret.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VonageCredentials {
+    #[schema(value_type = Secret)]
+    pub api_key: String,
+    #[schema(value_type = Secret)]
+    pub api_secret: String,
+}
+
+/// An API key (Deepgram, OpenAI, Anthropic).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyCredentials {
+    #[schema(value_type = Secret)]
+    pub api_key: String,
+}
+
+/// A credential's value: not blank, no control characters.
+#[derive(ToSchema)]
+#[schema(
+    min_length = 1,
+    max_length = 4096,
+    pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
 )]
-pub async fn put(
+#[allow(dead_code)] // describes credential values in the OpenAPI document only
+pub struct Secret(String);
+
+/// A PUT and a DELETE per provider, so the document states each provider's body exactly (a
+/// body that depended on the `{provider}` in its path could not be described).
+macro_rules! provider_credentials {
+    ($put:ident, $remove:ident, $path:literal, $body:ty, $what:literal) => {
+        #[doc = concat!("Set ", $what, " (replacing any).")]
+        #[utoipa::path(put, path = $path, tag = "credentials", request_body = $body,
+            security(("bearer" = ["credentials:manage"])),
+            responses(
+                (status = 200, body = ProviderCredentials),
+                (status = 400, body = Problem, content_type = "application/problem+json"),
+                (status = 401, body = Problem, content_type = "application/problem+json"),
+                (status = 403, body = Problem, content_type = "application/problem+json"),
+                (status = 409, description = "No COMMS_ENCRYPTION_KEY is configured", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        pub async fn $put(
+            State(state): State<AppState>,
+            caller: Caller,
+            Json(body): Json<$body>,
+        ) -> Result<axum::Json<ProviderCredentials>> {
+            store(&state, &caller, provider_of($path), &body).await
+        }
+
+        #[doc = concat!("Remove ", $what, ".")]
+        #[utoipa::path(delete, path = $path, tag = "credentials",
+            security(("bearer" = ["credentials:manage"])),
+            responses(
+                (status = 204),
+                (status = 401, body = Problem, content_type = "application/problem+json"),
+                (status = 403, body = Problem, content_type = "application/problem+json"),
+                (status = 404, description = "None are set", body = Problem, content_type = "application/problem+json"),
+            )
+        )]
+        pub async fn $remove(State(state): State<AppState>, caller: Caller) -> Result<StatusCode> {
+            remove(&state, &caller, provider_of($path)).await
+        }
+    };
+}
+
+provider_credentials!(
+    put_twilio,
+    remove_twilio,
+    "/api/communications/credentials/twilio",
+    TwilioCredentials,
+    "Twilio's credentials"
+);
+provider_credentials!(
+    put_vonage,
+    remove_vonage,
+    "/api/communications/credentials/vonage",
+    VonageCredentials,
+    "Vonage's credentials"
+);
+provider_credentials!(
+    put_deepgram,
+    remove_deepgram,
+    "/api/communications/credentials/deepgram",
+    ApiKeyCredentials,
+    "Deepgram's API key"
+);
+provider_credentials!(
+    put_openai,
+    remove_openai,
+    "/api/communications/credentials/openai",
+    ApiKeyCredentials,
+    "OpenAI's API key"
+);
+provider_credentials!(
+    put_anthropic,
+    remove_anthropic,
+    "/api/communications/credentials/anthropic",
+    ApiKeyCredentials,
+    "Anthropic's API key"
+);
+
+fn provider_of(path: &str) -> &str {
+    path.rsplit('/').next().expect("a path")
+}
+
+/// A PUT to a provider we do not know: 404 naming the ones we do (not in the document).
+pub async fn put_unknown(
     State(state): State<AppState>,
     caller: Caller,
     Path(provider): Path<String>,
-    Json(values): Json<BTreeMap<String, String>>,
+) -> Result<axum::Json<ProviderCredentials>> {
+    store(
+        &state,
+        &caller,
+        &provider,
+        &BTreeMap::<String, String>::new(),
+    )
+    .await
+}
+
+/// A DELETE of a provider we do not know: 404 naming the ones we do (not in the document).
+pub async fn remove_unknown(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(provider): Path<String>,
+) -> Result<StatusCode> {
+    remove(&state, &caller, &provider).await
+}
+
+async fn store(
+    state: &AppState,
+    caller: &Caller,
+    provider: &str,
+    body: &impl Serialize,
 ) -> Result<axum::Json<ProviderCredentials>> {
     caller.require(Permission::CredentialsManage)?;
+    let values: BTreeMap<String, String> =
+        serde_json::from_value(serde_json::to_value(body).expect("credentials serialise"))
+            .expect("credentials are string fields");
     let identity = &caller.identity;
     let stored = state
         .auth
         .credentials
-        .store(&identity.org_id, &identity.user_id, &provider, values)
+        .store(&identity.org_id, &identity.user_id, provider, values)
         .await?;
     Ok(axum::Json(stored.into()))
 }
@@ -95,28 +224,13 @@ pub async fn list(
     }))
 }
 
-/// Remove a provider's credentials.
-#[utoipa::path(delete, path = "/api/communications/credentials/{provider}", tag = "credentials",
-    params(("provider" = String, Path, pattern = "^(twilio|vonage|deepgram|openai|anthropic)$")),
-    security(("bearer" = ["credentials:manage"])),
-    responses(
-        (status = 204),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-    )
-)]
-pub async fn remove(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(provider): Path<String>,
-) -> Result<StatusCode> {
+async fn remove(state: &AppState, caller: &Caller, provider: &str) -> Result<StatusCode> {
     caller.require(Permission::CredentialsManage)?;
     let identity = &caller.identity;
     state
         .auth
         .credentials
-        .remove(&identity.org_id, &identity.user_id, &provider)
+        .remove(&identity.org_id, &identity.user_id, provider)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

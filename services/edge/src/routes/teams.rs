@@ -18,9 +18,15 @@ type Result<T> = std::result::Result<T, ProblemResponse>;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTeam {
-    #[schema(example = "Billing, EMEA", min_length = 1, max_length = 100)]
+    #[schema(
+        example = "Billing, EMEA",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
-    /// The supervisor's user id.
+    /// The supervisor's user id; empty or absent for none.
+    #[schema(pattern = "^[A-Za-z0-9_.:@-]{0,128}$")]
     pub supervisor_id: Option<String>,
 }
 
@@ -28,10 +34,18 @@ pub struct CreateTeam {
 #[serde(deny_unknown_fields)]
 #[schema(min_properties = 1)]
 pub struct UpdateTeam {
-    #[schema(min_length = 1, max_length = 100)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
+    #[schema(
+        nullable = false,
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
-    /// The supervisor's user id; empty to leave the team without one.
-    pub supervisor_id: Option<String>,
+    /// The supervisor's user id; empty or `null` to leave the team without one.
+    #[serde(default, deserialize_with = "crate::json::nullable")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_.:@-]{0,128}$")]
+    pub supervisor_id: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -161,7 +175,7 @@ pub async fn update(
     let request = v1::UpdateTeamRequest {
         id,
         name: body.name,
-        supervisor_id: body.supervisor_id,
+        supervisor_id: body.supervisor_id.map(Option::unwrap_or_default),
     };
     let team = state
         .agents

@@ -20,8 +20,8 @@ type Result<T> = std::result::Result<T, ProblemResponse>;
 pub struct CreateUser {
     #[schema(example = "grace@example.com", format = Email, max_length = 254)]
     pub email: String,
-    /// 12–72 bytes.
-    #[schema(format = Password, min_length = 12, max_length = 72)]
+    /// 12–256 characters.
+    #[schema(format = Password, min_length = 12, max_length = 256)]
     pub password: String,
     /// admin, supervisor or agent.
     #[schema(pattern = "^(admin|supervisor|agent)$")]

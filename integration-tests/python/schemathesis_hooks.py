@@ -1,0 +1,34 @@
+"""schemathesis hooks for our API (loaded through SCHEMATHESIS_HOOKS).
+
+A `page_token` is opaque: only one the server handed out names a page, so a generated one can
+only be refused (400, "not a token from a previous response", which the suite tests on its
+own). Requests are sent without it rather than report that refusal as a finding on every list.
+"""
+
+import schemathesis
+
+
+@schemathesis.hook
+def before_call(ctx, case, **kwargs):
+    if case.query:
+        case.query.pop("page_token", None)
+
+
+@schemathesis.hook
+def filter_body(ctx, body):
+    """Rules between fields, which JSON Schema cannot state (the server refuses each naming the
+    field; tests of our own cover them): a calling window ends after it starts, and an agent
+    lists each skill once."""
+    if not isinstance(body, dict):
+        return True
+    window = body.get("window")
+    if isinstance(window, dict):
+        start, end = window.get("start"), window.get("end")
+        if isinstance(start, str) and isinstance(end, str) and end <= start:
+            return False
+    skills = body.get("skills")
+    if isinstance(skills, list):
+        names = [s.get("name") for s in skills if isinstance(s, dict)]
+        if len(names) != len(set(map(str, names))):
+            return False
+    return True
