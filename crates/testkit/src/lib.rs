@@ -25,6 +25,18 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}.{}", Uuid::new_v4().simple())
 }
 
+/// A port free now for a process a test starts, below the kernel's ephemeral range (32768 and
+/// up on Linux): a port the kernel hands out for `bind(0)` is also one it may give any other
+/// test's outgoing connection before that process binds it ("Address already in use").
+pub fn free_port() -> u16 {
+    loop {
+        let port = 20_000 + (Uuid::new_v4().as_u128() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A freshly created, migrated database of this test's own, named `comms_test_<pid>_<random>`
 /// after the process that made it: `scripts/test` drops those whose process is gone, never
 /// another run's that is still going.

@@ -725,8 +725,11 @@ async fn a_new_call_names_only_agents_and_campaigns_of_the_callers_organization(
             })
             .await
             .unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
-        let violations = ApiError::from_status(&err).violations;
+        // Not found naming the fields: an unknown reference (422 over REST), not a bad path.
+        assert_eq!(err.code(), Code::NotFound, "{}", err.message());
+        let error = ApiError::from_status(&err);
+        assert_eq!(error.kind, comms_proto::ErrorKind::UnknownReference);
+        let violations = error.violations;
         let named: Vec<(&str, &str)> = violations
             .iter()
             .map(|v| (v.field.as_str(), v.description.as_str()))

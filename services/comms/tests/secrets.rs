@@ -7,19 +7,12 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use comms_testkit::free_port;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "a password nobody may log";
 const ENCRYPTION_KEY: &str = "8J+UkCBub3QgaW4gdGhlIGxvZ3MsIHBsZWFzZSEhISE=";
 const TWILIO_TOKEN: &str = "twilio-auth-token-never-logged";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 #[test]
 fn secrets_never_reach_the_logs_or_the_database_in_the_clear() {
@@ -139,8 +132,8 @@ fn secrets_never_reach_the_logs_or_the_database_in_the_clear() {
             .await
             .unwrap();
         assert!(
-            hash.starts_with("$2b$04$"),
-            "bcrypt with the configured cost"
+            hash.starts_with("sha256:$2b$04$"),
+            "bcrypt of the password's SHA-256, with the configured cost"
         );
         vec![
             login["access_token"].as_str().unwrap().to_owned(),

@@ -9,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use comms_testkit::{TestDatabase, unique_name};
+use comms_testkit::{TestDatabase, free_port, unique_name};
 use lapin::options::BasicGetOptions;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -382,14 +382,6 @@ pub async fn login(http: &reqwest::Client, edge: &Instance) -> String {
         .await
         .unwrap();
     response["access_token"].as_str().unwrap().to_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The ready instances of one component, as Kubernetes' endpoints see them: each instance's
