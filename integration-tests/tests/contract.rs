@@ -1,4 +1,5 @@
-//! The published contract, checked from outside as an integrator would check it: schemathesis
+//! The published contracts, checked from outside as an integrator and a newcomer would check
+//! them. The README's walkthrough runs as written against a fresh fleet. And schemathesis
 //! (installed by `scripts/test`) generates requests from the OpenAPI document the edge serves,
 //! sends them to a fleet in standalone mode (with a token) and in platform mode (with the
 //! gateway's headers), and fails on any finding: a server error, a response or status the
@@ -15,7 +16,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::Fleet;
+use serde_json::Value;
+use support::{ADMIN_EMAIL, Fleet, PASSWORD};
 
 /// Examples generated per operation and phase.
 const MAX_EXAMPLES: &str = "25";
@@ -127,5 +129,170 @@ async fn schemathesis_finds_nothing_in_platform_mode() {
         "X-User-Role: admin".to_owned(),
     ];
     assert_schemathesis_finds_nothing(&fleet, headers).await;
+    fleet.stop().await;
+}
+
+/// The README's "Try it" commands, as written.
+fn walkthrough() -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let section = readme
+        .split("## Try it")
+        .nth(1)
+        .expect("the README has a Try it section");
+    let block = section.split("```sh\n").nth(1).expect("with a sh block");
+    block.split("\n```").next().unwrap().to_owned()
+}
+
+/// The role in the bearer token among `args` ("" without one).
+fn role_of(args: &str) -> String {
+    use base64::Engine as _;
+    let Some(token) = args
+        .split("Bearer ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+    else {
+        return String::new();
+    };
+    let payload = token.split('.').nth(1).unwrap_or_default();
+    let claims: Value = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .unwrap_or_default();
+    claims["role"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Each curl of the walkthrough: its arguments, status and body, as a wrapper recorded them.
+struct Answer {
+    args: String,
+    status: u16,
+    body: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_readme_walkthrough_runs_as_written() {
+    let fleet = Fleet::start("500").await;
+    // Only where it lives differs from `scripts/dev`: this fleet's ports and administrator.
+    let mut script = walkthrough();
+    for (written, here) in [
+        ("http://127.0.0.1:3018", fleet.url("")),
+        ("http://127.0.0.1:9090", fleet.admin_url("")),
+        ("admin@example.com", ADMIN_EMAIL.to_owned()),
+    ] {
+        assert!(
+            script.contains(written),
+            "the walkthrough no longer uses {written}"
+        );
+        script = script.replace(written, &here);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".comms")).unwrap();
+    std::fs::write(dir.path().join(".comms/admin-password"), PASSWORD).unwrap();
+    let answers = dir.path().join("answers");
+    std::fs::create_dir(&answers).unwrap();
+    // Every curl is recorded (arguments, status, body) and its body printed as usual.
+    // (Numbered through a file: a curl inside `$(...)` runs in a subshell of its own.)
+    let wrapper = r#"set -euo pipefail
+curl() {
+  local n out
+  n=$(( $(cat "$ANSWERS/count" 2>/dev/null || echo 0) + 1 ))
+  echo "$n" > "$ANSWERS/count"
+  out=$(command curl -w '\n%{http_code}' "$@")
+  printf '%s' "${out%$'\n'*}" > "$ANSWERS/$n.body"
+  printf '%s' "${out##*$'\n'}" > "$ANSWERS/$n.status"
+  printf '%s' "$*" > "$ANSWERS/$n.args"
+  printf '%s\n' "${out%$'\n'*}"
+}
+"#;
+    let path = dir.path().to_owned();
+    let full = format!("{wrapper}{script}");
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new("bash")
+            .arg("-c")
+            .arg(full)
+            .current_dir(&path)
+            .env("ANSWERS", path.join("answers"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "the walkthrough failed:\n{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let count: usize = std::fs::read_to_string(answers.join("count"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let answers: Vec<Answer> = (1..=count)
+        .map(|n| {
+            let read =
+                |ext: &str| std::fs::read_to_string(answers.join(format!("{n}.{ext}"))).unwrap();
+            Answer {
+                args: read("args"),
+                status: read("status").parse().unwrap(),
+                body: read("body"),
+            }
+        })
+        .collect();
+    assert!(answers.len() >= 25, "only {} requests", answers.len());
+    let find = |needle: &str| -> &Answer {
+        answers
+            .iter()
+            .find(|a| a.args.contains(needle))
+            .unwrap_or_else(|| panic!("the walkthrough no longer asks {needle}"))
+    };
+    // What the README says goes wrong, goes wrong that way; everything else succeeds.
+    let expected_refusals = [("555-0100", 400), ("limit=2", 400)];
+    for answer in &answers {
+        let refusal = expected_refusals
+            .iter()
+            .find(|(needle, _)| answer.args.contains(needle));
+        let ok = match refusal {
+            Some((_, status)) => answer.status == *status,
+            None if answer.args.contains("/analytics/") && role_of(&answer.args) == "agent" => {
+                answer.status == 403
+            }
+            None if answer.args.starts_with("-s -X DELETE") => [200, 409].contains(&answer.status),
+            None if answer.args.ends_with("/api/communications/calls") => answer.status == 401,
+            None => (200..300).contains(&answer.status),
+        };
+        assert!(
+            ok,
+            "{} answered {}: {}",
+            answer.args, answer.status, answer.body
+        );
+    }
+    // And what it says comes back, does.
+    let contacts = find("/contacts -H");
+    assert!(
+        contacts.body.contains("outside window: "),
+        "{}",
+        contacts.body
+    );
+    // The analytics follow the events, so they may be a moment behind the walkthrough.
+    serde_json::from_str::<Value>(&find("/analytics/agents").body).unwrap();
+    support::until(
+        std::time::Duration::from_secs(30),
+        || support::json_of(fleet.get("/api/communications/analytics/agents")),
+        |report| {
+            report["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|row| row["name"] == "Ada")
+        },
+    )
+    .await;
+    let page: Value = serde_json::from_str(&find("do-not-call/internal?page_size=1").body).unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
+    assert!(page["next_page_token"].is_string(), "{page}");
+    assert!(find("/docs").body.contains("Swagger UI"));
     fleet.stop().await;
 }
