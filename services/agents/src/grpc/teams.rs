@@ -145,12 +145,18 @@ pub(super) async fn add_team_member(
         let agent = parse_id("agent_id", &req.agent_id)?;
         AgentsGrpc::team_covered(&reach, team)?;
         svc.agents.get_team(&identity, team).await?;
+        // The agent is named in the body: one the caller cannot reach is an unknown reference.
         // A supervisor may take in agents of no team, or move them between their own teams.
-        let current = svc.agents.get_agent(&identity, agent).await?;
+        let unknown =
+            || ApiError::unknown_reference("agent_id", format!("no agent {agent} you can reach"));
+        let current = match svc.agents.get_agent(&identity, agent).await {
+            Err(e) if e.kind == ErrorKind::NotFound => return Err(unknown().into()),
+            found => found?,
+        };
         if let (Reach::Teams(teams), Some(from)) = (&reach, current.value.team_id)
             && !teams.contains(&from)
         {
-            return Err(ApiError::not_found("agent", &agent.to_string()).into());
+            return Err(unknown().into());
         }
         Ok(Response::new(to_proto(
             &svc.agents.set_team(&identity, agent, Some(team)).await?,

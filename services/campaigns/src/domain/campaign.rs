@@ -60,10 +60,10 @@ impl Status {
 /// cap within the legal one, list names that are list names, a trigger we can follow.
 pub fn validate(settings: &Settings) -> Result<(), DomainError> {
     let name = settings.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(invalid(
             "name",
-            "a campaign needs a name of 1 to 200 characters",
+            "a campaign needs a name of 1 to 200 characters, no control characters",
         ));
     }
     super::window::validate(&settings.window)?;

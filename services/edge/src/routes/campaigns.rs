@@ -84,7 +84,12 @@ pub struct Trigger {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignSettings {
-    #[schema(example = "Renewals, Q3", min_length = 1, max_length = 200)]
+    #[schema(
+        example = "Renewals, Q3",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     /// `preview`, `progressive` (default) or `predictive`.
     #[schema(

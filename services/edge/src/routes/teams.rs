@@ -194,6 +194,7 @@ pub async fn update(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`agent_id` names no agent you can reach", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_member(
