@@ -101,15 +101,7 @@ async fn schemathesis_finds_nothing_in_platform_mode() {
         ],
     )
     .await;
-    let document: serde_json::Value = fleet
-        .http
-        .get(fleet.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document = support::json_of(fleet.http.get(fleet.url("/openapi.json"))).await;
     // The document describes the mode: the gateway's headers, no bearer tokens, no logins.
     let schemes = document["components"]["securitySchemes"]
         .as_object()

@@ -157,11 +157,12 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
     query_parameters_not_empty(document);
 }
 
-fn query_parameters_not_empty(document: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::ParameterIn;
-    use utoipa::openapi::{RefOr, Schema};
-    for item in document.paths.paths.values_mut() {
-        for operation in [
+/// Every operation of the document.
+fn operations_mut(
+    document: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    document.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.put,
             &mut item.post,
@@ -169,6 +170,13 @@ fn query_parameters_not_empty(document: &mut utoipa::openapi::OpenApi) {
         ]
         .into_iter()
         .flatten()
+    })
+}
+
+fn query_parameters_not_empty(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{RefOr, Schema};
+    for operation in operations_mut(document) {
         {
             for parameter in operation.parameters.iter_mut().flatten() {
                 let RefOr::T(parameter) = parameter else {
@@ -205,15 +213,7 @@ fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
             )
             .build()
     };
-    for item in document.paths.paths.values_mut() {
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
+    for operation in operations_mut(document) {
         {
             let mut add = |status: &str, description: &str| {
                 operation
