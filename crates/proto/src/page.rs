@@ -71,17 +71,7 @@ pub fn encode_position(position: i64) -> String {
 }
 
 pub fn decode_position(page: Option<&PageRequest>) -> Result<Option<i64>, &'static str> {
-    match page.map(|p| p.page_token.as_str()) {
-        None | Some("") => Ok(None),
-        Some(token) => {
-            let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| INVALID)?;
-            let raw = String::from_utf8(raw).map_err(|_| INVALID)?;
-            raw.strip_prefix('#')
-                .and_then(|n| n.parse().ok())
-                .map(Some)
-                .ok_or(INVALID)
-        }
-    }
+    token_text(page, '#', |n| n.parse().ok())
 }
 
 /// Where the next page of a list ordered by a text key (a phone number) starts: after this key.
@@ -90,13 +80,24 @@ pub fn encode_key(key: &str) -> String {
 }
 
 pub fn decode_key(page: Option<&PageRequest>) -> Result<Option<String>, &'static str> {
+    token_text(page, 'k', |key| Some(key.to_owned()))
+}
+
+/// The page's token, decoded: none for the first page; else its text after `marker`, read by
+/// `read`.
+fn token_text<T>(
+    page: Option<&PageRequest>,
+    marker: char,
+    read: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, &'static str> {
     match page.map(|p| p.page_token.as_str()) {
         None | Some("") => Ok(None),
         Some(token) => {
             let raw = URL_SAFE_NO_PAD.decode(token).map_err(|_| INVALID)?;
             let raw = String::from_utf8(raw).map_err(|_| INVALID)?;
-            raw.strip_prefix('k')
-                .map(|k| Some(k.to_owned()))
+            raw.strip_prefix(marker)
+                .and_then(read)
+                .map(Some)
                 .ok_or(INVALID)
         }
     }

@@ -57,31 +57,29 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
     let org = envelope.organization_id.as_str();
     if let Some((agent_id, name)) = named(&event) {
         let owner: Option<String> = sqlx::query_scalar(
+            "SELECT org_id FROM analytics_agent_names WHERE agent_id = $1 FOR UPDATE",
+        )
+        .bind(agent_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(retry)?;
+        if owner.is_some_and(|owner| owner != org) {
+            return Err(reject(format!(
+                "agent {agent_id} belongs to another organization"
+            )));
+        }
+        sqlx::query(
             "INSERT INTO analytics_agent_names (agent_id, org_id, name, position) VALUES ($1, $2, $3, $4)
              ON CONFLICT (agent_id) DO UPDATE SET name = $3, position = $4
-             WHERE analytics_agent_names.position < $4 AND analytics_agent_names.org_id = $2
-             RETURNING org_id",
+             WHERE analytics_agent_names.position < $4",
         )
         .bind(agent_id)
         .bind(org)
         .bind(name)
         .bind(position)
-        .fetch_optional(&mut *conn)
+        .execute(&mut *conn)
         .await
         .map_err(retry)?;
-        if owner.is_none() {
-            let existing: Option<String> =
-                sqlx::query_scalar("SELECT org_id FROM analytics_agent_names WHERE agent_id = $1")
-                    .bind(agent_id)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(retry)?;
-            if existing.is_some_and(|o| o != org) {
-                return Err(reject(format!(
-                    "agent {agent_id} belongs to another organization"
-                )));
-            }
-        }
     }
     let Some((agent_id, state, at)) = entered(event) else {
         return Ok(());

@@ -90,24 +90,14 @@ pub fn settings(
                 )),
             ),
         };
-        if trigger.matching.len() > 50 {
-            violations.add("trigger.matching", "at most 50 fields");
+        if trigger.matching.len() > contact::MAX_FIELDS {
+            violations.add(
+                "trigger.matching",
+                format!("at most {} fields", contact::MAX_FIELDS),
+            );
         }
         for (field, value) in &trigger.matching {
-            // As a contact's custom fields: what the log's JSON can hold and a person can read.
-            if field.is_empty()
-                || field.chars().count() > 64
-                || field.chars().any(char::is_control)
-                || value.chars().count() > 1000
-                || value
-                    .chars()
-                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-            {
-                violations.add(
-                    "trigger.matching",
-                    format!("{field:?}: names of 1 to 64 characters and values of at most 1000, no control characters"),
-                );
-            }
+            violations.check("trigger.matching", contact::check_text_field(field, value));
         }
         if let Some(action) = action {
             settings.trigger = Some(Trigger {

@@ -16,7 +16,8 @@ use super::{DomainError, invalid};
 
 const MAX_NAME: usize = 200;
 const MAX_PHONES: usize = 5;
-const MAX_FIELDS: usize = 50;
+/// How many text fields a contact or a trigger may hold.
+pub const MAX_FIELDS: usize = 50;
 const MAX_FIELD_NAME: usize = 64;
 const MAX_FIELD_VALUE: usize = 1000;
 const MAX_EXTERNAL_ID: usize = 128;
@@ -43,27 +44,7 @@ pub fn validate(fields: &ContactFields) -> Result<(), DomainError> {
         ));
     }
     for (key, value) in &fields.custom_fields {
-        if key.is_empty() || key.chars().count() > MAX_FIELD_NAME || has_control(key) {
-            return Err(invalid(
-                "custom_fields",
-                format!(
-                    "{key:?}: names are 1 to {MAX_FIELD_NAME} characters, no control characters"
-                ),
-            ));
-        }
-        // Values may span lines (a CSV cell can); other control characters, NUL above all
-        // (which the log's JSON cannot hold), are refused.
-        let unprintable = value
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
-        if value.chars().count() > MAX_FIELD_VALUE || unprintable {
-            return Err(invalid(
-                "custom_fields",
-                format!(
-                    "{key:?}: values are at most {MAX_FIELD_VALUE} characters, no control characters but tabs and line breaks"
-                ),
-            ));
-        }
+        check_text_field(key, value).map_err(|reason| invalid("custom_fields", reason))?;
     }
     if let Some(id) = &fields.external_id
         && (id.is_empty() || id.chars().count() > MAX_EXTERNAL_ID || has_control(id))
@@ -71,6 +52,26 @@ pub fn validate(fields: &ContactFields) -> Result<(), DomainError> {
         return Err(invalid(
             "external_id",
             format!("1 to {MAX_EXTERNAL_ID} characters, no control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A named text field (a contact's custom field, a trigger's matching): a name of 1 to 64
+/// characters and a value of at most 1000, which may span lines (a CSV cell can); other control
+/// characters, NUL above all (which the log's JSON cannot hold), are refused.
+pub fn check_text_field(name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().count() > MAX_FIELD_NAME || has_control(name) {
+        return Err(format!(
+            "{name:?}: names are 1 to {MAX_FIELD_NAME} characters, no control characters"
+        ));
+    }
+    let unprintable = value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'));
+    if value.chars().count() > MAX_FIELD_VALUE || unprintable {
+        return Err(format!(
+            "{name:?}: values are at most {MAX_FIELD_VALUE} characters, no control characters but tabs and line breaks"
         ));
     }
     Ok(())
