@@ -34,10 +34,12 @@ pub enum Permission {
     DoNotCallManage,
     /// See, accept or skip the contact a preview campaign shows an agent.
     CampaignsPreview,
+    /// Report a carrier's verified callbacks on a call: what the edge does for carriers.
+    CallsCarrier,
 }
 
 impl Permission {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -53,6 +55,7 @@ impl Permission {
         Self::CampaignsManage,
         Self::DoNotCallManage,
         Self::CampaignsPreview,
+        Self::CallsCarrier,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +75,7 @@ impl Permission {
             Self::CampaignsManage => "campaigns:manage",
             Self::DoNotCallManage => "do_not_call:manage",
             Self::CampaignsPreview => "campaigns:preview",
+            Self::CallsCarrier => "calls:carrier",
         }
     }
 
@@ -123,6 +127,8 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (DoNotCallManage,          Supervisor | Agent) => None,
         (CampaignsPreview,         Admin | Supervisor) => Some(Organization),
         (CampaignsPreview,         Agent)              => Some(Own),
+        (CallsCarrier,             Admin)              => Some(Organization),
+        (CallsCarrier,             Supervisor | Agent) => None,
     }
 }
 

@@ -36,6 +36,79 @@ pub fn verify_twilio(
     hmac::verify(&key, &twilio_message(url, params), &tag).is_ok()
 }
 
+/// What a Twilio webhook carried: form parameters (signed with the URL), or a raw body (JSON)
+/// whose SHA-256 the URL's `bodySHA256` parameter carries, the URL alone being signed.
+pub enum TwilioBody<'a> {
+    Form(&'a [(String, String)]),
+    Raw(&'a [u8]),
+}
+
+/// Checks a webhook's `X-Twilio-Signature` as twilio-python's `RequestValidator.validate` does:
+/// `url` is the URL Twilio was given, tried with and without its port (Twilio adds or drops
+/// `:443` inconsistently); a raw body must match the URL's `bodySHA256`.
+pub fn verify_twilio_request(
+    auth_token: &str,
+    url: &str,
+    body: TwilioBody<'_>,
+    header: &str,
+) -> bool {
+    let params = match body {
+        TwilioBody::Form(params) => params.to_vec(),
+        TwilioBody::Raw(raw) => {
+            let hash = hex(ring::digest::digest(&ring::digest::SHA256, raw).as_ref());
+            let claimed = url
+                .split_once('?')
+                .map(|(_, query)| query)
+                .and_then(|query| serde_urlencoded::from_str::<Vec<(String, String)>>(query).ok())
+                .and_then(|pairs| pairs.into_iter().find(|(k, _)| k == "bodySHA256"))
+                .map(|(_, v)| v);
+            if claimed.as_deref() != Some(hash.as_str()) {
+                return false;
+            }
+            Vec::new()
+        }
+    };
+    [without_port(url), with_port(url)]
+        .iter()
+        .any(|candidate| verify_twilio(auth_token, candidate, &params, header))
+}
+
+/// The URL's authority part: after `scheme://`, up to the path.
+fn split_authority(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some((scheme, &rest[..end], &rest[end..]))
+}
+
+/// The host and its explicit port, if any (a bracketed IPv6 host keeps its colons).
+fn host_and_port(authority: &str) -> (&str, Option<&str>) {
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => {
+            (host, Some(port))
+        }
+        _ => (authority, None),
+    }
+}
+
+fn without_port(url: &str) -> String {
+    match split_authority(url) {
+        Some((scheme, authority, rest)) => {
+            format!("{scheme}://{}{rest}", host_and_port(authority).0)
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn with_port(url: &str) -> String {
+    match split_authority(url) {
+        Some((scheme, authority, rest)) if host_and_port(authority).1.is_none() => {
+            let port = if scheme == "https" { 443 } else { 80 };
+            format!("{scheme}://{authority}:{port}{rest}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn twilio_message(url: &str, params: &[(String, String)]) -> Vec<u8> {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
@@ -118,5 +191,44 @@ mod tests {
             &signature
         ));
         assert!(!verify_twilio("wrong", url, &params, &signature));
+    }
+
+    #[test]
+    fn twilio_requests_verify_with_or_without_the_port_and_by_body_hash() {
+        let params = vec![("CallSid".to_owned(), "CA1".to_owned())];
+        let signed = twilio_signature("12345", "https://example.com:443/hook?x=1", &params);
+        for url in [
+            "https://example.com/hook?x=1",
+            "https://example.com:443/hook?x=1",
+        ] {
+            assert!(
+                verify_twilio_request("12345", url, TwilioBody::Form(&params), &signed),
+                "{url}"
+            );
+        }
+        assert!(!verify_twilio_request(
+            "12345",
+            "https://example.com/hook?x=2",
+            TwilioBody::Form(&params),
+            &signed
+        ));
+        let body = br#"{"CallSid":"CA1"}"#;
+        let hash = hex(ring::digest::digest(&ring::digest::SHA256, body).as_ref());
+        let url = format!("https://example.com/hook?bodySHA256={hash}");
+        let signed = twilio_signature("12345", &url, &[]);
+        assert!(verify_twilio_request(
+            "12345",
+            &url,
+            TwilioBody::Raw(body),
+            &signed
+        ));
+        assert!(!verify_twilio_request(
+            "12345",
+            &url,
+            TwilioBody::Raw(br#"{"CallSid":"CA2"}"#),
+            &signed
+        ));
+        assert_eq!(without_port("http://[::1]:8080/x"), "http://[::1]/x");
+        assert_eq!(with_port("http://[::1]/x"), "http://[::1]:80/x");
     }
 }

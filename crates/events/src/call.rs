@@ -18,6 +18,7 @@ crate::event_set! {
         Canceled(Canceled),
         Updated(Updated),
         AgentAssigned(AgentAssigned),
+        Placed(Placed),
     }
 }
 
@@ -106,6 +107,31 @@ impl TryFrom<CallStatus> for FailedOutcome {
             CallStatus::Busy => Ok(Self::Busy),
             other => Err(other),
         }
+    }
+}
+
+/// Who carries a call's line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Carrier {
+    Simulated,
+    Twilio,
+    Vonage,
+}
+
+impl Carrier {
+    pub const ALL: [Self; 3] = [Self::Simulated, Self::Twilio, Self::Vonage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Simulated => "simulated",
+            Self::Twilio => "twilio",
+            Self::Vonage => "vonage",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
 }
 
@@ -204,6 +230,17 @@ pub struct AgentAssigned {
     pub assigned_at: DateTime<Utc>,
 }
 
+/// A carrier took the call: from now on its id for the call (Twilio's `CallSid`, Vonage's
+/// `uuid`) names the line, and callbacks carrying another id are not this call's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Placed {
+    pub call_id: Uuid,
+    pub carrier: Carrier,
+    #[schemars(length(min = 1, max = 128))]
+    pub carrier_call_id: String,
+    pub placed_at: DateTime<Utc>,
+}
+
 crate::events! {
     Started => "comms.call.started", version 1, "an outbound call was placed";
     Ringing => "comms.call.ringing", version 1, "the far end is ringing";
@@ -213,4 +250,5 @@ crate::events! {
     Canceled => "comms.call.canceled", version 1, "we hung up before an answer";
     Updated => "comms.call.updated", version 1, "notes, disposition or tags changed";
     AgentAssigned => "comms.call.agent_assigned", version 1, "routing connected an agent to the call";
+    Placed => "comms.call.placed", version 1, "a carrier took the call, under its own id for it";
 }

@@ -91,6 +91,36 @@ impl Env {
     }
 }
 
+/// `PUBLIC_BASE_URL`: the edge's address as carriers reach it. Every callback URL is built from
+/// it (never from a request's Host header), and signatures are checked against it.
+pub fn public_base_url(env: &Env) -> Result<String, ConfigError> {
+    let invalid = |value: &str, reason: &str| ConfigError {
+        variable: "PUBLIC_BASE_URL".into(),
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let Some(value) = env.get("PUBLIC_BASE_URL") else {
+        return Err(invalid(
+            "",
+            "required with a carrier: the edge's external URL that the carrier calls back, e.g. https://comms.example.com",
+        ));
+    };
+    let base = value.trim_end_matches('/');
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return Err(invalid(value, "expected an http or https URL"));
+    };
+    if !matches!(scheme, "http" | "https") {
+        return Err(invalid(value, "expected an http or https URL"));
+    }
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) || rest.starts_with('/') {
+        return Err(invalid(
+            value,
+            "expected scheme://host[:port][/path] without a query or fragment",
+        ));
+    }
+    Ok(base.to_owned())
+}
+
 /// Settings every service shares.
 #[derive(Debug, Clone)]
 pub struct Common {
@@ -163,5 +193,28 @@ mod tests {
             Common::from_env(&env).unwrap().events_exchange,
             "platform.events"
         );
+    }
+
+    #[test]
+    fn the_public_base_url_is_an_origin_and_path() {
+        let read = |v| public_base_url(&Env::from_pairs([("PUBLIC_BASE_URL", v)]));
+        assert_eq!(
+            read("https://comms.example.com/").unwrap(),
+            "https://comms.example.com"
+        );
+        assert_eq!(
+            read("https://example.com/comms").unwrap(),
+            "https://example.com/comms"
+        );
+        for bad in [
+            "comms.example.com",
+            "ftp://x",
+            "https://",
+            "https://x?a=1",
+            "https:///x",
+        ] {
+            assert_eq!(read(bad).unwrap_err().variable, "PUBLIC_BASE_URL", "{bad}");
+        }
+        assert!(public_base_url(&Env::default()).is_err());
     }
 }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod grpc;
+pub mod http;
 pub mod shutdown;
 
 pub use config::{ConfigError, Env};

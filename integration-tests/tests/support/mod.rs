@@ -160,7 +160,7 @@ impl Fleet {
             fleet,
             pool: db.pool,
             db_url: db.url.clone(),
-            http: reqwest::Client::new(),
+            http: comms_runtime::http::client(std::time::Duration::from_secs(120)),
             amqp,
             tap,
             campaigns_queue: campaigns_queue.clone(),

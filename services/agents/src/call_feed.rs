@@ -55,7 +55,10 @@ impl Handler for CallFeed {
             CallEvent::Failed(e) => self.finished(conn, org, e.call_id).await,
             CallEvent::Canceled(e) => self.finished(conn, org, e.call_id).await,
             // Nothing for the agents.
-            CallEvent::Ringing(_) | CallEvent::Updated(_) | CallEvent::AgentAssigned(_) => Ok(()),
+            CallEvent::Ringing(_)
+            | CallEvent::Updated(_)
+            | CallEvent::AgentAssigned(_)
+            | CallEvent::Placed(_) => Ok(()),
         }
     }
 }

@@ -113,7 +113,9 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
             },
         ),
         // Notes, tags and the like do not move the dashboard.
-        CallEvent::Updated(_) | CallEvent::AgentAssigned(_) => return Ok(None),
+        CallEvent::Updated(_) | CallEvent::AgentAssigned(_) | CallEvent::Placed(_) => {
+            return Ok(None);
+        }
     };
     Ok(Some((call_id, row)))
 }

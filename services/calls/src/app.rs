@@ -16,8 +16,8 @@ use tracing::Instrument as _;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
-use crate::domain::{self, Call, CallEvent, Command};
-use crate::telephony::{DialRequest, Progress, ProgressReport, Telephony};
+use crate::domain::{self, Call, CallEvent, CarrierLeg, Command, Progress};
+use crate::telephony::{DialRequest, HangUp, ProgressReport, Telephony};
 use crate::view::{self, CallView};
 
 /// How long a provider's progress report waits for an unavailable database before it is given
@@ -26,6 +26,12 @@ const PROGRESS_PATIENCE: Duration = Duration::from_secs(600);
 const PROGRESS_FIRST_PAUSE: Duration = Duration::from_millis(250);
 const PROGRESS_LAST_PAUSE: Duration = Duration::from_secs(5);
 const STREAM_CATEGORY: &str = "call";
+/// The pauses between tries of a hang-up the carrier could not take (a 5xx, a timeout).
+const HANG_UP_PAUSES: [Duration; 3] = [
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+    Duration::from_secs(4),
+];
 
 #[derive(Clone)]
 pub struct Calls {
@@ -53,6 +59,16 @@ impl Calls {
         call_id: Uuid,
         command: impl Fn() -> Command,
     ) -> Result<CallView, ApiError> {
+        Ok(self.decide(identity, call_id, command).await?.0)
+    }
+
+    /// Runs `command` and returns the call's new state with the events it recorded.
+    async fn decide(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        command: impl Fn() -> Command,
+    ) -> Result<(CallView, Vec<CallEvent>), ApiError> {
         let stream = Self::stream(call_id);
         let org = identity.org_id.as_str();
         let (view, events) = in_transaction!(self.store, |tx| {
@@ -94,7 +110,100 @@ impl Calls {
             Ok((view, events))
         })?;
         record_metrics(&events, &view.call);
+        Ok((view, events))
+    }
+
+    /// Ends the call on our side with `command` (hang up, give up), then hangs up its line at
+    /// the carrier.
+    pub async fn finish(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        command: impl Fn() -> Command,
+    ) -> Result<CallView, ApiError> {
+        let view = self.execute(identity, call_id, command).await?;
+        self.hang_up_line(&view.call);
         Ok(view)
+    }
+
+    /// Records what a carrier reported; says whether it changed anything (carriers repeat and
+    /// reorder their reports). A carrier that names its line for a call we have already hung up
+    /// (our hang-up crossed its answer to the dial) is asked to hang that line up.
+    pub async fn report(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        leg: Option<CarrierLeg>,
+        progress: Option<Progress>,
+        at: chrono::DateTime<Utc>,
+    ) -> Result<(CallView, bool), ApiError> {
+        let (view, events) = self
+            .decide(identity, call_id, || Command::Report {
+                leg: leg.clone(),
+                progress: progress.clone(),
+                at,
+            })
+            .await?;
+        let placed_too_late =
+            view.call.status.is_final() && events.iter().any(|e| matches!(e, CallEvent::Placed(_)));
+        if placed_too_late {
+            self.hang_up_line(&view.call);
+        }
+        Ok((view, !events.is_empty()))
+    }
+
+    /// Where the carrier says a call stands whose reports stopped; `None` when it cannot say.
+    pub async fn reconcile(&self, identity: &Identity, call: &Call) -> Option<CallView> {
+        let leg = call.carrier.clone()?;
+        match self.telephony.fetch(leg.clone()).await {
+            Ok(progress) => self
+                .report(identity, call.id, Some(leg), progress, Utc::now())
+                .await
+                .ok()
+                .map(|(view, _)| view),
+            Err(error) => {
+                warn!(call_id = %call.id, %error, "the carrier could not say where the call stands");
+                None
+            }
+        }
+    }
+
+    /// Hangs up the call's line at the carrier, in the background: retried while the carrier is
+    /// unavailable, then reported (an error in the log and
+    /// `comms_telephony_hangup_failures_total`), never dropped silently.
+    fn hang_up_line(&self, call: &Call) {
+        let telephony = self.telephony.clone();
+        let line = HangUp {
+            call_id: call.id,
+            leg: call.carrier.clone(),
+            answered: call.answered_at.is_some(),
+        };
+        let span = tracing::info_span!("hang_up", call_id = %call.id);
+        tokio::spawn(
+            async move {
+                let carrier = telephony.carrier().as_str();
+                let mut pauses = HANG_UP_PAUSES.iter();
+                loop {
+                    let error = match telephony.hang_up(line.clone()).await {
+                        Ok(()) => return,
+                        Err(error) => error,
+                    };
+                    match pauses.next() {
+                        Some(pause) if error.is_retryable() => {
+                            warn!(%error, "the carrier did not take the hang-up; trying again");
+                            tokio::time::sleep(*pause).await;
+                        }
+                        _ => {
+                            error!(%error, "the line could not be hung up at the carrier");
+                            metrics::counter!("comms_telephony_hangup_failures_total", "carrier" => carrier)
+                                .increment(1);
+                            return;
+                        }
+                    }
+                }
+            }
+            .instrument(span),
+        );
     }
 
     /// Initiates a call and asks the provider to dial it. With an idempotency key, the call id
@@ -167,25 +276,9 @@ impl Calls {
     ) {
         while let Some(report) = reports.recv().await {
             let identity = Identity::system(&report.org_id, "telephony");
-            // When the provider said so, however long the database makes it wait.
-            let at = Utc::now();
-            let progress = report.progress.clone();
-            let command = move || match &progress {
-                Progress::Ringing => Command::MarkRinging { at },
-                Progress::Answered => Command::MarkAnswered { at },
-                Progress::Failed { outcome, reason } => Command::MarkFailed {
-                    outcome: *outcome,
-                    reason: reason.clone(),
-                    at,
-                },
-                Progress::HungUp => Command::End {
-                    reason: "remote hang-up".into(),
-                    at,
-                },
-            };
             // Each report is its own trace: the events it records carry it to their consumers.
             let span = tracing::info_span!("provider_progress", call_id = %report.call_id);
-            self.apply_progress(&identity, report.call_id, command)
+            self.apply_progress(&identity, report)
                 .instrument(span)
                 .await;
         }
@@ -193,18 +286,16 @@ impl Calls {
 
     /// Applies one provider report, waiting for the database (with backoff, up to
     /// [`PROGRESS_PATIENCE`]) while it is unavailable.
-    async fn apply_progress(
-        &self,
-        identity: &Identity,
-        call_id: Uuid,
-        command: impl Fn() -> Command,
-    ) {
+    async fn apply_progress(&self, identity: &Identity, report: ProgressReport) {
+        let call_id = report.call_id;
+        // When the provider said so, however long the database makes it wait.
+        let at = Utc::now();
         let received = std::time::Instant::now();
         let mut pause = PROGRESS_FIRST_PAUSE;
         loop {
-            match self.execute(identity, call_id, &command).await {
+            let (leg, progress) = (report.leg.clone(), report.progress.clone());
+            match self.report(identity, call_id, leg, progress, at).await {
                 Ok(_) => return,
-                // A call we hung up ourselves may still get the provider's late progress.
                 Err(e) if e.kind != ErrorKind::Unavailable => {
                     debug!(%call_id, error = %e, "provider progress not applied");
                     return;

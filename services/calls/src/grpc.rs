@@ -16,8 +16,10 @@ use uuid::Uuid;
 
 use crate::app::Calls;
 use crate::domain::{
-    CallStatus, Command, Direction, DomainError, Language, PhoneNumber, check_text,
+    CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, PhoneNumber,
+    check_text,
 };
+use crate::telephony::twilio;
 use crate::view::{CallView, Cursor, ListFilter};
 
 const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -266,6 +268,12 @@ pub fn to_proto(view: CallView) -> v1::Call {
         ended_at: call.ended_at.map(time::to_timestamp),
         updated_at: Some(time::to_timestamp(call.updated_at)),
         version: view.version,
+        carrier: call
+            .carrier
+            .as_ref()
+            .map(|leg| leg.carrier.as_str().to_owned())
+            .unwrap_or_default(),
+        carrier_call_id: call.carrier.map(|leg| leg.id).unwrap_or_default(),
     }
 }
 
@@ -468,12 +476,77 @@ impl CallsService for CallsGrpc {
             check_text("reason", &reason, MAX_REASON).map_err(ApiError::from)?;
             let view = self
                 .calls
-                .execute(&identity, id, || Command::End {
+                .finish(&identity, id, || Command::End {
                     reason: reason.clone(),
                     at: Utc::now(),
                 })
                 .await?;
             Ok(Response::new(to_proto(view)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn report_carrier_callback(
+        &self,
+        request: Request<v1::ReportCarrierCallbackRequest>,
+    ) -> Result<Response<v1::ReportCarrierCallbackResponse>, Status> {
+        let span = rpc_span("ReportCarrierCallback", &request);
+        async move {
+            let (identity, _) = self.caller(&request, Permission::CallsCarrier)?;
+            let req = request.into_inner();
+            let mut violations = Violations::default();
+            let id = violations.check(
+                "call_id",
+                Uuid::parse_str(&req.call_id)
+                    .map_err(|_| format!("{:?} is not a UUID", req.call_id)),
+            );
+            let carrier = violations.check(
+                "carrier",
+                match Carrier::parse(&req.carrier) {
+                    Some(Carrier::Twilio) => Ok(Carrier::Twilio),
+                    Some(Carrier::Vonage) => {
+                        Err("Vonage callbacks are not taken in this release".to_owned())
+                    }
+                    _ => Err(format!(
+                        "{:?} is not a carrier (twilio or vonage)",
+                        req.carrier
+                    )),
+                },
+            );
+            let progress = match carrier {
+                Some(Carrier::Twilio) => {
+                    violations.check("status", twilio::progress_of(&req.status))
+                }
+                _ => None,
+            };
+            let leg_id = &req.carrier_call_id;
+            let leg_id_ok = (1..=128).contains(&leg_id.len())
+                && leg_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !leg_id_ok {
+                violations.add(
+                    "carrier_call_id",
+                    "required: the carrier's id for the call, 1-128 letters, digits or -",
+                );
+            }
+            violations.finish()?;
+            let (Some(id), Some(carrier), Some(progress)) = (id, carrier, progress) else {
+                unreachable!("each is recorded as a violation when absent");
+            };
+            let leg = CarrierLeg {
+                carrier,
+                id: req.carrier_call_id,
+            };
+            let (view, applied) = self
+                .calls
+                .report(&identity, id, Some(leg), progress, Utc::now())
+                .await?;
+            Ok(Response::new(v1::ReportCarrierCallbackResponse {
+                call: Some(to_proto(view)),
+                applied,
+            }))
         }
         .instrument(span)
         .await

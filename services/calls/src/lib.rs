@@ -23,7 +23,7 @@ use comms_runtime::{ConfigError, Env, Shutdown};
 use tokio::net::TcpListener;
 
 pub use app::Calls;
-pub use telephony::SimulationConfig;
+pub use telephony::{SimulationConfig, TelephonyConfig};
 pub use watchdog::WatchdogConfig;
 
 /// The schemes a service's URL may have.
@@ -32,7 +32,8 @@ const GRPC: [&str; 2] = ["http", "https"];
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
-    pub simulation: SimulationConfig,
+    /// The provider that carries calls and its settings.
+    pub telephony: TelephonyConfig,
     pub watchdog: WatchdogConfig,
     /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
     pub queue: String,
@@ -46,7 +47,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             common: Common::from_env(env)?,
-            simulation: SimulationConfig::from_env(env)?,
+            telephony: TelephonyConfig::from_env(env)?,
             watchdog: WatchdogConfig::from_env(env)?,
             queue: env.string("CALLS_QUEUE", "comms.calls"),
             agents_url: env.url("AGENTS_GRPC_URL", "http://127.0.0.1:50053", &GRPC)?,
@@ -86,8 +87,17 @@ pub async fn run(
     let store = EventStore::new(pool.clone());
     let (sink, reports) = tokio::sync::mpsc::unbounded_channel();
     let consumer = config.consumer();
-    let telephony = telephony::SimulatedTelephony::new(config.simulation, sink);
-    let calls = Calls::new(store, Arc::new(telephony));
+    let telephony: Arc<dyn telephony::Telephony> = match config.telephony {
+        TelephonyConfig::Simulated(simulation) => {
+            Arc::new(telephony::SimulatedTelephony::new(simulation, sink))
+        }
+        TelephonyConfig::Twilio(twilio) => Arc::new(telephony::TwilioTelephony::new(twilio, sink)),
+    };
+    tracing::info!(
+        carrier = telephony.carrier().as_str(),
+        "calls are carried by this provider"
+    );
+    let calls = Calls::new(store, telephony);
     tokio::spawn(calls.clone().follow_progress(reports));
     tokio::spawn(watchdog::run(
         calls.clone(),

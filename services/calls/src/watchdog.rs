@@ -110,7 +110,16 @@ pub async fn sweep(
                 }
             }
         };
-        match calls.execute(&identity, call_id, command).await {
+        // A carrier's call whose callbacks stopped: ask the carrier first.
+        if let Ok(view) = calls.get(&identity, call_id).await
+            && let Some(now) = calls.reconcile(&identity, &view.call).await
+            && now.call.status.as_str() != status
+        {
+            info!(call = %call_id, status = now.call.status.as_str(), "the carrier said where a silent call stands");
+            settled += 1;
+            continue;
+        }
+        match calls.finish(&identity, call_id, command).await {
             Ok(view) => {
                 info!(call = %call_id, status = view.call.status.as_str(), "the watchdog settled a call");
                 settled += 1;

@@ -109,7 +109,8 @@ impl Feed {
             CallEvent::Started(_)
             | CallEvent::Ringing(_)
             | CallEvent::Updated(_)
-            | CallEvent::AgentAssigned(_) => return Ok(()),
+            | CallEvent::AgentAssigned(_)
+            | CallEvent::Placed(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();
         let recorded = lock_order::call(conn, call_id).await.map_err(retry)?;

@@ -63,7 +63,7 @@ fn authorized<T>(message: T, token: &str) -> Request<T> {
 
 /// REST through "the gateway": each request to a ready edge, in turn.
 async fn rest_load(gateway: Endpoints, token: String, stop: Arc<AtomicBool>, tally: Arc<Tally>) {
-    let http = reqwest::Client::new();
+    let http = comms_runtime::http::client(std::time::Duration::from_secs(120));
     let mut last_call = None::<String>;
     for turn in 0.. {
         if stop.load(Ordering::Relaxed) {
@@ -179,7 +179,7 @@ async fn rolling_the_calls_service_and_the_edge_under_load_fails_no_request() {
     calls_endpoints.ready(2).await;
     gateway.ready(2).await;
 
-    let http = reqwest::Client::new();
+    let http = comms_runtime::http::client(std::time::Duration::from_secs(120));
     let token = login(&http, &old_edge).await;
     let service_token = cluster.service_token();
     let (stop, rest, grpc) = (

@@ -60,7 +60,7 @@ async fn two_of_each_side_by_side_with_a_killed_relay_lose_and_double_nothing() 
     for relay in &relays {
         relay.ready().await;
     }
-    let http = reqwest::Client::new();
+    let http = comms_runtime::http::client(std::time::Duration::from_secs(120));
     let token = login(&http, &a.edge).await;
 
     // Exactly one relay publishes; the other waits.

@@ -52,7 +52,7 @@ fn secrets_never_reach_the_logs_or_the_database_in_the_clear() {
 
     let base = format!("http://127.0.0.1:{port}/api/communications");
     let secrets = runtime.block_on(async {
-        let http = reqwest::Client::new();
+        let http = comms_runtime::http::client(std::time::Duration::from_secs(120));
         let started = Instant::now();
         while http
             .get(format!("http://127.0.0.1:{port}/health"))

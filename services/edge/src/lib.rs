@@ -2,6 +2,7 @@
 //! problem+json from the one error table; OpenAPI 3.1 at `/openapi.json`, Swagger UI at `/docs`.
 
 mod auth;
+mod carriers;
 pub mod contacts_csv; // public for its fuzz target (fuzz/)
 mod hardening;
 mod json;
@@ -112,6 +113,8 @@ pub struct Config {
     pub cors_origins: Vec<http::HeaderValue>,
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
+    /// Where carriers call back and the keys their signatures use.
+    pub carriers: carriers::CarrierConfig,
 }
 
 impl Config {
@@ -184,6 +187,7 @@ impl Config {
             rate_limit_per_minute: env.parse("RATE_LIMIT_PER_MINUTE", 6000)?,
             cors_origins,
             trust_forwarded_for: env.bool("TRUST_X_FORWARDED_FOR", false)?,
+            carriers: carriers::CarrierConfig::from_env(env)?,
         })
     }
 }
@@ -280,6 +284,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout;
     let mut app = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(carrier_callbacks())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -299,6 +304,20 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(observe))
         .with_state(state)
+}
+
+/// Carriers' callbacks, verified by their signatures rather than a caller's credentials.
+fn carrier_callbacks() -> Router<AppState> {
+    use axum::routing::post;
+    Router::new()
+        .route(
+            "/webhooks/twilio/{org}/calls/{call_id}/status",
+            post(carriers::twilio::status),
+        )
+        .route(
+            "/webhooks/twilio/{org}/calls/{call_id}/answer",
+            post(carriers::twilio::answer),
+        )
 }
 
 async fn not_found() -> ProblemResponse {
@@ -366,6 +385,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
             rabbitmq_url: config.common.rabbitmq_url.clone(),
             rabbitmq: Default::default(),
         }),
+        carriers: Arc::new(config.carriers.clone()),
         shutdown: shutdown.clone(),
     };
     tracing::info!(addr = %listener.local_addr()?, "edge listening");

@@ -23,6 +23,7 @@ pub struct AppState {
     pub agents: AgentsServiceClient<Channel>,
     pub campaigns: CampaignsServiceClient<Channel>,
     pub probes: Arc<Probes>,
+    pub carriers: Arc<crate::carriers::CarrierConfig>,
     pub shutdown: Shutdown,
 }
 

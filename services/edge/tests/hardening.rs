@@ -38,7 +38,7 @@ async fn a_request_past_its_deadline_is_answered_504() {
         shutdown,
     ));
 
-    let http = reqwest::Client::new();
+    let http = comms_runtime::http::client(std::time::Duration::from_secs(120));
     let started = Instant::now();
     let response = loop {
         match http.get(&url).bearer_auth(&token).send().await {

@@ -14,12 +14,34 @@ use uuid::Uuid;
 pub use comms_proto::Language;
 
 use super::events::{
-    AgentAssigned, Answered, Canceled, Ended, EndedOutcome, Failed, FailedOutcome, Ringing,
+    AgentAssigned, Answered, Canceled, Ended, EndedOutcome, Failed, FailedOutcome, Placed, Ringing,
     Started, Updated,
 };
 use super::{CallEvent, PhoneNumber};
 
-pub use comms_events::call::{CallStatus, Direction};
+pub use comms_events::call::{CallStatus, Carrier, Direction};
+
+/// A carrier's line for a call: the carrier and its own id for the call (Twilio's `CallSid`,
+/// Vonage's `uuid`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CarrierLeg {
+    pub carrier: Carrier,
+    pub id: String,
+}
+
+/// What a carrier (or the simulator) says happened to a call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress {
+    Ringing,
+    Answered,
+    /// Never connected: `outcome` is failed, no_answer or busy.
+    Failed {
+        outcome: CallStatus,
+        reason: String,
+    },
+    /// The far end hung up an answered call.
+    HungUp,
+}
 
 /// The state of one call, folded from its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +63,9 @@ pub struct Call {
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The carrier's line, once a carrier took the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<CarrierLeg>,
 }
 
 pub enum Command {
@@ -53,7 +78,15 @@ pub enum Command {
         language: Language,
         at: DateTime<Utc>,
     },
-    /// From the telephony provider.
+    /// A carrier's report: its line for the call, what happened, or both. Carriers repeat and
+    /// reorder their reports, so progress the call has already passed changes nothing (where
+    /// the `Mark…` commands refuse it).
+    Report {
+        leg: Option<CarrierLeg>,
+        progress: Option<Progress>,
+        at: DateTime<Utc>,
+    },
+    /// Progress, strictly: each refuses a call past it.
     MarkRinging {
         at: DateTime<Utc>,
     },
@@ -135,6 +168,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
     let call_id = call.id;
     let event = match command {
         Command::Initiate { .. } => return Err(DomainError::AlreadyExists),
+        Command::Report { leg, progress, at } => return report(call, leg, progress, at),
         Command::MarkRinging { at } => match call.status {
             CallStatus::Initiated => CallEvent::Ringing(Ringing {
                 call_id,
@@ -232,6 +266,74 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
     Ok(vec![event])
 }
 
+/// A carrier's report: the line, recorded once, then the progress it brings, if the call has
+/// not passed it.
+fn report(
+    call: &Call,
+    leg: Option<CarrierLeg>,
+    progress: Option<Progress>,
+    at: DateTime<Utc>,
+) -> Result<Vec<CallEvent>, DomainError> {
+    let mut events = match (leg, &call.carrier) {
+        (None, _) => vec![],
+        (Some(leg), Some(current)) if leg == *current => vec![],
+        (Some(leg), Some(current)) => {
+            return Err(DomainError::Invalid {
+                field: "carrier_call_id",
+                reason: format!(
+                    "the call is {} call {:?}, not {:?}",
+                    current.carrier.as_str(),
+                    current.id,
+                    leg.id
+                ),
+            });
+        }
+        (Some(leg), None) => vec![CallEvent::Placed(Placed {
+            call_id: call.id,
+            carrier: leg.carrier,
+            carrier_call_id: leg.id,
+            placed_at: at,
+        })],
+    };
+    let commands = match progress {
+        None => vec![],
+        Some(Progress::Ringing) => vec![Command::MarkRinging { at }],
+        Some(Progress::Answered) => vec![Command::MarkAnswered { at }],
+        Some(Progress::Failed { outcome, reason }) => vec![Command::MarkFailed {
+            outcome,
+            reason,
+            at,
+        }],
+        // A hang-up whose answer was never heard (the carrier's callbacks crossed) was answered.
+        Some(Progress::HungUp) => {
+            let end = Command::End {
+                reason: "remote hang-up".into(),
+                at,
+            };
+            match call.status {
+                CallStatus::Initiated | CallStatus::Ringing => {
+                    vec![Command::MarkAnswered { at }, end]
+                }
+                _ => vec![end],
+            }
+        }
+    };
+    let mut state = call.clone();
+    for command in commands {
+        match handle(Some(&state), command) {
+            Ok(more) => {
+                for event in more {
+                    state = apply(Some(state), &event);
+                    events.push(event);
+                }
+            }
+            Err(DomainError::IllegalTransition { .. }) => break,
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(events)
+}
+
 /// Free text people type: any characters but NUL and other control characters (tab and line
 /// breaks are fine). PostgreSQL cannot store NUL in text or jsonb at all.
 pub fn check_text(field: &'static str, value: &str, max_chars: usize) -> Result<(), DomainError> {
@@ -302,6 +404,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
             answered_at: None,
             ended_at: None,
             updated_at: e.started_at,
+            carrier: None,
         },
         (Some(mut call), event) => {
             match event {
@@ -337,6 +440,12 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 CallEvent::AgentAssigned(e) => {
                     call.agent_id = Some(e.agent_id);
                     call.updated_at = e.assigned_at;
+                }
+                CallEvent::Placed(e) => {
+                    call.carrier = Some(CarrierLeg {
+                        carrier: e.carrier,
+                        id: e.carrier_call_id.clone(),
+                    });
                 }
                 CallEvent::Updated(e) => {
                     if let Some(notes) = &e.notes {

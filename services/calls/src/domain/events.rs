@@ -3,5 +3,5 @@
 
 pub use comms_events::call::{
     AgentAssigned, Answered, CallEvent, Canceled, Ended, EndedOutcome, Failed, FailedOutcome,
-    Ringing, Started, Updated,
+    Placed, Ringing, Started, Updated,
 };

@@ -1,14 +1,24 @@
-//! Telephony providers place calls and report their progress. The simulated provider drives
-//! calls without a carrier; real carriers (Twilio, Vonage) plug in behind the same trait.
+//! Telephony providers place calls, hang them up and report their progress. The simulated
+//! provider drives calls without a carrier; Twilio is a carrier behind the same trait.
+//!
+//! A provider reports what it learns on the sink it was built with (the carrier's id for a call,
+//! ringing, answer, hang-up); a carrier's status callbacks arrive through the edge as the same
+//! reports. Each becomes a command, so each becomes an event.
 
+mod config;
 mod simulated;
+pub mod twilio;
 
+pub use config::TelephonyConfig;
 pub use simulated::{Outcome, SimulatedTelephony, SimulationConfig};
+pub use twilio::{TwilioConfig, TwilioTelephony};
 
+use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::domain::{CallStatus, PhoneNumber};
+use crate::domain::PhoneNumber;
+pub use crate::domain::{Carrier, CarrierLeg, Progress};
 
 /// What the provider is asked to dial.
 #[derive(Debug, Clone)]
@@ -19,31 +29,60 @@ pub struct DialRequest {
     pub from: Option<PhoneNumber>,
 }
 
-/// Progress the provider reports for a call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Progress {
-    Ringing,
-    Answered,
-    /// Never connected: `outcome` is failed, no_answer or busy.
-    Failed {
-        outcome: CallStatus,
-        reason: String,
-    },
-    /// The far end hung up an answered call.
-    HungUp,
+/// A line to hang up: the call, the carrier's leg when the carrier has named it, and whether it
+/// was answered as far as we know.
+#[derive(Debug, Clone)]
+pub struct HangUp {
+    pub call_id: Uuid,
+    pub leg: Option<CarrierLeg>,
+    pub answered: bool,
 }
 
+/// What a provider learned about a call: its line, its progress, or both.
 #[derive(Debug, Clone)]
 pub struct ProgressReport {
     pub org_id: String,
     pub call_id: Uuid,
-    pub progress: Progress,
+    pub leg: Option<CarrierLeg>,
+    pub progress: Option<Progress>,
 }
 
 /// Where providers send progress; the calls service turns each report into a command.
 pub type ProgressSink = mpsc::UnboundedSender<ProgressReport>;
 
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TelephonyError {
+    /// The carrier said no (a 4xx): asking again would get the same answer.
+    #[error("{carrier} refused: {detail}")]
+    Refused {
+        carrier: &'static str,
+        detail: String,
+    },
+    /// The carrier could not be reached or failed (a 5xx, a 429, a timeout): worth retrying.
+    #[error("{carrier} unavailable: {detail}")]
+    Unavailable {
+        carrier: &'static str,
+        detail: String,
+    },
+}
+
+impl TelephonyError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
 pub trait Telephony: Send + Sync + 'static {
-    /// Starts dialing. Returns at once; progress arrives on the sink given at construction.
+    fn carrier(&self) -> Carrier;
+
+    /// Starts dialing. Returns at once; the carrier's id for the call and its progress arrive
+    /// on the sink given at construction (a refusal as a failed call).
     fn dial(&self, request: DialRequest);
+
+    /// Hangs the line up at the carrier. Done once the carrier took the request.
+    fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>>;
+
+    /// Where the carrier says the call stands now, for a call whose reports stopped; `None`
+    /// when the call has not moved on (queued, or a provider that keeps no record).
+    fn fetch(&self, leg: CarrierLeg) -> BoxFuture<'_, Result<Option<Progress>, TelephonyError>>;
 }

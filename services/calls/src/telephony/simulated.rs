@@ -9,7 +9,17 @@ use std::time::Duration;
 
 use comms_runtime::{ConfigError, Env};
 
-use super::{DialRequest, Progress, ProgressReport, ProgressSink, Telephony};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::future::BoxFuture;
+use tokio::task::AbortHandle;
+use uuid::Uuid;
+
+use super::{
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink, Telephony,
+    TelephonyError,
+};
 use crate::domain::CallStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,26 +114,44 @@ impl FromStr for OutcomeWeights {
 pub struct SimulatedTelephony {
     config: SimulationConfig,
     sink: ProgressSink,
+    /// The simulations still running, by call: hanging up a call ends its simulation.
+    lines: Arc<Mutex<HashMap<Uuid, AbortHandle>>>,
 }
 
 impl SimulatedTelephony {
     pub fn new(config: SimulationConfig, sink: ProgressSink) -> Self {
-        Self { config, sink }
+        Self {
+            config,
+            sink,
+            lines: Arc::default(),
+        }
     }
 }
 
 impl Telephony for SimulatedTelephony {
+    fn carrier(&self) -> Carrier {
+        Carrier::Simulated
+    }
+
     fn dial(&self, request: DialRequest) {
         let config = self.config.clone();
         let sink = self.sink.clone();
-        tokio::spawn(async move {
+        let lines = self.lines.clone();
+        let call_id = request.call_id;
+        let mut running = self
+            .lines
+            .lock()
+            .expect("the lines' lock is never poisoned");
+        let task = tokio::spawn(async move {
             let report = |progress| {
                 sink.send(ProgressReport {
                     org_id: request.org_id.clone(),
                     call_id: request.call_id,
-                    progress,
+                    leg: None,
+                    progress: Some(progress),
                 })
             };
+            let _done = Finished(lines, request.call_id);
             tokio::time::sleep(config.ring_after).await;
             if report(Progress::Ringing).is_err() {
                 return; // the service is shutting down
@@ -146,6 +174,35 @@ impl Telephony for SimulatedTelephony {
             tokio::time::sleep(config.talk_for).await;
             let _ = report(Progress::HungUp);
         });
+        running.insert(call_id, task.abort_handle());
+    }
+
+    fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        let running = self
+            .lines
+            .lock()
+            .expect("the lines' lock is never poisoned")
+            .remove(&line.call_id);
+        if let Some(simulation) = running {
+            simulation.abort();
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The simulator names no carrier leg, so it is never asked.
+    fn fetch(&self, _leg: CarrierLeg) -> BoxFuture<'_, Result<Option<Progress>, TelephonyError>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// Forgets a simulation when it ends, however it ends.
+struct Finished(Arc<Mutex<HashMap<Uuid, AbortHandle>>>, Uuid);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.remove(&self.1);
+        }
     }
 }
 

@@ -107,7 +107,7 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
         children.push((service, command.spawn()?));
     }
     let edge = format!("http://127.0.0.1:{edge_port}");
-    let http = reqwest::Client::new();
+    let http = comms_runtime::http::client(std::time::Duration::from_secs(120));
     for _ in 0..300 {
         let ready = http
             .get(format!("{edge}/health"))
@@ -172,7 +172,7 @@ async fn load(
     duration: Duration,
     ids: &Arc<Mutex<Vec<String>>>,
 ) -> anyhow::Result<Samples> {
-    let http = reqwest::Client::builder()
+    let http = comms_runtime::http::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
     let started = Instant::now();

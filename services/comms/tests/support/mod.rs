@@ -244,7 +244,7 @@ impl Instance {
 
     /// Waits until `/health` answers 200 (the readiness probe), failing if the process exits.
     pub async fn ready(&self) {
-        let http = reqwest::Client::new();
+        let http = comms_runtime::http::client(std::time::Duration::from_secs(120));
         let started = Instant::now();
         loop {
             if let Ok(response) = http.get(self.health_url()).send().await
@@ -265,7 +265,9 @@ impl Instance {
 
     /// The instance's Prometheus metrics, as text.
     pub async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.health))
+        comms_runtime::http::client(Duration::from_secs(30))
+            .get(format!("{}/metrics", self.health))
+            .send()
             .await
             .unwrap()
             .text()
@@ -409,7 +411,7 @@ impl Endpoints {
         };
         let (endpoints, health) = (self.0.clone(), instance.health_url());
         tokio::spawn(async move {
-            let http = reqwest::Client::builder()
+            let http = comms_runtime::http::builder()
                 .timeout(Duration::from_millis(500))
                 .build()
                 .unwrap();

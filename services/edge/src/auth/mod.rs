@@ -146,6 +146,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The fleet itself acting in an organization, for a carrier's verified callback.
+    pub fn system(auth: Arc<Auth>, org_id: &str, component: &str) -> Self {
+        Self {
+            identity: Identity::system(org_id, component),
+            auth,
+        }
+    }
+
     /// 403 naming the permission, unless the caller's role holds it.
     pub fn require(&self, permission: Permission) -> Result<Scope, ProblemResponse> {
         Ok(self.identity.require(permission)?)

@@ -95,6 +95,10 @@ pub struct Call {
     pub updated_at: Option<DateTime<Utc>>,
     /// Increases with every change.
     pub version: u64,
+    /// Who carries the line: simulated, twilio or vonage; absent until a carrier took the call.
+    pub carrier: Option<String>,
+    /// The carrier's id for the call (Twilio's CallSid, Vonage's uuid).
+    pub carrier_call_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,6 +182,8 @@ impl From<v1::Call> for Call {
             ended_at: time(call.ended_at),
             updated_at: time(call.updated_at),
             version: call.version,
+            carrier: non_empty(call.carrier),
+            carrier_call_id: non_empty(call.carrier_call_id),
         }
     }
 }

@@ -1,0 +1,382 @@
+//! Calls carried by Twilio, against a fake Twilio on loopback written from Twilio's documentation
+//! (`telephony/fake_twilio.rs`): the fleet places a call with the documented fields, signed
+//! status callbacks (signed by twilio-python) move it along over REST, repeated, reordered,
+//! forged and misdirected callbacks change nothing, hanging up reaches Twilio (retried while it
+//! fails), and the watchdog asks Twilio about a call whose callbacks stopped.
+
+#[path = "telephony/fake_twilio.rs"]
+mod fake_twilio;
+mod support;
+
+use std::time::Duration;
+
+use fake_twilio::{FakeTwilio, PUBLIC_BASE_URL, Received};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Fleet, ORG, fields, json_of, problem, until};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+async fn fleet_on(twilio: &FakeTwilio, extra: &[(&str, &str)]) -> Fleet {
+    let env = twilio.env();
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    pairs.extend_from_slice(extra);
+    Fleet::start_with("60000", &pairs).await
+}
+
+async fn place(fleet: &Fleet, to: &str) -> String {
+    let created = json_of(
+        fleet
+            .post("/api/communications/calls")
+            .json(&json!({ "to": to })),
+    )
+    .await;
+    created["id"].as_str().unwrap().to_owned()
+}
+
+async fn call(fleet: &Fleet, id: &str) -> Value {
+    json_of(fleet.get(&format!("/api/communications/calls/{id}"))).await
+}
+
+async fn call_until(fleet: &Fleet, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    until(PATIENCE, || call(fleet, id), done).await
+}
+
+fn callback_url(id: &str, what: &str) -> String {
+    format!("{PUBLIC_BASE_URL}/webhooks/twilio/{ORG}/calls/{id}/{what}")
+}
+
+/// Sends Twilio's status callback for `status` about the call, and answers its status code.
+async fn status(
+    twilio: &FakeTwilio,
+    fleet: &Fleet,
+    placed: &Received,
+    sid: &str,
+    status: &str,
+) -> StatusCode {
+    let url = placed.one("StatusCallback");
+    let params = FakeTwilio::status_params(placed, sid, status, "1");
+    twilio
+        .send(&fleet.fleet.edge.to_string(), url, &params)
+        .await
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_is_placed_with_twilio_and_moved_along_by_its_signed_callbacks() {
+    let twilio = FakeTwilio::start().await;
+    let fleet = fleet_on(&twilio, &[]).await;
+    let edge = fleet.fleet.edge.to_string();
+    let id = place(&fleet, "+14155550100").await;
+
+    // The documented fields, exactly; StatusCallbackEvent repeated as Twilio's SDK sends lists.
+    let (sid, placed) = twilio.placed("+14155550100").await;
+    assert_eq!(placed.one("From"), fake_twilio::PHONE_NUMBER);
+    assert_eq!(placed.one("Url"), callback_url(&id, "answer"));
+    assert_eq!(placed.one("Method"), "POST");
+    assert_eq!(placed.one("StatusCallback"), callback_url(&id, "status"));
+    assert_eq!(placed.one("StatusCallbackMethod"), "POST");
+    assert_eq!(
+        placed.all("StatusCallbackEvent"),
+        ["initiated", "ringing", "answered", "completed"]
+    );
+    let carried = call_until(&fleet, &id, |c| c["carrier_call_id"] == sid.as_str()).await;
+    assert_eq!(carried["carrier"], "twilio");
+
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "initiated").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "ringing").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(call(&fleet, &id).await["status"], "ringing");
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "in-progress").await,
+        StatusCode::NO_CONTENT
+    );
+    let answered = call(&fleet, &id).await;
+    assert_eq!(answered["status"], "answered");
+
+    // Repeated, late and port-variant callbacks change nothing.
+    let events = fleet.event_count().await;
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "in-progress").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "ringing").await,
+        StatusCode::NO_CONTENT
+    );
+    let with_port = placed
+        .one("StatusCallback")
+        .replace("comms.example.test", "comms.example.test:443");
+    let params = FakeTwilio::status_params(&placed, &sid, "ringing", "3");
+    let signature =
+        fake_twilio::python_signature(fake_twilio::AUTH_TOKEN, &with_port, &params).await;
+    let sent = twilio
+        .send_signed(&edge, placed.one("StatusCallback"), &params, &signature)
+        .await;
+    assert_eq!(sent.status(), StatusCode::NO_CONTENT, "signed with :443");
+    assert_eq!(fleet.event_count().await, events);
+    assert_eq!(call(&fleet, &id).await["version"], answered["version"]);
+
+    // The answer URL: the caller is held, in the call's language, until an agent is assigned.
+    let url = placed.one("Url");
+    let params = [
+        ("CallSid", sid.as_str()),
+        ("CallStatus", "in-progress"),
+        ("AccountSid", fake_twilio::ACCOUNT_SID),
+    ];
+    let answer = twilio.send(&edge, url, &params).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(
+        answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/xml")
+    );
+    let twiml = answer.text().await.unwrap();
+    assert!(
+        twiml.contains(r#"<Say language="en-US">Please hold while we connect you.</Say>"#)
+            && twiml.contains(&format!(
+                "<Redirect method=\"POST\">{url}?held=1</Redirect>"
+            )),
+        "{twiml}"
+    );
+
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "completed").await,
+        StatusCode::NO_CONTENT
+    );
+    let ended = call(&fleet, &id).await;
+    assert_eq!(ended["status"], "ended");
+    assert_eq!(ended["end_reason"], "remote hang-up");
+    // A terminal call never leaves its state.
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "busy").await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(call(&fleet, &id).await["status"], "ended");
+
+    let placed_events = fleet.next_types("comms.call.placed", 1).await;
+    assert_eq!(placed_events[0].1["data"]["carrier_call_id"], sid.as_str());
+    support::assert_events_match_their_schemas(&fleet.pool).await;
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_misdirected_and_malformed_callbacks_are_refused_with_nothing_recorded() {
+    let twilio = FakeTwilio::start().await;
+    let fleet = fleet_on(&twilio, &[]).await;
+    let edge = fleet.fleet.edge.to_string();
+    let id = place(&fleet, "+14155550100").await;
+    let (sid, placed) = twilio.placed("+14155550100").await;
+    call_until(&fleet, &id, |c| c["carrier_call_id"] == sid.as_str()).await;
+    let events = fleet.event_count().await;
+    let url = placed.one("StatusCallback");
+    let answered = FakeTwilio::status_params(&placed, &sid, "in-progress", "2");
+
+    // Signed with another account's token; no signature; a signature for another URL, sent
+    // with that URL's Host (a spoofed Host header does not choose what is verified).
+    let forged =
+        fake_twilio::python_signature("0123456789abcdef0123456789abcdef", url, &answered).await;
+    let refused = twilio.send_signed(&edge, url, &answered, &forged).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("X-Twilio-Signature"),
+        "{body}"
+    );
+    assert_eq!(
+        twilio.send_signed(&edge, url, &answered, "").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let elsewhere = url.replace(PUBLIC_BASE_URL, "https://evil.test");
+    let signature =
+        fake_twilio::python_signature(fake_twilio::AUTH_TOKEN, &elsewhere, &answered).await;
+    let spoofed = fleet
+        .http
+        .clone()
+        .post(format!(
+            "http://{edge}{}",
+            url.strip_prefix(PUBLIC_BASE_URL).unwrap()
+        ))
+        .header("host", "evil.test")
+        .header("x-forwarded-host", "evil.test")
+        .header("x-forwarded-proto", "https")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(serde_urlencoded::to_string(&answered).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(spoofed.status(), StatusCode::FORBIDDEN);
+    // Altered after signing.
+    let signature = fake_twilio::python_signature(fake_twilio::AUTH_TOKEN, url, &answered).await;
+    let mut altered = answered.clone();
+    altered[3] = ("CallStatus", "completed");
+    assert_eq!(
+        twilio
+            .send_signed(&edge, url, &altered, &signature)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // Validly signed, but about a call this organization does not have, or not this call.
+    let other_org = url.replace(&format!("/{ORG}/"), "/org_other/");
+    let (status, _) = problem(
+        fleet
+            .http
+            .clone()
+            .post(format!(
+                "http://{edge}{}",
+                other_org.strip_prefix(PUBLIC_BASE_URL).unwrap()
+            ))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header(
+                "x-twilio-signature",
+                fake_twilio::python_signature(fake_twilio::AUTH_TOKEN, &other_org, &answered).await,
+            )
+            .body(serde_urlencoded::to_string(&answered).unwrap()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let unknown = callback_url(&uuid::Uuid::new_v4().to_string(), "status");
+    assert_eq!(
+        twilio.send(&edge, &unknown, &answered).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let another_sid = "CAffffffffffffffffffffffffffffffff";
+    let mut crossed = answered.clone();
+    crossed[2] = ("CallSid", another_sid);
+    let sent = twilio.send(&edge, url, &crossed).await;
+    assert_eq!(sent.status(), StatusCode::BAD_REQUEST);
+    let body: Value = sent.json().await.unwrap();
+    assert_eq!(fields(&body), ["carrier_call_id"], "{body}");
+
+    // Signed but malformed: a status Twilio does not have, required parameters missing.
+    let mut exploded = answered.clone();
+    exploded[3] = ("CallStatus", "exploded");
+    let sent = twilio.send(&edge, url, &exploded).await;
+    assert_eq!(sent.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(fields(&sent.json().await.unwrap()), ["status"]);
+    let sent = twilio
+        .send(&edge, url, &[("AccountSid", fake_twilio::ACCOUNT_SID)])
+        .await;
+    assert_eq!(sent.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        fields(&sent.json().await.unwrap()),
+        ["CallSid", "CallStatus"]
+    );
+    let json_body = fleet
+        .http
+        .clone()
+        .post(format!(
+            "http://{edge}{}",
+            url.strip_prefix(PUBLIC_BASE_URL).unwrap()
+        ))
+        .header("content-type", "application/json")
+        .header("x-twilio-signature", "x")
+        .body(r#"{"CallStatus":"completed"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    assert_eq!(fleet.event_count().await, events, "nothing was recorded");
+    assert_eq!(call(&fleet, &id).await["status"], "initiated");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hanging_up_reaches_twilio_and_is_retried_while_twilio_fails() {
+    let twilio = FakeTwilio::start().await;
+    let fleet = fleet_on(&twilio, &[]).await;
+
+    // Answered: Status=completed, after two 500s.
+    let id = place(&fleet, "+14155550100").await;
+    let (sid, placed) = twilio.placed("+14155550100").await;
+    call_until(&fleet, &id, |c| c["carrier_call_id"] == sid.as_str()).await;
+    twilio.set_status(&sid, "in-progress");
+    status(&twilio, &fleet, &placed, &sid, "in-progress").await;
+    twilio.fail_next_updates(&[500, 500]);
+    let ended = json_of(fleet.delete(&format!("/api/communications/calls/{id}"))).await;
+    assert_eq!(ended["status"], "ended");
+    let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 3).await;
+    assert!(
+        updates.iter().all(|u| u.one("Status") == "completed"),
+        "{updates:?}"
+    );
+
+    // Never answered: Status=canceled, which Twilio takes for a ringing call.
+    let id = place(&fleet, "+14155550122").await;
+    let (sid, _) = twilio.placed("+14155550122").await;
+    call_until(&fleet, &id, |c| c["carrier_call_id"] == sid.as_str()).await;
+    twilio.set_status(&sid, "ringing");
+    let canceled = json_of(fleet.delete(&format!("/api/communications/calls/{id}"))).await;
+    assert_eq!(canceled["status"], "canceled");
+    let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
+    assert_eq!(updates[0].one("Status"), "canceled");
+
+    // Answered at Twilio before its callback reached us: canceled does not end it, so the
+    // call is completed too.
+    let id = place(&fleet, "+14155550133").await;
+    let (sid, _) = twilio.placed("+14155550133").await;
+    call_until(&fleet, &id, |c| c["carrier_call_id"] == sid.as_str()).await;
+    twilio.set_status(&sid, "in-progress");
+    json_of(fleet.delete(&format!("/api/communications/calls/{id}"))).await;
+    let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 2).await;
+    let asked: Vec<&str> = updates.iter().map(|u| u.one("Status")).collect();
+    assert_eq!(asked, ["canceled", "completed"]);
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_twilio_refuses_fails_with_twilios_reason() {
+    let twilio = FakeTwilio::start().await;
+    twilio.refuse_calls_to("+14155550199");
+    let fleet = fleet_on(&twilio, &[]).await;
+    let id = place(&fleet, "+14155550199").await;
+    let failed = call_until(&fleet, &id, |c| c["status"] == "failed").await;
+    let reason = failed["end_reason"].as_str().unwrap();
+    assert!(
+        reason.contains("is not a valid phone number") && reason.contains("21211"),
+        "{reason}"
+    );
+    assert_eq!(failed["carrier"], Value::Null);
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watchdog_asks_twilio_about_a_call_whose_callbacks_stopped() {
+    let twilio = FakeTwilio::start().await;
+    let fleet = fleet_on(&twilio, &[("UNANSWERED_TIMEOUT_SECONDS", "1")]).await;
+    // Answered at Twilio, its callbacks lost: the watchdog learns it from Twilio.
+    let id = place(&fleet, "+14155550100").await;
+    let (sid, _) = twilio.placed("+14155550100").await;
+    twilio.set_status(&sid, "in-progress");
+    let answered = call_until(&fleet, &id, |c| c["status"] != "initiated").await;
+    assert_eq!(answered["status"], "answered");
+    assert_eq!(answered["carrier_call_id"], sid.as_str());
+
+    // Still ringing at Twilio past the limit: failed here, and hung up there.
+    let id = place(&fleet, "+14155550122").await;
+    let (sid, _) = twilio.placed("+14155550122").await;
+    twilio.set_status(&sid, "ringing");
+    let failed = call_until(&fleet, &id, |c| c["status"] == "failed").await;
+    assert!(
+        failed["end_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no answer or outcome")
+    );
+    let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
+    assert_eq!(updates[0].one("Status"), "canceled");
+    fleet.stop().await;
+}

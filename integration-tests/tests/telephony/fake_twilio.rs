@@ -1,0 +1,414 @@
+//! A Twilio of our own on loopback, written from Twilio's documentation of the Call resource
+//! (<https://www.twilio.com/docs/voice/api/call-resource>) and of its webhooks
+//! (<https://www.twilio.com/docs/usage/webhooks/voice-webhooks>), not from our client: it
+//! insists on HTTP Basic with the account SID and auth token and on form bodies, answers in
+//! Twilio's JSON (errors as `{code, message, more_info, status}`), and sends status callbacks
+//! signed by twilio-python's own `RequestValidator`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const AUTH_TOKEN: &str = "f00dbabe0123456789abcdef01234567";
+pub const PHONE_NUMBER: &str = "+14155550111";
+/// The edge's address as Twilio knows it; the fake sends to the real one and signs this.
+pub const PUBLIC_BASE_URL: &str = "https://comms.example.test";
+
+/// A request Twilio received: its form, in order, repeated keys kept.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub form: Vec<(String, String)>,
+    /// The SID of the call a create request made.
+    pub sid: Option<String>,
+}
+
+impl Received {
+    pub fn one(&self, key: &str) -> &str {
+        let values = self.all(key);
+        assert_eq!(values.len(), 1, "{key} in {:?}", self.form);
+        values[0]
+    }
+
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.form
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    received: Vec<Received>,
+    /// Each call's status as Twilio knows it, by SID.
+    calls: HashMap<String, String>,
+    /// Statuses to answer call updates with before serving them (a failing Twilio).
+    failures: Vec<u16>,
+    /// A `To` number Twilio refuses as invalid.
+    refused_to: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct FakeTwilio {
+    inner: Arc<Mutex<Inner>>,
+    pub url: String,
+    http: reqwest::Client,
+}
+
+impl FakeTwilio {
+    pub async fn start() -> Self {
+        let inner = Arc::new(Mutex::new(Inner::default()));
+        let app = Router::new()
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls.json",
+                post(create_call),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}",
+                post(update_call).get(fetch_call),
+            )
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            inner,
+            url,
+            http: comms_runtime::http::client(std::time::Duration::from_secs(120)),
+        }
+    }
+
+    /// The environment that points a fleet at this Twilio.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TELEPHONY_PROVIDER", "twilio".into()),
+            ("TWILIO_ACCOUNT_SID", ACCOUNT_SID.into()),
+            ("TWILIO_AUTH_TOKEN", AUTH_TOKEN.into()),
+            ("TWILIO_PHONE_NUMBER", PHONE_NUMBER.into()),
+            ("TWILIO_API_URL", self.url.clone()),
+            ("PUBLIC_BASE_URL", PUBLIC_BASE_URL.into()),
+        ]
+    }
+
+    pub fn fail_next_updates(&self, statuses: &[u16]) {
+        self.inner.lock().unwrap().failures = statuses.to_vec();
+    }
+
+    pub fn refuse_calls_to(&self, number: &str) {
+        self.inner.lock().unwrap().refused_to = Some(number.into());
+    }
+
+    /// Moves a call along at Twilio without telling anyone (a lost callback).
+    pub fn set_status(&self, sid: &str, status: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .calls
+            .insert(sid.into(), status.into());
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().received.clone()
+    }
+
+    /// The requests to `path_suffix` so far, waiting (up to 20 s) for at least `n`.
+    pub async fn wait_for(&self, path_suffix: &str, n: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let matching: Vec<Received> = self
+                .received()
+                .into_iter()
+                .filter(|r| r.path.ends_with(path_suffix))
+                .collect();
+            if matching.len() >= n {
+                return matching;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "Twilio got fewer than {n} requests to …{path_suffix}: {:?}",
+            self.received()
+        );
+    }
+
+    /// The call a `POST …/Calls.json` created for `to`, and the request: waits for it.
+    pub async fn placed(&self, to: &str) -> (String, Received) {
+        for _ in 0..200 {
+            let found = self
+                .received()
+                .into_iter()
+                .find(|r| r.path.ends_with("/Calls.json") && r.one("To") == to);
+            if let Some(request) = found {
+                return (request.sid.clone().expect("a created call"), request);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("Twilio was never asked to call {to}: {:?}", self.received());
+    }
+
+    /// Sends a callback to `url` (one the fleet gave, under [`PUBLIC_BASE_URL`]) at the edge
+    /// `edge` (host:port), signed as Twilio signs it, by twilio-python.
+    pub async fn send(&self, edge: &str, url: &str, params: &[(&str, &str)]) -> reqwest::Response {
+        let signature = python_signature(AUTH_TOKEN, url, params).await;
+        self.send_signed(edge, url, params, &signature).await
+    }
+
+    /// Sends a callback with whatever signature the test chooses.
+    pub async fn send_signed(
+        &self,
+        edge: &str,
+        url: &str,
+        params: &[(&str, &str)],
+        signature: &str,
+    ) -> reqwest::Response {
+        let path = url.strip_prefix(PUBLIC_BASE_URL).unwrap_or_else(|| {
+            // Any other origin: the path after it.
+            let after_scheme = url.split_once("://").unwrap().1;
+            &after_scheme[after_scheme.find('/').unwrap()..]
+        });
+        let mut request = self
+            .http
+            .post(format!("http://{edge}{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("user-agent", "TwilioProxy/1.1")
+            .body(serde_urlencoded::to_string(params).unwrap());
+        if !signature.is_empty() {
+            request = request.header("x-twilio-signature", signature);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A status callback's parameters as Twilio documents them.
+    pub fn status_params<'a>(
+        placed: &'a Received,
+        sid: &'a str,
+        status: &'a str,
+        sequence: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("AccountSid", ACCOUNT_SID),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", sid),
+            ("CallStatus", status),
+            ("CallbackSource", "call-progress-events"),
+            ("Called", placed.one("To")),
+            ("Caller", placed.one("From")),
+            ("Direction", "outbound-api"),
+            ("From", placed.one("From")),
+            ("SequenceNumber", sequence),
+            ("Timestamp", "Sun, 06 Dec 2026 05:00:00 +0000"),
+            ("To", placed.one("To")),
+        ]
+    }
+}
+
+/// twilio-python's `RequestValidator.compute_signature`, run outside the test's runtime.
+pub async fn python_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
+    let as_json = serde_json::to_string(
+        &params
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
+    .unwrap();
+    let (token, url) = (token.to_owned(), url.to_owned());
+    tokio::task::spawn_blocking(move || {
+        crate::support::python("twilio_sign.py", &[&token, &url, &as_json])
+    })
+    .await
+    .unwrap()
+}
+
+/// Twilio's error answer: `{code, message, more_info, status}`.
+struct TwilioError {
+    status: StatusCode,
+    code: u32,
+    message: String,
+}
+
+impl IntoResponse for TwilioError {
+    fn into_response(self) -> Response {
+        let code = self.code;
+        let body = json!({
+            "code": code,
+            "message": self.message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+            "status": self.status.as_u16(),
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+fn twilio_error(status: StatusCode, code: u32, message: &str) -> TwilioError {
+    TwilioError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+/// HTTP Basic with the account SID and its auth token, or Twilio's 20003.
+fn authenticated(headers: &HeaderMap, account: &str) -> Result<(), TwilioError> {
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
+    );
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if account != ACCOUNT_SID || given != Some(expected.as_str()) {
+        return Err(twilio_error(
+            StatusCode::UNAUTHORIZED,
+            20003,
+            "Authenticate",
+        ));
+    }
+    Ok(())
+}
+
+fn form_of(headers: &HeaderMap, body: &Bytes) -> Result<Vec<(String, String)>, TwilioError> {
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(twilio_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            20415,
+            "Unsupported Media Type",
+        ));
+    }
+    serde_urlencoded::from_bytes(body)
+        .map_err(|_| twilio_error(StatusCode::BAD_REQUEST, 20001, "Invalid form body"))
+}
+
+fn call_resource(sid: &str, status: &str) -> Value {
+    json!({
+        "sid": sid,
+        "account_sid": ACCOUNT_SID,
+        "status": status,
+        "api_version": "2010-04-01",
+        "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{sid}.json"),
+    })
+}
+
+async fn create_call(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let form = form_of(&headers, &body)?;
+    let has = |key: &str| form.iter().any(|(k, v)| k == key && !v.is_empty());
+    if !has("To") || !has("From") || !(has("Url") || has("Twiml") || has("ApplicationSid")) {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21205,
+            "A 'To', a 'From' and one of 'Url', 'Twiml' or 'ApplicationSid' are required.",
+        ));
+    }
+    let mut received = Received {
+        path: format!("/2010-04-01/Accounts/{account}/Calls.json"),
+        form,
+        sid: None,
+    };
+    let mut inner = inner.lock().unwrap();
+    let to = received.one("To").to_owned();
+    if inner.refused_to.as_deref() == Some(to.as_str()) {
+        inner.received.push(received);
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21211,
+            &format!("The 'To' number {to} is not a valid phone number."),
+        ));
+    }
+    let sid = format!("CA{:032x}", inner.received.len() + 1);
+    received.sid = Some(sid.clone());
+    inner.received.push(received);
+    inner.calls.insert(sid.clone(), "queued".into());
+    let created = axum::Json(call_resource(&sid, "queued"));
+    Ok((StatusCode::CREATED, created).into_response())
+}
+
+/// `Status=canceled` ends a queued or ringing call and leaves one in progress alone;
+/// `Status=completed` ends any call.
+async fn update_call(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, resource)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let form = form_of(&headers, &body)?;
+    let mut inner = inner.lock().unwrap();
+    inner.received.push(Received {
+        path: format!("/2010-04-01/Accounts/{account}/Calls/{resource}"),
+        form: form.clone(),
+        sid: None,
+    });
+    if !inner.failures.is_empty() {
+        let status = inner.failures.remove(0);
+        return Err(twilio_error(
+            StatusCode::from_u16(status).unwrap(),
+            20500,
+            "Internal Server Error",
+        ));
+    }
+    let sid = resource.trim_end_matches(".json").to_owned();
+    let Some(current) = inner.calls.get(&sid).cloned() else {
+        return Err(twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            &format!(
+                "The requested resource /2010-04-01/Accounts/{account}/Calls/{resource} was not found"
+            ),
+        ));
+    };
+    let asked = form
+        .iter()
+        .find(|(k, _)| k == "Status")
+        .map(|(_, v)| v.as_str());
+    let now = match (asked, current.as_str()) {
+        (Some("canceled"), "queued" | "ringing") => "canceled",
+        (Some("canceled"), other) => other,
+        (Some("completed"), "queued" | "ringing" | "in-progress") => "completed",
+        (Some("completed"), other) => other,
+        _ => {
+            return Err(twilio_error(
+                StatusCode::BAD_REQUEST,
+                21220,
+                "Invalid call state for update",
+            ));
+        }
+    }
+    .to_owned();
+    inner.calls.insert(sid.clone(), now.clone());
+    Ok(axum::Json(call_resource(&sid, &now)).into_response())
+}
+
+async fn fetch_call(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, resource)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let sid = resource.trim_end_matches(".json");
+    match inner.lock().unwrap().calls.get(sid) {
+        Some(status) => Ok(axum::Json(call_resource(sid, status)).into_response()),
+        None => Err(twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        )),
+    }
+}

@@ -1,0 +1,59 @@
+//! Which provider carries the calls: `TELEPHONY_PROVIDER=simulated|twilio|vonage`, by default a
+//! carrier whose credentials are set, else the simulator (so `scripts/dev` works offline).
+
+use comms_runtime::{ConfigError, Env};
+
+use super::{SimulationConfig, TwilioConfig};
+
+#[derive(Debug, Clone)]
+pub enum TelephonyConfig {
+    Simulated(SimulationConfig),
+    Twilio(TwilioConfig),
+}
+
+impl TelephonyConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let provider = match env.get("TELEPHONY_PROVIDER") {
+            Some(named) => named.to_owned(),
+            None if env.get("TWILIO_ACCOUNT_SID").is_some() => "twilio".into(),
+            None if env.get("VONAGE_API_KEY").is_some() => "vonage".into(),
+            None => "simulated".into(),
+        };
+        match provider.as_str() {
+            "simulated" => Ok(Self::Simulated(SimulationConfig::from_env(env)?)),
+            "twilio" => Ok(Self::Twilio(TwilioConfig::from_env(env)?)),
+            "vonage" => Err(ConfigError {
+                variable: "TELEPHONY_PROVIDER".into(),
+                value: provider,
+                reason: "Vonage is not available in this release yet; use simulated or twilio \
+                         (with VONAGE_* set, TELEPHONY_PROVIDER must say which)"
+                    .into(),
+            }),
+            _ => Err(ConfigError {
+                variable: "TELEPHONY_PROVIDER".into(),
+                value: provider,
+                reason: "expected simulated, twilio or vonage".into(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_simulator_unless_a_carrier_is_named_or_has_credentials() {
+        let simulated = TelephonyConfig::from_env(&Env::default()).unwrap();
+        assert!(matches!(simulated, TelephonyConfig::Simulated(_)));
+        let error = TelephonyConfig::from_env(&Env::from_pairs([(
+            "TWILIO_ACCOUNT_SID",
+            "AC00000000000000000000000000000000",
+        )]))
+        .unwrap_err();
+        assert_eq!(error.variable, "TWILIO_AUTH_TOKEN", "{error}");
+        let error = TelephonyConfig::from_env(&Env::from_pairs([("TELEPHONY_PROVIDER", "sip")]))
+            .unwrap_err();
+        assert_eq!(error.variable, "TELEPHONY_PROVIDER");
+    }
+}

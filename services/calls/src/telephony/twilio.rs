@@ -1,0 +1,380 @@
+//! Twilio Programmable Voice, spoken directly (the Rust crates for it are thin or stale): form
+//! bodies, HTTP Basic with the account SID and auth token, JSON answers
+//! (<https://www.twilio.com/docs/voice/api/call-resource>).
+//!
+//! Dialing asks Twilio to call back at `PUBLIC_BASE_URL`: the answer URL for instructions and
+//! the status callback for `initiated`, `ringing`, `answered` and `completed`. The edge
+//! verifies each callback's signature and hands it to the calls service, which reads Twilio's
+//! word for the status here ([`progress_of`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use comms_runtime::{ConfigError, Env};
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::{
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink, Telephony,
+    TelephonyError,
+};
+use crate::domain::{CallStatus, PhoneNumber};
+
+const CARRIER: &str = "twilio";
+/// How long one request to Twilio may take before it counts as unavailable.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct TwilioConfig {
+    /// `TWILIO_ACCOUNT_SID`: `AC` and 32 hexadecimal digits.
+    pub account_sid: String,
+    /// `TWILIO_AUTH_TOKEN`: the API password, and the key of the callbacks' signatures.
+    pub auth_token: String,
+    /// `TWILIO_PHONE_NUMBER`: the caller id of calls that name none.
+    pub phone_number: PhoneNumber,
+    /// `TWILIO_API_URL`, by default `https://api.twilio.com`.
+    pub api_url: String,
+    /// `PUBLIC_BASE_URL`: where Twilio calls back.
+    pub public_base_url: String,
+}
+
+impl fmt::Debug for TwilioConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("account_sid", &self.account_sid)
+            .field("auth_token", &"<hidden>")
+            .field("phone_number", &self.phone_number)
+            .field("api_url", &self.api_url)
+            .field("public_base_url", &self.public_base_url)
+            .finish()
+    }
+}
+
+impl TwilioConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let missing = |variable: &str, reason: &str| ConfigError {
+            variable: variable.into(),
+            value: String::new(),
+            reason: reason.into(),
+        };
+        let account_sid = env.get("TWILIO_ACCOUNT_SID").ok_or_else(|| {
+            missing(
+                "TWILIO_ACCOUNT_SID",
+                "required with Twilio: the account's SID, AC…",
+            )
+        })?;
+        if !is_sid(account_sid, "AC") {
+            return Err(ConfigError {
+                variable: "TWILIO_ACCOUNT_SID".into(),
+                value: account_sid.into(),
+                reason: "expected AC followed by 32 hexadecimal digits".into(),
+            });
+        }
+        let auth_token = env.get("TWILIO_AUTH_TOKEN").ok_or_else(|| {
+            missing(
+                "TWILIO_AUTH_TOKEN",
+                "required with Twilio: the account's auth token",
+            )
+        })?;
+        if auth_token.len() < 16 || !auth_token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError {
+                variable: "TWILIO_AUTH_TOKEN".into(),
+                value: "<hidden>".into(),
+                reason: "expected the account's auth token (at least 16 visible characters)".into(),
+            });
+        }
+        let number = env.get("TWILIO_PHONE_NUMBER").ok_or_else(|| {
+            missing(
+                "TWILIO_PHONE_NUMBER",
+                "required with Twilio: the caller id of calls that name none, e.g. +14155550100",
+            )
+        })?;
+        let phone_number = PhoneNumber::parse(number).map_err(|reason| ConfigError {
+            variable: "TWILIO_PHONE_NUMBER".into(),
+            value: number.into(),
+            reason,
+        })?;
+        let api_url = env.url(
+            "TWILIO_API_URL",
+            "https://api.twilio.com",
+            &["http", "https"],
+        )?;
+        Ok(Self {
+            account_sid: account_sid.into(),
+            auth_token: auth_token.into(),
+            phone_number,
+            api_url: api_url.trim_end_matches('/').into(),
+            public_base_url: comms_runtime::config::public_base_url(env)?,
+        })
+    }
+}
+
+/// Twilio's ids: a two-letter prefix and 32 hexadecimal digits.
+pub fn is_sid(id: &str, prefix: &str) -> bool {
+    id.len() == 34 && id.starts_with(prefix) && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Where Twilio calls back about a call: `answer` (instructions) or `status`.
+pub fn callback_url(
+    public_base_url: &str,
+    org_id: &str,
+    call_id: uuid::Uuid,
+    what: &str,
+) -> String {
+    format!("{public_base_url}/webhooks/twilio/{org_id}/calls/{call_id}/{what}")
+}
+
+/// Twilio's `CallStatus` as progress: `None` for a call that has not moved on yet (`queued`,
+/// `initiated`). Status callbacks of the `answered` event say `in-progress`.
+pub fn progress_of(status: &str) -> Result<Option<Progress>, String> {
+    let failed = |outcome, reason: &str| {
+        Ok(Some(Progress::Failed {
+            outcome,
+            reason: reason.into(),
+        }))
+    };
+    match status {
+        "queued" | "initiated" => Ok(None),
+        "ringing" => Ok(Some(Progress::Ringing)),
+        "in-progress" => Ok(Some(Progress::Answered)),
+        "completed" => Ok(Some(Progress::HungUp)),
+        "busy" => failed(CallStatus::Busy, "line busy"),
+        "no-answer" => failed(CallStatus::NoAnswer, "no answer"),
+        "failed" => failed(CallStatus::Failed, "the carrier could not connect the call"),
+        "canceled" => failed(CallStatus::Failed, "canceled at the carrier"),
+        other => Err(format!(
+            "{other:?} is not a Twilio call status (queued, initiated, ringing, in-progress, \
+             completed, busy, no-answer, failed, canceled)"
+        )),
+    }
+}
+
+pub struct TwilioTelephony {
+    config: TwilioConfig,
+    http: reqwest::Client,
+    sink: ProgressSink,
+}
+
+impl TwilioTelephony {
+    pub fn new(config: TwilioConfig, sink: ProgressSink) -> Self {
+        let http = comms_runtime::http::client(REQUEST_TIMEOUT);
+        Self { config, http, sink }
+    }
+
+    fn calls_url(&self) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/Calls",
+            self.config.api_url, self.config.account_sid
+        )
+    }
+
+    /// The call resource of `leg`; its id is checked, as it goes into a path.
+    fn call_url(&self, leg: &CarrierLeg) -> Result<String, TelephonyError> {
+        if !is_sid(&leg.id, "CA") {
+            return Err(TelephonyError::Refused {
+                carrier: CARRIER,
+                detail: format!("{:?} is not a Twilio call SID", leg.id),
+            });
+        }
+        Ok(format!("{}/{}.json", self.calls_url(), leg.id))
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, TelephonyError> {
+        let unavailable = |detail: String| TelephonyError::Unavailable {
+            carrier: CARRIER,
+            detail,
+        };
+        let response = request
+            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
+            .header(http::header::ACCEPT, "application/json")
+            .send()
+            .await
+            // reqwest's errors name the URL, which holds the account SID; the logs need not.
+            .map_err(|e| unavailable(e.without_url().to_string()))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        // Twilio's errors: {"code": 21211, "message": "…", "more_info": "…", "status": 400}.
+        let detail = match (body["message"].as_str(), body["code"].as_i64()) {
+            (Some(message), Some(code)) => format!("{message} (error {code}, HTTP {status})"),
+            (Some(message), None) => format!("{message} (HTTP {status})"),
+            _ => format!("HTTP {status}"),
+        };
+        if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
+            Err(unavailable(detail))
+        } else {
+            Err(TelephonyError::Refused {
+                carrier: CARRIER,
+                detail,
+            })
+        }
+    }
+
+    async fn post_form(&self, url: String, form: &[(&str, &str)]) -> Result<Value, TelephonyError> {
+        let body = serde_urlencoded::to_string(form).expect("pairs of strings encode");
+        self.send(
+            self.http
+                .post(url)
+                .header(
+                    http::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body),
+        )
+        .await
+    }
+
+    async fn place(&self, request: &DialRequest) -> Result<CarrierLeg, TelephonyError> {
+        let callback = |what| {
+            callback_url(
+                &self.config.public_base_url,
+                &request.org_id,
+                request.call_id,
+                what,
+            )
+        };
+        let (answer, status) = (callback("answer"), callback("status"));
+        let from = request.from.as_ref().unwrap_or(&self.config.phone_number);
+        let mut form = vec![
+            ("To", request.to.as_str()),
+            ("From", from.as_str()),
+            ("Url", answer.as_str()),
+            ("Method", "POST"),
+            ("StatusCallback", status.as_str()),
+            ("StatusCallbackMethod", "POST"),
+        ];
+        // A list is the key repeated (twilio-python's serialize.map).
+        for event in ["initiated", "ringing", "answered", "completed"] {
+            form.push(("StatusCallbackEvent", event));
+        }
+        let created = self
+            .post_form(format!("{}.json", self.calls_url()), &form)
+            .await?;
+        match created["sid"].as_str() {
+            Some(sid) if is_sid(sid, "CA") => Ok(CarrierLeg {
+                carrier: Carrier::Twilio,
+                id: sid.to_owned(),
+            }),
+            _ => Err(TelephonyError::Unavailable {
+                carrier: CARRIER,
+                detail: "the created call has no call SID".into(),
+            }),
+        }
+    }
+}
+
+impl Telephony for TwilioTelephony {
+    fn carrier(&self) -> Carrier {
+        Carrier::Twilio
+    }
+
+    fn dial(&self, request: DialRequest) {
+        let this = Self {
+            config: self.config.clone(),
+            http: self.http.clone(),
+            sink: self.sink.clone(),
+        };
+        tokio::spawn(async move {
+            let (leg, progress) = match this.place(&request).await {
+                Ok(leg) => (Some(leg), None),
+                // Not retried: a request that timed out may have placed the call, and a second
+                // would ring the contact twice.
+                Err(error) => {
+                    tracing::warn!(call_id = %request.call_id, %error, "Twilio did not place the call");
+                    let progress = Progress::Failed {
+                        outcome: CallStatus::Failed,
+                        reason: error.to_string(),
+                    };
+                    (None, Some(progress))
+                }
+            };
+            let _ = this.sink.send(ProgressReport {
+                org_id: request.org_id,
+                call_id: request.call_id,
+                leg,
+                progress,
+            });
+        });
+    }
+
+    /// `Status=canceled` for a call never answered (it cannot end an answered one by mistake),
+    /// then `completed` if Twilio says the call was answered meanwhile; `completed` for an
+    /// answered call.
+    fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async move {
+            // A call Twilio has not named yet is hung up when its SID arrives.
+            let Some(leg) = &line.leg else { return Ok(()) };
+            let url = self.call_url(leg)?;
+            if !line.answered {
+                let call = self
+                    .post_form(url.clone(), &[("Status", "canceled")])
+                    .await?;
+                if call["status"] != "in-progress" {
+                    return Ok(());
+                }
+            }
+            self.post_form(url, &[("Status", "completed")]).await?;
+            Ok(())
+        })
+    }
+
+    fn fetch(&self, leg: CarrierLeg) -> BoxFuture<'_, Result<Option<Progress>, TelephonyError>> {
+        Box::pin(async move {
+            let call = self.send(self.http.get(self.call_url(&leg)?)).await?;
+            let status = call["status"].as_str().unwrap_or_default();
+            progress_of(status).map_err(|detail| TelephonyError::Unavailable {
+                carrier: CARRIER,
+                detail,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_twilio_status_has_a_meaning() {
+        assert_eq!(progress_of("initiated"), Ok(None));
+        assert_eq!(progress_of("in-progress"), Ok(Some(Progress::Answered)));
+        assert_eq!(progress_of("completed"), Ok(Some(Progress::HungUp)));
+        assert!(matches!(
+            progress_of("no-answer"),
+            Ok(Some(Progress::Failed {
+                outcome: CallStatus::NoAnswer,
+                ..
+            }))
+        ));
+        assert!(progress_of("answered").is_err());
+    }
+
+    #[test]
+    fn reads_its_configuration_and_names_what_is_wrong() {
+        let good = [
+            ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("TWILIO_AUTH_TOKEN", "f00dbabe0123456789abcdef01234567"),
+            ("TWILIO_PHONE_NUMBER", "+14155550100"),
+            ("PUBLIC_BASE_URL", "https://comms.example.com/"),
+        ];
+        let config = TwilioConfig::from_env(&Env::from_pairs(good)).unwrap();
+        assert_eq!(config.api_url, "https://api.twilio.com");
+        assert_eq!(config.public_base_url, "https://comms.example.com");
+        assert!(!format!("{config:?}").contains("f00dbabe"));
+        for (variable, bad) in [
+            ("TWILIO_ACCOUNT_SID", "SK0123456789abcdef0123456789abcdef"),
+            ("TWILIO_AUTH_TOKEN", "short"),
+            ("TWILIO_PHONE_NUMBER", "4155550100"),
+            ("PUBLIC_BASE_URL", "comms.example.com"),
+            ("TWILIO_API_URL", "api.twilio.com"),
+        ] {
+            let mut env = Env::from_pairs(good);
+            env.set(variable, bad);
+            let error = TwilioConfig::from_env(&env).unwrap_err();
+            assert_eq!(error.variable, variable, "{error}");
+            assert!(!error.to_string().contains("short"), "{error}");
+        }
+    }
+}

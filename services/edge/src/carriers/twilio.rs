@@ -1,0 +1,192 @@
+//! Twilio's callbacks about a call, at the URLs the calls service gave when it dialed:
+//! `…/webhooks/twilio/{org}/calls/{call_id}/status` (progress) and `…/answer` (instructions).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use comms_auth::webhook::{TwilioBody, verify_twilio_request};
+use comms_proto::v1::{self, CallStatus};
+use comms_proto::{ApiError, ErrorKind, Language, Violations};
+
+use super::twiml::{self, Verb};
+use crate::auth::Caller;
+use crate::problem::ProblemResponse;
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, ProblemResponse>;
+
+/// How long a caller waiting for an agent is held before Twilio asks again.
+const HOLD_SECONDS: u32 = 5;
+const SIGNATURE_HEADER: &str = "x-twilio-signature";
+
+/// A verified callback: the call it is about, on behalf of the fleet in its organization, and
+/// its parameters.
+struct Callback {
+    caller: Caller,
+    call_id: String,
+    params: Vec<(String, String)>,
+}
+
+impl Callback {
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .filter(|value| !value.is_empty())
+    }
+}
+
+/// Verifies the request's signature before reading anything else in it.
+fn verify(
+    state: &AppState,
+    org: &str,
+    call_id: String,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Callback> {
+    let config = &state.carriers;
+    let (Some(base), Some(auth_token)) = (&config.public_base_url, &config.twilio_auth_token)
+    else {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            "this fleet takes no Twilio callbacks: TWILIO_AUTH_TOKEN is not set",
+        )
+        .into());
+    };
+    let forbidden = |why: &str| -> ProblemResponse {
+        ApiError::new(ErrorKind::PermissionDenied, why.to_owned()).into()
+    };
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| forbidden("missing X-Twilio-Signature"))?;
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(ApiError::new(
+            ErrorKind::UnsupportedMediaType,
+            "Twilio's call callbacks are application/x-www-form-urlencoded",
+        )
+        .into());
+    }
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| forbidden(&format!("the form cannot be read, so not verified: {e}")))?;
+    let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let url = format!("{base}{path_and_query}");
+    if !verify_twilio_request(auth_token, &url, TwilioBody::Form(&params), signature) {
+        return Err(forbidden(
+            "X-Twilio-Signature does not match this request (signed with another auth token, for another URL, or altered)",
+        ));
+    }
+    if !comms_auth::identity::valid_id(org) {
+        return Err(ApiError::new(ErrorKind::NotFound, format!("no organization {org:?}")).into());
+    }
+    Ok(Callback {
+        caller: Caller::system(state.auth.clone(), org, "twilio"),
+        call_id,
+        params,
+    })
+}
+
+/// Status callbacks (`initiated`, `ringing`, `answered`, `completed` and the failures) become
+/// the call's events; a repeat, or progress the call has passed, changes nothing. 204 either
+/// way, so Twilio does not retry.
+pub async fn status(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    let mut violations = Violations::default();
+    for required in ["CallSid", "CallStatus"] {
+        if callback.param(required).is_none() {
+            violations.add(required, "required in a Twilio status callback");
+        }
+    }
+    violations.finish()?;
+    let request = v1::ReportCarrierCallbackRequest {
+        call_id: callback.call_id.clone(),
+        carrier: "twilio".into(),
+        carrier_call_id: callback.param("CallSid").unwrap_or_default().into(),
+        status: callback.param("CallStatus").unwrap_or_default().into(),
+    };
+    let reported = state
+        .calls
+        .clone()
+        .report_carrier_callback(callback.caller.grpc(request)?)
+        .await?
+        .into_inner();
+    tracing::debug!(applied = reported.applied, "a Twilio status callback");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The instructions of an answered call: bridged to its agent's softphone when it has an
+/// agent, else held (in its language) until routing gives it one; a call already over hangs up.
+pub async fn answer(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    let request = v1::GetCallRequest {
+        id: callback.call_id.clone(),
+    };
+    let call = state
+        .calls
+        .clone()
+        .get_call(callback.caller.grpc(request)?)
+        .await?
+        .into_inner();
+    let over = !matches!(
+        call.status(),
+        CallStatus::Initiated | CallStatus::Ringing | CallStatus::Answered
+    );
+    let language = Language::parse(&call.language).unwrap_or(Language::En);
+    let held_before = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p == "held=1"));
+    let again = format!("{}?held=1", uri.path());
+    let again = format!(
+        "{}{again}",
+        state
+            .carriers
+            .public_base_url
+            .as_deref()
+            .unwrap_or_default()
+    );
+    let xml = if over {
+        twiml::response(&[Verb::Hangup])
+    } else if !call.agent_id.is_empty() {
+        twiml::response(&[Verb::DialClient {
+            identity: &call.agent_id,
+        }])
+    } else if held_before {
+        twiml::response(&[
+            Verb::Pause {
+                seconds: HOLD_SECONDS,
+            },
+            Verb::Redirect { url: &again },
+        ])
+    } else {
+        twiml::response(&[
+            Verb::Say {
+                language,
+                text: twiml::hold_message(language),
+            },
+            Verb::Pause {
+                seconds: HOLD_SECONDS,
+            },
+            Verb::Redirect { url: &again },
+        ])
+    };
+    Ok(([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response())
+}

@@ -1,0 +1,117 @@
+//! TwiML, the instructions Twilio asks for when a call is answered
+//! (<https://www.twilio.com/docs/voice/twiml>): a small writer that escapes what it is given.
+
+use comms_proto::Language;
+
+/// One instruction (verb) of a `<Response>`.
+pub enum Verb<'a> {
+    /// Speaks `text` in `language`.
+    Say {
+        language: Language,
+        text: &'a str,
+    },
+    Pause {
+        seconds: u32,
+    },
+    /// Asks Twilio for new instructions at `url`.
+    Redirect {
+        url: &'a str,
+    },
+    /// Bridges the caller to a softphone registered as `identity`.
+    DialClient {
+        identity: &'a str,
+    },
+    Hangup,
+}
+
+pub fn response(verbs: &[Verb<'_>]) -> String {
+    let mut xml = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#);
+    for verb in verbs {
+        match verb {
+            Verb::Say { language, text } => xml.push_str(&format!(
+                r#"<Say language="{}">{}</Say>"#,
+                say_language(*language),
+                escape(text)
+            )),
+            Verb::Pause { seconds } => xml.push_str(&format!(r#"<Pause length="{seconds}"/>"#)),
+            Verb::Redirect { url } => xml.push_str(&format!(
+                r#"<Redirect method="POST">{}</Redirect>"#,
+                escape(url)
+            )),
+            Verb::DialClient { identity } => {
+                xml.push_str(&format!(
+                    "<Dial><Client>{}</Client></Dial>",
+                    escape(identity)
+                ));
+            }
+            Verb::Hangup => xml.push_str("<Hangup/>"),
+        }
+    }
+    xml.push_str("</Response>");
+    xml
+}
+
+/// What a caller waiting for an agent hears, in the call's language.
+pub fn hold_message(language: Language) -> &'static str {
+    match language {
+        Language::En => "Please hold while we connect you.",
+        Language::Es => "Por favor, espere mientras le conectamos.",
+        Language::Fr => "Veuillez patienter, nous vous mettons en relation.",
+        Language::De => "Bitte bleiben Sie dran, wir verbinden Sie.",
+        Language::It => "Resti in linea, la stiamo mettendo in contatto.",
+        Language::Pt => "Por favor, aguarde enquanto transferimos a sua chamada.",
+        Language::Zh => "请稍候，我们正在为您接通。",
+        Language::Ja => "おつなぎしますので、少々お待ちください。",
+    }
+}
+
+/// `<Say language>` takes a locale.
+fn say_language(language: Language) -> &'static str {
+    match language {
+        Language::En => "en-US",
+        Language::Es => "es-ES",
+        Language::Fr => "fr-FR",
+        Language::De => "de-DE",
+        Language::It => "it-IT",
+        Language::Pt => "pt-BR",
+        Language::Zh => "zh-CN",
+        Language::Ja => "ja-JP",
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&apos;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_escaped_twiml() {
+        let xml = response(&[
+            Verb::Say {
+                language: Language::Ja,
+                text: hold_message(Language::Ja),
+            },
+            Verb::Redirect {
+                url: "https://x.test/a?b=1&c=<2>",
+            },
+        ]);
+        assert_eq!(
+            xml,
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say language="ja-JP">おつなぎしますので、少々お待ちください。</Say><Redirect method="POST">https://x.test/a?b=1&amp;c=&lt;2&gt;</Redirect></Response>"#
+        );
+    }
+}
