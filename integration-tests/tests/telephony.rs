@@ -2,7 +2,8 @@
 //! (`telephony/fake_twilio.rs`): the fleet places a call with the documented fields, signed
 //! status callbacks (signed by twilio-python) move it along over REST, repeated, reordered,
 //! forged and misdirected callbacks change nothing, hanging up reaches Twilio (retried while it
-//! fails), and the watchdog asks Twilio about a call whose callbacks stopped.
+//! fails), the watchdog asks Twilio about a call whose callbacks stopped, and a campaign's
+//! calls are screened for answering machines.
 
 #[path = "telephony/fake_twilio.rs"]
 mod fake_twilio;
@@ -13,7 +14,10 @@ use std::time::Duration;
 use fake_twilio::{FakeTwilio, PUBLIC_BASE_URL, Received};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Fleet, ORG, fields, json_of, problem, until};
+use support::{
+    EVERY_DAY, Fleet, ORG, action, available_agent, create_campaign, fields, import, json_of,
+    problem, until,
+};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -378,5 +382,133 @@ async fn the_watchdog_asks_twilio_about_a_call_whose_callbacks_stopped() {
     );
     let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
     assert_eq!(updates[0].one("Status"), "canceled");
+    fleet.stop().await;
+}
+
+/// A campaign over one contact, started; answers its id.
+async fn campaign_calling(fleet: &Fleet, name: &str, phone: &str) -> String {
+    let campaign = create_campaign(
+        fleet,
+        json!({ "name": name, "window": { "start": "00:00", "end": "23:59", "days": EVERY_DAY } }),
+    )
+    .await;
+    import(
+        fleet,
+        &campaign,
+        format!("name,phone,time_zone\n{name},{phone},Etc/UTC"),
+    )
+    .await;
+    assert_eq!(
+        action(fleet, &campaign, "start").await.status(),
+        StatusCode::OK
+    );
+    campaign
+}
+
+async fn only_contact(fleet: &Fleet, campaign: &str) -> Value {
+    let page = json_of(fleet.get(&format!(
+        "/api/communications/campaigns/{campaign}/contacts"
+    )))
+    .await;
+    page["data"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_machine_on_a_campaign_call_is_voicemail_hung_up_and_never_given_an_agent() {
+    let twilio = FakeTwilio::start().await;
+    let fleet = fleet_on(&twilio, &[("DIALER_TICK_MS", "100")]).await;
+    let edge = fleet.fleet.edge.to_string();
+    let ada = available_agent(&fleet, "Ada").await;
+
+    let campaign = campaign_calling(&fleet, "Machine", "+14155550144").await;
+    let (sid, placed) = twilio.placed("+14155550144").await;
+    assert_eq!(placed.one("MachineDetection"), "DetectMessageEnd");
+    assert_eq!(placed.one("AsyncAmd"), "true");
+    let machine_url = placed.one("AsyncAmdStatusCallback");
+    let call_id = machine_url.rsplit('/').nth(1).unwrap().to_owned();
+    assert_eq!(machine_url, callback_url(&call_id, "machine"));
+    assert_eq!(placed.one("AsyncAmdStatusCallbackMethod"), "POST");
+    call_until(&fleet, &call_id, |c| c["carrier_call_id"] == sid.as_str()).await;
+
+    // Answered: nobody is put on it until the detector says who answered.
+    twilio.set_status(&sid, "in-progress");
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "in-progress").await,
+        StatusCode::NO_CONTENT
+    );
+    let awaiting = || async {
+        let row: Option<bool> = sqlx::query_scalar(
+            "SELECT awaiting_verdict FROM campaign_calls WHERE call_id = $1::uuid",
+        )
+        .bind(&call_id)
+        .fetch_optional(&fleet.pool)
+        .await
+        .unwrap();
+        json!(row)
+    };
+    until(PATIENCE, awaiting, |waiting| *waiting == json!(true)).await;
+    assert_eq!(call(&fleet, &call_id).await["agent_id"], Value::Null);
+    let verdict = [
+        ("AccountSid", fake_twilio::ACCOUNT_SID),
+        ("AnsweredBy", "machine_end_beep"),
+        ("CallSid", sid.as_str()),
+        ("MachineDetectionDuration", "4210"),
+    ];
+    assert_eq!(
+        twilio.send(&edge, machine_url, &verdict).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // Hung up at Twilio; when Twilio says it completed, the contact's outcome is voicemail,
+    // with voicemail's retry.
+    let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
+    assert_eq!(updates[0].one("Status"), "completed");
+    assert_eq!(
+        status(&twilio, &fleet, &placed, &sid, "completed").await,
+        StatusCode::NO_CONTENT
+    );
+    let contact = until(
+        PATIENCE,
+        || only_contact(&fleet, &campaign),
+        |c| c["last_outcome"] != Value::Null,
+    )
+    .await;
+    assert_eq!(contact["last_outcome"], "voicemail", "{contact}");
+    assert_eq!(contact["status"], "waiting", "{contact}");
+    assert!(contact["retry_at"].is_string(), "{contact}");
+    let done = json_of(fleet.get(&format!("/api/communications/campaigns/{campaign}"))).await;
+    assert_eq!(done["progress"]["abandoned"], 0, "{done}");
+    let call = call(&fleet, &call_id).await;
+    assert_eq!(
+        (call["answered_by"].as_str(), call["agent_id"].as_str()),
+        (Some("machine_end_beep"), None)
+    );
+    let agent = json_of(fleet.get(&format!("/api/communications/agents/{ada}"))).await;
+    assert_eq!(
+        agent["status"], "available",
+        "never reserved for the machine"
+    );
+
+    // A person: routed to the agent once the detector says so.
+    let campaign = campaign_calling(&fleet, "Person", "+14155550155").await;
+    let (sid, placed) = twilio.placed("+14155550155").await;
+    let machine_url = placed.one("AsyncAmdStatusCallback");
+    let call_id = machine_url.rsplit('/').nth(1).unwrap().to_owned();
+    call_until(&fleet, &call_id, |c| c["carrier_call_id"] == sid.as_str()).await;
+    status(&twilio, &fleet, &placed, &sid, "in-progress").await;
+    let verdict = [
+        ("AccountSid", fake_twilio::ACCOUNT_SID),
+        ("AnsweredBy", "human"),
+        ("CallSid", sid.as_str()),
+        ("MachineDetectionDuration", "1830"),
+    ];
+    assert_eq!(
+        twilio.send(&edge, machine_url, &verdict).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let routed = call_until(&fleet, &call_id, |c| c["agent_id"].is_string()).await;
+    assert_eq!(routed["agent_id"], ada.as_str());
+    assert_eq!(routed["answered_by"], "human");
+    let _ = campaign;
     fleet.stop().await;
 }

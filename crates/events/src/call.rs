@@ -19,6 +19,7 @@ crate::event_set! {
         Updated(Updated),
         AgentAssigned(AgentAssigned),
         Placed(Placed),
+        MachineDetected(MachineDetected),
     }
 }
 
@@ -135,6 +136,53 @@ impl Carrier {
     }
 }
 
+/// Who answered, as the carrier's answering-machine detection heard it (Twilio's `AnsweredBy`).
+/// `machine_end_*` come after the greeting, at the beep, silence or otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MachineVerdict {
+    Human,
+    MachineStart,
+    MachineEndBeep,
+    MachineEndSilence,
+    MachineEndOther,
+    Fax,
+    Unknown,
+}
+
+impl MachineVerdict {
+    pub const ALL: [Self; 7] = [
+        Self::Human,
+        Self::MachineStart,
+        Self::MachineEndBeep,
+        Self::MachineEndSilence,
+        Self::MachineEndOther,
+        Self::Fax,
+        Self::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Human => "human",
+            Self::MachineStart => "machine_start",
+            Self::MachineEndBeep => "machine_end_beep",
+            Self::MachineEndSilence => "machine_end_silence",
+            Self::MachineEndOther => "machine_end_other",
+            Self::Fax => "fax",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == name)
+    }
+
+    /// Not a person: a machine or a fax. `unknown` is treated as a person, who may be waiting.
+    pub fn is_machine(self) -> bool {
+        !matches!(self, Self::Human | Self::Unknown)
+    }
+}
+
 /// How an answered call ended: always `completed` (the reason says who hung up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -153,6 +201,10 @@ pub struct Started {
     pub campaign_id: Option<Uuid>,
     pub language: Language,
     pub started_at: DateTime<Utc>,
+    /// The carrier is asked to tell an answering machine from a person: a
+    /// `comms.call.machine_detected` follows the answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub detect_machines: bool,
 }
 
 /// The far end is ringing.
@@ -170,6 +222,10 @@ pub struct Answered {
     /// The campaign the call belongs to; absent for calls outside a campaign.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign_id: Option<Uuid>,
+    /// Who answered is not known yet: a `comms.call.machine_detected` will say (route the call
+    /// to an agent only if it says a person).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaiting_machine_detection: bool,
 }
 
 /// An answered call hung up. `duration` is talk time in whole seconds.
@@ -241,6 +297,17 @@ pub struct Placed {
     pub placed_at: DateTime<Utc>,
 }
 
+/// The carrier's answering-machine detection heard who answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MachineDetected {
+    pub call_id: Uuid,
+    pub verdict: MachineVerdict,
+    pub detected_at: DateTime<Utc>,
+    /// The campaign the call belongs to; absent for calls outside a campaign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<Uuid>,
+}
+
 crate::events! {
     Started => "comms.call.started", version 1, "an outbound call was placed";
     Ringing => "comms.call.ringing", version 1, "the far end is ringing";
@@ -251,4 +318,5 @@ crate::events! {
     Updated => "comms.call.updated", version 1, "notes, disposition or tags changed";
     AgentAssigned => "comms.call.agent_assigned", version 1, "routing connected an agent to the call";
     Placed => "comms.call.placed", version 1, "a carrier took the call, under its own id for it";
+    MachineDetected => "comms.call.machine_detected", version 1, "who answered: a person, a machine or a fax";
 }

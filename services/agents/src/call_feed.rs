@@ -58,7 +58,8 @@ impl Handler for CallFeed {
             CallEvent::Ringing(_)
             | CallEvent::Updated(_)
             | CallEvent::AgentAssigned(_)
-            | CallEvent::Placed(_) => Ok(()),
+            | CallEvent::Placed(_)
+            | CallEvent::MachineDetected(_) => Ok(()),
         }
     }
 }

@@ -113,7 +113,10 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
             },
         ),
         // Notes, tags and the like do not move the dashboard.
-        CallEvent::Updated(_) | CallEvent::AgentAssigned(_) | CallEvent::Placed(_) => {
+        CallEvent::Updated(_)
+        | CallEvent::AgentAssigned(_)
+        | CallEvent::Placed(_)
+        | CallEvent::MachineDetected(_) => {
             return Ok(None);
         }
     };

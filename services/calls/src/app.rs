@@ -44,6 +44,11 @@ impl Calls {
         Self { store, telephony }
     }
 
+    /// Whether the provider can tell an answering machine from a person.
+    pub fn detects_machines(&self) -> bool {
+        self.telephony.detects_machines()
+    }
+
     pub fn pool(&self) -> &sqlx::PgPool {
         self.store.pool()
     }
@@ -228,6 +233,7 @@ impl Calls {
                     call_id,
                     to: view.call.to.clone(),
                     from: view.call.from.clone(),
+                    detect_machines: view.call.detect_machines,
                 });
                 Ok(view)
             }

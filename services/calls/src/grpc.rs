@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::app::Calls;
 use crate::domain::{
     CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, PhoneNumber,
-    check_text,
+    Progress, check_text,
 };
 use crate::telephony::twilio;
 use crate::view::{CallView, Cursor, ListFilter};
@@ -274,6 +274,10 @@ pub fn to_proto(view: CallView) -> v1::Call {
             .map(|leg| leg.carrier.as_str().to_owned())
             .unwrap_or_default(),
         carrier_call_id: call.carrier.map(|leg| leg.id).unwrap_or_default(),
+        answered_by: call
+            .answered_by
+            .map(|verdict| verdict.as_str().to_owned())
+            .unwrap_or_default(),
     }
 }
 
@@ -335,6 +339,8 @@ impl CallsService for CallsGrpc {
                 .await?;
             let (to, language) = (to.expect("validated"), language.expect("validated"));
             let key = Some(req.idempotency_key.as_str()).filter(|k| !k.is_empty());
+            // A campaign's calls are screened for answering machines where the carrier can.
+            let detect_machines = campaign_id.is_some() && self.calls.detects_machines();
             let view = self
                 .calls
                 .initiate(&identity, key, |call_id| Command::Initiate {
@@ -344,6 +350,7 @@ impl CallsService for CallsGrpc {
                     agent_id,
                     campaign_id,
                     language,
+                    detect_machines,
                     at: Utc::now(),
                 })
                 .await?;
@@ -515,6 +522,11 @@ impl CallsService for CallsGrpc {
                 },
             );
             let progress = match carrier {
+                Some(Carrier::Twilio) if !req.answered_by.is_empty() => violations.check(
+                    "answered_by",
+                    twilio::verdict_of(&req.answered_by)
+                        .map(|verdict| Some(Progress::MachineDetected(verdict))),
+                ),
                 Some(Carrier::Twilio) => {
                     violations.check("status", twilio::progress_of(&req.status))
                 }

@@ -54,6 +54,9 @@ const SCAN_BUDGET: usize = 2_000;
 
 /// Who the dialer's changes are recorded as.
 pub const ACTOR: &str = "system:dialer";
+/// How long an answered call waits for answering-machine detection's verdict: Twilio gives up
+/// listening after 30 s (`MachineDetectionTimeout`), and its callback takes a moment more.
+const VERDICT_PATIENCE: chrono::Duration = chrono::Duration::seconds(45);
 
 /// How the dialer paces itself.
 #[derive(Debug, Clone, Copy)]
@@ -278,20 +281,37 @@ impl Dialer {
             else {
                 continue;
             };
-            let past_hold = Utc::now() - answered_at >= hold;
             // Under the call's lock until the agent is recorded: the feed records the call's end
             // under the same lock, so its outcome sees the agent (or the end comes first, and
             // nobody is connected to a finished call). Not a retried unit of work: it appends
             // nothing, and a retry would ask the agents service again; the next tick does.
             let mut tx = self.campaigns.pool().begin().await.map_err(api_error)?;
-            match lock_order::call(&mut tx, call.call_id).await? {
+            let current = match lock_order::call(&mut tx, call.call_id).await? {
                 Some(current)
                     if current.finished_at.is_none()
                         && current.agent_id.is_none()
-                        && !current.abandoned => {}
+                        && !current.abandoned =>
+                {
+                    current
+                }
                 _ => continue,
+            };
+            if current.machine {
+                tx.commit().await.map_err(api_error)?;
+                self.hang_up_machine(org, call.call_id).await?;
+                continue;
             }
-            if past_hold {
+            if current.awaiting_verdict {
+                // A verdict that never comes (a lost callback) leaves a person waiting: after
+                // the detector's own limit, route the call as if it said unknown.
+                if Utc::now() - answered_at < VERDICT_PATIENCE {
+                    continue;
+                }
+                campaigns::heard(&mut tx, call.call_id, false, Utc::now()).await?;
+                tx.commit().await.map_err(api_error)?;
+                continue;
+            }
+            if Utc::now() - current.answered_at.unwrap_or(answered_at) >= hold {
                 self.abandon(org, campaign.id, call.call_id, tx).await?;
                 continue;
             }
@@ -322,6 +342,28 @@ impl Dialer {
             }
         }
         Ok(())
+    }
+
+    /// Ends a call an answering machine took; its end counts as voicemail, not abandoned.
+    async fn hang_up_machine(&self, org: &str, call_id: Uuid) -> Result<(), ApiError> {
+        let ended = self
+            .calls
+            .clone()
+            .end_call(self.request(
+                org,
+                v1::EndCallRequest {
+                    id: call_id.to_string(),
+                    reason: "an answering machine answered".into(),
+                },
+            )?)
+            .await;
+        match ended {
+            // Ended meanwhile: the machine hung up first.
+            Err(status) if status.code() != tonic::Code::FailedPrecondition => {
+                Err(ApiError::from_status(&status))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Records the call (locked in `tx`) as abandoned, then ends it.

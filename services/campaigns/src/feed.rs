@@ -34,8 +34,9 @@ use crate::store::{campaigns, contacts};
 /// redelivered message can be overtaken).
 const NOT_YET_RECORDED: chrono::Duration = chrono::Duration::seconds(60);
 
-pub const BINDINGS: [&str; 11] = [
+pub const BINDINGS: [&str; 12] = [
     <call::Answered as Event>::TYPE,
+    <call::MachineDetected as Event>::TYPE,
     <call::Ended as Event>::TYPE,
     <call::Failed as Event>::TYPE,
     <call::Canceled as Event>::TYPE,
@@ -105,6 +106,7 @@ impl Feed {
             CallEvent::Ended(e) => (e.call_id, e.campaign_id),
             CallEvent::Failed(e) => (e.call_id, e.campaign_id),
             CallEvent::Canceled(e) => (e.call_id, e.campaign_id),
+            CallEvent::MachineDetected(e) => (e.call_id, e.campaign_id),
             // Not bound: nothing a campaign counts.
             CallEvent::Started(_)
             | CallEvent::Ringing(_)
@@ -125,14 +127,32 @@ impl Feed {
             return Ok(());
         }
         let at = envelope.timestamp;
-        if let CallEvent::Answered(_) = event {
+        if let CallEvent::Answered(answered) = &event {
             campaigns::mark_call(conn, call.call_id, Some(at), None, false)
                 .await
                 .map_err(retry)?;
+            if answered.awaiting_machine_detection {
+                campaigns::await_verdict(conn, call.call_id)
+                    .await
+                    .map_err(retry)?;
+            }
             self.0.wake.notify_one(); // route it to an agent now, not at the next tick
             return Ok(());
         }
+        if let CallEvent::MachineDetected(detected) = &event {
+            // Said once per call; a verdict after the dialer stopped waiting changes nothing.
+            if call.awaiting_verdict {
+                let machine = detected.verdict.is_machine();
+                campaigns::heard(conn, call.call_id, machine, at)
+                    .await
+                    .map_err(retry)?;
+                self.0.wake.notify_one(); // route it, or hang it up, now
+            }
+            return Ok(());
+        }
         let outcome = match &event {
+            // A machine answered: voicemail, whoever hung up.
+            CallEvent::Ended(_) if call.machine => Outcome::Voicemail,
             CallEvent::Ended(_) if call.agent_id.is_some() && !call.abandoned => Outcome::Connected,
             // Answered, and nobody took it: abandoned, by the dialer or by the callee first.
             CallEvent::Ended(_) => Outcome::Abandoned,

@@ -315,6 +315,10 @@ fn carrier_callbacks() -> Router<AppState> {
             post(carriers::twilio::status),
         )
         .route(
+            "/webhooks/twilio/{org}/calls/{call_id}/machine",
+            post(carriers::twilio::machine),
+        )
+        .route(
             "/webhooks/twilio/{org}/calls/{call_id}/answer",
             post(carriers::twilio::answer),
         )

@@ -14,12 +14,12 @@ use uuid::Uuid;
 pub use comms_proto::Language;
 
 use super::events::{
-    AgentAssigned, Answered, Canceled, Ended, EndedOutcome, Failed, FailedOutcome, Placed, Ringing,
-    Started, Updated,
+    AgentAssigned, Answered, Canceled, Ended, EndedOutcome, Failed, FailedOutcome, MachineDetected,
+    Placed, Ringing, Started, Updated,
 };
 use super::{CallEvent, PhoneNumber};
 
-pub use comms_events::call::{CallStatus, Carrier, Direction};
+pub use comms_events::call::{CallStatus, Carrier, Direction, MachineVerdict};
 
 /// A carrier's line for a call: the carrier and its own id for the call (Twilio's `CallSid`,
 /// Vonage's `uuid`).
@@ -41,6 +41,8 @@ pub enum Progress {
     },
     /// The far end hung up an answered call.
     HungUp,
+    /// Answering-machine detection heard who answered.
+    MachineDetected(MachineVerdict),
 }
 
 /// The state of one call, folded from its events.
@@ -66,6 +68,12 @@ pub struct Call {
     /// The carrier's line, once a carrier took the call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<CarrierLeg>,
+    /// The carrier was asked to tell a machine from a person.
+    #[serde(default)]
+    pub detect_machines: bool,
+    /// Who answered, once answering-machine detection said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<MachineVerdict>,
 }
 
 pub enum Command {
@@ -76,6 +84,8 @@ pub enum Command {
         agent_id: Option<Uuid>,
         campaign_id: Option<Uuid>,
         language: Language,
+        /// Ask the carrier to tell a machine from a person.
+        detect_machines: bool,
         at: DateTime<Utc>,
     },
     /// A carrier's report: its line for the call, what happened, or both. Carriers repeat and
@@ -147,6 +157,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 agent_id,
                 campaign_id,
                 language,
+                detect_machines,
                 at,
             } => Ok(vec![CallEvent::Started(Started {
                 call_id,
@@ -157,6 +168,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 campaign_id,
                 language,
                 started_at: at,
+                detect_machines,
             })]),
             _ => Err(DomainError::NotFound),
         };
@@ -181,6 +193,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 call_id,
                 answered_at: at,
                 campaign_id: call.campaign_id,
+                awaiting_machine_detection: call.detect_machines && call.answered_by.is_none(),
             }),
             _ => return Err(illegal("answer")),
         },
@@ -317,6 +330,26 @@ fn report(
                 _ => vec![end],
             }
         }
+        // A verdict implies an answer, whose callback may come second; one verdict a call.
+        Some(Progress::MachineDetected(verdict)) => {
+            if call.answered_by.is_some() || call.status.is_final() {
+                return Ok(events);
+            }
+            let mut state = call.clone();
+            if state.status != CallStatus::Answered {
+                for event in handle(Some(&state), Command::MarkAnswered { at })? {
+                    state = apply(Some(state), &event);
+                    events.push(event);
+                }
+            }
+            events.push(CallEvent::MachineDetected(MachineDetected {
+                call_id: call.id,
+                verdict,
+                detected_at: at,
+                campaign_id: call.campaign_id,
+            }));
+            return Ok(events);
+        }
     };
     let mut state = call.clone();
     for command in commands {
@@ -405,6 +438,8 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
             ended_at: None,
             updated_at: e.started_at,
             carrier: None,
+            detect_machines: e.detect_machines,
+            answered_by: None,
         },
         (Some(mut call), event) => {
             match event {
@@ -440,6 +475,10 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 CallEvent::AgentAssigned(e) => {
                     call.agent_id = Some(e.agent_id);
                     call.updated_at = e.assigned_at;
+                }
+                CallEvent::MachineDetected(e) => {
+                    call.answered_by = Some(e.verdict);
+                    call.updated_at = e.detected_at;
                 }
                 CallEvent::Placed(e) => {
                     call.carrier = Some(CarrierLeg {

@@ -17,6 +17,7 @@ fn initiate(id: Uuid) -> Command {
         agent_id: None,
         campaign_id: None,
         language: Language::En,
+        detect_machines: false,
         at: t(0),
     }
 }
@@ -314,6 +315,7 @@ fn a_campaign_calls_outcomes_name_its_campaign() {
         agent_id: None,
         campaign_id: Some(campaign),
         language: Language::En,
+        detect_machines: false,
         at: t(0),
     };
     let ringing = given(vec![
@@ -343,4 +345,102 @@ fn a_campaign_calls_outcomes_name_its_campaign() {
     let plain = given(vec![initiate(Uuid::new_v4())]);
     let data = when(&plain, end(1)).unwrap()[0].to_data();
     assert!(data.get("campaign_id").is_none(), "{data}");
+}
+
+#[test]
+fn carriers_reports_repeat_and_cross_without_moving_a_call_back() {
+    let id = Uuid::new_v4();
+    let leg = CarrierLeg {
+        carrier: Carrier::Twilio,
+        id: "CA1".into(),
+    };
+    let report = |progress, at| Command::Report {
+        leg: Some(leg.clone()),
+        progress,
+        at: t(at),
+    };
+    let placed = given(vec![initiate(id), report(None, 1)]);
+    assert_eq!(placed.as_ref().unwrap().carrier, Some(leg.clone()));
+    assert_eq!(when(&placed, report(None, 2)).unwrap(), vec![]);
+    let answered = given(vec![initiate(id), report(Some(Progress::Answered), 1)]);
+    assert_eq!(answered.as_ref().unwrap().status, CallStatus::Answered);
+    assert_eq!(
+        when(&answered, report(Some(Progress::Ringing), 2)).unwrap(),
+        vec![]
+    );
+    assert_eq!(
+        when(&answered, report(Some(Progress::Answered), 2)).unwrap(),
+        vec![]
+    );
+    let other = Command::Report {
+        leg: Some(CarrierLeg {
+            carrier: Carrier::Twilio,
+            id: "CA2".into(),
+        }),
+        progress: Some(Progress::HungUp),
+        at: t(3),
+    };
+    assert!(matches!(
+        when(&answered, other),
+        Err(DomainError::Invalid {
+            field: "carrier_call_id",
+            ..
+        })
+    ));
+    // A hang-up whose answer was never heard: answered, then ended.
+    let events = when(&placed, report(Some(Progress::HungUp), 9)).unwrap();
+    let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(types, ["comms.call.answered", "comms.call.ended"]);
+}
+
+#[test]
+fn a_machine_verdict_comes_once_and_implies_an_answer() {
+    let id = Uuid::new_v4();
+    let detecting = Command::Initiate {
+        call_id: id,
+        to: PhoneNumber::parse("+14155550100").unwrap(),
+        from: None,
+        agent_id: None,
+        campaign_id: Some(Uuid::new_v4()),
+        language: Language::En,
+        detect_machines: true,
+        at: t(0),
+    };
+    let report = |progress| Command::Report {
+        leg: None,
+        progress: Some(progress),
+        at: t(4),
+    };
+    let started = given(vec![detecting]);
+    let events = when(&started, report(Progress::Answered)).unwrap();
+    let CallEvent::Answered(answered) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert!(answered.awaiting_machine_detection);
+    // The verdict before the answer's callback: both.
+    let events = when(
+        &started,
+        report(Progress::MachineDetected(MachineVerdict::MachineEndBeep)),
+    )
+    .unwrap();
+    let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
+    assert_eq!(
+        types,
+        ["comms.call.answered", "comms.call.machine_detected"]
+    );
+    let heard = events
+        .iter()
+        .fold(started, |state, event| Some(apply(state, event)));
+    assert_eq!(
+        heard.as_ref().unwrap().answered_by,
+        Some(MachineVerdict::MachineEndBeep)
+    );
+    assert_eq!(
+        when(
+            &heard,
+            report(Progress::MachineDetected(MachineVerdict::Human))
+        )
+        .unwrap(),
+        vec![]
+    );
 }

@@ -6,8 +6,8 @@ mod call;
 mod events;
 
 pub use call::{
-    Call, CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, Progress,
-    apply, check_text, fold, handle,
+    Call, CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language,
+    MachineVerdict, Progress, apply, check_text, fold, handle,
 };
 pub use comms_proto::PhoneNumber;
 pub use events::CallEvent;

@@ -27,6 +27,8 @@ pub struct DialRequest {
     pub call_id: Uuid,
     pub to: PhoneNumber,
     pub from: Option<PhoneNumber>,
+    /// Ask the carrier to tell an answering machine from a person, without delaying the call.
+    pub detect_machines: bool,
 }
 
 /// A line to hang up: the call, the carrier's leg when the carrier has named it, and whether it
@@ -74,6 +76,9 @@ impl TelephonyError {
 
 pub trait Telephony: Send + Sync + 'static {
     fn carrier(&self) -> Carrier;
+
+    /// Whether the carrier can tell an answering machine from a person.
+    fn detects_machines(&self) -> bool;
 
     /// Starts dialing. Returns at once; the carrier's id for the call and its progress arrive
     /// on the sink given at construction (a refusal as a failed call).

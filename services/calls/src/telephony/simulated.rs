@@ -133,6 +133,10 @@ impl Telephony for SimulatedTelephony {
         Carrier::Simulated
     }
 
+    fn detects_machines(&self) -> bool {
+        false
+    }
+
     fn dial(&self, request: DialRequest) {
         let config = self.config.clone();
         let sink = self.sink.clone();

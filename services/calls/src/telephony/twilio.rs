@@ -18,7 +18,7 @@ use super::{
     Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink, Telephony,
     TelephonyError,
 };
-use crate::domain::{CallStatus, PhoneNumber};
+use crate::domain::{CallStatus, MachineVerdict, PhoneNumber};
 
 const CARRIER: &str = "twilio";
 /// How long one request to Twilio may take before it counts as unavailable.
@@ -149,6 +149,17 @@ pub fn progress_of(status: &str) -> Result<Option<Progress>, String> {
     }
 }
 
+/// Twilio's `AnsweredBy`.
+pub fn verdict_of(answered_by: &str) -> Result<MachineVerdict, String> {
+    MachineVerdict::parse(answered_by).ok_or_else(|| {
+        let known: Vec<&str> = MachineVerdict::ALL.iter().map(|v| v.as_str()).collect();
+        format!(
+            "{answered_by:?} is not one of Twilio's verdicts ({})",
+            known.join(", ")
+        )
+    })
+}
+
 pub struct TwilioTelephony {
     config: TwilioConfig,
     http: reqwest::Client,
@@ -235,7 +246,8 @@ impl TwilioTelephony {
                 what,
             )
         };
-        let (answer, status) = (callback("answer"), callback("status"));
+        let (answer, status, machine) =
+            (callback("answer"), callback("status"), callback("machine"));
         let from = request.from.as_ref().unwrap_or(&self.config.phone_number);
         let mut form = vec![
             ("To", request.to.as_str()),
@@ -248,6 +260,16 @@ impl TwilioTelephony {
         // A list is the key repeated (twilio-python's serialize.map).
         for event in ["initiated", "ringing", "answered", "completed"] {
             form.push(("StatusCallbackEvent", event));
+        }
+        // Asynchronous, so the callee hears the call at once while Twilio listens (synchronous
+        // detection leaves them in silence); to the greeting's end, so a message could follow.
+        if request.detect_machines {
+            form.extend([
+                ("MachineDetection", "DetectMessageEnd"),
+                ("AsyncAmd", "true"),
+                ("AsyncAmdStatusCallback", machine.as_str()),
+                ("AsyncAmdStatusCallbackMethod", "POST"),
+            ]);
         }
         let created = self
             .post_form(format!("{}.json", self.calls_url()), &form)
@@ -268,6 +290,10 @@ impl TwilioTelephony {
 impl Telephony for TwilioTelephony {
     fn carrier(&self) -> Carrier {
         Carrier::Twilio
+    }
+
+    fn detects_machines(&self) -> bool {
+        true
     }
 
     fn dial(&self, request: DialRequest) {

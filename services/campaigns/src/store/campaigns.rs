@@ -427,6 +427,10 @@ pub struct CampaignCall {
     pub finished_at: Option<DateTime<Utc>>,
     /// When the agent on a connected call finished its wrap-up (recorded once).
     pub wrapped_up_at: Option<DateTime<Utc>>,
+    /// Answered, and answering-machine detection has not said who answered yet.
+    pub awaiting_verdict: bool,
+    /// A machine (or a fax) answered.
+    pub machine: bool,
 }
 
 /// The call in progress, if it is a campaign's (unlocked: see [`lock_order::call`]).
@@ -468,6 +472,37 @@ pub async fn mark_call(
     .bind(answered_at)
     .bind(agent_id)
     .bind(abandoned)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An answered call waits for answering-machine detection before it is routed.
+pub async fn await_verdict(conn: &mut PgConnection, call_id: Uuid) -> Result<()> {
+    sqlx::query("UPDATE campaign_calls SET awaiting_verdict = true WHERE call_id = $1")
+        .bind(call_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Who answered: a machine, or a person, whose wait for an agent (the hold) starts `at`, when
+/// the dialer could first know a person is there.
+pub async fn heard(
+    conn: &mut PgConnection,
+    call_id: Uuid,
+    machine: bool,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE campaign_calls
+         SET awaiting_verdict = false, machine = $2,
+             answered_at = CASE WHEN $2 THEN answered_at ELSE $3 END
+         WHERE call_id = $1",
+    )
+    .bind(call_id)
+    .bind(machine)
+    .bind(at)
     .execute(conn)
     .await?;
     Ok(())

@@ -102,7 +102,6 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     Ok(report)
 }
 
-/// A section heading, printed before the section's table.
 /// A call's first event, as the calls service stores it.
 fn call_started(call_id: uuid::Uuid) -> comms_eventstore::NewEvent {
     use comms_events::call::{CallEvent, Direction, Started};
@@ -115,10 +114,12 @@ fn call_started(call_id: uuid::Uuid) -> comms_eventstore::NewEvent {
         campaign_id: None,
         language: comms_proto::Language::En,
         started_at: chrono::Utc::now(),
+        detect_machines: false,
     });
     comms_bus::new_event(&started, "bench", None)
 }
 
+/// A section heading, printed before the section's table.
 fn heading(title: &str) {
     println!("\n== {title}");
 }

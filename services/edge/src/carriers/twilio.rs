@@ -1,5 +1,6 @@
 //! Twilio's callbacks about a call, at the URLs the calls service gave when it dialed:
-//! `…/webhooks/twilio/{org}/calls/{call_id}/status` (progress) and `…/answer` (instructions).
+//! `…/webhooks/twilio/{org}/calls/{call_id}/status` (progress), `…/machine` (answering-machine
+//! detection's verdict) and `…/answer` (instructions).
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -116,14 +117,51 @@ pub async fn status(
         carrier: "twilio".into(),
         carrier_call_id: callback.param("CallSid").unwrap_or_default().into(),
         status: callback.param("CallStatus").unwrap_or_default().into(),
+        answered_by: String::new(),
     };
+    report(&state, &callback, request).await
+}
+
+/// Asynchronous answering-machine detection's verdict (`AnsweredBy`) on a campaign call.
+pub async fn machine(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    let mut violations = Violations::default();
+    for required in ["CallSid", "AnsweredBy"] {
+        if callback.param(required).is_none() {
+            violations.add(required, "required in a Twilio AMD callback");
+        }
+    }
+    violations.finish()?;
+    let request = v1::ReportCarrierCallbackRequest {
+        call_id: callback.call_id.clone(),
+        carrier: "twilio".into(),
+        carrier_call_id: callback.param("CallSid").unwrap_or_default().into(),
+        status: String::new(),
+        answered_by: callback.param("AnsweredBy").unwrap_or_default().into(),
+    };
+    report(&state, &callback, request).await
+}
+
+/// Hands a verified callback to the calls service: 204 whether or not it changed anything, so
+/// Twilio does not retry.
+async fn report(
+    state: &AppState,
+    callback: &Callback,
+    request: v1::ReportCarrierCallbackRequest,
+) -> Result<StatusCode> {
     let reported = state
         .calls
         .clone()
         .report_carrier_callback(callback.caller.grpc(request)?)
         .await?
         .into_inner();
-    tracing::debug!(applied = reported.applied, "a Twilio status callback");
+    tracing::debug!(applied = reported.applied, "a Twilio callback");
     Ok(StatusCode::NO_CONTENT)
 }
 

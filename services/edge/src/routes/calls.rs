@@ -99,6 +99,9 @@ pub struct Call {
     pub carrier: Option<String>,
     /// The carrier's id for the call (Twilio's CallSid, Vonage's uuid).
     pub carrier_call_id: Option<String>,
+    /// Who answered, as answering-machine detection heard it (campaign calls): human,
+    /// machine_start, machine_end_beep, machine_end_silence, machine_end_other, fax or unknown.
+    pub answered_by: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -184,6 +187,7 @@ impl From<v1::Call> for Call {
             version: call.version,
             carrier: non_empty(call.carrier),
             carrier_call_id: non_empty(call.carrier_call_id),
+            answered_by: non_empty(call.answered_by),
         }
     }
 }
