@@ -512,3 +512,36 @@ async fn a_machine_on_a_campaign_call_is_voicemail_hung_up_and_never_given_an_ag
     let _ = campaign;
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_campaign_call_the_dialer_abandons_is_hung_up_at_twilio() {
+    let twilio = FakeTwilio::start().await;
+    let fleet = fleet_on(&twilio, &[("DIALER_TICK_MS", "100"), ("ABANDON_HOLD_MS", "1")]).await;
+    let edge = fleet.fleet.edge.to_string();
+    // An agent, so the dialer dials; a hold of 1 ms, which no answered call can be routed in.
+    available_agent(&fleet, "Ada").await;
+    let campaign = campaign_calling(&fleet, "Late", "+14155550166").await;
+    let (sid, placed) = twilio.placed("+14155550166").await;
+    let machine_url = placed.one("AsyncAmdStatusCallback");
+    let call_id = machine_url.rsplit('/').nth(1).unwrap().to_owned();
+    call_until(&fleet, &call_id, |c| c["carrier_call_id"] == sid.as_str()).await;
+    twilio.set_status(&sid, "in-progress");
+    status(&twilio, &fleet, &placed, &sid, "in-progress").await;
+    let verdict = [
+        ("AccountSid", fake_twilio::ACCOUNT_SID),
+        ("AnsweredBy", "human"),
+        ("CallSid", sid.as_str()),
+    ];
+    assert_eq!(twilio.send(&edge, machine_url, &verdict).await.status(), StatusCode::NO_CONTENT);
+    // Not routed within the hold: abandoned, ended here and hung up there.
+    let ended = call_until(&fleet, &call_id, |c| c["status"] == "ended").await;
+    assert_eq!(ended["end_reason"], "abandoned: no agent was free");
+    let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
+    assert_eq!(updates[0].one("Status"), "completed");
+    let contact = until(PATIENCE, || only_contact(&fleet, &campaign), |c| {
+        c["last_outcome"] != Value::Null
+    })
+    .await;
+    assert_eq!(contact["last_outcome"], "abandoned");
+    fleet.stop().await;
+}
