@@ -164,6 +164,31 @@ async fn a_call_is_placed_with_twilio_and_moved_along_by_its_signed_callbacks() 
     );
     assert_eq!(call(&fleet, &id).await["status"], "ended");
 
+    // Twilio answers with the fleet's credentials, until they are rotated.
+    let health = fleet
+        .http
+        .get(fleet.url("/health/twilio"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    twilio.rotate_auth_token();
+    let health = fleet
+        .http
+        .get(fleet.url("/health/twilio"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let detail: Value = health.json().await.unwrap();
+    assert!(
+        detail["detail"]
+            .as_str()
+            .unwrap()
+            .contains("refuses the credentials"),
+        "{detail}"
+    );
+
     let placed_events = fleet.next_types("comms.call.placed", 1).await;
     assert_eq!(placed_events[0].1["data"]["carrier_call_id"], sid.as_str());
     support::assert_events_match_their_schemas(&fleet.pool).await;
@@ -516,7 +541,11 @@ async fn a_machine_on_a_campaign_call_is_voicemail_hung_up_and_never_given_an_ag
 #[tokio::test(flavor = "multi_thread")]
 async fn a_campaign_call_the_dialer_abandons_is_hung_up_at_twilio() {
     let twilio = FakeTwilio::start().await;
-    let fleet = fleet_on(&twilio, &[("DIALER_TICK_MS", "100"), ("ABANDON_HOLD_MS", "1")]).await;
+    let fleet = fleet_on(
+        &twilio,
+        &[("DIALER_TICK_MS", "100"), ("ABANDON_HOLD_MS", "1")],
+    )
+    .await;
     let edge = fleet.fleet.edge.to_string();
     // An agent, so the dialer dials; a hold of 1 ms, which no answered call can be routed in.
     available_agent(&fleet, "Ada").await;
@@ -532,15 +561,20 @@ async fn a_campaign_call_the_dialer_abandons_is_hung_up_at_twilio() {
         ("AnsweredBy", "human"),
         ("CallSid", sid.as_str()),
     ];
-    assert_eq!(twilio.send(&edge, machine_url, &verdict).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        twilio.send(&edge, machine_url, &verdict).await.status(),
+        StatusCode::NO_CONTENT
+    );
     // Not routed within the hold: abandoned, ended here and hung up there.
     let ended = call_until(&fleet, &call_id, |c| c["status"] == "ended").await;
     assert_eq!(ended["end_reason"], "abandoned: no agent was free");
     let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
     assert_eq!(updates[0].one("Status"), "completed");
-    let contact = until(PATIENCE, || only_contact(&fleet, &campaign), |c| {
-        c["last_outcome"] != Value::Null
-    })
+    let contact = until(
+        PATIENCE,
+        || only_contact(&fleet, &campaign),
+        |c| c["last_outcome"] != Value::Null,
+    )
     .await;
     assert_eq!(contact["last_outcome"], "abandoned");
     fleet.stop().await;

@@ -1,6 +1,7 @@
 //! What every service of the fleet starts with: configuration, connections,
 //! gRPC serving with health and reflection, and graceful shutdown.
 
+pub mod carriers;
 pub mod client;
 pub mod config;
 pub mod db;

@@ -58,6 +58,8 @@ struct Inner {
     failures: Vec<u16>,
     /// A `To` number Twilio refuses as invalid.
     refused_to: Option<String>,
+    /// The account's auth token was rotated: ours is refused.
+    rotated: bool,
 }
 
 #[derive(Clone)]
@@ -71,6 +73,10 @@ impl FakeTwilio {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
         let app = Router::new()
+            .route(
+                "/2010-04-01/Accounts/{account}",
+                axum::routing::get(fetch_account),
+            )
             .route(
                 "/2010-04-01/Accounts/{account}/Calls.json",
                 post(create_call),
@@ -104,6 +110,11 @@ impl FakeTwilio {
 
     pub fn fail_next_updates(&self, statuses: &[u16]) {
         self.inner.lock().unwrap().failures = statuses.to_vec();
+    }
+
+    /// Refuses the fleet's credentials from now on, as after the token was rotated.
+    pub fn rotate_auth_token(&self) {
+        self.inner.lock().unwrap().rotated = true;
     }
 
     pub fn refuse_calls_to(&self, number: &str) {
@@ -394,6 +405,24 @@ async fn update_call(
     .to_owned();
     inner.calls.insert(sid.clone(), now.clone());
     Ok(axum::Json(call_resource(&sid, &now)).into_response())
+}
+
+async fn fetch_account(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(resource): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, TwilioError> {
+    let account = resource.trim_end_matches(".json");
+    authenticated(&headers, account)?;
+    if inner.lock().unwrap().rotated {
+        return Err(twilio_error(
+            StatusCode::UNAUTHORIZED,
+            20003,
+            "Authenticate",
+        ));
+    }
+    let body = json!({ "sid": account, "status": "active", "type": "Full" });
+    Ok(axum::Json(body).into_response())
 }
 
 async fn fetch_call(

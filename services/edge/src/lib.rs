@@ -263,6 +263,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(health::live))
         .routes(routes!(health::db))
         .routes(routes!(health::rabbitmq))
+        .routes(routes!(carriers::health::twilio))
 }
 
 /// The OpenAPI document of [`api`], as a standalone edge serves it.
@@ -386,12 +387,17 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         ),
         probes: Arc::new(Probes {
             db,
+            http: comms_runtime::http::client(Duration::from_secs(5)),
             rabbitmq_url: config.common.rabbitmq_url.clone(),
             rabbitmq: Default::default(),
         }),
         carriers: Arc::new(config.carriers.clone()),
         shutdown: shutdown.clone(),
     };
+    if let Some(twilio) = config.carriers.twilio.clone() {
+        let http = state.probes.http.clone();
+        tokio::spawn(carriers::health::watch(http, twilio, shutdown.clone()));
+    }
     tracing::info!(addr = %listener.local_addr()?, "edge listening");
     let closing = shutdown.clone().closing(config.common.drain);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -465,5 +471,19 @@ mod tests {
             ("PLATFORM_TRUST_UNSIGNED_HEADERS", "true"),
         ];
         assert!(Config::from_env(&env(&trusted)).is_ok());
+    }
+
+    #[test]
+    fn a_half_set_carrier_account_stops_start_up_naming_the_variable() {
+        let token = ("TWILIO_AUTH_TOKEN", "f00dbabe0123456789abcdef01234567");
+        let e = Config::from_env(&env(&[token])).unwrap_err();
+        assert_eq!(e.variable, "TWILIO_ACCOUNT_SID");
+        let sid = ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef");
+        let number = ("TWILIO_PHONE_NUMBER", "+14155550100");
+        let e = Config::from_env(&env(&[token, sid, number])).unwrap_err();
+        assert_eq!(e.variable, "PUBLIC_BASE_URL");
+        assert!(!e.to_string().contains("f00dbabe"), "{e}");
+        let base = ("PUBLIC_BASE_URL", "https://comms.example.com");
+        assert!(Config::from_env(&env(&[token, sid, number, base])).is_ok());
     }
 }

@@ -30,6 +30,8 @@ pub struct AppState {
 /// Lazily connected checks of the fleet's database and broker for `/health/*`.
 pub struct Probes {
     pub db: PgPool,
+    /// Asks carriers' APIs whether they answer.
+    pub http: reqwest::Client,
     pub rabbitmq_url: String,
     pub rabbitmq: Mutex<Option<lapin::Connection>>,
 }

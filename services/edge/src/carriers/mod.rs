@@ -3,44 +3,30 @@
 //! the fleet gave the carrier (`PUBLIC_BASE_URL` and the raw path and query, never the request's
 //! Host header). See docs/telephony.md.
 
+pub mod health;
 pub mod twilio;
 pub mod twiml;
 
-use std::fmt;
-
+use comms_runtime::carriers::TwilioConfig;
 use comms_runtime::{ConfigError, Env};
 
-/// Where carriers reach the edge and the keys of their signatures.
-#[derive(Clone, Default)]
+/// The carriers' accounts whose callbacks the edge takes and whose health it reports.
+#[derive(Debug, Clone, Default)]
 pub struct CarrierConfig {
-    /// `PUBLIC_BASE_URL`; required once a carrier's key is set.
-    pub public_base_url: Option<String>,
-    /// `TWILIO_AUTH_TOKEN`: Twilio signs its callbacks with the account's auth token.
-    pub twilio_auth_token: Option<String>,
-}
-
-impl fmt::Debug for CarrierConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CarrierConfig")
-            .field("public_base_url", &self.public_base_url)
-            .field(
-                "twilio_auth_token",
-                &self.twilio_auth_token.as_ref().map(|_| "<hidden>"),
-            )
-            .finish()
-    }
+    /// Read when `TWILIO_ACCOUNT_SID` or `TWILIO_AUTH_TOKEN` is set; then all of Twilio's
+    /// settings and `PUBLIC_BASE_URL` must be.
+    pub twilio: Option<TwilioConfig>,
 }
 
 impl CarrierConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let twilio_auth_token = env.get("TWILIO_AUTH_TOKEN").map(str::to_owned);
-        let public_base_url = match (&twilio_auth_token, env.get("PUBLIC_BASE_URL")) {
-            (None, None) => None,
-            _ => Some(comms_runtime::config::public_base_url(env)?),
-        };
+        let twilio_set = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+            .iter()
+            .any(|key| env.get(key).is_some());
         Ok(Self {
-            public_base_url,
-            twilio_auth_token,
+            twilio: twilio_set
+                .then(|| TwilioConfig::from_env(env))
+                .transpose()?,
         })
     }
 }

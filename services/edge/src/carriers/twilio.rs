@@ -27,6 +27,8 @@ struct Callback {
     caller: Caller,
     call_id: String,
     params: Vec<(String, String)>,
+    /// The URL Twilio was given, without its query.
+    url: String,
 }
 
 impl Callback {
@@ -48,15 +50,14 @@ fn verify(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Callback> {
-    let config = &state.carriers;
-    let (Some(base), Some(auth_token)) = (&config.public_base_url, &config.twilio_auth_token)
-    else {
+    let Some(twilio) = &state.carriers.twilio else {
         return Err(ApiError::new(
             ErrorKind::NotFound,
-            "this fleet takes no Twilio callbacks: TWILIO_AUTH_TOKEN is not set",
+            "this fleet takes no Twilio callbacks: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are not set",
         )
         .into());
     };
+    let (base, auth_token) = (&twilio.public_base_url, &twilio.auth_token);
     let forbidden = |why: &str| -> ProblemResponse {
         ApiError::new(ErrorKind::PermissionDenied, why.to_owned()).into()
     };
@@ -91,6 +92,7 @@ fn verify(
         caller: Caller::system(state.auth.clone(), org, "twilio"),
         call_id,
         params,
+        url: format!("{base}{}", uri.path()),
     })
 }
 
@@ -192,15 +194,7 @@ pub async fn answer(
     let held_before = uri
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "held=1"));
-    let again = format!("{}?held=1", uri.path());
-    let again = format!(
-        "{}{again}",
-        state
-            .carriers
-            .public_base_url
-            .as_deref()
-            .unwrap_or_default()
-    );
+    let again = format!("{}?held=1", callback.url);
     let xml = if over {
         twiml::response(&[Verb::Hangup])
     } else if !call.agent_id.is_empty() {

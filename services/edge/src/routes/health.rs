@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-fn report(
+pub(crate) fn report(
     ok: bool,
     component: &str,
     detail: Option<String>,
