@@ -50,8 +50,9 @@ enum Command {
         /// Where to write the figures as JSON.
         #[arg(long, default_value = "bench-results.json")]
         json: std::path::PathBuf,
-        /// Only these sections: append, relay, lag, rest (with memory), replay, routing, auth.
-        #[arg(long, value_delimiter = ',', value_parser = ["append", "relay", "lag", "rest", "replay", "routing", "auth"])]
+        /// Only these sections: append, relay, lag, rest (with memory), callbacks, replay,
+        /// routing, auth.
+        #[arg(long, value_delimiter = ',', value_parser = ["append", "relay", "lag", "rest", "callbacks", "replay", "routing", "auth"])]
         only: Vec<String>,
     },
 }

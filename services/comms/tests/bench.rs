@@ -49,6 +49,16 @@ async fn the_quick_bench_runs_every_section() {
             .iter()
             .all(|m| m["idle_mib"].as_f64().unwrap() > 0.0)
     );
+    let callbacks = &report["callbacks"];
+    assert!(
+        callbacks["no_op"]["count"].as_u64().unwrap() > 0
+            && callbacks["signed_callbacks"]["count"].as_u64().unwrap() > 0,
+        "{callbacks}"
+    );
+    assert_eq!(
+        callbacks["callback_to_exchange"]["count"], callbacks["signed_callbacks"]["count"],
+        "every answered call's event reached the exchange"
+    );
     assert_eq!(report["replay"]["events"], options.replay_events as u64);
     assert_eq!(report["auth"]["tokens"].as_array().unwrap().len(), 7);
     let routing = report["routing"].as_array().unwrap();

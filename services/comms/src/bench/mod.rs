@@ -5,6 +5,7 @@
 
 mod append;
 mod auth;
+mod callbacks;
 mod lag;
 mod relay;
 mod replay;
@@ -31,7 +32,8 @@ pub struct Options {
     pub binary: PathBuf,
     pub admin_database_url: String,
     pub amqp_url: String,
-    /// Run only these sections (append, relay, lag, rest, replay, routing, auth); all when empty.
+    /// Run only these sections (append, relay, lag, rest, callbacks, replay, routing, auth); all
+    /// when empty.
     pub only: Vec<String>,
 }
 
@@ -89,6 +91,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         let (rest, memory) = rest::run(options).await?;
         report["rest"] = rest;
         report["memory"] = memory;
+    }
+    if wanted("callbacks") {
+        report["callbacks"] = callbacks::run(options).await?;
     }
     if wanted("replay") {
         report["replay"] = replay::run(options).await?;

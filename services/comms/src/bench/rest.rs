@@ -25,16 +25,16 @@ use super::{Options, heading};
 const ORG: &str = "org_bench";
 const SERVICES: [&str; 4] = ["calls", "analytics", "relay", "edge"];
 
-struct Fleet {
+pub(super) struct Fleet {
     children: Vec<(&'static str, Child)>,
     /// `Authorization` values: a user's access token for REST, a service token for gRPC.
     rest_authorization: String,
-    grpc_token: String,
-    exchange: String,
+    pub grpc_token: String,
+    pub exchange: String,
     /// The analytics, calls and agents queues, deleted afterwards.
     queues: Vec<String>,
-    edge: String,
-    calls: Channel,
+    pub edge: String,
+    pub calls: Channel,
     analytics: Channel,
 }
 
@@ -44,7 +44,12 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fleet> {
+/// Starts the services as separate processes, with `extra` settings (a carrier's).
+pub(super) async fn start_fleet(
+    options: &Options,
+    db: &BenchDatabase,
+    extra: &[(&str, String)],
+) -> anyhow::Result<Fleet> {
     let (calls_port, analytics_port, edge_port) = (free_port()?, free_port()?, free_port()?);
     let calls_url = format!("http://127.0.0.1:{calls_port}");
     let analytics_url = format!("http://127.0.0.1:{analytics_port}");
@@ -99,6 +104,7 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
                 }
                 .to_string(),
             )
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(Stdio::from(std::fs::File::create(
                 std::env::temp_dir().join(format!("comms-bench-{service}.log")),
@@ -140,7 +146,32 @@ async fn start_fleet(options: &Options, db: &BenchDatabase) -> anyhow::Result<Fl
     )
 }
 
-fn grpc<T>(token: &str, message: T) -> tonic::Request<T> {
+impl Fleet {
+    /// Stops the processes and deletes the queues and exchange they used.
+    pub(super) async fn stop(&mut self, options: &Options) -> anyhow::Result<()> {
+        for (_, child) in &mut self.children {
+            child.start_kill().ok();
+            child.wait().await.ok();
+        }
+        let connection = comms_bus::connect(&options.amqp_url).await?;
+        let channel = connection.create_channel().await?;
+        for queue in self
+            .queues
+            .iter()
+            .flat_map(|q| [q.clone(), comms_bus::dead_letter_queue(q)])
+        {
+            channel
+                .queue_delete(queue.as_str().into(), Default::default())
+                .await?;
+        }
+        channel
+            .exchange_delete(self.exchange.as_str().into(), Default::default())
+            .await?;
+        Ok(())
+    }
+}
+
+pub(super) fn grpc<T>(token: &str, message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     comms_auth::service::attach(request.metadata_mut(), token);
     request
@@ -286,7 +317,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Value, Value)> {
         options.binary.display()
     );
     let db = BenchDatabase::create(&options.admin_database_url, 2).await?;
-    let mut fleet = start_fleet(options, &db).await?;
+    let mut fleet = start_fleet(options, &db, &[]).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle = resident(&fleet);
 
@@ -367,24 +398,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Value, Value)> {
         println!("{service:>10} | {idle:>9.1} | {loaded:>15.1}");
         memory.push(json!({ "service": service, "idle_mib": idle, "under_load_mib": loaded }));
     }
-    for (_, child) in &mut fleet.children {
-        child.start_kill().ok();
-        child.wait().await.ok();
-    }
-    let connection = comms_bus::connect(&options.amqp_url).await?;
-    let channel = connection.create_channel().await?;
-    for queue in fleet
-        .queues
-        .iter()
-        .flat_map(|q| [q.clone(), comms_bus::dead_letter_queue(q)])
-    {
-        channel
-            .queue_delete(queue.as_str().into(), Default::default())
-            .await?;
-    }
-    channel
-        .exchange_delete(fleet.exchange.as_str().into(), Default::default())
-        .await?;
+    fleet.stop(options).await?;
     db.drop_now().await?;
     Ok((Value::Array(rows), Value::Array(memory)))
 }
