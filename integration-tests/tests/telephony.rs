@@ -1,5 +1,5 @@
-//! Calls carried by Twilio, against a fake Twilio on loopback written from Twilio's documentation
-//! (`telephony/fake_twilio.rs`): the fleet places a call with the documented fields, signed
+//! Calls carried by Twilio and by Vonage, against fakes on loopback written from each one's
+//! documentation (`telephony/fake_twilio.rs`, `telephony/fake_vonage.rs`). With Twilio: the fleet places a call with the documented fields, signed
 //! status callbacks (signed by twilio-python) move it along over REST, repeated, reordered,
 //! forged and misdirected callbacks change nothing, hanging up reaches Twilio (retried while it
 //! fails), the watchdog asks Twilio about a call whose callbacks stopped, and a campaign's
@@ -7,6 +7,8 @@
 
 #[path = "telephony/fake_twilio.rs"]
 mod fake_twilio;
+#[path = "telephony/fake_vonage.rs"]
+mod fake_vonage;
 mod support;
 
 use std::time::Duration;
@@ -577,5 +579,164 @@ async fn a_campaign_call_the_dialer_abandons_is_hung_up_at_twilio() {
     )
     .await;
     assert_eq!(contact["last_outcome"], "abandoned");
+    fleet.stop().await;
+}
+
+async fn vonage_fleet(vonage: &fake_vonage::FakeVonage) -> Fleet {
+    let env = vonage.env();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Fleet::start_with("60000", &pairs).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_is_placed_with_vonage_and_moved_along_by_its_signed_events() {
+    use fake_vonage::SIGNATURE_SECRET;
+    let vonage = fake_vonage::FakeVonage::start().await;
+    let fleet = vonage_fleet(&vonage).await;
+    let edge = fleet.fleet.edge.to_string();
+    let created = json_of(
+        fleet
+            .post("/api/communications/calls")
+            .json(&json!({ "to": "+14155550100", "from": "+14155550111" })),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // JSON with numbers without `+`, the callback URLs, and an application JWT PyJWT verified.
+    let (uuid, placed) = vonage.placed("14155550100").await;
+    assert_eq!(
+        placed.body["from"],
+        json!({ "type": "phone", "number": "14155550111" })
+    );
+    let base = format!(
+        "{}/webhooks/vonage/{ORG}/calls/{id}",
+        fake_vonage::PUBLIC_BASE_URL
+    );
+    assert_eq!(placed.body["answer_url"], json!([format!("{base}/answer")]));
+    assert_eq!(placed.body["event_url"], json!([format!("{base}/event")]));
+    assert_eq!(
+        (
+            placed.body["answer_method"].as_str(),
+            placed.body["event_method"].as_str()
+        ),
+        (Some("POST"), Some("POST"))
+    );
+    assert!(placed.claims["exp"].as_i64().unwrap() > placed.claims["iat"].as_i64().unwrap());
+    let carried = call_until(&fleet, &id, |c| c["carrier_call_id"] == uuid.as_str()).await;
+    assert_eq!(carried["carrier"], "vonage");
+
+    let event = |status: &str| {
+        json!({
+            "uuid": uuid, "conversation_uuid": "CON-1", "status": status, "direction": "outbound",
+            "from": "14155550111", "to": "14155550100", "timestamp": "2026-12-06T05:00:00.000Z",
+        })
+    };
+    let event_url = format!("{base}/event");
+    let send = |body: Value, secret: &'static str, iat: Option<i64>| {
+        let (vonage, http, edge, url) = (
+            vonage.clone(),
+            fleet.http.clone(),
+            edge.clone(),
+            event_url.clone(),
+        );
+        async move {
+            vonage
+                .send(&http, &edge, &url, &body, secret, iat)
+                .await
+                .status()
+        }
+    };
+    assert_eq!(
+        send(event("started"), SIGNATURE_SECRET, None).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        send(event("ringing"), SIGNATURE_SECRET, None).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(call(&fleet, &id).await["status"], "ringing");
+    assert_eq!(
+        send(event("answered"), SIGNATURE_SECRET, None).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(call(&fleet, &id).await["status"], "answered");
+
+    // Forged, replayed, altered and unsigned callbacks: 403, nothing recorded.
+    let events = fleet.event_count().await;
+    let hung_up = json!({ "uuid": uuid, "status": "completed", "duration": "17" });
+    assert_eq!(
+        send(hung_up.clone(), "not-the-signature-secret-at-all", None).await,
+        StatusCode::FORBIDDEN
+    );
+    let ten_minutes_ago = chrono::Utc::now().timestamp() - 600;
+    assert_eq!(
+        send(hung_up.clone(), SIGNATURE_SECRET, Some(ten_minutes_ago)).await,
+        StatusCode::FORBIDDEN
+    );
+    let token = fake_vonage::signed(SIGNATURE_SECRET, &hung_up.to_string(), None).await;
+    let path = event_url
+        .strip_prefix(fake_vonage::PUBLIC_BASE_URL)
+        .unwrap();
+    let altered = fleet
+        .http
+        .post(format!("http://{edge}{path}"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(json!({ "uuid": uuid, "status": "completed", "duration": "9999" }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(altered.status(), StatusCode::FORBIDDEN);
+    let detail: Value = altered.json().await.unwrap();
+    assert!(
+        detail["detail"].as_str().unwrap().contains("payload_hash"),
+        "{detail}"
+    );
+    let unsigned = fleet
+        .http
+        .post(format!("http://{edge}{path}"))
+        .json(&hung_up)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
+    assert_eq!(fleet.event_count().await, events);
+
+    // The NCCO while the caller waits for an agent: the hold message.
+    let answer = vonage
+        .send(
+            &fleet.http,
+            &edge,
+            &format!("{base}/answer"),
+            &json!({ "uuid": uuid, "to": "14155550100", "from": "14155550111" }),
+            SIGNATURE_SECRET,
+            None,
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let ncco: Value = answer.json().await.unwrap();
+    assert_eq!(ncco[0]["action"], "talk");
+    assert_eq!(ncco[0]["language"], "en-US");
+
+    assert_eq!(
+        send(hung_up, SIGNATURE_SECRET, None).await,
+        StatusCode::NO_CONTENT
+    );
+    let ended = call(&fleet, &id).await;
+    assert_eq!(
+        (ended["status"].as_str(), ended["end_reason"].as_str()),
+        (Some("ended"), Some("remote hang-up"))
+    );
+
+    // Hanging up another call: Vonage's {"action": "hangup"}.
+    let other = place(&fleet, "+14155550122").await;
+    let (uuid, _) = vonage.placed("14155550122").await;
+    call_until(&fleet, &other, |c| c["carrier_call_id"] == uuid.as_str()).await;
+    json_of(fleet.delete(&format!("/api/communications/calls/{other}"))).await;
+    let hangups = vonage
+        .wait_for("PUT", &format!("/v1/calls/{uuid}"), 1)
+        .await;
+    assert_eq!(hangups[0].body, json!({ "action": "hangup" }));
+    support::assert_events_match_their_schemas(&fleet.pool).await;
     fleet.stop().await;
 }

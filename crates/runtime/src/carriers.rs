@@ -97,6 +97,105 @@ pub fn is_sid(id: &str, prefix: &str) -> bool {
     id.len() == 34 && id.starts_with(prefix) && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// A Vonage application (Voice API): its calls are authorised by a JWT the application's
+/// private key signs; its callbacks by a JWT the account's signature secret signs.
+#[derive(Clone)]
+pub struct VonageConfig {
+    /// `VONAGE_API_KEY`: the account; signed callbacks name it.
+    pub api_key: String,
+    /// `VONAGE_API_SECRET`: the account's API secret (the health probe's credentials).
+    pub api_secret: String,
+    /// `VONAGE_APPLICATION_ID`: the Voice application, a UUID.
+    pub application_id: String,
+    /// `VONAGE_PRIVATE_KEY`: the application's RSA private key, PEM (`\n` escapes allowed).
+    pub private_key: String,
+    /// `VONAGE_SIGNATURE_SECRET`: the key of the callbacks' HS256 signatures.
+    pub signature_secret: String,
+    /// `VONAGE_API_URL`, by default `https://api.nexmo.com`.
+    pub api_url: String,
+    /// `PUBLIC_BASE_URL`: where Vonage calls back.
+    pub public_base_url: String,
+}
+
+impl fmt::Debug for VonageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VonageConfig")
+            .field("api_key", &self.api_key)
+            .field("application_id", &self.application_id)
+            .field("api_url", &self.api_url)
+            .field("public_base_url", &self.public_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VonageConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let required = |variable: &str, what: &str| {
+            env.get(variable)
+                .map(str::to_owned)
+                .ok_or_else(|| ConfigError {
+                    variable: variable.into(),
+                    value: String::new(),
+                    reason: format!("required with Vonage: {what}"),
+                })
+        };
+        let hidden = |variable: &str, reason: &str| ConfigError {
+            variable: variable.into(),
+            value: "<hidden>".into(),
+            reason: reason.into(),
+        };
+        let api_key = required("VONAGE_API_KEY", "the account's API key")?;
+        if !api_key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ConfigError {
+                variable: "VONAGE_API_KEY".into(),
+                value: api_key,
+                reason: "expected letters and digits".into(),
+            });
+        }
+        let api_secret = required("VONAGE_API_SECRET", "the account's API secret")?;
+        let application_id = required("VONAGE_APPLICATION_ID", "the Voice application's id")?;
+        if uuid::Uuid::parse_str(&application_id).is_err() {
+            return Err(ConfigError {
+                variable: "VONAGE_APPLICATION_ID".into(),
+                value: application_id,
+                reason: "expected the application's UUID".into(),
+            });
+        }
+        let private_key = required("VONAGE_PRIVATE_KEY", "the application's private key (PEM)")?
+            .replace("\\n", "\n");
+        if !private_key.trim_start().starts_with("-----BEGIN") {
+            return Err(hidden(
+                "VONAGE_PRIVATE_KEY",
+                "expected a PEM private key (-----BEGIN PRIVATE KEY-----)",
+            ));
+        }
+        let signature_secret = required(
+            "VONAGE_SIGNATURE_SECRET",
+            "the signature secret Vonage signs callbacks with",
+        )?;
+        if signature_secret.len() < 16 {
+            return Err(hidden(
+                "VONAGE_SIGNATURE_SECRET",
+                "expected the account's signature secret (at least 16 characters)",
+            ));
+        }
+        let api_url = env.url(
+            "VONAGE_API_URL",
+            "https://api.nexmo.com",
+            &["http", "https"],
+        )?;
+        Ok(Self {
+            api_key,
+            api_secret,
+            application_id,
+            private_key,
+            signature_secret,
+            api_url: api_url.trim_end_matches('/').into(),
+            public_base_url: crate::config::public_base_url(env)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use crate::domain::{
     CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, PhoneNumber,
     Progress, check_text,
 };
-use crate::telephony::twilio;
+use crate::telephony::{twilio, vonage};
 use crate::view::{CallView, Cursor, ListFilter};
 
 const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -511,10 +511,7 @@ impl CallsService for CallsGrpc {
             let carrier = violations.check(
                 "carrier",
                 match Carrier::parse(&req.carrier) {
-                    Some(Carrier::Twilio) => Ok(Carrier::Twilio),
-                    Some(Carrier::Vonage) => {
-                        Err("Vonage callbacks are not taken in this release".to_owned())
-                    }
+                    Some(carrier @ (Carrier::Twilio | Carrier::Vonage)) => Ok(carrier),
                     _ => Err(format!(
                         "{:?} is not a carrier (twilio or vonage)",
                         req.carrier
@@ -530,6 +527,10 @@ impl CallsService for CallsGrpc {
                 Some(Carrier::Twilio) => {
                     violations.check("status", twilio::progress_of(&req.status))
                 }
+                Some(Carrier::Vonage) => violations.check(
+                    "status",
+                    vonage::progress_of(&req.status, req.duration_seconds),
+                ),
                 _ => None,
             };
             let leg_id = &req.carrier_call_id;

@@ -92,6 +92,10 @@ pub async fn run(
             Arc::new(telephony::SimulatedTelephony::new(simulation, sink))
         }
         TelephonyConfig::Twilio(twilio) => Arc::new(telephony::TwilioTelephony::new(twilio, sink)),
+        TelephonyConfig::Vonage(vonage) => {
+            let key = telephony::vonage::signing_key(&vonage)?;
+            Arc::new(telephony::VonageTelephony::new(vonage, key, sink))
+        }
     };
     tracing::info!(
         carrier = telephony.carrier().as_str(),

@@ -323,6 +323,14 @@ fn carrier_callbacks() -> Router<AppState> {
             "/webhooks/twilio/{org}/calls/{call_id}/answer",
             post(carriers::twilio::answer),
         )
+        .route(
+            "/webhooks/vonage/{org}/calls/{call_id}/event",
+            post(carriers::vonage::event),
+        )
+        .route(
+            "/webhooks/vonage/{org}/calls/{call_id}/answer",
+            post(carriers::vonage::answer),
+        )
 }
 
 async fn not_found() -> ProblemResponse {

@@ -41,6 +41,8 @@ pub enum Progress {
     },
     /// The far end hung up an answered call.
     HungUp,
+    /// The line is over, answered or not (Vonage's `completed` without a duration).
+    LineEnded,
     /// Answering-machine detection heard who answered.
     MachineDetected(MachineVerdict),
 }
@@ -330,6 +332,17 @@ fn report(
                 _ => vec![end],
             }
         }
+        Some(Progress::LineEnded) => match call.status {
+            CallStatus::Answered => vec![Command::End {
+                reason: "remote hang-up".into(),
+                at,
+            }],
+            _ => vec![Command::MarkFailed {
+                outcome: CallStatus::Failed,
+                reason: "the line ended before an answer".into(),
+                at,
+            }],
+        },
         // A verdict implies an answer, whose callback may come second; one verdict a call.
         Some(Progress::MachineDetected(verdict)) => {
             if call.answered_by.is_some() || call.status.is_final() {

@@ -3,12 +3,14 @@
 
 use comms_runtime::{ConfigError, Env};
 
-use super::{SimulationConfig, TwilioConfig};
+use super::{SimulationConfig, TwilioConfig, VonageConfig, vonage};
 
 #[derive(Debug, Clone)]
 pub enum TelephonyConfig {
     Simulated(SimulationConfig),
     Twilio(TwilioConfig),
+    /// The application's private key checked: it signs every request.
+    Vonage(VonageConfig),
 }
 
 impl TelephonyConfig {
@@ -22,13 +24,11 @@ impl TelephonyConfig {
         match provider.as_str() {
             "simulated" => Ok(Self::Simulated(SimulationConfig::from_env(env)?)),
             "twilio" => Ok(Self::Twilio(TwilioConfig::from_env(env)?)),
-            "vonage" => Err(ConfigError {
-                variable: "TELEPHONY_PROVIDER".into(),
-                value: provider,
-                reason: "Vonage is not available in this release yet; use simulated or twilio \
-                         (with VONAGE_* set, TELEPHONY_PROVIDER must say which)"
-                    .into(),
-            }),
+            "vonage" => {
+                let config = VonageConfig::from_env(env)?;
+                vonage::signing_key(&config)?;
+                Ok(Self::Vonage(config))
+            }
             _ => Err(ConfigError {
                 variable: "TELEPHONY_PROVIDER".into(),
                 value: provider,

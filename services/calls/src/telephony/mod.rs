@@ -1,5 +1,5 @@
 //! Telephony providers place calls, hang them up and report their progress. The simulated
-//! provider drives calls without a carrier; Twilio is a carrier behind the same trait.
+//! provider drives calls without a carrier; Twilio and Vonage are carriers behind the same trait.
 //!
 //! A provider reports what it learns on the sink it was built with (the carrier's id for a call,
 //! ringing, answer, hang-up); a carrier's status callbacks arrive through the edge as the same
@@ -8,10 +8,12 @@
 mod config;
 mod simulated;
 pub mod twilio;
+pub mod vonage;
 
 pub use config::TelephonyConfig;
 pub use simulated::{Outcome, SimulatedTelephony, SimulationConfig};
 pub use twilio::{TwilioConfig, TwilioTelephony};
+pub use vonage::{VonageConfig, VonageTelephony};
 
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;

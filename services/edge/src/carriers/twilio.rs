@@ -120,6 +120,7 @@ pub async fn status(
         carrier_call_id: callback.param("CallSid").unwrap_or_default().into(),
         status: callback.param("CallStatus").unwrap_or_default().into(),
         answered_by: String::new(),
+        duration_seconds: 0,
     };
     report(&state, &callback, request).await
 }
@@ -146,6 +147,7 @@ pub async fn machine(
         carrier_call_id: callback.param("CallSid").unwrap_or_default().into(),
         status: String::new(),
         answered_by: callback.param("AnsweredBy").unwrap_or_default().into(),
+        duration_seconds: 0,
     };
     report(&state, &callback, request).await
 }
@@ -212,7 +214,7 @@ pub async fn answer(
         twiml::response(&[
             Verb::Say {
                 language,
-                text: twiml::hold_message(language),
+                text: super::hold_message(language),
             },
             Verb::Pause {
                 seconds: HOLD_SECONDS,

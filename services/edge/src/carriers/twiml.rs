@@ -30,7 +30,7 @@ pub fn response(verbs: &[Verb<'_>]) -> String {
         match verb {
             Verb::Say { language, text } => xml.push_str(&format!(
                 r#"<Say language="{}">{}</Say>"#,
-                say_language(*language),
+                super::locale(*language, super::Dialect::Twilio),
                 escape(text)
             )),
             Verb::Pause { seconds } => xml.push_str(&format!(r#"<Pause length="{seconds}"/>"#)),
@@ -49,34 +49,6 @@ pub fn response(verbs: &[Verb<'_>]) -> String {
     }
     xml.push_str("</Response>");
     xml
-}
-
-/// What a caller waiting for an agent hears, in the call's language.
-pub fn hold_message(language: Language) -> &'static str {
-    match language {
-        Language::En => "Please hold while we connect you.",
-        Language::Es => "Por favor, espere mientras le conectamos.",
-        Language::Fr => "Veuillez patienter, nous vous mettons en relation.",
-        Language::De => "Bitte bleiben Sie dran, wir verbinden Sie.",
-        Language::It => "Resti in linea, la stiamo mettendo in contatto.",
-        Language::Pt => "Por favor, aguarde enquanto transferimos a sua chamada.",
-        Language::Zh => "请稍候，我们正在为您接通。",
-        Language::Ja => "おつなぎしますので、少々お待ちください。",
-    }
-}
-
-/// `<Say language>` takes a locale.
-fn say_language(language: Language) -> &'static str {
-    match language {
-        Language::En => "en-US",
-        Language::Es => "es-ES",
-        Language::Fr => "fr-FR",
-        Language::De => "de-DE",
-        Language::It => "it-IT",
-        Language::Pt => "pt-BR",
-        Language::Zh => "zh-CN",
-        Language::Ja => "ja-JP",
-    }
 }
 
 fn escape(text: &str) -> String {
@@ -103,7 +75,7 @@ mod tests {
         let xml = response(&[
             Verb::Say {
                 language: Language::Ja,
-                text: hold_message(Language::Ja),
+                text: crate::carriers::hold_message(Language::Ja),
             },
             Verb::Redirect {
                 url: "https://x.test/a?b=1&c=<2>",

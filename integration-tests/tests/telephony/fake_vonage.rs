@@ -1,0 +1,327 @@
+//! A Vonage of our own on loopback, written from Vonage's Voice API reference
+//! (<https://developer.vonage.com/en/api/voice>) and its signed-webhook documentation, not from
+//! our client: every request must carry an application JWT that PyJWT verifies (RS256) with the
+//! application's public key; calls are JSON with numbers in E.164 without `+`; the callbacks it
+//! sends are signed by PyJWT (HS256 under the signature secret, `payload_hash` of the body).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+pub const API_KEY: &str = "abcd1234";
+pub const APPLICATION_ID: &str = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+pub const SIGNATURE_SECRET: &str = "vonage-signature-secret-0123456789";
+pub const PUBLIC_BASE_URL: &str = "https://comms.example.test";
+
+/// A request Vonage received, with the verified claims of its JWT.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub body: Value,
+    pub claims: Value,
+}
+
+struct Inner {
+    public_key: PathBuf,
+    received: Vec<Received>,
+}
+
+#[derive(Clone)]
+pub struct FakeVonage {
+    inner: Arc<Mutex<Inner>>,
+    pub url: String,
+    /// The application's private key (PKCS#8 PEM), as the fleet is given it.
+    pub private_key: String,
+}
+
+impl FakeVonage {
+    pub async fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!("fake-vonage-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (private, public) = (dir.join("private.pem"), dir.join("public.pem"));
+        let openssl = |args: &[&str]| {
+            let status = std::process::Command::new("openssl")
+                .args(args)
+                .status()
+                .unwrap();
+            assert!(status.success(), "openssl {args:?}");
+        };
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            private.to_str().unwrap(),
+        ]);
+        openssl(&[
+            "pkey",
+            "-in",
+            private.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            public.to_str().unwrap(),
+        ]);
+        let inner = Arc::new(Mutex::new(Inner {
+            public_key: public,
+            received: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/v1/calls", post(create_call))
+            .route("/v1/calls/{uuid}", get(fetch_call).put(update_call))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            inner,
+            url,
+            private_key: std::fs::read_to_string(private).unwrap(),
+        }
+    }
+
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TELEPHONY_PROVIDER", "vonage".into()),
+            ("VONAGE_API_KEY", API_KEY.into()),
+            ("VONAGE_API_SECRET", "vonage-api-secret".into()),
+            ("VONAGE_APPLICATION_ID", APPLICATION_ID.into()),
+            // As a Secret often holds it: one line, newlines escaped.
+            ("VONAGE_PRIVATE_KEY", self.private_key.replace('\n', "\\n")),
+            ("VONAGE_SIGNATURE_SECRET", SIGNATURE_SECRET.into()),
+            ("VONAGE_API_URL", self.url.clone()),
+            ("PUBLIC_BASE_URL", PUBLIC_BASE_URL.into()),
+        ]
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inner.lock().unwrap().received.clone()
+    }
+
+    /// The requests matching `method` and `path`, waiting (up to 20 s) for at least `n`.
+    pub async fn wait_for(&self, method: &str, path: &str, n: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let matching: Vec<Received> = self
+                .received()
+                .into_iter()
+                .filter(|r| r.method == method && r.path == path)
+                .collect();
+            if matching.len() >= n {
+                return matching;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "Vonage got fewer than {n} {method} {path}: {:?}",
+            self.received()
+        );
+    }
+
+    /// The call created for `number` (without `+`) and its uuid.
+    pub async fn placed(&self, number: &str) -> (String, Received) {
+        for _ in 0..200 {
+            let found = self
+                .received()
+                .into_iter()
+                .find(|r| r.method == "POST" && r.body["to"][0]["number"] == number);
+            if let Some(request) = found {
+                let uuid = request.body["__uuid"].as_str().unwrap().to_owned();
+                return (uuid, request);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "Vonage was never asked to call {number}: {:?}",
+            self.received()
+        );
+    }
+
+    /// Sends `body` to `url` (under [`PUBLIC_BASE_URL`]) at the edge, signed by PyJWT with
+    /// `secret`, `iat` seconds since the epoch (now when absent).
+    pub async fn send(
+        &self,
+        http: &reqwest::Client,
+        edge: &str,
+        url: &str,
+        body: &Value,
+        secret: &str,
+        iat: Option<i64>,
+    ) -> reqwest::Response {
+        let text = body.to_string();
+        let token = signed(secret, &text, iat).await;
+        let path = url.strip_prefix(PUBLIC_BASE_URL).unwrap();
+        http.post(format!("http://{edge}{path}"))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(text)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// PyJWT's signature of `body`, as Vonage makes it.
+pub async fn signed(secret: &str, body: &str, iat: Option<i64>) -> String {
+    let (secret, body) = (secret.to_owned(), body.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let iat = iat.map(|t| t.to_string());
+        let mut args = vec![secret.as_str(), API_KEY, APPLICATION_ID, body.as_str()];
+        if let Some(iat) = &iat {
+            args.push(iat);
+        }
+        crate::support::python("vonage_sign.py", &args)
+    })
+    .await
+    .unwrap()
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = json!({ "type": "https://developer.vonage.com/api-errors", "title": title, "detail": detail });
+    (status, axum::Json(body)).into_response()
+}
+
+/// The request's application JWT, verified by PyJWT with the application's public key.
+async fn verified(inner: &Arc<Mutex<Inner>>, headers: &HeaderMap) -> Result<Value, Response> {
+    let unauthorized = || problem(StatusCode::UNAUTHORIZED, "Unauthorized", "Invalid Token");
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(unauthorized)?
+        .to_owned();
+    let key = inner.lock().unwrap().public_key.display().to_string();
+    let checked = tokio::task::spawn_blocking(move || {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let python = std::env::var("TEST_PYTHON")
+            .unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string());
+        std::process::Command::new(python)
+            .arg(root.join("integration-tests/python/vonage_verify.py"))
+            .args([&key, &token])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    if !checked.status.success() {
+        return Err(unauthorized());
+    }
+    let verified: Value = serde_json::from_slice(&checked.stdout).unwrap();
+    if verified["header"]["alg"] != "RS256"
+        || verified["claims"]["application_id"] != APPLICATION_ID
+    {
+        return Err(unauthorized());
+    }
+    Ok(verified["claims"].clone())
+}
+
+fn is_vonage_number(value: &Value) -> bool {
+    value.as_str().is_some_and(|n| {
+        (7..=15).contains(&n.len()) && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+async fn create_call(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let claims = match verified(&inner, &headers).await {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal,
+    };
+    let Ok(mut call) = serde_json::from_str::<Value>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "The request body is not JSON",
+        );
+    };
+    let to = &call["to"][0];
+    let from_ok = call["random_from_number"] == true
+        || (call["from"]["type"] == "phone" && is_vonage_number(&call["from"]["number"]));
+    let urls_ok = ["answer_url", "event_url"].iter().all(|key| {
+        call[*key]
+            .as_array()
+            .is_some_and(|urls| urls.len() == 1 && urls[0].is_string())
+    });
+    if to["type"] != "phone" || !is_vonage_number(&to["number"]) || !from_ok || !urls_ok {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            &format!("invalid call: {body}"),
+        );
+    }
+    let uuid = uuid::Uuid::new_v4().to_string();
+    call["__uuid"] = json!(uuid);
+    inner.lock().unwrap().received.push(Received {
+        method: "POST".into(),
+        path: "/v1/calls".into(),
+        body: call,
+        claims,
+    });
+    let created = json!({
+        "uuid": uuid, "status": "started", "direction": "outbound",
+        "conversation_uuid": format!("CON-{}", uuid::Uuid::new_v4()),
+    });
+    (StatusCode::CREATED, axum::Json(created)).into_response()
+}
+
+async fn update_call(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(uuid): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let claims = match verified(&inner, &headers).await {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal,
+    };
+    let Ok(action) = serde_json::from_str::<Value>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "The request body is not JSON",
+        );
+    };
+    let known = [
+        "hangup",
+        "mute",
+        "unmute",
+        "earmuff",
+        "unearmuff",
+        "transfer",
+    ];
+    if !action["action"]
+        .as_str()
+        .is_some_and(|a| known.contains(&a))
+    {
+        return problem(StatusCode::BAD_REQUEST, "Bad Request", "unknown action");
+    }
+    inner.lock().unwrap().received.push(Received {
+        method: "PUT".into(),
+        path: format!("/v1/calls/{uuid}"),
+        body: action,
+        claims,
+    });
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn fetch_call(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(uuid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = verified(&inner, &headers).await {
+        return refusal;
+    }
+    axum::Json(json!({ "uuid": uuid, "status": "started" })).into_response()
+}

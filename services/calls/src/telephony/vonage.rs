@@ -1,0 +1,285 @@
+//! Vonage's Voice API, spoken directly (no maintained Rust crate speaks it): JSON bodies,
+//! authorised by a short-lived JWT the application's private key signs (RS256), numbers in
+//! E.164 without the `+` (<https://developer.vonage.com/en/api/voice>).
+//!
+//! Dialing asks Vonage to call back at `PUBLIC_BASE_URL`: the answer URL for the call's NCCO and
+//! the event URL for its progress. The edge verifies each callback's signature and hands it to
+//! the calls service, which reads Vonage's word for the status here ([`progress_of`]).
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+
+use comms_runtime::ConfigError;
+pub use comms_runtime::carriers::VonageConfig;
+
+use super::{
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink, Telephony,
+    TelephonyError,
+};
+use crate::domain::CallStatus;
+
+const CARRIER: &str = "vonage";
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The lifetime of the JWT each request carries (the SDK's default is 15 minutes).
+const TOKEN_SECONDS: i64 = 300;
+
+/// The application's signing key, or the start-up error naming `VONAGE_PRIVATE_KEY`.
+pub fn signing_key(config: &VonageConfig) -> Result<EncodingKey, ConfigError> {
+    EncodingKey::from_rsa_pem(config.private_key.as_bytes()).map_err(|e| ConfigError {
+        variable: "VONAGE_PRIVATE_KEY".into(),
+        value: "<hidden>".into(),
+        reason: format!("not an RSA private key in PEM: {e}"),
+    })
+}
+
+/// Where Vonage calls back about a call: `answer` (the NCCO) or `event` (progress).
+pub fn callback_url(
+    public_base_url: &str,
+    org_id: &str,
+    call_id: uuid::Uuid,
+    what: &str,
+) -> String {
+    format!("{public_base_url}/webhooks/vonage/{org_id}/calls/{call_id}/{what}")
+}
+
+/// Vonage's event `status` as progress: `None` for `started`, and for what is not a call's
+/// progress (`record`, `input`, `transfer` events carry none). `completed` follows every call
+/// but a rejected one, answered or not: only its `duration` says which.
+pub fn progress_of(status: &str, duration_seconds: i64) -> Result<Option<Progress>, String> {
+    let failed = |outcome, reason: &str| {
+        Ok(Some(Progress::Failed {
+            outcome,
+            reason: reason.into(),
+        }))
+    };
+    match status {
+        "started" => Ok(None),
+        "ringing" => Ok(Some(Progress::Ringing)),
+        "answered" => Ok(Some(Progress::Answered)),
+        "completed" if duration_seconds > 0 => Ok(Some(Progress::HungUp)),
+        "completed" => Ok(Some(Progress::LineEnded)),
+        "busy" => failed(CallStatus::Busy, "line busy"),
+        "unanswered" | "timeout" => failed(CallStatus::NoAnswer, "no answer"),
+        "rejected" => failed(CallStatus::Failed, "the callee's network rejected the call"),
+        "failed" => failed(CallStatus::Failed, "the carrier could not connect the call"),
+        "cancelled" => failed(CallStatus::Failed, "canceled at the carrier"),
+        other => Err(format!(
+            "{other:?} is not a Vonage call status (started, ringing, answered, completed, \
+             busy, unanswered, timeout, rejected, failed, cancelled)"
+        )),
+    }
+}
+
+/// E.164 as Vonage writes it: without the `+`.
+fn vonage_number(number: &str) -> &str {
+    number.trim_start_matches('+')
+}
+
+pub struct VonageTelephony {
+    config: VonageConfig,
+    key: EncodingKey,
+    http: reqwest::Client,
+    sink: ProgressSink,
+}
+
+impl VonageTelephony {
+    pub fn new(config: VonageConfig, key: EncodingKey, sink: ProgressSink) -> Self {
+        let http = comms_runtime::http::client(REQUEST_TIMEOUT);
+        Self {
+            config,
+            key,
+            http,
+            sink,
+        }
+    }
+
+    /// The application's JWT: `application_id`, `iat`, `exp` and a unique `jti`.
+    fn token(&self) -> Result<String, TelephonyError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({
+            "application_id": self.config.application_id,
+            "iat": now,
+            "exp": now + TOKEN_SECONDS,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key).map_err(|e| {
+            TelephonyError::Refused {
+                carrier: CARRIER,
+                detail: format!("the application's JWT cannot be signed: {e}"),
+            }
+        })
+    }
+
+    /// A call resource's URL; its id is checked, as it goes into a path.
+    fn call_url(&self, leg: &CarrierLeg) -> Result<String, TelephonyError> {
+        if uuid::Uuid::parse_str(&leg.id).is_err() {
+            return Err(TelephonyError::Refused {
+                carrier: CARRIER,
+                detail: format!("{:?} is not a Vonage call uuid", leg.id),
+            });
+        }
+        Ok(format!("{}/v1/calls/{}", self.config.api_url, leg.id))
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, TelephonyError> {
+        let unavailable = |detail: String| TelephonyError::Unavailable {
+            carrier: CARRIER,
+            detail,
+        };
+        let response = request
+            .bearer_auth(self.token()?)
+            .header(http::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| unavailable(e.without_url().to_string()))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        // Vonage's errors are problem+json: {"type", "title", "detail", "instance"}.
+        let detail = match (body["title"].as_str(), body["detail"].as_str()) {
+            (Some(title), Some(detail)) => format!("{title}: {detail} (HTTP {status})"),
+            (Some(title), None) => format!("{title} (HTTP {status})"),
+            _ => format!("HTTP {status}"),
+        };
+        if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
+            Err(unavailable(detail))
+        } else {
+            Err(TelephonyError::Refused {
+                carrier: CARRIER,
+                detail,
+            })
+        }
+    }
+
+    async fn place(&self, request: &DialRequest) -> Result<CarrierLeg, TelephonyError> {
+        let callback = |what| {
+            callback_url(
+                &self.config.public_base_url,
+                &request.org_id,
+                request.call_id,
+                what,
+            )
+        };
+        let mut body = json!({
+            "to": [{ "type": "phone", "number": vonage_number(request.to.as_str()) }],
+            "answer_url": [callback("answer")],
+            "answer_method": "POST",
+            "event_url": [callback("event")],
+            "event_method": "POST",
+        });
+        match &request.from {
+            Some(from) => {
+                body["from"] = json!({ "type": "phone", "number": vonage_number(from.as_str()) });
+            }
+            // One of the application's numbers.
+            None => body["random_from_number"] = json!(true),
+        }
+        let url = format!("{}/v1/calls", self.config.api_url);
+        let created = self.send(self.http.post(url).json(&body)).await?;
+        match created["uuid"].as_str() {
+            Some(uuid) if uuid::Uuid::parse_str(uuid).is_ok() => Ok(CarrierLeg {
+                carrier: Carrier::Vonage,
+                id: uuid.to_owned(),
+            }),
+            _ => Err(TelephonyError::Unavailable {
+                carrier: CARRIER,
+                detail: "the created call has no uuid".into(),
+            }),
+        }
+    }
+}
+
+impl Telephony for VonageTelephony {
+    fn carrier(&self) -> Carrier {
+        Carrier::Vonage
+    }
+
+    /// Not asked for yet: Vonage's advanced machine detection is not wired in.
+    fn detects_machines(&self) -> bool {
+        false
+    }
+
+    fn dial(&self, request: DialRequest) {
+        let this = Self {
+            config: self.config.clone(),
+            key: self.key.clone(),
+            http: self.http.clone(),
+            sink: self.sink.clone(),
+        };
+        tokio::spawn(async move {
+            let (leg, progress) = match this.place(&request).await {
+                Ok(leg) => (Some(leg), None),
+                // Not retried: a request that timed out may have placed the call.
+                Err(error) => {
+                    tracing::warn!(call_id = %request.call_id, %error, "Vonage did not place the call");
+                    let progress = Progress::Failed {
+                        outcome: CallStatus::Failed,
+                        reason: error.to_string(),
+                    };
+                    (None, Some(progress))
+                }
+            };
+            let _ = this.sink.send(ProgressReport {
+                org_id: request.org_id,
+                call_id: request.call_id,
+                leg,
+                progress,
+            });
+        });
+    }
+
+    /// `{"action": "hangup"}` ends a call in any state.
+    fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async move {
+            // A call Vonage has not named yet is hung up when its uuid arrives.
+            let Some(leg) = &line.leg else { return Ok(()) };
+            let url = self.call_url(leg)?;
+            let hangup = json!({ "action": "hangup" });
+            self.send(self.http.put(url).json(&hangup)).await?;
+            Ok(())
+        })
+    }
+
+    fn fetch(&self, leg: CarrierLeg) -> BoxFuture<'_, Result<Option<Progress>, TelephonyError>> {
+        Box::pin(async move {
+            let call = self.send(self.http.get(self.call_url(&leg)?)).await?;
+            let status = call["status"].as_str().unwrap_or_default();
+            let duration = call["duration"]
+                .as_str()
+                .and_then(|d| d.parse().ok())
+                .or_else(|| call["duration"].as_i64())
+                .unwrap_or(0);
+            progress_of(status, duration).map_err(|detail| TelephonyError::Unavailable {
+                carrier: CARRIER,
+                detail,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vonage_status_has_a_meaning() {
+        assert_eq!(progress_of("started", 0), Ok(None));
+        assert_eq!(progress_of("answered", 0), Ok(Some(Progress::Answered)));
+        assert_eq!(progress_of("completed", 42), Ok(Some(Progress::HungUp)));
+        assert_eq!(progress_of("completed", 0), Ok(Some(Progress::LineEnded)));
+        assert!(matches!(
+            progress_of("timeout", 0),
+            Ok(Some(Progress::Failed {
+                outcome: CallStatus::NoAnswer,
+                ..
+            }))
+        ));
+        assert!(progress_of("in-progress", 0).is_err());
+        assert_eq!(vonage_number("+447700900000"), "447700900000");
+    }
+}

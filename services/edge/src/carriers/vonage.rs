@@ -1,0 +1,182 @@
+//! Vonage's callbacks about a call, at the URLs the calls service gave when it dialed:
+//! `…/webhooks/vonage/{org}/calls/{call_id}/event` (progress) and `…/answer` (the NCCO).
+//!
+//! Vonage signs each with a JWT in `Authorization: Bearer`, HS256 under the account's signature
+//! secret (not the application's private key), whose `payload_hash` is the SHA-256 of the raw
+//! body (<https://developer.vonage.com/en/getting-started/concepts/webhooks#decoding-signed-webhooks>).
+
+use std::collections::HashSet;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use comms_proto::v1::{self, CallStatus};
+use comms_proto::{ApiError, ErrorKind, Language, Violations};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::problem::ProblemResponse;
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, ProblemResponse>;
+
+/// How far a callback's `iat` may be from now: a replay after that is refused.
+const FRESH_SECONDS: i64 = 300;
+
+/// A verified callback: the call it is about, on behalf of the fleet in its organization, and
+/// its JSON body.
+struct Callback {
+    caller: Caller,
+    call_id: String,
+    body: Value,
+}
+
+fn verify(
+    state: &AppState,
+    org: &str,
+    call_id: String,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Callback> {
+    let Some(vonage) = &state.carriers.vonage else {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            "this fleet takes no Vonage callbacks: VONAGE_API_KEY is not set",
+        )
+        .into());
+    };
+    let forbidden =
+        |why: String| -> ProblemResponse { ApiError::new(ErrorKind::PermissionDenied, why).into() };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| forbidden("missing Authorization: Bearer <Vonage's signed JWT>".into()))?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    // Vonage's tokens carry iat, not exp: freshness is checked below.
+    validation.required_spec_claims = HashSet::new();
+    validation.validate_exp = false;
+    let key = DecodingKey::from_secret(vonage.signature_secret.as_bytes());
+    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        .map_err(|e| {
+            forbidden(format!(
+                "the signature does not verify with the signature secret ({e})"
+            ))
+        })?
+        .claims;
+    let iat = claims["iat"].as_i64().unwrap_or(0);
+    if (chrono::Utc::now().timestamp() - iat).abs() > FRESH_SECONDS {
+        return Err(forbidden(format!(
+            "the signature was made at {iat}, more than {FRESH_SECONDS} s from now (a replay?)"
+        )));
+    }
+    if claims["api_key"]
+        .as_str()
+        .is_some_and(|k| k != vonage.api_key)
+    {
+        return Err(forbidden("signed for another account (api_key)".into()));
+    }
+    let hash = comms_auth::webhook::hex(ring::digest::digest(&ring::digest::SHA256, body).as_ref());
+    let claimed = claims["payload_hash"].as_str().unwrap_or_default();
+    if !claimed.eq_ignore_ascii_case(&hash) {
+        return Err(forbidden(
+            "payload_hash does not match the body (altered after signing)".into(),
+        ));
+    }
+    if !comms_auth::identity::valid_id(org) {
+        return Err(ApiError::new(ErrorKind::NotFound, format!("no organization {org:?}")).into());
+    }
+    let body = serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid("body", format!("not JSON: {e}")))?;
+    Ok(Callback {
+        caller: Caller::system(state.auth.clone(), org, "vonage"),
+        call_id,
+        body,
+    })
+}
+
+/// Event callbacks with a call `status` become the call's events (a repeat, or progress the call
+/// has passed, changes nothing); events without one (`record`, `input`, `transfer`) are not a
+/// call's progress. 204 either way, so Vonage does not retry.
+pub async fn event(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &headers, &body)?;
+    let Some(status) = callback.body["status"].as_str() else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let mut violations = Violations::default();
+    let uuid = callback.body["uuid"].as_str().unwrap_or_default();
+    if uuid.is_empty() {
+        violations.add("uuid", "required in a Vonage call event");
+    }
+    // `duration` is a string of seconds in Vonage's events.
+    let duration = &callback.body["duration"];
+    let duration_seconds = match duration {
+        Value::Null => 0,
+        Value::String(s) => s.parse().unwrap_or(-1),
+        other => other.as_i64().unwrap_or(-1),
+    };
+    if duration_seconds < 0 {
+        violations.add("duration", "a whole number of seconds");
+    }
+    violations.finish()?;
+    let request = v1::ReportCarrierCallbackRequest {
+        call_id: callback.call_id.clone(),
+        carrier: "vonage".into(),
+        carrier_call_id: uuid.into(),
+        status: status.into(),
+        answered_by: String::new(),
+        duration_seconds,
+    };
+    let reported = state
+        .calls
+        .clone()
+        .report_carrier_callback(callback.caller.grpc(request)?)
+        .await?
+        .into_inner();
+    tracing::debug!(applied = reported.applied, "a Vonage event");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The NCCO of an answered call: connected to its agent's app user when it has an agent, else
+/// a hold message in its language; nothing (the call ends) for a call already over.
+pub async fn answer(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let callback = verify(&state, &org, call_id, &headers, &body)?;
+    let request = v1::GetCallRequest {
+        id: callback.call_id.clone(),
+    };
+    let call = state
+        .calls
+        .clone()
+        .get_call(callback.caller.grpc(request)?)
+        .await?
+        .into_inner();
+    let over = !matches!(
+        call.status(),
+        CallStatus::Initiated | CallStatus::Ringing | CallStatus::Answered
+    );
+    let language = Language::parse(&call.language).unwrap_or(Language::En);
+    let ncco = if over {
+        json!([])
+    } else if !call.agent_id.is_empty() {
+        json!([{ "action": "connect", "endpoint": [{ "type": "app", "user": call.agent_id }] }])
+    } else {
+        json!([{
+            "action": "talk",
+            "text": super::hold_message(language),
+            "language": super::locale(language, super::Dialect::Vonage),
+        }])
+    };
+    Ok(axum::Json(ncco).into_response())
+}
