@@ -517,7 +517,7 @@ async fn a_machine_on_a_campaign_call_is_voicemail_hung_up_and_never_given_an_ag
     );
 
     // A person: routed to the agent once the detector says so.
-    let campaign = campaign_calling(&fleet, "Person", "+14155550155").await;
+    campaign_calling(&fleet, "Person", "+14155550155").await;
     let (sid, placed) = twilio.placed("+14155550155").await;
     let machine_url = placed.one("AsyncAmdStatusCallback");
     let call_id = machine_url.rsplit('/').nth(1).unwrap().to_owned();
@@ -536,7 +536,20 @@ async fn a_machine_on_a_campaign_call_is_voicemail_hung_up_and_never_given_an_ag
     let routed = call_until(&fleet, &call_id, |c| c["agent_id"].is_string()).await;
     assert_eq!(routed["agent_id"], ada.as_str());
     assert_eq!(routed["answered_by"], "human");
-    let _ = campaign;
+    // Sent to its instructions again at once, which now bridge the caller to Ada's softphone.
+    let redirected = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
+    assert_eq!(redirected[0].one("Url"), callback_url(&call_id, "answer"));
+    let bridge = [("CallSid", sid.as_str()), ("CallStatus", "in-progress")];
+    let twiml = twilio
+        .send(&edge, placed.one("Url"), &bridge)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        twiml.contains(&format!("<Dial><Client>{ada}</Client></Dial>")),
+        "{twiml}"
+    );
     fleet.stop().await;
 }
 
@@ -624,6 +637,28 @@ async fn a_call_is_placed_with_vonage_and_moved_along_by_its_signed_events() {
     assert!(placed.claims["exp"].as_i64().unwrap() > placed.claims["iat"].as_i64().unwrap());
     let carried = call_until(&fleet, &id, |c| c["carrier_call_id"] == uuid.as_str()).await;
     assert_eq!(carried["carrier"], "vonage");
+    let health = fleet
+        .http
+        .get(fleet.url("/health/vonage"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "Vonage takes the application's JWT"
+    );
+    let health = fleet
+        .http
+        .get(fleet.url("/health/twilio"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::NOT_FOUND,
+        "no Twilio account here"
+    );
 
     let event = |status: &str| {
         json!({

@@ -2,6 +2,7 @@
 //! JWKS, the Ocelot gateway's headers in platform mode, the one permission table,
 //! service-to-service tokens in gRPC metadata, secrets sealed at rest, and webhook signatures.
 
+pub mod carriers;
 pub mod config;
 pub mod identity;
 pub mod keys;

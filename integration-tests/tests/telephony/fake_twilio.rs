@@ -351,8 +351,8 @@ async fn create_call(
     Ok((StatusCode::CREATED, created).into_response())
 }
 
-/// `Status=canceled` ends a queued or ringing call and leaves one in progress alone;
-/// `Status=completed` ends any call.
+/// `Url=` redirects a live call to new instructions; `Status=canceled` ends a queued or ringing
+/// call and leaves one in progress alone; `Status=completed` ends any call.
 async fn update_call(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path((account, resource)): Path<(String, String)>,
@@ -385,10 +385,26 @@ async fn update_call(
             ),
         ));
     };
-    let asked = form
-        .iter()
-        .find(|(k, _)| k == "Status")
-        .map(|(_, v)| v.as_str());
+    let field = |key: &str| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.to_owned())
+    };
+    // A redirect: new instructions for a live call.
+    if field("Url").is_some() {
+        return match current.as_str() {
+            "queued" | "ringing" | "in-progress" => {
+                Ok(axum::Json(call_resource(&sid, &current)).into_response())
+            }
+            _ => Err(twilio_error(
+                StatusCode::BAD_REQUEST,
+                21220,
+                "Call is not in-progress. Cannot redirect.",
+            )),
+        };
+    }
+    let asked = field("Status");
+    let asked = asked.as_deref();
     let now = match (asked, current.as_str()) {
         (Some("canceled"), "queued" | "ringing") => "canceled",
         (Some("canceled"), other) => other,

@@ -76,7 +76,7 @@ impl FakeVonage {
             received: Vec::new(),
         }));
         let app = Router::new()
-            .route("/v1/calls", post(create_call))
+            .route("/v1/calls", post(create_call).get(list_calls))
             .route("/v1/calls/{uuid}", get(fetch_call).put(update_call))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -313,6 +313,15 @@ async fn update_call(
         claims,
     });
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_calls(State(inner): State<Arc<Mutex<Inner>>>, headers: HeaderMap) -> Response {
+    if let Err(refusal) = verified(&inner, &headers).await {
+        return refusal;
+    }
+    let page =
+        json!({ "count": 0, "page_size": 1, "record_index": 0, "_embedded": { "calls": [] } });
+    axum::Json(page).into_response()
 }
 
 async fn fetch_call(

@@ -3,7 +3,6 @@
 //! agent's calls are those assigned to them). Assigning the same agent again changes nothing,
 //! so a redelivered message is harmless.
 
-use chrono::Utc;
 use comms_auth::Identity;
 use comms_bus::{Envelope, HandleError, Handler};
 use comms_events::agent::AgentEvent;
@@ -11,7 +10,6 @@ use comms_proto::ErrorKind;
 use sqlx::PgConnection;
 
 use crate::Calls;
-use crate::domain::Command;
 
 pub struct AgentFeed(pub Calls);
 
@@ -25,11 +23,11 @@ impl Handler for AgentFeed {
             return Ok(()); // bound to comms.agent.busy alone
         };
         let identity = Identity::system(&envelope.organization_id, "routing");
-        let assign = || Command::AssignAgent {
-            agent_id: busy.agent_id,
-            at: Utc::now(),
-        };
-        match self.0.execute(&identity, busy.call_id, assign).await {
+        match self
+            .0
+            .assign_agent(&identity, busy.call_id, busy.agent_id)
+            .await
+        {
             Ok(_) => Ok(()),
             // A call this service never placed, or one another agent already holds.
             Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::InvalidArgument) => {

@@ -16,9 +16,10 @@ use tracing::Instrument as _;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
-use crate::domain::{self, Call, CallEvent, CarrierLeg, Command, Progress};
-use crate::telephony::{DialRequest, HangUp, ProgressReport, Telephony};
+use crate::domain::{self, Call, CallEvent, CallStatus, CarrierLeg, Command, Progress};
+use crate::telephony::{DialRequest, HangUp, ProgressReport, Telephony, TelephonyError};
 use crate::view::{self, CallView};
+use futures::future::BoxFuture;
 
 /// How long a provider's progress report waits for an unavailable database before it is given
 /// up (then the watchdog settles the call), and the pauses between its tries.
@@ -26,8 +27,9 @@ const PROGRESS_PATIENCE: Duration = Duration::from_secs(600);
 const PROGRESS_FIRST_PAUSE: Duration = Duration::from_millis(250);
 const PROGRESS_LAST_PAUSE: Duration = Duration::from_secs(5);
 const STREAM_CATEGORY: &str = "call";
-/// The pauses between tries of a hang-up the carrier could not take (a 5xx, a timeout).
-const HANG_UP_PAUSES: [Duration; 3] = [
+/// The pauses between tries of a request about a line the carrier could not take (a 5xx, a
+/// timeout).
+const LINE_REQUEST_PAUSES: [Duration; 3] = [
     Duration::from_millis(250),
     Duration::from_secs(1),
     Duration::from_secs(4),
@@ -173,34 +175,70 @@ impl Calls {
         }
     }
 
-    /// Hangs up the call's line at the carrier, in the background: retried while the carrier is
-    /// unavailable, then reported (an error in the log and
-    /// `comms_telephony_hangup_failures_total`), never dropped silently.
+    /// Hangs up the call's line at the carrier (see [`Self::on_the_line`]).
     fn hang_up_line(&self, call: &Call) {
-        let telephony = self.telephony.clone();
         let line = HangUp {
             call_id: call.id,
             leg: call.carrier.clone(),
             answered: call.answered_at.is_some(),
         };
-        let span = tracing::info_span!("hang_up", call_id = %call.id);
+        self.on_the_line(call.id, "hang_up", move |telephony| {
+            telephony.hang_up(line.clone())
+        });
+    }
+
+    /// Records the agent routing connected to the call; a call already answered on a carrier's
+    /// line is then sent to its instructions again, which now bridge the caller to the agent.
+    pub async fn assign_agent(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        agent_id: Uuid,
+    ) -> Result<CallView, ApiError> {
+        let (view, events) = self
+            .decide(identity, call_id, || Command::AssignAgent {
+                agent_id,
+                at: Utc::now(),
+            })
+            .await?;
+        let call = &view.call;
+        if let (false, CallStatus::Answered, Some(leg)) =
+            (events.is_empty(), call.status, call.carrier.clone())
+        {
+            let org = identity.org_id.clone();
+            self.on_the_line(call.id, "redirect", move |telephony| {
+                telephony.redirect(&org, call_id, leg.clone())
+            });
+        }
+        Ok(view)
+    }
+
+    /// A request about a call's line, sent in the background: retried while the carrier is
+    /// unavailable (after 0.25, 1 and 4 s), then reported (an error in the log and
+    /// `comms_telephony_failures_total{carrier, request}`), never dropped silently.
+    fn on_the_line<F>(&self, call_id: Uuid, request: &'static str, send: F)
+    where
+        F: Fn(&dyn Telephony) -> BoxFuture<'_, Result<(), TelephonyError>> + Send + 'static,
+    {
+        let telephony = self.telephony.clone();
+        let span = tracing::info_span!("carrier_request", %call_id, request);
         tokio::spawn(
             async move {
                 let carrier = telephony.carrier().as_str();
-                let mut pauses = HANG_UP_PAUSES.iter();
+                let mut pauses = LINE_REQUEST_PAUSES.iter();
                 loop {
-                    let error = match telephony.hang_up(line.clone()).await {
+                    let error = match send(telephony.as_ref()).await {
                         Ok(()) => return,
                         Err(error) => error,
                     };
                     match pauses.next() {
                         Some(pause) if error.is_retryable() => {
-                            warn!(%error, "the carrier did not take the hang-up; trying again");
+                            warn!(%error, "the carrier did not take the request; trying again");
                             tokio::time::sleep(*pause).await;
                         }
                         _ => {
-                            error!(%error, "the line could not be hung up at the carrier");
-                            metrics::counter!("comms_telephony_hangup_failures_total", "carrier" => carrier)
+                            error!(%error, "the carrier never took the request");
+                            metrics::counter!("comms_telephony_failures_total", "carrier" => carrier, "request" => request)
                                 .increment(1);
                             return;
                         }

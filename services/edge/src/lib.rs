@@ -264,6 +264,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(health::db))
         .routes(routes!(health::rabbitmq))
         .routes(routes!(carriers::health::twilio))
+        .routes(routes!(carriers::health::vonage))
 }
 
 /// The OpenAPI document of [`api`], as a standalone edge serves it.
@@ -402,9 +403,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         carriers: Arc::new(config.carriers.clone()),
         shutdown: shutdown.clone(),
     };
-    if let Some(twilio) = config.carriers.twilio.clone() {
-        let http = state.probes.http.clone();
-        tokio::spawn(carriers::health::watch(http, twilio, shutdown.clone()));
+    if config.carriers.twilio.is_some() || config.carriers.vonage.is_some() {
+        let (http, carriers) = (state.probes.http.clone(), config.carriers.clone());
+        tokio::spawn(carriers::health::watch(http, carriers, shutdown.clone()));
     }
     tracing::info!(addr = %listener.local_addr()?, "edge listening");
     let closing = shutdown.clone().closing(config.common.drain);

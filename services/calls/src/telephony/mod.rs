@@ -89,6 +89,15 @@ pub trait Telephony: Send + Sync + 'static {
     /// Hangs the line up at the carrier. Done once the carrier took the request.
     fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
+    /// Asks the carrier to fetch the call's instructions again (its answer URL), as after an
+    /// agent was assigned to an answered call.
+    fn redirect(
+        &self,
+        org_id: &str,
+        call_id: Uuid,
+        leg: CarrierLeg,
+    ) -> BoxFuture<'_, Result<(), TelephonyError>>;
+
     /// Where the carrier says the call stands now, for a call whose reports stopped; `None`
     /// when the call has not moved on (queued, or a provider that keeps no record).
     fn fetch(&self, leg: CarrierLeg) -> BoxFuture<'_, Result<Option<Progress>, TelephonyError>>;

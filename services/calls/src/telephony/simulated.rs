@@ -193,6 +193,17 @@ impl Telephony for SimulatedTelephony {
         Box::pin(async { Ok(()) })
     }
 
+    /// The simulator names no carrier leg, so it is never asked: its calls have no
+    /// instructions to fetch again.
+    fn redirect(
+        &self,
+        _org_id: &str,
+        _call_id: Uuid,
+        _leg: CarrierLeg,
+    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// The simulator names no carrier leg, so it is never asked.
     fn fetch(&self, _leg: CarrierLeg) -> BoxFuture<'_, Result<Option<Progress>, TelephonyError>> {
         Box::pin(async { Ok(None) })

@@ -255,6 +255,22 @@ impl Telephony for TwilioTelephony {
         })
     }
 
+    /// `Url=` the call's answer URL: Twilio fetches its TwiML again at once.
+    fn redirect(
+        &self,
+        org_id: &str,
+        call_id: uuid::Uuid,
+        leg: CarrierLeg,
+    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        let answer = callback_url(&self.config.public_base_url, org_id, call_id, "answer");
+        Box::pin(async move {
+            let url = self.call_url(&leg)?;
+            self.post_form(url, &[("Url", answer.as_str()), ("Method", "POST")])
+                .await?;
+            Ok(())
+        })
+    }
+
     fn fetch(&self, leg: CarrierLeg) -> BoxFuture<'_, Result<Option<Progress>, TelephonyError>> {
         Box::pin(async move {
             let call = self.send(self.http.get(self.call_url(&leg)?)).await?;

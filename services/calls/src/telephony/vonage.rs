@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 
 use comms_runtime::ConfigError;
@@ -96,21 +96,13 @@ impl VonageTelephony {
         }
     }
 
-    /// The application's JWT: `application_id`, `iat`, `exp` and a unique `jti`.
     fn token(&self) -> Result<String, TelephonyError> {
-        let now = chrono::Utc::now().timestamp();
-        let claims = json!({
-            "application_id": self.config.application_id,
-            "iat": now,
-            "exp": now + TOKEN_SECONDS,
-            "jti": uuid::Uuid::new_v4().to_string(),
-        });
-        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key).map_err(|e| {
-            TelephonyError::Refused {
+        let application = &self.config.application_id;
+        comms_auth::carriers::vonage_application_token(application, &self.key, TOKEN_SECONDS)
+            .map_err(|e| TelephonyError::Refused {
                 carrier: CARRIER,
                 detail: format!("the application's JWT cannot be signed: {e}"),
-            }
-        })
+            })
     }
 
     /// A call resource's URL; its id is checked, as it goes into a path.
@@ -241,6 +233,25 @@ impl Telephony for VonageTelephony {
             let url = self.call_url(leg)?;
             let hangup = json!({ "action": "hangup" });
             self.send(self.http.put(url).json(&hangup)).await?;
+            Ok(())
+        })
+    }
+
+    /// A transfer to the call's answer URL: Vonage fetches its NCCO again at once.
+    fn redirect(
+        &self,
+        org_id: &str,
+        call_id: uuid::Uuid,
+        leg: CarrierLeg,
+    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        let answer = callback_url(&self.config.public_base_url, org_id, call_id, "answer");
+        Box::pin(async move {
+            let url = self.call_url(&leg)?;
+            let transfer = json!({
+                "action": "transfer",
+                "destination": { "type": "ncco", "url": [answer] },
+            });
+            self.send(self.http.put(url).json(&transfer)).await?;
             Ok(())
         })
     }

@@ -1,5 +1,6 @@
-//! Whether each configured carrier answers, with the fleet's credentials: `/health/twilio`, and
-//! `comms_carrier_up{carrier}` in `/metrics`, refreshed every minute and at each probe.
+//! Whether each configured carrier answers, with the fleet's credentials: `/health/twilio`,
+//! `/health/vonage`, and `comms_carrier_up{carrier}` in `/metrics`, refreshed every minute and
+//! at each probe.
 
 use std::time::Duration;
 
@@ -7,7 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use comms_runtime::Shutdown;
-use comms_runtime::carriers::TwilioConfig;
+use comms_runtime::carriers::{TwilioConfig, VonageConfig};
+
+use super::CarrierConfig;
 
 use crate::routes::health::report;
 use crate::state::AppState;
@@ -51,20 +54,73 @@ pub async fn probe_twilio(http: &reqwest::Client, config: &TwilioConfig) -> Resu
         Ok(response) => Err(format!("Twilio answered HTTP {}", response.status())),
         Err(error) => Err(format!("Twilio is unreachable: {}", error.without_url())),
     };
-    metrics::gauge!("comms_carrier_up", "carrier" => "twilio").set(if result.is_ok() {
-        1.0
-    } else {
-        0.0
-    });
+    up("twilio", &result);
     result
 }
 
+/// The Voice application reachable and its key accepted (`GET /v1/calls?page_size=1`); 404 when
+/// the fleet has no Vonage application.
+#[utoipa::path(get, path = "/health/vonage", tag = "health", security(()), responses(
+    (status = 200, description = "Vonage answers and accepts the application's JWT"),
+    (status = 404, description = "No Vonage application is configured"),
+    (status = 503, description = "Vonage is unreachable or refuses the application's JWT"),
+))]
+pub async fn vonage(State(state): State<AppState>) -> impl IntoResponse {
+    let Some(config) = &state.carriers.vonage else {
+        let (_, body) = report(false, "vonage", Some("not configured".into()));
+        return (StatusCode::NOT_FOUND, body);
+    };
+    let probed = probe_vonage(&state.probes.http, config).await;
+    report(probed.is_ok(), "vonage", probed.err())
+}
+
+/// Lists one call, which needs a valid application JWT and nothing else.
+pub async fn probe_vonage(http: &reqwest::Client, config: &VonageConfig) -> Result<(), String> {
+    let result = async {
+        let key = jsonwebtoken::EncodingKey::from_rsa_pem(config.private_key.as_bytes())
+            .map_err(|e| format!("VONAGE_PRIVATE_KEY is not an RSA key: {e}"))?;
+        let token =
+            comms_auth::carriers::vonage_application_token(&config.application_id, &key, 60)
+                .map_err(|e| format!("the application's JWT cannot be signed: {e}"))?;
+        let answer = http
+            .get(format!("{}/v1/calls?page_size=1", config.api_url))
+            .bearer_auth(token)
+            .send()
+            .await;
+        match answer {
+            Ok(response) if response.status().is_success() => Ok(()),
+            Ok(response) if matches!(response.status().as_u16(), 401 | 403) => Err(format!(
+                "Vonage refuses the JWT of application {} (HTTP {})",
+                config.application_id,
+                response.status()
+            )),
+            Ok(response) => Err(format!("Vonage answered HTTP {}", response.status())),
+            Err(error) => Err(format!("Vonage is unreachable: {}", error.without_url())),
+        }
+    }
+    .await;
+    up("vonage", &result);
+    result
+}
+
+fn up(carrier: &'static str, result: &Result<(), String>) {
+    let value = if result.is_ok() { 1.0 } else { 0.0 };
+    metrics::gauge!("comms_carrier_up", "carrier" => carrier).set(value);
+}
+
 /// Probes each configured carrier every minute until `shutdown`, so `/metrics` says how they are.
-pub async fn watch(http: reqwest::Client, twilio: TwilioConfig, shutdown: Shutdown) {
+pub async fn watch(http: reqwest::Client, carriers: CarrierConfig, shutdown: Shutdown) {
     let mut stopped = std::pin::pin!(shutdown.wait());
     loop {
-        if let Err(problem) = probe_twilio(&http, &twilio).await {
-            tracing::warn!(%problem, "a carrier is not healthy");
+        if let Some(twilio) = &carriers.twilio
+            && let Err(problem) = probe_twilio(&http, twilio).await
+        {
+            tracing::warn!(%problem, "Twilio is not healthy");
+        }
+        if let Some(vonage) = &carriers.vonage
+            && let Err(problem) = probe_vonage(&http, vonage).await
+        {
+            tracing::warn!(%problem, "Vonage is not healthy");
         }
         tokio::select! {
             () = &mut stopped => return,

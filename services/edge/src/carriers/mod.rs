@@ -34,6 +34,17 @@ impl CarrierConfig {
                 .transpose()?,
             vonage: vonage_set
                 .then(|| VonageConfig::from_env(env))
+                .transpose()?
+                .map(|vonage| {
+                    // Checked at start-up: the health probe signs with it.
+                    jsonwebtoken::EncodingKey::from_rsa_pem(vonage.private_key.as_bytes())
+                        .map(|_| vonage)
+                        .map_err(|e| ConfigError {
+                            variable: "VONAGE_PRIVATE_KEY".into(),
+                            value: "<hidden>".into(),
+                            reason: format!("not an RSA private key in PEM: {e}"),
+                        })
+                })
                 .transpose()?,
         })
     }
