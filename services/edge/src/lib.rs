@@ -263,6 +263,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(health::live))
         .routes(routes!(health::db))
         .routes(routes!(health::rabbitmq))
+        // Carriers' callbacks, verified by their signatures rather than a caller's credentials.
+        .routes(routes!(carriers::twilio::status))
+        .routes(routes!(carriers::twilio::machine))
+        .routes(routes!(carriers::twilio::answer))
+        .routes(routes!(carriers::vonage::event))
+        .routes(routes!(carriers::vonage::answer))
         .routes(routes!(carriers::health::twilio))
         .routes(routes!(carriers::health::vonage))
 }
@@ -286,7 +292,6 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout;
     let mut app = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
-        .merge(carrier_callbacks())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(move |request, next| {
@@ -306,32 +311,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(observe))
         .with_state(state)
-}
-
-/// Carriers' callbacks, verified by their signatures rather than a caller's credentials.
-fn carrier_callbacks() -> Router<AppState> {
-    use axum::routing::post;
-    Router::new()
-        .route(
-            "/webhooks/twilio/{org}/calls/{call_id}/status",
-            post(carriers::twilio::status),
-        )
-        .route(
-            "/webhooks/twilio/{org}/calls/{call_id}/machine",
-            post(carriers::twilio::machine),
-        )
-        .route(
-            "/webhooks/twilio/{org}/calls/{call_id}/answer",
-            post(carriers::twilio::answer),
-        )
-        .route(
-            "/webhooks/vonage/{org}/calls/{call_id}/event",
-            post(carriers::vonage::event),
-        )
-        .route(
-            "/webhooks/vonage/{org}/calls/{call_id}/answer",
-            post(carriers::vonage::answer),
-        )
 }
 
 async fn not_found() -> ProblemResponse {

@@ -12,10 +12,46 @@ use comms_proto::{ApiError, ErrorKind, Language, Violations};
 
 use super::twiml::{self, Verb};
 use crate::auth::Caller;
-use crate::problem::ProblemResponse;
+use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, ProblemResponse>;
+
+/// A Twilio status callback's form (Twilio sends more parameters, and adds new ones without
+/// notice; the signature covers them all).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // describes the form in the OpenAPI document only
+pub struct TwilioStatusForm {
+    /// Twilio's id for the call.
+    #[schema(pattern = "^CA[0-9a-fA-F]{32}$")]
+    CallSid: String,
+    /// queued, initiated, ringing, in-progress, completed, busy, no-answer, failed or canceled.
+    CallStatus: String,
+    AccountSid: Option<String>,
+}
+
+/// Answering-machine detection's callback form.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // describes the form in the OpenAPI document only
+pub struct TwilioMachineForm {
+    #[schema(pattern = "^CA[0-9a-fA-F]{32}$")]
+    CallSid: String,
+    /// human, machine_start, machine_end_beep, machine_end_silence, machine_end_other, fax or
+    /// unknown.
+    AnsweredBy: String,
+    AccountSid: Option<String>,
+    /// Milliseconds the detector listened.
+    MachineDetectionDuration: Option<String>,
+}
+
+/// `held=1` after the first hold message: the caller is not greeted again.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // describes the query in the OpenAPI document only
+pub struct AnswerParams {
+    #[param(pattern = "^1$")]
+    held: Option<String>,
+}
 
 /// How long a caller waiting for an agent is held before Twilio asks again.
 const HOLD_SECONDS: u32 = 5;
@@ -99,6 +135,21 @@ fn verify(
 /// Status callbacks (`initiated`, `ringing`, `answered`, `completed` and the failures) become
 /// the call's events; a repeat, or progress the call has passed, changes nothing. 204 either
 /// way, so Twilio does not retry.
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/calls/{call_id}/status", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+    ),
+    request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 204, description = "Recorded, or already known"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Twilio account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     Path((org, call_id)): Path<(String, String)>,
@@ -126,6 +177,21 @@ pub async fn status(
 }
 
 /// Asynchronous answering-machine detection's verdict (`AnsweredBy`) on a campaign call.
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/calls/{call_id}/machine", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+    ),
+    request_body(content = TwilioMachineForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 204, description = "Recorded, or already known"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Twilio account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn machine(
     State(state): State<AppState>,
     Path((org, call_id)): Path<(String, String)>,
@@ -171,6 +237,22 @@ async fn report(
 
 /// The instructions of an answered call: bridged to its agent's softphone when it has an
 /// agent, else held (in its language) until routing gives it one; a call already over hangs up.
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/calls/{call_id}/answer", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+        AnswerParams,
+    ),
+    request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 200, description = "TwiML", content_type = "text/xml", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Twilio account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn answer(
     State(state): State<AppState>,
     Path((org, call_id)): Path<(String, String)>,

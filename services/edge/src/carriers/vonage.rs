@@ -17,10 +17,24 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::problem::ProblemResponse;
+use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, ProblemResponse>;
+
+/// A Vonage call event (Vonage sends more fields; the signature covers the whole body).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the body in the OpenAPI document only
+pub struct VonageEvent {
+    /// Vonage's id for the call.
+    uuid: String,
+    /// started, ringing, answered, completed, busy, unanswered, timeout, rejected, failed or
+    /// cancelled; absent on events that are not a call's progress.
+    status: Option<String>,
+    /// Seconds of talk, with `completed`.
+    #[schema(pattern = "^[0-9]+$")]
+    duration: Option<String>,
+}
 
 /// How far a callback's `iat` may be from now: a replay after that is refused.
 const FRESH_SECONDS: i64 = 300;
@@ -100,6 +114,21 @@ fn verify(
 /// Event callbacks with a call `status` become the call's events (a repeat, or progress the call
 /// has passed, changes nothing); events without one (`record`, `input`, `transfer`) are not a
 /// call's progress. 204 either way, so Vonage does not retry.
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/event", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+    ),
+    request_body(content = VonageEvent, content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 204, description = "Recorded, or already known"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Vonage application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn event(
     State(state): State<AppState>,
     Path((org, call_id)): Path<(String, String)>,
@@ -146,6 +175,20 @@ pub async fn event(
 
 /// The NCCO of an answered call: connected to its agent's app user when it has an agent, else
 /// a hold message in its language; nothing (the call ends) for a call already over.
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/answer", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+    ),
+    request_body(content = Object, content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 200, description = "The NCCO", body = Vec<Object>),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Vonage application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn answer(
     State(state): State<AppState>,
     Path((org, call_id)): Path<(String, String)>,
