@@ -688,6 +688,13 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/api/communications/previews/{call_id}/skip" => other.preview.clone(),
             "/api/communications/do-not-call/{list}"
             | "/api/communications/do-not-call/{list}/remove" => "internal".into(),
+            // A carrier's callback names its organization in the path, under the signature:
+            // B's call in A's path is unknown (signed callbacks: tests/telephony.rs).
+            "/webhooks/twilio/{org}/calls/{call_id}/status"
+            | "/webhooks/twilio/{org}/calls/{call_id}/machine"
+            | "/webhooks/twilio/{org}/calls/{call_id}/answer"
+            | "/webhooks/vonage/{org}/calls/{call_id}/event"
+            | "/webhooks/vonage/{org}/calls/{call_id}/answer" => other.call.clone(),
             _ => panic!("no cross-tenant fixture for {method} {template}: add one here"),
         };
         let path = template
@@ -695,6 +702,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
             .replace("{provider}", &id)
             .replace("{list}", &id)
             .replace("{call_id}", &id)
+            .replace("{org}", ORG)
             .replace("{agent_id}", &other.agent);
         let request = if template.ends_with("/import") {
             fleet
@@ -880,6 +888,16 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("CallsService", "ReportCarrierCallback") => calls
+                        .report_carrier_callback(v1::ReportCarrierCallbackRequest {
+                            call_id: id,
+                            carrier: "twilio".into(),
+                            carrier_call_id: "CA0123456789abcdef0123456789abcdef".into(),
+                            status: "completed".into(),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap_err(),
                     // B's agent and campaign, named on a new call of A's, are refused as unknown.
                     ("CallsService", "InitiateCall") => {
                         let refused = calls
@@ -1053,7 +1071,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 25);
+    assert_eq!(tried, 26);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

@@ -76,6 +76,34 @@ impl TelephonyError {
     }
 }
 
+/// Runs a carrier's dial in the background and reports how it went: the carrier's leg, or the
+/// call failed with the carrier's reason. Never retried: a request that timed out may have
+/// placed the call, and a second would ring the contact twice.
+fn report_dial<F>(sink: ProgressSink, request: DialRequest, place: F)
+where
+    F: std::future::Future<Output = Result<CarrierLeg, TelephonyError>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let (leg, progress) = match place.await {
+            Ok(leg) => (Some(leg), None),
+            Err(error) => {
+                tracing::warn!(call_id = %request.call_id, %error, "the carrier did not place the call");
+                let progress = Progress::Failed {
+                    outcome: crate::domain::CallStatus::Failed,
+                    reason: error.to_string(),
+                };
+                (None, Some(progress))
+            }
+        };
+        let _ = sink.send(ProgressReport {
+            org_id: request.org_id,
+            call_id: request.call_id,
+            leg,
+            progress,
+        });
+    });
+}
+
 pub trait Telephony: Send + Sync + 'static {
     fn carrier(&self) -> Carrier;
 

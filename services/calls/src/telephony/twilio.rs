@@ -14,8 +14,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink, Telephony,
-    TelephonyError,
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressSink, Telephony, TelephonyError,
+    report_dial,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -69,6 +69,7 @@ pub fn verdict_of(answered_by: &str) -> Result<MachineVerdict, String> {
     })
 }
 
+#[derive(Clone)]
 pub struct TwilioTelephony {
     config: TwilioConfig,
     http: reqwest::Client,
@@ -206,31 +207,10 @@ impl Telephony for TwilioTelephony {
     }
 
     fn dial(&self, request: DialRequest) {
-        let this = Self {
-            config: self.config.clone(),
-            http: self.http.clone(),
-            sink: self.sink.clone(),
-        };
-        tokio::spawn(async move {
-            let (leg, progress) = match this.place(&request).await {
-                Ok(leg) => (Some(leg), None),
-                // Not retried: a request that timed out may have placed the call, and a second
-                // would ring the contact twice.
-                Err(error) => {
-                    tracing::warn!(call_id = %request.call_id, %error, "Twilio did not place the call");
-                    let progress = Progress::Failed {
-                        outcome: CallStatus::Failed,
-                        reason: error.to_string(),
-                    };
-                    (None, Some(progress))
-                }
-            };
-            let _ = this.sink.send(ProgressReport {
-                org_id: request.org_id,
-                call_id: request.call_id,
-                leg,
-                progress,
-            });
+        let this = self.clone();
+        let placing = request.clone();
+        report_dial(self.sink.clone(), request, async move {
+            this.place(&placing).await
         });
     }
 

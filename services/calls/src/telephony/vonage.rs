@@ -16,8 +16,8 @@ use comms_runtime::ConfigError;
 pub use comms_runtime::carriers::VonageConfig;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink, Telephony,
-    TelephonyError,
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressSink, Telephony, TelephonyError,
+    report_dial,
 };
 use crate::domain::CallStatus;
 
@@ -78,6 +78,7 @@ fn vonage_number(number: &str) -> &str {
     number.trim_start_matches('+')
 }
 
+#[derive(Clone)]
 pub struct VonageTelephony {
     config: VonageConfig,
     key: EncodingKey,
@@ -197,31 +198,10 @@ impl Telephony for VonageTelephony {
     }
 
     fn dial(&self, request: DialRequest) {
-        let this = Self {
-            config: self.config.clone(),
-            key: self.key.clone(),
-            http: self.http.clone(),
-            sink: self.sink.clone(),
-        };
-        tokio::spawn(async move {
-            let (leg, progress) = match this.place(&request).await {
-                Ok(leg) => (Some(leg), None),
-                // Not retried: a request that timed out may have placed the call.
-                Err(error) => {
-                    tracing::warn!(call_id = %request.call_id, %error, "Vonage did not place the call");
-                    let progress = Progress::Failed {
-                        outcome: CallStatus::Failed,
-                        reason: error.to_string(),
-                    };
-                    (None, Some(progress))
-                }
-            };
-            let _ = this.sink.send(ProgressReport {
-                org_id: request.org_id,
-                call_id: request.call_id,
-                leg,
-                progress,
-            });
+        let this = self.clone();
+        let placing = request.clone();
+        report_dial(self.sink.clone(), request, async move {
+            this.place(&placing).await
         });
     }
 
