@@ -51,14 +51,17 @@ async fn the_quick_bench_runs_every_section() {
     );
     let callbacks = &report["callbacks"];
     assert!(
-        callbacks["no_op"]["count"].as_u64().unwrap() > 0
-            && callbacks["signed_callbacks"]["count"].as_u64().unwrap() > 0,
+        callbacks["no_op"]["count"].as_u64().unwrap() > 0,
         "{callbacks}"
     );
-    assert_eq!(
-        callbacks["callback_to_exchange"]["count"], callbacks["signed_callbacks"]["count"],
-        "every answered call's event reached the exchange"
-    );
+    for phase in ["as fast as answered", "steady 100/s"] {
+        let signed = &callbacks[phase]["signed_callbacks"]["count"];
+        assert!(signed.as_u64().unwrap() > 0, "{callbacks}");
+        assert_eq!(
+            &callbacks[phase]["callback_to_exchange"]["count"], signed,
+            "every answered call's event reached the exchange"
+        );
+    }
     assert_eq!(report["replay"]["events"], options.replay_events as u64);
     assert_eq!(report["auth"]["tokens"].as_array().unwrap().len(), 7);
     let routing = report["routing"].as_array().unwrap();

@@ -123,23 +123,33 @@ async fn no_op(edge: &str, duration: Duration) -> anyhow::Result<Samples> {
 }
 
 /// One signed `in-progress` callback per call, from [`CLIENTS`] loops, until the calls run out
-/// or `duration` passes; notes when each was sent.
+/// or `duration` passes, as fast as they are answered or at `rate` a second; notes when each
+/// was sent.
 async fn callbacks(
     edge: &str,
     calls: Vec<(String, String)>,
     duration: Duration,
+    rate: Option<f64>,
     sent: Arc<Mutex<HashMap<String, Instant>>>,
 ) -> anyhow::Result<Samples> {
     let http = comms_runtime::http::client(Duration::from_secs(30));
     let queue = Arc::new(Mutex::new(calls));
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..CLIENTS {
+    // Paced: each loop sends every CLIENTS / rate seconds, the loops spread over that period.
+    let period = rate.map(|r| Duration::from_secs_f64(CLIENTS as f64 / r));
+    for client in 0..CLIENTS {
         let (http, edge, queue, sent) =
             (http.clone(), edge.to_owned(), queue.clone(), sent.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
+            let offset = period.map_or(Duration::ZERO, |p| p / CLIENTS as u32 * client as u32);
+            let mut next = started + offset;
             while started.elapsed() < duration {
+                if let Some(period) = period {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += period;
+                }
                 let Some((call_id, sid)) = queue.lock().expect("not poisoned").pop() else {
                     break;
                 };
@@ -238,70 +248,93 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         })
     };
 
-    // Enough calls for a cell at a few thousand callbacks a second.
-    let pool = (options.cell.as_secs_f64() * 1500.0).ceil() as usize;
-    let calls = place(&fleet, &placed, pool).await?;
+    // Enough calls for a cell as fast as the edge answers, then one at a steady 100 a second.
+    const FAST: f64 = 1500.0;
+    const STEADY: f64 = 100.0;
+    let cell = options.cell.as_secs_f64();
+    let mut calls = place(&fleet, &placed, (cell * (FAST + STEADY)).ceil() as usize).await?;
     let baseline = no_op(&fleet.edge, options.cell).await?;
-    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let signed = callbacks(&fleet.edge, calls, options.cell, sent.clone()).await?;
-
-    // Every answered call's event, however long the relay takes (a minute at most).
-    let sent = sent.lock().expect("not poisoned").clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while arrived.lock().expect("not poisoned").len() < sent.len() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut phases = Vec::new();
+    for (name, rate, per_second) in [
+        ("as fast as answered", None, FAST),
+        ("steady 100/s", Some(STEADY), STEADY),
+    ] {
+        let share = calls.split_off(
+            calls
+                .len()
+                .saturating_sub((cell * per_second).ceil() as usize),
+        );
+        let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let signed = callbacks(&fleet.edge, share, options.cell, rate, sent.clone()).await?;
+        let lag = arrivals(&arrived, &sent).await?;
+        phases.push((name, signed, lag));
     }
     reader.abort();
-    let arrived = arrived.lock().expect("not poisoned").clone();
-    let lags: Vec<Duration> = sent
-        .iter()
-        .filter_map(|(call, at)| Some(arrived.get(call)?.saturating_duration_since(*at)))
-        .collect();
-    anyhow::ensure!(
-        lags.len() == sent.len(),
-        "only {} of {} answered calls reached the exchange",
-        lags.len(),
-        sent.len()
-    );
-    let lag = Samples::new(lags, signed.elapsed);
 
     println!(
-        "{:>34} | {:>8} {:>8} {:>8} | {:>8}",
-        "route", "per s", "p50 ms", "p99 ms", "of no-op"
+        "{:>42} | {:>7} {:>7} {:>7} | {:>8} | {:>12} {:>12}",
+        "route", "per s", "p50 ms", "p99 ms", "of no-op", "event p50 ms", "event p99 ms"
     );
     println!(
-        "{:>34} | {:>8.0} {:>8.2} {:>8.2} | {:>7.0}%",
+        "{:>42} | {:>7.0} {:>7.2} {:>7.2} | {:>7.0}% |",
         "GET /health (unsigned, no-op)",
         baseline.rate(),
         ms(baseline.percentile(0.5)),
         ms(baseline.percentile(0.99)),
         100.0
     );
-    let share = percent(signed.rate(), baseline.rate());
-    println!(
-        "{:>34} | {:>8.0} {:>8.2} {:>8.2} | {:>7.0}%",
-        "POST signed status callback",
-        signed.rate(),
-        ms(signed.percentile(0.5)),
-        ms(signed.percentile(0.99)),
-        share
-    );
-    println!(
-        "callback sent → comms.call.answered on the exchange: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} calls)",
-        ms(lag.percentile(0.5)),
-        ms(lag.percentile(0.99)),
-        ms(lag.max()),
-        lag.count()
-    );
+    let mut report = json!({ "no_op": baseline.to_json() });
+    for (name, signed, lag) in &phases {
+        let share = percent(signed.rate(), baseline.rate());
+        println!(
+            "{:>42} | {:>7.0} {:>7.2} {:>7.2} | {:>7.0}% | {:>12.2} {:>12.2}",
+            format!("signed status callback, {name}"),
+            signed.rate(),
+            ms(signed.percentile(0.5)),
+            ms(signed.percentile(0.99)),
+            share,
+            ms(lag.percentile(0.5)),
+            ms(lag.percentile(0.99)),
+        );
+        report[*name] = json!({
+            "signed_callbacks": signed.to_json(),
+            "share_of_no_op_percent": share,
+            "callback_to_exchange": lag.to_json(),
+        });
+    }
     channel
         .queue_delete(tap.as_str().into(), Default::default())
         .await?;
     fleet.stop(options).await?;
     db.drop_now().await?;
-    Ok(json!({
-        "no_op": baseline.to_json(),
-        "signed_callbacks": signed.to_json(),
-        "signed_share_of_no_op_percent": share,
-        "callback_to_exchange": lag.to_json(),
-    }))
+    Ok(report)
+}
+
+/// How long each sent callback took to reach the exchange as its call's answer (every one of
+/// them, however long the relay takes: a minute at most).
+async fn arrivals(
+    arrived: &Arc<Mutex<HashMap<String, Instant>>>,
+    sent: &Arc<Mutex<HashMap<String, Instant>>>,
+) -> anyhow::Result<Samples> {
+    let sent = sent.lock().expect("not poisoned").clone();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    loop {
+        let lags: Vec<Duration> = {
+            let arrived = arrived.lock().expect("not poisoned");
+            sent.iter()
+                .filter_map(|(call, at)| Some(arrived.get(call)?.saturating_duration_since(*at)))
+                .collect()
+        };
+        if lags.len() == sent.len() {
+            return Ok(Samples::new(lags, started.elapsed()));
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {} of {} answered calls reached the exchange",
+            lags.len(),
+            sent.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
