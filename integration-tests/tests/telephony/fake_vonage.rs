@@ -47,30 +47,12 @@ impl FakeVonage {
         let dir = std::env::temp_dir().join(format!("fake-vonage-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let (private, public) = (dir.join("private.pem"), dir.join("public.pem"));
-        let openssl = |args: &[&str]| {
-            let status = std::process::Command::new("openssl")
-                .args(args)
-                .status()
-                .unwrap();
-            assert!(status.success(), "openssl {args:?}");
-        };
-        openssl(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            private.to_str().unwrap(),
-        ]);
-        openssl(&[
-            "pkey",
-            "-in",
-            private.to_str().unwrap(),
-            "-pubout",
-            "-out",
-            public.to_str().unwrap(),
-        ]);
+        let paths = [private.display().to_string(), public.display().to_string()];
+        tokio::task::spawn_blocking(move || {
+            crate::support::python("rsa_keypair.py", &[&paths[0], &paths[1]])
+        })
+        .await
+        .unwrap();
         let inner = Arc::new(Mutex::new(Inner {
             public_key: public,
             received: Vec::new(),
