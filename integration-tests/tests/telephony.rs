@@ -191,7 +191,9 @@ async fn a_call_is_placed_with_twilio_and_moved_along_by_its_signed_callbacks() 
         "{detail}"
     );
 
-    let placed_events = fleet.next_types("comms.call.placed", 1).await;
+    let placed_events = fleet
+        .next_types(<comms_events::call::Placed as comms_events::Event>::TYPE, 1)
+        .await;
     assert_eq!(placed_events[0].1["data"]["carrier_call_id"], sid.as_str());
     support::assert_events_match_their_schemas(&fleet.pool).await;
     fleet.stop().await;

@@ -93,7 +93,7 @@ pub async fn run(
         }
         TelephonyConfig::Twilio(twilio) => Arc::new(telephony::TwilioTelephony::new(twilio, sink)),
         TelephonyConfig::Vonage(vonage) => {
-            let key = telephony::vonage::signing_key(&vonage)?;
+            let key = comms_auth::carriers::vonage_signing_key(&vonage)?;
             Arc::new(telephony::VonageTelephony::new(vonage, key, sink))
         }
     };

@@ -344,26 +344,30 @@ impl Dialer {
         Ok(())
     }
 
-    /// Ends a call an answering machine took; its end counts as voicemail, not abandoned.
-    async fn hang_up_machine(&self, org: &str, call_id: Uuid) -> Result<(), ApiError> {
-        let ended = self
+    /// Ends a call with `reason`; a call that ended meanwhile (the callee hung up first) is
+    /// ended already.
+    async fn end_call(&self, org: &str, call_id: Uuid, reason: &str) -> Result<(), ApiError> {
+        let request = v1::EndCallRequest {
+            id: call_id.to_string(),
+            reason: reason.into(),
+        };
+        match self
             .calls
             .clone()
-            .end_call(self.request(
-                org,
-                v1::EndCallRequest {
-                    id: call_id.to_string(),
-                    reason: "an answering machine answered".into(),
-                },
-            )?)
-            .await;
-        match ended {
-            // Ended meanwhile: the machine hung up first.
+            .end_call(self.request(org, request)?)
+            .await
+        {
             Err(status) if status.code() != tonic::Code::FailedPrecondition => {
                 Err(ApiError::from_status(&status))
             }
             _ => Ok(()),
         }
+    }
+
+    /// Ends a call an answering machine took; its end counts as voicemail, not abandoned.
+    async fn hang_up_machine(&self, org: &str, call_id: Uuid) -> Result<(), ApiError> {
+        self.end_call(org, call_id, "an answering machine answered")
+            .await
     }
 
     /// Records the call (locked in `tx`) as abandoned, then ends it.
@@ -376,21 +380,11 @@ impl Dialer {
     ) -> Result<(), ApiError> {
         campaigns::mark_call(&mut tx, call_id, None, None, true).await?;
         tx.commit().await.map_err(api_error)?;
-        let ended = self
-            .calls
-            .clone()
-            .end_call(self.request(
-                org,
-                v1::EndCallRequest {
-                    id: call_id.to_string(),
-                    reason: "abandoned: no agent was free".into(),
-                },
-            )?)
-            .await;
-        if let Err(status) = ended
-            && status.code() != tonic::Code::FailedPrecondition
+        if let Err(error) = self
+            .end_call(org, call_id, "abandoned: no agent was free")
+            .await
         {
-            tracing::warn!(call = %call_id, error = %status.message(), "ending an abandoned call failed");
+            tracing::warn!(call = %call_id, error = %error.message, "ending an abandoned call failed");
         }
         tracing::info!(campaign = %campaign_id, call = %call_id, "abandoned: no agent was free");
         Ok(())

@@ -1,6 +1,7 @@
 //! Given events, when a command, then events or an error.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use comms_events::Event as _;
 use uuid::Uuid;
 
 use super::*;
@@ -390,7 +391,7 @@ fn carriers_reports_repeat_and_cross_without_moving_a_call_back() {
     // A hang-up whose answer was never heard: answered, then ended.
     let events = when(&placed, report(Some(Progress::HungUp), 9)).unwrap();
     let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
-    assert_eq!(types, ["comms.call.answered", "comms.call.ended"]);
+    assert_eq!(types, [Answered::TYPE, Ended::TYPE]);
 }
 
 #[test]
@@ -424,10 +425,7 @@ fn a_machine_verdict_comes_once_and_implies_an_answer() {
     )
     .unwrap();
     let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
-    assert_eq!(
-        types,
-        ["comms.call.answered", "comms.call.machine_detected"]
-    );
+    assert_eq!(types, [Answered::TYPE, MachineDetected::TYPE]);
     let heard = events
         .iter()
         .fold(started, |state, event| Some(apply(state, event)));

@@ -3,7 +3,7 @@
 
 use comms_runtime::{ConfigError, Env};
 
-use super::{SimulationConfig, TwilioConfig, VonageConfig, vonage};
+use super::{SimulationConfig, TwilioConfig, VonageConfig};
 
 #[derive(Debug, Clone)]
 pub enum TelephonyConfig {
@@ -26,7 +26,7 @@ impl TelephonyConfig {
             "twilio" => Ok(Self::Twilio(TwilioConfig::from_env(env)?)),
             "vonage" => {
                 let config = VonageConfig::from_env(env)?;
-                vonage::signing_key(&config)?;
+                comms_auth::carriers::vonage_signing_key(&config)?;
                 Ok(Self::Vonage(config))
             }
             _ => Err(ConfigError {

@@ -76,6 +76,36 @@ impl TelephonyError {
     }
 }
 
+/// Sends `request` to a carrier's API (JSON in answer): the answer, or what its failure means.
+/// `describe` words the carrier's own error body; a 5xx, a 429 or no answer is worth retrying,
+/// any other refusal is not.
+async fn call_api(
+    carrier: &'static str,
+    request: reqwest::RequestBuilder,
+    describe: fn(&serde_json::Value, http::StatusCode) -> String,
+) -> Result<serde_json::Value, TelephonyError> {
+    let response = request
+        .header(http::header::ACCEPT, "application/json")
+        .send()
+        .await
+        // reqwest's errors name the URL, which holds account ids; the logs need not.
+        .map_err(|e| TelephonyError::Unavailable {
+            carrier,
+            detail: e.without_url().to_string(),
+        })?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if status.is_success() {
+        return Ok(body);
+    }
+    let detail = describe(&body, status);
+    if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
+        Err(TelephonyError::Unavailable { carrier, detail })
+    } else {
+        Err(TelephonyError::Refused { carrier, detail })
+    }
+}
+
 /// Runs a carrier's dial in the background and reports how it went: the carrier's leg, or the
 /// call failed with the carrier's reason. Never retried: a request that timed out may have
 /// placed the call, and a second would ring the contact twice.

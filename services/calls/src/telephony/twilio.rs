@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::{
     Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressSink, Telephony, TelephonyError,
-    report_dial,
+    call_api, report_dial,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -69,6 +69,15 @@ pub fn verdict_of(answered_by: &str) -> Result<MachineVerdict, String> {
     })
 }
 
+/// Twilio's errors: `{"code": 21211, "message": "…", "more_info": "…", "status": 400}`.
+fn twilio_error(body: &Value, status: http::StatusCode) -> String {
+    match (body["message"].as_str(), body["code"].as_i64()) {
+        (Some(message), Some(code)) => format!("{message} (error {code}, HTTP {status})"),
+        (Some(message), None) => format!("{message} (HTTP {status})"),
+        _ => format!("HTTP {status}"),
+    }
+}
+
 #[derive(Clone)]
 pub struct TwilioTelephony {
     config: TwilioConfig,
@@ -101,36 +110,8 @@ impl TwilioTelephony {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, TelephonyError> {
-        let unavailable = |detail: String| TelephonyError::Unavailable {
-            carrier: CARRIER,
-            detail,
-        };
-        let response = request
-            .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
-            .header(http::header::ACCEPT, "application/json")
-            .send()
-            .await
-            // reqwest's errors name the URL, which holds the account SID; the logs need not.
-            .map_err(|e| unavailable(e.without_url().to_string()))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(body);
-        }
-        // Twilio's errors: {"code": 21211, "message": "…", "more_info": "…", "status": 400}.
-        let detail = match (body["message"].as_str(), body["code"].as_i64()) {
-            (Some(message), Some(code)) => format!("{message} (error {code}, HTTP {status})"),
-            (Some(message), None) => format!("{message} (HTTP {status})"),
-            _ => format!("HTTP {status}"),
-        };
-        if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
-            Err(unavailable(detail))
-        } else {
-            Err(TelephonyError::Refused {
-                carrier: CARRIER,
-                detail,
-            })
-        }
+        let request = request.basic_auth(&self.config.account_sid, Some(&self.config.auth_token));
+        call_api(CARRIER, request, twilio_error).await
     }
 
     async fn post_form(&self, url: String, form: &[(&str, &str)]) -> Result<Value, TelephonyError> {

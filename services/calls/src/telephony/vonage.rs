@@ -12,12 +12,11 @@ use futures::future::BoxFuture;
 use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 
-use comms_runtime::ConfigError;
 pub use comms_runtime::carriers::VonageConfig;
 
 use super::{
     Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressSink, Telephony, TelephonyError,
-    report_dial,
+    call_api, report_dial,
 };
 use crate::domain::CallStatus;
 
@@ -25,15 +24,6 @@ const CARRIER: &str = "vonage";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The lifetime of the JWT each request carries (the SDK's default is 15 minutes).
 const TOKEN_SECONDS: i64 = 300;
-
-/// The application's signing key, or the start-up error naming `VONAGE_PRIVATE_KEY`.
-pub fn signing_key(config: &VonageConfig) -> Result<EncodingKey, ConfigError> {
-    EncodingKey::from_rsa_pem(config.private_key.as_bytes()).map_err(|e| ConfigError {
-        variable: "VONAGE_PRIVATE_KEY".into(),
-        value: "<hidden>".into(),
-        reason: format!("not an RSA private key in PEM: {e}"),
-    })
-}
 
 /// Where Vonage calls back about a call: `answer` (the NCCO) or `event` (progress).
 pub fn callback_url(
@@ -78,6 +68,15 @@ fn vonage_number(number: &str) -> &str {
     number.trim_start_matches('+')
 }
 
+/// Vonage's errors are problem+json: `{"type", "title", "detail", "instance"}`.
+fn vonage_problem(body: &Value, status: http::StatusCode) -> String {
+    match (body["title"].as_str(), body["detail"].as_str()) {
+        (Some(title), Some(detail)) => format!("{title}: {detail} (HTTP {status})"),
+        (Some(title), None) => format!("{title} (HTTP {status})"),
+        _ => format!("HTTP {status}"),
+    }
+}
+
 #[derive(Clone)]
 pub struct VonageTelephony {
     config: VonageConfig,
@@ -118,35 +117,7 @@ impl VonageTelephony {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value, TelephonyError> {
-        let unavailable = |detail: String| TelephonyError::Unavailable {
-            carrier: CARRIER,
-            detail,
-        };
-        let response = request
-            .bearer_auth(self.token()?)
-            .header(http::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(|e| unavailable(e.without_url().to_string()))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(body);
-        }
-        // Vonage's errors are problem+json: {"type", "title", "detail", "instance"}.
-        let detail = match (body["title"].as_str(), body["detail"].as_str()) {
-            (Some(title), Some(detail)) => format!("{title}: {detail} (HTTP {status})"),
-            (Some(title), None) => format!("{title} (HTTP {status})"),
-            _ => format!("HTTP {status}"),
-        };
-        if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
-            Err(unavailable(detail))
-        } else {
-            Err(TelephonyError::Refused {
-                carrier: CARRIER,
-                detail,
-            })
-        }
+        call_api(CARRIER, request.bearer_auth(self.token()?), vonage_problem).await
     }
 
     async fn place(&self, request: &DialRequest) -> Result<CarrierLeg, TelephonyError> {

@@ -77,8 +77,7 @@ pub async fn vonage(State(state): State<AppState>) -> impl IntoResponse {
 /// Lists one call, which needs a valid application JWT and nothing else.
 pub async fn probe_vonage(http: &reqwest::Client, config: &VonageConfig) -> Result<(), String> {
     let result = async {
-        let key = jsonwebtoken::EncodingKey::from_rsa_pem(config.private_key.as_bytes())
-            .map_err(|e| format!("VONAGE_PRIVATE_KEY is not an RSA key: {e}"))?;
+        let key = comms_auth::carriers::vonage_signing_key(config).map_err(|e| e.to_string())?;
         let token =
             comms_auth::carriers::vonage_application_token(&config.application_id, &key, 60)
                 .map_err(|e| format!("the application's JWT cannot be signed: {e}"))?;

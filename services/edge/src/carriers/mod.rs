@@ -8,8 +8,14 @@ pub mod twilio;
 pub mod twiml;
 pub mod vonage;
 
-use comms_proto::Language;
+use axum::http::StatusCode;
+use comms_proto::v1::{self, CallStatus};
+use comms_proto::{Language, Violations};
 use comms_runtime::carriers::{TwilioConfig, VonageConfig};
+
+use crate::auth::Caller;
+use crate::problem::ProblemResponse;
+use crate::state::AppState;
 use comms_runtime::{ConfigError, Env};
 
 /// The carriers' accounts whose callbacks the edge takes and whose health it reports.
@@ -35,19 +41,66 @@ impl CarrierConfig {
             vonage: vonage_set
                 .then(|| VonageConfig::from_env(env))
                 .transpose()?
-                .map(|vonage| {
-                    // Checked at start-up: the health probe signs with it.
-                    jsonwebtoken::EncodingKey::from_rsa_pem(vonage.private_key.as_bytes())
-                        .map(|_| vonage)
-                        .map_err(|e| ConfigError {
-                            variable: "VONAGE_PRIVATE_KEY".into(),
-                            value: "<hidden>".into(),
-                            reason: format!("not an RSA private key in PEM: {e}"),
-                        })
-                })
+                // Checked at start-up: the health probe signs with it.
+                .map(|vonage| comms_auth::carriers::vonage_signing_key(&vonage).map(|_| vonage))
                 .transpose()?,
         })
     }
+}
+
+/// 400 naming each of `required` that `value_of` does not find in a `what`.
+fn require<'a>(
+    required: &[&str],
+    value_of: impl Fn(&str) -> Option<&'a str>,
+    what: &str,
+) -> Result<(), ProblemResponse> {
+    let mut violations = Violations::default();
+    for name in required {
+        if value_of(name).is_none() {
+            violations.add(name, format!("required in {what}"));
+        }
+    }
+    Ok(violations.finish()?)
+}
+
+/// Hands a verified callback to the calls service: 204 whether or not it changed anything, so
+/// the carrier does not retry.
+async fn report(
+    state: &AppState,
+    caller: &Caller,
+    request: v1::ReportCarrierCallbackRequest,
+) -> Result<StatusCode, ProblemResponse> {
+    let carrier = request.carrier.clone();
+    let reported = state
+        .calls
+        .clone()
+        .report_carrier_callback(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    tracing::debug!(%carrier, applied = reported.applied, "a carrier's callback");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The call a carrier asks instructions for, the language to speak to it in, and whether it
+/// is already over.
+async fn call_to_answer(
+    state: &AppState,
+    caller: &Caller,
+    call_id: &str,
+) -> Result<(v1::Call, Language, bool), ProblemResponse> {
+    let request = v1::GetCallRequest { id: call_id.into() };
+    let call = state
+        .calls
+        .clone()
+        .get_call(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    let over = !matches!(
+        call.status(),
+        CallStatus::Initiated | CallStatus::Ringing | CallStatus::Answered
+    );
+    let language = Language::parse(&call.language).unwrap_or(Language::En);
+    Ok((call, language, over))
 }
 
 /// Whose names for languages: the carriers' text-to-speech differ for Chinese.

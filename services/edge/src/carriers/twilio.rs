@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use comms_auth::webhook::{TwilioBody, verify_twilio_request};
-use comms_proto::v1::{self, CallStatus};
-use comms_proto::{ApiError, ErrorKind, Language, Violations};
+use comms_proto::v1;
+use comms_proto::{ApiError, ErrorKind};
 
 use super::twiml::{self, Verb};
 use crate::auth::Caller;
@@ -158,13 +158,12 @@ pub async fn status(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
-    let mut violations = Violations::default();
-    for required in ["CallSid", "CallStatus"] {
-        if callback.param(required).is_none() {
-            violations.add(required, "required in a Twilio status callback");
-        }
-    }
-    violations.finish()?;
+    let value_of = |name: &str| callback.param(name);
+    super::require(
+        &["CallSid", "CallStatus"],
+        value_of,
+        "a Twilio status callback",
+    )?;
     let request = v1::ReportCarrierCallbackRequest {
         call_id: callback.call_id.clone(),
         carrier: "twilio".into(),
@@ -173,7 +172,7 @@ pub async fn status(
         answered_by: String::new(),
         duration_seconds: 0,
     };
-    report(&state, &callback, request).await
+    super::report(&state, &callback.caller, request).await
 }
 
 /// Asynchronous answering-machine detection's verdict (`AnsweredBy`) on a campaign call.
@@ -200,13 +199,12 @@ pub async fn machine(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
-    let mut violations = Violations::default();
-    for required in ["CallSid", "AnsweredBy"] {
-        if callback.param(required).is_none() {
-            violations.add(required, "required in a Twilio AMD callback");
-        }
-    }
-    violations.finish()?;
+    let value_of = |name: &str| callback.param(name);
+    super::require(
+        &["CallSid", "AnsweredBy"],
+        value_of,
+        "a Twilio AMD callback",
+    )?;
     let request = v1::ReportCarrierCallbackRequest {
         call_id: callback.call_id.clone(),
         carrier: "twilio".into(),
@@ -215,24 +213,7 @@ pub async fn machine(
         answered_by: callback.param("AnsweredBy").unwrap_or_default().into(),
         duration_seconds: 0,
     };
-    report(&state, &callback, request).await
-}
-
-/// Hands a verified callback to the calls service: 204 whether or not it changed anything, so
-/// Twilio does not retry.
-async fn report(
-    state: &AppState,
-    callback: &Callback,
-    request: v1::ReportCarrierCallbackRequest,
-) -> Result<StatusCode> {
-    let reported = state
-        .calls
-        .clone()
-        .report_carrier_callback(callback.caller.grpc(request)?)
-        .await?
-        .into_inner();
-    tracing::debug!(applied = reported.applied, "a Twilio callback");
-    Ok(StatusCode::NO_CONTENT)
+    super::report(&state, &callback.caller, request).await
 }
 
 /// The instructions of an answered call: bridged to its agent's softphone when it has an
@@ -261,20 +242,8 @@ pub async fn answer(
     body: Bytes,
 ) -> Result<Response> {
     let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
-    let request = v1::GetCallRequest {
-        id: callback.call_id.clone(),
-    };
-    let call = state
-        .calls
-        .clone()
-        .get_call(callback.caller.grpc(request)?)
-        .await?
-        .into_inner();
-    let over = !matches!(
-        call.status(),
-        CallStatus::Initiated | CallStatus::Ringing | CallStatus::Answered
-    );
-    let language = Language::parse(&call.language).unwrap_or(Language::En);
+    let (call, language, over) =
+        super::call_to_answer(&state, &callback.caller, &callback.call_id).await?;
     let held_before = uri
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "held=1"));

@@ -11,8 +11,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use comms_proto::v1::{self, CallStatus};
-use comms_proto::{ApiError, ErrorKind, Language, Violations};
+use comms_proto::v1;
+use comms_proto::{ApiError, ErrorKind, Violations};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
@@ -163,14 +163,7 @@ pub async fn event(
         answered_by: String::new(),
         duration_seconds,
     };
-    let reported = state
-        .calls
-        .clone()
-        .report_carrier_callback(callback.caller.grpc(request)?)
-        .await?
-        .into_inner();
-    tracing::debug!(applied = reported.applied, "a Vonage event");
-    Ok(StatusCode::NO_CONTENT)
+    super::report(&state, &callback.caller, request).await
 }
 
 /// The NCCO of an answered call: connected to its agent's app user when it has an agent, else
@@ -196,20 +189,8 @@ pub async fn answer(
     body: Bytes,
 ) -> Result<Response> {
     let callback = verify(&state, &org, call_id, &headers, &body)?;
-    let request = v1::GetCallRequest {
-        id: callback.call_id.clone(),
-    };
-    let call = state
-        .calls
-        .clone()
-        .get_call(callback.caller.grpc(request)?)
-        .await?
-        .into_inner();
-    let over = !matches!(
-        call.status(),
-        CallStatus::Initiated | CallStatus::Ringing | CallStatus::Answered
-    );
-    let language = Language::parse(&call.language).unwrap_or(Language::En);
+    let (call, language, over) =
+        super::call_to_answer(&state, &callback.caller, &callback.call_id).await?;
     let ncco = if over {
         json!([])
     } else if !call.agent_id.is_empty() {
