@@ -1,15 +1,29 @@
 //! Calls carried by Twilio and by Vonage, against fakes on loopback written from each one's
-//! documentation (`telephony/fake_twilio.rs`, `telephony/fake_vonage.rs`). With Twilio: the fleet places a call with the documented fields, signed
-//! status callbacks (signed by twilio-python) move it along over REST, repeated, reordered,
-//! forged and misdirected callbacks change nothing, hanging up reaches Twilio (retried while it
-//! fails), the watchdog asks Twilio about a call whose callbacks stopped, and a campaign's
-//! calls are screened for answering machines.
+//! documentation (`telephony/fake_twilio.rs`, `telephony/fake_vonage.rs`). With Twilio: the
+//! fleet places a call with the documented fields, signed status callbacks (signed by
+//! twilio-python) move it along over REST, repeated, reordered, forged and misdirected callbacks
+//! change nothing, hanging up reaches Twilio (retried while it fails), the watchdog asks Twilio
+//! about a call whose callbacks stopped, and a campaign's calls are screened for answering
+//! machines. Calls to the organization's numbers: `telephony/inbound.rs`; agents' softphone
+//! tokens: `telephony/softphones.rs`; failover between carriers and pacing:
+//! `telephony/failover.rs`; Vonage's machine detection: `telephony/vonage_machines.rs`;
+//! recordings: `telephony/recording.rs`.
 
+#[path = "telephony/failover.rs"]
+mod failover;
 #[path = "telephony/fake_twilio.rs"]
 mod fake_twilio;
 #[path = "telephony/fake_vonage.rs"]
 mod fake_vonage;
+#[path = "telephony/inbound.rs"]
+mod inbound;
+#[path = "telephony/recording.rs"]
+mod recording;
+#[path = "telephony/softphones.rs"]
+mod softphones;
 mod support;
+#[path = "telephony/vonage_machines.rs"]
+mod vonage_machines;
 
 use std::time::Duration;
 
@@ -292,6 +306,12 @@ async fn forged_misdirected_and_malformed_callbacks_are_refused_with_nothing_rec
     assert_eq!(sent.status(), StatusCode::BAD_REQUEST);
     let body: Value = sent.json().await.unwrap();
     assert_eq!(fields(&body), ["carrier_call_id"], "{body}");
+    // A line Twilio says is this call's but is not (a dial that timed out but was placed) is
+    // hung up rather than left ringing.
+    let stray = twilio
+        .wait_for(&format!("/Calls/{another_sid}.json"), 1)
+        .await;
+    assert_eq!(stray[0].one("Status"), "completed");
 
     // Signed but malformed: a status Twilio does not have, required parameters missing.
     let mut exploded = answered.clone();

@@ -36,10 +36,16 @@ pub enum Permission {
     CampaignsPreview,
     /// Report a carrier's verified callbacks on a call: what the edge does for carriers.
     CallsCarrier,
+    /// Get a softphone token for an agent (it takes their calls).
+    AgentsSoftphone,
+    /// See the organization's phone numbers.
+    NumbersRead,
+    /// Assign, change and release the organization's phone numbers.
+    NumbersManage,
 }
 
 impl Permission {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 19] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -56,6 +62,9 @@ impl Permission {
         Self::DoNotCallManage,
         Self::CampaignsPreview,
         Self::CallsCarrier,
+        Self::AgentsSoftphone,
+        Self::NumbersRead,
+        Self::NumbersManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -76,6 +85,9 @@ impl Permission {
             Self::DoNotCallManage => "do_not_call:manage",
             Self::CampaignsPreview => "campaigns:preview",
             Self::CallsCarrier => "calls:carrier",
+            Self::AgentsSoftphone => "agents:softphone",
+            Self::NumbersRead => "numbers:read",
+            Self::NumbersManage => "numbers:manage",
         }
     }
 
@@ -129,6 +141,15 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (CampaignsPreview,         Agent)              => Some(Own),
         (CallsCarrier,             Admin)              => Some(Organization),
         (CallsCarrier,             Supervisor | Agent) => None,
+        // A softphone token takes the agent's calls: the agent, their supervisor (and the
+        // administrator, who may make themselves anyone's supervisor).
+        (AgentsSoftphone,          Admin)              => Some(Organization),
+        (AgentsSoftphone,          Supervisor)         => Some(Team),
+        (AgentsSoftphone,          Agent)              => Some(Own),
+        (NumbersRead,              Admin | Supervisor) => Some(Organization),
+        (NumbersRead,              Agent)              => None,
+        (NumbersManage,            Admin)              => Some(Organization),
+        (NumbersManage,            Supervisor | Agent) => None,
     }
 }
 

@@ -218,6 +218,24 @@ mod tests {
     }
 
     #[test]
+    fn a_number_in_the_data_reads_back_as_the_same_number() {
+        // Found by the envelope fuzz target: without serde_json's float_roundtrip, this
+        // 7.777777e74 came back as 7.777776999999999e74.
+        let data = r#"{"notes":777777700000000000000000000000000000000000000000000000000000000000156416525}"#;
+        let envelope = Envelope {
+            id: Uuid::new_v4(),
+            event_type: <comms_events::call::Updated as comms_events::Event>::TYPE.into(),
+            source: SOURCE.into(),
+            timestamp: Utc::now(),
+            organization_id: "org_1".into(),
+            user_id: None,
+            data: serde_json::from_str(data).unwrap(),
+            metadata: EnvelopeMetadata::default(),
+        };
+        assert_eq!(Envelope::parse(&envelope.to_json()).unwrap(), envelope);
+    }
+
+    #[test]
     fn rejects_bodies_that_are_not_envelopes() {
         assert!(Envelope::parse(b"not json").is_err());
         assert!(Envelope::parse(br#"{"id":"x"}"#).is_err());

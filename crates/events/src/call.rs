@@ -20,6 +20,7 @@ crate::event_set! {
         AgentAssigned(AgentAssigned),
         Placed(Placed),
         MachineDetected(MachineDetected),
+        RecordingAvailable(RecordingAvailable),
     }
 }
 
@@ -294,6 +295,9 @@ pub struct Placed {
     pub carrier: Carrier,
     #[schemars(length(min = 1, max = 128))]
     pub carrier_call_id: String,
+    /// The carrier that could not take the call (a 5xx, no answer) before this one took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_over_from: Option<Carrier>,
     pub placed_at: DateTime<Utc>,
 }
 
@@ -308,6 +312,20 @@ pub struct MachineDetected {
     pub campaign_id: Option<Uuid>,
 }
 
+/// The carrier finished a recording of the call. The fleet streams it from the carrier to
+/// whoever may hear it (`GET …/calls/{id}/recording`); the carrier's URL is never given out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingAvailable {
+    pub call_id: Uuid,
+    pub carrier: Carrier,
+    /// The carrier's id for the recording (Twilio's `RecordingSid`).
+    #[schemars(length(min = 1, max = 128))]
+    pub recording_id: String,
+    #[schemars(range(min = 0))]
+    pub duration_seconds: i64,
+    pub available_at: DateTime<Utc>,
+}
+
 crate::events! {
     Started => "comms.call.started", version 1, "an outbound call was placed";
     Ringing => "comms.call.ringing", version 1, "the far end is ringing";
@@ -319,4 +337,5 @@ crate::events! {
     AgentAssigned => "comms.call.agent_assigned", version 1, "routing connected an agent to the call";
     Placed => "comms.call.placed", version 1, "a carrier took the call, under its own id for it";
     MachineDetected => "comms.call.machine_detected", version 1, "who answered: a person, a machine or a fax";
+    RecordingAvailable => "comms.call.recording_available", version 1, "the carrier finished recording the call";
 }

@@ -5,7 +5,7 @@
 //! producers encode through and consumers decode into, so nothing else in the fleet spells their
 //! types. The JSON schemas in `docs/events/` are generated from these types ([`catalog`]), and
 //! `tests/schemas.rs` fails when they drift or change incompatibly (see docs/events/README.md).
-//! The sets: calls, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
+//! The sets: calls, numbers, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
 //! platform's events we consume.
 
 pub mod account;
@@ -14,6 +14,7 @@ pub mod call;
 pub mod campaign;
 pub mod compat;
 pub mod contact;
+pub mod number;
 pub mod platform;
 
 use schemars::JsonSchema;
@@ -284,6 +285,7 @@ pub fn consumed_catalog() -> Vec<CatalogEntry> {
 pub fn catalog() -> Vec<CatalogEntry> {
     [
         call::CallEvent::catalog(),
+        number::NumberEvent::catalog(),
         agent::AgentEvent::catalog(),
         agent::TeamEvent::catalog(),
         campaign::CampaignEvent::catalog(),
@@ -305,6 +307,7 @@ mod tests {
     fn each_set_binds_every_event_it_holds_and_no_other_sets() {
         let sets = [
             (call::CallEvent::BINDING, call::CallEvent::catalog()),
+            (number::NumberEvent::BINDING, number::NumberEvent::catalog()),
             (agent::AgentEvent::BINDING, agent::AgentEvent::catalog()),
             (agent::TeamEvent::BINDING, agent::TeamEvent::catalog()),
             (

@@ -1,5 +1,6 @@
 //! Carriers' accounts, read once for every service that needs them: the calls service dials
-//! with them, the edge verifies their callbacks and probes them.
+//! with them, the edge verifies their callbacks and probes them, the agents service signs
+//! softphone tokens with them.
 
 use std::fmt;
 
@@ -19,6 +20,84 @@ pub struct TwilioConfig {
     pub api_url: String,
     /// `PUBLIC_BASE_URL`: where Twilio calls back.
     pub public_base_url: String,
+    /// `TWILIO_CALLS_PER_SECOND`, by default 1 (Twilio's default for an account): dials are
+    /// paced to it.
+    pub calls_per_second: u32,
+    /// `TWILIO_API_KEY_SID` and `TWILIO_API_KEY_SECRET`: the API key softphone access tokens are
+    /// signed with (Twilio accepts no token signed with the auth token). Both or neither.
+    pub api_key: Option<TwilioApiKey>,
+}
+
+#[derive(Clone)]
+pub struct TwilioApiKey {
+    /// `SK` and 32 hexadecimal digits.
+    pub sid: String,
+    pub secret: String,
+}
+
+/// The carriers' accounts the environment configures, whichever carries the calls: the edge
+/// takes both's callbacks, the agents service signs softphone tokens for both.
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    /// Read when `TWILIO_ACCOUNT_SID` or `TWILIO_AUTH_TOKEN` is set; then all of Twilio's
+    /// settings and `PUBLIC_BASE_URL` must be.
+    pub twilio: Option<TwilioConfig>,
+    /// Read when `VONAGE_API_KEY` is set; then all of Vonage's settings must be. (The private
+    /// key's PEM is parsed by whoever signs with it: `comms_auth::carriers`.)
+    pub vonage: Option<VonageConfig>,
+}
+
+impl Accounts {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let twilio_set = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
+            .iter()
+            .any(|key| env.get(key).is_some());
+        let vonage_set = env.get("VONAGE_API_KEY").is_some();
+        Ok(Self {
+            twilio: twilio_set
+                .then(|| TwilioConfig::from_env(env))
+                .transpose()?,
+            vonage: vonage_set
+                .then(|| VonageConfig::from_env(env))
+                .transpose()?,
+        })
+    }
+}
+
+/// Which provider carries the fleet's calls: `TELEPHONY_PROVIDER=simulated|twilio|vonage`, by
+/// default the carrier whose credentials are set, else the simulator (so `scripts/dev` works
+/// offline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Provider {
+    Simulated,
+    Twilio,
+    Vonage,
+}
+
+impl Provider {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        match env.get("TELEPHONY_PROVIDER") {
+            Some("simulated") => Ok(Self::Simulated),
+            Some("twilio") => Ok(Self::Twilio),
+            Some("vonage") => Ok(Self::Vonage),
+            Some(other) => Err(ConfigError {
+                variable: "TELEPHONY_PROVIDER".into(),
+                value: other.into(),
+                reason: "expected simulated, twilio or vonage".into(),
+            }),
+            None if env.get("TWILIO_ACCOUNT_SID").is_some() => Ok(Self::Twilio),
+            None if env.get("VONAGE_API_KEY").is_some() => Ok(Self::Vonage),
+            None => Ok(Self::Simulated),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Simulated => "simulated",
+            Self::Twilio => "twilio",
+            Self::Vonage => "vonage",
+        }
+    }
 }
 
 impl fmt::Debug for TwilioConfig {
@@ -29,6 +108,8 @@ impl fmt::Debug for TwilioConfig {
             .field("phone_number", &self.phone_number)
             .field("api_url", &self.api_url)
             .field("public_base_url", &self.public_base_url)
+            .field("calls_per_second", &self.calls_per_second)
+            .field("api_key", &self.api_key.as_ref().map(|key| &key.sid))
             .finish()
     }
 }
@@ -88,7 +169,55 @@ impl TwilioConfig {
             phone_number,
             api_url: api_url.trim_end_matches('/').into(),
             public_base_url: crate::config::public_base_url(env)?,
+            calls_per_second: calls_per_second(env, "TWILIO_CALLS_PER_SECOND")?,
+            api_key: TwilioApiKey::from_env(env)?,
         })
+    }
+}
+
+impl TwilioApiKey {
+    fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        if let Some(sid) = env.get("TWILIO_API_KEY_SID")
+            && !is_sid(sid, "SK")
+        {
+            return Err(ConfigError {
+                variable: "TWILIO_API_KEY_SID".into(),
+                value: sid.into(),
+                reason: "expected SK followed by 32 hexadecimal digits".into(),
+            });
+        }
+        let (sid, secret) = match (
+            env.get("TWILIO_API_KEY_SID"),
+            env.get("TWILIO_API_KEY_SECRET"),
+        ) {
+            (None, None) => return Ok(None),
+            (Some(sid), Some(secret)) => (sid, secret),
+            (Some(_), None) => {
+                return Err(ConfigError {
+                    variable: "TWILIO_API_KEY_SECRET".into(),
+                    value: String::new(),
+                    reason: "required with TWILIO_API_KEY_SID: the API key's secret".into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError {
+                    variable: "TWILIO_API_KEY_SID".into(),
+                    value: String::new(),
+                    reason: "required with TWILIO_API_KEY_SECRET: the API key's SID, SK…".into(),
+                });
+            }
+        };
+        if secret.len() < 16 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError {
+                variable: "TWILIO_API_KEY_SECRET".into(),
+                value: "<hidden>".into(),
+                reason: "expected the API key's secret (at least 16 visible characters)".into(),
+            });
+        }
+        Ok(Some(Self {
+            sid: sid.into(),
+            secret: secret.into(),
+        }))
     }
 }
 
@@ -113,6 +242,8 @@ pub struct VonageConfig {
     pub signature_secret: String,
     /// `VONAGE_API_URL`, by default `https://api.nexmo.com`.
     pub api_url: String,
+    /// `VONAGE_CALLS_PER_SECOND`, by default 1: dials are paced to it.
+    pub calls_per_second: u32,
     /// `PUBLIC_BASE_URL`: where Vonage calls back.
     pub public_base_url: String,
 }
@@ -191,7 +322,22 @@ impl VonageConfig {
             private_key,
             signature_secret,
             api_url: api_url.trim_end_matches('/').into(),
+            calls_per_second: calls_per_second(env, "VONAGE_CALLS_PER_SECOND")?,
             public_base_url: crate::config::public_base_url(env)?,
+        })
+    }
+}
+
+/// A carrier's calls per second: a whole number from 1 to 1000, by default 1.
+fn calls_per_second(env: &Env, variable: &str) -> Result<u32, ConfigError> {
+    let value = env.parse(variable, 1)?;
+    if (1..=1000).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError {
+            variable: variable.into(),
+            value: value.to_string(),
+            reason: "expected the account's calls per second, 1 to 1000".into(),
         })
     }
 }
@@ -218,6 +364,8 @@ mod tests {
             ("TWILIO_PHONE_NUMBER", "4155550100"),
             ("PUBLIC_BASE_URL", "comms.example.com"),
             ("TWILIO_API_URL", "api.twilio.com"),
+            ("TWILIO_API_KEY_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("TWILIO_CALLS_PER_SECOND", "0"),
         ] {
             let mut env = Env::from_pairs(good);
             env.set(variable, bad);
@@ -225,5 +373,13 @@ mod tests {
             assert_eq!(error.variable, variable, "{error}");
             assert!(!error.to_string().contains("short"), "{error}");
         }
+        let mut half_a_key = Env::from_pairs(good);
+        half_a_key.set("TWILIO_API_KEY_SID", "SK0123456789abcdef0123456789abcdef");
+        let error = TwilioConfig::from_env(&half_a_key).unwrap_err();
+        assert_eq!(error.variable, "TWILIO_API_KEY_SECRET", "{error}");
+        half_a_key.set("TWILIO_API_KEY_SECRET", "5ecret5ecret5ecret");
+        let config = TwilioConfig::from_env(&half_a_key).unwrap();
+        assert!(config.api_key.is_some());
+        assert!(!format!("{config:?}").contains("5ecret"));
     }
 }

@@ -31,6 +31,8 @@ pub struct Received {
     pub form: Vec<(String, String)>,
     /// The SID of the call a create request made.
     pub sid: Option<String>,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -60,6 +62,10 @@ struct Inner {
     refused_to: Option<String>,
     /// The account's auth token was rotated: ours is refused.
     rotated: bool,
+    /// Twilio is down: creating a call answers 503.
+    down: bool,
+    /// Recordings' media by RecordingSid.
+    recordings: HashMap<String, Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -84,6 +90,10 @@ impl FakeTwilio {
             .route(
                 "/2010-04-01/Accounts/{account}/Calls/{sid}",
                 post(update_call).get(fetch_call),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Recordings/{file}",
+                axum::routing::get(fetch_recording),
             )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -117,6 +127,20 @@ impl FakeTwilio {
         self.inner.lock().unwrap().rotated = true;
     }
 
+    /// A finished recording of a call: its RecordingSid; its media is `audio` (served as WAV at
+    /// `…/Recordings/{RecordingSid}.wav`, Basic auth, as Twilio does with HTTP auth for media on).
+    pub fn record(&self, audio: &[u8]) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        let sid = format!("RE{:032x}", inner.recordings.len() + 1);
+        inner.recordings.insert(sid.clone(), audio.to_vec());
+        sid
+    }
+
+    /// Every call creation answers 503 from now on, as in an outage.
+    pub fn go_down(&self) {
+        self.inner.lock().unwrap().down = true;
+    }
+
     pub fn refuse_calls_to(&self, number: &str) {
         self.inner.lock().unwrap().refused_to = Some(number.into());
     }
@@ -128,6 +152,33 @@ impl FakeTwilio {
             .unwrap()
             .calls
             .insert(sid.into(), status.into());
+    }
+
+    /// A call coming in to one of the account's numbers: Twilio names it and will ask the
+    /// number's voice URL what to do with it.
+    pub fn incoming(&self) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        let sid = format!("CA{:032x}", 0xffff_0000 + inner.calls.len() + 1);
+        inner.calls.insert(sid.clone(), "ringing".into());
+        sid
+    }
+
+    /// A voice webhook's parameters as Twilio documents them, for a call from `from` to `to`.
+    pub fn voice_params<'a>(sid: &'a str, from: &'a str, to: &'a str) -> Vec<(&'a str, &'a str)> {
+        vec![
+            ("AccountSid", ACCOUNT_SID),
+            ("ApiVersion", "2010-04-01"),
+            ("CallSid", sid),
+            ("CallStatus", "ringing"),
+            ("Called", to),
+            ("CalledCountry", "US"),
+            ("Caller", from),
+            ("CallerCountry", "US"),
+            ("Direction", "inbound"),
+            ("From", from),
+            ("FromCity", "SAN FRANCISCO"),
+            ("To", to),
+        ]
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -332,8 +383,17 @@ async fn create_call(
         path: format!("/2010-04-01/Accounts/{account}/Calls.json"),
         form,
         sid: None,
+        at: std::time::Instant::now(),
     };
     let mut inner = inner.lock().unwrap();
+    if inner.down {
+        inner.received.push(received);
+        return Err(twilio_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            20503,
+            "Service Unavailable",
+        ));
+    }
     let to = received.one("To").to_owned();
     if inner.refused_to.as_deref() == Some(to.as_str()) {
         inner.received.push(received);
@@ -366,6 +426,7 @@ async fn update_call(
         path: format!("/2010-04-01/Accounts/{account}/Calls/{resource}"),
         form: form.clone(),
         sid: None,
+        at: std::time::Instant::now(),
     });
     if !inner.failures.is_empty() {
         let status = inner.failures.remove(0);
@@ -456,4 +517,28 @@ async fn fetch_call(
             "The requested resource was not found",
         )),
     }
+}
+
+async fn fetch_recording(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let not_found = || {
+        twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        )
+    };
+    let sid = file.strip_suffix(".wav").ok_or_else(not_found)?;
+    let audio = inner
+        .lock()
+        .unwrap()
+        .recordings
+        .get(sid)
+        .cloned()
+        .ok_or_else(not_found)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "audio/x-wav")], audio).into_response())
 }

@@ -60,6 +60,7 @@ impl FakeVonage {
         let app = Router::new()
             .route("/v1/calls", post(create_call).get(list_calls))
             .route("/v1/calls/{uuid}", get(fetch_call).put(update_call))
+            .route("/v1/users", post(create_user))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -83,6 +84,11 @@ impl FakeVonage {
             ("VONAGE_API_URL", self.url.clone()),
             ("PUBLIC_BASE_URL", PUBLIC_BASE_URL.into()),
         ]
+    }
+
+    /// The application's public key (PEM file), which verifies what its private key signs.
+    pub fn public_key(&self) -> String {
+        self.inner.lock().unwrap().public_key.display().to_string()
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -235,7 +241,17 @@ async fn create_call(
             .as_array()
             .is_some_and(|urls| urls.len() == 1 && urls[0].is_string())
     });
-    if to["type"] != "phone" || !is_vonage_number(&to["number"]) || !from_ok || !urls_ok {
+    // Advanced machine detection, as the Voice API reference bounds it.
+    let amd = &call["advanced_machine_detection"];
+    let amd_ok = amd.is_null()
+        || (["continue", "hangup"].contains(&amd["behavior"].as_str().unwrap_or_default())
+            && ["default", "detect", "detect_beep"]
+                .contains(&amd["mode"].as_str().unwrap_or_default())
+            && amd["beep_timeout"]
+                .as_i64()
+                .is_none_or(|t| (45..=120).contains(&t)));
+    if to["type"] != "phone" || !is_vonage_number(&to["number"]) || !from_ok || !urls_ok || !amd_ok
+    {
         return problem(
             StatusCode::BAD_REQUEST,
             "Bad Request",
@@ -315,4 +331,47 @@ async fn fetch_call(
         return refusal;
     }
     axum::Json(json!({ "uuid": uuid, "status": "started" })).into_response()
+}
+
+/// The Users API (<https://developer.vonage.com/en/api/application.v2#createUser>): a name is
+/// unique in the application; taken, it is 409 `user:error:duplicate-name`.
+async fn create_user(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let claims = match verified(&inner, &headers).await {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal,
+    };
+    let Some(user) = serde_json::from_str::<Value>(&body)
+        .ok()
+        .filter(|user| user["name"].as_str().is_some_and(|n| !n.is_empty()))
+    else {
+        return problem(StatusCode::BAD_REQUEST, "Bad Request", "name is required");
+    };
+    let mut inner = inner.lock().unwrap();
+    let taken = inner
+        .received
+        .iter()
+        .any(|r| r.path == "/v1/users" && r.body["name"] == user["name"]);
+    inner.received.push(Received {
+        method: "POST".into(),
+        path: "/v1/users".into(),
+        body: user.clone(),
+        claims,
+    });
+    if taken {
+        let conflict = json!({
+            "title": "Conflict", "code": "user:error:duplicate-name",
+            "type": "https://developer.vonage.com/api-errors/conversation#user:error:duplicate-name",
+            "detail": "User name already exists.",
+        });
+        return (StatusCode::CONFLICT, axum::Json(conflict)).into_response();
+    }
+    let created = json!({
+        "id": format!("USR-{}", uuid::Uuid::new_v4()),
+        "name": user["name"], "display_name": user["display_name"],
+    });
+    (StatusCode::CREATED, axum::Json(created)).into_response()
 }

@@ -59,7 +59,8 @@ impl Handler for CallFeed {
             | CallEvent::Updated(_)
             | CallEvent::AgentAssigned(_)
             | CallEvent::Placed(_)
-            | CallEvent::MachineDetected(_) => Ok(()),
+            | CallEvent::MachineDetected(_)
+            | CallEvent::RecordingAvailable(_) => Ok(()),
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod listing;
 mod lock_order;
 mod queue;
 pub mod routing;
+pub mod softphones;
 pub mod store;
 pub mod watch;
 
@@ -35,6 +36,8 @@ pub struct Config {
     pub timeouts: Timeouts,
     /// The durable queue of call events the service follows; `AGENTS_QUEUE`.
     pub queue: String,
+    /// The carriers' accounts softphone tokens are signed with.
+    pub softphones: softphones::Softphones,
 }
 
 impl Config {
@@ -46,6 +49,7 @@ impl Config {
                 wrap_up: Duration::from_secs(env.parse("WRAP_UP_SECONDS", 30)?),
             },
             queue: env.string("AGENTS_QUEUE", "comms.agents"),
+            softphones: softphones::Softphones::from_env(env)?,
         })
     }
 
@@ -89,6 +93,7 @@ pub async fn run(
     let drain = config.common.drain;
     let service = AgentsServiceServer::new(grpc::AgentsGrpc::new(
         agents,
+        config.softphones,
         tokens,
         shutdown.after_drain(drain),
     ));

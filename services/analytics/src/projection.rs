@@ -116,7 +116,8 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         CallEvent::Updated(_)
         | CallEvent::AgentAssigned(_)
         | CallEvent::Placed(_)
-        | CallEvent::MachineDetected(_) => {
+        | CallEvent::MachineDetected(_)
+        | CallEvent::RecordingAvailable(_) => {
             return Ok(None);
         }
     };

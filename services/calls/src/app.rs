@@ -16,8 +16,8 @@ use tracing::Instrument as _;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
-use crate::domain::{self, Call, CallEvent, CallStatus, CarrierLeg, Command, Progress};
-use crate::telephony::{DialRequest, HangUp, ProgressReport, Telephony, TelephonyError};
+use crate::domain::{self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, Progress};
+use crate::telephony::{DialRequest, HangUp, ProgressReport, Providers, Telephony, TelephonyError};
 use crate::view::{self, CallView};
 use futures::future::BoxFuture;
 
@@ -38,17 +38,23 @@ const LINE_REQUEST_PAUSES: [Duration; 3] = [
 #[derive(Clone)]
 pub struct Calls {
     store: EventStore,
-    telephony: Arc<dyn Telephony>,
+    telephony: Providers,
+    /// `ENABLE_RECORDING`: carriers record every call they carry.
+    record_calls: bool,
 }
 
 impl Calls {
-    pub fn new(store: EventStore, telephony: Arc<dyn Telephony>) -> Self {
-        Self { store, telephony }
+    pub fn new(store: EventStore, telephony: Providers, record_calls: bool) -> Self {
+        Self {
+            store,
+            telephony,
+            record_calls,
+        }
     }
 
     /// Whether the provider can tell an answering machine from a person.
     pub fn detects_machines(&self) -> bool {
-        self.telephony.detects_machines()
+        self.telephony.primary().detects_machines()
     }
 
     pub fn pool(&self) -> &sqlx::PgPool {
@@ -135,22 +141,44 @@ impl Calls {
 
     /// Records what a carrier reported; says whether it changed anything (carriers repeat and
     /// reorder their reports). A carrier that names its line for a call we have already hung up
-    /// (our hang-up crossed its answer to the dial) is asked to hang that line up.
+    /// (our hang-up crossed its answer to the dial) is asked to hang that line up; so is a line
+    /// the call does not have (a dial that timed out but was placed before a failover): refused,
+    /// and hung up rather than left ringing.
     pub async fn report(
         &self,
         identity: &Identity,
         call_id: Uuid,
         leg: Option<CarrierLeg>,
+        failed_over_from: Option<Carrier>,
         progress: Option<Progress>,
         at: chrono::DateTime<Utc>,
     ) -> Result<(CallView, bool), ApiError> {
-        let (view, events) = self
+        let decided = self
             .decide(identity, call_id, || Command::Report {
                 leg: leg.clone(),
+                failed_over_from,
                 progress: progress.clone(),
                 at,
             })
-            .await?;
+            .await;
+        if let (Err(error), Some(stray)) = (&decided, &leg)
+            && error
+                .violations
+                .iter()
+                .any(|v| v.field == "carrier_call_id")
+        {
+            warn!(%call_id, carrier = stray.carrier.as_str(), line = %stray.id, "a line the call does not have: hanging it up");
+            let line = HangUp {
+                call_id,
+                leg: Some(stray.clone()),
+                answered: true,
+            };
+            let telephony = self.telephony.for_line(Some(stray)).clone();
+            Self::on_the_line(telephony, call_id, "hang_up", move |telephony| {
+                telephony.hang_up(line.clone())
+            });
+        }
+        let (view, events) = decided?;
         let placed_too_late =
             view.call.status.is_final() && events.iter().any(|e| matches!(e, CallEvent::Placed(_)));
         if placed_too_late {
@@ -162,9 +190,10 @@ impl Calls {
     /// Where the carrier says a call stands whose reports stopped; `None` when it cannot say.
     pub async fn reconcile(&self, identity: &Identity, call: &Call) -> Option<CallView> {
         let leg = call.carrier.clone()?;
-        match self.telephony.fetch(leg.clone()).await {
+        let telephony = self.telephony.for_line(Some(&leg));
+        match telephony.fetch(leg.clone()).await {
             Ok(progress) => self
-                .report(identity, call.id, Some(leg), progress, Utc::now())
+                .report(identity, call.id, Some(leg), None, progress, Utc::now())
                 .await
                 .ok()
                 .map(|(view, _)| view),
@@ -182,7 +211,8 @@ impl Calls {
             leg: call.carrier.clone(),
             answered: call.answered_at.is_some(),
         };
-        self.on_the_line(call.id, "hang_up", move |telephony| {
+        let telephony = self.telephony.for_line(line.leg.as_ref()).clone();
+        Self::on_the_line(telephony, call.id, "hang_up", move |telephony| {
             telephony.hang_up(line.clone())
         });
     }
@@ -206,7 +236,8 @@ impl Calls {
             (events.is_empty(), call.status, call.carrier.clone())
         {
             let org = identity.org_id.clone();
-            self.on_the_line(call.id, "redirect", move |telephony| {
+            let telephony = self.telephony.for_line(Some(&leg)).clone();
+            Self::on_the_line(telephony, call.id, "redirect", move |telephony| {
                 telephony.redirect(&org, call_id, leg.clone())
             });
         }
@@ -216,11 +247,10 @@ impl Calls {
     /// A request about a call's line, sent in the background: retried while the carrier is
     /// unavailable (after 0.25, 1 and 4 s), then reported (an error in the log and
     /// `comms_telephony_failures_total{carrier, request}`), never dropped silently.
-    fn on_the_line<F>(&self, call_id: Uuid, request: &'static str, send: F)
+    fn on_the_line<F>(telephony: Arc<dyn Telephony>, call_id: Uuid, request: &'static str, send: F)
     where
         F: Fn(&dyn Telephony) -> BoxFuture<'_, Result<(), TelephonyError>> + Send + 'static,
     {
-        let telephony = self.telephony.clone();
         let span = tracing::info_span!("carrier_request", %call_id, request);
         tokio::spawn(
             async move {
@@ -272,6 +302,7 @@ impl Calls {
                     to: view.call.to.clone(),
                     from: view.call.from.clone(),
                     detect_machines: view.call.detect_machines,
+                    record: self.record_calls,
                 });
                 Ok(view)
             }
@@ -283,6 +314,50 @@ impl Calls {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The inbound call on `leg` to the organization's `number`, from `from`: started, on the
+    /// carrier's line and answered; the same call when the carrier asks again.
+    pub async fn receive(
+        &self,
+        identity: &Identity,
+        number: &crate::numbers::Number,
+        leg: CarrierLeg,
+        from: Option<domain::PhoneNumber>,
+    ) -> Result<CallView, ApiError> {
+        let call_id = inbound_call_id(&identity.org_id, &leg);
+        let received = self
+            .execute(identity, call_id, || Command::Receive {
+                call_id,
+                to: number.number.clone(),
+                from: from.clone(),
+                language: number.settings.language,
+                leg: leg.clone(),
+                at: Utc::now(),
+            })
+            .await;
+        match received {
+            Err(e) if e.kind == ErrorKind::AlreadyExists => self.get(identity, call_id).await,
+            other => other,
+        }
+    }
+
+    /// Records the carrier's finished recording of the call's line `leg`.
+    pub async fn recording_ready(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        leg: CarrierLeg,
+        recording_id: String,
+        duration_seconds: i64,
+    ) -> Result<CallView, ApiError> {
+        self.execute(identity, call_id, || Command::RecordingReady {
+            leg: leg.clone(),
+            recording_id: recording_id.clone(),
+            duration_seconds,
+            at: Utc::now(),
+        })
+        .await
     }
 
     pub async fn get(&self, identity: &Identity, call_id: Uuid) -> Result<CallView, ApiError> {
@@ -338,7 +413,11 @@ impl Calls {
         let mut pause = PROGRESS_FIRST_PAUSE;
         loop {
             let (leg, progress) = (report.leg.clone(), report.progress.clone());
-            match self.report(identity, call_id, leg, progress, at).await {
+            let failed_over_from = report.failed_over_from;
+            match self
+                .report(identity, call_id, leg, failed_over_from, progress, at)
+                .await
+            {
                 Ok(_) => return,
                 Err(e) if e.kind != ErrorKind::Unavailable => {
                     debug!(%call_id, error = %e, "provider progress not applied");
@@ -414,6 +493,15 @@ fn record_metrics(events: &[CallEvent], call: &Call) {
 
 /// The store's errors in the API's terms: a call of another organization is not found; the rest
 /// as every unit of work reports them (a lost race is `ABORTED`, and retried).
+/// An inbound call's id, from its carrier's: the carrier's repeated requests and its callbacks
+/// (which name only its own id) find the same call.
+pub fn inbound_call_id(org: &str, leg: &CarrierLeg) -> Uuid {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("comms:inbound:{org}:{}:{}", leg.carrier.as_str(), leg.id).as_bytes(),
+    )
+}
+
 fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::TenantMismatch { stream } => {

@@ -5,11 +5,10 @@ pub mod agent_feed;
 pub mod app;
 pub mod domain;
 pub mod grpc;
+pub mod numbers;
 pub mod telephony;
 pub mod view;
 pub mod watchdog;
-
-use std::sync::Arc;
 
 use comms_bus::ConsumerConfig;
 use comms_events::Event;
@@ -34,6 +33,10 @@ pub struct Config {
     pub common: Common,
     /// The provider that carries calls and its settings.
     pub telephony: TelephonyConfig,
+    /// The carrier dials fail over to, if any.
+    pub failover: Option<TelephonyConfig>,
+    /// `ENABLE_RECORDING`: carriers record every call they carry (default false).
+    pub record_calls: bool,
     pub watchdog: WatchdogConfig,
     /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
     pub queue: String,
@@ -45,9 +48,12 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let telephony = TelephonyConfig::from_env(env)?;
         Ok(Self {
             common: Common::from_env(env)?,
-            telephony: TelephonyConfig::from_env(env)?,
+            failover: TelephonyConfig::failover_from_env(env, &telephony)?,
+            record_calls: env.bool("ENABLE_RECORDING", false)?,
+            telephony,
             watchdog: WatchdogConfig::from_env(env)?,
             queue: env.string("CALLS_QUEUE", "comms.calls"),
             agents_url: env.url("AGENTS_GRPC_URL", "http://127.0.0.1:50053", &GRPC)?,
@@ -87,21 +93,19 @@ pub async fn run(
     let store = EventStore::new(pool.clone());
     let (sink, reports) = tokio::sync::mpsc::unbounded_channel();
     let consumer = config.consumer();
-    let telephony: Arc<dyn telephony::Telephony> = match config.telephony {
-        TelephonyConfig::Simulated(simulation) => {
-            Arc::new(telephony::SimulatedTelephony::new(simulation, sink))
-        }
-        TelephonyConfig::Twilio(twilio) => Arc::new(telephony::TwilioTelephony::new(twilio, sink)),
-        TelephonyConfig::Vonage(vonage) => {
-            let key = comms_auth::carriers::vonage_signing_key(&vonage)?;
-            Arc::new(telephony::VonageTelephony::new(vonage, key, sink))
-        }
-    };
+    let primary = telephony::provider(config.telephony, sink.clone())?;
+    let secondary = config
+        .failover
+        .map(|failover| telephony::provider(failover, sink.clone()))
+        .transpose()?;
     tracing::info!(
-        carrier = telephony.carrier().as_str(),
+        carrier = primary.carrier().as_str(),
+        failover = secondary.as_ref().map(|s| s.carrier().as_str()),
         "calls are carried by this provider"
     );
-    let calls = Calls::new(store, telephony);
+    let telephony = telephony::Providers::new(primary, secondary, sink);
+    let numbers = numbers::Numbers::new(store.clone());
+    let calls = Calls::new(store, telephony, config.record_calls);
     tokio::spawn(calls.clone().follow_progress(reports));
     tokio::spawn(watchdog::run(
         calls.clone(),
@@ -117,7 +121,9 @@ pub async fn run(
     let agents = AgentsServiceClient::new(comms_runtime::client::channel(&config.agents_url)?);
     let campaigns =
         CampaignsServiceClient::new(comms_runtime::client::channel(&config.campaigns_url)?);
-    let service = CallsServiceServer::new(grpc::CallsGrpc::new(calls, agents, campaigns, tokens));
+    let service = CallsServiceServer::new(grpc::CallsGrpc::new(
+        calls, numbers, agents, campaigns, tokens,
+    ));
     tracing::info!(addr = %listener.local_addr()?, "calls service listening");
     let routes = tonic::service::Routes::new(service);
     let served = comms_runtime::grpc::serve::<CallsServiceServer<grpc::CallsGrpc>>(

@@ -112,7 +112,8 @@ impl Feed {
             | CallEvent::Ringing(_)
             | CallEvent::Updated(_)
             | CallEvent::AgentAssigned(_)
-            | CallEvent::Placed(_) => return Ok(()),
+            | CallEvent::Placed(_)
+            | CallEvent::RecordingAvailable(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();
         let recorded = lock_order::call(conn, call_id).await.map_err(retry)?;

@@ -114,7 +114,7 @@ pub struct Config {
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a proxy).
     pub trust_forwarded_for: bool,
     /// Where carriers call back and the keys their signatures use.
-    pub carriers: carriers::CarrierConfig,
+    pub carriers: comms_runtime::carriers::Accounts,
 }
 
 impl Config {
@@ -187,7 +187,7 @@ impl Config {
             rate_limit_per_minute: env.parse("RATE_LIMIT_PER_MINUTE", 6000)?,
             cors_origins,
             trust_forwarded_for: env.bool("TRUST_X_FORWARDED_FOR", false)?,
-            carriers: carriers::CarrierConfig::from_env(env)?,
+            carriers: carriers::accounts_from_env(env)?,
         })
     }
 }
@@ -195,8 +195,8 @@ impl Config {
 /// The route table: every REST route with its OpenAPI operation, so none goes undocumented.
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
-        agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health, teams,
-        users,
+        agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health,
+        numbers, recordings, teams, users,
     };
     // CSV imports take larger bodies than the 64 KiB every other endpoint allows.
     let imports = OpenApiRouter::new()
@@ -206,9 +206,13 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(calls::list, calls::create))
         .routes(routes!(calls::get, calls::update, calls::end))
+        .routes(routes!(recordings::get))
+        .routes(routes!(numbers::list, numbers::assign))
+        .routes(routes!(numbers::get, numbers::update, numbers::release))
         .routes(routes!(agents::list, agents::create))
         .routes(routes!(agents::get, agents::update))
         .routes(routes!(agents::set_status))
+        .routes(routes!(agents::softphone_token))
         .routes(routes!(teams::list, teams::create))
         .routes(routes!(teams::get, teams::update))
         .routes(routes!(teams::add_member))
@@ -267,8 +271,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(carriers::twilio::status))
         .routes(routes!(carriers::twilio::machine))
         .routes(routes!(carriers::twilio::answer))
+        .routes(routes!(carriers::twilio::recording))
         .routes(routes!(carriers::vonage::event))
         .routes(routes!(carriers::vonage::answer))
+        .routes(routes!(carriers::twilio::inbound_voice))
+        .routes(routes!(carriers::twilio::inbound_status))
+        .routes(routes!(carriers::vonage::inbound_answer))
+        .routes(routes!(carriers::vonage::inbound_event))
         .routes(routes!(carriers::health::twilio))
         .routes(routes!(carriers::health::vonage))
 }
@@ -380,6 +389,11 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
             rabbitmq: Default::default(),
         }),
         carriers: Arc::new(config.carriers.clone()),
+        media: comms_runtime::http::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client with rustls builds"),
         shutdown: shutdown.clone(),
     };
     if config.carriers.twilio.is_some() || config.carriers.vonage.is_some() {

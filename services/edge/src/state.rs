@@ -23,7 +23,10 @@ pub struct AppState {
     pub agents: AgentsServiceClient<Channel>,
     pub campaigns: CampaignsServiceClient<Channel>,
     pub probes: Arc<Probes>,
-    pub carriers: Arc<crate::carriers::CarrierConfig>,
+    pub carriers: Arc<comms_runtime::carriers::Accounts>,
+    /// Fetches recordings from carriers to stream them on: no limit on the whole download (a
+    /// long call's audio takes a while), only on connecting and on each read.
+    pub media: reqwest::Client,
     pub shutdown: Shutdown,
 }
 

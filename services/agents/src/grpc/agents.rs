@@ -248,3 +248,38 @@ pub(super) async fn update_agent_status(
     .instrument(span)
     .await
 }
+
+pub(super) async fn issue_softphone_token(
+    svc: &AgentsGrpc,
+    request: Request<v1::IssueSoftphoneTokenRequest>,
+) -> Result<Response<v1::SoftphoneToken>, Status> {
+    let span = span("IssueSoftphoneToken", &request);
+    async move {
+        let (identity, reach) = svc.caller(&request, Permission::AgentsSoftphone).await?;
+        let req = request.into_inner();
+        let id = parse_id("agent_id", &req.agent_id)?;
+        let carrier = crate::softphones::parse_carrier(&req.carrier)?;
+        // Unknown in the organization: 404. Known but someone else's: 403, as the token takes
+        // the agent's calls and the caller is refused the token, not kept from the agent.
+        let agent = svc.agents.get_agent(&identity, id).await?;
+        if svc.reachable(&identity, &reach, id).await.is_err() {
+            return Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "only the agent themselves, their team's supervisor or an administrator may get their softphone token",
+            )
+            .into());
+        }
+        let issued = svc
+            .softphones
+            .issue(carrier, &id.to_string(), &agent.value.profile.name)
+            .await?;
+        Ok(Response::new(v1::SoftphoneToken {
+            carrier: issued.carrier.as_str().into(),
+            identity: issued.identity,
+            token: issued.token,
+            expires_at: Some(comms_proto::time::to_timestamp(issued.expires_at)),
+        }))
+    }
+    .instrument(span)
+    .await
+}

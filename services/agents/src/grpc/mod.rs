@@ -23,6 +23,7 @@ mod teams;
 
 pub struct AgentsGrpc {
     agents: Agents,
+    softphones: crate::softphones::Softphones,
     tokens: Tokens,
     /// Ends watch streams when the service's draining is over.
     shutdown: comms_runtime::Shutdown,
@@ -81,9 +82,15 @@ fn optional_id(violations: &mut Violations, field: &str, value: &str) -> Option<
 }
 
 impl AgentsGrpc {
-    pub fn new(agents: Agents, tokens: Tokens, shutdown: comms_runtime::Shutdown) -> Self {
+    pub fn new(
+        agents: Agents,
+        softphones: crate::softphones::Softphones,
+        tokens: Tokens,
+        shutdown: comms_runtime::Shutdown,
+    ) -> Self {
         Self {
             agents,
+            softphones,
             tokens,
             shutdown,
         }
@@ -175,6 +182,13 @@ type AgentStream =
 #[tonic::async_trait]
 impl AgentsService for AgentsGrpc {
     type WatchAgentsStream = AgentStream;
+
+    async fn issue_softphone_token(
+        &self,
+        request: Request<v1::IssueSoftphoneTokenRequest>,
+    ) -> Result<Response<v1::SoftphoneToken>, Status> {
+        agents::issue_softphone_token(self, request).await
+    }
 
     async fn watch_agents(
         &self,

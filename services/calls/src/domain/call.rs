@@ -15,7 +15,7 @@ pub use comms_proto::Language;
 
 use super::events::{
     AgentAssigned, Answered, Canceled, Ended, EndedOutcome, Failed, FailedOutcome, MachineDetected,
-    Placed, Ringing, Started, Updated,
+    Placed, RecordingAvailable, Ringing, Started, Updated,
 };
 use super::{CallEvent, PhoneNumber};
 
@@ -76,6 +76,17 @@ pub struct Call {
     /// Who answered, once answering-machine detection said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_by: Option<MachineVerdict>,
+    /// The carrier's recording of the call, once it finished one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<Recording>,
+}
+
+/// A carrier's recording of a call: where to fetch it is derived from its id, never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recording {
+    pub carrier: Carrier,
+    pub id: String,
+    pub duration_seconds: i64,
 }
 
 pub enum Command {
@@ -90,11 +101,26 @@ pub enum Command {
         detect_machines: bool,
         at: DateTime<Utc>,
     },
+    /// A caller rang one of the organization's numbers and the carrier asks what to do: the call
+    /// starts, inbound, on the carrier's line, and is answered (the caller hears us) while it
+    /// waits for an agent.
+    Receive {
+        call_id: Uuid,
+        /// The organization's number that was called.
+        to: PhoneNumber,
+        /// The caller, when the carrier says (a withheld number says nothing).
+        from: Option<PhoneNumber>,
+        language: Language,
+        leg: CarrierLeg,
+        at: DateTime<Utc>,
+    },
     /// A carrier's report: its line for the call, what happened, or both. Carriers repeat and
     /// reorder their reports, so progress the call has already passed changes nothing (where
     /// the `Mark…` commands refuse it).
     Report {
         leg: Option<CarrierLeg>,
+        /// The carrier that could not take the call before `leg`'s took it.
+        failed_over_from: Option<Carrier>,
         progress: Option<Progress>,
         at: DateTime<Utc>,
     },
@@ -124,6 +150,14 @@ pub enum Command {
     /// Routing connected an agent to the call.
     AssignAgent {
         agent_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    /// The carrier finished a recording of the call's line `leg` (a repeat of the same one
+    /// changes nothing; a recording of another line is refused).
+    RecordingReady {
+        leg: CarrierLeg,
+        recording_id: String,
+        duration_seconds: i64,
         at: DateTime<Utc>,
     },
 }
@@ -172,6 +206,39 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 started_at: at,
                 detect_machines,
             })]),
+            Command::Receive {
+                call_id,
+                to,
+                from,
+                language,
+                leg,
+                at,
+            } => Ok(vec![
+                CallEvent::Started(Started {
+                    call_id,
+                    direction: Direction::Inbound,
+                    to,
+                    from,
+                    agent_id: None,
+                    campaign_id: None,
+                    language,
+                    started_at: at,
+                    detect_machines: false,
+                }),
+                CallEvent::Placed(Placed {
+                    call_id,
+                    carrier: leg.carrier,
+                    carrier_call_id: leg.id,
+                    failed_over_from: None,
+                    placed_at: at,
+                }),
+                CallEvent::Answered(Answered {
+                    call_id,
+                    answered_at: at,
+                    campaign_id: None,
+                    awaiting_machine_detection: false,
+                }),
+            ]),
             _ => Err(DomainError::NotFound),
         };
     };
@@ -181,8 +248,15 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
     };
     let call_id = call.id;
     let event = match command {
-        Command::Initiate { .. } => return Err(DomainError::AlreadyExists),
-        Command::Report { leg, progress, at } => return report(call, leg, progress, at),
+        Command::Initiate { .. } | Command::Receive { .. } => {
+            return Err(DomainError::AlreadyExists);
+        }
+        Command::Report {
+            leg,
+            failed_over_from,
+            progress,
+            at,
+        } => return report(call, leg, failed_over_from, progress, at),
         Command::MarkRinging { at } => match call.status {
             CallStatus::Initiated => CallEvent::Ringing(Ringing {
                 call_id,
@@ -241,6 +315,39 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
             }),
             _ => return Err(illegal("end")),
         },
+        Command::RecordingReady {
+            leg,
+            recording_id,
+            duration_seconds,
+            at,
+        } => {
+            if call.carrier.as_ref().is_some_and(|line| *line != leg) {
+                return Err(DomainError::Invalid {
+                    field: "carrier_call_id",
+                    reason: format!("the recording is of {:?}, not of this call's line", leg.id),
+                });
+            }
+            if call
+                .recording
+                .as_ref()
+                .is_some_and(|r| r.id == recording_id)
+            {
+                return Ok(vec![]);
+            }
+            if recording_id.is_empty() || recording_id.len() > 128 || duration_seconds < 0 {
+                return Err(DomainError::Invalid {
+                    field: "recording_id",
+                    reason: "the carrier's id for the recording, with its duration".into(),
+                });
+            }
+            CallEvent::RecordingAvailable(RecordingAvailable {
+                call_id,
+                carrier: leg.carrier,
+                recording_id,
+                duration_seconds,
+                available_at: at,
+            })
+        }
         Command::AssignAgent { agent_id, at } => match call.agent_id {
             Some(current) if current == agent_id => return Ok(vec![]),
             Some(_) => {
@@ -286,6 +393,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
 fn report(
     call: &Call,
     leg: Option<CarrierLeg>,
+    failed_over_from: Option<Carrier>,
     progress: Option<Progress>,
     at: DateTime<Utc>,
 ) -> Result<Vec<CallEvent>, DomainError> {
@@ -307,6 +415,7 @@ fn report(
             call_id: call.id,
             carrier: leg.carrier,
             carrier_call_id: leg.id,
+            failed_over_from,
             placed_at: at,
         })],
     };
@@ -453,6 +562,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
             carrier: None,
             detect_machines: e.detect_machines,
             answered_by: None,
+            recording: None,
         },
         (Some(mut call), event) => {
             match event {
@@ -492,6 +602,13 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 CallEvent::MachineDetected(e) => {
                     call.answered_by = Some(e.verdict);
                     call.updated_at = e.detected_at;
+                }
+                CallEvent::RecordingAvailable(e) => {
+                    call.recording = Some(Recording {
+                        carrier: e.carrier,
+                        id: e.recording_id.clone(),
+                        duration_seconds: e.duration_seconds,
+                    });
                 }
                 CallEvent::Placed(e) => {
                     call.carrier = Some(CarrierLeg {

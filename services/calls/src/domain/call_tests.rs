@@ -357,6 +357,7 @@ fn carriers_reports_repeat_and_cross_without_moving_a_call_back() {
     };
     let report = |progress, at| Command::Report {
         leg: Some(leg.clone()),
+        failed_over_from: None,
         progress,
         at: t(at),
     };
@@ -378,6 +379,7 @@ fn carriers_reports_repeat_and_cross_without_moving_a_call_back() {
             carrier: Carrier::Twilio,
             id: "CA2".into(),
         }),
+        failed_over_from: None,
         progress: Some(Progress::HungUp),
         at: t(3),
     };
@@ -409,6 +411,7 @@ fn a_machine_verdict_comes_once_and_implies_an_answer() {
     };
     let report = |progress| Command::Report {
         leg: None,
+        failed_over_from: None,
         progress: Some(progress),
         at: t(4),
     };

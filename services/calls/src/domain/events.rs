@@ -3,5 +3,5 @@
 
 pub use comms_events::call::{
     AgentAssigned, Answered, CallEvent, Canceled, Ended, EndedOutcome, Failed, FailedOutcome,
-    MachineDetected, Placed, Ringing, Started, Updated,
+    MachineDetected, Placed, RecordingAvailable, Ringing, Started, Updated,
 };

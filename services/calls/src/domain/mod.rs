@@ -7,7 +7,7 @@ mod events;
 
 pub use call::{
     Call, CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language,
-    MachineVerdict, Progress, apply, check_text, fold, handle,
+    MachineVerdict, Progress, Recording, apply, check_text, fold, handle,
 };
 pub use comms_proto::PhoneNumber;
 pub use events::CallEvent;

@@ -6,11 +6,13 @@
 //! reports. Each becomes a command, so each becomes an event.
 
 mod config;
+mod providers;
 mod simulated;
 pub mod twilio;
 pub mod vonage;
 
 pub use config::TelephonyConfig;
+pub use providers::Providers;
 pub use simulated::{Outcome, SimulatedTelephony, SimulationConfig};
 pub use twilio::{TwilioConfig, TwilioTelephony};
 pub use vonage::{VonageConfig, VonageTelephony};
@@ -31,6 +33,8 @@ pub struct DialRequest {
     pub from: Option<PhoneNumber>,
     /// Ask the carrier to tell an answering machine from a person, without delaying the call.
     pub detect_machines: bool,
+    /// Ask the carrier to record the call (both parties, from the answer).
+    pub record: bool,
 }
 
 /// A line to hang up: the call, the carrier's leg when the carrier has named it, and whether it
@@ -48,6 +52,8 @@ pub struct ProgressReport {
     pub org_id: String,
     pub call_id: Uuid,
     pub leg: Option<CarrierLeg>,
+    /// The carrier that could not take the call before `leg`'s carrier took it.
+    pub failed_over_from: Option<Carrier>,
     pub progress: Option<Progress>,
 }
 
@@ -106,32 +112,21 @@ async fn call_api(
     }
 }
 
-/// Runs a carrier's dial in the background and reports how it went: the carrier's leg, or the
-/// call failed with the carrier's reason. Never retried: a request that timed out may have
-/// placed the call, and a second would ring the contact twice.
-fn report_dial<F>(sink: ProgressSink, request: DialRequest, place: F)
-where
-    F: std::future::Future<Output = Result<CarrierLeg, TelephonyError>> + Send + 'static,
-{
-    tokio::spawn(async move {
-        let (leg, progress) = match place.await {
-            Ok(leg) => (Some(leg), None),
-            Err(error) => {
-                tracing::warn!(call_id = %request.call_id, %error, "the carrier did not place the call");
-                let progress = Progress::Failed {
-                    outcome: crate::domain::CallStatus::Failed,
-                    reason: error.to_string(),
-                };
-                (None, Some(progress))
-            }
-        };
-        let _ = sink.send(ProgressReport {
-            org_id: request.org_id,
-            call_id: request.call_id,
-            leg,
-            progress,
-        });
-    });
+/// The provider a configuration describes, reporting on `sink`.
+pub fn provider(
+    config: TelephonyConfig,
+    sink: ProgressSink,
+) -> Result<std::sync::Arc<dyn Telephony>, comms_runtime::ConfigError> {
+    Ok(match config {
+        TelephonyConfig::Simulated(simulation) => {
+            std::sync::Arc::new(SimulatedTelephony::new(simulation, sink))
+        }
+        TelephonyConfig::Twilio(twilio) => std::sync::Arc::new(TwilioTelephony::new(twilio)),
+        TelephonyConfig::Vonage(vonage) => {
+            let key = comms_auth::carriers::vonage_signing_key(&vonage)?;
+            std::sync::Arc::new(VonageTelephony::new(vonage, key))
+        }
+    })
 }
 
 pub trait Telephony: Send + Sync + 'static {
@@ -140,9 +135,18 @@ pub trait Telephony: Send + Sync + 'static {
     /// Whether the carrier can tell an answering machine from a person.
     fn detects_machines(&self) -> bool;
 
-    /// Starts dialing. Returns at once; the carrier's id for the call and its progress arrive
-    /// on the sink given at construction (a refusal as a failed call).
-    fn dial(&self, request: DialRequest);
+    /// How many calls a second the carrier's account may place (Twilio's default is one);
+    /// `None` for no limit.
+    fn calls_per_second(&self) -> Option<u32>;
+
+    /// Asks the carrier to call: its leg for the call once it took the request (its progress
+    /// then arrives as callbacks), or `None` from a provider that names no leg (the simulator,
+    /// which reports on the sink it was built with). Never retried by anyone: a request that
+    /// timed out may have placed the call, and a second would ring the contact twice.
+    fn place(
+        &self,
+        request: DialRequest,
+    ) -> BoxFuture<'_, Result<Option<CarrierLeg>, TelephonyError>>;
 
     /// Hangs the line up at the carrier. Done once the carrier took the request.
     fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>>;

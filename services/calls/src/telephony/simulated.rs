@@ -137,7 +137,15 @@ impl Telephony for SimulatedTelephony {
         false
     }
 
-    fn dial(&self, request: DialRequest) {
+    fn calls_per_second(&self) -> Option<u32> {
+        None
+    }
+
+    /// Starts the call's simulation, which reports on the sink; it names no carrier leg.
+    fn place(
+        &self,
+        request: DialRequest,
+    ) -> BoxFuture<'_, Result<Option<CarrierLeg>, TelephonyError>> {
         let config = self.config.clone();
         let sink = self.sink.clone();
         let lines = self.lines.clone();
@@ -152,6 +160,7 @@ impl Telephony for SimulatedTelephony {
                     org_id: request.org_id.clone(),
                     call_id: request.call_id,
                     leg: None,
+                    failed_over_from: None,
                     progress: Some(progress),
                 })
             };
@@ -179,6 +188,7 @@ impl Telephony for SimulatedTelephony {
             let _ = report(Progress::HungUp);
         });
         running.insert(call_id, task.abort_handle());
+        Box::pin(async { Ok(None) })
     }
 
     fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>> {

@@ -14,8 +14,7 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressSink, Telephony, TelephonyError,
-    call_api, report_dial,
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, Telephony, TelephonyError, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -82,13 +81,12 @@ fn twilio_error(body: &Value, status: http::StatusCode) -> String {
 pub struct TwilioTelephony {
     config: TwilioConfig,
     http: reqwest::Client,
-    sink: ProgressSink,
 }
 
 impl TwilioTelephony {
-    pub fn new(config: TwilioConfig, sink: ProgressSink) -> Self {
+    pub fn new(config: TwilioConfig) -> Self {
         let http = comms_runtime::http::client(REQUEST_TIMEOUT);
-        Self { config, http, sink }
+        Self { config, http }
     }
 
     fn calls_url(&self) -> String {
@@ -128,7 +126,7 @@ impl TwilioTelephony {
         .await
     }
 
-    async fn place(&self, request: &DialRequest) -> Result<CarrierLeg, TelephonyError> {
+    async fn create_call(&self, request: &DialRequest) -> Result<CarrierLeg, TelephonyError> {
         let callback = |what| {
             callback_url(
                 &self.config.public_base_url,
@@ -137,8 +135,12 @@ impl TwilioTelephony {
                 what,
             )
         };
-        let (answer, status, machine) =
-            (callback("answer"), callback("status"), callback("machine"));
+        let (answer, status, machine, recording) = (
+            callback("answer"),
+            callback("status"),
+            callback("machine"),
+            callback("recording"),
+        );
         let from = request.from.as_ref().unwrap_or(&self.config.phone_number);
         let mut form = vec![
             ("To", request.to.as_str()),
@@ -160,6 +162,18 @@ impl TwilioTelephony {
                 ("AsyncAmd", "true"),
                 ("AsyncAmdStatusCallback", machine.as_str()),
                 ("AsyncAmdStatusCallbackMethod", "POST"),
+            ]);
+        }
+        // Both parties on their own channel, from the answer; Twilio calls back once the
+        // recording is complete (or absent: too short or silent).
+        if request.record {
+            form.extend([
+                ("Record", "true"),
+                ("RecordingChannels", "dual"),
+                ("RecordingStatusCallback", recording.as_str()),
+                ("RecordingStatusCallbackMethod", "POST"),
+                ("RecordingStatusCallbackEvent", "completed"),
+                ("RecordingStatusCallbackEvent", "absent"),
             ]);
         }
         let created = self
@@ -187,12 +201,15 @@ impl Telephony for TwilioTelephony {
         true
     }
 
-    fn dial(&self, request: DialRequest) {
-        let this = self.clone();
-        let placing = request.clone();
-        report_dial(self.sink.clone(), request, async move {
-            this.place(&placing).await
-        });
+    fn calls_per_second(&self) -> Option<u32> {
+        Some(self.config.calls_per_second)
+    }
+
+    fn place(
+        &self,
+        request: DialRequest,
+    ) -> BoxFuture<'_, Result<Option<CarrierLeg>, TelephonyError>> {
+        Box::pin(async move { self.create_call(&request).await.map(Some) })
     }
 
     /// `Status=canceled` for a call never answered (it cannot end an answered one by mistake),

@@ -15,10 +15,9 @@ use serde_json::{Value, json};
 pub use comms_runtime::carriers::VonageConfig;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressSink, Telephony, TelephonyError,
-    call_api, report_dial,
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, Telephony, TelephonyError, call_api,
 };
-use crate::domain::CallStatus;
+use crate::domain::{CallStatus, MachineVerdict};
 
 const CARRIER: &str = "vonage";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,6 +62,22 @@ pub fn progress_of(status: &str, duration_seconds: i64) -> Result<Option<Progres
     }
 }
 
+/// Advanced machine detection's verdict on a call, in Vonage's words: the event's `status`
+/// (`human`, `machine`) or, once it listened for the beep, its `sub_state` (`beep_start`, or
+/// `beep_timeout` when none came).
+pub fn verdict_of(answered_by: &str) -> Result<MachineVerdict, String> {
+    match answered_by {
+        "human" => Ok(MachineVerdict::Human),
+        "machine" => Ok(MachineVerdict::MachineStart),
+        "beep_start" => Ok(MachineVerdict::MachineEndBeep),
+        "beep_timeout" => Ok(MachineVerdict::MachineEndOther),
+        other => Err(format!(
+            "{other:?} is not one of Vonage's machine detection results (human, machine, \
+             beep_start, beep_timeout)"
+        )),
+    }
+}
+
 /// E.164 as Vonage writes it: without the `+`.
 fn vonage_number(number: &str) -> &str {
     number.trim_start_matches('+')
@@ -82,18 +97,12 @@ pub struct VonageTelephony {
     config: VonageConfig,
     key: EncodingKey,
     http: reqwest::Client,
-    sink: ProgressSink,
 }
 
 impl VonageTelephony {
-    pub fn new(config: VonageConfig, key: EncodingKey, sink: ProgressSink) -> Self {
+    pub fn new(config: VonageConfig, key: EncodingKey) -> Self {
         let http = comms_runtime::http::client(REQUEST_TIMEOUT);
-        Self {
-            config,
-            key,
-            http,
-            sink,
-        }
+        Self { config, key, http }
     }
 
     fn token(&self) -> Result<String, TelephonyError> {
@@ -120,7 +129,7 @@ impl VonageTelephony {
         call_api(CARRIER, request.bearer_auth(self.token()?), vonage_problem).await
     }
 
-    async fn place(&self, request: &DialRequest) -> Result<CarrierLeg, TelephonyError> {
+    async fn create_call(&self, request: &DialRequest) -> Result<CarrierLeg, TelephonyError> {
         let callback = |what| {
             callback_url(
                 &self.config.public_base_url,
@@ -136,6 +145,12 @@ impl VonageTelephony {
             "event_url": [callback("event")],
             "event_method": "POST",
         });
+        if request.detect_machines {
+            // Asynchronous: the callee hears the call at once, the verdict (and, after a
+            // greeting, the beep) arrive as events.
+            body["advanced_machine_detection"] =
+                json!({ "behavior": "continue", "mode": "default", "beep_timeout": 45 });
+        }
         match &request.from {
             Some(from) => {
                 body["from"] = json!({ "type": "phone", "number": vonage_number(from.as_str()) });
@@ -163,17 +178,20 @@ impl Telephony for VonageTelephony {
         Carrier::Vonage
     }
 
-    /// Not asked for yet: Vonage's advanced machine detection is not wired in.
+    /// Advanced machine detection, asynchronous with the beep.
     fn detects_machines(&self) -> bool {
-        false
+        true
     }
 
-    fn dial(&self, request: DialRequest) {
-        let this = self.clone();
-        let placing = request.clone();
-        report_dial(self.sink.clone(), request, async move {
-            this.place(&placing).await
-        });
+    fn calls_per_second(&self) -> Option<u32> {
+        Some(self.config.calls_per_second)
+    }
+
+    fn place(
+        &self,
+        request: DialRequest,
+    ) -> BoxFuture<'_, Result<Option<CarrierLeg>, TelephonyError>> {
+        Box::pin(async move { self.create_call(&request).await.map(Some) })
     }
 
     /// `{"action": "hangup"}` ends a call in any state.

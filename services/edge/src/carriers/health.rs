@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use comms_runtime::Shutdown;
 use comms_runtime::carriers::{TwilioConfig, VonageConfig};
 
-use super::CarrierConfig;
+use comms_runtime::carriers::Accounts;
 
 use crate::routes::health::report;
 use crate::state::AppState;
@@ -108,7 +108,7 @@ fn up(carrier: &'static str, result: &Result<(), String>) {
 }
 
 /// Probes each configured carrier every minute until `shutdown`, so `/metrics` says how they are.
-pub async fn watch(http: reqwest::Client, carriers: CarrierConfig, shutdown: Shutdown) {
+pub async fn watch(http: reqwest::Client, carriers: Accounts, shutdown: Shutdown) {
     let mut stopped = std::pin::pin!(shutdown.wait());
     loop {
         if let Some(twilio) = &carriers.twilio

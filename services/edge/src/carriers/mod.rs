@@ -11,41 +11,21 @@ pub mod vonage;
 use axum::http::StatusCode;
 use comms_proto::v1::{self, CallStatus};
 use comms_proto::{Language, Violations};
-use comms_runtime::carriers::{TwilioConfig, VonageConfig};
+use comms_runtime::carriers::Accounts;
 
 use crate::auth::Caller;
 use crate::problem::ProblemResponse;
 use crate::state::AppState;
 use comms_runtime::{ConfigError, Env};
 
-/// The carriers' accounts whose callbacks the edge takes and whose health it reports.
-#[derive(Debug, Clone, Default)]
-pub struct CarrierConfig {
-    /// Read when `TWILIO_ACCOUNT_SID` or `TWILIO_AUTH_TOKEN` is set; then all of Twilio's
-    /// settings and `PUBLIC_BASE_URL` must be.
-    pub twilio: Option<TwilioConfig>,
-    /// Read when `VONAGE_API_KEY` is set; then all of Vonage's settings must be.
-    pub vonage: Option<VonageConfig>,
-}
-
-impl CarrierConfig {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let twilio_set = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"]
-            .iter()
-            .any(|key| env.get(key).is_some());
-        let vonage_set = env.get("VONAGE_API_KEY").is_some();
-        Ok(Self {
-            twilio: twilio_set
-                .then(|| TwilioConfig::from_env(env))
-                .transpose()?,
-            vonage: vonage_set
-                .then(|| VonageConfig::from_env(env))
-                .transpose()?
-                // Checked at start-up: the health probe signs with it.
-                .map(|vonage| comms_auth::carriers::vonage_signing_key(&vonage).map(|_| vonage))
-                .transpose()?,
-        })
+/// The carriers' accounts whose callbacks the edge takes and whose health it reports; the
+/// Vonage key is checked at start-up, as the health probe signs with it.
+pub fn accounts_from_env(env: &Env) -> Result<Accounts, ConfigError> {
+    let accounts = Accounts::from_env(env)?;
+    if let Some(vonage) = &accounts.vonage {
+        comms_auth::carriers::vonage_signing_key(vonage)?;
     }
+    Ok(accounts)
 }
 
 /// 400 naming each of `required` that `value_of` does not find in a `what`.
@@ -95,12 +75,33 @@ async fn call_to_answer(
         .get_call(caller.grpc(request)?)
         .await?
         .into_inner();
+    Ok(answering(call))
+}
+
+/// The call, the language to speak to it in, and whether it is already over.
+fn answering(call: v1::Call) -> (v1::Call, Language, bool) {
     let over = !matches!(
         call.status(),
         CallStatus::Initiated | CallStatus::Ringing | CallStatus::Answered
     );
     let language = Language::parse(&call.language).unwrap_or(Language::En);
-    Ok((call, language, over))
+    (call, language, over)
+}
+
+/// Hands a call to one of the organization's numbers to the calls service: the inbound call
+/// (the same one when the carrier asks again), its language, and whether it is already over.
+async fn receive(
+    state: &AppState,
+    caller: &Caller,
+    request: v1::ReceiveCallRequest,
+) -> Result<(v1::Call, Language, bool), ProblemResponse> {
+    let call = state
+        .calls
+        .clone()
+        .receive_call(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(answering(call))
 }
 
 /// Whose names for languages: the carriers' text-to-speech differ for Chinese.

@@ -1,6 +1,8 @@
 //! Twilio's callbacks about a call, at the URLs the calls service gave when it dialed:
 //! `…/webhooks/twilio/{org}/calls/{call_id}/status` (progress), `…/machine` (answering-machine
-//! detection's verdict) and `…/answer` (instructions).
+//! detection's verdict) and `…/answer` (instructions); and about calls to the organization's
+//! numbers, at the URLs configured on each number: `…/webhooks/twilio/{org}/inbound/voice` and
+//! `…/inbound/status`.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -158,6 +160,11 @@ pub async fn status(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    report_status(&state, &callback).await
+}
+
+/// A status callback's progress, for the call the callback names (an inbound call: by its SID).
+async fn report_status(state: &AppState, callback: &Callback) -> Result<StatusCode> {
     let value_of = |name: &str| callback.param(name);
     super::require(
         &["CallSid", "CallStatus"],
@@ -172,7 +179,7 @@ pub async fn status(
         answered_by: String::new(),
         duration_seconds: 0,
     };
-    super::report(&state, &callback.caller, request).await
+    super::report(state, &callback.caller, request).await
 }
 
 /// Asynchronous answering-machine detection's verdict (`AnsweredBy`) on a campaign call.
@@ -248,6 +255,18 @@ pub async fn answer(
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "held=1"));
     let again = format!("{}?held=1", callback.url);
+    Ok(instructions(&call, language, over, held_before, &again))
+}
+
+/// What a call hears: bridged to its agent's softphone when it has an agent, else held (the
+/// message once, then silence) and asked about again at `again`; hung up when over.
+fn instructions(
+    call: &v1::Call,
+    language: comms_proto::Language,
+    over: bool,
+    held_before: bool,
+    again: &str,
+) -> Response {
     let xml = if over {
         twiml::response(&[Verb::Hangup])
     } else if !call.agent_id.is_empty() {
@@ -259,7 +278,7 @@ pub async fn answer(
             Verb::Pause {
                 seconds: HOLD_SECONDS,
             },
-            Verb::Redirect { url: &again },
+            Verb::Redirect { url: again },
         ])
     } else {
         twiml::response(&[
@@ -270,8 +289,169 @@ pub async fn answer(
             Verb::Pause {
                 seconds: HOLD_SECONDS,
             },
-            Verb::Redirect { url: &again },
+            Verb::Redirect { url: again },
         ])
     };
-    Ok(([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response())
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response()
+}
+
+/// A Twilio voice webhook's form: a call to one of the organization's numbers.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // describes the form in the OpenAPI document only
+pub struct TwilioVoiceForm {
+    #[schema(pattern = "^CA[0-9a-fA-F]{32}$")]
+    CallSid: String,
+    /// The organization's number that was called, E.164.
+    To: String,
+    /// The caller, E.164 (absent or not a number when withheld).
+    From: Option<String>,
+    AccountSid: Option<String>,
+}
+
+/// A call to one of the organization's numbers (the number's "A call comes in" webhook): the
+/// inbound call starts, is queued to an agent with the number's language and skills, and hears
+/// the hold message in the number's language until routing bridges it to the agent's softphone.
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/inbound/voice", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the number belongs to"),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+    ),
+    request_body(content = TwilioVoiceForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 200, description = "TwiML", content_type = "text/xml", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The organization has no such number, or there is no Twilio account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn inbound_voice(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let callback = verify(&state, &org, String::new(), &uri, &headers, &body)?;
+    let value_of = |name: &str| callback.param(name);
+    super::require(&["CallSid", "To"], value_of, "a Twilio voice webhook")?;
+    let request = v1::ReceiveCallRequest {
+        carrier: "twilio".into(),
+        carrier_call_id: callback.param("CallSid").unwrap_or_default().into(),
+        to: callback.param("To").unwrap_or_default().into(),
+        from: callback.param("From").unwrap_or_default().into(),
+    };
+    let (call, language, over) = super::receive(&state, &callback.caller, request).await?;
+    let again = format!(
+        "{}/webhooks/twilio/{org}/calls/{}/answer?held=1",
+        state
+            .carriers
+            .twilio
+            .as_ref()
+            .map_or("", |t| t.public_base_url.as_str()),
+        call.id
+    );
+    Ok(instructions(&call, language, over, false, &again))
+}
+
+/// Status callbacks of inbound calls (the number's "Call status changes" webhook), named by
+/// their CallSid; as `…/calls/{call_id}/status` otherwise.
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/inbound/status", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the number belongs to"),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+    ),
+    request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 204, description = "Recorded, or already known"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Twilio account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn inbound_status(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, String::new(), &uri, &headers, &body)?;
+    report_status(&state, &callback).await
+}
+
+/// A recording status callback's form.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // describes the form in the OpenAPI document only
+pub struct TwilioRecordingForm {
+    #[schema(pattern = "^CA[0-9a-fA-F]{32}$")]
+    CallSid: String,
+    #[schema(pattern = "^RE[0-9a-fA-F]{32}$")]
+    RecordingSid: String,
+    /// completed, absent (too short or silent) or failed.
+    RecordingStatus: String,
+    /// Seconds.
+    #[schema(pattern = "^[0-9]+$")]
+    RecordingDuration: Option<String>,
+    AccountSid: Option<String>,
+}
+
+/// Twilio finished recording the call: a completed recording becomes
+/// `comms.call.recording_available` (Twilio's media URL is not kept: the edge asks for the
+/// recording by its SID when someone may hear it).
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/calls/{call_id}/recording", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+    ),
+    request_body(content = TwilioRecordingForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 204, description = "Recorded, or already known"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Twilio account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn recording(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    let value_of = |name: &str| callback.param(name);
+    super::require(
+        &["CallSid", "RecordingSid", "RecordingStatus"],
+        value_of,
+        "a Twilio recording callback",
+    )?;
+    let duration = callback.param("RecordingDuration").unwrap_or("0");
+    let duration_seconds = duration
+        .parse::<i64>()
+        .ok()
+        .filter(|d| *d >= 0)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "RecordingDuration",
+                format!("{duration:?} is not a whole number of seconds"),
+            )
+        })?;
+    let request = v1::ReportRecordingRequest {
+        call_id: callback.call_id.clone(),
+        carrier: "twilio".into(),
+        carrier_call_id: callback.param("CallSid").unwrap_or_default().into(),
+        recording_id: callback.param("RecordingSid").unwrap_or_default().into(),
+        status: callback.param("RecordingStatus").unwrap_or_default().into(),
+        duration_seconds,
+    };
+    state
+        .calls
+        .clone()
+        .report_recording(callback.caller.grpc(request)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,5 +1,7 @@
 //! Vonage's callbacks about a call, at the URLs the calls service gave when it dialed:
-//! `…/webhooks/vonage/{org}/calls/{call_id}/event` (progress) and `…/answer` (the NCCO).
+//! `…/webhooks/vonage/{org}/calls/{call_id}/event` (progress) and `…/answer` (the NCCO); and
+//! about calls to the organization's numbers, at the application's URLs:
+//! `…/webhooks/vonage/{org}/inbound/answer` and `…/inbound/event`.
 //!
 //! Vonage signs each with a JWT in `Authorization: Bearer`, HS256 under the account's signature
 //! secret (not the application's private key), whose `payload_hash` is the SHA-256 of the raw
@@ -29,8 +31,12 @@ pub struct VonageEvent {
     /// Vonage's id for the call.
     uuid: String,
     /// started, ringing, answered, completed, busy, unanswered, timeout, rejected, failed or
-    /// cancelled; absent on events that are not a call's progress.
+    /// cancelled; human or machine from machine detection; absent on events that are not a
+    /// call's progress.
     status: Option<String>,
+    /// With a `machine` status: `beep_start` when the greeting ended with a beep,
+    /// `beep_timeout` when none came.
+    sub_state: Option<String>,
     /// Seconds of talk, with `completed`.
     #[schema(pattern = "^[0-9]+$")]
     duration: Option<String>,
@@ -136,6 +142,11 @@ pub async fn event(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, call_id, &headers, &body)?;
+    report_event(&state, &callback).await
+}
+
+/// An event's progress, for the call the event names (an inbound call: by its uuid).
+async fn report_event(state: &AppState, callback: &Callback) -> Result<StatusCode> {
     let Some(status) = callback.body["status"].as_str() else {
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -155,15 +166,21 @@ pub async fn event(
         violations.add("duration", "a whole number of seconds");
     }
     violations.finish()?;
+    // Advanced machine detection's verdict: `human` or `machine`, then the beep's `sub_state`.
+    let answered_by = match (status, callback.body["sub_state"].as_str()) {
+        ("human" | "machine", Some(sub_state)) => sub_state,
+        ("human" | "machine", None) => status,
+        _ => "",
+    };
     let request = v1::ReportCarrierCallbackRequest {
         call_id: callback.call_id.clone(),
         carrier: "vonage".into(),
         carrier_call_id: uuid.into(),
         status: status.into(),
-        answered_by: String::new(),
+        answered_by: answered_by.into(),
         duration_seconds,
     };
-    super::report(&state, &callback.caller, request).await
+    super::report(state, &callback.caller, request).await
 }
 
 /// The NCCO of an answered call: connected to its agent's app user when it has an agent, else
@@ -191,6 +208,13 @@ pub async fn answer(
     let callback = verify(&state, &org, call_id, &headers, &body)?;
     let (call, language, over) =
         super::call_to_answer(&state, &callback.caller, &callback.call_id).await?;
+    Ok(ncco(&call, language, over))
+}
+
+/// What a call hears: connected to its agent's app user when it has an agent, else the hold
+/// message in its language, repeated until a transfer brings new instructions; nothing (the
+/// call ends) when it is over.
+fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool) -> Response {
     let ncco = if over {
         json!([])
     } else if !call.agent_id.is_empty() {
@@ -200,7 +224,87 @@ pub async fn answer(
             "action": "talk",
             "text": super::hold_message(language),
             "language": super::locale(language, super::Dialect::Vonage),
+            "loop": 0,
         }])
     };
-    Ok(axum::Json(ncco).into_response())
+    axum::Json(ncco).into_response()
+}
+
+/// Vonage writes numbers in E.164 without the `+`.
+fn e164(number: &str) -> String {
+    if number.bytes().all(|b| b.is_ascii_digit()) && !number.is_empty() {
+        format!("+{number}")
+    } else {
+        number.to_owned()
+    }
+}
+
+/// A call to one of the organization's numbers (the Vonage application's answer URL, method
+/// POST): the inbound call starts, is queued to an agent with the number's language and skills,
+/// and hears the hold message in the number's language until routing transfers it to the
+/// agent's app user.
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/inbound/answer", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the number belongs to"),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "`to` (the number called), `from` (the caller), `uuid`, `conversation_uuid`"),
+    security(()),
+    responses(
+        (status = 200, description = "The NCCO", body = Vec<Object>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The organization has no such number, or there is no Vonage application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn inbound_answer(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let callback = verify(&state, &org, String::new(), &headers, &body)?;
+    let field = |name: &str| callback.body[name].as_str().unwrap_or_default();
+    let mut violations = Violations::default();
+    for name in ["uuid", "to"] {
+        if field(name).is_empty() {
+            violations.add(name, "required in a Vonage answer webhook");
+        }
+    }
+    violations.finish()?;
+    let request = v1::ReceiveCallRequest {
+        carrier: "vonage".into(),
+        carrier_call_id: field("uuid").into(),
+        to: e164(field("to")),
+        from: e164(field("from")),
+    };
+    let (call, language, over) = super::receive(&state, &callback.caller, request).await?;
+    Ok(ncco(&call, language, over))
+}
+
+/// Events of inbound calls (the Vonage application's event URL), named by their uuid; as
+/// `…/calls/{call_id}/event` otherwise.
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/inbound/event", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the number belongs to"),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+    ),
+    request_body(content = VonageEvent, content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 204, description = "Recorded, or already known"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Vonage application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn inbound_event(
+    State(state): State<AppState>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, String::new(), &headers, &body)?;
+    report_event(&state, &callback).await
 }

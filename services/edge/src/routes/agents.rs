@@ -445,3 +445,65 @@ pub async fn set_status(
         .await?;
     Ok(axum::Json(agent.into_inner().into()))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SoftphoneParams {
+    /// twilio or vonage; the carrier of the fleet's calls when absent.
+    #[param(pattern = "^(twilio|vonage)$")]
+    pub carrier: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SoftphoneToken {
+    /// twilio or vonage.
+    pub carrier: String,
+    /// The identity calls are bridged to (Twilio `<Client>`, Vonage application user): the
+    /// agent's id.
+    pub identity: String,
+    /// For Twilio's Voice JavaScript SDK (`new Device(token)`) or Vonage's Client SDK
+    /// (`createSession(token)`).
+    pub token: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A short-lived token (an hour) for the agent's browser softphone: a Twilio Voice access token
+/// or a Vonage Client SDK JWT, whose identity is the agent's id, so that the calls routed to the
+/// agent ring in their browser. Only the agent themselves, their team's supervisor or an
+/// administrator.
+#[utoipa::path(post, path = "/api/communications/agents/{id}/softphone-token", tag = "agents",
+    params(("id" = uuid::Uuid, Path), SoftphoneParams),
+    security(("bearer" = ["agents:softphone"])),
+    responses(
+        (status = 200, body = SoftphoneToken),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Another agent's token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The carrier is not configured for softphones", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The carrier did not answer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn softphone_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<SoftphoneParams>,
+) -> Result<axum::Json<SoftphoneToken>> {
+    let request = v1::IssueSoftphoneTokenRequest {
+        agent_id: id,
+        carrier: params.carrier.unwrap_or_default(),
+    };
+    let issued = state
+        .agents
+        .clone()
+        .issue_softphone_token(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(SoftphoneToken {
+        carrier: issued.carrier,
+        identity: issued.identity,
+        token: issued.token,
+        expires_at: time(issued.expires_at),
+    }))
+}

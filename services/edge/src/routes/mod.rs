@@ -9,6 +9,8 @@ pub mod campaigns;
 pub mod contacts;
 pub mod credentials;
 pub mod health;
+pub mod numbers;
+pub mod recordings;
 pub mod teams;
 pub mod users;
 

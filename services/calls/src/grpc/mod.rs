@@ -14,11 +14,15 @@ use tonic::{Code, Request, Response, Status};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
+mod numbers;
+mod recordings;
+
 use crate::app::Calls;
 use crate::domain::{
     CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, PhoneNumber,
     Progress, check_text,
 };
+use crate::numbers::Numbers;
 use crate::telephony::{twilio, vonage};
 use crate::view::{CallView, Cursor, ListFilter};
 
@@ -27,6 +31,7 @@ const MAX_REASON: usize = 500;
 
 pub struct CallsGrpc {
     calls: Calls,
+    numbers: Numbers,
     agents: AgentsServiceClient<Channel>,
     campaigns: CampaignsServiceClient<Channel>,
     tokens: Tokens,
@@ -55,12 +60,14 @@ impl CallsGrpc {
     /// the agents and campaigns named on new calls.
     pub fn new(
         calls: Calls,
+        numbers: Numbers,
         agents: AgentsServiceClient<Channel>,
         campaigns: CampaignsServiceClient<Channel>,
         tokens: Tokens,
     ) -> Self {
         Self {
             calls,
+            numbers,
             agents,
             campaigns,
             tokens,
@@ -184,6 +191,23 @@ fn check_reference(
 }
 
 /// A span for one RPC, continuing the caller's trace from the request metadata.
+/// The carrier's line named by a request: a carrier we know and an id it could have made.
+fn carrier_leg(carrier: &str, id: &str) -> Result<CarrierLeg, String> {
+    let carrier = match Carrier::parse(carrier) {
+        Some(carrier @ (Carrier::Twilio | Carrier::Vonage)) => carrier,
+        _ => return Err(format!("{carrier:?} is not a carrier (twilio or vonage)")),
+    };
+    let id_ok =
+        (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if !id_ok {
+        return Err("required: the carrier's id for the call, 1-128 letters, digits or -".into());
+    }
+    Ok(CarrierLeg {
+        carrier,
+        id: id.to_owned(),
+    })
+}
+
 fn rpc_span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
     let span = tracing::info_span!(
         "rpc",
@@ -503,11 +527,16 @@ impl CallsService for CallsGrpc {
             let (identity, _) = self.caller(&request, Permission::CallsCarrier)?;
             let req = request.into_inner();
             let mut violations = Violations::default();
-            let id = violations.check(
-                "call_id",
-                Uuid::parse_str(&req.call_id)
-                    .map_err(|_| format!("{:?} is not a UUID", req.call_id)),
-            );
+            // An inbound call is named by its carrier's id alone.
+            let id = match req.call_id.as_str() {
+                "" => carrier_leg(&req.carrier, &req.carrier_call_id)
+                    .ok()
+                    .map(|leg| crate::app::inbound_call_id(&identity.org_id, &leg)),
+                given => violations.check(
+                    "call_id",
+                    Uuid::parse_str(given).map_err(|_| format!("{given:?} is not a UUID")),
+                ),
+            };
             let carrier = violations.check(
                 "carrier",
                 match Carrier::parse(&req.carrier) {
@@ -527,34 +556,30 @@ impl CallsService for CallsGrpc {
                 Some(Carrier::Twilio) => {
                     violations.check("status", twilio::progress_of(&req.status))
                 }
+                Some(Carrier::Vonage) if !req.answered_by.is_empty() => violations.check(
+                    "answered_by",
+                    vonage::verdict_of(&req.answered_by)
+                        .map(|verdict| Some(Progress::MachineDetected(verdict))),
+                ),
                 Some(Carrier::Vonage) => violations.check(
                     "status",
                     vonage::progress_of(&req.status, req.duration_seconds),
                 ),
                 _ => None,
             };
-            let leg_id = &req.carrier_call_id;
-            let leg_id_ok = (1..=128).contains(&leg_id.len())
-                && leg_id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            if !leg_id_ok {
-                violations.add(
+            let leg = carrier.and_then(|carrier| {
+                violations.check(
                     "carrier_call_id",
-                    "required: the carrier's id for the call, 1-128 letters, digits or -",
-                );
-            }
+                    carrier_leg(carrier.as_str(), &req.carrier_call_id),
+                )
+            });
             violations.finish()?;
-            let (Some(id), Some(carrier), Some(progress)) = (id, carrier, progress) else {
+            let (Some(id), Some(leg), Some(progress)) = (id, leg, progress) else {
                 unreachable!("each is recorded as a violation when absent");
-            };
-            let leg = CarrierLeg {
-                carrier,
-                id: req.carrier_call_id,
             };
             let (view, applied) = self
                 .calls
-                .report(&identity, id, Some(leg), progress, Utc::now())
+                .report(&identity, id, Some(leg), None, progress, Utc::now())
                 .await?;
             Ok(Response::new(v1::ReportCarrierCallbackResponse {
                 call: Some(to_proto(view)),
@@ -563,5 +588,75 @@ impl CallsService for CallsGrpc {
         }
         .instrument(span)
         .await
+    }
+
+    async fn report_recording(
+        &self,
+        request: Request<v1::ReportRecordingRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("ReportRecording", &request);
+        recordings::report_recording(self, request)
+            .instrument(span)
+            .await
+    }
+
+    async fn get_recording(
+        &self,
+        request: Request<v1::GetCallRequest>,
+    ) -> Result<Response<v1::CallRecording>, Status> {
+        let span = rpc_span("GetRecording", &request);
+        recordings::get_recording(self, request)
+            .instrument(span)
+            .await
+    }
+
+    async fn receive_call(
+        &self,
+        request: Request<v1::ReceiveCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("ReceiveCall", &request);
+        numbers::receive_call(self, request).instrument(span).await
+    }
+
+    async fn assign_number(
+        &self,
+        request: Request<v1::AssignNumberRequest>,
+    ) -> Result<Response<v1::Number>, Status> {
+        let span = rpc_span("AssignNumber", &request);
+        numbers::assign_number(self, request).instrument(span).await
+    }
+
+    async fn get_number(
+        &self,
+        request: Request<v1::GetNumberRequest>,
+    ) -> Result<Response<v1::Number>, Status> {
+        let span = rpc_span("GetNumber", &request);
+        numbers::get_number(self, request).instrument(span).await
+    }
+
+    async fn list_numbers(
+        &self,
+        request: Request<v1::ListNumbersRequest>,
+    ) -> Result<Response<v1::ListNumbersResponse>, Status> {
+        let span = rpc_span("ListNumbers", &request);
+        numbers::list_numbers(self, request).instrument(span).await
+    }
+
+    async fn update_number(
+        &self,
+        request: Request<v1::UpdateNumberRequest>,
+    ) -> Result<Response<v1::Number>, Status> {
+        let span = rpc_span("UpdateNumber", &request);
+        numbers::update_number(self, request).instrument(span).await
+    }
+
+    async fn release_number(
+        &self,
+        request: Request<v1::GetNumberRequest>,
+    ) -> Result<Response<v1::Number>, Status> {
+        let span = rpc_span("ReleaseNumber", &request);
+        numbers::release_number(self, request)
+            .instrument(span)
+            .await
     }
 }

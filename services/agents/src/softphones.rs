@@ -1,0 +1,166 @@
+//! Softphone tokens: what an agent's browser registers with at the carrier so that the calls
+//! routed to the agent can be bridged to it (`<Dial><Client>agent id` with Twilio, NCCO
+//! `connect` to the application user named by the agent id with Vonage).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use comms_proto::{ApiError, ErrorKind};
+use comms_runtime::carriers::{Accounts, Provider, TwilioConfig, VonageConfig};
+use comms_runtime::{ConfigError, Env};
+use jsonwebtoken::EncodingKey;
+
+/// How long a token lasts: an hour, Twilio's default; the page asks for a new one before.
+const LIFETIME_SECONDS: i64 = 3600;
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct SoftphoneToken {
+    pub carrier: Provider,
+    pub identity: String,
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The carriers' accounts, and which one carries the fleet's calls (the default).
+#[derive(Clone)]
+pub struct Softphones {
+    provider: Provider,
+    twilio: Option<TwilioConfig>,
+    vonage: Option<(VonageConfig, EncodingKey)>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Softphones {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Softphones")
+            .field("provider", &self.provider)
+            .field("twilio", &self.twilio)
+            .field("vonage", &self.vonage.as_ref().map(|(config, _)| config))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Softphones {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let accounts = Accounts::from_env(env)?;
+        let vonage = accounts
+            .vonage
+            .map(|config| {
+                comms_auth::carriers::vonage_signing_key(&config).map(|key| (config, key))
+            })
+            .transpose()?;
+        Ok(Self {
+            provider: Provider::from_env(env)?,
+            twilio: accounts.twilio,
+            vonage,
+            http: comms_runtime::http::client(REQUEST_TIMEOUT),
+        })
+    }
+
+    /// A token for the agent `identity` (named `display_name`) with `carrier`, by default the
+    /// fleet's.
+    pub async fn issue(
+        &self,
+        carrier: Option<Provider>,
+        identity: &str,
+        display_name: &str,
+    ) -> Result<SoftphoneToken, ApiError> {
+        let carrier = carrier.unwrap_or(self.provider);
+        let unconfigured = |what: &str| {
+            ApiError::new(
+                ErrorKind::FailedPrecondition,
+                format!("softphones need {what}"),
+            )
+        };
+        let token = match carrier {
+            Provider::Simulated => {
+                return Err(unconfigured(
+                    "a carrier: calls are simulated (TELEPHONY_PROVIDER), nothing rings a softphone",
+                ));
+            }
+            Provider::Twilio => {
+                let twilio = self
+                    .twilio
+                    .as_ref()
+                    .ok_or_else(|| unconfigured("Twilio's account (TWILIO_ACCOUNT_SID …)"))?;
+                let key = twilio.api_key.as_ref().ok_or_else(|| {
+                    unconfigured("a Twilio API key (TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET)")
+                })?;
+                comms_auth::carriers::twilio_access_token(
+                    &twilio.account_sid,
+                    key,
+                    identity,
+                    LIFETIME_SECONDS,
+                )
+            }
+            Provider::Vonage => {
+                let (vonage, key) = self
+                    .vonage
+                    .as_ref()
+                    .ok_or_else(|| unconfigured("Vonage's application (VONAGE_API_KEY …)"))?;
+                self.ensure_vonage_user(vonage, key, identity, display_name)
+                    .await?;
+                comms_auth::carriers::vonage_client_token(
+                    &vonage.application_id,
+                    key,
+                    identity,
+                    LIFETIME_SECONDS,
+                )
+            }
+        }
+        .map_err(|e| ApiError::new(ErrorKind::Internal, format!("signing the token: {e}")))?;
+        Ok(SoftphoneToken {
+            carrier,
+            identity: identity.to_owned(),
+            token,
+            expires_at: Utc::now() + chrono::Duration::seconds(LIFETIME_SECONDS),
+        })
+    }
+
+    /// Vonage's Client SDK logs in only a user of the application: create the agent's, once
+    /// (409, the name taken, is a user made before).
+    async fn ensure_vonage_user(
+        &self,
+        vonage: &VonageConfig,
+        key: &EncodingKey,
+        name: &str,
+        display_name: &str,
+    ) -> Result<(), ApiError> {
+        let unavailable =
+            |why: String| ApiError::new(ErrorKind::Unavailable, format!("Vonage users: {why}"));
+        let token =
+            comms_auth::carriers::vonage_application_token(&vonage.application_id, key, 300)
+                .map_err(|e| ApiError::new(ErrorKind::Internal, format!("signing: {e}")))?;
+        let response = self
+            .http
+            .post(format!("{}/v1/users", vonage.api_url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "name": name, "display_name": display_name }))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        match response.status().as_u16() {
+            200..=299 | 409 => Ok(()),
+            status => {
+                let body = response.text().await.unwrap_or_default();
+                Err(unavailable(format!(
+                    "creating the agent's user answered {status}: {}",
+                    body.chars().take(300).collect::<String>()
+                )))
+            }
+        }
+    }
+}
+
+/// `twilio` or `vonage`, or the default when empty.
+pub fn parse_carrier(value: &str) -> Result<Option<Provider>, ApiError> {
+    match value {
+        "" => Ok(None),
+        "twilio" => Ok(Some(Provider::Twilio)),
+        "vonage" => Ok(Some(Provider::Vonage)),
+        other => Err(ApiError::invalid(
+            "carrier",
+            format!("{other:?} is not a carrier: twilio or vonage"),
+        )),
+    }
+}

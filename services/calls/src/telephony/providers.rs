@@ -1,0 +1,129 @@
+//! The providers the fleet's calls are carried by: the primary, and optionally a secondary
+//! carrier a dial fails over to when the primary cannot take it (a 5xx, a 429, no answer).
+//! Each carrier's dials are paced to its calls per second; every later request about a line
+//! goes to the carrier that carries it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use tracing::warn;
+
+use super::{
+    CarrierLeg, DialRequest, Progress, ProgressReport, ProgressSink, Telephony, TelephonyError,
+};
+use crate::domain::CallStatus;
+
+#[derive(Clone)]
+pub struct Providers {
+    primary: Paced,
+    secondary: Option<Paced>,
+    sink: ProgressSink,
+}
+
+/// A provider and the next moment it may be asked to dial.
+#[derive(Clone)]
+struct Paced {
+    provider: Arc<dyn Telephony>,
+    interval: Duration,
+    next_dial: Arc<Mutex<Instant>>,
+}
+
+impl Paced {
+    fn new(provider: Arc<dyn Telephony>) -> Self {
+        let interval = provider
+            .calls_per_second()
+            .map_or(Duration::ZERO, |cps| Duration::from_secs(1) / cps.max(1));
+        Self {
+            provider,
+            interval,
+            next_dial: Arc::new(Mutex::new(Instant::now())),
+        }
+    }
+
+    /// Places the call in the provider's next free slot: dials leave at most one per interval.
+    async fn place(&self, request: DialRequest) -> Result<Option<CarrierLeg>, TelephonyError> {
+        let slot = {
+            let mut next = self.next_dial.lock().await;
+            let slot = (*next).max(Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+        self.provider.place(request).await
+    }
+}
+
+impl Providers {
+    pub fn new(
+        primary: Arc<dyn Telephony>,
+        secondary: Option<Arc<dyn Telephony>>,
+        sink: ProgressSink,
+    ) -> Self {
+        Self {
+            primary: Paced::new(primary),
+            secondary: secondary.map(Paced::new),
+            sink,
+        }
+    }
+
+    /// The provider that carries calls unless it fails.
+    pub fn primary(&self) -> &Arc<dyn Telephony> {
+        &self.primary.provider
+    }
+
+    /// The provider that carries a line: the carrier its leg names, the primary for a line not
+    /// named yet.
+    pub fn for_line(&self, leg: Option<&CarrierLeg>) -> &Arc<dyn Telephony> {
+        match (leg, &self.secondary) {
+            (Some(leg), Some(secondary)) if secondary.provider.carrier() == leg.carrier => {
+                &secondary.provider
+            }
+            _ => &self.primary.provider,
+        }
+    }
+
+    /// Dials in the background and reports how it went on the sink: the carrier's leg (and the
+    /// carrier it failed over from), or the call failed with the carrier's reason.
+    pub fn dial(&self, request: DialRequest) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut failed_over_from = None;
+            let mut placed = this.primary.place(request.clone()).await;
+            if let (Err(error), Some(secondary)) = (&placed, &this.secondary)
+                && error.is_retryable()
+            {
+                let (from, to) = (
+                    this.primary.provider.carrier(),
+                    secondary.provider.carrier(),
+                );
+                warn!(call_id = %request.call_id, %error, to = to.as_str(), "the primary carrier could not take the call: failing over");
+                metrics::counter!("comms_telephony_failovers_total", "from" => from.as_str(), "to" => to.as_str())
+                    .increment(1);
+                failed_over_from = Some(from);
+                placed = secondary.place(request.clone()).await;
+            }
+            let (leg, progress) = match placed {
+                // The simulator reports its own progress.
+                Ok(None) => return,
+                Ok(Some(leg)) => (Some(leg), None),
+                Err(error) => {
+                    warn!(call_id = %request.call_id, %error, "the carrier did not place the call");
+                    let failed = Progress::Failed {
+                        outcome: CallStatus::Failed,
+                        reason: error.to_string(),
+                    };
+                    (None, Some(failed))
+                }
+            };
+            let _ = this.sink.send(ProgressReport {
+                org_id: request.org_id,
+                call_id: request.call_id,
+                leg,
+                failed_over_from,
+                progress,
+            });
+        });
+    }
+}
