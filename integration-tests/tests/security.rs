@@ -381,6 +381,7 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
     Some(match (method, template) {
         ("post", "/api/communications/calls") => json!({ "to": "+14155550100" }),
         ("put", "/api/communications/calls/{id}") => json!({ "notes": "changed by someone" }),
+        ("post", "/api/communications/calls/{id}/recording") => json!({ "action": "pause" }),
         ("post", "/api/communications/users") => json!({
             "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()), "password": PASSWORD, "role": "agent"
         }),
@@ -972,6 +973,19 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("CallsService", "ControlRecording") => calls
+                        .control_recording(v1::ControlRecordingRequest {
+                            call_id: other.call.clone(),
+                            action: "pause".into(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "DeleteRecording") => calls
+                        .delete_recording(GetCallRequest {
+                            id: other.call.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("CallsService", "ReportRecording") => calls
                         .report_recording(v1::ReportRecordingRequest {
                             call_id: other.call.clone(),
@@ -994,6 +1008,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                             id: other.number.clone(),
                             language: "fr".into(),
                             skills: None,
+                            recording: None,
                         })
                         .await
                         .unwrap_err(),

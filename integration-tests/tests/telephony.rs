@@ -436,11 +436,15 @@ async fn the_watchdog_asks_twilio_about_a_call_whose_callbacks_stopped() {
 
 /// A campaign over one contact, started; answers its id.
 async fn campaign_calling(fleet: &Fleet, name: &str, phone: &str) -> String {
-    let campaign = create_campaign(
-        fleet,
-        json!({ "name": name, "window": { "start": "00:00", "end": "23:59", "days": EVERY_DAY } }),
-    )
-    .await;
+    campaign_calling_with(fleet, json!({ "name": name }), phone).await
+}
+
+/// A campaign with `settings` (its name among them) over one contact, calling at any hour,
+/// started; answers its id.
+async fn campaign_calling_with(fleet: &Fleet, mut settings: Value, phone: &str) -> String {
+    let name = settings["name"].as_str().unwrap().to_owned();
+    settings["window"] = json!({ "start": "00:00", "end": "23:59", "days": EVERY_DAY });
+    let campaign = create_campaign(fleet, settings).await;
     import(
         fleet,
         &campaign,
@@ -586,8 +590,13 @@ async fn a_campaign_call_the_dialer_abandons_is_hung_up_at_twilio() {
     let edge = fleet.fleet.edge.to_string();
     // An agent, so the dialer dials; a hold of 1 ms, which no answered call can be routed in.
     available_agent(&fleet, "Ada").await;
-    let campaign = campaign_calling(&fleet, "Late", "+14155550166").await;
+    // Its calls are recorded from the answer, though the fleet's default is on demand.
+    let settings = json!({ "name": "Late", "recording": "always" });
+    let campaign = campaign_calling_with(&fleet, settings, "+14155550166").await;
+    let shown = json_of(fleet.get(&format!("/api/communications/campaigns/{campaign}"))).await;
+    assert_eq!(shown["recording"], "always");
     let (sid, placed) = twilio.placed("+14155550166").await;
+    assert_eq!(placed.one("Record"), "true");
     let machine_url = placed.one("AsyncAmdStatusCallback");
     let call_id = machine_url.rsplit('/').nth(1).unwrap().to_owned();
     call_until(&fleet, &call_id, |c| c["carrier_call_id"] == sid.as_str()).await;

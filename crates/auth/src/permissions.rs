@@ -42,10 +42,12 @@ pub enum Permission {
     NumbersRead,
     /// Assign, change and release the organization's phone numbers.
     NumbersManage,
+    /// Delete calls' recordings, at the carrier too.
+    RecordingsDelete,
 }
 
 impl Permission {
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -65,6 +67,7 @@ impl Permission {
         Self::AgentsSoftphone,
         Self::NumbersRead,
         Self::NumbersManage,
+        Self::RecordingsDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +91,7 @@ impl Permission {
             Self::AgentsSoftphone => "agents:softphone",
             Self::NumbersRead => "numbers:read",
             Self::NumbersManage => "numbers:manage",
+            Self::RecordingsDelete => "calls:recordings:delete",
         }
     }
 
@@ -150,6 +154,9 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (NumbersRead,              Agent)              => None,
         (NumbersManage,            Admin)              => Some(Organization),
         (NumbersManage,            Supervisor | Agent) => None,
+        // Recordings can be evidence: only the administrator deletes them.
+        (RecordingsDelete,         Admin)              => Some(Organization),
+        (RecordingsDelete,         Supervisor | Agent) => None,
     }
 }
 

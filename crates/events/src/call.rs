@@ -21,6 +21,59 @@ crate::event_set! {
         Placed(Placed),
         MachineDetected(MachineDetected),
         RecordingAvailable(RecordingAvailable),
+        RecordingChanged(RecordingChanged),
+        RecordingDeleted(RecordingDeleted),
+    }
+}
+
+/// Whether a call is recorded: `never`; `on_demand`, when someone on the call starts it; or
+/// `always`, from the answer. Set per campaign and per number, `ENABLE_RECORDING` otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingPolicy {
+    #[default]
+    Never,
+    OnDemand,
+    Always,
+}
+
+impl RecordingPolicy {
+    pub const ALL: [Self; 3] = [Self::Never, Self::OnDemand, Self::Always];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Never => "never",
+            Self::OnDemand => "on_demand",
+            Self::Always => "always",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    pub fn is_never(&self) -> bool {
+        *self == Self::Never
+    }
+}
+
+/// Where a call's recording stands once it began. `stopped` is for good: a call has one
+/// recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingState {
+    Recording,
+    Paused,
+    Stopped,
+}
+
+impl RecordingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Recording => "recording",
+            Self::Paused => "paused",
+            Self::Stopped => "stopped",
+        }
     }
 }
 
@@ -206,6 +259,9 @@ pub struct Started {
     /// `comms.call.machine_detected` follows the answer.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub detect_machines: bool,
+    /// Whether the call is recorded (absent: never).
+    #[serde(default, skip_serializing_if = "RecordingPolicy::is_never")]
+    pub recording: RecordingPolicy,
 }
 
 /// The far end is ringing.
@@ -326,6 +382,25 @@ pub struct RecordingAvailable {
     pub available_at: DateTime<Utc>,
 }
 
+/// The call's recording began (the carrier says so, or someone on the call started it), was
+/// paused (a card number is read aloud), resumed or stopped; each at the carrier first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingChanged {
+    pub call_id: Uuid,
+    pub state: RecordingState,
+    pub changed_at: DateTime<Utc>,
+}
+
+/// The call's recording was deleted at the carrier: nobody can hear it any more.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecordingDeleted {
+    pub call_id: Uuid,
+    pub carrier: Carrier,
+    #[schemars(length(min = 1, max = 128))]
+    pub recording_id: String,
+    pub deleted_at: DateTime<Utc>,
+}
+
 crate::events! {
     Started => "comms.call.started", version 1, "an outbound call was placed";
     Ringing => "comms.call.ringing", version 1, "the far end is ringing";
@@ -338,4 +413,6 @@ crate::events! {
     Placed => "comms.call.placed", version 1, "a carrier took the call, under its own id for it";
     MachineDetected => "comms.call.machine_detected", version 1, "who answered: a person, a machine or a fax";
     RecordingAvailable => "comms.call.recording_available", version 1, "the carrier finished recording the call";
+    RecordingChanged => "comms.call.recording_changed", version 1, "the call's recording began, was paused, resumed or stopped";
+    RecordingDeleted => "comms.call.recording_deleted", version 1, "the call's recording was deleted at the carrier";
 }

@@ -276,6 +276,9 @@ pub struct Settings {
     #[schemars(inner(regex(pattern = r"^[a-z0-9_-]{1,64}$")))]
     pub do_not_call_lists: Vec<String>,
     pub trigger: Option<Trigger>,
+    /// Whether its calls are recorded; absent: as `ENABLE_RECORDING` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<crate::call::RecordingPolicy>,
 }
 
 impl Settings {
@@ -291,6 +294,7 @@ impl Settings {
             abandon_cap: MAX_ABANDON_CAP,
             do_not_call_lists: Vec::new(),
             trigger: None,
+            recording: None,
         }
     }
 }

@@ -16,14 +16,17 @@ crate::event_set! {
     }
 }
 
-/// How calls to a number are answered: the language callers hear (and agents must speak), and
-/// the skills the agent must have.
+/// How calls to a number are answered: the language callers hear (and agents must speak), the
+/// skills the agent must have, and whether the call is recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NumberSettings {
     pub language: Language,
     /// Skill names, as agents' skills are named; the agent must have all of them.
     #[schemars(length(max = 20))]
     pub skills: Vec<String>,
+    /// Whether its calls are recorded; absent: as `ENABLE_RECORDING` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<crate::call::RecordingPolicy>,
 }
 
 /// A number as it now is: what assigning and updating it record.

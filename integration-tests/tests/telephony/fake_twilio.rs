@@ -3,7 +3,9 @@
 //! (<https://www.twilio.com/docs/usage/webhooks/voice-webhooks>), not from our client: it
 //! insists on HTTP Basic with the account SID and auth token and on form bodies, answers in
 //! Twilio's JSON (errors as `{code, message, more_info, status}`), and sends status callbacks
-//! signed by twilio-python's own `RequestValidator`.
+//! signed by twilio-python's own `RequestValidator`. A call's recordings follow the Recording
+//! resource (<https://www.twilio.com/docs/voice/api/recording>): started on a call in progress,
+//! paused, resumed and stopped through `Twilio.CURRENT`, deleted by SID.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -66,6 +68,18 @@ struct Inner {
     down: bool,
     /// Recordings' media by RecordingSid.
     recordings: HashMap<String, Vec<u8>>,
+    /// Each call's current recording: its RecordingSid and status (in-progress, paused,
+    /// stopped).
+    current_recordings: HashMap<String, (String, String)>,
+    /// How many recordings Twilio made: each gets its own SID.
+    recordings_made: usize,
+}
+
+impl Inner {
+    fn new_recording_sid(&mut self) -> String {
+        self.recordings_made += 1;
+        format!("RE{:032x}", self.recordings_made)
+    }
 }
 
 #[derive(Clone)]
@@ -92,8 +106,16 @@ impl FakeTwilio {
                 post(update_call).get(fetch_call),
             )
             .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings.json",
+                post(start_recording),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings/{recording}",
+                post(update_recording),
+            )
+            .route(
                 "/2010-04-01/Accounts/{account}/Recordings/{file}",
-                axum::routing::get(fetch_recording),
+                axum::routing::get(fetch_recording).delete(delete_recording),
             )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -127,13 +149,34 @@ impl FakeTwilio {
         self.inner.lock().unwrap().rotated = true;
     }
 
-    /// A finished recording of a call: its RecordingSid; its media is `audio` (served as WAV at
-    /// `…/Recordings/{RecordingSid}.wav`, Basic auth, as Twilio does with HTTP auth for media on).
-    pub fn record(&self, audio: &[u8]) -> String {
+    /// The current recording of the call `call_sid` finished (the call ended, or it was
+    /// stopped): its media is `audio`. Its RecordingSid.
+    pub fn finish_recording(&self, call_sid: &str, audio: &[u8]) -> String {
         let mut inner = self.inner.lock().unwrap();
-        let sid = format!("RE{:032x}", inner.recordings.len() + 1);
+        let (sid, _) = inner
+            .current_recordings
+            .remove(call_sid)
+            .expect("the call has a recording");
         inner.recordings.insert(sid.clone(), audio.to_vec());
         sid
+    }
+
+    /// The status of a call's current recording, as Twilio knows it.
+    pub fn recording_status(&self, call_sid: &str) -> Option<String> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .current_recordings
+            .get(call_sid)
+            .map(|(_, status)| status.clone())
+    }
+
+    /// Whether Twilio still keeps the recording's media.
+    pub fn keeps(&self, recording_sid: &str) -> bool {
+        self.inner
+            .lock()
+            .unwrap()
+            .recordings
+            .contains_key(recording_sid)
     }
 
     /// Every call creation answers 503 from now on, as in an outage.
@@ -404,6 +447,13 @@ async fn create_call(
         ));
     }
     let sid = format!("CA{:032x}", inner.received.len() + 1);
+    // Record=true: Twilio records the call from its answer.
+    if received.all("Record") == ["true"] {
+        let recording = inner.new_recording_sid();
+        inner
+            .current_recordings
+            .insert(sid.clone(), (recording, "in-progress".into()));
+    }
     received.sid = Some(sid.clone());
     inner.received.push(received);
     inner.calls.insert(sid.clone(), "queued".into());
@@ -511,6 +561,128 @@ async fn fetch_call(
     let sid = resource.trim_end_matches(".json");
     match inner.lock().unwrap().calls.get(sid) {
         Some(status) => Ok(axum::Json(call_resource(sid, status)).into_response()),
+        None => Err(twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        )),
+    }
+}
+
+fn recording_resource(call_sid: &str, sid: &str, status: &str) -> Value {
+    json!({
+        "sid": sid,
+        "account_sid": ACCOUNT_SID,
+        "call_sid": call_sid,
+        "status": status,
+        "channels": 2,
+        "source": "StartCallRecordingAPI",
+        "api_version": "2010-04-01",
+        "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/Calls/{call_sid}/Recordings/{sid}.json"),
+    })
+}
+
+/// A recording of a call in progress, from now; one at a time here (Twilio allows more, the
+/// fleet asks for one).
+async fn start_recording(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, call_sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let form = form_of(&headers, &body)?;
+    let mut inner = inner.lock().unwrap();
+    inner.received.push(Received {
+        path: format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Recordings.json"),
+        form,
+        sid: None,
+        at: std::time::Instant::now(),
+    });
+    if inner.calls.get(&call_sid).map(String::as_str) != Some("in-progress") {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21220,
+            "Requested resource is only available for in-progress calls.",
+        ));
+    }
+    let sid = inner.new_recording_sid();
+    inner
+        .current_recordings
+        .insert(call_sid.clone(), (sid.clone(), "in-progress".into()));
+    let created = axum::Json(recording_resource(&call_sid, &sid, "in-progress"));
+    Ok((StatusCode::CREATED, created).into_response())
+}
+
+/// `Status=paused|in-progress|stopped` of the call's recording, by SID or `Twilio.CURRENT`.
+async fn update_recording(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, call_sid, resource)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let form = form_of(&headers, &body)?;
+    let mut inner = inner.lock().unwrap();
+    inner.received.push(Received {
+        path: format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Recordings/{resource}"),
+        form: form.clone(),
+        sid: None,
+        at: std::time::Instant::now(),
+    });
+    if !inner.failures.is_empty() {
+        let status = inner.failures.remove(0);
+        return Err(twilio_error(
+            StatusCode::from_u16(status).unwrap(),
+            20500,
+            "Internal Server Error",
+        ));
+    }
+    let asked = resource.trim_end_matches(".json");
+    let current = inner.current_recordings.get(&call_sid).cloned();
+    let Some((sid, _)) = current.filter(|(sid, _)| asked == "Twilio.CURRENT" || asked == sid)
+    else {
+        return Err(twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        ));
+    };
+    let status = form
+        .iter()
+        .find(|(k, _)| k == "Status")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    if !["paused", "in-progress", "stopped"].contains(&status.as_str()) {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21218,
+            "Invalid 'Status' (paused, in-progress or stopped)",
+        ));
+    }
+    inner
+        .current_recordings
+        .insert(call_sid.clone(), (sid.clone(), status.clone()));
+    Ok(axum::Json(recording_resource(&call_sid, &sid, &status)).into_response())
+}
+
+/// Deleting a recording: 204, then 404 for it.
+async fn delete_recording(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let mut inner = inner.lock().unwrap();
+    inner.received.push(Received {
+        path: format!("/2010-04-01/Accounts/{account}/Recordings/{file}"),
+        form: vec![],
+        sid: None,
+        at: std::time::Instant::now(),
+    });
+    let sid = file.trim_end_matches(".json");
+    match inner.recordings.remove(sid) {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
         None => Err(twilio_error(
             StatusCode::NOT_FOUND,
             20404,

@@ -71,6 +71,8 @@ async fn a_call_to_a_number_waits_for_an_agent_who_speaks_its_language_and_is_br
         "{twiml}"
     );
     let first_id = call_id_in(&twiml);
+    // Recorded on demand (no ENABLE_RECORDING, nothing on the number): not from the answer.
+    assert!(!twiml.contains("<Start>"), "{twiml}");
     assert!(twiml.contains(&format!(
         "<Redirect method=\"POST\">{PUBLIC_BASE_URL}/webhooks/twilio/{ORG}/calls/{first_id}/answer?held=1</Redirect>"
     )), "{twiml}");
@@ -106,6 +108,16 @@ async fn a_call_to_a_number_waits_for_an_agent_who_speaks_its_language_and_is_br
     assert_eq!(ended["direction"], "inbound");
     queued(&fleet, &first_id, false).await;
 
+    // The number's calls are recorded from now on, from their answer.
+    let number_id = number["id"].as_str().unwrap();
+    let always = json_of(
+        fleet
+            .put(&format!("/api/communications/numbers/{number_id}"))
+            .json(&json!({ "recording": "always" })),
+    )
+    .await;
+    assert_eq!(always["recording"], "always");
+
     // A second caller waits until an agent with French and billing is free, and is bridged to
     // their softphone: Twilio is told to fetch the call's instructions again, which dial them.
     let second = twilio.incoming();
@@ -117,6 +129,13 @@ async fn a_call_to_a_number_waits_for_an_agent_who_speaks_its_language_and_is_br
         .await
         .unwrap();
     let second_id = call_id_in(&twiml);
+    assert!(
+        twiml.contains(&format!(
+            r#"<Response><Start><Recording channels="dual" recordingStatusCallback="{PUBLIC_BASE_URL}/webhooks/twilio/{ORG}/calls/{second_id}/recording" recordingStatusCallbackMethod="POST" recordingStatusCallbackEvent="in-progress completed absent"/></Start><Say"#
+        )),
+        "{twiml}"
+    );
+    assert_eq!(call(&fleet, &second_id).await["recording_policy"], "always");
     let agent = json_of(fleet.post("/api/communications/agents").json(&json!({
         "name": "Amélie", "email": "amelie@acme.test", "languages": ["fr"],
         "skills": [{ "name": "billing", "proficiency": 4 }],
@@ -143,6 +162,8 @@ async fn a_call_to_a_number_waits_for_an_agent_who_speaks_its_language_and_is_br
         bridged.contains(&format!("<Dial><Client>{agent_id}</Client></Dial>")),
         "{bridged}"
     );
+    // The recording goes on through the bridge: it is not started twice.
+    assert!(!bridged.contains("<Start>"), "{bridged}");
     fleet.stop().await;
 }
 

@@ -60,7 +60,9 @@ impl Handler for CallFeed {
             | CallEvent::AgentAssigned(_)
             | CallEvent::Placed(_)
             | CallEvent::MachineDetected(_)
-            | CallEvent::RecordingAvailable(_) => Ok(()),
+            | CallEvent::RecordingAvailable(_)
+            | CallEvent::RecordingChanged(_)
+            | CallEvent::RecordingDeleted(_) => Ok(()),
         }
     }
 }

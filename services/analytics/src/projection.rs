@@ -117,7 +117,9 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::AgentAssigned(_)
         | CallEvent::Placed(_)
         | CallEvent::MachineDetected(_)
-        | CallEvent::RecordingAvailable(_) => {
+        | CallEvent::RecordingAvailable(_)
+        | CallEvent::RecordingChanged(_)
+        | CallEvent::RecordingDeleted(_) => {
             return Ok(None);
         }
     };

@@ -16,8 +16,13 @@ use tracing::Instrument as _;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
-use crate::domain::{self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, Progress};
-use crate::telephony::{DialRequest, HangUp, ProgressReport, Providers, Telephony, TelephonyError};
+use crate::domain::{
+    self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, Progress, RecordingAction,
+    RecordingPolicy,
+};
+use crate::telephony::{
+    DialRequest, HangUp, ProgressReport, Providers, RecordingRequest, Telephony, TelephonyError,
+};
 use crate::view::{self, CallView};
 use futures::future::BoxFuture;
 
@@ -39,17 +44,28 @@ const LINE_REQUEST_PAUSES: [Duration; 3] = [
 pub struct Calls {
     store: EventStore,
     telephony: Providers,
-    /// `ENABLE_RECORDING`: carriers record every call they carry.
-    record_calls: bool,
+    /// A call's recording policy when its campaign or number sets none: `always` with
+    /// `ENABLE_RECORDING`, `on_demand` without.
+    default_recording: RecordingPolicy,
 }
 
 impl Calls {
     pub fn new(store: EventStore, telephony: Providers, record_calls: bool) -> Self {
+        let default_recording = if record_calls {
+            RecordingPolicy::Always
+        } else {
+            RecordingPolicy::OnDemand
+        };
         Self {
             store,
             telephony,
-            record_calls,
+            default_recording,
         }
+    }
+
+    /// The recording policy of a call whose campaign or number says `policy`.
+    pub fn recording_policy(&self, policy: Option<RecordingPolicy>) -> RecordingPolicy {
+        policy.unwrap_or(self.default_recording)
     }
 
     /// Whether the provider can tell an answering machine from a person.
@@ -302,7 +318,7 @@ impl Calls {
                     to: view.call.to.clone(),
                     from: view.call.from.clone(),
                     detect_machines: view.call.detect_machines,
-                    record: self.record_calls,
+                    record: view.call.recording_policy == RecordingPolicy::Always,
                 });
                 Ok(view)
             }
@@ -333,6 +349,7 @@ impl Calls {
                 from: from.clone(),
                 language: number.settings.language,
                 leg: leg.clone(),
+                recording: self.recording_policy(number.settings.recording),
                 at: Utc::now(),
             })
             .await;
@@ -355,6 +372,79 @@ impl Calls {
             leg: leg.clone(),
             recording_id: recording_id.clone(),
             duration_seconds,
+            at: Utc::now(),
+        })
+        .await
+    }
+
+    /// The carrier says the recording of the call's line `leg` began.
+    pub async fn recording_began(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        leg: CarrierLeg,
+    ) -> Result<CallView, ApiError> {
+        self.execute(identity, call_id, || Command::RecordingBegan {
+            leg: leg.clone(),
+            at: Utc::now(),
+        })
+        .await
+    }
+
+    /// Starts, pauses, resumes or stops the recording of `call`: at the carrier first, then as
+    /// an event, so the event says what the carrier does (a pause that did not happen must not
+    /// be recorded as one: card numbers are read aloud during it). Nothing is asked of the
+    /// carrier when the recording is already where `action` leads.
+    pub async fn control_recording(
+        &self,
+        identity: &Identity,
+        call: CallView,
+        action: RecordingAction,
+    ) -> Result<CallView, ApiError> {
+        if domain::control_recording(&call.call, action)?.is_none() {
+            return Ok(call);
+        }
+        let leg = call
+            .call
+            .carrier
+            .clone()
+            .expect("checked: the call has a line");
+        let call_id = call.call.id;
+        let request = RecordingRequest {
+            org_id: identity.org_id.clone(),
+            call_id,
+            leg: leg.clone(),
+            action,
+        };
+        self.telephony
+            .for_line(Some(&leg))
+            .record(request)
+            .await
+            .map_err(carrier_error)?;
+        self.execute(identity, call_id, || Command::ControlRecording {
+            action,
+            at: Utc::now(),
+        })
+        .await
+    }
+
+    /// Deletes the recording of `call` at the carrier, then records that it is gone.
+    pub async fn delete_recording(
+        &self,
+        identity: &Identity,
+        call: CallView,
+    ) -> Result<CallView, ApiError> {
+        let call_id = call.call.id;
+        let recording = call
+            .call
+            .recording
+            .ok_or_else(|| ApiError::not_found("recording of call", &call_id.to_string()))?;
+        self.telephony
+            .for_carrier(recording.carrier)
+            .delete_recording(recording.id)
+            .await
+            .map_err(carrier_error)?;
+        self.execute(identity, call_id, || Command::DeleteRecording {
             at: Utc::now(),
         })
         .await
@@ -465,6 +555,19 @@ async fn load(
         domain::fold(&events),
         ExpectedVersion::Exact(last.stream_position as u64),
     ))
+}
+
+/// A carrier's refusal of a request someone waits for: a 4xx is the carrier's no (its words
+/// say why), anything else is a carrier that may take it later.
+fn carrier_error(error: TelephonyError) -> ApiError {
+    match error {
+        TelephonyError::Refused { .. } | TelephonyError::NotFound { .. } => {
+            ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
+        }
+        TelephonyError::Unavailable { .. } => {
+            ApiError::new(ErrorKind::Unavailable, error.to_string())
+        }
+    }
 }
 
 fn record_metrics(events: &[CallEvent], call: &Call) {

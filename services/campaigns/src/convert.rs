@@ -2,6 +2,7 @@
 //! every problem collected, so one response names them all.
 
 use chrono::Weekday;
+use comms_events::call::RecordingPolicy;
 use comms_proto::time::to_timestamp;
 use comms_proto::v1;
 use comms_proto::{Language, PhoneNumber, Violations};
@@ -43,6 +44,17 @@ pub fn settings(
         && let Some(language) = violations.check("language", Language::parse(code))
     {
         settings.language = language;
+    }
+    match patch.recording.as_deref() {
+        None => {}
+        Some("") => settings.recording = None,
+        Some(policy) => match RecordingPolicy::parse(policy) {
+            Some(policy) => settings.recording = Some(policy),
+            None => violations.add(
+                "recording",
+                format!("{policy:?} is not one of never, on_demand, always"),
+            ),
+        },
     }
     if let Some(window) = &patch.window {
         // The domain names the exact field (window.start, window.end, window.days).
@@ -186,6 +198,10 @@ pub fn campaign(view: &CampaignView, counts: Counts) -> v1::Campaign {
             }
             .to_owned(),
         }),
+        recording: settings
+            .recording
+            .map(|policy| policy.as_str().to_owned())
+            .unwrap_or_default(),
         status: campaign.status.as_str().to_owned(),
         created_at: Some(to_timestamp(campaign.created_at)),
         updated_at: Some(to_timestamp(campaign.updated_at)),

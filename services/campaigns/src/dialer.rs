@@ -578,6 +578,11 @@ impl Dialer {
             campaign_id: campaign.id.to_string(),
             language: contact.fields.language.as_str().to_owned(),
             idempotency_key: key,
+            recording: campaign
+                .settings
+                .recording
+                .map(|policy| policy.as_str().to_owned())
+                .unwrap_or_default(),
         };
         let call = self
             .calls

@@ -113,7 +113,9 @@ impl Feed {
             | CallEvent::Updated(_)
             | CallEvent::AgentAssigned(_)
             | CallEvent::Placed(_)
-            | CallEvent::RecordingAvailable(_) => return Ok(()),
+            | CallEvent::RecordingAvailable(_)
+            | CallEvent::RecordingChanged(_)
+            | CallEvent::RecordingDeleted(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();
         let recorded = lock_order::call(conn, call_id).await.map_err(retry)?;

@@ -206,7 +206,11 @@ pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(calls::list, calls::create))
         .routes(routes!(calls::get, calls::update, calls::end))
-        .routes(routes!(recordings::get))
+        .routes(routes!(
+            recordings::get,
+            recordings::control,
+            recordings::delete
+        ))
         .routes(routes!(numbers::list, numbers::assign))
         .routes(routes!(numbers::get, numbers::update, numbers::release))
         .routes(routes!(agents::list, agents::create))

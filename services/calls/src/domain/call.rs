@@ -15,11 +15,13 @@ pub use comms_proto::Language;
 
 use super::events::{
     AgentAssigned, Answered, Canceled, Ended, EndedOutcome, Failed, FailedOutcome, MachineDetected,
-    Placed, RecordingAvailable, Ringing, Started, Updated,
+    Placed, RecordingAvailable, RecordingChanged, RecordingDeleted, Ringing, Started, Updated,
 };
 use super::{CallEvent, PhoneNumber};
 
-pub use comms_events::call::{CallStatus, Carrier, Direction, MachineVerdict};
+pub use comms_events::call::{
+    CallStatus, Carrier, Direction, MachineVerdict, RecordingPolicy, RecordingState,
+};
 
 /// A carrier's line for a call: the carrier and its own id for the call (Twilio's `CallSid`,
 /// Vonage's `uuid`).
@@ -76,9 +78,54 @@ pub struct Call {
     /// Who answered, once answering-machine detection said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_by: Option<MachineVerdict>,
-    /// The carrier's recording of the call, once it finished one.
+    /// Whether the call is recorded: never, on demand or always.
+    #[serde(default)]
+    pub recording_policy: RecordingPolicy,
+    /// Where its recording stands, once one began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_state: Option<RecordingState>,
+    /// The carrier's recording of the call, once it finished one (and until it is deleted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<Recording>,
+    /// The id of the recording that was deleted: a carrier's late repeat of its callback does
+    /// not bring it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_recording: Option<String>,
+}
+
+/// What someone on a call asks of its recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingAction {
+    Start,
+    Pause,
+    Resume,
+    Stop,
+}
+
+impl RecordingAction {
+    pub const ALL: [Self; 4] = [Self::Start, Self::Pause, Self::Resume, Self::Stop];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Pause => "pause",
+            Self::Resume => "resume",
+            Self::Stop => "stop",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
+    /// Where the recording stands once the action is done.
+    pub fn leads_to(self) -> RecordingState {
+        match self {
+            Self::Start | Self::Resume => RecordingState::Recording,
+            Self::Pause => RecordingState::Paused,
+            Self::Stop => RecordingState::Stopped,
+        }
+    }
 }
 
 /// A carrier's recording of a call: where to fetch it is derived from its id, never stored.
@@ -99,6 +146,7 @@ pub enum Command {
         language: Language,
         /// Ask the carrier to tell a machine from a person.
         detect_machines: bool,
+        recording: RecordingPolicy,
         at: DateTime<Utc>,
     },
     /// A caller rang one of the organization's numbers and the carrier asks what to do: the call
@@ -112,6 +160,7 @@ pub enum Command {
         from: Option<PhoneNumber>,
         language: Language,
         leg: CarrierLeg,
+        recording: RecordingPolicy,
         at: DateTime<Utc>,
     },
     /// A carrier's report: its line for the call, what happened, or both. Carriers repeat and
@@ -160,6 +209,22 @@ pub enum Command {
         duration_seconds: i64,
         at: DateTime<Utc>,
     },
+    /// The carrier says the call's recording began (repeats, and reports that come after a
+    /// pause, change nothing).
+    RecordingBegan {
+        leg: CarrierLeg,
+        at: DateTime<Utc>,
+    },
+    /// Someone on the call starts, pauses, resumes or stops its recording (the carrier did it
+    /// already). Asking for the state it is in changes nothing.
+    ControlRecording {
+        action: RecordingAction,
+        at: DateTime<Utc>,
+    },
+    /// The recording was deleted at the carrier.
+    DeleteRecording {
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,6 +240,11 @@ pub enum DomainError {
     },
     #[error("{field}: {reason}")]
     Invalid { field: &'static str, reason: String },
+    #[error("cannot {action} the recording: {reason}")]
+    IllegalRecording {
+        action: &'static str,
+        reason: String,
+    },
 }
 
 const MAX_NOTES: usize = 10_000;
@@ -194,6 +264,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 campaign_id,
                 language,
                 detect_machines,
+                recording,
                 at,
             } => Ok(vec![CallEvent::Started(Started {
                 call_id,
@@ -205,6 +276,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 language,
                 started_at: at,
                 detect_machines,
+                recording,
             })]),
             Command::Receive {
                 call_id,
@@ -212,6 +284,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 from,
                 language,
                 leg,
+                recording,
                 at,
             } => Ok(vec![
                 CallEvent::Started(Started {
@@ -224,6 +297,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                     language,
                     started_at: at,
                     detect_machines: false,
+                    recording,
                 }),
                 CallEvent::Placed(Placed {
                     call_id,
@@ -321,16 +395,12 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
             duration_seconds,
             at,
         } => {
-            if call.carrier.as_ref().is_some_and(|line| *line != leg) {
-                return Err(DomainError::Invalid {
-                    field: "carrier_call_id",
-                    reason: format!("the recording is of {:?}, not of this call's line", leg.id),
-                });
-            }
+            check_line(call, &leg)?;
             if call
                 .recording
                 .as_ref()
                 .is_some_and(|r| r.id == recording_id)
+                || call.deleted_recording.as_ref() == Some(&recording_id)
             {
                 return Ok(vec![]);
             }
@@ -346,6 +416,41 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 recording_id,
                 duration_seconds,
                 available_at: at,
+            })
+        }
+        Command::RecordingBegan { leg, at } => {
+            check_line(call, &leg)?;
+            if call.recording_state.is_some() || call.status.is_final() {
+                return Ok(vec![]);
+            }
+            CallEvent::RecordingChanged(RecordingChanged {
+                call_id,
+                state: RecordingState::Recording,
+                changed_at: at,
+            })
+        }
+        Command::ControlRecording { action, at } => {
+            let Some(state) = control_recording(call, action)? else {
+                return Ok(vec![]);
+            };
+            CallEvent::RecordingChanged(RecordingChanged {
+                call_id,
+                state,
+                changed_at: at,
+            })
+        }
+        Command::DeleteRecording { at } => {
+            let Some(recording) = &call.recording else {
+                return Err(DomainError::Invalid {
+                    field: "recording",
+                    reason: "the call has no recording (yet, or any more)".into(),
+                });
+            };
+            CallEvent::RecordingDeleted(RecordingDeleted {
+                call_id,
+                carrier: recording.carrier,
+                recording_id: recording.id.clone(),
+                deleted_at: at,
             })
         }
         Command::AssignAgent { agent_id, at } => match call.agent_id {
@@ -386,6 +491,63 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
         }
     };
     Ok(vec![event])
+}
+
+/// A recording the carrier reports is of the call's own line.
+fn check_line(call: &Call, leg: &CarrierLeg) -> Result<(), DomainError> {
+    if call.carrier.as_ref().is_some_and(|line| line != leg) {
+        return Err(DomainError::Invalid {
+            field: "carrier_call_id",
+            reason: format!("the recording is of {:?}, not of this call's line", leg.id),
+        });
+    }
+    Ok(())
+}
+
+/// Where `action` takes the call's recording: `None` when it is there already, an error when
+/// it cannot go there (the policy, the call's state, a stopped recording).
+pub fn control_recording(
+    call: &Call,
+    action: RecordingAction,
+) -> Result<Option<RecordingState>, DomainError> {
+    let refuse = |reason: String| {
+        Err(DomainError::IllegalRecording {
+            action: action.as_str(),
+            reason,
+        })
+    };
+    if call.status != CallStatus::Answered {
+        return refuse(format!(
+            "the call is {}, not answered",
+            call.status.as_str()
+        ));
+    }
+    if call.carrier.is_none() {
+        return refuse("no carrier has the call's line yet".into());
+    }
+    let target = action.leads_to();
+    match (call.recording_state, action) {
+        (Some(state), _) if state == target => Ok(None),
+        (None, RecordingAction::Start) if call.recording_policy == RecordingPolicy::Never => {
+            refuse("the call's recording policy is never".into())
+        }
+        // The carrier records it from the answer; a second recording would double it.
+        (None, RecordingAction::Start) if call.recording_policy == RecordingPolicy::Always => {
+            refuse("the call is recorded from its answer (policy always)".into())
+        }
+        (None, RecordingAction::Start)
+        | (Some(RecordingState::Recording), RecordingAction::Pause | RecordingAction::Stop)
+        | (Some(RecordingState::Paused), RecordingAction::Resume | RecordingAction::Stop) => {
+            Ok(Some(target))
+        }
+        (Some(RecordingState::Stopped), _) => {
+            refuse("the recording was stopped; a call has one recording".into())
+        }
+        (None, _) => refuse("the call is not being recorded".into()),
+        (Some(RecordingState::Recording | RecordingState::Paused), _) => {
+            refuse("the recording has begun already".into())
+        }
+    }
 }
 
 /// A carrier's report: the line, recorded once, then the progress it brings, if the call has
@@ -562,7 +724,10 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
             carrier: None,
             detect_machines: e.detect_machines,
             answered_by: None,
+            recording_policy: e.recording,
+            recording_state: None,
             recording: None,
+            deleted_recording: None,
         },
         (Some(mut call), event) => {
             match event {
@@ -603,12 +768,21 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     call.answered_by = Some(e.verdict);
                     call.updated_at = e.detected_at;
                 }
+                // A finished recording is over, whatever stopped it (the call's end, mostly).
                 CallEvent::RecordingAvailable(e) => {
                     call.recording = Some(Recording {
                         carrier: e.carrier,
                         id: e.recording_id.clone(),
                         duration_seconds: e.duration_seconds,
                     });
+                    call.recording_state = Some(RecordingState::Stopped);
+                }
+                CallEvent::RecordingChanged(e) => {
+                    call.recording_state = Some(e.state);
+                }
+                CallEvent::RecordingDeleted(e) => {
+                    call.recording = None;
+                    call.deleted_recording = Some(e.recording_id.clone());
                 }
                 CallEvent::Placed(e) => {
                     call.carrier = Some(CarrierLeg {

@@ -11,6 +11,10 @@ fn t(seconds: i64) -> DateTime<Utc> {
 }
 
 fn initiate(id: Uuid) -> Command {
+    initiate_recorded(id, RecordingPolicy::OnDemand)
+}
+
+fn initiate_recorded(id: Uuid, recording: RecordingPolicy) -> Command {
     Command::Initiate {
         call_id: id,
         to: PhoneNumber::parse("+14155550100").unwrap(),
@@ -19,13 +23,18 @@ fn initiate(id: Uuid) -> Command {
         campaign_id: None,
         language: Language::En,
         detect_machines: false,
+        recording,
         at: t(0),
     }
 }
 
 /// Runs commands in order, applying what each decides; returns the state and the last result.
 fn given(commands: Vec<Command>) -> Option<Call> {
-    let mut state = None;
+    given_from(None, commands)
+}
+
+/// Runs commands in order from `state`.
+fn given_from(mut state: Option<Call>, commands: Vec<Command>) -> Option<Call> {
     for command in commands {
         for event in handle(state.as_ref(), command).expect("given commands succeed") {
             state = Some(apply(state, &event));
@@ -317,6 +326,7 @@ fn a_campaign_calls_outcomes_name_its_campaign() {
         campaign_id: Some(campaign),
         language: Language::En,
         detect_machines: false,
+        recording: RecordingPolicy::Never,
         at: t(0),
     };
     let ringing = given(vec![
@@ -407,6 +417,7 @@ fn a_machine_verdict_comes_once_and_implies_an_answer() {
         campaign_id: Some(Uuid::new_v4()),
         language: Language::En,
         detect_machines: true,
+        recording: RecordingPolicy::Never,
         at: t(0),
     };
     let report = |progress| Command::Report {
@@ -444,4 +455,123 @@ fn a_machine_verdict_comes_once_and_implies_an_answer() {
         .unwrap(),
         vec![]
     );
+}
+
+/// An answered call on a Twilio line, recorded as `policy` says.
+fn answered_on_the_line(policy: RecordingPolicy) -> Option<Call> {
+    given(vec![
+        initiate_recorded(Uuid::new_v4(), policy),
+        Command::Report {
+            leg: Some(twilio_leg("CA01")),
+            failed_over_from: None,
+            progress: Some(Progress::Answered),
+            at: t(3),
+        },
+    ])
+}
+
+fn twilio_leg(id: &str) -> CarrierLeg {
+    CarrierLeg {
+        carrier: Carrier::Twilio,
+        id: id.into(),
+    }
+}
+
+fn control(action: RecordingAction) -> Command {
+    Command::ControlRecording { action, at: t(9) }
+}
+
+#[test]
+fn a_recording_on_demand_starts_pauses_resumes_and_stops_once() {
+    let mut call = answered_on_the_line(RecordingPolicy::OnDemand);
+    // Nothing to pause before it began.
+    assert!(matches!(
+        when(&call, control(RecordingAction::Pause)),
+        Err(DomainError::IllegalRecording { .. })
+    ));
+    for (action, state) in [
+        (RecordingAction::Start, RecordingState::Recording),
+        (RecordingAction::Pause, RecordingState::Paused),
+        (RecordingAction::Resume, RecordingState::Recording),
+        (RecordingAction::Pause, RecordingState::Paused),
+        (RecordingAction::Stop, RecordingState::Stopped),
+    ] {
+        let events = when(&call, control(action)).unwrap();
+        let [CallEvent::RecordingChanged(changed)] = events.as_slice() else {
+            panic!("{action:?}: {events:?}")
+        };
+        assert_eq!(changed.state, state);
+        call = Some(apply(call, &events[0]));
+        // Asked again: nothing more.
+        assert_eq!(when(&call, control(action)).unwrap(), vec![]);
+    }
+    // A call has one recording.
+    for action in [RecordingAction::Start, RecordingAction::Resume] {
+        let refused = when(&call, control(action)).unwrap_err();
+        assert!(refused.to_string().contains("stopped"), "{refused}");
+    }
+}
+
+#[test]
+fn the_policy_decides_who_may_start_a_recording() {
+    let never = answered_on_the_line(RecordingPolicy::Never);
+    let refused = when(&never, control(RecordingAction::Start)).unwrap_err();
+    assert!(refused.to_string().contains("never"), "{refused}");
+    // Always: the carrier records from the answer and says when it began.
+    let always = answered_on_the_line(RecordingPolicy::Always);
+    assert!(when(&always, control(RecordingAction::Start)).is_err());
+    let began = Command::RecordingBegan {
+        leg: twilio_leg("CA01"),
+        at: t(4),
+    };
+    let events = when(&always, began).unwrap();
+    let recording = Some(apply(always, &events[0]));
+    assert_eq!(
+        recording.as_ref().unwrap().recording_state,
+        Some(RecordingState::Recording)
+    );
+    // A repeat, and a report of another line, change nothing or are refused.
+    let again = Command::RecordingBegan {
+        leg: twilio_leg("CA01"),
+        at: t(5),
+    };
+    assert_eq!(when(&recording, again).unwrap(), vec![]);
+    let stray = Command::RecordingBegan {
+        leg: twilio_leg("CA02"),
+        at: t(5),
+    };
+    assert!(when(&recording, stray).is_err());
+    assert_eq!(
+        when(&recording, control(RecordingAction::Pause))
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_deleted_recording_stays_deleted() {
+    let call = answered_on_the_line(RecordingPolicy::Always);
+    assert!(when(&call, Command::DeleteRecording { at: t(20) }).is_err());
+    let ready = || Command::RecordingReady {
+        leg: twilio_leg("CA01"),
+        recording_id: "RE01".into(),
+        duration_seconds: 12,
+        at: t(20),
+    };
+    let recorded = given_from(call, vec![ready()]);
+    assert_eq!(
+        recorded.as_ref().unwrap().recording_state,
+        Some(RecordingState::Stopped)
+    );
+    let events = when(&recorded, Command::DeleteRecording { at: t(30) }).unwrap();
+    let [CallEvent::RecordingDeleted(deleted)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(deleted.recording_id, "RE01");
+    let deleted = Some(apply(recorded, &events[0]));
+    assert_eq!(deleted.as_ref().unwrap().recording, None);
+    // The carrier's late repeat of its callback does not bring it back.
+    assert_eq!(when(&deleted, ready()).unwrap(), vec![]);
+    assert!(when(&deleted, Command::DeleteRecording { at: t(31) }).is_err());
 }

@@ -7,7 +7,8 @@ mod events;
 
 pub use call::{
     Call, CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language,
-    MachineVerdict, Progress, Recording, apply, check_text, fold, handle,
+    MachineVerdict, Progress, Recording, RecordingAction, RecordingPolicy, RecordingState, apply,
+    check_text, control_recording, fold, handle,
 };
 pub use comms_proto::PhoneNumber;
 pub use events::CallEvent;

@@ -20,7 +20,7 @@ mod recordings;
 use crate::app::Calls;
 use crate::domain::{
     CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, PhoneNumber,
-    Progress, check_text,
+    Progress, RecordingAction, RecordingPolicy, check_text,
 };
 use crate::numbers::Numbers;
 use crate::telephony::{twilio, vonage};
@@ -47,7 +47,7 @@ impl From<DomainError> for ApiError {
                 ApiError::new(ErrorKind::AlreadyExists, error.to_string())
             }
             DomainError::NotFound => ApiError::new(ErrorKind::NotFound, error.to_string()),
-            DomainError::IllegalTransition { .. } => {
+            DomainError::IllegalTransition { .. } | DomainError::IllegalRecording { .. } => {
                 ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
             }
             DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
@@ -264,6 +264,22 @@ fn status_from_proto(value: i32) -> Option<CallStatus> {
         .find(|s| status_to_proto(*s) == status)
 }
 
+/// A recording policy a request names (never, on_demand, always), `None` when it names none.
+fn recording_policy(
+    violations: &mut Violations,
+    field: &str,
+    value: &str,
+) -> Option<RecordingPolicy> {
+    if value.is_empty() {
+        return None;
+    }
+    violations.check(
+        field,
+        RecordingPolicy::parse(value)
+            .ok_or_else(|| format!("{value:?} is not one of never, on_demand, always")),
+    )
+}
+
 pub fn to_proto(view: CallView) -> v1::Call {
     let call = view.call;
     v1::Call {
@@ -302,6 +318,12 @@ pub fn to_proto(view: CallView) -> v1::Call {
             .answered_by
             .map(|verdict| verdict.as_str().to_owned())
             .unwrap_or_default(),
+        recording_policy: call.recording_policy.as_str().to_owned(),
+        recording_state: call
+            .recording_state
+            .map(|state| state.as_str().to_owned())
+            .unwrap_or_default(),
+        has_recording: call.recording.is_some(),
     }
 }
 
@@ -338,6 +360,7 @@ impl CallsService for CallsGrpc {
             } else {
                 violations.check("language", Language::parse(&req.language))
             };
+            let recording = recording_policy(&mut violations, "recording", &req.recording);
             if req.idempotency_key.len() > MAX_IDEMPOTENCY_KEY {
                 violations.add(
                     "idempotency_key",
@@ -375,6 +398,7 @@ impl CallsService for CallsGrpc {
                     campaign_id,
                     language,
                     detect_machines,
+                    recording: self.calls.recording_policy(recording),
                     at: Utc::now(),
                 })
                 .await?;
@@ -596,6 +620,26 @@ impl CallsService for CallsGrpc {
     ) -> Result<Response<v1::Call>, Status> {
         let span = rpc_span("ReportRecording", &request);
         recordings::report_recording(self, request)
+            .instrument(span)
+            .await
+    }
+
+    async fn control_recording(
+        &self,
+        request: Request<v1::ControlRecordingRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("ControlRecording", &request);
+        recordings::control_recording(self, request)
+            .instrument(span)
+            .await
+    }
+
+    async fn delete_recording(
+        &self,
+        request: Request<v1::GetCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("DeleteRecording", &request);
+        recordings::delete_recording(self, request)
             .instrument(span)
             .await
     }

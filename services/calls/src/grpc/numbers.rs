@@ -12,6 +12,11 @@ fn number_to_proto(number: &Number) -> v1::Number {
         number: number.number.as_str().to_owned(),
         language: number.settings.language.as_str().to_owned(),
         skills: number.settings.skills.clone(),
+        recording: number
+            .settings
+            .recording
+            .map(|policy| policy.as_str().to_owned())
+            .unwrap_or_default(),
         created_at: Some(time::to_timestamp(number.created_at)),
         updated_at: Some(time::to_timestamp(number.updated_at)),
     }
@@ -40,11 +45,16 @@ pub(super) async fn assign_number(
         language_of(&mut violations, &req.language)
     };
     let skills = skills_of(&mut violations, &req.skills);
+    let recording = recording_policy(&mut violations, "recording", &req.recording);
     violations.finish()?;
     let (Some(number), Some(language)) = (number, language) else {
         unreachable!("each is recorded as a violation when absent");
     };
-    let settings = NumberSettings { language, skills };
+    let settings = NumberSettings {
+        language,
+        skills,
+        recording,
+    };
     let assigned = svc.numbers.assign(&identity, number, settings).await?;
     Ok(Response::new(number_to_proto(&assigned)))
 }
@@ -88,9 +98,17 @@ pub(super) async fn update_number(
         Some(skills) => skills_of(&mut violations, &skills.values),
         None => current.settings.skills.clone(),
     };
+    let recording = match &req.recording {
+        Some(recording) => recording_policy(&mut violations, "recording", recording),
+        None => current.settings.recording,
+    };
     violations.finish()?;
     let language = language.expect("recorded as a violation when absent");
-    let settings = NumberSettings { language, skills };
+    let settings = NumberSettings {
+        language,
+        skills,
+        recording,
+    };
     let updated = svc.numbers.update(&identity, id, settings).await?;
     Ok(Response::new(number_to_proto(&updated)))
 }

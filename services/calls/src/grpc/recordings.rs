@@ -13,6 +13,10 @@ pub(super) async fn report_recording(
         .map_err(|reason| ApiError::invalid("carrier_call_id", reason))?;
     match req.status.as_str() {
         "completed" => {}
+        "in-progress" => {
+            let view = svc.calls.recording_began(&identity, id, leg).await?;
+            return Ok(Response::new(to_proto(view)));
+        }
         // Too short or silent (Twilio's absent), or lost: nothing to keep.
         "absent" | "failed" => {
             return Ok(Response::new(to_proto(svc.calls.get(&identity, id).await?)));
@@ -20,7 +24,9 @@ pub(super) async fn report_recording(
         other => {
             return Err(ApiError::invalid(
                 "status",
-                format!("{other:?} is not a recording status (completed, absent, failed)"),
+                format!(
+                    "{other:?} is not a recording status (in-progress, completed, absent, failed)"
+                ),
             )
             .into());
         }
@@ -29,6 +35,47 @@ pub(super) async fn report_recording(
         .calls
         .recording_ready(&identity, id, leg, req.recording_id, req.duration_seconds)
         .await?;
+    Ok(Response::new(to_proto(view)))
+}
+
+pub(super) async fn control_recording(
+    svc: &CallsGrpc,
+    request: Request<v1::ControlRecordingRequest>,
+) -> Result<Response<v1::Call>, Status> {
+    let (identity, reach) = svc.caller(&request, Permission::CallsWrite)?;
+    let req = request.into_inner();
+    let mut violations = Violations::default();
+    let id = violations.check("call_id", Uuid::parse_str(&req.call_id));
+    let action = violations.check(
+        "action",
+        RecordingAction::parse(&req.action)
+            .ok_or_else(|| format!("{:?} is not one of start, pause, resume, stop", req.action)),
+    );
+    violations.finish()?;
+    let (Some(id), Some(action)) = (id, action) else {
+        unreachable!("each is recorded as a violation when absent");
+    };
+    let view = svc.calls.get(&identity, id).await?;
+    if !reach.covers(&view) {
+        return Err(ApiError::new(
+            ErrorKind::PermissionDenied,
+            "an agent controls the recordings of their own calls only",
+        )
+        .into());
+    }
+    let view = svc.calls.control_recording(&identity, view, action).await?;
+    Ok(Response::new(to_proto(view)))
+}
+
+/// Deleting is the organization's decision (an administrator's: `calls:recordings:delete`).
+pub(super) async fn delete_recording(
+    svc: &CallsGrpc,
+    request: Request<v1::GetCallRequest>,
+) -> Result<Response<v1::Call>, Status> {
+    let (identity, _) = svc.caller(&request, Permission::RecordingsDelete)?;
+    let id = parse_id("id", &request.get_ref().id)?;
+    let view = svc.calls.get(&identity, id).await?;
+    let view = svc.calls.delete_recording(&identity, view).await?;
     Ok(Response::new(to_proto(view)))
 }
 

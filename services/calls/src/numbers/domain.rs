@@ -141,6 +141,7 @@ mod tests {
         NumberSettings {
             language: Language::Es,
             skills: skills.iter().map(|s| (*s).to_owned()).collect(),
+            recording: None,
         }
     }
 

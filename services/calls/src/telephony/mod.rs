@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::domain::PhoneNumber;
-pub use crate::domain::{Carrier, CarrierLeg, Progress};
+pub use crate::domain::{Carrier, CarrierLeg, Progress, RecordingAction};
 
 /// What the provider is asked to dial.
 #[derive(Debug, Clone)]
@@ -44,6 +44,15 @@ pub struct HangUp {
     pub call_id: Uuid,
     pub leg: Option<CarrierLeg>,
     pub answered: bool,
+}
+
+/// A change to the recording of a call's line.
+#[derive(Debug, Clone)]
+pub struct RecordingRequest {
+    pub org_id: String,
+    pub call_id: Uuid,
+    pub leg: CarrierLeg,
+    pub action: RecordingAction,
 }
 
 /// What a provider learned about a call: its line, its progress, or both.
@@ -71,6 +80,12 @@ pub enum TelephonyError {
     /// The carrier could not be reached or failed (a 5xx, a 429, a timeout): worth retrying.
     #[error("{carrier} unavailable: {detail}")]
     Unavailable {
+        carrier: &'static str,
+        detail: String,
+    },
+    /// The carrier has no such thing (a 404): gone already, or never there.
+    #[error("{carrier} has no such resource: {detail}")]
+    NotFound {
         carrier: &'static str,
         detail: String,
     },
@@ -107,6 +122,8 @@ async fn call_api(
     let detail = describe(&body, status);
     if status.is_server_error() || status == http::StatusCode::TOO_MANY_REQUESTS {
         Err(TelephonyError::Unavailable { carrier, detail })
+    } else if status == http::StatusCode::NOT_FOUND {
+        Err(TelephonyError::NotFound { carrier, detail })
     } else {
         Err(TelephonyError::Refused { carrier, detail })
     }
@@ -159,6 +176,13 @@ pub trait Telephony: Send + Sync + 'static {
         call_id: Uuid,
         leg: CarrierLeg,
     ) -> BoxFuture<'_, Result<(), TelephonyError>>;
+
+    /// Starts, pauses, resumes or stops the recording of a line. Done once the carrier did it:
+    /// the caller records that it happened.
+    fn record(&self, request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
+
+    /// Deletes a recording the carrier made; one it no longer has is deleted already.
+    fn delete_recording(&self, recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
     /// Where the carrier says the call stands now, for a call whose reports stopped; `None`
     /// when the call has not moved on (queued, or a provider that keeps no record).

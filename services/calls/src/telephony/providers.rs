@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use super::{
-    CarrierLeg, DialRequest, Progress, ProgressReport, ProgressSink, Telephony, TelephonyError,
+    Carrier, CarrierLeg, DialRequest, Progress, ProgressReport, ProgressSink, Telephony,
+    TelephonyError,
 };
 use crate::domain::CallStatus;
 
@@ -76,10 +77,17 @@ impl Providers {
     /// The provider that carries a line: the carrier its leg names, the primary for a line not
     /// named yet.
     pub fn for_line(&self, leg: Option<&CarrierLeg>) -> &Arc<dyn Telephony> {
-        match (leg, &self.secondary) {
-            (Some(leg), Some(secondary)) if secondary.provider.carrier() == leg.carrier => {
-                &secondary.provider
-            }
+        match leg {
+            Some(leg) => self.for_carrier(leg.carrier),
+            None => &self.primary.provider,
+        }
+    }
+
+    /// The provider of `carrier` (the primary when neither is: a carrier since removed from
+    /// the configuration, whose requests the primary refuses).
+    pub fn for_carrier(&self, carrier: Carrier) -> &Arc<dyn Telephony> {
+        match &self.secondary {
+            Some(secondary) if secondary.provider.carrier() == carrier => &secondary.provider,
             _ => &self.primary.provider,
         }
     }

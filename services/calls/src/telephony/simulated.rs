@@ -17,8 +17,8 @@ use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink, Telephony,
-    TelephonyError,
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink,
+    RecordingRequest, Telephony, TelephonyError,
 };
 use crate::domain::CallStatus;
 
@@ -211,6 +211,16 @@ impl Telephony for SimulatedTelephony {
         _call_id: Uuid,
         _leg: CarrierLeg,
     ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The simulator's calls are heard by nobody: a recording of one changes its state only.
+    fn record(&self, _request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// The simulator makes no recordings, so it is never asked.
+    fn delete_recording(&self, _recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>> {
         Box::pin(async { Ok(()) })
     }
 

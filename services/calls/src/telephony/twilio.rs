@@ -14,7 +14,8 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, Telephony, TelephonyError, call_api,
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, RecordingAction, RecordingRequest,
+    Telephony, TelephonyError, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -31,6 +32,10 @@ pub fn callback_url(
 ) -> String {
     format!("{public_base_url}/webhooks/twilio/{org_id}/calls/{call_id}/{what}")
 }
+
+/// Where Twilio reports on a recording: `in-progress` (it began), `completed` (ready to fetch)
+/// and `absent` (too short or silent), each to the call's `recording` callback.
+const RECORDING_EVENTS: [&str; 3] = ["in-progress", "completed", "absent"];
 
 /// Twilio's `CallStatus` as progress: `None` for a call that has not moved on yet (`queued`,
 /// `initiated`). Status callbacks of the `answered` event say `in-progress`.
@@ -172,9 +177,8 @@ impl TwilioTelephony {
                 ("RecordingChannels", "dual"),
                 ("RecordingStatusCallback", recording.as_str()),
                 ("RecordingStatusCallbackMethod", "POST"),
-                ("RecordingStatusCallbackEvent", "completed"),
-                ("RecordingStatusCallbackEvent", "absent"),
             ]);
+            form.extend(RECORDING_EVENTS.map(|e| ("RecordingStatusCallbackEvent", e)));
         }
         let created = self
             .post_form(format!("{}.json", self.calls_url()), &form)
@@ -246,6 +250,61 @@ impl Telephony for TwilioTelephony {
             self.post_form(url, &[("Url", answer.as_str()), ("Method", "POST")])
                 .await?;
             Ok(())
+        })
+    }
+
+    /// Start: a recording of both parties, on two channels, from now
+    /// (`POST …/Calls/{CallSid}/Recordings.json`). Pause, resume and stop change the call's
+    /// current recording (`…/Recordings/Twilio.CURRENT.json`, `Status=`).
+    fn record(&self, request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async move {
+            let call = self.call_url(&request.leg)?;
+            let recordings = call.trim_end_matches(".json").to_owned() + "/Recordings";
+            let status = match request.action {
+                RecordingAction::Start => {
+                    let callback = callback_url(
+                        &self.config.public_base_url,
+                        &request.org_id,
+                        request.call_id,
+                        "recording",
+                    );
+                    let mut form = vec![
+                        ("RecordingChannels", "dual"),
+                        ("RecordingStatusCallback", callback.as_str()),
+                        ("RecordingStatusCallbackMethod", "POST"),
+                    ];
+                    form.extend(RECORDING_EVENTS.map(|e| ("RecordingStatusCallbackEvent", e)));
+                    self.post_form(format!("{recordings}.json"), &form).await?;
+                    return Ok(());
+                }
+                RecordingAction::Pause => "paused",
+                RecordingAction::Resume => "in-progress",
+                RecordingAction::Stop => "stopped",
+            };
+            let current = format!("{recordings}/Twilio.CURRENT.json");
+            self.post_form(current, &[("Status", status)]).await?;
+            Ok(())
+        })
+    }
+
+    /// `DELETE …/Recordings/{RecordingSid}.json`; a recording Twilio no longer has (404) is
+    /// deleted already.
+    fn delete_recording(&self, recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async move {
+            if !is_sid(&recording_id, "RE") {
+                return Err(TelephonyError::Refused {
+                    carrier: CARRIER,
+                    detail: format!("{recording_id:?} is not a Twilio recording SID"),
+                });
+            }
+            let url = format!(
+                "{}/2010-04-01/Accounts/{}/Recordings/{recording_id}.json",
+                self.config.api_url, self.config.account_sid
+            );
+            match self.send(self.http.delete(url)).await {
+                Ok(_) | Err(TelephonyError::NotFound { .. }) => Ok(()),
+                Err(other) => Err(other),
+            }
         })
     }
 

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 pub use comms_runtime::carriers::VonageConfig;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, Telephony, TelephonyError, call_api,
+    Carrier, CarrierLeg, DialRequest, HangUp, Progress, RecordingRequest, Telephony,
+    TelephonyError, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -239,6 +240,23 @@ impl Telephony for VonageTelephony {
                 detail,
             })
         })
+    }
+
+    /// Vonage records with an NCCO `record` action, which it cannot pause or resume; this
+    /// fleet does not record Vonage calls yet, and says so rather than pretend.
+    fn record(&self, _request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async { Err(not_recorded()) })
+    }
+
+    fn delete_recording(&self, _recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async { Err(not_recorded()) })
+    }
+}
+
+fn not_recorded() -> TelephonyError {
+    TelephonyError::Refused {
+        carrier: CARRIER,
+        detail: "this fleet does not record Vonage calls yet".into(),
     }
 }
 

@@ -120,6 +120,7 @@ fn call_started(call_id: uuid::Uuid) -> comms_eventstore::NewEvent {
         language: comms_proto::Language::En,
         started_at: chrono::Utc::now(),
         detect_machines: false,
+        recording: Default::default(),
     });
     comms_bus::new_event(&started, "bench", None)
 }

@@ -5,13 +5,13 @@
 
 pub mod health;
 pub mod twilio;
-pub mod twiml;
 pub mod vonage;
 
 use axum::http::StatusCode;
 use comms_proto::v1::{self, CallStatus};
 use comms_proto::{Language, Violations};
 use comms_runtime::carriers::Accounts;
+pub use comms_runtime::carriers::{Dialect, locale, twiml};
 
 use crate::auth::Caller;
 use crate::problem::ProblemResponse;
@@ -102,28 +102,6 @@ async fn receive(
         .await?
         .into_inner();
     Ok(answering(call))
-}
-
-/// Whose names for languages: the carriers' text-to-speech differ for Chinese.
-#[derive(Clone, Copy)]
-pub enum Dialect {
-    Twilio,
-    Vonage,
-}
-
-/// The locale a carrier speaks `language` in.
-pub fn locale(language: Language, dialect: Dialect) -> &'static str {
-    match (language, dialect) {
-        (Language::En, _) => "en-US",
-        (Language::Es, _) => "es-ES",
-        (Language::Fr, _) => "fr-FR",
-        (Language::De, _) => "de-DE",
-        (Language::It, _) => "it-IT",
-        (Language::Pt, _) => "pt-BR",
-        (Language::Zh, Dialect::Twilio) => "zh-CN",
-        (Language::Zh, Dialect::Vonage) => "cmn-CN",
-        (Language::Ja, _) => "ja-JP",
-    }
 }
 
 /// What a caller waiting for an agent hears, in the call's language.

@@ -255,43 +255,52 @@ pub async fn answer(
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "held=1"));
     let again = format!("{}?held=1", callback.url);
-    Ok(instructions(&call, language, over, held_before, &again))
+    Ok(instructions(
+        &call,
+        language,
+        over,
+        held_before,
+        &again,
+        None,
+    ))
 }
 
 /// What a call hears: bridged to its agent's softphone when it has an agent, else held (the
-/// message once, then silence) and asked about again at `again`; hung up when over.
+/// message once, then silence) and asked about again at `again`; hung up when over. With
+/// `record_to`, the recording starts first (reported there).
 fn instructions(
     call: &v1::Call,
     language: comms_proto::Language,
     over: bool,
     held_before: bool,
     again: &str,
+    record_to: Option<&str>,
 ) -> Response {
-    let xml = if over {
-        twiml::response(&[Verb::Hangup])
+    let mut verbs = Vec::new();
+    if let (Some(callback), false) = (record_to, over) {
+        verbs.push(Verb::StartRecording { callback });
+    }
+    if over {
+        verbs.push(Verb::Hangup);
     } else if !call.agent_id.is_empty() {
-        twiml::response(&[Verb::DialClient {
+        verbs.push(Verb::DialClient {
             identity: &call.agent_id,
-        }])
-    } else if held_before {
-        twiml::response(&[
-            Verb::Pause {
-                seconds: HOLD_SECONDS,
-            },
-            Verb::Redirect { url: again },
-        ])
+        });
     } else {
-        twiml::response(&[
-            Verb::Say {
+        if !held_before {
+            verbs.push(Verb::Say {
                 language,
                 text: super::hold_message(language),
-            },
+            });
+        }
+        verbs.extend([
             Verb::Pause {
                 seconds: HOLD_SECONDS,
             },
             Verb::Redirect { url: again },
-        ])
-    };
+        ]);
+    }
+    let xml = twiml::response(&verbs);
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response()
 }
 
@@ -342,16 +351,25 @@ pub async fn inbound_voice(
         from: callback.param("From").unwrap_or_default().into(),
     };
     let (call, language, over) = super::receive(&state, &callback.caller, request).await?;
-    let again = format!(
-        "{}/webhooks/twilio/{org}/calls/{}/answer?held=1",
-        state
-            .carriers
-            .twilio
-            .as_ref()
-            .map_or("", |t| t.public_base_url.as_str()),
-        call.id
-    );
-    Ok(instructions(&call, language, over, false, &again))
+    let base = state
+        .carriers
+        .twilio
+        .as_ref()
+        .map_or("", |t| t.public_base_url.as_str());
+    let calls = format!("{base}/webhooks/twilio/{org}/calls/{}", call.id);
+    let again = format!("{calls}/answer?held=1");
+    // A call its number records from the answer: until Twilio says the recording began (a
+    // repeated webhook may be one whose instructions never ran).
+    let record_to = format!("{calls}/recording");
+    let record = call.recording_policy == "always" && call.recording_state.is_empty();
+    Ok(instructions(
+        &call,
+        language,
+        over,
+        false,
+        &again,
+        record.then_some(record_to.as_str()),
+    ))
 }
 
 /// Status callbacks of inbound calls (the number's "Call status changes" webhook), named by
@@ -389,7 +407,7 @@ pub struct TwilioRecordingForm {
     CallSid: String,
     #[schema(pattern = "^RE[0-9a-fA-F]{32}$")]
     RecordingSid: String,
-    /// completed, absent (too short or silent) or failed.
+    /// in-progress (it began), completed, absent (too short or silent) or failed.
     RecordingStatus: String,
     /// Seconds.
     #[schema(pattern = "^[0-9]+$")]
@@ -397,9 +415,9 @@ pub struct TwilioRecordingForm {
     AccountSid: Option<String>,
 }
 
-/// Twilio finished recording the call: a completed recording becomes
-/// `comms.call.recording_available` (Twilio's media URL is not kept: the edge asks for the
-/// recording by its SID when someone may hear it).
+/// Twilio's word on the call's recording: one that began becomes `comms.call.recording_changed`,
+/// a completed one `comms.call.recording_available` (Twilio's media URL is not kept: the edge
+/// asks for the recording by its SID when someone may hear it).
 #[utoipa::path(post, path = "/webhooks/twilio/{org}/calls/{call_id}/recording", tag = "carrier callbacks",
     params(
         ("org" = String, Path, description = "The organization the call belongs to"),

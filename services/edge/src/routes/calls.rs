@@ -33,6 +33,10 @@ pub struct CreateCall {
     /// One of en, es, fr, de, it, pt, zh, ja; en when absent.
     #[schema(pattern = "^(en|es|fr|de|it|pt|zh|ja)?$")]
     pub language: Option<String>,
+    /// Whether the call is recorded: `never`, `on_demand` or `always`; absent: as the fleet's
+    /// `ENABLE_RECORDING` says (`always` when set, `on_demand` otherwise).
+    #[schema(pattern = "^(never|on_demand|always)$")]
+    pub recording: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -102,6 +106,12 @@ pub struct Call {
     /// Who answered, as answering-machine detection heard it (campaign calls): human,
     /// machine_start, machine_end_beep, machine_end_silence, machine_end_other, fax or unknown.
     pub answered_by: Option<String>,
+    /// never, on_demand or always.
+    pub recording_policy: String,
+    /// recording, paused or stopped once the call's recording began.
+    pub recording_state: Option<String>,
+    /// The carrier finished a recording (`GET …/recording` streams it), not deleted since.
+    pub has_recording: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -188,6 +198,9 @@ impl From<v1::Call> for Call {
             carrier: non_empty(call.carrier),
             carrier_call_id: non_empty(call.carrier_call_id),
             answered_by: non_empty(call.answered_by),
+            recording_policy: call.recording_policy,
+            recording_state: non_empty(call.recording_state),
+            has_recording: call.has_recording,
         }
     }
 }
@@ -227,6 +240,7 @@ pub async fn create(
             .unwrap_or_default(),
         language: body.language.unwrap_or_default(),
         idempotency_key,
+        recording: body.recording.unwrap_or_default(),
     };
     let call = state
         .calls

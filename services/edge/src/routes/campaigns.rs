@@ -117,6 +117,11 @@ pub struct CampaignSettings {
     #[serde(default, deserialize_with = "crate::json::nullable")]
     #[schema(value_type = Option<Trigger>)]
     pub trigger: Option<Option<Trigger>>,
+    /// Whether its calls are recorded: `never`, `on_demand` or `always`; `null` or absent on
+    /// create: as the fleet's `ENABLE_RECORDING` says.
+    #[serde(default, deserialize_with = "crate::json::nullable")]
+    #[schema(value_type = Option<String>, pattern = "^(never|on_demand|always)$")]
+    pub recording: Option<Option<String>>,
 }
 
 /// The create body: [`CampaignSettings`] with `name` required and not null (in the document
@@ -148,6 +153,7 @@ impl CampaignSettings {
             name: self.name,
             dialing_mode: self.dialing_mode,
             caller_id: self.caller_id.map(Option::unwrap_or_default),
+            recording: self.recording.map(Option::unwrap_or_default),
             language: self.language,
             window: self.window.map(|w| v1::CallingWindow {
                 start: w.start,
@@ -201,6 +207,8 @@ pub struct Campaign {
     pub abandon_cap: f64,
     pub do_not_call_lists: Vec<String>,
     pub trigger: Option<Trigger>,
+    /// never, on_demand or always; absent: as `ENABLE_RECORDING` says.
+    pub recording: Option<String>,
     /// draft, running, paused, completed or canceled.
     pub status: String,
     pub created_at: Option<DateTime<Utc>>,
@@ -253,6 +261,7 @@ impl From<v1::Campaign> for Campaign {
                 matching: t.matching.into_iter().collect(),
                 action: t.action,
             }),
+            recording: non_empty(c.recording),
             status: c.status,
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),

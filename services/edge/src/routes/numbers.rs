@@ -29,6 +29,10 @@ pub struct AssignNumber {
     /// Skills the agent must have, e.g. `billing`, each once.
     #[schema(max_items = 20, value_type = Option<Vec<SkillName>>)]
     pub skills: Option<Vec<String>>,
+    /// Whether its calls are recorded: `never`, `on_demand` or `always`; absent: as the
+    /// fleet's `ENABLE_RECORDING` says.
+    #[schema(pattern = "^(never|on_demand|always)$")]
+    pub recording: Option<String>,
 }
 
 /// a-z, 0-9, `_` and `-`, as agents' skills are named.
@@ -48,6 +52,10 @@ pub struct UpdateNumber {
     #[schema(nullable = false, max_items = 20, value_type = Option<Vec<SkillName>>)]
     #[serde(default, deserialize_with = "crate::json::not_null")]
     pub skills: Option<Vec<String>>,
+    /// `never`, `on_demand` or `always`; `null` to follow `ENABLE_RECORDING` again.
+    #[serde(default, deserialize_with = "crate::json::nullable")]
+    #[schema(value_type = Option<String>, pattern = "^(never|on_demand|always)$")]
+    pub recording: Option<Option<String>>,
 }
 
 /// Where the carriers must send the number's calls (configure them on the number at Twilio, on
@@ -70,6 +78,8 @@ pub struct Number {
     pub number: String,
     pub language: String,
     pub skills: Vec<String>,
+    /// never, on_demand or always; absent: as `ENABLE_RECORDING` says.
+    pub recording: Option<String>,
     pub webhooks: NumberWebhooks,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -89,6 +99,7 @@ fn to_rest(state: &AppState, org: &str, number: v1::Number) -> Number {
         number: number.number,
         language: number.language,
         skills: number.skills,
+        recording: super::non_empty(number.recording),
         webhooks: NumberWebhooks {
             twilio_voice_url: twilio.map(|b| url(b, &format!("twilio/{org}/inbound/voice"))),
             twilio_status_url: twilio.map(|b| url(b, &format!("twilio/{org}/inbound/status"))),
@@ -122,6 +133,7 @@ pub async fn assign(
         number: body.number,
         language: body.language.unwrap_or_default(),
         skills: body.skills.unwrap_or_default(),
+        recording: body.recording.unwrap_or_default(),
     };
     let number = state
         .calls
@@ -188,7 +200,8 @@ pub async fn get(
     Ok(axum::Json(to_rest(&state, &org, number)))
 }
 
-/// Change a number's language or skills; calls already waiting keep what they were queued with.
+/// Change a number's language, skills or recording policy; calls already waiting keep what they
+/// were queued with.
 #[utoipa::path(put, path = "/api/communications/numbers/{id}", tag = "numbers", params(("id" = uuid::Uuid, Path)), request_body = UpdateNumber,
     security(("bearer" = ["numbers:manage"])),
     responses(
@@ -209,6 +222,7 @@ pub async fn update(
         id,
         language: body.language.unwrap_or_default(),
         skills: body.skills.map(|values| v1::SkillNames { values }),
+        recording: body.recording.map(Option::unwrap_or_default),
     };
     let number = state
         .calls

@@ -1,18 +1,92 @@
 //! `/api/communications/calls/{id}/recording`: a call's recording, streamed from the carrier
-//! through the edge, so the carrier's URL and credentials never reach the client.
+//! through the edge, so the carrier's URL and credentials never reach the client; started,
+//! paused, resumed and stopped while the call goes on; deleted.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use comms_proto::v1;
 use comms_proto::{ApiError, ErrorKind};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
+use super::calls::Call;
 use crate::auth::Caller;
+use crate::json::Json;
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
 
 type Result<T> = std::result::Result<T, ProblemResponse>;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingControl {
+    /// `start` (a call whose policy is `on_demand`), `pause`, `resume` or `stop` (for good: a
+    /// call has one recording).
+    #[schema(example = "pause", pattern = "^(start|pause|resume|stop)$")]
+    pub action: String,
+}
+
+/// Start, pause, resume or stop the call's recording (pause while a card number is read
+/// aloud). The carrier does it before this answers: 503 when it could not, and then nothing
+/// changed. Asking for the state the recording is in changes nothing. An agent controls their
+/// own calls' recordings only.
+#[utoipa::path(post, path = "/api/communications/calls/{id}/recording", tag = "calls", params(("id" = uuid::Uuid, Path)),
+    request_body = RecordingControl,
+    security(("bearer" = ["calls:write"])),
+    responses(
+        (status = 200, description = "The call, with its recording's state", body = Call),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Another agent's call", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The call is not answered, its policy forbids it, or the recording was stopped", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The carrier did not take the request: nothing changed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn control(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<RecordingControl>,
+) -> Result<axum::Json<Call>> {
+    let request = v1::ControlRecordingRequest {
+        call_id: id,
+        action: body.action,
+    };
+    let call = state
+        .calls
+        .clone()
+        .control_recording(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(call.into_inner().into()))
+}
+
+/// Delete the call's recording, at the carrier too; nobody can hear it afterwards.
+#[utoipa::path(delete, path = "/api/communications/calls/{id}/recording", tag = "calls", params(("id" = uuid::Uuid, Path)),
+    security(("bearer" = ["calls:recordings:delete"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call, or no recording of it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The carrier did not delete it: nothing changed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    state
+        .calls
+        .clone()
+        .delete_recording(caller.grpc(v1::GetCallRequest { id })?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
 
 /// The call's recording (WAV, the two parties on two channels), streamed from the carrier as it
 /// arrives. An agent hears only their own calls' recordings.

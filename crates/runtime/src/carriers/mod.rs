@@ -1,10 +1,13 @@
 //! Carriers' accounts, read once for every service that needs them: the calls service dials
 //! with them, the edge verifies their callbacks and probes them, the agents service signs
-//! softphone tokens with them.
+//! softphone tokens with them. And what carriers are told: the locale they speak a language in,
+//! and TwiML.
+
+pub mod twiml;
 
 use std::fmt;
 
-use comms_proto::PhoneNumber;
+use comms_proto::{Language, PhoneNumber};
 
 use crate::{ConfigError, Env};
 
@@ -339,6 +342,28 @@ fn calls_per_second(env: &Env, variable: &str) -> Result<u32, ConfigError> {
             value: value.to_string(),
             reason: "expected the account's calls per second, 1 to 1000".into(),
         })
+    }
+}
+
+/// Whose names for languages: the carriers' text-to-speech differ for Chinese.
+#[derive(Clone, Copy)]
+pub enum Dialect {
+    Twilio,
+    Vonage,
+}
+
+/// The locale a carrier speaks `language` in.
+pub fn locale(language: Language, dialect: Dialect) -> &'static str {
+    match (language, dialect) {
+        (Language::En, _) => "en-US",
+        (Language::Es, _) => "es-ES",
+        (Language::Fr, _) => "fr-FR",
+        (Language::De, _) => "de-DE",
+        (Language::It, _) => "it-IT",
+        (Language::Pt, _) => "pt-BR",
+        (Language::Zh, Dialect::Twilio) => "zh-CN",
+        (Language::Zh, Dialect::Vonage) => "cmn-CN",
+        (Language::Ja, _) => "ja-JP",
     }
 }
 

@@ -22,6 +22,11 @@ pub enum Verb<'a> {
         identity: &'a str,
     },
     Hangup,
+    /// Records the call in the background from now, both parties on their own channel;
+    /// Twilio reports on the recording at `callback`.
+    StartRecording {
+        callback: &'a str,
+    },
 }
 
 pub fn response(verbs: &[Verb<'_>]) -> String {
@@ -45,6 +50,10 @@ pub fn response(verbs: &[Verb<'_>]) -> String {
                 ));
             }
             Verb::Hangup => xml.push_str("<Hangup/>"),
+            Verb::StartRecording { callback } => xml.push_str(&format!(
+                r#"<Start><Recording channels="dual" recordingStatusCallback="{}" recordingStatusCallbackMethod="POST" recordingStatusCallbackEvent="in-progress completed absent"/></Start>"#,
+                escape(callback)
+            )),
         }
     }
     xml.push_str("</Response>");
@@ -75,7 +84,7 @@ mod tests {
         let xml = response(&[
             Verb::Say {
                 language: Language::Ja,
-                text: crate::carriers::hold_message(Language::Ja),
+                text: "おつなぎしますので、少々お待ちください。",
             },
             Verb::Redirect {
                 url: "https://x.test/a?b=1&c=<2>",
