@@ -919,6 +919,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         .end_call(EndCallRequest {
                             id,
                             reason: String::new(),
+                            ..Default::default()
                         })
                         .await
                         .unwrap_err(),
@@ -1163,7 +1164,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 32);
+    assert_eq!(tried, 34);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

@@ -580,6 +580,66 @@ async fn a_machine_on_a_campaign_call_is_voicemail_hung_up_and_never_given_an_ag
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_campaign_leaves_its_voicemail_message_after_the_beep() {
+    let twilio = FakeTwilio::start().await;
+    let fleet = fleet_on(&twilio, &[("DIALER_TICK_MS", "100")]).await;
+    let edge = fleet.fleet.edge.to_string();
+    available_agent(&fleet, "Ada").await;
+    let (code, body) = problem(fleet.post("/api/communications/campaigns").json(&json!({
+        "name": "Too long", "voicemail_message": "a".repeat(501),
+    })))
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("voicemail_message"), "{body}");
+
+    let message = "Hi, it's Acme & Co. about <your renewal>: please call us back.";
+    let settings = json!({ "name": "Message", "voicemail_message": message });
+    let campaign = campaign_calling_with(&fleet, settings, "+14155550177").await;
+    let shown = json_of(fleet.get(&format!("/api/communications/campaigns/{campaign}"))).await;
+    assert_eq!(shown["voicemail_message"], message);
+    let (sid, placed) = twilio.placed("+14155550177").await;
+    let machine_url = placed.one("AsyncAmdStatusCallback");
+    let call_id = machine_url.rsplit('/').nth(1).unwrap().to_owned();
+    call_until(&fleet, &call_id, |c| c["carrier_call_id"] == sid.as_str()).await;
+    twilio.set_status(&sid, "in-progress");
+    status(&twilio, &fleet, &placed, &sid, "in-progress").await;
+    let verdict = [
+        ("AccountSid", fake_twilio::ACCOUNT_SID),
+        ("AnsweredBy", "machine_end_beep"),
+        ("CallSid", sid.as_str()),
+    ];
+    assert_eq!(
+        twilio.send(&edge, machine_url, &verdict).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // The line is given the message (escaped), then hung up, in one request: not hung up first.
+    let updates = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
+    assert!(updates[0].all("Status").is_empty(), "{:?}", updates[0].form);
+    assert_eq!(
+        updates[0].one("Twiml"),
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Say language="en-US">Hi, it&apos;s Acme &amp; Co. about &lt;your renewal&gt;: please call us back.</Say><Hangup/></Response>"#
+    );
+    // Twilio hangs up once it was said: voicemail, as without a message.
+    status(&twilio, &fleet, &placed, &sid, "completed").await;
+    let contact = until(
+        PATIENCE,
+        || only_contact(&fleet, &campaign),
+        |c| c["last_outcome"] != Value::Null,
+    )
+    .await;
+    assert_eq!(contact["last_outcome"], "voicemail", "{contact}");
+    // Said once: the dialer's ticks until the outcome found the call ended.
+    assert_eq!(
+        twilio
+            .wait_for(&format!("/Calls/{sid}.json"), 1)
+            .await
+            .len(),
+        1
+    );
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_campaign_call_the_dialer_abandons_is_hung_up_at_twilio() {
     let twilio = FakeTwilio::start().await;
     let fleet = fleet_on(

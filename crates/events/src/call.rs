@@ -235,6 +235,15 @@ impl MachineVerdict {
     pub fn is_machine(self) -> bool {
         !matches!(self, Self::Human | Self::Unknown)
     }
+
+    /// A machine whose greeting ended (at its beep, or in silence): what is said now is
+    /// recorded as a voicemail.
+    pub fn is_greeting_over(self) -> bool {
+        matches!(
+            self,
+            Self::MachineEndBeep | Self::MachineEndSilence | Self::MachineEndOther
+        )
+    }
 }
 
 /// How an answered call ended: always `completed` (the reason says who hung up).

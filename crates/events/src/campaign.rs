@@ -279,6 +279,11 @@ pub struct Settings {
     /// Whether its calls are recorded; absent: as `ENABLE_RECORDING` says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<crate::call::RecordingPolicy>,
+    /// Spoken to an answering machine after its beep, in the contact's language, before the
+    /// call is hung up; absent: machines are hung up on without a message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 500))]
+    pub voicemail_message: Option<String>,
 }
 
 impl Settings {
@@ -295,6 +300,7 @@ impl Settings {
             do_not_call_lists: Vec::new(),
             trigger: None,
             recording: None,
+            voicemail_message: None,
         }
     }
 }

@@ -461,8 +461,8 @@ async fn create_call(
     Ok((StatusCode::CREATED, created).into_response())
 }
 
-/// `Url=` redirects a live call to new instructions; `Status=canceled` ends a queued or ringing
-/// call and leaves one in progress alone; `Status=completed` ends any call.
+/// `Url=` or `Twiml=` redirects a live call to new instructions; `Status=canceled` ends a queued
+/// or ringing call and leaves one in progress alone; `Status=completed` ends any call.
 async fn update_call(
     State(inner): State<Arc<Mutex<Inner>>>,
     Path((account, resource)): Path<(String, String)>,
@@ -501,8 +501,15 @@ async fn update_call(
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.to_owned())
     };
-    // A redirect: new instructions for a live call.
-    if field("Url").is_some() {
+    // A redirect: new instructions for a live call, at a URL or given (at most 4000 characters).
+    if field("Twiml").is_some_and(|twiml| twiml.chars().count() > 4000) {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21230,
+            "Twiml is longer than 4000 characters",
+        ));
+    }
+    if field("Url").is_some() || field("Twiml").is_some() {
         return match current.as_str() {
             "queued" | "ringing" | "in-progress" => {
                 Ok(axum::Json(call_resource(&sid, &current)).into_response())

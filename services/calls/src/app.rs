@@ -17,11 +17,12 @@ use tracing::{debug, error, warn};
 use uuid::Uuid;
 
 use crate::domain::{
-    self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, Progress, RecordingAction,
-    RecordingPolicy,
+    self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, MachineVerdict, Progress,
+    RecordingAction, RecordingPolicy,
 };
 use crate::telephony::{
-    DialRequest, HangUp, ProgressReport, Providers, RecordingRequest, Telephony, TelephonyError,
+    DialRequest, HangUp, ProgressReport, Providers, RecordingRequest, Spoken, Telephony,
+    TelephonyError,
 };
 use crate::view::{self, CallView};
 use futures::future::BoxFuture;
@@ -150,8 +151,28 @@ impl Calls {
         call_id: Uuid,
         command: impl Fn() -> Command,
     ) -> Result<CallView, ApiError> {
+        self.finish_saying(identity, call_id, None, command).await
+    }
+
+    /// [`Calls::finish`], with `voicemail` spoken first to the answering machine that took the
+    /// call once its greeting ended (anyone else is hung up on without it).
+    pub async fn finish_saying(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        voicemail: Option<String>,
+        command: impl Fn() -> Command,
+    ) -> Result<CallView, ApiError> {
         let view = self.execute(identity, call_id, command).await?;
-        self.hang_up_line(&view.call);
+        let after_the_beep = view
+            .call
+            .answered_by
+            .is_some_and(MachineVerdict::is_greeting_over);
+        let message = voicemail.filter(|_| after_the_beep).map(|text| Spoken {
+            text,
+            language: view.call.language,
+        });
+        self.hang_up_line_saying(&view.call, message);
         Ok(view)
     }
 
@@ -188,6 +209,7 @@ impl Calls {
                 call_id,
                 leg: Some(stray.clone()),
                 answered: true,
+                message: None,
             };
             let telephony = self.telephony.for_line(Some(stray)).clone();
             Self::on_the_line(telephony, call_id, "hang_up", move |telephony| {
@@ -222,10 +244,15 @@ impl Calls {
 
     /// Hangs up the call's line at the carrier (see [`Self::on_the_line`]).
     fn hang_up_line(&self, call: &Call) {
+        self.hang_up_line_saying(call, None);
+    }
+
+    fn hang_up_line_saying(&self, call: &Call, message: Option<Spoken>) {
         let line = HangUp {
             call_id: call.id,
             leg: call.carrier.clone(),
             answered: call.answered_at.is_some(),
+            message,
         };
         let telephony = self.telephony.for_line(line.leg.as_ref()).clone();
         Self::on_the_line(telephony, call.id, "hang_up", move |telephony| {

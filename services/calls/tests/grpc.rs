@@ -306,6 +306,7 @@ async fn hanging_up_updates_and_bad_input_are_answered_precisely_and_append_noth
         .end_call(v1::EndCallRequest {
             id: call.id.clone(),
             reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -334,6 +335,7 @@ async fn hanging_up_updates_and_bad_input_are_answered_precisely_and_append_noth
         .end_call(v1::EndCallRequest {
             id: call.id.clone(),
             reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -382,7 +384,8 @@ async fn hanging_up_updates_and_bad_input_are_answered_precisely_and_append_noth
         client
             .end_call(v1::EndCallRequest {
                 id: unknown,
-                reason: String::new()
+                reason: String::new(),
+                ..Default::default()
             })
             .await
             .unwrap_err()
@@ -436,6 +439,7 @@ async fn another_organization_cannot_see_or_touch_a_call_and_anonymous_callers_a
         .end_call(v1::EndCallRequest {
             id: call.id.clone(),
             reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -550,6 +554,7 @@ async fn agents_reach_only_their_own_calls() {
         .end_call(v1::EndCallRequest {
             id: theirs.id.clone(),
             reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap_err()
@@ -584,6 +589,7 @@ async fn agents_reach_only_their_own_calls() {
         .end_call(v1::EndCallRequest {
             id: mine.id,
             reason: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap();

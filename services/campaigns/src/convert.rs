@@ -45,6 +45,11 @@ pub fn settings(
     {
         settings.language = language;
     }
+    match patch.voicemail_message.as_deref() {
+        None => {}
+        Some("") => settings.voicemail_message = None,
+        Some(message) => settings.voicemail_message = Some(message.to_owned()),
+    }
     match patch.recording.as_deref() {
         None => {}
         Some("") => settings.recording = None,
@@ -202,6 +207,7 @@ pub fn campaign(view: &CampaignView, counts: Counts) -> v1::Campaign {
             .recording
             .map(|policy| policy.as_str().to_owned())
             .unwrap_or_default(),
+        voicemail_message: settings.voicemail_message.clone().unwrap_or_default(),
         status: campaign.status.as_str().to_owned(),
         created_at: Some(to_timestamp(campaign.created_at)),
         updated_at: Some(to_timestamp(campaign.updated_at)),

@@ -298,7 +298,7 @@ impl Dialer {
             };
             if current.machine {
                 tx.commit().await.map_err(api_error)?;
-                self.hang_up_machine(org, call.call_id).await?;
+                self.hang_up_machine(org, campaign, call.call_id).await?;
                 continue;
             }
             if current.awaiting_verdict {
@@ -346,10 +346,17 @@ impl Dialer {
 
     /// Ends a call with `reason`; a call that ended meanwhile (the callee hung up first) is
     /// ended already.
-    async fn end_call(&self, org: &str, call_id: Uuid, reason: &str) -> Result<(), ApiError> {
+    async fn end_call(
+        &self,
+        org: &str,
+        call_id: Uuid,
+        reason: &str,
+        voicemail: Option<&str>,
+    ) -> Result<(), ApiError> {
         let request = v1::EndCallRequest {
             id: call_id.to_string(),
             reason: reason.into(),
+            message: voicemail.unwrap_or_default().into(),
         };
         match self
             .calls
@@ -364,9 +371,16 @@ impl Dialer {
         }
     }
 
-    /// Ends a call an answering machine took; its end counts as voicemail, not abandoned.
-    async fn hang_up_machine(&self, org: &str, call_id: Uuid) -> Result<(), ApiError> {
-        self.end_call(org, call_id, "an answering machine answered")
+    /// Ends a call an answering machine took, leaving the campaign's voicemail message after
+    /// the beep if it has one; its end counts as voicemail, not abandoned.
+    async fn hang_up_machine(
+        &self,
+        org: &str,
+        campaign: &Campaign,
+        call_id: Uuid,
+    ) -> Result<(), ApiError> {
+        let voicemail = campaign.settings.voicemail_message.as_deref();
+        self.end_call(org, call_id, "an answering machine answered", voicemail)
             .await
     }
 
@@ -381,7 +395,7 @@ impl Dialer {
         campaigns::mark_call(&mut tx, call_id, None, None, true).await?;
         tx.commit().await.map_err(api_error)?;
         if let Err(error) = self
-            .end_call(org, call_id, "abandoned: no agent was free")
+            .end_call(org, call_id, "abandoned: no agent was free", None)
             .await
         {
             tracing::warn!(call = %call_id, error = %error.message, "ending an abandoned call failed");

@@ -28,6 +28,8 @@ use crate::view::{CallView, Cursor, ListFilter};
 
 const MAX_IDEMPOTENCY_KEY: usize = 128;
 const MAX_REASON: usize = 500;
+/// What an answering machine hears after its beep (a campaign's `voicemail_message`).
+const MAX_VOICEMAIL: usize = 500;
 
 pub struct CallsGrpc {
     calls: Calls,
@@ -529,9 +531,11 @@ impl CallsService for CallsGrpc {
                 req.reason
             };
             check_text("reason", &reason, MAX_REASON).map_err(ApiError::from)?;
+            check_text("message", &req.message, MAX_VOICEMAIL).map_err(ApiError::from)?;
+            let voicemail = Some(req.message).filter(|m| !m.trim().is_empty());
             let view = self
                 .calls
-                .finish(&identity, id, || Command::End {
+                .finish_saying(&identity, id, voicemail, || Command::End {
                     reason: reason.clone(),
                     at: Utc::now(),
                 })

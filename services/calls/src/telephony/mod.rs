@@ -37,13 +37,22 @@ pub struct DialRequest {
     pub record: bool,
 }
 
-/// A line to hang up: the call, the carrier's leg when the carrier has named it, and whether it
-/// was answered as far as we know.
+/// A line to hang up: the call, the carrier's leg when the carrier has named it, whether it
+/// was answered as far as we know, and what the far end hears first, if anything.
 #[derive(Debug, Clone)]
 pub struct HangUp {
     pub call_id: Uuid,
     pub leg: Option<CarrierLeg>,
     pub answered: bool,
+    /// Spoken on an answered line before it is hung up (a voicemail after the beep).
+    pub message: Option<Spoken>,
+}
+
+/// Text the carrier speaks, in a language.
+#[derive(Debug, Clone)]
+pub struct Spoken {
+    pub text: String,
+    pub language: comms_proto::Language,
 }
 
 /// A change to the recording of a call's line.

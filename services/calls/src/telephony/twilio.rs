@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use comms_runtime::carriers::twiml::{self, Verb};
 pub use comms_runtime::carriers::{TwilioConfig, is_sid};
 use futures::future::BoxFuture;
 use serde_json::Value;
@@ -218,12 +219,24 @@ impl Telephony for TwilioTelephony {
 
     /// `Status=canceled` for a call never answered (it cannot end an answered one by mistake),
     /// then `completed` if Twilio says the call was answered meanwhile; `completed` for an
-    /// answered call.
+    /// answered call. With a message, an answered call is given TwiML instead (`Twiml=`): the
+    /// message, then `<Hangup/>`.
     fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>> {
         Box::pin(async move {
             // A call Twilio has not named yet is hung up when its SID arrives.
             let Some(leg) = &line.leg else { return Ok(()) };
             let url = self.call_url(leg)?;
+            if let (true, Some(message)) = (line.answered, &line.message) {
+                let said = twiml::response(&[
+                    Verb::Say {
+                        language: message.language,
+                        text: &message.text,
+                    },
+                    Verb::Hangup,
+                ]);
+                self.post_form(url, &[("Twiml", said.as_str())]).await?;
+                return Ok(());
+            }
             if !line.answered {
                 let call = self
                     .post_form(url.clone(), &[("Status", "canceled")])

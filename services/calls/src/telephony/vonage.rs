@@ -13,6 +13,7 @@ use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 
 pub use comms_runtime::carriers::VonageConfig;
+use comms_runtime::carriers::{Dialect, locale};
 
 use super::{
     Carrier, CarrierLeg, DialRequest, HangUp, Progress, RecordingRequest, Telephony,
@@ -195,12 +196,28 @@ impl Telephony for VonageTelephony {
         Box::pin(async move { self.create_call(&request).await.map(Some) })
     }
 
-    /// `{"action": "hangup"}` ends a call in any state.
+    /// `{"action": "hangup"}` ends a call in any state. With a message, an answered call is
+    /// transferred to an NCCO that speaks it instead; the call ends with the NCCO.
     fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>> {
         Box::pin(async move {
             // A call Vonage has not named yet is hung up when its uuid arrives.
             let Some(leg) = &line.leg else { return Ok(()) };
             let url = self.call_url(leg)?;
+            if let (true, Some(message)) = (line.answered, &line.message) {
+                let talk = json!({
+                    "action": "transfer",
+                    "destination": {
+                        "type": "ncco",
+                        "ncco": [{
+                            "action": "talk",
+                            "text": message.text,
+                            "language": locale(message.language, Dialect::Vonage),
+                        }],
+                    },
+                });
+                self.send(self.http.put(url).json(&talk)).await?;
+                return Ok(());
+            }
             let hangup = json!({ "action": "hangup" });
             self.send(self.http.put(url).json(&hangup)).await?;
             Ok(())

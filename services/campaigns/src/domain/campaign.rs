@@ -56,14 +56,28 @@ impl Status {
     }
 }
 
+/// What an answering machine hears after its beep: short enough to be heard out.
+const MAX_VOICEMAIL_MESSAGE: usize = 500;
+
 /// Whether the settings may be a campaign's: named, a valid window and retry policy, an abandon
-/// cap within the legal one, list names that are list names, a trigger we can follow.
+/// cap within the legal one, list names that are list names, a trigger we can follow, a
+/// voicemail message that can be spoken.
 pub fn validate(settings: &Settings) -> Result<(), DomainError> {
     let name = settings.name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(invalid(
             "name",
             "a campaign needs a name of 1 to 200 characters, no control characters",
+        ));
+    }
+    if let Some(message) = &settings.voicemail_message
+        && (message.trim().is_empty()
+            || message.chars().count() > MAX_VOICEMAIL_MESSAGE
+            || message.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "voicemail_message",
+            format!("a message of 1 to {MAX_VOICEMAIL_MESSAGE} characters, no control characters"),
         ));
     }
     super::window::validate(&settings.window)?;

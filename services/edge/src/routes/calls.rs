@@ -396,6 +396,7 @@ pub async fn end(
     let request = v1::EndCallRequest {
         id,
         reason: params.reason.unwrap_or_default(),
+        ..Default::default()
     };
     let call = state.calls.clone().end_call(caller.grpc(request)?).await?;
     Ok(axum::Json(call.into_inner().into()))

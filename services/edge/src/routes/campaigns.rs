@@ -122,6 +122,16 @@ pub struct CampaignSettings {
     #[serde(default, deserialize_with = "crate::json::nullable")]
     #[schema(value_type = Option<String>, pattern = "^(never|on_demand|always)$")]
     pub recording: Option<Option<String>>,
+    /// Spoken to an answering machine after its beep, in the contact's language, before the
+    /// call is hung up; `null` or empty: machines are hung up on without a message.
+    #[serde(default, deserialize_with = "crate::json::nullable")]
+    #[schema(
+        value_type = Option<String>,
+        max_length = 500,
+        pattern = r"^$|^(?=.*\S)[^\u0000-\u001F\u007F-\u009F]*$",
+        example = "Hello, this is Acme about your renewal. Please call us back on 0800 123 456."
+    )]
+    pub voicemail_message: Option<Option<String>>,
 }
 
 /// The create body: [`CampaignSettings`] with `name` required and not null (in the document
@@ -154,6 +164,7 @@ impl CampaignSettings {
             dialing_mode: self.dialing_mode,
             caller_id: self.caller_id.map(Option::unwrap_or_default),
             recording: self.recording.map(Option::unwrap_or_default),
+            voicemail_message: self.voicemail_message.map(Option::unwrap_or_default),
             language: self.language,
             window: self.window.map(|w| v1::CallingWindow {
                 start: w.start,
@@ -209,6 +220,8 @@ pub struct Campaign {
     pub trigger: Option<Trigger>,
     /// never, on_demand or always; absent: as `ENABLE_RECORDING` says.
     pub recording: Option<String>,
+    /// What answering machines hear after the beep; absent: none.
+    pub voicemail_message: Option<String>,
     /// draft, running, paused, completed or canceled.
     pub status: String,
     pub created_at: Option<DateTime<Utc>>,
@@ -262,6 +275,7 @@ impl From<v1::Campaign> for Campaign {
                 action: t.action,
             }),
             recording: non_empty(c.recording),
+            voicemail_message: non_empty(c.voicemail_message),
             status: c.status,
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),
