@@ -386,7 +386,7 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
             "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()), "password": PASSWORD, "role": "agent"
         }),
         ("put", "/api/communications/credentials/twilio") => {
-            json!({ "account_sid": "AC-intruder", "auth_token": "intruder-token" })
+            json!({ "account_sid": "AC0000000000000000000000000000beef", "auth_token": "intruder-token" })
         }
         ("put", "/api/communications/credentials/vonage") => {
             json!({ "api_key": "intruder", "api_secret": "intruder-secret" })
@@ -514,7 +514,9 @@ impl Other {
             "put",
             "/api/communications/credentials/twilio",
             &session,
-            Some(json!({ "account_sid": "AC-beta", "auth_token": "beta-token" })),
+            Some(
+                json!({ "account_sid": "AC0000000000000000000000000000be7a", "auth_token": "beta-token" }),
+            ),
         );
         assert_eq!(credentials.send().await.unwrap().status(), StatusCode::OK);
         let team = json_of(send(
@@ -1505,11 +1507,9 @@ async fn platform_mode_believes_only_the_gateways_signed_headers() {
 async fn credentials_are_write_only_and_api_keys_work_until_revoked() {
     let fleet = Fleet::start("600000").await;
     let token = "twilio-secret-auth-token-123";
-    let stored = json_of(
-        fleet
-            .put("/api/communications/credentials/twilio")
-            .json(&json!({ "account_sid": "AC0001", "auth_token": token })),
-    )
+    let stored = json_of(fleet.put("/api/communications/credentials/twilio").json(
+        &json!({ "account_sid": "AC0000000000000000000000000000a001", "auth_token": token }),
+    ))
     .await;
     assert_eq!(stored["fields"], json!(["account_sid", "auth_token"]));
     let listed = fleet
@@ -1521,7 +1521,9 @@ async fn credentials_are_write_only_and_api_keys_work_until_revoked() {
         .await
         .unwrap();
     assert!(
-        listed.contains("twilio") && !listed.contains(token) && !listed.contains("AC0001"),
+        listed.contains("twilio")
+            && !listed.contains(token)
+            && !listed.contains("AC0000000000000000000000000000a001"),
         "{listed}"
     );
     let sealed: Vec<u8> = sqlx::query_scalar("SELECT sealed FROM provider_credentials")
@@ -1545,6 +1547,17 @@ async fn credentials_are_write_only_and_api_keys_work_until_revoked() {
     assert_eq!(
         (status, fields(&p)),
         (StatusCode::BAD_REQUEST, vec!["token"])
+    );
+    // The SID goes into the paths of Twilio's API: only a SID is stored.
+    let (status, p) = problem(
+        fleet
+            .put("/api/communications/credentials/twilio")
+            .json(&json!({ "account_sid": "AC01/../../Accounts/x", "auth_token": "x" })),
+    )
+    .await;
+    assert_eq!(
+        (status, fields(&p)),
+        (StatusCode::BAD_REQUEST, vec!["account_sid"])
     );
     let (status, _) = problem(
         fleet

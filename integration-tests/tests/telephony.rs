@@ -7,7 +7,8 @@
 //! machines. Calls to the organization's numbers: `telephony/inbound.rs`; agents' softphone
 //! tokens: `telephony/softphones.rs`; failover between carriers and pacing:
 //! `telephony/failover.rs`; Vonage's machine detection: `telephony/vonage_machines.rs`;
-//! recordings: `telephony/recording.rs`.
+//! recordings: `telephony/recording.rs`; organizations' own Twilio accounts:
+//! `telephony/own_accounts.rs`.
 
 #[path = "telephony/failover.rs"]
 mod failover;
@@ -17,6 +18,8 @@ mod fake_twilio;
 mod fake_vonage;
 #[path = "telephony/inbound.rs"]
 mod inbound;
+#[path = "telephony/own_accounts.rs"]
+mod own_accounts;
 #[path = "telephony/recording.rs"]
 mod recording;
 #[path = "telephony/softphones.rs"]

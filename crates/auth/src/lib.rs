@@ -1,9 +1,11 @@
 //! Identity and its proof, for the edge and every service: Ed25519 JWTs with rotating keys and a
 //! JWKS, the Ocelot gateway's headers in platform mode, the one permission table,
-//! service-to-service tokens in gRPC metadata, secrets sealed at rest, and webhook signatures.
+//! service-to-service tokens in gRPC metadata, secrets sealed at rest (and organizations' provider
+//! credentials among them), and webhook signatures.
 
 pub mod carriers;
 pub mod config;
+pub mod credentials;
 pub mod identity;
 pub mod keys;
 pub mod permissions;

@@ -21,6 +21,22 @@ impl std::fmt::Debug for Sealer {
 }
 
 impl Sealer {
+    /// From `COMMS_ENCRYPTION_KEY`, `None` when it is unset or empty; a malformed key stops
+    /// start-up naming the variable (never its value).
+    pub fn from_env(
+        env: &comms_runtime::Env,
+    ) -> Result<Option<std::sync::Arc<Self>>, comms_runtime::ConfigError> {
+        let Some(key) = env.get("COMMS_ENCRYPTION_KEY").filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        let sealer = Self::from_encoded(key).map_err(|reason| comms_runtime::ConfigError {
+            variable: "COMMS_ENCRYPTION_KEY".into(),
+            value: "<redacted>".into(),
+            reason,
+        })?;
+        Ok(Some(std::sync::Arc::new(sealer)))
+    }
+
     /// From the 32-byte key, given as base64 (44 characters) or hex (64 characters).
     pub fn from_encoded(encoded: &str) -> Result<Self, String> {
         let encoded = encoded.trim();

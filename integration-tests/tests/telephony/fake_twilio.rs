@@ -23,6 +23,9 @@ use serde_json::{Value, json};
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const AUTH_TOKEN: &str = "f00dbabe0123456789abcdef01234567";
 pub const PHONE_NUMBER: &str = "+14155550111";
+/// A second account on the same Twilio: an organization's own.
+pub const OWN_ACCOUNT_SID: &str = "ACfeedface0123456789abcdef01234567";
+pub const OWN_AUTH_TOKEN: &str = "0ddba11feedface0123456789abcdef0";
 /// The edge's address as Twilio knows it; the fake sends to the real one and signs this.
 pub const PUBLIC_BASE_URL: &str = "https://comms.example.test";
 
@@ -149,6 +152,15 @@ impl FakeTwilio {
         self.inner.lock().unwrap().rotated = true;
     }
 
+    /// A finished recording (of a call this test made up): its RecordingSid; its media is
+    /// `audio`.
+    pub fn record(&self, audio: &[u8]) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        let sid = inner.new_recording_sid();
+        inner.recordings.insert(sid.clone(), audio.to_vec());
+        sid
+    }
+
     /// The current recording of the call `call_sid` finished (the call ended, or it was
     /// stopped): its media is `audio`. Its RecordingSid.
     pub fn finish_recording(&self, call_sid: &str, audio: &[u8]) -> String {
@@ -265,7 +277,18 @@ impl FakeTwilio {
     /// Sends a callback to `url` (one the fleet gave, under [`PUBLIC_BASE_URL`]) at the edge
     /// `edge` (host:port), signed as Twilio signs it, by twilio-python.
     pub async fn send(&self, edge: &str, url: &str, params: &[(&str, &str)]) -> reqwest::Response {
-        let signature = python_signature(AUTH_TOKEN, url, params).await;
+        self.send_as(AUTH_TOKEN, edge, url, params).await
+    }
+
+    /// [`Self::send`] for the account whose auth token is `token`.
+    pub async fn send_as(
+        &self,
+        token: &str,
+        edge: &str,
+        url: &str,
+        params: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let signature = python_signature(token, url, params).await;
         self.send_signed(edge, url, params, &signature).await
     }
 
@@ -363,14 +386,19 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> TwilioError {
     }
 }
 
-/// HTTP Basic with the account SID and its auth token, or Twilio's 20003.
+/// HTTP Basic with the account SID of the path and its auth token, or Twilio's 20003.
 fn authenticated(headers: &HeaderMap, account: &str) -> Result<(), TwilioError> {
+    let token = match account {
+        ACCOUNT_SID => AUTH_TOKEN,
+        OWN_ACCOUNT_SID => OWN_AUTH_TOKEN,
+        _ => "",
+    };
     let expected = format!(
         "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"))
+        base64::engine::general_purpose::STANDARD.encode(format!("{account}:{token}"))
     );
     let given = headers.get("authorization").and_then(|v| v.to_str().ok());
-    if account != ACCOUNT_SID || given != Some(expected.as_str()) {
+    if token.is_empty() || given != Some(expected.as_str()) {
         return Err(twilio_error(
             StatusCode::UNAUTHORIZED,
             20003,
@@ -704,6 +732,12 @@ async fn fetch_recording(
     headers: HeaderMap,
 ) -> Result<Response, TwilioError> {
     authenticated(&headers, &account)?;
+    inner.lock().unwrap().received.push(Received {
+        path: format!("/2010-04-01/Accounts/{account}/Recordings/{file}"),
+        form: vec![],
+        sid: None,
+        at: std::time::Instant::now(),
+    });
     let not_found = || {
         twilio_error(
             StatusCode::NOT_FOUND,

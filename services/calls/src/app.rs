@@ -2,7 +2,6 @@
 //! update the read model in one unit of work (`in_transaction!`), retried when a concurrent
 //! change wins.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -172,7 +171,7 @@ impl Calls {
             text,
             language: view.call.language,
         });
-        self.hang_up_line_saying(&view.call, message);
+        self.hang_up_line_saying(&identity.org_id, &view.call, message);
         Ok(view)
     }
 
@@ -211,16 +210,20 @@ impl Calls {
                 answered: true,
                 message: None,
             };
-            let telephony = self.telephony.for_line(Some(stray)).clone();
-            Self::on_the_line(telephony, call_id, "hang_up", move |telephony| {
-                telephony.hang_up(line.clone())
-            });
+            let org = &identity.org_id;
+            self.on_the_line(
+                org,
+                Some(stray.clone()),
+                call_id,
+                "hang_up",
+                move |telephony| telephony.hang_up(line.clone()),
+            );
         }
         let (view, events) = decided?;
         let placed_too_late =
             view.call.status.is_final() && events.iter().any(|e| matches!(e, CallEvent::Placed(_)));
         if placed_too_late {
-            self.hang_up_line(&view.call);
+            self.hang_up_line(&identity.org_id, &view.call);
         }
         Ok((view, !events.is_empty()))
     }
@@ -228,8 +231,11 @@ impl Calls {
     /// Where the carrier says a call stands whose reports stopped; `None` when it cannot say.
     pub async fn reconcile(&self, identity: &Identity, call: &Call) -> Option<CallView> {
         let leg = call.carrier.clone()?;
-        let telephony = self.telephony.for_line(Some(&leg));
-        match telephony.fetch(leg.clone()).await {
+        let fetched = match self.telephony.line(&identity.org_id, Some(&leg)).await {
+            Ok(telephony) => telephony.fetch(leg.clone()).await,
+            Err(error) => Err(error),
+        };
+        match fetched {
             Ok(progress) => self
                 .report(identity, call.id, Some(leg), None, progress, Utc::now())
                 .await
@@ -242,22 +248,25 @@ impl Calls {
         }
     }
 
-    /// Hangs up the call's line at the carrier (see [`Self::on_the_line`]).
-    fn hang_up_line(&self, call: &Call) {
-        self.hang_up_line_saying(call, None);
+    /// Hangs up `org`'s call's line at the carrier (see [`Self::on_the_line`]).
+    fn hang_up_line(&self, org: &str, call: &Call) {
+        self.hang_up_line_saying(org, call, None);
     }
 
-    fn hang_up_line_saying(&self, call: &Call, message: Option<Spoken>) {
+    fn hang_up_line_saying(&self, org: &str, call: &Call, message: Option<Spoken>) {
         let line = HangUp {
             call_id: call.id,
             leg: call.carrier.clone(),
             answered: call.answered_at.is_some(),
             message,
         };
-        let telephony = self.telephony.for_line(line.leg.as_ref()).clone();
-        Self::on_the_line(telephony, call.id, "hang_up", move |telephony| {
-            telephony.hang_up(line.clone())
-        });
+        self.on_the_line(
+            org,
+            line.leg.clone(),
+            call.id,
+            "hang_up",
+            move |telephony| telephony.hang_up(line.clone()),
+        );
     }
 
     /// Records the agent routing connected to the call; a call already answered on a carrier's
@@ -279,31 +288,44 @@ impl Calls {
             (events.is_empty(), call.status, call.carrier.clone())
         {
             let org = identity.org_id.clone();
-            let telephony = self.telephony.for_line(Some(&leg)).clone();
-            Self::on_the_line(telephony, call.id, "redirect", move |telephony| {
-                telephony.redirect(&org, call_id, leg.clone())
-            });
+            let line = Some(leg.clone());
+            self.on_the_line(
+                &identity.org_id,
+                line,
+                call.id,
+                "redirect",
+                move |telephony| telephony.redirect(&org, call_id, leg.clone()),
+            );
         }
         Ok(view)
     }
 
-    /// A request about a call's line, sent in the background: retried while the carrier is
-    /// unavailable (after 0.25, 1 and 4 s), then reported (an error in the log and
+    /// A request about `org`'s line `leg` of a call, sent in the background to the carrier that
+    /// carries it (on the organization's own account where it stored one): retried while the
+    /// carrier is unavailable (after 0.25, 1 and 4 s), then reported (an error in the log and
     /// `comms_telephony_failures_total{carrier, request}`), never dropped silently.
-    fn on_the_line<F>(telephony: Arc<dyn Telephony>, call_id: Uuid, request: &'static str, send: F)
-    where
+    fn on_the_line<F>(
+        &self,
+        org: &str,
+        leg: Option<CarrierLeg>,
+        call_id: Uuid,
+        request: &'static str,
+        send: F,
+    ) where
         F: Fn(&dyn Telephony) -> BoxFuture<'_, Result<(), TelephonyError>> + Send + 'static,
     {
         let span = tracing::info_span!("carrier_request", %call_id, request);
+        let (providers, org) = (self.telephony.clone(), org.to_owned());
         tokio::spawn(
             async move {
-                let carrier = telephony.carrier().as_str();
+                let carrier = providers.for_line(leg.as_ref()).carrier().as_str();
                 let mut pauses = LINE_REQUEST_PAUSES.iter();
                 loop {
-                    let error = match send(telephony.as_ref()).await {
-                        Ok(()) => return,
-                        Err(error) => error,
+                    let sent = match providers.line(&org, leg.as_ref()).await {
+                        Ok(telephony) => send(telephony.as_ref()).await,
+                        Err(error) => Err(error),
                     };
+                    let Err(error) = sent else { return };
                     match pauses.next() {
                         Some(pause) if error.is_retryable() => {
                             warn!(%error, "the carrier did not take the request; trying again");
@@ -444,7 +466,9 @@ impl Calls {
             action,
         };
         self.telephony
-            .for_line(Some(&leg))
+            .line(&identity.org_id, Some(&leg))
+            .await
+            .map_err(carrier_error)?
             .record(request)
             .await
             .map_err(carrier_error)?;
@@ -467,7 +491,9 @@ impl Calls {
             .recording
             .ok_or_else(|| ApiError::not_found("recording of call", &call_id.to_string()))?;
         self.telephony
-            .for_carrier(recording.carrier)
+            .carrier(&identity.org_id, recording.carrier)
+            .await
+            .map_err(carrier_error)?
             .delete_recording(recording.id)
             .await
             .map_err(carrier_error)?;

@@ -35,8 +35,12 @@ pub struct Config {
     pub telephony: TelephonyConfig,
     /// The carrier dials fail over to, if any.
     pub failover: Option<TelephonyConfig>,
-    /// `ENABLE_RECORDING`: carriers record every call they carry (default false).
+    /// `ENABLE_RECORDING`: calls whose campaign or number sets no recording policy are
+    /// recorded from the answer (default false: on demand).
     pub record_calls: bool,
+    /// `COMMS_ENCRYPTION_KEY`, which opens the accounts organizations stored (as the edge
+    /// sealed them); without it, every call is carried on the fleet's own accounts.
+    pub encryption_key: Option<std::sync::Arc<comms_auth::secrets::Sealer>>,
     pub watchdog: WatchdogConfig,
     /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
     pub queue: String,
@@ -53,6 +57,7 @@ impl Config {
             common: Common::from_env(env)?,
             failover: TelephonyConfig::failover_from_env(env, &telephony)?,
             record_calls: env.bool("ENABLE_RECORDING", false)?,
+            encryption_key: comms_auth::secrets::Sealer::from_env(env)?,
             telephony,
             watchdog: WatchdogConfig::from_env(env)?,
             queue: env.string("CALLS_QUEUE", "comms.calls"),
@@ -103,7 +108,13 @@ pub async fn run(
         failover = secondary.as_ref().map(|s| s.carrier().as_str()),
         "calls are carried by this provider"
     );
-    let telephony = telephony::Providers::new(primary, secondary, sink);
+    let mut telephony = telephony::Providers::new(primary, secondary, sink);
+    if let Some(sealer) = config.encryption_key {
+        telephony = telephony.with_org_accounts(telephony::OrgAccounts {
+            pool: pool.clone(),
+            sealer,
+        });
+    }
     let numbers = numbers::Numbers::new(store.clone());
     let calls = Calls::new(store, telephony, config.record_calls);
     tokio::spawn(calls.clone().follow_progress(reports));

@@ -119,16 +119,7 @@ pub struct Config {
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let encryption_key = match env.get("COMMS_ENCRYPTION_KEY").filter(|k| !k.is_empty()) {
-            Some(key) => Some(Arc::new(Sealer::from_encoded(key).map_err(|reason| {
-                ConfigError {
-                    variable: "COMMS_ENCRYPTION_KEY".into(),
-                    value: "<redacted>".into(),
-                    reason,
-                }
-            })?)),
-            None => None,
-        };
+        let encryption_key = Sealer::from_env(env)?;
         let bcrypt_cost: u32 = env.parse("BCRYPT_COST", 12)?;
         if !(4..=31).contains(&bcrypt_cost) {
             return Err(ConfigError {

@@ -31,6 +31,19 @@ pub struct TwilioConfig {
     pub api_key: Option<TwilioApiKey>,
 }
 
+impl TwilioConfig {
+    /// This configuration on another account (an organization's own): its SID and auth token
+    /// for the fleet's, without the fleet's API key (it belongs to the fleet's account).
+    pub fn on_account(&self, account_sid: &str, auth_token: &str) -> Self {
+        Self {
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            api_key: None,
+            ..self.clone()
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct TwilioApiKey {
     /// `SK` and 32 hexadecimal digits.

@@ -12,11 +12,12 @@ pub mod twilio;
 pub mod vonage;
 
 pub use config::TelephonyConfig;
-pub use providers::Providers;
+pub use providers::{OrgAccounts, Providers};
 pub use simulated::{Outcome, SimulatedTelephony, SimulationConfig};
 pub use twilio::{TwilioConfig, TwilioTelephony};
 pub use vonage::{VonageConfig, VonageTelephony};
 
+use comms_auth::credentials::TwilioAccount;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -192,6 +193,12 @@ pub trait Telephony: Send + Sync + 'static {
 
     /// Deletes a recording the carrier made; one it no longer has is deleted already.
     fn delete_recording(&self, recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>>;
+
+    /// This carrier on an organization's own account, where the carrier has accounts an
+    /// organization can bring (Twilio); `None` for the others.
+    fn on_account(&self, _account: &TwilioAccount) -> Option<std::sync::Arc<dyn Telephony>> {
+        None
+    }
 
     /// Where the carrier says the call stands now, for a call whose reports stopped; `None`
     /// when the call has not moved on (queued, or a provider that keeps no record).

@@ -1,11 +1,14 @@
 //! The providers the fleet's calls are carried by: the primary, and optionally a secondary
 //! carrier a dial fails over to when the primary cannot take it (a 5xx, a 429, no answer).
 //! Each carrier's dials are paced to its calls per second; every later request about a line
-//! goes to the carrier that carries it.
+//! goes to the carrier that carries it. An organization that stored its own Twilio account
+//! (`PUT /credentials/twilio`) has its calls carried on it wherever the fleet's Twilio would
+//! carry them: its credentials take precedence over the environment's.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use comms_auth::secrets::Sealer;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::warn;
@@ -21,6 +24,15 @@ pub struct Providers {
     primary: Paced,
     secondary: Option<Paced>,
     sink: ProgressSink,
+    accounts: Option<OrgAccounts>,
+}
+
+/// Where organizations' own accounts are read: their sealed credentials, opened with
+/// `COMMS_ENCRYPTION_KEY`. Read at each request, so a rotated token takes effect at once.
+#[derive(Clone)]
+pub struct OrgAccounts {
+    pub pool: sqlx::PgPool,
+    pub sealer: Arc<Sealer>,
 }
 
 /// A provider and the next moment it may be asked to dial.
@@ -43,8 +55,13 @@ impl Paced {
         }
     }
 
-    /// Places the call in the provider's next free slot: dials leave at most one per interval.
-    async fn place(&self, request: DialRequest) -> Result<Option<CarrierLeg>, TelephonyError> {
+    /// Places the call with `provider` (this carrier, maybe on an organization's account) in
+    /// the carrier's next free slot: dials leave at most one per interval.
+    async fn place(
+        &self,
+        provider: &Arc<dyn Telephony>,
+        request: DialRequest,
+    ) -> Result<Option<CarrierLeg>, TelephonyError> {
         let slot = {
             let mut next = self.next_dial.lock().await;
             let slot = (*next).max(Instant::now());
@@ -52,7 +69,7 @@ impl Paced {
             slot
         };
         tokio::time::sleep_until(slot).await;
-        self.provider.place(request).await
+        provider.place(request).await
     }
 }
 
@@ -66,7 +83,55 @@ impl Providers {
             primary: Paced::new(primary),
             secondary: secondary.map(Paced::new),
             sink,
+            accounts: None,
         }
+    }
+
+    /// Carries organizations' calls on the accounts they stored, read from `accounts`.
+    pub fn with_org_accounts(mut self, accounts: OrgAccounts) -> Self {
+        self.accounts = Some(accounts);
+        self
+    }
+
+    /// `provider`, on `org`'s own account when it stored one for the carrier.
+    async fn own(
+        &self,
+        org: &str,
+        provider: &Arc<dyn Telephony>,
+    ) -> Result<Arc<dyn Telephony>, TelephonyError> {
+        let (Some(accounts), Carrier::Twilio) = (&self.accounts, provider.carrier()) else {
+            return Ok(provider.clone());
+        };
+        let account =
+            comms_auth::credentials::twilio_account(&accounts.pool, &accounts.sealer, org)
+                .await
+                .map_err(|error| TelephonyError::Unavailable {
+                    carrier: provider.carrier().as_str(),
+                    detail: format!("the organization's own account: {error}"),
+                })?;
+        Ok(account
+            .and_then(|account| provider.on_account(&account))
+            .unwrap_or_else(|| provider.clone()))
+    }
+
+    /// The provider that carries `org`'s line `leg` ([`Self::for_line`]), on the organization's
+    /// own account where it stored one.
+    pub async fn line(
+        &self,
+        org: &str,
+        leg: Option<&CarrierLeg>,
+    ) -> Result<Arc<dyn Telephony>, TelephonyError> {
+        self.own(org, self.for_line(leg)).await
+    }
+
+    /// The provider of `carrier` for `org` ([`Self::for_carrier`]), on its own account where it
+    /// stored one.
+    pub async fn carrier(
+        &self,
+        org: &str,
+        carrier: Carrier,
+    ) -> Result<Arc<dyn Telephony>, TelephonyError> {
+        self.own(org, self.for_carrier(carrier)).await
     }
 
     /// The provider that carries calls unless it fails.
@@ -98,7 +163,11 @@ impl Providers {
         let this = self.clone();
         tokio::spawn(async move {
             let mut failed_over_from = None;
-            let mut placed = this.primary.place(request.clone()).await;
+            let org = request.org_id.clone();
+            let mut placed = match this.own(&org, &this.primary.provider).await {
+                Ok(provider) => this.primary.place(&provider, request.clone()).await,
+                Err(error) => Err(error),
+            };
             if let (Err(error), Some(secondary)) = (&placed, &this.secondary)
                 && error.is_retryable()
             {
@@ -110,7 +179,10 @@ impl Providers {
                 metrics::counter!("comms_telephony_failovers_total", "from" => from.as_str(), "to" => to.as_str())
                     .increment(1);
                 failed_over_from = Some(from);
-                placed = secondary.place(request.clone()).await;
+                placed = match this.own(&org, &secondary.provider).await {
+                    Ok(provider) => secondary.place(&provider, request.clone()).await,
+                    Err(error) => Err(error),
+                };
             }
             let (leg, progress) = match placed {
                 // The simulator reports its own progress.

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use comms_auth::credentials::TwilioAccount;
 use comms_runtime::carriers::twiml::{self, Verb};
 pub use comms_runtime::carriers::{TwilioConfig, is_sid};
 use futures::future::BoxFuture;
@@ -319,6 +320,16 @@ impl Telephony for TwilioTelephony {
                 Err(other) => Err(other),
             }
         })
+    }
+
+    /// The same client (and connections) with the organization's account SID and auth token.
+    fn on_account(&self, account: &TwilioAccount) -> Option<std::sync::Arc<dyn Telephony>> {
+        Some(std::sync::Arc::new(Self {
+            config: self
+                .config
+                .on_account(&account.account_sid, &account.auth_token),
+            http: self.http.clone(),
+        }))
     }
 
     fn fetch(&self, leg: CarrierLeg) -> BoxFuture<'_, Result<Option<Progress>, TelephonyError>> {

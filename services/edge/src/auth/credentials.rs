@@ -5,6 +5,7 @@
 
 use super::{append_event, store_error};
 use chrono::{DateTime, Utc};
+use comms_auth::credentials::context;
 use comms_auth::secrets::Sealer;
 use comms_events::account::{CredentialsEvent, CredentialsRemoved, CredentialsStored, Provider};
 use comms_eventstore::unit_of_work::api_error;
@@ -55,11 +56,6 @@ fn fields_of(provider: &str) -> Result<(Provider, &'static [&'static str]), ApiE
         })
 }
 
-/// The associated data a provider's sealed credentials are bound to.
-fn context(org_id: &str, provider: &str) -> String {
-    format!("comms/credentials/{org_id}/{provider}")
-}
-
 /// One stream per organization and provider, named by a UUID derived from both.
 fn stream(org_id: &str, provider: &str) -> StreamName {
     StreamName::new(
@@ -101,6 +97,14 @@ impl Credentials {
                 }
                 Some(v) if v.chars().any(char::is_control) => {
                     violations.add(field, "must not contain control characters")
+                }
+                // It goes into the paths of Twilio's API.
+                Some(v)
+                    if known == Provider::Twilio
+                        && *field == "account_sid"
+                        && !comms_runtime::carriers::is_sid(v, "AC") =>
+                {
+                    violations.add(field, "a Twilio account SID: AC and 32 hexadecimal digits")
                 }
                 Some(_) => {}
             }
@@ -180,32 +184,22 @@ impl Credentials {
         })
     }
 
-    /// The provider's credentials in the clear, for the service that calls the provider.
+    /// The provider's credentials in the clear, for the service that calls the provider;
+    /// `None` when the organization stored none (or the fleet cannot open any).
     pub async fn open(
         &self,
         org_id: &str,
         provider: &str,
-    ) -> Result<BTreeMap<String, String>, ApiError> {
-        let sealed: Vec<u8> = sqlx::query_scalar(
-            "SELECT sealed FROM provider_credentials WHERE org_id = $1 AND provider = $2",
-        )
-        .bind(org_id)
-        .bind(provider)
-        .fetch_optional(self.store.pool())
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::not_found("credentials", provider))?;
-        let plaintext = self
-            .sealer()?
-            .open(&sealed, &context(org_id, provider))
-            .ok_or_else(|| {
-                tracing::error!(
-                    org_id,
-                    provider,
-                    "stored credentials do not open under COMMS_ENCRYPTION_KEY"
-                );
+    ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
+        fields_of(provider)?;
+        let Some(sealer) = &self.sealer else {
+            return Ok(None);
+        };
+        comms_auth::credentials::open(self.store.pool(), sealer, org_id, provider)
+            .await
+            .map_err(|error| {
+                tracing::error!(org_id, provider, %error, "stored credentials cannot be read");
                 ApiError::internal()
-            })?;
-        serde_json::from_slice(&plaintext).map_err(store_error)
+            })
     }
 }

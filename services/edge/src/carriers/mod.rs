@@ -104,6 +104,31 @@ async fn receive(
     Ok(answering(call))
 }
 
+/// The fleet's Twilio configuration on the organization's own account, if it stored one
+/// (`PUT /credentials/twilio`): its calls are carried, signed and recorded on it. `None` for an
+/// organization without one, or a malformed organization id (which no row names).
+pub async fn own_twilio_account(
+    state: &AppState,
+    org: &str,
+) -> Result<Option<comms_runtime::carriers::TwilioConfig>, ProblemResponse> {
+    let Some(fleet) = &state.carriers.twilio else {
+        return Ok(None);
+    };
+    if !comms_auth::identity::valid_id(org) {
+        return Ok(None);
+    }
+    let Some(own) = state.auth.credentials.open(org, "twilio").await? else {
+        return Ok(None);
+    };
+    // The SID goes into the paths of Twilio's API: only a SID (the edge stores no other).
+    Ok(match (own.get("account_sid"), own.get("auth_token")) {
+        (Some(sid), Some(token)) if comms_runtime::carriers::is_sid(sid, "AC") => {
+            Some(fleet.on_account(sid, token))
+        }
+        _ => None,
+    })
+}
+
 /// What a caller waiting for an agent hears, in the call's language.
 pub fn hold_message(language: Language) -> &'static str {
     match language {

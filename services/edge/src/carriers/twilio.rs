@@ -80,7 +80,7 @@ impl Callback {
 }
 
 /// Verifies the request's signature before reading anything else in it.
-fn verify(
+async fn verify(
     state: &AppState,
     org: &str,
     call_id: String,
@@ -95,7 +95,15 @@ fn verify(
         )
         .into());
     };
-    let (base, auth_token) = (&twilio.public_base_url, &twilio.auth_token);
+    // Twilio signs with the auth token of the account that carries the call: the
+    // organization's own, or (for calls placed before it stored one) the fleet's.
+    let own = super::own_twilio_account(state, org).await?;
+    let tokens: Vec<&str> = own
+        .iter()
+        .chain([twilio])
+        .map(|account| account.auth_token.as_str())
+        .collect();
+    let base = &twilio.public_base_url;
     let forbidden = |why: &str| -> ProblemResponse {
         ApiError::new(ErrorKind::PermissionDenied, why.to_owned()).into()
     };
@@ -118,7 +126,10 @@ fn verify(
         .map_err(|e| forbidden(&format!("the form cannot be read, so not verified: {e}")))?;
     let path_and_query = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let url = format!("{base}{path_and_query}");
-    if !verify_twilio_request(auth_token, &url, TwilioBody::Form(&params), signature) {
+    let signed = tokens
+        .iter()
+        .any(|token| verify_twilio_request(token, &url, TwilioBody::Form(&params), signature));
+    if !signed {
         return Err(forbidden(
             "X-Twilio-Signature does not match this request (signed with another auth token, for another URL, or altered)",
         ));
@@ -159,7 +170,7 @@ pub async fn status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body).await?;
     report_status(&state, &callback).await
 }
 
@@ -205,7 +216,7 @@ pub async fn machine(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body).await?;
     let value_of = |name: &str| callback.param(name);
     super::require(
         &["CallSid", "AnsweredBy"],
@@ -248,7 +259,7 @@ pub async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body).await?;
     let (call, language, over) =
         super::call_to_answer(&state, &callback.caller, &callback.call_id).await?;
     let held_before = uri
@@ -341,7 +352,7 @@ pub async fn inbound_voice(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let callback = verify(&state, &org, String::new(), &uri, &headers, &body)?;
+    let callback = verify(&state, &org, String::new(), &uri, &headers, &body).await?;
     let value_of = |name: &str| callback.param(name);
     super::require(&["CallSid", "To"], value_of, "a Twilio voice webhook")?;
     let request = v1::ReceiveCallRequest {
@@ -395,7 +406,7 @@ pub async fn inbound_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let callback = verify(&state, &org, String::new(), &uri, &headers, &body)?;
+    let callback = verify(&state, &org, String::new(), &uri, &headers, &body).await?;
     report_status(&state, &callback).await
 }
 
@@ -440,7 +451,7 @@ pub async fn recording(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let callback = verify(&state, &org, call_id, &uri, &headers, &body)?;
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body).await?;
     let value_of = |name: &str| callback.param(name);
     super::require(
         &["CallSid", "RecordingSid", "RecordingStatus"],

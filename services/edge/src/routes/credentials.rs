@@ -44,11 +44,13 @@ pub struct CredentialsList {
     pub data: Vec<ProviderCredentials>,
 }
 
-/// Twilio's account SID and auth token.
+/// Twilio's account SID and auth token: the organization's calls are placed, verified and
+/// recorded on this account from then on.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TwilioCredentials {
-    #[schema(value_type = Secret)]
+    /// `AC` and 32 hexadecimal digits.
+    #[schema(pattern = "^AC[0-9a-fA-F]{32}$")]
     pub account_sid: String,
     #[schema(value_type = Secret)]
     pub auth_token: String,
@@ -126,7 +128,7 @@ provider_credentials!(
     remove_twilio,
     "/api/communications/credentials/twilio",
     TwilioCredentials,
-    "Twilio's credentials"
+    "the organization's own Twilio account, which then carries its calls in place of the fleet's (docs/telephony.md)"
 );
 provider_credentials!(
     put_vonage,

@@ -117,10 +117,12 @@ pub async fn get(
     };
     let request = match recording.carrier.as_str() {
         "twilio" => {
-            let twilio = state
-                .carriers
-                .twilio
+            // The recording is kept by the account that carried the call: the organization's
+            // own, where it stored one.
+            let own = crate::carriers::own_twilio_account(&state, &caller.identity.org_id).await?;
+            let twilio = own
                 .as_ref()
+                .or(state.carriers.twilio.as_ref())
                 .ok_or_else(|| unavailable("this fleet has no Twilio account".into()))?;
             // The id goes into a path: only a Twilio recording SID.
             if !comms_runtime::carriers::is_sid(&recording.recording_id, "RE") {

@@ -1,0 +1,86 @@
+//! Organizations' own provider credentials, as the services that call providers read them: the
+//! edge stores them sealed (`PUT /credentials/{provider}`, table `provider_credentials`), each
+//! bound to its organization and provider, and they take precedence over the fleet's own
+//! accounts from the environment.
+
+use std::collections::BTreeMap;
+
+use sqlx::PgPool;
+
+use crate::secrets::Sealer;
+
+/// The associated data a provider's sealed credentials are bound to: a row copied to another
+/// organization or provider does not open.
+pub fn context(org_id: &str, provider: &str) -> String {
+    format!("comms/credentials/{org_id}/{provider}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("the credentials could not be read: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Altered, or sealed under another `COMMS_ENCRYPTION_KEY`.
+    #[error("the stored credentials do not open under COMMS_ENCRYPTION_KEY")]
+    Unreadable,
+}
+
+/// The organization's credentials for `provider` in the clear, `None` when it stored none.
+pub async fn open(
+    pool: &PgPool,
+    sealer: &Sealer,
+    org_id: &str,
+    provider: &str,
+) -> Result<Option<BTreeMap<String, String>>, CredentialsError> {
+    let sealed: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT sealed FROM provider_credentials WHERE org_id = $1 AND provider = $2",
+    )
+    .bind(org_id)
+    .bind(provider)
+    .fetch_optional(pool)
+    .await?;
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
+    let plaintext = sealer
+        .open(&sealed, &context(org_id, provider))
+        .ok_or(CredentialsError::Unreadable)?;
+    serde_json::from_slice(&plaintext)
+        .map(Some)
+        .map_err(|_| CredentialsError::Unreadable)
+}
+
+/// An organization's own Twilio account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TwilioAccount {
+    pub account_sid: String,
+    pub auth_token: String,
+}
+
+impl std::fmt::Debug for TwilioAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TwilioAccount({}, token redacted)", self.account_sid)
+    }
+}
+
+/// The organization's own Twilio account, if it stored one.
+pub async fn twilio_account(
+    pool: &PgPool,
+    sealer: &Sealer,
+    org_id: &str,
+) -> Result<Option<TwilioAccount>, CredentialsError> {
+    let Some(fields) = open(pool, sealer, org_id, "twilio").await? else {
+        return Ok(None);
+    };
+    // The SID goes into the paths of Twilio's API: only a SID (the edge stores no other).
+    match (fields.get("account_sid"), fields.get("auth_token")) {
+        (Some(account_sid), Some(auth_token))
+            if comms_runtime::carriers::is_sid(account_sid, "AC") =>
+        {
+            Ok(Some(TwilioAccount {
+                account_sid: account_sid.clone(),
+                auth_token: auth_token.clone(),
+            }))
+        }
+        _ => Err(CredentialsError::Unreadable),
+    }
+}

@@ -1,0 +1,124 @@
+//! An organization's own Twilio account (`PUT /credentials/twilio`) takes precedence over the
+//! fleet's: its calls are placed and hung up on it, its callbacks are verified with its auth
+//! token (and still with the fleet's, for calls placed before), its recordings are fetched with
+//! it; another organization keeps the fleet's account, and removing the credentials goes back
+//! to it.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::fake_twilio::{ACCOUNT_SID, FakeTwilio, OWN_ACCOUNT_SID, OWN_AUTH_TOKEN, Received};
+use super::support::json_of;
+use super::{call_until, callback_url, fleet_on, place};
+
+const ELSEWHERE: &str = "org_beta";
+
+fn account_of(request: &Received) -> &str {
+    request
+        .path
+        .strip_prefix("/2010-04-01/Accounts/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organizations_own_twilio_account_carries_its_calls_and_signs_their_callbacks() {
+    let twilio = FakeTwilio::start().await;
+    let fleet = fleet_on(&twilio, &[]).await;
+    let edge = fleet.fleet.edge.to_string();
+    let before = place(&fleet, "+14155550181").await;
+    let (before_sid, placed_before) = twilio.placed("+14155550181").await;
+    assert_eq!(account_of(&placed_before), ACCOUNT_SID);
+
+    let stored = fleet
+        .put("/api/communications/credentials/twilio")
+        .json(&json!({ "account_sid": OWN_ACCOUNT_SID, "auth_token": OWN_AUTH_TOKEN }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.status(), StatusCode::OK);
+
+    let id = place(&fleet, "+14155550182").await;
+    let (sid, placed) = twilio.placed("+14155550182").await;
+    assert_eq!(account_of(&placed), OWN_ACCOUNT_SID);
+    call_until(&fleet, &id, |c| c["carrier_call_id"] == sid.as_str()).await;
+
+    // Its callbacks are signed with its own token; the fleet's still signs the call placed on
+    // the fleet's account before; another account's token signs nothing here.
+    let ringing = FakeTwilio::status_params(&placed, &sid, "ringing", "1");
+    let url = callback_url(&id, "status");
+    let forged = twilio
+        .send_as("0123456789abcdef0123456789abcdef", &edge, &url, &ringing)
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let own = twilio.send_as(OWN_AUTH_TOKEN, &edge, &url, &ringing).await;
+    assert_eq!(own.status(), StatusCode::NO_CONTENT);
+    call_until(&fleet, &id, |c| c["status"] == "ringing").await;
+    let earlier = FakeTwilio::status_params(&placed_before, &before_sid, "ringing", "1");
+    let fleets = twilio
+        .send(&edge, &callback_url(&before, "status"), &earlier)
+        .await;
+    assert_eq!(fleets.status(), StatusCode::NO_CONTENT);
+
+    // Hung up on its own account.
+    let ended = fleet
+        .delete(&format!("/api/communications/calls/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::OK);
+    let hang_up = twilio.wait_for(&format!("/Calls/{sid}.json"), 1).await;
+    assert_eq!(account_of(&hang_up[0]), OWN_ACCOUNT_SID);
+    assert_eq!(hang_up[0].one("Status"), "canceled");
+
+    // Its recordings are fetched with it.
+    let recording_sid = twilio.record(b"RIFF-own-account");
+    let completed = [
+        ("AccountSid", OWN_ACCOUNT_SID),
+        ("CallSid", sid.as_str()),
+        ("RecordingSid", recording_sid.as_str()),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", "3"),
+    ];
+    let recorded = twilio
+        .send_as(
+            OWN_AUTH_TOKEN,
+            &edge,
+            &callback_url(&id, "recording"),
+            &completed,
+        )
+        .await;
+    assert_eq!(recorded.status(), StatusCode::NO_CONTENT);
+    let heard = fleet
+        .get(&format!("/api/communications/calls/{id}/recording"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(heard.status(), StatusCode::OK);
+    assert_eq!(heard.bytes().await.unwrap().as_ref(), b"RIFF-own-account");
+    let fetched = twilio
+        .wait_for(&format!("/Recordings/{recording_sid}.wav"), 1)
+        .await;
+    assert_eq!(account_of(&fetched[0]), OWN_ACCOUNT_SID);
+
+    // Another organization keeps the fleet's account.
+    let beta = fleet.user(ELSEWHERE, comms_auth::Role::Admin).await;
+    let elsewhere = fleet
+        .request(reqwest::Method::POST, "/api/communications/calls", &beta)
+        .json(&json!({ "to": "+14155550183" }));
+    json_of(elsewhere).await;
+    let (_, placed_elsewhere) = twilio.placed("+14155550183").await;
+    assert_eq!(account_of(&placed_elsewhere), ACCOUNT_SID);
+
+    // Without its credentials, the organization's calls are the fleet's again.
+    let removed = fleet
+        .delete("/api/communications/credentials/twilio")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    place(&fleet, "+14155550184").await;
+    let (_, placed_after) = twilio.placed("+14155550184").await;
+    assert_eq!(account_of(&placed_after), ACCOUNT_SID);
+    fleet.stop().await;
+}
