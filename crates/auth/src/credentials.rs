@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use comms_runtime::carriers::TwilioApiKey;
 use sqlx::PgPool;
 
 use crate::secrets::Sealer;
@@ -49,11 +50,13 @@ pub async fn open(
         .map_err(|_| CredentialsError::Unreadable)
 }
 
-/// An organization's own Twilio account.
-#[derive(Clone, PartialEq, Eq)]
+/// An organization's own Twilio account, and the API key that signs its agents' softphone
+/// tokens if it stored one.
+#[derive(Clone)]
 pub struct TwilioAccount {
     pub account_sid: String,
     pub auth_token: String,
+    pub api_key: Option<TwilioApiKey>,
 }
 
 impl std::fmt::Debug for TwilioAccount {
@@ -76,9 +79,19 @@ pub async fn twilio_account(
         (Some(account_sid), Some(auth_token))
             if comms_runtime::carriers::is_sid(account_sid, "AC") =>
         {
+            let api_key = match (fields.get("api_key_sid"), fields.get("api_key_secret")) {
+                (Some(sid), Some(secret)) if comms_runtime::carriers::is_sid(sid, "SK") => {
+                    Some(TwilioApiKey {
+                        sid: sid.clone(),
+                        secret: secret.clone(),
+                    })
+                }
+                _ => None,
+            };
             Ok(Some(TwilioAccount {
                 account_sid: account_sid.clone(),
                 auth_token: auth_token.clone(),
+                api_key,
             }))
         }
         _ => Err(CredentialsError::Unreadable),

@@ -1,17 +1,34 @@
 //! An organization's own Twilio account (`PUT /credentials/twilio`) takes precedence over the
 //! fleet's: its calls are placed and hung up on it, its callbacks are verified with its auth
 //! token (and still with the fleet's, for calls placed before), its recordings are fetched with
-//! it; another organization keeps the fleet's account, and removing the credentials goes back
-//! to it.
+//! it, and its agents' softphone tokens are its own, signed with its API key; another
+//! organization keeps the fleet's account, and removing the credentials goes back to it.
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use super::fake_twilio::{ACCOUNT_SID, FakeTwilio, OWN_ACCOUNT_SID, OWN_AUTH_TOKEN, Received};
-use super::support::json_of;
+use super::support::{Fleet, json_of, problem};
 use super::{call_until, callback_url, fleet_on, place};
 
 const ELSEWHERE: &str = "org_beta";
+const OWN_API_KEY_SID: &str = "SKfeedface0123456789abcdef01234567";
+const OWN_API_KEY_SECRET: &str = "own-api-key-secret-0123456789abcdef";
+
+/// Stores the organization's own Twilio account, with `api_key` if given.
+async fn store_own_account(fleet: &Fleet, api_key: Option<serde_json::Value>) {
+    let mut body = json!({ "account_sid": OWN_ACCOUNT_SID, "auth_token": OWN_AUTH_TOKEN });
+    if let Some(api_key) = api_key {
+        body["api_key"] = api_key;
+    }
+    let stored = json_of(
+        fleet
+            .put("/api/communications/credentials/twilio")
+            .json(&body),
+    )
+    .await;
+    assert_eq!(stored["provider"], "twilio", "{stored}");
+}
 
 fn account_of(request: &Received) -> &str {
     request
@@ -30,13 +47,7 @@ async fn an_organizations_own_twilio_account_carries_its_calls_and_signs_their_c
     let (before_sid, placed_before) = twilio.placed("+14155550181").await;
     assert_eq!(account_of(&placed_before), ACCOUNT_SID);
 
-    let stored = fleet
-        .put("/api/communications/credentials/twilio")
-        .json(&json!({ "account_sid": OWN_ACCOUNT_SID, "auth_token": OWN_AUTH_TOKEN }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stored.status(), StatusCode::OK);
+    store_own_account(&fleet, None).await;
 
     let id = place(&fleet, "+14155550182").await;
     let (sid, placed) = twilio.placed("+14155550182").await;
@@ -100,6 +111,43 @@ async fn an_organizations_own_twilio_account_carries_its_calls_and_signs_their_c
         .wait_for(&format!("/Recordings/{recording_sid}.wav"), 1)
         .await;
     assert_eq!(account_of(&fetched[0]), OWN_ACCOUNT_SID);
+
+    // Its agents' softphones register with its account: without its API key there is no
+    // token (the fleet's would register them with the fleet's account, which its calls never
+    // reach); with it, the token is its account's, signed with its key.
+    let agent = json_of(fleet.post("/api/communications/agents").json(&json!({
+        "name": "Ada", "email": "ada@acme.test",
+    })))
+    .await;
+    let token_url = format!(
+        "/api/communications/agents/{}/softphone-token",
+        agent["id"].as_str().unwrap()
+    );
+    let (code, body) = problem(fleet.post(&token_url)).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("api_key"),
+        "{body}"
+    );
+    let half = fleet.put("/api/communications/credentials/twilio").json(
+        &json!({ "account_sid": OWN_ACCOUNT_SID, "auth_token": OWN_AUTH_TOKEN,
+                       "api_key": { "sid": OWN_API_KEY_SID } }),
+    );
+    assert_eq!(problem(half).await.0, StatusCode::BAD_REQUEST);
+    let api_key = json!({ "sid": OWN_API_KEY_SID, "secret": OWN_API_KEY_SECRET });
+    store_own_account(&fleet, Some(api_key)).await;
+    let issued = json_of(fleet.post(&token_url)).await;
+    let token = issued["token"].as_str().unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_required_spec_claims(&["exp"]);
+    let key = jsonwebtoken::DecodingKey::from_secret(OWN_API_KEY_SECRET.as_bytes());
+    let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, &validation)
+        .expect("signed with the organization's API key secret")
+        .claims;
+    assert_eq!(
+        (claims["iss"].as_str(), claims["sub"].as_str()),
+        (Some(OWN_API_KEY_SID), Some(OWN_ACCOUNT_SID))
+    );
 
     // Another organization keeps the fleet's account.
     let beta = fleet.user(ELSEWHERE, comms_auth::Role::Admin).await;

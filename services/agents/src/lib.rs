@@ -82,6 +82,7 @@ pub async fn run(
         config.common.database_pool_size,
     )
     .await?;
+    let softphones = config.softphones.clone().with_pool(pool.clone());
     let agents = Agents::new(EventStore::new(pool), config.timeouts);
     let sweeper = tokio::spawn(agents.clone().run_sweeper(SWEEP_INTERVAL, shutdown.clone()));
     let feed = tokio::spawn(comms_bus::run_consumer(
@@ -93,7 +94,7 @@ pub async fn run(
     let drain = config.common.drain;
     let service = AgentsServiceServer::new(grpc::AgentsGrpc::new(
         agents,
-        config.softphones,
+        softphones,
         tokens,
         shutdown.after_drain(drain),
     ));

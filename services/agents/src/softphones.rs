@@ -5,10 +5,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use comms_auth::secrets::Sealer;
 use comms_proto::{ApiError, ErrorKind};
 use comms_runtime::carriers::{Accounts, Provider, TwilioConfig, VonageConfig};
 use comms_runtime::{ConfigError, Env};
 use jsonwebtoken::EncodingKey;
+use std::sync::Arc;
 
 /// How long a token lasts: an hour, Twilio's default; the page asks for a new one before.
 const LIFETIME_SECONDS: i64 = 3600;
@@ -21,13 +23,19 @@ pub struct SoftphoneToken {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The carriers' accounts, and which one carries the fleet's calls (the default).
+/// The carriers' accounts, and which one carries the fleet's calls (the default). An
+/// organization's own Twilio account (`PUT /credentials/twilio`) carries its calls, so its
+/// agents' tokens are that account's, signed with its API key.
 #[derive(Clone)]
 pub struct Softphones {
     provider: Provider,
     twilio: Option<TwilioConfig>,
     vonage: Option<(VonageConfig, EncodingKey)>,
     http: reqwest::Client,
+    /// `COMMS_ENCRYPTION_KEY`, which opens organizations' own accounts.
+    sealer: Option<Arc<Sealer>>,
+    /// Where they are read, once the service is connected.
+    pool: Option<sqlx::PgPool>,
 }
 
 impl std::fmt::Debug for Softphones {
@@ -36,6 +44,7 @@ impl std::fmt::Debug for Softphones {
             .field("provider", &self.provider)
             .field("twilio", &self.twilio)
             .field("vonage", &self.vonage.as_ref().map(|(config, _)| config))
+            .field("sealer", &self.sealer)
             .finish_non_exhaustive()
     }
 }
@@ -54,13 +63,43 @@ impl Softphones {
             twilio: accounts.twilio,
             vonage,
             http: comms_runtime::http::client(REQUEST_TIMEOUT),
+            sealer: Sealer::from_env(env)?,
+            pool: None,
         })
     }
 
-    /// A token for the agent `identity` (named `display_name`) with `carrier`, by default the
-    /// fleet's.
+    /// Reads organizations' own accounts from `pool` (with `COMMS_ENCRYPTION_KEY`).
+    pub fn with_pool(mut self, pool: sqlx::PgPool) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// The Twilio account `org`'s agents' softphones register with: its own, where it stored
+    /// one, else the fleet's.
+    async fn twilio_for(&self, org: &str) -> Result<Option<TwilioConfig>, ApiError> {
+        let Some(fleet) = &self.twilio else {
+            return Ok(None);
+        };
+        let (Some(pool), Some(sealer)) = (&self.pool, &self.sealer) else {
+            return Ok(Some(fleet.clone()));
+        };
+        let own = comms_auth::credentials::twilio_account(pool, sealer, org)
+            .await
+            .map_err(|error| {
+                tracing::error!(org, %error, "the stored Twilio account cannot be read");
+                ApiError::internal()
+            })?;
+        Ok(Some(match own {
+            Some(own) => fleet.on_account(&own.account_sid, &own.auth_token, own.api_key),
+            None => fleet.clone(),
+        }))
+    }
+
+    /// A token for `org`'s agent `identity` (named `display_name`) with `carrier`, by default
+    /// the fleet's.
     pub async fn issue(
         &self,
+        org: &str,
         carrier: Option<Provider>,
         identity: &str,
         display_name: &str,
@@ -80,11 +119,19 @@ impl Softphones {
             }
             Provider::Twilio => {
                 let twilio = self
-                    .twilio
-                    .as_ref()
+                    .twilio_for(org)
+                    .await?
                     .ok_or_else(|| unconfigured("Twilio's account (TWILIO_ACCOUNT_SID …)"))?;
-                let key = twilio.api_key.as_ref().ok_or_else(|| {
-                    unconfigured("a Twilio API key (TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET)")
+                let own = self.twilio.as_ref().map(|fleet| &fleet.account_sid)
+                    != Some(&twilio.account_sid);
+                let key = twilio.api_key.as_ref().ok_or_else(|| match own {
+                    true => unconfigured(
+                        "the organization's own Twilio account's API key: store it as api_key \
+                         with PUT /api/communications/credentials/twilio",
+                    ),
+                    false => unconfigured(
+                        "a Twilio API key (TWILIO_API_KEY_SID, TWILIO_API_KEY_SECRET)",
+                    ),
                 })?;
                 comms_auth::carriers::twilio_access_token(
                     &twilio.account_sid,

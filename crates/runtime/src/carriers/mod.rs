@@ -32,13 +32,18 @@ pub struct TwilioConfig {
 }
 
 impl TwilioConfig {
-    /// This configuration on another account (an organization's own): its SID and auth token
-    /// for the fleet's, without the fleet's API key (it belongs to the fleet's account).
-    pub fn on_account(&self, account_sid: &str, auth_token: &str) -> Self {
+    /// This configuration on another account (an organization's own): its SID, auth token and
+    /// API key for the fleet's (whose API key belongs to the fleet's account).
+    pub fn on_account(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        api_key: Option<TwilioApiKey>,
+    ) -> Self {
         Self {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
-            api_key: None,
+            api_key,
             ..self.clone()
         }
     }

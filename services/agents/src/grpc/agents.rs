@@ -271,7 +271,12 @@ pub(super) async fn issue_softphone_token(
         }
         let issued = svc
             .softphones
-            .issue(carrier, &id.to_string(), &agent.value.profile.name)
+            .issue(
+                &identity.org_id,
+                carrier,
+                &id.to_string(),
+                &agent.value.profile.name,
+            )
             .await?;
         Ok(Response::new(v1::SoftphoneToken {
             carrier: issued.carrier.as_str().into(),

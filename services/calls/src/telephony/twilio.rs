@@ -325,9 +325,11 @@ impl Telephony for TwilioTelephony {
     /// The same client (and connections) with the organization's account SID and auth token.
     fn on_account(&self, account: &TwilioAccount) -> Option<std::sync::Arc<dyn Telephony>> {
         Some(std::sync::Arc::new(Self {
-            config: self
-                .config
-                .on_account(&account.account_sid, &account.auth_token),
+            config: self.config.on_account(
+                &account.account_sid,
+                &account.auth_token,
+                account.api_key.clone(),
+            ),
             http: self.http.clone(),
         }))
     }

@@ -18,13 +18,19 @@ use uuid::Uuid;
 const STREAMS: &str = "credentials";
 const MAX_SECRET: usize = 4096;
 
-/// The providers we hold credentials for, and the fields each needs.
-pub const PROVIDERS: [(Provider, &[&str]); 5] = [
-    (Provider::Twilio, &["account_sid", "auth_token"]),
-    (Provider::Vonage, &["api_key", "api_secret"]),
-    (Provider::Deepgram, &["api_key"]),
-    (Provider::Openai, &["api_key"]),
-    (Provider::Anthropic, &["api_key"]),
+/// The providers we hold credentials for, the fields each needs, and the fields it may have
+/// besides (all of them or none).
+pub const PROVIDERS: [(Provider, &[&str], &[&str]); 5] = [
+    // The API key signs the organization's agents' softphone tokens.
+    (
+        Provider::Twilio,
+        &["account_sid", "auth_token"],
+        &["api_key_sid", "api_key_secret"],
+    ),
+    (Provider::Vonage, &["api_key", "api_secret"], &[]),
+    (Provider::Deepgram, &["api_key"], &[]),
+    (Provider::Openai, &["api_key"], &[]),
+    (Provider::Anthropic, &["api_key"], &[]),
 ];
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -41,14 +47,16 @@ pub struct Credentials {
     sealer: Option<Arc<Sealer>>,
 }
 
-/// The provider `provider` names, and the fields its credentials have.
-fn fields_of(provider: &str) -> Result<(Provider, &'static [&'static str]), ApiError> {
+type Fields = &'static [&'static str];
+
+/// The provider `provider` names, the fields its credentials have, and those they may have.
+fn fields_of(provider: &str) -> Result<(Provider, Fields, Fields), ApiError> {
     PROVIDERS
         .iter()
-        .find(|(known, _)| known.as_str() == provider)
+        .find(|(known, _, _)| known.as_str() == provider)
         .copied()
         .ok_or_else(|| {
-            let known: Vec<&str> = PROVIDERS.iter().map(|(p, _)| p.as_str()).collect();
+            let known: Vec<&str> = PROVIDERS.iter().map(|(p, _, _)| p.as_str()).collect();
             ApiError::new(
                 ErrorKind::NotFound,
                 format!("no provider {provider:?}; one of {}", known.join(", ")),
@@ -86,10 +94,18 @@ impl Credentials {
         provider: &str,
         values: BTreeMap<String, String>,
     ) -> Result<StoredCredentials, ApiError> {
-        let (known, required) = fields_of(provider)?;
+        let (known, required, optional) = fields_of(provider)?;
         let mut violations = Violations::default();
-        for field in required {
+        let given_optional = optional.iter().filter(|f| values.contains_key(**f)).count();
+        let expected: Vec<&str> = match given_optional {
+            0 => required.to_vec(),
+            _ => required.iter().chain(optional).copied().collect(),
+        };
+        for field in &expected {
             match values.get(*field) {
+                None if optional.contains(field) => {
+                    violations.add(field, format!("with {}: all or none", optional.join(", ")))
+                }
                 None => violations.add(field, "required"),
                 Some(v) if v.trim().is_empty() => violations.add(field, "must not be empty"),
                 Some(v) if v.chars().count() > MAX_SECRET => {
@@ -106,13 +122,27 @@ impl Credentials {
                 {
                     violations.add(field, "a Twilio account SID: AC and 32 hexadecimal digits")
                 }
+                Some(v)
+                    if known == Provider::Twilio
+                        && *field == "api_key_sid"
+                        && !comms_runtime::carriers::is_sid(v, "SK") =>
+                {
+                    violations.add(field, "a Twilio API key SID: SK and 32 hexadecimal digits")
+                }
                 Some(_) => {}
             }
         }
-        for field in values.keys().filter(|k| !required.contains(&k.as_str())) {
+        let known_fields: Vec<&str> = required.iter().chain(optional).copied().collect();
+        for field in values
+            .keys()
+            .filter(|k| !known_fields.contains(&k.as_str()))
+        {
             violations.add(
                 field,
-                format!("unknown field; {provider} takes {}", required.join(", ")),
+                format!(
+                    "unknown field; {provider} takes {}",
+                    known_fields.join(", ")
+                ),
             );
         }
         violations.finish()?;
@@ -121,7 +151,7 @@ impl Credentials {
         let sealed = sealer.seal(&plaintext, &context(org_id, provider));
         let stored = StoredCredentials {
             provider: provider.to_owned(),
-            fields: required.iter().map(|f| (*f).to_owned()).collect(),
+            fields: expected.iter().map(|f| (*f).to_owned()).collect(),
             updated_at: Utc::now(),
             updated_by: actor.to_owned(),
         };
@@ -165,7 +195,7 @@ impl Credentials {
     }
 
     pub async fn remove(&self, org_id: &str, actor: &str, provider: &str) -> Result<(), ApiError> {
-        let (known, _) = fields_of(provider)?;
+        let (known, _, _) = fields_of(provider)?;
         let removed = CredentialsEvent::Removed(CredentialsRemoved { provider: known });
         in_transaction!(self.store, |tx| {
             let deleted =
@@ -184,21 +214,19 @@ impl Credentials {
         })
     }
 
-    /// The provider's credentials in the clear, for the service that calls the provider;
-    /// `None` when the organization stored none (or the fleet cannot open any).
-    pub async fn open(
+    /// The organization's own Twilio account, for the callbacks and recordings of the calls it
+    /// carries; `None` when it stored none (or the fleet cannot open any).
+    pub async fn twilio_account(
         &self,
         org_id: &str,
-        provider: &str,
-    ) -> Result<Option<BTreeMap<String, String>>, ApiError> {
-        fields_of(provider)?;
+    ) -> Result<Option<comms_auth::credentials::TwilioAccount>, ApiError> {
         let Some(sealer) = &self.sealer else {
             return Ok(None);
         };
-        comms_auth::credentials::open(self.store.pool(), sealer, org_id, provider)
+        comms_auth::credentials::twilio_account(self.store.pool(), sealer, org_id)
             .await
             .map_err(|error| {
-                tracing::error!(org_id, provider, %error, "stored credentials cannot be read");
+                tracing::error!(org_id, %error, "the stored Twilio account cannot be read");
                 ApiError::internal()
             })
     }

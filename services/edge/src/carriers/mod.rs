@@ -117,16 +117,8 @@ pub async fn own_twilio_account(
     if !comms_auth::identity::valid_id(org) {
         return Ok(None);
     }
-    let Some(own) = state.auth.credentials.open(org, "twilio").await? else {
-        return Ok(None);
-    };
-    // The SID goes into the paths of Twilio's API: only a SID (the edge stores no other).
-    Ok(match (own.get("account_sid"), own.get("auth_token")) {
-        (Some(sid), Some(token)) if comms_runtime::carriers::is_sid(sid, "AC") => {
-            Some(fleet.on_account(sid, token))
-        }
-        _ => None,
-    })
+    let own = state.auth.credentials.twilio_account(org).await?;
+    Ok(own.map(|own| fleet.on_account(&own.account_sid, &own.auth_token, own.api_key)))
 }
 
 /// What a caller waiting for an agent hears, in the call's language.

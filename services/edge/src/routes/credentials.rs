@@ -54,6 +54,21 @@ pub struct TwilioCredentials {
     pub account_sid: String,
     #[schema(value_type = Secret)]
     pub auth_token: String,
+    /// The account's API key, which signs the organization's agents' softphone tokens
+    /// (stored as `api_key_sid` and `api_key_secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<TwilioApiKey>,
+}
+
+/// A Twilio API key.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioApiKey {
+    /// `SK` and 32 hexadecimal digits.
+    #[schema(pattern = "^SK[0-9a-fA-F]{32}$")]
+    pub sid: String,
+    #[schema(value_type = Secret)]
+    pub secret: String,
 }
 
 /// Vonage's API key and secret.
@@ -194,9 +209,7 @@ async fn store(
     body: &impl Serialize,
 ) -> Result<axum::Json<ProviderCredentials>> {
     caller.require(Permission::CredentialsManage)?;
-    let values: BTreeMap<String, String> =
-        serde_json::from_value(serde_json::to_value(body).expect("credentials serialise"))
-            .expect("credentials are string fields");
+    let values = stored_fields(serde_json::to_value(body).expect("credentials serialise"));
     let identity = &caller.identity;
     let stored = state
         .auth
@@ -235,4 +248,25 @@ async fn remove(state: &AppState, caller: &Caller, provider: &str) -> Result<Sta
         .remove(&identity.org_id, &identity.user_id, provider)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A body's string fields as they are stored, a nested object's named `{object}_{field}`
+/// (Twilio's `api_key.sid` is `api_key_sid`).
+fn stored_fields(body: serde_json::Value) -> BTreeMap<String, String> {
+    let mut fields = BTreeMap::new();
+    for (name, value) in body.as_object().into_iter().flatten() {
+        match value {
+            serde_json::Value::Object(nested) => {
+                for (inner, value) in nested {
+                    let value = value.as_str().expect("credentials are string fields");
+                    fields.insert(format!("{name}_{inner}"), value.to_owned());
+                }
+            }
+            value => {
+                let value = value.as_str().expect("credentials are string fields");
+                fields.insert(name.clone(), value.to_owned());
+            }
+        }
+    }
+    fields
 }
