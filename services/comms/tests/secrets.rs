@@ -94,7 +94,7 @@ fn secrets_never_reach_the_logs_or_the_database_in_the_clear() {
         let stored = http
             .put(format!("{base}/credentials/twilio"))
             .bearer_auth(&access)
-            .json(&json!({"account_sid": "AC123", "auth_token": TWILIO_TOKEN}))
+            .json(&json!({"account_sid": "AC0123456789abcdef0123456789abcdef", "auth_token": TWILIO_TOKEN}))
             .send()
             .await
             .unwrap();

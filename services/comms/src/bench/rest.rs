@@ -44,12 +44,31 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// Starts the services as separate processes, with `extra` settings (a carrier's).
+/// Starts the services as separate processes, with `extra` settings (a carrier's). The ports
+/// are picked free but bound only by the services: one another process took meanwhile stops a
+/// service at once, and the fleet is started again on other ports.
 pub(super) async fn start_fleet(
     options: &Options,
     db: &BenchDatabase,
     extra: &[(&str, String)],
 ) -> anyhow::Result<Fleet> {
+    for _ in 0..3 {
+        if let Some(fleet) = try_start_fleet(options, db, extra).await? {
+            return Ok(fleet);
+        }
+    }
+    anyhow::bail!(
+        "the fleet did not start; see {}",
+        std::env::temp_dir().join("comms-bench-*.log").display()
+    )
+}
+
+/// The fleet, or `None` when a service stopped before it was ready (a port taken).
+async fn try_start_fleet(
+    options: &Options,
+    db: &BenchDatabase,
+    extra: &[(&str, String)],
+) -> anyhow::Result<Option<Fleet>> {
     let (calls_port, analytics_port, edge_port) = (free_port()?, free_port()?, free_port()?);
     let calls_url = format!("http://127.0.0.1:{calls_port}");
     let analytics_url = format!("http://127.0.0.1:{analytics_port}");
@@ -127,7 +146,7 @@ pub(super) async fn start_fleet(
                 .await
                 .is_ok();
         if ready {
-            return Ok(Fleet {
+            return Ok(Some(Fleet {
                 children,
                 rest_authorization,
                 grpc_token,
@@ -136,14 +155,18 @@ pub(super) async fn start_fleet(
                 edge,
                 calls: Channel::from_shared(calls_url)?.connect().await?,
                 analytics: Channel::from_shared(analytics_url)?.connect().await?,
-            });
+            }));
+        }
+        let stopped = children
+            .iter_mut()
+            .any(|(_, child)| child.try_wait().ok().flatten().is_some());
+        if stopped {
+            eprintln!("a service of the bench's fleet stopped while starting; trying other ports");
+            return Ok(None);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    anyhow::bail!(
-        "the fleet did not start; see {}",
-        std::env::temp_dir().join("comms-bench-*.log").display()
-    )
+    Ok(None)
 }
 
 impl Fleet {
