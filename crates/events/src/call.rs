@@ -411,7 +411,7 @@ pub struct RecordingDeleted {
 }
 
 crate::events! {
-    Started => "comms.call.started", version 1, "an outbound call was placed";
+    Started => "comms.call.started", version 1, "a call was placed (outbound) or came in (inbound)";
     Ringing => "comms.call.ringing", version 1, "the far end is ringing";
     Answered => "comms.call.answered", version 1, "the far end answered";
     Ended => "comms.call.ended", version 1, "an answered call hung up (`duration` = talk seconds)";

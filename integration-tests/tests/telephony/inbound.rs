@@ -117,6 +117,13 @@ async fn a_call_to_a_number_waits_for_an_agent_who_speaks_its_language_and_is_br
     )
     .await;
     assert_eq!(always["recording"], "always");
+    let (code, body) = problem(
+        fleet
+            .put(&format!("/api/communications/numbers/{number_id}"))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST, "a change of nothing: {body}");
 
     // A second caller waits until an agent with French and billing is free, and is bridged to
     // their softphone: Twilio is told to fetch the call's instructions again, which dial them.

@@ -87,6 +87,13 @@ pub(super) async fn update_number(
     let (identity, _) = svc.caller(&request, Permission::NumbersManage)?;
     let req = request.into_inner();
     let id = parse_id("id", &req.id)?;
+    if req.language.is_empty() && req.skills.is_none() && req.recording.is_none() {
+        return Err(ApiError::invalid(
+            "language",
+            "set at least one of language, skills or recording",
+        )
+        .into());
+    }
     let current = svc.numbers.get(&identity.org_id, id).await?;
     let mut violations = Violations::default();
     let language = if req.language.is_empty() {
