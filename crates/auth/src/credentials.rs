@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use comms_runtime::carriers::TwilioApiKey;
+use comms_runtime::carriers::{TwilioApiKey, TwilioConfig};
 use sqlx::PgPool;
 
 use crate::secrets::Sealer;
@@ -26,7 +26,7 @@ pub enum CredentialsError {
 }
 
 /// The organization's credentials for `provider` in the clear, `None` when it stored none.
-pub async fn open(
+async fn open(
     pool: &PgPool,
     sealer: &Sealer,
     org_id: &str,
@@ -57,6 +57,19 @@ pub struct TwilioAccount {
     pub account_sid: String,
     pub auth_token: String,
     pub api_key: Option<TwilioApiKey>,
+}
+
+impl TwilioAccount {
+    /// The fleet's Twilio configuration (API URL, callbacks, caller id, pacing) on this
+    /// account: its SID, auth token and API key for the fleet's.
+    pub fn config(&self, fleet: &TwilioConfig) -> TwilioConfig {
+        TwilioConfig {
+            account_sid: self.account_sid.clone(),
+            auth_token: self.auth_token.clone(),
+            api_key: self.api_key.clone(),
+            ..fleet.clone()
+        }
+    }
 }
 
 impl std::fmt::Debug for TwilioAccount {

@@ -79,6 +79,29 @@ struct Inner {
 }
 
 impl Inner {
+    /// Keeps a request this Twilio received, for the test to read.
+    fn receive(&mut self, path: String, form: Vec<(String, String)>) {
+        self.received.push(Received {
+            path,
+            form,
+            sid: None,
+            at: std::time::Instant::now(),
+        });
+    }
+
+    /// The failure the test set for the next update, if any (`fail_next_updates`).
+    fn injected_failure(&mut self) -> Result<(), TwilioError> {
+        if self.failures.is_empty() {
+            return Ok(());
+        }
+        let status = self.failures.remove(0);
+        Err(twilio_error(
+            StatusCode::from_u16(status).unwrap(),
+            20500,
+            "Internal Server Error",
+        ))
+    }
+
     fn new_recording_sid(&mut self) -> String {
         self.recordings_made += 1;
         format!("RE{:032x}", self.recordings_made)
@@ -500,20 +523,11 @@ async fn update_call(
     authenticated(&headers, &account)?;
     let form = form_of(&headers, &body)?;
     let mut inner = inner.lock().unwrap();
-    inner.received.push(Received {
-        path: format!("/2010-04-01/Accounts/{account}/Calls/{resource}"),
-        form: form.clone(),
-        sid: None,
-        at: std::time::Instant::now(),
-    });
-    if !inner.failures.is_empty() {
-        let status = inner.failures.remove(0);
-        return Err(twilio_error(
-            StatusCode::from_u16(status).unwrap(),
-            20500,
-            "Internal Server Error",
-        ));
-    }
+    inner.receive(
+        format!("/2010-04-01/Accounts/{account}/Calls/{resource}"),
+        form.clone(),
+    );
+    inner.injected_failure()?;
     let sid = resource.trim_end_matches(".json").to_owned();
     let Some(current) = inner.calls.get(&sid).cloned() else {
         return Err(twilio_error(
@@ -628,12 +642,10 @@ async fn start_recording(
     authenticated(&headers, &account)?;
     let form = form_of(&headers, &body)?;
     let mut inner = inner.lock().unwrap();
-    inner.received.push(Received {
-        path: format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Recordings.json"),
+    inner.receive(
+        format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Recordings.json"),
         form,
-        sid: None,
-        at: std::time::Instant::now(),
-    });
+    );
     if inner.calls.get(&call_sid).map(String::as_str) != Some("in-progress") {
         return Err(twilio_error(
             StatusCode::BAD_REQUEST,
@@ -659,20 +671,11 @@ async fn update_recording(
     authenticated(&headers, &account)?;
     let form = form_of(&headers, &body)?;
     let mut inner = inner.lock().unwrap();
-    inner.received.push(Received {
-        path: format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Recordings/{resource}"),
-        form: form.clone(),
-        sid: None,
-        at: std::time::Instant::now(),
-    });
-    if !inner.failures.is_empty() {
-        let status = inner.failures.remove(0);
-        return Err(twilio_error(
-            StatusCode::from_u16(status).unwrap(),
-            20500,
-            "Internal Server Error",
-        ));
-    }
+    inner.receive(
+        format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Recordings/{resource}"),
+        form.clone(),
+    );
+    inner.injected_failure()?;
     let asked = resource.trim_end_matches(".json");
     let current = inner.current_recordings.get(&call_sid).cloned();
     let Some((sid, _)) = current.filter(|(sid, _)| asked == "Twilio.CURRENT" || asked == sid)
@@ -709,12 +712,10 @@ async fn delete_recording(
 ) -> Result<Response, TwilioError> {
     authenticated(&headers, &account)?;
     let mut inner = inner.lock().unwrap();
-    inner.received.push(Received {
-        path: format!("/2010-04-01/Accounts/{account}/Recordings/{file}"),
-        form: vec![],
-        sid: None,
-        at: std::time::Instant::now(),
-    });
+    inner.receive(
+        format!("/2010-04-01/Accounts/{account}/Recordings/{file}"),
+        vec![],
+    );
     let sid = file.trim_end_matches(".json");
     match inner.recordings.remove(sid) {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -732,12 +733,10 @@ async fn fetch_recording(
     headers: HeaderMap,
 ) -> Result<Response, TwilioError> {
     authenticated(&headers, &account)?;
-    inner.lock().unwrap().received.push(Received {
-        path: format!("/2010-04-01/Accounts/{account}/Recordings/{file}"),
-        form: vec![],
-        sid: None,
-        at: std::time::Instant::now(),
-    });
+    inner.lock().unwrap().receive(
+        format!("/2010-04-01/Accounts/{account}/Recordings/{file}"),
+        vec![],
+    );
     let not_found = || {
         twilio_error(
             StatusCode::NOT_FOUND,

@@ -90,7 +90,7 @@ impl Softphones {
                 ApiError::internal()
             })?;
         Ok(Some(match own {
-            Some(own) => fleet.on_account(&own.account_sid, &own.auth_token, own.api_key),
+            Some(own) => own.config(fleet),
             None => fleet.clone(),
         }))
     }

@@ -31,24 +31,6 @@ pub struct TwilioConfig {
     pub api_key: Option<TwilioApiKey>,
 }
 
-impl TwilioConfig {
-    /// This configuration on another account (an organization's own): its SID, auth token and
-    /// API key for the fleet's (whose API key belongs to the fleet's account).
-    pub fn on_account(
-        &self,
-        account_sid: &str,
-        auth_token: &str,
-        api_key: Option<TwilioApiKey>,
-    ) -> Self {
-        Self {
-            account_sid: account_sid.to_owned(),
-            auth_token: auth_token.to_owned(),
-            api_key,
-            ..self.clone()
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct TwilioApiKey {
     /// `SK` and 32 hexadecimal digits.

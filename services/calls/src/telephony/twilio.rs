@@ -325,11 +325,7 @@ impl Telephony for TwilioTelephony {
     /// The same client (and connections) with the organization's account SID and auth token.
     fn on_account(&self, account: &TwilioAccount) -> Option<std::sync::Arc<dyn Telephony>> {
         Some(std::sync::Arc::new(Self {
-            config: self.config.on_account(
-                &account.account_sid,
-                &account.auth_token,
-                account.api_key.clone(),
-            ),
+            config: account.config(&self.config),
             http: self.http.clone(),
         }))
     }

@@ -118,7 +118,7 @@ pub async fn own_twilio_account(
         return Ok(None);
     }
     let own = state.auth.credentials.twilio_account(org).await?;
-    Ok(own.map(|own| fleet.on_account(&own.account_sid, &own.auth_token, own.api_key)))
+    Ok(own.map(|own| own.config(fleet)))
 }
 
 /// What a caller waiting for an agent hears, in the call's language.
