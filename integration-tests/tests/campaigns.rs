@@ -933,7 +933,9 @@ async fn a_preview_campaign_shows_each_contact_to_an_agent_before_any_call() {
             ("DIALER_TICK_MS", "100"),
             ("SIM_TALK_MS", "200"),
             ("WRAP_UP_SECONDS", "1"),
-            ("PREVIEW_TIMEOUT_SECONDS", "2"),
+            // Long enough that the test's own skip and accept come first on a busy machine;
+            // the timeout itself is waited for below, not slept through.
+            ("PREVIEW_TIMEOUT_SECONDS", "8"),
         ],
     )
     .await;
@@ -982,13 +984,26 @@ async fn a_preview_campaign_shows_each_contact_to_an_agent_before_any_call() {
     // it is withdrawn and shown again.
     let third = until(Duration::from_secs(20), shown_to_ada, shown("Third")).await;
     let first_offer = third["preview"]["call_id"].clone();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let withdrawn_type = <comms_events::campaign::PreviewWithdrawn as comms_events::Event>::TYPE;
+    let withdrawals = || async {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE stream_name = $1 AND event_type = $2",
+        )
+        .bind(format!("campaign-{campaign}"))
+        .bind(withdrawn_type)
+        .fetch_one(&fleet.pool)
+        .await
+        .unwrap();
+        json!(count)
+    };
+    until(Duration::from_secs(30), withdrawals, |n| *n == json!(2)).await;
     until(Duration::from_secs(20), shown_to_ada, shown("Third")).await;
     let withdrawn: Vec<(serde_json::Value,)> = sqlx::query_as(
-        "SELECT data FROM events WHERE stream_name = $1 AND event_type = 'comms.campaign.preview_withdrawn'
+        "SELECT data FROM events WHERE stream_name = $1 AND event_type = $2
          ORDER BY stream_position",
     )
     .bind(format!("campaign-{campaign}"))
+    .bind(withdrawn_type)
     .fetch_all(&fleet.pool)
     .await
     .unwrap();
