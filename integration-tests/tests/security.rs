@@ -405,6 +405,20 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("put", "/api/communications/agents/{id}/status") => json!({ "status": "available" }),
         ("post", "/api/communications/numbers") => json!({ "number": "+14155550100" }),
         ("put", "/api/communications/numbers/{id}") => json!({ "language": "es" }),
+        ("post", "/api/communications/ivr-flows")
+        | ("put", "/api/communications/ivr-flows/{id}") => json!({
+            "name": "Probe flow",
+            "definition": {"languages": ["en"], "start": "hello", "nodes": {
+                "hello": {"type": "say", "text": {"en": "Hello."}, "next": "wait"},
+                "wait": {"type": "queue"}}}
+        }),
+        ("post", "/api/communications/ivr-flows/validate") => json!({
+            "definition": {"languages": ["en"], "start": "bye", "nodes": {"bye": {"type": "hang_up"}}}
+        }),
+        ("post", "/api/communications/ivr-flows/{id}/publish") => json!({ "version": 1 }),
+        ("post", "/api/communications/ivr-flows/{id}/simulate") => {
+            json!({ "inputs": [{ "digits": "1" }] })
+        }
         ("post", "/api/communications/agents/{id}/softphone-token") => json!({}),
         ("post", "/api/communications/teams") => json!({ "name": "Probe team" }),
         ("put", "/api/communications/teams/{id}") => json!({ "name": "Renamed team" }),
@@ -480,6 +494,8 @@ struct Other {
     /// The call a preview campaign of B's shows B's agent.
     preview: String,
     number: String,
+    /// B's IVR flow, with a published version.
+    flow: String,
 }
 
 impl Other {
@@ -560,6 +576,23 @@ impl Other {
         ))
         .await;
         let campaign = campaign["id"].as_str().unwrap().to_owned();
+        let flow = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/ivr-flows",
+            &session,
+            sample_body("post", "/api/communications/ivr-flows"),
+        ))
+        .await;
+        let flow = flow["id"].as_str().unwrap().to_owned();
+        let published = send(
+            fleet,
+            "post",
+            &format!("/api/communications/ivr-flows/{flow}/publish"),
+            &session,
+            Some(json!({ "version": 1 })),
+        );
+        assert_eq!(published.send().await.unwrap().status(), StatusCode::OK);
         let added = send(
             fleet,
             "post",
@@ -632,6 +665,7 @@ impl Other {
         assert!(!preview.is_null(), "B's agent was never shown a preview");
         Self {
             number: number["id"].as_str().unwrap().to_owned(),
+            flow,
             preview: preview["call_id"].as_str().unwrap().to_owned(),
             campaign,
             contact: contact["id"].as_str().unwrap().to_owned(),
@@ -664,6 +698,9 @@ impl Other {
             "/api/communications/contacts".into(),
             format!("/api/communications/numbers/{}", self.number),
             "/api/communications/numbers".into(),
+            format!("/api/communications/ivr-flows/{}", self.flow),
+            format!("/api/communications/ivr-flows/{}/versions/1", self.flow),
+            "/api/communications/ivr-flows".into(),
             format!("/api/communications/previews?agent_id={}", self.agent),
         ] {
             let mut shown = json_of(send(fleet, "get", &path, &self.session, None)).await;
@@ -726,11 +763,18 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/webhooks/twilio/{org}/calls/{call_id}/recording"
             | "/webhooks/vonage/{org}/calls/{call_id}/event"
             | "/webhooks/vonage/{org}/calls/{call_id}/answer"
+            | "/webhooks/twilio/{org}/calls/{call_id}/ivr"
+            | "/webhooks/vonage/{org}/calls/{call_id}/ivr"
+            | "/webhooks/vonage/{org}/calls/{call_id}/recording"
             | "/webhooks/twilio/{org}/inbound/voice"
             | "/webhooks/twilio/{org}/inbound/status"
             | "/webhooks/vonage/{org}/inbound/answer"
             | "/webhooks/vonage/{org}/inbound/event" => other.call.clone(),
             "/api/communications/numbers/{id}" => other.number.clone(),
+            "/api/communications/ivr-flows/{id}"
+            | "/api/communications/ivr-flows/{id}/publish"
+            | "/api/communications/ivr-flows/{id}/versions/{version}"
+            | "/api/communications/ivr-flows/{id}/simulate" => other.flow.clone(),
             _ => panic!("no cross-tenant fixture for {method} {template}: add one here"),
         };
         let path = template
@@ -739,6 +783,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
             .replace("{list}", &id)
             .replace("{call_id}", &id)
             .replace("{org}", ORG)
+            .replace("{version}", "1")
             .replace("{agent_id}", &other.agent);
         let request = if template.ends_with("/import") {
             fleet
@@ -796,6 +841,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
         &other.campaign,
         &other.contact,
         &other.preview,
+        &other.flow,
     ];
     for (method, template, _) in operations(&openapi) {
         if method != "get"
@@ -1012,12 +1058,63 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                             language: "fr".into(),
                             skills: None,
                             recording: None,
+                            ivr_flow_id: None,
                         })
                         .await
                         .unwrap_err(),
                     ("CallsService", "ReleaseNumber") => calls
                         .release_number(v1::GetNumberRequest {
                             id: other.number.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "GetIvrFlow") => calls
+                        .get_ivr_flow(v1::GetIvrFlowRequest {
+                            id: other.flow.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "DeleteIvrFlow") => calls
+                        .delete_ivr_flow(v1::GetIvrFlowRequest {
+                            id: other.flow.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "UpdateIvrFlow") => calls
+                        .update_ivr_flow(v1::UpdateIvrFlowRequest {
+                            id: other.flow.clone(),
+                            name: "x".into(),
+                            definition_json: json!({"languages": ["en"], "start": "bye",
+                                "nodes": {"bye": {"type": "hang_up"}}})
+                            .to_string(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "PublishIvrFlow") => calls
+                        .publish_ivr_flow(v1::PublishIvrFlowRequest {
+                            id: other.flow.clone(),
+                            version: 1,
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "GetIvrFlowVersion") => calls
+                        .get_ivr_flow_version(v1::GetIvrFlowVersionRequest {
+                            id: other.flow.clone(),
+                            version: 1,
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "SimulateIvrFlow") => calls
+                        .simulate_ivr_flow(v1::SimulateIvrFlowRequest {
+                            id: other.flow.clone(),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "WalkIvr") => calls
+                        .walk_ivr(v1::WalkIvrRequest {
+                            call_id: other.call.clone(),
+                            ..Default::default()
                         })
                         .await
                         .unwrap_err(),
@@ -1166,7 +1263,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 34);
+    assert_eq!(tried, 41);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )
@@ -1234,7 +1331,8 @@ async fn each_role_meets_each_endpoint_as_the_permission_table_says() {
                     _ => "00000000-0000-0000-0000-000000000000",
                 },
             )
-            .replace("{provider}", "twilio");
+            .replace("{provider}", "twilio")
+            .replace("{version}", "1");
         if ["post", "put"].contains(&method.as_str()) {
             assert!(
                 sample_body(&method, &template).is_some(),

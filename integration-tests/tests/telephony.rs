@@ -8,7 +8,7 @@
 //! tokens: `telephony/softphones.rs`; failover between carriers and pacing:
 //! `telephony/failover.rs`; Vonage's machine detection: `telephony/vonage_machines.rs`;
 //! recordings: `telephony/recording.rs`; organizations' own Twilio accounts:
-//! `telephony/own_accounts.rs`.
+//! `telephony/own_accounts.rs`; IVR flows walked through both carriers: `telephony/ivr.rs`.
 
 #[path = "telephony/failover.rs"]
 mod failover;
@@ -18,6 +18,8 @@ mod fake_twilio;
 mod fake_vonage;
 #[path = "telephony/inbound.rs"]
 mod inbound;
+#[path = "telephony/ivr.rs"]
+mod ivr;
 #[path = "telephony/own_accounts.rs"]
 mod own_accounts;
 #[path = "telephony/recording.rs"]

@@ -44,10 +44,14 @@ pub enum Permission {
     NumbersManage,
     /// Delete calls' recordings, at the carrier too.
     RecordingsDelete,
+    /// See the organization's IVR flows and simulate them.
+    IvrRead,
+    /// Create, change, publish and delete IVR flows.
+    IvrManage,
 }
 
 impl Permission {
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 22] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -68,6 +72,8 @@ impl Permission {
         Self::NumbersRead,
         Self::NumbersManage,
         Self::RecordingsDelete,
+        Self::IvrRead,
+        Self::IvrManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +98,8 @@ impl Permission {
             Self::NumbersRead => "numbers:read",
             Self::NumbersManage => "numbers:manage",
             Self::RecordingsDelete => "calls:recordings:delete",
+            Self::IvrRead => "ivr:read",
+            Self::IvrManage => "ivr:manage",
         }
     }
 
@@ -157,6 +165,11 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         // Recordings can be evidence: only the administrator deletes them.
         (RecordingsDelete,         Admin)              => Some(Organization),
         (RecordingsDelete,         Supervisor | Agent) => None,
+        // What every caller to the organization hears: the administrator changes it.
+        (IvrRead,                  Admin | Supervisor) => Some(Organization),
+        (IvrRead,                  Agent)              => None,
+        (IvrManage,                Admin)              => Some(Organization),
+        (IvrManage,                Supervisor | Agent) => None,
     }
 }
 

@@ -23,6 +23,8 @@ crate::event_set! {
         RecordingAvailable(RecordingAvailable),
         RecordingChanged(RecordingChanged),
         RecordingDeleted(RecordingDeleted),
+        IvrStep(IvrStep),
+        Queued(Queued),
     }
 }
 
@@ -271,6 +273,17 @@ pub struct Started {
     /// Whether the call is recorded (absent: never).
     #[serde(default, skip_serializing_if = "RecordingPolicy::is_never")]
     pub recording: RecordingPolicy,
+    /// The IVR flow version an inbound call is answered by (to its end), if its number has
+    /// one; without, the call asks for an agent as soon as it is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivr_flow: Option<FlowVersion>,
+}
+
+/// One version of an IVR flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FlowVersion {
+    pub flow_id: Uuid,
+    pub version: u32,
 }
 
 /// The far end is ringing.
@@ -410,6 +423,41 @@ pub struct RecordingDeleted {
     pub deleted_at: DateTime<Utc>,
 }
 
+/// The caller reached a node of the call's IVR flow: with the answer that led there when a
+/// menu was answered (`digits` or `speech`), or the attempt at a menu asked again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct IvrStep {
+    pub call_id: Uuid,
+    pub flow: FlowVersion,
+    #[schemars(length(min = 1, max = 64))]
+    pub node: String,
+    /// The node's type (`say`, `menu`, `queue`, …).
+    pub kind: String,
+    /// For a menu: 1 when first asked, then each time it is asked again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// The menu answer that led here, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digits: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speech: Option<String>,
+    /// The language the call speaks from here.
+    pub language: Language,
+    pub at: DateTime<Utc>,
+}
+
+/// The call asks for an agent with every one of `skills` who speaks `language` (its IVR
+/// flow reached a queue).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Queued {
+    pub call_id: Uuid,
+    #[schemars(length(max = 20))]
+    pub skills: Vec<String>,
+    pub language: Language,
+    pub priority: i32,
+    pub queued_at: DateTime<Utc>,
+}
+
 crate::events! {
     Started => "comms.call.started", version 1, "a call was placed (outbound) or came in (inbound)";
     Ringing => "comms.call.ringing", version 1, "the far end is ringing";
@@ -424,4 +472,6 @@ crate::events! {
     RecordingAvailable => "comms.call.recording_available", version 1, "the carrier finished recording the call";
     RecordingChanged => "comms.call.recording_changed", version 1, "the call's recording began, was paused, resumed or stopped";
     RecordingDeleted => "comms.call.recording_deleted", version 1, "the call's recording was deleted at the carrier";
+    IvrStep => "comms.call.ivr_step", version 1, "the caller reached a node of the call's IVR flow";
+    Queued => "comms.call.queued", version 1, "the call's IVR flow asks for an agent";
 }

@@ -5,7 +5,7 @@
 //! producers encode through and consumers decode into, so nothing else in the fleet spells their
 //! types. The JSON schemas in `docs/events/` are generated from these types ([`catalog`]), and
 //! `tests/schemas.rs` fails when they drift or change incompatibly (see docs/events/README.md).
-//! The sets: calls, numbers, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
+//! The sets: calls, numbers, IVR flows, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
 //! platform's events we consume.
 
 pub mod account;
@@ -14,6 +14,7 @@ pub mod call;
 pub mod campaign;
 pub mod compat;
 pub mod contact;
+pub mod ivr;
 pub mod number;
 pub mod platform;
 
@@ -286,6 +287,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
     [
         call::CallEvent::catalog(),
         number::NumberEvent::catalog(),
+        ivr::IvrFlowEvent::catalog(),
         agent::AgentEvent::catalog(),
         agent::TeamEvent::catalog(),
         campaign::CampaignEvent::catalog(),

@@ -27,6 +27,10 @@ pub struct NumberSettings {
     /// Whether its calls are recorded; absent: as `ENABLE_RECORDING` says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<crate::call::RecordingPolicy>,
+    /// The IVR flow its callers hear first (its published version); absent: they wait for an
+    /// agent at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivr_flow_id: Option<Uuid>,
 }
 
 /// A number as it now is: what assigning and updating it record.

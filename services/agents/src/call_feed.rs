@@ -1,5 +1,6 @@
 //! The agents service following calls on the bus (`comms.call.*`): an agent who places a call
-//! is busy from its start; an answered inbound call asks for an agent and is connected to the
+//! is busy from its start; an answered inbound call asks for an agent (one with an IVR flow:
+//! when the flow queues it, with the skills it names) and is connected to the
 //! one it is offered to (a campaign's answered calls are routed by the campaigns service, which
 //! decides when one is abandoned); when a call ends, fails or is canceled, its agent goes to
 //! wrap-up (and a call still waiting leaves the queue), and no agent is reserved for it after. Each message is applied in the consumer's
@@ -51,6 +52,15 @@ impl Handler for CallFeed {
         match envelope.decode::<CallEvent>()? {
             CallEvent::Started(call) => self.started(conn, envelope, call).await,
             CallEvent::Answered(call) => self.answered(conn, org, call.call_id).await,
+            CallEvent::Queued(call) => {
+                let need = Need {
+                    call_id: call.call_id,
+                    skills: call.skills,
+                    language: Some(call.language),
+                    priority: call.priority,
+                };
+                self.queued(conn, org, need).await
+            }
             CallEvent::Ended(e) => self.finished(conn, org, e.call_id).await,
             CallEvent::Failed(e) => self.finished(conn, org, e.call_id).await,
             CallEvent::Canceled(e) => self.finished(conn, org, e.call_id).await,
@@ -62,7 +72,8 @@ impl Handler for CallFeed {
             | CallEvent::MachineDetected(_)
             | CallEvent::RecordingAvailable(_)
             | CallEvent::RecordingChanged(_)
-            | CallEvent::RecordingDeleted(_) => Ok(()),
+            | CallEvent::RecordingDeleted(_)
+            | CallEvent::IvrStep(_) => Ok(()),
         }
     }
 }
@@ -87,8 +98,13 @@ impl CallFeed {
         .bind(call.call_id)
         .bind(org)
         .bind(call.agent_id)
-        // Inbound calls are answered first and then given an agent.
-        .bind(call.agent_id.is_none() && call.direction == Direction::Inbound)
+        // Inbound calls are answered first and then given an agent; those with an IVR flow
+        // once their flow queues them.
+        .bind(
+            call.agent_id.is_none()
+                && call.direction == Direction::Inbound
+                && call.ivr_flow.is_none(),
+        )
         .bind(call.language.as_str())
         .execute(&mut *conn)
         .await
@@ -135,6 +151,17 @@ impl CallFeed {
             tolerate(result, "routing an answered inbound call")?;
         }
         Ok(())
+    }
+
+    /// An answered call's IVR flow asks for an agent with its skills, language and priority.
+    async fn queued(
+        &self,
+        conn: &mut PgConnection,
+        org: &str,
+        need: Need,
+    ) -> Result<(), HandleError> {
+        let result = self.0.reserve_in(conn, org, &need, true).await.map(|_| ());
+        tolerate(result, "routing a call its IVR flow queued")
     }
 
     /// The call ended, failed or was canceled.

@@ -119,7 +119,9 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::MachineDetected(_)
         | CallEvent::RecordingAvailable(_)
         | CallEvent::RecordingChanged(_)
-        | CallEvent::RecordingDeleted(_) => {
+        | CallEvent::RecordingDeleted(_)
+        | CallEvent::IvrStep(_)
+        | CallEvent::Queued(_) => {
             return Ok(None);
         }
     };

@@ -92,7 +92,7 @@ impl Calls {
     }
 
     /// Runs `command` and returns the call's new state with the events it recorded.
-    async fn decide(
+    pub(crate) async fn decide(
         &self,
         identity: &Identity,
         call_id: Uuid,
@@ -382,13 +382,15 @@ impl Calls {
     }
 
     /// The inbound call on `leg` to the organization's `number`, from `from`: started, on the
-    /// carrier's line and answered; the same call when the carrier asks again.
+    /// carrier's line and answered (walking `ivr_flow`, the number's flow's published version,
+    /// if it has one); the same call when the carrier asks again.
     pub async fn receive(
         &self,
         identity: &Identity,
         number: &crate::numbers::Number,
         leg: CarrierLeg,
         from: Option<domain::PhoneNumber>,
+        ivr_flow: Option<domain::FlowVersion>,
     ) -> Result<CallView, ApiError> {
         let call_id = inbound_call_id(&identity.org_id, &leg);
         let received = self
@@ -399,6 +401,7 @@ impl Calls {
                 language: number.settings.language,
                 leg: leg.clone(),
                 recording: self.recording_policy(number.settings.recording),
+                ivr_flow,
                 at: Utc::now(),
             })
             .await;

@@ -5,6 +5,7 @@ pub mod agent_feed;
 pub mod app;
 pub mod domain;
 pub mod grpc;
+pub mod ivr;
 pub mod numbers;
 pub mod telephony;
 pub mod view;
@@ -116,6 +117,7 @@ pub async fn run(
         });
     }
     let numbers = numbers::Numbers::new(store.clone());
+    let flows = ivr::IvrFlows::new(store.clone());
     let calls = Calls::new(store, telephony, config.record_calls);
     tokio::spawn(calls.clone().follow_progress(reports));
     tokio::spawn(watchdog::run(
@@ -133,7 +135,7 @@ pub async fn run(
     let campaigns =
         CampaignsServiceClient::new(comms_runtime::client::channel(&config.campaigns_url)?);
     let service = CallsServiceServer::new(grpc::CallsGrpc::new(
-        calls, numbers, agents, campaigns, tokens,
+        calls, numbers, flows, agents, campaigns, tokens,
     ));
     tracing::info!(addr = %listener.local_addr()?, "calls service listening");
     let routes = tonic::service::Routes::new(service);

@@ -115,7 +115,9 @@ impl Feed {
             | CallEvent::Placed(_)
             | CallEvent::RecordingAvailable(_)
             | CallEvent::RecordingChanged(_)
-            | CallEvent::RecordingDeleted(_) => return Ok(()),
+            | CallEvent::RecordingDeleted(_)
+            | CallEvent::IvrStep(_)
+            | CallEvent::Queued(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();
         let recorded = lock_order::call(conn, call_id).await.map_err(retry)?;

@@ -187,13 +187,25 @@ impl Config {
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
         agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health,
-        numbers, recordings, teams, users,
+        ivr_flows, numbers, recordings, teams, users,
     };
     // CSV imports take larger bodies than the 64 KiB every other endpoint allows.
     let imports = OpenApiRouter::new()
         .routes(routes!(contacts::import_contacts))
         .routes(routes!(contacts::import_into_campaign))
         .layer(DefaultBodyLimit::max(contacts::MAX_CSV_BYTES));
+    let flows = OpenApiRouter::new()
+        .routes(routes!(ivr_flows::list, ivr_flows::create))
+        .routes(routes!(
+            ivr_flows::get,
+            ivr_flows::update,
+            ivr_flows::delete
+        ))
+        .routes(routes!(ivr_flows::validate))
+        .routes(routes!(ivr_flows::publish))
+        .routes(routes!(ivr_flows::version))
+        .routes(routes!(ivr_flows::simulate))
+        .layer(DefaultBodyLimit::max(ivr_flows::MAX_FLOW_BYTES));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(calls::list, calls::create))
         .routes(routes!(calls::get, calls::update, calls::end))
@@ -230,6 +242,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(contacts::remove_do_not_call))
         .merge(imports)
+        .merge(flows)
         .routes(routes!(analytics::dashboard))
         .routes(routes!(analytics::agents))
         .routes(routes!(analytics::campaigns))
@@ -267,8 +280,11 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(carriers::twilio::machine))
         .routes(routes!(carriers::twilio::answer))
         .routes(routes!(carriers::twilio::recording))
+        .routes(routes!(carriers::twilio::ivr))
         .routes(routes!(carriers::vonage::event))
         .routes(routes!(carriers::vonage::answer))
+        .routes(routes!(carriers::vonage::ivr))
+        .routes(routes!(carriers::vonage::recording))
         .routes(routes!(carriers::twilio::inbound_voice))
         .routes(routes!(carriers::twilio::inbound_status))
         .routes(routes!(carriers::vonage::inbound_answer))

@@ -20,7 +20,8 @@ use super::events::{
 use super::{CallEvent, PhoneNumber};
 
 pub use comms_events::call::{
-    CallStatus, Carrier, Direction, MachineVerdict, RecordingPolicy, RecordingState,
+    CallStatus, Carrier, Direction, FlowVersion, IvrStep, MachineVerdict, Queued, RecordingPolicy,
+    RecordingState,
 };
 
 /// A carrier's line for a call: the carrier and its own id for the call (Twilio's `CallSid`,
@@ -91,6 +92,27 @@ pub struct Call {
     /// not bring it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_recording: Option<String>,
+    /// Where an inbound call stands in its IVR flow, if its number has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ivr: Option<IvrPosition>,
+}
+
+/// A call's place in its IVR flow: the version it walks, the node it stopped at last (none
+/// before its first step) and, at a menu, how many times it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IvrPosition {
+    pub flow: FlowVersion,
+    pub node: Option<String>,
+    pub attempt: Option<u32>,
+    /// The flow asked for an agent.
+    pub queued: bool,
+}
+
+impl IvrPosition {
+    /// Where it stands: the node and attempt, as the carrier's next request names them.
+    pub fn at(&self) -> Option<(&str, Option<u32>)> {
+        self.node.as_deref().map(|node| (node, self.attempt))
+    }
 }
 
 /// What someone on a call asks of its recording.
@@ -161,7 +183,17 @@ pub enum Command {
         language: Language,
         leg: CarrierLeg,
         recording: RecordingPolicy,
+        /// The IVR flow version its number answers with, if any.
+        ivr_flow: Option<FlowVersion>,
         at: DateTime<Utc>,
+    },
+    /// The caller walked the call's IVR flow from where it stood at `from` (the node and
+    /// attempt) through `steps`, and the flow asks for an agent if `queue` says. Walked from
+    /// anywhere else (another request walked it first), nothing changes.
+    WalkIvr {
+        from: Option<(String, Option<u32>)>,
+        steps: Vec<IvrStep>,
+        queue: Option<Queued>,
     },
     /// A carrier's report: its line for the call, what happened, or both. Carriers repeat and
     /// reorder their reports, so progress the call has already passed changes nothing (where
@@ -277,6 +309,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 started_at: at,
                 detect_machines,
                 recording,
+                ivr_flow: None,
             })]),
             Command::Receive {
                 call_id,
@@ -285,6 +318,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 language,
                 leg,
                 recording,
+                ivr_flow,
                 at,
             } => Ok(vec![
                 CallEvent::Started(Started {
@@ -298,6 +332,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                     started_at: at,
                     detect_machines: false,
                     recording,
+                    ivr_flow,
                 }),
                 CallEvent::Placed(Placed {
                     call_id,
@@ -417,6 +452,25 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 duration_seconds,
                 available_at: at,
             })
+        }
+        Command::WalkIvr { from, steps, queue } => {
+            let Some(position) = &call.ivr else {
+                return Err(DomainError::Invalid {
+                    field: "call_id",
+                    reason: "the call has no IVR flow".into(),
+                });
+            };
+            let walked_from = from
+                .as_ref()
+                .map(|(node, attempt)| (node.as_str(), *attempt));
+            if call.status != CallStatus::Answered || position.at() != walked_from {
+                return Ok(vec![]);
+            }
+            return Ok(steps
+                .into_iter()
+                .map(CallEvent::IvrStep)
+                .chain(queue.filter(|_| !position.queued).map(CallEvent::Queued))
+                .collect());
         }
         Command::RecordingBegan { leg, at } => {
             check_line(call, &leg)?;
@@ -728,6 +782,12 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
             recording_state: None,
             recording: None,
             deleted_recording: None,
+            ivr: e.ivr_flow.map(|flow| IvrPosition {
+                flow,
+                node: None,
+                attempt: None,
+                queued: false,
+            }),
         },
         (Some(mut call), event) => {
             match event {
@@ -779,6 +839,20 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 }
                 CallEvent::RecordingChanged(e) => {
                     call.recording_state = Some(e.state);
+                }
+                CallEvent::IvrStep(e) => {
+                    if let Some(ivr) = &mut call.ivr {
+                        ivr.node = Some(e.node.clone());
+                        ivr.attempt = e.attempt;
+                    }
+                    call.language = e.language;
+                    call.updated_at = e.at;
+                }
+                CallEvent::Queued(e) => {
+                    if let Some(ivr) = &mut call.ivr {
+                        ivr.queued = true;
+                    }
+                    call.updated_at = e.queued_at;
                 }
                 CallEvent::RecordingDeleted(e) => {
                     call.recording = None;

@@ -6,9 +6,9 @@ mod call;
 mod events;
 
 pub use call::{
-    Call, CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language,
-    MachineVerdict, Progress, Recording, RecordingAction, RecordingPolicy, RecordingState, apply,
-    check_text, control_recording, fold, handle,
+    Call, CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, FlowVersion,
+    IvrPosition, IvrStep, Language, MachineVerdict, Progress, Queued, Recording, RecordingAction,
+    RecordingPolicy, RecordingState, apply, check_text, control_recording, fold, handle,
 };
 pub use comms_proto::PhoneNumber;
 pub use events::CallEvent;

@@ -14,6 +14,7 @@ use tonic::{Code, Request, Response, Status};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
+mod ivr;
 mod numbers;
 mod recordings;
 
@@ -22,6 +23,7 @@ use crate::domain::{
     CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, PhoneNumber,
     Progress, RecordingAction, RecordingPolicy, check_text,
 };
+use crate::ivr::IvrFlows;
 use crate::numbers::Numbers;
 use crate::telephony::{twilio, vonage};
 use crate::view::{CallView, Cursor, ListFilter};
@@ -34,6 +36,7 @@ const MAX_VOICEMAIL: usize = 500;
 pub struct CallsGrpc {
     calls: Calls,
     numbers: Numbers,
+    flows: IvrFlows,
     agents: AgentsServiceClient<Channel>,
     campaigns: CampaignsServiceClient<Channel>,
     tokens: Tokens,
@@ -63,6 +66,7 @@ impl CallsGrpc {
     pub fn new(
         calls: Calls,
         numbers: Numbers,
+        flows: IvrFlows,
         agents: AgentsServiceClient<Channel>,
         campaigns: CampaignsServiceClient<Channel>,
         tokens: Tokens,
@@ -70,6 +74,7 @@ impl CallsGrpc {
         Self {
             calls,
             numbers,
+            flows,
             agents,
             campaigns,
             tokens,
@@ -326,6 +331,13 @@ pub fn to_proto(view: CallView) -> v1::Call {
             .map(|state| state.as_str().to_owned())
             .unwrap_or_default(),
         has_recording: call.recording.is_some(),
+        ivr_flow_id: call
+            .ivr
+            .as_ref()
+            .map(|ivr| ivr.flow.flow_id.to_string())
+            .unwrap_or_default(),
+        ivr_flow_version: call.ivr.as_ref().map_or(0, |ivr| ivr.flow.version),
+        ivr_node: call.ivr.and_then(|ivr| ivr.node).unwrap_or_default(),
     }
 }
 
@@ -706,5 +718,87 @@ impl CallsService for CallsGrpc {
         numbers::release_number(self, request)
             .instrument(span)
             .await
+    }
+
+    async fn create_ivr_flow(
+        &self,
+        request: Request<v1::CreateIvrFlowRequest>,
+    ) -> Result<Response<v1::IvrFlow>, Status> {
+        let span = rpc_span("CreateIvrFlow", &request);
+        ivr::create_ivr_flow(self, request).instrument(span).await
+    }
+
+    async fn get_ivr_flow(
+        &self,
+        request: Request<v1::GetIvrFlowRequest>,
+    ) -> Result<Response<v1::IvrFlow>, Status> {
+        let span = rpc_span("GetIvrFlow", &request);
+        ivr::get_ivr_flow(self, request).instrument(span).await
+    }
+
+    async fn list_ivr_flows(
+        &self,
+        request: Request<v1::ListIvrFlowsRequest>,
+    ) -> Result<Response<v1::ListIvrFlowsResponse>, Status> {
+        let span = rpc_span("ListIvrFlows", &request);
+        ivr::list_ivr_flows(self, request).instrument(span).await
+    }
+
+    async fn update_ivr_flow(
+        &self,
+        request: Request<v1::UpdateIvrFlowRequest>,
+    ) -> Result<Response<v1::IvrFlow>, Status> {
+        let span = rpc_span("UpdateIvrFlow", &request);
+        ivr::update_ivr_flow(self, request).instrument(span).await
+    }
+
+    async fn delete_ivr_flow(
+        &self,
+        request: Request<v1::GetIvrFlowRequest>,
+    ) -> Result<Response<v1::IvrFlow>, Status> {
+        let span = rpc_span("DeleteIvrFlow", &request);
+        ivr::delete_ivr_flow(self, request).instrument(span).await
+    }
+
+    async fn validate_ivr_flow(
+        &self,
+        request: Request<v1::ValidateIvrFlowRequest>,
+    ) -> Result<Response<v1::ValidateIvrFlowResponse>, Status> {
+        let span = rpc_span("ValidateIvrFlow", &request);
+        ivr::validate_ivr_flow(self, request).instrument(span).await
+    }
+
+    async fn publish_ivr_flow(
+        &self,
+        request: Request<v1::PublishIvrFlowRequest>,
+    ) -> Result<Response<v1::IvrFlow>, Status> {
+        let span = rpc_span("PublishIvrFlow", &request);
+        ivr::publish_ivr_flow(self, request).instrument(span).await
+    }
+
+    async fn get_ivr_flow_version(
+        &self,
+        request: Request<v1::GetIvrFlowVersionRequest>,
+    ) -> Result<Response<v1::IvrFlowVersion>, Status> {
+        let span = rpc_span("GetIvrFlowVersion", &request);
+        ivr::get_ivr_flow_version(self, request)
+            .instrument(span)
+            .await
+    }
+
+    async fn simulate_ivr_flow(
+        &self,
+        request: Request<v1::SimulateIvrFlowRequest>,
+    ) -> Result<Response<v1::IvrSimulation>, Status> {
+        let span = rpc_span("SimulateIvrFlow", &request);
+        ivr::simulate_ivr_flow(self, request).instrument(span).await
+    }
+
+    async fn walk_ivr(
+        &self,
+        request: Request<v1::WalkIvrRequest>,
+    ) -> Result<Response<v1::IvrTurn>, Status> {
+        let span = rpc_span("WalkIvr", &request);
+        ivr::walk_ivr(self, request).instrument(span).await
     }
 }

@@ -3,6 +3,7 @@
 use comms_events::number::NumberSettings;
 
 use super::*;
+use crate::domain::FlowVersion;
 use crate::numbers::Number;
 use crate::numbers::domain::check_skills;
 
@@ -19,7 +20,23 @@ fn number_to_proto(number: &Number) -> v1::Number {
             .unwrap_or_default(),
         created_at: Some(time::to_timestamp(number.created_at)),
         updated_at: Some(time::to_timestamp(number.updated_at)),
+        ivr_flow_id: number
+            .settings
+            .ivr_flow_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     }
+}
+
+/// A flow id, or none for "".
+fn flow_id_of(violations: &mut Violations, value: &str) -> Option<Uuid> {
+    if value.is_empty() {
+        return None;
+    }
+    violations.check(
+        "ivr_flow_id",
+        Uuid::parse_str(value).map_err(|_| format!("{value:?} is not a UUID")),
+    )
 }
 
 fn language_of(violations: &mut Violations, value: &str) -> Option<Language> {
@@ -46,6 +63,7 @@ pub(super) async fn assign_number(
     };
     let skills = skills_of(&mut violations, &req.skills);
     let recording = recording_policy(&mut violations, "recording", &req.recording);
+    let ivr_flow_id = flow_id_of(&mut violations, &req.ivr_flow_id);
     violations.finish()?;
     let (Some(number), Some(language)) = (number, language) else {
         unreachable!("each is recorded as a violation when absent");
@@ -54,6 +72,7 @@ pub(super) async fn assign_number(
         language,
         skills,
         recording,
+        ivr_flow_id,
     };
     let assigned = svc.numbers.assign(&identity, number, settings).await?;
     Ok(Response::new(number_to_proto(&assigned)))
@@ -87,10 +106,14 @@ pub(super) async fn update_number(
     let (identity, _) = svc.caller(&request, Permission::NumbersManage)?;
     let req = request.into_inner();
     let id = parse_id("id", &req.id)?;
-    if req.language.is_empty() && req.skills.is_none() && req.recording.is_none() {
+    if req.language.is_empty()
+        && req.skills.is_none()
+        && req.recording.is_none()
+        && req.ivr_flow_id.is_none()
+    {
         return Err(ApiError::invalid(
             "language",
-            "set at least one of language, skills or recording",
+            "set at least one of language, skills, recording or ivr_flow_id",
         )
         .into());
     }
@@ -109,12 +132,17 @@ pub(super) async fn update_number(
         Some(recording) => recording_policy(&mut violations, "recording", recording),
         None => current.settings.recording,
     };
+    let ivr_flow_id = match &req.ivr_flow_id {
+        Some(flow) => flow_id_of(&mut violations, flow),
+        None => current.settings.ivr_flow_id,
+    };
     violations.finish()?;
     let language = language.expect("recorded as a violation when absent");
     let settings = NumberSettings {
         language,
         skills,
         recording,
+        ivr_flow_id,
     };
     let updated = svc.numbers.update(&identity, id, settings).await?;
     Ok(Response::new(number_to_proto(&updated)))
@@ -131,7 +159,8 @@ pub(super) async fn release_number(
 }
 
 /// Starts the inbound call (or finds it, asked again), then queues it to an agent with the
-/// number's language and skills; the agent routing connects is bridged to it.
+/// number's language and skills (with an IVR flow: the flow queues it, see `WalkIvr`); the
+/// agent routing connects is bridged to it.
 pub(super) async fn receive_call(
     svc: &CallsGrpc,
     request: Request<v1::ReceiveCallRequest>,
@@ -156,8 +185,26 @@ pub(super) async fn receive_call(
         .find(&identity.org_id, &to)
         .await?
         .ok_or_else(|| ApiError::not_found("number", to.as_str()))?;
-    let view = svc.calls.receive(&identity, &number, leg, from).await?;
-    if view.call.agent_id.is_none() && view.call.status == CallStatus::Answered {
+    // Answered by the flow's published version, if the number has a flow.
+    let ivr_flow = match number.settings.ivr_flow_id {
+        Some(id) => svc
+            .flows
+            .get(&identity.org_id, id)
+            .await?
+            .published
+            .map(|version| FlowVersion {
+                flow_id: id,
+                version,
+            }),
+        None => None,
+    };
+    let view = svc
+        .calls
+        .receive(&identity, &number, leg, from, ivr_flow)
+        .await?;
+    // A call with a flow asks for an agent when its flow queues it.
+    let waits_for_agent = view.call.ivr.is_none() && view.call.agent_id.is_none();
+    if waits_for_agent && view.call.status == CallStatus::Answered {
         let queued = v1::ReserveAgentRequest {
             call_id: view.call.id.to_string(),
             required_skills: number.settings.skills.clone(),

@@ -142,6 +142,7 @@ mod tests {
             language: Language::Es,
             skills: skills.iter().map(|s| (*s).to_owned()).collect(),
             recording: None,
+            ivr_flow_id: None,
         }
     }
 

@@ -153,6 +153,9 @@ impl Numbers {
             {
                 return Err(in_use(Some(number)));
             }
+            if let Some(flow) = events.iter().find_map(flow_given) {
+                crate::ivr::published_for_number(&mut *tx, org, flow).await?;
+            }
             if events.is_empty() {
                 return state.ok_or_else(|| ApiError::not_found("number", &id.to_string()));
             }
@@ -179,6 +182,15 @@ impl Numbers {
                 })?;
             Ok(number)
         })
+    }
+}
+
+/// The IVR flow a number is given (or keeps) by `event`.
+fn flow_given(event: &NumberEvent) -> Option<Uuid> {
+    match event {
+        NumberEvent::Assigned(e) => e.settings.ivr_flow_id,
+        NumberEvent::Updated(e) => e.settings.ivr_flow_id,
+        NumberEvent::Released(_) => None,
     }
 }
 

@@ -121,6 +121,7 @@ fn call_started(call_id: uuid::Uuid) -> comms_eventstore::NewEvent {
         started_at: chrono::Utc::now(),
         detect_machines: false,
         recording: Default::default(),
+        ivr_flow: None,
     });
     comms_bus::new_event(&started, "bench", None)
 }

@@ -4,6 +4,7 @@
 //! Host header). See docs/telephony.md.
 
 pub mod health;
+pub mod ivr;
 pub mod twilio;
 pub mod vonage;
 

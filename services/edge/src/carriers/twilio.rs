@@ -309,8 +309,87 @@ fn instructions(
             Verb::Redirect { url: again },
         ]);
     }
-    let xml = twiml::response(&verbs);
-    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response()
+    xml(twiml::response(&verbs))
+}
+
+fn xml(twiml: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], twiml).into_response()
+}
+
+/// Where a menu's answer comes back: the menu and the attempt it was asked (as the turn that
+/// asked wrote them), or `after=voicemail` once a voicemail is recorded.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IvrParams {
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    node: Option<String>,
+    #[param(minimum = 1)]
+    attempt: Option<u32>,
+    #[param(pattern = "^voicemail$")]
+    after: Option<String>,
+}
+
+/// A menu of the call's IVR flow answered (`Digits` pressed or `SpeechResult` said; neither
+/// when nothing was heard before the timeout): the call's next turn, as TwiML. A repeat, or
+/// an answer to a menu the call has left, hears where the call is now and changes nothing.
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/calls/{call_id}/ivr", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+        IvrParams,
+    ),
+    request_body(content = TwilioGatherForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 200, description = "TwiML", content_type = "text/xml", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Twilio account", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The call has no IVR flow", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ivr(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body).await?;
+    let params: IvrParams = serde_urlencoded::from_str(uri.query().unwrap_or_default())
+        .map_err(|e| ApiError::invalid("query", e.to_string()))?;
+    if params.after.is_some() {
+        // The voicemail is recorded (its recording is reported on its own callback).
+        return Ok(xml(twiml::response(&[Verb::Hangup])));
+    }
+    let request = v1::WalkIvrRequest {
+        call_id: callback.call_id.clone(),
+        node: params.node.unwrap_or_default(),
+        attempt: params.attempt.unwrap_or(1),
+        digits: callback.param("Digits").unwrap_or_default().into(),
+        speech: callback.param("SpeechResult").unwrap_or_default().into(),
+    };
+    let turn = super::ivr::walk(&state, &callback.caller, request).await?;
+    Ok(xml(super::ivr::twiml(
+        &turn,
+        callback.url.trim_end_matches("/ivr"),
+    )))
+}
+
+/// What Twilio posts to a `<Gather>`'s action (with the call's usual parameters).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, non_snake_case)] // describes the form in the OpenAPI document only
+pub struct TwilioGatherForm {
+    #[schema(pattern = "^CA[0-9a-fA-F]{32}$")]
+    CallSid: String,
+    /// The keys pressed.
+    #[schema(pattern = "^[0-9*#]{1,20}$")]
+    Digits: Option<String>,
+    /// What was said, as Twilio's recognizer heard it.
+    #[schema(max_length = 500)]
+    SpeechResult: Option<String>,
+    AccountSid: Option<String>,
 }
 
 /// A Twilio voice webhook's form: a call to one of the organization's numbers.
@@ -366,6 +445,16 @@ pub async fn inbound_voice(
         .as_ref()
         .map_or("", |t| t.public_base_url.as_str());
     let calls = format!("{base}/webhooks/twilio/{org}/calls/{}", call.id);
+    if !call.ivr_flow_id.is_empty() && !over {
+        // Where the call is in its flow (its start the first time; a repeat of this webhook
+        // hears the same again).
+        let request = v1::WalkIvrRequest {
+            call_id: call.id.clone(),
+            ..Default::default()
+        };
+        let turn = super::ivr::walk(&state, &callback.caller, request).await?;
+        return Ok(xml(super::ivr::twiml(&turn, &calls)));
+    }
     let again = format!("{calls}/answer?held=1");
     // A call its number records from the answer: until Twilio says the recording began (a
     // repeated webhook may be one whose instructions never ran).

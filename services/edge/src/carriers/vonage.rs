@@ -280,7 +280,156 @@ pub async fn inbound_answer(
         from: e164(field("from")),
     };
     let (call, language, over) = super::receive(&state, &callback.caller, request).await?;
+    if !call.ivr_flow_id.is_empty() && !over {
+        // Where the call is in its flow (its start the first time; a repeat of this webhook
+        // hears the same again).
+        let request = v1::WalkIvrRequest {
+            call_id: call.id.clone(),
+            ..Default::default()
+        };
+        let turn = super::ivr::walk(&state, &callback.caller, request).await?;
+        let calls = calls_url(&state, &org, &call.id);
+        return Ok(axum::Json(super::ivr::ncco(&turn, &calls)).into_response());
+    }
     Ok(ncco(&call, language, over))
+}
+
+/// The call's callback URL, as the fleet gives it to Vonage.
+fn calls_url(state: &AppState, org: &str, call_id: &str) -> String {
+    let base = state
+        .carriers
+        .vonage
+        .as_ref()
+        .map_or("", |v| v.public_base_url.as_str());
+    format!("{base}/webhooks/vonage/{org}/calls/{call_id}")
+}
+
+/// Where a menu's answer comes back: the menu and the attempt it was asked, as the turn that
+/// asked wrote them.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IvrParams {
+    #[param(pattern = "^[a-z0-9_-]{1,64}$")]
+    node: Option<String>,
+    #[param(minimum = 1)]
+    attempt: Option<u32>,
+}
+
+/// A menu of the call's IVR flow answered: Vonage's input event (`dtmf.digits` pressed, or
+/// `speech.results[0].text` said; neither when nothing was heard). The call's next turn, as an
+/// NCCO. A repeat, or an answer to a menu the call has left, hears where the call is now and
+/// changes nothing. (Vonage's signature covers the body, not the URL: a request naming another
+/// menu than the call is at changes nothing either.)
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/ivr", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+        IvrParams,
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "`uuid`, `dtmf: {digits, timed_out}`, `speech: {results: [{text, confidence}]}`"),
+    security(()),
+    responses(
+        (status = 200, description = "The NCCO", body = Vec<Object>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Vonage application", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The call has no IVR flow", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ivr(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let callback = verify(&state, &org, call_id, &headers, &body)?;
+    let params: IvrParams = serde_urlencoded::from_str(uri.query().unwrap_or_default())
+        .map_err(|e| ApiError::invalid("query", e.to_string()))?;
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
+    let request = v1::WalkIvrRequest {
+        call_id: callback.call_id.clone(),
+        node: params.node.unwrap_or_default(),
+        attempt: params.attempt.unwrap_or(1),
+        digits: text(&callback.body["dtmf"]["digits"]),
+        speech: text(&callback.body["speech"]["results"][0]["text"]),
+    };
+    let turn = super::ivr::walk(&state, &callback.caller, request).await?;
+    let calls = calls_url(&state, &org, &callback.call_id);
+    Ok(axum::Json(super::ivr::ncco(&turn, &calls)).into_response())
+}
+
+/// The record action's event (an IVR flow's voicemail): the recording, kept as the call's.
+/// Vonage names the conversation, not the call's leg, so the leg is the call's own (the URL
+/// is the call's).
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/recording", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "`recording_uuid`, `recording_url`, `start_time`, `end_time`, `conversation_uuid`"),
+    security(()),
+    responses(
+        (status = 204, description = "Recorded, or already known"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Vonage application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn recording(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &headers, &body)?;
+    let field = |name: &str| callback.body[name].as_str().unwrap_or_default();
+    let time = |name: &str| chrono::DateTime::parse_from_rfc3339(field(name)).ok();
+    let mut violations = Violations::default();
+    let recording_id = field("recording_uuid");
+    if uuid::Uuid::parse_str(recording_id).is_err() {
+        violations.add(
+            "recording_uuid",
+            "required in a Vonage record event: a UUID",
+        );
+    }
+    let (start, end) = (time("start_time"), time("end_time"));
+    if start.is_none() {
+        violations.add(
+            "start_time",
+            "required in a Vonage record event: an RFC 3339 time",
+        );
+    }
+    if end.is_none() {
+        violations.add(
+            "end_time",
+            "required in a Vonage record event: an RFC 3339 time",
+        );
+    }
+    violations.finish()?;
+    let duration_seconds = match (start, end) {
+        (Some(start), Some(end)) => (end - start).num_seconds().max(0),
+        _ => 0,
+    };
+    let (call, _, _) = super::call_to_answer(&state, &callback.caller, &callback.call_id).await?;
+    let request = v1::ReportRecordingRequest {
+        call_id: callback.call_id.clone(),
+        carrier: "vonage".into(),
+        carrier_call_id: call.carrier_call_id,
+        recording_id: recording_id.into(),
+        status: "completed".into(),
+        duration_seconds,
+    };
+    state
+        .calls
+        .clone()
+        .report_recording(callback.caller.grpc(request)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Events of inbound calls (the Vonage application's event URL), named by their uuid; as

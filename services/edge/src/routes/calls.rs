@@ -112,6 +112,11 @@ pub struct Call {
     pub recording_state: Option<String>,
     /// The carrier finished a recording (`GET …/recording` streams it), not deleted since.
     pub has_recording: bool,
+    /// An inbound call's IVR flow and the version it walks to its end; absent without one.
+    pub ivr_flow_id: Option<String>,
+    pub ivr_flow_version: Option<u32>,
+    /// The node of its flow it stopped at last.
+    pub ivr_node: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -201,6 +206,9 @@ impl From<v1::Call> for Call {
             recording_policy: call.recording_policy,
             recording_state: non_empty(call.recording_state),
             has_recording: call.has_recording,
+            ivr_flow_id: non_empty(call.ivr_flow_id),
+            ivr_flow_version: (call.ivr_flow_version > 0).then_some(call.ivr_flow_version),
+            ivr_node: non_empty(call.ivr_node),
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod contacts;
 pub mod credentials;
 pub mod health;
+pub mod ivr_flows;
 pub mod numbers;
 pub mod recordings;
 pub mod teams;

@@ -33,6 +33,8 @@ pub struct AssignNumber {
     /// fleet's `ENABLE_RECORDING` says.
     #[schema(pattern = "^(never|on_demand|always)$")]
     pub recording: Option<String>,
+    /// An IVR flow of the organization with a published version: what its callers hear first.
+    pub ivr_flow_id: Option<uuid::Uuid>,
 }
 
 /// a-z, 0-9, `_` and `-`, as agents' skills are named.
@@ -56,6 +58,10 @@ pub struct UpdateNumber {
     #[serde(default, deserialize_with = "crate::json::nullable")]
     #[schema(value_type = Option<String>, pattern = "^(never|on_demand|always)$")]
     pub recording: Option<Option<String>>,
+    /// An IVR flow with a published version; `null` for none (callers wait for an agent).
+    #[serde(default, deserialize_with = "crate::json::nullable")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub ivr_flow_id: Option<Option<uuid::Uuid>>,
 }
 
 /// Where the carriers must send the number's calls (configure them on the number at Twilio, on
@@ -80,6 +86,8 @@ pub struct Number {
     pub skills: Vec<String>,
     /// never, on_demand or always; absent: as `ENABLE_RECORDING` says.
     pub recording: Option<String>,
+    /// The IVR flow its callers hear first; absent: they wait for an agent at once.
+    pub ivr_flow_id: Option<String>,
     pub webhooks: NumberWebhooks,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -100,6 +108,7 @@ fn to_rest(state: &AppState, org: &str, number: v1::Number) -> Number {
         language: number.language,
         skills: number.skills,
         recording: super::non_empty(number.recording),
+        ivr_flow_id: super::non_empty(number.ivr_flow_id),
         webhooks: NumberWebhooks {
             twilio_voice_url: twilio.map(|b| url(b, &format!("twilio/{org}/inbound/voice"))),
             twilio_status_url: twilio.map(|b| url(b, &format!("twilio/{org}/inbound/status"))),
@@ -134,6 +143,10 @@ pub async fn assign(
         language: body.language.unwrap_or_default(),
         skills: body.skills.unwrap_or_default(),
         recording: body.recording.unwrap_or_default(),
+        ivr_flow_id: body
+            .ivr_flow_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
     };
     let number = state
         .calls
@@ -223,6 +236,9 @@ pub async fn update(
         language: body.language.unwrap_or_default(),
         skills: body.skills.map(|values| v1::SkillNames { values }),
         recording: body.recording.map(Option::unwrap_or_default),
+        ivr_flow_id: body
+            .ivr_flow_id
+            .map(|id| id.map(|id| id.to_string()).unwrap_or_default()),
     };
     let number = state
         .calls

@@ -140,6 +140,27 @@ pub async fn get(
                 .get(url)
                 .basic_auth(&twilio.account_sid, Some(&twilio.auth_token))
         }
+        "vonage" => {
+            let vonage = state
+                .carriers
+                .vonage
+                .as_ref()
+                .ok_or_else(|| unavailable("this fleet has no Vonage application".into()))?;
+            // The id goes into a path: only a Vonage recording's UUID.
+            if uuid::Uuid::parse_str(&recording.recording_id).is_err() {
+                return Err(unavailable(format!(
+                    "{:?} is not a Vonage recording",
+                    recording.recording_id
+                )));
+            }
+            let key = comms_auth::carriers::vonage_signing_key(vonage)
+                .map_err(|e| unavailable(e.to_string()))?;
+            let token =
+                comms_auth::carriers::vonage_application_token(&vonage.application_id, &key, 60)
+                    .map_err(|e| unavailable(format!("the application's JWT: {e}")))?;
+            let url = format!("{}/v1/files/{}", vonage.api_url, recording.recording_id);
+            state.media.get(url).bearer_auth(token)
+        }
         other => {
             return Err(unavailable(format!(
                 "{other}'s recordings are not fetched yet"
