@@ -30,7 +30,7 @@ pub type Texts = BTreeMap<Language, String>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlowDefinition {
-    #[schemars(length(min = 1, max = 8))]
+    #[schemars(length(min = 1, max = 8), extend("uniqueItems" = true))]
     pub languages: Vec<Language>,
     pub start: String,
     #[schemars(length(min = 1, max = 200))]

@@ -235,13 +235,7 @@ pub struct CatalogEntry {
 
 impl CatalogEntry {
     pub fn of<E: Event>() -> Self {
-        let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
-            s.inline_subschemas = true;
-        });
-        let mut schema = settings
-            .into_generator()
-            .into_root_schema_for::<E>()
-            .to_value();
+        let mut schema = schema_of::<E>();
         let object = schema.as_object_mut().expect("a schema object");
         object.insert("$id".into(), format!("{}.schema.json", E::TYPE).into());
         object.insert("title".into(), E::TYPE.into());
@@ -253,6 +247,18 @@ impl CatalogEntry {
             schema,
         }
     }
+}
+
+/// The JSON schema (draft 2020-12) of `T`, self-contained: what the catalog publishes, and
+/// what the edge's OpenAPI document says of the types it takes as they are (an IVR flow).
+pub fn schema_of<T: JsonSchema>() -> Value {
+    let settings = schemars::generate::SchemaSettings::draft2020_12().with(|s| {
+        s.inline_subschemas = true;
+    });
+    settings
+        .into_generator()
+        .into_root_schema_for::<T>()
+        .to_value()
 }
 
 /// Whether `event_type` matches the AMQP topic `pattern` (`*` is one word, `#` any number).

@@ -138,16 +138,36 @@ impl ApiError {
 
     /// A validation error naming the field.
     pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        let (field, description) = (field.into(), description.into());
-        Self {
-            kind: ErrorKind::InvalidArgument,
-            message: format!("{field}: {description}"),
-            violations: vec![FieldViolation { field, description }],
-        }
+        Self::invalid_fields(vec![FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }])
     }
 
-    /// A validation error naming every offending field.
+    /// A validation error naming every offending field, as many as [`VIOLATIONS_BUDGET`]
+    /// bytes hold (at least one), each text cut to [`MAX_VIOLATION_TEXT`] characters: they
+    /// travel in gRPC's headers, which are bounded, and a body of garbage names more problems
+    /// than anyone reads.
     pub fn invalid_fields(violations: Vec<FieldViolation>) -> Self {
+        let total = violations.len();
+        let mut kept = Vec::new();
+        let mut bytes = 0;
+        for mut violation in violations {
+            cut(&mut violation.field);
+            cut(&mut violation.description);
+            bytes += violation.field.len() + violation.description.len();
+            if bytes > VIOLATIONS_BUDGET && !kept.is_empty() {
+                break;
+            }
+            kept.push(violation);
+        }
+        if kept.len() < total {
+            kept.push(FieldViolation {
+                field: "…".into(),
+                description: format!("and {} more problems", total - kept.len()),
+            });
+        }
+        let violations = kept;
         let message = violations
             .iter()
             .map(|v| format!("{}: {}", v.field, v.description))
@@ -222,6 +242,18 @@ impl From<ApiError> for tonic::Status {
     }
 }
 
+/// How many bytes of field names and descriptions one error carries at most.
+pub const VIOLATIONS_BUDGET: usize = 2048;
+/// The longest field name or description one violation carries, in characters.
+pub const MAX_VIOLATION_TEXT: usize = 200;
+
+fn cut(text: &mut String) {
+    if let Some((at, _)) = text.char_indices().nth(MAX_VIOLATION_TEXT) {
+        text.truncate(at);
+        text.push('…');
+    }
+}
+
 /// Collects every field's problem, so one response names them all.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
@@ -264,6 +296,26 @@ impl Violations {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_flood_of_violations_is_cut_to_what_headers_carry() {
+        let many: Vec<super::FieldViolation> = (0..1000)
+            .map(|i| super::FieldViolation {
+                field: format!("nodes.{}", "界".repeat(i % 300)),
+                description: "x".repeat(1000),
+            })
+            .collect();
+        let error = super::ApiError::invalid_fields(many);
+        let bytes: usize = error
+            .violations
+            .iter()
+            .map(|v| v.field.len() + v.description.len())
+            .sum();
+        assert!(bytes <= super::VIOLATIONS_BUDGET + 100, "{bytes}");
+        let last = error.violations.last().unwrap();
+        assert!(last.description.ends_with("more problems"), "{last:?}");
+        assert!(error.violations[0].description.chars().count() <= super::MAX_VIOLATION_TEXT + 1);
+    }
+
     use super::*;
 
     #[test]

@@ -153,8 +153,43 @@ fn capitalised(word: &str) -> String {
 /// What the route table cannot say by itself: the answers every operation can give, and that a
 /// query parameter, when given, is not empty (the edge refuses `?status=`).
 pub fn finish(document: &mut utoipa::openapi::OpenApi) {
+    flow_definition_schema(document);
     add_common_responses(document);
     query_parameters_not_empty(document);
+}
+
+/// An IVR flow's definition as the event contract's type says it (the schema the
+/// `comms.ivr_flow.*` events publish), in place of the route table's placeholder.
+fn flow_definition_schema(document: &mut utoipa::openapi::OpenApi) {
+    let schema = serde_json::from_value(flow_definition()).expect("utoipa reads the flow's schema");
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .insert("FlowDefinition".into(), schema);
+}
+
+/// The flow definition's JSON schema as OpenAPI takes it: without `$schema`, and each `const`
+/// (which utoipa's types lack) as the one-value `enum` it means.
+fn flow_definition() -> serde_json::Value {
+    fn const_as_enum(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(object) => {
+                if let Some(only) = object.remove("const") {
+                    object.insert("enum".into(), serde_json::json!([only]));
+                }
+                object.values_mut().for_each(const_as_enum);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(const_as_enum),
+            _ => {}
+        }
+    }
+    let mut schema = comms_events::schema_of::<comms_events::ivr::FlowDefinition>();
+    let object = schema.as_object_mut().expect("a schema object");
+    object.remove("$schema");
+    object.remove("title");
+    const_as_enum(&mut schema);
+    schema
 }
 
 /// Every operation of the document.
@@ -250,6 +285,16 @@ fn add_common_responses(document: &mut utoipa::openapi::OpenApi) {
 
 #[cfg(test)]
 mod tests {
+    /// utoipa keeps every keyword of the flow's schema (it reads JSON Schema into its own
+    /// types, which could drop what they lack).
+    #[test]
+    fn the_flow_definition_schema_is_the_event_contracts() {
+        let document = serde_json::to_value(crate::openapi_document()).unwrap();
+        let served = &document["components"]["schemas"]["FlowDefinition"];
+        assert_eq!(served, &super::flow_definition());
+        assert!(served.to_string().contains(r#""enum":["say"]"#), "{served}");
+    }
+
     #[test]
     fn the_document_builds_in_both_modes() {
         let document = crate::openapi_document();

@@ -41,7 +41,12 @@ pub struct FlowDefinition(serde_json::Value);
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SaveFlow {
-    #[schema(min_length = 1, max_length = 100, example = "Support line")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"\S",
+        example = "Support line"
+    )]
     pub name: String,
     #[schema(value_type = FlowDefinition)]
     pub definition: serde_json::Value,

@@ -131,6 +131,7 @@ fn to_rest(state: &AppState, org: &str, number: v1::Number) -> Number {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The number is assigned already", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`ivr_flow_id` names no flow of the organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn assign(
@@ -223,6 +224,7 @@ pub async fn get(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`ivr_flow_id` names no flow of the organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn update(
