@@ -700,6 +700,7 @@ impl Other {
             "/api/communications/numbers".into(),
             format!("/api/communications/ivr-flows/{}", self.flow),
             format!("/api/communications/ivr-flows/{}/versions/1", self.flow),
+            format!("/api/communications/ivr-flows/{}/report", self.flow),
             "/api/communications/ivr-flows".into(),
             format!("/api/communications/previews?agent_id={}", self.agent),
         ] {
@@ -774,7 +775,8 @@ async fn no_rest_route_reaches_another_organizations_data() {
             "/api/communications/ivr-flows/{id}"
             | "/api/communications/ivr-flows/{id}/publish"
             | "/api/communications/ivr-flows/{id}/versions/{version}"
-            | "/api/communications/ivr-flows/{id}/simulate" => other.flow.clone(),
+            | "/api/communications/ivr-flows/{id}/simulate"
+            | "/api/communications/ivr-flows/{id}/report" => other.flow.clone(),
             _ => panic!("no cross-tenant fixture for {method} {template}: add one here"),
         };
         let path = template
@@ -1111,6 +1113,12 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("CallsService", "GetIvrFlowReport") => calls
+                        .get_ivr_flow_report(v1::GetIvrFlowRequest {
+                            id: other.flow.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("CallsService", "WalkIvr") => calls
                         .walk_ivr(v1::WalkIvrRequest {
                             call_id: other.call.clone(),
@@ -1263,7 +1271,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 41);
+    assert_eq!(tried, 42);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

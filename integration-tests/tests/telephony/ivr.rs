@@ -546,6 +546,78 @@ async fn a_twilio_caller_presses_1_then_2_and_waits_in_the_billing_queue_on_the_
     assert_eq!(reported.status(), StatusCode::NO_CONTENT);
     let third_id = recorded.split("/calls/").nth(1).unwrap()[..36].to_owned();
     assert_eq!(call(&fleet, &third_id).await["has_recording"], true);
+    let status_url = format!("{PUBLIC_BASE_URL}/webhooks/twilio/{ORG}/inbound/status");
+    let mut hung_up = params.clone();
+    hung_up[3] = ("CallStatus", "completed");
+    assert_eq!(
+        twilio.send(&edge, &status_url, &hung_up).await.status(),
+        StatusCode::NO_CONTENT
+    );
+
+    // A fourth caller hangs up at the main menu: a drop-out there.
+    let fourth = twilio.incoming();
+    let params = FakeTwilio::voice_params(&fourth, CALLER, NUMBER);
+    twiml_of(twilio.send(&edge, &voice_url, &params).await).await;
+    let mut hung_up = params.clone();
+    hung_up[3] = ("CallStatus", "completed");
+    twilio.send(&edge, &status_url, &hung_up).await;
+
+    // The flow's report: where each version's callers went and where they hung up.
+    let report = json_of(fleet.get(&format!("/api/communications/ivr-flows/{flow}/report"))).await;
+    let nodes = |version: usize| -> Vec<(String, i64, i64)> {
+        report["versions"][version]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                let node = n["node"].as_str().unwrap().to_owned();
+                (
+                    node,
+                    n["reached"].as_i64().unwrap(),
+                    n["ended_here"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let totals = |version: usize| {
+        let v = &report["versions"][version];
+        (
+            v["version"].as_u64(),
+            v["calls"].as_i64(),
+            v["queued"].as_i64(),
+            v["ended_in_flow"].as_i64(),
+            v["in_flow"].as_i64(),
+        )
+    };
+    assert_eq!(
+        totals(0),
+        (Some(1), Some(1), Some(1), Some(0), Some(0)),
+        "{report}"
+    );
+    assert_eq!(
+        nodes(0),
+        [
+            ("billing".into(), 1, 0),
+            ("billing_menu".into(), 1, 0),
+            ("main".into(), 1, 0),
+            ("welcome".into(), 1, 0)
+        ]
+    );
+    assert_eq!(
+        totals(1),
+        (Some(2), Some(3), Some(1), Some(2), Some(0)),
+        "{report}"
+    );
+    assert_eq!(
+        nodes(1),
+        [
+            ("main".into(), 3, 1),
+            ("sales".into(), 1, 0),
+            ("voicemail".into(), 1, 1),
+            ("welcome".into(), 3, 0)
+        ]
+    );
+    assert_eq!(report["versions"][1]["nodes"][0]["kind"], "menu");
     fleet.stop().await;
 }
 

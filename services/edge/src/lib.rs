@@ -205,6 +205,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ivr_flows::publish))
         .routes(routes!(ivr_flows::version))
         .routes(routes!(ivr_flows::simulate))
+        .routes(routes!(ivr_flows::report))
         .layer(DefaultBodyLimit::max(ivr_flows::MAX_FLOW_BYTES));
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(calls::list, calls::create))

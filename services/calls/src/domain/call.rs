@@ -98,7 +98,8 @@ pub struct Call {
 }
 
 /// A call's place in its IVR flow: the version it walks, the node it stopped at last (none
-/// before its first step) and, at a menu, how many times it was asked.
+/// before its first step) and, at a menu, how many times it was asked; the nodes it went
+/// through (for the flow's report).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IvrPosition {
     pub flow: FlowVersion,
@@ -106,6 +107,8 @@ pub struct IvrPosition {
     pub attempt: Option<u32>,
     /// The flow asked for an agent.
     pub queued: bool,
+    #[serde(default)]
+    pub visited: std::collections::BTreeSet<String>,
 }
 
 impl IvrPosition {
@@ -787,6 +790,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 node: None,
                 attempt: None,
                 queued: false,
+                visited: Default::default(),
             }),
         },
         (Some(mut call), event) => {
@@ -844,6 +848,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     if let Some(ivr) = &mut call.ivr {
                         ivr.node = Some(e.node.clone());
                         ivr.attempt = e.attempt;
+                        ivr.visited.insert(e.node.clone());
                     }
                     call.language = e.language;
                     call.updated_at = e.at;

@@ -268,6 +268,45 @@ pub(super) async fn simulate_ivr_flow(
     }))
 }
 
+pub(super) async fn get_ivr_flow_report(
+    svc: &CallsGrpc,
+    request: Request<v1::GetIvrFlowRequest>,
+) -> Result<Response<v1::IvrFlowReport>, Status> {
+    let (identity, _) = svc.caller(&request, Permission::IvrRead)?;
+    let id = parse_id("id", &request.get_ref().id)?;
+    let flow = svc.flows.get(&identity.org_id, id).await?;
+    let versions = svc.flows.report(&identity.org_id, id).await?;
+    let kind = |version: u32, node: &str| {
+        flow.version(version)
+            .and_then(|v| v.definition.nodes.get(node))
+            .map(|n| n.kind().to_owned())
+            .unwrap_or_default()
+    };
+    Ok(Response::new(v1::IvrFlowReport {
+        flow_id: id.to_string(),
+        versions: versions
+            .into_iter()
+            .map(|v| v1::IvrVersionReport {
+                version: v.version,
+                calls: v.calls,
+                queued: v.queued,
+                ended_in_flow: v.ended_in_flow,
+                in_flow: v.in_flow,
+                nodes: v
+                    .nodes
+                    .iter()
+                    .map(|(node, n)| v1::IvrNodeReport {
+                        node: node.clone(),
+                        kind: kind(v.version, node),
+                        reached: n.reached,
+                        ended_here: n.ended_here,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
+
 pub(super) async fn walk_ivr(
     svc: &CallsGrpc,
     request: Request<v1::WalkIvrRequest>,

@@ -801,4 +801,14 @@ impl CallsService for CallsGrpc {
         let span = rpc_span("WalkIvr", &request);
         ivr::walk_ivr(self, request).instrument(span).await
     }
+
+    async fn get_ivr_flow_report(
+        &self,
+        request: Request<v1::GetIvrFlowRequest>,
+    ) -> Result<Response<v1::IvrFlowReport>, Status> {
+        let span = rpc_span("GetIvrFlowReport", &request);
+        ivr::get_ivr_flow_report(self, request)
+            .instrument(span)
+            .await
+    }
 }

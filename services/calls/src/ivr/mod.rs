@@ -3,6 +3,7 @@
 //! the read model (`ivr_flows_view`) in one transaction.
 
 pub mod domain;
+pub mod report;
 pub mod turns;
 pub mod validate;
 pub mod walk;

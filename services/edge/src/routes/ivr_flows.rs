@@ -552,3 +552,83 @@ pub async fn simulate(
         inputs_used: simulation.inputs_used,
     }))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NodeReport {
+    pub node: String,
+    /// The node's type in this version.
+    pub kind: String,
+    /// Calls that reached it.
+    pub reached: i64,
+    /// Calls that ended there without being queued: at a menu, callers who dropped out.
+    pub ended_here: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionReport {
+    pub version: u32,
+    pub calls: i64,
+    /// The flow asked for an agent.
+    pub queued: i64,
+    /// Over without reaching a queue: dropped at a menu, or at the flow's own end (voicemail,
+    /// transfer, hang_up).
+    pub ended_in_flow: i64,
+    /// Still walking the flow now.
+    pub in_flow: i64,
+    pub nodes: Vec<NodeReport>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowReport {
+    pub flow_id: String,
+    /// Each version that answered calls, oldest first.
+    pub versions: Vec<VersionReport>,
+}
+
+/// Where the flow's callers went and where they hung up, per version that answered calls.
+#[utoipa::path(get, path = "/api/communications/ivr-flows/{id}/report", tag = "ivr", params(("id" = uuid::Uuid, Path)),
+    security(("bearer" = ["ivr:read"])),
+    responses(
+        (status = 200, body = FlowReport),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<FlowReport>> {
+    let report = state
+        .calls
+        .clone()
+        .get_ivr_flow_report(caller.grpc(v1::GetIvrFlowRequest { id })?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(FlowReport {
+        flow_id: report.flow_id,
+        versions: report
+            .versions
+            .into_iter()
+            .map(|v| VersionReport {
+                version: v.version,
+                calls: v.calls,
+                queued: v.queued,
+                ended_in_flow: v.ended_in_flow,
+                in_flow: v.in_flow,
+                nodes: v
+                    .nodes
+                    .into_iter()
+                    .map(|n| NodeReport {
+                        node: n.node,
+                        kind: n.kind,
+                        reached: n.reached,
+                        ended_here: n.ended_here,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
