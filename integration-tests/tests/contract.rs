@@ -16,7 +16,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::{ADMIN_EMAIL, Fleet, PASSWORD};
 
 /// Examples generated per operation and phase.
@@ -285,6 +285,9 @@ curl() {
     let page: Value = serde_json::from_str(&find("do-not-call/internal?page_size=1").body).unwrap();
     assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
     assert!(page["next_page_token"].is_string(), "{page}");
+    let simulated: Value = serde_json::from_str(&find("/simulate").body).unwrap();
+    assert_eq!(simulated["outcome"]["kind"], "queue", "{simulated}");
+    assert_eq!(simulated["outcome"]["skills"], json!(["billing"]), "{simulated}");
     assert!(find("/docs").body.contains("Swagger UI"));
     fleet.stop().await;
 }

@@ -1,6 +1,6 @@
 //! Where a flow's callers go and where they hang up, per version: read from the calls' own
-//! read model (`calls_view`, each call's place in its flow), so it is exactly what the calls'
-//! streams say and is rebuilt with them.
+//! read model (`calls_view`, each call's place in its flow), which is written in the
+//! transaction that appends the call's events, so it says exactly what the streams say.
 
 use std::collections::BTreeMap;
 
