@@ -287,7 +287,11 @@ curl() {
     assert!(page["next_page_token"].is_string(), "{page}");
     let simulated: Value = serde_json::from_str(&find("/simulate").body).unwrap();
     assert_eq!(simulated["outcome"]["kind"], "queue", "{simulated}");
-    assert_eq!(simulated["outcome"]["skills"], json!(["billing"]), "{simulated}");
+    assert_eq!(
+        simulated["outcome"]["skills"],
+        json!(["billing"]),
+        "{simulated}"
+    );
     assert!(find("/docs").body.contains("Swagger UI"));
     fleet.stop().await;
 }

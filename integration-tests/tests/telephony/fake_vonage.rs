@@ -32,6 +32,8 @@ pub struct Received {
 struct Inner {
     public_key: PathBuf,
     received: Vec<Received>,
+    /// Recordings by uuid, as `GET /v1/files/{uuid}` serves them (MP3, Vonage's default).
+    files: std::collections::HashMap<String, Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -56,11 +58,13 @@ impl FakeVonage {
         let inner = Arc::new(Mutex::new(Inner {
             public_key: public,
             received: Vec::new(),
+            files: Default::default(),
         }));
         let app = Router::new()
             .route("/v1/calls", post(create_call).get(list_calls))
             .route("/v1/calls/{uuid}", get(fetch_call).put(update_call))
             .route("/v1/users", post(create_user))
+            .route("/v1/files/{uuid}", get(fetch_file))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -89,6 +93,12 @@ impl FakeVonage {
     /// The application's public key (PEM file), which verifies what its private key signs.
     pub fn public_key(&self) -> String {
         self.inner.lock().unwrap().public_key.display().to_string()
+    }
+
+    /// Keeps a recording Vonage made, to be fetched at `/v1/files/{uuid}`.
+    pub fn keep_recording(&self, uuid: &str, audio: &[u8]) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.files.insert(uuid.to_owned(), audio.to_vec());
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -374,4 +384,19 @@ async fn create_user(
         "name": user["name"], "display_name": user["display_name"],
     });
     (StatusCode::CREATED, axum::Json(created)).into_response()
+}
+
+/// A recording's audio, for an application JWT (as its `recording_url` is fetched).
+async fn fetch_file(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(uuid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refusal) = verified(&inner, &headers).await {
+        return refusal;
+    }
+    match inner.lock().unwrap().files.get(&uuid) {
+        Some(audio) => ([("content-type", "audio/mpeg")], audio.clone()).into_response(),
+        None => problem(StatusCode::NOT_FOUND, "Not Found", "no such file"),
+    }
 }

@@ -698,5 +698,50 @@ async fn a_vonage_caller_presses_1_then_2_and_waits_in_the_billing_queue() {
         .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert_eq!(walked(&fleet, &call_id).await.1, 1);
+
+    // A second caller says nothing, twice: voicemail, recorded by Vonage, heard through the API.
+    let second = uuid::Uuid::new_v4().to_string();
+    let mut answer = answer.clone();
+    answer["uuid"] = json!(second);
+    let asked = ncco_of(send(answer_url, answer).await).await;
+    let mut event_url = asked[2]["eventUrl"][0].as_str().unwrap().to_owned();
+    let silence = json!({ "uuid": second, "dtmf": { "digits": "", "timed_out": true },
+                          "speech": { "results": [] } });
+    let again = ncco_of(send(event_url.clone(), silence.clone()).await).await;
+    event_url = again[1]["eventUrl"][0].as_str().unwrap().to_owned();
+    assert!(event_url.ends_with("node=main&attempt=2"), "{again}");
+    let voicemail = ncco_of(send(event_url, silence).await).await;
+    assert_eq!(voicemail[0]["text"], "Leave a message after the tone.");
+    let record = &voicemail[1];
+    assert_eq!(
+        (
+            record["action"].as_str(),
+            record["timeOut"].as_u64(),
+            record["beepStart"].as_bool()
+        ),
+        (Some("record"), Some(120), Some(true))
+    );
+    let recording_url = record["eventUrl"][0].as_str().unwrap().to_owned();
+    let voicemail_id = recording_url.split("/calls/").nth(1).unwrap()[..36].to_owned();
+    let recording = uuid::Uuid::new_v4().to_string();
+    vonage.keep_recording(&recording, b"ID3 a caller's message");
+    let recorded = send(recording_url, json!({
+        "start_time": "2026-12-06T10:00:00Z", "end_time": "2026-12-06T10:00:14Z",
+        "recording_uuid": recording, "recording_url": format!("{}/v1/files/{recording}", vonage.url),
+        "size": 22, "conversation_uuid": "CON-x", "timestamp": "2026-12-06T10:00:15Z",
+    }))
+    .await;
+    assert_eq!(recorded.status(), StatusCode::NO_CONTENT);
+    assert_eq!(call(&fleet, &voicemail_id).await["has_recording"], true);
+    let heard = fleet
+        .get(&format!(
+            "/api/communications/calls/{voicemail_id}/recording"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(heard.status(), StatusCode::OK);
+    assert_eq!(heard.headers()["content-type"], "audio/mpeg");
+    assert_eq!(&heard.bytes().await.unwrap()[..], b"ID3 a caller's message");
     fleet.stop().await;
 }

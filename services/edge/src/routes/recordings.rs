@@ -93,7 +93,7 @@ pub async fn delete(
 #[utoipa::path(get, path = "/api/communications/calls/{id}/recording", tag = "calls", params(("id" = uuid::Uuid, Path)),
     security(("bearer" = ["calls:read"])),
     responses(
-        (status = 200, description = "The audio (WAV: the two parties on two channels)", content_type = "audio/wav"),
+        (status = 200, description = "The audio: Twilio's WAV (the two parties on two channels), or a voicemail's MP3 from Vonage", content_type = "audio/wav"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another agent's call", body = Problem, content_type = "application/problem+json"),
