@@ -88,8 +88,9 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The call's recording (WAV, the two parties on two channels), streamed from the carrier as it
-/// arrives. An agent hears only their own calls' recordings.
+/// The call's recording (Twilio: WAV, the two parties on two channels; a voicemail from
+/// Vonage: MP3), streamed from the carrier as it arrives. An agent hears only their own calls'
+/// recordings.
 #[utoipa::path(get, path = "/api/communications/calls/{id}/recording", tag = "calls", params(("id" = uuid::Uuid, Path)),
     security(("bearer" = ["calls:read"])),
     responses(
