@@ -16,13 +16,13 @@ use super::{PATIENCE, call, fleet_on, vonage_fleet};
 const NUMBER: &str = "+14155550123";
 const CALLER: &str = "+14155550142";
 
-/// Welcome, a menu (1: billing, 2: sales; `swapped`: the other way round), and billing's own
+/// Welcome, a menu (1: billing, 2: a word then sales; `swapped`: the other way round), and billing's own
 /// menu (1: invoices by transfer, 2: the billing queue); no answer twice: voicemail.
 fn support_flow(swapped: bool) -> Value {
     let (one, two) = if swapped {
-        ("sales", "billing_menu")
+        ("to_sales", "billing_menu")
     } else {
-        ("billing_menu", "sales")
+        ("billing_menu", "to_sales")
     };
     json!({
         "languages": ["en", "es"],
@@ -42,6 +42,8 @@ fn support_flow(swapped: bool) -> Value {
                              "choices": [{"digits": "1", "next": "invoices"}, {"digits": "2", "next": "billing"}],
                              "otherwise": "billing"},
             "billing": {"type": "queue", "skills": ["billing"], "priority": 5},
+            "to_sales": {"type": "say", "text": {"en": "Connecting you to sales.", "es": "Le pasamos con ventas."},
+                         "next": "sales"},
             "sales": {"type": "queue", "skills": ["sales"]},
             "invoices": {"type": "transfer", "to": "+34910000000"},
             "voicemail": {"type": "voicemail", "max_seconds": 120,
@@ -512,11 +514,24 @@ async fn a_twilio_caller_presses_1_then_2_and_waits_in_the_billing_queue_on_the_
         .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert_eq!(walked(&fleet, &second_id).await.0, ["welcome", "main"]);
-    twiml_of(twilio.send(&edge, &action, &pressed).await).await;
+    let to_sales = twiml_of(twilio.send(&edge, &action, &pressed).await).await;
+    assert_eq!(
+        verbs(&to_sales),
+        ["Say", "Say", "Pause", "Redirect"],
+        "{to_sales}"
+    );
+    assert_eq!(to_sales[0]["text"], "Connecting you to sales.");
     assert_eq!(
         waiting_with(&fleet, &second_id).await,
         json!({ "skills": ["sales"], "priority": 0 })
     );
+    // Twilio repeating that request (our answer lost) hears the same turn, the word included.
+    let again = twiml_of(twilio.send(&edge, &action, &pressed).await).await;
+    assert_eq!(again, to_sales);
+    let path = ["welcome", "main", "to_sales", "sales"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(walked(&fleet, &second_id).await, (path, 1));
 
     // A third caller says nothing, twice: voicemail, recorded by Twilio, then the line ends.
     let third = twilio.incoming();
@@ -613,6 +628,7 @@ async fn a_twilio_caller_presses_1_then_2_and_waits_in_the_billing_queue_on_the_
         [
             ("main".into(), 3, 1),
             ("sales".into(), 1, 0),
+            ("to_sales".into(), 1, 0),
             ("voicemail".into(), 1, 1),
             ("welcome".into(), 3, 0)
         ]

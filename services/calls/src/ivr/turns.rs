@@ -91,7 +91,27 @@ pub async fn walk(
             }
             return Ok(where_it_is(&definition, &call));
         }
-        (Some(_), Some(_)) => return Ok(where_it_is(&definition, &call)),
+        (Some(at), Some(a)) => {
+            // A repeat of the answer that brought the call here (the carrier lost our
+            // answer): the same turn again, prompts on the way included, recording nothing.
+            let again = walk::answer(
+                &definition,
+                call.language,
+                now,
+                &a.node,
+                a.attempt,
+                a.answer.clone(),
+            );
+            if let Ok(again) = again
+                && stops_at(&again) == Some(at)
+            {
+                return Ok(Turn {
+                    steps: Vec::new(),
+                    ..again
+                });
+            }
+            return Ok(where_it_is(&definition, &call));
+        }
     };
     let steps: Vec<IvrStep> = turn
         .steps
