@@ -405,6 +405,9 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("put", "/api/communications/agents/{id}/status") => json!({ "status": "available" }),
         ("post", "/api/communications/numbers") => json!({ "number": "+14155550100" }),
         ("put", "/api/communications/numbers/{id}") => json!({ "language": "es" }),
+        ("post", "/api/communications/numbers/{id}/simulated-calls") => {
+            json!({ "inputs": [{ "digits": "1" }] })
+        }
         ("post", "/api/communications/ivr-flows")
         | ("put", "/api/communications/ivr-flows/{id}") => json!({
             "name": "Probe flow",
@@ -771,7 +774,8 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/webhooks/twilio/{org}/inbound/status"
             | "/webhooks/vonage/{org}/inbound/answer"
             | "/webhooks/vonage/{org}/inbound/event" => other.call.clone(),
-            "/api/communications/numbers/{id}" => other.number.clone(),
+            "/api/communications/numbers/{id}"
+            | "/api/communications/numbers/{id}/simulated-calls" => other.number.clone(),
             "/api/communications/ivr-flows/{id}"
             | "/api/communications/ivr-flows/{id}/publish"
             | "/api/communications/ivr-flows/{id}/versions/{version}"
@@ -1113,6 +1117,13 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("CallsService", "SimulateInboundCall") => calls
+                        .simulate_inbound_call(v1::SimulateInboundCallRequest {
+                            id: other.number.clone(),
+                            ..Default::default()
+                        })
+                        .await
+                        .unwrap_err(),
                     ("CallsService", "GetIvrFlowReport") => calls
                         .get_ivr_flow_report(v1::GetIvrFlowRequest {
                             id: other.flow.clone(),
@@ -1271,7 +1282,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 42);
+    assert_eq!(tried, 43);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::fake_twilio::{FakeTwilio, PUBLIC_BASE_URL};
 use super::fake_vonage::{FakeVonage, SIGNATURE_SECRET};
 use super::support::{Fleet, ORG, fields, json_of, problem, python, until};
-use super::{PATIENCE, call, fleet_on, vonage_fleet};
+use super::{PATIENCE, call, call_until, fleet_on, vonage_fleet};
 
 const NUMBER: &str = "+14155550123";
 const CALLER: &str = "+14155550142";
@@ -634,6 +634,20 @@ async fn a_twilio_caller_presses_1_then_2_and_waits_in_the_billing_queue_on_the_
         ]
     );
     assert_eq!(report["versions"][1]["nodes"][0]["kind"], "menu");
+    // Twilio takes this fleet's calls: no simulated callers.
+    let number_id = json_of(fleet.get("/api/communications/numbers")).await["numbers"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = problem(
+        fleet
+            .post(&format!(
+                "/api/communications/numbers/{number_id}/simulated-calls"
+            ))
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     fleet.stop().await;
 }
 
@@ -759,5 +773,87 @@ async fn a_vonage_caller_presses_1_then_2_and_waits_in_the_billing_queue() {
     assert_eq!(heard.status(), StatusCode::OK);
     assert_eq!(heard.headers()["content-type"], "audio/mpeg");
     assert_eq!(&heard.bytes().await.unwrap()[..], b"ID3 a caller's message");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dev_fleet_takes_simulated_callers_through_the_flow_to_an_agent() {
+    let fleet = Fleet::start("60000").await;
+    agents_with_skills(&fleet).await;
+    published_on_number(&fleet).await;
+    let numbers = json_of(fleet.get("/api/communications/numbers")).await;
+    let number = numbers["numbers"][0]["id"].as_str().unwrap().to_owned();
+    let billing = json_of(fleet.get("/api/communications/agents?skill=billing")).await;
+    let bill = billing["data"][0]["id"].as_str().unwrap().to_owned();
+    let available = fleet
+        .put(&format!("/api/communications/agents/{bill}/status"))
+        .json(&json!({ "status": "available" }));
+    assert_eq!(available.send().await.unwrap().status(), StatusCode::OK);
+    let simulate = |body: Value| {
+        fleet
+            .post(&format!(
+                "/api/communications/numbers/{number}/simulated-calls"
+            ))
+            .json(&body)
+    };
+
+    // 1 then 2: billing's queue, and Bill, who has the skill, takes the call.
+    let call = json_of(simulate(
+        json!({ "from": CALLER, "inputs": [{ "digits": "1" }, { "digits": "2" }] }),
+    ))
+    .await;
+    assert_eq!(
+        (
+            call["direction"].as_str(),
+            call["status"].as_str(),
+            call["from"].as_str(),
+            call["carrier"].as_str(),
+            call["ivr_node"].as_str()
+        ),
+        (
+            Some("inbound"),
+            Some("answered"),
+            Some(CALLER),
+            Some("simulated"),
+            Some("billing")
+        ),
+        "{call}"
+    );
+    let id = call["id"].as_str().unwrap().to_owned();
+    call_until(&fleet, &id, |c| c["agent_id"] == bill.as_str()).await;
+    assert_eq!(
+        walked(&fleet, &id).await,
+        (
+            ["welcome", "main", "billing_menu", "billing"]
+                .map(String::from)
+                .to_vec(),
+            1
+        )
+    );
+
+    // Silence, twice: voicemail, which ends the simulated call (nothing records it here).
+    let silent = json_of(simulate(json!({ "inputs": [{}, {}] }))).await;
+    assert_eq!(
+        (silent["status"].as_str(), silent["ivr_node"].as_str()),
+        (Some("ended"), Some("voicemail")),
+        "{silent}"
+    );
+
+    // Inputs are checked like the simulator's; another number is unknown.
+    let (status, body) = problem(simulate(
+        json!({ "inputs": [{ "digits": "1", "speech": "billing" }] }),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(fields(&body), ["inputs[0]"], "{body}");
+    let (status, _) = problem(
+        fleet
+            .post(
+                "/api/communications/numbers/00000000-0000-0000-0000-000000000001/simulated-calls",
+            )
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     fleet.stop().await;
 }

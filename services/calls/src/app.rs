@@ -68,6 +68,11 @@ impl Calls {
         policy.unwrap_or(self.default_recording)
     }
 
+    /// Who carries the calls (the primary provider).
+    pub fn carrier(&self) -> Carrier {
+        self.telephony.primary().carrier()
+    }
+
     /// Whether the provider can tell an answering machine from a person.
     pub fn detects_machines(&self) -> bool {
         self.telephony.primary().detects_machines()

@@ -217,6 +217,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(numbers::list, numbers::assign))
         .routes(routes!(numbers::get, numbers::update, numbers::release))
+        .routes(routes!(numbers::simulate_call))
         .routes(routes!(agents::list, agents::create))
         .routes(routes!(agents::get, agents::update))
         .routes(routes!(agents::set_status))

@@ -229,20 +229,7 @@ pub(super) async fn simulate_ivr_flow(
         ),
         None => Some(Utc::now()),
     };
-    if req.inputs.len() > MAX_INPUTS {
-        violations.add("inputs", format!("at most {MAX_INPUTS} answers"));
-    }
-    let inputs: Vec<Answer> = req
-        .inputs
-        .iter()
-        .enumerate()
-        .filter_map(|(i, input)| {
-            violations.check(
-                &format!("inputs[{i}]"),
-                answer_of(&input.digits, &input.speech),
-            )
-        })
-        .collect();
+    let inputs = answers_of(&mut violations, &req.inputs);
     violations.finish()?;
     let (Some(id), Some(at)) = (id, at) else {
         unreachable!("each is recorded as a violation when absent");
@@ -327,6 +314,23 @@ pub(super) async fn walk_ivr(
     });
     let turn = turns::walk(&svc.calls, &svc.flows, &identity, call_id, answered).await?;
     Ok(Response::new(turn_to_proto(&turn)))
+}
+
+/// A caller's answers to menus, in turn, each checked (at most [`MAX_INPUTS`]).
+pub(super) fn answers_of(violations: &mut Violations, inputs: &[v1::IvrInput]) -> Vec<Answer> {
+    if inputs.len() > MAX_INPUTS {
+        violations.add("inputs", format!("at most {MAX_INPUTS} answers"));
+    }
+    inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, input)| {
+            violations.check(
+                &format!("inputs[{i}]"),
+                answer_of(&input.digits, &input.speech),
+            )
+        })
+        .collect()
 }
 
 fn parse_uuid(value: &str) -> Result<Uuid, String> {

@@ -811,4 +811,14 @@ impl CallsService for CallsGrpc {
             .instrument(span)
             .await
     }
+
+    async fn simulate_inbound_call(
+        &self,
+        request: Request<v1::SimulateInboundCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("SimulateInboundCall", &request);
+        numbers::simulate_inbound_call(self, request)
+            .instrument(span)
+            .await
+    }
 }

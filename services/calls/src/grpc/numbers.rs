@@ -4,6 +4,8 @@ use comms_events::number::NumberSettings;
 
 use super::*;
 use crate::domain::FlowVersion;
+use crate::ivr::turns;
+use crate::ivr::walk::Then;
 use crate::numbers::Number;
 use crate::numbers::domain::check_skills;
 
@@ -185,7 +187,21 @@ pub(super) async fn receive_call(
         .find(&identity.org_id, &to)
         .await?
         .ok_or_else(|| ApiError::not_found("number", to.as_str()))?;
-    // Answered by the flow's published version, if the number has a flow.
+    let view = answer(svc, &identity, &metadata, &number, leg, from).await?;
+    Ok(Response::new(to_proto(view)))
+}
+
+/// The call on `leg` to `number` answered: started (walking the number's IVR flow's published
+/// version, if it has one), or found again when the carrier asks twice; without a flow, queued
+/// to an agent with the number's language and skills.
+async fn answer(
+    svc: &CallsGrpc,
+    identity: &comms_auth::Identity,
+    metadata: &MetadataMap,
+    number: &Number,
+    leg: CarrierLeg,
+    from: Option<PhoneNumber>,
+) -> Result<crate::view::CallView, Status> {
     let ivr_flow = match number.settings.ivr_flow_id {
         Some(id) => svc
             .flows
@@ -200,7 +216,7 @@ pub(super) async fn receive_call(
     };
     let view = svc
         .calls
-        .receive(&identity, &number, leg, from, ivr_flow)
+        .receive(identity, number, leg, from, ivr_flow)
         .await?;
     // A call with a flow asks for an agent when its flow queues it.
     let waits_for_agent = view.call.ivr.is_none() && view.call.agent_id.is_none();
@@ -216,8 +232,83 @@ pub(super) async fn receive_call(
         // it already holds.
         svc.agents
             .clone()
-            .reserve_agent(forwarded(&metadata, queued))
+            .reserve_agent(forwarded(metadata, queued))
             .await?;
     }
-    Ok(Response::new(to_proto(view)))
+    Ok(view)
+}
+
+/// A call to one of the organization's numbers from a simulated caller, on a fleet without a
+/// carrier (`scripts/dev`): answered as a carrier's would be, it walks the number's IVR flow
+/// with `inputs` as the caller's answers, through the same turns, and stays on the line (in the
+/// queue, or with its agent) until someone hangs up; a flow that ends (voicemail, transfer,
+/// hang up) ends it.
+pub(super) async fn simulate_inbound_call(
+    svc: &CallsGrpc,
+    request: Request<v1::SimulateInboundCallRequest>,
+) -> Result<Response<v1::Call>, Status> {
+    let (identity, _) = svc.caller(&request, Permission::NumbersRead)?;
+    let metadata = request.metadata().clone();
+    let req = request.into_inner();
+    let carrier = svc.calls.carrier();
+    if carrier != Carrier::Simulated {
+        return Err(ApiError::new(
+            ErrorKind::FailedPrecondition,
+            format!(
+                "calls here come from {}: simulated callers are for a fleet without a carrier",
+                carrier.as_str()
+            ),
+        )
+        .into());
+    }
+    let mut violations = Violations::default();
+    let id = violations.check(
+        "id",
+        Uuid::parse_str(&req.id).map_err(|_| format!("{:?} is not a UUID", req.id)),
+    );
+    let from = if req.from.is_empty() {
+        None
+    } else {
+        violations.check("from", PhoneNumber::parse(&req.from))
+    };
+    let inputs = super::ivr::answers_of(&mut violations, &req.inputs);
+    violations.finish()?;
+    let id = id.expect("recorded as a violation when absent");
+    let number = svc.numbers.get(&identity.org_id, id).await?;
+    let leg = CarrierLeg {
+        carrier: Carrier::Simulated,
+        id: Uuid::new_v4().simple().to_string(),
+    };
+    let view = answer(svc, &identity, &metadata, &number, leg, from).await?;
+    let call_id = view.call.id;
+    if view.call.ivr.is_some() {
+        let mut turn = turns::walk(&svc.calls, &svc.flows, &identity, call_id, None).await?;
+        let mut inputs = inputs.into_iter();
+        while let Then::Ask(question) = &turn.then {
+            let Some(answer) = inputs.next() else { break };
+            let answered = turns::Answered {
+                node: question.node.clone(),
+                attempt: question.attempt,
+                answer,
+            };
+            turn = turns::walk(&svc.calls, &svc.flows, &identity, call_id, Some(answered)).await?;
+        }
+        if matches!(
+            turn.then,
+            Then::HangUp | Then::Transfer { .. } | Then::Voicemail { .. }
+        ) {
+            // The simulated caller leaves at the flow's end: nothing records a message or
+            // takes a transfer without a carrier.
+            let reason = "the simulated caller reached the end of the flow";
+            svc.calls
+                .execute(&identity, call_id, || Command::End {
+                    reason: reason.into(),
+                    at: Utc::now(),
+                })
+                .await?;
+        }
+    }
+    Ok(Response::new(to_proto(
+        svc.calls.get(&identity, call_id).await?,
+    )))
 }

@@ -275,3 +275,59 @@ pub async fn release(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedCall {
+    /// The caller, E.164; absent: withheld.
+    #[schema(example = "+14155550142", pattern = r"^\+[1-9][0-9]{7,14}$")]
+    pub from: Option<String>,
+    /// Answers to the number's IVR menus in turn: `digits` pressed, `speech` said, or `{}`
+    /// for silence.
+    #[schema(max_items = 50)]
+    #[serde(default)]
+    pub inputs: Vec<super::ivr_flows::SimulatedInput>,
+}
+
+/// A call to this number from a simulated caller, on a fleet without a carrier (`scripts/dev`;
+/// 409 where a carrier takes the calls): answered as a carrier's call would be, it walks the
+/// number's IVR flow with `inputs` as the caller's answers and is queued to an agent. The
+/// caller stays on the line until someone hangs up (`DELETE /calls/{id}`); a flow that ends
+/// (voicemail, transfer, hang up) ends the call.
+#[utoipa::path(post, path = "/api/communications/numbers/{id}/simulated-calls", tag = "numbers", params(("id" = uuid::Uuid, Path)), request_body = SimulatedCall,
+    security(("bearer" = ["numbers:read"])),
+    responses(
+        (status = 201, body = super::calls::Call),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A carrier takes this fleet's calls", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn simulate_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<SimulatedCall>,
+) -> Result<(StatusCode, axum::Json<super::calls::Call>)> {
+    let request = v1::SimulateInboundCallRequest {
+        id,
+        from: body.from.unwrap_or_default(),
+        inputs: body
+            .inputs
+            .into_iter()
+            .map(|input| v1::IvrInput {
+                digits: input.digits.unwrap_or_default(),
+                speech: input.speech.unwrap_or_default(),
+            })
+            .collect(),
+    };
+    let call = state
+        .calls
+        .clone()
+        .simulate_inbound_call(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok((StatusCode::CREATED, axum::Json(call.into())))
+}
