@@ -25,6 +25,7 @@ crate::event_set! {
         RecordingDeleted(RecordingDeleted),
         IvrStep(IvrStep),
         Queued(Queued),
+        CallbackRequested(CallbackRequested),
     }
 }
 
@@ -458,6 +459,21 @@ pub struct Queued {
     pub queued_at: DateTime<Utc>,
 }
 
+/// A caller left a message in the call's IVR flow whose voicemail names a campaign: the caller
+/// is to be called back by that campaign's agents (the campaigns service adds the number).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CallbackRequested {
+    pub call_id: Uuid,
+    pub campaign_id: Uuid,
+    /// The caller, E.164.
+    pub number: PhoneNumber,
+    pub language: Language,
+    /// The carrier's id for the message left (the call's recording).
+    #[schemars(length(min = 1, max = 128))]
+    pub recording_id: String,
+    pub requested_at: DateTime<Utc>,
+}
+
 crate::events! {
     Started => "comms.call.started", version 1, "a call was placed (outbound) or came in (inbound)";
     Ringing => "comms.call.ringing", version 1, "the far end is ringing";
@@ -474,4 +490,5 @@ crate::events! {
     RecordingDeleted => "comms.call.recording_deleted", version 1, "the call's recording was deleted at the carrier";
     IvrStep => "comms.call.ivr_step", version 1, "the caller reached a node of the call's IVR flow";
     Queued => "comms.call.queued", version 1, "the call's IVR flow asks for an agent";
+    CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
 }

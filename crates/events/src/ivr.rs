@@ -133,12 +133,16 @@ pub struct Queue {
     pub language: Option<Language>,
 }
 
-/// Speaks `text`, then records the caller's message for up to `max_seconds`.
+/// Speaks `text`, then records the caller's message for up to `max_seconds`. With
+/// `callback_campaign_id`, the caller's number then joins that campaign as a contact: its
+/// agents call back (a preview campaign shows each one the message first).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Voicemail {
     pub text: Texts,
     pub max_seconds: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_campaign_id: Option<Uuid>,
 }
 
 /// Connects the caller to another number.

@@ -90,12 +90,16 @@ async fn published_on_number(fleet: &Fleet) -> String {
 }
 
 /// Version 2 swaps the main menu's choices (1: sales), published: calls already in the flow
-/// keep version 1.
-async fn publish_version_2(fleet: &Fleet, flow: &str) {
+/// keep version 1. Its voicemail's callers are called back from `callbacks`, if given.
+async fn publish_version_2(fleet: &Fleet, flow: &str, callbacks: Option<&str>) {
+    let mut definition = support_flow(true);
+    if let Some(campaign) = callbacks {
+        definition["nodes"]["voicemail"]["callback_campaign_id"] = json!(campaign);
+    }
     let revised = json_of(
         fleet
             .put(&format!("/api/communications/ivr-flows/{flow}"))
-            .json(&json!({ "name": "Support", "definition": support_flow(true) })),
+            .json(&json!({ "name": "Support", "definition": definition })),
     )
     .await;
     assert_eq!(revised["latest_version"], 2, "{revised}");
@@ -342,7 +346,7 @@ async fn flows_are_validated_versioned_published_and_simulated() {
 
     // Versions: a change is version 2; the same again changes nothing; publishing 2 then 1
     // rolls back.
-    publish_version_2(&fleet, id).await;
+    publish_version_2(&fleet, id, None).await;
     let same = json_of(
         fleet
             .put(&format!("/api/communications/ivr-flows/{id}"))
@@ -460,7 +464,31 @@ async fn a_twilio_caller_presses_1_then_2_and_waits_in_the_billing_queue_on_the_
     assert_eq!(walked(&fleet, &call_id).await.0, ["welcome", "main"]);
 
     // A new version is published while the caller listens: their call keeps version 1.
-    publish_version_2(&fleet, &flow).await;
+    // Its voicemail's callers are called back from a preview campaign; one that does not
+    // exist is refused.
+    let mut unknown = support_flow(true);
+    unknown["nodes"]["voicemail"]["callback_campaign_id"] =
+        json!("00000000-0000-0000-0000-000000000001");
+    let (status, body) = problem(
+        fleet
+            .put(&format!("/api/communications/ivr-flows/{flow}"))
+            .json(&json!({ "name": "Support", "definition": unknown })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        fields(&body),
+        ["definition.nodes.voicemail.callback_campaign_id"],
+        "{body}"
+    );
+    let callbacks = json_of(
+        fleet
+            .post("/api/communications/campaigns")
+            .json(&json!({ "name": "Voicemail callbacks", "dialing_mode": "preview" })),
+    )
+    .await;
+    let callbacks = callbacks["id"].as_str().unwrap().to_owned();
+    publish_version_2(&fleet, &flow, Some(&callbacks)).await;
     let mut pressed = params.clone();
     pressed.push(("Digits", "1"));
     let billing = twiml_of(twilio.send(&edge, &action, &pressed).await).await;
@@ -561,6 +589,28 @@ async fn a_twilio_caller_presses_1_then_2_and_waits_in_the_billing_queue_on_the_
     assert_eq!(reported.status(), StatusCode::NO_CONTENT);
     let third_id = recorded.split("/calls/").nth(1).unwrap()[..36].to_owned();
     assert_eq!(call(&fleet, &third_id).await["has_recording"], true);
+    // The caller is to be called back: their number joins the callback campaign, once,
+    // however often Twilio repeats its callback.
+    twilio.send(&edge, recorded, &ready).await;
+    let contacts = || {
+        fleet.get(&format!(
+            "/api/communications/campaigns/{callbacks}/contacts"
+        ))
+    };
+    let joined = until(
+        PATIENCE,
+        || json_of(contacts()),
+        |page| page["data"].as_array().is_some_and(|rows| !rows.is_empty()),
+    )
+    .await;
+    let rows = joined["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{joined}");
+    let contact = json_of(fleet.get(&format!(
+        "/api/communications/contacts/{}",
+        rows[0]["contact_id"].as_str().unwrap()
+    )))
+    .await;
+    assert_eq!(contact["phones"], json!([CALLER]), "{contact}");
     let status_url = format!("{PUBLIC_BASE_URL}/webhooks/twilio/{ORG}/inbound/status");
     let mut hung_up = params.clone();
     hung_up[3] = ("CallStatus", "completed");

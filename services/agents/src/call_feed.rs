@@ -73,7 +73,8 @@ impl Handler for CallFeed {
             | CallEvent::RecordingAvailable(_)
             | CallEvent::RecordingChanged(_)
             | CallEvent::RecordingDeleted(_)
-            | CallEvent::IvrStep(_) => Ok(()),
+            | CallEvent::IvrStep(_)
+            | CallEvent::CallbackRequested(_) => Ok(()),
         }
     }
 }

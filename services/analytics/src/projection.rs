@@ -121,7 +121,8 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::RecordingChanged(_)
         | CallEvent::RecordingDeleted(_)
         | CallEvent::IvrStep(_)
-        | CallEvent::Queued(_) => {
+        | CallEvent::Queued(_)
+        | CallEvent::CallbackRequested(_) => {
             return Ok(None);
         }
     };

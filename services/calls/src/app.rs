@@ -416,7 +416,8 @@ impl Calls {
         }
     }
 
-    /// Records the carrier's finished recording of the call's line `leg`.
+    /// Records the carrier's finished recording of the call's line `leg` (a message to be
+    /// called back about by `callback`'s agents, when its IVR voicemail names a campaign).
     pub async fn recording_ready(
         &self,
         identity: &Identity,
@@ -424,11 +425,13 @@ impl Calls {
         leg: CarrierLeg,
         recording_id: String,
         duration_seconds: i64,
+        callback: Option<Uuid>,
     ) -> Result<CallView, ApiError> {
         self.execute(identity, call_id, || Command::RecordingReady {
             leg: leg.clone(),
             recording_id: recording_id.clone(),
             duration_seconds,
+            callback,
             at: Utc::now(),
         })
         .await

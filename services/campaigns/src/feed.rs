@@ -8,7 +8,10 @@
 //! - `planning.task.completed`: campaigns with a matching trigger start, or take the task's
 //!   contact (once per task, however often the event is delivered);
 //! - `comms.agent.available|break|away|offline` naming a call: an agent left the wrap-up of one
-//!   of its connected calls, whose handle time the pacer then counts whole.
+//!   of its connected calls, whose handle time the pacer then counts whole;
+//! - `comms.call.callback_requested`: a caller left a voicemail in an IVR flow naming one of the
+//!   organization's campaigns; the caller's number joins it (as the contact it already is, or
+//!   a new one), for its agents to call back.
 
 use chrono::{DateTime, Utc};
 use comms_bus::{Envelope, HandleError, Handler};
@@ -34,8 +37,9 @@ use crate::store::{campaigns, contacts};
 /// redelivered message can be overtaken).
 const NOT_YET_RECORDED: chrono::Duration = chrono::Duration::seconds(60);
 
-pub const BINDINGS: [&str; 12] = [
+pub const BINDINGS: [&str; 13] = [
     <call::Answered as Event>::TYPE,
+    <call::CallbackRequested as Event>::TYPE,
     <call::MachineDetected as Event>::TYPE,
     <call::Ended as Event>::TYPE,
     <call::Failed as Event>::TYPE,
@@ -101,6 +105,9 @@ impl Feed {
         envelope: &Envelope,
         event: CallEvent,
     ) -> Result<(), HandleError> {
+        if let CallEvent::CallbackRequested(callback) = event {
+            return self.call_back(conn, envelope, callback).await;
+        }
         let (call_id, campaign_id) = match &event {
             CallEvent::Answered(e) => (e.call_id, e.campaign_id),
             CallEvent::Ended(e) => (e.call_id, e.campaign_id),
@@ -117,7 +124,8 @@ impl Feed {
             | CallEvent::RecordingChanged(_)
             | CallEvent::RecordingDeleted(_)
             | CallEvent::IvrStep(_)
-            | CallEvent::Queued(_) => return Ok(()),
+            | CallEvent::Queued(_)
+            | CallEvent::CallbackRequested(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();
         let recorded = lock_order::call(conn, call_id).await.map_err(retry)?;
@@ -197,6 +205,70 @@ impl Feed {
         campaigns::change(conn, org, ACTOR, call.campaign_id, command)
             .await
             .map_err(retry)?;
+        self.0.wake.notify_one();
+        Ok(())
+    }
+
+    /// The caller of a voicemail joins the campaign that calls back: as the organization's
+    /// contact with that number, or a new contact named by it. A campaign that is gone, or over,
+    /// has no one to call back (logged); a redelivered request adds nobody twice.
+    async fn call_back(
+        &self,
+        conn: &mut PgConnection,
+        envelope: &Envelope,
+        callback: call::CallbackRequested,
+    ) -> Result<(), HandleError> {
+        let org = envelope.organization_id.as_str();
+        let contact = match contacts::find_by_phone(conn, org, &callback.number)
+            .await
+            .map_err(retry)?
+        {
+            Some(contact) => contact.id,
+            None => {
+                let fields = ContactFields {
+                    name: format!("Voicemail from {}", callback.number),
+                    phones: vec![callback.number.clone()],
+                    language: callback.language,
+                    time_zone: None,
+                    custom_fields: Default::default(),
+                    consent: None,
+                    do_not_call: false,
+                    external_id: None,
+                };
+                let (contact, _) = contacts::upsert(conn, org, ACTOR, fields, envelope.timestamp)
+                    .await
+                    .map_err(|e| match e {
+                        Failure::Refused(refusal) => reject(envelope, refusal.to_string()),
+                        other => retry(other),
+                    })?;
+                contact.value.id
+            }
+        };
+        let new = campaigns::not_yet_members(conn, callback.campaign_id, &[contact])
+            .await
+            .map_err(retry)?;
+        if new.is_empty() {
+            return Ok(());
+        }
+        let command = Command::AddContacts {
+            contacts: vec![Member {
+                contact_id: contact,
+                priority: 0,
+            }],
+            at: envelope.timestamp,
+            task_id: None,
+        };
+        match campaigns::change(conn, org, ACTOR, callback.campaign_id, command).await {
+            Ok(_) => {
+                tracing::info!(campaign = %callback.campaign_id, call = %callback.call_id, "a voicemail to call back")
+            }
+            Err(
+                Failure::NotFound { .. } | Failure::Refused(DomainError::IllegalTransition { .. }),
+            ) => {
+                tracing::warn!(campaign = %callback.campaign_id, call = %callback.call_id, "a voicemail's callback campaign is gone or over: nobody calls back")
+            }
+            Err(e) => return Err(retry(e)),
+        }
         self.0.wake.notify_one();
         Ok(())
     }

@@ -20,8 +20,8 @@ use super::events::{
 use super::{CallEvent, PhoneNumber};
 
 pub use comms_events::call::{
-    CallStatus, Carrier, Direction, FlowVersion, IvrStep, MachineVerdict, Queued, RecordingPolicy,
-    RecordingState,
+    CallStatus, CallbackRequested, Carrier, Direction, FlowVersion, IvrStep, MachineVerdict,
+    Queued, RecordingPolicy, RecordingState,
 };
 
 /// A carrier's line for a call: the carrier and its own id for the call (Twilio's `CallSid`,
@@ -242,6 +242,9 @@ pub enum Command {
         leg: CarrierLeg,
         recording_id: String,
         duration_seconds: i64,
+        /// The campaign to call the caller back, when the recording is a message left in the
+        /// call's IVR flow whose voicemail names one.
+        callback: Option<Uuid>,
         at: DateTime<Utc>,
     },
     /// The carrier says the call's recording began (repeats, and reports that come after a
@@ -431,6 +434,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
             leg,
             recording_id,
             duration_seconds,
+            callback,
             at,
         } => {
             check_line(call, &leg)?;
@@ -448,13 +452,27 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                     reason: "the carrier's id for the recording, with its duration".into(),
                 });
             }
-            CallEvent::RecordingAvailable(RecordingAvailable {
+            let available = CallEvent::RecordingAvailable(RecordingAvailable {
                 call_id,
                 carrier: leg.carrier,
-                recording_id,
+                recording_id: recording_id.clone(),
                 duration_seconds,
                 available_at: at,
-            })
+            });
+            // A withheld caller cannot be called back.
+            let callback = callback
+                .zip(call.from.clone())
+                .map(|(campaign_id, number)| {
+                    CallEvent::CallbackRequested(CallbackRequested {
+                        call_id,
+                        campaign_id,
+                        number,
+                        language: call.language,
+                        recording_id,
+                        requested_at: at,
+                    })
+                });
+            return Ok([available].into_iter().chain(callback).collect());
         }
         Command::WalkIvr { from, steps, queue } => {
             let Some(position) = &call.ivr else {
@@ -853,6 +871,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     call.language = e.language;
                     call.updated_at = e.at;
                 }
+                CallEvent::CallbackRequested(e) => call.updated_at = e.requested_at,
                 CallEvent::Queued(e) => {
                     if let Some(ivr) = &mut call.ivr {
                         ivr.queued = true;

@@ -554,6 +554,7 @@ fn a_deleted_recording_stays_deleted() {
     let call = answered_on_the_line(RecordingPolicy::Always);
     assert!(when(&call, Command::DeleteRecording { at: t(20) }).is_err());
     let ready = || Command::RecordingReady {
+        callback: None,
         leg: twilio_leg("CA01"),
         recording_id: "RE01".into(),
         duration_seconds: 12,

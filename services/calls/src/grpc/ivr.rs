@@ -67,7 +67,8 @@ fn definition_of(json: &str) -> Result<FlowDefinition, ApiError> {
 }
 
 /// The definition read and checked, with the skills its queues name known to the agents
-/// service (some agent of the organization has each).
+/// service (some agent of the organization has each) and the campaigns its voicemails call
+/// back from known to the campaigns service.
 async fn checked(
     svc: &CallsGrpc,
     metadata: &MetadataMap,
@@ -97,6 +98,24 @@ async fn checked(
                 &format!("definition.nodes.{node}.skills"),
                 format!("no agent of the organization has the skill {skill:?}"),
             );
+        }
+    }
+    for (campaign, node) in flows::callback_campaigns(&definition) {
+        let request = v1::GetCampaignRequest {
+            id: campaign.to_string(),
+        };
+        let found = svc
+            .campaigns
+            .clone()
+            .get_campaign(forwarded(metadata, request))
+            .await;
+        match found {
+            Ok(_) => {}
+            Err(status) if status.code() == Code::NotFound => violations.add(
+                &format!("definition.nodes.{node}.callback_campaign_id"),
+                format!("no campaign {campaign} in the organization"),
+            ),
+            Err(status) => return Err(status),
         }
     }
     violations.finish()?;

@@ -31,9 +31,18 @@ pub(super) async fn report_recording(
             .into());
         }
     }
+    let call = svc.calls.get(&identity, id).await?.call;
+    let callback = svc.flows.callback_for(&identity.org_id, &call).await?;
     let view = svc
         .calls
-        .recording_ready(&identity, id, leg, req.recording_id, req.duration_seconds)
+        .recording_ready(
+            &identity,
+            id,
+            leg,
+            req.recording_id,
+            req.duration_seconds,
+            callback,
+        )
         .await?;
     Ok(Response::new(to_proto(view)))
 }

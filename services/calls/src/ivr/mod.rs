@@ -61,6 +61,18 @@ pub fn queued_skills(definition: &FlowDefinition) -> Vec<(String, String)> {
     skills
 }
 
+/// The campaigns the flow's voicemails call back from, with the node that names each.
+pub fn callback_campaigns(definition: &FlowDefinition) -> Vec<(Uuid, String)> {
+    definition
+        .nodes
+        .iter()
+        .filter_map(|(name, node)| match node {
+            Node::Voicemail(voicemail) => voicemail.callback_campaign_id.map(|c| (c, name.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
 fn refused(id: Uuid, error: DomainError) -> ApiError {
     match error {
         DomainError::NotFound => not_found(id),

@@ -6,7 +6,7 @@
 use chrono::Utc;
 use comms_auth::Identity;
 use comms_events::call::{FlowVersion, IvrStep, Queued};
-use comms_events::ivr::FlowDefinition;
+use comms_events::ivr::{FlowDefinition, Node};
 use comms_proto::{ApiError, ErrorKind};
 use uuid::Uuid;
 
@@ -44,6 +44,21 @@ impl IvrFlows {
                 tracing::error!(flow_id = %flow.flow_id, version = flow.version, "a call's flow version is gone");
                 ApiError::internal()
             })
+    }
+}
+
+impl IvrFlows {
+    /// The campaign to call `call`'s caller back, when the call stopped at a voicemail of its
+    /// flow that names one (its recording is the message left).
+    pub async fn callback_for(&self, org: &str, call: &Call) -> Result<Option<Uuid>, ApiError> {
+        let Some((position, Some((node, _)))) = call.ivr.as_ref().map(|p| (p, p.at())) else {
+            return Ok(None);
+        };
+        let definition = self.definition(org, position.flow).await?;
+        Ok(match definition.nodes.get(node) {
+            Some(Node::Voicemail(voicemail)) => voicemail.callback_campaign_id,
+            _ => None,
+        })
     }
 }
 

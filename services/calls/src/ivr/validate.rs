@@ -226,7 +226,9 @@ impl Check<'_> {
                     );
                 }
             }
-            Node::Voicemail(Voicemail { text, max_seconds }) => {
+            Node::Voicemail(Voicemail {
+                text, max_seconds, ..
+            }) => {
                 self.texts(name, "text", text);
                 if !(1..=MAX_VOICEMAIL_SECONDS).contains(max_seconds) {
                     self.add(

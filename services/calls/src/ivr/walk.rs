@@ -306,7 +306,9 @@ impl<'f> Walk<'f> {
                     });
                     return;
                 }
-                Node::Voicemail(Voicemail { text, max_seconds }) => {
+                Node::Voicemail(Voicemail {
+                    text, max_seconds, ..
+                }) => {
                     let prompt = self.say(text);
                     self.prompts.push(prompt);
                     self.then = Some(Then::Voicemail {

@@ -66,6 +66,23 @@ pub async fn get_many(
     Ok(rows.into_iter().map(|(c,)| (c.0.id, c.0)).collect())
 }
 
+/// A contact of the organization with `number` among its phones (the oldest, if several).
+pub async fn find_by_phone(
+    conn: &mut PgConnection,
+    org: &str,
+    number: &comms_proto::PhoneNumber,
+) -> Result<Option<Contact>> {
+    let row: Option<(Json<Contact>,)> = sqlx::query_as(
+        "SELECT contact FROM contacts_view WHERE org_id = $1 AND contact -> 'phones' ? $2
+         ORDER BY created_at, contact_id LIMIT 1",
+    )
+    .bind(org)
+    .bind(number.as_str())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(c,)| c.0))
+}
+
 /// The contact the CRM knows by `external_id`.
 pub async fn find_by_external_id(
     conn: &mut PgConnection,
