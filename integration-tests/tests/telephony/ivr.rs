@@ -779,6 +779,20 @@ async fn a_vonage_caller_presses_1_then_2_and_waits_in_the_billing_queue() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     assert_eq!(walked(&fleet, &call_id).await.1, 1);
 
+    // A caller who says what they want: "sales", as Vonage's speech recognition heard it.
+    let speaker = uuid::Uuid::new_v4().to_string();
+    let mut spoken = answer.clone();
+    spoken["uuid"] = json!(speaker);
+    let asked = ncco_of(send(answer_url.clone(), spoken).await).await;
+    let said = json!({ "uuid": speaker, "dtmf": { "digits": "", "timed_out": true },
+                       "speech": { "results": [{ "text": "Sales please", "confidence": "0.91" }] } });
+    let url = asked[2]["eventUrl"][0].as_str().unwrap().to_owned();
+    let to_sales = ncco_of(send(url, said).await).await;
+    assert_eq!(
+        to_sales[0]["text"], "Connecting you to sales.",
+        "{to_sales}"
+    );
+
     // A second caller says nothing, twice: voicemail, recorded by Vonage, heard through the API.
     let second = uuid::Uuid::new_v4().to_string();
     let mut answer = answer.clone();
