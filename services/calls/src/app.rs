@@ -10,7 +10,6 @@ use comms_eventstore::{
     Error as StoreError, EventStore, ExpectedVersion, NewEvent, StreamName, in_transaction,
 };
 use comms_proto::{ApiError, ErrorKind};
-use sqlx::PgConnection;
 use tracing::Instrument as _;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
@@ -106,7 +105,8 @@ impl Calls {
         let stream = Self::stream(call_id);
         let org = identity.org_id.as_str();
         let (view, events) = in_transaction!(self.store, |tx| {
-            let (state, expected) = load(&mut *tx, org, &stream).await?;
+            let (state, expected) =
+                crate::stream::load(&mut *tx, org, &stream, "call", domain::apply).await?;
             let events = domain::handle(state.as_ref(), command()).map_err(ApiError::from)?;
             // A decision with nothing to record (assigning the agent already on the call)
             // leaves the call as it is: nothing is appended.
@@ -589,36 +589,6 @@ impl Calls {
             }
         }
     }
-}
-
-/// The call's state and the version to expect, read in the unit of work's transaction; a stream
-/// of another organization reads as absent, so its existence is not revealed.
-async fn load(
-    tx: &mut PgConnection,
-    org: &str,
-    stream: &StreamName,
-) -> Result<(Option<Call>, ExpectedVersion), ApiError> {
-    let recorded = comms_eventstore::read_stream_in(tx, stream, 0, usize::MAX >> 1)
-        .await
-        .map_err(store_error)?;
-    let Some(last) = recorded.last() else {
-        return Ok((None, ExpectedVersion::NoStream));
-    };
-    if recorded[0].tenant_id != org {
-        return Err(ApiError::not_found("call", &stream.id().to_string()));
-    }
-    let mut events = Vec::with_capacity(recorded.len());
-    for event in &recorded {
-        let decoded = comms_bus::decode_recorded::<CallEvent>(event).map_err(|e| {
-            error!(stream = %stream, error = %e, "unreadable event in a call stream");
-            ApiError::internal()
-        })?;
-        events.push(decoded);
-    }
-    Ok((
-        domain::fold(&events),
-        ExpectedVersion::Exact(last.stream_position as u64),
-    ))
 }
 
 /// A carrier's refusal of a request someone waits for: a 4xx is the carrier's no (its words

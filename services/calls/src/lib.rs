@@ -7,6 +7,7 @@ pub mod domain;
 pub mod grpc;
 pub mod ivr;
 pub mod numbers;
+mod stream;
 pub mod telephony;
 pub mod view;
 pub mod watchdog;

@@ -158,8 +158,8 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
     query_parameters_not_empty(document);
 }
 
-/// An IVR flow's definition as the event contract's type says it (the schema the
-/// `comms.ivr_flow.*` events publish), in place of the route table's placeholder.
+/// An IVR flow's definition as the event contract's type says it (the schema the IVR flow
+/// events publish), in place of the bare object the route table declares for it.
 fn flow_definition_schema(document: &mut utoipa::openapi::OpenApi) {
     let schema = serde_json::from_value(flow_definition()).expect("utoipa reads the flow's schema");
     document

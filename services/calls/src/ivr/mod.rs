@@ -13,8 +13,8 @@ mod tests;
 
 use chrono::Utc;
 use comms_auth::Identity;
-use comms_events::ivr::{FlowDefinition, IvrFlowEvent, Node, Queue};
-use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName, in_transaction};
+use comms_events::ivr::{FlowDefinition, Node, Queue};
+use comms_eventstore::{EventStore, NewEvent, StreamName, in_transaction};
 use comms_proto::{ApiError, ErrorKind};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -184,7 +184,8 @@ impl IvrFlows {
         let stream = StreamName::new(STREAM_CATEGORY, id);
         let org = identity.org_id.as_str();
         in_transaction!(self.store, |tx| {
-            let (state, expected) = load(&mut *tx, org, &stream, id).await?;
+            let (state, expected) =
+                crate::stream::load(&mut *tx, org, &stream, "ivr_flow", domain::apply).await?;
             let command = command();
             let deleting = matches!(command, Command::Delete { .. });
             let events = domain::handle(state.as_ref(), command).map_err(|e| refused(id, e))?;
@@ -271,32 +272,6 @@ async fn answered_by(
     .fetch_optional(tx)
     .await
     .map_err(comms_eventstore::unit_of_work::api_error)
-}
-
-async fn load(
-    tx: &mut PgConnection,
-    org: &str,
-    stream: &StreamName,
-    id: Uuid,
-) -> Result<(Option<Flow>, ExpectedVersion), ApiError> {
-    let recorded = comms_eventstore::read_stream_in(tx, stream, 0, usize::MAX >> 1)
-        .await
-        .map_err(comms_eventstore::unit_of_work::api_error)?;
-    let Some(last) = recorded.last() else {
-        return Ok((None, ExpectedVersion::NoStream));
-    };
-    if recorded[0].tenant_id != org {
-        return Err(not_found(id));
-    }
-    let mut flow = None;
-    for event in &recorded {
-        let event = comms_bus::decode_recorded::<IvrFlowEvent>(event).map_err(|e| {
-            tracing::error!(%stream, error = %e, "unreadable event in a flow's stream");
-            ApiError::internal()
-        })?;
-        flow = Some(domain::apply(flow, &event));
-    }
-    Ok((flow, ExpectedVersion::Exact(last.stream_position as u64)))
 }
 
 async fn upsert(

@@ -30,24 +30,24 @@ impl IvrFlows {
         org: &str,
         flow: FlowVersion,
     ) -> Result<FlowDefinition, ApiError> {
-        let found: Option<sqlx::types::Json<super::Flow>> = sqlx::query_scalar(
-            "SELECT state FROM ivr_flows_view WHERE flow_id = $1 AND organization_id = $2",
+        // Only that version: the flow's state holds every version, and this is read on each
+        // turn of each call.
+        let found: Option<Option<sqlx::types::Json<FlowDefinition>>> = sqlx::query_scalar(
+            "SELECT state -> 'versions' -> ($3::int - 1) -> 'definition' FROM ivr_flows_view
+             WHERE flow_id = $1 AND organization_id = $2",
         )
         .bind(flow.flow_id)
         .bind(org)
+        .bind(flow.version as i32)
         .fetch_optional(self.store.pool())
         .await
         .map_err(comms_eventstore::unit_of_work::api_error)?;
-        found
-            .and_then(|json| json.0.version(flow.version).map(|v| v.definition.clone()))
-            .ok_or_else(|| {
-                tracing::error!(flow_id = %flow.flow_id, version = flow.version, "a call's flow version is gone");
-                ApiError::internal()
-            })
+        found.flatten().map(|json| json.0).ok_or_else(|| {
+            tracing::error!(flow_id = %flow.flow_id, version = flow.version, "a call's flow version is gone");
+            ApiError::internal()
+        })
     }
-}
 
-impl IvrFlows {
     /// The campaign to call `call`'s caller back, when the call stopped at a voicemail of its
     /// flow that names one (its recording is the message left).
     pub async fn callback_for(&self, org: &str, call: &Call) -> Result<Option<Uuid>, ApiError> {

@@ -7,7 +7,7 @@ pub mod domain;
 use chrono::Utc;
 use comms_auth::Identity;
 use comms_events::number::{NumberEvent, NumberSettings};
-use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName, in_transaction};
+use comms_eventstore::{EventStore, NewEvent, StreamName, in_transaction};
 use comms_proto::{ApiError, ErrorKind, PhoneNumber};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -140,7 +140,8 @@ impl Numbers {
         let stream = StreamName::new(STREAM_CATEGORY, id);
         let org = identity.org_id.as_str();
         in_transaction!(self.store, |tx| {
-            let (state, expected) = load(&mut *tx, org, &stream, id).await?;
+            let (state, expected) =
+                crate::stream::load(&mut *tx, org, &stream, "number", domain::apply).await?;
             let command = command();
             let assigning = match &command {
                 Command::Assign { number, .. } => Some(number.clone()),
@@ -192,32 +193,6 @@ fn flow_given(event: &NumberEvent) -> Option<Uuid> {
         NumberEvent::Updated(e) => e.settings.ivr_flow_id,
         NumberEvent::Released(_) => None,
     }
-}
-
-async fn load(
-    tx: &mut PgConnection,
-    org: &str,
-    stream: &StreamName,
-    id: Uuid,
-) -> Result<(Option<Number>, ExpectedVersion), ApiError> {
-    let recorded = comms_eventstore::read_stream_in(tx, stream, 0, usize::MAX >> 1)
-        .await
-        .map_err(comms_eventstore::unit_of_work::api_error)?;
-    let Some(last) = recorded.last() else {
-        return Ok((None, ExpectedVersion::NoStream));
-    };
-    if recorded[0].tenant_id != org {
-        return Err(ApiError::not_found("number", &id.to_string()));
-    }
-    let mut number = None;
-    for event in &recorded {
-        let event = comms_bus::decode_recorded::<NumberEvent>(event).map_err(|e| {
-            tracing::error!(%stream, error = %e, "unreadable event in a number stream");
-            ApiError::internal()
-        })?;
-        number = Some(domain::apply(number, &event));
-    }
-    Ok((number, ExpectedVersion::Exact(last.stream_position as u64)))
 }
 
 async fn in_use_anywhere(tx: &mut PgConnection, number: &PhoneNumber) -> Result<bool, ApiError> {

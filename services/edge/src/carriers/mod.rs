@@ -62,6 +62,21 @@ async fn report(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Hands a verified recording callback to the calls service: 204, so the carrier does not
+/// retry.
+async fn report_recording(
+    state: &AppState,
+    caller: &Caller,
+    request: v1::ReportRecordingRequest,
+) -> Result<StatusCode, ProblemResponse> {
+    state
+        .calls
+        .clone()
+        .report_recording(caller.grpc(request)?)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// The call a carrier asks instructions for, the language to speak to it in, and whether it
 /// is already over.
 async fn call_to_answer(

@@ -318,7 +318,7 @@ fn xml(twiml: String) -> Response {
 
 /// Where a menu's answer comes back: the menu and the attempt it was asked (as the turn that
 /// asked wrote them), or `after=voicemail` once a voicemail is recorded.
-#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct IvrParams {
     #[param(pattern = "^[a-z0-9_-]{1,64}$")]
@@ -564,10 +564,5 @@ pub async fn recording(
         status: callback.param("RecordingStatus").unwrap_or_default().into(),
         duration_seconds,
     };
-    state
-        .calls
-        .clone()
-        .report_recording(callback.caller.grpc(request)?)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    super::report_recording(&state, &callback.caller, request).await
 }

@@ -306,7 +306,7 @@ fn calls_url(state: &AppState, org: &str, call_id: &str) -> String {
 
 /// Where a menu's answer comes back: the menu and the attempt it was asked, as the turn that
 /// asked wrote them.
-#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct IvrParams {
     #[param(pattern = "^[a-z0-9_-]{1,64}$")]
@@ -424,12 +424,7 @@ pub async fn recording(
         status: "completed".into(),
         duration_seconds,
     };
-    state
-        .calls
-        .clone()
-        .report_recording(callback.caller.grpc(request)?)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    super::report_recording(&state, &callback.caller, request).await
 }
 
 /// Events of inbound calls (the Vonage application's event URL), named by their uuid; as
