@@ -48,10 +48,14 @@ pub enum Permission {
     IvrRead,
     /// Create, change, publish and delete IVR flows.
     IvrManage,
+    /// See the organization's text conversations and messages.
+    MessagesRead,
+    /// Send texts from the organization's numbers.
+    MessagesSend,
 }
 
 impl Permission {
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 24] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -74,6 +78,8 @@ impl Permission {
         Self::RecordingsDelete,
         Self::IvrRead,
         Self::IvrManage,
+        Self::MessagesRead,
+        Self::MessagesSend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -100,6 +106,8 @@ impl Permission {
             Self::RecordingsDelete => "calls:recordings:delete",
             Self::IvrRead => "ivr:read",
             Self::IvrManage => "ivr:manage",
+            Self::MessagesRead => "messages:read",
+            Self::MessagesSend => "messages:send",
         }
     }
 
@@ -170,6 +178,9 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (IvrRead,                  Agent)              => None,
         (IvrManage,                Admin)              => Some(Organization),
         (IvrManage,                Supervisor | Agent) => None,
+        // Conversations hold customers' words: the supervisors and the administrator.
+        (MessagesRead | MessagesSend, Admin | Supervisor) => Some(Organization),
+        (MessagesRead | MessagesSend, Agent)           => None,
     }
 }
 

@@ -5,7 +5,7 @@
 //! producers encode through and consumers decode into, so nothing else in the fleet spells their
 //! types. The JSON schemas in `docs/events/` are generated from these types ([`catalog`]), and
 //! `tests/schemas.rs` fails when they drift or change incompatibly (see docs/events/README.md).
-//! The sets: calls, numbers, IVR flows, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
+//! The sets: calls, numbers, IVR flows, text messages and conversations, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
 //! platform's events we consume.
 
 pub mod account;
@@ -17,6 +17,7 @@ pub mod contact;
 pub mod ivr;
 pub mod number;
 pub mod platform;
+pub mod sms;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -294,6 +295,8 @@ pub fn catalog() -> Vec<CatalogEntry> {
         call::CallEvent::catalog(),
         number::NumberEvent::catalog(),
         ivr::IvrFlowEvent::catalog(),
+        sms::MessageEvent::catalog(),
+        sms::ConversationEvent::catalog(),
         agent::AgentEvent::catalog(),
         agent::TeamEvent::catalog(),
         campaign::CampaignEvent::catalog(),
@@ -316,6 +319,11 @@ mod tests {
         let sets = [
             (call::CallEvent::BINDING, call::CallEvent::catalog()),
             (number::NumberEvent::BINDING, number::NumberEvent::catalog()),
+            (sms::MessageEvent::BINDING, sms::MessageEvent::catalog()),
+            (
+                sms::ConversationEvent::BINDING,
+                sms::ConversationEvent::catalog(),
+            ),
             (agent::AgentEvent::BINDING, agent::AgentEvent::catalog()),
             (agent::TeamEvent::BINDING, agent::TeamEvent::catalog()),
             (

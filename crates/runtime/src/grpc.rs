@@ -21,19 +21,35 @@ pub async fn serve<S: NamedService>(
     shutdown: Shutdown,
     drain: Drain,
 ) -> anyhow::Result<()> {
+    serve_named(listener, routes, &[S::NAME], shutdown, drain).await
+}
+
+/// [`serve`] for a port that serves several services (`names`).
+pub async fn serve_named(
+    listener: TcpListener,
+    routes: Routes,
+    names: &'static [&'static str],
+    shutdown: Shutdown,
+    drain: Drain,
+) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter
-        .set_service_status(S::NAME, tonic_health::ServingStatus::Serving)
-        .await;
+    for name in names {
+        reporter
+            .set_service_status(*name, tonic_health::ServingStatus::Serving)
+            .await;
+    }
     reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
     // Reflection lists what this port serves, not every service the descriptors describe.
     let reflection = || {
-        tonic_reflection::server::Builder::configure()
+        let builder = names.iter().fold(
+            tonic_reflection::server::Builder::configure(),
+            |builder, name| builder.with_service_name(*name),
+        );
+        builder
             .register_encoded_file_descriptor_set(comms_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .with_service_name(S::NAME)
             .with_service_name(tonic_health::pb::health_server::SERVICE_NAME)
             .with_service_name(tonic_reflection::pb::v1::server_reflection_server::SERVICE_NAME)
             .with_service_name(
@@ -58,9 +74,11 @@ pub async fn serve<S: NamedService>(
     let closing = shutdown.clone().closing(drain);
     let draining = async move {
         shutdown.wait().await;
-        reporter
-            .set_service_status(S::NAME, tonic_health::ServingStatus::NotServing)
-            .await;
+        for name in names {
+            reporter
+                .set_service_status(*name, tonic_health::ServingStatus::NotServing)
+                .await;
+        }
         reporter
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;

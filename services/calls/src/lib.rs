@@ -6,6 +6,7 @@ pub mod app;
 pub mod domain;
 pub mod grpc;
 pub mod ivr;
+pub mod messages;
 pub mod numbers;
 mod stream;
 pub mod telephony;
@@ -19,6 +20,7 @@ use comms_eventstore::EventStore;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_server::CallsServiceServer;
 use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
+use comms_proto::v1::messages_service_server::MessagesServiceServer;
 use comms_runtime::config::Common;
 use comms_runtime::{ConfigError, Env, Shutdown};
 use tokio::net::TcpListener;
@@ -119,6 +121,7 @@ pub async fn run(
     }
     let numbers = numbers::Numbers::new(store.clone());
     let flows = ivr::IvrFlows::new(store.clone());
+    let (store_for_messages, telephony_for_messages) = (store.clone(), telephony.clone());
     let calls = Calls::new(store, telephony, config.record_calls);
     tokio::spawn(calls.clone().follow_progress(reports));
     tokio::spawn(watchdog::run(
@@ -135,14 +138,22 @@ pub async fn run(
     let agents = AgentsServiceClient::new(comms_runtime::client::channel(&config.agents_url)?);
     let campaigns =
         CampaignsServiceClient::new(comms_runtime::client::channel(&config.campaigns_url)?);
+    let messages = MessagesServiceServer::new(grpc::MessagesGrpc::new(
+        messages::Messages::new(store_for_messages, numbers.clone(), telephony_for_messages),
+        tokens.clone(),
+    ));
     let service = CallsServiceServer::new(grpc::CallsGrpc::new(
         calls, numbers, flows, agents, campaigns, tokens,
     ));
     tracing::info!(addr = %listener.local_addr()?, "calls service listening");
-    let routes = tonic::service::Routes::new(service);
-    let served = comms_runtime::grpc::serve::<CallsServiceServer<grpc::CallsGrpc>>(
+    let routes = tonic::service::Routes::new(service).add_service(messages);
+    let served = comms_runtime::grpc::serve_named(
         listener,
         routes,
+        &[
+            <CallsServiceServer<grpc::CallsGrpc> as tonic::server::NamedService>::NAME,
+            <MessagesServiceServer<grpc::MessagesGrpc> as tonic::server::NamedService>::NAME,
+        ],
         shutdown,
         config.common.drain,
     )

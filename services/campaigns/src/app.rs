@@ -416,10 +416,12 @@ pub async fn do_not_call_reason(
 
 /// The reason for a contact whose number is on do-not-call `list`.
 fn listed(contact: &Contact, list: &str) -> String {
-    format!(
-        "{} is on the do-not-call list {list:?}",
-        contact.fields.phones[0]
-    )
+    let number = &contact.fields.phones[0];
+    if list == do_not_call::OPTED_OUT {
+        format!("{number} opted out by text (replied STOP): on the do-not-call list {list:?}")
+    } else {
+        format!("{number} is on the do-not-call list {list:?}")
+    }
 }
 
 /// [`do_not_call_reason`] when the lists holding each number were read already (`listed`:

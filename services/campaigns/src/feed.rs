@@ -11,7 +11,11 @@
 //!   of its connected calls, whose handle time the pacer then counts whole;
 //! - `comms.call.callback_requested`: a caller left a voicemail in an IVR flow naming one of the
 //!   organization's campaigns; the caller's number joins it (as the contact it already is, or
-//!   a new one), for its agents to call back.
+//!   a new one), for its agents to call back;
+//! - `comms.conversation.opted_out|opted_in`: a number texted STOP or START; it joins or leaves
+//!   the organization's `opted-out` do-not-call list, which every campaign honours. Only a change
+//!   later in the conversation than the last one applied counts, so a redelivered or overtaken
+//!   one cannot undo a newer one.
 
 use chrono::{DateTime, Utc};
 use comms_bus::{Envelope, HandleError, Handler};
@@ -19,6 +23,7 @@ use comms_events::Event;
 use comms_events::agent::{self, AgentEvent, Transition};
 use comms_events::call::{self, CallEvent, FailedOutcome};
 use comms_events::platform::{self, CrmContact, CrmContactEvent, PlanningEvent, TaskCompleted};
+use comms_events::sms::{self, ConsentChanged, ConversationEvent};
 use comms_eventstore::unit_of_work::Failure;
 use comms_proto::{Language, PhoneNumber};
 use sqlx::PgConnection;
@@ -31,13 +36,13 @@ use crate::domain::contact::ContactFields;
 use crate::domain::dialing::Outcome;
 use crate::lock_order;
 use crate::store::campaigns::CampaignCall;
-use crate::store::{campaigns, contacts};
+use crate::store::{campaigns, contacts, do_not_call};
 
 /// How long an agent's end of wrap-up that arrives before the call's end is retried (a
 /// redelivered message can be overtaken).
 const NOT_YET_RECORDED: chrono::Duration = chrono::Duration::seconds(60);
 
-pub const BINDINGS: [&str; 13] = [
+pub const BINDINGS: [&str; 15] = [
     <call::Answered as Event>::TYPE,
     <call::CallbackRequested as Event>::TYPE,
     <call::MachineDetected as Event>::TYPE,
@@ -51,6 +56,8 @@ pub const BINDINGS: [&str; 13] = [
     <platform::CrmContactCreated as Event>::TYPE,
     <platform::CrmContactUpdated as Event>::TYPE,
     <platform::TaskCompleted as Event>::TYPE,
+    <sms::OptedOut as Event>::TYPE,
+    <sms::OptedIn as Event>::TYPE,
 ];
 
 pub struct Feed(pub Dialer);
@@ -89,6 +96,12 @@ impl Handler for Feed {
                 CrmContactEvent::Updated(updated) => updated.0,
             };
             return sync_contact(conn, envelope, contact).await;
+        }
+        if ConversationEvent::contains(&envelope.event_type) {
+            return match envelope.decode::<ConversationEvent>()? {
+                ConversationEvent::OptedOut(change) => consent(conn, envelope, &change, true).await,
+                ConversationEvent::OptedIn(change) => consent(conn, envelope, &change, false).await,
+            };
         }
         if PlanningEvent::contains(&envelope.event_type) {
             let PlanningEvent::TaskCompleted(task) = envelope.decode::<PlanningEvent>()?;
@@ -493,4 +506,43 @@ mod tests {
         let err = crm(serde_json::json!({ "id": "crm-4", "name": "Di" })).unwrap_err();
         assert!(err.starts_with("data.phones:"), "{err}");
     }
+}
+
+/// A number's consent changed (`opted_out`: it texted STOP): the `opted-out` list follows, when
+/// the change is the conversation's latest applied yet.
+async fn consent(
+    conn: &mut PgConnection,
+    envelope: &Envelope,
+    change: &ConsentChanged,
+    opted_out: bool,
+) -> Result<(), HandleError> {
+    let org = envelope.organization_id.as_str();
+    let Some(position) = envelope.metadata.stream_position else {
+        return Err(reject(
+            envelope,
+            "metadata.streamPosition: required to order consent changes",
+        ));
+    };
+    let latest: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO consent_positions (org_id, phone, stream_position) VALUES ($1, $2, $3)
+         ON CONFLICT (org_id, phone) DO UPDATE SET stream_position = EXCLUDED.stream_position
+         WHERE consent_positions.stream_position < EXCLUDED.stream_position
+         RETURNING true",
+    )
+    .bind(org)
+    .bind(change.number.as_str())
+    .bind(position)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| retry(Failure::<DomainError>::from(e)))?;
+    if latest.is_none() {
+        return Ok(());
+    }
+    let numbers = std::slice::from_ref(&change.number);
+    let changed = if opted_out {
+        do_not_call::add(conn, org, ACTOR, do_not_call::OPTED_OUT, numbers, change.at).await
+    } else {
+        do_not_call::remove(conn, org, ACTOR, do_not_call::OPTED_OUT, numbers, change.at).await
+    };
+    changed.map(|_| ()).map_err(retry)
 }

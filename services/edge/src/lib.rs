@@ -187,7 +187,7 @@ impl Config {
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
         agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health,
-        ivr_flows, numbers, recordings, teams, users,
+        ivr_flows, messages, numbers, recordings, teams, users,
     };
     // CSV imports take larger bodies than the 64 KiB every other endpoint allows.
     let imports = OpenApiRouter::new()
@@ -243,6 +243,11 @@ pub fn api() -> OpenApiRouter<AppState> {
             contacts::add_do_not_call
         ))
         .routes(routes!(contacts::remove_do_not_call))
+        .routes(routes!(messages::send))
+        .routes(routes!(messages::get))
+        .routes(routes!(messages::list_conversations))
+        .routes(routes!(messages::get_conversation))
+        .routes(routes!(messages::list_messages))
         .merge(imports)
         .merge(flows)
         .routes(routes!(analytics::dashboard))
@@ -291,6 +296,16 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(carriers::twilio::inbound_status))
         .routes(routes!(carriers::vonage::inbound_answer))
         .routes(routes!(carriers::vonage::inbound_event))
+        .routes(routes!(carriers::messages::twilio_inbound))
+        .routes(routes!(carriers::messages::twilio_status))
+        .routes(routes!(
+            carriers::messages::vonage_inbound,
+            carriers::messages::vonage_inbound_get
+        ))
+        .routes(routes!(
+            carriers::messages::vonage_status,
+            carriers::messages::vonage_status_get
+        ))
         .routes(routes!(carriers::health::twilio))
         .routes(routes!(carriers::health::vonage))
 }
@@ -384,6 +399,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         cors_origins: config.cors_origins.clone(),
         trust_forwarded_for: config.trust_forwarded_for,
         calls: comms_proto::v1::calls_service_client::CallsServiceClient::new(
+            comms_runtime::client::channel(&config.calls_url)?,
+        ),
+        // Served by the calls service, on its port.
+        messages: comms_proto::v1::messages_service_client::MessagesServiceClient::new(
             comms_runtime::client::channel(&config.calls_url)?,
         ),
         analytics: comms_proto::v1::analytics_service_client::AnalyticsServiceClient::new(

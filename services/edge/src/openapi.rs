@@ -18,7 +18,7 @@ errors are `application/problem+json` naming each field at fault; unknown fields
     components(schemas(Problem, ProblemField)),
     modifiers(&BearerScheme),
     security(("bearer" = [])),
-    tags((name = "calls"), (name = "numbers", description = "The organization's phone numbers: their calls are queued to agents"), (name = "ivr", description = "IVR flows: what callers to a number hear and press before an agent takes the call (docs/ivr.md)"), (name = "agents"), (name = "teams"), (name = "campaigns"), (name = "contacts"), (name = "analytics"), (name = "auth"), (name = "users"), (name = "credentials"), (name = "api-keys"), (name = "health"), (name = "carrier callbacks", description = "Called by carriers, not by you: each request is verified by the carrier's signature (docs/telephony.md)"))
+    tags((name = "calls"), (name = "numbers", description = "The organization's phone numbers: their calls are queued to agents"), (name = "ivr", description = "IVR flows: what callers to a number hear and press before an agent takes the call (docs/ivr.md)"), (name = "messages", description = "Text messages both ways, threaded into conversations per number; STOP and START (in eight languages) opt a number out of texts and campaigns and back in (docs/messaging.md)"), (name = "agents"), (name = "teams"), (name = "campaigns"), (name = "contacts"), (name = "analytics"), (name = "auth"), (name = "users"), (name = "credentials"), (name = "api-keys"), (name = "health"), (name = "carrier callbacks", description = "Called by carriers, not by you: each request is verified by the carrier's signature (docs/telephony.md)"))
 )]
 pub struct ApiDoc;
 

@@ -7,6 +7,7 @@ use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
+use comms_proto::v1::messages_service_client::MessagesServiceClient;
 use comms_runtime::Shutdown;
 use comms_runtime::client::Channel;
 use sqlx::PgPool;
@@ -19,6 +20,7 @@ pub struct AppState {
     pub cors_origins: Vec<http::HeaderValue>,
     pub trust_forwarded_for: bool,
     pub calls: CallsServiceClient<Channel>,
+    pub messages: MessagesServiceClient<Channel>,
     pub analytics: AnalyticsServiceClient<Channel>,
     pub agents: AgentsServiceClient<Channel>,
     pub campaigns: CampaignsServiceClient<Channel>,

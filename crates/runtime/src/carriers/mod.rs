@@ -249,6 +249,42 @@ pub struct VonageConfig {
     pub calls_per_second: u32,
     /// `PUBLIC_BASE_URL`: where Vonage calls back.
     pub public_base_url: String,
+    /// `VONAGE_SMS_API_URL`, by default `https://rest.nexmo.com` (the SMS API's host).
+    pub sms_api_url: String,
+    /// `VONAGE_PHONE_NUMBER`: the sender of texts that name none; unset, a text must name one
+    /// of the organization's numbers.
+    pub phone_number: Option<PhoneNumber>,
+    /// `VONAGE_SIGNATURE_METHOD` (md5hash, md5, sha1, sha256, sha512; by default md5hash, the
+    /// dashboard's default): how the SMS API signs inbound texts and delivery receipts.
+    pub signature_method: VonageSignatureMethod,
+}
+
+/// How Vonage signs the SMS API's webhooks (inbound texts, delivery receipts): the account's
+/// signature method, as set in its dashboard (`VONAGE_SIGNATURE_METHOD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VonageSignatureMethod {
+    /// `md5hash`: MD5 of the parameters followed by the secret (the dashboard's default).
+    Md5Hash,
+    /// HMAC of the parameters under the secret.
+    HmacMd5,
+    HmacSha1,
+    HmacSha256,
+    HmacSha512,
+}
+
+impl VonageSignatureMethod {
+    pub const NAMES: &str = "md5hash, md5, sha1, sha256 or sha512";
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "md5hash" => Some(Self::Md5Hash),
+            "md5" => Some(Self::HmacMd5),
+            "sha1" => Some(Self::HmacSha1),
+            "sha256" => Some(Self::HmacSha256),
+            "sha512" => Some(Self::HmacSha512),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for VonageConfig {
@@ -327,6 +363,32 @@ impl VonageConfig {
             api_url: api_url.trim_end_matches('/').into(),
             calls_per_second: calls_per_second(env, "VONAGE_CALLS_PER_SECOND")?,
             public_base_url: crate::config::public_base_url(env)?,
+            sms_api_url: env
+                .url(
+                    "VONAGE_SMS_API_URL",
+                    "https://rest.nexmo.com",
+                    &["http", "https"],
+                )?
+                .trim_end_matches('/')
+                .into(),
+            phone_number: env
+                .get("VONAGE_PHONE_NUMBER")
+                .map(|value| {
+                    PhoneNumber::parse(value).map_err(|reason| ConfigError {
+                        variable: "VONAGE_PHONE_NUMBER".into(),
+                        value: value.into(),
+                        reason,
+                    })
+                })
+                .transpose()?,
+            signature_method: match env.get("VONAGE_SIGNATURE_METHOD") {
+                None => VonageSignatureMethod::Md5Hash,
+                Some(name) => VonageSignatureMethod::parse(name).ok_or_else(|| ConfigError {
+                    variable: "VONAGE_SIGNATURE_METHOD".into(),
+                    value: name.into(),
+                    reason: format!("expected {}", VonageSignatureMethod::NAMES),
+                })?,
+            },
         })
     }
 }

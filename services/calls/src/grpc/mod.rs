@@ -15,8 +15,11 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 mod ivr;
+mod messages;
 mod numbers;
 mod recordings;
+
+pub use messages::MessagesGrpc;
 
 use crate::app::Calls;
 use crate::domain::{

@@ -65,6 +65,41 @@ pub struct RecordingRequest {
     pub action: RecordingAction,
 }
 
+/// A text to send.
+#[derive(Debug, Clone)]
+pub struct TextRequest {
+    pub org_id: String,
+    /// Our id for it: the carrier's delivery reports come back to its URL.
+    pub message_id: Uuid,
+    pub to: PhoneNumber,
+    /// The organization's number; `None` for the carrier's own.
+    pub from: Option<PhoneNumber>,
+    pub text: String,
+    pub encoding: comms_events::sms::Encoding,
+}
+
+/// A text the carrier took.
+#[derive(Debug, Clone)]
+pub struct TextAccepted {
+    pub carrier: Carrier,
+    /// The carrier's id for it (for a text sent in several parts, the first part's).
+    pub carrier_message_id: String,
+    /// The number it is sent from.
+    pub from: PhoneNumber,
+    /// The carrier that could not take it before `carrier` did.
+    pub failed_over_from: Option<Carrier>,
+    /// Already on the handset: the simulator, which has no network to wait for.
+    pub delivered: bool,
+}
+
+/// What a carrier's delivery report says of a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TextReport {
+    Delivered,
+    /// Why, in the carrier's words and code.
+    Failed(String),
+}
+
 /// What a provider learned about a call: its line, its progress, or both.
 #[derive(Debug, Clone)]
 pub struct ProgressReport {
@@ -193,6 +228,10 @@ pub trait Telephony: Send + Sync + 'static {
 
     /// Deletes a recording the carrier made; one it no longer has is deleted already.
     fn delete_recording(&self, recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>>;
+
+    /// Sends a text. Never retried by anyone, as a dial: a request that timed out may have
+    /// sent it.
+    fn send_text(&self, text: TextRequest) -> BoxFuture<'_, Result<TextAccepted, TelephonyError>>;
 
     /// This carrier on an organization's own account, where the carrier has accounts an
     /// organization can bring (Twilio); `None` for the others.

@@ -157,6 +157,36 @@ impl Providers {
         }
     }
 
+    /// Sends a text with the primary carrier, or the secondary when the primary cannot take it
+    /// (as a dial fails over), each on `org`'s own account where it stored one.
+    pub async fn send_text(
+        &self,
+        text: super::TextRequest,
+    ) -> Result<super::TextAccepted, TelephonyError> {
+        let org = text.org_id.clone();
+        let sent = match self.own(&org, &self.primary.provider).await {
+            Ok(provider) => provider.send_text(text.clone()).await,
+            Err(error) => Err(error),
+        };
+        let (Err(error), Some(secondary)) = (&sent, &self.secondary) else {
+            return sent;
+        };
+        if !error.is_retryable() {
+            return sent;
+        }
+        let (from, to) = (
+            self.primary.provider.carrier(),
+            secondary.provider.carrier(),
+        );
+        warn!(message_id = %text.message_id, %error, to = to.as_str(), "the primary carrier could not take the text: failing over");
+        metrics::counter!("comms_telephony_failovers_total", "from" => from.as_str(), "to" => to.as_str())
+            .increment(1);
+        let provider = self.own(&org, &secondary.provider).await?;
+        let mut accepted = provider.send_text(text).await?;
+        accepted.failed_over_from = Some(from);
+        Ok(accepted)
+    }
+
     /// Dials in the background and reports how it went on the sink: the carrier's leg (and the
     /// carrier it failed over from), or the call failed with the carrier's reason.
     pub fn dial(&self, request: DialRequest) {

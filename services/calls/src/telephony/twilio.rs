@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::{
     Carrier, CarrierLeg, DialRequest, HangUp, Progress, RecordingAction, RecordingRequest,
-    Telephony, TelephonyError, call_api,
+    Telephony, TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -33,6 +33,40 @@ pub fn callback_url(
     what: &str,
 ) -> String {
     format!("{public_base_url}/webhooks/twilio/{org_id}/calls/{call_id}/{what}")
+}
+
+/// Where a carrier reports on a text's delivery (Twilio's `StatusCallback`, Vonage's
+/// `callback`).
+pub fn text_callback_url(
+    public_base_url: &str,
+    org_id: &str,
+    message_id: uuid::Uuid,
+    carrier: &str,
+) -> String {
+    format!("{public_base_url}/webhooks/{carrier}/{org_id}/messages/{message_id}/status")
+}
+
+/// Twilio's `MessageStatus` as a delivery report: `None` while it is on its way (`queued`,
+/// `accepted`, `scheduled`, `sending`, `sent`: sent to the network, not yet on the handset).
+pub fn text_report_of(status: &str, error_code: &str) -> Result<Option<TextReport>, String> {
+    let failed = |what: &str| {
+        let code = match error_code {
+            "" => String::new(),
+            code => format!(" (error {code})"),
+        };
+        Ok(Some(TextReport::Failed(format!("{what}{code}"))))
+    };
+    match status {
+        "queued" | "accepted" | "scheduled" | "sending" | "sent" => Ok(None),
+        "delivered" | "read" => Ok(Some(TextReport::Delivered)),
+        "undelivered" => failed("the carrier could not deliver it"),
+        "failed" => failed("the carrier could not send it"),
+        "canceled" => failed("canceled at the carrier"),
+        other => Err(format!(
+            "{other:?} is not a Twilio message status (queued, accepted, scheduled, sending, \
+             sent, delivered, read, undelivered, failed, canceled)"
+        )),
+    }
 }
 
 /// Where Twilio reports on a recording: `in-progress` (it began), `completed` (ready to fetch)
@@ -318,6 +352,46 @@ impl Telephony for TwilioTelephony {
             match self.send(self.http.delete(url)).await {
                 Ok(_) | Err(TelephonyError::NotFound { .. }) => Ok(()),
                 Err(other) => Err(other),
+            }
+        })
+    }
+
+    /// `POST …/Messages.json` with `To`, `From`, `Body` and the message's own status callback
+    /// (<https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource>).
+    fn send_text(&self, text: TextRequest) -> BoxFuture<'_, Result<TextAccepted, TelephonyError>> {
+        Box::pin(async move {
+            let from = text
+                .from
+                .unwrap_or_else(|| self.config.phone_number.clone());
+            let callback = text_callback_url(
+                &self.config.public_base_url,
+                &text.org_id,
+                text.message_id,
+                "twilio",
+            );
+            let url = format!(
+                "{}/2010-04-01/Accounts/{}/Messages.json",
+                self.config.api_url, self.config.account_sid
+            );
+            let form = [
+                ("To", text.to.as_str()),
+                ("From", from.as_str()),
+                ("Body", text.text.as_str()),
+                ("StatusCallback", callback.as_str()),
+            ];
+            let message = self.post_form(url, &form).await?;
+            match message["sid"].as_str() {
+                Some(sid) if is_sid(sid, "SM") || is_sid(sid, "MM") => Ok(TextAccepted {
+                    carrier: Carrier::Twilio,
+                    carrier_message_id: sid.to_owned(),
+                    from,
+                    failed_over_from: None,
+                    delivered: false,
+                }),
+                _ => Err(TelephonyError::Unavailable {
+                    carrier: CARRIER,
+                    detail: "the created message has no message SID".into(),
+                }),
             }
         })
     }

@@ -17,9 +17,10 @@ use comms_runtime::carriers::{Dialect, locale};
 
 use super::{
     Carrier, CarrierLeg, DialRequest, HangUp, Progress, RecordingRequest, Telephony,
-    TelephonyError, call_api,
+    TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
+use comms_events::sms::Encoding;
 
 const CARRIER: &str = "vonage";
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -175,6 +176,114 @@ impl VonageTelephony {
     }
 }
 
+impl VonageTelephony {
+    /// The SMS API (`POST {VONAGE_SMS_API_URL}/sms/json`, form, the account's key and secret):
+    /// `type=unicode` for a text GSM-7 cannot carry, our id as `client-ref`, delivery receipts
+    /// to the message's callback. The API answers 200 whatever happened: each part's `status`
+    /// says, `0` being taken (<https://developer.vonage.com/en/api/sms>).
+    async fn send_sms(&self, text: &TextRequest) -> Result<TextAccepted, TelephonyError> {
+        let from = text
+            .from
+            .clone()
+            .or_else(|| self.config.phone_number.clone())
+            .ok_or_else(|| TelephonyError::Refused {
+                carrier: CARRIER,
+                detail: "no number to send from: name one of the organization's numbers as \
+                         `from`, or set VONAGE_PHONE_NUMBER"
+                    .into(),
+            })?;
+        let callback = super::twilio::text_callback_url(
+            &self.config.public_base_url,
+            &text.org_id,
+            text.message_id,
+            "vonage",
+        );
+        let client_ref = text.message_id.to_string();
+        let kind = match text.encoding {
+            Encoding::Gsm7 => "text",
+            Encoding::Ucs2 => "unicode",
+        };
+        let form = [
+            ("api_key", self.config.api_key.as_str()),
+            ("api_secret", self.config.api_secret.as_str()),
+            ("from", vonage_number(from.as_str())),
+            ("to", vonage_number(text.to.as_str())),
+            ("text", text.text.as_str()),
+            ("type", kind),
+            ("client-ref", client_ref.as_str()),
+            ("callback", callback.as_str()),
+            ("status-report-req", "1"),
+        ];
+        let body = serde_urlencoded::to_string(form).expect("pairs of strings encode");
+        let request = self
+            .http
+            .post(format!("{}/sms/json", self.config.sms_api_url))
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body);
+        let answer = call_api(CARRIER, request, |_, status| format!("HTTP {status}")).await?;
+        let parts = answer["messages"].as_array().cloned().unwrap_or_default();
+        if let Some(refused) = parts.iter().find(|part| part["status"] != "0") {
+            let status = refused["status"].as_str().unwrap_or("?");
+            let detail = format!(
+                "{} (status {status})",
+                refused["error-text"].as_str().unwrap_or("refused")
+            );
+            // 1: throttled; 5: Vonage's own failure. Both pass.
+            return Err(if matches!(status, "1" | "5") {
+                TelephonyError::Unavailable {
+                    carrier: CARRIER,
+                    detail,
+                }
+            } else {
+                TelephonyError::Refused {
+                    carrier: CARRIER,
+                    detail,
+                }
+            });
+        }
+        match parts.first().and_then(|part| part["message-id"].as_str()) {
+            Some(id) if !id.is_empty() && id.len() <= 128 => Ok(TextAccepted {
+                carrier: Carrier::Vonage,
+                carrier_message_id: id.to_owned(),
+                from,
+                failed_over_from: None,
+                delivered: false,
+            }),
+            _ => Err(TelephonyError::Unavailable {
+                carrier: CARRIER,
+                detail: "the answer names no message-id".into(),
+            }),
+        }
+    }
+}
+
+/// A delivery receipt's `status` as a report: `None` while on its way (`accepted`,
+/// `buffered`); `err-code` says why one failed.
+pub fn text_report_of(status: &str, error_code: &str) -> Result<Option<TextReport>, String> {
+    let failed = |what: &str| {
+        let code = match error_code {
+            "" | "0" => String::new(),
+            code => format!(" (err-code {code})"),
+        };
+        Ok(Some(TextReport::Failed(format!("{what}{code}"))))
+    };
+    match status {
+        "accepted" | "buffered" => Ok(None),
+        "delivered" => Ok(Some(TextReport::Delivered)),
+        "expired" => failed("it expired before reaching the handset"),
+        "failed" => failed("the network could not deliver it"),
+        "rejected" => failed("the network rejected it"),
+        "unknown" => failed("the network gave no delivery status"),
+        other => Err(format!(
+            "{other:?} is not a Vonage delivery status (accepted, buffered, delivered, expired, \
+             failed, rejected, unknown)"
+        )),
+    }
+}
+
 impl Telephony for VonageTelephony {
     fn carrier(&self) -> Carrier {
         Carrier::Vonage
@@ -194,6 +303,10 @@ impl Telephony for VonageTelephony {
         request: DialRequest,
     ) -> BoxFuture<'_, Result<Option<CarrierLeg>, TelephonyError>> {
         Box::pin(async move { self.create_call(&request).await.map(Some) })
+    }
+
+    fn send_text(&self, text: TextRequest) -> BoxFuture<'_, Result<TextAccepted, TelephonyError>> {
+        Box::pin(async move { self.send_sms(&text).await })
     }
 
     /// `{"action": "hangup"}` ends a call in any state. With a message, an answered call is

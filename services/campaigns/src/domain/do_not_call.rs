@@ -1,8 +1,14 @@
 //! Do-not-call lists: named sets of numbers an organization must never call (a national
 //! registry's extract, a state's list, the company's own). A campaign honours the lists it
-//! names; every campaign honours a contact's own do-not-call flag and withdrawn consent.
+//! names; every campaign honours [`OPTED_OUT`], a contact's own do-not-call flag and withdrawn
+//! consent.
 
 use super::{DomainError, invalid};
+
+/// The list of numbers that opted out themselves, by texting STOP (or its equivalent) to one of
+/// the organization's numbers; START takes them off. Every campaign honours it, whatever lists
+/// it names.
+pub const OPTED_OUT: &str = "opted-out";
 
 /// List names are short identifiers, as used in URLs: `internal`, `us-federal`, `state_tx`.
 pub fn check_list_name(name: &str) -> Result<(), DomainError> {

@@ -10,6 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{Result, append};
+pub use crate::domain::do_not_call::OPTED_OUT;
 
 pub const STREAMS: &str = "donotcall";
 
@@ -95,22 +96,27 @@ pub async fn remove(
     Ok(removed.rows_affected())
 }
 
-/// Which of `lists` hold `phone`.
+/// The lists a campaign naming `lists` honours: those, and the numbers that opted out
+/// themselves ([`OPTED_OUT`]), which every campaign honours.
+fn honoured(lists: &[String]) -> Vec<&str> {
+    let mut honoured: Vec<&str> = lists.iter().map(String::as_str).collect();
+    honoured.push(OPTED_OUT);
+    honoured
+}
+
+/// Which of `lists` (and [`OPTED_OUT`]) hold `phone`, by name.
 pub async fn lists_holding(
     conn: &mut PgConnection,
     org: &str,
     phone: &PhoneNumber,
     lists: &[String],
 ) -> Result<Vec<String>> {
-    if lists.is_empty() {
-        return Ok(Vec::new());
-    }
     sqlx::query_scalar(
         "SELECT list FROM do_not_call WHERE org_id = $1 AND phone = $2 AND list = ANY($3) ORDER BY list",
     )
     .bind(org)
     .bind(phone.as_str())
-    .bind(lists)
+    .bind(honoured(lists))
     .fetch_all(conn)
     .await
     .map_err(Failure::from)
@@ -137,14 +143,14 @@ pub async fn numbers(
     .map_err(Failure::from)
 }
 
-/// For each of `phones` on one of `lists`, the first such list (by name).
+/// For each of `phones` on one of `lists` (or [`OPTED_OUT`]), the first such list (by name).
 pub async fn lists_holding_any(
     conn: &mut PgConnection,
     org: &str,
     phones: &[&str],
     lists: &[String],
 ) -> Result<std::collections::HashMap<String, String>> {
-    if lists.is_empty() || phones.is_empty() {
+    if phones.is_empty() {
         return Ok(Default::default());
     }
     let rows: Vec<(String, String)> = sqlx::query_as(
@@ -153,7 +159,7 @@ pub async fn lists_holding_any(
     )
     .bind(org)
     .bind(phones)
-    .bind(lists)
+    .bind(honoured(lists))
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().collect())

@@ -5,6 +5,7 @@
 
 pub mod health;
 pub mod ivr;
+pub mod messages;
 pub mod twilio;
 pub mod vonage;
 

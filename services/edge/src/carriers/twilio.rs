@@ -61,8 +61,8 @@ const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
 /// A verified callback: the call it is about, on behalf of the fleet in its organization, and
 /// its parameters.
-struct Callback {
-    caller: Caller,
+pub(super) struct Callback {
+    pub(super) caller: Caller,
     call_id: String,
     params: Vec<(String, String)>,
     /// The URL Twilio was given, without its query.
@@ -70,7 +70,7 @@ struct Callback {
 }
 
 impl Callback {
-    fn param(&self, name: &str) -> Option<&str> {
+    pub(super) fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(key, _)| key == name)
@@ -80,7 +80,7 @@ impl Callback {
 }
 
 /// Verifies the request's signature before reading anything else in it.
-async fn verify(
+pub(super) async fn verify(
     state: &AppState,
     org: &str,
     call_id: String,
@@ -110,7 +110,7 @@ async fn verify(
     if !is_form {
         return Err(ApiError::new(
             ErrorKind::UnsupportedMediaType,
-            "Twilio's call callbacks are application/x-www-form-urlencoded",
+            "Twilio's callbacks are application/x-www-form-urlencoded",
         )
         .into());
     }
@@ -312,7 +312,7 @@ fn instructions(
     xml(twiml::response(&verbs))
 }
 
-fn xml(twiml: String) -> Response {
+pub(super) fn xml(twiml: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], twiml).into_response()
 }
 

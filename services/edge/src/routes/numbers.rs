@@ -76,6 +76,10 @@ pub struct NumberWebhooks {
     pub vonage_answer_url: Option<String>,
     /// Vonage application: event URL (HTTP POST).
     pub vonage_event_url: Option<String>,
+    /// Twilio: "A message comes in" (HTTP POST).
+    pub twilio_sms_url: Option<String>,
+    /// Vonage number: inbound SMS webhook (signed, `VONAGE_SIGNATURE_METHOD`).
+    pub vonage_sms_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,6 +118,8 @@ fn to_rest(state: &AppState, org: &str, number: v1::Number) -> Number {
             twilio_status_url: twilio.map(|b| url(b, &format!("twilio/{org}/inbound/status"))),
             vonage_answer_url: vonage.map(|b| url(b, &format!("vonage/{org}/inbound/answer"))),
             vonage_event_url: vonage.map(|b| url(b, &format!("vonage/{org}/inbound/event"))),
+            twilio_sms_url: twilio.map(|b| url(b, &format!("twilio/{org}/inbound/sms"))),
+            vonage_sms_url: vonage.map(|b| url(b, &format!("vonage/{org}/inbound/sms"))),
         },
         created_at: time(number.created_at),
         updated_at: time(number.updated_at),
