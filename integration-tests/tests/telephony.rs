@@ -8,7 +8,8 @@
 //! tokens: `telephony/softphones.rs`; failover between carriers and pacing:
 //! `telephony/failover.rs`; Vonage's machine detection: `telephony/vonage_machines.rs`;
 //! recordings: `telephony/recording.rs`; organizations' own Twilio accounts:
-//! `telephony/own_accounts.rs`; IVR flows walked through both carriers: `telephony/ivr.rs`.
+//! `telephony/own_accounts.rs`; IVR flows walked through both carriers: `telephony/ivr.rs`;
+//! texts both ways, opt-outs included: `telephony/sms.rs`.
 
 #[path = "telephony/failover.rs"]
 mod failover;
@@ -24,6 +25,8 @@ mod ivr;
 mod own_accounts;
 #[path = "telephony/recording.rs"]
 mod recording;
+#[path = "telephony/sms.rs"]
+mod sms;
 #[path = "telephony/softphones.rs"]
 mod softphones;
 mod support;

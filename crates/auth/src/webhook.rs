@@ -121,19 +121,20 @@ fn twilio_message(url: &str, params: &[(String, String)]) -> Vec<u8> {
     message
 }
 
-/// The `sig` Vonage computes over a signed webhook's parameters (the Java SDK's
-/// `RequestSigning`): every parameter but `sig` with a non-blank value, sorted by name, each as
-/// `&name=value` with `&` and `=` inside names and values replaced by `_`; hashed with `secret`
-/// by `method`; lowercase hex.
+/// The `sig` Vonage computes over a signed webhook's parameters: every parameter but `sig`,
+/// sorted by name, each as `&name=value` with `&` and `=` inside values replaced by `_`; hashed
+/// with `secret` by `method`; lowercase hex. The SDKs differ on parameters with a blank value:
+/// Python's and PHP's sign them, Java's (`RequestSigning`) leaves them out (`skip_blank`).
 pub fn vonage_sms_signature(
     method: VonageSignatureMethod,
     secret: &str,
     params: &[(String, String)],
+    skip_blank: bool,
 ) -> String {
     use ::hmac::{KeyInit as _, Mac as _};
     let mut signed: Vec<&(String, String)> = params
         .iter()
-        .filter(|(name, value)| name != "sig" && !value.trim().is_empty())
+        .filter(|(name, value)| name != "sig" && !(skip_blank && value.trim().is_empty()))
         .collect();
     signed.sort();
     let clean = |text: &str| text.replace(['&', '='], "_");
@@ -181,14 +182,19 @@ pub fn verify_vonage_sms(
     let timestamp: i64 = value("timestamp")
         .and_then(|t| t.trim().parse().ok())
         .ok_or("missing or malformed timestamp")?;
-    let expected = vonage_sms_signature(method, secret, params);
     let claimed = claimed.to_ascii_lowercase();
     // Every byte compared whatever the first difference: no timing tells how much matched.
-    let differences = expected
-        .bytes()
-        .zip(claimed.bytes())
-        .fold(0u8, |found, (a, b)| found | (a ^ b));
-    if expected.len() != claimed.len() || differences != 0 {
+    let matches = |expected: String| {
+        let differences = expected
+            .bytes()
+            .zip(claimed.bytes())
+            .fold(0u8, |found, (a, b)| found | (a ^ b));
+        expected.len() == claimed.len() && differences == 0
+    };
+    let signed = [false, true]
+        .into_iter()
+        .any(|skip_blank| matches(vonage_sms_signature(method, secret, params, skip_blank)));
+    if !signed {
         return Err("sig does not match these parameters under the signature secret");
     }
     if (now - timestamp).abs() > 300 {
@@ -253,7 +259,7 @@ mod tests {
             ),
         ] {
             assert_eq!(
-                vonage_sms_signature(method, secret, &inbound_text()),
+                vonage_sms_signature(method, secret, &inbound_text(), true),
                 expected
             );
             let mut signed = inbound_text();

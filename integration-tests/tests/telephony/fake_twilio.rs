@@ -128,6 +128,10 @@ impl FakeTwilio {
                 post(create_call),
             )
             .route(
+                "/2010-04-01/Accounts/{account}/Messages.json",
+                post(create_message),
+            )
+            .route(
                 "/2010-04-01/Accounts/{account}/Calls/{sid}",
                 post(update_call).get(fetch_call),
             )
@@ -510,6 +514,82 @@ async fn create_call(
     inner.calls.insert(sid.clone(), "queued".into());
     let created = axum::Json(call_resource(&sid, "queued"));
     Ok((StatusCode::CREATED, created).into_response())
+}
+
+/// `POST …/Messages.json` (<https://www.twilio.com/docs/messaging/api/message-resource>): `To`,
+/// one of `From`/`MessagingServiceSid`, one of `Body`/`MediaUrl`/`ContentSid`; the message
+/// resource, `queued`, in answer.
+async fn create_message(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let form = form_of(&headers, &body)?;
+    let has = |key: &str| form.iter().any(|(k, v)| k == key && !v.is_empty());
+    if !has("To") {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21604,
+            "A 'To' phone number is required.",
+        ));
+    }
+    if !has("From") && !has("MessagingServiceSid") {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21603,
+            "A 'From' phone number is required.",
+        ));
+    }
+    if !has("Body") && !has("MediaUrl") && !has("ContentSid") {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21602,
+            "Message body is required.",
+        ));
+    }
+    let path = format!("/2010-04-01/Accounts/{account}/Messages.json");
+    let mut inner = inner.lock().unwrap();
+    let mut received = Received {
+        path,
+        form,
+        sid: None,
+        at: std::time::Instant::now(),
+    };
+    if inner.down {
+        inner.received.push(received);
+        return Err(twilio_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            20503,
+            "Service Unavailable",
+        ));
+    }
+    let to = received.one("To").to_owned();
+    if inner.refused_to.as_deref() == Some(to.as_str()) {
+        inner.received.push(received);
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21211,
+            &format!("Invalid 'To' Phone Number: {to}"),
+        ));
+    }
+    let sid = format!("SM{:032x}", inner.received.len() + 1);
+    let message = json!({
+        "sid": sid,
+        "account_sid": account,
+        "from": received.one("From"),
+        "to": to,
+        "body": received.one("Body"),
+        "status": "queued",
+        "direction": "outbound-api",
+        "num_segments": "0",
+        "api_version": "2010-04-01",
+        "uri": format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json"),
+    });
+    received.sid = Some(sid);
+    inner.received.push(received);
+    Ok((StatusCode::CREATED, axum::Json(message)).into_response())
 }
 
 /// `Url=` or `Twiml=` redirects a live call to new instructions; `Status=canceled` ends a queued

@@ -19,6 +19,9 @@ pub const API_KEY: &str = "abcd1234";
 pub const APPLICATION_ID: &str = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
 pub const SIGNATURE_SECRET: &str = "vonage-signature-secret-0123456789";
 pub const PUBLIC_BASE_URL: &str = "https://comms.example.test";
+pub const API_SECRET: &str = "vonage-api-secret";
+/// How the account signs the SMS API's webhooks (set in its dashboard).
+pub const SMS_SIGNATURE_METHOD: &str = "sha256";
 
 /// A request Vonage received, with the verified claims of its JWT.
 #[derive(Debug, Clone)]
@@ -65,6 +68,7 @@ impl FakeVonage {
             .route("/v1/calls/{uuid}", get(fetch_call).put(update_call))
             .route("/v1/users", post(create_user))
             .route("/v1/files/{uuid}", get(fetch_file))
+            .route("/sms/json", post(send_sms))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -80,12 +84,14 @@ impl FakeVonage {
         vec![
             ("TELEPHONY_PROVIDER", "vonage".into()),
             ("VONAGE_API_KEY", API_KEY.into()),
-            ("VONAGE_API_SECRET", "vonage-api-secret".into()),
+            ("VONAGE_API_SECRET", API_SECRET.into()),
             ("VONAGE_APPLICATION_ID", APPLICATION_ID.into()),
             // As a Secret often holds it: one line, newlines escaped.
             ("VONAGE_PRIVATE_KEY", self.private_key.replace('\n', "\\n")),
             ("VONAGE_SIGNATURE_SECRET", SIGNATURE_SECRET.into()),
             ("VONAGE_API_URL", self.url.clone()),
+            ("VONAGE_SMS_API_URL", self.url.clone()),
+            ("VONAGE_SIGNATURE_METHOD", SMS_SIGNATURE_METHOD.into()),
             ("PUBLIC_BASE_URL", PUBLIC_BASE_URL.into()),
         ]
     }
@@ -165,6 +171,133 @@ impl FakeVonage {
             .await
             .unwrap()
     }
+}
+
+impl FakeVonage {
+    /// Sends an SMS API webhook (an inbound text, a delivery receipt) to `url` at the edge,
+    /// its parameters signed by Vonage's own SDK (`sig`, with a `timestamp`): as a form POST, or
+    /// in the query of a GET (the account's choice).
+    pub async fn send_sms_webhook(
+        &self,
+        http: &reqwest::Client,
+        edge: &str,
+        url: &str,
+        params: &[(&str, &str)],
+        get: bool,
+    ) -> reqwest::Response {
+        let signed = sms_signed(SIGNATURE_SECRET, params).await;
+        self.send_sms_params(http, edge, url, &signed, get).await
+    }
+
+    /// Sends parameters as they are (a forged or altered webhook).
+    pub async fn send_sms_params(
+        &self,
+        http: &reqwest::Client,
+        edge: &str,
+        url: &str,
+        params: &[(String, String)],
+        get: bool,
+    ) -> reqwest::Response {
+        let path = url.strip_prefix(PUBLIC_BASE_URL).unwrap();
+        let encoded = serde_urlencoded::to_string(params).unwrap();
+        let request = if get {
+            http.get(format!("http://{edge}{path}?{encoded}"))
+        } else {
+            http.post(format!("http://{edge}{path}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encoded)
+        };
+        request.send().await.unwrap()
+    }
+}
+
+/// `params` with the `timestamp` and `sig` Vonage's Python SDK signs them with.
+pub async fn sms_signed(secret: &str, params: &[(&str, &str)]) -> Vec<(String, String)> {
+    let object: serde_json::Map<String, Value> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+        .collect();
+    let (secret, object) = (secret.to_owned(), Value::Object(object).to_string());
+    let signed = tokio::task::spawn_blocking(move || {
+        crate::support::python(
+            "vonage_sms_sign.py",
+            &[&secret, SMS_SIGNATURE_METHOD, &object],
+        )
+    })
+    .await
+    .unwrap();
+    let signed: serde_json::Map<String, Value> = serde_json::from_str(&signed).unwrap();
+    signed
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(text) => (k, text),
+            other => (k, other.to_string()),
+        })
+        .collect()
+}
+
+/// The SMS API (<https://developer.vonage.com/en/api/sms>): a form with the account's
+/// `api_key` and `api_secret`, `from`, `to` and `text`; 200 whatever happened, each part's
+/// `status` saying (`0` taken, `2` a parameter missing, `4` bad credentials).
+async fn send_sms(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let is_form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form: Vec<(String, String)> = if is_form {
+        serde_urlencoded::from_bytes(&body).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let value = |key: &str| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let refused = |status: &str, text: &str| {
+        axum::Json(
+            json!({ "message-count": "1", "messages": [{ "status": status, "error-text": text }] }),
+        )
+        .into_response()
+    };
+    if value("api_key") != API_KEY || value("api_secret") != API_SECRET {
+        return refused("4", "Bad Credentials");
+    }
+    for required in ["from", "to", "text"] {
+        if value(required).is_empty() {
+            return refused("2", &format!("Missing {required} param"));
+        }
+    }
+    let mut inner = inner.lock().unwrap();
+    let id = format!("1A{:014X}", inner.received.len() + 1);
+    inner.received.push(Received {
+        method: "POST".into(),
+        path: "/sms/json".into(),
+        body: Value::Object(
+            form.iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        ),
+        claims: Value::Null,
+    });
+    axum::Json(json!({
+        "message-count": "1",
+        "messages": [{
+            "to": value("to"),
+            "message-id": id,
+            "status": "0",
+            "remaining-balance": "3.14159265",
+            "message-price": "0.03330000",
+            "network": "12345",
+            "client-ref": value("client-ref"),
+        }],
+    }))
+    .into_response()
 }
 
 /// PyJWT's signature of `body`, as Vonage makes it.
