@@ -12,6 +12,7 @@ use comms_auth::{Identity, Permission, PrivateKey, Role, TokenKind};
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
+use comms_proto::v1::messages_service_client::MessagesServiceClient;
 use comms_proto::v1::{EndCallRequest, GetCallRequest, UpdateCallRequest};
 use comms_proto::{ApiError, v1};
 use prost::Message as _;
@@ -404,6 +405,9 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("put", "/api/communications/agents/{id}") => json!({ "name": "Renamed" }),
         ("put", "/api/communications/agents/{id}/status") => json!({ "status": "available" }),
         ("post", "/api/communications/numbers") => json!({ "number": "+14155550100" }),
+        ("post", "/api/communications/messages") => {
+            json!({ "to": "+14155550177", "text": "A probe's text" })
+        }
         ("put", "/api/communications/numbers/{id}") => json!({ "language": "es" }),
         ("post", "/api/communications/numbers/{id}/simulated-calls") => {
             json!({ "inputs": [{ "digits": "1" }] })
@@ -499,6 +503,9 @@ struct Other {
     number: String,
     /// B's IVR flow, with a published version.
     flow: String,
+    /// A text B sent (through the simulator), and its conversation.
+    message: String,
+    conversation: String,
 }
 
 impl Other {
@@ -666,7 +673,17 @@ impl Other {
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         assert!(!preview.is_null(), "B's agent was never shown a preview");
+        let message = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/messages",
+            &session,
+            sample_body("post", "/api/communications/messages"),
+        ))
+        .await;
         Self {
+            message: message["id"].as_str().unwrap().to_owned(),
+            conversation: message["conversation_id"].as_str().unwrap().to_owned(),
             number: number["id"].as_str().unwrap().to_owned(),
             flow,
             preview: preview["call_id"].as_str().unwrap().to_owned(),
@@ -704,6 +721,13 @@ impl Other {
             format!("/api/communications/ivr-flows/{}", self.flow),
             format!("/api/communications/ivr-flows/{}/versions/1", self.flow),
             format!("/api/communications/ivr-flows/{}/report", self.flow),
+            format!("/api/communications/messages/{}", self.message),
+            format!("/api/communications/conversations/{}", self.conversation),
+            format!(
+                "/api/communications/conversations/{}/messages",
+                self.conversation
+            ),
+            "/api/communications/conversations".into(),
             "/api/communications/ivr-flows".into(),
             format!("/api/communications/previews?agent_id={}", self.agent),
         ] {
@@ -781,6 +805,15 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/api/communications/ivr-flows/{id}/versions/{version}"
             | "/api/communications/ivr-flows/{id}/simulate"
             | "/api/communications/ivr-flows/{id}/report" => other.flow.clone(),
+            "/api/communications/messages/{id}" => other.message.clone(),
+            "/api/communications/conversations/{id}"
+            | "/api/communications/conversations/{id}/messages" => other.conversation.clone(),
+            // B's message in A's path is unknown (signed webhooks: tests/telephony/sms.rs).
+            "/webhooks/twilio/{org}/messages/{id}/status"
+            | "/webhooks/vonage/{org}/messages/{id}/status" => other.message.clone(),
+            "/webhooks/twilio/{org}/inbound/sms" | "/webhooks/vonage/{org}/inbound/sms" => {
+                other.message.clone()
+            }
             _ => panic!("no cross-tenant fixture for {method} {template}: add one here"),
         };
         let path = template
@@ -908,6 +941,8 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             .connect_lazy()
     };
     let mut calls = CallsServiceClient::with_interceptor(channel(fleet.fleet.calls), bearer(ORG));
+    let mut messages =
+        MessagesServiceClient::with_interceptor(channel(fleet.fleet.calls), bearer(ORG));
     let mut agents =
         AgentsServiceClient::with_interceptor(channel(fleet.fleet.agents), bearer(ORG));
     let mut campaigns =
@@ -1261,6 +1296,28 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("MessagesService", "GetMessage") => messages
+                        .get_message(v1::GetMessageRequest {
+                            id: other.message.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("MessagesService", "GetConversation") => messages
+                        .get_conversation(v1::GetConversationRequest {
+                            id: other.conversation.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("MessagesService", "ReportMessageStatus") => messages
+                        .report_message_status(v1::ReportMessageStatusRequest {
+                            id: other.message.clone(),
+                            carrier: "twilio".into(),
+                            carrier_message_id: "SM0123456789abcdef0123456789abcdef".into(),
+                            status: "delivered".into(),
+                            error_code: String::new(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("CampaignsService", "GetContact") => campaigns
                         .get_contact(v1::GetContactRequest {
                             id: other.contact.clone(),
@@ -1282,7 +1339,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 43);
+    assert_eq!(tried, 46);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

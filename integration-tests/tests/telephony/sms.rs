@@ -86,7 +86,7 @@ async fn texts_through_twilio_are_delivered_replied_to_and_opted_out_of_in_spani
             .json(&json!({ "to": CUSTOMER, "text": "hi", "from": "+14155550999" })),
     )
     .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(super::support::fields(&body), ["from"], "{body}");
     assert!(twilio.received().is_empty(), "{:?}", twilio.received());
 

@@ -78,7 +78,7 @@ impl Messages {
         if let Some(from) = &from
             && self.numbers.find(org, from).await?.is_none()
         {
-            return Err(ApiError::invalid(
+            return Err(ApiError::unknown_reference(
                 "from",
                 format!("{from} is not one of the organization's numbers"),
             ));

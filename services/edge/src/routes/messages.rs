@@ -31,6 +31,7 @@ pub struct SendMessage {
     #[schema(
         min_length = 1,
         max_length = 1600,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$",
         example = "Your appointment is confirmed for Tuesday at 10:00."
     )]
     pub text: String,
@@ -146,6 +147,7 @@ pub struct MessagePage {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The number opted out, or the carrier refused the text", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`from` is not one of the organization's numbers", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No carrier could take the text; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
