@@ -1,9 +1,10 @@
-//! Any text as a webhook or gateway signature header: never a panic, and never accepted unless
-//! it carries the real signature.
+//! Any text as a webhook or gateway signature header (Twilio's, Vonage's SMS `sig`, the
+//! gateway's): never a panic, and never accepted unless it carries the real signature.
 #![no_main]
 
 use comms_auth::platform::{self, Gateway, GatewayHeaders, SignedRequest};
 use comms_auth::webhook;
+use comms_runtime::carriers::VonageSignatureMethod::*;
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &str = "a-shared-secret-of-at-least-32-characters";
@@ -39,6 +40,26 @@ fuzz_target!(|input: (&str, &[u8])| {
     assert!(webhook::verify_twilio(SECRET, url, &params, &twilio));
     if webhook::verify_twilio(SECRET, url, &params, header) {
         assert_eq!(header.trim(), twilio, "accepted another Twilio signature");
+    }
+
+    // Vonage's SMS webhooks: the real `sig` verifies by every method; any other is refused.
+    let mut vonage = vec![
+        ("text".to_owned(), String::from_utf8_lossy(body).into_owned()),
+        ("timestamp".to_owned(), "1800000000".to_owned()),
+    ];
+    for method in [Md5Hash, HmacMd5, HmacSha1, HmacSha256, HmacSha512] {
+        vonage.retain(|(key, _)| key != "sig");
+        let real = webhook::vonage_sms_signature(method, SECRET, &vonage, false);
+        vonage.push(("sig".to_owned(), header.to_owned()));
+        let verified = webhook::verify_vonage_sms(method, SECRET, &vonage, 1_800_000_000);
+        if verified.is_ok() {
+            let skipped = webhook::vonage_sms_signature(method, SECRET, &vonage, true);
+            let claimed = header.to_ascii_lowercase();
+            assert!(claimed == real || claimed == skipped, "accepted a forged sig");
+        }
+        vonage.retain(|(key, _)| key != "sig");
+        vonage.push(("sig".to_owned(), real));
+        assert!(webhook::verify_vonage_sms(method, SECRET, &vonage, 1_800_000_000).is_ok());
     }
 
     let gateway = Gateway::new(Default::default(), Some(SECRET));

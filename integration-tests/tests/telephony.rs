@@ -9,7 +9,8 @@
 //! `telephony/failover.rs`; Vonage's machine detection: `telephony/vonage_machines.rs`;
 //! recordings: `telephony/recording.rs`; organizations' own Twilio accounts:
 //! `telephony/own_accounts.rs`; IVR flows walked through both carriers: `telephony/ivr.rs`;
-//! texts both ways, opt-outs included: `telephony/sms.rs`.
+//! texts both ways, opt-outs included: `telephony/sms.rs`; the platform's task and project events
+//! as texts: `telephony/notifications.rs`.
 
 #[path = "telephony/failover.rs"]
 mod failover;
@@ -21,6 +22,8 @@ mod fake_vonage;
 mod inbound;
 #[path = "telephony/ivr.rs"]
 mod ivr;
+#[path = "telephony/notifications.rs"]
+mod notifications;
 #[path = "telephony/own_accounts.rs"]
 mod own_accounts;
 #[path = "telephony/recording.rs"]

@@ -52,10 +52,12 @@ pub enum Permission {
     MessagesRead,
     /// Send texts from the organization's numbers.
     MessagesSend,
+    /// Say how the platform's notifications reach a user.
+    NotificationsManage,
 }
 
 impl Permission {
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 25] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -80,6 +82,7 @@ impl Permission {
         Self::IvrManage,
         Self::MessagesRead,
         Self::MessagesSend,
+        Self::NotificationsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -108,6 +111,7 @@ impl Permission {
             Self::IvrManage => "ivr:manage",
             Self::MessagesRead => "messages:read",
             Self::MessagesSend => "messages:send",
+            Self::NotificationsManage => "notifications:manage",
         }
     }
 
@@ -181,6 +185,9 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         // Conversations hold customers' words: the supervisors and the administrator.
         (MessagesRead | MessagesSend, Admin | Supervisor) => Some(Organization),
         (MessagesRead | MessagesSend, Agent)           => None,
+        // Everyone says how they are told; the administrator, for anyone.
+        (NotificationsManage,      Admin)              => Some(Organization),
+        (NotificationsManage,      Supervisor | Agent) => Some(Own),
     }
 }
 

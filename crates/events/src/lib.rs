@@ -5,7 +5,8 @@
 //! producers encode through and consumers decode into, so nothing else in the fleet spells their
 //! types. The JSON schemas in `docs/events/` are generated from these types ([`catalog`]), and
 //! `tests/schemas.rs` fails when they drift or change incompatibly (see docs/events/README.md).
-//! The sets: calls, numbers, IVR flows, text messages and conversations, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
+//! The sets: calls, numbers, IVR flows, text messages and conversations, notification
+//! preferences, agents, teams, campaigns, contacts, do-not-call lists, accounts, and the
 //! platform's events we consume.
 
 pub mod account;
@@ -15,6 +16,7 @@ pub mod campaign;
 pub mod compat;
 pub mod contact;
 pub mod ivr;
+pub mod notification;
 pub mod number;
 pub mod platform;
 pub mod sms;
@@ -285,6 +287,8 @@ pub fn consumed_catalog() -> Vec<CatalogEntry> {
     [
         platform::CrmContactEvent::catalog(),
         platform::PlanningEvent::catalog(),
+        platform::TaskEvent::catalog(),
+        platform::ProjectEvent::catalog(),
     ]
     .concat()
 }
@@ -297,6 +301,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
         ivr::IvrFlowEvent::catalog(),
         sms::MessageEvent::catalog(),
         sms::ConversationEvent::catalog(),
+        notification::NotificationPreferencesEvent::catalog(),
         agent::AgentEvent::catalog(),
         agent::TeamEvent::catalog(),
         campaign::CampaignEvent::catalog(),
@@ -320,6 +325,10 @@ mod tests {
             (call::CallEvent::BINDING, call::CallEvent::catalog()),
             (number::NumberEvent::BINDING, number::NumberEvent::catalog()),
             (sms::MessageEvent::BINDING, sms::MessageEvent::catalog()),
+            (
+                notification::NotificationPreferencesEvent::BINDING,
+                notification::NotificationPreferencesEvent::catalog(),
+            ),
             (
                 sms::ConversationEvent::BINDING,
                 sms::ConversationEvent::catalog(),
@@ -358,6 +367,11 @@ mod tests {
             (
                 platform::PlanningEvent::BINDING,
                 platform::PlanningEvent::catalog(),
+            ),
+            (platform::TaskEvent::BINDING, platform::TaskEvent::catalog()),
+            (
+                platform::ProjectEvent::BINDING,
+                platform::ProjectEvent::catalog(),
             ),
         ];
         for (binding, entries) in &sets {

@@ -24,6 +24,57 @@ crate::event_set! {
     }
 }
 
+crate::event_set! {
+    /// The tasks module's events the calls service notifies people of.
+    pub enum TaskEvent bound as "tasks.*" {
+        Assigned(TaskAssigned),
+        Overdue(TaskOverdue),
+    }
+}
+
+crate::event_set! {
+    /// The planning module's project events the calls service notifies people of.
+    pub enum ProjectEvent bound as "planning.project.*" {
+        MilestoneReached(MilestoneReached),
+    }
+}
+
+/// What the calls service reads of a task assigned to someone, or overdue: who is notified
+/// (`assignee_id`, a platform user of the event's organization) and what they are told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TaskNotice {
+    #[schemars(length(min = 1, max = 128))]
+    pub task_id: String,
+    #[schemars(length(min = 1, max = 200))]
+    pub title: String,
+    /// The user to notify.
+    #[schemars(length(min = 1, max = 128))]
+    pub assignee_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+crate::same_fields! { TaskNotice =>
+    /// A task was assigned to someone: they are told, by text, per their preferences.
+    TaskAssigned;
+    /// A task is past its due time: its assignee is reminded.
+    TaskOverdue;
+}
+
+/// A project reached a milestone: its members are told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MilestoneReached {
+    #[schemars(length(min = 1, max = 128))]
+    pub project_id: String,
+    #[schemars(length(min = 1, max = 200))]
+    pub project_name: String,
+    #[schemars(length(min = 1, max = 200))]
+    pub milestone: String,
+    /// The users to notify: the project's members.
+    #[schemars(length(min = 1, max = 500))]
+    pub member_ids: Vec<String>,
+}
+
 /// What the campaigns service reads of a CRM contact (created and updated alike). Either `phone`
 /// or `phones` is required; `updated_at` orders late arrivals (the envelope's timestamp when
 /// absent).
@@ -76,4 +127,7 @@ crate::events! {
     CrmContactCreated => "crm.contact.created", version 1, "the CRM created a contact: kept in sync by the campaigns service";
     CrmContactUpdated => "crm.contact.updated", version 1, "the CRM changed a contact: kept in sync by the campaigns service";
     TaskCompleted => "planning.task.completed", version 1, "a planning task was completed: campaign triggers";
+    TaskAssigned => "tasks.assigned", version 1, "a task was assigned: its assignee is notified";
+    TaskOverdue => "tasks.overdue", version 1, "a task is overdue: its assignee is reminded";
+    MilestoneReached => "planning.project.milestone_reached", version 1, "a project reached a milestone: its members are notified";
 }

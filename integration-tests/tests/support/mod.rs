@@ -51,6 +51,9 @@ pub struct Fleet {
     pub tap: String,
     /// The campaigns service's queue (its dead letters are `<queue>.dead-letter`).
     pub campaigns_queue: String,
+    /// The queue the calls service schedules notifications from (its dead letters are
+    /// `<queue>.dead-letter`).
+    pub notifications_queue: String,
     /// The analytics service's queue.
     pub analytics_queue: String,
     /// Every consumer's queue: analytics, agents, calls, campaigns.
@@ -109,6 +112,7 @@ impl Fleet {
         let agents_queue = unique_name("test.agents");
         let calls_queue = unique_name("test.calls");
         let campaigns_queue = unique_name("test.campaigns");
+        let notifications_queue = unique_name("test.notifications");
         let private_key = PrivateKey::generate();
         let pem = private_key.to_pem();
         let mut env = Env::from_pairs([
@@ -119,6 +123,7 @@ impl Fleet {
             ("AGENTS_QUEUE", agents_queue.as_str()),
             ("CALLS_QUEUE", calls_queue.as_str()),
             ("CAMPAIGNS_QUEUE", campaigns_queue.as_str()),
+            ("CALLS_NOTIFICATIONS_QUEUE", notifications_queue.as_str()),
             ("PORT", "0"),
             ("ADMIN_PORT", "0"),
             ("SIM_RING_MS", ring_ms),
@@ -164,6 +169,7 @@ impl Fleet {
             amqp,
             tap,
             campaigns_queue: campaigns_queue.clone(),
+            notifications_queue: notifications_queue.clone(),
             analytics_queue: queue.clone(),
             queues: [
                 queue.clone(),

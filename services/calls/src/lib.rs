@@ -7,6 +7,7 @@ pub mod domain;
 pub mod grpc;
 pub mod ivr;
 pub mod messages;
+pub mod notifications;
 pub mod numbers;
 mod stream;
 pub mod telephony;
@@ -16,6 +17,7 @@ pub mod watchdog;
 use comms_bus::ConsumerConfig;
 use comms_events::Event;
 use comms_events::agent::OnCall;
+use comms_events::platform::{ProjectEvent, TaskEvent};
 use comms_eventstore::EventStore;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::calls_service_server::CallsServiceServer;
@@ -48,6 +50,9 @@ pub struct Config {
     pub watchdog: WatchdogConfig,
     /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
     pub queue: String,
+    /// The durable queue of the platform's task and project events it notifies people of;
+    /// `CALLS_NOTIFICATIONS_QUEUE`.
+    pub notifications_queue: String,
     /// The agents and campaigns services, which vouch for the `agent_id` and `campaign_id` of a
     /// new call; `AGENTS_GRPC_URL`, `CAMPAIGNS_GRPC_URL`.
     pub agents_url: String,
@@ -65,6 +70,8 @@ impl Config {
             telephony,
             watchdog: WatchdogConfig::from_env(env)?,
             queue: env.string("CALLS_QUEUE", "comms.calls"),
+            notifications_queue: env
+                .string("CALLS_NOTIFICATIONS_QUEUE", "comms.calls.notifications"),
             agents_url: env.url("AGENTS_GRPC_URL", "http://127.0.0.1:50053", &GRPC)?,
             campaigns_url: env.url("CAMPAIGNS_GRPC_URL", "http://127.0.0.1:50054", &GRPC)?,
         })
@@ -82,6 +89,16 @@ impl Config {
             queue_type: self.common.queue_type,
             retry: comms_bus::RetryPolicy::default(),
             publishers: self.common.event_publishers.clone(),
+        }
+    }
+
+    /// The queue and bindings the notifications are scheduled from.
+    pub fn notifications_consumer(&self) -> ConsumerConfig {
+        ConsumerConfig {
+            queue: self.notifications_queue.clone(),
+            bindings: vec![TaskEvent::BINDING.into(), ProjectEvent::BINDING.into()],
+            consumer_name: "calls.notifications".into(),
+            ..self.consumer()
         }
     }
 }
@@ -102,6 +119,7 @@ pub async fn run(
     let store = EventStore::new(pool.clone());
     let (sink, reports) = tokio::sync::mpsc::unbounded_channel();
     let consumer = config.consumer();
+    let notifications_consumer = config.notifications_consumer();
     let primary = telephony::provider(config.telephony, sink.clone())?;
     let secondary = config
         .failover
@@ -138,8 +156,22 @@ pub async fn run(
     let agents = AgentsServiceClient::new(comms_runtime::client::channel(&config.agents_url)?);
     let campaigns =
         CampaignsServiceClient::new(comms_runtime::client::channel(&config.campaigns_url)?);
+    let texts = messages::Messages::new(
+        store_for_messages.clone(),
+        numbers.clone(),
+        telephony_for_messages,
+    );
+    let notifications = notifications::Notifications::new(store_for_messages, texts.clone());
+    tokio::spawn(notifications.clone().send_due(shutdown.clone()));
+    let notices = tokio::spawn(comms_bus::run_consumer(
+        pool.clone(),
+        notifications_consumer,
+        notifications::NotificationFeed,
+        shutdown.clone().wait(),
+    ));
     let messages = MessagesServiceServer::new(grpc::MessagesGrpc::new(
-        messages::Messages::new(store_for_messages, numbers.clone(), telephony_for_messages),
+        texts,
+        notifications,
         tokens.clone(),
     ));
     let service = CallsServiceServer::new(grpc::CallsGrpc::new(
@@ -159,5 +191,6 @@ pub async fn run(
     )
     .await;
     feed.await?;
+    notices.await?;
     served
 }

@@ -248,6 +248,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(messages::list_conversations))
         .routes(routes!(messages::get_conversation))
         .routes(routes!(messages::list_messages))
+        .routes(routes!(
+            messages::get_preferences,
+            messages::set_preferences
+        ))
         .merge(imports)
         .merge(flows)
         .routes(routes!(analytics::dashboard))

@@ -6,16 +6,39 @@ use comms_proto::v1::{self, MessageStatus};
 
 use super::*;
 use crate::messages::{self, Conversation, Message, Messages, Status as Delivery};
+use crate::notifications::Notifications;
 use crate::telephony::TextReport;
+use comms_events::notification::{Channel, Preferences, QuietHours};
 
 pub struct MessagesGrpc {
     messages: Messages,
+    notifications: Notifications,
     tokens: Tokens,
 }
 
 impl MessagesGrpc {
-    pub fn new(messages: Messages, tokens: Tokens) -> Self {
-        Self { messages, tokens }
+    pub fn new(messages: Messages, notifications: Notifications, tokens: Tokens) -> Self {
+        Self {
+            messages,
+            notifications,
+            tokens,
+        }
+    }
+
+    /// The caller, when they may say how `user` is notified: an administrator for anyone, anyone
+    /// else for themselves.
+    fn manages(&self, request: &Request<impl Sized>, user: &str) -> Result<Identity, Status> {
+        let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+        tracing::Span::current().record("org_id", identity.org_id.as_str());
+        let scope = identity.require(Permission::NotificationsManage)?;
+        if scope != Scope::Organization && identity.user_id != user {
+            return Err(ApiError::new(
+                ErrorKind::PermissionDenied,
+                "only an administrator says how another user is notified",
+            )
+            .into());
+        }
+        Ok(identity)
     }
 
     fn caller<T>(&self, request: &Request<T>, permission: Permission) -> Result<Identity, Status> {
@@ -114,8 +137,123 @@ fn carrier_of(violations: &mut Violations, carrier: &str, id: &str) -> Option<Ca
     )
 }
 
+fn preferences_to_proto(user: &str, preferences: Preferences) -> v1::NotificationPreferences {
+    let (quiet_from, quiet_to) = preferences
+        .quiet_hours
+        .map(|q| (q.from, q.to))
+        .unwrap_or_default();
+    v1::NotificationPreferences {
+        user_id: user.to_owned(),
+        channel: match preferences.channel {
+            Channel::Sms => "sms",
+            Channel::None => "none",
+        }
+        .into(),
+        phone: preferences.phone.map(|p| p.to_string()).unwrap_or_default(),
+        language: preferences.language.as_str().into(),
+        time_zone: preferences.time_zone,
+        quiet_from,
+        quiet_to,
+    }
+}
+
+/// A user id: as identities name users (1-128 characters, no spaces or controls).
+fn user_of(violations: &mut Violations, user: &str) {
+    if !comms_auth::identity::valid_id(user) {
+        violations.add("user_id", format!("{user:?} is not a user id"));
+    }
+}
+
+fn preferences_from_proto(request: &v1::NotificationPreferences) -> Result<Preferences, ApiError> {
+    let mut violations = Violations::default();
+    user_of(&mut violations, &request.user_id);
+    let channel = violations.check(
+        "channel",
+        match request.channel.as_str() {
+            "sms" => Ok(Channel::Sms),
+            "none" => Ok(Channel::None),
+            other => Err(format!("{other:?} is not a channel (sms or none)")),
+        },
+    );
+    let phone = if request.phone.is_empty() {
+        None
+    } else {
+        violations.check("phone", PhoneNumber::parse(&request.phone))
+    };
+    let language = if request.language.is_empty() {
+        Some(Language::En)
+    } else {
+        violations.check("language", Language::parse(&request.language))
+    };
+    let quiet_hours = match (request.quiet_from.is_empty(), request.quiet_to.is_empty()) {
+        (true, true) => None,
+        (false, false) => Some(QuietHours {
+            from: request.quiet_from.clone(),
+            to: request.quiet_to.clone(),
+        }),
+        _ => {
+            violations.add("quiet_hours", "both from and to, or neither");
+            None
+        }
+    };
+    violations.finish()?;
+    let (Some(channel), Some(language)) = (channel, language) else {
+        unreachable!("each is recorded as a violation when absent");
+    };
+    let time_zone = match request.time_zone.as_str() {
+        "" => "UTC".to_owned(),
+        zone => zone.to_owned(),
+    };
+    let preferences = Preferences {
+        channel,
+        phone,
+        language,
+        time_zone,
+        quiet_hours,
+    };
+    crate::notifications::check(&preferences)?;
+    Ok(preferences)
+}
+
 #[tonic::async_trait]
 impl MessagesService for MessagesGrpc {
+    async fn set_notification_preferences(
+        &self,
+        request: Request<v1::NotificationPreferences>,
+    ) -> Result<Response<v1::NotificationPreferences>, Status> {
+        let span = span("SetNotificationPreferences", &request);
+        async move {
+            let preferences = preferences_from_proto(request.get_ref())?;
+            let user = request.get_ref().user_id.clone();
+            let identity = self.manages(&request, &user)?;
+            let kept = self
+                .notifications
+                .set(&identity, &user, preferences)
+                .await?;
+            Ok(Response::new(preferences_to_proto(&user, kept)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_notification_preferences(
+        &self,
+        request: Request<v1::GetNotificationPreferencesRequest>,
+    ) -> Result<Response<v1::NotificationPreferences>, Status> {
+        let span = span("GetNotificationPreferences", &request);
+        async move {
+            let user = request.get_ref().user_id.clone();
+            let mut violations = Violations::default();
+            user_of(&mut violations, &user);
+            violations.finish()?;
+            let identity = self.manages(&request, &user)?;
+            let kept = self.notifications.get(&identity.org_id, &user).await?;
+            Ok(Response::new(preferences_to_proto(&user, kept)))
+        }
+        .instrument(span)
+        .await
+    }
+
     async fn send_message(
         &self,
         request: Request<v1::SendMessageRequest>,

@@ -284,3 +284,126 @@ pub async fn list_messages(
         next_page_token: super::next_page_token(found.page),
     }))
 }
+
+/// How the platform's notifications (a task assigned, a task overdue, a project's milestone)
+/// reach a user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPreferences {
+    /// `sms` (a text to `phone`) or `none`.
+    #[schema(pattern = "^(sms|none)$", example = "sms")]
+    pub channel: String,
+    /// E.164; required with `sms`.
+    #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
+    pub phone: Option<String>,
+    /// The language notifications are written in; `en` when absent.
+    #[schema(value_type = Option<super::agents::LanguageCode>)]
+    pub language: Option<String>,
+    /// An IANA zone, where the quiet hours are kept; `UTC` when absent.
+    #[schema(example = "Europe/Madrid", max_length = 64)]
+    pub time_zone: Option<String>,
+    /// Nothing is sent between `from` and `to` (in `time_zone`; `from` after `to` spans
+    /// midnight); what falls there is sent when they end.
+    pub quiet_hours: Option<QuietHours>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHours {
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "22:00")]
+    pub from: String,
+    #[schema(pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$", example = "07:30")]
+    pub to: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationPreferences {
+    pub user_id: String,
+    pub channel: String,
+    pub phone: Option<String>,
+    pub language: String,
+    pub time_zone: String,
+    pub quiet_hours: Option<QuietHours>,
+}
+
+impl From<v1::NotificationPreferences> for NotificationPreferences {
+    fn from(p: v1::NotificationPreferences) -> Self {
+        let quiet_hours = (!p.quiet_from.is_empty()).then(|| QuietHours {
+            from: p.quiet_from,
+            to: p.quiet_to,
+        });
+        Self {
+            user_id: p.user_id,
+            channel: p.channel,
+            phone: non_empty(p.phone),
+            language: p.language,
+            time_zone: p.time_zone,
+            quiet_hours,
+        }
+    }
+}
+
+/// Say how a user is told of the platform's task and project events, replacing what was said
+/// before. An administrator for anyone in the organization; anyone else for themselves.
+#[utoipa::path(put, path = "/api/communications/notification-preferences/{user_id}", tag = "messages",
+    params(("user_id" = String, Path, description = "The platform's id of the user")),
+    request_body = SetPreferences,
+    security(("bearer" = ["notifications:manage"])),
+    responses(
+        (status = 200, body = NotificationPreferences),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn set_preferences(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+    Json(body): Json<SetPreferences>,
+) -> Result<axum::Json<NotificationPreferences>> {
+    let (quiet_from, quiet_to) = body.quiet_hours.map(|q| (q.from, q.to)).unwrap_or_default();
+    let request = v1::NotificationPreferences {
+        user_id,
+        channel: body.channel,
+        phone: body.phone.unwrap_or_default(),
+        language: body.language.unwrap_or_default(),
+        time_zone: body.time_zone.unwrap_or_default(),
+        quiet_from,
+        quiet_to,
+    };
+    let kept = state
+        .messages
+        .clone()
+        .set_notification_preferences(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(kept.into()))
+}
+
+/// How a user is told of the platform's task and project events; 404 when nobody said.
+#[utoipa::path(get, path = "/api/communications/notification-preferences/{user_id}", tag = "messages",
+    params(("user_id" = String, Path, description = "The platform's id of the user")),
+    security(("bearer" = ["notifications:manage"])),
+    responses(
+        (status = 200, body = NotificationPreferences),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_preferences(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+) -> Result<axum::Json<NotificationPreferences>> {
+    let request = v1::GetNotificationPreferencesRequest { user_id };
+    let kept = state
+        .messages
+        .clone()
+        .get_notification_preferences(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(kept.into()))
+}
