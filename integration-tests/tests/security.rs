@@ -405,6 +405,9 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("put", "/api/communications/agents/{id}") => json!({ "name": "Renamed" }),
         ("put", "/api/communications/agents/{id}/status") => json!({ "status": "available" }),
         ("post", "/api/communications/numbers") => json!({ "number": "+14155550100" }),
+        ("put", "/api/communications/notification-preferences/{user_id}") => {
+            json!({ "channel": "sms", "phone": "+14155550178", "language": "de" })
+        }
         ("post", "/api/communications/messages") => {
             json!({ "to": "+14155550177", "text": "A probe's text" })
         }
@@ -681,6 +684,18 @@ impl Other {
             sample_body("post", "/api/communications/messages"),
         ))
         .await;
+        let user_id = user["id"].as_str().unwrap();
+        json_of(send(
+            fleet,
+            "put",
+            &format!("/api/communications/notification-preferences/{user_id}"),
+            &session,
+            sample_body(
+                "put",
+                "/api/communications/notification-preferences/{user_id}",
+            ),
+        ))
+        .await;
         Self {
             message: message["id"].as_str().unwrap().to_owned(),
             conversation: message["conversation_id"].as_str().unwrap().to_owned(),
@@ -722,6 +737,7 @@ impl Other {
             format!("/api/communications/ivr-flows/{}/versions/1", self.flow),
             format!("/api/communications/ivr-flows/{}/report", self.flow),
             format!("/api/communications/messages/{}", self.message),
+            format!("/api/communications/notification-preferences/{}", self.user),
             format!("/api/communications/conversations/{}", self.conversation),
             format!(
                 "/api/communications/conversations/{}/messages",
@@ -814,6 +830,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
             "/webhooks/twilio/{org}/inbound/sms" | "/webhooks/vonage/{org}/inbound/sms" => {
                 other.message.clone()
             }
+            "/api/communications/notification-preferences/{user_id}" => other.user.clone(),
             _ => panic!("no cross-tenant fixture for {method} {template}: add one here"),
         };
         let path = template
@@ -821,6 +838,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
             .replace("{provider}", &id)
             .replace("{list}", &id)
             .replace("{call_id}", &id)
+            .replace("{user_id}", &id)
             .replace("{org}", ORG)
             .replace("{version}", "1")
             .replace("{agent_id}", &other.agent);
@@ -840,11 +858,16 @@ async fn no_rest_route_reaches_another_organizations_data() {
         };
         let response = request.send().await.unwrap();
         // Credentials and do-not-call lists are addressed by name, not id: A's change is to A's
-        // own.
+        // own. So are notification preferences, by the platform's user id: A's preferences for
+        // that id are A's (B's stay as they were, as the snapshot shows).
         let by_name = [
             ("get", "/api/communications/do-not-call/{list}"),
             ("post", "/api/communications/do-not-call/{list}"),
             ("post", "/api/communications/do-not-call/{list}/remove"),
+            (
+                "put",
+                "/api/communications/notification-preferences/{user_id}",
+            ),
         ];
         let expected = if by_name.contains(&(method.as_str(), template.as_str())) {
             StatusCode::OK
@@ -1416,6 +1439,20 @@ async fn each_role_meets_each_endpoint_as_the_permission_table_says() {
             );
         }
         for (role, session) in &sessions {
+            // Notification preferences: everyone's own (another's is for the administrator).
+            let path = if template.contains("{user_id}") {
+                let me = json_of(send(
+                    &fleet,
+                    "get",
+                    "/api/communications/auth/me",
+                    session,
+                    None,
+                ))
+                .await;
+                path.replace("{user_id}", me["user_id"].as_str().unwrap())
+            } else {
+                path.clone()
+            };
             let response = send(
                 &fleet,
                 &method,

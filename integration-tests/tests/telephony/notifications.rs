@@ -66,7 +66,7 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
     // Preferences are checked field by field.
     let (status, body) = problem(set(
         "user-maria",
-        json!({ "channel": "sms", "time_zone": "Mars/Olympus_Mons", "quiet_hours": { "from": "22:00", "to": "22:00" } }),
+        json!({ "channel": "sms", "phone": "0600", "time_zone": "Mars/Olympus_Mons", "quiet_hours": { "from": "22:00", "to": "24:00" } }),
     ))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

@@ -196,13 +196,17 @@ fn preferences_from_proto(request: &v1::NotificationPreferences) -> Result<Prefe
             None
         }
     };
-    violations.finish()?;
-    let (Some(channel), Some(language)) = (channel, language) else {
-        unreachable!("each is recorded as a violation when absent");
-    };
     let time_zone = match request.time_zone.as_str() {
         "" => "UTC".to_owned(),
         zone => zone.to_owned(),
+    };
+    if channel == Some(Channel::Sms) && request.phone.is_empty() {
+        violations.add("phone", "required with channel sms");
+    }
+    crate::notifications::check_zone_and_hours(&mut violations, &time_zone, quiet_hours.as_ref());
+    violations.finish()?;
+    let (Some(channel), Some(language)) = (channel, language) else {
+        unreachable!("each is recorded as a violation when absent");
     };
     let preferences = Preferences {
         channel,

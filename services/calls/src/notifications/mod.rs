@@ -48,18 +48,28 @@ pub fn check(preferences: &Preferences) -> Result<(), ApiError> {
     if preferences.channel == Channel::Sms && preferences.phone.is_none() {
         violations.add("phone", "required with channel sms");
     }
-    if preferences.time_zone.parse::<chrono_tz::Tz>().is_err() {
-        violations.add(
-            "time_zone",
-            format!("{:?} is not an IANA time zone", preferences.time_zone),
-        );
+    check_zone_and_hours(
+        &mut violations,
+        &preferences.time_zone,
+        preferences.quiet_hours.as_ref(),
+    );
+    Ok(violations.finish()?)
+}
+
+/// A zone that exists and a quiet window that parses, each violation on its field.
+pub fn check_zone_and_hours(
+    violations: &mut Violations,
+    zone: &str,
+    quiet_hours: Option<&comms_events::notification::QuietHours>,
+) {
+    if zone.parse::<chrono_tz::Tz>().is_err() {
+        violations.add("time_zone", format!("{zone:?} is not an IANA time zone"));
     }
-    if let Some(quiet) = &preferences.quiet_hours
+    if let Some(quiet) = quiet_hours
         && let Err((field, reason)) = quiet::Window::parse(&quiet.from, &quiet.to)
     {
         violations.add(field, reason);
     }
-    Ok(violations.finish()?)
 }
 
 fn store_error(error: impl Into<comms_eventstore::Error>) -> ApiError {

@@ -25,14 +25,14 @@ impl Window {
             from: time("quiet_hours.from", from)?,
             to: time("quiet_hours.to", to)?,
         };
-        if window.from == window.to {
-            return Err(("quiet_hours.to", "the same as from: an empty window".into()));
-        }
         Ok(window)
     }
 
+    /// Whether `time` is quiet; a window from a time to the same time holds none.
     fn holds(self, time: NaiveTime) -> bool {
-        if self.from < self.to {
+        if self.from == self.to {
+            false
+        } else if self.from < self.to {
             self.from <= time && time < self.to
         } else {
             time >= self.from || time < self.to
@@ -115,9 +115,9 @@ mod tests {
             Window::parse("07:30", "24:00").unwrap_err().0,
             "quiet_hours.to"
         );
-        assert_eq!(
-            Window::parse("07:30", "07:30").unwrap_err().0,
-            "quiet_hours.to"
-        );
+        // The same time twice is no window: nothing waits.
+        let empty = Window::parse("07:30", "07:30").unwrap();
+        let now = at("2026-12-07T07:30:00Z");
+        assert_eq!(send_at(now, chrono_tz::UTC, Some(empty)), now);
     }
 }

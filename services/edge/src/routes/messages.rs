@@ -293,17 +293,17 @@ pub struct SetPreferences {
     /// `sms` (a text to `phone`) or `none`.
     #[schema(pattern = "^(sms|none)$", example = "sms")]
     pub channel: String,
-    /// E.164; required with `sms`.
+    /// E.164: where texts go (kept with `none` too, for when they choose `sms` again).
     #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
-    pub phone: Option<String>,
+    pub phone: String,
     /// The language notifications are written in; `en` when absent.
     #[schema(value_type = Option<super::agents::LanguageCode>)]
     pub language: Option<String>,
     /// An IANA zone, where the quiet hours are kept; `UTC` when absent.
-    #[schema(example = "Europe/Madrid", max_length = 64)]
+    #[schema(value_type = Option<super::contacts::TimeZone>)]
     pub time_zone: Option<String>,
     /// Nothing is sent between `from` and `to` (in `time_zone`; `from` after `to` spans
-    /// midnight); what falls there is sent when they end.
+    /// midnight); what falls there is sent when they end. The same time twice is no window.
     pub quiet_hours: Option<QuietHours>,
 }
 
@@ -346,7 +346,7 @@ impl From<v1::NotificationPreferences> for NotificationPreferences {
 /// Say how a user is told of the platform's task and project events, replacing what was said
 /// before. An administrator for anyone in the organization; anyone else for themselves.
 #[utoipa::path(put, path = "/api/communications/notification-preferences/{user_id}", tag = "messages",
-    params(("user_id" = String, Path, description = "The platform's id of the user")),
+    params(("user_id" = String, Path, pattern = "^[A-Za-z0-9_.:@-]{1,128}$", description = "The platform's id of the user")),
     request_body = SetPreferences,
     security(("bearer" = ["notifications:manage"])),
     responses(
@@ -366,7 +366,7 @@ pub async fn set_preferences(
     let request = v1::NotificationPreferences {
         user_id,
         channel: body.channel,
-        phone: body.phone.unwrap_or_default(),
+        phone: body.phone,
         language: body.language.unwrap_or_default(),
         time_zone: body.time_zone.unwrap_or_default(),
         quiet_from,
@@ -383,7 +383,7 @@ pub async fn set_preferences(
 
 /// How a user is told of the platform's task and project events; 404 when nobody said.
 #[utoipa::path(get, path = "/api/communications/notification-preferences/{user_id}", tag = "messages",
-    params(("user_id" = String, Path, description = "The platform's id of the user")),
+    params(("user_id" = String, Path, pattern = "^[A-Za-z0-9_.:@-]{1,128}$", description = "The platform's id of the user")),
     security(("bearer" = ["notifications:manage"])),
     responses(
         (status = 200, body = NotificationPreferences),
