@@ -475,39 +475,6 @@ async fn sync_contact(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn crm(json: serde_json::Value) -> Result<(ContactFields, Option<DateTime<Utc>>), String> {
-        crm_fields(serde_json::from_value(json).map_err(|e| e.to_string())?)
-    }
-
-    #[test]
-    fn a_crm_contact_becomes_fields_or_a_reason() {
-        let (fields, _) = crm(serde_json::json!({
-            "id": "crm-1", "name": "Ada", "phone": "+14155550100", "language": "es"
-        }))
-        .unwrap();
-        assert_eq!(fields.external_id.as_deref(), Some("crm-1"));
-        assert_eq!(fields.language, Language::Es);
-        let err = crm(serde_json::json!({ "id": "crm-2", "name": "Bob", "phone": "555-0100" }))
-            .unwrap_err();
-        assert!(
-            err.starts_with("data.phones: \"555-0100\" is not an E.164 number"),
-            "{err}"
-        );
-        let err = crm(
-            serde_json::json!({ "id": "crm-3", "name": "Cy", "phones": ["+14155550101"],
-            "time_zone": "Atlantis/Capital" }),
-        )
-        .unwrap_err();
-        assert!(err.starts_with("data.time_zone:"), "{err}");
-        let err = crm(serde_json::json!({ "id": "crm-4", "name": "Di" })).unwrap_err();
-        assert!(err.starts_with("data.phones:"), "{err}");
-    }
-}
-
 /// A number's consent changed (`opted_out`: it texted STOP): the `opted-out` list follows, when
 /// the change is the conversation's latest applied yet.
 async fn consent(
@@ -545,4 +512,37 @@ async fn consent(
         do_not_call::remove(conn, org, ACTOR, do_not_call::OPTED_OUT, numbers, change.at).await
     };
     changed.map(|_| ()).map_err(retry)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crm(json: serde_json::Value) -> Result<(ContactFields, Option<DateTime<Utc>>), String> {
+        crm_fields(serde_json::from_value(json).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn a_crm_contact_becomes_fields_or_a_reason() {
+        let (fields, _) = crm(serde_json::json!({
+            "id": "crm-1", "name": "Ada", "phone": "+14155550100", "language": "es"
+        }))
+        .unwrap();
+        assert_eq!(fields.external_id.as_deref(), Some("crm-1"));
+        assert_eq!(fields.language, Language::Es);
+        let err = crm(serde_json::json!({ "id": "crm-2", "name": "Bob", "phone": "555-0100" }))
+            .unwrap_err();
+        assert!(
+            err.starts_with("data.phones: \"555-0100\" is not an E.164 number"),
+            "{err}"
+        );
+        let err = crm(
+            serde_json::json!({ "id": "crm-3", "name": "Cy", "phones": ["+14155550101"],
+            "time_zone": "Atlantis/Capital" }),
+        )
+        .unwrap_err();
+        assert!(err.starts_with("data.time_zone:"), "{err}");
+        let err = crm(serde_json::json!({ "id": "crm-4", "name": "Di" })).unwrap_err();
+        assert!(err.starts_with("data.phones:"), "{err}");
+    }
 }

@@ -328,7 +328,7 @@ pub struct NotificationPreferences {
 
 impl From<v1::NotificationPreferences> for NotificationPreferences {
     fn from(p: v1::NotificationPreferences) -> Self {
-        let quiet_hours = (!p.quiet_from.is_empty()).then(|| QuietHours {
+        let quiet_hours = (!p.quiet_from.is_empty()).then_some(QuietHours {
             from: p.quiet_from,
             to: p.quiet_to,
         });
