@@ -1,5 +1,5 @@
 //! Two carriers: a dial Twilio cannot take (503) is placed with Vonage, which carries the call
-//! from then on; and each carrier's dials are paced to its calls per second.
+//! from then on, and so is a text; and each carrier's dials are paced to its calls per second.
 
 use serde_json::json;
 
@@ -106,4 +106,40 @@ async fn dials_leave_no_faster_than_the_carriers_calls_per_second() {
         );
     }
     fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_text_twilio_cannot_take_is_sent_through_vonage_and_says_so() {
+    let (twilio, vonage) = (FakeTwilio::start().await, FakeVonage::start().await);
+    let fleet = twilio_then_vonage(&twilio, &vonage).await;
+    let ours = "+14155550130";
+    json_of(
+        fleet
+            .post("/api/communications/numbers")
+            .json(&json!({ "number": ours })),
+    )
+    .await;
+    twilio.go_down();
+    let sent = json_of(fleet.post("/api/communications/messages").json(&json!({
+        "to": "+14155550131", "from": ours, "text": "Your order has shipped."
+    })))
+    .await;
+    assert_eq!(sent["carrier"], "vonage", "{sent}");
+    assert_eq!(
+        twilio.wait_for("/Messages.json", 1).await.len(),
+        1,
+        "tried first"
+    );
+    let request = &vonage.wait_for("POST", "/sms/json", 1).await[0];
+    assert_eq!(request.body["to"], "14155550131");
+    let data: serde_json::Value =
+        sqlx::query_scalar("SELECT data FROM events WHERE event_type = $1")
+            .bind(<comms_events::sms::Sent as comms_events::Event>::TYPE)
+            .fetch_one(&fleet.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (data["carrier"].as_str(), data["failed_over_from"].as_str()),
+        (Some("vonage"), Some("twilio"))
+    );
 }
