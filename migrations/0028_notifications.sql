@@ -1,6 +1,7 @@
 -- The platform's notifications (calls service): each user's preferences (stream
 -- `notification_preferences-<uuid>`), and each notification scheduled from a task or project
--- event, once per event and recipient (`id` derives from both), until it is sent or given up.
+-- event, once per event and recipient (`id` derives from both), until it is sent (a text, or a
+-- call that says it) or given up.
 CREATE TABLE notification_preferences (
     org_id      text        NOT NULL,
     user_id     text        NOT NULL,
@@ -16,6 +17,9 @@ CREATE TABLE notifications (
     user_id        text        NOT NULL,
     event_id       uuid        NOT NULL,
     kind           text        NOT NULL,
+    -- sms or call; the language a call is spoken in.
+    channel        text        NOT NULL,
+    language       text        NOT NULL,
     phone          text        NOT NULL,
     text           text        NOT NULL,
     -- Not before: the end of the recipient's quiet hours, or when it was scheduled.

@@ -278,6 +278,11 @@ pub struct Started {
     /// one; without, the call asks for an agent as soon as it is answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ivr_flow: Option<FlowVersion>,
+    /// What the callee hears when they answer, in the call's language, before the call ends: a
+    /// notification, which no agent takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1000))]
+    pub announcement: Option<String>,
 }
 
 /// One version of an IVR flow.

@@ -21,6 +21,8 @@ crate::event_set! {
 pub enum Channel {
     /// A text to `phone`.
     Sms,
+    /// A call to `phone` that says it, in their language.
+    Call,
     /// Not at all.
     None,
 }
@@ -39,7 +41,7 @@ pub struct QuietHours {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Preferences {
     pub channel: Channel,
-    /// E.164; required with `sms`.
+    /// E.164; required with `sms` and `call`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<PhoneNumber>,
     /// The language notifications are written in.

@@ -1,5 +1,6 @@
 //! The platform's notifications: task and project events, published with pika as the tasks and
-//! planning modules would, reach the fake Twilio as one text each in the recipient's language;
+//! planning modules would, reach the fake Twilio as one text each in the recipient's language
+//! (or as a call that says it, for who asked for calls);
 //! a redelivered event sends nothing twice; one in the recipient's quiet hours waits for their
 //! end; a malformed one, or one naming someone unknown in its organization, is dead-lettered
 //! with the reason.
@@ -14,6 +15,7 @@ use super::{PATIENCE, fleet_on};
 
 const MARIA: &str = "+34600000009";
 const KEN: &str = "+81312345678";
+const LUCA: &str = "+390612345678";
 
 /// An envelope of another module's event for `org`.
 fn envelope(event_type: &str, source: &str, org: &str, data: Value) -> Value {
@@ -176,6 +178,38 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
     assert_eq!(
         texts_to(&twilio, KEN, 3).await,
         ["Ocelot：マイルストーン達成：Beta"]
+    );
+
+    // Luca asked for a call: the call says the notification in Italian, then hangs up.
+    json_of(set(
+        "user-luca",
+        json!({ "channel": "call", "phone": LUCA, "language": "it", "time_zone": "Europe/Rome" }),
+    ))
+    .await;
+    let for_luca = envelope(
+        "tasks.assigned",
+        "tasks",
+        ORG,
+        json!({ "task_id": "task-9", "title": "Chiamare il cliente", "assignee_id": "user-luca" }),
+    );
+    publish(&fleet, &for_luca).await;
+    let (sid, placed) = twilio.placed(LUCA).await;
+    let answer = twilio
+        .send(
+            &fleet.fleet.edge.to_string(),
+            placed.one("Url"),
+            &[
+                ("AccountSid", super::fake_twilio::ACCOUNT_SID),
+                ("CallSid", sid.as_str()),
+                ("CallStatus", "in-progress"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        answer.text().await.unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say language=\"it-IT\">Ti è stata \
+         assegnata una nuova attività: Chiamare il cliente</Say><Hangup/></Response>"
     );
 
     // Malformed, unknown in the organization (María's preferences are ORG's, not beta's), or

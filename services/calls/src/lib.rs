@@ -161,7 +161,8 @@ pub async fn run(
         numbers.clone(),
         telephony_for_messages,
     );
-    let notifications = notifications::Notifications::new(store_for_messages, texts.clone());
+    let notifications =
+        notifications::Notifications::new(store_for_messages, texts.clone(), calls.clone());
     tokio::spawn(notifications.clone().send_due(shutdown.clone()));
     let notices = tokio::spawn(comms_bus::run_consumer(
         pool.clone(),

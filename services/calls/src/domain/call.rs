@@ -95,6 +95,9 @@ pub struct Call {
     /// Where an inbound call stands in its IVR flow, if its number has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ivr: Option<IvrPosition>,
+    /// What the callee hears on the answer before the call ends (a notification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcement: Option<String>,
 }
 
 /// A call's place in its IVR flow: the version it walks, the node it stopped at last (none
@@ -172,6 +175,8 @@ pub enum Command {
         /// Ask the carrier to tell a machine from a person.
         detect_machines: bool,
         recording: RecordingPolicy,
+        /// Spoken on the answer, then the call ends (a notification).
+        announcement: Option<String>,
         at: DateTime<Utc>,
     },
     /// A caller rang one of the organization's numbers and the carrier asks what to do: the call
@@ -303,6 +308,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 language,
                 detect_machines,
                 recording,
+                announcement,
                 at,
             } => Ok(vec![CallEvent::Started(Started {
                 call_id,
@@ -316,6 +322,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 detect_machines,
                 recording,
                 ivr_flow: None,
+                announcement,
             })]),
             Command::Receive {
                 call_id,
@@ -339,6 +346,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                     detect_machines: false,
                     recording,
                     ivr_flow,
+                    announcement: None,
                 }),
                 CallEvent::Placed(Placed {
                     call_id,
@@ -810,6 +818,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 queued: false,
                 visited: Default::default(),
             }),
+            announcement: e.announcement.clone(),
         },
         (Some(mut call), event) => {
             match event {

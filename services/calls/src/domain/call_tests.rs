@@ -24,6 +24,7 @@ fn initiate_recorded(id: Uuid, recording: RecordingPolicy) -> Command {
         language: Language::En,
         detect_machines: false,
         recording,
+        announcement: None,
         at: t(0),
     }
 }
@@ -327,6 +328,7 @@ fn a_campaign_calls_outcomes_name_its_campaign() {
         language: Language::En,
         detect_machines: false,
         recording: RecordingPolicy::Never,
+        announcement: None,
         at: t(0),
     };
     let ringing = given(vec![
@@ -418,6 +420,7 @@ fn a_machine_verdict_comes_once_and_implies_an_answer() {
         language: Language::En,
         detect_machines: true,
         recording: RecordingPolicy::Never,
+        announcement: None,
         at: t(0),
     };
     let report = |progress| Command::Report {

@@ -146,6 +146,7 @@ fn preferences_to_proto(user: &str, preferences: Preferences) -> v1::Notificatio
         user_id: user.to_owned(),
         channel: match preferences.channel {
             Channel::Sms => "sms",
+            Channel::Call => "call",
             Channel::None => "none",
         }
         .into(),
@@ -171,8 +172,9 @@ fn preferences_from_proto(request: &v1::NotificationPreferences) -> Result<Prefe
         "channel",
         match request.channel.as_str() {
             "sms" => Ok(Channel::Sms),
+            "call" => Ok(Channel::Call),
             "none" => Ok(Channel::None),
-            other => Err(format!("{other:?} is not a channel (sms or none)")),
+            other => Err(format!("{other:?} is not a channel (sms, call or none)")),
         },
     );
     let phone = if request.phone.is_empty() {
@@ -200,8 +202,8 @@ fn preferences_from_proto(request: &v1::NotificationPreferences) -> Result<Prefe
         "" => "UTC".to_owned(),
         zone => zone.to_owned(),
     };
-    if channel == Some(Channel::Sms) && request.phone.is_empty() {
-        violations.add("phone", "required with channel sms");
+    if channel.is_some_and(|c| c != Channel::None) && request.phone.is_empty() {
+        violations.add("phone", "required with channels sms and call");
     }
     crate::notifications::check_zone_and_hours(&mut violations, &time_zone, quiet_hours.as_ref());
     violations.finish()?;

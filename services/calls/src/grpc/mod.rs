@@ -341,6 +341,7 @@ pub fn to_proto(view: CallView) -> v1::Call {
             .unwrap_or_default(),
         ivr_flow_version: call.ivr.as_ref().map_or(0, |ivr| ivr.flow.version),
         ivr_node: call.ivr.and_then(|ivr| ivr.node).unwrap_or_default(),
+        announcement: call.announcement.unwrap_or_default(),
     }
 }
 
@@ -416,6 +417,7 @@ impl CallsService for CallsGrpc {
                     language,
                     detect_machines,
                     recording: self.calls.recording_policy(recording),
+                    announcement: None,
                     at: Utc::now(),
                 })
                 .await?;

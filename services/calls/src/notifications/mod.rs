@@ -1,7 +1,7 @@
 //! The platform's notifications: a task assigned (`tasks.assigned`), a task overdue
-//! (`tasks.overdue`), a project's milestone (`planning.project.milestone_reached`) become texts
-//! to the people they concern, each as their preferences say (channel, number, language, zone,
-//! quiet hours). The feed schedules them in the consumer's transaction, once per event and
+//! (`tasks.overdue`), a project's milestone (`planning.project.milestone_reached`) become texts,
+//! or calls that say them, to the people they concern, each as their preferences say (channel,
+//! number, language, zone, quiet hours). The feed schedules them in the consumer's transaction, once per event and
 //! recipient (a redelivered event schedules nothing again); the sender sends what is due.
 
 pub mod quiet;
@@ -23,6 +23,8 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::Calls;
+use crate::domain::{Command, Language, RecordingPolicy};
 use crate::messages::Messages;
 
 const STREAM_CATEGORY: &str = "notification_preferences";
@@ -40,13 +42,14 @@ const MAX_ATTEMPTS: i32 = 5;
 pub struct Notifications {
     store: EventStore,
     messages: Messages,
+    calls: Calls,
 }
 
 /// Preferences checked: a number with `sms`, a zone that exists, a quiet window that parses.
 pub fn check(preferences: &Preferences) -> Result<(), ApiError> {
     let mut violations = Violations::default();
-    if preferences.channel == Channel::Sms && preferences.phone.is_none() {
-        violations.add("phone", "required with channel sms");
+    if preferences.channel != Channel::None && preferences.phone.is_none() {
+        violations.add("phone", "required with channels sms and call");
     }
     check_zone_and_hours(
         &mut violations,
@@ -77,8 +80,12 @@ fn store_error(error: impl Into<comms_eventstore::Error>) -> ApiError {
 }
 
 impl Notifications {
-    pub fn new(store: EventStore, messages: Messages) -> Self {
-        Self { store, messages }
+    pub fn new(store: EventStore, messages: Messages, calls: Calls) -> Self {
+        Self {
+            store,
+            messages,
+            calls,
+        }
     }
 
     /// Replaces `user`'s preferences (`comms.notification_preferences.changed`).
@@ -160,25 +167,30 @@ impl Notifications {
     /// Claims the due notifications (for a while: another replica skips them), sends each, and
     /// records how it went.
     async fn send_batch(&self) -> Result<(), sqlx::Error> {
-        let due: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+        let due: Vec<Due> = sqlx::query_as(
             "UPDATE notifications SET claimed_until = now() + make_interval(secs => $1),
                                       attempts = attempts + 1
              WHERE id IN (SELECT id FROM notifications
                           WHERE sent_at IS NULL AND failure IS NULL AND send_at <= now()
                             AND (claimed_until IS NULL OR claimed_until < now())
                           ORDER BY send_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-             RETURNING id, org_id, phone, text",
+             RETURNING id, org_id, channel, language, phone, text",
         )
         .bind(CLAIM_SECONDS)
         .bind(BATCH)
         .fetch_all(self.store.pool())
         .await?;
-        for (id, org, phone, text) in due {
-            let identity = Identity::system(&org, "notifications");
-            let to = comms_proto::PhoneNumber::parse(&phone).expect("kept in E.164");
-            let sent = self.messages.send(&identity, to, None, text).await;
+        for due in due {
+            let identity = Identity::system(&due.org_id, "notifications");
+            let to = comms_proto::PhoneNumber::parse(&due.phone).expect("kept in E.164");
+            let language = comms_proto::Language::parse(&due.language).unwrap_or(Language::En);
+            let sent = match due.channel.as_str() {
+                "call" => self.call(&identity, due.id, to, language, due.text).await,
+                _ => (self.messages.send(&identity, to, None, due.text).await).map(|m| m.id),
+            };
+            let id = due.id;
             let (message, failure) = match sent {
-                Ok(message) => (Some(message.id), None),
+                Ok(sent) => (Some(sent), None),
                 Err(error) if error.kind == ErrorKind::Unavailable => {
                     tracing::warn!(notification = %id, error = %error.message, "the carriers could not take a notification; it is tried again");
                     self.retry_later(id).await?;
@@ -197,6 +209,35 @@ impl Notifications {
             .await?;
         }
         Ok(())
+    }
+
+    /// Places a call that says `text` to `to` and hangs up (once per notification: its id is the
+    /// call's idempotency key); the call's id.
+    async fn call(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+        to: comms_proto::PhoneNumber,
+        language: Language,
+        text: String,
+    ) -> Result<Uuid, ApiError> {
+        let key = format!("notification:{id}");
+        let placed = self
+            .calls
+            .initiate(identity, Some(&key), |call_id| Command::Initiate {
+                call_id,
+                to: to.clone(),
+                from: None,
+                agent_id: None,
+                campaign_id: None,
+                language,
+                detect_machines: false,
+                recording: RecordingPolicy::Never,
+                announcement: Some(text.clone()),
+                at: Utc::now(),
+            })
+            .await?;
+        Ok(placed.call.id)
     }
 
     /// Leaves a notification the carriers could not take for a later tick, or gives it up.
@@ -231,6 +272,27 @@ async fn preferences_of(
     .fetch_optional(conn)
     .await?;
     Ok(found.map(|json| json.0))
+}
+
+/// A notification due to be sent, as claimed.
+#[derive(sqlx::FromRow)]
+struct Due {
+    id: Uuid,
+    org_id: String,
+    channel: String,
+    language: String,
+    phone: String,
+    text: String,
+}
+
+/// One notification to schedule: to whom, how, what, and not before when.
+struct Scheduled {
+    user: String,
+    channel: Channel,
+    language: Language,
+    phone: comms_proto::PhoneNumber,
+    text: String,
+    send_at: DateTime<Utc>,
 }
 
 /// Follows the platform's task and project events: each becomes notifications, scheduled in
@@ -297,7 +359,7 @@ impl Handler for NotificationFeed {
             let Some(phone) = preferences
                 .phone
                 .clone()
-                .filter(|_| preferences.channel == Channel::Sms)
+                .filter(|_| preferences.channel != Channel::None)
             else {
                 continue; // they asked for none
             };
@@ -306,25 +368,19 @@ impl Handler for NotificationFeed {
                 .quiet_hours
                 .as_ref()
                 .and_then(|q| quiet::Window::parse(&q.from, &q.to).ok());
-            scheduled.push((
-                user.clone(),
+            scheduled.push(Scheduled {
+                user: user.clone(),
+                channel: preferences.channel,
+                language: preferences.language,
                 phone,
-                (notice.text)(preferences.language),
-                quiet::send_at(now, zone, window),
-            ));
+                text: (notice.text)(preferences.language),
+                send_at: quiet::send_at(now, zone, window),
+            });
         }
-        for (user, phone, text, send_at) in scheduled {
-            schedule(
-                conn,
-                envelope,
-                notice.kind,
-                &user,
-                phone.as_str(),
-                &text,
-                send_at,
-            )
-            .await
-            .map_err(|e| HandleError::from_api("scheduling a notification", store_error(e)))?;
+        for notification in scheduled {
+            schedule(conn, envelope, notice.kind, &notification)
+                .await
+                .map_err(|e| HandleError::from_api("scheduling a notification", store_error(e)))?;
         }
         Ok(())
     }
@@ -335,15 +391,14 @@ async fn schedule(
     conn: &mut PgConnection,
     envelope: &Envelope,
     kind: &str,
-    user: &str,
-    phone: &str,
-    text: &str,
-    send_at: DateTime<Utc>,
+    notification: &Scheduled,
 ) -> Result<(), sqlx::Error> {
+    let user = &notification.user;
     let id = Uuid::new_v5(&IDS, format!("{}\n{user}", envelope.id).as_bytes());
     sqlx::query(
-        "INSERT INTO notifications (id, org_id, user_id, event_id, kind, phone, text, send_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        "INSERT INTO notifications (id, org_id, user_id, event_id, kind, channel, language, phone,
+                                    text, send_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(id)
@@ -351,9 +406,14 @@ async fn schedule(
     .bind(user)
     .bind(envelope.id)
     .bind(kind)
-    .bind(phone)
-    .bind(text)
-    .bind(send_at)
+    .bind(match notification.channel {
+        Channel::Call => "call",
+        _ => "sms",
+    })
+    .bind(notification.language.as_str())
+    .bind(notification.phone.as_str())
+    .bind(&notification.text)
+    .bind(notification.send_at)
     .execute(conn)
     .await?;
     Ok(())

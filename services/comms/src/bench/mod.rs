@@ -122,6 +122,7 @@ fn call_started(call_id: uuid::Uuid) -> comms_eventstore::NewEvent {
         detect_machines: false,
         recording: Default::default(),
         ivr_flow: None,
+        announcement: None,
     });
     comms_bus::new_event(&started, "bench", None)
 }

@@ -291,6 +291,15 @@ fn instructions(
     }
     if over {
         verbs.push(Verb::Hangup);
+    } else if !call.announcement.is_empty() {
+        // A notification: said once, then the call ends.
+        verbs.extend([
+            Verb::Say {
+                language,
+                text: &call.announcement,
+            },
+            Verb::Hangup,
+        ]);
     } else if !call.agent_id.is_empty() {
         verbs.push(Verb::DialClient {
             identity: &call.agent_id,

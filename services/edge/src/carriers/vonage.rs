@@ -217,6 +217,13 @@ pub async fn answer(
 fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool) -> Response {
     let ncco = if over {
         json!([])
+    } else if !call.announcement.is_empty() {
+        // A notification: said once; the call ends with the NCCO.
+        json!([{
+            "action": "talk",
+            "text": call.announcement,
+            "language": super::locale(language, super::Dialect::Vonage),
+        }])
     } else if !call.agent_id.is_empty() {
         json!([{ "action": "connect", "endpoint": [{ "type": "app", "user": call.agent_id }] }])
     } else {

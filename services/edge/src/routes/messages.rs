@@ -290,10 +290,10 @@ pub async fn list_messages(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetPreferences {
-    /// `sms` (a text to `phone`) or `none`.
-    #[schema(pattern = "^(sms|none)$", example = "sms")]
+    /// `sms` (a text to `phone`), `call` (a call to `phone` that says it) or `none`.
+    #[schema(pattern = "^(sms|call|none)$", example = "sms")]
     pub channel: String,
-    /// E.164: where texts go (kept with `none` too, for when they choose `sms` again).
+    /// E.164: where texts and calls go (kept with `none` too, for when they choose again).
     #[schema(pattern = r"^\+[1-9][0-9]{7,14}$")]
     pub phone: String,
     /// The language notifications are written in; `en` when absent.
