@@ -183,7 +183,7 @@ impl Notifications {
         for due in due {
             let identity = Identity::system(&due.org_id, "notifications");
             let to = comms_proto::PhoneNumber::parse(&due.phone).expect("kept in E.164");
-            let language = comms_proto::Language::parse(&due.language).unwrap_or(Language::En);
+            let language = Language::parse(&due.language).unwrap_or(Language::En);
             let sent = match due.channel.as_str() {
                 "call" => self.call(&identity, due.id, to, language, due.text).await,
                 _ => (self.messages.send(&identity, to, None, due.text).await).map(|m| m.id),
@@ -303,7 +303,7 @@ pub struct NotificationFeed;
 struct Notice {
     kind: &'static str,
     recipients: Vec<String>,
-    text: Box<dyn Fn(comms_proto::Language) -> String + Send + Sync>,
+    text: Box<dyn Fn(Language) -> String + Send + Sync>,
 }
 
 fn notice(envelope: &Envelope) -> Result<Option<Notice>, HandleError> {
