@@ -303,15 +303,15 @@ async fn the_dialer_holds_no_transaction_id_while_the_calls_service_is_slow() {
     let campaign = fleet.running_campaign(1).await;
 
     // The dialer is waiting on the calls service inside its transaction (its last statement
-    // read the contact).
+    // read the contact's do-not-call lists: the `opted-out` list is read for every campaign).
     let waiting = "SELECT count(*) FROM pg_stat_activity
                    WHERE datname = current_database() AND state = 'idle in transaction'
-                     AND query LIKE '%FROM contacts_view%' AND $1 <> ''";
+                     AND query LIKE '%FROM do_not_call%' AND $1 <> ''";
     fleet.until_count(waiting, "the dialer", 1).await;
     let with_id: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_activity
          WHERE datname = current_database() AND state = 'idle in transaction'
-           AND query LIKE '%FROM contacts_view%' AND backend_xid IS NOT NULL",
+           AND query LIKE '%FROM do_not_call%' AND backend_xid IS NOT NULL",
     )
     .fetch_one(&fleet.pool)
     .await
