@@ -6,12 +6,18 @@
 //! with the reason.
 
 use chrono::{Duration, TimeZone, Utc};
+use comms_events::Event;
+use comms_events::platform;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::fake_twilio::FakeTwilio;
 use super::support::{Fleet, ORG, fields, json_of, next_dead_letter_reason, problem, until};
 use super::{PATIENCE, fleet_on};
+
+const ASSIGNED: &str = <platform::TaskAssigned as Event>::TYPE;
+const OVERDUE: &str = <platform::TaskOverdue as Event>::TYPE;
+const MILESTONE: &str = <platform::MilestoneReached as Event>::TYPE;
 
 const MARIA: &str = "+34600000009";
 const KEN: &str = "+81312345678";
@@ -91,7 +97,7 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
     // A task assigned to María: one text, in Spanish. The same event again sends nothing; the
     // next event's text shows the repeat was consumed before it.
     let assigned = envelope(
-        "tasks.assigned",
+        ASSIGNED,
         "tasks",
         ORG,
         json!({ "task_id": "task-1", "title": "Revisar el contrato", "assignee_id": "user-maria" }),
@@ -103,7 +109,7 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
     );
     publish(&fleet, &assigned).await;
     let overdue = envelope(
-        "tasks.overdue",
+        OVERDUE,
         "tasks",
         ORG,
         json!({ "task_id": "task-1", "title": "Revisar el contrato", "assignee_id": "user-maria",
@@ -139,7 +145,7 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
     ))
     .await;
     let milestone = envelope(
-        "planning.project.milestone_reached",
+        MILESTONE,
         "planning",
         ORG,
         json!({ "project_id": "p-7", "project_name": "Ocelot", "milestone": "Beta",
@@ -187,7 +193,7 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
     ))
     .await;
     let for_luca = envelope(
-        "tasks.assigned",
+        ASSIGNED,
         "tasks",
         ORG,
         json!({ "task_id": "task-9", "title": "Chiamare il cliente", "assignee_id": "user-luca" }),
@@ -218,7 +224,7 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
     let cases = [
         (
             envelope(
-                "tasks.assigned",
+                ASSIGNED,
                 "tasks",
                 ORG,
                 json!({ "task_id": "t-2", "title": "x" }),
@@ -227,7 +233,7 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
         ),
         (
             envelope(
-                "tasks.assigned",
+                ASSIGNED,
                 "tasks",
                 "org_beta",
                 json!({ "task_id": "t-3", "title": "x", "assignee_id": "user-maria" }),
@@ -236,7 +242,7 @@ async fn task_and_project_events_become_texts_in_each_recipients_language_and_ho
         ),
         (
             envelope(
-                "planning.project.milestone_reached",
+                MILESTONE,
                 "planning",
                 ORG,
                 json!({ "project_id": "p", "project_name": "P", "milestone": "M",

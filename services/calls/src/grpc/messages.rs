@@ -120,21 +120,8 @@ fn text_of(violations: &mut Violations, field: &str, text: &str, required: bool)
 
 /// The carrier a carrier's request names (Twilio or Vonage), and its id for the message checked.
 fn carrier_of(violations: &mut Violations, carrier: &str, id: &str) -> Option<Carrier> {
-    let id_ok =
-        (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if !id_ok {
-        violations.add(
-            "carrier_message_id",
-            "required: the carrier's id for the message, 1-128 letters, digits or -",
-        );
-    }
-    violations.check(
-        "carrier",
-        match Carrier::parse(carrier) {
-            Some(carrier @ (Carrier::Twilio | Carrier::Vonage)) => Ok(carrier),
-            _ => Err(format!("{carrier:?} is not a carrier (twilio or vonage)")),
-        },
-    )
+    violations.check("carrier_message_id", carrier_id(id, "message"));
+    violations.check("carrier", carrier_named(carrier))
 }
 
 fn preferences_to_proto(user: &str, preferences: Preferences) -> v1::NotificationPreferences {

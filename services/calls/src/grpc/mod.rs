@@ -203,19 +203,33 @@ fn check_reference(
 /// A span for one RPC, continuing the caller's trace from the request metadata.
 /// The carrier's line named by a request: a carrier we know and an id it could have made.
 fn carrier_leg(carrier: &str, id: &str) -> Result<CarrierLeg, String> {
-    let carrier = match Carrier::parse(carrier) {
-        Some(carrier @ (Carrier::Twilio | Carrier::Vonage)) => carrier,
-        _ => return Err(format!("{carrier:?} is not a carrier (twilio or vonage)")),
-    };
-    let id_ok =
-        (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if !id_ok {
-        return Err("required: the carrier's id for the call, 1-128 letters, digits or -".into());
-    }
+    let carrier = carrier_named(carrier)?;
+    carrier_id(id, "call")?;
     Ok(CarrierLeg {
         carrier,
         id: id.to_owned(),
     })
+}
+
+/// A carrier a carrier's request names: Twilio or Vonage.
+fn carrier_named(carrier: &str) -> Result<Carrier, String> {
+    match Carrier::parse(carrier) {
+        Some(carrier @ (Carrier::Twilio | Carrier::Vonage)) => Ok(carrier),
+        _ => Err(format!("{carrier:?} is not a carrier (twilio or vonage)")),
+    }
+}
+
+/// An id a carrier could have made for a `what` (a call, a message).
+fn carrier_id(id: &str, what: &str) -> Result<(), String> {
+    let id_ok =
+        (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if id_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "required: the carrier's id for the {what}, 1-128 letters, digits or -"
+        ))
+    }
 }
 
 fn rpc_span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {

@@ -92,6 +92,17 @@ pub struct TextAccepted {
     pub delivered: bool,
 }
 
+/// Where a carrier reports on a text's delivery (Twilio's `StatusCallback`, Vonage's
+/// `callback`).
+pub fn text_callback_url(
+    public_base_url: &str,
+    org_id: &str,
+    message_id: uuid::Uuid,
+    carrier: &str,
+) -> String {
+    format!("{public_base_url}/webhooks/{carrier}/{org_id}/messages/{message_id}/status")
+}
+
 /// What a carrier's delivery report says of a text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TextReport {

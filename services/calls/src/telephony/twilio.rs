@@ -35,17 +35,6 @@ pub fn callback_url(
     format!("{public_base_url}/webhooks/twilio/{org_id}/calls/{call_id}/{what}")
 }
 
-/// Where a carrier reports on a text's delivery (Twilio's `StatusCallback`, Vonage's
-/// `callback`).
-pub fn text_callback_url(
-    public_base_url: &str,
-    org_id: &str,
-    message_id: uuid::Uuid,
-    carrier: &str,
-) -> String {
-    format!("{public_base_url}/webhooks/{carrier}/{org_id}/messages/{message_id}/status")
-}
-
 /// Twilio's `MessageStatus` as a delivery report: `None` while it is on its way (`queued`,
 /// `accepted`, `scheduled`, `sending`, `sent`: sent to the network, not yet on the handset).
 pub fn text_report_of(status: &str, error_code: &str) -> Result<Option<TextReport>, String> {
@@ -363,7 +352,7 @@ impl Telephony for TwilioTelephony {
             let from = text
                 .from
                 .unwrap_or_else(|| self.config.phone_number.clone());
-            let callback = text_callback_url(
+            let callback = super::text_callback_url(
                 &self.config.public_base_url,
                 &text.org_id,
                 text.message_id,

@@ -192,7 +192,7 @@ impl VonageTelephony {
                          `from`, or set VONAGE_PHONE_NUMBER"
                     .into(),
             })?;
-        let callback = super::twilio::text_callback_url(
+        let callback = super::text_callback_url(
             &self.config.public_base_url,
             &text.org_id,
             text.message_id,

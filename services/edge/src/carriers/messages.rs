@@ -17,7 +17,7 @@ use axum::response::Response;
 use comms_proto::v1;
 use comms_proto::{ApiError, ErrorKind};
 
-use super::twilio;
+use super::{twilio, vonage};
 use crate::auth::Caller;
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
@@ -202,8 +202,8 @@ pub async fn vonage_inbound(
     let request = v1::ReceiveMessageRequest {
         carrier: "vonage".into(),
         carrier_message_id: value_of("messageId").unwrap_or_default().into(),
-        to: e164(value_of("to")),
-        from: e164(value_of("msisdn")),
+        to: vonage::e164(value_of("to").unwrap_or_default()),
+        from: vonage::e164(value_of("msisdn").unwrap_or_default()),
         text: value_of("text").unwrap_or_default().into(),
     };
     receive(&state, &signed.caller, request).await?;
@@ -259,11 +259,7 @@ struct Signed {
 
 impl Signed {
     fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .filter(|value| !value.is_empty())
+        super::param(&self.params, name)
     }
 }
 
@@ -321,15 +317,6 @@ fn verify_vonage(
         caller: Caller::system(state.auth.clone(), org, "vonage"),
         params,
     })
-}
-
-/// Vonage's numbers (digits without `+`) in E.164; the calls service checks the rest.
-fn e164(number: Option<&str>) -> String {
-    match number {
-        Some(digits) if !digits.starts_with('+') => format!("+{digits}"),
-        Some(number) => number.to_owned(),
-        None => String::new(),
-    }
 }
 
 async fn receive(

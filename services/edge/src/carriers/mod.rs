@@ -30,6 +30,15 @@ pub fn accounts_from_env(env: &Env) -> Result<Accounts, ConfigError> {
     Ok(accounts)
 }
 
+/// A verified callback's parameter, when it has a value (carriers send empty ones).
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+        .filter(|value| !value.is_empty())
+}
+
 /// 400 naming each of `required` that `value_of` does not find in a `what`.
 fn require<'a>(
     required: &[&str],

@@ -71,11 +71,7 @@ pub(super) struct Callback {
 
 impl Callback {
     pub(super) fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .filter(|value| !value.is_empty())
+        super::param(&self.params, name)
     }
 }
 

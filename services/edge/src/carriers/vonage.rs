@@ -238,7 +238,7 @@ fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool) -> Respons
 }
 
 /// Vonage writes numbers in E.164 without the `+`.
-fn e164(number: &str) -> String {
+pub(super) fn e164(number: &str) -> String {
     if number.bytes().all(|b| b.is_ascii_digit()) && !number.is_empty() {
         format!("+{number}")
     } else {
