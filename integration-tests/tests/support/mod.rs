@@ -112,7 +112,6 @@ impl Fleet {
         let agents_queue = unique_name("test.agents");
         let calls_queue = unique_name("test.calls");
         let campaigns_queue = unique_name("test.campaigns");
-        let notifications_queue = unique_name("test.notifications");
         let private_key = PrivateKey::generate();
         let pem = private_key.to_pem();
         let mut env = Env::from_pairs([
@@ -123,7 +122,6 @@ impl Fleet {
             ("AGENTS_QUEUE", agents_queue.as_str()),
             ("CALLS_QUEUE", calls_queue.as_str()),
             ("CAMPAIGNS_QUEUE", campaigns_queue.as_str()),
-            ("CALLS_NOTIFICATIONS_QUEUE", notifications_queue.as_str()),
             ("PORT", "0"),
             ("ADMIN_PORT", "0"),
             ("SIM_RING_MS", ring_ms),
@@ -169,7 +167,8 @@ impl Fleet {
             amqp,
             tap,
             campaigns_queue: campaigns_queue.clone(),
-            notifications_queue: notifications_queue.clone(),
+            // The calls service's default: its own queue's name, then `.notifications`.
+            notifications_queue: format!("{calls_queue}.notifications"),
             analytics_queue: queue.clone(),
             queues: [
                 queue.clone(),

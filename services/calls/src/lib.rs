@@ -51,7 +51,8 @@ pub struct Config {
     /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
     pub queue: String,
     /// The durable queue of the platform's task and project events it notifies people of;
-    /// `CALLS_NOTIFICATIONS_QUEUE`.
+    /// `CALLS_NOTIFICATIONS_QUEUE`, by default `CALLS_QUEUE` followed by `.notifications` (so a
+    /// fleet that names its own queue has its own of these too).
     pub notifications_queue: String,
     /// The agents and campaigns services, which vouch for the `agent_id` and `campaign_id` of a
     /// new call; `AGENTS_GRPC_URL`, `CAMPAIGNS_GRPC_URL`.
@@ -70,8 +71,10 @@ impl Config {
             telephony,
             watchdog: WatchdogConfig::from_env(env)?,
             queue: env.string("CALLS_QUEUE", "comms.calls"),
-            notifications_queue: env
-                .string("CALLS_NOTIFICATIONS_QUEUE", "comms.calls.notifications"),
+            notifications_queue: env.string(
+                "CALLS_NOTIFICATIONS_QUEUE",
+                &format!("{}.notifications", env.string("CALLS_QUEUE", "comms.calls")),
+            ),
             agents_url: env.url("AGENTS_GRPC_URL", "http://127.0.0.1:50053", &GRPC)?,
             campaigns_url: env.url("CAMPAIGNS_GRPC_URL", "http://127.0.0.1:50054", &GRPC)?,
         })
