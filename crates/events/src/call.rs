@@ -391,6 +391,10 @@ pub struct MachineDetected {
     pub call_id: Uuid,
     pub verdict: MachineVerdict,
     pub detected_at: DateTime<Utc>,
+    /// The carrier listens on and will say again when the machine's greeting ends (Vonage's
+    /// beep detection after `machine_start`): a `machine_end_*` verdict follows this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub greeting_end_expected: bool,
     /// The campaign the call belongs to; absent for calls outside a campaign.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub campaign_id: Option<Uuid>,

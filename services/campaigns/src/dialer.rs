@@ -57,6 +57,9 @@ pub const ACTOR: &str = "system:dialer";
 /// How long an answered call waits for answering-machine detection's verdict: Twilio gives up
 /// listening after 30 s (`MachineDetectionTimeout`), and its callback takes a moment more.
 const VERDICT_PATIENCE: chrono::Duration = chrono::Duration::seconds(45);
+/// How long, from the answer, a machine's beep is waited for before the message is given up:
+/// Vonage listens for it 45 s (`beep_timeout`) after its verdict, itself seconds after the answer.
+const BEEP_PATIENCE: chrono::Duration = chrono::Duration::seconds(60);
 
 /// How the dialer paces itself.
 #[derive(Debug, Clone, Copy)]
@@ -298,6 +301,11 @@ impl Dialer {
             };
             if current.machine {
                 tx.commit().await.map_err(api_error)?;
+                // A message is left after the beep: wait for it where the carrier listens on.
+                let message = campaign.settings.voicemail_message.is_some();
+                if message && current.awaiting_beep && Utc::now() - answered_at < BEEP_PATIENCE {
+                    continue;
+                }
                 self.hang_up_machine(org, campaign, call.call_id).await?;
                 continue;
             }
@@ -307,7 +315,7 @@ impl Dialer {
                 if Utc::now() - answered_at < VERDICT_PATIENCE {
                     continue;
                 }
-                campaigns::heard(&mut tx, call.call_id, false, Utc::now()).await?;
+                campaigns::heard(&mut tx, call.call_id, false, false, Utc::now()).await?;
                 tx.commit().await.map_err(api_error)?;
                 continue;
             }

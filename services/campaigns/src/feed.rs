@@ -166,13 +166,20 @@ impl Feed {
             return Ok(());
         }
         if let CallEvent::MachineDetected(detected) = &event {
-            // Said once per call; a verdict after the dialer stopped waiting changes nothing.
+            // Said once per call (a verdict after the dialer stopped waiting changes nothing),
+            // and again at a machine's beep when the carrier said it would listen for it.
             if call.awaiting_verdict {
                 let machine = detected.verdict.is_machine();
-                campaigns::heard(conn, call.call_id, machine, at)
+                let awaiting_beep = detected.greeting_end_expected;
+                campaigns::heard(conn, call.call_id, machine, awaiting_beep, at)
                     .await
                     .map_err(retry)?;
                 self.0.wake.notify_one(); // route it, or hang it up, now
+            } else if call.awaiting_beep && detected.verdict.is_greeting_over() {
+                campaigns::greeting_ended(conn, call.call_id)
+                    .await
+                    .map_err(retry)?;
+                self.0.wake.notify_one(); // leave the message now
             }
             return Ok(());
         }

@@ -46,8 +46,12 @@ pub enum Progress {
     HungUp,
     /// The line is over, answered or not (Vonage's `completed` without a duration).
     LineEnded,
-    /// Answering-machine detection heard who answered.
-    MachineDetected(MachineVerdict),
+    /// Answering-machine detection heard who answered; a carrier that listens on for the end
+    /// of a machine's greeting says so (`greeting_end_expected`), and says it again then.
+    MachineDetected {
+        verdict: MachineVerdict,
+        greeting_end_expected: bool,
+    },
 }
 
 /// The state of one call, folded from its events.
@@ -697,9 +701,15 @@ fn report(
                 at,
             }],
         },
-        // A verdict implies an answer, whose callback may come second; one verdict a call.
-        Some(Progress::MachineDetected(verdict)) => {
-            if call.answered_by.is_some() || call.status.is_final() {
+        // A verdict implies an answer, whose callback may come second. One verdict a call, and
+        // then the end of a machine's greeting (its beep), which the carrier hears later.
+        Some(Progress::MachineDetected {
+            verdict,
+            greeting_end_expected,
+        }) => {
+            let greeting_ended = call.answered_by == Some(MachineVerdict::MachineStart)
+                && verdict.is_greeting_over();
+            if (call.answered_by.is_some() && !greeting_ended) || call.status.is_final() {
                 return Ok(events);
             }
             let mut state = call.clone();
@@ -713,6 +723,8 @@ fn report(
                 call_id: call.id,
                 verdict,
                 detected_at: at,
+                greeting_end_expected: greeting_end_expected
+                    && verdict == MachineVerdict::MachineStart,
                 campaign_id: call.campaign_id,
             }));
             return Ok(events);

@@ -438,7 +438,7 @@ fn a_machine_verdict_comes_once_and_implies_an_answer() {
     // The verdict before the answer's callback: both.
     let events = when(
         &started,
-        report(Progress::MachineDetected(MachineVerdict::MachineEndBeep)),
+        report(detection(MachineVerdict::MachineEndBeep, false)),
     )
     .unwrap();
     let types: Vec<_> = events.iter().map(|e| e.event_type()).collect();
@@ -451,13 +451,61 @@ fn a_machine_verdict_comes_once_and_implies_an_answer() {
         Some(MachineVerdict::MachineEndBeep)
     );
     assert_eq!(
-        when(
-            &heard,
-            report(Progress::MachineDetected(MachineVerdict::Human))
-        )
-        .unwrap(),
+        when(&heard, report(detection(MachineVerdict::Human, false))).unwrap(),
         vec![]
     );
+}
+
+fn detection(verdict: MachineVerdict, greeting_end_expected: bool) -> Progress {
+    Progress::MachineDetected {
+        verdict,
+        greeting_end_expected,
+    }
+}
+
+#[test]
+fn a_machine_whose_beep_the_carrier_listens_for_is_heard_again_at_the_beep_and_only_then() {
+    let report = |progress| Command::Report {
+        leg: None,
+        failed_over_from: None,
+        progress: Some(progress),
+        at: t(4),
+    };
+    let answered = given(vec![initiate(Uuid::new_v4()), report(Progress::Answered)]);
+    let machine = when(
+        &answered,
+        report(detection(MachineVerdict::MachineStart, true)),
+    )
+    .unwrap();
+    let CallEvent::MachineDetected(first) = &machine[0] else {
+        panic!("{machine:?}")
+    };
+    assert!(first.greeting_end_expected);
+    let machine = Some(apply(answered, &machine[0]));
+    // A repeat, or a person after a machine, changes nothing; the beep refines the verdict.
+    for same in [MachineVerdict::MachineStart, MachineVerdict::Human] {
+        assert_eq!(
+            when(&machine, report(detection(same, true))).unwrap(),
+            vec![]
+        );
+    }
+    let beep = when(
+        &machine,
+        report(detection(MachineVerdict::MachineEndBeep, false)),
+    )
+    .unwrap();
+    let CallEvent::MachineDetected(end) = &beep[0] else {
+        panic!("{beep:?}")
+    };
+    assert_eq!(end.verdict, MachineVerdict::MachineEndBeep);
+    assert!(!end.greeting_end_expected);
+    let over = Some(apply(machine, &beep[0]));
+    assert_eq!(
+        over.as_ref().unwrap().answered_by,
+        Some(MachineVerdict::MachineEndBeep)
+    );
+    let late = report(detection(MachineVerdict::MachineEndOther, false));
+    assert_eq!(when(&over, late).unwrap(), vec![]);
 }
 
 /// An answered call on a Twilio line, recorded as `policy` says.

@@ -24,7 +24,7 @@ pub use messages::MessagesGrpc;
 use crate::app::Calls;
 use crate::domain::{
     CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, PhoneNumber,
-    Progress, RecordingAction, RecordingPolicy, check_text,
+    RecordingAction, RecordingPolicy, check_text,
 };
 use crate::ivr::IvrFlows;
 use crate::numbers::Numbers;
@@ -609,16 +609,14 @@ impl CallsService for CallsGrpc {
             let progress = match carrier {
                 Some(Carrier::Twilio) if !req.answered_by.is_empty() => violations.check(
                     "answered_by",
-                    twilio::verdict_of(&req.answered_by)
-                        .map(|verdict| Some(Progress::MachineDetected(verdict))),
+                    twilio::detection_of(&req.answered_by).map(Some),
                 ),
                 Some(Carrier::Twilio) => {
                     violations.check("status", twilio::progress_of(&req.status))
                 }
                 Some(Carrier::Vonage) if !req.answered_by.is_empty() => violations.check(
                     "answered_by",
-                    vonage::verdict_of(&req.answered_by)
-                        .map(|verdict| Some(Progress::MachineDetected(verdict))),
+                    vonage::detection_of(&req.answered_by).map(Some),
                 ),
                 Some(Carrier::Vonage) => violations.check(
                     "status",

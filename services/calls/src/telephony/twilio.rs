@@ -88,13 +88,18 @@ pub fn progress_of(status: &str) -> Result<Option<Progress>, String> {
 }
 
 /// Twilio's `AnsweredBy`.
-pub fn verdict_of(answered_by: &str) -> Result<MachineVerdict, String> {
-    MachineVerdict::parse(answered_by).ok_or_else(|| {
+/// With `DetectMessageEnd`, Twilio says once, at the end of a machine's greeting.
+pub fn detection_of(answered_by: &str) -> Result<Progress, String> {
+    let verdict = MachineVerdict::parse(answered_by).ok_or_else(|| {
         let known: Vec<&str> = MachineVerdict::ALL.iter().map(|v| v.as_str()).collect();
         format!(
             "{answered_by:?} is not one of Twilio's verdicts ({})",
             known.join(", ")
         )
+    })?;
+    Ok(Progress::MachineDetected {
+        verdict,
+        greeting_end_expected: false,
     })
 }
 

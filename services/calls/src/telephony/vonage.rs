@@ -67,18 +67,25 @@ pub fn progress_of(status: &str, duration_seconds: i64) -> Result<Option<Progres
 
 /// Advanced machine detection's verdict on a call, in Vonage's words: the event's `status`
 /// (`human`, `machine`) or, once it listened for the beep, its `sub_state` (`beep_start`, or
-/// `beep_timeout` when none came).
-pub fn verdict_of(answered_by: &str) -> Result<MachineVerdict, String> {
-    match answered_by {
-        "human" => Ok(MachineVerdict::Human),
-        "machine" => Ok(MachineVerdict::MachineStart),
-        "beep_start" => Ok(MachineVerdict::MachineEndBeep),
-        "beep_timeout" => Ok(MachineVerdict::MachineEndOther),
-        other => Err(format!(
-            "{other:?} is not one of Vonage's machine detection results (human, machine, \
-             beep_start, beep_timeout)"
-        )),
-    }
+/// `beep_timeout` when none came). After `machine`, Vonage listens on for the beep (the
+/// `default` mode the dial asks for): the end of the greeting is expected.
+pub fn detection_of(answered_by: &str) -> Result<Progress, String> {
+    let verdict = match answered_by {
+        "human" => MachineVerdict::Human,
+        "machine" => MachineVerdict::MachineStart,
+        "beep_start" => MachineVerdict::MachineEndBeep,
+        "beep_timeout" => MachineVerdict::MachineEndOther,
+        other => {
+            return Err(format!(
+                "{other:?} is not one of Vonage's machine detection results (human, machine, \
+                 beep_start, beep_timeout)"
+            ));
+        }
+    };
+    Ok(Progress::MachineDetected {
+        verdict,
+        greeting_end_expected: verdict == MachineVerdict::MachineStart,
+    })
 }
 
 /// E.164 as Vonage writes it: without the `+`.

@@ -431,6 +431,8 @@ pub struct CampaignCall {
     pub awaiting_verdict: bool,
     /// A machine (or a fax) answered.
     pub machine: bool,
+    /// A machine answered and the carrier will say when its greeting ends (its beep).
+    pub awaiting_beep: bool,
 }
 
 /// The call in progress, if it is a campaign's (unlocked: see [`lock_order::call`]).
@@ -486,25 +488,37 @@ pub async fn await_verdict(conn: &mut PgConnection, call_id: Uuid) -> Result<()>
     Ok(())
 }
 
-/// Who answered: a machine, or a person, whose wait for an agent (the hold) starts `at`, when
-/// the dialer could first know a person is there.
+/// Who answered: a machine (whose beep the carrier may still report: `awaiting_beep`), or a
+/// person, whose wait for an agent (the hold) starts `at`, when the dialer could first know a
+/// person is there.
 pub async fn heard(
     conn: &mut PgConnection,
     call_id: Uuid,
     machine: bool,
+    awaiting_beep: bool,
     at: DateTime<Utc>,
 ) -> Result<()> {
     sqlx::query(
         "UPDATE campaign_calls
-         SET awaiting_verdict = false, machine = $2,
-             answered_at = CASE WHEN $2 THEN answered_at ELSE $3 END
+         SET awaiting_verdict = false, machine = $2, awaiting_beep = $2 AND $3,
+             answered_at = CASE WHEN $2 THEN answered_at ELSE $4 END
          WHERE call_id = $1",
     )
     .bind(call_id)
     .bind(machine)
+    .bind(awaiting_beep)
     .bind(at)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// The machine's greeting ended (at its beep, or the carrier stopped listening for one).
+pub async fn greeting_ended(conn: &mut PgConnection, call_id: Uuid) -> Result<()> {
+    sqlx::query("UPDATE campaign_calls SET awaiting_beep = false WHERE call_id = $1")
+        .bind(call_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
