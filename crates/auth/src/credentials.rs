@@ -57,16 +57,24 @@ pub struct TwilioAccount {
     pub account_sid: String,
     pub auth_token: String,
     pub api_key: Option<TwilioApiKey>,
+    /// How many calls a second Twilio lets this account place: 1 (Twilio's default for an
+    /// account) unless the organization stored the limit Twilio granted it.
+    pub calls_per_second: u32,
 }
 
+/// The most calls a second an organization may say its account places (Twilio grants more on
+/// request; a typo of a larger figure would only earn the account refusals).
+pub const MAX_CALLS_PER_SECOND: u32 = 100;
+
 impl TwilioAccount {
-    /// The fleet's Twilio configuration (API URL, callbacks, caller id, pacing) on this
-    /// account: its SID, auth token and API key for the fleet's.
+    /// The fleet's Twilio configuration (API URL, callbacks, caller id) on this account: its
+    /// SID, auth token, API key and calls per second for the fleet's.
     pub fn config(&self, fleet: &TwilioConfig) -> TwilioConfig {
         TwilioConfig {
             account_sid: self.account_sid.clone(),
             auth_token: self.auth_token.clone(),
             api_key: self.api_key.clone(),
+            calls_per_second: self.calls_per_second,
             ..fleet.clone()
         }
     }
@@ -101,10 +109,18 @@ pub async fn twilio_account(
                 }
                 _ => None,
             };
+            let calls_per_second = match fields.get("calls_per_second") {
+                None => 1,
+                Some(stored) => match stored.parse() {
+                    Ok(cps @ 1..=MAX_CALLS_PER_SECOND) => cps,
+                    _ => return Err(CredentialsError::Unreadable),
+                },
+            };
             Ok(Some(TwilioAccount {
                 account_sid: account_sid.clone(),
                 auth_token: auth_token.clone(),
                 api_key,
+                calls_per_second,
             }))
         }
         _ => Err(CredentialsError::Unreadable),

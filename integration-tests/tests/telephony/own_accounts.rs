@@ -170,3 +170,50 @@ async fn an_organizations_own_twilio_account_carries_its_calls_and_signs_their_c
     assert_eq!(account_of(&placed_after), ACCOUNT_SID);
     fleet.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organizations_own_account_is_paced_to_its_own_calls_per_second() {
+    let twilio = FakeTwilio::start().await;
+    // The fleet's account may place 100 calls a second; the organization's, 2.
+    let fleet = fleet_on(&twilio, &[("TWILIO_CALLS_PER_SECOND", "100")]).await;
+    let url = "/api/communications/credentials/twilio";
+    let own = json!({ "account_sid": OWN_ACCOUNT_SID, "auth_token": OWN_AUTH_TOKEN });
+    for (wrong, why) in [
+        (json!(0), "from 1 to 100"),
+        (json!(101), "from 1 to 100"),
+        (json!("fast"), "calls_per_second"),
+    ] {
+        let mut body = own.clone();
+        body["calls_per_second"] = wrong;
+        let (code, problem) = problem(fleet.put(url).json(&body)).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{problem}");
+        assert!(problem.to_string().contains(why), "{problem}");
+    }
+    let mut body = own.clone();
+    body["calls_per_second"] = json!(2);
+    let stored = json_of(fleet.put(url).json(&body)).await;
+    assert!(
+        stored["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("calls_per_second")),
+        "{stored}"
+    );
+
+    let numbers = ["+14155550191", "+14155550192", "+14155550193"];
+    for number in numbers {
+        place(&fleet, number).await;
+    }
+    let dials = twilio.wait_for("/Calls.json", numbers.len()).await;
+    assert!(dials.iter().all(|d| account_of(d) == OWN_ACCOUNT_SID));
+    // A lower bound only (slots 500 ms apart, less what a request's delivery may vary): at the
+    // fleet's rate they would leave 10 ms apart; a slow machine spaces them further, never closer.
+    for pair in dials.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(
+            gap >= std::time::Duration::from_millis(400),
+            "dials {gap:?} apart on an account of 2 calls a second"
+        );
+    }
+    fleet.stop().await;
+}

@@ -212,6 +212,13 @@ pub trait Telephony: Send + Sync + 'static {
     /// `None` for no limit.
     fn calls_per_second(&self) -> Option<u32>;
 
+    /// The carrier account this provider places calls on, where an organization may bring its
+    /// own (a Twilio account SID): each account's dials are paced to its own rate. `None` for
+    /// the fleet's one account with the carrier.
+    fn account(&self) -> Option<&str> {
+        None
+    }
+
     /// Asks the carrier to call: its leg for the call once it took the request (its progress
     /// then arrives as callbacks), or `None` from a provider that names no leg (the simulator,
     /// which reports on the sink it was built with). Never retried by anyone: a request that

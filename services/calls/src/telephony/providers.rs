@@ -1,10 +1,12 @@
 //! The providers the fleet's calls are carried by: the primary, and optionally a secondary
 //! carrier a dial fails over to when the primary cannot take it (a 5xx, a 429, no answer).
-//! Each carrier's dials are paced to its calls per second; every later request about a line
-//! goes to the carrier that carries it. An organization that stored its own Twilio account
+//! Each carrier account's dials are paced to its calls per second (an organization's own
+//! account to its own rate, apart from the fleet's); every later request about a line goes to
+//! the carrier that carries it. An organization that stored its own Twilio account
 //! (`PUT /credentials/twilio`) has its calls carried on it wherever the fleet's Twilio would
 //! carry them: its credentials take precedence over the environment's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,37 +37,40 @@ pub struct OrgAccounts {
     pub sealer: Arc<Sealer>,
 }
 
-/// A provider and the next moment it may be asked to dial.
+/// A carrier's provider and, for each of its accounts (the fleet's: `None`), the next moment it
+/// may be asked to dial.
 #[derive(Clone)]
 struct Paced {
     provider: Arc<dyn Telephony>,
-    interval: Duration,
-    next_dial: Arc<Mutex<Instant>>,
+    next_dial: Arc<Mutex<HashMap<Option<String>, Instant>>>,
 }
 
 impl Paced {
     fn new(provider: Arc<dyn Telephony>) -> Self {
-        let interval = provider
-            .calls_per_second()
-            .map_or(Duration::ZERO, |cps| Duration::from_secs(1) / cps.max(1));
         Self {
             provider,
-            interval,
-            next_dial: Arc::new(Mutex::new(Instant::now())),
+            next_dial: Arc::default(),
         }
     }
 
     /// Places the call with `provider` (this carrier, maybe on an organization's account) in
-    /// the carrier's next free slot: dials leave at most one per interval.
+    /// the account's next free slot: its dials leave at most one per `1 / calls per second`.
     async fn place(
         &self,
         provider: &Arc<dyn Telephony>,
         request: DialRequest,
     ) -> Result<Option<CarrierLeg>, TelephonyError> {
+        let interval = provider
+            .calls_per_second()
+            .map_or(Duration::ZERO, |cps| Duration::from_secs(1) / cps.max(1));
         let slot = {
-            let mut next = self.next_dial.lock().await;
-            let slot = (*next).max(Instant::now());
-            *next = slot + self.interval;
+            let mut accounts = self.next_dial.lock().await;
+            let now = Instant::now();
+            let next = accounts
+                .entry(provider.account().map(str::to_owned))
+                .or_insert(now);
+            let slot = (*next).max(now);
+            *next = slot + interval;
             slot
         };
         tokio::time::sleep_until(slot).await;

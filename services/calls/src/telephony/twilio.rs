@@ -239,6 +239,10 @@ impl Telephony for TwilioTelephony {
         Some(self.config.calls_per_second)
     }
 
+    fn account(&self) -> Option<&str> {
+        Some(&self.config.account_sid)
+    }
+
     fn place(
         &self,
         request: DialRequest,

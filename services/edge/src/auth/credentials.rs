@@ -5,7 +5,7 @@
 
 use super::{append_event, store_error};
 use chrono::{DateTime, Utc};
-use comms_auth::credentials::context;
+use comms_auth::credentials::{MAX_CALLS_PER_SECOND, context};
 use comms_auth::secrets::Sealer;
 use comms_events::account::{CredentialsEvent, CredentialsRemoved, CredentialsStored, Provider};
 use comms_eventstore::unit_of_work::api_error;
@@ -18,14 +18,15 @@ use uuid::Uuid;
 const STREAMS: &str = "credentials";
 const MAX_SECRET: usize = 4096;
 
-/// The providers we hold credentials for, the fields each needs, and the fields it may have
-/// besides (all of them or none).
-pub const PROVIDERS: [(Provider, &[&str], &[&str]); 5] = [
-    // The API key signs the organization's agents' softphone tokens.
+/// The providers we hold credentials for, the fields each needs, and the groups of fields it
+/// may have besides (each group all or none).
+pub const PROVIDERS: [(Provider, Fields, Groups); 5] = [
+    // The API key signs the organization's agents' softphone tokens; the account's calls per
+    // second pace its dials.
     (
         Provider::Twilio,
         &["account_sid", "auth_token"],
-        &["api_key_sid", "api_key_secret"],
+        &[&["api_key_sid", "api_key_secret"], &["calls_per_second"]],
     ),
     (Provider::Vonage, &["api_key", "api_secret"], &[]),
     (Provider::Deepgram, &["api_key"], &[]),
@@ -48,9 +49,10 @@ pub struct Credentials {
 }
 
 type Fields = &'static [&'static str];
+type Groups = &'static [Fields];
 
 /// The provider `provider` names, the fields its credentials have, and those they may have.
-fn fields_of(provider: &str) -> Result<(Provider, Fields, Fields), ApiError> {
+fn fields_of(provider: &str) -> Result<(Provider, Fields, Groups), ApiError> {
     PROVIDERS
         .iter()
         .find(|(known, _, _)| known.as_str() == provider)
@@ -94,17 +96,22 @@ impl Credentials {
         provider: &str,
         values: BTreeMap<String, String>,
     ) -> Result<StoredCredentials, ApiError> {
-        let (known, required, optional) = fields_of(provider)?;
+        let (known, required, groups) = fields_of(provider)?;
         let mut violations = Violations::default();
-        let given_optional = optional.iter().filter(|f| values.contains_key(**f)).count();
-        let expected: Vec<&str> = match given_optional {
-            0 => required.to_vec(),
-            _ => required.iter().chain(optional).copied().collect(),
-        };
+        let given_groups = groups
+            .iter()
+            .filter(|group| group.iter().any(|f| values.contains_key(*f)));
+        let expected: Vec<&str> = required
+            .iter()
+            .chain(given_groups.clone().copied().flatten())
+            .copied()
+            .collect();
         for field in &expected {
             match values.get(*field) {
-                None if optional.contains(field) => {
-                    violations.add(field, format!("with {}: all or none", optional.join(", ")))
+                None if !required.contains(field) => {
+                    let group = given_groups.clone().find(|g| g.contains(field));
+                    let group = group.map(|g| g.join(", ")).unwrap_or_default();
+                    violations.add(field, format!("with {group}: all or none"))
                 }
                 None => violations.add(field, "required"),
                 Some(v) if v.trim().is_empty() => violations.add(field, "must not be empty"),
@@ -129,10 +136,25 @@ impl Credentials {
                 {
                     violations.add(field, "a Twilio API key SID: SK and 32 hexadecimal digits")
                 }
+                Some(v)
+                    if *field == "calls_per_second"
+                        && !v
+                            .parse::<u32>()
+                            .is_ok_and(|cps| (1..=MAX_CALLS_PER_SECOND).contains(&cps)) =>
+                {
+                    violations.add(
+                        field,
+                        format!("a whole number of calls from 1 to {MAX_CALLS_PER_SECOND}"),
+                    )
+                }
                 Some(_) => {}
             }
         }
-        let known_fields: Vec<&str> = required.iter().chain(optional).copied().collect();
+        let known_fields: Vec<&str> = required
+            .iter()
+            .chain(groups.iter().copied().flatten())
+            .copied()
+            .collect();
         for field in values
             .keys()
             .filter(|k| !known_fields.contains(&k.as_str()))

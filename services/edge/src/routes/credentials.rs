@@ -58,6 +58,11 @@ pub struct TwilioCredentials {
     /// (stored as `api_key_sid` and `api_key_secret`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key: Option<TwilioApiKey>,
+    /// How many calls a second Twilio lets the account place: its dials are paced to it,
+    /// apart from the fleet's and other organizations'. By default 1, Twilio's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 100)]
+    pub calls_per_second: Option<u32>,
 }
 
 /// A Twilio API key.
@@ -262,8 +267,14 @@ fn stored_fields(body: serde_json::Value) -> BTreeMap<String, String> {
                     fields.insert(format!("{name}_{inner}"), value.to_owned());
                 }
             }
+            // A figure (Twilio's calls per second) is kept as its text.
+            serde_json::Value::Number(number) => {
+                fields.insert(name.clone(), number.to_string());
+            }
             value => {
-                let value = value.as_str().expect("credentials are string fields");
+                let value = value
+                    .as_str()
+                    .expect("credentials are string or number fields");
                 fields.insert(name.clone(), value.to_owned());
             }
         }
