@@ -3,6 +3,8 @@
 //! Twilio to whoever may hear it. Policy `on_demand`: someone on the call starts, pauses,
 //! resumes and stops it, each at Twilio before it is an event; a Twilio that fails changes
 //! nothing. Deleting a recording deletes it at Twilio; a late callback does not bring it back.
+//! Vonage: a call recorded `always` is recorded by the NCCO that bridges its agent, and streamed
+//! from Vonage's files API; what Vonage cannot do (start, pause, delete) is refused, saying so.
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -359,4 +361,117 @@ async fn a_call_placed_with_policy_never_is_not_recorded() {
     assert!(body["detail"].as_str().unwrap().contains("never"), "{body}");
     assert!(recording_requests(&twilio, &sid).is_empty());
     fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vonage_call_recorded_always_is_recorded_from_its_agents_bridge() {
+    use super::fake_vonage::{FakeVonage, SIGNATURE_SECRET};
+    let vonage = FakeVonage::start().await;
+    let mut env = vonage.env();
+    env.push(("ENABLE_RECORDING", "true".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let fleet = Fleet::start_with("60000", &pairs).await;
+    let edge = fleet.fleet.edge.to_string();
+    let ada = super::support::available_agent(&fleet, "Ada").await;
+    let created = json_of(
+        fleet
+            .post("/api/communications/calls")
+            .json(&json!({ "to": "+14155550134", "agent_id": ada })),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (uuid, placed) = vonage.placed("14155550134").await;
+    call_until(&fleet, &id, |c| c["carrier_call_id"] == uuid.as_str()).await;
+    let send = |url: String, body: Value| {
+        let (vonage, http, edge) = (vonage.clone(), fleet.http.clone(), edge.clone());
+        async move {
+            vonage
+                .send(&http, &edge, &url, &body, SIGNATURE_SECRET, None)
+                .await
+        }
+    };
+    let answer_url = placed.body["answer_url"][0].as_str().unwrap().to_owned();
+    let event_url = placed.body["event_url"][0].as_str().unwrap().to_owned();
+    let answered = send(event_url, json!({ "uuid": uuid, "status": "answered" })).await;
+    assert_eq!(answered.status(), StatusCode::NO_CONTENT);
+
+    // Recorded from the bridge to Ada, both parties in their own channels, as the Vonage SDK's
+    // own models accept it.
+    let answer = send(answer_url.clone(), json!({ "uuid": uuid })).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let ncco: Value = answer.json().await.unwrap();
+    let text = ncco.to_string();
+    let checked =
+        tokio::task::spawn_blocking(move || super::support::python("ncco_check.py", &[&text]))
+            .await
+            .unwrap();
+    assert_eq!(checked, "valid", "{ncco}");
+    let recording_to = format!(
+        "{}/webhooks/vonage/{ORG}/calls/{id}/recording",
+        fake_vonage_base()
+    );
+    assert_eq!(
+        ncco,
+        json!([
+            { "action": "record", "split": "conversation", "channels": 2, "format": "mp3",
+              "eventUrl": [recording_to], "eventMethod": "POST" },
+            { "action": "connect", "endpoint": [{ "type": "app", "user": ada }],
+              "from": "14155550134" },
+        ])
+    );
+
+    // Vonage's record event: the call's recording, streamed from Vonage's files API.
+    let recording = uuid::Uuid::new_v4().to_string();
+    vonage.keep_recording(&recording, b"ID3 Ada and the caller");
+    let recorded = send(recording_to, json!({
+        "start_time": "2026-12-06T10:00:00Z", "end_time": "2026-12-06T10:03:20Z",
+        "recording_uuid": recording, "recording_url": format!("{}/v1/files/{recording}", vonage.url),
+        "size": 22, "conversation_uuid": "CON-r", "timestamp": "2026-12-06T10:03:21Z",
+    }))
+    .await;
+    assert_eq!(recorded.status(), StatusCode::NO_CONTENT);
+    let shown = call_until(&fleet, &id, |c| c["has_recording"] == true).await;
+    assert_eq!(shown["recording_policy"], "always");
+    let recording_url = format!("/api/communications/calls/{id}/recording");
+    let heard = fleet.get(&recording_url).send().await.unwrap();
+    assert_eq!(heard.status(), StatusCode::OK);
+    assert_eq!(heard.headers()["content-type"], "audio/mpeg");
+    assert_eq!(&heard.bytes().await.unwrap()[..], b"ID3 Ada and the caller");
+    // A later answer (Vonage asking again) does not record the call a second time.
+    let again: Value = send(answer_url, json!({ "uuid": uuid }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again[0]["action"], "connect", "{again}");
+
+    // Vonage has no request that deletes a recording: refused, and the recording stays.
+    let (code, body) = problem(fleet.delete(&recording_url)).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    assert_eq!(call(&fleet, &id).await["has_recording"], true);
+
+    // Nor one that starts a recording of a call in progress: 409 saying so, nothing recorded.
+    let on_demand = json_of(
+        fleet
+            .post("/api/communications/calls")
+            .json(&json!({ "to": "+14155550135", "agent_id": ada, "recording": "on_demand" })),
+    )
+    .await;
+    let other = on_demand["id"].as_str().unwrap().to_owned();
+    let (uuid, placed) = vonage.placed("14155550135").await;
+    call_until(&fleet, &other, |c| c["carrier_call_id"] == uuid.as_str()).await;
+    let event_url = placed.body["event_url"][0].as_str().unwrap().to_owned();
+    let answered = send(event_url, json!({ "uuid": uuid, "status": "answered" })).await;
+    assert_eq!(answered.status(), StatusCode::NO_CONTENT);
+    let events = fleet.event_count().await;
+    let (code, body) = problem(control(&fleet, &other, "start")).await;
+    assert_eq!(code, StatusCode::CONFLICT, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("Vonage cannot start"), "{body}");
+    assert_eq!(fleet.event_count().await, events);
+    fleet.stop().await;
+}
+
+fn fake_vonage_base() -> &'static str {
+    super::fake_vonage::PUBLIC_BASE_URL
 }

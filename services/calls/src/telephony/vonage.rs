@@ -379,21 +379,32 @@ impl Telephony for VonageTelephony {
         })
     }
 
-    /// Vonage records with an NCCO `record` action, which it cannot pause or resume; this
-    /// fleet does not record Vonage calls yet, and says so rather than pretend.
-    fn record(&self, _request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        Box::pin(async { Err(not_recorded()) })
+    /// Vonage records only as a call's NCCO says (a `record` action: the edge's, for a call
+    /// recorded `always`, from the bridge to its agent), and has no request that starts, pauses,
+    /// resumes or stops a recording of a call in progress: said, rather than pretended.
+    fn record(&self, request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        let detail = format!(
+            "Vonage cannot {} a recording of a call in progress: it records a call from its \
+             start when its recording policy is `always`",
+            request.action.as_str()
+        );
+        Box::pin(async move {
+            Err(TelephonyError::Refused {
+                carrier: CARRIER,
+                detail,
+            })
+        })
     }
 
+    /// Vonage's Voice API documents no request that deletes a recording: refused, so the fleet
+    /// never says a recording is gone that Vonage still holds.
     fn delete_recording(&self, _recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        Box::pin(async { Err(not_recorded()) })
-    }
-}
-
-fn not_recorded() -> TelephonyError {
-    TelephonyError::Refused {
-        carrier: CARRIER,
-        detail: "this fleet does not record Vonage calls yet".into(),
+        Box::pin(async {
+            Err(TelephonyError::Refused {
+                carrier: CARRIER,
+                detail: "Vonage's Voice API has no request that deletes a recording".into(),
+            })
+        })
     }
 }
 

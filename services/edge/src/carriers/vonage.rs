@@ -208,13 +208,18 @@ pub async fn answer(
     let callback = verify(&state, &org, call_id, &headers, &body)?;
     let (call, language, over) =
         super::call_to_answer(&state, &callback.caller, &callback.call_id).await?;
-    Ok(ncco(&call, language, over))
+    Ok(ncco(
+        &call,
+        language,
+        over,
+        &calls_url(&state, &org, &call.id),
+    ))
 }
 
 /// What a call hears: connected to its agent's app user when it has an agent, else the hold
 /// message in its language, repeated until a transfer brings new instructions; nothing (the
-/// call ends) when it is over.
-fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool) -> Response {
+/// call ends) when it is over. `calls` is the call's callback URL.
+fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool, calls: &str) -> Response {
     let ncco = if over {
         json!([])
     } else if !call.announcement.is_empty() {
@@ -225,7 +230,32 @@ fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool) -> Respons
             "language": super::locale(language, super::Dialect::Vonage),
         }])
     } else if !call.agent_id.is_empty() {
-        json!([{ "action": "connect", "endpoint": [{ "type": "app", "user": call.agent_id }] }])
+        // The agent's softphone shows the customer's number; Vonage's connect needs a `from`.
+        let customer = match call.direction() {
+            v1::CallDirection::Inbound => &call.from,
+            _ => &call.to,
+        };
+        let mut connect =
+            json!({ "action": "connect", "endpoint": [{ "type": "app", "user": call.agent_id }] });
+        match customer.strip_prefix('+') {
+            Some(number) => connect["from"] = json!(number),
+            None => connect["randomFromNumber"] = json!(true),
+        }
+        if call.recording_policy == "always" && !call.has_recording {
+            // Vonage records only as an NCCO says: from the bridge to the agent (the NCCO
+            // before it, the hold, is replaced by the transfer that brings this one), both
+            // parties in their own channels, until the call ends.
+            json!([{
+                "action": "record",
+                "split": "conversation",
+                "channels": 2,
+                "format": "mp3",
+                "eventUrl": [format!("{calls}/recording")],
+                "eventMethod": "POST",
+            }, connect])
+        } else {
+            json!([connect])
+        }
     } else {
         json!([{
             "action": "talk",
@@ -298,7 +328,12 @@ pub async fn inbound_answer(
         let calls = calls_url(&state, &org, &call.id);
         return Ok(axum::Json(super::ivr::ncco(&turn, &calls)).into_response());
     }
-    Ok(ncco(&call, language, over))
+    Ok(ncco(
+        &call,
+        language,
+        over,
+        &calls_url(&state, &org, &call.id),
+    ))
 }
 
 /// The call's callback URL, as the fleet gives it to Vonage.
