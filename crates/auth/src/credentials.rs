@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use comms_runtime::carriers::{TwilioApiKey, TwilioConfig};
+use comms_runtime::carriers::{TwilioApiKey, TwilioConfig, VonageConfig};
 use sqlx::PgPool;
 
 use crate::secrets::Sealer;
@@ -121,6 +121,86 @@ pub async fn twilio_account(
                 auth_token: auth_token.clone(),
                 api_key,
                 calls_per_second,
+            }))
+        }
+        _ => Err(CredentialsError::Unreadable),
+    }
+}
+
+/// An organization's own Vonage account with its Voice application: the application places,
+/// hangs up and records its calls and its account signs their callbacks, in place of the
+/// fleet's (`PUT /credentials/vonage` with `application`).
+#[derive(Clone)]
+pub struct VonageApplication {
+    pub api_key: String,
+    pub api_secret: String,
+    /// The application's UUID.
+    pub application_id: String,
+    /// The application's RSA private key, PEM.
+    pub private_key: String,
+    /// The account's signature secret, which signs its callbacks.
+    pub signature_secret: String,
+    /// The private key, read.
+    pub signing_key: jsonwebtoken::EncodingKey,
+}
+
+impl VonageApplication {
+    /// The fleet's Vonage configuration (API URLs, callbacks, pacing, the SMS signature
+    /// method) on this account and application.
+    pub fn config(&self, fleet: &VonageConfig) -> VonageConfig {
+        VonageConfig {
+            api_key: self.api_key.clone(),
+            api_secret: self.api_secret.clone(),
+            application_id: self.application_id.clone(),
+            private_key: self.private_key.clone(),
+            signature_secret: self.signature_secret.clone(),
+            ..fleet.clone()
+        }
+    }
+}
+
+impl std::fmt::Debug for VonageApplication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VonageApplication")
+            .field("api_key", &self.api_key)
+            .field("application_id", &self.application_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The organization's own Vonage application, `None` when it stored none (or stored only the
+/// account's key and secret, which carry no calls).
+pub async fn vonage_application(
+    pool: &PgPool,
+    sealer: &Sealer,
+    org_id: &str,
+) -> Result<Option<VonageApplication>, CredentialsError> {
+    let Some(fields) = open(pool, sealer, org_id, "vonage").await? else {
+        return Ok(None);
+    };
+    let field = |name: &str| fields.get(name).cloned();
+    let (Some(api_key), Some(api_secret)) = (field("api_key"), field("api_secret")) else {
+        return Err(CredentialsError::Unreadable);
+    };
+    let application = (
+        field("application_id"),
+        field("application_private_key"),
+        field("application_signature_secret"),
+    );
+    match application {
+        (None, None, None) => Ok(None),
+        (Some(application_id), Some(private_key), Some(signature_secret))
+            if uuid::Uuid::parse_str(&application_id).is_ok() =>
+        {
+            let signing_key = jsonwebtoken::EncodingKey::from_rsa_pem(private_key.as_bytes())
+                .map_err(|_| CredentialsError::Unreadable)?;
+            Ok(Some(VonageApplication {
+                api_key,
+                api_secret,
+                application_id,
+                private_key,
+                signature_secret,
+                signing_key,
             }))
         }
         _ => Err(CredentialsError::Unreadable),

@@ -23,6 +23,32 @@ pub const API_SECRET: &str = "vonage-api-secret";
 /// How the account signs the SMS API's webhooks (set in its dashboard).
 pub const SMS_SIGNATURE_METHOD: &str = "sha256";
 
+/// An account's Voice application: its key, id, private key and signature secret.
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub api_key: String,
+    pub api_secret: String,
+    pub id: String,
+    pub private_key: String,
+    /// The public key's PEM file, which verifies what the application signs.
+    pub public_key: String,
+    pub signature_secret: String,
+}
+
+/// A fresh RSA key pair's PEM files: the private key and the public key.
+async fn key_pair() -> (PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("fake-vonage-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (private, public) = (dir.join("private.pem"), dir.join("public.pem"));
+    let paths = [private.display().to_string(), public.display().to_string()];
+    tokio::task::spawn_blocking(move || {
+        crate::support::python("rsa_keypair.py", &[&paths[0], &paths[1]])
+    })
+    .await
+    .unwrap();
+    (private, public)
+}
+
 /// A request Vonage received, with the verified claims of its JWT.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -34,9 +60,14 @@ pub struct Received {
 
 struct Inner {
     public_key: PathBuf,
+    /// Other accounts' applications (organizations' own): their ids and public keys.
+    applications: Vec<(String, PathBuf)>,
+    /// Other accounts' API keys and secrets.
+    accounts: Vec<(String, String)>,
     received: Vec<Received>,
-    /// Recordings by uuid, as `GET /v1/files/{uuid}` serves them (MP3, Vonage's default).
-    files: std::collections::HashMap<String, Vec<u8>>,
+    /// Recordings by uuid, as `GET /v1/files/{uuid}` serves them (MP3, Vonage's default) to
+    /// the application that made them.
+    files: std::collections::HashMap<String, (String, Vec<u8>)>,
 }
 
 #[derive(Clone)]
@@ -49,17 +80,11 @@ pub struct FakeVonage {
 
 impl FakeVonage {
     pub async fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("fake-vonage-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (private, public) = (dir.join("private.pem"), dir.join("public.pem"));
-        let paths = [private.display().to_string(), public.display().to_string()];
-        tokio::task::spawn_blocking(move || {
-            crate::support::python("rsa_keypair.py", &[&paths[0], &paths[1]])
-        })
-        .await
-        .unwrap();
+        let (private, public) = key_pair().await;
         let inner = Arc::new(Mutex::new(Inner {
             public_key: public,
+            applications: Vec::new(),
+            accounts: Vec::new(),
             received: Vec::new(),
             files: Default::default(),
         }));
@@ -77,6 +102,28 @@ impl FakeVonage {
             inner,
             url,
             private_key: std::fs::read_to_string(private).unwrap(),
+        }
+    }
+
+    /// Another account (an organization's own) with a Voice application of its own, which
+    /// this Vonage then takes requests from as from the fleet's.
+    pub async fn another_account(&self, api_key: &str, signature_secret: &str) -> Application {
+        let (private, public) = key_pair().await;
+        let id = uuid::Uuid::new_v4().to_string();
+        let public_key = public.display().to_string();
+        let api_secret = format!("{api_key}-api-secret");
+        let mut inner = self.inner.lock().unwrap();
+        inner.applications.push((id.clone(), public));
+        inner
+            .accounts
+            .push((api_key.to_owned(), api_secret.clone()));
+        Application {
+            api_key: api_key.to_owned(),
+            api_secret,
+            id,
+            private_key: std::fs::read_to_string(private).unwrap(),
+            public_key,
+            signature_secret: signature_secret.to_owned(),
         }
     }
 
@@ -103,8 +150,14 @@ impl FakeVonage {
 
     /// Keeps a recording Vonage made, to be fetched at `/v1/files/{uuid}`.
     pub fn keep_recording(&self, uuid: &str, audio: &[u8]) {
+        self.keep_recording_of(APPLICATION_ID, uuid, audio);
+    }
+
+    /// Keeps a recording `application` made, which only it may fetch.
+    pub fn keep_recording_of(&self, application: &str, uuid: &str, audio: &[u8]) {
         let mut inner = self.inner.lock().unwrap();
-        inner.files.insert(uuid.to_owned(), audio.to_vec());
+        let kept = (application.to_owned(), audio.to_vec());
+        inner.files.insert(uuid.to_owned(), kept);
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -189,6 +242,19 @@ impl FakeVonage {
         self.send_sms_params(http, edge, url, &signed, get).await
     }
 
+    /// [`Self::send_sms_webhook`] as another account signs it, with `secret`.
+    pub async fn send_sms_webhook_signed_with(
+        &self,
+        http: &reqwest::Client,
+        edge: &str,
+        url: &str,
+        params: &[(&str, &str)],
+        secret: &str,
+    ) -> reqwest::Response {
+        let signed = sms_signed(secret, params).await;
+        self.send_sms_params(http, edge, url, &signed, false).await
+    }
+
     /// Sends parameters as they are (a forged or altered webhook).
     pub async fn send_sms_params(
         &self,
@@ -265,7 +331,10 @@ async fn send_sms(
         )
         .into_response()
     };
-    if value("api_key") != API_KEY || value("api_secret") != API_SECRET {
+    let account = (value("api_key"), value("api_secret"));
+    let known = account == (API_KEY.to_owned(), API_SECRET.to_owned())
+        || inner.lock().unwrap().accounts.contains(&account);
+    if !known {
         return refused("4", "Bad Credentials");
     }
     for required in ["from", "to", "text"] {
@@ -302,10 +371,36 @@ async fn send_sms(
 
 /// PyJWT's signature of `body`, as Vonage makes it.
 pub async fn signed(secret: &str, body: &str, iat: Option<i64>) -> String {
+    signed_for(secret, API_KEY, APPLICATION_ID, body, iat).await
+}
+
+/// A callback's signature as `application`'s account signs it.
+pub async fn signed_by(application: &Application, body: &str) -> String {
+    let (secret, key, id) = (
+        &application.signature_secret,
+        &application.api_key,
+        &application.id,
+    );
+    signed_for(secret, key, id, body, None).await
+}
+
+async fn signed_for(
+    secret: &str,
+    api_key: &str,
+    application_id: &str,
+    body: &str,
+    iat: Option<i64>,
+) -> String {
     let (secret, body) = (secret.to_owned(), body.to_owned());
+    let (api_key, application_id) = (api_key.to_owned(), application_id.to_owned());
     tokio::task::spawn_blocking(move || {
         let iat = iat.map(|t| t.to_string());
-        let mut args = vec![secret.as_str(), API_KEY, APPLICATION_ID, body.as_str()];
+        let mut args = vec![
+            secret.as_str(),
+            api_key.as_str(),
+            application_id.as_str(),
+            body.as_str(),
+        ];
         if let Some(iat) = &iat {
             args.push(iat);
         }
@@ -329,29 +424,41 @@ async fn verified(inner: &Arc<Mutex<Inner>>, headers: &HeaderMap) -> Result<Valu
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(unauthorized)?
         .to_owned();
-    let key = inner.lock().unwrap().public_key.display().to_string();
-    let checked = tokio::task::spawn_blocking(move || {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let python = std::env::var("TEST_PYTHON")
-            .unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string());
-        std::process::Command::new(python)
-            .arg(root.join("integration-tests/python/vonage_verify.py"))
-            .args([&key, &token])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    if !checked.status.success() {
-        return Err(unauthorized());
+    // The fleet's application, then any other account's: the token names its application,
+    // whose key must verify it.
+    let applications: Vec<(String, String)> = {
+        let inner = inner.lock().unwrap();
+        let fleets = (APPLICATION_ID.to_owned(), inner.public_key.clone());
+        std::iter::once(fleets)
+            .chain(inner.applications.iter().cloned())
+            .map(|(id, key)| (id, key.display().to_string()))
+            .collect()
+    };
+    for (application_id, key) in applications {
+        let token = token.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let python = std::env::var("TEST_PYTHON")
+                .unwrap_or_else(|_| root.join(".venv/bin/python").display().to_string());
+            std::process::Command::new(python)
+                .arg(root.join("integration-tests/python/vonage_verify.py"))
+                .args([&key, &token])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        if !checked.status.success() {
+            continue;
+        }
+        let verified: Value = serde_json::from_slice(&checked.stdout).unwrap();
+        if verified["header"]["alg"] == "RS256"
+            && verified["claims"]["application_id"] == application_id.as_str()
+        {
+            return Ok(verified["claims"].clone());
+        }
     }
-    let verified: Value = serde_json::from_slice(&checked.stdout).unwrap();
-    if verified["header"]["alg"] != "RS256"
-        || verified["claims"]["application_id"] != APPLICATION_ID
-    {
-        return Err(unauthorized());
-    }
-    Ok(verified["claims"].clone())
+    Err(unauthorized())
 }
 
 fn is_vonage_number(value: &Value) -> bool {
@@ -525,11 +632,19 @@ async fn fetch_file(
     Path(uuid): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refusal) = verified(&inner, &headers).await {
-        return refusal;
-    }
+    let claims = match verified(&inner, &headers).await {
+        Ok(claims) => claims,
+        Err(refusal) => return refusal,
+    };
     match inner.lock().unwrap().files.get(&uuid) {
-        Some(audio) => ([("content-type", "audio/mpeg")], audio.clone()).into_response(),
+        Some((made_by, audio)) if claims["application_id"] == made_by.as_str() => {
+            ([("content-type", "audio/mpeg")], audio.clone()).into_response()
+        }
+        Some(_) => problem(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "another application's file",
+        ),
         None => problem(StatusCode::NOT_FOUND, "Not Found", "no such file"),
     }
 }

@@ -2,14 +2,16 @@
 //! fleet's: its calls are placed and hung up on it, its callbacks are verified with its auth
 //! token (and still with the fleet's, for calls placed before), its recordings are fetched with
 //! it, and its agents' softphone tokens are its own, signed with its API key; another
-//! organization keeps the fleet's account, and removing the credentials goes back to it.
+//! organization keeps the fleet's account, and removing the credentials goes back to it. The
+//! same for an organization's own Vonage account and Voice application.
 
 use reqwest::StatusCode;
 use serde_json::json;
 
 use super::fake_twilio::{ACCOUNT_SID, FakeTwilio, OWN_ACCOUNT_SID, OWN_AUTH_TOKEN, Received};
+use super::fake_vonage::{self, APPLICATION_ID, FakeVonage, SIGNATURE_SECRET};
 use super::support::{Fleet, json_of, problem};
-use super::{call_until, callback_url, fleet_on, place};
+use super::{call_until, callback_url, fleet_on, place, vonage_fleet};
 
 const ELSEWHERE: &str = "org_beta";
 const OWN_API_KEY_SID: &str = "SKfeedface0123456789abcdef01234567";
@@ -215,5 +217,205 @@ async fn an_organizations_own_account_is_paced_to_its_own_calls_per_second() {
             "dials {gap:?} apart on an account of 2 calls a second"
         );
     }
+    fleet.stop().await;
+}
+
+/// Posts `body` to `url` (under the public base URL) at the edge with Vonage's `token`.
+async fn post_signed(
+    fleet: &Fleet,
+    url: &str,
+    body: &serde_json::Value,
+    token: &str,
+) -> StatusCode {
+    let path = url.strip_prefix(fake_vonage::PUBLIC_BASE_URL).unwrap();
+    let edge = fleet.fleet.edge;
+    fleet
+        .http
+        .post(format!("http://{edge}{path}"))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organizations_own_vonage_application_carries_its_calls_and_signs_their_callbacks() {
+    let vonage = FakeVonage::start().await;
+    let fleet = vonage_fleet(&vonage).await;
+    let own = vonage
+        .another_account("0wn4pp1d", "own-signature-secret-0123456789")
+        .await;
+    let url = "/api/communications/credentials/vonage";
+    let with = |application: serde_json::Value| json!({ "api_key": own.api_key, "api_secret": own.api_secret, "application": application });
+    let not_a_key = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n";
+    for (application, field) in [
+        (
+            json!({ "id": "app-1", "private_key": own.private_key, "signature_secret": "s" }),
+            "application_id",
+        ),
+        (
+            json!({ "id": own.id, "private_key": not_a_key, "signature_secret": "s" }),
+            "application_private_key",
+        ),
+        (
+            json!({ "id": own.id, "private_key": own.private_key }),
+            "signature_secret",
+        ),
+    ] {
+        let (code, body) = problem(fleet.put(url).json(&with(application))).await;
+        assert_eq!(code, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.to_string().contains(field), "{field}: {body}");
+    }
+    let before = place(&fleet, "+14155550171").await;
+    let (before_uuid, placed_before) = vonage.placed("14155550171").await;
+    assert_eq!(placed_before.claims["application_id"], APPLICATION_ID);
+
+    let application = json!({
+        "id": own.id, "private_key": own.private_key, "signature_secret": own.signature_secret,
+    });
+    let stored = json_of(fleet.put(url).json(&with(application))).await;
+    assert!(
+        stored.to_string().contains("application_private_key"),
+        "{stored}"
+    );
+    assert!(
+        !stored.to_string().contains("BEGIN"),
+        "never given back: {stored}"
+    );
+
+    // Placed with its own application.
+    let id = place(&fleet, "+14155550172").await;
+    let (uuid, placed) = vonage.placed("14155550172").await;
+    assert_eq!(placed.claims["application_id"], own.id.as_str());
+    call_until(&fleet, &id, |c| c["carrier_call_id"] == uuid.as_str()).await;
+
+    // Its callbacks are signed by its own account; the fleet's still signs the call placed on
+    // the fleet's application before; another account signs nothing here.
+    let event_url = placed.body["event_url"][0].as_str().unwrap().to_owned();
+    let ringing = json!({ "uuid": uuid, "status": "ringing" });
+    let stranger = vonage
+        .another_account("str4ng3r", "stranger-signature-secret-01234")
+        .await;
+    let forged = fake_vonage::signed_by(&stranger, &ringing.to_string()).await;
+    assert_eq!(
+        post_signed(&fleet, &event_url, &ringing, &forged).await,
+        StatusCode::FORBIDDEN
+    );
+    let signed = fake_vonage::signed_by(&own, &ringing.to_string()).await;
+    assert_eq!(
+        post_signed(&fleet, &event_url, &ringing, &signed).await,
+        StatusCode::NO_CONTENT
+    );
+    call_until(&fleet, &id, |c| c["status"] == "ringing").await;
+    let earlier = json!({ "uuid": before_uuid, "status": "ringing" });
+    let before_url = placed_before.body["event_url"][0].as_str().unwrap();
+    let fleets = vonage
+        .send(
+            &fleet.http,
+            &fleet.fleet.edge.to_string(),
+            before_url,
+            &earlier,
+            SIGNATURE_SECRET,
+            None,
+        )
+        .await;
+    assert_eq!(fleets.status(), StatusCode::NO_CONTENT);
+    call_until(&fleet, &before, |c| c["status"] == "ringing").await;
+
+    // Hung up with its own application; its recording is fetched with it (only the
+    // application that made a recording may fetch it).
+    json_of(fleet.delete(&format!("/api/communications/calls/{id}"))).await;
+    let hangups = vonage
+        .wait_for("PUT", &format!("/v1/calls/{uuid}"), 1)
+        .await;
+    assert_eq!(hangups[0].claims["application_id"], own.id.as_str());
+    let recording = uuid::Uuid::new_v4().to_string();
+    vonage.keep_recording_of(&own.id, &recording, b"ID3 on its own account");
+    let recorded = json!({
+        "start_time": "2026-12-06T10:00:00Z", "end_time": "2026-12-06T10:00:09Z",
+        "recording_uuid": recording, "recording_url": format!("{}/v1/files/{recording}", vonage.url),
+        "conversation_uuid": "CON-own", "timestamp": "2026-12-06T10:00:10Z",
+    });
+    let recording_url = event_url.replace("/event", "/recording");
+    let signed = fake_vonage::signed_by(&own, &recorded.to_string()).await;
+    assert_eq!(
+        post_signed(&fleet, &recording_url, &recorded, &signed).await,
+        StatusCode::NO_CONTENT
+    );
+    let heard = fleet
+        .get(&format!("/api/communications/calls/{id}/recording"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(heard.status(), StatusCode::OK);
+    assert_eq!(&heard.bytes().await.unwrap()[..], b"ID3 on its own account");
+
+    // Its agents' softphones log in to its own application.
+    let ada = super::support::available_agent(&fleet, "Ada").await;
+    let issued =
+        json_of(fleet.post(&format!("/api/communications/agents/{ada}/softphone-token"))).await;
+    let users = vonage.wait_for("POST", "/v1/users", 1).await;
+    assert_eq!(users[0].claims["application_id"], own.id.as_str());
+    let (key, token) = (
+        own.public_key.clone(),
+        issued["token"].as_str().unwrap().to_owned(),
+    );
+    let verified: serde_json::Value = serde_json::from_str(
+        &tokio::task::spawn_blocking(move || {
+            super::support::python("vonage_verify.py", &[&key, &token])
+        })
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verified["claims"]["application_id"], own.id.as_str());
+
+    // Its texts are sent from its own account, and its account's signature secret signs
+    // what Vonage's SMS API sends back; another's does not.
+    let ours = "+14155550174";
+    let number = fleet
+        .post("/api/communications/numbers")
+        .json(&json!({ "number": ours }));
+    json_of(number).await;
+    let sent = json_of(fleet.post("/api/communications/messages").json(&json!({
+        "to": "+14155550175", "from": ours, "text": "Your order has shipped."
+    })))
+    .await;
+    assert_eq!(sent["carrier"], "vonage", "{sent}");
+    let texts = vonage.wait_for("POST", "/sms/json", 1).await;
+    assert_eq!(texts[0].body["api_key"], own.api_key.as_str());
+    let inbound_url = format!(
+        "{}/webhooks/vonage/{}/inbound/sms",
+        fake_vonage::PUBLIC_BASE_URL,
+        super::support::ORG
+    );
+    let text = [
+        ("msisdn", "14155550175"),
+        ("to", "14155550174"),
+        ("messageId", "1A00000000000FF77"),
+        ("text", "Thanks!"),
+        ("type", "text"),
+    ];
+    let edge = fleet.fleet.edge.to_string();
+    let (http, secret) = (&fleet.http, &stranger.signature_secret);
+    let forged = vonage
+        .send_sms_webhook_signed_with(http, &edge, &inbound_url, &text, secret)
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let secret = &own.signature_secret;
+    let received = vonage
+        .send_sms_webhook_signed_with(http, &edge, &inbound_url, &text, secret)
+        .await;
+    assert_eq!(received.status(), StatusCode::NO_CONTENT);
+
+    // Removing the credentials returns the organization to the fleet's application.
+    let removed = fleet.delete(url).send().await.unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    place(&fleet, "+14155550173").await;
+    let (_, after) = vonage.placed("14155550173").await;
+    assert_eq!(after.claims["application_id"], APPLICATION_ID);
     fleet.stop().await;
 }

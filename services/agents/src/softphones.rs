@@ -95,6 +95,27 @@ impl Softphones {
         }))
     }
 
+    /// The Vonage application `org`'s agents' softphones log in to, and its key: its own, where
+    /// it stored one, else the fleet's.
+    async fn vonage_for(&self, org: &str) -> Result<Option<(VonageConfig, EncodingKey)>, ApiError> {
+        let Some((fleet, key)) = &self.vonage else {
+            return Ok(None);
+        };
+        let (Some(pool), Some(sealer)) = (&self.pool, &self.sealer) else {
+            return Ok(Some((fleet.clone(), key.clone())));
+        };
+        let own = comms_auth::credentials::vonage_application(pool, sealer, org)
+            .await
+            .map_err(|error| {
+                tracing::error!(org, %error, "the stored Vonage application cannot be read");
+                ApiError::internal()
+            })?;
+        Ok(Some(match own {
+            Some(own) => (own.config(fleet), own.signing_key),
+            None => (fleet.clone(), key.clone()),
+        }))
+    }
+
     /// A token for `org`'s agent `identity` (named `display_name`) with `carrier`, by default
     /// the fleet's.
     pub async fn issue(
@@ -142,14 +163,14 @@ impl Softphones {
             }
             Provider::Vonage => {
                 let (vonage, key) = self
-                    .vonage
-                    .as_ref()
+                    .vonage_for(org)
+                    .await?
                     .ok_or_else(|| unconfigured("Vonage's application (VONAGE_API_KEY …)"))?;
-                self.ensure_vonage_user(vonage, key, identity, display_name)
+                self.ensure_vonage_user(&vonage, &key, identity, display_name)
                     .await?;
                 comms_auth::carriers::vonage_client_token(
                     &vonage.application_id,
-                    key,
+                    &key,
                     identity,
                     LIFETIME_SECONDS,
                 )

@@ -17,13 +17,21 @@ pub use simulated::{Outcome, SimulatedTelephony, SimulationConfig};
 pub use twilio::{TwilioConfig, TwilioTelephony};
 pub use vonage::{VonageConfig, VonageTelephony};
 
-use comms_auth::credentials::TwilioAccount;
+use comms_auth::credentials::{TwilioAccount, VonageApplication};
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::domain::PhoneNumber;
 pub use crate::domain::{Carrier, CarrierLeg, Progress, RecordingAction};
+
+/// An organization's own account with a carrier (`PUT /credentials/{carrier}`), which carries
+/// its calls in place of the fleet's.
+#[derive(Debug, Clone)]
+pub enum OwnAccount {
+    Twilio(TwilioAccount),
+    Vonage(VonageApplication),
+}
 
 /// What the provider is asked to dial.
 #[derive(Debug, Clone)]
@@ -251,9 +259,9 @@ pub trait Telephony: Send + Sync + 'static {
     /// sent it.
     fn send_text(&self, text: TextRequest) -> BoxFuture<'_, Result<TextAccepted, TelephonyError>>;
 
-    /// This carrier on an organization's own account, where the carrier has accounts an
-    /// organization can bring (Twilio); `None` for the others.
-    fn on_account(&self, _account: &TwilioAccount) -> Option<std::sync::Arc<dyn Telephony>> {
+    /// This carrier on an organization's own account, when the account is this carrier's;
+    /// `None` otherwise (and from the simulator, which has no accounts).
+    fn on_account(&self, _account: &OwnAccount) -> Option<std::sync::Arc<dyn Telephony>> {
         None
     }
 

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, Progress, ProgressReport, ProgressSink, Telephony,
-    TelephonyError,
+    Carrier, CarrierLeg, DialRequest, OwnAccount, Progress, ProgressReport, ProgressSink,
+    Telephony, TelephonyError,
 };
 use crate::domain::CallStatus;
 
@@ -104,16 +104,23 @@ impl Providers {
         org: &str,
         provider: &Arc<dyn Telephony>,
     ) -> Result<Arc<dyn Telephony>, TelephonyError> {
-        let (Some(accounts), Carrier::Twilio) = (&self.accounts, provider.carrier()) else {
+        use comms_auth::credentials::{twilio_account, vonage_application};
+        let Some(OrgAccounts { pool, sealer }) = &self.accounts else {
             return Ok(provider.clone());
         };
-        let account =
-            comms_auth::credentials::twilio_account(&accounts.pool, &accounts.sealer, org)
+        let account = match provider.carrier() {
+            Carrier::Twilio => twilio_account(pool, sealer, org)
                 .await
-                .map_err(|error| TelephonyError::Unavailable {
-                    carrier: provider.carrier().as_str(),
-                    detail: format!("the organization's own account: {error}"),
-                })?;
+                .map(|a| a.map(OwnAccount::Twilio)),
+            Carrier::Vonage => vonage_application(pool, sealer, org)
+                .await
+                .map(|a| a.map(OwnAccount::Vonage)),
+            Carrier::Simulated => return Ok(provider.clone()),
+        }
+        .map_err(|error| TelephonyError::Unavailable {
+            carrier: provider.carrier().as_str(),
+            detail: format!("the organization's own account: {error}"),
+        })?;
         Ok(account
             .and_then(|account| provider.on_account(&account))
             .unwrap_or_else(|| provider.clone()))

@@ -9,15 +9,14 @@
 
 use std::time::Duration;
 
-use comms_auth::credentials::TwilioAccount;
 use comms_runtime::carriers::twiml::{self, Verb};
 pub use comms_runtime::carriers::{TwilioConfig, is_sid};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, RecordingAction, RecordingRequest,
-    Telephony, TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
+    Carrier, CarrierLeg, DialRequest, HangUp, OwnAccount, Progress, RecordingAction,
+    RecordingRequest, Telephony, TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -395,7 +394,10 @@ impl Telephony for TwilioTelephony {
     }
 
     /// The same client (and connections) with the organization's account SID and auth token.
-    fn on_account(&self, account: &TwilioAccount) -> Option<std::sync::Arc<dyn Telephony>> {
+    fn on_account(&self, account: &OwnAccount) -> Option<std::sync::Arc<dyn Telephony>> {
+        let OwnAccount::Twilio(account) = account else {
+            return None;
+        };
         Some(std::sync::Arc::new(Self {
             config: account.config(&self.config),
             http: self.http.clone(),

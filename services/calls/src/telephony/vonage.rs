@@ -16,7 +16,7 @@ pub use comms_runtime::carriers::VonageConfig;
 use comms_runtime::carriers::{Dialect, locale};
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, RecordingRequest, Telephony,
+    Carrier, CarrierLeg, DialRequest, HangUp, OwnAccount, Progress, RecordingRequest, Telephony,
     TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
@@ -303,6 +303,21 @@ impl Telephony for VonageTelephony {
 
     fn calls_per_second(&self) -> Option<u32> {
         Some(self.config.calls_per_second)
+    }
+
+    fn account(&self) -> Option<&str> {
+        Some(&self.config.api_key)
+    }
+
+    fn on_account(&self, account: &OwnAccount) -> Option<std::sync::Arc<dyn Telephony>> {
+        let OwnAccount::Vonage(application) = account else {
+            return None;
+        };
+        Some(std::sync::Arc::new(Self {
+            config: application.config(&self.config),
+            key: application.signing_key.clone(),
+            http: self.http.clone(),
+        }))
     }
 
     fn place(

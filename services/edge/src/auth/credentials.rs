@@ -28,7 +28,16 @@ pub const PROVIDERS: [(Provider, Fields, Groups); 5] = [
         &["account_sid", "auth_token"],
         &[&["api_key_sid", "api_key_secret"], &["calls_per_second"]],
     ),
-    (Provider::Vonage, &["api_key", "api_secret"], &[]),
+    // The Voice application carries the organization's calls on its own account.
+    (
+        Provider::Vonage,
+        &["api_key", "api_secret"],
+        &[&[
+            "application_id",
+            "application_private_key",
+            "application_signature_secret",
+        ]],
+    ),
     (Provider::Deepgram, &["api_key"], &[]),
     (Provider::Openai, &["api_key"], &[]),
     (Provider::Anthropic, &["api_key"], &[]),
@@ -118,8 +127,20 @@ impl Credentials {
                 Some(v) if v.chars().count() > MAX_SECRET => {
                     violations.add(field, format!("at most {MAX_SECRET} characters"))
                 }
+                // A PEM key is lines; nothing else is.
+                Some(v) if *field == "application_private_key" => {
+                    if let Err(e) = jsonwebtoken::EncodingKey::from_rsa_pem(v.as_bytes()) {
+                        violations.add(
+                            field,
+                            format!("the application's RSA private key in PEM: {e}"),
+                        )
+                    }
+                }
                 Some(v) if v.chars().any(char::is_control) => {
                     violations.add(field, "must not contain control characters")
+                }
+                Some(v) if *field == "application_id" && uuid::Uuid::parse_str(v).is_err() => {
+                    violations.add(field, "the Vonage application's id: a UUID")
                 }
                 // It goes into the paths of Twilio's API.
                 Some(v)
@@ -234,6 +255,23 @@ impl Credentials {
             append_event(tx, org_id, actor, &stream, ExpectedVersion::Any, &removed).await?;
             Ok(())
         })
+    }
+
+    /// The organization's own Vonage application, for the callbacks and recordings of the
+    /// calls it carries; `None` when it stored none (or the fleet cannot open any).
+    pub async fn vonage_application(
+        &self,
+        org_id: &str,
+    ) -> Result<Option<comms_auth::credentials::VonageApplication>, ApiError> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(None);
+        };
+        comms_auth::credentials::vonage_application(self.store.pool(), sealer, org_id)
+            .await
+            .map_err(|error| {
+                tracing::error!(org_id, %error, "the stored Vonage application cannot be read");
+                ApiError::internal()
+            })
     }
 
     /// The organization's own Twilio account, for the callbacks and recordings of the calls it

@@ -188,7 +188,7 @@ pub async fn vonage_inbound(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let signed = verify_vonage(&state, &org, &method, query.as_deref(), &headers, &body)?;
+    let signed = verify_vonage(&state, &org, &method, query.as_deref(), &headers, &body).await?;
     let value_of = |name: &str| signed.param(name);
     super::require(
         &["msisdn", "to", "messageId"],
@@ -234,7 +234,7 @@ pub async fn vonage_status(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let signed = verify_vonage(&state, &org, &method, query.as_deref(), &headers, &body)?;
+    let signed = verify_vonage(&state, &org, &method, query.as_deref(), &headers, &body).await?;
     let value_of = |name: &str| signed.param(name);
     super::require(
         &["messageId", "status"],
@@ -265,7 +265,7 @@ impl Signed {
 
 /// Reads the webhook's parameters (the query of a GET; a POST's form or JSON object) and checks
 /// their `sig` before anything else is read.
-fn verify_vonage(
+async fn verify_vonage(
     state: &AppState,
     org: &str,
     method: &Method,
@@ -303,13 +303,18 @@ fn verify_vonage(
     } else {
         serde_urlencoded::from_bytes(body).map_err(|e| unreadable(e.to_string()))?
     };
-    comms_auth::webhook::verify_vonage_sms(
-        vonage.signature_method,
-        &vonage.signature_secret,
-        &params,
-        chrono::Utc::now().timestamp(),
-    )
-    .map_err(|why| forbidden(why.to_owned()))?;
+    let now = chrono::Utc::now().timestamp();
+    let signed_with = |secret: &str| {
+        comms_auth::webhook::verify_vonage_sms(vonage.signature_method, secret, &params, now)
+    };
+    // Signed by the account that carries the text: the fleet's, or the organization's own, read
+    // only when the fleet's does not verify.
+    if let Err(why) = signed_with(&vonage.signature_secret) {
+        let own = super::own_vonage_application(state, org).await?;
+        if !own.is_some_and(|own| signed_with(&own.signature_secret).is_ok()) {
+            return Err(forbidden(why.to_owned()));
+        }
+    }
     if !comms_auth::identity::valid_id(org) {
         return Err(ApiError::new(ErrorKind::NotFound, format!("no organization {org:?}")).into());
     }

@@ -147,6 +147,23 @@ pub async fn own_twilio_account(
     Ok(own.map(|own| own.config(fleet)))
 }
 
+/// The fleet's Vonage configuration on the organization's own account and Voice application,
+/// if it stored one (`PUT /credentials/vonage` with `application`): its calls are carried,
+/// signed and recorded on it. `None` as for [`own_twilio_account`].
+pub async fn own_vonage_application(
+    state: &AppState,
+    org: &str,
+) -> Result<Option<comms_runtime::carriers::VonageConfig>, ProblemResponse> {
+    let Some(fleet) = &state.carriers.vonage else {
+        return Ok(None);
+    };
+    if !comms_auth::identity::valid_id(org) {
+        return Ok(None);
+    }
+    let own = state.auth.credentials.vonage_application(org).await?;
+    Ok(own.map(|own| own.config(fleet)))
+}
+
 /// What a caller waiting for an agent hears, in the call's language.
 pub fn hold_message(language: Language) -> &'static str {
     match language {

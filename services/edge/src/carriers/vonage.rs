@@ -53,7 +53,7 @@ struct Callback {
     body: Value,
 }
 
-fn verify(
+async fn verify(
     state: &AppState,
     org: &str,
     call_id: String,
@@ -78,14 +78,26 @@ fn verify(
     // Vonage's tokens carry iat, not exp: freshness is checked below.
     validation.required_spec_claims = HashSet::new();
     validation.validate_exp = false;
-    let key = DecodingKey::from_secret(vonage.signature_secret.as_bytes());
-    let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
-        .map_err(|e| {
-            forbidden(format!(
-                "the signature does not verify with the signature secret ({e})"
-            ))
-        })?
-        .claims;
+    let decode = |secret: &str| {
+        let key = DecodingKey::from_secret(secret.as_bytes());
+        jsonwebtoken::decode::<Value>(token, &key, &validation).map(|t| t.claims)
+    };
+    // Vonage signs with the secret of the account that carries the call: the fleet's, or the
+    // organization's own, read only when the fleet's does not verify.
+    let (claims, account) = match decode(&vonage.signature_secret) {
+        Ok(claims) => (claims, vonage.clone()),
+        Err(fleets) => {
+            let own = super::own_vonage_application(state, org).await?;
+            match own.map(|own| (decode(&own.signature_secret), own)) {
+                Some((Ok(claims), own)) => (claims, own),
+                _ => {
+                    return Err(forbidden(format!(
+                        "the signature does not verify with the signature secret ({fleets})"
+                    )));
+                }
+            }
+        }
+    };
     let iat = claims["iat"].as_i64().unwrap_or(0);
     if (chrono::Utc::now().timestamp() - iat).abs() > FRESH_SECONDS {
         return Err(forbidden(format!(
@@ -94,7 +106,7 @@ fn verify(
     }
     if claims["api_key"]
         .as_str()
-        .is_some_and(|k| k != vonage.api_key)
+        .is_some_and(|k| k != account.api_key)
     {
         return Err(forbidden("signed for another account (api_key)".into()));
     }
@@ -141,7 +153,7 @@ pub async fn event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let callback = verify(&state, &org, call_id, &headers, &body)?;
+    let callback = verify(&state, &org, call_id, &headers, &body).await?;
     report_event(&state, &callback).await
 }
 
@@ -205,7 +217,7 @@ pub async fn answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let callback = verify(&state, &org, call_id, &headers, &body)?;
+    let callback = verify(&state, &org, call_id, &headers, &body).await?;
     let (call, language, over) =
         super::call_to_answer(&state, &callback.caller, &callback.call_id).await?;
     Ok(ncco(
@@ -301,7 +313,7 @@ pub async fn inbound_answer(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let callback = verify(&state, &org, String::new(), &headers, &body)?;
+    let callback = verify(&state, &org, String::new(), &headers, &body).await?;
     let field = |name: &str| callback.body[name].as_str().unwrap_or_default();
     let mut violations = Violations::default();
     for name in ["uuid", "to"] {
@@ -387,7 +399,7 @@ pub async fn ivr(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let callback = verify(&state, &org, call_id, &headers, &body)?;
+    let callback = verify(&state, &org, call_id, &headers, &body).await?;
     let params: IvrParams = serde_urlencoded::from_str(uri.query().unwrap_or_default())
         .map_err(|e| ApiError::invalid("query", e.to_string()))?;
     let text = |value: &Value| value.as_str().unwrap_or_default().to_owned();
@@ -428,7 +440,7 @@ pub async fn recording(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let callback = verify(&state, &org, call_id, &headers, &body)?;
+    let callback = verify(&state, &org, call_id, &headers, &body).await?;
     let field = |name: &str| callback.body[name].as_str().unwrap_or_default();
     let time = |name: &str| chrono::DateTime::parse_from_rfc3339(field(name)).ok();
     let mut violations = Violations::default();
@@ -491,6 +503,6 @@ pub async fn inbound_event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<StatusCode> {
-    let callback = verify(&state, &org, String::new(), &headers, &body)?;
+    let callback = verify(&state, &org, String::new(), &headers, &body).await?;
     report_event(&state, &callback).await
 }

@@ -76,7 +76,8 @@ pub struct TwilioApiKey {
     pub secret: String,
 }
 
-/// Vonage's API key and secret.
+/// Vonage's API key and secret and, to carry the organization's calls on its own account, its
+/// Voice application.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VonageCredentials {
@@ -84,6 +85,25 @@ pub struct VonageCredentials {
     pub api_key: String,
     #[schema(value_type = Secret)]
     pub api_secret: String,
+    /// The account's Voice application: the organization's calls are placed, verified and
+    /// recorded on it from then on (stored as `application_id`, `application_private_key` and
+    /// `application_signature_secret`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<VonageApplication>,
+}
+
+/// A Vonage Voice application, and the account's signature secret, which signs its callbacks.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VonageApplication {
+    /// The application's UUID.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// The application's RSA private key, PEM (its lines as they are).
+    #[schema(value_type = PrivateKey)]
+    pub private_key: String,
+    #[schema(value_type = Secret)]
+    pub signature_secret: String,
 }
 
 /// An API key (Deepgram, OpenAI, Anthropic).
@@ -103,6 +123,16 @@ pub struct ApiKeyCredentials {
 )]
 #[allow(dead_code)] // describes credential values in the OpenAPI document only
 pub struct Secret(String);
+
+/// A private key in PEM: lines, from `-----BEGIN` to `-----END`.
+#[derive(ToSchema)]
+#[schema(
+    min_length = 1,
+    max_length = 4096,
+    pattern = r"^-----BEGIN [A-Z ]+-----"
+)]
+#[allow(dead_code)] // describes a credential value in the OpenAPI document only
+pub struct PrivateKey(String);
 
 /// A PUT and a DELETE per provider, so the document states each provider's body exactly (a
 /// body that depended on the `{provider}` in its path could not be described).

@@ -142,10 +142,13 @@ pub async fn get(
                 .basic_auth(&twilio.account_sid, Some(&twilio.auth_token))
         }
         "vonage" => {
-            let vonage = state
-                .carriers
-                .vonage
+            // Fetched with the application that made it: the organization's own, where it
+            // stored one.
+            let own =
+                crate::carriers::own_vonage_application(&state, &caller.identity.org_id).await?;
+            let vonage = own
                 .as_ref()
+                .or(state.carriers.vonage.as_ref())
                 .ok_or_else(|| unavailable("this fleet has no Vonage application".into()))?;
             // The id goes into a path: only a Vonage recording's UUID.
             if uuid::Uuid::parse_str(&recording.recording_id).is_err() {
