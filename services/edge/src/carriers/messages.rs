@@ -311,7 +311,7 @@ async fn verify_vonage(
     // only when the fleet's does not verify.
     if let Err(why) = signed_with(&vonage.signature_secret) {
         let own = super::own_vonage_application(state, org).await?;
-        if !own.is_some_and(|own| signed_with(&own.signature_secret).is_ok()) {
+        if own.is_none_or(|own| signed_with(&own.signature_secret).is_err()) {
             return Err(forbidden(why.to_owned()));
         }
     }
