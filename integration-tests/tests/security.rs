@@ -10,6 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use comms_auth::permissions::grant;
 use comms_auth::{Identity, Permission, PrivateKey, Role, TokenKind};
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
+use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_proto::v1::messages_service_client::MessagesServiceClient;
@@ -970,6 +971,8 @@ async fn no_grpc_method_reaches_another_organizations_data() {
         AgentsServiceClient::with_interceptor(channel(fleet.fleet.agents), bearer(ORG));
     let mut campaigns =
         CampaignsServiceClient::with_interceptor(channel(fleet.fleet.campaigns), bearer(ORG));
+    let mut analytics =
+        AnalyticsServiceClient::with_interceptor(channel(fleet.fleet.analytics), bearer(ORG));
     let b_campaign = || v1::CampaignRequest {
         id: other.campaign.clone(),
     };
@@ -1063,6 +1066,25 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                             .map(|v| v.field)
                             .collect();
                         assert_eq!(fields, ["agent_id", "campaign_id"]);
+                        tried += 1;
+                        continue;
+                    }
+                    // B's agent and campaign as filters of A's volumes: none of B's calls.
+                    ("AnalyticsService", "GetCallVolumes") => {
+                        let volumes = analytics
+                            .get_call_volumes(v1::GetCallVolumesRequest {
+                                from: Some(comms_proto::time::to_timestamp(
+                                    chrono::Utc::now() - chrono::Duration::days(1),
+                                )),
+                                interval: "day".into(),
+                                agent_id: other.agent.clone(),
+                                campaign_id: other.campaign.clone(),
+                                ..Default::default()
+                            })
+                            .await
+                            .unwrap()
+                            .into_inner();
+                        assert_eq!(volumes.total.unwrap().calls, 0);
                         tried += 1;
                         continue;
                     }
@@ -1362,7 +1384,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 46);
+    assert_eq!(tried, 47);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

@@ -136,6 +136,21 @@ pub enum Direction {
     Inbound,
 }
 
+impl Direction {
+    pub const ALL: [Self; 2] = [Self::Outbound, Self::Inbound];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Outbound => "outbound",
+            Self::Inbound => "inbound",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+}
+
 /// How a call that never connected ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
+use crate::volumes::{self, Interval};
 use crate::{agents, campaigns, dashboard};
 
 pub struct AnalyticsGrpc {
@@ -192,4 +193,148 @@ impl AnalyticsService for AnalyticsGrpc {
         .instrument(span)
         .await
     }
+
+    async fn get_call_volumes(
+        &self,
+        request: Request<v1::GetCallVolumesRequest>,
+    ) -> Result<Response<v1::CallVolumes>, Status> {
+        let span = tracing::info_span!(
+            "rpc",
+            rpc.service = "comms.v1.AnalyticsService",
+            rpc.method = "GetCallVolumes"
+        );
+        comms_telemetry::continue_trace(
+            &span,
+            comms_telemetry::grpc_traceparent(request.metadata()),
+        );
+        async move {
+            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+            identity.require(Permission::AnalyticsRead)?;
+            let now = chrono::Utc::now();
+            let (query, interval, zone) = volumes_query(request.get_ref(), now)?;
+            let (by_interval, total) =
+                volumes::volumes(&self.pool, &identity.org_id, &query.bounds, &query.filter)
+                    .await
+                    .map_err(|error| {
+                        tracing::error!(%error, "call volumes query failed");
+                        ApiError::internal()
+                    })?;
+            let volume = |start, end, v: &volumes::Volume| v1::CallVolume {
+                start: Some(comms_proto::time::to_timestamp(start)),
+                end: Some(comms_proto::time::to_timestamp(end)),
+                calls: v.calls,
+                answered: v.answered,
+                completed: v.completed,
+                no_answer: v.no_answer,
+                busy: v.busy,
+                failed: v.failed,
+                canceled: v.canceled,
+                in_progress: v.in_progress,
+                average_talk_seconds: v.average_talk_seconds(),
+            };
+            let bounds = &query.bounds;
+            Ok(Response::new(v1::CallVolumes {
+                time_zone: zone.name().to_owned(),
+                interval: interval.as_str().to_owned(),
+                intervals: bounds
+                    .windows(2)
+                    .zip(&by_interval)
+                    .map(|(pair, v)| volume(pair[0], pair[1], v))
+                    .collect(),
+                total: Some(volume(bounds[0], bounds[bounds.len() - 1], &total)),
+                next_from: query.rest.map(comms_proto::time::to_timestamp),
+                generated_at: Some(comms_proto::time::to_timestamp(now)),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// A volumes request, read: the intervals' boundaries and the filter.
+struct VolumesQuery {
+    bounds: Vec<chrono::DateTime<chrono::Utc>>,
+    /// Where the intervals that did not fit start.
+    rest: Option<chrono::DateTime<chrono::Utc>>,
+    filter: volumes::Filter,
+}
+
+/// Reads a volumes request, every field's problem named.
+fn volumes_query(
+    request: &v1::GetCallVolumesRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(VolumesQuery, Interval, chrono_tz::Tz), ApiError> {
+    let mut violations = comms_proto::Violations::default();
+    let zone = match request.time_zone.as_str() {
+        "" => Some(chrono_tz::Tz::UTC),
+        name => violations.check(
+            "time_zone",
+            name.parse::<chrono_tz::Tz>()
+                .map_err(|_| format!("{name:?} is not an IANA time zone (e.g. Europe/Madrid)")),
+        ),
+    };
+    let interval = match request.interval.as_str() {
+        "" => Some(Interval::Hour),
+        name => violations.check(
+            "interval",
+            Interval::parse(name).ok_or_else(|| format!("{name:?} is not 15m, hour or day")),
+        ),
+    };
+    let direction = match request.direction.as_str() {
+        "" => None,
+        name => violations.check(
+            "direction",
+            comms_events::call::Direction::parse(name)
+                .map(|d| d.as_str().to_owned())
+                .ok_or_else(|| format!("{name:?} is not inbound or outbound")),
+        ),
+    };
+    let id = |violations: &mut comms_proto::Violations, field: &str, raw: &str| match raw {
+        "" => None,
+        raw => violations.check(
+            field,
+            uuid::Uuid::parse_str(raw).map_err(|_| format!("{raw:?} is not a UUID")),
+        ),
+    };
+    let campaign_id = id(&mut violations, "campaign_id", &request.campaign_id);
+    let agent_id = id(&mut violations, "agent_id", &request.agent_id);
+    let time = |field: &str, at: &Option<prost_types::Timestamp>| {
+        at.as_ref().map(|at| {
+            comms_proto::time::from_timestamp(at).ok_or_else(|| (field.to_owned(), "not a time"))
+        })
+    };
+    let (from, to) = (time("from", &request.from), time("to", &request.to));
+    for (field, why) in [&from, &to]
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t.clone().err())
+    {
+        violations.add(&field, why);
+    }
+    violations.finish()?;
+    let (zone, interval) = (zone.expect("checked"), interval.expect("checked"));
+    let to = to.map_or(now, |to| to.expect("checked"));
+    // By default the day `to` ends (today, without either).
+    let from = match from {
+        Some(from) => from.expect("checked"),
+        None => Interval::Day.start_of(to - chrono::Duration::microseconds(1), zone),
+    };
+    if to <= from {
+        return Err(ApiError::invalid(
+            "to",
+            "must be after from (to is now when absent)",
+        ));
+    }
+    let (bounds, rest) = volumes::boundaries(from, to, interval, zone);
+    let filter = volumes::Filter {
+        direction,
+        campaign_id,
+        agent_id,
+    };
+    let query = VolumesQuery {
+        bounds,
+        rest,
+        filter,
+    };
+    Ok((query, interval, zone))
 }

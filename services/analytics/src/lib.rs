@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod grpc;
 pub mod projection;
 pub mod rebuild;
+pub mod volumes;
 
 use comms_bus::{ConsumerConfig, Envelope, HandleError, Handler};
 use comms_events::agent::AgentEvent;

@@ -39,7 +39,14 @@ struct Row {
     answered_at: Option<DateTime<Utc>>,
     ended_at: Option<DateTime<Utc>>,
     duration_seconds: Option<i64>,
+    direction: Option<String>,
+    campaign_id: Option<Uuid>,
+    agent_id: Option<Uuid>,
 }
+
+/// An event that says nothing of the call's status (an agent assigned) carries this position,
+/// below any real one, with the status a call starts in: the status it sets never stands.
+const NO_STATUS: i64 = -1;
 
 impl Row {
     /// Folds a later-arriving event's row in, by the same rules as the upsert.
@@ -52,6 +59,9 @@ impl Row {
         self.answered_at = self.answered_at.or(next.answered_at);
         self.ended_at = self.ended_at.or(next.ended_at);
         self.duration_seconds = self.duration_seconds.or(next.duration_seconds);
+        self.direction = self.direction.take().or(next.direction);
+        self.campaign_id = self.campaign_id.or(next.campaign_id);
+        self.agent_id = self.agent_id.or(next.agent_id);
     }
 }
 
@@ -73,12 +83,26 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         answered_at: None,
         ended_at: None,
         duration_seconds: None,
+        direction: None,
+        campaign_id: None,
+        agent_id: None,
     };
     let (call_id, row) = match envelope.decode::<CallEvent>()? {
         CallEvent::Started(e) => (
             e.call_id,
             Row {
                 started_at: Some(e.started_at),
+                direction: Some(e.direction.as_str().to_owned()),
+                campaign_id: e.campaign_id,
+                agent_id: e.agent_id,
+                ..row(CallStatus::Initiated)
+            },
+        ),
+        CallEvent::AgentAssigned(e) => (
+            e.call_id,
+            Row {
+                status_position: NO_STATUS,
+                agent_id: Some(e.agent_id),
                 ..row(CallStatus::Initiated)
             },
         ),
@@ -114,7 +138,6 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         ),
         // Notes, tags and the like do not move the dashboard.
         CallEvent::Updated(_)
-        | CallEvent::AgentAssigned(_)
         | CallEvent::Placed(_)
         | CallEvent::MachineDetected(_)
         | CallEvent::RecordingAvailable(_)
@@ -179,9 +202,11 @@ pub async fn apply_batch(
     }
     let sql = format!(
         "INSERT INTO {table} AS c (call_id, organization_id, status, status_position, started_at,
-                                   answered_at, ended_at, duration_seconds)
+                                   answered_at, ended_at, duration_seconds, direction,
+                                   campaign_id, agent_id)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
-                              $6::timestamptz[], $7::timestamptz[], $8::bigint[])
+                              $6::timestamptz[], $7::timestamptz[], $8::bigint[], $9::text[],
+                              $10::uuid[], $11::uuid[])
          ON CONFLICT (call_id) DO UPDATE SET
              status = CASE WHEN EXCLUDED.status_position > c.status_position
                            THEN EXCLUDED.status ELSE c.status END,
@@ -189,7 +214,10 @@ pub async fn apply_batch(
              started_at = COALESCE(c.started_at, EXCLUDED.started_at),
              answered_at = COALESCE(c.answered_at, EXCLUDED.answered_at),
              ended_at = COALESCE(c.ended_at, EXCLUDED.ended_at),
-             duration_seconds = COALESCE(c.duration_seconds, EXCLUDED.duration_seconds)
+             duration_seconds = COALESCE(c.duration_seconds, EXCLUDED.duration_seconds),
+             direction = COALESCE(c.direction, EXCLUDED.direction),
+             campaign_id = COALESCE(c.campaign_id, EXCLUDED.campaign_id),
+             agent_id = COALESCE(c.agent_id, EXCLUDED.agent_id)
          WHERE c.organization_id = EXCLUDED.organization_id",
         table = table.name()
     );
@@ -203,6 +231,9 @@ pub async fn apply_batch(
         .bind(&columns.answered)
         .bind(&columns.ended)
         .bind(&columns.durations)
+        .bind(&columns.directions)
+        .bind(&columns.campaign_ids)
+        .bind(&columns.agent_ids)
         .execute(conn)
         .await?;
     if result.rows_affected() as usize != count {
@@ -232,6 +263,9 @@ struct Columns {
     answered: Vec<Option<DateTime<Utc>>>,
     ended: Vec<Option<DateTime<Utc>>>,
     durations: Vec<Option<i64>>,
+    directions: Vec<Option<String>>,
+    campaign_ids: Vec<Option<Uuid>>,
+    agent_ids: Vec<Option<Uuid>>,
 }
 
 impl Columns {
@@ -244,5 +278,8 @@ impl Columns {
         self.answered.push(row.answered_at);
         self.ended.push(row.ended_at);
         self.durations.push(row.duration_seconds);
+        self.directions.push(row.direction);
+        self.campaign_ids.push(row.campaign_id);
+        self.agent_ids.push(row.agent_id);
     }
 }

@@ -257,6 +257,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(analytics::dashboard))
         .routes(routes!(analytics::agents))
         .routes(routes!(analytics::campaigns))
+        .routes(routes!(analytics::calls))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))

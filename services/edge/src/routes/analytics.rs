@@ -230,3 +230,138 @@ pub async fn campaigns(
         generated_at: super::time(report.generated_at),
     }))
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallVolumesParams {
+    /// RFC 3339; the first interval holds it. When absent, the start of the day (in
+    /// `time_zone`) that `to` ends: today, without either.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
+    pub from: Option<String>,
+    /// RFC 3339; the last interval holds the moment before it. Now when absent.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
+    pub to: Option<String>,
+    /// `15m`, `hour` (the default) or `day`, on `time_zone`'s clock; at most 1000 intervals
+    /// are answered at a time.
+    #[param(pattern = "^(15m|hour|day)$")]
+    pub interval: Option<String>,
+    /// An IANA time zone; UTC when absent.
+    #[param(value_type = Option<super::contacts::TimeZone>)]
+    pub time_zone: Option<String>,
+    /// `inbound` or `outbound`; both when absent.
+    #[param(pattern = "^(inbound|outbound)$")]
+    pub direction: Option<String>,
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub campaign_id: Option<String>,
+    #[param(value_type = Option<uuid::Uuid>)]
+    pub agent_id: Option<String>,
+}
+
+/// What became of the calls that started in `[start, end)`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallVolume {
+    /// On the time zone's clock, with its offset then (e.g. `2026-03-29T03:00:00+02:00`).
+    pub start: String,
+    pub end: String,
+    pub calls: i64,
+    pub answered: i64,
+    /// Answered and hung up.
+    pub completed: i64,
+    pub no_answer: i64,
+    pub busy: i64,
+    pub failed: i64,
+    pub canceled: i64,
+    /// Still ringing or talking.
+    pub in_progress: i64,
+    /// Mean talk time of the completed calls.
+    pub average_talk_seconds: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallVolumes {
+    pub time_zone: String,
+    pub interval: String,
+    /// Every interval from the one holding `from` to the one holding the moment before `to`,
+    /// empty ones included: a day across a DST change has 23 or 25 hours.
+    pub intervals: Vec<CallVolume>,
+    /// All of them together.
+    pub total: CallVolume,
+    /// At most 1000 intervals are answered: where the rest start (ask again with it as
+    /// `from`), when they did not all fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_from: Option<String>,
+    pub generated_at: Option<DateTime<Utc>>,
+}
+
+/// Calls by when they started, in intervals of the organization's clock, and what became of
+/// them: volumes and outcomes by interval, direction, campaign and agent.
+#[utoipa::path(get, path = "/api/communications/analytics/calls", tag = "analytics", params(CallVolumesParams),
+    security(("bearer" = ["analytics:read"])),
+    responses(
+        (status = 200, body = CallVolumes),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn calls(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<CallVolumesParams>,
+) -> Result<axum::Json<CallVolumes>, ProblemResponse> {
+    let mut violations = comms_proto::Violations::default();
+    let mut timestamp = |field: &str, value: Option<String>| {
+        let value = value?;
+        let parsed = DateTime::parse_from_rfc3339(&value)
+            .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"));
+        violations
+            .check(field, parsed)
+            .map(|t| comms_proto::time::to_timestamp(t.to_utc()))
+    };
+    let from = timestamp("from", params.from);
+    let to = timestamp("to", params.to);
+    violations.finish()?;
+    let request = v1::GetCallVolumesRequest {
+        from,
+        to,
+        interval: params.interval.unwrap_or_default(),
+        time_zone: params.time_zone.unwrap_or_default(),
+        direction: params.direction.unwrap_or_default(),
+        campaign_id: params.campaign_id.unwrap_or_default(),
+        agent_id: params.agent_id.unwrap_or_default(),
+    };
+    let volumes = state
+        .analytics
+        .clone()
+        .get_call_volumes(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    let zone: chrono_tz::Tz = volumes.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let on_clock = |at: Option<prost_types::Timestamp>| {
+        at.as_ref()
+            .and_then(comms_proto::time::from_timestamp)
+            .map(|at| at.with_timezone(&zone).to_rfc3339())
+            .unwrap_or_default()
+    };
+    let volume = |v: v1::CallVolume| CallVolume {
+        start: on_clock(v.start),
+        end: on_clock(v.end),
+        calls: v.calls,
+        answered: v.answered,
+        completed: v.completed,
+        no_answer: v.no_answer,
+        busy: v.busy,
+        failed: v.failed,
+        canceled: v.canceled,
+        in_progress: v.in_progress,
+        average_talk_seconds: v.average_talk_seconds,
+    };
+    Ok(axum::Json(CallVolumes {
+        time_zone: volumes.time_zone,
+        interval: volumes.interval,
+        intervals: volumes.intervals.into_iter().map(volume).collect(),
+        total: volume(volumes.total.unwrap_or_default()),
+        next_from: volumes.next_from.map(|at| on_clock(Some(at))),
+        generated_at: super::time(volumes.generated_at),
+    }))
+}
