@@ -298,27 +298,24 @@ fn volumes_query(
     };
     let campaign_id = id(&mut violations, "campaign_id", &request.campaign_id);
     let agent_id = id(&mut violations, "agent_id", &request.agent_id);
-    let time = |field: &str, at: &Option<prost_types::Timestamp>| {
-        at.as_ref().map(|at| {
-            comms_proto::time::from_timestamp(at).ok_or_else(|| (field.to_owned(), "not a time"))
-        })
+    // Absent (`Some(None)`), or read (`None` when it is not a time).
+    let mut time = |field: &str, at: &Option<prost_types::Timestamp>| match at {
+        None => Some(None),
+        Some(at) => violations
+            .check(
+                field,
+                comms_proto::time::from_timestamp(at).ok_or("not a time"),
+            )
+            .map(Some),
     };
     let (from, to) = (time("from", &request.from), time("to", &request.to));
-    for (field, why) in [&from, &to]
-        .into_iter()
-        .flatten()
-        .filter_map(|t| t.clone().err())
-    {
-        violations.add(&field, why);
-    }
     violations.finish()?;
     let (zone, interval) = (zone.expect("checked"), interval.expect("checked"));
-    let to = to.map_or(now, |to| to.expect("checked"));
+    let to = to.flatten().unwrap_or(now);
     // By default the day `to` ends (today, without either).
-    let from = match from {
-        Some(from) => from.expect("checked"),
-        None => Interval::Day.start_of(to - chrono::Duration::microseconds(1), zone),
-    };
+    let from = from
+        .flatten()
+        .unwrap_or_else(|| Interval::Day.start_of(to - chrono::Duration::microseconds(1), zone));
     if to <= from {
         return Err(ApiError::invalid(
             "to",
