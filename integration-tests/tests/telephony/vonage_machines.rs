@@ -14,12 +14,19 @@ async fn vonage_dialing_fleet(vonage: &FakeVonage) -> Fleet {
     Fleet::start_with("60000", &pairs).await
 }
 
+/// Vonage's signed event for the call at `event_url`, which the edge takes (204).
+async fn event(vonage: &FakeVonage, fleet: &Fleet, event_url: &str, body: Value) {
+    let edge = fleet.fleet.edge.to_string();
+    let sent = vonage
+        .send(&fleet.http, &edge, event_url, &body, SIGNATURE_SECRET, None)
+        .await;
+    assert_eq!(sent.status(), reqwest::StatusCode::NO_CONTENT, "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_machine_vonage_hears_on_a_campaign_call_is_voicemail_and_hung_up() {
     let vonage = FakeVonage::start().await;
     let fleet = vonage_dialing_fleet(&vonage).await;
-    let http = fleet.http.clone();
-    let edge = fleet.fleet.edge.to_string();
     let ada = available_agent(&fleet, "Ada").await;
     let campaign = campaign_calling(&fleet, "Machine", "+14155550144").await;
 
@@ -35,25 +42,39 @@ async fn a_machine_vonage_hears_on_a_campaign_call_is_voicemail_and_hung_up() {
         fake_vonage::PUBLIC_BASE_URL
     )));
     call_until(&fleet, &call_id, |c| c["carrier_call_id"] == uuid.as_str()).await;
-    let event = |body: Value| {
-        let (http, edge, url) = (http.clone(), edge.clone(), event_url.clone());
-        let vonage = vonage.clone();
-        async move {
-            let sent = vonage
-                .send(&http, &edge, &url, &body, SIGNATURE_SECRET, None)
-                .await;
-            assert_eq!(sent.status(), reqwest::StatusCode::NO_CONTENT, "{body}");
-        }
-    };
-    event(json!({ "uuid": uuid, "status": "answered" })).await;
-    event(json!({ "uuid": uuid, "status": "machine" })).await;
-    event(json!({ "uuid": uuid, "status": "machine", "sub_state": "beep_start" })).await;
+    event(
+        &vonage,
+        &fleet,
+        &event_url,
+        json!({ "uuid": uuid, "status": "answered" }),
+    )
+    .await;
+    event(
+        &vonage,
+        &fleet,
+        &event_url,
+        json!({ "uuid": uuid, "status": "machine" }),
+    )
+    .await;
+    event(
+        &vonage,
+        &fleet,
+        &event_url,
+        json!({ "uuid": uuid, "status": "machine", "sub_state": "beep_start" }),
+    )
+    .await;
 
     let hangups = vonage
         .wait_for("PUT", &format!("/v1/calls/{uuid}"), 1)
         .await;
     assert_eq!(hangups[0].body, json!({ "action": "hangup" }));
-    event(json!({ "uuid": uuid, "status": "completed", "duration": "6" })).await;
+    event(
+        &vonage,
+        &fleet,
+        &event_url,
+        json!({ "uuid": uuid, "status": "completed", "duration": "6" }),
+    )
+    .await;
     let contact = until(
         PATIENCE,
         || only_contact(&fleet, &campaign),
@@ -82,7 +103,6 @@ async fn a_machine_vonage_hears_on_a_campaign_call_is_voicemail_and_hung_up() {
 async fn a_campaign_waits_for_the_beep_vonage_hears_to_leave_its_message() {
     let vonage = FakeVonage::start().await;
     let fleet = vonage_dialing_fleet(&vonage).await;
-    let (http, edge) = (fleet.http.clone(), fleet.fleet.edge.to_string());
     available_agent(&fleet, "Ada").await;
     let message = "Hi, it's Acme about your renewal: please call us back.";
     let settings = json!({ "name": "Message", "voicemail_message": message });
@@ -91,18 +111,20 @@ async fn a_campaign_waits_for_the_beep_vonage_hears_to_leave_its_message() {
     let event_url = placed.body["event_url"][0].as_str().unwrap().to_owned();
     let call_id = event_url.rsplit('/').nth(1).unwrap().to_owned();
     call_until(&fleet, &call_id, |c| c["carrier_call_id"] == uuid.as_str()).await;
-    let event = |body: Value| {
-        let (http, edge, url) = (http.clone(), edge.clone(), event_url.clone());
-        let vonage = vonage.clone();
-        async move {
-            let sent = vonage
-                .send(&http, &edge, &url, &body, SIGNATURE_SECRET, None)
-                .await;
-            assert_eq!(sent.status(), reqwest::StatusCode::NO_CONTENT, "{body}");
-        }
-    };
-    event(json!({ "uuid": uuid, "status": "answered" })).await;
-    event(json!({ "uuid": uuid, "status": "machine" })).await;
+    event(
+        &vonage,
+        &fleet,
+        &event_url,
+        json!({ "uuid": uuid, "status": "answered" }),
+    )
+    .await;
+    event(
+        &vonage,
+        &fleet,
+        &event_url,
+        json!({ "uuid": uuid, "status": "machine" }),
+    )
+    .await;
     call_until(&fleet, &call_id, |c| c["answered_by"] == "machine_start").await;
     // Still greeting: the line is left alone for ten of the dialer's ticks (a dialer that hung
     // up now would have, in one).
@@ -115,7 +137,13 @@ async fn a_campaign_waits_for_the_beep_vonage_hears_to_leave_its_message() {
         .collect();
     assert!(early.is_empty(), "nothing before the beep: {early:?}");
 
-    event(json!({ "uuid": uuid, "status": "machine", "sub_state": "beep_start" })).await;
+    event(
+        &vonage,
+        &fleet,
+        &event_url,
+        json!({ "uuid": uuid, "status": "machine", "sub_state": "beep_start" }),
+    )
+    .await;
     // The message, in the campaign's language, in place of the hang-up: the call ends with it.
     let said = vonage.wait_for("PUT", &line, 1).await;
     assert_eq!(
@@ -127,7 +155,13 @@ async fn a_campaign_waits_for_the_beep_vonage_hears_to_leave_its_message() {
             ] },
         })
     );
-    event(json!({ "uuid": uuid, "status": "completed", "duration": "14" })).await;
+    event(
+        &vonage,
+        &fleet,
+        &event_url,
+        json!({ "uuid": uuid, "status": "completed", "duration": "14" }),
+    )
+    .await;
     let contact = until(
         PATIENCE,
         || only_contact(&fleet, &campaign),

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use comms_analytics::{Config, rebuild::rebuild, run};
 use comms_auth::{Identity, Role, Tokens};
 use comms_bus::{Relay, RelayConfig};
+use comms_events::{Event, call};
 use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
 use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::{CallVolume, CallVolumes, GetCallVolumesRequest};
@@ -38,7 +39,7 @@ impl Script {
                               "language": "es", "started_at": at(utc) });
         Self {
             id,
-            events: vec![("comms.call.started", started)],
+            events: vec![(<call::Started as Event>::TYPE, started)],
         }
     }
 
@@ -57,16 +58,16 @@ impl Script {
     fn talked(self, utc: &str, talk: i64) -> Self {
         let answered = at(utc);
         let ended = answered + chrono::Duration::seconds(talk);
-        self.then("comms.call.answered", json!({ "answered_at": answered }))
+        self.then(<call::Answered as Event>::TYPE, json!({ "answered_at": answered }))
             .then(
-                "comms.call.ended",
+                <call::Ended as Event>::TYPE,
                 json!({ "duration": talk, "outcome": "completed", "reason": "hung up", "ended_at": ended }),
             )
     }
 
     fn failed(self, outcome: &str, utc: &str) -> Self {
         self.then(
-            "comms.call.failed",
+            <call::Failed as Event>::TYPE,
             json!({ "outcome": outcome, "reason": "scripted", "failed_at": at(utc) }),
         )
     }
@@ -186,7 +187,7 @@ async fn a_madrid_day_across_the_dst_change_gives_exact_volumes_and_a_replay_the
         // 03:05 CEST, the hour after 01:00 CET: in, routed to the agent, talked 30 s.
         Script::started("inbound", "2026-03-29T01:05:00Z")
             .then(
-                "comms.call.agent_assigned",
+                <call::AgentAssigned as Event>::TYPE,
                 json!({ "agent_id": agent, "assigned_at": at("2026-03-29T01:05:03Z") }),
             )
             .talked("2026-03-29T01:05:04Z", 30),

@@ -310,16 +310,8 @@ pub async fn calls(
     Query(params): Query<CallVolumesParams>,
 ) -> Result<axum::Json<CallVolumes>, ProblemResponse> {
     let mut violations = comms_proto::Violations::default();
-    let mut timestamp = |field: &str, value: Option<String>| {
-        let value = value?;
-        let parsed = DateTime::parse_from_rfc3339(&value)
-            .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"));
-        violations
-            .check(field, parsed)
-            .map(|t| comms_proto::time::to_timestamp(t.to_utc()))
-    };
-    let from = timestamp("from", params.from);
-    let to = timestamp("to", params.to);
+    let from = super::rfc3339_param(&mut violations, "from", params.from);
+    let to = super::rfc3339_param(&mut violations, "to", params.to);
     violations.finish()?;
     let request = v1::GetCallVolumesRequest {
         from,

@@ -311,16 +311,10 @@ pub async fn list(
             None => violations.add("status", format!("{name:?} is not one of initiated, ringing, answered, ended, failed, no_answer, busy, canceled")),
         }
     }
-    let mut timestamp = |field: &str, value: Option<String>| {
-        let value = value?;
-        let parsed = DateTime::parse_from_rfc3339(&value)
-            .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"));
-        violations
-            .check(field, parsed)
-            .map(|t| comms_proto::time::to_timestamp(t.to_utc()))
-    };
-    let created_after = timestamp("created_after", params.created_after);
-    let created_before = timestamp("created_before", params.created_before);
+    let created_after =
+        super::rfc3339_param(&mut violations, "created_after", params.created_after);
+    let created_before =
+        super::rfc3339_param(&mut violations, "created_before", params.created_before);
     let page_size = violations
         .check("page_size", super::page_size(params.page_size.as_deref()))
         .unwrap_or(0);

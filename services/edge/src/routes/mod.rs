@@ -28,6 +28,21 @@ pub fn non_empty(value: String) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
 
+/// A query parameter's RFC 3339 time, as a timestamp; a malformed one is added to
+/// `violations` under `field`.
+pub fn rfc3339_param(
+    violations: &mut comms_proto::Violations,
+    field: &str,
+    value: Option<String>,
+) -> Option<prost_types::Timestamp> {
+    let value = value?;
+    let parsed = chrono::DateTime::parse_from_rfc3339(&value)
+        .map_err(|_| format!("{value:?} is not an RFC 3339 time, e.g. 2026-01-31T09:00:00Z"));
+    violations
+        .check(field, parsed)
+        .map(|t| comms_proto::time::to_timestamp(t.to_utc()))
+}
+
 pub fn time(ts: Option<prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
     ts.as_ref().and_then(comms_proto::time::from_timestamp)
 }
