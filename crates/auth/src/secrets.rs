@@ -84,19 +84,21 @@ impl Sealer {
     }
 }
 
-/// A new machine API key (`ock_` + 43 characters) and the digest to store in its place.
-pub fn new_api_key() -> (String, Vec<u8>) {
+/// A new bearer secret, `prefix` + 43 random characters (a machine API key `ock_…`, a live
+/// feed's ticket `lt_…`), and the digest to store in its place.
+pub fn new_secret(prefix: &str) -> (String, Vec<u8>) {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
         .fill(&mut bytes)
         .expect("the system random source works");
-    let key = format!("ock_{}", URL_SAFE_NO_PAD.encode(bytes));
-    let digest = api_key_digest(&key);
-    (key, digest)
+    let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let digest = secret_digest(&secret);
+    (secret, digest)
 }
 
-pub fn api_key_digest(key: &str) -> Vec<u8> {
-    ring::digest::digest(&ring::digest::SHA256, key.as_bytes())
+/// What is stored of a bearer secret: its SHA-256.
+pub fn secret_digest(secret: &str) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, secret.as_bytes())
         .as_ref()
         .to_vec()
 }
@@ -133,9 +135,9 @@ mod tests {
 
     #[test]
     fn api_keys_are_random_and_stored_as_digests() {
-        let (key, digest) = new_api_key();
+        let (key, digest) = new_secret("ock_");
         assert!(key.starts_with("ock_") && key.len() == 47);
-        assert_eq!(api_key_digest(&key), digest);
-        assert_ne!(new_api_key().0, key);
+        assert_eq!(secret_digest(&key), digest);
+        assert_ne!(new_secret("ock_").0, key);
     }
 }

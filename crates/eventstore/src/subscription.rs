@@ -15,6 +15,7 @@ pub struct Subscription {
     position: Checkpoint,
     batch_size: usize,
     idle_wait: Duration,
+    max_idle_wait: Duration,
     /// Names the lag metric.
     name: String,
 }
@@ -28,6 +29,7 @@ impl EventStore {
             position: from,
             batch_size: 500,
             idle_wait: MIN_IDLE_WAIT,
+            max_idle_wait: MAX_IDLE_WAIT,
             name: name.to_owned(),
         }
     }
@@ -36,6 +38,13 @@ impl EventStore {
 impl Subscription {
     pub fn with_batch_size(mut self, batch_size: usize) -> Self {
         self.batch_size = batch_size.max(1);
+        self
+    }
+
+    /// Polls a quiet log at least this often (100 ms unless set): what a reader whose appends
+    /// happen in other processes waits at most for a new event.
+    pub fn with_max_idle_wait(mut self, wait: Duration) -> Self {
+        self.max_idle_wait = wait.max(MIN_IDLE_WAIT);
         self
     }
 
@@ -72,7 +81,7 @@ impl Subscription {
                 () = tokio::time::sleep(self.idle_wait) => {}
             }
             if started.elapsed() >= self.idle_wait {
-                self.idle_wait = (self.idle_wait * 2).min(MAX_IDLE_WAIT);
+                self.idle_wait = (self.idle_wait * 2).min(self.max_idle_wait);
             }
         }
     }

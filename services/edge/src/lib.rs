@@ -6,6 +6,7 @@ mod carriers;
 pub mod contacts_csv; // public for its fuzz target (fuzz/)
 mod hardening;
 mod json;
+pub mod live;
 pub mod openapi;
 mod problem;
 mod query_parameters;
@@ -115,6 +116,7 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// Where carriers call back and the keys their signatures use.
     pub carriers: comms_runtime::carriers::Accounts,
+    pub live: live::LiveConfig,
 }
 
 impl Config {
@@ -179,6 +181,7 @@ impl Config {
             cors_origins,
             trust_forwarded_for: env.bool("TRUST_X_FORWARDED_FOR", false)?,
             carriers: carriers::accounts_from_env(env)?,
+            live: live::LiveConfig::from_env(env)?,
         })
     }
 }
@@ -187,7 +190,7 @@ impl Config {
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
         agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health,
-        ivr_flows, messages, numbers, recordings, teams, users,
+        ivr_flows, live, messages, numbers, recordings, teams, users,
     };
     // CSV imports take larger bodies than the 64 KiB every other endpoint allows.
     let imports = OpenApiRouter::new()
@@ -258,6 +261,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(analytics::agents))
         .routes(routes!(analytics::campaigns))
         .routes(routes!(analytics::calls))
+        .routes(routes!(live::feed))
+        .routes(routes!(live::ticket))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
@@ -397,7 +402,9 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         config.common.database_pool_size,
     )
     .await?;
-    let auth = Arc::new(Auth::start(&config, EventStore::new(pool)).await?);
+    let store = EventStore::new(pool);
+    let auth = Arc::new(Auth::start(&config, store.clone()).await?);
+    let live = live::Live::start(store, config.live.clone(), shutdown.clone()).await?;
     let state = AppState {
         auth,
         request_timeout: config.request_timeout,
@@ -425,6 +432,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
             rabbitmq_url: config.common.rabbitmq_url.clone(),
             rabbitmq: Default::default(),
         }),
+        live,
         carriers: Arc::new(config.carriers.clone()),
         media: comms_runtime::http::builder()
             .connect_timeout(Duration::from_secs(10))

@@ -38,16 +38,39 @@ impl From<ApiError> for ProblemResponse {
 /// 405 for a path served with other methods (axum adds the `Allow` header naming them). Not in
 /// the error table: no service ever answers it, only the router.
 pub fn method_not_allowed() -> Response {
+    router_problem(
+        http::StatusCode::METHOD_NOT_ALLOWED,
+        "/errors/method-not-allowed",
+        "this endpoint does not take this method; see /docs for the ones it takes",
+    )
+}
+
+/// 426 for a plain request to a WebSocket endpoint, naming the protocol to upgrade to. Not in
+/// the error table either: it is HTTP's, between the client and the edge.
+pub fn upgrade_required(protocol: &'static str, detail: &str) -> Response {
+    let mut response = router_problem(
+        http::StatusCode::UPGRADE_REQUIRED,
+        "/errors/upgrade-required",
+        detail,
+    );
+    response.headers_mut().insert(
+        http::header::UPGRADE,
+        http::HeaderValue::from_static(protocol),
+    );
+    response
+}
+
+fn router_problem(status: http::StatusCode, problem_type: &str, detail: &str) -> Response {
     let problem = Problem {
-        problem_type: "/errors/method-not-allowed".into(),
-        title: "Method Not Allowed".into(),
-        status: 405,
-        detail: "this endpoint does not take this method; see /docs for the ones it takes".into(),
+        problem_type: problem_type.into(),
+        title: status.canonical_reason().unwrap_or_default().into(),
+        status: status.as_u16(),
+        detail: detail.into(),
         errors: Vec::new(),
     };
     let body = serde_json::to_vec(&problem).expect("a problem always serialises");
     (
-        http::StatusCode::METHOD_NOT_ALLOWED,
+        status,
         [(http::header::CONTENT_TYPE, "application/problem+json")],
         body,
     )

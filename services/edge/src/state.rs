@@ -25,6 +25,8 @@ pub struct AppState {
     pub agents: AgentsServiceClient<Channel>,
     pub campaigns: CampaignsServiceClient<Channel>,
     pub probes: Arc<Probes>,
+    /// The live feed's reader of the log, shared by every socket.
+    pub live: Arc<crate::live::Live>,
     pub carriers: Arc<comms_runtime::carriers::Accounts>,
     /// Fetches recordings from carriers to stream them on: no limit on the whole download (a
     /// long call's audio takes a while), only on connecting and on each read.

@@ -11,6 +11,8 @@ use comms_eventstore::{EventStore, ExpectedVersion, StreamName, in_transaction};
 use comms_proto::{ApiError, ErrorKind, Violations};
 use uuid::Uuid;
 
+/// How a machine API key begins, telling it from an access token.
+pub const API_KEY_PREFIX: &str = "ock_";
 const STREAMS: &str = "apikey";
 const MAX_NAME: usize = 100;
 
@@ -57,7 +59,7 @@ impl ApiKeys {
         );
         violations.finish()?;
         let role = role.expect("validated");
-        let (secret, digest) = comms_auth::secrets::new_api_key();
+        let (secret, digest) = comms_auth::secrets::new_secret(API_KEY_PREFIX);
         let key = ApiKey {
             key_id: Uuid::new_v4(),
             org_id: org_id.to_owned(),
@@ -135,7 +137,7 @@ impl ApiKeys {
 
     /// Who a presented key acts as; an unknown or revoked key is 401.
     pub async fn identify(&self, secret: &str) -> Result<Identity, ApiError> {
-        let digest = comms_auth::secrets::api_key_digest(secret);
+        let digest = comms_auth::secrets::secret_digest(secret);
         let row: Option<(Uuid, String, String)> = sqlx::query_as(
             "SELECT key_id, org_id, role FROM api_keys WHERE digest = $1 AND revoked_at IS NULL",
         )

@@ -154,6 +154,11 @@ impl Caller {
         }
     }
 
+    /// A caller authenticated otherwise than by the request's headers (a live feed's ticket).
+    pub fn of(auth: Arc<Auth>, identity: Identity) -> Self {
+        Self { identity, auth }
+    }
+
     /// 403 naming the permission, unless the caller's role holds it.
     pub fn require(&self, permission: Permission) -> Result<Scope, ProblemResponse> {
         Ok(self.identity.require(permission)?)
@@ -178,7 +183,9 @@ fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-async fn authenticate(auth: &Auth, parts: &Parts) -> Result<Identity, ApiError> {
+/// Who sent the request: standalone, by its `Authorization`; in platform mode, by the gateway's
+/// headers.
+pub(crate) async fn authenticate(auth: &Auth, parts: &Parts) -> Result<Identity, ApiError> {
     if auth.config.platform_mode {
         let headers = GatewayHeaders {
             org: header(parts, platform::ORG_HEADER),
@@ -210,7 +217,12 @@ async fn authenticate(auth: &Auth, parts: &Parts) -> Result<Identity, ApiError> 
             "Authorization must be `Bearer <token>`",
         )
     })?;
-    if token.starts_with("ock_") {
+    identify_bearer(auth, token).await
+}
+
+/// Who a bearer token is: a machine API key's or an access token's holder.
+pub(crate) async fn identify_bearer(auth: &Auth, token: &str) -> Result<Identity, ApiError> {
+    if token.starts_with(api_keys::API_KEY_PREFIX) {
         return auth.api_keys.identify(token).await;
     }
     auth.config

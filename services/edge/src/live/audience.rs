@@ -1,0 +1,293 @@
+//! Who may see an event on the live feed. The permission table decides per stream category (a
+//! call needs `calls:read`, an agent `agents:read`, …) and its scope per row: the organization,
+//! the teams a supervisor leads, or what is the caller's own. Rows are judged by who they belong
+//! to now — a call's agent, an agent's team, a team's supervisor — which the feed learns from the
+//! log itself: from the events as they pass, and for a row first met mid-stream by reading its
+//! stream once.
+
+use std::collections::{HashMap, HashSet};
+
+use comms_auth::{Identity, Permission, Role, Scope, permissions::grant};
+use comms_events::agent::{AgentEvent, TeamEvent};
+use comms_events::call::CallEvent;
+use comms_eventstore::{EventStore, RecordedEvent, StreamName};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// The stream categories on the feed and what reading each takes. Accounts, sessions, API keys,
+/// credentials and notification preferences are not on it.
+pub fn permission_of(category: &str) -> Option<(&'static str, Permission)> {
+    use Permission::*;
+    Some(match category {
+        "call" => ("call", CallsRead),
+        "agent" => ("agent", AgentsRead),
+        "team" => ("team", AgentsRead),
+        "campaign" => ("campaign", CampaignsRead),
+        "contact" => ("contact", CampaignsRead),
+        "donotcall" => ("donotcall", CampaignsRead),
+        "number" => ("number", NumbersRead),
+        "ivr_flow" => ("ivr_flow", IvrRead),
+        "sms" => ("sms", MessagesRead),
+        "conversation" => ("conversation", MessagesRead),
+        _ => return None,
+    })
+}
+
+/// Whose an event's row is, as far as reach goes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Audience {
+    /// The agent of a call (named when it started, or assigned since), or the agent an agent
+    /// event is about.
+    pub agent: Option<Uuid>,
+    /// The agent's team, or the team a team event is about.
+    pub team: Option<Uuid>,
+    /// A team event's team's supervisor now (a supervisor's feed follows its teams with it).
+    pub supervisor: Option<String>,
+}
+
+/// What the feed knows of calls' agents, agents' teams and teams' supervisors. A cache of the
+/// log: emptied when it grows past [`Index::MAX_ROWS`], refilled by reading streams.
+#[derive(Default)]
+pub struct Index {
+    rows: Mutex<Rows>,
+}
+
+#[derive(Default)]
+struct Rows {
+    call_agent: HashMap<Uuid, Option<Uuid>>,
+    agent_team: HashMap<Uuid, Option<Uuid>>,
+    team_supervisor: HashMap<Uuid, Option<String>>,
+}
+
+impl Rows {
+    fn knows(&self, category: &str, id: Uuid) -> bool {
+        match category {
+            "call" => self.call_agent.contains_key(&id),
+            "agent" => self.agent_team.contains_key(&id),
+            "team" => self.team_supervisor.contains_key(&id),
+            _ => true,
+        }
+    }
+
+    /// Takes in what `event` says about its row; undecodable events say nothing.
+    fn learn(&mut self, category: &str, id: Uuid, event: &RecordedEvent) {
+        match category {
+            "call" => {
+                let agent = self.call_agent.entry(id).or_default();
+                match comms_bus::decode_recorded(event) {
+                    Ok(CallEvent::Started(started)) if started.agent_id.is_some() => {
+                        *agent = started.agent_id;
+                    }
+                    Ok(CallEvent::AgentAssigned(assigned)) => *agent = Some(assigned.agent_id),
+                    _ => {}
+                }
+            }
+            "agent" => {
+                let team = self.agent_team.entry(id).or_default();
+                match comms_bus::decode_recorded(event) {
+                    Ok(AgentEvent::Created(created)) => *team = created.team_id,
+                    Ok(AgentEvent::TeamChanged(changed)) => *team = changed.team_id,
+                    _ => {}
+                }
+            }
+            "team" => {
+                let supervisor = self.team_supervisor.entry(id).or_default();
+                match comms_bus::decode_recorded(event) {
+                    Ok(TeamEvent::Created(created)) => {
+                        supervisor.clone_from(&created.supervisor_id)
+                    }
+                    Ok(TeamEvent::SupervisorAssigned(assigned)) => {
+                        supervisor.clone_from(&assigned.supervisor_id)
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn audience(&self, category: &str, id: Uuid) -> Audience {
+        match category {
+            "call" => Audience {
+                agent: self.call_agent.get(&id).copied().flatten(),
+                ..Audience::default()
+            },
+            "agent" => Audience {
+                agent: Some(id),
+                team: self.agent_team.get(&id).copied().flatten(),
+                supervisor: None,
+            },
+            "team" => Audience {
+                agent: None,
+                team: Some(id),
+                supervisor: self.team_supervisor.get(&id).cloned().flatten(),
+            },
+            _ => Audience::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.call_agent.len() + self.agent_team.len() + self.team_supervisor.len()
+    }
+}
+
+impl Index {
+    /// Rows kept before the cache starts over.
+    const MAX_ROWS: usize = 200_000;
+
+    /// The audience of `event`, learning from it. A row first met at its stream's start is
+    /// learnt from the event; one met later is read from its stream once.
+    pub async fn audience(
+        &self,
+        store: &EventStore,
+        stream: &StreamName,
+        event: &RecordedEvent,
+    ) -> Audience {
+        let (category, id) = (stream.category(), stream.id());
+        let known = {
+            let rows = self.rows.lock().await;
+            rows.knows(category, id) || event.stream_position == 0
+        };
+        let history = if known {
+            Vec::new()
+        } else {
+            match store.read_stream(stream, 0, 10_000).await {
+                Ok(history) => history,
+                Err(error) => {
+                    // Unknown rows reach only the organization-wide: nothing leaks.
+                    tracing::warn!(%error, stream = %stream.as_str(), "live feed could not read a stream's history");
+                    Vec::new()
+                }
+            }
+        };
+        let mut rows = self.rows.lock().await;
+        if rows.len() > Self::MAX_ROWS {
+            *rows = Rows::default();
+        }
+        for past in &history {
+            rows.learn(category, id, past);
+        }
+        rows.learn(category, id, event);
+        rows.audience(category, id)
+    }
+}
+
+/// A feed's reader: who they are, and the teams they supervise.
+pub struct Viewer {
+    pub identity: Identity,
+    /// The user's id as an agent's (agents are users with the same id).
+    me: Option<Uuid>,
+    teams: HashSet<Uuid>,
+}
+
+impl Viewer {
+    pub fn new(identity: Identity, teams: impl IntoIterator<Item = Uuid>) -> Self {
+        Self {
+            me: Uuid::parse_str(&identity.user_id).ok(),
+            teams: teams.into_iter().collect(),
+            identity,
+        }
+    }
+
+    /// Whether the reader may see an event of `category` in `org` with `audience`. A team event
+    /// first updates which teams a supervisor leads.
+    pub fn sees(&mut self, org: &str, category: &str, audience: &Audience) -> bool {
+        if org != self.identity.org_id {
+            return false;
+        }
+        if category == "team"
+            && self.identity.role == Role::Supervisor
+            && let Some(team) = audience.team
+        {
+            if audience.supervisor.as_deref() == Some(self.identity.user_id.as_str()) {
+                self.teams.insert(team);
+            } else {
+                self.teams.remove(&team);
+            }
+        }
+        let Some((_, permission)) = permission_of(category) else {
+            return false;
+        };
+        match grant(self.identity.role, permission) {
+            None => false,
+            Some(Scope::Organization) => true,
+            Some(Scope::Team) => audience.team.is_some_and(|t| self.teams.contains(&t)),
+            Some(Scope::Own) => self.me.is_some() && audience.agent == self.me,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn viewer(role: Role, user: Uuid, teams: &[Uuid]) -> Viewer {
+        let identity = Identity::new("org_a", &user.to_string(), role).unwrap();
+        Viewer::new(identity, teams.iter().copied())
+    }
+
+    #[test]
+    fn reach_follows_the_permission_table() {
+        let (me, other, my_team, other_team) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
+        let my_call = Audience {
+            agent: Some(me),
+            ..Audience::default()
+        };
+        let their_call = Audience {
+            agent: Some(other),
+            ..Audience::default()
+        };
+        let agent_in = |team| Audience {
+            agent: Some(other),
+            team: Some(team),
+            supervisor: None,
+        };
+
+        let mut agent = viewer(Role::Agent, me, &[]);
+        assert!(agent.sees("org_a", "call", &my_call));
+        assert!(!agent.sees("org_a", "call", &their_call));
+        assert!(!agent.sees("org_a", "call", &Audience::default()));
+        assert!(!agent.sees("org_a", "campaign", &Audience::default()));
+        assert!(
+            !agent.sees("org_b", "call", &my_call),
+            "another organization"
+        );
+
+        let mut supervisor = viewer(Role::Supervisor, me, &[my_team]);
+        assert!(
+            supervisor.sees("org_a", "call", &their_call),
+            "calls: organization"
+        );
+        assert!(supervisor.sees("org_a", "agent", &agent_in(my_team)));
+        assert!(!supervisor.sees("org_a", "agent", &agent_in(other_team)));
+        // Given the other team, then losing it, as the team's events say.
+        let team_event = |supervisor: Option<String>| Audience {
+            agent: None,
+            team: Some(other_team),
+            supervisor,
+        };
+        assert!(supervisor.sees("org_a", "team", &team_event(Some(me.to_string()))));
+        assert!(supervisor.sees("org_a", "agent", &agent_in(other_team)));
+        assert!(!supervisor.sees("org_a", "team", &team_event(Some("someone".into()))));
+        assert!(!supervisor.sees("org_a", "agent", &agent_in(other_team)));
+
+        let mut admin = viewer(Role::Admin, me, &[]);
+        for category in ["call", "agent", "team", "campaign", "number", "sms"] {
+            assert!(
+                admin.sees("org_a", category, &Audience::default()),
+                "{category}"
+            );
+        }
+        for category in ["user", "session", "apikey", "credentials", "unknown"] {
+            assert!(
+                !admin.sees("org_a", category, &Audience::default()),
+                "{category}"
+            );
+        }
+    }
+}
