@@ -64,6 +64,16 @@ async fn the_quick_bench_runs_every_section() {
     }
     assert_eq!(report["replay"]["events"], options.replay_events as u64);
     assert_eq!(report["auth"]["tokens"].as_array().unwrap().len(), 7);
+    let live = report["live"].as_array().unwrap();
+    assert_eq!(live.len(), options.live_sockets.len(), "{live:?}");
+    for (row, sockets) in live.iter().zip(&options.live_sockets) {
+        assert_eq!(
+            row["feed"]["count"].as_u64().unwrap() as usize,
+            options.live_events * sockets,
+            "every event on every socket"
+        );
+        assert_eq!(row["amqp"]["count"], options.live_events as u64);
+    }
     let routing = report["routing"].as_array().unwrap();
     assert_eq!(routing.len(), 2, "1 and 16 clients");
     assert!(

@@ -7,6 +7,7 @@ mod append;
 mod auth;
 mod callbacks;
 mod lag;
+mod live;
 mod relay;
 mod replay;
 mod rest;
@@ -28,11 +29,15 @@ pub struct Options {
     pub lag_seconds: f64,
     pub burst_events: usize,
     pub replay_events: usize,
+    /// Events appended per cell of the live feed's, and the sockets of each cell.
+    pub live_events: usize,
+    pub live_sockets: Vec<usize>,
     /// The `comms` binary, started once per service for the REST and memory sections.
     pub binary: PathBuf,
     pub admin_database_url: String,
     pub amqp_url: String,
-    /// Run only these sections (append, relay, lag, rest, callbacks, replay, routing, auth); all
+    /// Run only these sections (append, relay, lag, rest, callbacks, replay, routing, auth,
+    /// live); all
     /// when empty.
     pub only: Vec<String>,
 }
@@ -46,6 +51,8 @@ impl Options {
             lag_seconds: 10.0,
             burst_events: 20_000,
             replay_events: 1_000_000,
+            live_events: 150,
+            live_sockets: vec![1, 100, 1000],
             binary,
             admin_database_url: setup::admin_database_url(),
             amqp_url: setup::amqp_url(),
@@ -61,6 +68,8 @@ impl Options {
             lag_seconds: 0.5,
             burst_events: 1_000,
             replay_events: 4_000,
+            live_events: 10,
+            live_sockets: vec![1, 10],
             ..Self::full(binary)
         }
     }
@@ -74,7 +83,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         "machine": setup::machine(),
         "options": { "cell_seconds": options.cell.as_secs_f64(), "relay_events": options.relay_events,
                      "lag_seconds": options.lag_seconds, "burst_events": options.burst_events,
-                     "replay_events": options.replay_events },
+                     "replay_events": options.replay_events, "live_events": options.live_events },
     });
     let wanted =
         |section: &str| options.only.is_empty() || options.only.iter().any(|s| s == section);
@@ -100,6 +109,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     }
     if wanted("routing") {
         report["routing"] = routing::run(options).await?;
+    }
+    if wanted("live") {
+        report["live"] = live::run(options).await?;
     }
     if wanted("auth") {
         report["auth"] = auth::run(options)?;

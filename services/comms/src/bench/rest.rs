@@ -22,13 +22,13 @@ use super::setup::{BenchDatabase, resident_mib, unique};
 use super::stats::{Samples, ms, round};
 use super::{Options, heading};
 
-const ORG: &str = "org_bench";
+pub(super) const ORG: &str = "org_bench";
 const SERVICES: [&str; 4] = ["calls", "analytics", "relay", "edge"];
 
 pub(super) struct Fleet {
     children: Vec<(&'static str, Child)>,
     /// `Authorization` values: a user's access token for REST, a service token for gRPC.
-    rest_authorization: String,
+    pub rest_authorization: String,
     pub grpc_token: String,
     pub exchange: String,
     /// The analytics, calls and agents queues, deleted afterwards.
@@ -170,6 +170,14 @@ async fn try_start_fleet(
 }
 
 impl Fleet {
+    /// The process id of `service`'s process.
+    pub(super) fn pid(&self, service: &str) -> Option<u32> {
+        self.children
+            .iter()
+            .find(|(name, _)| *name == service)
+            .and_then(|(_, child)| child.id())
+    }
+
     /// Stops the processes and deletes the queues and exchange they used.
     pub(super) async fn stop(&mut self, options: &Options) -> anyhow::Result<()> {
         for (_, child) in &mut self.children {
