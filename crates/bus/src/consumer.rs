@@ -161,6 +161,11 @@ impl RetryPolicy {
     }
 }
 
+/// The longest connecting, declaring and starting to consume may take before it is tried again.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a consumer waiting for deliveries checks that its connection still stands.
+const LIVENESS_CHECK: Duration = Duration::from_secs(1);
+
 /// Consumes until `shutdown` resolves, reconnecting after broker failures. The message in hand
 /// at shutdown is finished and acknowledged first. Meanwhile the consumer's records of applied
 /// messages older than [`crate::dedup::DEDUP_WINDOW`] are pruned.
@@ -222,11 +227,20 @@ async fn consume<H: Handler, S: Future<Output = ()>>(
     handler: &H,
     mut shutdown: std::pin::Pin<&mut S>,
 ) -> anyhow::Result<Flow> {
-    // Shutdown may come while the broker is slow to answer (a quorum queue being created).
+    // Shutdown may come while the broker is slow to answer (a quorum queue being created); a
+    // broker that never answers (a connection accepted, then silence) is tried again.
     let (connection, dead_letters, mut deliveries) = tokio::select! {
         () = &mut shutdown => return Ok(Flow::Stopped),
-        subscribed = subscribe(config) => subscribed?,
+        subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, subscribe(config)) => {
+            subscribed.map_err(|_| anyhow::anyhow!(
+                "RabbitMQ did not answer within {} s while subscribing",
+                SUBSCRIBE_TIMEOUT.as_secs()
+            ))??
+        }
     };
+    // lapin may leave a consumer's stream open after its connection is lost (amqp-rs/lapin
+    // #187, #283): the connection's own status is checked as well.
+    let mut liveness = tokio::time::interval(LIVENESS_CHECK);
     info!(queue = %config.queue, "consuming");
     let mut context = Context {
         pool,
@@ -242,6 +256,12 @@ async fn consume<H: Handler, S: Future<Output = ()>>(
                 return Ok(Flow::Stopped);
             }
             delivery = deliveries.next() => delivery,
+            _ = liveness.tick() => {
+                if connection.status().connected() {
+                    continue;
+                }
+                anyhow::bail!("the connection to RabbitMQ was lost");
+            }
         };
         let Some(delivery) = delivery else {
             anyhow::bail!("the broker closed the consumer");

@@ -404,7 +404,13 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
     .await?;
     let store = EventStore::new(pool);
     let auth = Arc::new(Auth::start(&config, store.clone()).await?);
-    let live = live::Live::start(store, config.live.clone(), shutdown.clone()).await?;
+    let live = live::Live::start(
+        store,
+        config.live.clone(),
+        shutdown.clone(),
+        config.common.drain,
+    )
+    .await?;
     let state = AppState {
         auth,
         request_timeout: config.request_timeout,

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
 use comms_eventstore::{Checkpoint, EventStore, Filter, RecordedEvent, StreamName};
+use comms_runtime::shutdown::Drain;
 use comms_runtime::{ConfigError, Env, Shutdown};
 use tokio::sync::broadcast;
 
@@ -100,6 +101,9 @@ pub fn parse_position(text: &str) -> Option<Checkpoint> {
 pub struct Live {
     pub store: EventStore,
     pub config: LiveConfig,
+    /// Sockets close once the edge stops answering ready, not before: until then the load
+    /// balancer may still send a reconnecting client back here.
+    pub drain: Drain,
     pub index: Index,
     /// The broadcast and the position of its last event, changed together so a new socket
     /// knows exactly where its subscription starts.
@@ -132,12 +136,14 @@ impl Live {
         store: EventStore,
         config: LiveConfig,
         shutdown: Shutdown,
+        drain: Drain,
     ) -> anyhow::Result<Arc<Self>> {
         let head = Checkpoint::visible_head(&mut *store.pool().acquire().await?).await?;
         let (sender, _) = broadcast::channel(config.buffer);
         let live = Arc::new(Self {
             store,
             config,
+            drain,
             index: Index::default(),
             feed: std::sync::Mutex::new((sender, head)),
             connections: Default::default(),
@@ -205,7 +211,7 @@ impl Live {
             .with_max_idle_wait(POLL);
         loop {
             let batch = tokio::select! {
-                () = shutdown.clone().wait() => return,
+                () = shutdown.clone().closing(self.drain) => return,
                 batch = log.next_batch() => batch,
             };
             match batch {

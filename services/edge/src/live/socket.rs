@@ -9,13 +9,18 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use comms_eventstore::{Checkpoint, Filter, RecordedEvent};
 use comms_runtime::Shutdown;
 use futures::{SinkExt as _, StreamExt as _};
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use super::audience::Viewer;
 use super::{Live, LiveEvent, Slot, format_position};
 
 /// Events read from the log per query while catching up.
 const CATCH_UP_BATCH: usize = 500;
+/// Most live events sent with one flush.
+const LIVE_BATCH: usize = 64;
 
 /// Why the server closes a socket: a close code (docs/live.md) and what to do about it.
 #[derive(Debug)]
@@ -76,19 +81,20 @@ impl Feed {
         loop {
             match &mut self.source {
                 Source::Live(receiver) => {
-                    return match receiver.recv().await {
-                        Ok(event) => Ok(vec![event]),
-                        Err(RecvError::Lagged(_)) => Err(Close::new(
-                            Close::TOO_SLOW,
-                            "slow",
-                            format!(
-                                "too slow: more than {} events behind; reconnect with after={}",
-                                self.live.config.buffer,
-                                format_position(self.position)
-                            ),
-                        )),
-                        Err(RecvError::Closed) => Err(self.going_away()),
+                    let mut events = match receiver.recv().await {
+                        Ok(event) => vec![event],
+                        Err(RecvError::Lagged(_)) => return Err(self.too_slow()),
+                        Err(RecvError::Closed) => return Err(self.going_away()),
                     };
+                    // Whatever else is already there goes out with it, in one flush.
+                    while events.len() < LIVE_BATCH {
+                        match receiver.try_recv() {
+                            Ok(event) => events.push(event),
+                            Err(TryRecvError::Lagged(_)) => return Err(self.too_slow()),
+                            Err(_) => break,
+                        }
+                    }
+                    return Ok(events);
                 }
                 Source::Log(joined) => {
                     if let Some((_, head)) = joined
@@ -147,6 +153,18 @@ impl Feed {
         }
     }
 
+    fn too_slow(&self) -> Close {
+        Close::new(
+            Close::TOO_SLOW,
+            "slow",
+            format!(
+                "too slow: more than {} events behind; reconnect with after={}",
+                self.live.config.buffer,
+                format_position(self.position)
+            ),
+        )
+    }
+
     fn going_away(&self) -> Close {
         Close::new(
             Close::GOING_AWAY,
@@ -169,11 +187,19 @@ pub async fn serve(
     shutdown: Shutdown,
 ) {
     let (mut sink, mut incoming) = socket.split();
-    let config = live.config.clone();
+    let (config, drain) = (live.config.clone(), live.drain);
     let mut feed = Feed::new(live, after);
     let org = viewer.identity.org_id.clone();
-    let send = async |sink: &mut futures::stream::SplitSink<WebSocket, Message>, message| {
-        match tokio::time::timeout(config.send_timeout, sink.send(message)).await {
+    // Messages go out together, one flush for all; each batch within the send timeout.
+    let send = async |sink: &mut futures::stream::SplitSink<WebSocket, Message>,
+                      messages: Vec<Message>| {
+        let all = async {
+            for message in messages {
+                sink.feed(message).await?;
+            }
+            sink.flush().await
+        };
+        match tokio::time::timeout(config.send_timeout, all).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(None),
             Err(_) => Err(Some(Close::new(
@@ -198,10 +224,10 @@ pub async fn serve(
     ping.tick().await;
     let mut answered = true;
     let outcome: Result<(), Option<Close>> = async {
-        send(&mut sink, Message::Text(hello.to_string().into())).await?;
+        send(&mut sink, vec![Message::Text(hello.to_string().into())]).await?;
         loop {
             tokio::select! {
-                () = shutdown.clone().wait() => return Err(Some(feed.going_away())),
+                () = shutdown.clone().closing(drain) => return Err(Some(feed.going_away())),
                 message = incoming.next() => match message {
                     Some(Ok(Message::Pong(_))) => answered = true,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => return Err(None),
@@ -217,12 +243,13 @@ pub async fn serve(
                         // Events the reader may not see moved the position: say so, so that
                         // a resume starts here rather than re-reading them.
                         let message = format!(r#"{{"type":"position","position":"{}"}}"#, format_position(feed.position));
-                        send(&mut sink, Message::Text(message.into())).await?;
+                        send(&mut sink, vec![Message::Text(message.into())]).await?;
                         told = feed.position;
                     }
-                    send(&mut sink, Message::Ping(Default::default())).await?;
+                    send(&mut sink, vec![Message::Ping(Default::default())]).await?;
                 }
                 events = feed.next(&org) => {
+                    let mut messages = Vec::new();
                     for event in events.map_err(Some)? {
                         if event.position <= feed.position {
                             continue;
@@ -231,10 +258,14 @@ pub async fn serve(
                         let Some(message) = &event.message else { continue };
                         let category = event.category.unwrap_or_default();
                         if viewer.sees(&event.org, category, &event.audience) {
-                            send(&mut sink, Message::Text(message.clone())).await?;
-                            told = feed.position;
-                            metrics::counter!("comms_live_events_sent_total").increment(1);
+                            messages.push(Message::Text(message.clone()));
                         }
+                    }
+                    if !messages.is_empty() {
+                        let count = messages.len() as u64;
+                        send(&mut sink, messages).await?;
+                        told = feed.position;
+                        metrics::counter!("comms_live_events_sent_total").increment(count);
                     }
                 }
             }

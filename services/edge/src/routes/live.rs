@@ -131,6 +131,8 @@ async fn open(state: AppState, params: LiveParams, request: Request) -> Result<R
     let (live, shutdown) = (state.live.clone(), state.shutdown.clone());
     Ok(upgrade
         .protocols([PROTOCOL])
+        // Clients send only pongs: a small read buffer (the default reserves 128 KiB a socket).
+        .read_buffer_size(4096)
         .max_message_size(4096)
         .on_upgrade(move |socket| socket::serve(live, socket, viewer, after, slot, shutdown)))
 }
