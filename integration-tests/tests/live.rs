@@ -474,6 +474,19 @@ async fn bad_openings_are_refused_before_any_event_is_sent() {
     let (status, body) = refusal(with_ticket()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body["detail"].as_str().unwrap().contains("used"), "{body}");
+    // A ticket past its 30 seconds (aged in the table rather than waited for).
+    let stale = crate::ticket(&fleet, &fleet.admin).await;
+    sqlx::query("UPDATE live_tickets SET expires_at = now() - interval '1 second'")
+        .execute(&fleet.pool)
+        .await
+        .unwrap();
+    let mut request = live_url(&fleet, &format!("?ticket={stale}"))
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "comms.live.v1".parse().unwrap());
+    assert_eq!(refusal(request).await.0, StatusCode::UNAUTHORIZED);
 
     // Positions that are not one, or that the log has not reached.
     let with = |after: &str| {
