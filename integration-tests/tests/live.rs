@@ -390,15 +390,13 @@ async fn a_reader_that_resumes_misses_nothing_and_receives_nothing_twice() {
     drop(first);
     let (bob, _) = agent_user(&fleet, "Bob", &floor).await;
     call(&fleet, &fleet.admin, Some(&bob)).await;
-    set_status(&fleet, &ada, "break").await;
+    // The last thing done while it was away.
+    team(&fleet, "Late shift", None).await;
 
     let after = format!("{}-{}", left_at.0, left_at.1);
     let mut resumed = Client::open(&fleet, Credential::Ticket(&fleet.admin), Some(&after)).await;
     assert_eq!(resumed.start, left_at, "the hello says where it resumes");
-    // Ada is on her call: her break waits for its end, and is asked for now.
-    let marker = resumed
-        .read_until_type("comms.agent.next_state_requested")
-        .await;
+    let marker = resumed.read_until_type("comms.team.created").await;
     seen.extend(resumed.ids(left_at, marker));
     assert_eq!(seen, logged(&fleet, ORG, from, marker, on_the_feed).await);
     let mut unique = seen.clone();
