@@ -54,54 +54,64 @@ pub struct Index {
 
 #[derive(Default)]
 struct Rows {
-    call_agent: HashMap<Uuid, Option<Uuid>>,
+    /// How far into each known row's stream the index has read (stream ids are UUIDs, so one
+    /// map serves the three kinds). A row is known once it is here.
+    through: HashMap<Uuid, i64>,
+    call_agent: HashMap<Uuid, Uuid>,
     agent_team: HashMap<Uuid, Option<Uuid>>,
     team_supervisor: HashMap<Uuid, Option<String>>,
 }
 
+/// The categories whose rows' owners reach depends on.
+const INDEXED: [&str; 3] = ["call", "agent", "team"];
+
 impl Rows {
     fn knows(&self, category: &str, id: Uuid) -> bool {
-        match category {
-            "call" => self.call_agent.contains_key(&id),
-            "agent" => self.agent_team.contains_key(&id),
-            "team" => self.team_supervisor.contains_key(&id),
-            _ => true,
-        }
+        !INDEXED.contains(&category) || self.through.contains_key(&id)
     }
 
-    /// Takes in what `event` says about its row; undecodable events say nothing.
+    /// Takes in what `event` says about its row, unless the row has been read past it (a
+    /// resuming socket's catch-up passes old events: they must not undo newer ones).
+    /// Undecodable events say nothing.
     fn learn(&mut self, category: &str, id: Uuid, event: &RecordedEvent) {
+        if !INDEXED.contains(&category) {
+            return;
+        }
+        let through = self.through.entry(id).or_insert(-1);
+        if event.stream_position <= *through {
+            return;
+        }
+        *through = event.stream_position;
         match category {
-            "call" => {
-                let agent = self.call_agent.entry(id).or_default();
-                match comms_bus::decode_recorded(event) {
-                    Ok(CallEvent::Started(started)) if started.agent_id.is_some() => {
-                        *agent = started.agent_id;
+            "call" => match comms_bus::decode_recorded(event) {
+                Ok(CallEvent::Started(started)) => {
+                    if let Some(agent) = started.agent_id {
+                        self.call_agent.insert(id, agent);
                     }
-                    Ok(CallEvent::AgentAssigned(assigned)) => *agent = Some(assigned.agent_id),
-                    _ => {}
                 }
-            }
-            "agent" => {
-                let team = self.agent_team.entry(id).or_default();
-                match comms_bus::decode_recorded(event) {
-                    Ok(AgentEvent::Created(created)) => *team = created.team_id,
-                    Ok(AgentEvent::TeamChanged(changed)) => *team = changed.team_id,
-                    _ => {}
+                Ok(CallEvent::AgentAssigned(assigned)) => {
+                    self.call_agent.insert(id, assigned.agent_id);
                 }
-            }
-            "team" => {
-                let supervisor = self.team_supervisor.entry(id).or_default();
-                match comms_bus::decode_recorded(event) {
-                    Ok(TeamEvent::Created(created)) => {
-                        supervisor.clone_from(&created.supervisor_id)
-                    }
-                    Ok(TeamEvent::SupervisorAssigned(assigned)) => {
-                        supervisor.clone_from(&assigned.supervisor_id)
-                    }
-                    _ => {}
+                _ => {}
+            },
+            "agent" => match comms_bus::decode_recorded(event) {
+                Ok(AgentEvent::Created(created)) => {
+                    self.agent_team.insert(id, created.team_id);
                 }
-            }
+                Ok(AgentEvent::TeamChanged(changed)) => {
+                    self.agent_team.insert(id, changed.team_id);
+                }
+                _ => {}
+            },
+            "team" => match comms_bus::decode_recorded(event) {
+                Ok(TeamEvent::Created(created)) => {
+                    self.team_supervisor.insert(id, created.supervisor_id);
+                }
+                Ok(TeamEvent::SupervisorAssigned(assigned)) => {
+                    self.team_supervisor.insert(id, assigned.supervisor_id);
+                }
+                _ => {}
+            },
             _ => {}
         }
     }
@@ -109,7 +119,7 @@ impl Rows {
     fn audience(&self, category: &str, id: Uuid) -> Audience {
         match category {
             "call" => Audience {
-                agent: self.call_agent.get(&id).copied().flatten(),
+                agent: self.call_agent.get(&id).copied(),
                 ..Audience::default()
             },
             "agent" => Audience {
@@ -127,7 +137,7 @@ impl Rows {
     }
 
     fn len(&self) -> usize {
-        self.call_agent.len() + self.agent_team.len() + self.team_supervisor.len()
+        self.through.len()
     }
 }
 
@@ -224,6 +234,45 @@ mod tests {
     fn viewer(role: Role, user: Uuid, teams: &[Uuid]) -> Viewer {
         let identity = Identity::new("org_a", &user.to_string(), role).unwrap();
         Viewer::new(identity, teams.iter().copied())
+    }
+
+    fn recorded(call: Uuid, position: i64, event: &CallEvent) -> RecordedEvent {
+        let new = comms_bus::new_event(event, "test", None);
+        RecordedEvent {
+            global_position: position,
+            tx_id: position,
+            event_id: new.event_id,
+            stream_name: format!("call-{call}"),
+            stream_position: position,
+            event_type: new.event_type,
+            tenant_id: "org_a".into(),
+            data: new.data,
+            metadata: new.metadata,
+            recorded_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_old_event_passing_again_does_not_undo_a_newer_one() {
+        use comms_events::call::AgentAssigned;
+        let (call, first, second) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let assigned = |agent_id, position| {
+            let event = CallEvent::AgentAssigned(AgentAssigned {
+                call_id: call,
+                agent_id,
+                assigned_at: chrono::Utc::now(),
+            });
+            recorded(call, position, &event)
+        };
+        let mut rows = Rows::default();
+        rows.learn("call", call, &assigned(first, 3));
+        rows.learn("call", call, &assigned(second, 5));
+        // A resuming socket's catch-up reads the first assignment again.
+        rows.learn("call", call, &assigned(first, 3));
+        assert_eq!(rows.audience("call", call).agent, Some(second));
+        assert!(rows.knows("call", call) && !rows.knows("call", Uuid::new_v4()));
+        rows.learn("campaign", Uuid::new_v4(), &assigned(first, 6));
+        assert_eq!(rows.len(), 1, "only calls, agents and teams are indexed");
     }
 
     #[test]
