@@ -5,6 +5,9 @@ mod support;
 
 use std::time::Duration;
 
+use comms_events::Event as _;
+use comms_events::agent::{Break, TeamCreated};
+use comms_events::call::{Answered, Started, Updated};
 use futures::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -223,22 +226,9 @@ fn on_the_feed(stream: &str) -> bool {
     .contains(&category)
 }
 
-/// A user of `role` in the organization and their id.
-async fn user(fleet: &Fleet, role: &str) -> (String, Session) {
-    let email = format!("{role}.{}@acme.test", uuid::Uuid::new_v4().simple());
-    let created = json_of(
-        fleet
-            .post("/api/communications/users")
-            .json(&json!({ "email": email, "password": PASSWORD, "role": role })),
-    )
-    .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    (id, fleet.login(&email, PASSWORD).await)
-}
-
 /// An agent who logs in as a new user, in `team`, available: their id and session.
 async fn agent_user(fleet: &Fleet, name: &str, team: &str) -> (String, Session) {
-    let (id, session) = user(fleet, "agent").await;
+    let (id, session) = fleet.user_with_id("agent").await;
     json_of(fleet.post("/api/communications/agents").json(&json!({
         "name": name, "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()),
         "languages": ["en"], "user_id": id, "team_id": team,
@@ -288,7 +278,7 @@ async fn call(fleet: &Fleet, session: &Session, agent: Option<&str>) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn each_reader_sees_their_reach_of_their_organization_in_the_logs_order() {
     let fleet = Fleet::start_with("100", &[("LIVE_PING_SECONDS", "1")]).await;
-    let (supervisor_id, supervisor) = user(&fleet, "supervisor").await;
+    let (supervisor_id, supervisor) = fleet.user_with_id("supervisor").await;
     let floor = team(&fleet, "Floor", Some(&supervisor_id)).await;
     let elsewhere = team(&fleet, "Elsewhere", None).await;
     let (ada, ada_session) = agent_user(&fleet, "Ada", &floor).await;
@@ -310,10 +300,10 @@ async fn each_reader_sees_their_reach_of_their_organization_in_the_logs_order() 
     let adas_call = call(&fleet, &fleet.admin, Some(&ada)).await;
     let bobs_call = call(&fleet, &fleet.admin, Some(&bob)).await;
     let others_call = call(&fleet, &other_admin, None).await;
-    admin.read_until_type("comms.call.answered").await;
-    admin.read_until_type("comms.call.answered").await;
+    admin.read_until_type(Answered::TYPE).await;
+    admin.read_until_type(Answered::TYPE).await;
     set_status(&fleet, &cy, "break").await;
-    let marker = admin.read_until_type("comms.agent.break").await;
+    let marker = admin.read_until_type(Break::TYPE).await;
 
     admin.read_past(marker).await;
     lead.read_past(marker).await;
@@ -349,7 +339,7 @@ async fn each_reader_sees_their_reach_of_their_organization_in_the_logs_order() 
             assert_eq!(event["organizationId"], ORG, "{event}");
         }
     }
-    outsider.read_until_type("comms.call.started").await;
+    outsider.read_until_type(Started::TYPE).await;
     for (_, event) in &outsider.events {
         assert_eq!(event["organizationId"], "org_other", "{event}");
         assert_eq!(event["data"]["call_id"], others_call.as_str(), "{event}");
@@ -385,7 +375,7 @@ async fn a_reader_that_resumes_misses_nothing_and_receives_nothing_twice() {
     let (ada, _) = agent_user(&fleet, "Ada", &floor).await;
     call(&fleet, &fleet.admin, Some(&ada)).await;
     // Gone mid-call: whatever it had last is where it resumes.
-    let left_at = first.read_until_type("comms.call.started").await;
+    let left_at = first.read_until_type(Started::TYPE).await;
     let mut seen = first.ids(from, left_at);
     drop(first);
     let (bob, _) = agent_user(&fleet, "Bob", &floor).await;
@@ -396,7 +386,7 @@ async fn a_reader_that_resumes_misses_nothing_and_receives_nothing_twice() {
     let after = format!("{}-{}", left_at.0, left_at.1);
     let mut resumed = Client::open(&fleet, Credential::Ticket(&fleet.admin), Some(&after)).await;
     assert_eq!(resumed.start, left_at, "the hello says where it resumes");
-    let marker = resumed.read_until_type("comms.team.created").await;
+    let marker = resumed.read_until_type(TeamCreated::TYPE).await;
     seen.extend(resumed.ids(left_at, marker));
     assert_eq!(seen, logged(&fleet, ORG, from, marker, on_the_feed).await);
     let mut unique = seen.clone();
@@ -420,7 +410,7 @@ async fn a_reader_that_resumes_misses_nothing_and_receives_nothing_twice() {
         other => panic!("a third socket: {other:?}"),
     }
     call(&fleet, &fleet.admin, None).await;
-    resumed.read_until_type("comms.call.started").await;
+    resumed.read_until_type(Started::TYPE).await;
     fleet.stop().await;
 }
 
@@ -546,7 +536,7 @@ async fn a_stalled_reader_is_dropped_while_the_others_get_every_event() {
     // The healthy reader reads on throughout.
     let reader = tokio::spawn(async move {
         loop {
-            healthy.read_until_type("comms.call.updated").await;
+            healthy.read_until_type(Updated::TYPE).await;
             let (_, last) = healthy.events.last().unwrap();
             if last["data"]["notes"] == "done" {
                 return healthy;
@@ -586,7 +576,7 @@ async fn a_stalled_reader_is_dropped_while_the_others_get_every_event() {
     let notes_seen: Vec<String> = healthy
         .events
         .iter()
-        .filter(|(_, e)| e["type"] == "comms.call.updated")
+        .filter(|(_, e)| e["type"] == Updated::TYPE)
         .map(|(_, e)| {
             e["data"]["notes"]
                 .as_str()
@@ -608,9 +598,7 @@ async fn a_stalled_reader_is_dropped_while_the_others_get_every_event() {
         let mut received = 0;
         loop {
             match stalled.next().await {
-                Some(Ok(Message::Text(text))) if text.contains("comms.call.updated") => {
-                    received += 1
-                }
+                Some(Ok(Message::Text(text))) if text.contains(Updated::TYPE) => received += 1,
                 Some(Ok(Message::Close(frame))) => {
                     if let Some(frame) = frame {
                         assert_eq!(u16::from(frame.code), 4008, "{frame:?}");

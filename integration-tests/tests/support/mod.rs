@@ -252,6 +252,19 @@ impl Fleet {
         self.login(&email, PASSWORD).await
     }
 
+    /// A new user of `role` in [`ORG`], created over REST by the administrator and logged in:
+    /// their id and session.
+    pub async fn user_with_id(&self, role: &str) -> (String, Session) {
+        let email = format!("{role}.{}@acme.test", uuid::Uuid::new_v4().simple());
+        let created = json_of(
+            self.post("/api/communications/users")
+                .json(&json!({ "email": email, "password": PASSWORD, "role": role })),
+        )
+        .await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        (id, self.login(&email, PASSWORD).await)
+    }
+
     /// An access token signed with the fleet's key for any identity (what a key thief could do).
     pub fn forge(&self, org: &str, user: &str, role: Role) -> String {
         self.auth

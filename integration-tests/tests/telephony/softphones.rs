@@ -7,28 +7,15 @@ use serde_json::{Value, json};
 
 use super::fake_twilio::{ACCOUNT_SID, FakeTwilio};
 use super::fake_vonage::{APPLICATION_ID, FakeVonage};
-use super::support::{Fleet, PASSWORD, Session, json_of, problem, python};
+use super::support::{Fleet, Session, json_of, problem, python};
 use super::{fleet_on, vonage_fleet};
 
 const KEY_SID: &str = "SK0123456789abcdef0123456789abcdef";
 const KEY_SECRET: &str = "softphone-api-key-secret-0123456789";
 
-/// A user of `role` and their id, logged in.
-async fn user(fleet: &Fleet, role: &str) -> (String, Session) {
-    let email = format!("{role}.{}@acme.test", uuid::Uuid::new_v4().simple());
-    let created = json_of(
-        fleet
-            .post("/api/communications/users")
-            .json(&json!({ "email": email, "password": PASSWORD, "role": role })),
-    )
-    .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    (id, fleet.login(&email, PASSWORD).await)
-}
-
 /// An agent who logs in as a new user, in `team`: their id (the user's) and session.
 async fn agent_user(fleet: &Fleet, name: &str, team: &str) -> (String, Session) {
-    let (id, session) = user(fleet, "agent").await;
+    let (id, session) = fleet.user_with_id("agent").await;
     json_of(fleet.post("/api/communications/agents").json(&json!({
         "name": name, "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()),
         "user_id": id, "team_id": team,
@@ -46,7 +33,7 @@ struct Floor {
 
 impl Floor {
     async fn staff(fleet: &Fleet) -> Self {
-        let (supervisor_id, supervisor) = user(fleet, "supervisor").await;
+        let (supervisor_id, supervisor) = fleet.user_with_id("supervisor").await;
         let team = json_of(
             fleet
                 .post("/api/communications/teams")
@@ -184,7 +171,7 @@ async fn an_agent_gets_a_twilio_access_token_like_twilios_own_and_nobody_elses()
 async fn without_an_api_key_twilio_softphones_are_refused_naming_the_settings() {
     let twilio = FakeTwilio::start().await;
     let fleet = fleet_on(&twilio, &[]).await;
-    let (agent, session) = user(&fleet, "agent").await;
+    let (agent, session) = fleet.user_with_id("agent").await;
     json_of(fleet.post("/api/communications/agents").json(&json!({
         "name": "Cy", "email": "cy@acme.test", "user_id": agent,
     })))

@@ -10,7 +10,7 @@ use comms_auth::{Identity, KeyRing, PrivateKey, Role, TokenKind, Tokens};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{Value, json};
 
-use super::stats::round;
+use super::stats::{round, times};
 use super::{Options, heading};
 
 fn micros(d: Duration) -> f64 {
@@ -96,7 +96,7 @@ pub fn run(options: &Options) -> anyhow::Result<Value> {
     ];
     let mut report = Vec::new();
     for (name, took) in rows {
-        let ratio = took.as_secs_f64() / hs256.as_secs_f64().max(f64::EPSILON);
+        let ratio = times(took, hs256);
         println!("{name:>40} {:>9.1} {:>9.2}x", micros(took), ratio);
         report.push(json!({ "operation": name, "micros": micros(took), "vs_hs256": round(ratio * 100.0) / 100.0 }));
     }

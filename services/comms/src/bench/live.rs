@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::rest::{Fleet, start_fleet};
 use super::setup::{BenchDatabase, resident_mib};
-use super::stats::{Samples, ms, round};
+use super::stats::{Samples, ms, round, times};
 use super::{Options, heading};
 
 /// Events appended per second in each cell: a busy contact centre's whole organization.
@@ -204,8 +204,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
             Samples::new(feed, started.elapsed()),
             Samples::new(bus, started.elapsed()),
         );
-        let ratio = feed.percentile(0.99).as_secs_f64()
-            / bus.percentile(0.99).as_secs_f64().max(f64::EPSILON);
+        let ratio = times(feed.percentile(0.99), bus.percentile(0.99));
         let per_socket_kib = (mib - idle_mib).max(0.0) * 1024.0 / target as f64;
         println!(
             "{target:>8} {:>7} | {:>11} {:>9.2} {:>9.2} | {:>9.2} {:>9.2} | {:>8.2}x | {:>11.1}",
@@ -242,8 +241,10 @@ mod tests {
     #[test]
     fn the_event_id_is_found_without_parsing() {
         let id = Uuid::new_v4();
+        use comms_events::Event as _;
         let message = format!(
-            r#"{{"type":"event","position":"1-2","event":{{"id":"{id}","type":"comms.call.started"}}}}"#
+            r#"{{"type":"event","position":"1-2","event":{{"id":"{id}","type":"{}"}}}}"#,
+            comms_events::call::Started::TYPE
         );
         assert_eq!(event_id(&message), Some(id));
         assert_eq!(event_id(r#"{"type":"position","position":"1-2"}"#), None);

@@ -19,7 +19,7 @@ use tokio::sync::Mutex;
 use tonic::transport::Channel;
 
 use super::setup::{BenchDatabase, resident_mib, unique};
-use super::stats::{Samples, ms, round};
+use super::stats::{Samples, ms, round, times};
 use super::{Options, heading};
 
 pub(super) const ORG: &str = "org_bench";
@@ -398,8 +398,7 @@ pub async fn run(options: &Options) -> anyhow::Result<(Value, Value)> {
         for clients in [1, 16, 64] {
             let rest = load(&fleet, operation, clients, true, options.cell, &ids).await?;
             let direct = load(&fleet, operation, clients, false, options.cell, &ids).await?;
-            let overhead = rest.percentile(0.5).as_secs_f64()
-                / direct.percentile(0.5).as_secs_f64().max(f64::EPSILON);
+            let overhead = times(rest.percentile(0.5), direct.percentile(0.5));
             println!(
                 "{:>25} {clients:>7} | {:>9.0} {:>8.2} {:>8.2} {:>8.2} | {:>9.0} {:>8.2} | {:>7.2}x",
                 operation.name(),

@@ -71,6 +71,11 @@ pub fn round(value: f64) -> f64 {
     (value * 10.0).round() / 10.0
 }
 
+/// How many times `b` is `a`: a figure against its baseline.
+pub fn times(a: std::time::Duration, b: std::time::Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(f64::EPSILON)
+}
+
 /// `a / b` as a percentage, rounded.
 pub fn percent(a: f64, b: f64) -> f64 {
     round(a / b.max(f64::EPSILON) * 100.0)
