@@ -165,6 +165,24 @@ impl RetryPolicy {
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a consumer waiting for deliveries checks that its connection still stands.
 const LIVENESS_CHECK: Duration = Duration::from_secs(1);
+/// The longest an acknowledgement or a dead letter's confirm may take: lapin may leave either
+/// waiting forever once the connection is gone, and the consumer would never reconnect.
+const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `request` to the broker, failed (so the consumer reconnects) if unanswered in
+/// [`BROKER_TIMEOUT`].
+async fn with_broker<T, E: Into<anyhow::Error>>(
+    what: &str,
+    request: impl Future<Output = Result<T, E>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(BROKER_TIMEOUT, request).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => anyhow::bail!(
+            "RabbitMQ did not take the {what} within {} s",
+            BROKER_TIMEOUT.as_secs()
+        ),
+    }
+}
 
 /// Consumes until `shutdown` resolves, reconnecting after broker failures. The message in hand
 /// at shutdown is finished and acknowledged first. Meanwhile the consumer's records of applied
@@ -358,7 +376,11 @@ impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
                 Ok(applied) => {
                     outage.over(&queue);
                     let (last, _) = parsed.last().expect("a batch of two or more");
-                    last.acker.ack(BasicAckOptions { multiple: true }).await?;
+                    with_broker(
+                        "acknowledgement",
+                        last.acker.ack(BasicAckOptions { multiple: true }),
+                    )
+                    .await?;
                     count(&queue, "applied", applied);
                     count(&queue, "duplicate", envelopes.len() - applied);
                     return Ok(Flow::Continue);
@@ -403,7 +425,11 @@ impl<H: Handler, S: Future<Output = ()>> Context<'_, H, S> {
             let error = match outcome {
                 Ok(applied) => {
                     outage.over(&queue);
-                    delivery.acker.ack(BasicAckOptions::default()).await?;
+                    with_broker(
+                        "acknowledgement",
+                        delivery.acker.ack(BasicAckOptions::default()),
+                    )
+                    .await?;
                     count(&queue, if applied { "applied" } else { "duplicate" }, 1);
                     return Ok(Flow::Continue);
                 }
@@ -555,8 +581,16 @@ async fn dead_letter(
     }
     let properties: BasicProperties = properties.with_headers(headers);
     let queue = dead_letter_queue(&config.queue);
-    crate::publish_to_queue(channel, &queue, &delivery.data, properties).await?;
-    delivery.acker.ack(BasicAckOptions::default()).await?;
+    with_broker(
+        "dead letter",
+        crate::publish_to_queue(channel, &queue, &delivery.data, properties),
+    )
+    .await?;
+    with_broker(
+        "acknowledgement",
+        delivery.acker.ack(BasicAckOptions::default()),
+    )
+    .await?;
     count(&config.queue, "dead_lettered", 1);
     Ok(())
 }
