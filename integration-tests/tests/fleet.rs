@@ -729,11 +729,12 @@ async fn bad_agent_input_is_a_precise_problem_and_appends_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_answered_inbound_call_from_the_bus_is_given_an_agent() {
+async fn a_queued_inbound_call_from_the_bus_is_given_an_agent() {
     let fleet = Fleet::start("600000").await;
     let agent = available_agent(&fleet, "Ina").await;
-    // An inbound call and its answer on the platform exchange, as the fleet itself publishes
-    // them (the test connects as the fleet's broker user; anyone else would be refused).
+    // An inbound call, its answer and its place in the queue on the platform exchange, as the
+    // fleet itself publishes them (the test connects as the fleet's broker user; anyone else
+    // would be refused).
     let call = uuid::Uuid::now_v7();
     let envelope = |event_type: &str, data: Value, position: i64| {
         let mut envelope: comms_bus::Envelope = serde_json::from_value(json!({
@@ -747,7 +748,7 @@ async fn an_answered_inbound_call_from_the_bus_is_given_an_agent() {
     let now = chrono::Utc::now();
     fleet
         .publish(&envelope(
-            "comms.call.started",
+            <comms_events::call::Started as comms_events::Event>::TYPE,
             json!({ "call_id": call, "direction": "inbound", "to": "+14155550100", "from": "+14155550199",
                     "agent_id": null, "campaign_id": null, "language": "en", "started_at": now }),
             0,
@@ -755,9 +756,16 @@ async fn an_answered_inbound_call_from_the_bus_is_given_an_agent() {
         .await;
     fleet
         .publish(&envelope(
-            "comms.call.answered",
+            <comms_events::call::Answered as comms_events::Event>::TYPE,
             json!({ "call_id": call, "answered_at": now }),
             1,
+        ))
+        .await;
+    fleet
+        .publish(&envelope(
+            <comms_events::call::Queued as comms_events::Event>::TYPE,
+            json!({ "call_id": call, "skills": [], "language": "en", "priority": 0, "queued_at": now }),
+            2,
         ))
         .await;
     let on_call = agent_until(&fleet, &agent, |a| a["status"] == "busy").await;

@@ -80,6 +80,18 @@ impl AgentState {
     }
 }
 
+/// The longest skill name.
+pub const MAX_SKILL_NAME: usize = 50;
+
+/// Whether `name` may name a skill: 1-50 of a-z, 0-9, _ and - (what agents, numbers, IVR
+/// queues and the measures' filters all take).
+pub fn is_skill_name(name: &str) -> bool {
+    (1..=MAX_SKILL_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Skill {
     pub name: String,

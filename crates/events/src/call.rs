@@ -471,8 +471,9 @@ pub struct IvrStep {
     pub at: DateTime<Utc>,
 }
 
-/// The call asks for an agent with every one of `skills` who speaks `language` (its IVR
-/// flow reached a queue).
+/// The call asks for an agent with every one of `skills` who speaks `language`: an inbound
+/// call answered without an IVR flow (with its number's skills), or one whose flow reached a
+/// queue. It waits until an agent is assigned (`comms.call.agent_assigned`) or it ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Queued {
     pub call_id: Uuid,
@@ -513,6 +514,6 @@ crate::events! {
     RecordingChanged => "comms.call.recording_changed", version 1, "the call's recording began, was paused, resumed or stopped";
     RecordingDeleted => "comms.call.recording_deleted", version 1, "the call's recording was deleted at the carrier";
     IvrStep => "comms.call.ivr_step", version 1, "the caller reached a node of the call's IVR flow";
-    Queued => "comms.call.queued", version 1, "the call's IVR flow asks for an agent";
+    Queued => "comms.call.queued", version 1, "the call waits for an agent (answered without an IVR flow, or its flow reached a queue)";
     CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
 }

@@ -1,13 +1,13 @@
 //! The agents service following calls on the bus (`comms.call.*`): an agent who places a call
-//! is busy from its start; an answered inbound call asks for an agent (one with an IVR flow:
-//! when the flow queues it, with the skills it names) and is connected to the
+//! is busy from its start; a queued call (an inbound call answered without an IVR flow, or one
+//! its flow queued) asks for an agent with the skills it names and is connected to the
 //! one it is offered to (a campaign's answered calls are routed by the campaigns service, which
 //! decides when one is abandoned); when a call ends, fails or is canceled, its agent goes to
 //! wrap-up (and a call still waiting leaves the queue), and no agent is reserved for it after. Each message is applied in the consumer's
 //! transaction, so a redelivered one changes nothing twice.
 
 use comms_bus::{Envelope, HandleError, Handler};
-use comms_events::call::{CallEvent, Direction, Started};
+use comms_events::call::{CallEvent, Started};
 use comms_proto::ErrorKind;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -51,7 +51,6 @@ impl Handler for CallFeed {
         let org = envelope.organization_id.as_str();
         match envelope.decode::<CallEvent>()? {
             CallEvent::Started(call) => self.started(conn, envelope, call).await,
-            CallEvent::Answered(call) => self.answered(conn, org, call.call_id).await,
             CallEvent::Queued(call) => {
                 let need = Need {
                     call_id: call.call_id,
@@ -66,6 +65,7 @@ impl Handler for CallFeed {
             CallEvent::Canceled(e) => self.finished(conn, org, e.call_id).await,
             // Nothing for the agents.
             CallEvent::Ringing(_)
+            | CallEvent::Answered(_)
             | CallEvent::Updated(_)
             | CallEvent::AgentAssigned(_)
             | CallEvent::Placed(_)
@@ -80,81 +80,29 @@ impl Handler for CallFeed {
 }
 
 impl CallFeed {
+    /// An agent placing a call is busy from its start.
     async fn started(
         &self,
         conn: &mut PgConnection,
         envelope: &Envelope,
         call: Started,
     ) -> Result<(), HandleError> {
-        let org = envelope.organization_id.as_str();
-        // A reservation asked for before the start was followed made the row already.
-        sqlx::query(
-            "INSERT INTO routing_calls (call_id, org_id, agent_id, needs_agent, language)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (call_id) DO UPDATE
-             SET agent_id = EXCLUDED.agent_id, needs_agent = EXCLUDED.needs_agent,
-                 language = EXCLUDED.language
-             WHERE routing_calls.org_id = EXCLUDED.org_id",
-        )
-        .bind(call.call_id)
-        .bind(org)
-        .bind(call.agent_id)
-        // Inbound calls are answered first and then given an agent; those with an IVR flow
-        // once their flow queues them.
-        .bind(
-            call.agent_id.is_none()
-                && call.direction == Direction::Inbound
-                && call.ivr_flow.is_none(),
-        )
-        .bind(call.language.as_str())
-        .execute(&mut *conn)
-        .await
-        .map_err(HandleError::from)?;
-        if let Some(agent) = call.agent_id {
-            let dial = Command::Dial {
-                call_id: call.call_id,
-                at: envelope.timestamp,
-            };
-            let result = store::change_agent(conn, org, ACTOR, agent, dial)
-                .await
-                .map(|_| ())
-                .map_err(comms_proto::ApiError::from);
-            tolerate(result, "an agent's outbound call")?;
-        }
-        Ok(())
+        let Some(agent) = call.agent_id else {
+            return Ok(());
+        };
+        let dial = Command::Dial {
+            call_id: call.call_id,
+            at: envelope.timestamp,
+        };
+        let result = store::change_agent(conn, &envelope.organization_id, ACTOR, agent, dial)
+            .await
+            .map(|_| ())
+            .map_err(comms_proto::ApiError::from);
+        tolerate(result, "an agent's outbound call")
     }
 
-    async fn answered(
-        &self,
-        conn: &mut PgConnection,
-        org: &str,
-        call_id: Uuid,
-    ) -> Result<(), HandleError> {
-        let followed: Option<(bool, Option<String>)> = sqlx::query_as(
-            "SELECT needs_agent, language FROM routing_calls WHERE call_id = $1 AND org_id = $2",
-        )
-        .bind(call_id)
-        .bind(org)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(HandleError::from)?;
-        // An inbound call, answered with nobody on it yet, needs an agent who speaks its
-        // language, now.
-        if let Some((true, language)) = followed {
-            let language = language.and_then(|l| comms_proto::Language::parse(&l).ok());
-            let need = Need {
-                call_id,
-                skills: Vec::new(),
-                language,
-                priority: 0,
-            };
-            let result = self.0.reserve_in(conn, org, &need, true).await.map(|_| ());
-            tolerate(result, "routing an answered inbound call")?;
-        }
-        Ok(())
-    }
-
-    /// An answered call's IVR flow asks for an agent with its skills, language and priority.
+    /// The call waits for an agent with its skills, language and priority (the calls service
+    /// asked for one already when it answered the call; asking again finds that reservation).
     async fn queued(
         &self,
         conn: &mut PgConnection,
@@ -175,8 +123,8 @@ impl CallFeed {
         // Marked ended first, under the row lock a reservation takes too: one that comes
         // later is refused, one that came first has its agent released just below.
         sqlx::query(
-            "INSERT INTO routing_calls (call_id, org_id, needs_agent, ended_at)
-             VALUES ($1, $2, false, now())
+            "INSERT INTO routing_calls (call_id, org_id, ended_at)
+             VALUES ($1, $2, now())
              ON CONFLICT (call_id) DO UPDATE
              SET ended_at = COALESCE(routing_calls.ended_at, now())",
         )

@@ -30,7 +30,7 @@ pub(crate) async fn call_row(
     call: Uuid,
 ) -> Result<(String, Option<DateTime<Utc>>)> {
     sqlx::query_as(
-        "INSERT INTO routing_calls (call_id, org_id, needs_agent) VALUES ($1, $2, false)
+        "INSERT INTO routing_calls (call_id, org_id) VALUES ($1, $2)
          ON CONFLICT (call_id) DO UPDATE SET org_id = routing_calls.org_id
          RETURNING org_id, ended_at",
     )

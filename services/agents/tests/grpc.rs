@@ -521,8 +521,7 @@ async fn a_reservation_racing_the_calls_end_waits_for_it_and_is_refused() {
     // the service hears of this call).
     let mut ending = service.pool.begin().await.unwrap();
     sqlx::query(
-        "INSERT INTO routing_calls (call_id, org_id, needs_agent, ended_at)
-         VALUES ($1, 'org_a', false, now())",
+        "INSERT INTO routing_calls (call_id, org_id, ended_at) VALUES ($1, 'org_a', now())",
     )
     .bind(call)
     .execute(&mut *ending)

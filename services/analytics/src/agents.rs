@@ -1,6 +1,7 @@
 //! Agent analytics from `comms.agent.*`: the time each agent spends in each state per UTC day,
-//! the calls they handle, the ratios built from those, and each agent's name. Each state-entering event closes the
-//! interval of the state before it; an event older than the last one applied (by stream
+//! each spell in a state (for measures over any interval: occupancy, wrap-up), the calls they
+//! handle, the ratios built from those, and each agent's name. Each state-entering event closes
+//! the spell of the state before it; an event older than the last one applied (by stream
 //! position) changes nothing, so redeliveries and late arrivals are harmless.
 
 use std::collections::BTreeMap;
@@ -12,23 +13,37 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// States in which the agent is handling a call.
-const HANDLING: [&str; 3] = ["reserved", "busy", "wrap_up"];
+pub(crate) const HANDLING: [&str; 3] = ["reserved", "busy", "wrap_up"];
 
-/// The agent, the state it enters and when; `None` for events that are not timed (profile,
-/// team, a requested next state).
-fn entered(event: AgentEvent) -> Option<(Uuid, AgentState, DateTime<Utc>)> {
-    Some(match event {
-        AgentEvent::Created(e) => (e.agent_id, AgentState::Offline, e.created_at),
-        AgentEvent::Available(e) => (e.agent_id, AgentState::Available, e.at),
-        AgentEvent::Reserved(e) => (e.agent_id, AgentState::Reserved, e.at),
-        AgentEvent::Busy(e) => (e.agent_id, AgentState::Busy, e.at),
-        AgentEvent::WrapUp(e) => (e.agent_id, AgentState::WrapUp, e.at),
-        AgentEvent::Break(e) => (e.agent_id, AgentState::Break, e.at),
-        AgentEvent::Away(e) => (e.agent_id, AgentState::Away, e.at),
-        AgentEvent::Offline(e) => (e.agent_id, AgentState::Offline, e.at),
+/// A state an agent enters: when, and the call it is for (reserved, busy, wrap-up).
+struct Entered {
+    agent_id: Uuid,
+    state: AgentState,
+    call_id: Option<Uuid>,
+    at: DateTime<Utc>,
+}
+
+/// The state an event enters; `None` for events that are not timed (profile, team, a
+/// requested next state).
+fn entered(event: AgentEvent) -> Option<Entered> {
+    let (agent_id, state, call_id, at) = match event {
+        AgentEvent::Created(e) => (e.agent_id, AgentState::Offline, None, e.created_at),
+        AgentEvent::Available(e) => (e.agent_id, AgentState::Available, None, e.at),
+        AgentEvent::Reserved(e) => (e.agent_id, AgentState::Reserved, Some(e.call_id), e.at),
+        AgentEvent::Busy(e) => (e.agent_id, AgentState::Busy, Some(e.call_id), e.at),
+        AgentEvent::WrapUp(e) => (e.agent_id, AgentState::WrapUp, Some(e.call_id), e.at),
+        AgentEvent::Break(e) => (e.agent_id, AgentState::Break, None, e.at),
+        AgentEvent::Away(e) => (e.agent_id, AgentState::Away, None, e.at),
+        AgentEvent::Offline(e) => (e.agent_id, AgentState::Offline, None, e.at),
         AgentEvent::ProfileUpdated(_)
         | AgentEvent::TeamChanged(_)
         | AgentEvent::NextStateRequested(_) => return None,
+    };
+    Some(Entered {
+        agent_id,
+        state,
+        call_id,
+        at,
     })
 }
 
@@ -81,18 +96,25 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
         .await
         .map_err(retry)?;
     }
-    let Some((agent_id, state, at)) = entered(event) else {
+    let Some(Entered {
+        agent_id,
+        state,
+        call_id,
+        at,
+    }) = entered(event)
+    else {
         return Ok(());
     };
     let state = state.as_str();
-    let current: Option<(String, String, DateTime<Utc>, i64)> = sqlx::query_as(
-        "SELECT org_id, state, since, position FROM analytics_agent_current WHERE agent_id = $1 FOR UPDATE",
+    let current: Option<(String, String, Option<Uuid>, DateTime<Utc>, i64)> = sqlx::query_as(
+        "SELECT org_id, state, call_id, since, position FROM analytics_agent_current
+         WHERE agent_id = $1 FOR UPDATE",
     )
     .bind(agent_id)
     .fetch_optional(&mut *conn)
     .await
     .map_err(retry)?;
-    if let Some((owner, previous, since, last)) = current {
+    if let Some((owner, previous, previous_call, since, last)) = current {
         if owner != org {
             return Err(reject(format!(
                 "agent {} belongs to another organization",
@@ -103,14 +125,17 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
             return Ok(());
         }
         add_time(conn, org, agent_id, &previous, since, at).await?;
+        add_spell(conn, org, agent_id, &previous, previous_call, since, at).await?;
     }
     sqlx::query(
-        "INSERT INTO analytics_agent_current (agent_id, org_id, state, since, position) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (agent_id) DO UPDATE SET state = $3, since = $4, position = $5",
+        "INSERT INTO analytics_agent_current (agent_id, org_id, state, call_id, since, position)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (agent_id) DO UPDATE SET state = $3, call_id = $4, since = $5, position = $6",
     )
     .bind(agent_id)
     .bind(org)
     .bind(state)
+    .bind(call_id)
     .bind(at)
     .bind(position)
     .execute(&mut *conn)
@@ -163,6 +188,37 @@ async fn add_time(
         .map_err(retry)?;
         start = end;
     }
+    Ok(())
+}
+
+/// Records the agent's spell in `state` over `[from, to)`, for measures over any interval
+/// (occupancy, a call's wrap-up). A spell of no length (reserved and put on the call at once)
+/// is left out.
+async fn add_spell(
+    conn: &mut PgConnection,
+    org: &str,
+    agent: Uuid,
+    state: &str,
+    call: Option<Uuid>,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(), HandleError> {
+    if from >= to {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO analytics_agent_spells (agent_id, org_id, state, call_id, started_at, ended_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(agent)
+    .bind(org)
+    .bind(state)
+    .bind(call)
+    .bind(from)
+    .bind(to)
+    .execute(conn)
+    .await
+    .map_err(retry)?;
     Ok(())
 }
 

@@ -5,7 +5,9 @@ pub mod agents;
 pub mod campaigns;
 pub mod dashboard;
 pub mod grpc;
+pub mod intervals;
 pub mod projection;
+pub mod queues;
 pub mod rebuild;
 pub mod volumes;
 

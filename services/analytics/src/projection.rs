@@ -42,6 +42,12 @@ struct Row {
     direction: Option<String>,
     campaign_id: Option<Uuid>,
     agent_id: Option<Uuid>,
+    /// When it began to wait for an agent, for which skills (sorted) and language.
+    queued_at: Option<DateTime<Utc>>,
+    queue_skills: Option<Vec<String>>,
+    queue_language: Option<String>,
+    /// When its first agent went on it.
+    assigned_at: Option<DateTime<Utc>>,
 }
 
 /// An event that says nothing of the call's status (an agent assigned) carries this position,
@@ -62,6 +68,10 @@ impl Row {
         self.direction = self.direction.take().or(next.direction);
         self.campaign_id = self.campaign_id.or(next.campaign_id);
         self.agent_id = self.agent_id.or(next.agent_id);
+        self.queued_at = self.queued_at.or(next.queued_at);
+        self.queue_skills = self.queue_skills.take().or(next.queue_skills);
+        self.queue_language = self.queue_language.take().or(next.queue_language);
+        self.assigned_at = self.assigned_at.or(next.assigned_at);
     }
 }
 
@@ -86,6 +96,10 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         direction: None,
         campaign_id: None,
         agent_id: None,
+        queued_at: None,
+        queue_skills: None,
+        queue_language: None,
+        assigned_at: None,
     };
     let (call_id, row) = match envelope.decode::<CallEvent>()? {
         CallEvent::Started(e) => (
@@ -103,9 +117,20 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
             Row {
                 status_position: NO_STATUS,
                 agent_id: Some(e.agent_id),
+                assigned_at: Some(e.assigned_at),
                 ..row(CallStatus::Initiated)
             },
         ),
+        CallEvent::Queued(mut e) => (e.call_id, {
+            e.skills.sort();
+            Row {
+                status_position: NO_STATUS,
+                queued_at: Some(e.queued_at),
+                queue_skills: Some(e.skills),
+                queue_language: Some(e.language.as_str().to_owned()),
+                ..row(CallStatus::Initiated)
+            }
+        }),
         CallEvent::Ringing(e) => (e.call_id, row(CallStatus::Ringing)),
         CallEvent::Answered(e) => (
             e.call_id,
@@ -144,7 +169,6 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::RecordingChanged(_)
         | CallEvent::RecordingDeleted(_)
         | CallEvent::IvrStep(_)
-        | CallEvent::Queued(_)
         | CallEvent::CallbackRequested(_) => {
             return Ok(None);
         }
@@ -203,10 +227,21 @@ pub async fn apply_batch(
     let sql = format!(
         "INSERT INTO {table} AS c (call_id, organization_id, status, status_position, started_at,
                                    answered_at, ended_at, duration_seconds, direction,
-                                   campaign_id, agent_id)
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
-                              $6::timestamptz[], $7::timestamptz[], $8::bigint[], $9::text[],
-                              $10::uuid[], $11::uuid[])
+                                   campaign_id, agent_id, queued_at, queue_skills, queue_language,
+                                   assigned_at)
+         SELECT call_id, organization_id, status, status_position, started_at, answered_at,
+                ended_at, duration_seconds, direction, campaign_id, agent_id, queued_at,
+                -- UNNEST flattens arrays of arrays: the skills travel as JSON.
+                CASE WHEN queue_skills IS NOT NULL
+                     THEN ARRAY(SELECT jsonb_array_elements_text(queue_skills)) END,
+                queue_language, assigned_at
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
+                     $6::timestamptz[], $7::timestamptz[], $8::bigint[], $9::text[],
+                     $10::uuid[], $11::uuid[], $12::timestamptz[], $13::jsonb[], $14::text[],
+                     $15::timestamptz[])
+              AS r(call_id, organization_id, status, status_position, started_at, answered_at,
+                   ended_at, duration_seconds, direction, campaign_id, agent_id, queued_at,
+                   queue_skills, queue_language, assigned_at)
          ON CONFLICT (call_id) DO UPDATE SET
              status = CASE WHEN EXCLUDED.status_position > c.status_position
                            THEN EXCLUDED.status ELSE c.status END,
@@ -217,7 +252,11 @@ pub async fn apply_batch(
              duration_seconds = COALESCE(c.duration_seconds, EXCLUDED.duration_seconds),
              direction = COALESCE(c.direction, EXCLUDED.direction),
              campaign_id = COALESCE(c.campaign_id, EXCLUDED.campaign_id),
-             agent_id = COALESCE(c.agent_id, EXCLUDED.agent_id)
+             agent_id = COALESCE(c.agent_id, EXCLUDED.agent_id),
+             queued_at = COALESCE(c.queued_at, EXCLUDED.queued_at),
+             queue_skills = COALESCE(c.queue_skills, EXCLUDED.queue_skills),
+             queue_language = COALESCE(c.queue_language, EXCLUDED.queue_language),
+             assigned_at = COALESCE(c.assigned_at, EXCLUDED.assigned_at)
          WHERE c.organization_id = EXCLUDED.organization_id",
         table = table.name()
     );
@@ -234,6 +273,10 @@ pub async fn apply_batch(
         .bind(&columns.directions)
         .bind(&columns.campaign_ids)
         .bind(&columns.agent_ids)
+        .bind(&columns.queued)
+        .bind(&columns.queue_skills)
+        .bind(&columns.queue_languages)
+        .bind(&columns.assigned)
         .execute(conn)
         .await?;
     if result.rows_affected() as usize != count {
@@ -266,6 +309,10 @@ struct Columns {
     directions: Vec<Option<String>>,
     campaign_ids: Vec<Option<Uuid>>,
     agent_ids: Vec<Option<Uuid>>,
+    queued: Vec<Option<DateTime<Utc>>>,
+    queue_skills: Vec<Option<serde_json::Value>>,
+    queue_languages: Vec<Option<String>>,
+    assigned: Vec<Option<DateTime<Utc>>>,
 }
 
 impl Columns {
@@ -281,5 +328,10 @@ impl Columns {
         self.directions.push(row.direction);
         self.campaign_ids.push(row.campaign_id);
         self.agent_ids.push(row.agent_id);
+        self.queued.push(row.queued_at);
+        self.queue_skills
+            .push(row.queue_skills.map(serde_json::Value::from));
+        self.queue_languages.push(row.queue_language);
+        self.assigned.push(row.assigned_at);
     }
 }

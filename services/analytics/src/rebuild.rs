@@ -126,6 +126,7 @@ const READ_MODELS: [(&str, &[&str]); 2] = [
             "analytics_agent_names",
             "analytics_agent_time",
             "analytics_agent_calls",
+            "analytics_agent_spells",
         ],
     ),
     (

@@ -4,103 +4,29 @@
 //! campaign and agent; another organization's calls never counted; a replay of the log gives
 //! the same figures.
 
+mod support;
+
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use comms_analytics::{Config, rebuild::rebuild, run};
-use comms_auth::{Identity, Role, Tokens};
-use comms_bus::{Relay, RelayConfig};
+use comms_analytics::rebuild::rebuild;
 use comms_events::{Event, call};
-use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
-use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::{CallVolume, CallVolumes, GetCallVolumesRequest};
-use comms_runtime::{Env, Shutdown};
-use comms_testkit::{TestDatabase, amqp_url, unique_name};
-use serde_json::{Value, json};
-use tonic::transport::Channel;
+use serde_json::json;
+use support::{Analytics, ORG, Script, at};
 use uuid::Uuid;
 
 const ZONE: &str = "Europe/Madrid";
 
-fn at(utc: &str) -> DateTime<Utc> {
-    utc.parse().unwrap()
-}
+struct Ask<'a>(&'a mut Analytics);
 
-/// One call's events, each at its own time.
-struct Script {
-    id: Uuid,
-    events: Vec<(&'static str, Value)>,
-}
-
-impl Script {
-    fn started(direction: &str, utc: &str) -> Self {
-        let id = Uuid::new_v4();
-        let started = json!({ "call_id": id, "direction": direction, "to": "+34910000100",
-                              "language": "es", "started_at": at(utc) });
-        Self {
-            id,
-            events: vec![(<call::Started as Event>::TYPE, started)],
-        }
-    }
-
-    fn with(mut self, field: &str, value: Value) -> Self {
-        self.events[0].1[field] = value;
-        self
-    }
-
-    fn then(mut self, event_type: &'static str, mut data: Value) -> Self {
-        data["call_id"] = json!(self.id);
-        self.events.push((event_type, data));
-        self
-    }
-
-    /// Answered at `utc`, then ended after `talk` seconds.
-    fn talked(self, utc: &str, talk: i64) -> Self {
-        let answered = at(utc);
-        let ended = answered + chrono::Duration::seconds(talk);
-        self.then(<call::Answered as Event>::TYPE, json!({ "answered_at": answered }))
-            .then(
-                <call::Ended as Event>::TYPE,
-                json!({ "duration": talk, "outcome": "completed", "reason": "hung up", "ended_at": ended }),
-            )
-    }
-
-    fn failed(self, outcome: &str, utc: &str) -> Self {
-        self.then(
-            <call::Failed as Event>::TYPE,
-            json!({ "outcome": outcome, "reason": "scripted", "failed_at": at(utc) }),
-        )
-    }
-}
-
-async fn append(store: &EventStore, org: &str, script: Script) {
-    let events = script
-        .events
-        .into_iter()
-        .map(|(ty, data)| NewEvent::new(ty, data, json!({})))
-        .collect();
-    let stream = StreamName::new("call", script.id);
-    store
-        .append(org, &stream, ExpectedVersion::NoStream, events)
-        .await
-        .unwrap();
-}
-
-struct Ask {
-    client: AnalyticsServiceClient<Channel>,
-    tokens: Tokens,
-}
-
-impl Ask {
+impl Ask<'_> {
     async fn volumes(
         &mut self,
         request: GetCallVolumesRequest,
     ) -> Result<CallVolumes, tonic::Status> {
-        let identity = Identity::new("org_madrid", "user_1", Role::Supervisor).unwrap();
-        let mut request = tonic::Request::new(request);
-        let token = self.tokens.internal_token(&identity).unwrap();
-        comms_auth::service::attach(request.metadata_mut(), &token);
-        self.client
+        let request = self.0.signed(request);
+        self.0
+            .client
             .get_call_volumes(request)
             .await
             .map(|r| r.into_inner())
@@ -148,29 +74,7 @@ fn without_time(mut volumes: CallVolumes) -> CallVolumes {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_madrid_day_across_the_dst_change_gives_exact_volumes_and_a_replay_the_same() {
-    let db = TestDatabase::new().await;
-    let store = EventStore::new(db.pool.clone());
-    let exchange = unique_name("test.events");
-    let env = Env::from_pairs([
-        ("DATABASE_URL", db.url.as_str()),
-        ("RABBITMQ_URL", &amqp_url()),
-        ("EVENTS_EXCHANGE", exchange.as_str()),
-        ("ANALYTICS_QUEUE", &unique_name("test.analytics")),
-    ]);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = Shutdown::new();
-    let config = Config::from_env(&env).unwrap();
-    let connection = comms_testkit::amqp_connection().await;
-    let channel = connection.create_channel().await.unwrap();
-    comms_bus::declare_consumer(&channel, &config.consumer())
-        .await
-        .unwrap();
-    let tokens = comms_auth::AuthConfig::ephemeral().tokens;
-    let service = tokio::spawn(run(config, tokens.clone(), listener, shutdown.clone()));
-    let mut relay_config = RelayConfig::new(amqp_url(), &exchange);
-    relay_config.leadership_check = Duration::from_millis(100);
-    let relay = tokio::spawn(Relay::new(store.clone(), relay_config).run(shutdown.clone().wait()));
+    let mut analytics = Analytics::start().await;
 
     let (campaign, agent) = (Uuid::new_v4(), Uuid::new_v4());
     let script = [
@@ -200,20 +104,18 @@ async fn a_madrid_day_across_the_dst_change_gives_exact_volumes_and_a_replay_the
         Script::started("inbound", "2026-03-29T22:00:00Z"),
     ];
     for call in script {
-        append(&store, "org_madrid", call).await;
+        analytics.append(ORG, call).await;
     }
     // Another organization's call in the same hour is never counted.
-    append(
-        &store,
-        "org_other",
-        Script::started("inbound", "2026-03-28T23:20:00Z"),
-    )
-    .await;
+    analytics
+        .append(
+            "org_other",
+            Script::started("inbound", "2026-03-28T23:20:00Z"),
+        )
+        .await;
 
-    let client = AnalyticsServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let mut ask = Ask { client, tokens };
+    let store = analytics.store.clone();
+    let mut ask = Ask(&mut analytics);
     let mut hours = ask.volumes(the_day("hour")).await.unwrap();
     for _ in 0..1500 {
         let total = hours.total.as_ref().unwrap();
@@ -364,7 +266,5 @@ async fn a_madrid_day_across_the_dst_change_gives_exact_volumes_and_a_replay_the
     .map(without_time)
     .collect();
     assert_eq!(replayed, live);
-    stop.trigger();
-    service.await.unwrap().unwrap();
-    relay.await.unwrap();
+    analytics.stop().await;
 }

@@ -1,5 +1,6 @@
 //! The calls service following routing on the bus (`comms.agent.busy`): the agent put on a
-//! call is recorded on it, so the call shows who handled it and that agent may work it (an
+//! call is recorded on it, as of when the agent went on it (where a queued call's wait ends),
+//! so the call shows who handled it and that agent may work it (an
 //! agent's calls are those assigned to them). Assigning the same agent again changes nothing,
 //! so a redelivered message is harmless.
 
@@ -25,7 +26,7 @@ impl Handler for AgentFeed {
         let identity = Identity::system(&envelope.organization_id, "routing");
         match self
             .0
-            .assign_agent(&identity, busy.call_id, busy.agent_id)
+            .assign_agent(&identity, busy.call_id, busy.agent_id, busy.at)
             .await
         {
             Ok(_) => Ok(()),

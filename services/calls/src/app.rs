@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use comms_auth::Identity;
 use comms_eventstore::{
     Error as StoreError, EventStore, ExpectedVersion, NewEvent, StreamName, in_transaction,
@@ -274,19 +274,17 @@ impl Calls {
         );
     }
 
-    /// Records the agent routing connected to the call; a call already answered on a carrier's
+    /// Records the agent routing connected to the call at `at`; a call already answered on a carrier's
     /// line is then sent to its instructions again, which now bridge the caller to the agent.
     pub async fn assign_agent(
         &self,
         identity: &Identity,
         call_id: Uuid,
         agent_id: Uuid,
+        at: DateTime<Utc>,
     ) -> Result<CallView, ApiError> {
         let (view, events) = self
-            .decide(identity, call_id, || Command::AssignAgent {
-                agent_id,
-                at: Utc::now(),
-            })
+            .decide(identity, call_id, || Command::AssignAgent { agent_id, at })
             .await?;
         let call = &view.call;
         if let (false, CallStatus::Answered, Some(leg)) =
@@ -404,6 +402,7 @@ impl Calls {
                 to: number.number.clone(),
                 from: from.clone(),
                 language: number.settings.language,
+                skills: number.settings.skills.clone(),
                 leg: leg.clone(),
                 recording: self.recording_policy(number.settings.recording),
                 ivr_flow,

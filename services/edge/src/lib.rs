@@ -261,6 +261,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(analytics::agents))
         .routes(routes!(analytics::campaigns))
         .routes(routes!(analytics::calls))
+        .routes(routes!(analytics::queue_measures::queues))
         .routes(routes!(live::feed))
         .routes(routes!(live::ticket))
         .routes(routes!(auth::login))

@@ -8,7 +8,6 @@ const MAX_NAME: usize = 200;
 const MAX_EMAIL: usize = 254;
 const MAX_EXTENSION: usize = 20;
 const MAX_SKILLS: usize = 50;
-const MAX_SKILL_NAME: usize = 50;
 
 pub use comms_events::agent::{Profile, ProfileChange, Skill};
 
@@ -69,14 +68,7 @@ pub fn check_extension(extension: &str) -> Result<(), DomainError> {
     }
 }
 
-/// 1-50 of a-z, 0-9, _ and -.
-pub fn is_skill_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_SKILL_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-}
+pub use comms_events::agent::{MAX_SKILL_NAME, is_skill_name};
 
 pub fn check_skills(skills: &[Skill]) -> Result<(), DomainError> {
     if skills.len() > MAX_SKILLS {

@@ -184,8 +184,8 @@ pub enum Command {
         at: DateTime<Utc>,
     },
     /// A caller rang one of the organization's numbers and the carrier asks what to do: the call
-    /// starts, inbound, on the carrier's line, and is answered (the caller hears us) while it
-    /// waits for an agent.
+    /// starts, inbound, on the carrier's line, and is answered (the caller hears us); without an
+    /// IVR flow it is queued at once for an agent with `skills` who speaks `language`.
     Receive {
         call_id: Uuid,
         /// The organization's number that was called.
@@ -193,6 +193,8 @@ pub enum Command {
         /// The caller, when the carrier says (a withheld number says nothing).
         from: Option<PhoneNumber>,
         language: Language,
+        /// The skills its agent must have (the number's).
+        skills: Vec<String>,
         leg: CarrierLeg,
         recording: RecordingPolicy,
         /// The IVR flow version its number answers with, if any.
@@ -333,11 +335,12 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 to,
                 from,
                 language,
+                skills,
                 leg,
                 recording,
                 ivr_flow,
                 at,
-            } => Ok(vec![
+            } => Ok([
                 CallEvent::Started(Started {
                     call_id,
                     direction: Direction::Inbound,
@@ -365,7 +368,19 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                     campaign_id: None,
                     awaiting_machine_detection: false,
                 }),
-            ]),
+            ]
+            .into_iter()
+            // With a flow, the flow queues it (`WalkIvr`).
+            .chain(ivr_flow.is_none().then(|| {
+                CallEvent::Queued(Queued {
+                    call_id,
+                    skills,
+                    language,
+                    priority: 0,
+                    queued_at: at,
+                })
+            }))
+            .collect()),
             _ => Err(DomainError::NotFound),
         };
     };

@@ -46,11 +46,7 @@ pub fn check_skills(skills: &[String]) -> Result<(), String> {
         return Err(format!("at most {MAX_SKILLS} skills"));
     }
     for (i, skill) in skills.iter().enumerate() {
-        let valid = (1..=50).contains(&skill.len())
-            && skill
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if !valid {
+        if !comms_events::agent::is_skill_name(skill) {
             return Err(format!("{skill:?} is not a skill name (a-z, 0-9, _ and -)"));
         }
         if skills[..i].contains(skill) {

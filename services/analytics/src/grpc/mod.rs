@@ -8,8 +8,12 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 
-use crate::volumes::{self, Interval};
-use crate::{agents, campaigns, dashboard};
+use crate::{agents, campaigns, dashboard, queues, volumes};
+
+mod period;
+mod queue_measures;
+
+use period::Period;
 
 pub struct AnalyticsGrpc {
     pool: PgPool,
@@ -211,9 +215,27 @@ impl AnalyticsService for AnalyticsGrpc {
             let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
             identity.require(Permission::AnalyticsRead)?;
             let now = chrono::Utc::now();
-            let (query, interval, zone) = volumes_query(request.get_ref(), now)?;
+            let request = request.get_ref();
+            let mut violations = comms_proto::Violations::default();
+            let period = period::read(
+                &mut violations,
+                period::Fields {
+                    from: &request.from,
+                    to: &request.to,
+                    interval: &request.interval,
+                    time_zone: &request.time_zone,
+                },
+            );
+            let filter = volumes_filter(&mut violations, request);
+            violations.finish()?;
+            let Period {
+                bounds,
+                rest,
+                interval,
+                zone,
+            } = period.resolve(now)?;
             let (by_interval, total) =
-                volumes::volumes(&self.pool, &identity.org_id, &query.bounds, &query.filter)
+                volumes::volumes(&self.pool, &identity.org_id, &bounds, &filter)
                     .await
                     .map_err(|error| {
                         tracing::error!(%error, "call volumes query failed");
@@ -232,7 +254,6 @@ impl AnalyticsService for AnalyticsGrpc {
                 in_progress: v.in_progress,
                 average_talk_seconds: v.average_talk_seconds(),
             };
-            let bounds = &query.bounds;
             Ok(Response::new(v1::CallVolumes {
                 time_zone: zone.name().to_owned(),
                 interval: interval.as_str().to_owned(),
@@ -242,44 +263,52 @@ impl AnalyticsService for AnalyticsGrpc {
                     .map(|(pair, v)| volume(pair[0], pair[1], v))
                     .collect(),
                 total: Some(volume(bounds[0], bounds[bounds.len() - 1], &total)),
-                next_from: query.rest.map(comms_proto::time::to_timestamp),
+                next_from: rest.map(comms_proto::time::to_timestamp),
                 generated_at: Some(comms_proto::time::to_timestamp(now)),
             }))
         }
         .instrument(span)
         .await
     }
+
+    async fn get_queue_measures(
+        &self,
+        request: Request<v1::GetQueueMeasuresRequest>,
+    ) -> Result<Response<v1::QueueMeasuresReport>, Status> {
+        let span = tracing::info_span!(
+            "rpc",
+            rpc.service = "comms.v1.AnalyticsService",
+            rpc.method = "GetQueueMeasures"
+        );
+        comms_telemetry::continue_trace(
+            &span,
+            comms_telemetry::grpc_traceparent(request.metadata()),
+        );
+        async move {
+            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+            identity.require(Permission::AnalyticsRead)?;
+            let now = chrono::Utc::now();
+            let (period, filter) = queue_measures::read(request.get_ref(), now)?;
+            let report = queues::report(&self.pool, &identity.org_id, &period.bounds, &filter, now)
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "queue measures query failed");
+                    ApiError::internal()
+                })?;
+            Ok(Response::new(queue_measures::to_proto(
+                report, &period, &filter, now,
+            )))
+        }
+        .instrument(span)
+        .await
+    }
 }
 
-/// A volumes request, read: the intervals' boundaries and the filter.
-struct VolumesQuery {
-    bounds: Vec<chrono::DateTime<chrono::Utc>>,
-    /// Where the intervals that did not fit start.
-    rest: Option<chrono::DateTime<chrono::Utc>>,
-    filter: volumes::Filter,
-}
-
-/// Reads a volumes request, every field's problem named.
-fn volumes_query(
+/// A volumes request's filter, every field's problem named.
+fn volumes_filter(
+    violations: &mut comms_proto::Violations,
     request: &v1::GetCallVolumesRequest,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(VolumesQuery, Interval, chrono_tz::Tz), ApiError> {
-    let mut violations = comms_proto::Violations::default();
-    let zone = match request.time_zone.as_str() {
-        "" => Some(chrono_tz::Tz::UTC),
-        name => violations.check(
-            "time_zone",
-            name.parse::<chrono_tz::Tz>()
-                .map_err(|_| format!("{name:?} is not an IANA time zone (e.g. Europe/Madrid)")),
-        ),
-    };
-    let interval = match request.interval.as_str() {
-        "" => Some(Interval::Hour),
-        name => violations.check(
-            "interval",
-            Interval::parse(name).ok_or_else(|| format!("{name:?} is not 15m, hour or day")),
-        ),
-    };
+) -> volumes::Filter {
     let direction = match request.direction.as_str() {
         "" => None,
         name => violations.check(
@@ -296,42 +325,9 @@ fn volumes_query(
             uuid::Uuid::parse_str(raw).map_err(|_| format!("{raw:?} is not a UUID")),
         ),
     };
-    let campaign_id = id(&mut violations, "campaign_id", &request.campaign_id);
-    let agent_id = id(&mut violations, "agent_id", &request.agent_id);
-    // Absent (`Some(None)`), or read (`None` when it is not a time).
-    let mut time = |field: &str, at: &Option<prost_types::Timestamp>| match at {
-        None => Some(None),
-        Some(at) => violations
-            .check(
-                field,
-                comms_proto::time::from_timestamp(at).ok_or("not a time"),
-            )
-            .map(Some),
-    };
-    let (from, to) = (time("from", &request.from), time("to", &request.to));
-    violations.finish()?;
-    let (zone, interval) = (zone.expect("checked"), interval.expect("checked"));
-    let to = to.flatten().unwrap_or(now);
-    // By default the day `to` ends (today, without either).
-    let from = from
-        .flatten()
-        .unwrap_or_else(|| Interval::Day.start_of(to - chrono::Duration::microseconds(1), zone));
-    if to <= from {
-        return Err(ApiError::invalid(
-            "to",
-            "must be after from (to is now when absent)",
-        ));
-    }
-    let (bounds, rest) = volumes::boundaries(from, to, interval, zone);
-    let filter = volumes::Filter {
+    volumes::Filter {
         direction,
-        campaign_id,
-        agent_id,
-    };
-    let query = VolumesQuery {
-        bounds,
-        rest,
-        filter,
-    };
-    Ok((query, interval, zone))
+        campaign_id: id(violations, "campaign_id", &request.campaign_id),
+        agent_id: id(violations, "agent_id", &request.agent_id),
+    }
 }

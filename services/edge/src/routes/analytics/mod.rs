@@ -11,6 +11,8 @@ use crate::json::Query;
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
 
+pub mod queue_measures;
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Dashboard {
     pub total_calls: i64,
@@ -328,13 +330,7 @@ pub async fn calls(
         .get_call_volumes(caller.grpc(request)?)
         .await?
         .into_inner();
-    let zone: chrono_tz::Tz = volumes.time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
-    let on_clock = |at: Option<prost_types::Timestamp>| {
-        at.as_ref()
-            .and_then(comms_proto::time::from_timestamp)
-            .map(|at| at.with_timezone(&zone).to_rfc3339())
-            .unwrap_or_default()
-    };
+    let on_clock = on_clock_of(&volumes.time_zone);
     let volume = |v: v1::CallVolume| CallVolume {
         start: on_clock(v.start),
         end: on_clock(v.end),
@@ -356,4 +352,15 @@ pub async fn calls(
         next_from: volumes.next_from.map(|at| on_clock(Some(at))),
         generated_at: super::time(volumes.generated_at),
     }))
+}
+
+/// Writes a time on the clock of the analytics' answer's `time_zone`, with its offset then.
+fn on_clock_of(time_zone: &str) -> impl Fn(Option<prost_types::Timestamp>) -> String + use<> {
+    let zone: chrono_tz::Tz = time_zone.parse().unwrap_or(chrono_tz::Tz::UTC);
+    move |at| {
+        at.as_ref()
+            .and_then(comms_proto::time::from_timestamp)
+            .map(|at| at.with_timezone(&zone).to_rfc3339())
+            .unwrap_or_default()
+    }
 }
