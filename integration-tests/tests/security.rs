@@ -19,7 +19,7 @@ use comms_proto::{ApiError, v1};
 use prost::Message as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fleet, ORG, PASSWORD, Session, fields, json_of, problem, python};
+use support::{Fleet, ORG, PASSWORD, Session, available_agent, fields, json_of, problem, python};
 
 const OTHER_ORG: &str = "org_beta";
 
@@ -406,6 +406,12 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         }
         ("put", "/api/communications/agents/{id}") => json!({ "name": "Renamed" }),
         ("put", "/api/communications/agents/{id}/status") => json!({ "status": "available" }),
+        ("post", "/api/communications/agents/{id}/forced-status") => {
+            json!({ "status": "break", "reason": "probe" })
+        }
+        ("post", "/api/communications/calls/{id}/pull") => {
+            json!({ "agent_id": uuid::Uuid::nil() })
+        }
         ("post", "/api/communications/numbers") => json!({ "number": "+14155550100" }),
         ("put", "/api/communications/notification-preferences/{user_id}") => {
             json!({ "channel": "sms", "phone": "+14155550178", "language": "de" })
@@ -778,13 +784,14 @@ async fn no_rest_route_reaches_another_organizations_data() {
             continue;
         }
         let id = match template.as_str() {
-            "/api/communications/calls/{id}" | "/api/communications/calls/{id}/recording" => {
-                other.call.clone()
-            }
+            "/api/communications/calls/{id}"
+            | "/api/communications/calls/{id}/recording"
+            | "/api/communications/calls/{id}/pull" => other.call.clone(),
             "/api/communications/users/{id}" => other.user.clone(),
             "/api/communications/api-keys/{id}" => other.key.clone(),
             "/api/communications/agents/{id}"
             | "/api/communications/agents/{id}/status"
+            | "/api/communications/agents/{id}/forced-status"
             | "/api/communications/agents/{id}/softphone-token" => other.agent.clone(),
             "/api/communications/teams/{id}"
             | "/api/communications/teams/{id}/members"
@@ -991,6 +998,8 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             .unwrap()
             .into_inner();
     assert_eq!(queued.queue_position, 1);
+    // Ours, free to be pulled to.
+    let our_agent = available_agent(&fleet, "Ours").await;
 
     let descriptors =
         prost_types::FileDescriptorSet::decode(comms_proto::FILE_DESCRIPTOR_SET).unwrap();
@@ -1227,6 +1236,32 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("AgentsService", "ForceAgentState") => agents
+                        .force_agent_state(v1::ForceAgentStateRequest {
+                            id: other.agent.clone(),
+                            status: v1::AgentState::Break as i32,
+                            reason: "probe".into(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    // B's waiting call, to B's agent or to ours: neither is found.
+                    ("AgentsService", "PullWaitingCall") => {
+                        let to_theirs = agents
+                            .pull_waiting_call(v1::PullWaitingCallRequest {
+                                call_id: b_call.clone(),
+                                agent_id: other.agent.clone(),
+                            })
+                            .await
+                            .unwrap_err();
+                        assert_eq!(to_theirs.code(), tonic::Code::NotFound);
+                        agents
+                            .pull_waiting_call(v1::PullWaitingCallRequest {
+                                call_id: b_call.clone(),
+                                agent_id: our_agent.clone(),
+                            })
+                            .await
+                            .unwrap_err()
+                    }
                     ("AgentsService", "UpdateAgentStatus") => agents
                         .update_agent_status(v1::UpdateAgentStatusRequest {
                             id: other.agent.clone(),
@@ -1387,7 +1422,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 47);
+    assert_eq!(tried, 49);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

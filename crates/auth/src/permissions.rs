@@ -54,10 +54,13 @@ pub enum Permission {
     MessagesSend,
     /// Say how the platform's notifications reach a user.
     NotificationsManage,
+    /// Supervisor controls: force an agent's state (with a reason) and pull a waiting call to
+    /// an agent.
+    AgentsSupervise,
 }
 
 impl Permission {
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 26] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -83,6 +86,7 @@ impl Permission {
         Self::MessagesRead,
         Self::MessagesSend,
         Self::NotificationsManage,
+        Self::AgentsSupervise,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +116,7 @@ impl Permission {
             Self::MessagesRead => "messages:read",
             Self::MessagesSend => "messages:send",
             Self::NotificationsManage => "notifications:manage",
+            Self::AgentsSupervise => "agents:supervise",
         }
     }
 
@@ -188,6 +193,10 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         // Everyone says how they are told; the administrator, for anyone.
         (NotificationsManage,      Admin)              => Some(Organization),
         (NotificationsManage,      Supervisor | Agent) => Some(Own),
+        // Over the agents a supervisor leads; an agent never supervises.
+        (AgentsSupervise,          Admin)              => Some(Organization),
+        (AgentsSupervise,          Supervisor)         => Some(Team),
+        (AgentsSupervise,          Agent)              => None,
     }
 }
 

@@ -199,6 +199,11 @@ pub struct Transition {
     /// The call the agent leaves behind, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_id: Option<Uuid>,
+    /// A supervisor or administrator put the agent in this state (their user id); `reason` is
+    /// theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub forced_by: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -242,13 +247,18 @@ pub struct WrapUp {
     pub at: DateTime<Utc>,
 }
 
-/// During a call the agent asked for a state to enter when its wrap-up ends.
+/// During a call the agent (or their supervisor) asked for a state to enter when its wrap-up
+/// ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NextStateRequested {
     pub agent_id: Uuid,
     pub state: AgentState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A supervisor or administrator asked it for the agent (their user id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub forced_by: Option<String>,
     pub at: DateTime<Utc>,
 }
 

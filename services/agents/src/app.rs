@@ -113,6 +113,29 @@ impl Agents {
         Ok(agent)
     }
 
+    /// A supervisor's or administrator's `status` for the agent, with their `reason`: at once,
+    /// ending a wrap-up; on a call, when its wrap-up ends.
+    pub async fn force_status(
+        &self,
+        identity: &Identity,
+        id: Uuid,
+        status: AgentState,
+        reason: String,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        let agent = self
+            .agent_command(identity, id, || Command::Force {
+                status,
+                reason: reason.clone(),
+                by: identity.user_id.clone(),
+                at: Utc::now(),
+            })
+            .await?;
+        if agent.value.state == AgentState::Available {
+            self.freed.notify_one();
+        }
+        Ok(agent)
+    }
+
     pub async fn set_team(
         &self,
         identity: &Identity,

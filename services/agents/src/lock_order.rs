@@ -4,7 +4,7 @@
 //! | step | rows | taken by |
 //! |---|---|---|
 //! | 1 | the call's `routing_calls` row | a reservation ([`call_row`]); the call's end (`call_feed`) |
-//! | 2 | the call's `routing_queue` row | reserve, accept, a lapsing reservation ([`queue_row`]); release (its `DELETE`); dispatch (`SKIP LOCKED`) |
+//! | 2 | the call's `routing_queue` row | reserve, accept, a lapsing reservation, a supervisor's pull ([`queue_row`]); release (its `DELETE`); dispatch (`SKIP LOCKED`) |
 //! | 3 | the agent's `agents_view` row | every agent command (`store::lock_agent`, `store::change_agent`); offers (`SKIP LOCKED`) |
 //! | 4 | the agent's stream | the append inside `store::change_agent` ([ADR 7](../../../docs/adr/0007-routing-under-row-locks.md)) |
 //!

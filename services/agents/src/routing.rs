@@ -126,6 +126,18 @@ impl Agents {
         let Some(agent) = queue::best_agent_for(tx, entry).await? else {
             return Ok(None);
         };
+        self.offer_to(tx, entry, agent, ACTOR).await.map(Some)
+    }
+
+    /// Offers `entry` to `agent`, whose row the caller holds, as `actor`: reserved, and on the
+    /// call at once when it is answered (it then leaves the queue).
+    async fn offer_to(
+        &self,
+        tx: &mut PgConnection,
+        entry: &Waiting,
+        agent: Uuid,
+        actor: &str,
+    ) -> Result<Versioned<Agent>, ApiError> {
         let now = Utc::now();
         let until = now + self.timeouts.reservation;
         let command = Command::Reserve {
@@ -133,18 +145,64 @@ impl Agents {
             until,
             at: now,
         };
-        let reserved = store::change_agent(tx, &entry.org_id, ACTOR, agent, command).await?;
+        let reserved = store::change_agent(tx, &entry.org_id, actor, agent, command).await?;
         if entry.connect_on_offer {
             let command = Command::Accept {
                 call_id: entry.call_id,
                 at: now,
             };
-            let busy = store::change_agent(tx, &entry.org_id, ACTOR, agent, command).await?;
+            let busy = store::change_agent(tx, &entry.org_id, actor, agent, command).await?;
             queue::remove(tx, entry.call_id, None).await?;
-            return Ok(Some(busy));
+            return Ok(busy);
         }
         queue::offered(tx, entry.call_id, agent).await?;
-        Ok(Some(reserved))
+        Ok(reserved)
+    }
+
+    /// A supervisor takes a waiting call out of its place to `agent`, whatever skills and
+    /// language it asks for: the agent must be available and the call offered to nobody yet.
+    /// The agent's events are recorded as the supervisor's.
+    pub async fn pull(
+        &self,
+        identity: &Identity,
+        call: Uuid,
+        agent: Uuid,
+    ) -> Result<Versioned<Agent>, ApiError> {
+        let org = identity.org_id.as_str();
+        in_transaction!(self.store, |tx| {
+            // No call row (step 1): a call still in the queue has not ended, as its end
+            // removes it under that row's lock.
+            let entry = match lock_order::queue_row(tx, call).await? {
+                Some(entry) if entry.org_id == org => entry,
+                _ => {
+                    return Err(ApiError::new(
+                        ErrorKind::NotFound,
+                        format!("call {call} is not waiting for an agent"),
+                    ));
+                }
+            };
+            if let Some(offered) = entry.offered_to {
+                return Err(ApiError::new(
+                    ErrorKind::FailedPrecondition,
+                    format!(
+                        "call {call} is being offered to agent {offered}; pull a call nobody has been offered"
+                    ),
+                ));
+            }
+            let Some(current) = store::lock_agent(&mut *tx, org, agent).await? else {
+                return Err(ApiError::not_found("agent", &agent.to_string()));
+            };
+            if current.value.state != AgentState::Available {
+                return Err(ApiError::new(
+                    ErrorKind::FailedPrecondition,
+                    format!(
+                        "agent {agent} is {}: a call is pulled to an available agent",
+                        current.value.state.as_str()
+                    ),
+                ));
+            }
+            self.offer_to(tx, &entry, agent, &identity.user_id).await
+        })
     }
 
     /// The reserved agent took the call: busy, and the call leaves the queue.

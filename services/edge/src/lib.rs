@@ -190,7 +190,7 @@ impl Config {
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
         agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health,
-        ivr_flows, live, messages, numbers, recordings, teams, users,
+        ivr_flows, live, messages, numbers, recordings, supervision, teams, users,
     };
     // CSV imports take larger bodies than the 64 KiB every other endpoint allows.
     let imports = OpenApiRouter::new()
@@ -224,6 +224,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::list, agents::create))
         .routes(routes!(agents::get, agents::update))
         .routes(routes!(agents::set_status))
+        .routes(routes!(supervision::force_status))
+        .routes(routes!(supervision::pull_call))
         .routes(routes!(agents::softphone_token))
         .routes(routes!(teams::list, teams::create))
         .routes(routes!(teams::get, teams::update))

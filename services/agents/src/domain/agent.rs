@@ -78,6 +78,14 @@ pub enum Command {
         call_id: Uuid,
         at: DateTime<Utc>,
     },
+    /// A supervisor or administrator (`by`, their user id) puts the agent in `status`, saying
+    /// why: at once, or ending their wrap-up; on a call, when its wrap-up ends.
+    Force {
+        status: AgentState,
+        reason: String,
+        by: String,
+        at: DateTime<Utc>,
+    },
     /// The reservation's deadline passed without an accept.
     LapseReservation {
         at: DateTime<Utc>,
@@ -106,8 +114,17 @@ fn transition(agent: &Agent, reason: Option<String>, at: DateTime<Utc>) -> Trans
         agent_id: agent.id,
         reason,
         call_id: None,
+        forced_by: None,
         at,
     }
+}
+
+/// 1-50 of a-z, 0-9 and _.
+fn is_reason_code(reason: &str) -> bool {
+    (1..=MAX_REASON).contains(&reason.len())
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn check_reason(status: AgentState, reason: &Option<String>) -> Result<(), DomainError> {
@@ -124,18 +141,10 @@ fn check_reason(status: AgentState, reason: &Option<String>) -> Result<(), Domai
             "reason",
             format!("only break and away take a reason, not {}", status.as_str()),
         )),
-        Some(r)
-            if r.is_empty()
-                || r.len() > MAX_REASON
-                || !r
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
-        {
-            Err(invalid(
-                "reason",
-                format!("1-{MAX_REASON} of a-z, 0-9 and _"),
-            ))
-        }
+        Some(r) if !is_reason_code(r) => Err(invalid(
+            "reason",
+            format!("1-{MAX_REASON} of a-z, 0-9 and _"),
+        )),
         _ => Ok(()),
     }
 }
@@ -178,6 +187,58 @@ fn leave_reservation(agent: &Agent, why: &str, at: DateTime<Utc>) -> AgentEvent 
         ..transition(agent, reason, at)
     };
     entering(next, event)
+}
+
+/// A supervisor's `status` for the agent, with their `reason` (a code, always required).
+fn force(
+    agent: &Agent,
+    status: AgentState,
+    reason: String,
+    by: String,
+    at: DateTime<Utc>,
+) -> Result<Vec<AgentEvent>, DomainError> {
+    use AgentState::*;
+    if !matches!(status, Available | Break | Away | Offline) {
+        return Err(invalid(
+            "status",
+            format!(
+                "{} is set by routing; force available, break, away or offline",
+                status.as_str()
+            ),
+        ));
+    }
+    if !is_reason_code(&reason) {
+        return Err(invalid(
+            "reason",
+            format!("required: 1-{MAX_REASON} of a-z, 0-9 and _, e.g. left_for_the_day"),
+        ));
+    }
+    let (reason, forced_by) = (Some(reason), Some(by));
+    Ok(match agent.state {
+        state if state == status => vec![],
+        // On a call: when its wrap-up ends, as if the agent had asked.
+        Reserved | Busy => vec![AgentEvent::NextStateRequested(NextStateRequested {
+            agent_id: agent.id,
+            state: status,
+            reason,
+            forced_by,
+            at,
+        })],
+        // Only the agent logs themselves in.
+        Offline => return Err(illegal("force a state on", Offline)),
+        // Wrap-up ends now; otherwise straight there.
+        _ => {
+            let call_id = (agent.state == WrapUp).then_some(agent.call_id).flatten();
+            vec![entering(
+                status,
+                Transition {
+                    call_id,
+                    forced_by,
+                    ..transition(agent, reason, at)
+                },
+            )]
+        }
+    })
 }
 
 fn entering(status: AgentState, event: Transition) -> AgentEvent {
@@ -254,6 +315,7 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
                             agent_id: agent.id,
                             state: Available,
                             reason: None,
+                            forced_by: None,
                             at,
                         })]
                     } else {
@@ -272,6 +334,7 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
                         agent_id: agent.id,
                         state: status,
                         reason,
+                        forced_by: None,
                         at,
                     })])
                 }
@@ -286,6 +349,12 @@ pub fn handle(state: Option<&Agent>, command: Command) -> Result<Vec<AgentEvent>
                 _ => Ok(vec![enter(agent, status, reason, at)]),
             }
         }
+        Command::Force {
+            status,
+            reason,
+            by,
+            at,
+        } => force(agent, status, reason, by, at),
         Command::Reserve { call_id, until, at } => match agent.state {
             Available => Ok(vec![AgentEvent::Reserved(events::Reserved {
                 agent_id: agent.id,

@@ -518,3 +518,81 @@ fn leaving_wrap_up_names_the_call_wrapped_up() {
     .unwrap();
     assert!(matches!(events.as_slice(), [AgentEvent::Break(e)] if e.call_id.is_none()));
 }
+
+fn force(status: AgentState, reason: &str, at: i64) -> Command {
+    Command::Force {
+        status,
+        reason: reason.into(),
+        by: "supervisor_1".into(),
+        at: t(at),
+    }
+}
+
+#[test]
+fn a_supervisor_forces_a_state_now_ends_a_wrap_up_and_waits_for_a_call_to_end() {
+    use comms_events::agent::{Break, NextStateRequested, Offline};
+    let available = given(vec![created(), status(AgentState::Available, None, 1)]);
+    // At once, with the supervisor's reason and name on the event.
+    let events = handle(
+        Some(&available),
+        force(AgentState::Offline, "left_for_the_day", 2),
+    )
+    .unwrap();
+    let [AgentEvent::Offline(Offline(transition))] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(
+        (
+            transition.reason.as_deref(),
+            transition.forced_by.as_deref()
+        ),
+        (Some("left_for_the_day"), Some("supervisor_1"))
+    );
+    // Already there: nothing.
+    assert_eq!(
+        when(&available, force(AgentState::Available, "back", 2)).unwrap(),
+        Vec::<&str>::new()
+    );
+    // A reason is always required, and only the four states a person picks.
+    for refused in [
+        force(AgentState::Break, "", 2),
+        force(AgentState::Break, "Lunch!", 2),
+        force(AgentState::Busy, "on_a_call", 2),
+    ] {
+        assert!(matches!(
+            handle(Some(&available), refused),
+            Err(DomainError::Invalid { .. })
+        ));
+    }
+    // On a call: when its wrap-up ends.
+    let busy = then(available, reserve(3));
+    let busy = then(busy, accept(4));
+    assert_eq!(
+        when(&busy, force(AgentState::Break, "coaching", 5)).unwrap(),
+        [<NextStateRequested as comms_events::Event>::TYPE]
+    );
+    let busy = then(busy, force(AgentState::Break, "coaching", 5));
+    assert_eq!(busy.state, AgentState::Busy, "still on the call");
+    // In wrap-up: it ends now, naming the call.
+    let wrapping = then(
+        given(vec![
+            created(),
+            status(AgentState::Available, None, 1),
+            reserve(2),
+            accept(3),
+        ]),
+        release(10),
+    );
+    let events = handle(Some(&wrapping), force(AgentState::Break, "coaching", 11)).unwrap();
+    let [AgentEvent::Break(Break(transition))] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(transition.call_id, Some(call()));
+    assert_eq!(events[0].event_type(), <Break as comms_events::Event>::TYPE);
+    // A logged-off agent logs themselves in.
+    let offline = given(vec![created()]);
+    assert!(matches!(
+        handle(Some(&offline), force(AgentState::Available, "start", 1)),
+        Err(DomainError::IllegalTransition { .. })
+    ));
+}

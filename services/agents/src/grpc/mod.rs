@@ -19,6 +19,7 @@ use crate::routing::{Need, Reservation};
 
 mod agents;
 mod routing;
+mod supervision;
 mod teams;
 
 pub struct AgentsGrpc {
@@ -188,6 +189,20 @@ impl AgentsService for AgentsGrpc {
         request: Request<v1::IssueSoftphoneTokenRequest>,
     ) -> Result<Response<v1::SoftphoneToken>, Status> {
         agents::issue_softphone_token(self, request).await
+    }
+
+    async fn force_agent_state(
+        &self,
+        request: Request<v1::ForceAgentStateRequest>,
+    ) -> Result<Response<v1::Agent>, Status> {
+        supervision::force_agent_state(self, request).await
+    }
+
+    async fn pull_waiting_call(
+        &self,
+        request: Request<v1::PullWaitingCallRequest>,
+    ) -> Result<Response<v1::Agent>, Status> {
+        supervision::pull_waiting_call(self, request).await
     }
 
     async fn watch_agents(

@@ -34,7 +34,7 @@ fn state_name(value: i32) -> Option<String> {
         .map(|(n, _)| (*n).to_owned())
 }
 
-fn state_of(name: &str) -> Option<AgentState> {
+pub(super) fn state_of(name: &str) -> Option<AgentState> {
     STATES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 

@@ -14,6 +14,7 @@ pub mod live;
 pub mod messages;
 pub mod numbers;
 pub mod recordings;
+pub mod supervision;
 pub mod teams;
 pub mod users;
 

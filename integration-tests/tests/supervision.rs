@@ -1,0 +1,160 @@
+//! Supervisor controls over REST against the whole fleet: forcing an agent's state and pulling a
+//! waiting call to an agent are permission-checked (an agent 403, another team's supervisor
+//! 404), say which field or state is wrong, and appear on the bus with who did it and why.
+
+mod support;
+
+use comms_auth::Role;
+use comms_events::agent::{Available, Break, OnCall};
+use comms_events::call::AgentAssigned;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use support::*;
+
+async fn team(fleet: &Fleet, name: &str, supervisor: &str) -> String {
+    let team = json_of(
+        fleet
+            .post("/api/communications/teams")
+            .json(&json!({ "name": name, "supervisor_id": supervisor })),
+    )
+    .await;
+    team["id"].as_str().unwrap().to_owned()
+}
+
+/// The data of the next `event_type` on the bus.
+async fn next_data(fleet: &Fleet, event_type: &str) -> Value {
+    let message = fleet.next_message(event_type).await;
+    let envelope: Value = serde_json::from_slice(&message.data).unwrap();
+    envelope["data"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() {
+    let fleet = Fleet::start("600000").await;
+    let (lead_id, lead) = fleet.user_with_id("supervisor").await;
+    let (other_lead_id, other_lead) = fleet.user_with_id("supervisor").await;
+    let agent_user = fleet.user(ORG, Role::Agent).await;
+    let floor = team(&fleet, "Floor", &lead_id).await;
+    team(&fleet, "Night", &other_lead_id).await;
+    // Ada, on the lead's team, speaks English but has no billing skill.
+    let ada = json_of(fleet.post("/api/communications/agents").json(&json!({
+        "name": "Ada", "email": "ada@acme.test", "languages": ["en"], "team_id": floor,
+    })))
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let available = fleet
+        .put(&format!("/api/communications/agents/{ada}/status"))
+        .json(&json!({ "status": "available" }));
+    assert_eq!(available.send().await.unwrap().status(), StatusCode::OK);
+    // A caller to the billing line waits: nobody has the skill.
+    let number = json_of(fleet.post("/api/communications/numbers").json(&json!({
+        "number": "+14155550123", "language": "en", "skills": ["billing"]
+    })))
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = json_of(
+        fleet
+            .post(&format!(
+                "/api/communications/numbers/{number}/simulated-calls"
+            ))
+            .json(&json!({ "from": "+14155550199" })),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let force = |session: &Session, agent: &str, body: Value| {
+        fleet
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/communications/agents/{agent}/forced-status"),
+                session,
+            )
+            .json(&body)
+    };
+    let pull = |session: &Session, call: &str, agent: &str| {
+        fleet
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/communications/calls/{call}/pull"),
+                session,
+            )
+            .json(&json!({ "agent_id": agent }))
+    };
+    let coaching = json!({ "status": "break", "reason": "coaching" });
+
+    // An agent may do neither; another team's supervisor does not see Ada.
+    let (status, body) = problem(force(&agent_user, &ada, coaching.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("agents:supervise"),
+        "{body}"
+    );
+    let (status, _) = problem(pull(&agent_user, &call, &ada)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = problem(force(&other_lead, &ada, coaching.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = problem(pull(&other_lead, &call, &ada)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Bad bodies name their field.
+    for (body, field) in [
+        (json!({ "status": "break" }), "reason"),
+        (
+            json!({ "status": "break", "reason": "Coaching!" }),
+            "reason",
+        ),
+        (json!({ "status": "busy", "reason": "x" }), "status"),
+    ] {
+        let (status, problem_body) = problem(force(&lead, &ada, body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem_body}");
+        assert!(fields(&problem_body).contains(&field), "{problem_body}");
+    }
+
+    // The lead sends Ada to coaching: on the bus with who and why.
+    let forced = json_of(force(&lead, &ada, coaching)).await;
+    assert_eq!(forced["status"], "break");
+    let event = next_data(&fleet, <Break as comms_events::Event>::TYPE).await;
+    assert_eq!(
+        (&event["agent_id"], &event["reason"], &event["forced_by"]),
+        (&json!(ada), &json!("coaching"), &json!(lead_id))
+    );
+    // On a break, she cannot be pulled to: 409 saying so.
+    let (status, body) = problem(pull(&lead, &call, &ada)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("break"), "{body}");
+
+    // Back, and still not offered the billing call; the lead pulls it to her.
+    json_of(force(
+        &lead,
+        &ada,
+        json!({ "status": "available", "reason": "coached" }),
+    ))
+    .await;
+    let event = next_data(&fleet, <Available as comms_events::Event>::TYPE).await;
+    assert_eq!(event["forced_by"], json!(lead_id));
+    let on_call = json_of(pull(&lead, &call, &ada)).await;
+    assert_eq!(
+        (&on_call["status"], &on_call["call_id"]),
+        (&json!("busy"), &json!(call))
+    );
+    let busy = next_data(&fleet, <OnCall as comms_events::Event>::TYPE).await;
+    assert_eq!(
+        (&busy["agent_id"], &busy["call_id"]),
+        (&json!(ada), &json!(call))
+    );
+    let assigned = next_data(&fleet, <AgentAssigned as comms_events::Event>::TYPE).await;
+    assert_eq!(assigned["agent_id"], json!(ada));
+    // Taken, it waits no more.
+    let (status, body) = problem(pull(&lead, &call, &ada)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    fleet.stop().await;
+}

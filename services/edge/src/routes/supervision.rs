@@ -1,0 +1,111 @@
+//! Supervisor controls over REST: force an agent's state, pull a waiting call to an agent
+//! (`comms.v1.AgentsService`, under `agents:supervise`).
+
+use axum::extract::{Path, State};
+use comms_proto::v1::{self, AgentState};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::agents::{Agent, state_of};
+use crate::auth::Caller;
+use crate::json::Json;
+use crate::problem::{Problem, ProblemResponse};
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, ProblemResponse>;
+
+/// The state a supervisor puts an agent in, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForceState {
+    #[schema(pattern = "^(available|break|away|offline)$")]
+    pub status: String,
+    /// A code: 1-50 of a-z, 0-9 and _, e.g. `left_for_the_day`.
+    #[schema(pattern = "^[a-z0-9_]{1,50}$", example = "coaching")]
+    pub reason: String,
+}
+
+/// Put one of your agents in available, break, away or offline, with your reason: at once
+/// (ending a wrap-up), or, on a call, when its wrap-up ends. The state's event on the bus and
+/// the live feed carries `forced_by` (you) and the reason.
+#[utoipa::path(post, path = "/api/communications/agents/{id}/forced-status", tag = "agents", params(("id" = uuid::Uuid, Path)), request_body = ForceState,
+    security(("bearer" = ["agents:supervise"])),
+    responses(
+        (status = 200, body = Agent),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An agent: only supervisors and administrators force a state", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such agent in your teams", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The agent is logged off: they log in themselves", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn force_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ForceState>,
+) -> Result<axum::Json<Agent>> {
+    let status = state_of(&body.status)
+        .filter(|s| {
+            matches!(
+                s,
+                AgentState::Available | AgentState::Break | AgentState::Away | AgentState::Offline
+            )
+        })
+        .ok_or_else(|| {
+            comms_proto::ApiError::invalid(
+                "status",
+                format!("{:?} is not available, break, away or offline", body.status),
+            )
+        })?;
+    let request = v1::ForceAgentStateRequest {
+        id,
+        status: status as i32,
+        reason: body.reason,
+    };
+    let agent = state
+        .agents
+        .clone()
+        .force_agent_state(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(agent.into_inner().into()))
+}
+
+/// The agent a waiting call is pulled to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullCall {
+    #[schema(value_type = uuid::Uuid)]
+    pub agent_id: String,
+}
+
+/// Take a call waiting in the queue to one of your available agents, whatever skills and
+/// language it asks for: they are put on it at once.
+#[utoipa::path(post, path = "/api/communications/calls/{id}/pull", tag = "calls", params(("id" = uuid::Uuid, Path)), request_body = PullCall,
+    security(("bearer" = ["agents:supervise"])),
+    responses(
+        (status = 200, description = "The agent, now on the call", body = Agent),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An agent: only supervisors and administrators pull calls", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "The call is not waiting, or the agent is not in your teams", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The agent is not available, or the call is being offered to someone", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn pull_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<PullCall>,
+) -> Result<axum::Json<Agent>> {
+    let request = v1::PullWaitingCallRequest {
+        call_id: id,
+        agent_id: body.agent_id,
+    };
+    let agent = state
+        .agents
+        .clone()
+        .pull_waiting_call(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(agent.into_inner().into()))
+}
