@@ -371,15 +371,13 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
             ]
             .into_iter()
             // With a flow, the flow queues it (`WalkIvr`).
-            .chain(ivr_flow.is_none().then(|| {
-                CallEvent::Queued(Queued {
-                    call_id,
-                    skills,
-                    language,
-                    priority: 0,
-                    queued_at: at,
-                })
-            }))
+            .chain(ivr_flow.is_none().then_some(CallEvent::Queued(Queued {
+                call_id,
+                skills,
+                language,
+                priority: 0,
+                queued_at: at,
+            })))
             .collect()),
             _ => Err(DomainError::NotFound),
         };
