@@ -8,6 +8,7 @@ use std::time::Duration;
 use comms_events::Event as _;
 use comms_events::agent::{Break, TeamCreated};
 use comms_events::call::{Answered, Started, Updated};
+use comms_events::metrics::MetricsUpdated;
 use futures::StreamExt as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -614,5 +615,49 @@ async fn a_stalled_reader_is_dropped_while_the_others_get_every_event() {
         .await
         .expect("the dropped socket ends");
     assert!(received < dropped, "the stalled reader got all {received}");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_live_figures_reach_supervisors_sockets_and_never_an_agents() {
+    let fleet = Fleet::start_with(
+        "600000",
+        &[
+            ("METRICS_INTERVAL_SECONDS", "1"),
+            ("LIVE_PING_SECONDS", "1"),
+        ],
+    )
+    .await;
+    let figures_type = <MetricsUpdated as comms_events::Event>::TYPE;
+    let mut admin = Client::open(&fleet, Credential::Header(&fleet.admin), None).await;
+    let floor = team(&fleet, "Floor", None).await;
+    // Ada logs in: the organization has an agent available, which the next round publishes.
+    let (ada, ada_session) = agent_user(&fleet, "Ada", &floor).await;
+    let mut agent = Client::open(&fleet, Credential::Ticket(&ada_session), None).await;
+    admin.read_until_type(figures_type).await;
+    let (_, envelope) = admin.events.last().unwrap().clone();
+    assert_eq!(envelope["organizationId"], ORG);
+    assert_eq!(envelope["data"]["agents"]["available"], 1, "{envelope}");
+    assert_eq!(envelope["data"]["organization"]["waiting"], 0);
+    // She goes on break: new figures, which her own socket, open all along, passes by.
+    set_status(&fleet, &ada, "break").await;
+    let on_break = loop {
+        let at = admin.read_until_type(figures_type).await;
+        let (_, envelope) = admin.events.last().unwrap();
+        if envelope["data"]["agents"]["break"] == 1 {
+            break at;
+        }
+    };
+    agent.read_past(on_break).await;
+    let types: Vec<&str> = agent
+        .events
+        .iter()
+        .map(|(_, e)| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&<Break as comms_events::Event>::TYPE),
+        "{types:?}"
+    );
+    assert!(!types.contains(&figures_type), "{types:?}");
     fleet.stop().await;
 }

@@ -16,6 +16,7 @@ pub mod campaign;
 pub mod compat;
 pub mod contact;
 pub mod ivr;
+pub mod metrics;
 pub mod notification;
 pub mod number;
 pub mod platform;
@@ -307,6 +308,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
         campaign::CampaignEvent::catalog(),
         contact::ContactEvent::catalog(),
         contact::DoNotCallEvent::catalog(),
+        metrics::MetricsEvent::catalog(),
         account::UserEvent::catalog(),
         account::SessionEvent::catalog(),
         account::CredentialsEvent::catalog(),
@@ -335,6 +337,10 @@ mod tests {
             ),
             (agent::AgentEvent::BINDING, agent::AgentEvent::catalog()),
             (agent::TeamEvent::BINDING, agent::TeamEvent::catalog()),
+            (
+                metrics::MetricsEvent::BINDING,
+                metrics::MetricsEvent::catalog(),
+            ),
             (
                 campaign::CampaignEvent::BINDING,
                 campaign::CampaignEvent::catalog(),

@@ -106,7 +106,7 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
         return Ok(());
     };
     let state = state.as_str();
-    let current: Option<(String, String, Option<Uuid>, DateTime<Utc>, i64)> = sqlx::query_as(
+    let current: Option<Current> = sqlx::query_as(
         "SELECT org_id, state, call_id, since, position FROM analytics_agent_current
          WHERE agent_id = $1 FOR UPDATE",
     )
@@ -114,7 +114,14 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<(), H
     .fetch_optional(&mut *conn)
     .await
     .map_err(retry)?;
-    if let Some((owner, previous, previous_call, since, last)) = current {
+    if let Some(Current {
+        org_id: owner,
+        state: previous,
+        call_id: previous_call,
+        since,
+        position: last,
+    }) = current
+    {
         if owner != org {
             return Err(reject(format!(
                 "agent {} belongs to another organization",
@@ -189,6 +196,16 @@ async fn add_time(
         start = end;
     }
     Ok(())
+}
+
+/// The state an agent is in, as analytics last applied it.
+#[derive(sqlx::FromRow)]
+struct Current {
+    org_id: String,
+    state: String,
+    call_id: Option<Uuid>,
+    since: DateTime<Utc>,
+    position: i64,
 }
 
 /// Records the agent's spell in `state` over `[from, to)`, for measures over any interval

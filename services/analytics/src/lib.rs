@@ -6,6 +6,7 @@ pub mod campaigns;
 pub mod dashboard;
 pub mod grpc;
 pub mod intervals;
+pub mod live_figures;
 pub mod projection;
 pub mod queues;
 pub mod rebuild;
@@ -26,6 +27,9 @@ pub struct Config {
     pub common: Common,
     /// The durable queue analytics consumes from; `ANALYTICS_QUEUE`.
     pub queue: String,
+    /// How often changed live figures are published (`comms.metrics.updated`);
+    /// `METRICS_INTERVAL_SECONDS`.
+    pub metrics_interval: std::time::Duration,
 }
 
 impl Config {
@@ -33,6 +37,9 @@ impl Config {
         Ok(Self {
             common: Common::from_env(env)?,
             queue: env.string("ANALYTICS_QUEUE", "comms.analytics"),
+            metrics_interval: std::time::Duration::from_secs(
+                env.parse::<u64>("METRICS_INTERVAL_SECONDS", 10)?.max(1),
+            ),
         })
     }
 
@@ -139,6 +146,11 @@ pub async fn run(
         Projector { pool: pool.clone() },
         shutdown.clone().wait(),
     ));
+    let figures = tokio::spawn(live_figures::run(
+        comms_eventstore::EventStore::new(pool.clone()),
+        config.metrics_interval,
+        shutdown.clone(),
+    ));
     tracing::info!(addr = %listener.local_addr()?, queue = %config.queue, "analytics service listening");
     let routes = tonic::service::Routes::new(AnalyticsServiceServer::new(
         grpc::AnalyticsGrpc::new(pool, tokens),
@@ -151,5 +163,6 @@ pub async fn run(
     )
     .await;
     consumer.await?;
+    figures.await?;
     served
 }

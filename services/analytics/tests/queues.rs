@@ -10,7 +10,9 @@ mod support;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use comms_analytics::live_figures::publish_changes;
 use comms_analytics::rebuild::{rebuild, rebuild_agents_and_campaigns};
+use comms_events::metrics::MetricsUpdated;
 use comms_events::{Event, agent, call};
 use comms_proto::v1::{GetQueueMeasuresRequest, QueueMeasures, QueueMeasuresReport};
 use serde_json::{Value, json};
@@ -330,7 +332,7 @@ async fn a_madrid_day_across_the_autumn_change_gives_exact_queue_measures_and_a_
 
     // The day as one interval, and a threshold of a minute: every answer was in time.
     let day = measures(&mut analytics, the_day("day")).await.unwrap();
-    let day_total = day.organization.unwrap().intervals[0].clone();
+    let day_total = day.organization.unwrap().intervals[0];
     assert_eq!(counts(&day_total), counts(total));
     let minute = GetQueueMeasuresRequest {
         service_level_seconds: 60,
@@ -414,5 +416,108 @@ async fn a_madrid_day_across_the_autumn_change_gives_exact_queue_measures_and_a_
         replayed.push(without_now(report));
     }
     assert_eq!(replayed, live);
+    analytics.stop().await;
+}
+
+/// The data of each `comms.metrics.updated` in `org`'s metrics stream, in order.
+async fn published(analytics: &Analytics, org: &str) -> Vec<Value> {
+    let stream =
+        comms_eventstore::StreamName::new("metrics", comms_events::metrics::stream_id(org));
+    analytics
+        .store
+        .read_stream(&stream, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            assert_eq!(e.event_type, <MetricsUpdated as Event>::TYPE);
+            assert_eq!(e.tenant_id, org);
+            e.data
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_figures_are_appended_when_they_change_and_only_then() {
+    let mut analytics = Analytics::start().await;
+    // The rounds are run as of a minute into this quarter hour, the call queued 30 s before.
+    let quarter =
+        comms_analytics::intervals::Interval::QuarterHour.start_of(Utc::now(), chrono_tz::Tz::UTC);
+    let now = quarter + chrono::Duration::minutes(1);
+    let queued_at = (now - chrono::Duration::seconds(30)).to_rfc3339();
+    let ada = Uuid::new_v4();
+    let waiting = queued(&queued_at, &["billing"], "es");
+    let call = waiting.id;
+    analytics.append(ORG, waiting).await;
+    let ada_day = Script::agent(ada)
+        .then(
+            <agent::Created as Event>::TYPE,
+            json!({ "name": "Ada", "email": "ada@acme.test", "phone": "", "extension": "",
+                    "languages": ["es"], "skills": [], "team_id": null,
+                    "created_at": now - chrono::Duration::hours(1) }),
+        )
+        .then(
+            <agent::Available as Event>::TYPE,
+            json!({ "at": now - chrono::Duration::minutes(1) }),
+        );
+    analytics.append(ORG, ada_day).await;
+    let today = || GetQueueMeasuresRequest {
+        interval: "day".into(),
+        ..Default::default()
+    };
+    let applied = |report: &QueueMeasuresReport| {
+        report.organization.as_ref().unwrap().now.unwrap().calls == 1
+            && report.agents_now.iter().any(|s| s.status == "available")
+    };
+    let mut report = measures(&mut analytics, today()).await.unwrap();
+    for _ in 0..1500 {
+        if applied(&report) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        report = measures(&mut analytics, today()).await.unwrap();
+    }
+    assert!(applied(&report), "{report:?}");
+
+    // A round appends the figures once; the same figures again append nothing.
+    let store = analytics.store.clone();
+    assert_eq!(publish_changes(&store, now).await.unwrap(), 1);
+    assert_eq!(publish_changes(&store, now).await.unwrap(), 0);
+    let figures = published(&analytics, ORG).await;
+    assert_eq!(figures.len(), 1);
+    let first = &figures[0];
+    assert_eq!(first["organization"]["waiting"], 1);
+    assert_eq!(first["organization"]["longest_wait_seconds"], 30.0);
+    assert_eq!(first["agents"], json!({ "available": 1 }));
+    assert_eq!(
+        (
+            &first["queues"][0]["skills"],
+            &first["queues"][0]["language"]
+        ),
+        (&json!(["billing"]), &json!("es"))
+    );
+    assert_eq!(first["service_level_seconds"], 20);
+
+    // The caller hangs up: the next round says so, and nothing is waiting.
+    let hung_up = now + chrono::Duration::seconds(5);
+    analytics
+        .append(ORG, Script::call(call).ended(hung_up, 35))
+        .await;
+    let mut rounds = 0;
+    while publish_changes(&store, now).await.unwrap() == 0 {
+        rounds += 1;
+        assert!(rounds < 1500, "the hang-up never reached the figures");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let figures = published(&analytics, ORG).await;
+    let last = figures.last().unwrap();
+    assert_eq!(
+        (
+            &last["organization"]["waiting"],
+            &last["organization"]["abandoned"]
+        ),
+        (&json!(0), &json!(1))
+    );
+    assert!(published(&analytics, "org_other").await.is_empty());
     analytics.stop().await;
 }

@@ -42,6 +42,15 @@ impl Script {
         }
     }
 
+    /// More of call `id`'s stream: its events come with `then`.
+    pub fn call(id: Uuid) -> Self {
+        Self {
+            category: "call",
+            id,
+            events: Vec::new(),
+        }
+    }
+
     /// An agent's stream, from nothing: its events come with `then`.
     pub fn agent(id: Uuid) -> Self {
         Self {
@@ -113,6 +122,8 @@ impl Analytics {
             ("RABBITMQ_URL", &amqp_url()),
             ("EVENTS_EXCHANGE", exchange.as_str()),
             ("ANALYTICS_QUEUE", &unique_name("test.analytics")),
+            // The live figures' rounds are run by the test that wants them.
+            ("METRICS_INTERVAL_SECONDS", "3600"),
         ]);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -151,7 +162,7 @@ impl Analytics {
             .collect();
         let stream = StreamName::new(script.category, script.id);
         self.store
-            .append(org, &stream, ExpectedVersion::NoStream, events)
+            .append(org, &stream, ExpectedVersion::Any, events)
             .await
             .unwrap();
     }

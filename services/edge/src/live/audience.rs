@@ -29,6 +29,7 @@ pub fn permission_of(category: &str) -> Option<(&'static str, Permission)> {
         "ivr_flow" => ("ivr_flow", IvrRead),
         "sms" => ("sms", MessagesRead),
         "conversation" => ("conversation", MessagesRead),
+        "metrics" => ("metrics", AnalyticsRead),
         _ => return None,
     })
 }
@@ -303,6 +304,10 @@ mod tests {
         assert!(!agent.sees("org_a", "call", &Audience::default()));
         assert!(!agent.sees("org_a", "campaign", &Audience::default()));
         assert!(
+            !agent.sees("org_a", "metrics", &Audience::default()),
+            "the live figures are analytics"
+        );
+        assert!(
             !agent.sees("org_b", "call", &my_call),
             "another organization"
         );
@@ -312,6 +317,7 @@ mod tests {
             supervisor.sees("org_a", "call", &their_call),
             "calls: organization"
         );
+        assert!(supervisor.sees("org_a", "metrics", &Audience::default()));
         assert!(supervisor.sees("org_a", "agent", &agent_in(my_team)));
         assert!(!supervisor.sees("org_a", "agent", &agent_in(other_team)));
         // Given the other team, then losing it, as the team's events say.
