@@ -25,13 +25,18 @@ pub async fn timeout(limit: Duration, request: Request, next: Next) -> Response 
 }
 
 /// Headers that keep browsers from sniffing, framing or caching API answers. The Swagger UI
-/// pages need their own scripts and styles, so they get a CSP that allows this origin.
+/// pages need their own scripts and styles, so they get a CSP that allows this origin; the
+/// console's own files, scripts and the live feed's socket, from this origin only.
 pub async fn security_headers(request: Request, next: Next) -> Response {
-    let docs = request.uri().path().starts_with("/docs");
+    let path = request.uri().path();
+    let docs = path.starts_with("/docs");
+    let console = path == "/console" || path.starts_with("/console/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
     let csp = if docs {
         "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+    } else if console {
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     } else {
         "default-src 'none'; frame-ancestors 'none'"
     };
@@ -52,7 +57,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         header::STRICT_TRANSPORT_SECURITY,
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),
     );
-    if !docs && !headers.contains_key(header::CACHE_CONTROL) {
+    if !docs && !console && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response

@@ -3,6 +3,7 @@
 
 mod auth;
 mod carriers;
+mod console;
 pub mod contacts_csv; // public for its fuzz target (fuzz/)
 mod hardening;
 mod json;
@@ -342,6 +343,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.request_timeout;
     let mut app = api
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(move |request, next| {

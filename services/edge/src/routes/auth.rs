@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use comms_proto::v1;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -62,6 +63,12 @@ pub struct Me {
     pub email: Option<String>,
     /// What the role may do, e.g. `calls:read`.
     pub permissions: Vec<String>,
+    /// The caller's agent record, when they are an agent of the organization (an agent's id is
+    /// their user id).
+    pub agent_id: Option<String>,
+    /// The language they chose for what the platform tells them (their notification
+    /// preferences), when they chose one.
+    pub language: Option<String>,
 }
 
 /// The TCP peer, when the server recorded it.
@@ -184,6 +191,20 @@ pub async fn me(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<axum::Json<Me>, ProblemResponse> {
+    let agent = state
+        .agents
+        .clone()
+        .get_agent(caller.grpc(v1::GetAgentRequest {
+            id: caller.identity.user_id.clone(),
+        })?)
+        .await;
+    let preferences = state
+        .messages
+        .clone()
+        .get_notification_preferences(caller.grpc(v1::GetNotificationPreferencesRequest {
+            user_id: caller.identity.user_id.clone(),
+        })?)
+        .await;
     let identity = caller.identity;
     let email = match uuid::Uuid::parse_str(&identity.user_id) {
         Ok(id) if !state.auth.config.platform_mode => {
@@ -202,7 +223,32 @@ pub async fn me(
         role: identity.role.as_str().to_owned(),
         email,
         permissions,
+        // Not an agent, or not one they may read: no desk (a failure of its own is a 5xx).
+        agent_id: optional(agent)?.map(|a| a.id),
+        language: optional(preferences)?
+            .map(|p| p.language)
+            .filter(|l| !l.is_empty()),
     }))
+}
+
+/// A lookup's answer, `None` when there is nothing to find or nothing the caller may read.
+fn optional<T>(
+    answer: Result<tonic::Response<T>, tonic::Status>,
+) -> Result<Option<T>, ProblemResponse> {
+    match answer {
+        Ok(found) => Ok(Some(found.into_inner())),
+        Err(status)
+            if matches!(
+                status.code(),
+                tonic::Code::NotFound
+                    | tonic::Code::PermissionDenied
+                    | tonic::Code::InvalidArgument
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(status) => Err(status.into()),
+    }
 }
 
 /// The public keys tokens are signed with (RFC 7517), newest first.

@@ -1,0 +1,139 @@
+// The agent's desk: my state (and what comes after this call), my current call with the
+// contact's number, the disposition and notes at wrap-up, and a preview campaign's next
+// contact to call or skip. Followed from the live feed: my agent's and my calls' events.
+
+import * as api from "./api.js";
+import * as live from "./live.js";
+import { h, fill, elapsed, category } from "./dom.js";
+import { t } from "./i18n.js";
+
+const CHOICES = ["available", "break", "away", "offline"];
+const REASONS = ["lunch", "meeting", "training", "personal"];
+const DISPOSITIONS = ["resolved", "callback", "escalated", "sale", "no_sale", "wrong_number"];
+
+export class Desk {
+  constructor(section, context) {
+    this.section = section;
+    this.me = context.me;
+    this.agent = null;
+    this.call = null;
+    this.preview = null;
+    this.message = "";
+    live.onEvent((event) => this.follow(event));
+    setInterval(() => {
+      for (const cell of this.section.querySelectorAll("[data-since]")) cell.textContent = elapsed(cell.dataset.since);
+    }, 1000);
+  }
+
+  async load() {
+    this.agent = this.me.agent_id ? await api.get(`/agents/${encodeURIComponent(this.me.agent_id)}`) : null;
+    await this.refreshCall();
+    this.render();
+  }
+
+  async refreshCall() {
+    // Among my calls: a call routed to me is mine once the calls service has recorded me on it
+    // (its agent_assigned event, which reloads the desk); until then it is not listed.
+    const id = this.agent?.call_id;
+    const mine = id ? await api.get(`/calls?agent_id=${encodeURIComponent(this.agent.id)}&page_size=20`) : null;
+    this.call = mine?.data.find((c) => c.id === id) || null;
+    this.preview = this.agent?.status === "available"
+      ? (await api.get("/previews").catch(() => ({ preview: null }))).preview
+      : null;
+  }
+
+  follow(event) {
+    if (!this.agent) return;
+    const data = event.data;
+    const mine = (category(event) === "agent" && data.agent_id === this.agent.id)
+      || (category(event) === "call" && data.call_id && data.call_id === this.agent.call_id)
+      || category(event) === "campaign";
+    if (mine) this.load();
+  }
+
+  async act(action) {
+    this.message = "";
+    this.failed = false;
+    try {
+      await action();
+    } catch (error) {
+      this.message = t("failed", { reason: error.message });
+      this.failed = true;
+    }
+    await this.load();
+  }
+
+  setState(status, reason) {
+    const body = ["break", "away"].includes(status) ? { status, reason } : { status };
+    return this.act(() => api.put(`/agents/${this.agent.id}/status`, body));
+  }
+
+  render() {
+    if (!this.agent) {
+      fill(this.section, h("h2", { id: "desk-title" }, t("desk_title")), h("p", {}, t("not_an_agent")));
+      return;
+    }
+    const a = this.agent;
+    const reason = h("select", { id: "reason", "aria-label": t("reason") }, REASONS.map((r) => h("option", { value: r }, r)));
+    const stateButtons = CHOICES.map((status) => h("button", {
+      type: "button", class: a.status === status ? "" : "secondary", "data-state": status,
+      "aria-pressed": a.status === status ? "true" : "false",
+      onclick: () => this.setState(status, reason.value),
+    }, t(`s_${status}`)));
+    const call = this.call;
+    const wrapping = a.status === "wrap_up" && call;
+    fill(this.section,
+      h("h2", { id: "desk-title" }, t("desk_title"), ` — ${a.name}`),
+      h("div", { class: "grid" },
+        h("section", { class: "panel", "aria-labelledby": "desk-state" },
+          h("h3", { id: "desk-state" }, t("my_state")),
+          h("p", { "aria-live": "polite" },
+            h("strong", { id: "my-state", class: `state state-${a.status}` }, t(`s_${a.status}`)),
+            " ", h("span", { "data-since": a.status_since }, a.status_since ? elapsed(a.status_since) : "")),
+          a.next_status ? h("p", {}, t("next_state", { state: t(`s_${a.next_status}`) })) : null,
+          h("div", { class: "states", role: "group", "aria-label": t("set_state") }, stateButtons),
+          h("label", {}, `${t("reason")} `, reason),
+          h("p", { class: this.failed ? "error" : "note", role: "status", "aria-live": "polite", id: "desk-message" }, this.message)),
+        h("section", { class: "panel", "aria-labelledby": "desk-call" },
+          h("h3", { id: "desk-call" }, t("my_call")),
+          call
+            ? h("div", {},
+                h("p", {}, `${t("caller")}: ${call.from || "—"} · ${t("called")}: ${call.to} · ${t(call.direction)} · ${t(`c_${call.status}`)}`),
+                ["initiated", "ringing", "answered"].includes(call.status)
+                  ? h("button", { type: "button", id: "hang-up", onclick: () => this.act(() => api.call("DELETE", `/calls/${call.id}`)) }, t("hang_up"))
+                  : null,
+                wrapping ? this.wrapUpForm(call) : null)
+            : h("p", { class: "empty" }, t("no_call"))),
+        h("section", { class: "panel", "aria-labelledby": "desk-preview" },
+          h("h3", { id: "desk-preview" }, t("preview")),
+          this.preview
+            ? h("div", {},
+                h("p", {}, `${this.preview.contact.name} — ${(this.preview.contact.phones || []).join(", ")} (${this.preview.campaign_name})`),
+                h("button", { type: "button", onclick: () => this.act(() => api.post(`/previews/${this.preview.call_id}/accept`)) }, t("call_contact")),
+                " ",
+                h("button", { type: "button", class: "secondary", onclick: () => this.act(() => api.post(`/previews/${this.preview.call_id}/skip`)) }, t("skip")))
+            : h("p", { class: "empty" }, t("no_preview")))));
+  }
+
+  wrapUpForm(call) {
+    const disposition = h("select", { name: "disposition" },
+      h("option", { value: "" }, "—"),
+      DISPOSITIONS.map((d) => h("option", { value: d, selected: call.disposition === d }, d)));
+    const notes = h("textarea", { name: "notes", rows: 3, maxlength: 10000 }, call.notes);
+    return h("form", {
+      id: "wrap-up",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const body = { notes: notes.value };
+        if (disposition.value) body.disposition = disposition.value;
+        this.act(async () => {
+          await api.put(`/calls/${call.id}`, body);
+          this.message = t("saved");
+        });
+      },
+    },
+    h("label", {}, `${t("disposition")} `, disposition),
+    h("label", {}, `${t("notes")} `, notes),
+    h("button", { type: "submit" }, t("save")));
+  }
+}

@@ -1,0 +1,93 @@
+// A supervisor's view of their teams: each agent with their state and time in it, a control
+// to force a state with a reason, and the calls waiting for an agent, each of which can be
+// pulled to an available agent. The API decides reach: a supervisor sees their teams' agents.
+
+import * as api from "./api.js";
+import * as live from "./live.js";
+import { h, fill, elapsed, category, verb } from "./dom.js";
+import { t } from "./i18n.js";
+
+const CHOICES = ["available", "break", "away", "offline"];
+
+export class Team {
+  constructor(section) {
+    this.section = section;
+    this.agents = [];
+    this.waiting = [];
+    this.message = "";
+    live.onEvent((event) => {
+      const kind = category(event);
+      if (kind === "agent" || (kind === "call" && ["queued", "agent_assigned", "ended", "canceled", "failed"].includes(verb(event)))) {
+        clearTimeout(this.pending);
+        this.pending = setTimeout(() => this.load(), 300);
+      }
+    });
+    setInterval(() => {
+      for (const cell of this.section.querySelectorAll("[data-since]")) cell.textContent = elapsed(cell.dataset.since);
+    }, 1000);
+  }
+
+  async load() {
+    const [agents, calls] = await Promise.all([
+      api.get("/agents?page_size=200"),
+      api.get("/calls?status=answered&page_size=200"),
+    ]);
+    this.agents = agents.data;
+    // Answered inbound calls nobody is on: the ones waiting in a queue.
+    this.waiting = calls.data.filter((c) => c.direction === "inbound" && !c.agent_id);
+    this.render();
+  }
+
+  async act(action) {
+    this.message = "";
+    try {
+      await action();
+    } catch (error) {
+      this.message = t("failed", { reason: error.message });
+    }
+    await this.load();
+  }
+
+  render() {
+    const available = this.agents.filter((a) => a.status === "available");
+    fill(this.section,
+      h("h2", { id: "team-title" }, t("team_title")),
+      h("p", { class: "error", role: "alert" }, this.message),
+      h("div", { class: "grid" },
+        h("section", { class: "panel", "aria-labelledby": "team-agents" },
+          h("h3", { id: "team-agents" }, t("agents")),
+          this.agents.length
+            ? h("table", {},
+                h("thead", {}, h("tr", {}, [t("agent"), t("state"), t("time_in_state"), t("force_state")].map((c) => h("th", { scope: "col" }, c)))),
+                h("tbody", {}, this.agents.map((a) => this.agentRow(a))))
+            : h("p", { class: "empty" }, t("none"))),
+        h("section", { class: "panel", "aria-labelledby": "team-waiting" },
+          h("h3", { id: "team-waiting" }, t("waiting_calls")),
+          this.waiting.length
+            ? h("ul", {}, this.waiting.map((c) => this.waitingCall(c, available)))
+            : h("p", { class: "empty" }, t("none")))));
+  }
+
+  agentRow(agent) {
+    const state = h("select", { "aria-label": `${t("state")} — ${agent.name}` },
+      CHOICES.map((s) => h("option", { value: s }, t(`s_${s}`))));
+    const reason = h("input", { "aria-label": `${t("reason")} — ${agent.name}`, pattern: "[a-z0-9_]{1,50}", size: 12, placeholder: "coaching" });
+    return h("tr", { "data-agent": agent.id },
+      h("th", { scope: "row" }, agent.name),
+      h("td", { class: `state state-${agent.status}` }, t(`s_${agent.status}`)),
+      h("td", { "data-since": agent.status_since }, agent.status_since ? elapsed(agent.status_since) : ""),
+      h("td", { class: "controls" }, state, " ", reason, " ",
+        h("button", { type: "button", onclick: () => this.act(() => api.post(`/agents/${agent.id}/forced-status`, { status: state.value, reason: reason.value })) }, t("force_state"))));
+  }
+
+  waitingCall(call, available) {
+    const to = h("select", { "aria-label": t("pull_to") }, available.map((a) => h("option", { value: a.id }, a.name)));
+    return h("li", { "data-call": call.id },
+      h("span", { "data-since": call.answered_at }, call.answered_at ? elapsed(call.answered_at) : ""),
+      ` ${call.from || "—"} → ${call.to} `,
+      available.length
+        ? h("span", {}, h("label", {}, `${t("pull_to")} `, to), " ",
+            h("button", { type: "button", onclick: () => this.act(() => api.post(`/calls/${call.id}/pull`, { agent_id: to.value })) }, t("pull")))
+        : null);
+  }
+}
