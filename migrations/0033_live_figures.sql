@@ -6,3 +6,6 @@ CREATE TABLE analytics_live_figures (
     figures jsonb   NOT NULL,
     idle    boolean NOT NULL
 );
+
+-- Each round asks which organizations queued calls this quarter hour, across organizations.
+CREATE INDEX analytics_calls_queued_at ON analytics_calls (queued_at) WHERE queued_at IS NOT NULL;
