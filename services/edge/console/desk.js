@@ -19,6 +19,9 @@ export class Desk {
     this.call = null;
     this.preview = null;
     this.message = "";
+    // What the agent is writing at wrap-up, kept across redraws.
+    this.draft = { call: null, disposition: "", notes: "" };
+    this.drawn = null;
     live.onEvent((event) => this.follow(event));
     setInterval(() => {
       for (const cell of this.section.querySelectorAll("[data-since]")) cell.textContent = elapsed(cell.dataset.since);
@@ -29,6 +32,12 @@ export class Desk {
     this.agent = this.me.agent_id ? await api.get(`/agents/${encodeURIComponent(this.me.agent_id)}`) : null;
     await this.refreshCall();
     this.render();
+    // Reserved for a preview, whose contact the campaign records a moment after reserving me
+    // (campaign events are not on an agent's feed): look again shortly.
+    clearTimeout(this.again);
+    if (this.agent?.status === "reserved" && !this.preview && !this.call) {
+      this.again = setTimeout(() => this.load(), 1000);
+    }
   }
 
   async refreshCall() {
@@ -37,17 +46,18 @@ export class Desk {
     const id = this.agent?.call_id;
     const mine = id ? await api.get(`/calls?agent_id=${encodeURIComponent(this.agent.id)}&page_size=20`) : null;
     this.call = mine?.data.find((c) => c.id === id) || null;
-    this.preview = this.agent?.status === "available"
-      ? (await api.get("/previews").catch(() => ({ preview: null }))).preview
+    // A preview campaign reserves the agent it shows a contact to.
+    this.preview = ["available", "reserved"].includes(this.agent?.status)
+      ? (await api.get("/previews")).preview
       : null;
   }
 
   follow(event) {
     if (!this.agent) return;
     const data = event.data;
+    // My agent's events (a preview reserves me first), and my call's.
     const mine = (category(event) === "agent" && data.agent_id === this.agent.id)
-      || (category(event) === "call" && data.call_id && data.call_id === this.agent.call_id)
-      || category(event) === "campaign";
+      || (category(event) === "call" && data.call_id && data.call_id === this.agent.call_id);
     if (mine) this.load();
   }
 
@@ -69,6 +79,10 @@ export class Desk {
   }
 
   render() {
+    // Redrawn only when something shown changed, so a form being filled keeps its focus.
+    const shown = JSON.stringify([this.agent, this.call, this.preview, this.message, this.failed, document.documentElement.lang]);
+    if (shown === this.drawn) return;
+    this.drawn = shown;
     if (!this.agent) {
       fill(this.section, h("h2", { id: "desk-title" }, t("desk_title")), h("p", {}, t("not_an_agent")));
       return;
@@ -116,10 +130,14 @@ export class Desk {
   }
 
   wrapUpForm(call) {
-    const disposition = h("select", { name: "disposition" },
+    if (this.draft.call !== call.id) {
+      this.draft = { call: call.id, disposition: call.disposition, notes: call.notes };
+    }
+    const draft = this.draft;
+    const disposition = h("select", { name: "disposition", onchange: (e) => { draft.disposition = e.target.value; } },
       h("option", { value: "" }, "—"),
-      DISPOSITIONS.map((d) => h("option", { value: d, selected: call.disposition === d }, d)));
-    const notes = h("textarea", { name: "notes", rows: 3, maxlength: 10000 }, call.notes);
+      DISPOSITIONS.map((d) => h("option", { value: d, selected: draft.disposition === d }, d)));
+    const notes = h("textarea", { name: "notes", rows: 3, maxlength: 10000, oninput: (e) => { draft.notes = e.target.value; } }, draft.notes);
     return h("form", {
       id: "wrap-up",
       onsubmit: (e) => {
