@@ -101,8 +101,9 @@ impl CallFeed {
         tolerate(result, "an agent's outbound call")
     }
 
-    /// The call waits for an agent with its skills, language and priority (the calls service
-    /// asked for one already when it answered the call; asking again finds that reservation).
+    /// The call waits for an agent with its skills, language and priority. For a call answered
+    /// without a flow the calls service asked already as it answered; asking again finds that
+    /// reservation or queue place.
     async fn queued(
         &self,
         conn: &mut PgConnection,

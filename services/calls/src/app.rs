@@ -274,8 +274,9 @@ impl Calls {
         );
     }
 
-    /// Records the agent routing connected to the call at `at`; a call already answered on a carrier's
-    /// line is then sent to its instructions again, which now bridge the caller to the agent.
+    /// Records the agent routing connected to the call, as of `at` (when the agent went on it);
+    /// a call already answered on a carrier's line is then sent to its instructions again,
+    /// which now bridge the caller to the agent.
     pub async fn assign_agent(
         &self,
         identity: &Identity,
