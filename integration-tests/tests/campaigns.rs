@@ -158,6 +158,27 @@ async fn a_campaign_over_fifty_contacts_runs_to_completed_and_analytics_agrees()
         row["abandoned"], done["progress"]["abandoned"],
         "{row} vs {done}"
     );
+    // The dialer's pacing: every placed call says its calls in flight per free agent, and
+    // analytics shows the last one's.
+    let pacing: Vec<Option<f64>> = sqlx::query_scalar(
+        "SELECT (data ->> 'lines_per_agent')::float8 FROM events
+         WHERE event_type = $1 AND data ->> 'campaign_id' = $2 ORDER BY global_position",
+    )
+    .bind(<comms_events::campaign::CallPlaced as comms_events::Event>::TYPE)
+    .bind(&campaign)
+    .fetch_all(&fleet.pool)
+    .await
+    .unwrap();
+    assert_eq!(pacing.len() as i64, attempts);
+    assert!(
+        pacing.iter().all(|p| p.is_some_and(|p| p > 0.0)),
+        "{pacing:?}"
+    );
+    assert_eq!(
+        row["lines_per_agent"].as_f64(),
+        *pacing.last().unwrap(),
+        "{row}"
+    );
     // Each connected call's wrap-up, once the agent left it, joins its talk time in the
     // pacer's handle time.
     let campaign_sum = |sql: &'static str| {

@@ -378,6 +378,13 @@ pub struct CallPlaced {
     /// 1 for the first attempt on this contact.
     #[schemars(range(min = 1))]
     pub attempt: u32,
+    /// The dialer's pacing when it placed the call: the calls it had in flight, this one
+    /// included, per agent working the campaign (free, or on its calls). Progressive dialing
+    /// keeps it at most 1; predictive dialing goes above when it bets on unanswered calls.
+    /// Absent for preview calls, which an agent asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub lines_per_agent: Option<f64>,
     pub at: DateTime<Utc>,
 }
 

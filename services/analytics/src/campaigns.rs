@@ -82,11 +82,14 @@ pub async fn apply(conn: &mut PgConnection, envelope: &Envelope) -> Result<Uuid,
             .await
             .map_err(retry)?;
         }
-        CampaignEvent::CallPlaced(_) => {
+        CampaignEvent::CallPlaced(placed) => {
             sqlx::query(
-                "UPDATE analytics_campaigns SET attempts = attempts + 1 WHERE campaign_id = $1",
+                "UPDATE analytics_campaigns
+                 SET attempts = attempts + 1, lines_per_agent = COALESCE($2, lines_per_agent)
+                 WHERE campaign_id = $1",
             )
             .bind(campaign)
+            .bind(placed.lines_per_agent)
             .execute(&mut *conn)
             .await
             .map_err(retry)?;
@@ -150,6 +153,20 @@ pub struct CampaignResults {
     pub answered: i64,
     pub abandoned: i64,
     pub dispositions: BTreeMap<String, i64>,
+    /// The dialer's pacing at its last placed call: calls in flight per agent working it.
+    pub lines_per_agent: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CampaignRow {
+    campaign_id: Uuid,
+    name: String,
+    status: String,
+    attempts: i32,
+    finished: i32,
+    answered: i32,
+    abandoned: i32,
+    lines_per_agent: Option<f64>,
 }
 
 fn ratio(part: i64, whole: i64) -> f64 {
@@ -191,8 +208,8 @@ pub async fn report(
     org: &str,
     campaign: Option<Uuid>,
 ) -> Result<Vec<CampaignResults>, sqlx::Error> {
-    let rows: Vec<(Uuid, String, String, i32, i32, i32, i32)> = sqlx::query_as(
-        "SELECT campaign_id, name, status, attempts, finished, answered, abandoned
+    let rows: Vec<CampaignRow> = sqlx::query_as(
+        "SELECT campaign_id, name, status, attempts, finished, answered, abandoned, lines_per_agent
          FROM analytics_campaigns WHERE org_id = $1 AND ($2::uuid IS NULL OR campaign_id = $2)
          ORDER BY campaign_id",
     )
@@ -211,23 +228,22 @@ pub async fn report(
     .await?;
     let mut results: BTreeMap<Uuid, CampaignResults> = rows
         .into_iter()
-        .map(
-            |(id, name, status, attempts, finished, answered, abandoned)| {
-                (
-                    id,
-                    CampaignResults {
-                        campaign_id: id,
-                        name,
-                        status,
-                        attempts: attempts.into(),
-                        finished: finished.into(),
-                        answered: answered.into(),
-                        abandoned: abandoned.into(),
-                        ..Default::default()
-                    },
-                )
-            },
-        )
+        .map(|row| {
+            (
+                row.campaign_id,
+                CampaignResults {
+                    campaign_id: row.campaign_id,
+                    name: row.name,
+                    status: row.status,
+                    attempts: row.attempts.into(),
+                    finished: row.finished.into(),
+                    answered: row.answered.into(),
+                    abandoned: row.abandoned.into(),
+                    lines_per_agent: row.lines_per_agent,
+                    ..Default::default()
+                },
+            )
+        })
         .collect();
     for (id, disposition, count) in counts {
         if let Some(result) = results.get_mut(&id) {

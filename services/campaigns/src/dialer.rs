@@ -260,7 +260,12 @@ impl Dialer {
             abandon_cap: view.campaign.settings.abandon_cap,
         };
         let wanted = pacer.calls_to_place(floor, &view.measured);
-        let placed = self.place_calls(org, view, wanted).await?;
+        // What the placed calls record of the pacing: the calls in flight per agent working the
+        // campaign (free, or on its calls). Nobody working it, nothing is placed.
+        let staff = floor.available + floor.busy;
+        let lines_per_agent =
+            (staff > 0).then(|| f64::from(floor.ringing + wanted) / f64::from(staff));
+        let placed = self.place_calls(org, view, wanted, lines_per_agent).await?;
         if placed == 0 && calls.is_empty() {
             self.complete_if_done(org, id).await?;
         }
@@ -445,6 +450,7 @@ impl Dialer {
         org: &str,
         view: &CampaignView,
         wanted: u32,
+        lines_per_agent: Option<f64>,
     ) -> Result<u32, ApiError> {
         let campaign = &view.campaign;
         let now = Utc::now();
@@ -491,7 +497,7 @@ impl Dialer {
                         let done = if campaign.settings.dialing_mode == DialingMode::Preview {
                             self.offer(org, campaign.id, contact_id, &state).await?
                         } else {
-                            self.place_call(org, campaign.id, contact_id, &state)
+                            self.place_call(org, campaign.id, contact_id, &state, lines_per_agent)
                                 .await?
                         };
                         if done {
@@ -536,13 +542,15 @@ impl Dialer {
         })
     }
 
-    /// Places one call if the contact is dialable now and the campaign still runs.
+    /// Places one call if the contact is dialable now and the campaign still runs, recording
+    /// the pacing it was placed at.
     async fn place_call(
         &self,
         org: &str,
         campaign_id: Uuid,
         contact_id: Uuid,
         state: &DialState,
+        lines_per_agent: Option<f64>,
     ) -> Result<bool, ApiError> {
         in_transaction!(self.campaigns.store, |tx| {
             let Some(current) = lock_order::campaign(&mut *tx, org, campaign_id).await? else {
@@ -573,7 +581,16 @@ impl Dialer {
             // of the log would wait behind) only once the calls service has answered. Should
             // the record fail, the next tick places the same call again (same key, same call).
             let call_id = self.initiate(org, campaign, &contact, None, key).await?;
-            record_placed(tx, org, campaign_id, contact_id, call_id, attempt).await?;
+            record_placed(
+                tx,
+                org,
+                campaign_id,
+                contact_id,
+                call_id,
+                attempt,
+                lines_per_agent,
+            )
+            .await?;
             Ok(true)
         })
     }
@@ -672,11 +689,13 @@ async fn record_placed(
     contact_id: Uuid,
     call_id: Uuid,
     attempt: u32,
+    lines_per_agent: Option<f64>,
 ) -> Result<Versioned<CampaignView>, ApiError> {
     let command = Command::PlaceCall {
         contact_id,
         call_id,
         attempt,
+        lines_per_agent,
         at: Utc::now(),
     };
     Ok(campaigns::change(tx, org, ACTOR, campaign_id, command).await?)

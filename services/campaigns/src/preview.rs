@@ -212,6 +212,7 @@ impl Dialer {
                 contact_id: preview.contact_id,
                 call_id,
                 attempt,
+                lines_per_agent: None,
                 at: Utc::now(),
             };
             campaigns::change(&mut *tx, org, ACTOR, preview.campaign_id, command).await?;

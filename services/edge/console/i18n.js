@@ -42,6 +42,7 @@ const WORDS = {
   direction: ["Direction", "Dirección", "Sens", "Richtung", "Direzione", "Direção", "方向", "方向"],
   number: ["Number", "Número", "Numéro", "Nummer", "Numero", "Número", "号码", "番号"],
   since: ["Since", "Desde", "Depuis", "Seit", "Da", "Desde", "开始于", "開始"],
+  pacing: ["Lines per agent", "Líneas por agente", "Lignes par agent", "Leitungen pro Agent", "Linee per operatore", "Linhas por agente", "每坐席线路数", "エージェントあたり回線数"],
   campaigns: ["Campaigns", "Campañas", "Campagnes", "Kampagnen", "Campagne", "Campanhas", "外呼活动", "キャンペーン"],
   alerts: ["Alerts", "Alertas", "Alertes", "Warnungen", "Avvisi", "Alertas", "警报", "アラート"],
   no_alerts: ["No alerts.", "Sin alertas.", "Aucune alerte.", "Keine Warnungen.", "Nessun avviso.", "Sem alertas.", "没有警报。", "アラートはありません。"],

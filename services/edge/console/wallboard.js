@@ -210,7 +210,8 @@ export class Wallboard {
           h("h3", { id: "wb-campaigns" }, t("campaigns")),
           this.campaigns.length
             ? h("ul", {}, this.campaigns.map((c) => h("li", {},
-                h("span", {}, `${c.name} (${c.status}) — ${number(c.contacts_final)} / ${number(c.contacts)} · ${t("abandon_rate")}: ${percent(c.abandon_rate)}`),
+                h("span", {}, `${c.name} (${c.status}) — ${number(c.contacts_final)} / ${number(c.contacts)} · ${t("abandon_rate")}: ${percent(c.abandon_rate)}`,
+                  c.lines_per_agent === null ? "" : ` · ${t("pacing")}: ${number(c.lines_per_agent, 1)}`),
                 h("progress", { max: Math.max(1, c.contacts), value: c.contacts_final, "aria-label": c.name }))))
             : h("p", { class: "empty" }, t("none")))));
   }

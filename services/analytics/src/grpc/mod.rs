@@ -181,6 +181,7 @@ impl AnalyticsService for AnalyticsGrpc {
                         answer_rate: r.answer_rate(),
                         abandon_rate: r.abandon_rate(),
                         success_rate: r.success_rate(),
+                        lines_per_agent: r.lines_per_agent,
                         dispositions: r
                             .dispositions
                             .iter()

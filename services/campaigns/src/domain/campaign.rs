@@ -159,6 +159,9 @@ pub enum Command {
         contact_id: Uuid,
         call_id: Uuid,
         attempt: u32,
+        /// The dialer's calls in flight per agent working the campaign (none for a preview's
+        /// call).
+        lines_per_agent: Option<f64>,
         at: DateTime<Utc>,
     },
     FinishCall {
@@ -307,6 +310,7 @@ pub fn handle(
             contact_id,
             call_id,
             attempt,
+            lines_per_agent,
             at,
         } => {
             if status != Status::Running {
@@ -317,6 +321,7 @@ pub fn handle(
                 contact_id,
                 call_id,
                 attempt,
+                lines_per_agent,
                 at,
             }
             .into()
@@ -588,6 +593,7 @@ mod tests {
                 contact_id,
                 call_id,
                 attempt: 1,
+                lines_per_agent: Some(1.0),
                 at: at(),
             },
         )

@@ -169,6 +169,10 @@ pub struct CampaignResults {
     pub abandon_rate: f64,
     /// Reached over final contacts, 0–1.
     pub success_rate: f64,
+    /// The dialer's pacing at the last placed call: calls in flight per agent working the
+    /// campaign (free, or on its calls); at most 1 progressive, above when predictive dialing
+    /// bets on unanswered calls. Null before a call is placed, and for preview campaigns.
+    pub lines_per_agent: Option<f64>,
     /// Final contacts by disposition: reached, no_answer, busy, failed, voicemail, abandoned
     /// (out of attempts, by the last outcome) and do_not_call.
     pub contacts_by_disposition: std::collections::BTreeMap<String, i64>,
@@ -222,6 +226,7 @@ pub async fn campaigns(
                 answer_rate: c.answer_rate,
                 abandon_rate: c.abandon_rate,
                 success_rate: c.success_rate,
+                lines_per_agent: c.lines_per_agent,
                 contacts_by_disposition: c
                     .dispositions
                     .into_iter()
