@@ -22,6 +22,7 @@ export class Desk {
     // What the agent is writing at wrap-up, kept across redraws.
     this.draft = { call: null, disposition: "", notes: "" };
     this.drawn = null;
+    this.loads = 0;
     live.onEvent((event) => this.follow(event));
     setInterval(() => {
       for (const cell of this.section.querySelectorAll("[data-since]")) cell.textContent = elapsed(cell.dataset.since);
@@ -29,8 +30,13 @@ export class Desk {
   }
 
   async load() {
-    this.agent = this.me.agent_id ? await api.get(`/agents/${encodeURIComponent(this.me.agent_id)}`) : null;
-    await this.refreshCall();
+    // Loads overlap (an event, a look again): only the latest one's answers are drawn, so a
+    // slow earlier answer never puts back a state the agent has left.
+    const generation = ++this.loads;
+    const agent = this.me.agent_id ? await api.get(`/agents/${encodeURIComponent(this.me.agent_id)}`) : null;
+    const { call, preview } = await this.callAndPreview(agent);
+    if (generation !== this.loads) return;
+    Object.assign(this, { agent, call, preview });
     this.render();
     // Reserved for a preview, whose contact the campaign records a moment after reserving me
     // (campaign events are not on an agent's feed): look again shortly.
@@ -40,16 +46,16 @@ export class Desk {
     }
   }
 
-  async refreshCall() {
+  async callAndPreview(agent) {
     // Among my calls: a call routed to me is mine once the calls service has recorded me on it
     // (its agent_assigned event, which reloads the desk); until then it is not listed.
-    const id = this.agent?.call_id;
-    const mine = id ? await api.get(`/calls?agent_id=${encodeURIComponent(this.agent.id)}&page_size=20`) : null;
-    this.call = mine?.data.find((c) => c.id === id) || null;
+    const id = agent?.call_id;
+    const mine = id ? await api.get(`/calls?agent_id=${encodeURIComponent(agent.id)}&page_size=20`) : null;
     // A preview campaign reserves the agent it shows a contact to.
-    this.preview = ["available", "reserved"].includes(this.agent?.status)
+    const preview = ["available", "reserved"].includes(agent?.status)
       ? (await api.get("/previews")).preview
       : null;
+    return { call: mine?.data.find((c) => c.id === id) || null, preview };
   }
 
   follow(event) {
