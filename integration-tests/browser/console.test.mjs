@@ -15,11 +15,6 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const PATIENCE = 30000;
 mkdirSync(SCREENSHOTS, { recursive: true });
 
-const started = Date.now();
-function step(name) {
-  console.log(`${((Date.now() - started) / 1000).toFixed(1)} s: ${name}`);
-}
-
 function check(condition, message) {
   if (!condition) throw new Error(message);
 }
@@ -136,38 +131,9 @@ try {
   check(wrapped?.disposition === "resolved" && wrapped?.notes === "Billing question answered",
     `the wrap-up is on the call: ${JSON.stringify(wrapped)}`);
 
-  // She ends her wrap-up; a preview campaign shows her a contact, which she skips, then the
-  // next, which she calls. The wallboard shows the campaign.
+  // Her wrap-up over, she is available again.
   await desk.click("button[data-state=available]");
   await desk.waitForSelector("#my-state.state-available", { timeout: PATIENCE });
-  const rest = (method, path, body, type = "application/json") =>
-    fetch(`${BASE_URL}/api/communications${path}`, {
-      method,
-      headers: { "content-type": type, authorization: `Bearer ${admin}` },
-      body: type === "application/json" ? JSON.stringify(body) : body,
-    }).then(async (r) => {
-      check(r.ok, `${method} ${path}: ${r.status} ${await r.clone().text()}`);
-      return r.json();
-    });
-  const campaign = await rest("POST", "/campaigns", {
-    name: "Renewals", dialing_mode: "preview",
-    window: { start: "00:00", end: "23:59", days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] },
-  });
-  await rest("POST", `/campaigns/${campaign.id}/contacts/import`,
-    "name,phone,time_zone\nAmara Diallo,+14155550161,Etc/UTC\nBruno Costa,+14155550162,Etc/UTC\n", "text/csv");
-  await rest("POST", `/campaigns/${campaign.id}/start`, {});
-  step("preview campaign started");
-  await desk.waitForSelector("#desk section:has-text('Amara Diallo')", { timeout: PATIENCE });
-  step("first contact shown");
-  await desk.screenshot({ path: join(SCREENSHOTS, "desk-preview.png"), fullPage: true });
-  await desk.click("#desk button:has-text('Skip')");
-  await desk.waitForSelector("#desk section:has-text('Bruno Costa')", { timeout: PATIENCE });
-  step("second contact shown");
-  await desk.click("#desk button:has-text('Call')");
-  await desk.waitForSelector("#my-state.state-busy", { timeout: PATIENCE });
-  step("on the previewed call");
-  await board.click("#views a[href='#wallboard']");
-  await board.locator("#wallboard li", { hasText: "Renewals" }).waitFor({ timeout: PATIENCE });
 
   // Japanese and German, from the browser's language.
   for (const [locale, title, logIn_, wallboard, agents] of [

@@ -46,11 +46,7 @@ async fn the_console_is_served_from_the_binary_with_its_own_policy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_supervisor_and_an_agent_use_the_console_in_chromium() {
     // Calls ring for a second and a half, so the wallboard sees one ring, then answer.
-    let fleet = Fleet::start_with(
-        "1500",
-        &[("METRICS_INTERVAL_SECONDS", "1"), ("DIALER_TICK_MS", "100")],
-    )
-    .await;
+    let fleet = Fleet::start_with("1500", &[("METRICS_INTERVAL_SECONDS", "1")]).await;
     // Ines, an agent who logs in, available.
     let email = format!("ines.{}@acme.test", uuid::Uuid::new_v4().simple());
     let user = json_of(fleet.post("/api/communications/users").json(&json!({
@@ -100,8 +96,6 @@ async fn a_supervisor_and_an_agent_use_the_console_in_chromium() {
         .output()
         .await
         .expect("node runs (scripts/test checks it is installed)");
-    // Each step's time, shown with the test's output.
-    println!("{}", String::from_utf8_lossy(&output.stdout));
     assert!(
         output.status.success(),
         "the browser test failed:\n{}\n{}",
