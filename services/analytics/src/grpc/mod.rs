@@ -27,21 +27,24 @@ impl AnalyticsGrpc {
     }
 }
 
+/// The RPC's span, continuing the caller's trace.
+fn span<T>(method: &'static str, request: &Request<T>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "rpc",
+        rpc.service = "comms.v1.AnalyticsService",
+        rpc.method = method
+    );
+    comms_telemetry::continue_trace(&span, comms_telemetry::grpc_traceparent(request.metadata()));
+    span
+}
+
 #[tonic::async_trait]
 impl AnalyticsService for AnalyticsGrpc {
     async fn get_dashboard(
         &self,
         request: Request<v1::GetDashboardRequest>,
     ) -> Result<Response<v1::Dashboard>, Status> {
-        let span = tracing::info_span!(
-            "rpc",
-            rpc.service = "comms.v1.AnalyticsService",
-            rpc.method = "GetDashboard"
-        );
-        comms_telemetry::continue_trace(
-            &span,
-            comms_telemetry::grpc_traceparent(request.metadata()),
-        );
+        let span = span("GetDashboard", &request);
         async move {
             let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
             identity.require(Permission::AnalyticsRead)?;
@@ -73,15 +76,7 @@ impl AnalyticsService for AnalyticsGrpc {
         &self,
         request: Request<v1::GetAgentReportRequest>,
     ) -> Result<Response<v1::AgentReport>, Status> {
-        let span = tracing::info_span!(
-            "rpc",
-            rpc.service = "comms.v1.AnalyticsService",
-            rpc.method = "GetAgentReport"
-        );
-        comms_telemetry::continue_trace(
-            &span,
-            comms_telemetry::grpc_traceparent(request.metadata()),
-        );
+        let span = span("GetAgentReport", &request);
         async move {
             let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
             identity.require(Permission::AnalyticsRead)?;
@@ -132,15 +127,7 @@ impl AnalyticsService for AnalyticsGrpc {
         &self,
         request: Request<v1::GetCampaignReportRequest>,
     ) -> Result<Response<v1::CampaignReport>, Status> {
-        let span = tracing::info_span!(
-            "rpc",
-            rpc.service = "comms.v1.AnalyticsService",
-            rpc.method = "GetCampaignReport"
-        );
-        comms_telemetry::continue_trace(
-            &span,
-            comms_telemetry::grpc_traceparent(request.metadata()),
-        );
+        let span = span("GetCampaignReport", &request);
         async move {
             let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
             identity.require(Permission::AnalyticsRead)?;
@@ -203,15 +190,7 @@ impl AnalyticsService for AnalyticsGrpc {
         &self,
         request: Request<v1::GetCallVolumesRequest>,
     ) -> Result<Response<v1::CallVolumes>, Status> {
-        let span = tracing::info_span!(
-            "rpc",
-            rpc.service = "comms.v1.AnalyticsService",
-            rpc.method = "GetCallVolumes"
-        );
-        comms_telemetry::continue_trace(
-            &span,
-            comms_telemetry::grpc_traceparent(request.metadata()),
-        );
+        let span = span("GetCallVolumes", &request);
         async move {
             let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
             identity.require(Permission::AnalyticsRead)?;
@@ -276,15 +255,7 @@ impl AnalyticsService for AnalyticsGrpc {
         &self,
         request: Request<v1::GetQueueMeasuresRequest>,
     ) -> Result<Response<v1::QueueMeasuresReport>, Status> {
-        let span = tracing::info_span!(
-            "rpc",
-            rpc.service = "comms.v1.AnalyticsService",
-            rpc.method = "GetQueueMeasures"
-        );
-        comms_telemetry::continue_trace(
-            &span,
-            comms_telemetry::grpc_traceparent(request.metadata()),
-        );
+        let span = span("GetQueueMeasures", &request);
         async move {
             let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
             identity.require(Permission::AnalyticsRead)?;

@@ -34,8 +34,25 @@ fn state_name(value: i32) -> Option<String> {
         .map(|(n, _)| (*n).to_owned())
 }
 
-pub(super) fn state_of(name: &str) -> Option<AgentState> {
+fn state_of(name: &str) -> Option<AgentState> {
     STATES.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}
+
+/// A state a person picks (available, break, away or offline), or 400 naming `status`.
+pub(super) fn chosen_state(name: &str) -> std::result::Result<AgentState, comms_proto::ApiError> {
+    state_of(name)
+        .filter(|s| {
+            matches!(
+                s,
+                AgentState::Available | AgentState::Break | AgentState::Away | AgentState::Offline
+            )
+        })
+        .ok_or_else(|| {
+            comms_proto::ApiError::invalid(
+                "status",
+                format!("{name:?} is not available, break, away or offline"),
+            )
+        })
 }
 
 /// One of the eight languages: en, es, fr, de, it, pt, zh, ja.
@@ -420,19 +437,7 @@ pub async fn set_status(
     Path(id): Path<String>,
     Json(body): Json<SetStatus>,
 ) -> Result<axum::Json<Agent>> {
-    let status = state_of(&body.status)
-        .filter(|s| {
-            matches!(
-                s,
-                AgentState::Available | AgentState::Break | AgentState::Away | AgentState::Offline
-            )
-        })
-        .ok_or_else(|| {
-            comms_proto::ApiError::invalid(
-                "status",
-                format!("{:?} is not available, break, away or offline", body.status),
-            )
-        })?;
+    let status = chosen_state(&body.status)?;
     let request = v1::UpdateAgentStatusRequest {
         id,
         status: status as i32,

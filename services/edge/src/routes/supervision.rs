@@ -2,11 +2,11 @@
 //! (`comms.v1.AgentsService`, under `agents:supervise`).
 
 use axum::extract::{Path, State};
-use comms_proto::v1::{self, AgentState};
+use comms_proto::v1;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::agents::{Agent, state_of};
+use super::agents::{Agent, chosen_state};
 use crate::auth::Caller;
 use crate::json::Json;
 use crate::problem::{Problem, ProblemResponse};
@@ -45,19 +45,7 @@ pub async fn force_status(
     Path(id): Path<String>,
     Json(body): Json<ForceState>,
 ) -> Result<axum::Json<Agent>> {
-    let status = state_of(&body.status)
-        .filter(|s| {
-            matches!(
-                s,
-                AgentState::Available | AgentState::Break | AgentState::Away | AgentState::Offline
-            )
-        })
-        .ok_or_else(|| {
-            comms_proto::ApiError::invalid(
-                "status",
-                format!("{:?} is not available, break, away or offline", body.status),
-            )
-        })?;
+    let status = chosen_state(&body.status)?;
     let request = v1::ForceAgentStateRequest {
         id,
         status: status as i32,
