@@ -110,10 +110,17 @@ try {
   await board.waitForSelector("#team:not([hidden]) #team-title", { timeout: PATIENCE });
   await board.waitForSelector(`#team tr:has-text("${AGENT_NAME}")`, { timeout: PATIENCE });
   const waiting = board.locator("#team li", { hasText: "+14155550199" });
-  await waiting.locator("select").waitFor({ timeout: PATIENCE });
+  await waiting.locator("select.pull-to").waitFor({ timeout: PATIENCE });
   await board.screenshot({ path: join(SCREENSHOTS, "team.png"), fullPage: true });
-  await waiting.locator("select").selectOption({ label: AGENT_NAME });
-  await waiting.locator("button").click();
+  // The claims caller speaks German: sent to German returns, where the wallboard shows them.
+  const claims = board.locator("#team li", { hasText: "+14155550188" });
+  await claims.locator("input.reroute-skills").fill("returns");
+  await claims.locator("select.reroute-language").selectOption("de");
+  await claims.locator("input.reroute-reason").fill("wrong_language");
+  await claims.locator("button.reroute").click();
+  await board.locator("#team li", { hasText: "+14155550188" }).filter({ hasText: "(Deutsch)" }).waitFor({ timeout: PATIENCE });
+  await waiting.locator("select.pull-to").selectOption({ label: AGENT_NAME });
+  await waiting.locator("button.pull").click();
   await desk.waitForSelector("#my-state.state-busy", { timeout: PATIENCE });
   await desk.waitForSelector("#desk section:has-text('+14155550199')", { timeout: PATIENCE });
   await desk.screenshot({ path: join(SCREENSHOTS, "desk-on-a-call.png"), fullPage: true });
@@ -134,6 +141,10 @@ try {
   // Her wrap-up over, she is available again.
   await desk.click("button[data-state=available]");
   await desk.waitForSelector("#my-state.state-available", { timeout: PATIENCE });
+
+  // The re-routed caller waits in German returns on the wallboard.
+  await board.click("#views a[href='#wallboard']");
+  await board.locator("#wallboard tr", { hasText: "returns · DE" }).waitFor({ timeout: PATIENCE });
 
   // Japanese and German, from the browser's language.
   for (const [locale, title, logIn_, wallboard, agents] of [

@@ -77,6 +77,21 @@ async fn a_supervisor_and_an_agent_use_the_console_in_chromium() {
             .json(&json!({ "from": "+14155550199" })),
     )
     .await;
+    // Another waits on the claims line (nobody has the skill either); the supervisor sends them
+    // to German returns.
+    let claims = json_of(fleet.post("/api/communications/numbers").json(&json!({
+        "number": "+14155550124", "language": "en", "skills": ["claims"]
+    })))
+    .await;
+    let claims = claims["id"].as_str().unwrap();
+    json_of(
+        fleet
+            .post(&format!(
+                "/api/communications/numbers/{claims}/simulated-calls"
+            ))
+            .json(&json!({ "from": "+14155550188" })),
+    )
+    .await;
 
     let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     assert!(

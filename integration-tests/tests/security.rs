@@ -412,6 +412,9 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("post", "/api/communications/calls/{id}/pull") => {
             json!({ "agent_id": uuid::Uuid::nil() })
         }
+        ("post", "/api/communications/calls/{id}/reroute") => {
+            json!({ "skills": ["billing"], "language": "es", "reason": "probe" })
+        }
         ("post", "/api/communications/numbers") => json!({ "number": "+14155550100" }),
         ("put", "/api/communications/notification-preferences/{user_id}") => {
             json!({ "channel": "sms", "phone": "+14155550178", "language": "de" })
@@ -786,7 +789,8 @@ async fn no_rest_route_reaches_another_organizations_data() {
         let id = match template.as_str() {
             "/api/communications/calls/{id}"
             | "/api/communications/calls/{id}/recording"
-            | "/api/communications/calls/{id}/pull" => other.call.clone(),
+            | "/api/communications/calls/{id}/pull"
+            | "/api/communications/calls/{id}/reroute" => other.call.clone(),
             "/api/communications/users/{id}" => other.user.clone(),
             "/api/communications/api-keys/{id}" => other.key.clone(),
             "/api/communications/agents/{id}"
@@ -1047,6 +1051,15 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                             id,
                             reason: String::new(),
                             ..Default::default()
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("CallsService", "RerouteWaitingCall") => calls
+                        .reroute_waiting_call(v1::RerouteWaitingCallRequest {
+                            call_id: id,
+                            skills: vec!["billing".into()],
+                            language: "es".into(),
+                            reason: "probe".into(),
                         })
                         .await
                         .unwrap_err(),
@@ -1422,7 +1435,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 49);
+    assert_eq!(tried, 50);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

@@ -1,12 +1,13 @@
-//! Supervisor controls over REST against the whole fleet: forcing an agent's state and pulling a
-//! waiting call to an agent are permission-checked (an agent 403, another team's supervisor
-//! 404), say which field or state is wrong, and appear on the bus with who did it and why.
+//! Supervisor controls over REST against the whole fleet: forcing an agent's state, pulling a
+//! waiting call to an agent and re-routing a waiting call to another queue are
+//! permission-checked (an agent 403, another team's supervisor 404), say which field or state is
+//! wrong, and appear on the bus with who did it and why.
 
 mod support;
 
 use comms_auth::Role;
 use comms_events::agent::{Available, Break, OnCall};
-use comms_events::call::AgentAssigned;
+use comms_events::call::{AgentAssigned, Rerouted};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -156,5 +157,108 @@ async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() 
     // Taken, it waits no more.
     let (status, body) = problem(pull(&lead, &call, &ada)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    fleet.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn supervisors_reroute_a_waiting_call_to_another_queue_where_an_agent_takes_it() {
+    let fleet = Fleet::start("600001").await;
+    let (lead_id, lead) = fleet.user_with_id("supervisor").await;
+    let agent_user = fleet.user(ORG, Role::Agent).await;
+    // Bea speaks Spanish and works support; nobody works billing in English.
+    let bea = json_of(fleet.post("/api/communications/agents").json(&json!({
+        "name": "Bea", "email": "bea@acme.test", "languages": ["es"],
+        "skills": [{ "name": "support", "proficiency": 3 }],
+    })))
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let available = fleet
+        .put(&format!("/api/communications/agents/{bea}/status"))
+        .json(&json!({ "status": "available" }));
+    assert_eq!(available.send().await.unwrap().status(), StatusCode::OK);
+    let number = json_of(fleet.post("/api/communications/numbers").json(&json!({
+        "number": "+14155550124", "language": "en", "skills": ["billing"]
+    })))
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = json_of(
+        fleet
+            .post(&format!(
+                "/api/communications/numbers/{number}/simulated-calls"
+            ))
+            .json(&json!({ "from": "+14155550198" })),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reroute = |session: &Session, call: &str, body: Value| {
+        fleet
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/communications/calls/{call}/reroute"),
+                session,
+            )
+            .json(&body)
+    };
+    let to_support = json!({ "skills": ["support"], "language": "es", "reason": "wrong_language" });
+
+    let (status, body) = problem(reroute(&agent_user, &call, to_support.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (status, _) = problem(reroute(&lead, &unknown, to_support.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for (body, field) in [
+        (
+            json!({ "skills": ["support"], "language": "xx", "reason": "r" }),
+            "language",
+        ),
+        (
+            json!({ "skills": ["Support Desk"], "language": "es", "reason": "r" }),
+            "skills",
+        ),
+        (
+            json!({ "skills": ["support"], "language": "es", "reason": "Wrong!" }),
+            "reason",
+        ),
+        (json!({ "skills": ["support"], "language": "es" }), "reason"),
+    ] {
+        let (status, problem_body) = problem(reroute(&lead, &call, body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem_body}");
+        assert!(fields(&problem_body).contains(&field), "{problem_body}");
+    }
+    // The queue it is in already: nothing changes, nothing is recorded.
+    let same = json!({ "skills": ["billing"], "language": "en", "reason": "no_change" });
+    let unchanged = json_of(reroute(&lead, &call, same)).await;
+    assert_eq!(
+        (&unchanged["agent_id"], &unchanged["language"]),
+        (&Value::Null, &json!("en"))
+    );
+
+    // To Spanish support, where Bea takes it at once.
+    let rerouted = json_of(reroute(&lead, &call, to_support.clone())).await;
+    assert_eq!(rerouted["language"], "es");
+    let event = next_data(&fleet, <Rerouted as comms_events::Event>::TYPE).await;
+    assert_eq!(
+        (&event["call_id"], &event["skills"], &event["language"]),
+        (&json!(call), &json!(["support"]), &json!("es"))
+    );
+    assert_eq!(
+        (&event["reason"], &event["rerouted_by"]),
+        (&json!("wrong_language"), &json!(lead_id))
+    );
+    let assigned = next_data(&fleet, <AgentAssigned as comms_events::Event>::TYPE).await;
+    assert_eq!(
+        (&assigned["call_id"], &assigned["agent_id"]),
+        (&json!(call), &json!(bea))
+    );
+    // With its agent, it waits no more: 409 naming her.
+    let (status, body) = problem(reroute(&lead, &call, to_support)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains(&bea), "{body}");
     fleet.stop().await;
 }

@@ -92,6 +92,18 @@ pub fn is_skill_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// The longest reason code.
+pub const MAX_REASON: usize = 50;
+
+/// Whether `reason` is a reason code: 1-50 of a-z, 0-9 and _ (an agent's break or away, a
+/// supervisor's forced state or re-route).
+pub fn is_reason_code(reason: &str) -> bool {
+    (1..=MAX_REASON).contains(&reason.len())
+        && reason
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Skill {
     pub name: String,

@@ -25,6 +25,7 @@ crate::event_set! {
         RecordingDeleted(RecordingDeleted),
         IvrStep(IvrStep),
         Queued(Queued),
+        Rerouted(Rerouted),
         CallbackRequested(CallbackRequested),
     }
 }
@@ -484,6 +485,23 @@ pub struct Queued {
     pub queued_at: DateTime<Utc>,
 }
 
+/// A supervisor sent a waiting call to another queue: it now asks for an agent with every one
+/// of `skills` who speaks `language`, and keeps its place by age (it waits from when it was
+/// first queued).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Rerouted {
+    pub call_id: Uuid,
+    #[schemars(length(max = 20))]
+    pub skills: Vec<String>,
+    pub language: Language,
+    /// Why, as a code (`wrong_language`, `overflow`).
+    #[schemars(length(min = 1, max = 50))]
+    pub reason: String,
+    /// The supervisor's user id.
+    pub rerouted_by: String,
+    pub rerouted_at: DateTime<Utc>,
+}
+
 /// A caller left a message in the call's IVR flow whose voicemail names a campaign: the caller
 /// is to be called back by that campaign's agents (the campaigns service adds the number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -515,5 +533,6 @@ crate::events! {
     RecordingDeleted => "comms.call.recording_deleted", version 1, "the call's recording was deleted at the carrier";
     IvrStep => "comms.call.ivr_step", version 1, "the caller reached a node of the call's IVR flow";
     Queued => "comms.call.queued", version 1, "the call waits for an agent (answered without an IVR flow, or its flow reached a queue)";
+    Rerouted => "comms.call.rerouted", version 1, "a supervisor sent a waiting call to another queue (skills and language)";
     CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
 }

@@ -1,7 +1,7 @@
 //! The agents service following calls on the bus (`comms.call.*`): an agent who places a call
 //! is busy from its start; a queued call (an inbound call answered without an IVR flow, or one
 //! its flow queued) asks for an agent with the skills it names and is connected to the
-//! one it is offered to (a campaign's answered calls are routed by the campaigns service, which
+//! one it is offered to, and a supervisor's re-route asks again with other skills and language (a campaign's answered calls are routed by the campaigns service, which
 //! decides when one is abandoned); when a call ends, fails or is canceled, its agent goes to
 //! wrap-up (and a call still waiting leaves the queue), and no agent is reserved for it after. Each message is applied in the consumer's
 //! transaction, so a redelivered one changes nothing twice.
@@ -59,6 +59,16 @@ impl Handler for CallFeed {
                     priority: call.priority,
                 };
                 self.queued(conn, org, need).await
+            }
+            CallEvent::Rerouted(call) => {
+                let need = Need {
+                    call_id: call.call_id,
+                    skills: call.skills,
+                    language: Some(call.language),
+                    priority: 0,
+                };
+                let result = self.0.reroute_in(conn, org, &need).await.map(|_| ());
+                tolerate(result, "re-routing a waiting call")
             }
             CallEvent::Ended(e) => self.finished(conn, org, e.call_id).await,
             CallEvent::Failed(e) => self.finished(conn, org, e.call_id).await,

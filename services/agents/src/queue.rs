@@ -77,6 +77,17 @@ pub(crate) async fn best_agent_for(tx: &mut PgConnection, entry: &Waiting) -> Re
     .await?)
 }
 
+/// The call asks for other skills and another language (a supervisor re-routed it).
+pub(crate) async fn requeue(tx: &mut PgConnection, entry: &Waiting) -> Result<()> {
+    sqlx::query("UPDATE routing_queue SET required_skills = $2, language = $3 WHERE call_id = $1")
+        .bind(entry.call_id)
+        .bind(&entry.required_skills)
+        .bind(&entry.language)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 /// The call is offered to `agent`.
 pub(crate) async fn offered(tx: &mut PgConnection, call: Uuid, agent: Uuid) -> Result<()> {
     sqlx::query("UPDATE routing_queue SET offered_to = $2 WHERE call_id = $1")

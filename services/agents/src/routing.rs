@@ -205,6 +205,27 @@ impl Agents {
         })
     }
 
+    /// A supervisor re-routed a waiting call: it keeps its place by age and now asks for
+    /// `need`'s skills and language, and is offered to the best agent for them at once. A call
+    /// no longer waiting (taken, offered to an agent, ended) is left as it is.
+    pub(crate) async fn reroute_in(
+        &self,
+        tx: &mut PgConnection,
+        org: &str,
+        need: &Need,
+    ) -> Result<Option<Versioned<Agent>>, ApiError> {
+        let Some(mut entry) = lock_order::queue_row(tx, need.call_id).await? else {
+            return Ok(None);
+        };
+        if entry.org_id != org || entry.offered_to.is_some() {
+            return Ok(None);
+        }
+        entry.required_skills = need.skills.clone();
+        entry.language = need.language.map(|l| l.as_str().to_owned());
+        queue::requeue(tx, &entry).await?;
+        self.offer(tx, &entry).await
+    }
+
     /// The reserved agent took the call: busy, and the call leaves the queue.
     pub async fn accept(
         &self,

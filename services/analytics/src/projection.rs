@@ -2,7 +2,8 @@
 //!
 //! Idempotent and order-tolerant, because the bus delivers at least once and a redelivery can
 //! overtake: each event sets only the columns it owns (the first value stays), and the status
-//! moves only to an event with a higher stream position. A batch is folded per call in memory
+//! and the queue a call waits in (which a re-route changes) move only to an event with a higher
+//! stream position. A batch is folded per call in memory
 //! with the same rules, then written in one statement.
 
 use std::collections::HashMap;
@@ -42,10 +43,12 @@ struct Row {
     direction: Option<String>,
     campaign_id: Option<Uuid>,
     agent_id: Option<Uuid>,
-    /// When it began to wait for an agent, for which skills (sorted) and language.
+    /// When it began to wait for an agent; for which skills (sorted) and language it waits now
+    /// (a supervisor may re-route it), as said by the event at `queue_position` in its stream.
     queued_at: Option<DateTime<Utc>>,
     queue_skills: Option<Vec<String>>,
     queue_language: Option<String>,
+    queue_position: Option<i64>,
     /// When its first agent went on it.
     assigned_at: Option<DateTime<Utc>>,
 }
@@ -69,8 +72,11 @@ impl Row {
         self.campaign_id = self.campaign_id.or(next.campaign_id);
         self.agent_id = self.agent_id.or(next.agent_id);
         self.queued_at = self.queued_at.or(next.queued_at);
-        self.queue_skills = self.queue_skills.take().or(next.queue_skills);
-        self.queue_language = self.queue_language.take().or(next.queue_language);
+        if next.queue_position > self.queue_position {
+            self.queue_skills = next.queue_skills;
+            self.queue_language = next.queue_language;
+            self.queue_position = next.queue_position;
+        }
         self.assigned_at = self.assigned_at.or(next.assigned_at);
     }
 }
@@ -99,6 +105,7 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         queued_at: None,
         queue_skills: None,
         queue_language: None,
+        queue_position: None,
         assigned_at: None,
     };
     let (call_id, row) = match envelope.decode::<CallEvent>()? {
@@ -128,6 +135,17 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
                 queued_at: Some(e.queued_at),
                 queue_skills: Some(e.skills),
                 queue_language: Some(e.language.as_str().to_owned()),
+                queue_position: Some(position),
+                ..row(CallStatus::Initiated)
+            }
+        }),
+        CallEvent::Rerouted(mut e) => (e.call_id, {
+            e.skills.sort();
+            Row {
+                status_position: NO_STATUS,
+                queue_skills: Some(e.skills),
+                queue_language: Some(e.language.as_str().to_owned()),
+                queue_position: Some(position),
                 ..row(CallStatus::Initiated)
             }
         }),
@@ -228,20 +246,20 @@ pub async fn apply_batch(
         "INSERT INTO {table} AS c (call_id, organization_id, status, status_position, started_at,
                                    answered_at, ended_at, duration_seconds, direction,
                                    campaign_id, agent_id, queued_at, queue_skills, queue_language,
-                                   assigned_at)
+                                   queue_position, assigned_at)
          SELECT call_id, organization_id, status, status_position, started_at, answered_at,
                 ended_at, duration_seconds, direction, campaign_id, agent_id, queued_at,
                 -- UNNEST flattens arrays of arrays: the skills travel as JSON.
                 CASE WHEN queue_skills IS NOT NULL
                      THEN ARRAY(SELECT jsonb_array_elements_text(queue_skills)) END,
-                queue_language, assigned_at
+                queue_language, queue_position, assigned_at
          FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[],
                      $6::timestamptz[], $7::timestamptz[], $8::bigint[], $9::text[],
                      $10::uuid[], $11::uuid[], $12::timestamptz[], $13::jsonb[], $14::text[],
-                     $15::timestamptz[])
+                     $15::bigint[], $16::timestamptz[])
               AS r(call_id, organization_id, status, status_position, started_at, answered_at,
                    ended_at, duration_seconds, direction, campaign_id, agent_id, queued_at,
-                   queue_skills, queue_language, assigned_at)
+                   queue_skills, queue_language, queue_position, assigned_at)
          ON CONFLICT (call_id) DO UPDATE SET
              status = CASE WHEN EXCLUDED.status_position > c.status_position
                            THEN EXCLUDED.status ELSE c.status END,
@@ -254,8 +272,12 @@ pub async fn apply_batch(
              campaign_id = COALESCE(c.campaign_id, EXCLUDED.campaign_id),
              agent_id = COALESCE(c.agent_id, EXCLUDED.agent_id),
              queued_at = COALESCE(c.queued_at, EXCLUDED.queued_at),
-             queue_skills = COALESCE(c.queue_skills, EXCLUDED.queue_skills),
-             queue_language = COALESCE(c.queue_language, EXCLUDED.queue_language),
+             -- The latest queuing event says the queue (a NULL position is never greater).
+             queue_skills = CASE WHEN EXCLUDED.queue_position > COALESCE(c.queue_position, -1)
+                                 THEN EXCLUDED.queue_skills ELSE c.queue_skills END,
+             queue_language = CASE WHEN EXCLUDED.queue_position > COALESCE(c.queue_position, -1)
+                                   THEN EXCLUDED.queue_language ELSE c.queue_language END,
+             queue_position = GREATEST(c.queue_position, EXCLUDED.queue_position),
              assigned_at = COALESCE(c.assigned_at, EXCLUDED.assigned_at)
          WHERE c.organization_id = EXCLUDED.organization_id",
         table = table.name()
@@ -276,6 +298,7 @@ pub async fn apply_batch(
         .bind(&columns.queued)
         .bind(&columns.queue_skills)
         .bind(&columns.queue_languages)
+        .bind(&columns.queue_positions)
         .bind(&columns.assigned)
         .execute(conn)
         .await?;
@@ -312,6 +335,7 @@ struct Columns {
     queued: Vec<Option<DateTime<Utc>>>,
     queue_skills: Vec<Option<serde_json::Value>>,
     queue_languages: Vec<Option<String>>,
+    queue_positions: Vec<Option<i64>>,
     assigned: Vec<Option<DateTime<Utc>>>,
 }
 
@@ -332,6 +356,7 @@ impl Columns {
         self.queue_skills
             .push(row.queue_skills.map(serde_json::Value::from));
         self.queue_languages.push(row.queue_language);
+        self.queue_positions.push(row.queue_position);
         self.assigned.push(row.assigned_at);
     }
 }

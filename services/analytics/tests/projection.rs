@@ -165,6 +165,68 @@ async fn duplicates_and_reordering_give_the_same_row() {
     assert!(reason.contains(": data.call_id: "), "{reason}");
 }
 
+/// The queue a call counts in: skills, language, and when it first waited.
+async fn queue_of(pool: &PgPool) -> (Vec<String>, String, chrono::DateTime<Utc>) {
+    sqlx::query_as("SELECT queue_skills, queue_language, queued_at FROM analytics_calls")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_rerouted_call_counts_in_its_latest_queue_whatever_order_its_events_arrive_in() {
+    let db = TestDatabase::new().await;
+    let id = Uuid::new_v4();
+    let queued_at = Utc::now();
+    let call = vec![
+        (
+            "comms.call.started",
+            json!({ "call_id": id, "direction": "inbound", "to": "+14155550100", "language": "en", "started_at": queued_at }),
+        ),
+        (
+            "comms.call.queued",
+            json!({ "call_id": id, "skills": ["billing"], "language": "en", "priority": 0, "queued_at": queued_at }),
+        ),
+        (
+            "comms.call.rerouted",
+            json!({ "call_id": id, "skills": ["support", "vip"], "language": "es", "reason": "wrong_language", "rerouted_by": "lead", "rerouted_at": queued_at + Span::seconds(30) }),
+        ),
+        (
+            "comms.call.rerouted",
+            json!({ "call_id": id, "skills": ["support"], "language": "de", "reason": "overflow", "rerouted_by": "lead", "rerouted_at": queued_at + Span::seconds(40) }),
+        ),
+    ];
+    let in_order = envelopes("org_a", &call);
+    let expected = (vec!["support".to_owned()], "de".to_owned(), queued_at);
+    let mut conn = db.pool.acquire().await.unwrap();
+    let orders: [Vec<Envelope>; 2] = [in_order.clone(), in_order.iter().rev().cloned().collect()];
+    for events in orders {
+        // One at a time, then all in one batch twice over.
+        for envelope in &events {
+            projection::apply(&mut conn, Table::Live, envelope)
+                .await
+                .unwrap();
+        }
+        let got = queue_of(&db.pool).await;
+        assert_eq!((got.0, got.1), (expected.0.clone(), expected.1.clone()));
+        assert_eq!(got.2.timestamp_micros(), queued_at.timestamp_micros());
+        sqlx::query("DELETE FROM analytics_calls")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let twice: Vec<Envelope> = events.iter().chain(events.iter()).cloned().collect();
+        projection::apply_batch(&mut conn, Table::Live, &twice)
+            .await
+            .unwrap();
+        let got = queue_of(&db.pool).await;
+        assert_eq!((got.0, got.1), (expected.0.clone(), expected.1.clone()));
+        sqlx::query("DELETE FROM analytics_calls")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_projection() {
     let db = TestDatabase::new().await;

@@ -138,6 +138,7 @@ impl Feed {
             | CallEvent::RecordingDeleted(_)
             | CallEvent::IvrStep(_)
             | CallEvent::Queued(_)
+            | CallEvent::Rerouted(_)
             | CallEvent::CallbackRequested(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();

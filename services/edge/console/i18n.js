@@ -89,6 +89,8 @@ const WORDS = {
   force_state: ["Force state", "Forzar estado", "Imposer l'état", "Status erzwingen", "Forza stato", "Forçar estado", "强制状态", "状態を強制"],
   waiting_calls: ["Waiting calls", "Llamadas en espera", "Appels en attente", "Wartende Anrufe", "Chiamate in attesa", "Chamadas em espera", "等待中的通话", "待機中の通話"],
   pull_to: ["Pull to", "Pasar a", "Attribuer à", "Zuweisen an", "Assegna a", "Passar para", "转给", "割り当て先"],
+  reroute: ["Send to queue", "Enviar a la cola", "Envoyer dans la file", "In Warteschlange verschieben", "Sposta in coda", "Enviar para a fila", "转到队列", "キューへ移す"],
+  skills: ["Skills", "Habilidades", "Compétences", "Fähigkeiten", "Competenze", "Habilidades", "技能", "スキル"],
   pull: ["Pull", "Pasar", "Attribuer", "Zuweisen", "Assegna", "Passar", "转接", "割り当て"],
   failed: ["That did not work: {reason}", "No funcionó: {reason}", "Échec : {reason}", "Das hat nicht geklappt: {reason}", "Non è riuscito: {reason}", "Não funcionou: {reason}", "操作失败：{reason}", "失敗しました: {reason}"],
   seconds: ["{n} s", "{n} s", "{n} s", "{n} s", "{n} s", "{n} s", "{n} 秒", "{n} 秒"],

@@ -1,11 +1,11 @@
 // A supervisor's view of their teams: each agent with their state and time in it, a control
 // to force a state with a reason, and the calls waiting for an agent, each of which can be
-// pulled to an available agent. The API decides reach: a supervisor sees their teams' agents.
+// pulled to an available agent or sent to another queue (skills and language). The API decides reach: a supervisor sees their teams' agents.
 
 import * as api from "./api.js";
 import * as live from "./live.js";
 import { h, fill, elapsed, category, verb } from "./dom.js";
-import { t } from "./i18n.js";
+import { t, LANGUAGES } from "./i18n.js";
 
 const CHOICES = ["available", "break", "away", "offline"];
 
@@ -17,7 +17,7 @@ export class Team {
     this.message = "";
     live.onEvent((event) => {
       const kind = category(event);
-      if (kind === "agent" || (kind === "call" && ["queued", "agent_assigned", "ended", "canceled", "failed"].includes(verb(event)))) {
+      if (kind === "agent" || (kind === "call" && ["queued", "rerouted", "agent_assigned", "ended", "canceled", "failed"].includes(verb(event)))) {
         clearTimeout(this.pending);
         this.pending = setTimeout(() => this.load(), 300);
       }
@@ -27,11 +27,14 @@ export class Team {
     }, 1000);
   }
 
+  // Only the latest load draws: an earlier, slower one would put back what has changed since.
   async load() {
+    const generation = (this.generation = (this.generation || 0) + 1);
     const [agents, calls] = await Promise.all([
       api.get("/agents?page_size=200"),
       api.get("/calls?status=answered&page_size=200"),
     ]);
+    if (generation !== this.generation) return;
     this.agents = agents.data;
     // Answered inbound calls nobody is on: the ones waiting in a queue.
     this.waiting = calls.data.filter((c) => c.direction === "inbound" && !c.agent_id);
@@ -81,13 +84,29 @@ export class Team {
   }
 
   waitingCall(call, available) {
-    const to = h("select", { "aria-label": t("pull_to") }, available.map((a) => h("option", { value: a.id }, a.name)));
+    const to = h("select", { class: "pull-to", "aria-label": t("pull_to") }, available.map((a) => h("option", { value: a.id }, a.name)));
     return h("li", { "data-call": call.id },
       h("span", { "data-since": call.answered_at }, call.answered_at ? elapsed(call.answered_at) : ""),
-      ` ${call.from || "—"} → ${call.to} `,
+      ` ${call.from || "—"} → ${call.to} (${LANGUAGES[call.language] || call.language}) `,
       available.length
         ? h("span", {}, h("label", {}, `${t("pull_to")} `, to), " ",
-            h("button", { type: "button", onclick: () => this.act(() => api.post(`/calls/${call.id}/pull`, { agent_id: to.value })) }, t("pull")))
-        : null);
+            h("button", { type: "button", class: "pull", onclick: () => this.act(() => api.post(`/calls/${call.id}/pull`, { agent_id: to.value })) }, t("pull")))
+        : null,
+      this.rerouteForm(call));
+  }
+
+  // Another queue for the call: the skills its agent must have (comma-separated), the language.
+  rerouteForm(call) {
+    const skills = h("input", { class: "reroute-skills", "aria-label": t("skills"), size: 14, placeholder: "billing, vip" });
+    const language = h("select", { class: "reroute-language", "aria-label": t("language") },
+      Object.entries(LANGUAGES).map(([code, name]) => h("option", { value: code, selected: code === call.language }, name)));
+    const reason = h("input", { class: "reroute-reason", "aria-label": t("reason"), pattern: "[a-z0-9_]{1,50}", size: 12, placeholder: "wrong_language" });
+    const send = () => api.post(`/calls/${call.id}/reroute`, {
+      skills: skills.value.split(",").map((s) => s.trim()).filter(Boolean),
+      language: language.value,
+      reason: reason.value,
+    });
+    return h("div", { class: "controls" }, skills, " ", language, " ", reason, " ",
+      h("button", { type: "button", class: "reroute", onclick: () => this.act(send) }, t("reroute")));
   }
 }

@@ -227,6 +227,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::set_status))
         .routes(routes!(supervision::force_status))
         .routes(routes!(supervision::pull_call))
+        .routes(routes!(supervision::reroute_call))
         .routes(routes!(agents::softphone_token))
         .routes(routes!(teams::list, teams::create))
         .routes(routes!(teams::get, teams::update))

@@ -19,7 +19,7 @@ use super::events::{
 };
 use super::{DomainError, Profile, ProfileChange, invalid};
 
-const MAX_REASON: usize = 50;
+use comms_events::agent::{MAX_REASON, is_reason_code};
 
 pub use comms_events::agent::AgentState;
 
@@ -117,14 +117,6 @@ fn transition(agent: &Agent, reason: Option<String>, at: DateTime<Utc>) -> Trans
         forced_by: None,
         at,
     }
-}
-
-/// 1-50 of a-z, 0-9 and _.
-fn is_reason_code(reason: &str) -> bool {
-    (1..=MAX_REASON).contains(&reason.len())
-        && reason
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn check_reason(status: AgentState, reason: &Option<String>) -> Result<(), DomainError> {

@@ -15,7 +15,8 @@ pub use comms_proto::Language;
 
 use super::events::{
     AgentAssigned, Answered, Canceled, Ended, EndedOutcome, Failed, FailedOutcome, MachineDetected,
-    Placed, RecordingAvailable, RecordingChanged, RecordingDeleted, Ringing, Started, Updated,
+    Placed, RecordingAvailable, RecordingChanged, RecordingDeleted, Rerouted, Ringing, Started,
+    Updated,
 };
 use super::{CallEvent, PhoneNumber};
 
@@ -102,6 +103,16 @@ pub struct Call {
     /// What the callee hears on the answer before the call ends (a notification).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub announcement: Option<String>,
+    /// The agent it asks for, once queued (re-routing changes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<Queue>,
+}
+
+/// What a queued call asks of its agent: every one of the skills, and the language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Queue {
+    pub skills: Vec<String>,
+    pub language: Language,
 }
 
 /// A call's place in its IVR flow: the version it walks, the node it stopped at last (none
@@ -274,6 +285,15 @@ pub enum Command {
     DeleteRecording {
         at: DateTime<Utc>,
     },
+    /// A supervisor sends the waiting call to another queue: an agent with every one of
+    /// `skills` who speaks `language`. Asking for the queue it is in changes nothing.
+    Reroute {
+        skills: Vec<String>,
+        language: Language,
+        reason: String,
+        by: String,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -294,6 +314,8 @@ pub enum DomainError {
         action: &'static str,
         reason: String,
     },
+    #[error("the call is not waiting for an agent: {0}")]
+    NotWaiting(String),
 }
 
 const MAX_NOTES: usize = 10_000;
@@ -553,6 +575,49 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 deleted_at: at,
             })
         }
+        Command::Reroute {
+            skills,
+            language,
+            reason,
+            by,
+            at,
+        } => {
+            let skills = check_queue_skills(skills)?;
+            if !comms_events::agent::is_reason_code(&reason) {
+                return Err(DomainError::Invalid {
+                    field: "reason",
+                    reason: "a code: 1-50 of a-z, 0-9 and _, e.g. wrong_language".into(),
+                });
+            }
+            let waiting = match (&call.queue, call.agent_id, call.status) {
+                (_, _, status) if status != CallStatus::Answered => {
+                    return Err(DomainError::NotWaiting(format!(
+                        "it is {}",
+                        status.as_str()
+                    )));
+                }
+                (_, Some(agent), _) => {
+                    return Err(DomainError::NotWaiting(format!("agent {agent} is on it")));
+                }
+                (None, None, _) => {
+                    return Err(DomainError::NotWaiting("it was never queued".into()));
+                }
+                (Some(queue), None, _) => queue,
+            };
+            let mut now = waiting.skills.clone();
+            now.sort();
+            if now == skills && waiting.language == language {
+                return Ok(vec![]);
+            }
+            CallEvent::Rerouted(Rerouted {
+                call_id,
+                skills,
+                language,
+                reason,
+                rerouted_by: by,
+                rerouted_at: at,
+            })
+        }
         Command::AssignAgent { agent_id, at } => match call.agent_id {
             Some(current) if current == agent_id => return Ok(vec![]),
             Some(_) => {
@@ -591,6 +656,30 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
         }
     };
     Ok(vec![event])
+}
+
+/// A queue's skills, sorted and without repeats: at most 20 skill names.
+fn check_queue_skills(mut skills: Vec<String>) -> Result<Vec<String>, DomainError> {
+    let invalid = |reason: String| {
+        Err(DomainError::Invalid {
+            field: "skills",
+            reason,
+        })
+    };
+    if let Some(bad) = skills
+        .iter()
+        .find(|s| !comms_events::agent::is_skill_name(s))
+    {
+        return invalid(format!(
+            "{bad:?} is not a skill name (1-50 of a-z, 0-9, _ and -)"
+        ));
+    }
+    skills.sort();
+    skills.dedup();
+    if skills.len() > 20 {
+        return invalid("at most 20 skills".into());
+    }
+    Ok(skills)
 }
 
 /// A recording the carrier reports is of the call's own line.
@@ -844,6 +933,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 visited: Default::default(),
             }),
             announcement: e.announcement.clone(),
+            queue: None,
         },
         (Some(mut call), event) => {
             match event {
@@ -910,7 +1000,20 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     if let Some(ivr) = &mut call.ivr {
                         ivr.queued = true;
                     }
+                    call.queue = Some(Queue {
+                        skills: e.skills.clone(),
+                        language: e.language,
+                    });
                     call.updated_at = e.queued_at;
+                }
+                // The caller speaks the queue's language: what they hear from now is in it.
+                CallEvent::Rerouted(e) => {
+                    call.queue = Some(Queue {
+                        skills: e.skills.clone(),
+                        language: e.language,
+                    });
+                    call.language = e.language;
+                    call.updated_at = e.rerouted_at;
                 }
                 CallEvent::RecordingDeleted(e) => {
                     call.recording = None;

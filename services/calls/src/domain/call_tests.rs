@@ -627,3 +627,114 @@ fn a_deleted_recording_stays_deleted() {
     assert_eq!(when(&deleted, ready()).unwrap(), vec![]);
     assert!(when(&deleted, Command::DeleteRecording { at: t(31) }).is_err());
 }
+
+fn received(id: Uuid, skills: &[&str]) -> Command {
+    Command::Receive {
+        call_id: id,
+        to: PhoneNumber::parse("+14155550100").unwrap(),
+        from: PhoneNumber::parse("+14155550199").ok(),
+        language: Language::En,
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        leg: twilio_leg("CA00000000000000000000000000000001"),
+        recording: RecordingPolicy::Never,
+        ivr_flow: None,
+        at: t(0),
+    }
+}
+
+fn reroute(skills: &[&str], language: Language, reason: &str) -> Command {
+    Command::Reroute {
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        language,
+        reason: reason.into(),
+        by: "lead".into(),
+        at: t(30),
+    }
+}
+
+#[test]
+fn a_waiting_call_is_rerouted_once_to_another_queue_in_its_language() {
+    let id = Uuid::new_v4();
+    let waiting = given(vec![received(id, &["billing", "vip"])]);
+    // The queue it is in, in any order: nothing to record.
+    assert_eq!(
+        when(
+            &waiting,
+            reroute(&["vip", "billing", "vip"], Language::En, "same")
+        ),
+        Ok(vec![])
+    );
+    let events = when(
+        &waiting,
+        reroute(&["support", "billing"], Language::Es, "wrong_language"),
+    )
+    .unwrap();
+    let [CallEvent::Rerouted(rerouted)] = events.as_slice() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(rerouted.skills, ["billing", "support"]);
+    assert_eq!(
+        (rerouted.language, rerouted.rerouted_by.as_str()),
+        (Language::Es, "lead")
+    );
+    // The caller hears Spanish from now; asked again, nothing more is recorded.
+    let rerouted = given_from(
+        waiting,
+        vec![reroute(&["support", "billing"], Language::Es, "x")],
+    );
+    assert_eq!(rerouted.as_ref().unwrap().language, Language::Es);
+    assert_eq!(
+        when(
+            &rerouted,
+            reroute(&["billing", "support"], Language::Es, "again")
+        ),
+        Ok(vec![])
+    );
+}
+
+#[test]
+fn only_a_waiting_call_is_rerouted_and_only_to_a_valid_queue() {
+    let id = Uuid::new_v4();
+    let waiting = given(vec![received(id, &["billing"])]);
+    let invalid = |command| match when(&waiting, command) {
+        Err(DomainError::Invalid { field, .. }) => field,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        invalid(reroute(&["Billing Desk"], Language::En, "r")),
+        "skills"
+    );
+    let many: Vec<String> = (0..21).map(|i| format!("s{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(invalid(reroute(&many, Language::En, "r")), "skills");
+    assert_eq!(invalid(reroute(&["support"], Language::En, "")), "reason");
+    assert_eq!(
+        invalid(reroute(&["support"], Language::En, "Too Bad")),
+        "reason"
+    );
+
+    let not_waiting =
+        |state: &Option<Call>| match when(state, reroute(&["support"], Language::En, "r")) {
+            Err(DomainError::NotWaiting(why)) => why,
+            other => panic!("{other:?}"),
+        };
+    // With its agent, over, or an outbound call nobody queued.
+    let agent = Uuid::new_v4();
+    let taken = given_from(
+        waiting.clone(),
+        vec![Command::AssignAgent {
+            agent_id: agent,
+            at: t(5),
+        }],
+    );
+    assert!(not_waiting(&taken).contains(&agent.to_string()));
+    let over = given_from(waiting, vec![end(9)]);
+    assert!(not_waiting(&over).contains("ended"));
+    let outbound = given(vec![initiate(id), Command::MarkAnswered { at: t(1) }]);
+    assert!(not_waiting(&outbound).contains("never queued"));
+    assert!(not_waiting(&given(vec![initiate(id)])).contains("initiated"));
+    assert_eq!(
+        when(&None, reroute(&["support"], Language::En, "r")),
+        Err(DomainError::NotFound)
+    );
+}

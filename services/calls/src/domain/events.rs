@@ -3,6 +3,6 @@
 
 pub use comms_events::call::{
     AgentAssigned, Answered, CallEvent, Canceled, Ended, EndedOutcome, Failed, FailedOutcome,
-    MachineDetected, Placed, RecordingAvailable, RecordingChanged, RecordingDeleted, Ringing,
-    Started, Updated,
+    MachineDetected, Placed, RecordingAvailable, RecordingChanged, RecordingDeleted, Rerouted,
+    Ringing, Started, Updated,
 };

@@ -18,6 +18,7 @@ mod ivr;
 mod messages;
 mod numbers;
 mod recordings;
+mod supervision;
 
 pub use messages::MessagesGrpc;
 
@@ -55,7 +56,9 @@ impl From<DomainError> for ApiError {
                 ApiError::new(ErrorKind::AlreadyExists, error.to_string())
             }
             DomainError::NotFound => ApiError::new(ErrorKind::NotFound, error.to_string()),
-            DomainError::IllegalTransition { .. } | DomainError::IllegalRecording { .. } => {
+            DomainError::IllegalTransition { .. }
+            | DomainError::IllegalRecording { .. }
+            | DomainError::NotWaiting(_) => {
                 ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
             }
             DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
@@ -653,6 +656,16 @@ impl CallsService for CallsGrpc {
     ) -> Result<Response<v1::Call>, Status> {
         let span = rpc_span("ReportRecording", &request);
         recordings::report_recording(self, request)
+            .instrument(span)
+            .await
+    }
+
+    async fn reroute_waiting_call(
+        &self,
+        request: Request<v1::RerouteWaitingCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("RerouteWaitingCall", &request);
+        supervision::reroute_waiting_call(self, request)
             .instrument(span)
             .await
     }

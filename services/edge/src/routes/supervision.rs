@@ -1,12 +1,15 @@
-//! Supervisor controls over REST: force an agent's state, pull a waiting call to an agent
-//! (`comms.v1.AgentsService`, under `agents:supervise`).
+//! Supervisor controls over REST, under `agents:supervise`: force an agent's state, pull a
+//! waiting call to an agent (`comms.v1.AgentsService`), re-route a waiting call to another
+//! queue (`comms.v1.CallsService`).
 
 use axum::extract::{Path, State};
 use comms_proto::v1;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::agents::{Agent, chosen_state};
+use super::agents::{Agent, LanguageCode, chosen_state};
+use super::calls::Call;
+use super::numbers::SkillName;
 use crate::auth::Caller;
 use crate::json::Json;
 use crate::problem::{Problem, ProblemResponse};
@@ -96,4 +99,54 @@ pub async fn pull_call(
         .pull_waiting_call(caller.grpc(request)?)
         .await?;
     Ok(axum::Json(agent.into_inner().into()))
+}
+
+/// The queue a waiting call is sent to, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RerouteCall {
+    /// The skills its agent must have (at most 20); none: any agent who speaks the language.
+    #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<SkillName>, example = json!(["billing"]))]
+    pub skills: Vec<String>,
+    #[schema(value_type = LanguageCode, example = "es")]
+    pub language: String,
+    /// A code: 1-50 of a-z, 0-9 and _, e.g. `wrong_language`.
+    #[schema(pattern = "^[a-z0-9_]{1,50}$", example = "wrong_language")]
+    pub reason: String,
+}
+
+/// Send a call waiting for an agent to another queue: from now it asks for an agent with every
+/// one of `skills` who speaks `language` (the caller hears that language from now), keeps its
+/// place by age, and is offered at once if such an agent is free. `comms.call.rerouted` on the
+/// bus and the live feed says who did it and why. Asking for the queue it is in changes nothing.
+#[utoipa::path(post, path = "/api/communications/calls/{id}/reroute", tag = "calls", params(("id" = uuid::Uuid, Path)), request_body = RerouteCall,
+    security(("bearer" = ["agents:supervise"])),
+    responses(
+        (status = 200, description = "The call, now waiting in its new queue", body = Call),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An agent: only supervisors and administrators re-route calls", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The call is not waiting for an agent (not answered yet, over, never queued, or with an agent)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reroute_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<RerouteCall>,
+) -> Result<axum::Json<Call>> {
+    let request = v1::RerouteWaitingCallRequest {
+        call_id: id,
+        skills: body.skills,
+        language: body.language,
+        reason: body.reason,
+    };
+    let call = state
+        .calls
+        .clone()
+        .reroute_waiting_call(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(call.into_inner().into()))
 }
