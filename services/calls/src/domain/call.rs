@@ -1006,7 +1006,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     });
                     call.updated_at = e.queued_at;
                 }
-                // The caller speaks the queue's language: what they hear from now is in it.
+                // The caller speaks the queue's language: the call's is it from now.
                 CallEvent::Rerouted(e) => {
                     call.queue = Some(Queue {
                         skills: e.skills.clone(),

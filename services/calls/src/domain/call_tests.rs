@@ -677,7 +677,7 @@ fn a_waiting_call_is_rerouted_once_to_another_queue_in_its_language() {
         (rerouted.language, rerouted.rerouted_by.as_str()),
         (Language::Es, "lead")
     );
-    // The caller hears Spanish from now; asked again, nothing more is recorded.
+    // The call speaks Spanish from now; asked again, nothing more is recorded.
     let rerouted = given_from(
         waiting,
         vec![reroute(&["support", "billing"], Language::Es, "x")],

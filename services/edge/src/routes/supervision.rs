@@ -117,7 +117,7 @@ pub struct RerouteCall {
 }
 
 /// Send a call waiting for an agent to another queue: from now it asks for an agent with every
-/// one of `skills` who speaks `language` (the caller hears that language from now), keeps its
+/// one of `skills` who speaks `language` (the call's language becomes it), keeps its
 /// place by age, and is offered at once if such an agent is free. `comms.call.rerouted` on the
 /// bus and the live feed says who did it and why. Asking for the queue it is in changes nothing.
 #[utoipa::path(post, path = "/api/communications/calls/{id}/reroute", tag = "calls", params(("id" = uuid::Uuid, Path)), request_body = RerouteCall,
