@@ -26,6 +26,8 @@ crate::event_set! {
         IvrStep(IvrStep),
         Queued(Queued),
         Rerouted(Rerouted),
+        Utterance(Utterance),
+        Transcribed(Transcribed),
         CallbackRequested(CallbackRequested),
     }
 }
@@ -502,6 +504,60 @@ pub struct Rerouted {
     pub rerouted_at: DateTime<Utc>,
 }
 
+/// Who spoke: the caller (the customer, whoever placed the call) or the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Speaker {
+    Caller,
+    Agent,
+}
+
+/// What turned the call's speech into text: Deepgram, or the simulated transcriber of a fleet
+/// without a carrier (scripted conversations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Transcriber {
+    Deepgram,
+    Simulated,
+}
+
+/// One party's turn in a transcribed call, as heard, with card numbers and the organization's
+/// configured patterns redacted. Recorded in the call's transcript stream
+/// (`transcript-<call uuid>`), in the order said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Utterance {
+    pub call_id: Uuid,
+    pub speaker: Speaker,
+    #[schemars(length(max = 10000))]
+    pub text: String,
+    /// Seconds from the call's first audio.
+    #[schemars(range(min = 0.0))]
+    pub start_seconds: f64,
+    #[schemars(range(min = 0.0))]
+    pub end_seconds: f64,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub confidence: f64,
+    pub language: Language,
+    pub transcriber: Transcriber,
+    pub at: DateTime<Utc>,
+}
+
+/// The call's transcription ended: its transcript (the `comms.call.utterance` events of the
+/// stream `transcript`) is complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Transcribed {
+    pub call_id: Uuid,
+    /// The transcript's stream, `transcript-<call uuid>`.
+    pub transcript: String,
+    pub utterances: u32,
+    /// Seconds of the call's audio transcribed.
+    #[schemars(range(min = 0.0))]
+    pub seconds: f64,
+    pub language: Language,
+    pub transcriber: Transcriber,
+    pub transcribed_at: DateTime<Utc>,
+}
+
 /// A caller left a message in the call's IVR flow whose voicemail names a campaign: the caller
 /// is to be called back by that campaign's agents (the campaigns service adds the number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -534,5 +590,7 @@ crate::events! {
     IvrStep => "comms.call.ivr_step", version 1, "the caller reached a node of the call's IVR flow";
     Queued => "comms.call.queued", version 1, "the call waits for an agent (answered without an IVR flow, or its flow reached a queue)";
     Rerouted => "comms.call.rerouted", version 1, "a supervisor sent a waiting call to another queue (skills and language)";
+    Utterance => "comms.call.utterance", version 1, "one party's turn in a transcribed call (in the call's transcript stream)";
+    Transcribed => "comms.call.transcribed", version 1, "the call's transcript is complete";
     CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
 }

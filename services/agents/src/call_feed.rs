@@ -84,7 +84,9 @@ impl Handler for CallFeed {
             | CallEvent::RecordingChanged(_)
             | CallEvent::RecordingDeleted(_)
             | CallEvent::IvrStep(_)
-            | CallEvent::CallbackRequested(_) => Ok(()),
+            | CallEvent::CallbackRequested(_)
+            | CallEvent::Utterance(_)
+            | CallEvent::Transcribed(_) => Ok(()),
         }
     }
 }

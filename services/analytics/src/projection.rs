@@ -187,7 +187,9 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::RecordingChanged(_)
         | CallEvent::RecordingDeleted(_)
         | CallEvent::IvrStep(_)
-        | CallEvent::CallbackRequested(_) => {
+        | CallEvent::CallbackRequested(_)
+        | CallEvent::Utterance(_)
+        | CallEvent::Transcribed(_) => {
             return Ok(None);
         }
     };

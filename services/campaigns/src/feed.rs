@@ -139,6 +139,8 @@ impl Feed {
             | CallEvent::IvrStep(_)
             | CallEvent::Queued(_)
             | CallEvent::Rerouted(_)
+            | CallEvent::Utterance(_)
+            | CallEvent::Transcribed(_)
             | CallEvent::CallbackRequested(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();

@@ -11,32 +11,65 @@
 //!                                          utterances (assemble) ─► redact ─► utterance
 //! ```
 
+mod config;
 pub mod deepgram;
 pub mod media;
 pub mod redact;
+pub mod server;
+pub mod session;
 pub mod stereo;
 pub mod utterances;
 
-/// Who is speaking: each is a channel of the call's audio (the caller 0, the agent 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Speaker {
-    Caller,
-    Agent,
-}
+pub use comms_events::call::Speaker;
+pub use config::Config;
 
-impl Speaker {
-    pub const ALL: [Speaker; 2] = [Speaker::Caller, Speaker::Agent];
+use std::sync::Arc;
 
-    /// The speaker's channel in the two-channel stream.
-    pub fn channel(self) -> usize {
-        match self {
-            Self::Caller => 0,
-            Self::Agent => 1,
+use comms_runtime::Shutdown;
+use tokio::net::TcpListener;
+
+/// Serves the media sockets on `listener` until `shutdown`: calls' audio in, their
+/// utterances recorded in their transcript streams. A socket open when draining ends is cut;
+/// its call's transcript ends with what was heard.
+pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+    let pool = comms_runtime::db::connect(
+        &config.common.database_url,
+        config.common.database_pool_size,
+    )
+    .await?;
+    let settings = Arc::new(session::Settings {
+        store: comms_eventstore::EventStore::new(pool),
+        deepgram: config.deepgram.clone(),
+        redactor: redact::Redactor::new(&config.redact_patterns).map_err(anyhow::Error::msg)?,
+    });
+    let tokens = media::token::MediaTokens::new(config.media_token_secret.as_bytes());
+    let app = server::Media::new(settings, tokens).router();
+    tracing::info!(addr = %listener.local_addr()?, "transcription service listening");
+    let drain = config.common.drain;
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().closing(drain))
+        .into_future();
+    tokio::select! {
+        result = server => Ok(result?),
+        () = shutdown.drained(drain) => {
+            tracing::warn!("drain timeout passed; closing the media sockets still open");
+            Ok(())
         }
     }
+}
 
-    pub fn of_channel(channel: usize) -> Option<Self> {
-        Self::ALL.get(channel).copied()
+/// The parties in channel order: the caller on channel 0, the agent on 1.
+pub const SPEAKERS: [Speaker; 2] = [Speaker::Caller, Speaker::Agent];
+
+/// The speaker's channel in the call's two-channel stream.
+pub fn channel(speaker: Speaker) -> usize {
+    match speaker {
+        Speaker::Caller => 0,
+        Speaker::Agent => 1,
     }
+}
+
+/// The speaker of a channel.
+pub fn speaker_of(channel: usize) -> Option<Speaker> {
+    SPEAKERS.get(channel).copied()
 }

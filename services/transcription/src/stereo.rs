@@ -2,35 +2,47 @@
 //! as Deepgram transcribes them over one socket (`multichannel=true&channels=2`): samples
 //! interleaved, 16-bit little-endian.
 //!
-//! The parties' audio arrives separately (Twilio's tracks, Vonage's sockets). Samples leave in
-//! pairs; a party that falls silent on the wire (a socket not open yet, a track that stopped)
-//! is filled with silence once the other is `max_lag` ahead, so the stream never waits on it.
+//! The parties' audio arrives separately (Twilio's tracks, Vonage's sockets), and one may run
+//! ahead of the other for a while as the network and the scheduler have it. Samples leave in
+//! pairs; a party is taken to be silent, and filled with silence up to the other, only when
+//! nothing of theirs has arrived for `silence` while the other's keeps coming (a socket not open
+//! yet, a track that stopped), or when the other is `max_lag` samples ahead.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use crate::Speaker;
 
 pub struct Stereo {
     queues: [VecDeque<i16>; 2],
+    last_heard: [Option<Instant>; 2],
+    /// When the first audio of either party arrived.
+    first_heard: Option<Instant>,
+    silence: Duration,
     max_lag: usize,
 }
 
 impl Stereo {
-    /// `max_lag`: how many samples one party may run ahead before the other is filled.
-    pub fn new(max_lag: usize) -> Self {
+    pub fn new(silence: Duration, max_lag: usize) -> Self {
         Self {
             queues: [VecDeque::new(), VecDeque::new()],
+            last_heard: [None, None],
+            first_heard: None,
+            silence,
             max_lag,
         }
     }
 
-    pub fn push(&mut self, speaker: Speaker, samples: &[i16]) {
-        self.queues[speaker.channel()].extend(samples);
+    pub fn push(&mut self, speaker: Speaker, samples: &[i16], now: Instant) {
+        let channel = crate::channel(speaker);
+        self.queues[channel].extend(samples);
+        self.last_heard[channel] = Some(now);
+        self.first_heard.get_or_insert(now);
     }
 
     /// The interleaved audio both parties have given, as little-endian bytes (empty when there
     /// is none yet).
-    pub fn take(&mut self) -> Vec<u8> {
+    pub fn take(&mut self, now: Instant) -> Vec<u8> {
         let [caller, agent] = &self.queues;
         let (long, short) = if caller.len() >= agent.len() {
             (0, 1)
@@ -38,8 +50,13 @@ impl Stereo {
             (1, 0)
         };
         let lag = self.queues[long].len() - self.queues[short].len();
-        if lag > self.max_lag {
-            self.queues[short].extend(std::iter::repeat_n(0, lag - self.max_lag));
+        // A party never heard is measured from the call's first audio.
+        let silent = self.last_heard[short]
+            .or(self.first_heard)
+            .is_some_and(|heard| now.saturating_duration_since(heard) >= self.silence);
+        if lag > 0 && (silent || lag > self.max_lag) {
+            let fill = if silent { lag } else { lag - self.max_lag };
+            self.queues[short].extend(std::iter::repeat_n(0, fill));
         }
         let pairs = self.queues[0].len().min(self.queues[1].len());
         self.drain(pairs)
@@ -78,21 +95,34 @@ mod tests {
 
     #[test]
     fn the_parties_leave_in_pairs_caller_first() {
-        let mut stereo = Stereo::new(100);
-        stereo.push(Speaker::Caller, &[1, 2, 3]);
-        assert!(stereo.take().is_empty(), "the agent has given nothing yet");
-        stereo.push(Speaker::Agent, &[-1, -2]);
-        assert_eq!(samples(&stereo.take()), [1, -1, 2, -2]);
+        let now = Instant::now();
+        let mut stereo = Stereo::new(Duration::from_secs(2), 100);
+        stereo.push(Speaker::Caller, &[1, 2, 3], now);
+        assert!(
+            stereo.take(now).is_empty(),
+            "the agent has given nothing yet"
+        );
+        stereo.push(Speaker::Agent, &[-1, -2], now);
+        assert_eq!(samples(&stereo.take(now)), [1, -1, 2, -2]);
         assert_eq!(samples(&stereo.finish()), [3, 0]);
     }
 
     #[test]
-    fn a_silent_party_is_filled_once_the_other_is_too_far_ahead() {
-        let mut stereo = Stereo::new(2);
-        stereo.push(Speaker::Agent, &[5, 6, 7, 8, 9]);
-        // Three ahead of a lag of two: one sample of silence for the caller.
-        assert_eq!(samples(&stereo.take()), [0, 5, 0, 6, 0, 7]);
-        stereo.push(Speaker::Caller, &[1, 2]);
-        assert_eq!(samples(&stereo.take()), [1, 8, 2, 9]);
+    fn a_party_is_filled_with_silence_once_silent_for_a_while_or_too_far_behind() {
+        let start = Instant::now();
+        let mut stereo = Stereo::new(Duration::from_secs(2), 4);
+        stereo.push(Speaker::Agent, &[5, 6, 7], start);
+        // Ahead, but the caller may just be late: nothing leaves yet.
+        assert!(stereo.take(start + Duration::from_secs(1)).is_empty());
+        // Two seconds with nothing from the caller: they are silent.
+        assert_eq!(
+            samples(&stereo.take(start + Duration::from_secs(2))),
+            [0, 5, 0, 6, 0, 7]
+        );
+        // The caller speaks, the agent runs six ahead of a lag of four: two are filled.
+        let now = start + Duration::from_secs(3);
+        stereo.push(Speaker::Caller, &[1], now);
+        stereo.push(Speaker::Agent, &[8, 9, 10, 11, 12, 13, 14], now);
+        assert_eq!(samples(&stereo.take(now)), [1, 8, 0, 9, 0, 10]);
     }
 }

@@ -41,7 +41,7 @@ impl Assembler {
             Heard::Segment(segment) => {
                 let (speaker, ends) = (segment.speaker, segment.speech_final);
                 if !segment.text.is_empty() {
-                    self.pending[speaker.channel()].push(segment);
+                    self.pending[crate::channel(speaker)].push(segment);
                 }
                 if ends { self.take(speaker) } else { None }
             }
@@ -51,7 +51,7 @@ impl Assembler {
 
     /// What each party has said and not finished (the call ended), in the order said.
     pub fn finish(&mut self) -> Vec<Utterance> {
-        let mut left: Vec<Utterance> = Speaker::ALL
+        let mut left: Vec<Utterance> = crate::SPEAKERS
             .into_iter()
             .filter_map(|s| self.take(s))
             .collect();
@@ -60,7 +60,7 @@ impl Assembler {
     }
 
     fn take(&mut self, speaker: Speaker) -> Option<Utterance> {
-        let segments = std::mem::take(&mut self.pending[speaker.channel()]);
+        let segments = std::mem::take(&mut self.pending[crate::channel(speaker)]);
         let (first, last) = (segments.first()?, segments.last()?);
         let length: f64 = segments.iter().map(|s| s.end - s.start).sum();
         let confidence = if length > 0.0 {

@@ -42,6 +42,8 @@ async fn fake(drop_first_after: Option<f64>, idle: Duration) -> FakeDeepgram {
         script: script(),
         drop_first_after,
         idle,
+        rate: fake_deepgram::RATE,
+        marked: true,
     })
     .await
 }

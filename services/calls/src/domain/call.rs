@@ -996,6 +996,8 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     call.updated_at = e.at;
                 }
                 CallEvent::CallbackRequested(e) => call.updated_at = e.requested_at,
+                // In the call's transcript stream, never its own.
+                CallEvent::Utterance(_) | CallEvent::Transcribed(_) => {}
                 CallEvent::Queued(e) => {
                     if let Some(ivr) = &mut call.ivr {
                         ivr.queued = true;

@@ -285,7 +285,7 @@ impl Call {
         match message {
             ServerMessage::Results(results) if results.is_final => self.final_result(results),
             ServerMessage::UtteranceEnd(end) => {
-                if let Some(speaker) = end.channel.first().and_then(|c| Speaker::of_channel(*c)) {
+                if let Some(speaker) = end.channel.first().and_then(|c| crate::speaker_of(*c)) {
                     let _ = self.heard.send(Heard::UtteranceEnd {
                         speaker,
                         last_word_end: self.origin + end.last_word_end,
@@ -300,11 +300,11 @@ impl Call {
         let Some(speaker) = results
             .channel_index
             .first()
-            .and_then(|c| Speaker::of_channel(*c))
+            .and_then(|c| crate::speaker_of(*c))
         else {
             return;
         };
-        let channel = speaker.channel();
+        let channel = crate::channel(speaker);
         let (start, end) = (
             self.origin + results.start,
             self.origin + results.start + results.duration,

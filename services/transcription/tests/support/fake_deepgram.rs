@@ -5,9 +5,10 @@
 //! `speech_final`, `UtteranceEnd`, `Metadata`, times in seconds from the socket's first audio,
 //! and a socket with no data for a while closed (Deepgram's 10 s, scaled to `idle`).
 //!
-//! It cannot hear, so it reads what to say from the audio itself: the tests mark each 20 ms
-//! frame's first caller sample with the frame's number in the call, and the fake says the
-//! script's words whose time in the call falls in each second of audio it finalizes.
+//! It cannot hear, so it says the script's words whose time falls in each second of audio it
+//! finalizes. A socket's times start at its first audio; to know where in the call that is after
+//! a reconnect, `marked` tests mark each 20 ms frame's first caller sample with the frame's
+//! number in the call (unmarked audio starts at the call's start).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,9 +22,8 @@ use tokio_tungstenite::tungstenite::http::StatusCode;
 
 pub const KEY: &str = "dg-test-key";
 pub const RATE: u32 = 8_000;
-/// Samples per channel in a 20 ms frame, and bytes of a two-channel frame.
-pub const FRAME_SAMPLES: usize = (RATE / 50) as usize;
-pub const FRAME_BYTES: usize = FRAME_SAMPLES * 4;
+/// Bytes of a 20 ms two-channel frame at `RATE`.
+pub const FRAME_BYTES: usize = (RATE / 50) as usize * 4;
 
 /// A scripted word: who says it, when in the call (seconds), and whether the speaker pauses
 /// after it (Deepgram's `speech_final`).
@@ -57,6 +57,10 @@ pub struct Behaviour {
     /// Close the first socket abruptly (no close frame) once it has this many seconds of audio.
     pub drop_first_after: Option<f64>,
     pub idle: Duration,
+    /// The audio's sample rate the socket must ask for.
+    pub rate: u32,
+    /// Frames carry their number in the call (see above).
+    pub marked: bool,
 }
 
 impl FakeDeepgram {
@@ -87,7 +91,7 @@ async fn serve(stream: tokio::net::TcpStream, seen: Arc<Mutex<Seen>>, behaviour:
             .get("authorization")
             .is_some_and(|v| v == format!("Token {KEY}").as_str());
         let raw_audio_described = query.contains("encoding=linear16")
-            && query.contains(&format!("sample_rate={RATE}"))
+            && query.contains(&format!("sample_rate={}", behaviour.rate))
             && query.contains("channels=2")
             && query.contains("multichannel=true");
         if !authorized || !raw_audio_described {
@@ -114,8 +118,9 @@ async fn serve(stream: tokio::net::TcpStream, seen: Arc<Mutex<Seen>>, behaviour:
     };
     // The call's time of this socket's first audio, read from the first frame's mark.
     let mut origin: Option<f64> = None;
-    let mut frames = 0usize;
+    let mut bytes = 0usize;
     let mut finalized = 0.0f64;
+    let bytes_per_second = behaviour.rate as usize * 4;
     loop {
         let message = match tokio::time::timeout(behaviour.idle, socket.next()).await {
             Err(_) => {
@@ -128,12 +133,12 @@ async fn serve(stream: tokio::net::TcpStream, seen: Arc<Mutex<Seen>>, behaviour:
         };
         match message {
             Message::Binary(audio) => {
-                for frame in audio.chunks(FRAME_BYTES) {
-                    let mark = i16::from_le_bytes([frame[0], frame[1]]);
-                    origin.get_or_insert(f64::from(mark) / 50.0);
-                    frames += 1;
-                }
-                let heard = frames as f64 / 50.0;
+                origin.get_or_insert(match behaviour.marked {
+                    true => f64::from(i16::from_le_bytes([audio[0], audio[1]])) / 50.0,
+                    false => 0.0,
+                });
+                bytes += audio.len();
+                let heard = bytes as f64 / bytes_per_second as f64;
                 // Each whole second of audio is finalized for both channels.
                 while heard >= finalized + 1.0 {
                     say(
@@ -161,7 +166,7 @@ async fn serve(stream: tokio::net::TcpStream, seen: Arc<Mutex<Seen>>, behaviour:
                     Some("KeepAlive") => seen.lock().unwrap().keep_alives += 1,
                     Some("CloseStream") => {
                         seen.lock().unwrap().close_streams += 1;
-                        let heard = frames as f64 / 50.0;
+                        let heard = bytes as f64 / bytes_per_second as f64;
                         if heard > finalized {
                             say(
                                 &mut socket,
