@@ -18,6 +18,8 @@ pub enum Service {
     Agents,
     Campaigns,
     Edge,
+    /// Calls' audio in (the carriers' media sockets), their transcripts out.
+    Transcription,
     /// Publishes the event log to RabbitMQ; run two for a hot standby.
     Relay,
 }
@@ -31,6 +33,7 @@ impl Service {
             Self::Agents => 50053,
             Self::Campaigns => 50054,
             Self::Edge => 3018,
+            Self::Transcription => 3019,
             Self::Relay => 0,
         }
     }
@@ -79,6 +82,11 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
             let config = comms_edge::Config::from_env(env)?;
             let listener = bind(&host, config.port).await?;
             tasks.spawn(comms_edge::run(config, listener, shutdown));
+        }
+        Service::Transcription => {
+            let config = comms_transcription::Config::from_env(env)?;
+            let listener = bind(&host, env.parse("PORT", service.default_port())?).await?;
+            tasks.spawn(comms_transcription::run(config, listener, shutdown));
         }
         Service::Relay => {
             let common = Common::from_env(env)?;
@@ -137,6 +145,8 @@ pub struct DevFleet {
     pub analytics: SocketAddr,
     pub agents: SocketAddr,
     pub campaigns: SocketAddr,
+    /// The media sockets, when Deepgram is configured (`DEEPGRAM_API_KEY`).
+    pub transcription: Option<SocketAddr>,
     pub tasks: JoinSet<anyhow::Result<()>>,
 }
 
@@ -219,6 +229,19 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
         campaigns,
         shutdown.clone(),
     ));
+    let transcription = match env.get("DEEPGRAM_API_KEY") {
+        Some(_) => {
+            let config = comms_transcription::Config::from_env(&env)?;
+            let listener = bind(&host, env.parse("TRANSCRIPTION_PORT", 3019)?).await?;
+            let addr = listener.local_addr()?;
+            tasks.spawn(comms_transcription::run(config, listener, shutdown.clone()));
+            Some(addr)
+        }
+        None => {
+            tracing::info!("transcription not started: DEEPGRAM_API_KEY is not set");
+            None
+        }
+    };
     tasks.spawn(run_relay(common, shutdown.clone()));
     tasks.spawn(comms_edge::run(edge_config, edge, shutdown));
     Ok(DevFleet {
@@ -228,6 +251,7 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
         analytics: analytics_addr,
         agents: agents_addr,
         campaigns: campaigns_addr,
+        transcription,
         tasks,
     })
 }

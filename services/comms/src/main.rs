@@ -117,6 +117,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 campaigns = %fleet.campaigns,
                 "gRPC services (reflection and gRPC health on each)"
             );
+            if let Some(media) = fleet.transcription {
+                tracing::info!(url = %format!("ws://{media}/media/"), "calls' media sockets (transcription)");
+            }
             tracing::info!(url = %format!("http://{}", fleet.admin), "/health and /metrics");
             fleet.wait().await
         }

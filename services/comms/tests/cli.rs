@@ -1,5 +1,5 @@
 //! The operator's commands: `comms keys …`, `comms create-admin`, `comms simulate-dialer`,
-//! `comms dead-letters …`.
+//! `comms dead-letters …`, and `comms serve` refusing a configuration it cannot run with.
 
 use std::process::{Command, Output};
 
@@ -138,6 +138,33 @@ fn the_dialer_simulation_compares_the_modes_and_refuses_nonsense() {
     let refused = comms(&["simulate-dialer", "--answer-rate", "1.5"], &[]);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--answer-rate"));
+}
+
+#[test]
+fn serving_transcription_without_its_settings_names_the_one_missing() {
+    for (env, variable) in [
+        (vec![], "DEEPGRAM_API_KEY"),
+        (vec![("DEEPGRAM_API_KEY", "dg")], "MEDIA_TOKEN_SECRET"),
+        (
+            vec![
+                ("DEEPGRAM_API_KEY", "dg"),
+                ("MEDIA_TOKEN_SECRET", "too short"),
+            ],
+            "MEDIA_TOKEN_SECRET",
+        ),
+    ] {
+        let mut env = env;
+        // Nothing else would be reached: the configuration is read first.
+        env.extend([("ADMIN_PORT", "0"), ("PORT", "0")]);
+        let refused = comms(&["serve", "transcription"], &env);
+        assert!(!refused.status.success());
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.contains(variable), "{said}");
+        assert!(
+            !said.contains("too short"),
+            "a secret is never echoed: {said}"
+        );
+    }
 }
 
 /// A dead letter as a consumer leaves it: the envelope's id and type, and why.
