@@ -40,6 +40,10 @@ BAD = {
     "a queue type RabbitMQ does not have": bad(lambda v: v.update(queueType="stream")),
     "a digest that is not sha256": bad(lambda v: v["image"].update(digest="latest")),
     "an unknown pull policy": bad(lambda v: v["image"].update(pullPolicy="Sometimes")),
+    "transcription without a media URL": bad(lambda v: v["transcription"].update(enabled=True)),
+    "a media URL carriers cannot open a socket to": bad(
+        lambda v: v["transcription"].update(enabled=True, mediaBaseUrl="https://comms.example.com")
+    ),
 }
 for name, values_bad in BAD.items():
     if validator.is_valid(values_bad):

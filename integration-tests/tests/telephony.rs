@@ -10,7 +10,8 @@
 //! recordings: `telephony/recording.rs`; organizations' own Twilio accounts:
 //! `telephony/own_accounts.rs`; IVR flows walked through both carriers: `telephony/ivr.rs`;
 //! texts both ways, opt-outs included: `telephony/sms.rs`; the platform's task and project events
-//! as texts: `telephony/notifications.rs`.
+//! as texts: `telephony/notifications.rs`; answered calls' audio streamed to transcription:
+//! `telephony/transcription.rs`.
 
 #[path = "telephony/failover.rs"]
 mod failover;
@@ -33,6 +34,8 @@ mod sms;
 #[path = "telephony/softphones.rs"]
 mod softphones;
 mod support;
+#[path = "telephony/transcription.rs"]
+mod transcription;
 #[path = "telephony/vonage_machines.rs"]
 mod vonage_machines;
 

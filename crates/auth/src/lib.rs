@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod identity;
 pub mod keys;
+pub mod media_tokens;
 pub mod permissions;
 pub mod platform;
 pub mod secrets;

@@ -140,6 +140,10 @@ impl FakeTwilio {
                 post(start_recording),
             )
             .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}/Streams.json",
+                post(create_stream),
+            )
+            .route(
                 "/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings/{recording}",
                 post(update_recording),
             )
@@ -738,6 +742,55 @@ async fn start_recording(
         .current_recordings
         .insert(call_sid.clone(), (sid.clone(), "in-progress".into()));
     let created = axum::Json(recording_resource(&call_sid, &sid, "in-progress"));
+    Ok((StatusCode::CREATED, created).into_response())
+}
+
+/// A media stream of an in-progress call
+/// (<https://www.twilio.com/docs/voice/api/stream-resource#create-a-stream-resource>): `Url`, a
+/// `wss://` URL without a query string, is required; `Track` is `inbound_track` (the default),
+/// `outbound_track` or `both_tracks`; custom parameters come as `ParameterN.Name`/`.Value`.
+async fn create_stream(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, call_sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let form = form_of(&headers, &body)?;
+    let value = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+    let mut inner = inner.lock().unwrap();
+    inner.receive(
+        format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Streams.json"),
+        form.clone(),
+    );
+    if inner.calls.get(&call_sid).map(String::as_str) != Some("in-progress") {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21220,
+            "Requested resource is only available for in-progress calls.",
+        ));
+    }
+    let url = value("Url").unwrap_or_default();
+    if !url.starts_with("wss://") || url.contains('?') {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21205,
+            "Url must be a wss:// URL without a query string.",
+        ));
+    }
+    let track = value("Track").unwrap_or_else(|| "inbound_track".into());
+    if !["inbound_track", "outbound_track", "both_tracks"].contains(&track.as_str()) {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21205,
+            "Track is not valid.",
+        ));
+    }
+    let created = axum::Json(serde_json::json!({
+        "sid": "MZ00000000000000000000000000000001", "account_sid": account, "call_sid": call_sid,
+        "name": value("Name"), "status": "in-progress", "date_updated": "Mon, 07 Dec 2026 07:00:00 +0000",
+        "uri": format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Streams/MZ00000000000000000000000000000001.json"),
+    }));
     Ok((StatusCode::CREATED, created).into_response())
 }
 

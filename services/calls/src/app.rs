@@ -46,6 +46,8 @@ pub struct Calls {
     /// A call's recording policy when its campaign or number sets none: `always` with
     /// `ENABLE_RECORDING`, `on_demand` without.
     default_recording: RecordingPolicy,
+    /// Where answered calls' audio is streamed (`ENABLE_TRANSCRIPTION`).
+    media: Option<crate::telephony::MediaStreaming>,
 }
 
 impl Calls {
@@ -59,7 +61,14 @@ impl Calls {
             store,
             telephony,
             default_recording,
+            media: None,
         }
+    }
+
+    /// Streams answered calls' audio as `media` says (`None`: not at all).
+    pub fn streaming_media(mut self, media: Option<crate::telephony::MediaStreaming>) -> Self {
+        self.media = media;
+        self
     }
 
     /// The recording policy of a call whose campaign or number says `policy`.
@@ -144,7 +153,32 @@ impl Calls {
             Ok((view, events))
         })?;
         record_metrics(&events, &view.call);
+        self.stream_if_answered(&view, &events);
         Ok((view, events))
+    }
+
+    /// A call answered just now, on a carrier's line and still going, has its audio streamed
+    /// to the transcription service (when transcription is on); a notification, which only
+    /// speaks, is not.
+    fn stream_if_answered(&self, view: &CallView, events: &[CallEvent]) {
+        let (Some(media), Some(leg)) = (&self.media, &view.call.carrier) else {
+            return;
+        };
+        let call = &view.call;
+        let answered_now = events.iter().any(|e| matches!(e, CallEvent::Answered(_)));
+        if !answered_now || call.status != CallStatus::Answered || call.announcement.is_some() {
+            return;
+        }
+        let org = view.organization_id.as_str();
+        let url = media.url(leg.carrier.as_str(), org, call.id, Utc::now().timestamp());
+        let (leg, language) = (leg.clone(), call.language);
+        self.on_the_line(
+            org,
+            Some(leg.clone()),
+            call.id,
+            "stream_audio",
+            move |telephony| telephony.stream_audio(leg.clone(), url.clone(), language),
+        );
     }
 
     /// Ends the call on our side with `command` (hang up, give up), then hangs up its line at

@@ -48,6 +48,8 @@ pub struct Config {
     /// sealed them); without it, every call is carried on the fleet's own accounts.
     pub encryption_key: Option<std::sync::Arc<comms_auth::secrets::Sealer>>,
     pub watchdog: WatchdogConfig,
+    /// `ENABLE_TRANSCRIPTION`: answered calls' audio is streamed to the transcription service.
+    pub media: Option<telephony::MediaStreaming>,
     /// The durable queue of routing events the service follows; `CALLS_QUEUE`.
     pub queue: String,
     /// The durable queue of the platform's task and project events it notifies people of;
@@ -63,13 +65,15 @@ pub struct Config {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let telephony = TelephonyConfig::from_env(env)?;
+        let watchdog = WatchdogConfig::from_env(env)?;
         Ok(Self {
+            media: telephony::MediaStreaming::from_env(env, watchdog.longest)?,
             common: Common::from_env(env)?,
             failover: TelephonyConfig::failover_from_env(env, &telephony)?,
             record_calls: env.bool("ENABLE_RECORDING", false)?,
             encryption_key: comms_auth::secrets::Sealer::from_env(env)?,
             telephony,
-            watchdog: WatchdogConfig::from_env(env)?,
+            watchdog,
             queue: env.string("CALLS_QUEUE", "comms.calls"),
             notifications_queue: env.string(
                 "CALLS_NOTIFICATIONS_QUEUE",
@@ -143,7 +147,7 @@ pub async fn run(
     let numbers = numbers::Numbers::new(store.clone());
     let flows = ivr::IvrFlows::new(store.clone());
     let (store_for_messages, telephony_for_messages) = (store.clone(), telephony.clone());
-    let calls = Calls::new(store, telephony, config.record_calls);
+    let calls = Calls::new(store, telephony, config.record_calls).streaming_media(config.media);
     tokio::spawn(calls.clone().follow_progress(reports));
     tokio::spawn(watchdog::run(
         calls.clone(),

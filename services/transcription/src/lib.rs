@@ -42,7 +42,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         deepgram: config.deepgram.clone(),
         redactor: redact::Redactor::new(&config.redact_patterns).map_err(anyhow::Error::msg)?,
     });
-    let tokens = media::token::MediaTokens::new(config.media_token_secret.as_bytes());
+    let tokens = comms_auth::media_tokens::MediaTokens::new(config.media_token_secret.as_bytes());
     let app = server::Media::new(settings, tokens).router();
     tracing::info!(addr = %listener.local_addr()?, "transcription service listening");
     let drain = config.common.drain;

@@ -22,9 +22,9 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::Speaker;
-use crate::media::token::MediaTokens;
 use crate::media::{twilio, vonage};
 use crate::session::{CallTranscription, Settings};
+use comms_auth::media_tokens::MediaTokens;
 
 /// WebSocket close code for a message that is not what the protocol says (RFC 6455: 1007).
 const INVALID_PAYLOAD: u16 = 1007;

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
+use comms_auth::media_tokens::MediaTokens;
 use comms_bus::{Relay, RelayConfig};
 use comms_events::Event as _;
 use comms_events::call::{Transcribed, Utterance};
@@ -17,7 +18,6 @@ use comms_eventstore::EventStore;
 use comms_runtime::{Env, Shutdown, ShutdownTrigger};
 use comms_testkit::{TestDatabase, amqp_connection, amqp_url, unique_name};
 use comms_transcription::media::mulaw;
-use comms_transcription::media::token::MediaTokens;
 use futures::SinkExt as _;
 use lapin::options::BasicGetOptions;
 use serde_json::{Value, json};

@@ -6,12 +6,14 @@
 //! reports. Each becomes a command, so each becomes an event.
 
 mod config;
+mod media;
 mod providers;
 mod simulated;
 pub mod twilio;
 pub mod vonage;
 
 pub use config::TelephonyConfig;
+pub use media::MediaStreaming;
 pub use providers::{OrgAccounts, Providers};
 pub use simulated::{Outcome, SimulatedTelephony, SimulationConfig};
 pub use twilio::{TwilioConfig, TwilioTelephony};
@@ -251,6 +253,16 @@ pub trait Telephony: Send + Sync + 'static {
     /// Starts, pauses, resumes or stops the recording of a line. Done once the carrier did it:
     /// the caller records that it happened.
     fn record(&self, request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
+
+    /// Asks the carrier to stream both parties' audio of the answered line `leg` to `url` (the
+    /// transcription service's media socket for the call), telling it the call's `language`.
+    /// Done once the carrier took the request; carriers that cannot refuse and say why.
+    fn stream_audio(
+        &self,
+        leg: CarrierLeg,
+        url: String,
+        language: comms_proto::Language,
+    ) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
     /// Deletes a recording the carrier made; one it no longer has is deleted already.
     fn delete_recording(&self, recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>>;

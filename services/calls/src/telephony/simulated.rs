@@ -224,6 +224,21 @@ impl Telephony for SimulatedTelephony {
         Box::pin(async { Ok(()) })
     }
 
+    /// The simulator's calls have no audio to stream.
+    fn stream_audio(
+        &self,
+        _leg: CarrierLeg,
+        _url: String,
+        _language: comms_proto::Language,
+    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async {
+            Err(TelephonyError::Refused {
+                carrier: "simulated",
+                detail: "the simulator's calls have no audio to stream".into(),
+            })
+        })
+    }
+
     /// The simulator makes no recordings, so it is never asked.
     fn delete_recording(&self, _recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>> {
         Box::pin(async { Ok(()) })

@@ -332,6 +332,31 @@ impl Telephony for TwilioTelephony {
         })
     }
 
+    /// A unidirectional stream of both tracks (`POST …/Calls/{CallSid}/Streams.json`,
+    /// <https://www.twilio.com/docs/voice/api/stream-resource>): the caller inbound, what they
+    /// hear (the agent) outbound; the call's language as the stream's `language` parameter (the
+    /// URL takes no query string). It lasts until the call ends.
+    fn stream_audio(
+        &self,
+        leg: CarrierLeg,
+        url: String,
+        language: comms_proto::Language,
+    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async move {
+            let streams =
+                self.call_url(&leg)?.trim_end_matches(".json").to_owned() + "/Streams.json";
+            let form = [
+                ("Url", url.as_str()),
+                ("Track", "both_tracks"),
+                ("Name", "transcription"),
+                ("Parameter1.Name", "language"),
+                ("Parameter1.Value", language.as_str()),
+            ];
+            self.post_form(streams, &form).await?;
+            Ok(())
+        })
+    }
+
     /// `DELETE …/Recordings/{RecordingSid}.json`; a recording Twilio no longer has (404) is
     /// deleted already.
     fn delete_recording(&self, recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>> {

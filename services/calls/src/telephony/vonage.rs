@@ -411,6 +411,22 @@ impl Telephony for VonageTelephony {
         })
     }
 
+    /// Vonage forks a call's audio to a WebSocket only as a leg of a conversation, and calls are
+    /// bridged to their agents with `connect`, not in conversations: refused, saying so.
+    fn stream_audio(
+        &self,
+        _leg: CarrierLeg,
+        _url: String,
+        _language: comms_proto::Language,
+    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async {
+            Err(TelephonyError::Refused {
+                carrier: CARRIER,
+                detail: "streaming a Vonage call's audio needs the call bridged in a conversation, which calls are not yet".into(),
+            })
+        })
+    }
+
     /// Vonage's Voice API documents no request that deletes a recording: refused, so the fleet
     /// never says a recording is gone that Vonage still holds.
     fn delete_recording(&self, _recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>> {

@@ -1,6 +1,5 @@
 //! Call audio as the carriers send it, read into 16-bit samples per speaker.
 
 pub mod mulaw;
-pub mod token;
 pub mod twilio;
 pub mod vonage;

@@ -1,7 +1,8 @@
-//! The per-call token a media socket must carry: whoever asks a carrier to stream a call's
-//! audio signs the organization, the call and an expiry with `MEDIA_TOKEN_SECRET`; the socket
-//! is refused before any audio is read unless its token verifies for the call it names and has
-//! not expired. Carried in the stream URL's path (Twilio's stream URLs take no query string).
+//! The per-call token a media socket must carry: the calls service, asking a carrier to stream a
+//! call's audio to the transcription service, signs the organization, the call and an expiry
+//! with `MEDIA_TOKEN_SECRET`; the transcription service refuses the socket before any audio is
+//! read unless its token verifies for the call it names and has not expired. Carried in the
+//! stream URL's path (Twilio's stream URLs take no query string).
 //!
 //! `<expiry, unix seconds>.<HMAC-SHA256 of "org\ncall\nexpiry", base64url>`.
 

@@ -1,0 +1,144 @@
+//! Streaming calls' audio to the transcription service (`ENABLE_TRANSCRIPTION`): once a call is
+//! answered, its carrier is asked to stream both parties to the service's media socket for the
+//! call, whose URL carries a token signed for the call (`MEDIA_TOKEN_SECRET`).
+
+use std::time::Duration;
+
+use comms_auth::media_tokens::MediaTokens;
+use comms_runtime::{ConfigError, Env};
+use uuid::Uuid;
+
+#[derive(Clone)]
+pub struct MediaStreaming {
+    /// `MEDIA_BASE_URL`: where carriers reach the media sockets, e.g. `wss://comms.example.com`.
+    base_url: String,
+    tokens: MediaTokens,
+    /// How long a token is good for: the longest a call may last, and a margin.
+    lifetime: Duration,
+}
+
+impl std::fmt::Debug for MediaStreaming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaStreaming")
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MediaStreaming {
+    /// `None` unless `ENABLE_TRANSCRIPTION`; then `MEDIA_BASE_URL` and `MEDIA_TOKEN_SECRET` are
+    /// required. `longest_call` is `MAX_CALL_SECONDS`.
+    pub fn from_env(env: &Env, longest_call: Duration) -> Result<Option<Self>, ConfigError> {
+        if !env.bool("ENABLE_TRANSCRIPTION", false)? {
+            return Ok(None);
+        }
+        let missing = |variable: &str, reason: &str| ConfigError {
+            variable: variable.into(),
+            value: String::new(),
+            reason: reason.into(),
+        };
+        if env.get("MEDIA_BASE_URL").is_none() {
+            return Err(missing(
+                "MEDIA_BASE_URL",
+                "required with ENABLE_TRANSCRIPTION: where carriers reach the transcription service's media sockets, e.g. wss://comms.example.com",
+            ));
+        }
+        let base_url = env.url("MEDIA_BASE_URL", "", &["wss", "ws"])?;
+        let secret = env.get("MEDIA_TOKEN_SECRET").unwrap_or_default();
+        if secret.len() < 32 {
+            return Err(ConfigError {
+                variable: "MEDIA_TOKEN_SECRET".into(),
+                value: "(hidden)".into(),
+                reason: "required with ENABLE_TRANSCRIPTION: 32 or more characters, the transcription service's".into(),
+            });
+        }
+        Ok(Some(Self {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            tokens: MediaTokens::new(secret.as_bytes()),
+            lifetime: longest_call + Duration::from_secs(600),
+        }))
+    }
+
+    /// The media socket of `org`'s call for `carrier` (`twilio`), with a token good from `now`
+    /// (unix seconds) for as long as the call may last.
+    pub fn url(&self, carrier: &str, org: &str, call: Uuid, now: i64) -> String {
+        let expires = now + self.lifetime.as_secs() as i64;
+        let token = self.tokens.sign(org, call, expires);
+        format!("{}/media/{carrier}/{org}/{call}/{token}", self.base_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().copied())
+    }
+
+    #[test]
+    fn off_unless_enabled_then_each_missing_setting_is_named() {
+        let hours = Duration::from_secs(3_600);
+        assert!(
+            MediaStreaming::from_env(&env(&[]), hours)
+                .unwrap()
+                .is_none()
+        );
+        let secret = "s".repeat(32);
+        let on = [("ENABLE_TRANSCRIPTION", "true")];
+        for (extra, variable) in [
+            (
+                vec![("MEDIA_TOKEN_SECRET", secret.as_str())],
+                "MEDIA_BASE_URL",
+            ),
+            (
+                vec![
+                    ("MEDIA_BASE_URL", "https://x"),
+                    ("MEDIA_TOKEN_SECRET", secret.as_str()),
+                ],
+                "MEDIA_BASE_URL",
+            ),
+            (vec![("MEDIA_BASE_URL", "wss://x")], "MEDIA_TOKEN_SECRET"),
+            (
+                vec![
+                    ("MEDIA_BASE_URL", "wss://x"),
+                    ("MEDIA_TOKEN_SECRET", "short"),
+                ],
+                "MEDIA_TOKEN_SECRET",
+            ),
+        ] {
+            let pairs: Vec<_> = on.iter().copied().chain(extra).collect();
+            let error = MediaStreaming::from_env(&env(&pairs), hours).unwrap_err();
+            assert_eq!(error.variable, variable);
+            assert!(
+                !error.to_string().contains("short"),
+                "never echoes a secret"
+            );
+        }
+        let pairs = [
+            on[0],
+            ("MEDIA_BASE_URL", "wss://media.example/"),
+            ("MEDIA_TOKEN_SECRET", &secret),
+        ];
+        let media = MediaStreaming::from_env(&env(&pairs), hours)
+            .unwrap()
+            .unwrap();
+        let call = Uuid::new_v4();
+        let url = media.url("twilio", "org_a", call, 1_000);
+        let token = url
+            .strip_prefix(&format!("wss://media.example/media/twilio/org_a/{call}/"))
+            .unwrap();
+        // Good for the longest call and ten minutes more.
+        let tokens = MediaTokens::new(secret.as_bytes());
+        assert!(
+            tokens
+                .verify(token, "org_a", call, 1_000 + 3_600 + 600)
+                .is_ok()
+        );
+        assert!(
+            tokens
+                .verify(token, "org_a", call, 1_000 + 3_600 + 601)
+                .is_err()
+        );
+    }
+}
