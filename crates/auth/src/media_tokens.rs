@@ -16,7 +16,34 @@ pub struct MediaTokens {
     key: hmac::Key,
 }
 
+impl std::fmt::Debug for MediaTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MediaTokens(..)")
+    }
+}
+
+/// The shortest secret accepted: 256 bits of base64 is 43 characters, a passphrase longer.
+const SHORTEST_SECRET: usize = 32;
+
 impl MediaTokens {
+    /// From `MEDIA_TOKEN_SECRET`, which is `required_for` what the caller names; missing or
+    /// short, the error says so without echoing it.
+    pub fn from_env(
+        env: &comms_runtime::Env,
+        required_for: &str,
+    ) -> Result<Self, comms_runtime::ConfigError> {
+        match env.get("MEDIA_TOKEN_SECRET") {
+            Some(secret) if secret.len() >= SHORTEST_SECRET => Ok(Self::new(secret.as_bytes())),
+            given => Err(comms_runtime::ConfigError {
+                variable: "MEDIA_TOKEN_SECRET".into(),
+                value: given.map(|_| "(hidden)").unwrap_or_default().into(),
+                reason: format!(
+                    "required {required_for}: {SHORTEST_SECRET} or more characters, the same for the calls and transcription services"
+                ),
+            }),
+        }
+    }
+
     pub fn new(secret: &[u8]) -> Self {
         Self {
             key: hmac::Key::new(hmac::HMAC_SHA256, secret),

@@ -730,19 +730,25 @@ async fn start_recording(
         format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Recordings.json"),
         form,
     );
-    if inner.calls.get(&call_sid).map(String::as_str) != Some("in-progress") {
-        return Err(twilio_error(
-            StatusCode::BAD_REQUEST,
-            21220,
-            "Requested resource is only available for in-progress calls.",
-        ));
-    }
+    in_progress(&inner, &call_sid)?;
     let sid = inner.new_recording_sid();
     inner
         .current_recordings
         .insert(call_sid.clone(), (sid.clone(), "in-progress".into()));
     let created = axum::Json(recording_resource(&call_sid, &sid, "in-progress"));
     Ok((StatusCode::CREATED, created).into_response())
+}
+
+/// Twilio records and streams only calls in progress.
+fn in_progress(inner: &Inner, call_sid: &str) -> Result<(), TwilioError> {
+    match inner.calls.get(call_sid).map(String::as_str) {
+        Some("in-progress") => Ok(()),
+        _ => Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21220,
+            "Requested resource is only available for in-progress calls.",
+        )),
+    }
 }
 
 /// A media stream of an in-progress call
@@ -763,13 +769,7 @@ async fn create_stream(
         format!("/2010-04-01/Accounts/{account}/Calls/{call_sid}/Streams.json"),
         form.clone(),
     );
-    if inner.calls.get(&call_sid).map(String::as_str) != Some("in-progress") {
-        return Err(twilio_error(
-            StatusCode::BAD_REQUEST,
-            21220,
-            "Requested resource is only available for in-progress calls.",
-        ));
-    }
+    in_progress(&inner, &call_sid)?;
     let url = value("Url").unwrap_or_default();
     if !url.starts_with("wss://") || url.contains('?') {
         return Err(twilio_error(

@@ -5,6 +5,8 @@ use std::time::Duration;
 use comms_runtime::config::Common;
 use comms_runtime::{ConfigError, Env};
 
+use comms_auth::media_tokens::MediaTokens;
+
 use crate::deepgram::Options;
 use crate::redact::Redactor;
 
@@ -12,9 +14,8 @@ use crate::redact::Redactor;
 pub struct Config {
     pub common: Common,
     pub deepgram: Options,
-    /// `MEDIA_TOKEN_SECRET`: what calls' media tokens are signed with (shared with whoever asks
-    /// carriers to stream calls' audio).
-    pub media_token_secret: String,
+    /// `MEDIA_TOKEN_SECRET`: verifies calls' media tokens (the calls service signs them).
+    pub media_tokens: MediaTokens,
     /// `TRANSCRIPT_REDACT_PATTERNS`: regular expressions, one per line, redacted from every
     /// utterance besides card numbers.
     pub redact_patterns: Vec<String>,
@@ -53,17 +54,7 @@ impl Config {
         })?;
         deepgram.keep_alive =
             Duration::from_secs(env.parse("DEEPGRAM_KEEP_ALIVE_SECONDS", 3)?.max(1));
-        let media_token_secret = required(
-            "MEDIA_TOKEN_SECRET",
-            "required: the secret calls' media tokens are signed with (at least 32 characters)",
-        )?;
-        if media_token_secret.len() < 32 {
-            return Err(ConfigError {
-                variable: "MEDIA_TOKEN_SECRET".into(),
-                value: "(hidden)".into(),
-                reason: "at least 32 characters".into(),
-            });
-        }
+        let media_tokens = MediaTokens::from_env(env, "to serve transcription")?;
         let patterns = env.string("TRANSCRIPT_REDACT_PATTERNS", "");
         let redact_patterns: Vec<String> = patterns
             .lines()
@@ -79,7 +70,7 @@ impl Config {
         Ok(Self {
             common: Common::from_env(env)?,
             deepgram,
-            media_token_secret,
+            media_tokens,
             redact_patterns,
         })
     }

@@ -42,8 +42,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         deepgram: config.deepgram.clone(),
         redactor: redact::Redactor::new(&config.redact_patterns).map_err(anyhow::Error::msg)?,
     });
-    let tokens = comms_auth::media_tokens::MediaTokens::new(config.media_token_secret.as_bytes());
-    let app = server::Media::new(settings, tokens).router();
+    let app = server::Media::new(settings, config.media_tokens.clone()).router();
     tracing::info!(addr = %listener.local_addr()?, "transcription service listening");
     let drain = config.common.drain;
     let server = axum::serve(listener, app)

@@ -44,17 +44,9 @@ impl MediaStreaming {
             ));
         }
         let base_url = env.url("MEDIA_BASE_URL", "", &["wss", "ws"])?;
-        let secret = env.get("MEDIA_TOKEN_SECRET").unwrap_or_default();
-        if secret.len() < 32 {
-            return Err(ConfigError {
-                variable: "MEDIA_TOKEN_SECRET".into(),
-                value: "(hidden)".into(),
-                reason: "required with ENABLE_TRANSCRIPTION: 32 or more characters, the transcription service's".into(),
-            });
-        }
         Ok(Some(Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
-            tokens: MediaTokens::new(secret.as_bytes()),
+            tokens: MediaTokens::from_env(env, "with ENABLE_TRANSCRIPTION")?,
             lifetime: longest_call + Duration::from_secs(600),
         }))
     }
