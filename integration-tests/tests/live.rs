@@ -214,6 +214,7 @@ fn on_the_feed(stream: &str) -> bool {
     let category = stream.split('-').next().unwrap();
     [
         "call",
+        "transcript",
         "agent",
         "team",
         "campaign",

@@ -20,6 +20,8 @@ pub fn permission_of(category: &str) -> Option<(&'static str, Permission)> {
     use Permission::*;
     Some(match category {
         "call" => ("call", CallsRead),
+        // A call's transcript: its utterances reach whom the call reaches.
+        "transcript" => ("transcript", CallsRead),
         "agent" => ("agent", AgentsRead),
         "team" => ("team", AgentsRead),
         "campaign" => ("campaign", CampaignsRead),
@@ -147,17 +149,32 @@ impl Index {
     const MAX_ROWS: usize = 200_000;
 
     /// The audience of `event`, learning from it. A row first met at its stream's start is
-    /// learnt from the event; one met later is read from its stream once.
+    /// learnt from the event; one met later is read from its stream once. A transcript's event
+    /// has its call's audience (the call read from its own stream if it is not known yet).
     pub async fn audience(
         &self,
         store: &EventStore,
         stream: &StreamName,
         event: &RecordedEvent,
     ) -> Audience {
+        if stream.category() == "transcript" {
+            let call = StreamName::new("call", stream.id());
+            return self.row_audience(store, &call, None).await;
+        }
+        self.row_audience(store, stream, Some(event)).await
+    }
+
+    /// The audience of `stream`'s row, learning from `event` when given.
+    async fn row_audience(
+        &self,
+        store: &EventStore,
+        stream: &StreamName,
+        event: Option<&RecordedEvent>,
+    ) -> Audience {
         let (category, id) = (stream.category(), stream.id());
         let known = {
             let rows = self.rows.lock().await;
-            rows.knows(category, id) || event.stream_position == 0
+            rows.knows(category, id) || event.is_some_and(|e| e.stream_position == 0)
         };
         let history = if known {
             Vec::new()
@@ -175,10 +192,9 @@ impl Index {
         if rows.len() > Self::MAX_ROWS {
             *rows = Rows::default();
         }
-        for past in &history {
+        for past in history.iter().chain(event) {
             rows.learn(category, id, past);
         }
-        rows.learn(category, id, event);
         rows.audience(category, id)
     }
 }
