@@ -73,7 +73,7 @@ async fn a_transcripts_utterances_reach_whom_its_call_reaches() {
     let index = Index::default();
     let audience = index.audience(&store, &transcript, &recorded).await;
     assert_eq!(audience.agent, Some(ada));
-    let mut sees = |role: Role, user: Uuid| {
+    let sees = |role: Role, user: Uuid| {
         let identity = Identity::new("org_a", &user.to_string(), role).unwrap();
         Viewer::new(identity, []).sees("org_a", "transcript", &audience)
     };
