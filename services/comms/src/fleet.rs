@@ -119,12 +119,17 @@ pub async fn declare_topology(env: &Env) -> anyhow::Result<()> {
 
 /// The consumers of the fleet, as configured by `env`.
 pub fn consumers(env: &Env) -> anyhow::Result<Vec<ConsumerConfig>> {
-    Ok(vec![
+    let mut consumers = vec![
         comms_analytics::Config::from_env(env)?.consumer(),
         comms_agents::Config::from_env(env)?.consumer(),
         comms_calls::Config::from_env(env)?.consumer(),
         comms_campaigns::Config::from_env(env)?.consumer(),
-    ])
+    ];
+    // Only a simulated transcriber follows the bus.
+    if let Some(simulation) = comms_transcription::Simulation::from_env(env)? {
+        consumers.push(simulation.consumer);
+    }
+    Ok(consumers)
 }
 
 async fn run_relay(common: Common, shutdown: Shutdown) -> anyhow::Result<()> {
@@ -145,7 +150,7 @@ pub struct DevFleet {
     pub analytics: SocketAddr,
     pub agents: SocketAddr,
     pub campaigns: SocketAddr,
-    /// The media sockets, when Deepgram is configured (`DEEPGRAM_API_KEY`).
+    /// The transcription service, when `DEEPGRAM_API_KEY` or `TRANSCRIBER` asks for it.
     pub transcription: Option<SocketAddr>,
     pub tasks: JoinSet<anyhow::Result<()>>,
 }
@@ -229,7 +234,8 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
         campaigns,
         shutdown.clone(),
     ));
-    let transcription = match env.get("DEEPGRAM_API_KEY") {
+    // Transcription when it is asked for: Deepgram's key, or a simulated transcriber.
+    let transcription = match env.get("DEEPGRAM_API_KEY").or(env.get("TRANSCRIBER")) {
         Some(_) => {
             let config = comms_transcription::Config::from_env(&env)?;
             let listener = bind(&host, env.parse("TRANSCRIPTION_PORT", 3019)?).await?;
@@ -237,10 +243,7 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
             tasks.spawn(comms_transcription::run(config, listener, shutdown.clone()));
             Some(addr)
         }
-        None => {
-            tracing::info!("transcription not started: DEEPGRAM_API_KEY is not set");
-            None
-        }
+        None => None,
     };
     tasks.spawn(run_relay(common, shutdown.clone()));
     tasks.spawn(comms_edge::run(edge_config, edge, shutdown));

@@ -108,6 +108,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve { service } => fleet::serve(service, &env, shutdown).await,
         Command::Dev => {
+            // Without Deepgram, answered calls are heard as scripted conversations.
+            let mut env = env;
+            if env.get("DEEPGRAM_API_KEY").is_none() && env.get("TRANSCRIBER").is_none() {
+                env.set("TRANSCRIBER", "simulated");
+            }
             let fleet = comms_fleet::start_dev(&env, shutdown).await?;
             tracing::info!(url = %format!("http://{}", fleet.edge), "fleet is up; REST docs at /docs/");
             tracing::info!(
@@ -118,7 +123,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "gRPC services (reflection and gRPC health on each)"
             );
             if let Some(media) = fleet.transcription {
-                tracing::info!(url = %format!("ws://{media}/media/"), "calls' media sockets (transcription)");
+                tracing::info!(url = %format!("ws://{media}/media/"), "transcription (simulated without DEEPGRAM_API_KEY)");
             }
             tracing::info!(url = %format!("http://{}", fleet.admin), "/health and /metrics");
             fleet.wait().await

@@ -15,6 +15,9 @@ export class Team {
     this.agents = [];
     this.waiting = [];
     this.message = "";
+    // What the supervisor has typed or chosen, per agent and per call: a redraw (events keep
+    // coming) puts it back rather than clearing a form half filled in.
+    this.drafts = new Map();
     live.onEvent((event) => {
       const kind = category(event);
       if (kind === "agent" || (kind === "call" && ["queued", "rerouted", "agent_assigned", "ended", "canceled", "failed"].includes(verb(event)))) {
@@ -51,7 +54,20 @@ export class Team {
     await this.load();
   }
 
+  // Not while the supervisor is in one of the forms (the redraw would take their focus): once
+  // they leave it.
   render() {
+    const active = document.activeElement;
+    if (active && this.section.contains(active) && ["INPUT", "SELECT", "TEXTAREA"].includes(active.tagName)) {
+      if (!this.deferred) {
+        this.deferred = true;
+        this.section.addEventListener("focusout", () => {
+          this.deferred = false;
+          setTimeout(() => this.render(), 0);
+        }, { once: true });
+      }
+      return;
+    }
     const available = this.agents.filter((a) => a.status === "available");
     fill(this.section,
       h("h2", { id: "team-title" }, t("team_title")),
@@ -71,16 +87,27 @@ export class Team {
             : h("p", { class: "empty" }, t("none")))));
   }
 
+  // The draft of a form, and a handler that keeps a field of it.
+  draft(key, initial) {
+    if (!this.drafts.has(key)) this.drafts.set(key, initial);
+    const draft = this.drafts.get(key);
+    return [draft, (field) => (e) => { draft[field] = e.target.value; }];
+  }
+
   agentRow(agent) {
-    const state = h("select", { "aria-label": `${t("state")} — ${agent.name}` },
-      CHOICES.map((s) => h("option", { value: s }, t(`s_${s}`))));
-    const reason = h("input", { "aria-label": `${t("reason")} — ${agent.name}`, pattern: "[a-z0-9_]{1,50}", size: 12, placeholder: "coaching" });
+    const [draft, keep] = this.draft(`agent:${agent.id}`, { state: CHOICES[0], reason: "" });
+    const state = h("select", { "aria-label": `${t("state")} — ${agent.name}`, onchange: keep("state") },
+      CHOICES.map((s) => h("option", { value: s, selected: s === draft.state }, t(`s_${s}`))));
+    const reason = h("input", { "aria-label": `${t("reason")} — ${agent.name}`, pattern: "[a-z0-9_]{1,50}", size: 12, placeholder: "coaching", value: draft.reason, oninput: keep("reason") });
     return h("tr", { "data-agent": agent.id },
       h("th", { scope: "row" }, agent.name),
       h("td", { class: `state state-${agent.status}` }, t(`s_${agent.status}`)),
       h("td", { "data-since": agent.status_since }, agent.status_since ? elapsed(agent.status_since) : ""),
       h("td", { class: "controls" }, state, " ", reason, " ",
-        h("button", { type: "button", onclick: () => this.act(() => api.post(`/agents/${agent.id}/forced-status`, { status: state.value, reason: reason.value })) }, t("force_state"))));
+        h("button", { type: "button", onclick: () => this.act(async () => {
+          await api.post(`/agents/${agent.id}/forced-status`, { status: state.value, reason: reason.value });
+          this.drafts.delete(`agent:${agent.id}`);
+        }) }, t("force_state"))));
   }
 
   waitingCall(call, available) {
@@ -97,15 +124,19 @@ export class Team {
 
   // Another queue for the call: the skills its agent must have (comma-separated), the language.
   rerouteForm(call) {
-    const skills = h("input", { class: "reroute-skills", "aria-label": t("skills"), size: 14, placeholder: "billing, vip" });
-    const language = h("select", { class: "reroute-language", "aria-label": t("language") },
-      Object.entries(LANGUAGES).map(([code, name]) => h("option", { value: code, selected: code === call.language }, name)));
-    const reason = h("input", { class: "reroute-reason", "aria-label": t("reason"), pattern: "[a-z0-9_]{1,50}", size: 12, placeholder: "wrong_language" });
-    const send = () => api.post(`/calls/${call.id}/reroute`, {
-      skills: skills.value.split(",").map((s) => s.trim()).filter(Boolean),
-      language: language.value,
-      reason: reason.value,
-    });
+    const [draft, keep] = this.draft(`call:${call.id}`, { skills: "", language: call.language, reason: "" });
+    const skills = h("input", { class: "reroute-skills", "aria-label": t("skills"), size: 14, placeholder: "billing, vip", value: draft.skills, oninput: keep("skills") });
+    const language = h("select", { class: "reroute-language", "aria-label": t("language"), onchange: keep("language") },
+      Object.entries(LANGUAGES).map(([code, name]) => h("option", { value: code, selected: code === draft.language }, name)));
+    const reason = h("input", { class: "reroute-reason", "aria-label": t("reason"), pattern: "[a-z0-9_]{1,50}", size: 12, placeholder: "wrong_language", value: draft.reason, oninput: keep("reason") });
+    const send = async () => {
+      await api.post(`/calls/${call.id}/reroute`, {
+        skills: skills.value.split(",").map((s) => s.trim()).filter(Boolean),
+        language: language.value,
+        reason: reason.value,
+      });
+      this.drafts.delete(`call:${call.id}`);
+    };
     return h("div", { class: "controls" }, skills, " ", language, " ", reason, " ",
       h("button", { type: "button", class: "reroute", onclick: () => this.act(send) }, t("reroute")));
   }

@@ -13,16 +13,97 @@ use crate::redact::Redactor;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub common: Common,
-    pub deepgram: Options,
-    /// `MEDIA_TOKEN_SECRET`: verifies calls' media tokens (the calls service signs them).
-    pub media_tokens: MediaTokens,
+    pub engine: Engine,
     /// `TRANSCRIPT_REDACT_PATTERNS`: regular expressions, one per line, redacted from every
     /// utterance besides card numbers.
     pub redact_patterns: Vec<String>,
 }
 
+/// What turns calls' speech into text (`TRANSCRIBER`).
+#[derive(Debug, Clone)]
+pub enum Engine {
+    /// `deepgram` (the default): calls' audio from the carriers' media sockets, to Deepgram.
+    Deepgram {
+        options: Options,
+        /// `MEDIA_TOKEN_SECRET`: verifies calls' media tokens (the calls service signs them).
+        media_tokens: MediaTokens,
+    },
+    /// `simulated`: each answered call heard as a scripted conversation in its language, for a
+    /// fleet without a carrier or Deepgram (`comms dev`). No audio is read.
+    Simulated(Simulation),
+}
+
+/// The simulated.engine's settings.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    /// The queue it follows calls' answers and ends on (`TRANSCRIPTION_QUEUE`).
+    pub consumer: comms_bus::ConsumerConfig,
+    /// Time between a conversation's lines (`SIM_TRANSCRIPT_LINE_MS`, 3000).
+    pub line_every: Duration,
+}
+
+impl Simulation {
+    /// `None` unless `TRANSCRIBER=simulated`.
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        match env.string("TRANSCRIBER", "deepgram").as_str() {
+            "deepgram" => Ok(None),
+            "simulated" => {
+                use comms_events::Event as _;
+                use comms_events::call::{Answered, Canceled, Ended, Failed};
+                let common = Common::from_env(env)?;
+                let bindings = [Answered::TYPE, Ended::TYPE, Failed::TYPE, Canceled::TYPE];
+                Ok(Some(Self {
+                    consumer: comms_bus::ConsumerConfig {
+                        amqp_url: common.rabbitmq_url.clone(),
+                        exchange: common.events_exchange.clone(),
+                        queue: env.string("TRANSCRIPTION_QUEUE", "comms.transcription"),
+                        bindings: bindings.map(str::to_owned).to_vec(),
+                        consumer_name: "transcription.simulated".into(),
+                        prefetch: 100,
+                        queue_type: common.queue_type,
+                        retry: comms_bus::RetryPolicy::default(),
+                        publishers: common.event_publishers.clone(),
+                    },
+                    line_every: Duration::from_millis(
+                        env.parse("SIM_TRANSCRIPT_LINE_MS", 3_000)?.max(1),
+                    ),
+                }))
+            }
+            other => Err(ConfigError {
+                variable: "TRANSCRIBER".into(),
+                value: other.into(),
+                reason: "deepgram or simulated".into(),
+            }),
+        }
+    }
+}
+
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let engine = match Simulation::from_env(env)? {
+            Some(simulation) => Engine::Simulated(simulation),
+            None => Self::deepgram(env)?,
+        };
+        let patterns = env.string("TRANSCRIPT_REDACT_PATTERNS", "");
+        let redact_patterns: Vec<String> = patterns
+            .lines()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Redactor::new(&redact_patterns).map_err(|reason| ConfigError {
+            variable: "TRANSCRIPT_REDACT_PATTERNS".into(),
+            value: patterns.clone(),
+            reason,
+        })?;
+        Ok(Self {
+            common: Common::from_env(env)?,
+            engine,
+            redact_patterns,
+        })
+    }
+
+    fn deepgram(env: &Env) -> Result<Engine, ConfigError> {
         let required = |variable: &str, reason: &str| -> Result<String, ConfigError> {
             match env.get(variable) {
                 Some(value) if !value.trim().is_empty() => Ok(value.to_owned()),
@@ -55,23 +136,9 @@ impl Config {
         deepgram.keep_alive =
             Duration::from_secs(env.parse("DEEPGRAM_KEEP_ALIVE_SECONDS", 3)?.max(1));
         let media_tokens = MediaTokens::from_env(env, "to serve transcription")?;
-        let patterns = env.string("TRANSCRIPT_REDACT_PATTERNS", "");
-        let redact_patterns: Vec<String> = patterns
-            .lines()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect();
-        Redactor::new(&redact_patterns).map_err(|reason| ConfigError {
-            variable: "TRANSCRIPT_REDACT_PATTERNS".into(),
-            value: patterns.clone(),
-            reason,
-        })?;
-        Ok(Self {
-            common: Common::from_env(env)?,
-            deepgram,
+        Ok(Engine::Deepgram {
+            options: deepgram,
             media_tokens,
-            redact_patterns,
         })
     }
 }
@@ -92,8 +159,11 @@ mod tests {
             ("MEDIA_TOKEN_SECRET", secret.as_str()),
         ];
         let config = Config::from_env(&env(&good)).unwrap();
-        assert_eq!(config.deepgram.url, "wss://api.deepgram.com/v1/listen");
-        assert_eq!(config.deepgram.model, "nova-3");
+        let Engine::Deepgram { options, .. } = &config.engine else {
+            panic!("{config:?}")
+        };
+        assert_eq!(options.url, "wss://api.deepgram.com/v1/listen");
+        assert_eq!(options.model, "nova-3");
         for (drop, variable) in [
             ("DEEPGRAM_API_KEY", "DEEPGRAM_API_KEY"),
             ("MEDIA_TOKEN_SECRET", "MEDIA_TOKEN_SECRET"),
@@ -123,6 +193,14 @@ mod tests {
         let mut pairs = good.to_vec();
         pairs.push(("DEEPGRAM_OPTIONS", "keyterm=Ocelot&numerals=true"));
         let config = Config::from_env(&env(&pairs)).unwrap();
-        assert_eq!(config.deepgram.extra.len(), 2);
+        let Engine::Deepgram { options, .. } = &config.engine else {
+            panic!("{config:?}")
+        };
+        assert_eq!(options.extra.len(), 2);
+        // Simulated, neither Deepgram nor a media secret is needed; nothing else is a transcriber.
+        let simulated = Config::from_env(&env(&[("TRANSCRIBER", "simulated")])).unwrap();
+        assert!(matches!(simulated.engine, Engine::Simulated(_)));
+        let error = Config::from_env(&env(&[("TRANSCRIBER", "whisper")])).unwrap_err();
+        assert_eq!(error.variable, "TRANSCRIBER");
     }
 }

@@ -17,20 +17,22 @@ pub mod media;
 pub mod redact;
 pub mod server;
 pub mod session;
+pub mod simulated;
 pub mod stereo;
 pub mod utterances;
 
 pub use comms_events::call::Speaker;
-pub use config::Config;
+pub use config::{Config, Engine, Simulation};
 
 use std::sync::Arc;
 
 use comms_runtime::Shutdown;
 use tokio::net::TcpListener;
 
-/// Serves the media sockets on `listener` until `shutdown`: calls' audio in, their
-/// utterances recorded in their transcript streams. A socket open when draining ends is cut;
-/// its call's transcript ends with what was heard.
+/// Serves the transcription service on `listener` until `shutdown`. With Deepgram: the media
+/// sockets, calls' audio in, their utterances recorded in their transcript streams (a socket
+/// open when draining ends is cut; its transcript ends with what was heard). Simulated: answered
+/// calls heard as scripted conversations, followed on the bus; the media sockets answer 503.
 pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
     let pool = comms_runtime::db::connect(
         &config.common.database_url,
@@ -38,23 +40,44 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
     )
     .await?;
     let settings = Arc::new(session::Settings {
-        store: comms_eventstore::EventStore::new(pool),
-        deepgram: config.deepgram.clone(),
+        store: comms_eventstore::EventStore::new(pool.clone()),
         redactor: redact::Redactor::new(&config.redact_patterns).map_err(anyhow::Error::msg)?,
     });
-    let app = server::Media::new(settings, config.media_tokens.clone()).router();
-    tracing::info!(addr = %listener.local_addr()?, "transcription service listening");
+    let (app, simulation) = match config.engine {
+        config::Engine::Deepgram {
+            options,
+            media_tokens,
+        } => (
+            server::Media::new(settings, options, media_tokens).router(),
+            None,
+        ),
+        config::Engine::Simulated(simulation) => {
+            let transcriber = simulated::SimulatedTranscriber::new(settings, simulation.line_every);
+            let consuming = tokio::spawn(comms_bus::run_consumer(
+                pool,
+                simulation.consumer,
+                transcriber,
+                shutdown.clone().wait(),
+            ));
+            (server::no_audio(), Some(consuming))
+        }
+    };
+    tracing::info!(addr = %listener.local_addr()?, simulated = simulation.is_some(), "transcription service listening");
     let drain = config.common.drain;
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().closing(drain))
         .into_future();
-    tokio::select! {
-        result = server => Ok(result?),
+    let served = tokio::select! {
+        result = server => result.map_err(anyhow::Error::from),
         () = shutdown.drained(drain) => {
             tracing::warn!("drain timeout passed; closing the media sockets still open");
             Ok(())
         }
+    };
+    if let Some(consuming) = simulation {
+        consuming.await?;
     }
+    served
 }
 
 /// The parties in channel order: the caller on channel 0, the agent on 1.

@@ -22,6 +22,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::Speaker;
+use crate::deepgram::Options;
 use crate::media::{twilio, vonage};
 use crate::session::{CallTranscription, Settings};
 use comms_auth::media_tokens::MediaTokens;
@@ -32,7 +33,8 @@ const INVALID_PAYLOAD: u16 = 1007;
 #[derive(Clone)]
 pub struct Media {
     pub settings: Arc<Settings>,
-    pub tokens: MediaTokens,
+    deepgram: Options,
+    tokens: MediaTokens,
     /// Calls whose audio arrives on more than one socket (Vonage's parties): their
     /// transcription and how many of their sockets are open.
     shared: Arc<Mutex<HashMap<Uuid, Shared>>>,
@@ -41,9 +43,10 @@ pub struct Media {
 type Shared = (Arc<tokio::sync::Mutex<Option<CallTranscription>>>, usize);
 
 impl Media {
-    pub fn new(settings: Arc<Settings>, tokens: MediaTokens) -> Self {
+    pub fn new(settings: Arc<Settings>, deepgram: Options, tokens: MediaTokens) -> Self {
         Self {
             settings,
+            deepgram,
             tokens,
             shared: Arc::default(),
         }
@@ -103,6 +106,7 @@ async fn read_twilio(media: Media, org: String, call: Uuid, mut socket: WebSocke
                 info!(%call, language = language.as_str(), "a call's Twilio media stream started");
                 transcription = Some(CallTranscription::start(
                     media.settings.clone(),
+                    &media.deepgram,
                     &org,
                     call,
                     language,
@@ -176,6 +180,7 @@ async fn read_vonage(
         let (transcription, sockets) = shared.entry(call).or_insert_with(|| {
             let started = CallTranscription::start(
                 media.settings.clone(),
+                &media.deepgram,
                 &org,
                 call,
                 language,
@@ -219,6 +224,19 @@ async fn read_vonage(
     if last && let Some(transcription) = transcription.lock().await.take() {
         transcription.finish().await;
     }
+}
+
+/// The media sockets of a simulated transcriber, which reads no audio: 503, saying so.
+pub fn no_audio() -> axum::Router {
+    axum::Router::new().route(
+        "/media/{*rest}",
+        get(|| async {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the simulated transcriber reads no audio (TRANSCRIBER=simulated)\n",
+            )
+        }),
+    )
 }
 
 /// 403 before the upgrade: no audio is read from a socket without its call's token.

@@ -24,52 +24,40 @@ use crate::utterances::Assembler;
 /// Who the transcription service records its events as.
 const ACTOR: &str = "system:transcription";
 
-/// What every call's transcription shares.
+/// What every call's transcription shares, whatever transcribes it.
 pub struct Settings {
     pub store: EventStore,
-    pub deepgram: Options,
     pub redactor: Redactor,
 }
 
 pub struct CallTranscription {
     stereo: Stereo,
     live: LiveTranscription,
-    recorder: JoinHandle<u32>,
-    settings: Arc<Settings>,
-    org: String,
+    recorder: JoinHandle<Transcript>,
     call_id: Uuid,
-    language: Language,
 }
 
 impl CallTranscription {
     pub fn start(
         settings: Arc<Settings>,
+        deepgram: &Options,
         org: &str,
         call_id: Uuid,
         language: Language,
         sample_rate: u32,
     ) -> Self {
         let (heard, mut hearing) = mpsc::unbounded_channel();
-        let live = LiveTranscription::start(
-            settings.deepgram.clone(),
-            language.as_str(),
-            sample_rate,
-            heard,
-        );
+        let live =
+            LiveTranscription::start(deepgram.clone(), language.as_str(), sample_rate, heard);
         let recorder = {
-            let (settings, org) = (settings.clone(), org.to_owned());
+            let org = org.to_owned();
             tokio::spawn(async move {
-                let mut assembler = Assembler::new(language.as_str());
-                let mut recorded = 0;
+                let mut transcript =
+                    Transcript::new(settings, &org, call_id, language, Transcriber::Deepgram);
                 while let Some(heard) = hearing.recv().await {
-                    if let Some(utterance) = assembler.hear(heard) {
-                        recorded += record(&settings, &org, call_id, language, utterance).await;
-                    }
+                    transcript.hear(heard).await;
                 }
-                for utterance in assembler.finish() {
-                    recorded += record(&settings, &org, call_id, language, utterance).await;
-                }
-                recorded
+                transcript
             })
         };
         Self {
@@ -78,10 +66,7 @@ impl CallTranscription {
             stereo: Stereo::new(Duration::from_secs(2), sample_rate as usize * 30),
             live,
             recorder,
-            settings,
-            org: org.to_owned(),
             call_id,
-            language,
         }
     }
 
@@ -107,41 +92,86 @@ impl CallTranscription {
                 0.0
             }
         };
-        let utterances = self.recorder.await.unwrap_or_default();
+        match self.recorder.await {
+            Ok(transcript) => transcript.complete(seconds).await,
+            Err(error) => error!(call_id = %self.call_id, %error, "the call's transcript was lost"),
+        }
+    }
+}
+
+/// A call's transcript as it is heard: segments assembled into utterances, each redacted and
+/// recorded as it ends, then `comms.call.transcribed`. Every transcriber records through it.
+pub struct Transcript {
+    settings: Arc<Settings>,
+    org: String,
+    call_id: Uuid,
+    language: Language,
+    transcriber: Transcriber,
+    assembler: Assembler,
+    recorded: u32,
+}
+
+impl Transcript {
+    pub fn new(
+        settings: Arc<Settings>,
+        org: &str,
+        call_id: Uuid,
+        language: Language,
+        transcriber: Transcriber,
+    ) -> Self {
+        Self {
+            settings,
+            org: org.to_owned(),
+            call_id,
+            language,
+            transcriber,
+            assembler: Assembler::new(language.as_str()),
+            recorded: 0,
+        }
+    }
+
+    pub async fn hear(&mut self, heard: crate::deepgram::Heard) {
+        if let Some(utterance) = self.assembler.hear(heard) {
+            self.record(utterance).await;
+        }
+    }
+
+    /// The call's audio ended after `seconds`: what was still being said, then
+    /// `comms.call.transcribed`.
+    pub async fn complete(mut self, seconds: f64) {
+        for utterance in self.assembler.finish() {
+            self.record(utterance).await;
+        }
         let stream = StreamName::new("transcript", self.call_id);
         let transcribed = CallEvent::Transcribed(Transcribed {
             call_id: self.call_id,
             transcript: stream.as_str().to_owned(),
-            utterances,
+            utterances: self.recorded,
             seconds,
             language: self.language,
-            transcriber: Transcriber::Deepgram,
+            transcriber: self.transcriber,
             transcribed_at: Utc::now(),
         });
         append(&self.settings, &self.org, self.call_id, transcribed).await;
     }
-}
 
-/// Records one utterance, redacted; 1 when recorded.
-async fn record(
-    settings: &Settings,
-    org: &str,
-    call_id: Uuid,
-    language: Language,
-    utterance: crate::utterances::Utterance,
-) -> u32 {
-    let event = CallEvent::Utterance(Utterance {
-        call_id,
-        speaker: utterance.speaker,
-        text: settings.redactor.redact(&utterance.text),
-        start_seconds: utterance.start,
-        end_seconds: utterance.end,
-        confidence: utterance.confidence.clamp(0.0, 1.0),
-        language,
-        transcriber: Transcriber::Deepgram,
-        at: Utc::now(),
-    });
-    u32::from(append(settings, org, call_id, event).await)
+    /// Records one utterance, redacted.
+    async fn record(&mut self, utterance: crate::utterances::Utterance) {
+        let event = CallEvent::Utterance(Utterance {
+            call_id: self.call_id,
+            speaker: utterance.speaker,
+            text: self.settings.redactor.redact(&utterance.text),
+            start_seconds: utterance.start,
+            end_seconds: utterance.end,
+            confidence: utterance.confidence.clamp(0.0, 1.0),
+            language: self.language,
+            transcriber: self.transcriber,
+            at: Utc::now(),
+        });
+        if append(&self.settings, &self.org, self.call_id, event).await {
+            self.recorded += 1;
+        }
+    }
 }
 
 /// Appends to the call's transcript stream, in the order heard; whether it was recorded.

@@ -1,0 +1,161 @@
+//! The simulated transcriber (`TRANSCRIBER=simulated`, what `comms dev` runs without Deepgram)
+//! against real PostgreSQL and RabbitMQ: an answered call is heard as its language's scripted
+//! conversation through the same transcript as Deepgram's — utterances in order, the card
+//! number redacted — and its end completes the transcript.
+
+use std::time::Duration;
+
+use comms_bus::{Relay, RelayConfig};
+use comms_events::Event as _;
+use comms_events::call::{
+    Answered, CallEvent, Ended, EndedOutcome, Started, Transcribed, Utterance,
+};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
+use comms_proto::Language;
+use comms_runtime::{Env, Shutdown};
+use comms_testkit::{TestDatabase, amqp_connection, amqp_url, unique_name};
+use comms_transcription::simulated::conversation;
+use lapin::options::BasicGetOptions;
+use serde_json::Value;
+use uuid::Uuid;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends() {
+    let db = TestDatabase::new().await;
+    let (_stop, shutdown) = Shutdown::new();
+    let exchange = unique_name("test.events");
+    let connection = amqp_connection().await;
+    let amqp = connection.create_channel().await.unwrap();
+    std::mem::forget(connection); // lives as long as the test process
+    comms_bus::declare_events_exchange(&amqp, &exchange)
+        .await
+        .unwrap();
+    let tap = unique_name("test.tap");
+    let bindings = [Utterance::TYPE, Transcribed::TYPE].map(str::to_owned);
+    comms_bus::declare_queue(&amqp, &exchange, &tap, &bindings, Default::default())
+        .await
+        .unwrap();
+    let store = EventStore::new(db.pool.clone());
+    let relay = Relay::new(
+        store.clone(),
+        RelayConfig::new(amqp_url(), exchange.clone()),
+    );
+    tokio::spawn(relay.run(shutdown.clone().wait()));
+    let queue = unique_name("test.transcription");
+    let env = Env::from_pairs([
+        ("DATABASE_URL", db.url.as_str()),
+        ("RABBITMQ_URL", amqp_url().as_str()),
+        ("EVENTS_EXCHANGE", exchange.as_str()),
+        ("TRANSCRIBER", "simulated"),
+        ("TRANSCRIPTION_QUEUE", queue.as_str()),
+        ("SIM_TRANSCRIPT_LINE_MS", "50"),
+    ]);
+    let config = comms_transcription::Config::from_env(&env).unwrap();
+    // Its queue exists before anything is published, as `comms migrate` makes it in a fleet.
+    let comms_transcription::Engine::Simulated(simulation) = &config.engine else {
+        panic!("{config:?}")
+    };
+    comms_bus::declare_consumer(&amqp, &simulation.consumer)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(comms_transcription::run(config, listener, shutdown));
+
+    // A Japanese caller answered.
+    let call = Uuid::new_v4();
+    let now = chrono::Utc::now();
+    let stream = StreamName::new("call", call);
+    let append = |event: CallEvent| {
+        let (store, stream) = (store.clone(), stream.clone());
+        async move {
+            let new = comms_bus::new_event(&event, "test", None);
+            store
+                .append("org_sim", &stream, ExpectedVersion::Any, vec![new])
+                .await
+                .unwrap();
+        }
+    };
+    append(CallEvent::Started(Started {
+        call_id: call,
+        direction: comms_events::call::Direction::Inbound,
+        to: comms_proto::PhoneNumber::parse("+815012345678").unwrap(),
+        from: None,
+        agent_id: None,
+        campaign_id: None,
+        language: Language::Ja,
+        started_at: now,
+        detect_machines: false,
+        recording: Default::default(),
+        ivr_flow: None,
+        announcement: None,
+    }))
+    .await;
+    append(CallEvent::Answered(Answered {
+        call_id: call,
+        answered_at: now,
+        campaign_id: None,
+        awaiting_machine_detection: false,
+    }))
+    .await;
+
+    let next = |wanted: &'static str| {
+        let (amqp, tap) = (amqp.clone(), tap.clone());
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while tokio::time::Instant::now() < deadline {
+                let got = amqp
+                    .basic_get(tap.as_str().into(), BasicGetOptions { no_ack: true })
+                    .await
+                    .unwrap();
+                match got {
+                    Some(message) => {
+                        let envelope: Value = serde_json::from_slice(&message.data).unwrap();
+                        assert_eq!(envelope["type"], wanted, "{envelope}");
+                        return envelope["data"].clone();
+                    }
+                    None => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            panic!("no {wanted}");
+        }
+    };
+    let script = conversation(Language::Ja);
+    for (n, (speaker, _)) in script.iter().enumerate() {
+        let said = next(Utterance::TYPE).await;
+        assert_eq!(said["speaker"], serde_json::to_value(speaker).unwrap());
+        assert_eq!(said["transcriber"], "simulated");
+        assert_eq!(said["language"], "ja");
+        let text = said["text"].as_str().unwrap();
+        match n {
+            2 => assert_eq!(text, "カードは[redacted]です。"),
+            _ => assert_eq!(text, script[n].1),
+        }
+    }
+    // The call ends: the transcript is complete, with all four.
+    append(CallEvent::Ended(Ended {
+        call_id: call,
+        duration: 1,
+        outcome: EndedOutcome::Completed,
+        reason: "hung up".into(),
+        ended_at: now,
+        campaign_id: None,
+    }))
+    .await;
+    let transcribed = next(Transcribed::TYPE).await;
+    assert_eq!(
+        (
+            transcribed["utterances"].as_u64(),
+            transcribed["transcriber"].as_str()
+        ),
+        (Some(4), Some("simulated"))
+    );
+    // It reads no audio, and says so.
+    let refused =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/media/twilio/org_sim/{call}/t"))
+            .await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(response.status(), 503);
+}
