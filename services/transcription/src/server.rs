@@ -29,6 +29,9 @@ use comms_auth::media_tokens::MediaTokens;
 
 /// WebSocket close code for a message that is not what the protocol says (RFC 6455: 1007).
 const INVALID_PAYLOAD: u16 = 1007;
+/// The largest message a carrier sends is 20 ms of audio (Twilio's JSON about 400 bytes,
+/// Vonage's frame 640): anything far larger is not a carrier's, and is refused unread.
+const LARGEST_MESSAGE: usize = 16 * 1024;
 
 #[derive(Clone)]
 pub struct Media {
@@ -77,7 +80,9 @@ async fn twilio_stream(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     match media.admit(&org, &call_id, &token) {
-        Ok(call) => upgrade.on_upgrade(move |socket| read_twilio(media, org, call, socket)),
+        Ok(call) => upgrade
+            .max_message_size(LARGEST_MESSAGE)
+            .on_upgrade(move |socket| read_twilio(media, org, call, socket)),
         Err(why) => refuse(&org, &call_id, why),
     }
 }
@@ -147,9 +152,9 @@ async fn vonage_socket(
         _ => return (StatusCode::NOT_FOUND, "caller or agent\n").into_response(),
     };
     match media.admit(&org, &call_id, &token) {
-        Ok(call) => {
-            upgrade.on_upgrade(move |socket| read_vonage(media, org, call, speaker, socket))
-        }
+        Ok(call) => upgrade
+            .max_message_size(LARGEST_MESSAGE)
+            .on_upgrade(move |socket| read_vonage(media, org, call, speaker, socket)),
         Err(why) => refuse(&org, &call_id, why),
     }
 }

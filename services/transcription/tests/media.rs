@@ -370,4 +370,27 @@ async fn vonages_two_audio_sockets_become_one_transcript() {
     let frame = closed.expect("a close frame with a reason");
     assert_eq!(u16::from(frame.code), 1007);
     assert!(frame.reason.contains("16-bit"), "{}", frame.reason);
+    // A message far larger than 20 ms of audio ends the socket.
+    let url = format!(
+        "ws://{}/media/vonage/{ORG}/{}/agent/{}",
+        service.addr,
+        Uuid::nil(),
+        service.token(Uuid::nil())
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    socket
+        .send(Message::text(
+            r#"{"event":"websocket:connected","content-type":"audio/l16;rate=16000"}"#,
+        ))
+        .await
+        .unwrap();
+    let _ = socket
+        .send(Message::Binary(vec![0u8; 1 << 20].into()))
+        .await;
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+            Some(Ok(_)) => continue,
+        }
+    }
 }
