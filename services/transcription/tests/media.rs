@@ -189,6 +189,26 @@ fn read(
     (said, events.last().unwrap()["data"].clone())
 }
 
+/// One party's Vonage audio socket for `call`, past its first frame.
+async fn vonage_socket(
+    service: &Service,
+    call: Uuid,
+    speaker: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = format!(
+        "ws://{}/media/vonage/{ORG}/{call}/{speaker}/{}",
+        service.addr,
+        service.token(call)
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let connected = json!({ "event": "websocket:connected", "content-type": "audio/l16;rate=16000", "language": "es" });
+    socket
+        .send(Message::text(connected.to_string()))
+        .await
+        .unwrap();
+    socket
+}
+
 fn expected() -> Vec<(String, String, f64, f64)> {
     [
         ("caller", "Mi tarjeta es [redacted].", 0.0, 3.0),
@@ -305,20 +325,9 @@ async fn vonages_two_audio_sockets_become_one_transcript() {
     let call = Uuid::new_v4();
     let (caller, _) = wav::read(&wav::tone(440.0, 6.0, 16_000));
     let (agent, _) = wav::read(&wav::tone(330.0, 6.0, 16_000));
-    let token = service.token(call);
     let mut sockets = Vec::new();
     for speaker in ["caller", "agent"] {
-        let url = format!(
-            "ws://{}/media/vonage/{ORG}/{call}/{speaker}/{token}",
-            service.addr
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-        let connected = json!({ "event": "websocket:connected", "content-type": "audio/l16;rate=16000", "language": "es" });
-        socket
-            .send(Message::text(connected.to_string()))
-            .await
-            .unwrap();
-        sockets.push(socket);
+        sockets.push(vonage_socket(&service, call, speaker).await);
     }
     // 20 ms frames of 320 samples, the parties interleaved in time as Vonage sends them.
     for (caller, agent) in caller.chunks(320).zip(agent.chunks(320)) {
@@ -342,19 +351,7 @@ async fn vonages_two_audio_sockets_become_one_transcript() {
     );
     never_stored(&service).await;
     // A frame that is not 16-bit audio closes the socket saying so (1007).
-    let url = format!(
-        "ws://{}/media/vonage/{ORG}/{}/caller/{}",
-        service.addr,
-        Uuid::nil(),
-        service.token(Uuid::nil())
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    socket
-        .send(Message::text(
-            r#"{"event":"websocket:connected","content-type":"audio/l16;rate=16000"}"#,
-        ))
-        .await
-        .unwrap();
+    let mut socket = vonage_socket(&service, Uuid::nil(), "caller").await;
     socket
         .send(Message::Binary(vec![1u8, 2, 3].into()))
         .await
@@ -371,19 +368,7 @@ async fn vonages_two_audio_sockets_become_one_transcript() {
     assert_eq!(u16::from(frame.code), 1007);
     assert!(frame.reason.contains("16-bit"), "{}", frame.reason);
     // A message far larger than 20 ms of audio ends the socket.
-    let url = format!(
-        "ws://{}/media/vonage/{ORG}/{}/agent/{}",
-        service.addr,
-        Uuid::nil(),
-        service.token(Uuid::nil())
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    socket
-        .send(Message::text(
-            r#"{"event":"websocket:connected","content-type":"audio/l16;rate=16000"}"#,
-        ))
-        .await
-        .unwrap();
+    let mut socket = vonage_socket(&service, Uuid::nil(), "agent").await;
     let _ = socket
         .send(Message::Binary(vec![0u8; 1 << 20].into()))
         .await;
