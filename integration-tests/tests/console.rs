@@ -54,44 +54,17 @@ async fn a_supervisor_and_an_agent_use_the_console_in_chromium() {
     })))
     .await;
     let id = user["id"].as_str().unwrap();
-    json_of(fleet.post("/api/communications/agents").json(&json!({
-        "name": "Ines Agent", "email": email, "languages": ["en"], "user_id": id,
-    })))
+    available_agent_as(
+        &fleet,
+        json!({ "name": "Ines Agent", "email": email, "languages": ["en"], "user_id": id }),
+    )
     .await;
-    let available = fleet
-        .put(&format!("/api/communications/agents/{id}/status"))
-        .json(&json!({ "status": "available" }));
-    assert_eq!(available.send().await.unwrap().status(), StatusCode::OK);
     // A caller waits on the billing line: nobody has the skill (the supervisor pulls the call
     // to Ines from the team view).
-    let number = json_of(fleet.post("/api/communications/numbers").json(&json!({
-        "number": "+14155550123", "language": "en", "skills": ["billing"]
-    })))
-    .await;
-    let number = number["id"].as_str().unwrap();
-    json_of(
-        fleet
-            .post(&format!(
-                "/api/communications/numbers/{number}/simulated-calls"
-            ))
-            .json(&json!({ "from": "+14155550199" })),
-    )
-    .await;
+    waiting_caller(&fleet, "+14155550123", &["billing"], "+14155550199").await;
     // Another waits on the claims line (nobody has the skill either); the supervisor sends them
     // to German returns.
-    let claims = json_of(fleet.post("/api/communications/numbers").json(&json!({
-        "number": "+14155550124", "language": "en", "skills": ["claims"]
-    })))
-    .await;
-    let claims = claims["id"].as_str().unwrap();
-    json_of(
-        fleet
-            .post(&format!(
-                "/api/communications/numbers/{claims}/simulated-calls"
-            ))
-            .json(&json!({ "from": "+14155550188" })),
-    )
-    .await;
+    waiting_caller(&fleet, "+14155550124", &["claims"], "+14155550188").await;
 
     let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     assert!(

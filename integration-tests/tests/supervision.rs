@@ -39,36 +39,13 @@ async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() 
     let floor = team(&fleet, "Floor", &lead_id).await;
     team(&fleet, "Night", &other_lead_id).await;
     // Ada, on the lead's team, speaks English but has no billing skill.
-    let ada = json_of(fleet.post("/api/communications/agents").json(&json!({
-        "name": "Ada", "email": "ada@acme.test", "languages": ["en"], "team_id": floor,
-    })))
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let available = fleet
-        .put(&format!("/api/communications/agents/{ada}/status"))
-        .json(&json!({ "status": "available" }));
-    assert_eq!(available.send().await.unwrap().status(), StatusCode::OK);
-    // A caller to the billing line waits: nobody has the skill.
-    let number = json_of(fleet.post("/api/communications/numbers").json(&json!({
-        "number": "+14155550123", "language": "en", "skills": ["billing"]
-    })))
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let call = json_of(
-        fleet
-            .post(&format!(
-                "/api/communications/numbers/{number}/simulated-calls"
-            ))
-            .json(&json!({ "from": "+14155550199" })),
+    let ada = available_agent_as(
+        &fleet,
+        json!({ "name": "Ada", "email": "ada@acme.test", "languages": ["en"], "team_id": floor }),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    .await;
+    // A caller to the billing line waits: nobody has the skill.
+    let call = waiting_caller(&fleet, "+14155550123", &["billing"], "+14155550199").await;
 
     let force = |session: &Session, agent: &str, body: Value| {
         fleet
@@ -166,36 +143,15 @@ async fn supervisors_reroute_a_waiting_call_to_another_queue_where_an_agent_take
     let (lead_id, lead) = fleet.user_with_id("supervisor").await;
     let agent_user = fleet.user(ORG, Role::Agent).await;
     // Bea speaks Spanish and works support; nobody works billing in English.
-    let bea = json_of(fleet.post("/api/communications/agents").json(&json!({
-        "name": "Bea", "email": "bea@acme.test", "languages": ["es"],
-        "skills": [{ "name": "support", "proficiency": 3 }],
-    })))
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let available = fleet
-        .put(&format!("/api/communications/agents/{bea}/status"))
-        .json(&json!({ "status": "available" }));
-    assert_eq!(available.send().await.unwrap().status(), StatusCode::OK);
-    let number = json_of(fleet.post("/api/communications/numbers").json(&json!({
-        "number": "+14155550124", "language": "en", "skills": ["billing"]
-    })))
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let call = json_of(
-        fleet
-            .post(&format!(
-                "/api/communications/numbers/{number}/simulated-calls"
-            ))
-            .json(&json!({ "from": "+14155550198" })),
+    let bea = available_agent_as(
+        &fleet,
+        json!({
+            "name": "Bea", "email": "bea@acme.test", "languages": ["es"],
+            "skills": [{ "name": "support", "proficiency": 3 }],
+        }),
     )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    .await;
+    let call = waiting_caller(&fleet, "+14155550124", &["billing"], "+14155550198").await;
     let reroute = |session: &Session, call: &str, body: Value| {
         fleet
             .request(

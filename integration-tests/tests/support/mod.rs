@@ -511,16 +511,43 @@ pub async fn json_of(request: reqwest::RequestBuilder) -> Value {
 
 /// An agent speaking English, available for calls; returns their id.
 pub async fn available_agent(fleet: &Fleet, name: &str) -> String {
-    let agent = json_of(fleet.post("/api/communications/agents").json(&json!({
-        "name": name, "email": format!("{}@acme.test", name.to_lowercase()), "languages": ["en"]
-    })))
-    .await;
+    available_agent_as(
+        fleet,
+        json!({
+            "name": name, "email": format!("{}@acme.test", name.to_lowercase()), "languages": ["en"]
+        }),
+    )
+    .await
+}
+
+/// The agent `body` creates, made available: their id.
+pub async fn available_agent_as(fleet: &Fleet, body: Value) -> String {
+    let agent = json_of(fleet.post("/api/communications/agents").json(&body)).await;
     let id = agent["id"].as_str().unwrap().to_owned();
     let status = fleet
         .put(&format!("/api/communications/agents/{id}/status"))
         .json(&json!({ "status": "available" }));
     assert_eq!(status.send().await.unwrap().status(), StatusCode::OK);
     id
+}
+
+/// A caller `from` ringing `number`, assigned to the organization with `skills` in English, and
+/// waiting there (the simulated carrier answers inbound calls at once): the call's id.
+pub async fn waiting_caller(fleet: &Fleet, number: &str, skills: &[&str], from: &str) -> String {
+    let number = json_of(fleet.post("/api/communications/numbers").json(&json!({
+        "number": number, "language": "en", "skills": skills
+    })))
+    .await;
+    let number = number["id"].as_str().unwrap();
+    let call = json_of(
+        fleet
+            .post(&format!(
+                "/api/communications/numbers/{number}/simulated-calls"
+            ))
+            .json(&json!({ "from": from })),
+    )
+    .await;
+    call["id"].as_str().unwrap().to_owned()
 }
 
 /// An envelope another platform module would publish: `event_type` from `source`, in [`ORG`].

@@ -6,6 +6,7 @@ use chrono::{Duration as Span, Utc};
 use comms_analytics::projection::{self, Table};
 use comms_analytics::{Config, rebuild::rebuild, run};
 use comms_bus::{Envelope, HandleError, Relay, RelayConfig};
+use comms_events::{Event, call};
 use comms_eventstore::{EventStore, ExpectedVersion, NewEvent, StreamName};
 use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::{Dashboard, GetDashboardRequest};
@@ -21,19 +22,19 @@ fn answered_call(talk: i64) -> Vec<(&'static str, Value)> {
     let start = Utc::now();
     vec![
         (
-            "comms.call.started",
+            <call::Started as Event>::TYPE,
             json!({ "call_id": id, "direction": "outbound", "to": "+14155550100", "from": null, "agent_id": null, "campaign_id": null, "language": "en", "started_at": start }),
         ),
         (
-            "comms.call.ringing",
+            <call::Ringing as Event>::TYPE,
             json!({ "call_id": id, "ringing_at": start }),
         ),
         (
-            "comms.call.answered",
+            <call::Answered as Event>::TYPE,
             json!({ "call_id": id, "answered_at": start + Span::seconds(2) }),
         ),
         (
-            "comms.call.ended",
+            <call::Ended as Event>::TYPE,
             json!({ "call_id": id, "duration": talk, "outcome": "completed", "reason": "", "ended_at": start + Span::seconds(2 + talk) }),
         ),
     ]
@@ -43,11 +44,11 @@ fn unanswered_call(outcome: &str) -> Vec<(&'static str, Value)> {
     let id = Uuid::new_v4();
     vec![
         (
-            "comms.call.started",
+            <call::Started as Event>::TYPE,
             json!({ "call_id": id, "direction": "outbound", "to": "+14155550100", "language": "en", "started_at": Utc::now() }),
         ),
         (
-            "comms.call.failed",
+            <call::Failed as Event>::TYPE,
             json!({ "call_id": id, "outcome": outcome, "reason": "sim", "failed_at": Utc::now() }),
         ),
     ]
@@ -180,19 +181,19 @@ async fn a_rerouted_call_counts_in_its_latest_queue_whatever_order_its_events_ar
     let queued_at = Utc::now();
     let call = vec![
         (
-            "comms.call.started",
+            <call::Started as Event>::TYPE,
             json!({ "call_id": id, "direction": "inbound", "to": "+14155550100", "language": "en", "started_at": queued_at }),
         ),
         (
-            "comms.call.queued",
+            <call::Queued as Event>::TYPE,
             json!({ "call_id": id, "skills": ["billing"], "language": "en", "priority": 0, "queued_at": queued_at }),
         ),
         (
-            "comms.call.rerouted",
+            <call::Rerouted as Event>::TYPE,
             json!({ "call_id": id, "skills": ["support", "vip"], "language": "es", "reason": "wrong_language", "rerouted_by": "lead", "rerouted_at": queued_at + Span::seconds(30) }),
         ),
         (
-            "comms.call.rerouted",
+            <call::Rerouted as Event>::TYPE,
             json!({ "call_id": id, "skills": ["support"], "language": "de", "reason": "overflow", "rerouted_by": "lead", "rerouted_at": queued_at + Span::seconds(40) }),
         ),
     ];
@@ -265,7 +266,7 @@ async fn the_dashboard_counts_consumed_events_and_a_rebuild_equals_the_live_proj
         &store,
         "org_a",
         vec![(
-            "comms.call.started",
+            <call::Started as Event>::TYPE,
             json!({ "call_id": in_flight, "direction": "outbound", "to": "+14155550100", "language": "en", "started_at": Utc::now() }),
         )],
     )

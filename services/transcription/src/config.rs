@@ -104,20 +104,16 @@ impl Config {
     }
 
     fn deepgram(env: &Env) -> Result<Engine, ConfigError> {
-        let required = |variable: &str, reason: &str| -> Result<String, ConfigError> {
-            match env.get(variable) {
-                Some(value) if !value.trim().is_empty() => Ok(value.to_owned()),
-                _ => Err(ConfigError {
-                    variable: variable.into(),
+        let api_key = match env.get("DEEPGRAM_API_KEY") {
+            Some(key) if !key.trim().is_empty() => key.to_owned(),
+            _ => {
+                return Err(ConfigError {
+                    variable: "DEEPGRAM_API_KEY".into(),
                     value: String::new(),
-                    reason: reason.into(),
-                }),
+                    reason: "required: the Deepgram API key calls are transcribed with".into(),
+                });
             }
         };
-        let api_key = required(
-            "DEEPGRAM_API_KEY",
-            "required: the Deepgram API key calls are transcribed with",
-        )?;
         let mut deepgram = Options::new(
             env.url(
                 "DEEPGRAM_URL",

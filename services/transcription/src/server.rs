@@ -35,7 +35,7 @@ const LARGEST_MESSAGE: usize = 16 * 1024;
 
 #[derive(Clone)]
 pub struct Media {
-    pub settings: Arc<Settings>,
+    settings: Arc<Settings>,
     deepgram: Options,
     tokens: MediaTokens,
     /// Calls whose audio arrives on more than one socket (Vonage's parties): their

@@ -11,16 +11,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use comms_auth::media_tokens::MediaTokens;
-use comms_bus::{Relay, RelayConfig};
 use comms_events::Event as _;
 use comms_events::call::{Transcribed, Utterance};
-use comms_eventstore::EventStore;
-use comms_runtime::{Env, Shutdown, ShutdownTrigger};
-use comms_testkit::{TestDatabase, amqp_connection, amqp_url, unique_name};
 use comms_transcription::media::mulaw;
 use futures::SinkExt as _;
-use lapin::options::BasicGetOptions;
 use serde_json::{Value, json};
+use support::bus::Bus;
 use support::fake_deepgram::{self, Behaviour, FakeDeepgram, Word};
 use support::wav;
 use tokio_tungstenite::tungstenite::Message;
@@ -56,34 +52,13 @@ fn script() -> Vec<Word> {
 struct Service {
     addr: std::net::SocketAddr,
     tokens: MediaTokens,
-    db: TestDatabase,
-    amqp: lapin::Channel,
-    tap: String,
+    bus: Bus,
     fake: FakeDeepgram,
-    _stop: ShutdownTrigger,
 }
 
 impl Service {
     async fn start(rate: u32) -> Self {
-        let db = TestDatabase::new().await;
-        let (stop, shutdown) = Shutdown::new();
-        let exchange = unique_name("test.events");
-        let connection = amqp_connection().await;
-        let amqp = connection.create_channel().await.unwrap();
-        std::mem::forget(connection); // lives as long as the test process
-        comms_bus::declare_events_exchange(&amqp, &exchange)
-            .await
-            .unwrap();
-        let tap = unique_name("test.tap");
-        let bindings = [Utterance::TYPE, Transcribed::TYPE].map(str::to_owned);
-        comms_bus::declare_queue(&amqp, &exchange, &tap, &bindings, Default::default())
-            .await
-            .unwrap();
-        let relay = Relay::new(
-            EventStore::new(db.pool.clone()),
-            RelayConfig::new(amqp_url(), exchange),
-        );
-        tokio::spawn(relay.run(shutdown.clone().wait()));
+        let bus = Bus::start().await;
         let fake = FakeDeepgram::start(Behaviour {
             script: script(),
             drop_first_after: None,
@@ -92,9 +67,7 @@ impl Service {
             marked: false,
         })
         .await;
-        let env = Env::from_pairs([
-            ("DATABASE_URL", db.url.as_str()),
-            ("RABBITMQ_URL", amqp_url().as_str()),
+        let env = bus.env(&[
             ("DEEPGRAM_URL", fake.url.as_str()),
             ("DEEPGRAM_API_KEY", fake_deepgram::KEY),
             ("MEDIA_TOKEN_SECRET", SECRET),
@@ -102,15 +75,16 @@ impl Service {
         let config = comms_transcription::Config::from_env(&env).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(comms_transcription::run(config, listener, shutdown));
+        tokio::spawn(comms_transcription::run(
+            config,
+            listener,
+            bus.shutdown.clone(),
+        ));
         Self {
             addr,
             tokens: MediaTokens::new(SECRET.as_bytes()),
-            db,
-            amqp,
-            tap,
+            bus,
             fake,
-            _stop: stop,
         }
     }
 
@@ -122,25 +96,14 @@ impl Service {
     /// The events on the tap until the call's transcript is complete.
     async fn transcript(&self) -> Vec<Value> {
         let mut seen = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while tokio::time::Instant::now() < deadline {
-            let got = self
-                .amqp
-                .basic_get(self.tap.as_str().into(), BasicGetOptions { no_ack: true })
-                .await
-                .unwrap();
-            let Some(message) = got else {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            };
-            let envelope: Value = serde_json::from_slice(&message.data).unwrap();
+        loop {
+            let envelope = self.bus.next().await;
             let done = envelope["type"] == Transcribed::TYPE;
             seen.push(envelope);
             if done {
                 return seen;
             }
         }
-        panic!("the transcript did not complete: {seen:?}");
     }
 }
 
@@ -223,7 +186,7 @@ fn expected() -> Vec<(String, String, f64, f64)> {
 async fn never_stored(service: &Service) {
     let found: i64 =
         sqlx::query_scalar("SELECT count(*) FROM events WHERE data::text LIKE '%4111%'")
-            .fetch_one(&service.db.pool)
+            .fetch_one(&service.bus.db.pool)
             .await
             .unwrap();
     assert_eq!(found, 0, "the card number was stored");

@@ -3,49 +3,25 @@
 //! conversation through the same transcript as Deepgram's — utterances in order, the card
 //! number redacted — and its end completes the transcript.
 
-use std::time::Duration;
+mod support;
 
-use comms_bus::{Relay, RelayConfig};
 use comms_events::Event as _;
 use comms_events::call::{
     Answered, CallEvent, Ended, EndedOutcome, Started, Transcribed, Utterance,
 };
 use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
 use comms_proto::Language;
-use comms_runtime::{Env, Shutdown};
-use comms_testkit::{TestDatabase, amqp_connection, amqp_url, unique_name};
+use comms_testkit::unique_name;
 use comms_transcription::simulated::conversation;
-use lapin::options::BasicGetOptions;
-use serde_json::Value;
+use support::bus::Bus;
 use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends() {
-    let db = TestDatabase::new().await;
-    let (_stop, shutdown) = Shutdown::new();
-    let exchange = unique_name("test.events");
-    let connection = amqp_connection().await;
-    let amqp = connection.create_channel().await.unwrap();
-    std::mem::forget(connection); // lives as long as the test process
-    comms_bus::declare_events_exchange(&amqp, &exchange)
-        .await
-        .unwrap();
-    let tap = unique_name("test.tap");
-    let bindings = [Utterance::TYPE, Transcribed::TYPE].map(str::to_owned);
-    comms_bus::declare_queue(&amqp, &exchange, &tap, &bindings, Default::default())
-        .await
-        .unwrap();
-    let store = EventStore::new(db.pool.clone());
-    let relay = Relay::new(
-        store.clone(),
-        RelayConfig::new(amqp_url(), exchange.clone()),
-    );
-    tokio::spawn(relay.run(shutdown.clone().wait()));
+    let bus = Bus::start().await;
+    let store = EventStore::new(bus.db.pool.clone());
     let queue = unique_name("test.transcription");
-    let env = Env::from_pairs([
-        ("DATABASE_URL", db.url.as_str()),
-        ("RABBITMQ_URL", amqp_url().as_str()),
-        ("EVENTS_EXCHANGE", exchange.as_str()),
+    let env = bus.env(&[
         ("TRANSCRIBER", "simulated"),
         ("TRANSCRIPTION_QUEUE", queue.as_str()),
         ("SIM_TRANSCRIPT_LINE_MS", "50"),
@@ -55,12 +31,16 @@ async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends()
     let comms_transcription::Engine::Simulated(simulation) = &config.engine else {
         panic!("{config:?}")
     };
-    comms_bus::declare_consumer(&amqp, &simulation.consumer)
+    comms_bus::declare_consumer(&bus.amqp, &simulation.consumer)
         .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(comms_transcription::run(config, listener, shutdown));
+    tokio::spawn(comms_transcription::run(
+        config,
+        listener,
+        bus.shutdown.clone(),
+    ));
 
     // A Japanese caller answered.
     let call = Uuid::new_v4();
@@ -99,25 +79,13 @@ async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends()
     }))
     .await;
 
+    // The data of the next event on the tap, which must be `wanted`.
     let next = |wanted: &'static str| {
-        let (amqp, tap) = (amqp.clone(), tap.clone());
+        let bus = &bus;
         async move {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-            while tokio::time::Instant::now() < deadline {
-                let got = amqp
-                    .basic_get(tap.as_str().into(), BasicGetOptions { no_ack: true })
-                    .await
-                    .unwrap();
-                match got {
-                    Some(message) => {
-                        let envelope: Value = serde_json::from_slice(&message.data).unwrap();
-                        assert_eq!(envelope["type"], wanted, "{envelope}");
-                        return envelope["data"].clone();
-                    }
-                    None => tokio::time::sleep(Duration::from_millis(20)).await,
-                }
-            }
-            panic!("no {wanted}");
+            let envelope = bus.next().await;
+            assert_eq!(envelope["type"], wanted, "{envelope}");
+            envelope["data"].clone()
         }
     };
     let script = conversation(Language::Ja);

@@ -8,21 +8,14 @@ use comms_auth::media_tokens::MediaTokens;
 use comms_runtime::{ConfigError, Env};
 use uuid::Uuid;
 
-#[derive(Clone)]
+/// Its tokens print without their key.
+#[derive(Debug, Clone)]
 pub struct MediaStreaming {
     /// `MEDIA_BASE_URL`: where carriers reach the media sockets, e.g. `wss://comms.example.com`.
     base_url: String,
     tokens: MediaTokens,
     /// How long a token is good for: the longest a call may last, and a margin.
     lifetime: Duration,
-}
-
-impl std::fmt::Debug for MediaStreaming {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaStreaming")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
 }
 
 impl MediaStreaming {

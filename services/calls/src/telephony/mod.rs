@@ -163,6 +163,18 @@ impl TelephonyError {
     }
 }
 
+/// A request the carrier cannot carry out: refused at once, saying why.
+fn refused<T: Send + 'static>(
+    carrier: &'static str,
+    detail: &str,
+) -> BoxFuture<'static, Result<T, TelephonyError>> {
+    let error = TelephonyError::Refused {
+        carrier,
+        detail: detail.to_owned(),
+    };
+    Box::pin(std::future::ready(Err(error)))
+}
+
 /// Sends `request` to a carrier's API (JSON in answer): the answer, or what its failure means.
 /// `describe` words the carrier's own error body; a 5xx, a 429 or no answer is worth retrying,
 /// any other refusal is not.

@@ -231,12 +231,7 @@ impl Telephony for SimulatedTelephony {
         _url: String,
         _language: comms_proto::Language,
     ) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        Box::pin(async {
-            Err(TelephonyError::Refused {
-                carrier: "simulated",
-                detail: "the simulator's calls have no audio to stream".into(),
-            })
-        })
+        super::refused("simulated", "the simulator's calls have no audio to stream")
     }
 
     /// The simulator makes no recordings, so it is never asked.

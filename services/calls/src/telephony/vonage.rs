@@ -419,23 +419,19 @@ impl Telephony for VonageTelephony {
         _url: String,
         _language: comms_proto::Language,
     ) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        Box::pin(async {
-            Err(TelephonyError::Refused {
-                carrier: CARRIER,
-                detail: "streaming a Vonage call's audio needs the call bridged in a conversation, which calls are not yet".into(),
-            })
-        })
+        super::refused(
+            CARRIER,
+            "streaming a Vonage call's audio needs the call bridged in a conversation, which calls are not yet",
+        )
     }
 
     /// Vonage's Voice API documents no request that deletes a recording: refused, so the fleet
     /// never says a recording is gone that Vonage still holds.
     fn delete_recording(&self, _recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        Box::pin(async {
-            Err(TelephonyError::Refused {
-                carrier: CARRIER,
-                detail: "Vonage's Voice API has no request that deletes a recording".into(),
-            })
-        })
+        super::refused(
+            CARRIER,
+            "Vonage's Voice API has no request that deletes a recording",
+        )
     }
 }
 

@@ -1,4 +1,5 @@
 #![allow(dead_code)] // each test binary uses its part
 
+pub mod bus;
 pub mod fake_deepgram;
 pub mod wav;

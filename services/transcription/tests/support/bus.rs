@@ -1,0 +1,83 @@
+//! What the service tests share: a database of their own, an exchange of their own with the
+//! relay publishing the log to it, and a tap on the transcripts' events.
+
+use std::time::Duration;
+
+use comms_bus::{Relay, RelayConfig};
+use comms_events::Event as _;
+use comms_events::call::{Transcribed, Utterance};
+use comms_eventstore::EventStore;
+use comms_runtime::{Env, Shutdown, ShutdownTrigger};
+use comms_testkit::{TestDatabase, amqp_connection, amqp_url, unique_name};
+use lapin::options::BasicGetOptions;
+use serde_json::Value;
+
+pub struct Bus {
+    pub db: TestDatabase,
+    pub amqp: lapin::Channel,
+    pub exchange: String,
+    pub shutdown: Shutdown,
+    tap: String,
+    _stop: ShutdownTrigger,
+}
+
+impl Bus {
+    pub async fn start() -> Self {
+        let db = TestDatabase::new().await;
+        let (stop, shutdown) = Shutdown::new();
+        let exchange = unique_name("test.events");
+        let connection = amqp_connection().await;
+        let amqp = connection.create_channel().await.unwrap();
+        std::mem::forget(connection); // lives as long as the test process
+        comms_bus::declare_events_exchange(&amqp, &exchange)
+            .await
+            .unwrap();
+        let tap = unique_name("test.tap");
+        let bindings = [Utterance::TYPE, Transcribed::TYPE].map(str::to_owned);
+        comms_bus::declare_queue(&amqp, &exchange, &tap, &bindings, Default::default())
+            .await
+            .unwrap();
+        let relay = Relay::new(
+            EventStore::new(db.pool.clone()),
+            RelayConfig::new(amqp_url(), exchange.clone()),
+        );
+        tokio::spawn(relay.run(shutdown.clone().wait()));
+        Self {
+            db,
+            amqp,
+            exchange,
+            shutdown,
+            tap,
+            _stop: stop,
+        }
+    }
+
+    /// The settings that point the service at this database and exchange, and `more`.
+    pub fn env(&self, more: &[(&str, &str)]) -> Env {
+        let amqp = amqp_url();
+        let mut pairs = vec![
+            ("DATABASE_URL", self.db.url.as_str()),
+            ("RABBITMQ_URL", amqp.as_str()),
+            ("EVENTS_EXCHANGE", self.exchange.as_str()),
+        ];
+        pairs.extend_from_slice(more);
+        Env::from_pairs(pairs)
+    }
+
+    /// The next envelope on the tap.
+    pub async fn next(&self) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            let got = self
+                .amqp
+                .basic_get(self.tap.as_str().into(), BasicGetOptions { no_ack: true })
+                .await
+                .unwrap();
+            match got {
+                Some(message) => return serde_json::from_slice(&message.data).unwrap(),
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        panic!("nothing on the tap for a minute");
+    }
+}
