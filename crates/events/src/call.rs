@@ -28,6 +28,8 @@ crate::event_set! {
         Rerouted(Rerouted),
         Utterance(Utterance),
         Transcribed(Transcribed),
+        Sentiment(Sentiment),
+        SentimentAlert(SentimentAlert),
         CallbackRequested(CallbackRequested),
     }
 }
@@ -558,6 +560,82 @@ pub struct Transcribed {
     pub transcribed_at: DateTime<Utc>,
 }
 
+/// How the caller sounds: positive, neutral or negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SentimentLabel {
+    Positive,
+    Neutral,
+    Negative,
+}
+
+impl SentimentLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Positive => "positive",
+            Self::Neutral => "neutral",
+            Self::Negative => "negative",
+        }
+    }
+}
+
+/// What a sentiment covers: the caller's latest utterances (a window, recorded when its label
+/// changes), or the whole call (recorded once, when its transcript is complete).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SentimentScope {
+    Window,
+    Call,
+}
+
+/// What judged a sentiment: OpenAI's model, or the built-in lexicon (a fleet without an OpenAI
+/// key, or a window OpenAI could not answer for: refused, truncated, rate limited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SentimentScorer {
+    Openai,
+    Lexicon,
+}
+
+/// The caller's sentiment in a transcribed call, recorded in its transcript stream: per window of
+/// the caller's latest utterances when its label changes (the trend), and for the whole call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Sentiment {
+    pub call_id: Uuid,
+    pub scope: SentimentScope,
+    pub label: SentimentLabel,
+    /// From -1 (most negative) to 1 (most positive).
+    #[schemars(range(min = -1.0, max = 1.0))]
+    pub score: f64,
+    /// Why, in a sentence (the model's, or the lexicon's words found).
+    #[schemars(length(max = 500))]
+    pub reason: String,
+    pub scorer: SentimentScorer,
+    /// The model that judged it (OpenAI's); absent for the lexicon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub model: Option<String>,
+    /// It covers the transcript's utterances up to this many (both parties counted).
+    pub utterances: u32,
+    pub language: Language,
+    pub at: DateTime<Utc>,
+}
+
+/// The caller's sentiment turned negative: once per turn (not again until it has recovered), for
+/// supervisors to step in. Recorded in the call's transcript stream after its `Sentiment`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SentimentAlert {
+    pub call_id: Uuid,
+    #[schemars(range(min = -1.0, max = 1.0))]
+    pub score: f64,
+    #[schemars(length(max = 500))]
+    pub reason: String,
+    pub scorer: SentimentScorer,
+    /// The transcript's utterances heard when it turned (both parties counted).
+    pub utterances: u32,
+    pub at: DateTime<Utc>,
+}
+
 /// A caller left a message in the call's IVR flow whose voicemail names a campaign: the caller
 /// is to be called back by that campaign's agents (the campaigns service adds the number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -592,5 +670,7 @@ crate::events! {
     Rerouted => "comms.call.rerouted", version 1, "a supervisor sent a waiting call to another queue (skills and language)";
     Utterance => "comms.call.utterance", version 1, "one party's turn in a transcribed call (in the call's transcript stream)";
     Transcribed => "comms.call.transcribed", version 1, "the call's transcript is complete";
+    Sentiment => "comms.call.sentiment", version 1, "the caller's sentiment: a window's when its label changes, or the whole call's";
+    SentimentAlert => "comms.call.sentiment_alert", version 1, "the caller's sentiment turned negative (once per turn)";
     CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
 }

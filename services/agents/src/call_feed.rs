@@ -86,7 +86,9 @@ impl Handler for CallFeed {
             | CallEvent::IvrStep(_)
             | CallEvent::CallbackRequested(_)
             | CallEvent::Utterance(_)
-            | CallEvent::Transcribed(_) => Ok(()),
+            | CallEvent::Transcribed(_)
+            | CallEvent::Sentiment(_)
+            | CallEvent::SentimentAlert(_) => Ok(()),
         }
     }
 }

@@ -189,7 +189,9 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::IvrStep(_)
         | CallEvent::CallbackRequested(_)
         | CallEvent::Utterance(_)
-        | CallEvent::Transcribed(_) => {
+        | CallEvent::Transcribed(_)
+        | CallEvent::Sentiment(_)
+        | CallEvent::SentimentAlert(_) => {
             return Ok(None);
         }
     };

@@ -141,6 +141,8 @@ impl Feed {
             | CallEvent::Rerouted(_)
             | CallEvent::Utterance(_)
             | CallEvent::Transcribed(_)
+            | CallEvent::Sentiment(_)
+            | CallEvent::SentimentAlert(_)
             | CallEvent::CallbackRequested(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();

@@ -9,6 +9,7 @@ use comms_auth::media_tokens::MediaTokens;
 
 use crate::deepgram::Options;
 use crate::redact::Redactor;
+use crate::sentiment::OpenAiOptions;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -17,6 +18,8 @@ pub struct Config {
     /// `TRANSCRIPT_REDACT_PATTERNS`: regular expressions, one per line, redacted from every
     /// utterance besides card numbers.
     pub redact_patterns: Vec<String>,
+    /// Who judges callers' sentiment: OpenAI with `OPENAI_API_KEY`, the built-in lexicon without.
+    pub openai: Option<OpenAiOptions>,
 }
 
 /// What turns calls' speech into text (`TRANSCRIBER`).
@@ -100,7 +103,26 @@ impl Config {
             common: Common::from_env(env)?,
             engine,
             redact_patterns,
+            openai: Self::openai(env)?,
         })
+    }
+
+    fn openai(env: &Env) -> Result<Option<OpenAiOptions>, ConfigError> {
+        let api_key = match env.get("OPENAI_API_KEY") {
+            Some(key) if !key.trim().is_empty() => key.trim().to_owned(),
+            _ => return Ok(None),
+        };
+        Ok(Some(OpenAiOptions {
+            base_url: env.url(
+                "OPENAI_BASE_URL",
+                "https://api.openai.com/v1",
+                &["https", "http"],
+            )?,
+            api_key,
+            model: env.string("OPENAI_SENTIMENT_MODEL", "gpt-4o-mini"),
+            retries: 2,
+            longest_wait: Duration::from_secs(5),
+        }))
     }
 
     fn deepgram(env: &Env) -> Result<Engine, ConfigError> {
@@ -193,6 +215,20 @@ mod tests {
             panic!("{config:?}")
         };
         assert_eq!(options.extra.len(), 2);
+        assert!(config.openai.is_none(), "the lexicon without a key");
+        let mut pairs = good.to_vec();
+        pairs.push(("OPENAI_API_KEY", "sk-test"));
+        let config = Config::from_env(&env(&pairs)).unwrap();
+        let openai = config.openai.unwrap();
+        assert_eq!(
+            (openai.base_url.as_str(), openai.model.as_str()),
+            ("https://api.openai.com/v1", "gpt-4o-mini")
+        );
+        pairs.push(("OPENAI_BASE_URL", "ftp://openai"));
+        assert_eq!(
+            Config::from_env(&env(&pairs)).unwrap_err().variable,
+            "OPENAI_BASE_URL"
+        );
         // Simulated, neither Deepgram nor a media secret is needed; nothing else is a transcriber.
         let simulated = Config::from_env(&env(&[("TRANSCRIBER", "simulated")])).unwrap();
         assert!(matches!(simulated.engine, Engine::Simulated(_)));

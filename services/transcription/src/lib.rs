@@ -15,6 +15,7 @@ mod config;
 pub mod deepgram;
 pub mod media;
 pub mod redact;
+pub mod sentiment;
 pub mod server;
 pub mod session;
 pub mod simulated;
@@ -42,6 +43,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
     let settings = Arc::new(session::Settings {
         store: comms_eventstore::EventStore::new(pool.clone()),
         redactor: redact::Redactor::new(&config.redact_patterns).map_err(anyhow::Error::msg)?,
+        sentiment: match config.openai {
+            Some(options) => sentiment::Scorer::OpenAi(sentiment::OpenAi::new(options)),
+            None => sentiment::Scorer::Lexicon,
+        },
     });
     let (app, simulation) = match config.engine {
         config::Engine::Deepgram {

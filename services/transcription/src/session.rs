@@ -1,7 +1,7 @@
 //! One call's transcription: its parties' audio in, one utterance event at a time out, to the
 //! call's transcript stream (`transcript-<call uuid>`), then `comms.call.transcribed` when its
 //! audio ends. Utterances are redacted before they are recorded: nothing unredacted is stored
-//! or published.
+//! or published. The caller's sentiment is judged beside it (`sentiment`), in the same stream.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::Speaker;
 use crate::deepgram::{LiveTranscription, Options};
 use crate::redact::Redactor;
+use crate::sentiment::{CallSentiment, Scorer};
 use crate::stereo::Stereo;
 use crate::utterances::Assembler;
 
@@ -28,6 +29,7 @@ const ACTOR: &str = "system:transcription";
 pub struct Settings {
     pub store: EventStore,
     pub redactor: Redactor,
+    pub sentiment: Scorer,
 }
 
 pub struct CallTranscription {
@@ -102,12 +104,11 @@ impl CallTranscription {
 /// A call's transcript as it is heard: segments assembled into utterances, each redacted and
 /// recorded as it ends, then `comms.call.transcribed`. Every transcriber records through it.
 pub struct Transcript {
-    settings: Arc<Settings>,
-    org: String,
-    call_id: Uuid,
+    recorder: Recorder,
     language: Language,
     transcriber: Transcriber,
     assembler: Assembler,
+    sentiment: CallSentiment,
     recorded: u32,
 }
 
@@ -119,10 +120,14 @@ impl Transcript {
         language: Language,
         transcriber: Transcriber,
     ) -> Self {
-        Self {
+        let recorder = Recorder {
             settings,
             org: org.to_owned(),
             call_id,
+        };
+        Self {
+            sentiment: CallSentiment::start(recorder.clone(), language),
+            recorder,
             language,
             transcriber,
             assembler: Assembler::new(language.as_str()),
@@ -136,31 +141,33 @@ impl Transcript {
         }
     }
 
-    /// The call's audio ended after `seconds`: what was still being said, then
-    /// `comms.call.transcribed`.
+    /// The call's audio ended after `seconds`: what was still being said, the caller's
+    /// sentiment in the whole call, then `comms.call.transcribed`.
     pub async fn complete(mut self, seconds: f64) {
         for utterance in self.assembler.finish() {
             self.record(utterance).await;
         }
-        let stream = StreamName::new("transcript", self.call_id);
+        self.sentiment.finish().await;
+        let call_id = self.recorder.call_id;
         let transcribed = CallEvent::Transcribed(Transcribed {
-            call_id: self.call_id,
-            transcript: stream.as_str().to_owned(),
+            call_id,
+            transcript: StreamName::new("transcript", call_id).as_str().to_owned(),
             utterances: self.recorded,
             seconds,
             language: self.language,
             transcriber: self.transcriber,
             transcribed_at: Utc::now(),
         });
-        append(&self.settings, &self.org, self.call_id, transcribed).await;
+        self.recorder.record(transcribed).await;
     }
 
     /// Records one utterance, redacted.
     async fn record(&mut self, utterance: crate::utterances::Utterance) {
+        let text = self.recorder.settings.redactor.redact(&utterance.text);
         let event = CallEvent::Utterance(Utterance {
-            call_id: self.call_id,
+            call_id: self.recorder.call_id,
             speaker: utterance.speaker,
-            text: self.settings.redactor.redact(&utterance.text),
+            text: text.clone(),
             start_seconds: utterance.start,
             end_seconds: utterance.end,
             confidence: utterance.confidence.clamp(0.0, 1.0),
@@ -168,25 +175,46 @@ impl Transcript {
             transcriber: self.transcriber,
             at: Utc::now(),
         });
-        if append(&self.settings, &self.org, self.call_id, event).await {
+        if self.recorder.record(event).await {
             self.recorded += 1;
+            self.sentiment.said(utterance.speaker, &text, self.recorded);
         }
     }
 }
 
-/// Appends to the call's transcript stream, in the order heard; whether it was recorded.
-async fn append(settings: &Settings, org: &str, call_id: Uuid, event: CallEvent) -> bool {
-    let stream = StreamName::new("transcript", call_id);
-    let new = comms_bus::new_event(&event, ACTOR, Some(&call_id.to_string()));
-    match settings
-        .store
-        .append(org, &stream, ExpectedVersion::Any, vec![new])
-        .await
-    {
-        Ok(_) => true,
-        Err(error) => {
-            error!(%call_id, %error, event = event.event_type(), "the transcript could not be recorded");
-            false
+/// Records a call's events in its transcript stream.
+#[derive(Clone)]
+pub struct Recorder {
+    settings: Arc<Settings>,
+    org: String,
+    call_id: Uuid,
+}
+
+impl Recorder {
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn call_id(&self) -> Uuid {
+        self.call_id
+    }
+
+    /// Appends to the call's transcript stream, in the order heard; whether it was recorded.
+    pub async fn record(&self, event: CallEvent) -> bool {
+        let call_id = self.call_id;
+        let stream = StreamName::new("transcript", call_id);
+        let new = comms_bus::new_event(&event, ACTOR, Some(&call_id.to_string()));
+        match self
+            .settings
+            .store
+            .append(&self.org, &stream, ExpectedVersion::Any, vec![new])
+            .await
+        {
+            Ok(_) => true,
+            Err(error) => {
+                error!(%call_id, %error, event = event.event_type(), "the transcript could not be recorded");
+                false
+            }
         }
     }
 }

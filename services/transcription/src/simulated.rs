@@ -22,61 +22,76 @@ use crate::Speaker;
 use crate::deepgram::{Heard, Segment};
 use crate::session::{Settings, Transcript};
 
-/// A call's conversation: who says what, in order.
-pub fn conversation(language: Language) -> [(Speaker, &'static str); 4] {
+/// A call's conversation: who says what, in order. The caller is upset at first and pleased at
+/// the end, so the sentiment's turn, its alert and its recovery show too.
+pub fn conversation(language: Language) -> [(Speaker, &'static str); 5] {
     use Language::*;
     use Speaker::{Agent, Caller};
-    let [a, b, c, d] = match language {
+    let [a, b, c, d, e] = match language {
         En => [
-            "Hi, I was charged twice for my last order.",
+            "Hi, I was charged twice for my last order. This is unacceptable.",
             "I'm sorry about that, let me check your account.",
             "The card was 4111 1111 1111 1111.",
             "Thank you, I have refunded the second charge.",
+            "Great, thank you so much!",
         ],
         Es => [
-            "Hola, me cobraron dos veces mi último pedido.",
+            "Hola, me cobraron dos veces mi último pedido. Es inaceptable.",
             "Lo siento, déjeme revisar su cuenta.",
             "La tarjeta era 4111 1111 1111 1111.",
             "Gracias, ya le devolví el segundo cargo.",
+            "¡Genial, muchas gracias!",
         ],
         Fr => [
-            "Bonjour, j'ai été débité deux fois pour ma dernière commande.",
+            "Bonjour, j'ai été débité deux fois pour ma dernière commande. C'est inacceptable.",
             "Je suis désolé, je vérifie votre compte.",
             "La carte était 4111 1111 1111 1111.",
             "Merci, j'ai remboursé le second débit.",
+            "Parfait, merci beaucoup !",
         ],
         De => [
-            "Hallo, meine letzte Bestellung wurde doppelt abgebucht.",
+            "Hallo, meine letzte Bestellung wurde doppelt abgebucht. Das ist inakzeptabel.",
             "Das tut mir leid, ich prüfe Ihr Konto.",
             "Die Karte war 4111 1111 1111 1111.",
             "Danke, ich habe die zweite Abbuchung erstattet.",
+            "Super, danke sehr!",
         ],
         It => [
-            "Buongiorno, mi avete addebitato due volte l'ultimo ordine.",
+            "Buongiorno, mi avete addebitato due volte l'ultimo ordine. È inaccettabile.",
             "Mi dispiace, controllo il suo conto.",
             "La carta era 4111 1111 1111 1111.",
             "Grazie, ho rimborsato il secondo addebito.",
+            "Perfetto, grazie mille!",
         ],
         Pt => [
-            "Olá, fui cobrado duas vezes pelo meu último pedido.",
+            "Olá, fui cobrado duas vezes pelo meu último pedido. É inaceitável.",
             "Sinto muito, vou verificar a sua conta.",
             "O cartão era 4111 1111 1111 1111.",
             "Obrigado, já reembolsei a segunda cobrança.",
+            "Ótimo, muito obrigado!",
         ],
         Zh => [
-            "你好，我上一个订单被扣了两次款。",
+            "你好，我上一个订单被扣了两次款，我很生气。",
             "很抱歉，我来查一下您的账户。",
             "卡号是4111 1111 1111 1111。",
             "谢谢，我已经退还了第二笔扣款。",
+            "太好了，谢谢！",
         ],
         Ja => [
-            "もしもし、前回の注文で二重に請求されました。",
+            "もしもし、前回の注文で二重に請求されました。本当にひどいです。",
             "申し訳ございません、アカウントを確認いたします。",
             "カードは4111 1111 1111 1111です。",
             "ありがとうございます、二回目の請求を返金しました。",
+            "よかったです、ありがとうございます！",
         ],
     };
-    [(Caller, a), (Agent, b), (Caller, c), (Agent, d)]
+    [
+        (Caller, a),
+        (Agent, b),
+        (Caller, c),
+        (Agent, d),
+        (Caller, e),
+    ]
 }
 
 /// Follows calls on the bus: an answer starts a call's conversation, its end completes the
@@ -220,9 +235,11 @@ impl Handler for SimulatedTranscriber {
 mod tests {
     use super::*;
     use crate::redact::{REDACTED, Redactor};
+    use crate::sentiment::lexicon;
+    use comms_events::call::SentimentLabel;
 
     #[test]
-    fn every_language_has_a_conversation_whose_card_number_is_redacted() {
+    fn every_language_has_a_conversation_whose_card_number_is_redacted_and_whose_caller_turns() {
         let redactor = Redactor::new::<&str>(&[]).unwrap();
         for (language, _) in Language::ALL {
             let lines = conversation(language);
@@ -232,7 +249,8 @@ mod tests {
                     Speaker::Caller,
                     Speaker::Agent,
                     Speaker::Caller,
-                    Speaker::Agent
+                    Speaker::Agent,
+                    Speaker::Caller
                 ]
             );
             let card = redactor.redact(lines[2].1);
@@ -241,6 +259,20 @@ mod tests {
                 "{language:?}: {card}"
             );
             assert_eq!(redactor.redact(lines[0].1), lines[0].1, "{language:?}");
+            // Upset at first, pleased at the end, as the lexicon reads the caller's windows.
+            let caller = [lines[0].1, lines[2].1, lines[4].1];
+            let first = lexicon::read(language, caller[0]);
+            assert_eq!(
+                first.label,
+                SentimentLabel::Negative,
+                "{language:?} {first:?}"
+            );
+            let last = lexicon::read(language, &caller.join("\n"));
+            assert_eq!(
+                last.label,
+                SentimentLabel::Positive,
+                "{language:?} {last:?}"
+            );
         }
     }
 }

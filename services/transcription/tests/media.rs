@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -18,6 +17,7 @@ use futures::SinkExt as _;
 use serde_json::{Value, json};
 use support::bus::Bus;
 use support::fake_deepgram::{self, Behaviour, FakeDeepgram, Word};
+use support::schemas::validator;
 use support::wav;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
@@ -105,17 +105,6 @@ impl Service {
             }
         }
     }
-}
-
-fn validator(name: &str) -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../docs/events")
-        .join(format!("{name}.schema.json"));
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap()
 }
 
 /// Checks every event against its schema and gives (speaker, text, start, end) of the

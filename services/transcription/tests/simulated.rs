@@ -1,13 +1,15 @@
 //! The simulated transcriber (`TRANSCRIBER=simulated`, what `comms dev` runs without Deepgram)
 //! against real PostgreSQL and RabbitMQ: an answered call is heard as its language's scripted
 //! conversation through the same transcript as Deepgram's — utterances in order, the card
-//! number redacted — and its end completes the transcript.
+//! number redacted, the caller's sentiment judged by the lexicon (upset, alerted once, then
+//! pleased) — and its end completes the transcript.
 
 mod support;
 
 use comms_events::Event as _;
 use comms_events::call::{
-    Answered, CallEvent, Ended, EndedOutcome, Started, Transcribed, Utterance,
+    Answered, CallEvent, Ended, EndedOutcome, Sentiment, SentimentAlert, Started, Transcribed,
+    Utterance,
 };
 use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
 use comms_proto::Language;
@@ -18,7 +20,13 @@ use uuid::Uuid;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends() {
-    let bus = Bus::start().await;
+    let bus = Bus::tapping(&[
+        Utterance::TYPE,
+        Sentiment::TYPE,
+        SentimentAlert::TYPE,
+        Transcribed::TYPE,
+    ])
+    .await;
     let store = EventStore::new(bus.db.pool.clone());
     let queue = unique_name("test.transcription");
     let env = bus.env(&[
@@ -79,13 +87,28 @@ async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends()
     }))
     .await;
 
-    // The data of the next event on the tap, which must be `wanted`.
+    // The data of the next event on the tap of `wanted` type; the sentiment judged meanwhile
+    // (beside the transcript, so between any two utterances) is kept aside.
+    let judged = std::cell::RefCell::new(Vec::new());
     let next = |wanted: &'static str| {
-        let bus = &bus;
+        let (bus, judged) = (&bus, &judged);
         async move {
-            let envelope = bus.next().await;
-            assert_eq!(envelope["type"], wanted, "{envelope}");
-            envelope["data"].clone()
+            loop {
+                let envelope = bus.next().await;
+                let kind = envelope["type"].as_str().unwrap();
+                if kind == Sentiment::TYPE || kind == SentimentAlert::TYPE {
+                    let data = &envelope["data"];
+                    let label = data["label"].as_str().unwrap_or("alert");
+                    judged.borrow_mut().push((
+                        kind.to_owned(),
+                        data["scope"].as_str().unwrap_or("-").to_owned(),
+                        label.to_owned(),
+                    ));
+                    continue;
+                }
+                assert_eq!(kind, wanted, "{envelope}");
+                return envelope["data"].clone();
+            }
         }
     };
     let script = conversation(Language::Ja);
@@ -100,7 +123,7 @@ async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends()
             _ => assert_eq!(text, script[n].1),
         }
     }
-    // The call ends: the transcript is complete, with all four.
+    // The call ends: the transcript is complete, with all five, after the call's sentiment.
     append(CallEvent::Ended(Ended {
         call_id: call,
         duration: 1,
@@ -116,7 +139,21 @@ async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends()
             transcribed["utterances"].as_u64(),
             transcribed["transcriber"].as_str()
         ),
-        (Some(4), Some("simulated"))
+        (Some(5), Some("simulated"))
+    );
+    let judged: Vec<(String, String, String)> = judged.into_inner();
+    let judged: Vec<(&str, &str, &str)> = judged
+        .iter()
+        .map(|(k, s, l)| (k.as_str(), s.as_str(), l.as_str()))
+        .collect();
+    assert_eq!(
+        judged,
+        [
+            (Sentiment::TYPE, "window", "negative"),
+            (SentimentAlert::TYPE, "-", "alert"),
+            (Sentiment::TYPE, "window", "positive"),
+            (Sentiment::TYPE, "call", "positive"),
+        ]
     );
     // It reads no audio, and says so.
     let refused =

@@ -997,7 +997,10 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 }
                 CallEvent::CallbackRequested(e) => call.updated_at = e.requested_at,
                 // In the call's transcript stream, never its own.
-                CallEvent::Utterance(_) | CallEvent::Transcribed(_) => {}
+                CallEvent::Utterance(_)
+                | CallEvent::Transcribed(_)
+                | CallEvent::Sentiment(_)
+                | CallEvent::SentimentAlert(_) => {}
                 CallEvent::Queued(e) => {
                     if let Some(ivr) = &mut call.ivr {
                         ivr.queued = true;

@@ -22,7 +22,13 @@ pub struct Bus {
 }
 
 impl Bus {
+    /// With a tap on the transcripts' utterances and their completion.
     pub async fn start() -> Self {
+        Self::tapping(&[Utterance::TYPE, Transcribed::TYPE]).await
+    }
+
+    /// With a tap on the events of `event_types`.
+    pub async fn tapping(event_types: &[&str]) -> Self {
         let db = TestDatabase::new().await;
         let (stop, shutdown) = Shutdown::new();
         let exchange = unique_name("test.events");
@@ -33,7 +39,7 @@ impl Bus {
             .await
             .unwrap();
         let tap = unique_name("test.tap");
-        let bindings = [Utterance::TYPE, Transcribed::TYPE].map(str::to_owned);
+        let bindings: Vec<String> = event_types.iter().map(|t| (*t).to_owned()).collect();
         comms_bus::declare_queue(&amqp, &exchange, &tap, &bindings, Default::default())
             .await
             .unwrap();

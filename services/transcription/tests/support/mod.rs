@@ -2,4 +2,6 @@
 
 pub mod bus;
 pub mod fake_deepgram;
+pub mod fake_openai;
+pub mod schemas;
 pub mod wav;
