@@ -49,12 +49,11 @@ pub async fn equals_the_live_read_models(fleet: &Fleet) {
 
     let store = comms_eventstore::EventStore::new(fleet.pool.clone());
     let mut reported = Vec::new();
-    let report =
-        comms_analytics::rebuild::rebuild_agents_and_campaigns(&store, "analytics.calls", |n| {
-            reported.push(n)
-        })
-        .await
-        .unwrap();
+    let report = comms_analytics::rebuild::rebuild_read_models(&store, "analytics.calls", |n| {
+        reported.push(n)
+    })
+    .await
+    .unwrap();
     assert_eq!(report.events_skipped, 0);
     assert_eq!(reported.last(), Some(&report.events_replayed));
     assert_eq!(
@@ -117,12 +116,7 @@ pub async fn equals_the_live_read_models(fleet: &Fleet) {
     let rebuild = tokio::spawn({
         let store = store.clone();
         async move {
-            comms_analytics::rebuild::rebuild_agents_and_campaigns(
-                &store,
-                "analytics.calls",
-                |_| {},
-            )
-            .await
+            comms_analytics::rebuild::rebuild_read_models(&store, "analytics.calls", |_| {}).await
         }
     });
     // Once the rebuild waits on our row, we wait for its tables: PostgreSQL aborts the one that

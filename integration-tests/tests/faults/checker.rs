@@ -124,10 +124,9 @@ pub async fn analytics_equal_a_rebuild(fleet: &Fleet) {
     let calls = comms_analytics::rebuild::rebuild(&store, |_| ())
         .await
         .unwrap();
-    let others =
-        comms_analytics::rebuild::rebuild_agents_and_campaigns(&store, "analytics.calls", |_| ())
-            .await
-            .unwrap();
+    let others = comms_analytics::rebuild::rebuild_read_models(&store, "analytics.calls", |_| ())
+        .await
+        .unwrap();
     assert_eq!(calls.events_skipped + others.events_skipped, 0);
     assert!(
         rows_of(fleet, &ANALYTICS_TABLES).await == live,

@@ -247,6 +247,10 @@ pub struct AgentDay {
     pub name: String,
     pub seconds_by_state: BTreeMap<String, f64>,
     pub calls_handled: i64,
+    /// The callers' sentiment in the agent's calls that started that day (UTC) and were judged.
+    pub sentiment_calls: i64,
+    pub negative_calls: i64,
+    pub average_sentiment: Option<f64>,
 }
 
 impl AgentDay {
@@ -339,6 +343,29 @@ pub async fn report(
             })
             .calls_handled = i64::from(handled);
     }
+    let sentiment: Vec<(Uuid, i64, i64, Option<f64>)> = sqlx::query_as(
+        "SELECT c.agent_id, count(*), count(*) FILTER (WHERE s.label = 'negative'), avg(s.score)
+         FROM analytics_calls c
+         JOIN analytics_call_sentiment s
+           ON s.call_id = c.call_id AND s.organization_id = c.organization_id
+         WHERE c.organization_id = $1 AND c.agent_id IS NOT NULL AND s.score IS NOT NULL
+           AND c.started_at >= $2 AND c.started_at < $3
+         GROUP BY c.agent_id",
+    )
+    .bind(org)
+    .bind(start)
+    .bind(end)
+    .fetch_all(pool)
+    .await?;
+    for (agent, judged, negative, average) in sentiment {
+        let day = days.entry(agent).or_insert_with(|| AgentDay {
+            agent_id: agent,
+            ..Default::default()
+        });
+        day.sentiment_calls = judged;
+        day.negative_calls = negative;
+        day.average_sentiment = average;
+    }
     let ids: Vec<Uuid> = days.keys().copied().collect();
     let names: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT agent_id, name FROM analytics_agent_names WHERE org_id = $1 AND agent_id = ANY($2)",
@@ -387,6 +414,7 @@ mod tests {
             .map(|(s, v)| (s.to_owned(), v))
             .collect(),
             calls_handled: 3,
+            ..Default::default()
         };
         assert_eq!(day.average_handle_seconds(), 200.0);
         assert_eq!(day.occupancy(), 600.0 / 900.0);

@@ -10,6 +10,7 @@ pub mod live_figures;
 pub mod projection;
 pub mod queues;
 pub mod rebuild;
+pub mod sentiment;
 pub mod volumes;
 
 use comms_bus::{ConsumerConfig, Envelope, HandleError, Handler};
@@ -64,7 +65,8 @@ impl Config {
     }
 }
 
-/// Applies consumed call events to the live calls projection, agent events to the agent
+/// Applies consumed call events to the live calls projection (and callers' sentiment to theirs),
+/// agent events to the agent
 /// analytics and campaign events to the campaign results; then refreshes the gauges of what
 /// changed (utilization per organization, success rate per campaign).
 pub struct Projector {
@@ -101,6 +103,9 @@ impl Handler for Projector {
             others.into_iter().partition(is_agent_event);
         if !call_events.is_empty() {
             projection::apply_batch(conn, projection::Table::Live, &call_events).await?;
+        }
+        for envelope in call_events.iter().filter(|e| sentiment::takes(e)) {
+            sentiment::apply(conn, envelope).await?;
         }
         let mut organizations = std::collections::BTreeSet::new();
         for envelope in &agent_events {

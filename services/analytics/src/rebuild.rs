@@ -117,8 +117,8 @@ async fn replay_batch(
     Ok(events.len())
 }
 
-/// The agent and campaign read models, and the stream category each is built from.
-const READ_MODELS: [(&str, &[&str]); 2] = [
+/// The agent, campaign and sentiment read models, and the stream category each is built from.
+const READ_MODELS: [(&str, &[&str]); 3] = [
     (
         "agent",
         &[
@@ -133,21 +133,22 @@ const READ_MODELS: [(&str, &[&str]); 2] = [
         "campaign",
         &["analytics_campaigns", "analytics_campaign_contacts"],
     ),
+    ("transcript", &["analytics_call_sentiment"]),
 ];
 
-/// Rebuilds the agent and campaign read models from the `agent` and `campaign` streams, through
-/// the code the live consumer runs, in one transaction that holds the consumer off: the tables
-/// are emptied, every event is replayed, and each replayed event is recorded as processed for
-/// `consumer` (the analytics consumer's name), so one still waiting in the queue is not counted
-/// twice. These tables are small (a row per agent-day, per campaign and per campaign contact),
-/// so unlike `analytics_calls` they are rebuilt in place; the consumer waits meanwhile and loses
+/// Rebuilds the agent, campaign and sentiment read models from the `agent`, `campaign` and
+/// `transcript` streams, through the code the live consumer runs, in one transaction that holds
+/// the consumer off: the tables are emptied, every event is replayed, and each replayed event is
+/// recorded as processed for `consumer` (the analytics consumer's name), so one still waiting in
+/// the queue is not counted twice. These tables are small (a row per agent-day, per campaign, per
+/// campaign contact and per transcribed call), so unlike `analytics_calls` they are rebuilt in place; the consumer waits meanwhile and loses
 /// nothing.
 ///
 /// A consumer batch that recorded its messages as processed and then waits for these tables
 /// deadlocks with the rebuild when the rebuild records the same messages. PostgreSQL aborts one
 /// of the two: the consumer's batch is redelivered (and then finds its messages replayed), and
 /// a rebuild that was aborted starts again.
-pub async fn rebuild_agents_and_campaigns(
+pub async fn rebuild_read_models(
     store: &EventStore,
     consumer: &str,
     mut progress: impl FnMut(u64),
@@ -216,6 +217,7 @@ async fn replay_in_place(
                     "campaign" => crate::campaigns::apply(&mut savepoint, &envelope)
                         .await
                         .map(drop),
+                    "transcript" => crate::sentiment::apply(&mut savepoint, &envelope).await,
                     other => unreachable!("no read model is built from {other} streams"),
                 };
                 match applied {
@@ -252,7 +254,7 @@ async fn replay_in_place(
     info!(
         events = report.events_replayed,
         skipped = report.events_skipped,
-        "agent and campaign read models rebuilt"
+        "agent, campaign and sentiment read models rebuilt"
     );
     Ok(report)
 }

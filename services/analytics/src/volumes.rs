@@ -1,5 +1,6 @@
 //! Call volumes and outcomes by interval (`GET /analytics/calls`), counted by when each call
-//! started, in intervals of the organization's clock ([`crate::intervals`]).
+//! started, in intervals of the organization's clock ([`crate::intervals`]), with their
+//! callers' sentiment where they were transcribed ([`crate::sentiment`]).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
@@ -27,6 +28,12 @@ pub struct Volume {
     /// Still ringing or talking.
     pub in_progress: i64,
     pub talk_seconds: i64,
+    /// Calls whose caller's sentiment was judged (transcribed calls), of them negative, the sum
+    /// of their scores, and the alerts raised when callers turned negative.
+    pub judged: i64,
+    pub negative: i64,
+    pub sentiment_sum: f64,
+    pub sentiment_alerts: i64,
 }
 
 impl Volume {
@@ -39,6 +46,11 @@ impl Volume {
         }
     }
 
+    /// Mean of the judged calls' sentiment scores (-1 to 1); none without a judged call.
+    pub fn average_sentiment(&self) -> Option<f64> {
+        (self.judged > 0).then(|| self.sentiment_sum / self.judged as f64)
+    }
+
     fn add(&mut self, other: &Volume) {
         self.calls += other.calls;
         self.answered += other.answered;
@@ -49,6 +61,10 @@ impl Volume {
         self.canceled += other.canceled;
         self.in_progress += other.in_progress;
         self.talk_seconds += other.talk_seconds;
+        self.judged += other.judged;
+        self.negative += other.negative;
+        self.sentiment_sum += other.sentiment_sum;
+        self.sentiment_alerts += other.sentiment_alerts;
     }
 }
 
@@ -82,9 +98,15 @@ pub async fn volumes(
                 count(*) FILTER (WHERE status IN ('initiated', 'ringing', 'answered'))
                     AS in_progress,
                 coalesce(sum(duration_seconds) FILTER (WHERE status = 'ended'), 0)::bigint
-                    AS talk_seconds
-         FROM analytics_calls
-         WHERE organization_id = $1
+                    AS talk_seconds,
+                count(s.score) AS judged,
+                count(*) FILTER (WHERE s.label = 'negative') AS negative,
+                coalesce(sum(s.score), 0)::float8 AS sentiment_sum,
+                coalesce(sum(s.alerts), 0)::bigint AS sentiment_alerts
+         FROM analytics_calls c
+         LEFT JOIN analytics_call_sentiment s
+                ON s.call_id = c.call_id AND s.organization_id = c.organization_id
+         WHERE c.organization_id = $1
            AND started_at >= $2[1] AND started_at < $2[array_length($2, 1)]
            AND ($3::text IS NULL OR direction = $3)
            AND ($4::uuid IS NULL OR campaign_id = $4)

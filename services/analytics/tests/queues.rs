@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use comms_analytics::live_figures::publish_changes;
-use comms_analytics::rebuild::{rebuild, rebuild_agents_and_campaigns};
+use comms_analytics::rebuild::{rebuild, rebuild_read_models};
 use comms_events::metrics::MetricsUpdated;
 use comms_events::{Event, agent, call};
 use comms_proto::v1::{GetQueueMeasuresRequest, QueueMeasures, QueueMeasuresReport};
@@ -407,7 +407,7 @@ async fn a_madrid_day_across_the_autumn_change_gives_exact_queue_measures_and_a_
         live.push(without_now(report));
     }
     rebuild(&analytics.store, |_| {}).await.unwrap();
-    rebuild_agents_and_campaigns(&analytics.store, "analytics.calls", |_| {})
+    rebuild_read_models(&analytics.store, "analytics.calls", |_| {})
         .await
         .unwrap();
     let mut replayed = Vec::new();

@@ -170,16 +170,16 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "call analytics rebuilt"
             );
             let consumer = comms_analytics::Config::from_env(&env)?.consumer();
-            let report = comms_analytics::rebuild::rebuild_agents_and_campaigns(
+            let report = comms_analytics::rebuild::rebuild_read_models(
                 &store,
                 &consumer.consumer_name,
-                |n| tracing::info!(events = n, "replaying agents and campaigns"),
+                |n| tracing::info!(events = n, "replaying agents, campaigns and transcripts"),
             )
             .await?;
             tracing::info!(
                 replayed = report.events_replayed,
                 skipped = report.events_skipped,
-                "agent and campaign analytics rebuilt"
+                "agent, campaign and sentiment analytics rebuilt"
             );
             Ok(())
         }

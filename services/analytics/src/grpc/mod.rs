@@ -114,6 +114,9 @@ impl AnalyticsService for AnalyticsGrpc {
                         average_handle_seconds: d.average_handle_seconds(),
                         occupancy: d.occupancy(),
                         utilization: d.utilization(),
+                        sentiment_calls: d.sentiment_calls,
+                        negative_calls: d.negative_calls,
+                        average_sentiment: d.average_sentiment,
                     })
                     .collect(),
                 generated_at: Some(comms_proto::time::to_timestamp(now)),
@@ -233,6 +236,10 @@ impl AnalyticsService for AnalyticsGrpc {
                 canceled: v.canceled,
                 in_progress: v.in_progress,
                 average_talk_seconds: v.average_talk_seconds(),
+                sentiment_calls: v.judged,
+                negative_calls: v.negative,
+                average_sentiment: v.average_sentiment(),
+                sentiment_alerts: v.sentiment_alerts,
             };
             Ok(Response::new(v1::CallVolumes {
                 time_zone: zone.name().to_owned(),

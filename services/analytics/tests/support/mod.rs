@@ -25,6 +25,8 @@ pub fn at(utc: &str) -> DateTime<Utc> {
 /// One stream's events (a call's or an agent's), each at its own time.
 pub struct Script {
     category: &'static str,
+    /// The field of each event that names the stream's call or agent.
+    id_field: &'static str,
     pub id: Uuid,
     events: Vec<(&'static str, Value)>,
 }
@@ -37,6 +39,7 @@ impl Script {
                               "language": "es", "started_at": at(utc) });
         Self {
             category: "call",
+            id_field: "call_id",
             id,
             events: vec![(<call::Started as Event>::TYPE, started)],
         }
@@ -46,6 +49,18 @@ impl Script {
     pub fn call(id: Uuid) -> Self {
         Self {
             category: "call",
+            id_field: "call_id",
+            id,
+            events: Vec::new(),
+        }
+    }
+
+    /// Call `id`'s transcript stream (what the transcription service records): its events
+    /// come with `then`.
+    pub fn transcript(id: Uuid) -> Self {
+        Self {
+            category: "transcript",
+            id_field: "call_id",
             id,
             events: Vec::new(),
         }
@@ -55,6 +70,7 @@ impl Script {
     pub fn agent(id: Uuid) -> Self {
         Self {
             category: "agent",
+            id_field: "agent_id",
             id,
             events: Vec::new(),
         }
@@ -68,7 +84,7 @@ impl Script {
 
     /// Adds an event, naming the stream's call or agent in it.
     pub fn then(mut self, event_type: &'static str, mut data: Value) -> Self {
-        data[format!("{}_id", self.category)] = json!(self.id);
+        data[self.id_field] = json!(self.id);
         self.events.push((event_type, data));
         self
     }

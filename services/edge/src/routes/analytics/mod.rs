@@ -86,6 +86,12 @@ pub struct AgentDay {
     pub occupancy: f64,
     /// Handling calls over logged-in time, 0–1.
     pub utilization: f64,
+    /// Of the agent's calls that started that day, those transcribed whose caller's sentiment
+    /// was judged, and of them negative.
+    pub sentiment_calls: i64,
+    pub negative_calls: i64,
+    /// Their callers' mean sentiment, -1 (most negative) to 1; null when none was judged.
+    pub average_sentiment: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -96,7 +102,7 @@ pub struct AgentReport {
 }
 
 /// Per agent, for one UTC day: time in each state, calls handled, average handle time,
-/// occupancy and utilization.
+/// occupancy, utilization and their callers' sentiment.
 #[utoipa::path(get, path = "/api/communications/analytics/agents", tag = "analytics", params(AgentReportParams),
     security(("bearer" = ["analytics:read"])),
     responses(
@@ -137,6 +143,9 @@ pub async fn agents(
                 average_handle_seconds: a.average_handle_seconds,
                 occupancy: a.occupancy,
                 utilization: a.utilization,
+                sentiment_calls: a.sentiment_calls,
+                negative_calls: a.negative_calls,
+                average_sentiment: a.average_sentiment,
             })
             .collect(),
         generated_at: super::time(report.generated_at),
@@ -282,6 +291,14 @@ pub struct CallVolume {
     pub in_progress: i64,
     /// Mean talk time of the completed calls.
     pub average_talk_seconds: f64,
+    /// Of the calls, those transcribed whose caller's sentiment was judged (the whole call's),
+    /// and of them negative.
+    pub sentiment_calls: i64,
+    pub negative_calls: i64,
+    /// Their callers' mean sentiment, -1 (most negative) to 1; null when none was judged.
+    pub average_sentiment: Option<f64>,
+    /// Alerts raised when callers turned negative.
+    pub sentiment_alerts: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -301,7 +318,8 @@ pub struct CallVolumes {
 }
 
 /// Calls by when they started, in intervals of the organization's clock, and what became of
-/// them: volumes and outcomes by interval, direction, campaign and agent.
+/// them: volumes and outcomes by interval, direction, campaign and agent, and their callers'
+/// sentiment where they were transcribed.
 #[utoipa::path(get, path = "/api/communications/analytics/calls", tag = "analytics", params(CallVolumesParams),
     security(("bearer" = ["analytics:read"])),
     responses(
@@ -348,6 +366,10 @@ pub async fn calls(
         canceled: v.canceled,
         in_progress: v.in_progress,
         average_talk_seconds: v.average_talk_seconds,
+        sentiment_calls: v.sentiment_calls,
+        negative_calls: v.negative_calls,
+        average_sentiment: v.average_sentiment,
+        sentiment_alerts: v.sentiment_alerts,
     };
     Ok(axum::Json(CallVolumes {
         time_zone: volumes.time_zone,
