@@ -14,12 +14,16 @@ use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_proto::v1::messages_service_client::MessagesServiceClient;
+use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_proto::v1::{EndCallRequest, GetCallRequest, UpdateCallRequest};
 use comms_proto::{ApiError, v1};
 use prost::Message as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Fleet, ORG, PASSWORD, Session, available_agent, fields, json_of, problem, python};
+use support::{
+    Fleet, ORG, PASSWORD, Session, available_agent, fields, json_of, problem, python,
+    record_utterance,
+};
 
 const OTHER_ORG: &str = "org_beta";
 
@@ -533,6 +537,9 @@ impl Other {
             sample_body("post", "/api/communications/calls"),
         ))
         .await;
+        // B's call was heard: its transcript is B's.
+        let call_id = call["id"].as_str().unwrap();
+        record_utterance(fleet, OTHER_ORG, call_id, "B's caller speaking").await;
         let user = json_of(send(
             fleet,
             "post",
@@ -729,6 +736,7 @@ impl Other {
         let mut seen = Vec::new();
         for path in [
             format!("/api/communications/calls/{}", self.call),
+            format!("/api/communications/calls/{}/transcript", self.call),
             "/api/communications/calls".into(),
             format!("/api/communications/agents/{}", self.agent),
             "/api/communications/agents".into(),
@@ -790,7 +798,8 @@ async fn no_rest_route_reaches_another_organizations_data() {
             "/api/communications/calls/{id}"
             | "/api/communications/calls/{id}/recording"
             | "/api/communications/calls/{id}/pull"
-            | "/api/communications/calls/{id}/reroute" => other.call.clone(),
+            | "/api/communications/calls/{id}/reroute"
+            | "/api/communications/calls/{id}/transcript" => other.call.clone(),
             "/api/communications/users/{id}" => other.user.clone(),
             "/api/communications/api-keys/{id}" => other.key.clone(),
             "/api/communications/agents/{id}"
@@ -987,6 +996,10 @@ async fn no_grpc_method_reaches_another_organizations_data() {
         CampaignsServiceClient::with_interceptor(channel(fleet.fleet.campaigns), bearer(ORG));
     let mut analytics =
         AnalyticsServiceClient::with_interceptor(channel(fleet.fleet.analytics), bearer(ORG));
+    let mut transcription = TranscriptionServiceClient::with_interceptor(
+        channel(fleet.fleet.transcription),
+        bearer(ORG),
+    );
     let b_campaign = || v1::CampaignRequest {
         id: other.campaign.clone(),
     };
@@ -1414,6 +1427,12 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("TranscriptionService", "GetTranscript") => transcription
+                        .get_transcript(v1::GetTranscriptRequest {
+                            call_id: other.call.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("CampaignsService", "GetContact") => campaigns
                         .get_contact(v1::GetContactRequest {
                             id: other.contact.clone(),
@@ -1435,7 +1454,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 50);
+    assert_eq!(tried, 51);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

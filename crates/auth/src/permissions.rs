@@ -57,10 +57,12 @@ pub enum Permission {
     /// Supervisor controls: force an agent's state (with a reason) and pull a waiting call to
     /// an agent.
     AgentsSupervise,
+    /// Read calls' transcripts (their utterances and the caller's sentiment).
+    TranscriptsRead,
 }
 
 impl Permission {
-    pub const ALL: [Self; 26] = [
+    pub const ALL: [Self; 27] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -87,6 +89,7 @@ impl Permission {
         Self::MessagesSend,
         Self::NotificationsManage,
         Self::AgentsSupervise,
+        Self::TranscriptsRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -117,6 +120,7 @@ impl Permission {
             Self::MessagesSend => "messages:send",
             Self::NotificationsManage => "notifications:manage",
             Self::AgentsSupervise => "agents:supervise",
+            Self::TranscriptsRead => "transcripts:read",
         }
     }
 
@@ -197,6 +201,10 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (AgentsSupervise,          Admin)              => Some(Organization),
         (AgentsSupervise,          Supervisor)         => Some(Team),
         (AgentsSupervise,          Agent)              => None,
+        // Customers' own words: an agent their calls', a supervisor their teams' agents' calls.
+        (TranscriptsRead,          Admin)              => Some(Organization),
+        (TranscriptsRead,          Supervisor)         => Some(Team),
+        (TranscriptsRead,          Agent)              => Some(Own),
     }
 }
 

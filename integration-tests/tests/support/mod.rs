@@ -112,6 +112,7 @@ impl Fleet {
         let agents_queue = unique_name("test.agents");
         let calls_queue = unique_name("test.calls");
         let campaigns_queue = unique_name("test.campaigns");
+        let transcription_queue = unique_name("test.transcription");
         let private_key = PrivateKey::generate();
         let pem = private_key.to_pem();
         let mut env = Env::from_pairs([
@@ -122,8 +123,11 @@ impl Fleet {
             ("AGENTS_QUEUE", agents_queue.as_str()),
             ("CALLS_QUEUE", calls_queue.as_str()),
             ("CAMPAIGNS_QUEUE", campaigns_queue.as_str()),
+            // Followed only by a simulated transcriber (a test that asks for one).
+            ("TRANSCRIPTION_QUEUE", transcription_queue.as_str()),
             ("PORT", "0"),
             ("ADMIN_PORT", "0"),
+            ("TRANSCRIPTION_PORT", "0"),
             ("SIM_RING_MS", ring_ms),
             ("SIM_ANSWER_MS", "50"),
             ("SIM_TALK_MS", "60000"),
@@ -548,6 +552,37 @@ pub async fn waiting_caller(fleet: &Fleet, number: &str, skills: &[&str], from: 
     )
     .await;
     call["id"].as_str().unwrap().to_owned()
+}
+
+/// Records one utterance of the caller's in call `call`'s transcript in `org`, as the
+/// transcription service would (for a fleet whose transcriber is off).
+pub async fn record_utterance(fleet: &Fleet, org: &str, call: &str, text: &str) {
+    use comms_events::call::{CallEvent, Speaker, Transcriber, Utterance};
+    let call_id = uuid::Uuid::parse_str(call).unwrap();
+    let said = CallEvent::Utterance(Utterance {
+        call_id,
+        speaker: Speaker::Caller,
+        text: text.into(),
+        start_seconds: 0.5,
+        end_seconds: 2.0,
+        confidence: 0.9,
+        language: comms_proto::Language::En,
+        transcriber: Transcriber::Deepgram,
+        at: chrono::Utc::now(),
+    });
+    comms_eventstore::EventStore::new(fleet.pool.clone())
+        .append(
+            org,
+            &comms_eventstore::StreamName::new("transcript", call_id),
+            comms_eventstore::ExpectedVersion::Any,
+            vec![comms_bus::new_event(
+                &said,
+                "system:transcription",
+                Some(call),
+            )],
+        )
+        .await
+        .unwrap();
 }
 
 /// An envelope another platform module would publish: `event_type` from `source`, in [`ORG`].

@@ -1,12 +1,16 @@
 //! With `ENABLE_TRANSCRIPTION`, an answered Twilio call's audio is streamed to the transcription
 //! service: both tracks, to the call's own media socket, whose token verifies for that call
-//! and no other; once per call, however often Twilio repeats the answer.
+//! and no other; once per call, however often Twilio repeats the answer. A call's transcript is
+//! read over REST by whom it reaches.
+
+use std::time::Duration;
 
 use comms_auth::media_tokens::MediaTokens;
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 
 use super::fake_twilio::FakeTwilio;
-use super::support::ORG;
+use super::support::{Fleet, ORG, Session, json_of, problem, until};
 use super::{call_until, fleet_on, place, status};
 
 const MEDIA_BASE_URL: &str = "wss://media.comms.example";
@@ -80,4 +84,151 @@ async fn an_answered_calls_audio_is_streamed_to_its_own_media_socket_once() {
         .count();
     assert_eq!(asked, 1, "one stream per call");
     fleet.stop().await;
+}
+
+/// An agent who logs in as a new user, in `team`: their id and session.
+async fn agent_in(fleet: &Fleet, team: &str) -> (String, Session) {
+    let (id, session) = fleet.user_with_id("agent").await;
+    json_of(fleet.post("/api/communications/agents").json(&json!({
+        "name": "Agent", "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()),
+        "user_id": id, "team_id": team,
+    })))
+    .await;
+    (id, session)
+}
+
+/// A team led by a new supervisor: its id and the supervisor's session.
+async fn team_led(fleet: &Fleet, name: &str) -> (String, Session) {
+    let (lead, session) = fleet.user_with_id("supervisor").await;
+    let team = json_of(
+        fleet
+            .post("/api/communications/teams")
+            .json(&json!({ "name": name, "supervisor_id": lead })),
+    )
+    .await;
+    (team["id"].as_str().unwrap().to_owned(), session)
+}
+
+/// With the simulated transcriber, an answered call is heard as a scripted conversation; its
+/// transcript is read over REST — redacted, with the caller's sentiment as it went and for the
+/// whole call — by the call's agent, their team's supervisor and the administrator, and by no
+/// other agent or team's supervisor.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_administrator() {
+    let fleet = Fleet::start_with(
+        "50",
+        &[
+            ("TRANSCRIBER", "simulated"),
+            ("SIM_TRANSCRIPT_LINE_MS", "200"),
+        ],
+    )
+    .await;
+    let (floor, lead) = team_led(&fleet, "Floor").await;
+    let (_, other_lead) = team_led(&fleet, "Night").await;
+    let (ada, ada_session) = agent_in(&fleet, &floor).await;
+    let (_, bob_session) = agent_in(&fleet, &floor).await;
+    let call = json_of(
+        fleet
+            .post("/api/communications/calls")
+            .json(&json!({ "to": "+14155550177", "agent_id": ada })),
+    )
+    .await;
+    let id = call["id"].as_str().unwrap().to_owned();
+    let transcript = |session: &Session| {
+        fleet.request(
+            reqwest::Method::GET,
+            &format!("/api/communications/calls/{id}/transcript"),
+            session,
+        )
+    };
+
+    // Heard as it goes (404 until the first line), then the call ends and it is complete.
+    let heard = until(
+        Duration::from_secs(60),
+        || async {
+            transcript(&fleet.admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        },
+        |t: &Value| t["utterances"].as_array().is_some_and(|u| u.len() == 5),
+    )
+    .await;
+    assert_eq!(heard["complete"], false, "{heard}");
+    let ended = fleet
+        .delete(&format!("/api/communications/calls/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), StatusCode::OK);
+    let whole = until(
+        Duration::from_secs(60),
+        || async {
+            transcript(&fleet.admin)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap()
+        },
+        |t: &Value| t["complete"] == true,
+    )
+    .await;
+    assert_eq!(
+        (&whole["language"], &whole["transcriber"]),
+        (&json!("en"), &json!("simulated"))
+    );
+    let utterances = whole["utterances"].as_array().unwrap();
+    let speakers: Vec<&str> = utterances
+        .iter()
+        .map(|u| u["speaker"].as_str().unwrap())
+        .collect();
+    assert_eq!(speakers, ["caller", "agent", "caller", "agent", "caller"]);
+    let card = utterances[2]["text"].as_str().unwrap();
+    assert!(
+        card.contains("[redacted]") && !card.contains("4111"),
+        "{card}"
+    );
+    // Upset at first (the one alert), pleased at the end, by the lexicon.
+    let trend: Vec<&str> = utterances
+        .iter()
+        .map(|u| u["sentiment"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(trend[4], "positive", "{trend:?}");
+    assert!(
+        trend[..4].iter().all(|t| ["negative", ""].contains(t)),
+        "{trend:?}"
+    );
+    assert_eq!(whole["sentiment_alerts"], 1);
+    assert_eq!(
+        (&whole["sentiment"]["label"], &whole["sentiment"]["scorer"]),
+        (&json!("positive"), &json!("lexicon"))
+    );
+    assert!(!whole.to_string().contains("4111"));
+
+    // Whom it reaches: her, her team's supervisor, the administrator; not Bob, not another team's
+    // supervisor.
+    for (who, session, expected) in [
+        ("ada", &ada_session, StatusCode::OK),
+        ("her lead", &lead, StatusCode::OK),
+        ("bob", &bob_session, StatusCode::NOT_FOUND),
+        ("another lead", &other_lead, StatusCode::NOT_FOUND),
+    ] {
+        let status = transcript(session).send().await.unwrap().status();
+        assert_eq!(status, expected, "{who}");
+    }
+    // An unknown call, and an id that is none.
+    let (status, body) = problem(fleet.get(&format!(
+        "/api/communications/calls/{}/transcript",
+        uuid::Uuid::new_v4()
+    )))
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = problem(fleet.get("/api/communications/calls/nope/transcript")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("not a UUID"), "{body}");
 }

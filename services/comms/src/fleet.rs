@@ -18,14 +18,16 @@ pub enum Service {
     Agents,
     Campaigns,
     Edge,
-    /// Calls' audio in (the carriers' media sockets), their transcripts out.
+    /// Calls' audio in (the carriers' media sockets on `PORT`, 3019), their transcripts out
+    /// (gRPC on `GRPC_PORT`, 50055).
     Transcription,
     /// Publishes the event log to RabbitMQ; run two for a hot standby.
     Relay,
 }
 
 impl Service {
-    /// The port a service listens on when `GRPC_PORT` (or the edge's `PORT`) is not set.
+    /// The port a service listens on when `GRPC_PORT` (or the edge's and the transcription
+    /// service's media `PORT`) is not set.
     fn default_port(self) -> u16 {
         match self {
             Self::Calls => 50051,
@@ -85,8 +87,12 @@ pub async fn serve(service: Service, env: &Env, shutdown: Shutdown) -> anyhow::R
         }
         Service::Transcription => {
             let config = comms_transcription::Config::from_env(env)?;
-            let listener = bind(&host, env.parse("PORT", service.default_port())?).await?;
-            tasks.spawn(comms_transcription::run(config, listener, shutdown));
+            let tokens = AuthConfig::from_env(env)?.tokens;
+            let media = bind(&host, env.parse("PORT", service.default_port())?).await?;
+            let grpc = bind(&host, env.parse("GRPC_PORT", 50055)?).await?;
+            tasks.spawn(comms_transcription::run(
+                config, tokens, media, grpc, shutdown,
+            ));
         }
         Service::Relay => {
             let common = Common::from_env(env)?;
@@ -150,8 +156,9 @@ pub struct DevFleet {
     pub analytics: SocketAddr,
     pub agents: SocketAddr,
     pub campaigns: SocketAddr,
-    /// The transcription service, when `DEEPGRAM_API_KEY` or `TRANSCRIBER` asks for it.
-    pub transcription: Option<SocketAddr>,
+    /// The transcription service's media sockets, and its gRPC API.
+    pub media: SocketAddr,
+    pub transcription: SocketAddr,
     pub tasks: JoinSet<anyhow::Result<()>>,
 }
 
@@ -188,17 +195,27 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
     let analytics = bind("127.0.0.1", 0).await?;
     let agents = bind("127.0.0.1", 0).await?;
     let campaigns = bind("127.0.0.1", 0).await?;
-    let (calls_addr, analytics_addr, agents_addr, campaigns_addr) = (
+    let transcription = bind("127.0.0.1", 0).await?;
+    let (calls_addr, analytics_addr, agents_addr, campaigns_addr, transcription_addr) = (
         calls.local_addr()?,
         analytics.local_addr()?,
         agents.local_addr()?,
         campaigns.local_addr()?,
+        transcription.local_addr()?,
     );
     let mut env = env.clone();
     env.set("CALLS_GRPC_URL", format!("http://{calls_addr}"));
     env.set("ANALYTICS_GRPC_URL", format!("http://{analytics_addr}"));
     env.set("AGENTS_GRPC_URL", format!("http://{agents_addr}"));
     env.set("CAMPAIGNS_GRPC_URL", format!("http://{campaigns_addr}"));
+    env.set(
+        "TRANSCRIPTION_GRPC_URL",
+        format!("http://{transcription_addr}"),
+    );
+    // Without Deepgram or a simulated transcriber, the recorded transcripts are still served.
+    if env.get("DEEPGRAM_API_KEY").is_none() && env.get("TRANSCRIBER").is_none() {
+        env.set("TRANSCRIBER", "off");
+    }
     // One key ring for the whole process: the edge signs what the services verify.
     let edge_config = comms_edge::Config::from_env(&env)?;
     let auth = edge_config.auth.clone();
@@ -230,21 +247,19 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
     ));
     tasks.spawn(comms_campaigns::run(
         comms_campaigns::Config::from_env(&env)?,
-        auth.tokens,
+        auth.tokens.clone(),
         campaigns,
         shutdown.clone(),
     ));
-    // Transcription when it is asked for: Deepgram's key, or a simulated transcriber.
-    let transcription = match env.get("DEEPGRAM_API_KEY").or(env.get("TRANSCRIBER")) {
-        Some(_) => {
-            let config = comms_transcription::Config::from_env(&env)?;
-            let listener = bind(&host, env.parse("TRANSCRIPTION_PORT", 3019)?).await?;
-            let addr = listener.local_addr()?;
-            tasks.spawn(comms_transcription::run(config, listener, shutdown.clone()));
-            Some(addr)
-        }
-        None => None,
-    };
+    let media = bind(&host, env.parse("TRANSCRIPTION_PORT", 3019)?).await?;
+    let media_addr = media.local_addr()?;
+    tasks.spawn(comms_transcription::run(
+        comms_transcription::Config::from_env(&env)?,
+        auth.tokens.clone(),
+        media,
+        transcription,
+        shutdown.clone(),
+    ));
     tasks.spawn(run_relay(common, shutdown.clone()));
     tasks.spawn(comms_edge::run(edge_config, edge, shutdown));
     Ok(DevFleet {
@@ -254,7 +269,8 @@ pub async fn start_dev(env: &Env, shutdown: Shutdown) -> anyhow::Result<DevFleet
         analytics: analytics_addr,
         agents: agents_addr,
         campaigns: campaigns_addr,
-        transcription,
+        media: media_addr,
+        transcription: transcription_addr,
         tasks,
     })
 }

@@ -120,11 +120,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 analytics = %fleet.analytics,
                 agents = %fleet.agents,
                 campaigns = %fleet.campaigns,
+                transcription = %fleet.transcription,
                 "gRPC services (reflection and gRPC health on each)"
             );
-            if let Some(media) = fleet.transcription {
-                tracing::info!(url = %format!("ws://{media}/media/"), "transcription (simulated without DEEPGRAM_API_KEY)");
-            }
+            tracing::info!(url = %format!("ws://{}/media/", fleet.media), "transcription's media sockets (simulated without DEEPGRAM_API_KEY)");
             tracing::info!(url = %format!("http://{}", fleet.admin), "/health and /metrics");
             fleet.wait().await
         }

@@ -101,6 +101,7 @@ pub struct Config {
     pub analytics_url: String,
     pub agents_url: String,
     pub campaigns_url: String,
+    pub transcription_url: String,
     pub auth: AuthConfig,
     pub admin: Option<AdminBootstrap>,
     /// bcrypt cost of new password hashes (12; lower only in tests).
@@ -173,6 +174,11 @@ impl Config {
                 "http://127.0.0.1:50054",
                 &["http", "https"],
             )?,
+            transcription_url: env.url(
+                "TRANSCRIPTION_GRPC_URL",
+                "http://127.0.0.1:50055",
+                &["http", "https"],
+            )?,
             auth: AuthConfig::from_env(env)?.serving_outside_requests(env)?,
             admin: AdminBootstrap::from_env(env)?,
             bcrypt_cost,
@@ -191,7 +197,7 @@ impl Config {
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
         agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health,
-        ivr_flows, live, messages, numbers, recordings, supervision, teams, users,
+        ivr_flows, live, messages, numbers, recordings, supervision, teams, transcripts, users,
     };
     // CSV imports take larger bodies than the 64 KiB every other endpoint allows.
     let imports = OpenApiRouter::new()
@@ -219,6 +225,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             recordings::control,
             recordings::delete
         ))
+        .routes(routes!(transcripts::get))
         .routes(routes!(numbers::list, numbers::assign))
         .routes(routes!(numbers::get, numbers::update, numbers::release))
         .routes(routes!(numbers::simulate_call))
@@ -438,6 +445,10 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
         campaigns: comms_proto::v1::campaigns_service_client::CampaignsServiceClient::new(
             comms_runtime::client::channel(&config.campaigns_url)?,
         ),
+        transcription:
+            comms_proto::v1::transcription_service_client::TranscriptionServiceClient::new(
+                comms_runtime::client::channel(&config.transcription_url)?,
+            ),
         probes: Arc::new(Probes {
             db,
             http: comms_runtime::http::client(Duration::from_secs(5)),

@@ -8,6 +8,7 @@ use comms_proto::v1::analytics_service_client::AnalyticsServiceClient;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
 use comms_proto::v1::campaigns_service_client::CampaignsServiceClient;
 use comms_proto::v1::messages_service_client::MessagesServiceClient;
+use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_runtime::Shutdown;
 use comms_runtime::client::Channel;
 use sqlx::PgPool;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub analytics: AnalyticsServiceClient<Channel>,
     pub agents: AgentsServiceClient<Channel>,
     pub campaigns: CampaignsServiceClient<Channel>,
+    pub transcription: TranscriptionServiceClient<Channel>,
     pub probes: Arc<Probes>,
     /// The live feed's reader of the log, shared by every socket.
     pub live: Arc<crate::live::Live>,

@@ -1,9 +1,11 @@
 //! The live feed's reach of a call's transcript, against a real event store: a transcript's
-//! utterances reach whom the call reaches — its agent, supervisors, administrators — and no
-//! other agent, even when the call was first met in the log before the feed started.
+//! utterances reach the call's agent, the supervisors of that agent's team and administrators —
+//! no other agent or supervisor — even when the call and the agent were first met in the log
+//! before the feed started.
 
 use comms_auth::{Identity, Role};
 use comms_edge::live::audience::{Index, Viewer};
+use comms_events::agent::{AgentEvent, TeamChanged};
 use comms_events::call::{AgentAssigned, CallEvent, Speaker, Started, Transcriber, Utterance};
 use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
 use comms_testkit::TestDatabase;
@@ -13,7 +15,12 @@ use uuid::Uuid;
 async fn a_transcripts_utterances_reach_whom_its_call_reaches() {
     let db = TestDatabase::new().await;
     let store = EventStore::new(db.pool.clone());
-    let (call, ada, bob) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (call, ada, bob, team) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
     let now = chrono::Utc::now();
     let started = CallEvent::Started(Started {
         call_id: call,
@@ -48,7 +55,22 @@ async fn a_transcripts_utterances_reach_whom_its_call_reaches() {
                 .unwrap();
         }
     };
-    // The call happened before the feed met it: its stream is read when its transcript passes.
+    // Ada is in the team; the call happened before the feed met either: their streams are read
+    // when the transcript passes.
+    let joined = AgentEvent::TeamChanged(TeamChanged {
+        agent_id: ada,
+        team_id: Some(team),
+        changed_at: now,
+    });
+    store
+        .append(
+            "org_a",
+            &StreamName::new("agent", ada),
+            ExpectedVersion::Any,
+            vec![comms_bus::new_event(&joined, "test", None)],
+        )
+        .await
+        .unwrap();
     append(StreamName::new("call", call), started).await;
     append(StreamName::new("call", call), assigned).await;
     let utterance = CallEvent::Utterance(Utterance {
@@ -72,15 +94,22 @@ async fn a_transcripts_utterances_reach_whom_its_call_reaches() {
 
     let index = Index::default();
     let audience = index.audience(&store, &transcript, &recorded).await;
-    assert_eq!(audience.agent, Some(ada));
-    let sees = |role: Role, user: Uuid| {
+    assert_eq!((audience.agent, audience.team), (Some(ada), Some(team)));
+    let sees = |role: Role, user: Uuid, teams: &[Uuid]| {
         let identity = Identity::new("org_a", &user.to_string(), role).unwrap();
-        Viewer::new(identity, []).sees("org_a", "transcript", &audience)
+        Viewer::new(identity, teams.iter().copied()).sees("org_a", "transcript", &audience)
     };
-    assert!(sees(Role::Agent, ada), "the call's agent");
-    assert!(!sees(Role::Agent, bob), "another agent");
-    assert!(sees(Role::Supervisor, bob));
-    assert!(sees(Role::Admin, bob));
+    assert!(sees(Role::Agent, ada, &[]), "the call's agent");
+    assert!(!sees(Role::Agent, bob, &[]), "another agent");
+    assert!(
+        sees(Role::Supervisor, bob, &[team]),
+        "the team's supervisor"
+    );
+    assert!(
+        !sees(Role::Supervisor, bob, &[Uuid::new_v4()]),
+        "another team's supervisor"
+    );
+    assert!(sees(Role::Admin, bob, &[]));
     // Another organization's reader, never.
     let outsider = Identity::new("org_b", &bob.to_string(), Role::Admin).unwrap();
     assert!(!Viewer::new(outsider, []).sees("org_a", "transcript", &audience));

@@ -20,6 +20,8 @@ pub struct Config {
     pub redact_patterns: Vec<String>,
     /// Who judges callers' sentiment: OpenAI with `OPENAI_API_KEY`, the built-in lexicon without.
     pub openai: Option<OpenAiOptions>,
+    /// The agents service (`AGENTS_GRPC_URL`): whether a supervisor leads a call's agent.
+    pub agents_url: String,
 }
 
 /// What turns calls' speech into text (`TRANSCRIBER`).
@@ -34,6 +36,8 @@ pub enum Engine {
     /// `simulated`: each answered call heard as a scripted conversation in its language, for a
     /// fleet without a carrier or Deepgram (`comms dev`). No audio is read.
     Simulated(Simulation),
+    /// `off`: nothing is transcribed; the transcripts recorded are served.
+    Off,
 }
 
 /// The simulated.engine's settings.
@@ -49,7 +53,7 @@ impl Simulation {
     /// `None` unless `TRANSCRIBER=simulated`.
     pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
         match env.string("TRANSCRIBER", "deepgram").as_str() {
-            "deepgram" => Ok(None),
+            "deepgram" | "off" => Ok(None),
             "simulated" => {
                 use comms_events::Event as _;
                 use comms_events::call::{Answered, Canceled, Ended, Failed};
@@ -75,7 +79,7 @@ impl Simulation {
             other => Err(ConfigError {
                 variable: "TRANSCRIBER".into(),
                 value: other.into(),
-                reason: "deepgram or simulated".into(),
+                reason: "deepgram, simulated or off".into(),
             }),
         }
     }
@@ -85,6 +89,7 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let engine = match Simulation::from_env(env)? {
             Some(simulation) => Engine::Simulated(simulation),
+            None if env.string("TRANSCRIBER", "deepgram") == "off" => Engine::Off,
             None => Self::deepgram(env)?,
         };
         let patterns = env.string("TRANSCRIPT_REDACT_PATTERNS", "");
@@ -104,6 +109,11 @@ impl Config {
             engine,
             redact_patterns,
             openai: Self::openai(env)?,
+            agents_url: env.url(
+                "AGENTS_GRPC_URL",
+                "http://127.0.0.1:50053",
+                &["http", "https"],
+            )?,
         })
     }
 
@@ -232,6 +242,8 @@ mod tests {
         // Simulated, neither Deepgram nor a media secret is needed; nothing else is a transcriber.
         let simulated = Config::from_env(&env(&[("TRANSCRIBER", "simulated")])).unwrap();
         assert!(matches!(simulated.engine, Engine::Simulated(_)));
+        let off = Config::from_env(&env(&[("TRANSCRIBER", "off")])).unwrap();
+        assert!(matches!(off.engine, Engine::Off));
         let error = Config::from_env(&env(&[("TRANSCRIBER", "whisper")])).unwrap_err();
         assert_eq!(error.variable, "TRANSCRIBER");
     }

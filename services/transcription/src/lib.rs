@@ -13,6 +13,7 @@
 
 mod config;
 pub mod deepgram;
+pub mod grpc;
 pub mod media;
 pub mod redact;
 pub mod sentiment;
@@ -27,21 +28,32 @@ pub use config::{Config, Engine, Simulation};
 
 use std::sync::Arc;
 
+use comms_proto::v1::agents_service_client::AgentsServiceClient;
+use comms_proto::v1::transcription_service_server::TranscriptionServiceServer;
 use comms_runtime::Shutdown;
 use tokio::net::TcpListener;
 
-/// Serves the transcription service on `listener` until `shutdown`. With Deepgram: the media
-/// sockets, calls' audio in, their utterances recorded in their transcript streams (a socket
-/// open when draining ends is cut; its transcript ends with what was heard). Simulated: answered
-/// calls heard as scripted conversations, followed on the bus; the media sockets answer 503.
-pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+/// Serves the transcription service until `shutdown`: calls' transcripts over gRPC
+/// (`TranscriptionService`) on `grpc`, for callers whose service tokens `tokens` verifies, and
+/// on `media`: with Deepgram, the media sockets, calls' audio in, their utterances recorded in
+/// their transcript streams (a socket open when draining ends is cut; its transcript ends with
+/// what was heard). Simulated: answered calls heard as scripted conversations, followed on the
+/// bus; the media sockets answer 503, as they do with transcription off.
+pub async fn run(
+    config: Config,
+    tokens: comms_auth::Tokens,
+    media: TcpListener,
+    grpc: TcpListener,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
     let pool = comms_runtime::db::connect(
         &config.common.database_url,
         config.common.database_pool_size,
     )
     .await?;
+    let store = comms_eventstore::EventStore::new(pool.clone());
     let settings = Arc::new(session::Settings {
-        store: comms_eventstore::EventStore::new(pool.clone()),
+        store: store.clone(),
         redactor: redact::Redactor::new(&config.redact_patterns).map_err(anyhow::Error::msg)?,
         sentiment: match config.openai {
             Some(options) => sentiment::Scorer::OpenAi(sentiment::OpenAi::new(options)),
@@ -66,10 +78,18 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
             ));
             (server::no_audio(), Some(consuming))
         }
+        config::Engine::Off => (server::no_audio(), None),
     };
-    tracing::info!(addr = %listener.local_addr()?, simulated = simulation.is_some(), "transcription service listening");
+    let agents = AgentsServiceClient::new(comms_runtime::client::channel(&config.agents_url)?);
+    let routes = tonic::service::Routes::new(TranscriptionServiceServer::new(
+        grpc::TranscriptionGrpc::new(store, tokens, agents),
+    ));
     let drain = config.common.drain;
-    let server = axum::serve(listener, app)
+    let serving_grpc = tokio::spawn(comms_runtime::grpc::serve::<
+        TranscriptionServiceServer<grpc::TranscriptionGrpc>,
+    >(grpc, routes, shutdown.clone(), drain));
+    tracing::info!(addr = %media.local_addr()?, simulated = simulation.is_some(), "transcription service listening");
+    let server = axum::serve(media, app)
         .with_graceful_shutdown(shutdown.clone().closing(drain))
         .into_future();
     let served = tokio::select! {
@@ -82,6 +102,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: Shutdown) -> a
     if let Some(consuming) = simulation {
         consuming.await?;
     }
+    serving_grpc.await??;
     served
 }
 

@@ -73,13 +73,7 @@ impl Service {
             ("MEDIA_TOKEN_SECRET", SECRET),
         ]);
         let config = comms_transcription::Config::from_env(&env).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(comms_transcription::run(
-            config,
-            listener,
-            bus.shutdown.clone(),
-        ));
+        let addr = bus.serve(config).await;
         Self {
             addr,
             tokens: MediaTokens::new(SECRET.as_bytes()),

@@ -42,13 +42,7 @@ async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends()
     comms_bus::declare_consumer(&bus.amqp, &simulation.consumer)
         .await
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(comms_transcription::run(
-        config,
-        listener,
-        bus.shutdown.clone(),
-    ));
+    let addr = bus.serve(config).await;
 
     // A Japanese caller answered.
     let call = Uuid::new_v4();

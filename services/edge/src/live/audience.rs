@@ -20,8 +20,8 @@ pub fn permission_of(category: &str) -> Option<(&'static str, Permission)> {
     use Permission::*;
     Some(match category {
         "call" => ("call", CallsRead),
-        // A call's transcript: its utterances reach whom the call reaches.
-        "transcript" => ("transcript", CallsRead),
+        // A call's transcript: its agent, their team's supervisors, administrators.
+        "transcript" => ("transcript", TranscriptsRead),
         "agent" => ("agent", AgentsRead),
         "team" => ("team", AgentsRead),
         "campaign" => ("campaign", CampaignsRead),
@@ -150,7 +150,8 @@ impl Index {
 
     /// The audience of `event`, learning from it. A row first met at its stream's start is
     /// learnt from the event; one met later is read from its stream once. A transcript's event
-    /// has its call's audience (the call read from its own stream if it is not known yet).
+    /// has its call's agent and that agent's team (the call and the agent read from their own
+    /// streams if they are not known yet).
     pub async fn audience(
         &self,
         store: &EventStore,
@@ -159,7 +160,19 @@ impl Index {
     ) -> Audience {
         if stream.category() == "transcript" {
             let call = StreamName::new("call", stream.id());
-            return self.row_audience(store, &call, None).await;
+            let agent = self.row_audience(store, &call, None).await.agent;
+            let team = match agent {
+                Some(agent) => {
+                    let agent = StreamName::new("agent", agent);
+                    self.row_audience(store, &agent, None).await.team
+                }
+                None => None,
+            };
+            return Audience {
+                agent,
+                team,
+                supervisor: None,
+            };
         }
         self.row_audience(store, stream, Some(event)).await
     }

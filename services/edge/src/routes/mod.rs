@@ -16,6 +16,7 @@ pub mod numbers;
 pub mod recordings;
 pub mod supervision;
 pub mod teams;
+pub mod transcripts;
 pub mod users;
 
 use comms_proto::ApiError;

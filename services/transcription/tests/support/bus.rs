@@ -70,6 +70,23 @@ impl Bus {
         Env::from_pairs(pairs)
     }
 
+    /// Serves the transcription service with `config` until the test ends: its media sockets'
+    /// address (its gRPC API is on a port of its own, with tokens of its own).
+    pub async fn serve(&self, config: comms_transcription::Config) -> std::net::SocketAddr {
+        let media = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = media.local_addr().unwrap();
+        let tokens = comms_auth::AuthConfig::ephemeral().tokens;
+        tokio::spawn(comms_transcription::run(
+            config,
+            tokens,
+            media,
+            grpc,
+            self.shutdown.clone(),
+        ));
+        addr
+    }
+
     /// The next envelope on the tap.
     pub async fn next(&self) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

@@ -1,0 +1,128 @@
+//! `/api/communications/calls/{id}/transcript`: a call's transcript, from the transcription
+//! service (`TranscriptionService/GetTranscript`), for whom `transcripts:read` reaches.
+
+use axum::extract::{Path, State};
+use chrono::{DateTime, Utc};
+use comms_proto::v1;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::problem::{Problem, ProblemResponse};
+use crate::state::AppState;
+
+/// How the caller sounded, as the transcription service judged it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptSentiment {
+    #[schema(pattern = "^(positive|neutral|negative)$")]
+    pub label: String,
+    /// -1 (most negative) to 1.
+    pub score: f64,
+    pub reason: String,
+    /// `openai`, or `lexicon` (the built-in scorer, without an OpenAI key or when OpenAI could
+    /// not answer).
+    #[schema(pattern = "^(openai|lexicon)$")]
+    pub scorer: String,
+    /// OpenAI's model; absent for the lexicon.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptUtterance {
+    #[schema(pattern = "^(caller|agent)$")]
+    pub speaker: String,
+    /// As heard, card numbers and configured patterns redacted.
+    pub text: String,
+    /// Seconds from the call's first audio.
+    pub start_seconds: f64,
+    pub end_seconds: f64,
+    pub confidence: f64,
+    /// The caller's trend when it was said (`positive`, `neutral`, `negative`); absent before
+    /// the first judgement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Transcript {
+    pub call_id: String,
+    pub language: String,
+    /// `deepgram` or `simulated`.
+    pub transcriber: String,
+    pub utterances: Vec<TranscriptUtterance>,
+    /// The call's audio ended and the transcript is whole; until then it grows.
+    pub complete: bool,
+    /// Seconds of audio transcribed, once complete.
+    pub seconds: f64,
+    /// The whole call's sentiment, once complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentiment: Option<TranscriptSentiment>,
+    /// Times the caller turned negative.
+    pub sentiment_alerts: u32,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn some(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+impl From<v1::Transcript> for Transcript {
+    fn from(t: v1::Transcript) -> Self {
+        Self {
+            call_id: t.call_id,
+            language: t.language,
+            transcriber: t.transcriber,
+            utterances: t
+                .utterances
+                .into_iter()
+                .map(|u| TranscriptUtterance {
+                    speaker: u.speaker,
+                    text: u.text,
+                    start_seconds: u.start_seconds,
+                    end_seconds: u.end_seconds,
+                    confidence: u.confidence,
+                    sentiment: some(u.sentiment),
+                })
+                .collect(),
+            complete: t.complete,
+            seconds: t.seconds,
+            sentiment: t.sentiment.map(|s| TranscriptSentiment {
+                label: s.label,
+                score: s.score,
+                reason: s.reason,
+                scorer: s.scorer,
+                model: some(s.model),
+            }),
+            sentiment_alerts: t.sentiment_alerts,
+            updated_at: super::time(t.updated_at),
+        }
+    }
+}
+
+/// The call's transcript: who said what and when, redacted, with the caller's sentiment as it
+/// went and for the whole call. It grows while the call is transcribed (`complete` once its
+/// audio ended). An agent reads their own calls' transcripts, a supervisor their teams' agents'
+/// calls', an administrator any of the organization's.
+#[utoipa::path(get, path = "/api/communications/calls/{id}/transcript", tag = "calls", params(("id" = uuid::Uuid, Path)),
+    security(("bearer" = ["transcripts:read"])),
+    responses(
+        (status = 200, body = Transcript),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call within reach, or it was never transcribed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Transcript>, ProblemResponse> {
+    let request = v1::GetTranscriptRequest { call_id: id };
+    let transcript = state
+        .transcription
+        .clone()
+        .get_transcript(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(transcript.into_inner().into()))
+}

@@ -1,0 +1,206 @@
+//! `TranscriptionService` over gRPC: a call's transcript, read from its stream
+//! (`transcript-<call uuid>`) in the caller's organization, for whom `transcripts:read` reaches —
+//! an agent their own calls, a supervisor their teams' agents' calls (the agents service, asked
+//! with the caller's own token, says whether the call's agent is theirs), an administrator any.
+//! A call out of reach is as unknown as another organization's.
+
+use comms_auth::{Identity, Permission, Scope};
+use comms_events::call::{CallEvent, SentimentScope};
+use comms_eventstore::{EventStore, RecordedEvent, StreamName};
+use comms_proto::v1::agents_service_client::AgentsServiceClient;
+use comms_proto::v1::transcription_service_server::TranscriptionService;
+use comms_proto::v1::{self, GetAgentRequest};
+use comms_proto::{ApiError, ErrorKind};
+use comms_runtime::client::Channel;
+use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+/// The most events a call's stream or transcript is read for (a four-hour call's utterances fit).
+const MOST_EVENTS: usize = 50_000;
+
+pub struct TranscriptionGrpc {
+    store: EventStore,
+    tokens: comms_auth::Tokens,
+    agents: AgentsServiceClient<Channel>,
+}
+
+impl TranscriptionGrpc {
+    pub fn new(
+        store: EventStore,
+        tokens: comms_auth::Tokens,
+        agents: AgentsServiceClient<Channel>,
+    ) -> Self {
+        Self {
+            store,
+            tokens,
+            agents,
+        }
+    }
+
+    /// The call's events in `org`; none for a call that is not the organization's.
+    async fn stream(
+        &self,
+        org: &str,
+        category: &str,
+        id: Uuid,
+    ) -> Result<Vec<RecordedEvent>, Status> {
+        let events = self
+            .store
+            .read_stream(&StreamName::new(category, id), 0, MOST_EVENTS)
+            .await
+            .map_err(|e| Status::from(comms_eventstore::unit_of_work::api_error(e)))?;
+        Ok(events.into_iter().filter(|e| e.tenant_id == org).collect())
+    }
+
+    /// Whether the caller reaches call `id`, whose agent the call's stream names.
+    async fn reaches(
+        &self,
+        identity: &Identity,
+        scope: Scope,
+        metadata: &tonic::metadata::MetadataMap,
+        id: Uuid,
+    ) -> Result<bool, Status> {
+        let call = self.stream(&identity.org_id, "call", id).await?;
+        if call.is_empty() {
+            return Ok(false);
+        }
+        let agent = call
+            .iter()
+            .filter_map(|e| comms_bus::decode_recorded::<CallEvent>(e).ok())
+            .fold(None, |agent, event| match event {
+                CallEvent::Started(started) => started.agent_id.or(agent),
+                CallEvent::AgentAssigned(assigned) => Some(assigned.agent_id),
+                _ => agent,
+            });
+        Ok(match (scope, agent) {
+            (Scope::Organization, _) => true,
+            (Scope::Own, agent) => {
+                agent.is_some() && agent == Uuid::parse_str(&identity.user_id).ok()
+            }
+            (Scope::Team, None) => false,
+            (Scope::Team, Some(agent)) => {
+                let mut request = Request::new(GetAgentRequest {
+                    id: agent.to_string(),
+                });
+                comms_auth::service::forward(metadata, request.metadata_mut());
+                comms_telemetry::inject_grpc(request.metadata_mut());
+                match self.agents.clone().get_agent(request).await {
+                    Ok(_) => true,
+                    Err(status) if status.code() == tonic::Code::NotFound => false,
+                    Err(status) => return Err(status),
+                }
+            }
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl TranscriptionService for TranscriptionGrpc {
+    async fn get_transcript(
+        &self,
+        request: Request<v1::GetTranscriptRequest>,
+    ) -> Result<Response<v1::Transcript>, Status> {
+        let span = tracing::info_span!(
+            "rpc",
+            rpc.service = "comms.v1.TranscriptionService",
+            rpc.method = "GetTranscript",
+            org_id = tracing::field::Empty
+        );
+        comms_telemetry::continue_trace(
+            &span,
+            comms_telemetry::grpc_traceparent(request.metadata()),
+        );
+        async move {
+            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+            tracing::Span::current().record("org_id", identity.org_id.as_str());
+            let scope = identity.require(Permission::TranscriptsRead)?;
+            let value = &request.get_ref().call_id;
+            let id = Uuid::parse_str(value)
+                .map_err(|_| ApiError::invalid("call_id", format!("{value:?} is not a UUID")))?;
+            let not_found = || Status::from(ApiError::not_found("call", &id.to_string()));
+            if !self
+                .reaches(&identity, scope, request.metadata(), id)
+                .await?
+            {
+                return Err(not_found());
+            }
+            let events = self.stream(&identity.org_id, "transcript", id).await?;
+            if events.is_empty() {
+                return Err(ApiError::new(
+                    ErrorKind::NotFound,
+                    format!("call {id} has no transcript"),
+                )
+                .into());
+            }
+            Ok(Response::new(transcript(id, &events)))
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// The transcript its events tell, in the order recorded.
+fn transcript(id: Uuid, events: &[RecordedEvent]) -> v1::Transcript {
+    let mut transcript = v1::Transcript {
+        call_id: id.to_string(),
+        ..Default::default()
+    };
+    // The caller's trend, by the utterances each window covered.
+    let mut windows: Vec<(u32, String)> = Vec::new();
+    for event in events {
+        transcript.updated_at = Some(comms_proto::time::to_timestamp(event.recorded_at));
+        let Ok(event) = comms_bus::decode_recorded::<CallEvent>(event) else {
+            continue;
+        };
+        match event {
+            CallEvent::Utterance(u) => {
+                transcript.language = u.language.as_str().to_owned();
+                transcript.transcriber = enum_name(&u.transcriber);
+                transcript.utterances.push(v1::TranscriptUtterance {
+                    speaker: enum_name(&u.speaker),
+                    text: u.text,
+                    start_seconds: u.start_seconds,
+                    end_seconds: u.end_seconds,
+                    confidence: u.confidence,
+                    sentiment: String::new(),
+                });
+            }
+            CallEvent::Sentiment(s) if s.scope == SentimentScope::Window => {
+                windows.push((s.utterances, s.label.as_str().to_owned()));
+            }
+            CallEvent::Sentiment(s) => {
+                transcript.sentiment = Some(v1::TranscriptSentiment {
+                    label: s.label.as_str().to_owned(),
+                    score: s.score,
+                    reason: s.reason,
+                    scorer: enum_name(&s.scorer),
+                    model: s.model.unwrap_or_default(),
+                });
+            }
+            CallEvent::SentimentAlert(_) => transcript.sentiment_alerts += 1,
+            CallEvent::Transcribed(t) => {
+                transcript.complete = true;
+                transcript.seconds = t.seconds;
+                transcript.language = t.language.as_str().to_owned();
+                transcript.transcriber = enum_name(&t.transcriber);
+            }
+            _ => {}
+        }
+    }
+    for (n, utterance) in transcript.utterances.iter_mut().enumerate() {
+        let said = n as u32 + 1;
+        if let Some((_, label)) = windows.iter().rev().find(|(covered, _)| *covered <= said) {
+            utterance.sentiment = label.clone();
+        }
+    }
+    transcript
+}
+
+/// A snake_case enum's wire name (`caller`, `deepgram`, `openai`).
+fn enum_name(value: &impl serde::Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
