@@ -799,7 +799,8 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/api/communications/calls/{id}/recording"
             | "/api/communications/calls/{id}/pull"
             | "/api/communications/calls/{id}/reroute"
-            | "/api/communications/calls/{id}/transcript" => other.call.clone(),
+            | "/api/communications/calls/{id}/transcript"
+            | "/api/communications/calls/{id}/summary" => other.call.clone(),
             "/api/communications/users/{id}" => other.user.clone(),
             "/api/communications/api-keys/{id}" => other.key.clone(),
             "/api/communications/agents/{id}"
@@ -1433,6 +1434,12 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("TranscriptionService", "GetSummary") => transcription
+                        .get_summary(v1::GetTranscriptRequest {
+                            call_id: other.call.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("CampaignsService", "GetContact") => campaigns
                         .get_contact(v1::GetContactRequest {
                             id: other.contact.clone(),
@@ -1454,7 +1461,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 51);
+    assert_eq!(tried, 52);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

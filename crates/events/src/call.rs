@@ -30,6 +30,7 @@ crate::event_set! {
         Transcribed(Transcribed),
         Sentiment(Sentiment),
         SentimentAlert(SentimentAlert),
+        Summarized(Summarized),
         CallbackRequested(CallbackRequested),
     }
 }
@@ -636,6 +637,48 @@ pub struct SentimentAlert {
     pub at: DateTime<Utc>,
 }
 
+/// The dispositions a summary may suggest for a call's wrap-up (the console's list).
+pub const SUGGESTED_DISPOSITIONS: [&str; 6] = [
+    "resolved",
+    "callback",
+    "escalated",
+    "sale",
+    "no_sale",
+    "wrong_number",
+];
+
+/// What wrote a call's summary: Anthropic's model, or the extractive summary (the caller's first
+/// words and the agent's last) of a fleet without an Anthropic key, or when Anthropic could not
+/// answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Summarizer {
+    Anthropic,
+    Extractive,
+}
+
+/// The call's wrap-up summary, written when its transcript completes, with the disposition it
+/// suggests for the agent's wrap-up. Recorded in its transcript stream, before
+/// `comms.call.transcribed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Summarized {
+    pub call_id: Uuid,
+    #[schemars(length(min = 1, max = 4000))]
+    pub summary: String,
+    /// One of `resolved`, `callback`, `escalated`, `sale`, `no_sale`, `wrong_number`; absent
+    /// when none was suggested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(resolved|callback|escalated|sale|no_sale|wrong_number)$"))]
+    pub suggested_disposition: Option<String>,
+    pub summarizer: Summarizer,
+    /// The model that wrote it (Anthropic's); absent for the extractive summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub model: Option<String>,
+    pub language: Language,
+    pub at: DateTime<Utc>,
+}
+
 /// A caller left a message in the call's IVR flow whose voicemail names a campaign: the caller
 /// is to be called back by that campaign's agents (the campaigns service adds the number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -672,5 +715,6 @@ crate::events! {
     Transcribed => "comms.call.transcribed", version 1, "the call's transcript is complete";
     Sentiment => "comms.call.sentiment", version 1, "the caller's sentiment: a window's when its label changes, or the whole call's";
     SentimentAlert => "comms.call.sentiment_alert", version 1, "the caller's sentiment turned negative (once per turn)";
+    Summarized => "comms.call.summarized", version 1, "the call's wrap-up summary and suggested disposition, when its transcript completes";
     CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
 }

@@ -209,6 +209,14 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
         (&json!("positive"), &json!("lexicon"))
     );
     assert!(!whole.to_string().contains("4111"));
+    // Its wrap-up summary, without Anthropic the caller's first words and the agent's last.
+    let summary = json_of(fleet.get(&format!("/api/communications/calls/{id}/summary"))).await;
+    assert_eq!(summary["summarizer"], "extractive");
+    let text = summary["summary"].as_str().unwrap();
+    assert!(
+        text.starts_with("Caller: Hi, I was charged twice") && text.contains("\nAgent: Thank you"),
+        "{text}"
+    );
 
     // Whom it reaches: her, her team's supervisor, the administrator; not Bob, not another team's
     // supervisor.
@@ -220,6 +228,16 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
     ] {
         let status = transcript(session).send().await.unwrap().status();
         assert_eq!(status, expected, "{who}");
+        let summary = fleet.request(
+            reqwest::Method::GET,
+            &format!("/api/communications/calls/{id}/summary"),
+            session,
+        );
+        assert_eq!(
+            summary.send().await.unwrap().status(),
+            expected,
+            "{who}'s summary"
+        );
     }
     // An unknown call, and an id that is none.
     let (status, body) = problem(fleet.get(&format!(

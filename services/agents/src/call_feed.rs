@@ -88,7 +88,8 @@ impl Handler for CallFeed {
             | CallEvent::Utterance(_)
             | CallEvent::Transcribed(_)
             | CallEvent::Sentiment(_)
-            | CallEvent::SentimentAlert(_) => Ok(()),
+            | CallEvent::SentimentAlert(_)
+            | CallEvent::Summarized(_) => Ok(()),
         }
     }
 }

@@ -191,7 +191,8 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::Utterance(_)
         | CallEvent::Transcribed(_)
         | CallEvent::Sentiment(_)
-        | CallEvent::SentimentAlert(_) => {
+        | CallEvent::SentimentAlert(_)
+        | CallEvent::Summarized(_) => {
             return Ok(None);
         }
     };

@@ -143,6 +143,7 @@ impl Feed {
             | CallEvent::Transcribed(_)
             | CallEvent::Sentiment(_)
             | CallEvent::SentimentAlert(_)
+            | CallEvent::Summarized(_)
             | CallEvent::CallbackRequested(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();

@@ -226,6 +226,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             recordings::delete
         ))
         .routes(routes!(transcripts::get))
+        .routes(routes!(transcripts::summary))
         .routes(routes!(numbers::list, numbers::assign))
         .routes(routes!(numbers::get, numbers::update, numbers::release))
         .routes(routes!(numbers::simulate_call))

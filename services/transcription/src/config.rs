@@ -7,6 +7,7 @@ use comms_runtime::{ConfigError, Env};
 
 use comms_auth::media_tokens::MediaTokens;
 
+use crate::assist::AnthropicOptions;
 use crate::deepgram::Options;
 use crate::redact::Redactor;
 use crate::sentiment::OpenAiOptions;
@@ -20,6 +21,9 @@ pub struct Config {
     pub redact_patterns: Vec<String>,
     /// Who judges callers' sentiment: OpenAI with `OPENAI_API_KEY`, the built-in lexicon without.
     pub openai: Option<OpenAiOptions>,
+    /// Who writes calls' wrap-up summaries: Anthropic with `ANTHROPIC_API_KEY`, the extractive
+    /// summary without.
+    pub anthropic: Option<AnthropicOptions>,
     /// The agents service (`AGENTS_GRPC_URL`): whether a supervisor leads a call's agent.
     pub agents_url: String,
 }
@@ -109,12 +113,31 @@ impl Config {
             engine,
             redact_patterns,
             openai: Self::openai(env)?,
+            anthropic: Self::anthropic(env)?,
             agents_url: env.url(
                 "AGENTS_GRPC_URL",
                 "http://127.0.0.1:50053",
                 &["http", "https"],
             )?,
         })
+    }
+
+    fn anthropic(env: &Env) -> Result<Option<AnthropicOptions>, ConfigError> {
+        let api_key = match env.get("ANTHROPIC_API_KEY") {
+            Some(key) if !key.trim().is_empty() => key.trim().to_owned(),
+            _ => return Ok(None),
+        };
+        Ok(Some(AnthropicOptions {
+            base_url: env.url(
+                "ANTHROPIC_BASE_URL",
+                "https://api.anthropic.com",
+                &["https", "http"],
+            )?,
+            api_key,
+            model: env.string("ANTHROPIC_MODEL", "claude-haiku-4-5"),
+            retries: 2,
+            longest_wait: Duration::from_secs(5),
+        }))
     }
 
     fn openai(env: &Env) -> Result<Option<OpenAiOptions>, ConfigError> {
@@ -233,6 +256,16 @@ mod tests {
         assert_eq!(
             (openai.base_url.as_str(), openai.model.as_str()),
             ("https://api.openai.com/v1", "gpt-4o-mini")
+        );
+        assert!(
+            config.anthropic.is_none(),
+            "the extractive summary without a key"
+        );
+        pairs.push(("ANTHROPIC_API_KEY", "sk-ant-test"));
+        let anthropic = Config::from_env(&env(&pairs)).unwrap().anthropic.unwrap();
+        assert_eq!(
+            (anthropic.base_url.as_str(), anthropic.model.as_str()),
+            ("https://api.anthropic.com", "claude-haiku-4-5")
         );
         pairs.push(("OPENAI_BASE_URL", "ftp://openai"));
         assert_eq!(

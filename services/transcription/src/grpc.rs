@@ -95,45 +95,86 @@ impl TranscriptionGrpc {
     }
 }
 
+impl TranscriptionGrpc {
+    /// The transcript's events of the request's call, if the caller reaches it.
+    async fn readable(
+        &self,
+        request: &Request<v1::GetTranscriptRequest>,
+    ) -> Result<(Uuid, Vec<RecordedEvent>), Status> {
+        let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+        tracing::Span::current().record("org_id", identity.org_id.as_str());
+        let scope = identity.require(Permission::TranscriptsRead)?;
+        let value = &request.get_ref().call_id;
+        let id = Uuid::parse_str(value)
+            .map_err(|_| ApiError::invalid("call_id", format!("{value:?} is not a UUID")))?;
+        if !self
+            .reaches(&identity, scope, request.metadata(), id)
+            .await?
+        {
+            return Err(ApiError::not_found("call", &id.to_string()).into());
+        }
+        let events = self.stream(&identity.org_id, "transcript", id).await?;
+        if events.is_empty() {
+            return Err(no(format!("call {id} has no transcript")));
+        }
+        Ok((id, events))
+    }
+}
+
+fn no(message: String) -> Status {
+    ApiError::new(ErrorKind::NotFound, message).into()
+}
+
+fn rpc_span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "rpc",
+        rpc.service = "comms.v1.TranscriptionService",
+        rpc.method = name,
+        org_id = tracing::field::Empty
+    );
+    comms_telemetry::continue_trace(&span, comms_telemetry::grpc_traceparent(request.metadata()));
+    span
+}
+
 #[tonic::async_trait]
 impl TranscriptionService for TranscriptionGrpc {
     async fn get_transcript(
         &self,
         request: Request<v1::GetTranscriptRequest>,
     ) -> Result<Response<v1::Transcript>, Status> {
-        let span = tracing::info_span!(
-            "rpc",
-            rpc.service = "comms.v1.TranscriptionService",
-            rpc.method = "GetTranscript",
-            org_id = tracing::field::Empty
-        );
-        comms_telemetry::continue_trace(
-            &span,
-            comms_telemetry::grpc_traceparent(request.metadata()),
-        );
+        let span = rpc_span("GetTranscript", &request);
         async move {
-            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
-            tracing::Span::current().record("org_id", identity.org_id.as_str());
-            let scope = identity.require(Permission::TranscriptsRead)?;
-            let value = &request.get_ref().call_id;
-            let id = Uuid::parse_str(value)
-                .map_err(|_| ApiError::invalid("call_id", format!("{value:?} is not a UUID")))?;
-            let not_found = || Status::from(ApiError::not_found("call", &id.to_string()));
-            if !self
-                .reaches(&identity, scope, request.metadata(), id)
-                .await?
-            {
-                return Err(not_found());
-            }
-            let events = self.stream(&identity.org_id, "transcript", id).await?;
-            if events.is_empty() {
-                return Err(ApiError::new(
-                    ErrorKind::NotFound,
-                    format!("call {id} has no transcript"),
-                )
-                .into());
-            }
+            let (id, events) = self.readable(&request).await?;
             Ok(Response::new(transcript(id, &events)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_summary(
+        &self,
+        request: Request<v1::GetTranscriptRequest>,
+    ) -> Result<Response<v1::CallSummary>, Status> {
+        let span = rpc_span("GetSummary", &request);
+        async move {
+            let (id, events) = self.readable(&request).await?;
+            let summary = events
+                .iter()
+                .rev()
+                .find_map(|e| match comms_bus::decode_recorded::<CallEvent>(e) {
+                    Ok(CallEvent::Summarized(s)) => Some(s),
+                    _ => None,
+                })
+                .ok_or_else(|| no(format!("call {id} has no summary yet")))?;
+            Ok(Response::new(v1::CallSummary {
+                call_id: id.to_string(),
+                summary: summary.summary,
+                suggested_disposition: summary.suggested_disposition.unwrap_or_default(),
+                summarizer: enum_name(&summary.summarizer),
+                model: summary.model.unwrap_or_default(),
+                language: summary.language.as_str().to_owned(),
+                written_at: Some(comms_proto::time::to_timestamp(summary.at)),
+            }))
         }
         .instrument(span)
         .await

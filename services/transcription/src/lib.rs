@@ -11,6 +11,7 @@
 //!                                          utterances (assemble) ─► redact ─► utterance
 //! ```
 
+pub mod assist;
 mod config;
 pub mod deepgram;
 pub mod grpc;
@@ -58,6 +59,10 @@ pub async fn run(
         sentiment: match config.openai {
             Some(options) => sentiment::Scorer::OpenAi(sentiment::OpenAi::new(options)),
             None => sentiment::Scorer::Lexicon,
+        },
+        assistant: match config.anthropic {
+            Some(options) => assist::Assistant::Anthropic(assist::Anthropic::new(options)),
+            None => assist::Assistant::Extractive,
         },
     });
     let (app, simulation) = match config.engine {

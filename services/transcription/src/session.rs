@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use comms_events::call::{CallEvent, Transcribed, Transcriber, Utterance};
+use comms_events::call::{CallEvent, Summarized, Transcribed, Transcriber, Utterance};
 use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
 use comms_proto::Language;
 use tokio::sync::mpsc;
@@ -16,6 +16,7 @@ use tracing::{error, warn};
 use uuid::Uuid;
 
 use crate::Speaker;
+use crate::assist::Assistant;
 use crate::deepgram::{LiveTranscription, Options};
 use crate::redact::Redactor;
 use crate::sentiment::{CallSentiment, Scorer};
@@ -30,6 +31,7 @@ pub struct Settings {
     pub store: EventStore,
     pub redactor: Redactor,
     pub sentiment: Scorer,
+    pub assistant: Assistant,
 }
 
 pub struct CallTranscription {
@@ -109,6 +111,8 @@ pub struct Transcript {
     transcriber: Transcriber,
     assembler: Assembler,
     sentiment: CallSentiment,
+    /// What was said, redacted, for the wrap-up summary.
+    said: Vec<(Speaker, String)>,
     recorded: u32,
 }
 
@@ -131,6 +135,7 @@ impl Transcript {
             language,
             transcriber,
             assembler: Assembler::new(language.as_str()),
+            said: Vec::new(),
             recorded: 0,
         }
     }
@@ -142,13 +147,26 @@ impl Transcript {
     }
 
     /// The call's audio ended after `seconds`: what was still being said, the caller's
-    /// sentiment in the whole call, then `comms.call.transcribed`.
+    /// sentiment in the whole call, the wrap-up summary, then `comms.call.transcribed`.
     pub async fn complete(mut self, seconds: f64) {
         for utterance in self.assembler.finish() {
             self.record(utterance).await;
         }
         self.sentiment.finish().await;
         let call_id = self.recorder.call_id;
+        let assistant = &self.recorder.settings().assistant;
+        if let Some(summary) = assistant.summarize(self.language, &self.said).await {
+            let summarized = CallEvent::Summarized(Summarized {
+                call_id,
+                summary: summary.text,
+                suggested_disposition: summary.suggested_disposition,
+                summarizer: summary.summarizer,
+                model: summary.model,
+                language: self.language,
+                at: Utc::now(),
+            });
+            self.recorder.record(summarized).await;
+        }
         let transcribed = CallEvent::Transcribed(Transcribed {
             call_id,
             transcript: StreamName::new("transcript", call_id).as_str().to_owned(),
@@ -178,6 +196,7 @@ impl Transcript {
         if self.recorder.record(event).await {
             self.recorded += 1;
             self.sentiment.said(utterance.speaker, &text, self.recorded);
+            self.said.push((utterance.speaker, text));
         }
     }
 }

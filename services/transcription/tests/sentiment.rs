@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use comms_events::Event as _;
 use comms_events::call::{
-    Sentiment, SentimentAlert, SentimentLabel, Transcribed, Transcriber, Utterance,
+    Sentiment, SentimentAlert, SentimentLabel, Summarized, Transcribed, Transcriber, Utterance,
 };
 use comms_eventstore::{EventStore, StreamName};
 use comms_proto::Language;
 use comms_transcription::Speaker;
+use comms_transcription::assist::Assistant;
 use comms_transcription::deepgram::{Heard, Segment};
 use comms_transcription::redact::Redactor;
 use comms_transcription::sentiment::{OpenAi, OpenAiError, OpenAiOptions, Scorer, lexicon};
@@ -55,6 +56,7 @@ async fn openais_answers_become_the_callers_sentiment_with_one_alert_per_negativ
         Utterance::TYPE,
         Sentiment::TYPE,
         SentimentAlert::TYPE,
+        Summarized::TYPE,
         Transcribed::TYPE,
     ])
     .await;
@@ -93,6 +95,7 @@ async fn openais_answers_become_the_callers_sentiment_with_one_alert_per_negativ
         store: EventStore::new(bus.db.pool.clone()),
         redactor: Redactor::new::<&str>(&[]).unwrap(),
         sentiment: Scorer::OpenAi(openai(&fake, fake_openai::KEY)),
+        assistant: Assistant::Extractive,
     });
     let call = Uuid::new_v4();
     let mut transcript = Transcript::new(settings, ORG, call, Language::En, Transcriber::Deepgram);
@@ -150,9 +153,10 @@ async fn openais_answers_become_the_callers_sentiment_with_one_alert_per_negativ
     }
     let utterances = events.iter().filter(|(k, _)| k == Utterance::TYPE).count();
     assert_eq!(utterances, 8, "no utterance lost: {events:#?}");
+    let is_sentiment = |kind: &str| kind == Sentiment::TYPE || kind == SentimentAlert::TYPE;
     let judged: Vec<(&str, &str, &str, u64)> = events
         .iter()
-        .filter(|(k, _)| k != Utterance::TYPE && k != Transcribed::TYPE)
+        .filter(|(k, _)| is_sentiment(k))
         .map(|(kind, data)| {
             let label = data["label"].as_str().unwrap_or("alert");
             let scope = data["scope"].as_str().unwrap_or("-");
@@ -177,7 +181,7 @@ async fn openais_answers_become_the_callers_sentiment_with_one_alert_per_negativ
     );
     let sentiments: Vec<&Value> = events
         .iter()
-        .filter(|(k, _)| k != Utterance::TYPE && k != Transcribed::TYPE)
+        .filter(|(k, _)| is_sentiment(k))
         .map(|(_, data)| data)
         .collect();
     // The refusal was judged by the lexicon, which says so and why.

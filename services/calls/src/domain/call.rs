@@ -1000,7 +1000,8 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 CallEvent::Utterance(_)
                 | CallEvent::Transcribed(_)
                 | CallEvent::Sentiment(_)
-                | CallEvent::SentimentAlert(_) => {}
+                | CallEvent::SentimentAlert(_)
+                | CallEvent::Summarized(_) => {}
                 CallEvent::Queued(e) => {
                     if let Some(ivr) = &mut call.ivr {
                         ivr.queued = true;

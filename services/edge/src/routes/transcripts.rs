@@ -1,5 +1,6 @@
-//! `/api/communications/calls/{id}/transcript`: a call's transcript, from the transcription
-//! service (`TranscriptionService/GetTranscript`), for whom `transcripts:read` reaches.
+//! `/api/communications/calls/{id}/transcript` and `…/summary`: a call's transcript and its
+//! wrap-up summary, from the transcription service (`TranscriptionService`), for whom
+//! `transcripts:read` reaches.
 
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
@@ -125,4 +126,58 @@ pub async fn get(
         .get_transcript(caller.grpc(request)?)
         .await?;
     Ok(axum::Json(transcript.into_inner().into()))
+}
+
+/// A call's wrap-up summary.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallSummary {
+    pub call_id: String,
+    pub summary: String,
+    /// What the summary suggests for the wrap-up; absent when it suggests nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(resolved|callback|escalated|sale|no_sale|wrong_number)$")]
+    pub suggested_disposition: Option<String>,
+    /// `anthropic`, or `extractive` (the caller's first words and the agent's last, without an
+    /// Anthropic key or when Anthropic could not answer).
+    #[schema(pattern = "^(anthropic|extractive)$")]
+    pub summarizer: String,
+    /// Anthropic's model; absent for the extractive summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    pub language: String,
+    pub written_at: Option<DateTime<Utc>>,
+}
+
+/// The call's wrap-up summary, written when its transcript completed, with the disposition it
+/// suggests. Who may read it: as the transcript. 404 until the call's transcript is complete.
+#[utoipa::path(get, path = "/api/communications/calls/{id}/summary", tag = "calls", params(("id" = uuid::Uuid, Path)),
+    security(("bearer" = ["transcripts:read"])),
+    responses(
+        (status = 200, body = CallSummary),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call within reach, or no summary of it yet", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<CallSummary>, ProblemResponse> {
+    let request = v1::GetTranscriptRequest { call_id: id };
+    let s = state
+        .transcription
+        .clone()
+        .get_summary(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(CallSummary {
+        call_id: s.call_id,
+        summary: s.summary,
+        suggested_disposition: some(s.suggested_disposition),
+        summarizer: s.summarizer,
+        model: some(s.model),
+        language: s.language,
+        written_at: super::time(s.written_at),
+    }))
 }

@@ -117,10 +117,7 @@ impl OpenAi {
 
     /// A chat completion's verdict, and its tokens counted.
     fn read(&self, answer: &Value) -> Result<Verdict, OpenAiError> {
-        for (kind, field) in [
-            ("prompt", "prompt_tokens"),
-            ("completion", "completion_tokens"),
-        ] {
+        for (kind, field) in [("input", "prompt_tokens"), ("output", "completion_tokens")] {
             if let Some(tokens) = answer["usage"][field].as_u64() {
                 metrics::counter!("comms_ai_tokens_total", "provider" => "openai", "model" => self.options.model.clone(), "kind" => kind)
                     .increment(tokens);
