@@ -800,7 +800,8 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/api/communications/calls/{id}/pull"
             | "/api/communications/calls/{id}/reroute"
             | "/api/communications/calls/{id}/transcript"
-            | "/api/communications/calls/{id}/summary" => other.call.clone(),
+            | "/api/communications/calls/{id}/summary"
+            | "/api/communications/calls/{id}/assist" => other.call.clone(),
             "/api/communications/users/{id}" => other.user.clone(),
             "/api/communications/api-keys/{id}" => other.key.clone(),
             "/api/communications/agents/{id}"
@@ -1434,6 +1435,12 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("TranscriptionService", "Assist") => transcription
+                        .assist(v1::GetTranscriptRequest {
+                            call_id: other.call.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("TranscriptionService", "GetSummary") => transcription
                         .get_summary(v1::GetTranscriptRequest {
                             call_id: other.call.clone(),
@@ -1461,7 +1468,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 52);
+    assert_eq!(tried, 53);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

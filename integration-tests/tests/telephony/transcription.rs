@@ -134,6 +134,27 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
     )
     .await;
     let id = call["id"].as_str().unwrap().to_owned();
+    // Ada follows her call's assist as server-sent events (without Anthropic: the caller's mood
+    // and the summary).
+    let assist = {
+        let response = fleet
+            .request(
+                reqwest::Method::GET,
+                &format!("/api/communications/calls/{id}/assist"),
+                &ada_session,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        tokio::spawn(server_sent_events(response))
+    };
     let transcript = |session: &Session| {
         fleet.request(
             reqwest::Method::GET,
@@ -218,6 +239,39 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
         "{text}"
     );
 
+    // Her assist stream: the caller upset, then pleased, then the summary, and its end.
+    let events = tokio::time::timeout(Duration::from_secs(60), assist)
+        .await
+        .expect("the assist stream ends with the summary")
+        .unwrap();
+    let names: Vec<(&str, &str)> = events
+        .iter()
+        .map(|(name, data)| {
+            let label = data["label"].as_str().or(data["summarizer"].as_str());
+            (name.as_str(), label.unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("sentiment", "negative"),
+            ("sentiment", "positive"),
+            ("summary", "extractive")
+        ]
+    );
+    // Assist is the call's agent's alone: her lead is refused, Bob does not see the call.
+    for (session, expected) in [
+        (&lead, StatusCode::FORBIDDEN),
+        (&bob_session, StatusCode::NOT_FOUND),
+    ] {
+        let refused = fleet.request(
+            reqwest::Method::GET,
+            &format!("/api/communications/calls/{id}/assist"),
+            session,
+        );
+        assert_eq!(refused.send().await.unwrap().status(), expected);
+    }
+
     // Whom it reaches: her, her team's supervisor, the administrator; not Bob, not another team's
     // supervisor.
     for (who, session, expected) in [
@@ -249,4 +303,22 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
     let (status, body) = problem(fleet.get("/api/communications/calls/nope/transcript")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.to_string().contains("not a UUID"), "{body}");
+}
+
+/// The events of a server-sent event stream until it ends: each one's name and JSON data
+/// (keep-alive comments skipped).
+async fn server_sent_events(mut response: reqwest::Response) -> Vec<(String, Value)> {
+    let (mut buffer, mut events) = (String::new(), Vec::new());
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let name = block.lines().find_map(|l| l.strip_prefix("event: "));
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+            if let (Some(name), Some(data)) = (name, data) {
+                events.push((name.to_owned(), serde_json::from_str(data).unwrap()));
+            }
+        }
+    }
+    events
 }

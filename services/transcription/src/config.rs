@@ -24,6 +24,8 @@ pub struct Config {
     /// Who writes calls' wrap-up summaries: Anthropic with `ANTHROPIC_API_KEY`, the extractive
     /// summary without.
     pub anthropic: Option<AnthropicOptions>,
+    /// The least time between two of a call's assist suggestions (`ASSIST_INTERVAL_SECONDS`, 10).
+    pub assist_interval: Duration,
     /// The agents service (`AGENTS_GRPC_URL`): whether a supervisor leads a call's agent.
     pub agents_url: String,
 }
@@ -114,6 +116,9 @@ impl Config {
             redact_patterns,
             openai: Self::openai(env)?,
             anthropic: Self::anthropic(env)?,
+            assist_interval: Duration::from_secs_f64(
+                env.parse::<f64>("ASSIST_INTERVAL_SECONDS", 10.0)?.max(0.0),
+            ),
             agents_url: env.url(
                 "AGENTS_GRPC_URL",
                 "http://127.0.0.1:50053",

@@ -5,16 +5,21 @@
 //! A call out of reach is as unknown as another organization's.
 
 use comms_auth::{Identity, Permission, Scope};
-use comms_events::call::{CallEvent, SentimentScope};
+use comms_events::call::{CallEvent, Sentiment, SentimentScope, Summarized};
 use comms_eventstore::{EventStore, RecordedEvent, StreamName};
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
 use comms_proto::v1::transcription_service_server::TranscriptionService;
 use comms_proto::v1::{self, GetAgentRequest};
 use comms_proto::{ApiError, ErrorKind};
 use comms_runtime::client::Channel;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
+
+use tokio_stream::wrappers::UnboundedReceiverStream;
 use tracing::Instrument as _;
 use uuid::Uuid;
+
+use crate::assist::live::LiveAssist;
 
 /// The most events a call's stream or transcript is read for (a four-hour call's utterances fit).
 const MOST_EVENTS: usize = 50_000;
@@ -23,6 +28,7 @@ pub struct TranscriptionGrpc {
     store: EventStore,
     tokens: comms_auth::Tokens,
     agents: AgentsServiceClient<Channel>,
+    assist: Arc<LiveAssist>,
 }
 
 impl TranscriptionGrpc {
@@ -30,11 +36,13 @@ impl TranscriptionGrpc {
         store: EventStore,
         tokens: comms_auth::Tokens,
         agents: AgentsServiceClient<Channel>,
+        assist: Arc<LiveAssist>,
     ) -> Self {
         Self {
             store,
             tokens,
             agents,
+            assist,
         }
     }
 
@@ -53,6 +61,24 @@ impl TranscriptionGrpc {
         Ok(events.into_iter().filter(|e| e.tenant_id == org).collect())
     }
 
+    /// The agent of call `id` of `org` (`None` inside when it has none yet); `None` when the
+    /// organization has no such call.
+    async fn call_agent(&self, org: &str, id: Uuid) -> Result<Option<Option<Uuid>>, Status> {
+        let call = self.stream(org, "call", id).await?;
+        if call.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            call.iter()
+                .filter_map(|e| comms_bus::decode_recorded::<CallEvent>(e).ok())
+                .fold(None, |agent, event| match event {
+                    CallEvent::Started(started) => started.agent_id.or(agent),
+                    CallEvent::AgentAssigned(assigned) => Some(assigned.agent_id),
+                    _ => agent,
+                }),
+        ))
+    }
+
     /// Whether the caller reaches call `id`, whose agent the call's stream names.
     async fn reaches(
         &self,
@@ -61,18 +87,9 @@ impl TranscriptionGrpc {
         metadata: &tonic::metadata::MetadataMap,
         id: Uuid,
     ) -> Result<bool, Status> {
-        let call = self.stream(&identity.org_id, "call", id).await?;
-        if call.is_empty() {
+        let Some(agent) = self.call_agent(&identity.org_id, id).await? else {
             return Ok(false);
-        }
-        let agent = call
-            .iter()
-            .filter_map(|e| comms_bus::decode_recorded::<CallEvent>(e).ok())
-            .fold(None, |agent, event| match event {
-                CallEvent::Started(started) => started.agent_id.or(agent),
-                CallEvent::AgentAssigned(assigned) => Some(assigned.agent_id),
-                _ => agent,
-            });
+        };
         Ok(match (scope, agent) {
             (Scope::Organization, _) => true,
             (Scope::Own, agent) => {
@@ -138,6 +155,47 @@ fn rpc_span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
 
 #[tonic::async_trait]
 impl TranscriptionService for TranscriptionGrpc {
+    type AssistStream = UnboundedReceiverStream<Result<v1::AssistUpdate, Status>>;
+
+    async fn assist(
+        &self,
+        request: Request<v1::GetTranscriptRequest>,
+    ) -> Result<Response<Self::AssistStream>, Status> {
+        let span = rpc_span("Assist", &request);
+        async move {
+            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+            tracing::Span::current().record("org_id", identity.org_id.as_str());
+            let scope = identity.require(Permission::TranscriptsRead)?;
+            let value = &request.get_ref().call_id;
+            let id = Uuid::parse_str(value)
+                .map_err(|_| ApiError::invalid("call_id", format!("{value:?} is not a UUID")))?;
+            if !self
+                .reaches(&identity, scope, request.metadata(), id)
+                .await?
+            {
+                return Err(ApiError::not_found("call", &id.to_string()).into());
+            }
+            let agent = self.call_agent(&identity.org_id, id).await?.flatten();
+            if agent.is_none() || agent != Uuid::parse_str(&identity.user_id).ok() {
+                return Err(ApiError::new(
+                    ErrorKind::PermissionDenied,
+                    format!("agent assist on call {id} goes to its own agent only"),
+                )
+                .into());
+            }
+            let (updates, stream) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(
+                self.assist
+                    .clone()
+                    .follow(identity.org_id.clone(), id, updates)
+                    .in_current_span(),
+            );
+            Ok(Response::new(UnboundedReceiverStream::new(stream)))
+        }
+        .instrument(span)
+        .await
+    }
+
     async fn get_transcript(
         &self,
         request: Request<v1::GetTranscriptRequest>,
@@ -158,7 +216,7 @@ impl TranscriptionService for TranscriptionGrpc {
         let span = rpc_span("GetSummary", &request);
         async move {
             let (id, events) = self.readable(&request).await?;
-            let summary = events
+            let summarized = events
                 .iter()
                 .rev()
                 .find_map(|e| match comms_bus::decode_recorded::<CallEvent>(e) {
@@ -166,15 +224,7 @@ impl TranscriptionService for TranscriptionGrpc {
                     _ => None,
                 })
                 .ok_or_else(|| no(format!("call {id} has no summary yet")))?;
-            Ok(Response::new(v1::CallSummary {
-                call_id: id.to_string(),
-                summary: summary.summary,
-                suggested_disposition: summary.suggested_disposition.unwrap_or_default(),
-                summarizer: enum_name(&summary.summarizer),
-                model: summary.model.unwrap_or_default(),
-                language: summary.language.as_str().to_owned(),
-                written_at: Some(comms_proto::time::to_timestamp(summary.at)),
-            }))
+            Ok(Response::new(summary(id, summarized)))
         }
         .instrument(span)
         .await
@@ -210,15 +260,7 @@ fn transcript(id: Uuid, events: &[RecordedEvent]) -> v1::Transcript {
             CallEvent::Sentiment(s) if s.scope == SentimentScope::Window => {
                 windows.push((s.utterances, s.label.as_str().to_owned()));
             }
-            CallEvent::Sentiment(s) => {
-                transcript.sentiment = Some(v1::TranscriptSentiment {
-                    label: s.label.as_str().to_owned(),
-                    score: s.score,
-                    reason: s.reason,
-                    scorer: enum_name(&s.scorer),
-                    model: s.model.unwrap_or_default(),
-                });
-            }
+            CallEvent::Sentiment(s) => transcript.sentiment = Some(sentiment(&s)),
             CallEvent::SentimentAlert(_) => transcript.sentiment_alerts += 1,
             CallEvent::Transcribed(t) => {
                 transcript.complete = true;
@@ -236,6 +278,28 @@ fn transcript(id: Uuid, events: &[RecordedEvent]) -> v1::Transcript {
         }
     }
     transcript
+}
+
+pub(crate) fn sentiment(s: &Sentiment) -> v1::TranscriptSentiment {
+    v1::TranscriptSentiment {
+        label: s.label.as_str().to_owned(),
+        score: s.score,
+        reason: s.reason.clone(),
+        scorer: enum_name(&s.scorer),
+        model: s.model.clone().unwrap_or_default(),
+    }
+}
+
+pub(crate) fn summary(call: Uuid, s: Summarized) -> v1::CallSummary {
+    v1::CallSummary {
+        call_id: call.to_string(),
+        summary: s.summary,
+        suggested_disposition: s.suggested_disposition.unwrap_or_default(),
+        summarizer: enum_name(&s.summarizer),
+        model: s.model.unwrap_or_default(),
+        language: s.language.as_str().to_owned(),
+        written_at: Some(comms_proto::time::to_timestamp(s.at)),
+    }
 }
 
 /// A snake_case enum's wire name (`caller`, `deepgram`, `openai`).

@@ -60,11 +60,18 @@ pub async fn run(
             Some(options) => sentiment::Scorer::OpenAi(sentiment::OpenAi::new(options)),
             None => sentiment::Scorer::Lexicon,
         },
-        assistant: match config.anthropic {
+        assistant: match config.anthropic.clone() {
             Some(options) => assist::Assistant::Anthropic(assist::Anthropic::new(options)),
             None => assist::Assistant::Extractive,
         },
     });
+    let live_assist = Arc::new(assist::live::LiveAssist::new(
+        store.clone(),
+        config
+            .anthropic
+            .map(|o| Arc::new(assist::Anthropic::new(o))),
+        config.assist_interval,
+    ));
     let (app, simulation) = match config.engine {
         config::Engine::Deepgram {
             options,
@@ -87,7 +94,7 @@ pub async fn run(
     };
     let agents = AgentsServiceClient::new(comms_runtime::client::channel(&config.agents_url)?);
     let routes = tonic::service::Routes::new(TranscriptionServiceServer::new(
-        grpc::TranscriptionGrpc::new(store, tokens, agents),
+        grpc::TranscriptionGrpc::new(store, tokens, agents, live_assist),
     ));
     let drain = config.common.drain;
     let serving_grpc = tokio::spawn(comms_runtime::grpc::serve::<

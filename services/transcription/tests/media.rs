@@ -73,7 +73,7 @@ impl Service {
             ("MEDIA_TOKEN_SECRET", SECRET),
         ]);
         let config = comms_transcription::Config::from_env(&env).unwrap();
-        let addr = bus.serve(config).await;
+        let addr = bus.serve(config).await.media;
         Self {
             addr,
             tokens: MediaTokens::new(SECRET.as_bytes()),

@@ -42,7 +42,7 @@ async fn an_answered_call_is_heard_as_its_languages_conversation_until_it_ends()
     comms_bus::declare_consumer(&bus.amqp, &simulation.consumer)
         .await
         .unwrap();
-    let addr = bus.serve(config).await;
+    let addr = bus.serve(config).await.media;
 
     // A Japanese caller answered.
     let call = Uuid::new_v4();

@@ -1,10 +1,12 @@
-//! `/api/communications/calls/{id}/transcript` and `…/summary`: a call's transcript and its
-//! wrap-up summary, from the transcription service (`TranscriptionService`), for whom
-//! `transcripts:read` reaches.
+//! `/api/communications/calls/{id}/transcript`, `…/summary` and `…/assist`: a call's transcript,
+//! its wrap-up summary and, for its agent during the call, agent assist as server-sent events —
+//! from the transcription service (`TranscriptionService`), for whom `transcripts:read` reaches.
 
 use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
 use comms_proto::v1;
+use futures::{Stream, StreamExt as _};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -165,13 +167,17 @@ pub async fn summary(
     Path(id): Path<String>,
 ) -> Result<axum::Json<CallSummary>, ProblemResponse> {
     let request = v1::GetTranscriptRequest { call_id: id };
-    let s = state
+    let summary = state
         .transcription
         .clone()
         .get_summary(caller.grpc(request)?)
         .await?
         .into_inner();
-    Ok(axum::Json(CallSummary {
+    Ok(axum::Json(call_summary(summary)))
+}
+
+fn call_summary(s: v1::CallSummary) -> CallSummary {
+    CallSummary {
         call_id: s.call_id,
         summary: s.summary,
         suggested_disposition: some(s.suggested_disposition),
@@ -179,5 +185,65 @@ pub async fn summary(
         model: some(s.model),
         language: s.language,
         written_at: super::time(s.written_at),
-    }))
+    }
+}
+
+/// One event of the assist stream, as JSON: `suggestion` (`number`, `text`, `done`,
+/// `abandoned`), `sentiment` (as the transcript's) or `summary` (as `/summary`'s), then the
+/// stream ends; `error` (a problem) if the stream breaks.
+fn assist_event(update: Result<v1::AssistUpdate, tonic::Status>) -> Event {
+    use v1::assist_update::Update;
+    let event = Event::default();
+    match update.map(|u| u.update) {
+        Ok(Some(Update::Suggestion(piece))) => event.event("suggestion").json_data(serde_json::json!({
+            "number": piece.number, "text": piece.text, "done": piece.done, "abandoned": piece.abandoned,
+        })),
+        Ok(Some(Update::Sentiment(s))) => event.event("sentiment").json_data(TranscriptSentiment {
+            label: s.label,
+            score: s.score,
+            reason: s.reason,
+            scorer: s.scorer,
+            model: some(s.model),
+        }),
+        Ok(Some(Update::Summary(s))) => event.event("summary").json_data(call_summary(s)),
+        Ok(None) => event.event("unknown").json_data(serde_json::json!({})),
+        Err(status) => {
+            let problem = comms_proto::ApiError::from_status(&status);
+            event.event("error").json_data(serde_json::json!({
+                "status": problem.kind.http_status().as_u16(), "detail": problem.message,
+            }))
+        }
+    }
+    .unwrap_or_else(|_| Event::default().event("error"))
+}
+
+/// Agent assist during the call, for the call's own agent only (403 for anyone else who reaches
+/// the call), as server-sent events: `sentiment` when the caller's mood changes, `suggestion`
+/// pieces of the agent's next answer after the caller speaks (Anthropic; at most one every
+/// `ASSIST_INTERVAL_SECONDS`; none without `ANTHROPIC_API_KEY`), then `summary` when the
+/// transcript completes, which ends the stream.
+#[utoipa::path(get, path = "/api/communications/calls/{id}/assist", tag = "calls", params(("id" = uuid::Uuid, Path)),
+    security(("bearer" = ["transcripts:read"])),
+    responses(
+        (status = 200, description = "Server-sent events: sentiment, suggestion, summary", content_type = "text/event-stream", body = String),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the call's agent", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call within reach", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn assist(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>, ProblemResponse> {
+    let request = v1::GetTranscriptRequest { call_id: id };
+    let updates = state
+        .transcription
+        .clone()
+        .assist(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    let events = updates.map(|update| Ok(assist_event(update)));
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }

@@ -4,6 +4,7 @@
 //! the agent's last — labelled as such, suggesting nothing.
 
 pub mod anthropic;
+pub mod live;
 
 use comms_events::call::{SUGGESTED_DISPOSITIONS, Summarizer};
 use comms_proto::Language;
@@ -87,7 +88,7 @@ fn extractive(lines: &[(Speaker, String)]) -> Summary {
 }
 
 /// The transcript as the model reads it, one turn a line, its latest part when long.
-fn transcript_text(lines: &[(Speaker, String)]) -> String {
+pub(crate) fn transcript_text(lines: &[(Speaker, String)]) -> String {
     let text: String = lines
         .iter()
         .map(|(speaker, said)| {

@@ -12,6 +12,14 @@ use comms_testkit::{TestDatabase, amqp_connection, amqp_url, unique_name};
 use lapin::options::BasicGetOptions;
 use serde_json::Value;
 
+/// A transcription service the test runs: its media sockets, its gRPC API, and the tokens its
+/// callers' service tokens are signed with.
+pub struct Served {
+    pub media: std::net::SocketAddr,
+    pub grpc: std::net::SocketAddr,
+    pub tokens: comms_auth::Tokens,
+}
+
 pub struct Bus {
     pub db: TestDatabase,
     pub amqp: lapin::Channel,
@@ -70,21 +78,23 @@ impl Bus {
         Env::from_pairs(pairs)
     }
 
-    /// Serves the transcription service with `config` until the test ends: its media sockets'
-    /// address (its gRPC API is on a port of its own, with tokens of its own).
-    pub async fn serve(&self, config: comms_transcription::Config) -> std::net::SocketAddr {
+    /// Serves the transcription service with `config` until the test ends.
+    pub async fn serve(&self, config: comms_transcription::Config) -> Served {
         let media = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = media.local_addr().unwrap();
-        let tokens = comms_auth::AuthConfig::ephemeral().tokens;
+        let served = Served {
+            media: media.local_addr().unwrap(),
+            grpc: grpc.local_addr().unwrap(),
+            tokens: comms_auth::AuthConfig::ephemeral().tokens,
+        };
         tokio::spawn(comms_transcription::run(
             config,
-            tokens,
+            served.tokens.clone(),
             media,
             grpc,
             self.shutdown.clone(),
         ));
-        addr
+        served
     }
 
     /// The next envelope on the tap.
