@@ -39,6 +39,10 @@ pub struct CallTranscription {
     live: LiveTranscription,
     recorder: JoinHandle<Transcript>,
     call_id: Uuid,
+    /// Bytes of two-channel audio sent, and when each send went.
+    sent: u64,
+    bytes_per_second: f64,
+    clock: AudioClock,
 }
 
 impl CallTranscription {
@@ -53,11 +57,14 @@ impl CallTranscription {
         let (heard, mut hearing) = mpsc::unbounded_channel();
         let live =
             LiveTranscription::start(deepgram.clone(), language.as_str(), sample_rate, heard);
+        let clock = AudioClock::default();
         let recorder = {
             let org = org.to_owned();
+            let clock = clock.clone();
             tokio::spawn(async move {
                 let mut transcript =
                     Transcript::new(settings, &org, call_id, language, Transcriber::Deepgram);
+                transcript.clock = Some(clock);
                 while let Some(heard) = hearing.recv().await {
                     transcript.hear(heard).await;
                 }
@@ -71,6 +78,9 @@ impl CallTranscription {
             live,
             recorder,
             call_id,
+            sent: 0,
+            bytes_per_second: f64::from(sample_rate) * 4.0,
+            clock,
         }
     }
 
@@ -78,9 +88,17 @@ impl CallTranscription {
         let now = Instant::now();
         self.stereo.push(speaker, samples, now);
         let audio = self.stereo.take(now);
-        if !audio.is_empty() && self.live.send(audio).await.is_err() {
-            warn!(call_id = %self.call_id, "the call's transcription has stopped; its audio is dropped");
+        if audio.is_empty() {
+            return;
         }
+        let bytes = audio.len() as u64;
+        if self.live.send(audio).await.is_err() {
+            warn!(call_id = %self.call_id, "the call's transcription has stopped; its audio is dropped");
+            return;
+        }
+        self.sent += bytes;
+        self.clock
+            .sent(self.sent as f64 / self.bytes_per_second, now);
     }
 
     /// The call's audio ended: the last utterances, then `comms.call.transcribed`.
@@ -111,6 +129,8 @@ pub struct Transcript {
     transcriber: Transcriber,
     assembler: Assembler,
     sentiment: CallSentiment,
+    /// When the call's audio arrived (Deepgram's), to time each utterance from its last audio.
+    clock: Option<AudioClock>,
     /// What was said, redacted, for the wrap-up summary.
     said: Vec<(Speaker, String)>,
     recorded: u32,
@@ -135,6 +155,7 @@ impl Transcript {
             language,
             transcriber,
             assembler: Assembler::new(language.as_str()),
+            clock: None,
             said: Vec::new(),
             recorded: 0,
         }
@@ -194,10 +215,41 @@ impl Transcript {
             at: Utc::now(),
         });
         if self.recorder.record(event).await {
+            if let Some(arrived) = self.clock.as_ref().and_then(|c| c.when(utterance.end)) {
+                metrics::histogram!("comms_transcription_latency_seconds")
+                    .record(arrived.elapsed().as_secs_f64());
+            }
             self.recorded += 1;
             self.sentiment.said(utterance.speaker, &text, self.recorded);
             self.said.push((utterance.speaker, text));
         }
+    }
+}
+
+/// When a call's audio was sent to be transcribed: how far into the call each send reached, and
+/// when. An utterance's latency runs from the arrival of its last audio to its recording.
+#[derive(Clone, Default)]
+struct AudioClock(Arc<std::sync::Mutex<std::collections::VecDeque<(f64, Instant)>>>);
+
+impl AudioClock {
+    /// Sends kept: a minute of 20 ms frames.
+    const KEPT: usize = 3_000;
+
+    fn sent(&self, through: f64, at: Instant) {
+        let mut sends = self.0.lock().expect("not poisoned");
+        sends.push_back((through, at));
+        if sends.len() > Self::KEPT {
+            sends.pop_front();
+        }
+    }
+
+    /// When the audio up to `seconds` into the call had been sent.
+    fn when(&self, seconds: f64) -> Option<Instant> {
+        let sends = self.0.lock().expect("not poisoned");
+        sends
+            .iter()
+            .find(|(through, _)| *through + 1e-3 >= seconds)
+            .map(|(_, at)| *at)
     }
 }
 

@@ -177,6 +177,8 @@ async fn never_stored(service: &Service) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_twilio_media_stream_becomes_the_calls_utterances_on_the_exchange() {
+    // This test's process has the fleet's metrics recorder: each utterance's latency is timed.
+    let metrics = comms_telemetry::prometheus();
     let service = Service::start(8_000).await;
     let call = Uuid::new_v4();
     // The parties' voices, as real WAV files read back.
@@ -252,6 +254,12 @@ async fn a_twilio_media_stream_becomes_the_calls_utterances_on_the_exchange() {
         (Some("es"), Some("deepgram"))
     );
     never_stored(&service).await;
+    // Each utterance timed from the arrival of its last audio to its recording.
+    let rendered = metrics.render();
+    assert!(
+        rendered.contains("comms_transcription_latency_seconds_count 3"),
+        "{rendered}"
+    );
     let seen = service.fake.seen.lock().unwrap();
     assert!(
         seen.queries[0].contains("language=es"),
