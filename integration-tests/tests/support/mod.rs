@@ -113,6 +113,7 @@ impl Fleet {
         let calls_queue = unique_name("test.calls");
         let campaigns_queue = unique_name("test.campaigns");
         let transcription_queue = unique_name("test.transcription");
+        let search_queue = unique_name("test.search");
         let private_key = PrivateKey::generate();
         let pem = private_key.to_pem();
         let mut env = Env::from_pairs([
@@ -125,6 +126,7 @@ impl Fleet {
             ("CAMPAIGNS_QUEUE", campaigns_queue.as_str()),
             // Followed only by a simulated transcriber (a test that asks for one).
             ("TRANSCRIPTION_QUEUE", transcription_queue.as_str()),
+            ("TRANSCRIPT_SEARCH_QUEUE", search_queue.as_str()),
             ("PORT", "0"),
             ("ADMIN_PORT", "0"),
             ("TRANSCRIPTION_PORT", "0"),

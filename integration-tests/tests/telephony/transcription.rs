@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::fake_twilio::FakeTwilio;
-use super::support::{Fleet, ORG, Session, json_of, problem, until};
+use super::support::{Fleet, ORG, Session, fields, json_of, problem, until};
 use super::{call_until, fleet_on, place, status};
 
 const MEDIA_BASE_URL: &str = "wss://media.comms.example";
@@ -293,6 +293,63 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
             "{who}'s summary"
         );
     }
+    // Searching the organization's transcripts by words, each found whatever its case: the
+    // caller's first line, for whom the call reaches; a card number was never kept to be found.
+    let search = |session: &Session, query: &str| {
+        fleet.request(
+            reqwest::Method::GET,
+            &format!("/api/communications/transcripts?{query}"),
+            session,
+        )
+    };
+    let found = until(
+        Duration::from_secs(30),
+        || async { json_of(search(&fleet.admin, "query=CHARGED%20twice")).await },
+        |hits: &Value| !hits["data"].as_array().unwrap().is_empty(),
+    )
+    .await;
+    let hits = found["data"].as_array().unwrap();
+    assert_eq!(hits.len(), 1, "{found}");
+    assert_eq!(
+        (&hits[0]["call_id"], &hits[0]["speaker"]),
+        (&json!(id), &json!("caller"))
+    );
+    assert!(
+        hits[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hi, I was charged twice")
+    );
+    for (who, session, expected) in [
+        ("ada", &ada_session, 1),
+        ("her lead", &lead, 1),
+        ("bob", &bob_session, 0),
+        ("another lead", &other_lead, 0),
+    ] {
+        let hits = json_of(search(session, "query=charged")).await;
+        assert_eq!(hits["data"].as_array().unwrap().len(), expected, "{who}");
+    }
+    let none = json_of(search(&fleet.admin, "query=4111")).await;
+    assert_eq!(none["data"], json!([]));
+    // Without words, every line of hers: the call's five.
+    let all = json_of(search(&ada_session, "limit=100")).await;
+    assert_eq!(all["data"].as_array().unwrap().len(), 5, "{all}");
+    let later = json_of(search(
+        &fleet.admin,
+        "query=charged&from=2999-01-01T00:00:00Z",
+    ))
+    .await;
+    assert_eq!(later["data"], json!([]));
+    for (query, field) in [
+        ("query=", "query"),
+        ("query=charged&limit=101", "limit"),
+        ("query=charged&from=yesterday", "from"),
+    ] {
+        let (status, body) = problem(search(&fleet.admin, query)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert!(fields(&body).contains(&field), "{query}: {body}");
+    }
+
     // An unknown call, and an id that is none.
     let (status, body) = problem(fleet.get(&format!(
         "/api/communications/calls/{}/transcript",

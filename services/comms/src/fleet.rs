@@ -131,7 +131,8 @@ pub fn consumers(env: &Env) -> anyhow::Result<Vec<ConsumerConfig>> {
         comms_calls::Config::from_env(env)?.consumer(),
         comms_campaigns::Config::from_env(env)?.consumer(),
     ];
-    // Only a simulated transcriber follows the bus.
+    consumers.push(comms_transcription::search_consumer(env)?);
+    // A simulated transcriber follows calls on the bus too.
     if let Some(simulation) = comms_transcription::Simulation::from_env(env)? {
         consumers.push(simulation.consumer);
     }

@@ -199,6 +199,10 @@ async fn dead_letters_are_listed_with_their_reasons_and_replayed_onto_their_queu
             "ANALYTICS_QUEUE",
             comms_testkit::unique_name("test.analytics"),
         ),
+        (
+            "TRANSCRIPT_SEARCH_QUEUE",
+            comms_testkit::unique_name("test.search"),
+        ),
         ("RABBITMQ_URL", comms_testkit::amqp_url()),
     ];
     let env: Vec<(&str, &str)> = names.iter().map(|(k, v)| (*k, v.as_str())).collect();

@@ -37,6 +37,15 @@ fn secrets_never_reach_the_logs_or_the_database_in_the_clear() {
             "CAMPAIGNS_QUEUE",
             comms_testkit::unique_name("test.campaigns"),
         )
+        .env(
+            "TRANSCRIPTION_QUEUE",
+            comms_testkit::unique_name("test.transcription"),
+        )
+        .env(
+            "TRANSCRIPT_SEARCH_QUEUE",
+            comms_testkit::unique_name("test.search"),
+        )
+        .env("TRANSCRIPTION_PORT", "0")
         .env("PORT", port.to_string())
         .env("ADMIN_PORT", "0")
         .env("COMMS_KEY_DIR", &key_dir)

@@ -24,6 +24,15 @@ fn sigterm_drains_and_exits_cleanly() {
             "CAMPAIGNS_QUEUE",
             comms_testkit::unique_name("test.campaigns"),
         )
+        .env(
+            "TRANSCRIPTION_QUEUE",
+            comms_testkit::unique_name("test.transcription"),
+        )
+        .env(
+            "TRANSCRIPT_SEARCH_QUEUE",
+            comms_testkit::unique_name("test.search"),
+        )
+        .env("TRANSCRIPTION_PORT", "0")
         .env("PORT", "0")
         .env("ADMIN_PORT", "0")
         .env("COMMS_KEY_DIR", keys.path().join("keys"))

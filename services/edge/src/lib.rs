@@ -228,6 +228,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(transcripts::get))
         .routes(routes!(transcripts::summary))
         .routes(routes!(transcripts::assist))
+        .routes(routes!(transcripts::search))
         .routes(routes!(numbers::list, numbers::assign))
         .routes(routes!(numbers::get, numbers::update, numbers::release))
         .routes(routes!(numbers::simulate_call))

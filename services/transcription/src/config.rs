@@ -28,6 +28,29 @@ pub struct Config {
     pub assist_interval: Duration,
     /// The agents service (`AGENTS_GRPC_URL`): whether a supervisor leads a call's agent.
     pub agents_url: String,
+    /// The queue transcript search's tables are kept from.
+    pub search: comms_bus::ConsumerConfig,
+}
+
+/// The consumer that keeps transcript search's tables (`TRANSCRIPT_SEARCH_QUEUE`,
+/// `comms.transcription.search`): utterances, and calls' agents.
+pub fn search_consumer(env: &Env) -> Result<comms_bus::ConsumerConfig, ConfigError> {
+    use comms_events::Event as _;
+    use comms_events::call::{AgentAssigned, Started, Utterance};
+    let common = Common::from_env(env)?;
+    Ok(comms_bus::ConsumerConfig {
+        amqp_url: common.rabbitmq_url.clone(),
+        exchange: common.events_exchange.clone(),
+        queue: env.string("TRANSCRIPT_SEARCH_QUEUE", "comms.transcription.search"),
+        bindings: [Utterance::TYPE, Started::TYPE, AgentAssigned::TYPE]
+            .map(str::to_owned)
+            .to_vec(),
+        consumer_name: "transcription.search".into(),
+        prefetch: 100,
+        queue_type: common.queue_type,
+        retry: comms_bus::RetryPolicy::default(),
+        publishers: common.event_publishers.clone(),
+    })
 }
 
 /// What turns calls' speech into text (`TRANSCRIBER`).
@@ -124,6 +147,7 @@ impl Config {
                 "http://127.0.0.1:50053",
                 &["http", "https"],
             )?,
+            search: search_consumer(env)?,
         })
     }
 

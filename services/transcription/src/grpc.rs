@@ -20,12 +20,14 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::assist::live::LiveAssist;
+use crate::search::Reach;
 
 /// The most events a call's stream or transcript is read for (a four-hour call's utterances fit).
 const MOST_EVENTS: usize = 50_000;
 
 pub struct TranscriptionGrpc {
     store: EventStore,
+    pool: sqlx::PgPool,
     tokens: comms_auth::Tokens,
     agents: AgentsServiceClient<Channel>,
     assist: Arc<LiveAssist>,
@@ -34,12 +36,14 @@ pub struct TranscriptionGrpc {
 impl TranscriptionGrpc {
     pub fn new(
         store: EventStore,
+        pool: sqlx::PgPool,
         tokens: comms_auth::Tokens,
         agents: AgentsServiceClient<Channel>,
         assist: Arc<LiveAssist>,
     ) -> Self {
         Self {
             store,
+            pool,
             tokens,
             agents,
             assist,
@@ -153,8 +157,122 @@ fn rpc_span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
     span
 }
 
+impl TranscriptionGrpc {
+    /// The agents a supervisor leads (the agents service lists only those, asked with the
+    /// supervisor's own token).
+    async fn led_agents(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+    ) -> Result<Vec<Uuid>, Status> {
+        let mut agents = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let mut request = Request::new(v1::ListAgentsRequest {
+                page: Some(v1::PageRequest {
+                    page_size: 200,
+                    page_token: page_token.clone(),
+                }),
+                ..Default::default()
+            });
+            comms_auth::service::forward(metadata, request.metadata_mut());
+            comms_telemetry::inject_grpc(request.metadata_mut());
+            let page = self.agents.clone().list_agents(request).await?.into_inner();
+            agents.extend(
+                page.agents
+                    .iter()
+                    .filter_map(|a| Uuid::parse_str(&a.id).ok()),
+            );
+            page_token = page.page.map(|p| p.next_page_token).unwrap_or_default();
+            if page_token.is_empty() {
+                return Ok(agents);
+            }
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl TranscriptionService for TranscriptionGrpc {
+    async fn search_transcripts(
+        &self,
+        request: Request<v1::SearchTranscriptsRequest>,
+    ) -> Result<Response<v1::TranscriptHits>, Status> {
+        let span = rpc_span("SearchTranscripts", &request);
+        async move {
+            let identity = comms_auth::service::identify(&self.tokens, request.metadata())?;
+            tracing::Span::current().record("org_id", identity.org_id.as_str());
+            let scope = identity.require(Permission::TranscriptsRead)?;
+            let asked = request.get_ref();
+            let mut violations = comms_proto::Violations::default();
+            if asked.query.chars().count() > 200 {
+                violations.add("query", "at most 200 characters");
+            }
+            let words = crate::search::words(&asked.query);
+            let time = |field: &str,
+                        at: &Option<prost_types::Timestamp>,
+                        violations: &mut comms_proto::Violations| {
+                at.as_ref().and_then(|at| {
+                    let parsed = comms_proto::time::from_timestamp(at);
+                    if parsed.is_none() {
+                        violations.add(field, "not a valid time");
+                    }
+                    parsed
+                })
+            };
+            let from = time("from", &asked.from, &mut violations);
+            let to = time("to", &asked.to, &mut violations);
+            if let (Some(from), Some(to)) = (from, to)
+                && to <= from
+            {
+                violations.add("to", "must be after from");
+            }
+            if asked.limit > 100 {
+                violations.add("limit", "at most 100");
+            }
+            violations.finish()?;
+            let limit = if asked.limit == 0 {
+                50
+            } else {
+                i64::from(asked.limit)
+            };
+            let reach = match scope {
+                Scope::Organization => Reach::Organization,
+                Scope::Own => Reach::Agents(
+                    Uuid::parse_str(&identity.user_id)
+                        .ok()
+                        .into_iter()
+                        .collect(),
+                ),
+                Scope::Team => Reach::Agents(self.led_agents(request.metadata()).await?),
+            };
+            let hits = crate::search::search(
+                &self.pool,
+                &identity.org_id,
+                &reach,
+                &words,
+                from,
+                to,
+                limit,
+            )
+            .await
+            .map_err(|e| Status::from(comms_eventstore::unit_of_work::api_error(e)))?;
+            Ok(Response::new(v1::TranscriptHits {
+                hits: hits
+                    .into_iter()
+                    .map(|h| v1::TranscriptHit {
+                        call_id: h.call_id.to_string(),
+                        speaker: h.speaker,
+                        text: h.text,
+                        language: h.language,
+                        said_at: Some(comms_proto::time::to_timestamp(h.said_at)),
+                        start_seconds: h.start_seconds,
+                    })
+                    .collect(),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
     type AssistStream = UnboundedReceiverStream<Result<v1::AssistUpdate, Status>>;
 
     async fn assist(
@@ -303,7 +421,7 @@ pub(crate) fn summary(call: Uuid, s: Summarized) -> v1::CallSummary {
 }
 
 /// A snake_case enum's wire name (`caller`, `deepgram`, `openai`).
-fn enum_name(value: &impl serde::Serialize) -> String {
+pub(crate) fn enum_name(value: &impl serde::Serialize) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

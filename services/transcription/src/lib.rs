@@ -17,6 +17,7 @@ pub mod deepgram;
 pub mod grpc;
 pub mod media;
 pub mod redact;
+pub mod search;
 pub mod sentiment;
 pub mod server;
 pub mod session;
@@ -25,7 +26,7 @@ pub mod stereo;
 pub mod utterances;
 
 pub use comms_events::call::Speaker;
-pub use config::{Config, Engine, Simulation};
+pub use config::{Config, Engine, Simulation, search_consumer};
 
 use std::sync::Arc;
 
@@ -83,7 +84,7 @@ pub async fn run(
         config::Engine::Simulated(simulation) => {
             let transcriber = simulated::SimulatedTranscriber::new(settings, simulation.line_every);
             let consuming = tokio::spawn(comms_bus::run_consumer(
-                pool,
+                pool.clone(),
                 simulation.consumer,
                 transcriber,
                 shutdown.clone().wait(),
@@ -92,9 +93,15 @@ pub async fn run(
         }
         config::Engine::Off => (server::no_audio(), None),
     };
+    let indexing = tokio::spawn(comms_bus::run_consumer(
+        pool.clone(),
+        config.search,
+        search::SearchIndexer,
+        shutdown.clone().wait(),
+    ));
     let agents = AgentsServiceClient::new(comms_runtime::client::channel(&config.agents_url)?);
     let routes = tonic::service::Routes::new(TranscriptionServiceServer::new(
-        grpc::TranscriptionGrpc::new(store, tokens, agents, live_assist),
+        grpc::TranscriptionGrpc::new(store, pool.clone(), tokens, agents, live_assist),
     ));
     let drain = config.common.drain;
     let serving_grpc = tokio::spawn(comms_runtime::grpc::serve::<
@@ -115,6 +122,7 @@ pub async fn run(
         consuming.await?;
     }
     serving_grpc.await??;
+    indexing.await?;
     served
 }
 

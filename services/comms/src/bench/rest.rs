@@ -77,6 +77,7 @@ async fn try_start_fleet(
     // Every queue the relay declares is the bench's own: none of a developer's fleet.
     let agents_queue = unique("bench.agents");
     let campaigns_queue = unique("bench.campaigns");
+    let search_queue = unique("bench.search");
     // One key for the fleet, so the bench can mint the tokens a logged-in user would hold.
     let key = PrivateKey::generate();
     let tokens = Tokens::new(KeyRing::new(key.clone(), vec![]), Lifetimes::default());
@@ -102,6 +103,7 @@ async fn try_start_fleet(
             .env("CALLS_QUEUE", &calls_queue)
             .env("AGENTS_QUEUE", &agents_queue)
             .env("CAMPAIGNS_QUEUE", &campaigns_queue)
+            .env("TRANSCRIPT_SEARCH_QUEUE", &search_queue)
             .env("BIND_HOST", "127.0.0.1")
             .env("ADMIN_PORT", free_port()?.to_string())
             .env("DATABASE_POOL_SIZE", "32")
@@ -151,7 +153,13 @@ async fn try_start_fleet(
                 rest_authorization,
                 grpc_token,
                 exchange,
-                queues: vec![queue, calls_queue, agents_queue, campaigns_queue],
+                queues: vec![
+                    queue,
+                    calls_queue,
+                    agents_queue,
+                    campaigns_queue,
+                    search_queue,
+                ],
                 edge,
                 calls: Channel::from_shared(calls_url)?.connect().await?,
                 analytics: Channel::from_shared(analytics_url)?.connect().await?,

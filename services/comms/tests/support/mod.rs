@@ -38,6 +38,7 @@ impl Cluster {
             ("AGENTS_QUEUE", unique_name("test.agents")),
             ("CALLS_QUEUE", unique_name("test.calls")),
             ("CAMPAIGNS_QUEUE", unique_name("test.campaigns")),
+            ("TRANSCRIPT_SEARCH_QUEUE", unique_name("test.search")),
             (
                 "COMMS_KEY_DIR",
                 keys.path().join("keys").display().to_string(),

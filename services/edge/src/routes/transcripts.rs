@@ -2,13 +2,13 @@
 //! its wrap-up summary and, for its agent during the call, agent assist as server-sent events —
 //! from the transcription service (`TranscriptionService`), for whom `transcripts:read` reaches.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
 use comms_proto::v1;
 use futures::{Stream, StreamExt as _};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
 use crate::problem::{Problem, ProblemResponse};
@@ -246,4 +246,91 @@ pub async fn assist(
         .into_inner();
     let events = updates.map(|update| Ok(assist_event(update)));
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words, each found anywhere in a line whatever its case; every line without.
+    #[param(min_length = 1, max_length = 200)]
+    pub query: Option<String>,
+    /// RFC 3339: lines said at or after it.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
+    pub from: Option<String>,
+    /// RFC 3339: lines said before it.
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
+    pub to: Option<String>,
+    /// 1 to 100; 50 by default.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// A transcript line found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptHit {
+    pub call_id: String,
+    #[schema(pattern = "^(caller|agent)$")]
+    pub speaker: String,
+    pub text: String,
+    pub language: String,
+    pub said_at: Option<DateTime<Utc>>,
+    /// Seconds from the call's first audio.
+    pub start_seconds: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptHits {
+    pub data: Vec<TranscriptHit>,
+}
+
+/// The organization's transcript lines holding every word of `query` (every line without it),
+/// said in `[from, to)`, newest first, among the calls the reader reaches: an agent their own,
+/// a supervisor their teams' agents', an administrator all.
+#[utoipa::path(get, path = "/api/communications/transcripts", tag = "calls", params(SearchParams),
+    security(("bearer" = ["transcripts:read"])),
+    responses(
+        (status = 200, body = TranscriptHits),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn search(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+) -> Result<axum::Json<TranscriptHits>, ProblemResponse> {
+    let mut violations = comms_proto::Violations::default();
+    let from = super::rfc3339_param(&mut violations, "from", params.from);
+    let to = super::rfc3339_param(&mut violations, "to", params.to);
+    if params.limit == Some(0) {
+        violations.add("limit", "1 to 100");
+    }
+    violations.finish()?;
+    let request = v1::SearchTranscriptsRequest {
+        query: params.query.unwrap_or_default(),
+        from,
+        to,
+        limit: params.limit.unwrap_or(0),
+    };
+    let hits = state
+        .transcription
+        .clone()
+        .search_transcripts(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(TranscriptHits {
+        data: hits
+            .hits
+            .into_iter()
+            .map(|h| TranscriptHit {
+                call_id: h.call_id,
+                speaker: h.speaker,
+                text: h.text,
+                language: h.language,
+                said_at: super::time(h.said_at),
+                start_seconds: h.start_seconds,
+            })
+            .collect(),
+    }))
 }

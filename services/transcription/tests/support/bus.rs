@@ -69,10 +69,12 @@ impl Bus {
     /// The settings that point the service at this database and exchange, and `more`.
     pub fn env(&self, more: &[(&str, &str)]) -> Env {
         let amqp = amqp_url();
+        let search = unique_name("test.search");
         let mut pairs = vec![
             ("DATABASE_URL", self.db.url.as_str()),
             ("RABBITMQ_URL", amqp.as_str()),
             ("EVENTS_EXCHANGE", self.exchange.as_str()),
+            ("TRANSCRIPT_SEARCH_QUEUE", search.as_str()),
         ];
         pairs.extend_from_slice(more);
         Env::from_pairs(pairs)
