@@ -1,14 +1,19 @@
-//! The transcription service's speech-to-text core: a call's audio as the carriers stream it
-//! (Twilio Media Streams, Vonage's audio socket) made into one two-channel stream (the caller,
-//! the agent), transcribed live by Deepgram over one socket per call, and assembled into
-//! utterances with the numbers a caller should never see stored (card numbers, configured
-//! patterns) redacted.
+//! The transcription service: a call's audio as the carriers stream it (Twilio Media Streams,
+//! Vonage's audio socket) made into one two-channel stream (the caller, the agent), transcribed
+//! live by Deepgram over one socket per call, and assembled into utterances with the numbers a
+//! caller should never see stored (card numbers, configured patterns) redacted; the caller's
+//! sentiment judged beside them (OpenAI, or a lexicon), the wrap-up summary written at the end
+//! (Anthropic, or extractive); transcripts read, searched and followed by the call's agent
+//! (assist) over gRPC.
 //!
 //! ```text
 //! carrier frames ─► media (decode) ─► stereo (interleave) ─► deepgram (live socket, reconnects)
 //!                                                              │ segments
 //!                                                              ▼
-//!                                          utterances (assemble) ─► redact ─► utterance
+//!            session: utterances (assemble) ─► redact ─► utterance ─► sentiment (beside)
+//!                                                              │ at the end: assist (summary)
+//!                                                              ▼
+//!                       transcript-<call> stream ─► grpc (read, search via search, assist)
 //! ```
 
 pub mod assist;

@@ -34,7 +34,7 @@ impl Handler for SearchIndexer {
                 .bind(envelope.id)
                 .bind(org)
                 .bind(u.call_id)
-                .bind(crate::grpc::enum_name(&u.speaker))
+                .bind(crate::grpc::view::enum_name(&u.speaker))
                 .bind(&u.text)
                 .bind(u.language.as_str())
                 .bind(u.at)

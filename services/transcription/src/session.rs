@@ -122,7 +122,8 @@ impl CallTranscription {
 }
 
 /// A call's transcript as it is heard: segments assembled into utterances, each redacted and
-/// recorded as it ends, then `comms.call.transcribed`. Every transcriber records through it.
+/// recorded as it ends, the caller's sentiment judged beside them; at the end the wrap-up
+/// summary, then `comms.call.transcribed`. Every transcriber records through it.
 pub struct Transcript {
     recorder: Recorder,
     language: Language,

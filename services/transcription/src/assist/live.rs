@@ -84,11 +84,11 @@ impl LiveAssist {
                         None
                     }
                     Ok(CallEvent::Sentiment(s)) if s.scope == SentimentScope::Window => {
-                        Some(Update::Sentiment(crate::grpc::sentiment(&s)))
+                        Some(Update::Sentiment(crate::grpc::view::sentiment(&s)))
                     }
                     Ok(CallEvent::Summarized(s)) => {
                         let _ = updates.send(Ok(v1::AssistUpdate {
-                            update: Some(Update::Summary(crate::grpc::summary(call, s))),
+                            update: Some(Update::Summary(crate::grpc::view::summary(call, s))),
                         }));
                         self.forget(call);
                         return;

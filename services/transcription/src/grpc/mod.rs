@@ -1,0 +1,191 @@
+//! `TranscriptionService` over gRPC: a call's transcript and summary read from its stream
+//! (`transcript-<call uuid>`), transcripts searched, and agent assist streamed — each for whom
+//! `transcripts:read` reaches ([`reach`]).
+
+mod reach;
+pub mod view;
+
+use std::sync::Arc;
+
+use comms_auth::Scope;
+use comms_eventstore::EventStore;
+use comms_proto::v1;
+use comms_proto::v1::agents_service_client::AgentsServiceClient;
+use comms_proto::v1::transcription_service_server::TranscriptionService;
+use comms_proto::{ApiError, ErrorKind, Violations};
+use comms_runtime::client::Channel;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
+use uuid::Uuid;
+
+use crate::assist::live::LiveAssist;
+use crate::search::Reach;
+use reach::{InReach, not_found};
+
+pub struct TranscriptionGrpc {
+    store: EventStore,
+    pool: sqlx::PgPool,
+    tokens: comms_auth::Tokens,
+    agents: AgentsServiceClient<Channel>,
+    assist: Arc<LiveAssist>,
+}
+
+impl TranscriptionGrpc {
+    /// `tokens` verifies callers' service tokens; `agents` says which agents a supervisor leads.
+    pub fn new(
+        store: EventStore,
+        pool: sqlx::PgPool,
+        tokens: comms_auth::Tokens,
+        agents: AgentsServiceClient<Channel>,
+        assist: Arc<LiveAssist>,
+    ) -> Self {
+        Self {
+            store,
+            pool,
+            tokens,
+            agents,
+            assist,
+        }
+    }
+}
+
+fn rpc_span<T>(name: &'static str, request: &Request<T>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "rpc",
+        rpc.service = "comms.v1.TranscriptionService",
+        rpc.method = name,
+        org_id = tracing::field::Empty
+    );
+    comms_telemetry::continue_trace(&span, comms_telemetry::grpc_traceparent(request.metadata()));
+    span
+}
+
+#[tonic::async_trait]
+impl TranscriptionService for TranscriptionGrpc {
+    async fn get_transcript(
+        &self,
+        request: Request<v1::GetTranscriptRequest>,
+    ) -> Result<Response<v1::Transcript>, Status> {
+        let span = rpc_span("GetTranscript", &request);
+        async move {
+            let (call, events) = self.readable(&request).await?;
+            Ok(Response::new(view::transcript(call, &events)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_summary(
+        &self,
+        request: Request<v1::GetTranscriptRequest>,
+    ) -> Result<Response<v1::CallSummary>, Status> {
+        let span = rpc_span("GetSummary", &request);
+        async move {
+            let (call, events) = self.readable(&request).await?;
+            let summarized = events
+                .iter()
+                .rev()
+                .find_map(|e| match comms_bus::decode_recorded(e) {
+                    Ok(comms_events::call::CallEvent::Summarized(s)) => Some(s),
+                    _ => None,
+                })
+                .ok_or_else(|| not_found(format!("call {call} has no summary yet")))?;
+            Ok(Response::new(view::summary(call, summarized)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    type AssistStream = UnboundedReceiverStream<Result<v1::AssistUpdate, Status>>;
+
+    /// For the call's own agent only: anyone else who reaches the call is refused.
+    async fn assist(
+        &self,
+        request: Request<v1::GetTranscriptRequest>,
+    ) -> Result<Response<Self::AssistStream>, Status> {
+        let span = rpc_span("Assist", &request);
+        async move {
+            let InReach {
+                identity,
+                call,
+                agent,
+            } = self.call_in_reach(&request).await?;
+            if agent.is_none() || agent != Uuid::parse_str(&identity.user_id).ok() {
+                return Err(ApiError::new(
+                    ErrorKind::PermissionDenied,
+                    format!("agent assist on call {call} goes to its own agent only"),
+                )
+                .into());
+            }
+            let (updates, stream) = tokio::sync::mpsc::unbounded_channel();
+            let following = self.assist.clone().follow(identity.org_id, call, updates);
+            tokio::spawn(following.in_current_span());
+            Ok(Response::new(UnboundedReceiverStream::new(stream)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn search_transcripts(
+        &self,
+        request: Request<v1::SearchTranscriptsRequest>,
+    ) -> Result<Response<v1::TranscriptHits>, Status> {
+        let span = rpc_span("SearchTranscripts", &request);
+        async move {
+            let (identity, scope) = self.reader(request.metadata())?;
+            let asked = request.get_ref();
+            let mut violations = Violations::default();
+            if asked.query.chars().count() > 200 {
+                violations.add("query", "at most 200 characters");
+            }
+            let mut time = |field: &str, at: &Option<prost_types::Timestamp>| {
+                let at = at.as_ref()?;
+                let parsed = comms_proto::time::from_timestamp(at);
+                if parsed.is_none() {
+                    violations.add(field, "not a valid time");
+                }
+                parsed
+            };
+            let (from, to) = (time("from", &asked.from), time("to", &asked.to));
+            if let (Some(from), Some(to)) = (from, to)
+                && to <= from
+            {
+                violations.add("to", "must be after from");
+            }
+            if asked.limit > 100 {
+                violations.add("limit", "at most 100");
+            }
+            violations.finish()?;
+            let reach = match scope {
+                Scope::Organization => Reach::Organization,
+                Scope::Own => {
+                    Reach::Agents(Uuid::parse_str(&identity.user_id).into_iter().collect())
+                }
+                Scope::Team => Reach::Agents(self.led_agents(request.metadata()).await?),
+            };
+            let limit = if asked.limit == 0 {
+                50
+            } else {
+                i64::from(asked.limit)
+            };
+            let words = crate::search::words(&asked.query);
+            let hits = crate::search::search(
+                &self.pool,
+                &identity.org_id,
+                &reach,
+                &words,
+                from,
+                to,
+                limit,
+            )
+            .await
+            .map_err(|e| Status::from(comms_eventstore::unit_of_work::api_error(e)))?;
+            Ok(Response::new(v1::TranscriptHits {
+                hits: hits.into_iter().map(view::hit).collect(),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+}
