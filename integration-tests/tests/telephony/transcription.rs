@@ -342,6 +342,7 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
     assert_eq!(later["data"], json!([]));
     for (query, field) in [
         ("query=", "query"),
+        ("query=a%00b", "query"),
         ("query=charged&limit=101", "limit"),
         ("query=charged&from=yesterday", "from"),
     ] {

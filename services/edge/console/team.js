@@ -45,6 +45,8 @@ export class Team {
   }
 
   async act(action) {
+    // The button pressed is done with: what the action changes may be drawn.
+    if (this.section.contains(document.activeElement)) document.activeElement.blur();
     this.message = "";
     try {
       await action();
@@ -54,11 +56,12 @@ export class Team {
     await this.load();
   }
 
-  // Not while the supervisor is in one of the forms (the redraw would take their focus): once
-  // they leave it.
+  // Not while the supervisor is in one of the forms (the redraw would take their focus), nor on
+  // one of its buttons (a redraw between pressing and releasing it would swallow the click):
+  // once they leave it. A button's action lets go of it first (see `act`).
   render() {
     const active = document.activeElement;
-    if (active && this.section.contains(active) && ["INPUT", "SELECT", "TEXTAREA"].includes(active.tagName)) {
+    if (active && this.section.contains(active) && ["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(active.tagName)) {
       if (!this.deferred) {
         this.deferred = true;
         this.section.addEventListener("focusout", () => {

@@ -2,7 +2,7 @@
 //! its wrap-up summary and, for its agent during the call, agent assist as server-sent events —
 //! from the transcription service (`TranscriptionService`), for whom `transcripts:read` reaches.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
 use comms_proto::v1;
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
+use crate::json::Query;
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
 
@@ -252,7 +253,11 @@ pub async fn assist(
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// Words, each found anywhere in a line whatever its case; every line without.
-    #[param(min_length = 1, max_length = 200)]
+    #[param(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub query: Option<String>,
     /// RFC 3339: lines said at or after it.
     #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
@@ -261,8 +266,8 @@ pub struct SearchParams {
     #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub to: Option<String>,
     /// 1 to 100; 50 by default.
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
 }
 
 /// A transcript line found.
@@ -303,15 +308,22 @@ pub async fn search(
     let mut violations = comms_proto::Violations::default();
     let from = super::rfc3339_param(&mut violations, "from", params.from);
     let to = super::rfc3339_param(&mut violations, "to", params.to);
-    if params.limit == Some(0) {
-        violations.add("limit", "1 to 100");
-    }
+    let limit = match params.limit.as_deref() {
+        None => 0,
+        Some(raw) => match raw.parse::<u32>().ok().filter(|n| (1..=100).contains(n)) {
+            Some(limit) => limit,
+            None => {
+                violations.add("limit", format!("{raw:?} is not a number from 1 to 100"));
+                0
+            }
+        },
+    };
     violations.finish()?;
     let request = v1::SearchTranscriptsRequest {
         query: params.query.unwrap_or_default(),
         from,
         to,
-        limit: params.limit.unwrap_or(0),
+        limit,
     };
     let hits = state
         .transcription

@@ -139,6 +139,9 @@ impl TranscriptionService for TranscriptionGrpc {
             if asked.query.chars().count() > 200 {
                 violations.add("query", "at most 200 characters");
             }
+            if asked.query.chars().any(char::is_control) {
+                violations.add("query", "words, without control characters");
+            }
             let mut time = |field: &str, at: &Option<prost_types::Timestamp>| {
                 let at = at.as_ref()?;
                 let parsed = comms_proto::time::from_timestamp(at);
