@@ -67,6 +67,18 @@ pub struct Transcript {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+impl From<v1::TranscriptSentiment> for TranscriptSentiment {
+    fn from(s: v1::TranscriptSentiment) -> Self {
+        Self {
+            label: s.label,
+            score: s.score,
+            reason: s.reason,
+            scorer: s.scorer,
+            model: some(s.model),
+        }
+    }
+}
+
 fn some(value: String) -> Option<String> {
     (!value.is_empty()).then_some(value)
 }
@@ -91,13 +103,7 @@ impl From<v1::Transcript> for Transcript {
                 .collect(),
             complete: t.complete,
             seconds: t.seconds,
-            sentiment: t.sentiment.map(|s| TranscriptSentiment {
-                label: s.label,
-                score: s.score,
-                reason: s.reason,
-                scorer: s.scorer,
-                model: some(s.model),
-            }),
+            sentiment: t.sentiment.map(TranscriptSentiment::from),
             sentiment_alerts: t.sentiment_alerts,
             updated_at: super::time(t.updated_at),
         }
@@ -199,13 +205,9 @@ fn assist_event(update: Result<v1::AssistUpdate, tonic::Status>) -> Event {
         Ok(Some(Update::Suggestion(piece))) => event.event("suggestion").json_data(serde_json::json!({
             "number": piece.number, "text": piece.text, "done": piece.done, "abandoned": piece.abandoned,
         })),
-        Ok(Some(Update::Sentiment(s))) => event.event("sentiment").json_data(TranscriptSentiment {
-            label: s.label,
-            score: s.score,
-            reason: s.reason,
-            scorer: s.scorer,
-            model: some(s.model),
-        }),
+        Ok(Some(Update::Sentiment(s))) => {
+            event.event("sentiment").json_data(TranscriptSentiment::from(s))
+        }
         Ok(Some(Update::Summary(s))) => event.event("summary").json_data(call_summary(s)),
         Ok(None) => event.event("unknown").json_data(serde_json::json!({})),
         Err(status) => {
