@@ -58,6 +58,29 @@ async fn fleet_on(twilio: &FakeTwilio, extra: &[(&str, &str)]) -> Fleet {
     Fleet::start_with("60000", &pairs).await
 }
 
+/// An agent who logs in as a new user, in `team`: their id (the user's) and session.
+async fn agent_user(fleet: &Fleet, name: &str, team: &str) -> (String, support::Session) {
+    let (id, session) = fleet.user_with_id("agent").await;
+    json_of(fleet.post("/api/communications/agents").json(&json!({
+        "name": name, "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()),
+        "user_id": id, "team_id": team,
+    })))
+    .await;
+    (id, session)
+}
+
+/// A team led by a new supervisor: its id and the supervisor's session.
+async fn team_led(fleet: &Fleet, name: &str) -> (String, support::Session) {
+    let (lead, session) = fleet.user_with_id("supervisor").await;
+    let team = json_of(
+        fleet
+            .post("/api/communications/teams")
+            .json(&json!({ "name": name, "supervisor_id": lead })),
+    )
+    .await;
+    (team["id"].as_str().unwrap().to_owned(), session)
+}
+
 async fn place(fleet: &Fleet, to: &str) -> String {
     let created = json_of(
         fleet

@@ -8,21 +8,10 @@ use serde_json::{Value, json};
 use super::fake_twilio::{ACCOUNT_SID, FakeTwilio};
 use super::fake_vonage::{APPLICATION_ID, FakeVonage};
 use super::support::{Fleet, Session, json_of, problem, python};
-use super::{fleet_on, vonage_fleet};
+use super::{agent_user, fleet_on, team_led, vonage_fleet};
 
 const KEY_SID: &str = "SK0123456789abcdef0123456789abcdef";
 const KEY_SECRET: &str = "softphone-api-key-secret-0123456789";
-
-/// An agent who logs in as a new user, in `team`: their id (the user's) and session.
-async fn agent_user(fleet: &Fleet, name: &str, team: &str) -> (String, Session) {
-    let (id, session) = fleet.user_with_id("agent").await;
-    json_of(fleet.post("/api/communications/agents").json(&json!({
-        "name": name, "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()),
-        "user_id": id, "team_id": team,
-    })))
-    .await;
-    (id, session)
-}
 
 /// A team, its supervisor's session, and two agents in it, each with their session.
 struct Floor {
@@ -33,18 +22,11 @@ struct Floor {
 
 impl Floor {
     async fn staff(fleet: &Fleet) -> Self {
-        let (supervisor_id, supervisor) = fleet.user_with_id("supervisor").await;
-        let team = json_of(
-            fleet
-                .post("/api/communications/teams")
-                .json(&json!({ "name": "Floor", "supervisor_id": supervisor_id })),
-        )
-        .await;
-        let team = team["id"].as_str().unwrap();
+        let (team, supervisor) = team_led(fleet, "Floor").await;
         Self {
             supervisor,
-            ada: agent_user(fleet, "Ada", team).await,
-            bob: agent_user(fleet, "Bob", team).await,
+            ada: agent_user(fleet, "Ada", &team).await,
+            bob: agent_user(fleet, "Bob", &team).await,
         }
     }
 }

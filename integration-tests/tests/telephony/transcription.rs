@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::fake_twilio::FakeTwilio;
 use super::support::{Fleet, ORG, Session, fields, json_of, problem, until};
-use super::{call_until, fleet_on, place, status};
+use super::{agent_user, call_until, fleet_on, place, status, team_led};
 
 const MEDIA_BASE_URL: &str = "wss://media.comms.example";
 const SECRET: &str = "the fleet's media token secret, 32+";
@@ -86,29 +86,6 @@ async fn an_answered_calls_audio_is_streamed_to_its_own_media_socket_once() {
     fleet.stop().await;
 }
 
-/// An agent who logs in as a new user, in `team`: their id and session.
-async fn agent_in(fleet: &Fleet, team: &str) -> (String, Session) {
-    let (id, session) = fleet.user_with_id("agent").await;
-    json_of(fleet.post("/api/communications/agents").json(&json!({
-        "name": "Agent", "email": format!("{}@acme.test", uuid::Uuid::new_v4().simple()),
-        "user_id": id, "team_id": team,
-    })))
-    .await;
-    (id, session)
-}
-
-/// A team led by a new supervisor: its id and the supervisor's session.
-async fn team_led(fleet: &Fleet, name: &str) -> (String, Session) {
-    let (lead, session) = fleet.user_with_id("supervisor").await;
-    let team = json_of(
-        fleet
-            .post("/api/communications/teams")
-            .json(&json!({ "name": name, "supervisor_id": lead })),
-    )
-    .await;
-    (team["id"].as_str().unwrap().to_owned(), session)
-}
-
 /// With the simulated transcriber, an answered call is heard as a scripted conversation; its
 /// transcript is read over REST — redacted, with the caller's sentiment as it went and for the
 /// whole call — by the call's agent, their team's supervisor and the administrator, and by no
@@ -125,8 +102,8 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
     .await;
     let (floor, lead) = team_led(&fleet, "Floor").await;
     let (_, other_lead) = team_led(&fleet, "Night").await;
-    let (ada, ada_session) = agent_in(&fleet, &floor).await;
-    let (_, bob_session) = agent_in(&fleet, &floor).await;
+    let (ada, ada_session) = agent_user(&fleet, "Ada", &floor).await;
+    let (_, bob_session) = agent_user(&fleet, "Bob", &floor).await;
     let call = json_of(
         fleet
             .post("/api/communications/calls")

@@ -66,16 +66,16 @@ pub async fn run(
             Some(options) => sentiment::Scorer::OpenAi(sentiment::OpenAi::new(options)),
             None => sentiment::Scorer::Lexicon,
         },
-        assistant: match config.anthropic.clone() {
-            Some(options) => assist::Assistant::Anthropic(assist::Anthropic::new(options)),
+        assistant: match config.anthropic {
+            Some(options) => {
+                assist::Assistant::Anthropic(Arc::new(assist::Anthropic::new(options)))
+            }
             None => assist::Assistant::Extractive,
         },
     });
     let live_assist = Arc::new(assist::live::LiveAssist::new(
         store.clone(),
-        config
-            .anthropic
-            .map(|o| Arc::new(assist::Anthropic::new(o))),
+        settings.assistant.anthropic(),
         config.assist_interval,
     ));
     let (app, simulation) = match config.engine {
@@ -145,4 +145,19 @@ pub fn channel(speaker: Speaker) -> usize {
 /// The speaker of a channel.
 pub fn speaker_of(channel: usize) -> Option<Speaker> {
     SPEAKERS.get(channel).copied()
+}
+
+/// How long an AI provider asks us to wait before trying again: `retry-after-ms` (OpenAI's), else
+/// `retry-after` in seconds (both providers').
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {
+    let number = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+    };
+    number("retry-after-ms")
+        .map(|ms| std::time::Duration::from_secs_f64(ms / 1_000.0))
+        .or_else(|| number("retry-after").map(std::time::Duration::from_secs_f64))
 }

@@ -85,13 +85,13 @@ impl Call {
             store,
             redactor: Redactor::new::<&str>(&[]).unwrap(),
             sentiment: Scorer::Lexicon,
-            assistant: Assistant::Anthropic(Anthropic::new(AnthropicOptions {
+            assistant: Assistant::Anthropic(Arc::new(Anthropic::new(AnthropicOptions {
                 base_url: fake.base_url.clone(),
                 api_key: fake_anthropic::KEY.into(),
                 model: fake_anthropic::MODEL.into(),
                 retries: 0,
                 longest_wait: Duration::from_millis(10),
-            })),
+            }))),
         });
         let transcript = Transcript::new(settings, ORG, id, Language::Es, Transcriber::Deepgram);
         Self {

@@ -34,13 +34,13 @@ async fn summarized_call(db: &TestDatabase, fake: &FakeAnthropic) -> (Vec<String
         store: EventStore::new(db.pool.clone()),
         redactor: Redactor::new::<&str>(&[]).unwrap(),
         sentiment: Scorer::Lexicon,
-        assistant: Assistant::Anthropic(Anthropic::new(AnthropicOptions {
+        assistant: Assistant::Anthropic(Arc::new(Anthropic::new(AnthropicOptions {
             base_url: fake.base_url.clone(),
             api_key: fake_anthropic::KEY.into(),
             model: fake_anthropic::MODEL.into(),
             retries: 2,
             longest_wait: Duration::from_millis(50),
-        })),
+        }))),
     });
     let call = Uuid::new_v4();
     let mut transcript = Transcript::new(settings, ORG, call, Language::Es, Transcriber::Deepgram);

@@ -103,7 +103,7 @@ impl Anthropic {
             if status.is_success() {
                 break response;
             }
-            let wait = retry_after(response.headers());
+            let wait = crate::retry_after(response.headers());
             let error: Value = response.json().await.unwrap_or(Value::Null);
             let failure = AnthropicError::Status {
                 status: status.as_u16(),
@@ -243,16 +243,6 @@ impl Events {
             }
         }
     }
-}
-
-/// How long Anthropic asks us to wait (`retry-after`, seconds).
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    headers
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v >= 0.0)
-        .map(Duration::from_secs_f64)
 }
 
 #[cfg(test)]

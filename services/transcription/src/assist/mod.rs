@@ -6,6 +6,8 @@
 pub mod anthropic;
 pub mod live;
 
+use std::sync::Arc;
+
 use comms_events::call::{SUGGESTED_DISPOSITIONS, Summarizer};
 use comms_proto::Language;
 use tracing::warn;
@@ -21,7 +23,8 @@ const SUMMARY: usize = 4_000;
 
 /// What writes summaries.
 pub enum Assistant {
-    Anthropic(Anthropic),
+    /// Shared with agent assist during calls (`live`): one client.
+    Anthropic(Arc<Anthropic>),
     Extractive,
 }
 
@@ -35,6 +38,14 @@ pub struct Summary {
 }
 
 impl Assistant {
+    /// Anthropic's client, when summaries are Anthropic's.
+    pub fn anthropic(&self) -> Option<Arc<Anthropic>> {
+        match self {
+            Self::Anthropic(anthropic) => Some(anthropic.clone()),
+            Self::Extractive => None,
+        }
+    }
+
     /// The summary of a call's transcript (`lines`, redacted, in order); none of a call where
     /// nobody spoke.
     pub async fn summarize(

@@ -86,7 +86,7 @@ impl OpenAi {
                 .await
                 .map_err(|e| OpenAiError::Unreachable(e.to_string()))?;
             let status = sent.status();
-            let wait = retry_after(sent.headers());
+            let wait = crate::retry_after(sent.headers());
             let answer: Value = sent.json().await.unwrap_or(Value::Null);
             if status.is_success() {
                 return self.read(&answer);
@@ -188,20 +188,6 @@ fn request(model: &str, language: Language, text: &str) -> Value {
             },
         },
     })
-}
-
-/// How long OpenAI asks us to wait: `retry-after-ms`, else `retry-after` in seconds.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let number = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|v| v.is_finite() && *v >= 0.0)
-    };
-    number("retry-after-ms")
-        .map(|ms| Duration::from_secs_f64(ms / 1_000.0))
-        .or_else(|| number("retry-after").map(Duration::from_secs_f64))
 }
 
 fn english_name(language: Language) -> &'static str {
