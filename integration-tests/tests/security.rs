@@ -408,6 +408,7 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("post", "/api/communications/agents") => {
             json!({ "name": "Probe", "email": "probe@acme.test" })
         }
+        ("put", "/api/communications/transcripts/retention") => json!({ "days": 30 }),
         ("put", "/api/communications/agents/{id}") => json!({ "name": "Renamed" }),
         ("put", "/api/communications/agents/{id}/status") => json!({ "status": "available" }),
         ("post", "/api/communications/agents/{id}/forced-status") => {
@@ -1441,6 +1442,12 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("TranscriptionService", "DeleteTranscript") => transcription
+                        .delete_transcript(v1::GetTranscriptRequest {
+                            call_id: other.call.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("TranscriptionService", "GetSummary") => transcription
                         .get_summary(v1::GetTranscriptRequest {
                             call_id: other.call.clone(),
@@ -1468,7 +1475,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 53);
+    assert_eq!(tried, 54);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

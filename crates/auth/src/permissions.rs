@@ -59,10 +59,12 @@ pub enum Permission {
     AgentsSupervise,
     /// Read calls' transcripts (their utterances and the caller's sentiment).
     TranscriptsRead,
+    /// Delete calls' transcripts and say how long the organization keeps them.
+    TranscriptsManage,
 }
 
 impl Permission {
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 28] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -90,6 +92,7 @@ impl Permission {
         Self::NotificationsManage,
         Self::AgentsSupervise,
         Self::TranscriptsRead,
+        Self::TranscriptsManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +124,7 @@ impl Permission {
             Self::NotificationsManage => "notifications:manage",
             Self::AgentsSupervise => "agents:supervise",
             Self::TranscriptsRead => "transcripts:read",
+            Self::TranscriptsManage => "transcripts:manage",
         }
     }
 
@@ -205,6 +209,9 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         (TranscriptsRead,          Admin)              => Some(Organization),
         (TranscriptsRead,          Supervisor)         => Some(Team),
         (TranscriptsRead,          Agent)              => Some(Own),
+        // Erasing customers' words for good, now or by a policy: the administrator.
+        (TranscriptsManage,        Admin)              => Some(Organization),
+        (TranscriptsManage,        Supervisor | Agent) => None,
     }
 }
 

@@ -31,6 +31,7 @@ crate::event_set! {
         Sentiment(Sentiment),
         SentimentAlert(SentimentAlert),
         Summarized(Summarized),
+        TranscriptDeleted(TranscriptDeleted),
         CallbackRequested(CallbackRequested),
     }
 }
@@ -679,6 +680,34 @@ pub struct Summarized {
     pub at: DateTime<Utc>,
 }
 
+/// Why a transcript was deleted: the organization's retention ran out, or someone asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TranscriptDeletion {
+    Retention,
+    Request,
+}
+
+/// The call's transcript was deleted: the words of every earlier event of its stream (the
+/// utterances' text, the sentiment's and alerts' reasons, the summary) were erased in the log
+/// in the same transaction, replaced by [`ERASED`]; what was counted (utterances, scores)
+/// remains. Consumers that keep words forget the call's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TranscriptDeleted {
+    pub call_id: Uuid,
+    pub reason: TranscriptDeletion,
+    /// The user who asked; absent when the retention ran out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub deleted_by: Option<String>,
+    /// How many events' words were erased.
+    pub erased: u32,
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// What a deleted transcript's words read as in the log.
+pub const ERASED: &str = "[deleted]";
+
 /// A caller left a message in the call's IVR flow whose voicemail names a campaign: the caller
 /// is to be called back by that campaign's agents (the campaigns service adds the number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -716,5 +745,6 @@ crate::events! {
     Sentiment => "comms.call.sentiment", version 1, "the caller's sentiment: a window's when its label changes, or the whole call's";
     SentimentAlert => "comms.call.sentiment_alert", version 1, "the caller's sentiment turned negative (once per turn)";
     Summarized => "comms.call.summarized", version 1, "the call's wrap-up summary and suggested disposition, when its transcript completes";
+    TranscriptDeleted => "comms.call.transcript_deleted", version 1, "the call's transcript was deleted (retention or request): its words erased from the log";
     CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
 }

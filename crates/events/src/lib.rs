@@ -21,6 +21,7 @@ pub mod notification;
 pub mod number;
 pub mod platform;
 pub mod sms;
+pub mod transcription;
 
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -303,6 +304,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
         sms::MessageEvent::catalog(),
         sms::ConversationEvent::catalog(),
         notification::NotificationPreferencesEvent::catalog(),
+        transcription::TranscriptRetentionEvent::catalog(),
         agent::AgentEvent::catalog(),
         agent::TeamEvent::catalog(),
         campaign::CampaignEvent::catalog(),
@@ -330,6 +332,10 @@ mod tests {
             (
                 notification::NotificationPreferencesEvent::BINDING,
                 notification::NotificationPreferencesEvent::catalog(),
+            ),
+            (
+                transcription::TranscriptRetentionEvent::BINDING,
+                transcription::TranscriptRetentionEvent::catalog(),
             ),
             (
                 sms::ConversationEvent::BINDING,

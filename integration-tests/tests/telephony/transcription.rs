@@ -338,6 +338,59 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
     let (status, body) = problem(fleet.get("/api/communications/calls/nope/transcript")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.to_string().contains("not a UUID"), "{body}");
+
+    // Deleted by the administrator (her lead may not): the words gone from reads and search,
+    // what was counted kept.
+    let delete = |session: &Session| {
+        fleet.request(
+            reqwest::Method::DELETE,
+            &format!("/api/communications/calls/{id}/transcript"),
+            session,
+        )
+    };
+    assert_eq!(
+        delete(&lead).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let deleted = json_of(delete(&fleet.admin)).await;
+    assert_eq!(deleted["deleted"]["reason"], "request", "{deleted}");
+    assert_eq!(deleted["utterances"], json!([]));
+    assert_eq!(deleted["sentiment_alerts"], 1);
+    assert_eq!(json_of(transcript(&ada_session)).await, deleted);
+    let (status, _) = problem(fleet.get(&format!("/api/communications/calls/{id}/summary"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let gone = until(
+        Duration::from_secs(30),
+        || async { json_of(search(&fleet.admin, "limit=100")).await },
+        |hits: &Value| hits["data"] == json!([]),
+    )
+    .await;
+    assert_eq!(gone["data"], json!([]));
+
+    // How long the organization keeps transcripts: until deleted, then thirty days.
+    let retention = "/api/communications/transcripts/retention";
+    assert_eq!(json_of(fleet.get(retention)).await, json!({ "days": null }));
+    for (body, field) in [
+        (json!({ "days": 0 }), "days"),
+        (json!({ "days": 3651 }), "days"),
+        (json!({ "days": "thirty" }), "days"),
+        (json!({ "weeks": 4 }), "weeks"),
+    ] {
+        let (status, problem_body) = problem(fleet.put(retention).json(&body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem_body}");
+        assert!(
+            problem_body.to_string().contains(field),
+            "{body}: {problem_body}"
+        );
+    }
+    let set = json_of(fleet.put(retention).json(&json!({ "days": 30 }))).await;
+    assert_eq!(set["days"], 30, "{set}");
+    assert_eq!(json_of(fleet.get(retention)).await, set);
+    let refused = fleet.request(reqwest::Method::GET, retention, &lead);
+    assert_eq!(
+        refused.send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
 }
 
 /// The events of a server-sent event stream until it ends: each one's name and JSON data

@@ -89,7 +89,8 @@ impl Handler for CallFeed {
             | CallEvent::Transcribed(_)
             | CallEvent::Sentiment(_)
             | CallEvent::SentimentAlert(_)
-            | CallEvent::Summarized(_) => Ok(()),
+            | CallEvent::Summarized(_)
+            | CallEvent::TranscriptDeleted(_) => Ok(()),
         }
     }
 }

@@ -192,7 +192,8 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::Transcribed(_)
         | CallEvent::Sentiment(_)
         | CallEvent::SentimentAlert(_)
-        | CallEvent::Summarized(_) => {
+        | CallEvent::Summarized(_)
+        | CallEvent::TranscriptDeleted(_) => {
             return Ok(None);
         }
     };

@@ -144,6 +144,7 @@ impl Feed {
             | CallEvent::Sentiment(_)
             | CallEvent::SentimentAlert(_)
             | CallEvent::Summarized(_)
+            | CallEvent::TranscriptDeleted(_)
             | CallEvent::CallbackRequested(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();

@@ -225,7 +225,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             recordings::control,
             recordings::delete
         ))
-        .routes(routes!(transcripts::get))
+        .routes(routes!(transcripts::get, transcripts::delete))
+        .routes(routes!(transcripts::retention, transcripts::set_retention))
         .routes(routes!(transcripts::summary))
         .routes(routes!(transcripts::assist))
         .routes(routes!(transcripts::search))

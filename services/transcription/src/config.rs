@@ -30,21 +30,29 @@ pub struct Config {
     pub agents_url: String,
     /// The queue transcript search's tables are kept from.
     pub search: comms_bus::ConsumerConfig,
+    /// How often transcripts past their organization's retention are looked for and deleted
+    /// (`RETENTION_SWEEP_SECONDS`, 3600).
+    pub retention_sweep: Duration,
 }
 
 /// The consumer that keeps transcript search's tables (`TRANSCRIPT_SEARCH_QUEUE`,
-/// `comms.transcription.search`): utterances, and calls' agents.
+/// `comms.transcription.search`): utterances, calls' agents, and transcripts' deletions.
 pub fn search_consumer(env: &Env) -> Result<comms_bus::ConsumerConfig, ConfigError> {
     use comms_events::Event as _;
-    use comms_events::call::{AgentAssigned, Started, Utterance};
+    use comms_events::call::{AgentAssigned, Started, TranscriptDeleted, Utterance};
     let common = Common::from_env(env)?;
     Ok(comms_bus::ConsumerConfig {
         amqp_url: common.rabbitmq_url.clone(),
         exchange: common.events_exchange.clone(),
         queue: env.string("TRANSCRIPT_SEARCH_QUEUE", "comms.transcription.search"),
-        bindings: [Utterance::TYPE, Started::TYPE, AgentAssigned::TYPE]
-            .map(str::to_owned)
-            .to_vec(),
+        bindings: [
+            Utterance::TYPE,
+            Started::TYPE,
+            AgentAssigned::TYPE,
+            TranscriptDeleted::TYPE,
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         consumer_name: "transcription.search".into(),
         prefetch: 100,
         queue_type: common.queue_type,
@@ -148,6 +156,10 @@ impl Config {
                 &["http", "https"],
             )?,
             search: search_consumer(env)?,
+            retention_sweep: Duration::from_secs_f64(
+                env.parse::<f64>("RETENTION_SWEEP_SECONDS", 3600.0)?
+                    .max(1.0),
+            ),
         })
     }
 

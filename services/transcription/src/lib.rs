@@ -22,6 +22,7 @@ pub mod deepgram;
 pub mod grpc;
 pub mod media;
 pub mod redact;
+pub mod retention;
 pub mod search;
 pub mod sentiment;
 pub mod server;
@@ -104,6 +105,11 @@ pub async fn run(
         search::SearchIndexer,
         shutdown.clone().wait(),
     ));
+    let sweeping = tokio::spawn(retention::keep_swept(
+        store.clone(),
+        config.retention_sweep,
+        shutdown.clone(),
+    ));
     let agents = AgentsServiceClient::new(comms_runtime::client::channel(&config.agents_url)?);
     let routes = tonic::service::Routes::new(TranscriptionServiceServer::new(
         grpc::TranscriptionGrpc::new(store, pool.clone(), tokens, agents, live_assist),
@@ -128,6 +134,7 @@ pub async fn run(
     }
     serving_grpc.await??;
     indexing.await?;
+    sweeping.await?;
     served
 }
 

@@ -26,10 +26,14 @@ impl Handler for SearchIndexer {
         let org = envelope.organization_id.as_str();
         match envelope.decode::<CallEvent>()? {
             CallEvent::Utterance(u) => {
+                // A deleted transcript's utterance published before its deletion may arrive
+                // after it (redelivered): it is not kept.
                 sqlx::query(
                     "INSERT INTO transcript_lines (event_id, organization_id, call_id, speaker, text,
                                                    language, said_at, start_seconds)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (event_id) DO NOTHING",
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8
+                     WHERE NOT EXISTS (SELECT 1 FROM transcript_deletions WHERE call_id = $3)
+                     ON CONFLICT (event_id) DO NOTHING",
                 )
                 .bind(envelope.id)
                 .bind(org)
@@ -52,10 +56,37 @@ impl Handler for SearchIndexer {
             CallEvent::AgentAssigned(assigned) => {
                 call_agent(conn, org, assigned.call_id, assigned.agent_id, true).await?;
             }
+            CallEvent::TranscriptDeleted(deleted) => {
+                forget(conn, org, deleted.call_id, deleted.deleted_at).await?;
+            }
             _ => {}
         }
         Ok(())
     }
+}
+
+/// Forgets `org`'s call's lines, for good: later ones are not kept either.
+pub async fn forget(
+    conn: &mut PgConnection,
+    org: &str,
+    call: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO transcript_deletions (call_id, organization_id, deleted_at) VALUES ($1, $2, $3)
+         ON CONFLICT (call_id) DO NOTHING",
+    )
+    .bind(call)
+    .bind(org)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM transcript_lines WHERE call_id = $1 AND organization_id = $2")
+        .bind(call)
+        .bind(org)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn call_agent(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use comms_events::call::{CallEvent, Summarized, Transcribed, Transcriber, Utterance};
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
+use comms_eventstore::{EventStore, StreamName};
 use comms_proto::Language;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -24,7 +24,7 @@ use crate::stereo::Stereo;
 use crate::utterances::Assembler;
 
 /// Who the transcription service records its events as.
-const ACTOR: &str = "system:transcription";
+pub(crate) const ACTOR: &str = "system:transcription";
 
 /// What every call's transcription shares, whatever transcribes it.
 pub struct Settings {
@@ -271,18 +271,18 @@ impl Recorder {
         self.call_id
     }
 
-    /// Appends to the call's transcript stream, in the order heard; whether it was recorded.
+    /// Appends to the call's transcript stream, in the order heard, unless the transcript was
+    /// deleted meanwhile; whether it was recorded.
     pub async fn record(&self, event: CallEvent) -> bool {
         let call_id = self.call_id;
-        let stream = StreamName::new("transcript", call_id);
         let new = comms_bus::new_event(&event, ACTOR, Some(&call_id.to_string()));
-        match self
-            .settings
-            .store
-            .append(&self.org, &stream, ExpectedVersion::Any, vec![new])
-            .await
-        {
-            Ok(_) => true,
+        let store = &self.settings.store;
+        match crate::retention::recorded_unless_deleted(store, &self.org, call_id, new).await {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::info!(%call_id, event = event.event_type(), "the transcript was deleted: not recorded");
+                false
+            }
             Err(error) => {
                 error!(%call_id, %error, event = event.event_type(), "the transcript could not be recorded");
                 false

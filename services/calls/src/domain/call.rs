@@ -1001,7 +1001,8 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 | CallEvent::Transcribed(_)
                 | CallEvent::Sentiment(_)
                 | CallEvent::SentimentAlert(_)
-                | CallEvent::Summarized(_) => {}
+                | CallEvent::Summarized(_)
+                | CallEvent::TranscriptDeleted(_) => {}
                 CallEvent::Queued(e) => {
                     if let Some(ivr) = &mut call.ivr {
                         ivr.queued = true;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::json::Query;
+use crate::json::{Json, Query};
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
 
@@ -65,6 +65,21 @@ pub struct Transcript {
     /// Times the caller turned negative.
     pub sentiment_alerts: u32,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Set once the transcript was deleted: it then holds no utterances, and the sentiment's
+    /// reason reads `[deleted]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<TranscriptDeletion>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptDeletion {
+    /// `retention` (the organization's ran out) or `request`.
+    #[schema(pattern = "^(retention|request)$")]
+    pub reason: String,
+    /// Who asked; absent for the retention.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_by: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl From<v1::TranscriptSentiment> for TranscriptSentiment {
@@ -106,6 +121,11 @@ impl From<v1::Transcript> for Transcript {
             sentiment: t.sentiment.map(TranscriptSentiment::from),
             sentiment_alerts: t.sentiment_alerts,
             updated_at: super::time(t.updated_at),
+            deleted: t.deleted.map(|d| TranscriptDeletion {
+                reason: d.reason,
+                deleted_by: some(d.deleted_by),
+                deleted_at: super::time(d.deleted_at),
+            }),
         }
     }
 }
@@ -135,6 +155,126 @@ pub async fn get(
         .get_transcript(caller.grpc(request)?)
         .await?;
     Ok(axum::Json(transcript.into_inner().into()))
+}
+
+/// Delete the call's transcript for good: its words are erased from the event log and from
+/// search, and `comms.call.transcript_deleted` is recorded (words heard after it, while the
+/// call goes on, are not recorded). Answers the transcript as it now reads. Deleting it again
+/// changes nothing.
+#[utoipa::path(delete, path = "/api/communications/calls/{id}/transcript", tag = "calls", params(("id" = uuid::Uuid, Path)),
+    security(("bearer" = ["transcripts:manage"])),
+    responses(
+        (status = 200, description = "The transcript, deleted", body = Transcript),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call, or it was never transcribed", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Transcript>, ProblemResponse> {
+    let request = v1::GetTranscriptRequest { call_id: id };
+    let transcript = state
+        .transcription
+        .clone()
+        .delete_transcript(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(transcript.into_inner().into()))
+}
+
+/// How long the organization keeps its calls' transcripts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TranscriptRetention {
+    /// Days from a call's first words; null: kept until deleted.
+    pub days: Option<u32>,
+    /// When and by whom it was last said; absent while never said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+}
+
+impl From<v1::TranscriptRetention> for TranscriptRetention {
+    fn from(r: v1::TranscriptRetention) -> Self {
+        Self {
+            days: Some(r.days).filter(|d| *d > 0),
+            updated_at: super::time(r.updated_at),
+            updated_by: some(r.updated_by),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTranscriptRetention {
+    /// 1 to 3650 days from a call's first words; null keeps transcripts until deleted.
+    #[schema(minimum = 1, maximum = 3650)]
+    pub days: Option<u32>,
+}
+
+/// How long the organization keeps its calls' transcripts.
+#[utoipa::path(get, path = "/api/communications/transcripts/retention", tag = "calls",
+    security(("bearer" = ["transcripts:manage"])),
+    responses(
+        (status = 200, body = TranscriptRetention),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn retention(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<TranscriptRetention>, ProblemResponse> {
+    let request = v1::GetTranscriptRetentionRequest {};
+    let retention = state
+        .transcription
+        .clone()
+        .get_transcript_retention(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(retention.into_inner().into()))
+}
+
+/// Say how long the organization keeps its calls' transcripts: those whose first words are
+/// older are deleted (reason `retention`) within the transcription service's sweep
+/// (`RETENTION_SWEEP_SECONDS`, an hour).
+#[utoipa::path(put, path = "/api/communications/transcripts/retention", tag = "calls",
+    request_body = SetTranscriptRetention,
+    security(("bearer" = ["transcripts:manage"])),
+    responses(
+        (status = 200, body = TranscriptRetention),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn set_retention(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<SetTranscriptRetention>,
+) -> Result<axum::Json<TranscriptRetention>, ProblemResponse> {
+    let days = match body.days {
+        None => 0,
+        Some(0) => {
+            return Err(comms_proto::ApiError::invalid(
+                "days",
+                "0 is not from 1 to 3650 (null keeps transcripts until deleted)",
+            )
+            .into());
+        }
+        Some(days) => days,
+    };
+    let request = v1::SetTranscriptRetentionRequest { days };
+    let retention = state
+        .transcription
+        .clone()
+        .set_transcript_retention(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(retention.into_inner().into()))
 }
 
 /// A call's wrap-up summary.

@@ -19,6 +19,9 @@ use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
 use uuid::Uuid;
 
+use comms_events::Event as _;
+use comms_events::call::{TranscriptDeleted, TranscriptDeletion};
+
 use crate::assist::live::LiveAssist;
 use crate::search::Reach;
 use reach::{InReach, not_found};
@@ -83,6 +86,14 @@ impl TranscriptionService for TranscriptionGrpc {
         let span = rpc_span("GetSummary", &request);
         async move {
             let (call, events) = self.readable(&request).await?;
+            if events
+                .iter()
+                .any(|e| e.event_type == TranscriptDeleted::TYPE)
+            {
+                return Err(not_found(format!(
+                    "call {call}'s transcript was deleted, with its summary"
+                )));
+            }
             let summarized = events
                 .iter()
                 .rev()
@@ -122,6 +133,73 @@ impl TranscriptionService for TranscriptionGrpc {
             let following = self.assist.clone().follow(identity.org_id, call, updates);
             tokio::spawn(following.in_current_span());
             Ok(Response::new(UnboundedReceiverStream::new(stream)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn delete_transcript(
+        &self,
+        request: Request<v1::GetTranscriptRequest>,
+    ) -> Result<Response<v1::Transcript>, Status> {
+        let span = rpc_span("DeleteTranscript", &request);
+        async move {
+            let identity = self.manager(request.metadata())?;
+            let org = identity.org_id.as_str();
+            let value = &request.get_ref().call_id;
+            let call = Uuid::parse_str(value)
+                .map_err(|_| ApiError::invalid("call_id", format!("{value:?} is not a UUID")))?;
+            if self.call_agent(org, call).await?.is_none() {
+                return Err(ApiError::not_found("call", &call.to_string()).into());
+            }
+            let deletion = crate::retention::delete(
+                &self.store,
+                org,
+                call,
+                TranscriptDeletion::Request,
+                Some(&identity.user_id),
+            )
+            .await?;
+            if deletion.now {
+                tracing::info!(%call, erased = deletion.event.erased, "transcript deleted on request");
+            }
+            let events = self.stream(org, "transcript", call).await?;
+            Ok(Response::new(view::transcript(call, &events)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn get_transcript_retention(
+        &self,
+        request: Request<v1::GetTranscriptRetentionRequest>,
+    ) -> Result<Response<v1::TranscriptRetention>, Status> {
+        let span = rpc_span("GetTranscriptRetention", &request);
+        async move {
+            let identity = self.manager(request.metadata())?;
+            let retention = crate::retention::retention(&self.pool, &identity.org_id).await?;
+            Ok(Response::new(view::retention(retention)))
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn set_transcript_retention(
+        &self,
+        request: Request<v1::SetTranscriptRetentionRequest>,
+    ) -> Result<Response<v1::TranscriptRetention>, Status> {
+        let span = rpc_span("SetTranscriptRetention", &request);
+        async move {
+            let identity = self.manager(request.metadata())?;
+            let days = Some(request.get_ref().days).filter(|d| *d > 0);
+            let retention = crate::retention::set_retention(
+                &self.store,
+                &identity.org_id,
+                &identity.user_id,
+                days,
+            )
+            .await?;
+            Ok(Response::new(view::retention(retention)))
         }
         .instrument(span)
         .await

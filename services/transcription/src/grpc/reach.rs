@@ -78,8 +78,16 @@ impl TranscriptionGrpc {
         Ok((call, events))
     }
 
+    /// The caller, identified and allowed to delete transcripts and set their retention.
+    pub(super) fn manager(&self, metadata: &MetadataMap) -> Result<Identity, Status> {
+        let identity = comms_auth::service::identify(&self.tokens, metadata)?;
+        tracing::Span::current().record("org_id", identity.org_id.as_str());
+        identity.require(Permission::TranscriptsManage)?;
+        Ok(identity)
+    }
+
     /// A stream's events in `org`; none for another organization's.
-    async fn stream(
+    pub(super) async fn stream(
         &self,
         org: &str,
         category: &str,
@@ -95,7 +103,11 @@ impl TranscriptionGrpc {
 
     /// The agent of call `id` of `org` (`Some(None)` while it has none); `None` when the
     /// organization has no such call.
-    async fn call_agent(&self, org: &str, id: Uuid) -> Result<Option<Option<Uuid>>, Status> {
+    pub(super) async fn call_agent(
+        &self,
+        org: &str,
+        id: Uuid,
+    ) -> Result<Option<Option<Uuid>>, Status> {
         let call = self.stream(org, "call", id).await?;
         if call.is_empty() {
             return Ok(None);

@@ -37,6 +37,15 @@ pub fn transcript(id: Uuid, events: &[RecordedEvent]) -> v1::Transcript {
             }
             CallEvent::Sentiment(s) => transcript.sentiment = Some(sentiment(&s)),
             CallEvent::SentimentAlert(_) => transcript.sentiment_alerts += 1,
+            // Its words were erased from the log with it: none to show.
+            CallEvent::TranscriptDeleted(d) => {
+                transcript.utterances.clear();
+                transcript.deleted = Some(v1::TranscriptDeletion {
+                    reason: enum_name(&d.reason),
+                    deleted_by: d.deleted_by.unwrap_or_default(),
+                    deleted_at: Some(comms_proto::time::to_timestamp(d.deleted_at)),
+                });
+            }
             CallEvent::Transcribed(t) => {
                 transcript.complete = true;
                 transcript.seconds = t.seconds;
@@ -45,6 +54,9 @@ pub fn transcript(id: Uuid, events: &[RecordedEvent]) -> v1::Transcript {
             }
             _ => {}
         }
+    }
+    if transcript.deleted.is_some() {
+        transcript.utterances.clear();
     }
     for (n, utterance) in transcript.utterances.iter_mut().enumerate() {
         let said = n as u32 + 1;
@@ -93,5 +105,13 @@ pub fn hit(h: crate::search::Hit) -> v1::TranscriptHit {
         language: h.language,
         said_at: Some(comms_proto::time::to_timestamp(h.said_at)),
         start_seconds: h.start_seconds,
+    }
+}
+
+pub fn retention(r: crate::retention::Retention) -> v1::TranscriptRetention {
+    v1::TranscriptRetention {
+        days: r.days.unwrap_or(0),
+        updated_at: r.updated_at.map(comms_proto::time::to_timestamp),
+        updated_by: r.updated_by,
     }
 }
