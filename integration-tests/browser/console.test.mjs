@@ -79,7 +79,17 @@ try {
   check(first !== "answered", `the call was first seen ${first}, then answered`);
   check(await board.evaluate(() => window.stillThisPage === true), "the wallboard reloaded");
   check((await board.textContent(`#calls tr[data-call="${call}"] .call-status`)) === "connected", "the call's state in words");
+  // The simulated caller is upset at first: the mood, the count and an alert naming the number,
+  // then pleased, and the alert goes.
+  const mood = `#calls tr[data-call="${call}"] .mood`;
+  await board.waitForSelector(`${mood}[data-mood="negative"]`, { timeout: PATIENCE });
+  check((await board.textContent(mood)) === "upset", "the caller's mood in words");
+  await board.waitForSelector(`.alerts li:has-text("The caller on +14155550142 is upset")`, { timeout: PATIENCE });
+  check(Number(await board.textContent("#upset")) >= 1, "upset callers counted");
   await board.screenshot({ path: join(SCREENSHOTS, "wallboard.png"), fullPage: true });
+  await board.waitForSelector(`${mood}[data-mood="positive"]`, { timeout: PATIENCE });
+  check((await board.textContent(mood)) === "pleased", "the caller's mood turned");
+  check(!(await board.locator(`.alerts li:has-text("+14155550142")`).count()), "the alert went with the mood");
 
   // The agent sets her state from her desk; the wallboard follows.
   const desk = await open("en-GB");

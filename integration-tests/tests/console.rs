@@ -45,8 +45,18 @@ async fn the_console_is_served_from_the_binary_with_its_own_policy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_supervisor_and_an_agent_use_the_console_in_chromium() {
-    // Calls ring for a second and a half, so the wallboard sees one ring, then answer.
-    let fleet = Fleet::start_with("1500", &[("METRICS_INTERVAL_SECONDS", "1")]).await;
+    // Calls ring for a second and a half, so the wallboard sees one ring, then answer; answered
+    // calls are heard as the simulated conversation (its caller upset, then pleased), a line
+    // every second and a half.
+    let fleet = Fleet::start_with(
+        "1500",
+        &[
+            ("METRICS_INTERVAL_SECONDS", "1"),
+            ("TRANSCRIBER", "simulated"),
+            ("SIM_TRANSCRIPT_LINE_MS", "1500"),
+        ],
+    )
+    .await;
     // Ines, an agent who logs in, available.
     let email = format!("ines.{}@acme.test", uuid::Uuid::new_v4().simple());
     let user = json_of(fleet.post("/api/communications/users").json(&json!({

@@ -51,8 +51,8 @@ enum Command {
         #[arg(long, default_value = "bench-results.json")]
         json: std::path::PathBuf,
         /// Only these sections: append, relay, lag, rest (with memory), callbacks, replay,
-        /// routing, auth, live.
-        #[arg(long, value_delimiter = ',', value_parser = ["append", "relay", "lag", "rest", "callbacks", "replay", "routing", "auth", "live"])]
+        /// routing, auth, live, transcription.
+        #[arg(long, value_delimiter = ',', value_parser = ["append", "relay", "lag", "rest", "callbacks", "replay", "routing", "auth", "live", "transcription"])]
         only: Vec<String>,
     },
 }

@@ -74,6 +74,17 @@ async fn the_quick_bench_runs_every_section() {
         );
         assert_eq!(row["amqp"]["count"], options.live_events as u64);
     }
+    let transcription = report["transcription"]["levels"].as_array().unwrap();
+    assert_eq!(transcription.len(), options.transcription_calls.len());
+    for (level, calls) in transcription.iter().zip(&options.transcription_calls) {
+        let seconds = level["seconds_per_call"].as_u64().unwrap();
+        assert_eq!(
+            level["frame_to_exchange"]["count"].as_u64().unwrap(),
+            *calls as u64 * seconds,
+            "every second of every call's audio reached the exchange as an utterance"
+        );
+        assert!(level["deepgram_own"]["count"].as_u64().unwrap() >= *calls as u64 * seconds);
+    }
     let routing = report["routing"].as_array().unwrap();
     assert_eq!(routing.len(), 2, "1 and 16 clients");
     assert!(

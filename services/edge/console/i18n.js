@@ -93,6 +93,13 @@ const WORDS = {
   skills: ["Skills", "Habilidades", "Compétences", "Fähigkeiten", "Competenze", "Habilidades", "技能", "スキル"],
   pull: ["Pull", "Pasar", "Attribuer", "Zuweisen", "Assegna", "Passar", "转接", "割り当て"],
   failed: ["That did not work: {reason}", "No funcionó: {reason}", "Échec : {reason}", "Das hat nicht geklappt: {reason}", "Non è riuscito: {reason}", "Não funcionou: {reason}", "操作失败：{reason}", "失敗しました: {reason}"],
+  mood: ["Caller's mood", "Ánimo del cliente", "Humeur de l'appelant", "Stimmung des Anrufers", "Umore del chiamante", "Humor do cliente", "来电者情绪", "発信者の感情"],
+  m_positive: ["pleased", "contento", "satisfait", "zufrieden", "soddisfatto", "satisfeito", "满意", "満足"],
+  m_neutral: ["calm", "tranquilo", "calme", "ruhig", "tranquillo", "tranquilo", "平静", "平静"],
+  m_negative: ["upset", "molesto", "mécontent", "verärgert", "arrabbiato", "chateado", "不满", "不満"],
+  upset_callers: ["Upset callers", "Clientes molestos", "Appelants mécontents", "Verärgerte Anrufer", "Chiamanti arrabbiati", "Clientes chateados", "不满的来电者", "不満な発信者"],
+  alert_upset: ["The caller on {number} is upset ({agent}).", "El cliente en {number} está molesto ({agent}).", "L'appelant au {number} est mécontent ({agent}).", "Der Anrufer unter {number} ist verärgert ({agent}).", "Il chiamante al {number} è arrabbiato ({agent}).", "O cliente em {number} está chateado ({agent}).", "{number} 的来电者情绪不满（{agent}）。", "{number} の発信者が不満を感じています（{agent}）。"],
+  no_agent: ["no agent", "sin agente", "sans agent", "kein Agent", "nessun operatore", "sem agente", "无坐席", "エージェントなし"],
   seconds: ["{n} s", "{n} s", "{n} s", "{n} s", "{n} s", "{n} s", "{n} 秒", "{n} 秒"],
 };
 

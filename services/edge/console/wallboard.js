@@ -1,7 +1,8 @@
 // The wallboard: queues with what waits now, service level and abandon gauges, agents by
-// state with their time in it, active calls, campaign progress and alerts. Read once from the
-// API, then kept current from the live feed (comms.metrics.updated, agent, call and campaign
-// events) without reloading. Changing figures are announced politely, alerts assertively.
+// state with their time in it, active calls with their callers' mood, campaign progress and
+// alerts. Read once from the API, then kept current from the live feed (comms.metrics.updated,
+// agent, call, transcript and campaign events) without reloading. Changing figures are
+// announced politely, alerts assertively.
 
 import * as api from "./api.js";
 import * as live from "./live.js";
@@ -101,6 +102,9 @@ export class Wallboard {
         if (kind === "ended") call.status = "ended";
         if (kind === "failed") call.status = data.outcome;
         if (kind === "canceled") call.status = "canceled";
+        // The transcription service's judgement of the caller, as it changes.
+        if (kind === "sentiment") call.mood = data.label;
+        if (kind === "transcript_deleted") call.mood = undefined;
         if (FINAL.includes(call.status)) {
           // Seen ending, then gone.
           setTimeout(() => { this.calls.delete(data.call_id); this.render(); }, 10000);
@@ -132,12 +136,22 @@ export class Wallboard {
     return call.status === "answered" && call.direction === "inbound" && !call.agent_id;
   }
 
+  /// Calls going on whose caller is upset now.
+  upset() {
+    return [...this.calls.values()].filter((c) => c.mood === "negative" && !FINAL.includes(c.status));
+  }
+
   alerts() {
     const found = [];
     for (const queue of this.figures?.queues || []) {
       if (queue.waiting > 0 && queue.longest_wait_seconds >= LONG_WAIT_SECONDS) {
         found.push(t("alert_long_wait", { seconds: number(queue.longest_wait_seconds), queue: queueName(queue) }));
       }
+    }
+    for (const call of this.upset()) {
+      const agent = this.agents.get(call.agent_id)?.name || t("no_agent");
+      const number = call.direction === "inbound" ? call.from || "—" : call.to;
+      found.push(t("alert_upset", { number, agent }));
     }
     const level = this.figures?.organization.service_level;
     if (level !== undefined && level < SERVICE_LEVEL_GOAL) {
@@ -172,7 +186,8 @@ export class Wallboard {
             figure(t("longest_wait"), duration(org?.longest_wait_seconds ?? 0), "longest-wait"),
             figure(t("offered"), number(org?.offered ?? 0), "offered"),
             figure(t("answered"), number(org?.answered ?? 0), "answered"),
-            figure(t("abandoned"), number(org?.abandoned ?? 0), "abandoned")),
+            figure(t("abandoned"), number(org?.abandoned ?? 0), "abandoned"),
+            figure(t("upset_callers"), number(this.upset().length), "upset")),
           gauge(t("service_level"), org?.service_level, "service-level"),
           gauge(t("abandon_rate"), org?.abandon_rate, "abandon"),
           h("p", {}, `${t("average_speed_of_answer")}: `,
@@ -195,15 +210,16 @@ export class Wallboard {
                   h("td", { class: `state state-${a.status}` }, t(`s_${a.status}`)),
                   h("td", { "data-since": a.since }, a.since ? elapsed(a.since) : "")))))
             : h("p", { class: "empty" }, t("none"))),
-        h("section", { class: "panel", "aria-labelledby": "wb-calls" },
+        h("section", { class: "panel wide", "aria-labelledby": "wb-calls" },
           h("h3", { id: "wb-calls" }, t("active_calls")),
           calls.length
             ? h("table", { id: "calls" },
-                h("thead", {}, h("tr", {}, [t("number"), t("direction"), t("state"), t("since")].map((c) => h("th", { scope: "col" }, c)))),
+                h("thead", {}, h("tr", {}, [t("number"), t("direction"), t("state"), t("mood"), t("since")].map((c) => h("th", { scope: "col" }, c)))),
                 h("tbody", { "aria-live": "polite" }, calls.map((c) => h("tr", { "data-call": c.id, "data-status": c.status },
                   h("th", { scope: "row" }, c.direction === "inbound" ? c.from || "—" : c.to),
                   h("td", {}, t(c.direction)),
                   h("td", { class: "call-status" }, this.waits(c) ? t("waiting") : t(`c_${c.status}`)),
+                  h("td", { class: c.mood ? `mood mood-${c.mood}` : "mood", "data-mood": c.mood }, c.mood ? t(`m_${c.mood}`) : "—"),
                   h("td", { "data-since": c.since }, c.since ? elapsed(c.since) : "")))))
             : h("p", { class: "empty" }, t("none"))),
         h("section", { class: "panel", "aria-labelledby": "wb-campaigns" },

@@ -14,6 +14,7 @@ mod rest;
 mod routing;
 mod setup;
 mod stats;
+mod transcription;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,13 +33,17 @@ pub struct Options {
     /// Events appended per cell of the live feed's, and the sockets of each cell.
     pub live_events: usize,
     pub live_sockets: Vec<usize>,
+    /// Concurrent calls of each cell of the transcription section, seconds of each call, and
+    /// the fewest utterances a cell times (its calls last longer when few).
+    pub transcription_calls: Vec<usize>,
+    pub transcription_seconds: u32,
+    pub transcription_utterances: u32,
     /// The `comms` binary, started once per service for the REST and memory sections.
     pub binary: PathBuf,
     pub admin_database_url: String,
     pub amqp_url: String,
     /// Run only these sections (append, relay, lag, rest, callbacks, replay, routing, auth,
-    /// live); all
-    /// when empty.
+    /// live, transcription); all when empty.
     pub only: Vec<String>,
 }
 
@@ -53,6 +58,9 @@ impl Options {
             replay_events: 1_000_000,
             live_events: 150,
             live_sockets: vec![1, 100, 1000],
+            transcription_calls: vec![1, 10, 50, 100, 200, 400],
+            transcription_seconds: 6,
+            transcription_utterances: 30,
             binary,
             admin_database_url: setup::admin_database_url(),
             amqp_url: setup::amqp_url(),
@@ -70,6 +78,9 @@ impl Options {
             replay_events: 4_000,
             live_events: 10,
             live_sockets: vec![1, 10],
+            transcription_calls: vec![1, 3],
+            transcription_seconds: 2,
+            transcription_utterances: 2,
             ..Self::full(binary)
         }
     }
@@ -112,6 +123,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     }
     if wanted("live") {
         report["live"] = live::run(options).await?;
+    }
+    if wanted("transcription") {
+        report["transcription"] = transcription::run(options).await?;
     }
     if wanted("auth") {
         report["auth"] = auth::run(options)?;

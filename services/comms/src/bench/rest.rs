@@ -38,7 +38,7 @@ pub(super) struct Fleet {
     analytics: Channel,
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub(super) fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
@@ -72,12 +72,8 @@ async fn try_start_fleet(
     let (calls_port, analytics_port, edge_port) = (free_port()?, free_port()?, free_port()?);
     let calls_url = format!("http://127.0.0.1:{calls_port}");
     let analytics_url = format!("http://127.0.0.1:{analytics_port}");
-    let (exchange, queue) = (unique("bench.events"), unique("bench.analytics"));
-    let calls_queue = unique("bench.calls");
-    // Every queue the relay declares is the bench's own: none of a developer's fleet.
-    let agents_queue = unique("bench.agents");
-    let campaigns_queue = unique("bench.campaigns");
-    let search_queue = unique("bench.search");
+    let exchange = unique("bench.events");
+    let queues = queues();
     // One key for the fleet, so the bench can mint the tokens a logged-in user would hold.
     let key = PrivateKey::generate();
     let tokens = Tokens::new(KeyRing::new(key.clone(), vec![]), Lifetimes::default());
@@ -93,24 +89,10 @@ async fn try_start_fleet(
     );
     let mut children = Vec::new();
     for service in SERVICES {
-        let mut command = Command::new(&options.binary);
+        let mut command = service_command(options, service, &db.url, &exchange, &queues, &key)?;
         command
-            .args(["serve", service])
-            .env("DATABASE_URL", &db.url)
-            .env("RABBITMQ_URL", &options.amqp_url)
-            .env("EVENTS_EXCHANGE", &exchange)
-            .env("ANALYTICS_QUEUE", &queue)
-            .env("CALLS_QUEUE", &calls_queue)
-            .env("AGENTS_QUEUE", &agents_queue)
-            .env("CAMPAIGNS_QUEUE", &campaigns_queue)
-            .env("TRANSCRIPT_SEARCH_QUEUE", &search_queue)
-            .env("BIND_HOST", "127.0.0.1")
-            .env("ADMIN_PORT", free_port()?.to_string())
-            .env("DATABASE_POOL_SIZE", "32")
-            .env("JWT_PRIVATE_KEY", key.to_pem())
             // The bench measures the edge, not its per-organization limiter.
             .env("RATE_LIMIT_PER_MINUTE", "1000000000")
-            .env("RUST_LOG", "warn")
             // The simulated provider stays quiet: the load is the API, not call progress.
             .env("SIM_RING_MS", "3600000")
             .env("CALLS_GRPC_URL", &calls_url)
@@ -125,12 +107,7 @@ async fn try_start_fleet(
                 }
                 .to_string(),
             )
-            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(std::fs::File::create(
-                std::env::temp_dir().join(format!("comms-bench-{service}.log")),
-            )?))
-            .kill_on_drop(true);
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())));
         children.push((service, command.spawn()?));
     }
     let edge = format!("http://127.0.0.1:{edge_port}");
@@ -153,13 +130,7 @@ async fn try_start_fleet(
                 rest_authorization,
                 grpc_token,
                 exchange,
-                queues: vec![
-                    queue,
-                    calls_queue,
-                    agents_queue,
-                    campaigns_queue,
-                    search_queue,
-                ],
+                queues: queues.into_iter().map(|(_, queue)| queue).collect(),
                 edge,
                 calls: Channel::from_shared(calls_url)?.connect().await?,
                 analytics: Channel::from_shared(analytics_url)?.connect().await?,
@@ -192,22 +163,75 @@ impl Fleet {
             child.start_kill().ok();
             child.wait().await.ok();
         }
-        let connection = comms_bus::connect(&options.amqp_url).await?;
-        let channel = connection.create_channel().await?;
-        for queue in self
-            .queues
-            .iter()
-            .flat_map(|q| [q.clone(), comms_bus::dead_letter_queue(q)])
-        {
-            channel
-                .queue_delete(queue.as_str().into(), Default::default())
-                .await?;
-        }
-        channel
-            .exchange_delete(self.exchange.as_str().into(), Default::default())
-            .await?;
-        Ok(())
+        delete_topology(options, &self.queues, &self.exchange).await
     }
+}
+
+/// The queues the fleet's consumers read, each the bench's own (the relay declares every one):
+/// their variables and names.
+pub(super) fn queues() -> Vec<(&'static str, String)> {
+    [
+        ("ANALYTICS_QUEUE", "bench.analytics"),
+        ("CALLS_QUEUE", "bench.calls"),
+        ("AGENTS_QUEUE", "bench.agents"),
+        ("CAMPAIGNS_QUEUE", "bench.campaigns"),
+        ("TRANSCRIPT_SEARCH_QUEUE", "bench.search"),
+    ]
+    .into_iter()
+    .map(|(variable, prefix)| (variable, unique(prefix)))
+    .collect()
+}
+
+/// `comms serve <service>` on `database_url` and `exchange`, with `queues`, signing with `key`,
+/// logging warnings to a file of the temporary directory; stopped when dropped.
+pub(super) fn service_command(
+    options: &Options,
+    service: &str,
+    database_url: &str,
+    exchange: &str,
+    queues: &[(&'static str, String)],
+    key: &PrivateKey,
+) -> anyhow::Result<Command> {
+    let mut command = Command::new(&options.binary);
+    command
+        .args(["serve", service])
+        .env("DATABASE_URL", database_url)
+        .env("RABBITMQ_URL", &options.amqp_url)
+        .env("EVENTS_EXCHANGE", exchange)
+        .envs(queues.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("BIND_HOST", "127.0.0.1")
+        .env("ADMIN_PORT", free_port()?.to_string())
+        .env("DATABASE_POOL_SIZE", "32")
+        .env("JWT_PRIVATE_KEY", key.to_pem())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(std::fs::File::create(
+            std::env::temp_dir().join(format!("comms-bench-{service}.log")),
+        )?))
+        .kill_on_drop(true);
+    Ok(command)
+}
+
+/// Deletes `queues` (and their dead-letter queues) and `exchange`.
+pub(super) async fn delete_topology(
+    options: &Options,
+    queues: &[String],
+    exchange: &str,
+) -> anyhow::Result<()> {
+    let connection = comms_bus::connect(&options.amqp_url).await?;
+    let channel = connection.create_channel().await?;
+    for queue in queues
+        .iter()
+        .flat_map(|q| [q.clone(), comms_bus::dead_letter_queue(q)])
+    {
+        channel
+            .queue_delete(queue.as_str().into(), Default::default())
+            .await?;
+    }
+    channel
+        .exchange_delete(exchange.into(), Default::default())
+        .await?;
+    Ok(())
 }
 
 pub(super) fn grpc<T>(token: &str, message: T) -> tonic::Request<T> {
