@@ -169,6 +169,8 @@ try {
     await page.waitForSelector("#wallboard-title", { timeout: PATIENCE });
     check((await page.textContent("#wallboard-title")) === wallboard, `${locale}: wallboard`);
     check((await page.textContent("#wb-agents")) === agents, `${locale}: agents`);
+    // The pleased caller's mood, read when the page opened (no change of it has passed since).
+    await page.waitForSelector(`${mood}[data-mood="positive"]`, { timeout: PATIENCE });
     await page.screenshot({ path: join(SCREENSHOTS, `wallboard-${locale.slice(0, 2)}.png`), fullPage: true });
   }
 

@@ -339,6 +339,33 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.to_string().contains("not a UUID"), "{body}");
 
+    // How the caller sounds now, many calls at once: pleased at the end; not Bob's to know.
+    let now = |session: &Session| {
+        fleet.request(
+            reqwest::Method::GET,
+            &format!(
+                "/api/communications/transcripts/sentiment?call_ids={id},{}",
+                uuid::Uuid::new_v4()
+            ),
+            session,
+        )
+    };
+    let moods = json_of(now(&lead)).await;
+    assert_eq!(moods["data"].as_array().unwrap().len(), 1, "{moods}");
+    assert_eq!(
+        (
+            &moods["data"][0]["call_id"],
+            &moods["data"][0]["label"],
+            &moods["data"][0]["alerts"]
+        ),
+        (&json!(id), &json!("positive"), &json!(1))
+    );
+    assert_eq!(json_of(now(&bob_session)).await["data"], json!([]));
+    let (status, body) =
+        problem(fleet.get("/api/communications/transcripts/sentiment?call_ids=nope")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(fields(&body).contains(&"call_ids"), "{body}");
+
     // Deleted by the administrator (her lead may not): the words gone from reads and search,
     // what was counted kept.
     let delete = |session: &Session| {

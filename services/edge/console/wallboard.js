@@ -68,6 +68,16 @@ export class Wallboard {
     for (const c of calls.data) this.calls.set(c.id, { ...c, since: c.answered_at || c.created_at });
     this.campaigns = campaigns.data;
     this.render();
+    // How the callers already on a call sound now; the live feed says when it changes.
+    const answered = calls.data.filter((c) => c.status === "answered").map((c) => c.id);
+    if (answered.length) {
+      const moods = await api.get(`/transcripts/sentiment?call_ids=${answered.join(",")}`);
+      for (const m of moods.data) {
+        const call = this.calls.get(m.call_id);
+        if (call && !call.mood) call.mood = m.label;
+      }
+      this.render();
+    }
   }
 
   follow(event) {

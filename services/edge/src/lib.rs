@@ -230,6 +230,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(transcripts::summary))
         .routes(routes!(transcripts::assist))
         .routes(routes!(transcripts::search))
+        .routes(routes!(transcripts::sentiments))
         .routes(routes!(numbers::list, numbers::assign))
         .routes(routes!(numbers::get, numbers::update, numbers::release))
         .routes(routes!(numbers::simulate_call))

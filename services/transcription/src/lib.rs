@@ -18,6 +18,7 @@
 
 pub mod assist;
 mod config;
+pub mod current_sentiment;
 pub mod deepgram;
 pub mod grpc;
 pub mod media;

@@ -157,6 +157,80 @@ pub async fn get(
     Ok(axum::Json(transcript.into_inner().into()))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SentimentParams {
+    /// Call ids, separated by commas: at most 200.
+    #[param(pattern = r"^[0-9a-fA-F,\s-]*$")]
+    pub call_ids: Option<String>,
+}
+
+/// How a caller sounds now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallSentimentNow {
+    pub call_id: String,
+    #[schema(pattern = "^(positive|neutral|negative)$")]
+    pub label: String,
+    /// -1 (most negative) to 1.
+    pub score: f64,
+    /// Times the caller turned negative so far.
+    pub alerts: u32,
+    /// When it was judged.
+    pub at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallSentiments {
+    pub data: Vec<CallSentimentNow>,
+}
+
+/// How each caller sounds now (the latest judgement of the call's transcript), for up to 200
+/// calls at once, e.g. a wallboard's active calls. Calls out of reach (as for a transcript) and
+/// calls not judged yet are left out.
+#[utoipa::path(get, path = "/api/communications/transcripts/sentiment", tag = "calls", params(SentimentParams),
+    security(("bearer" = ["transcripts:read"])),
+    responses(
+        (status = 200, body = CallSentiments),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn sentiments(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SentimentParams>,
+) -> Result<axum::Json<CallSentiments>, ProblemResponse> {
+    let call_ids = params
+        .call_ids
+        .iter()
+        .flat_map(|ids| ids.split(','))
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let request = v1::GetCallSentimentsRequest { call_ids };
+    let now = state
+        .transcription
+        .clone()
+        .get_call_sentiments(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(CallSentiments {
+        data: now
+            .sentiments
+            .into_iter()
+            .map(|s| CallSentimentNow {
+                call_id: s.call_id,
+                label: s.label,
+                score: s.score,
+                alerts: s.alerts,
+                at: super::time(s.at),
+            })
+            .collect(),
+    }))
+}
+
 /// Delete the call's transcript for good: its words are erased from the event log and from
 /// search, and `comms.call.transcript_deleted` is recorded (words heard after it, while the
 /// call goes on, are not recorded). Answers the transcript as it now reads. Deleting it again

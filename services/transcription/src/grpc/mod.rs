@@ -7,7 +7,6 @@ pub mod view;
 
 use std::sync::Arc;
 
-use comms_auth::Scope;
 use comms_eventstore::EventStore;
 use comms_proto::v1;
 use comms_proto::v1::agents_service_client::AgentsServiceClient;
@@ -23,7 +22,6 @@ use comms_events::Event as _;
 use comms_events::call::{TranscriptDeleted, TranscriptDeletion};
 
 use crate::assist::live::LiveAssist;
-use crate::search::Reach;
 use reach::{InReach, not_found};
 
 pub struct TranscriptionGrpc {
@@ -138,6 +136,46 @@ impl TranscriptionService for TranscriptionGrpc {
         .await
     }
 
+    async fn get_call_sentiments(
+        &self,
+        request: Request<v1::GetCallSentimentsRequest>,
+    ) -> Result<Response<v1::CallSentiments>, Status> {
+        let span = rpc_span("GetCallSentiments", &request);
+        async move {
+            let (identity, scope) = self.reader(request.metadata())?;
+            let asked = &request.get_ref().call_ids;
+            let mut violations = Violations::default();
+            if asked.len() > crate::current_sentiment::MOST_CALLS {
+                violations.add(
+                    "call_ids",
+                    format!("at most {} calls", crate::current_sentiment::MOST_CALLS),
+                );
+            }
+            let calls: Vec<Uuid> = asked
+                .iter()
+                .filter_map(|id| {
+                    let parsed = Uuid::parse_str(id).ok();
+                    if parsed.is_none() {
+                        violations.add("call_ids", format!("{id:?} is not a UUID"));
+                    }
+                    parsed
+                })
+                .collect();
+            violations.finish()?;
+            let reach = self
+                .list_reach(request.metadata(), &identity, scope)
+                .await?;
+            let now = crate::current_sentiment::of(&self.pool, &identity.org_id, &reach, &calls)
+                .await
+                .map_err(|e| Status::from(comms_eventstore::unit_of_work::api_error(e)))?;
+            Ok(Response::new(v1::CallSentiments {
+                sentiments: now.into_iter().map(view::sentiment_now).collect(),
+            }))
+        }
+        .instrument(span)
+        .await
+    }
+
     async fn delete_transcript(
         &self,
         request: Request<v1::GetTranscriptRequest>,
@@ -238,13 +276,9 @@ impl TranscriptionService for TranscriptionGrpc {
                 violations.add("limit", "at most 100");
             }
             violations.finish()?;
-            let reach = match scope {
-                Scope::Organization => Reach::Organization,
-                Scope::Own => {
-                    Reach::Agents(Uuid::parse_str(&identity.user_id).into_iter().collect())
-                }
-                Scope::Team => Reach::Agents(self.led_agents(request.metadata()).await?),
-            };
+            let reach = self
+                .list_reach(request.metadata(), &identity, scope)
+                .await?;
             let limit = if asked.limit == 0 {
                 50
             } else {

@@ -13,6 +13,7 @@ use tonic::{Request, Status};
 use uuid::Uuid;
 
 use super::TranscriptionGrpc;
+use crate::search::Reach;
 
 /// The most events a call's stream or transcript is read for (a four-hour call's utterances fit).
 const MOST_EVENTS: usize = 50_000;
@@ -32,6 +33,20 @@ impl TranscriptionGrpc {
         tracing::Span::current().record("org_id", identity.org_id.as_str());
         let scope = identity.require(Permission::TranscriptsRead)?;
         Ok((identity, scope))
+    }
+
+    /// Which calls' transcripts a reader of `scope` reaches, for lists.
+    pub(super) async fn list_reach(
+        &self,
+        metadata: &MetadataMap,
+        identity: &Identity,
+        scope: Scope,
+    ) -> Result<Reach, Status> {
+        Ok(match scope {
+            Scope::Organization => Reach::Organization,
+            Scope::Own => Reach::Agents(Uuid::parse_str(&identity.user_id).into_iter().collect()),
+            Scope::Team => Reach::Agents(self.led_agents(metadata).await?),
+        })
     }
 
     /// The request's call, if the caller reaches it (404 otherwise).

@@ -115,3 +115,13 @@ pub fn retention(r: crate::retention::Retention) -> v1::TranscriptRetention {
         updated_by: r.updated_by,
     }
 }
+
+pub fn sentiment_now(now: crate::current_sentiment::Now) -> v1::CallSentimentNow {
+    v1::CallSentimentNow {
+        call_id: now.call_id.to_string(),
+        label: now.label,
+        score: now.score,
+        alerts: now.alerts,
+        at: Some(comms_proto::time::to_timestamp(now.at)),
+    }
+}

@@ -80,8 +80,13 @@ impl Bus {
         Env::from_pairs(pairs)
     }
 
-    /// Serves the transcription service with `config` until the test ends.
+    /// Serves the transcription service with `config` until the test ends. Its search
+    /// consumer's queue is declared first, as the relay declares the fleet's at start-up: an
+    /// event published before the queue exists would reach no one.
     pub async fn serve(&self, config: comms_transcription::Config) -> Served {
+        comms_bus::declare_consumer(&self.amqp, &config.search)
+            .await
+            .unwrap();
         let media = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let served = Served {
