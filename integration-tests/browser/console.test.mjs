@@ -133,10 +133,16 @@ try {
   await waiting.locator("button.pull").click();
   await desk.waitForSelector("#my-state.state-busy", { timeout: PATIENCE });
   await desk.waitForSelector("#desk section:has-text('+14155550199')", { timeout: PATIENCE });
+  // Agent assist follows her call: the caller's mood as it went.
+  await desk.waitForSelector("#assist-mood", { timeout: PATIENCE });
   await desk.screenshot({ path: join(SCREENSHOTS, "desk-on-a-call.png"), fullPage: true });
-  // She hangs up and wraps up: a disposition and notes, kept on the call.
+  // She hangs up and wraps up: the call's summary drafts her notes; she writes her own, with a
+  // disposition, kept on the call.
   await desk.click("#hang-up");
   await desk.waitForSelector("#my-state.state-wrap_up", { timeout: PATIENCE });
+  await desk.waitForSelector("#assist-summary", { timeout: PATIENCE });
+  const drafted = await desk.inputValue("#wrap-up [name=notes]");
+  check(drafted.startsWith("Caller: "), `the summary drafts the notes: ${drafted}`);
   await desk.selectOption("#wrap-up [name=disposition]", "resolved");
   await desk.fill("#wrap-up [name=notes]", "Billing question answered");
   await desk.click("#wrap-up button[type=submit]");

@@ -96,3 +96,31 @@ export async function call(method, path, body) {
 export const get = (path) => call("GET", path);
 export const post = (path, body = {}) => call("POST", path, body);
 export const put = (path, body) => call("PUT", path, body);
+
+/// Follows the server-sent events of `path` (GET), calling `onEvent(name, data)` for each, until
+/// the stream ends or `signal` aborts. EventSource cannot send the bearer token, so the body is
+/// read as it arrives and split into events (blank-line separated `event:` and `data:` lines).
+export async function follow(path, onEvent, signal) {
+  const headers = { authorization: `Bearer ${tokens()?.access_token}`, accept: "text/event-stream" };
+  const response = await fetch(`${BASE}${path}`, { headers, signal });
+  if (!response.ok) throw new ApiError(response.status, await problemOf(response));
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    pending += value;
+    let end;
+    while ((end = pending.indexOf("\n\n")) >= 0) {
+      const block = pending.slice(0, end);
+      pending = pending.slice(end + 2);
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      }
+      if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+    }
+  }
+}

@@ -1,6 +1,8 @@
 // The agent's desk: my state (and what comes after this call), my current call with the
-// contact's number, the disposition and notes at wrap-up, and a preview campaign's next
-// contact to call or skip. Followed from the live feed: my agent's and my calls' events.
+// contact's number and agent assist (the caller's mood, suggestions of my next answer, the
+// summary, which fills the notes and disposition at wrap-up), the disposition and notes at
+// wrap-up, and a preview campaign's next contact to call or skip. Followed from the live feed
+// (my agent's and my calls' events) and my call's assist stream.
 
 import * as api from "./api.js";
 import * as live from "./live.js";
@@ -23,6 +25,8 @@ export class Desk {
     this.draft = { call: null, disposition: "", notes: "" };
     this.drawn = null;
     this.loads = 0;
+    // Agent assist on my current call: what its stream has said.
+    this.assist = { call: null, mood: "", suggestion: "", summary: null, stop: null };
     live.onEvent((event) => this.follow(event));
     setInterval(() => {
       for (const cell of this.section.querySelectorAll("[data-since]")) cell.textContent = elapsed(cell.dataset.since);
@@ -37,6 +41,7 @@ export class Desk {
     const { call, preview } = await this.callAndPreview(agent);
     if (generation !== this.loads) return;
     Object.assign(this, { agent, call, preview });
+    this.followAssist();
     this.render();
     // Reserved for a preview, whose contact the campaign records a moment after reserving me
     // (campaign events are not on an agent's feed): look again shortly.
@@ -56,6 +61,27 @@ export class Desk {
       ? (await api.get("/previews")).preview
       : null;
     return { call: mine?.data.find((c) => c.id === id) || null, preview };
+  }
+
+  /// Opens my current call's assist stream (once per call; it ends with the summary).
+  followAssist() {
+    const id = this.call && ["answered", "ended"].includes(this.call.status) ? this.call.id : null;
+    if (!id || this.assist.call === id) return;
+    this.assist.stop?.abort();
+    const stop = new AbortController();
+    this.assist = { call: id, mood: "", suggestion: "", summary: null, stop };
+    const pieces = new Map();
+    api.follow(`/calls/${id}/assist`, (name, data) => {
+      if (this.assist.call !== id) return;
+      if (name === "sentiment") this.assist.mood = data.label;
+      if (name === "suggestion") {
+        const text = data.abandoned ? "" : (pieces.get(data.number) || "") + data.text;
+        pieces.set(data.number, text);
+        this.assist.suggestion = text;
+      }
+      if (name === "summary") this.assist.summary = data;
+      this.render();
+    }, stop.signal).catch(() => {}); // not transcribed, or the call left me: nothing to show
   }
 
   follow(event) {
@@ -86,13 +112,27 @@ export class Desk {
 
   render() {
     // Redrawn only when something shown changed, so a form being filled keeps its focus.
-    const shown = JSON.stringify([this.agent, this.call, this.preview, this.message, this.failed, document.documentElement.lang]);
+    const { mood, suggestion, summary } = this.assist;
+    const shown = JSON.stringify([this.agent, this.call, this.preview, this.message, this.failed,
+      mood, suggestion, summary, document.documentElement.lang]);
     if (shown === this.drawn) return;
     this.drawn = shown;
     if (!this.agent) {
       fill(this.section, h("h2", { id: "desk-title" }, t("desk_title")), h("p", {}, t("not_an_agent")));
       return;
     }
+    // A redraw while the agent writes (assist's summary arriving at wrap-up) keeps their place.
+    const focused = this.section.contains(document.activeElement) ? document.activeElement : null;
+    const place = focused?.name ? { name: focused.name, start: focused.selectionStart, end: focused.selectionEnd } : null;
+    this.draw();
+    const again = place && this.section.querySelector(`[name="${place.name}"]`);
+    if (again) {
+      again.focus();
+      if (place.start !== undefined && place.start !== null) again.setSelectionRange(place.start, place.end);
+    }
+  }
+
+  draw() {
     const a = this.agent;
     const reason = h("select", { id: "reason", "aria-label": t("reason") }, REASONS.map((r) => h("option", { value: r }, r)));
     const stateButtons = CHOICES.map((status) => h("button", {
@@ -122,6 +162,7 @@ export class Desk {
                 ["initiated", "ringing", "answered"].includes(call.status)
                   ? h("button", { type: "button", id: "hang-up", onclick: () => this.act(() => api.call("DELETE", `/calls/${call.id}`)) }, t("hang_up"))
                   : null,
+                this.assistPanel(),
                 wrapping ? this.wrapUpForm(call) : null)
             : h("p", { class: "empty" }, t("no_call"))),
         h("section", { class: "panel", "aria-labelledby": "desk-preview" },
@@ -135,11 +176,28 @@ export class Desk {
             : h("p", { class: "empty" }, t("no_preview")))));
   }
 
+  /// What assist said on my call: the caller's mood, the latest suggestion, the summary.
+  assistPanel() {
+    const { call, mood, suggestion, summary } = this.assist;
+    if (call !== this.call?.id || (!mood && !suggestion && !summary)) return null;
+    return h("div", { id: "assist", class: "assist", "aria-live": "polite" },
+      mood ? h("p", {}, `${t("mood")}: `, h("strong", { id: "assist-mood", class: `mood mood-${mood}` }, t(`m_${mood}`))) : null,
+      suggestion ? h("p", { id: "assist-suggestion" }, `${t("suggestion")}: ${suggestion}`) : null,
+      summary ? h("p", { id: "assist-summary" }, `${t("summary")}: ${summary.summary}`) : null);
+  }
+
   wrapUpForm(call) {
     if (this.draft.call !== call.id) {
       this.draft = { call: call.id, disposition: call.disposition, notes: call.notes };
     }
     const draft = this.draft;
+    // The summary, once written, is the notes' first draft and suggests the disposition.
+    const summary = this.assist.call === call.id ? this.assist.summary : null;
+    if (summary && !draft.summarized) {
+      draft.summarized = true;
+      if (!draft.notes) draft.notes = summary.summary;
+      if (!draft.disposition && summary.suggested_disposition) draft.disposition = summary.suggested_disposition;
+    }
     const disposition = h("select", { name: "disposition", onchange: (e) => { draft.disposition = e.target.value; } },
       h("option", { value: "" }, "—"),
       DISPOSITIONS.map((d) => h("option", { value: d, selected: draft.disposition === d }, d)));

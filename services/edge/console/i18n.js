@@ -99,6 +99,8 @@ const WORDS = {
   m_negative: ["upset", "molesto", "mécontent", "verärgert", "arrabbiato", "chateado", "不满", "不満"],
   upset_callers: ["Upset callers", "Clientes molestos", "Appelants mécontents", "Verärgerte Anrufer", "Chiamanti arrabbiati", "Clientes chateados", "不满的来电者", "不満な発信者"],
   alert_upset: ["The caller on {number} is upset ({agent}).", "El cliente en {number} está molesto ({agent}).", "L'appelant au {number} est mécontent ({agent}).", "Der Anrufer unter {number} ist verärgert ({agent}).", "Il chiamante al {number} è arrabbiato ({agent}).", "O cliente em {number} está chateado ({agent}).", "{number} 的来电者情绪不满（{agent}）。", "{number} の発信者が不満を感じています（{agent}）。"],
+  suggestion: ["Suggested answer", "Respuesta sugerida", "Réponse suggérée", "Antwortvorschlag", "Risposta suggerita", "Resposta sugerida", "建议回复", "回答の提案"],
+  summary: ["Summary", "Resumen", "Résumé", "Zusammenfassung", "Riepilogo", "Resumo", "摘要", "要約"],
   no_agent: ["no agent", "sin agente", "sans agent", "kein Agent", "nessun operatore", "sem agente", "无坐席", "エージェントなし"],
   seconds: ["{n} s", "{n} s", "{n} s", "{n} s", "{n} s", "{n} s", "{n} 秒", "{n} 秒"],
 };
