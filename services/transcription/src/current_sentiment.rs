@@ -30,10 +30,6 @@ pub async fn of(
     reach: &Reach,
     calls: &[Uuid],
 ) -> Result<Vec<Now>, sqlx::Error> {
-    let agents = match reach {
-        Reach::Organization => None,
-        Reach::Agents(agents) => Some(agents.clone()),
-    };
     let streams: Vec<String> = calls.iter().map(|c| format!("transcript-{c}")).collect();
     let rows: Vec<(String, serde_json::Value, i64)> = sqlx::query_as(
         "SELECT latest.stream_name, latest.data,
@@ -52,7 +48,7 @@ pub async fn of(
     .bind(org)
     .bind(Sentiment::TYPE)
     .bind(SentimentAlert::TYPE)
-    .bind(agents)
+    .bind(reach.agents())
     .fetch_all(pool)
     .await?;
     Ok(rows

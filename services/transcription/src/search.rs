@@ -120,6 +120,17 @@ pub enum Reach {
     Agents(Vec<Uuid>),
 }
 
+impl Reach {
+    /// The agents whose calls it covers; `None` for all of the organization's (a query's
+    /// `$n::uuid[] IS NULL`).
+    pub fn agents(&self) -> Option<&[Uuid]> {
+        match self {
+            Self::Organization => None,
+            Self::Agents(agents) => Some(agents),
+        }
+    }
+}
+
 /// A line found.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Hit {
@@ -157,10 +168,6 @@ pub async fn search(
     to: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<Hit>, sqlx::Error> {
-    let agents = match reach {
-        Reach::Organization => None,
-        Reach::Agents(agents) => Some(agents.clone()),
-    };
     sqlx::query_as(
         "SELECT l.call_id, l.speaker, l.text, l.language, l.said_at, l.start_seconds
          FROM transcript_lines l
@@ -179,7 +186,7 @@ pub async fn search(
     .bind(words)
     .bind(from)
     .bind(to)
-    .bind(agents)
+    .bind(reach.agents())
     .bind(limit)
     .fetch_all(pool)
     .await

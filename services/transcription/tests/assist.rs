@@ -11,19 +11,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use comms_auth::{Identity, Role};
-use comms_events::call::{CallEvent, Started, Transcriber};
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
+use comms_events::call::Transcriber;
+use comms_eventstore::EventStore;
 use comms_proto::Language;
 use comms_proto::v1::assist_update::Update;
 use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_proto::v1::{AssistUpdate, GetTranscriptRequest};
 use comms_transcription::Speaker;
 use comms_transcription::assist::{Anthropic, AnthropicOptions, Assistant};
-use comms_transcription::deepgram::{Heard, Segment};
-use comms_transcription::redact::Redactor;
 use comms_transcription::sentiment::Scorer;
-use comms_transcription::session::{Settings, Transcript};
+use comms_transcription::session::Transcript;
 use support::bus::{Bus, Served};
+use support::calls;
 use support::fake_anthropic::{self, FakeAnthropic, Reply};
 use uuid::Uuid;
 
@@ -56,43 +55,20 @@ impl Call {
             .await;
         let (id, agent) = (Uuid::new_v4(), Uuid::new_v4());
         let store = EventStore::new(bus.db.pool.clone());
-        let started = CallEvent::Started(Started {
-            call_id: id,
-            direction: comms_events::call::Direction::Outbound,
-            to: comms_proto::PhoneNumber::parse("+34910000100").unwrap(),
-            from: None,
-            agent_id: Some(agent),
-            campaign_id: None,
-            language: Language::Es,
-            started_at: chrono::Utc::now(),
-            detect_machines: false,
-            recording: Default::default(),
-            ivr_flow: None,
-            announcement: None,
-        });
-        store
-            .append(
-                ORG,
-                &StreamName::new("call", id),
-                ExpectedVersion::Any,
-                vec![comms_bus::new_event(&started, "test", None)],
-            )
-            .await
-            .unwrap();
+        calls::started(&store, ORG, id, agent).await;
         // The transcript as the service's transcriber would record it (the summary, too, from
         // the same fake Anthropic).
-        let settings = Arc::new(Settings {
+        let settings = calls::settings(
             store,
-            redactor: Redactor::new::<&str>(&[]).unwrap(),
-            sentiment: Scorer::Lexicon,
-            assistant: Assistant::Anthropic(Arc::new(Anthropic::new(AnthropicOptions {
+            Scorer::Lexicon,
+            Assistant::Anthropic(Arc::new(Anthropic::new(AnthropicOptions {
                 base_url: fake.base_url.clone(),
                 api_key: fake_anthropic::KEY.into(),
                 model: fake_anthropic::MODEL.into(),
                 retries: 0,
                 longest_wait: Duration::from_millis(10),
             }))),
-        });
+        );
         let transcript = Transcript::new(settings, ORG, id, Language::Es, Transcriber::Deepgram);
         Self {
             bus,
@@ -122,21 +98,9 @@ impl Call {
     }
 
     async fn say(&mut self, speaker: Speaker, text: &str) {
-        let n = f64::from(self.said);
+        let turn = calls::said(self.said as usize, speaker, text);
         self.said += 1;
-        let segment = Segment {
-            speaker,
-            start: n * 3.0,
-            end: n * 3.0 + 2.5,
-            text: text.into(),
-            confidence: 0.9,
-            speech_final: true,
-        };
-        self.transcript
-            .as_mut()
-            .unwrap()
-            .hear(Heard::Segment(segment))
-            .await;
+        self.transcript.as_mut().unwrap().hear(turn).await;
     }
 
     async fn hang_up(&mut self) {

@@ -5,21 +5,19 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use comms_auth::{Identity, Role};
-use comms_events::call::{CallEvent, Started, Transcriber};
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
+use comms_events::Event as _;
+use comms_events::call::{Sentiment, Transcriber, Utterance};
+use comms_eventstore::{EventStore, StreamName};
 use comms_proto::Language;
 use comms_proto::v1::GetCallSentimentsRequest;
 use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_transcription::Speaker;
 use comms_transcription::assist::Assistant;
-use comms_transcription::deepgram::{Heard, Segment};
-use comms_transcription::redact::Redactor;
 use comms_transcription::sentiment::Scorer;
-use comms_transcription::session::{Settings, Transcript};
+use comms_transcription::session::Transcript;
 use support::bus::{Bus, Served};
+use support::calls;
 use uuid::Uuid;
 
 const ORG: &str = "org_moods";
@@ -27,48 +25,13 @@ const ORG: &str = "org_moods";
 /// A call of `org`'s answered by `agent` whose caller said `lines`, still going on.
 async fn call(bus: &Bus, org: &str, agent: Uuid, lines: &[&str]) -> Uuid {
     let call = Uuid::new_v4();
-    let started = CallEvent::Started(Started {
-        call_id: call,
-        direction: comms_events::call::Direction::Inbound,
-        to: comms_proto::PhoneNumber::parse("+14155550100").unwrap(),
-        from: None,
-        agent_id: Some(agent),
-        campaign_id: None,
-        language: Language::En,
-        started_at: chrono::Utc::now(),
-        detect_machines: false,
-        recording: Default::default(),
-        ivr_flow: None,
-        announcement: None,
-    });
     let store = EventStore::new(bus.db.pool.clone());
-    store
-        .append(
-            org,
-            &StreamName::new("call", call),
-            ExpectedVersion::Any,
-            vec![comms_bus::new_event(&started, "test", None)],
-        )
-        .await
-        .unwrap();
-    let settings = Arc::new(Settings {
-        store,
-        redactor: Redactor::new::<&str>(&[]).unwrap(),
-        sentiment: Scorer::Lexicon,
-        assistant: Assistant::Extractive,
-    });
+    calls::started(&store, org, call, agent).await;
+    let settings = calls::settings(store, Scorer::Lexicon, Assistant::Extractive);
     // Not completed: the call goes on.
     let mut transcript = Transcript::new(settings, org, call, Language::En, Transcriber::Deepgram);
     for (n, text) in lines.iter().enumerate() {
-        let segment = Segment {
-            speaker: Speaker::Caller,
-            start: n as f64 * 3.0,
-            end: n as f64 * 3.0 + 2.5,
-            text: (*text).into(),
-            confidence: 0.9,
-            speech_final: true,
-        };
-        transcript.hear(Heard::Segment(segment)).await;
+        transcript.hear(calls::said(n, Speaker::Caller, text)).await;
     }
     // Judged beside the transcript: wait for the judgement of the last window.
     let stream = StreamName::new("transcript", call);
@@ -79,9 +42,9 @@ async fn call(bus: &Bus, org: &str, agent: Uuid, lines: &[&str]) -> Uuid {
             .unwrap();
         let judged = events
             .iter()
-            .filter(|e| e.event_type == "comms.call.sentiment")
+            .filter(|e| e.event_type == Sentiment::TYPE)
             .count();
-        if judged > 0 && events.last().unwrap().event_type != "comms.call.utterance" {
+        if judged > 0 && events.last().unwrap().event_type != Utterance::TYPE {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;

@@ -14,8 +14,8 @@ use chrono::{Duration, Utc};
 use comms_auth::{Identity, Role};
 use comms_bus::{Envelope, Handler as _};
 use comms_events::Event as _;
-use comms_events::call::{CallEvent, Started, Transcriber, TranscriptDeleted};
-use comms_eventstore::{EventStore, ExpectedVersion, StreamName};
+use comms_events::call::{CallEvent, Transcriber, TranscriptDeleted};
+use comms_eventstore::{EventStore, StreamName};
 use comms_proto::Language;
 use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_proto::v1::{
@@ -24,12 +24,11 @@ use comms_proto::v1::{
 };
 use comms_transcription::Speaker;
 use comms_transcription::assist::Assistant;
-use comms_transcription::deepgram::{Heard, Segment};
-use comms_transcription::redact::Redactor;
 use comms_transcription::search::SearchIndexer;
 use comms_transcription::sentiment::Scorer;
 use comms_transcription::session::{Settings, Transcript};
 use support::bus::{Bus, Served};
+use support::calls;
 use support::schemas::assert_valid;
 use uuid::Uuid;
 
@@ -53,51 +52,23 @@ async fn served() -> (Bus, Served, Client) {
 }
 
 fn settings(bus: &Bus) -> Arc<Settings> {
-    Arc::new(Settings {
-        store: EventStore::new(bus.db.pool.clone()),
-        redactor: Redactor::new::<&str>(&[]).unwrap(),
-        sentiment: Scorer::Lexicon,
-        assistant: Assistant::Extractive,
-    })
-}
-
-fn said(n: usize, speaker: Speaker, text: &str) -> Heard {
-    Heard::Segment(Segment {
-        speaker,
-        start: n as f64 * 3.0,
-        end: n as f64 * 3.0 + 2.5,
-        text: text.into(),
-        confidence: 0.9,
-        speech_final: true,
-    })
+    calls::settings(
+        EventStore::new(bus.db.pool.clone()),
+        Scorer::Lexicon,
+        Assistant::Extractive,
+    )
 }
 
 /// A call of `org`'s with its agent, heard to its end: the caller upset about a carrot.
 async fn transcribed_call(bus: &Bus, org: &str) -> Uuid {
     let call = Uuid::new_v4();
-    let started = CallEvent::Started(Started {
-        call_id: call,
-        direction: comms_events::call::Direction::Inbound,
-        to: comms_proto::PhoneNumber::parse("+34910000100").unwrap(),
-        from: None,
-        agent_id: Some(Uuid::new_v4()),
-        campaign_id: None,
-        language: Language::Es,
-        started_at: Utc::now(),
-        detect_machines: false,
-        recording: Default::default(),
-        ivr_flow: None,
-        announcement: None,
-    });
-    EventStore::new(bus.db.pool.clone())
-        .append(
-            org,
-            &StreamName::new("call", call),
-            ExpectedVersion::Any,
-            vec![comms_bus::new_event(&started, "test", None)],
-        )
-        .await
-        .unwrap();
+    calls::started(
+        &EventStore::new(bus.db.pool.clone()),
+        org,
+        call,
+        Uuid::new_v4(),
+    )
+    .await;
     let mut transcript = Transcript::new(
         settings(bus),
         org,
@@ -113,7 +84,7 @@ async fn transcribed_call(bus: &Bus, org: &str) -> Uuid {
         (Speaker::Agent, "Lo siento, le envío otra zanahoria hoy."),
     ];
     for (n, (speaker, text)) in lines.into_iter().enumerate() {
-        transcript.hear(said(n, speaker, text)).await;
+        transcript.hear(calls::said(n, speaker, text)).await;
     }
     transcript.complete(6.0).await;
     call
@@ -293,8 +264,12 @@ async fn a_deleted_transcripts_words_are_gone_from_the_log_search_and_reads() {
         Language::Es,
         Transcriber::Deepgram,
     );
-    late.hear(said(5, Speaker::Caller, "Otra zanahoria, por favor."))
-        .await;
+    late.hear(calls::said(
+        5,
+        Speaker::Caller,
+        "Otra zanahoria, por favor.",
+    ))
+    .await;
     late.complete(20.0).await;
     let after = EventStore::new(bus.db.pool.clone())
         .read_stream(&StreamName::new("transcript", call), 0, 100)

@@ -16,11 +16,10 @@ use comms_proto::Language;
 use comms_testkit::TestDatabase;
 use comms_transcription::Speaker;
 use comms_transcription::assist::{Anthropic, AnthropicOptions, Assistant};
-use comms_transcription::deepgram::{Heard, Segment};
-use comms_transcription::redact::Redactor;
 use comms_transcription::sentiment::Scorer;
-use comms_transcription::session::{Settings, Transcript};
+use comms_transcription::session::Transcript;
 use serde_json::Value;
+use support::calls;
 use support::fake_anthropic::{self, FakeAnthropic, Reply};
 use support::schemas::assert_valid;
 use uuid::Uuid;
@@ -30,18 +29,17 @@ const ORG: &str = "org_summary";
 /// A call heard through to its end with Anthropic at `fake`: its transcript stream's events'
 /// types, and the summary's data.
 async fn summarized_call(db: &TestDatabase, fake: &FakeAnthropic) -> (Vec<String>, Value) {
-    let settings = Arc::new(Settings {
-        store: EventStore::new(db.pool.clone()),
-        redactor: Redactor::new::<&str>(&[]).unwrap(),
-        sentiment: Scorer::Lexicon,
-        assistant: Assistant::Anthropic(Arc::new(Anthropic::new(AnthropicOptions {
+    let settings = calls::settings(
+        EventStore::new(db.pool.clone()),
+        Scorer::Lexicon,
+        Assistant::Anthropic(Arc::new(Anthropic::new(AnthropicOptions {
             base_url: fake.base_url.clone(),
             api_key: fake_anthropic::KEY.into(),
             model: fake_anthropic::MODEL.into(),
             retries: 2,
             longest_wait: Duration::from_millis(50),
         }))),
-    });
+    );
     let call = Uuid::new_v4();
     let mut transcript = Transcript::new(settings, ORG, call, Language::Es, Transcriber::Deepgram);
     let lines = [
@@ -52,15 +50,7 @@ async fn summarized_call(db: &TestDatabase, fake: &FakeAnthropic) -> (Vec<String
         (Speaker::Agent, "Lo siento, ya le devolví el segundo cargo."),
     ];
     for (n, (speaker, text)) in lines.into_iter().enumerate() {
-        let segment = Segment {
-            speaker,
-            start: n as f64 * 3.0,
-            end: n as f64 * 3.0 + 2.5,
-            text: text.into(),
-            confidence: 0.9,
-            speech_final: true,
-        };
-        transcript.hear(Heard::Segment(segment)).await;
+        transcript.hear(calls::said(n, speaker, text)).await;
     }
     transcript.complete(6.0).await;
     let events = EventStore::new(db.pool.clone())

@@ -6,18 +6,17 @@
 //! The services run as separate processes carried by "Twilio": a loopback stand-in that takes
 //! the calls the bench places and names them, as Twilio's API does.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use comms_proto::v1::InitiateCallRequest;
 use comms_proto::v1::calls_service_client::CallsServiceClient;
-use futures::StreamExt as _;
 use serde_json::{Value, json};
 
+use super::arrivals::{Arrivals, Times};
 use super::rest::{self, grpc};
-use super::setup::{BenchDatabase, unique};
+use super::setup::BenchDatabase;
 use super::stats::{Samples, ms, percent};
 use super::{Options, heading};
 
@@ -130,7 +129,7 @@ async fn callbacks(
     calls: Vec<(String, String)>,
     duration: Duration,
     rate: Option<f64>,
-    sent: Arc<Mutex<HashMap<String, Instant>>>,
+    sent: Times<String>,
 ) -> anyhow::Result<Samples> {
     let http = comms_runtime::http::client(Duration::from_secs(30));
     let queue = Arc::new(Mutex::new(calls));
@@ -209,46 +208,13 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
     let mut fleet = rest::start_fleet(options, &db, &carrier).await?;
 
     // Our own queue of the answers the relay publishes, read as they arrive.
-    let connection = comms_bus::connect(&options.amqp_url).await?;
-    let channel = connection.create_channel().await?;
-    let tap = unique("bench.answered");
-    comms_bus::declare_events_exchange(&channel, &fleet.exchange).await?;
-    let binding = <comms_events::call::Answered as comms_events::Event>::TYPE.to_owned();
-    comms_bus::declare_queue(
-        &channel,
+    let answered = Arrivals::tap(
+        &options.amqp_url,
         &fleet.exchange,
-        &tap,
-        &[binding],
-        Default::default(),
+        <comms_events::call::Answered as comms_events::Event>::TYPE,
+        |envelope| envelope["data"]["call_id"].as_str().map(str::to_owned),
     )
     .await?;
-    let mut deliveries = channel
-        .basic_consume(
-            tap.as_str().into(),
-            "bench".into(),
-            lapin::options::BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            Default::default(),
-        )
-        .await?;
-    let arrived: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let reader = {
-        let arrived = arrived.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(delivery)) = deliveries.next().await {
-                let at = Instant::now();
-                let envelope: Value = serde_json::from_slice(&delivery.data).unwrap_or_default();
-                if let Some(call_id) = envelope["data"]["call_id"].as_str() {
-                    arrived
-                        .lock()
-                        .expect("not poisoned")
-                        .insert(call_id.to_owned(), at);
-                }
-            }
-        })
-    };
 
     // Enough calls for a cell as fast as the edge answers, then one at a steady 100 a second.
     const FAST: f64 = 1500.0;
@@ -266,12 +232,11 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
                 .len()
                 .saturating_sub((cell * per_second).ceil() as usize),
         );
-        let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+        let sent = Times::<String>::default();
         let signed = callbacks(&fleet.edge, share, options.cell, rate, sent.clone()).await?;
-        let lag = arrivals(&arrived, &sent).await?;
+        let lag = answered.since(&sent, "answered calls").await?;
         phases.push((name, signed, lag));
     }
-    reader.abort();
 
     println!(
         "{:>42} | {:>7} {:>7} {:>7} | {:>8} | {:>12} {:>12}",
@@ -304,39 +269,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
             "callback_to_exchange": lag.to_json(),
         });
     }
-    channel
-        .queue_delete(tap.as_str().into(), Default::default())
-        .await?;
+    answered.stop().await?;
     fleet.stop(options).await?;
     db.drop_now().await?;
     Ok(report)
-}
-
-/// How long each sent callback took to reach the exchange as its call's answer (every one of
-/// them, however long the relay takes: a minute at most).
-async fn arrivals(
-    arrived: &Arc<Mutex<HashMap<String, Instant>>>,
-    sent: &Arc<Mutex<HashMap<String, Instant>>>,
-) -> anyhow::Result<Samples> {
-    let sent = sent.lock().expect("not poisoned").clone();
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(60);
-    loop {
-        let lags: Vec<Duration> = {
-            let arrived = arrived.lock().expect("not poisoned");
-            sent.iter()
-                .filter_map(|(call, at)| Some(arrived.get(call)?.saturating_duration_since(*at)))
-                .collect()
-        };
-        if lags.len() == sent.len() {
-            return Ok(Samples::new(lags, started.elapsed()));
-        }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "only {} of {} answered calls reached the exchange",
-            lags.len(),
-            sent.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

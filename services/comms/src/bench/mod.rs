@@ -4,6 +4,7 @@
 //! Results go to stdout as tables and to a JSON file.
 
 mod append;
+mod arrivals;
 mod auth;
 mod callbacks;
 mod lag;

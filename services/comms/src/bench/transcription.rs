@@ -9,7 +9,6 @@
 //! The transcription service and the relay run as separate `comms serve` processes; the callers
 //! and the fake Deepgram run in the bench, on the same cores.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
+use super::arrivals::{Arrivals, Times};
 use super::rest::{self, ORG, free_port};
 use super::setup::{BenchDatabase, unique};
 use super::stats::{Samples, ms};
@@ -29,9 +29,8 @@ use super::{Options, heading};
 const DEEPGRAM_KEY: &str = "bench-deepgram-key";
 const MEDIA_SECRET: &str = "bench-media-token-secret-0123456789abcdef";
 
-/// When each of a call's seconds was completed by the bench (sent) or arrived as an utterance:
-/// by call and second.
-type Times = Arc<Mutex<HashMap<(Uuid, u32), Instant>>>;
+/// When each of a call's seconds was completed by the bench: by call and second.
+type Sent = Times<(Uuid, u32)>;
 
 pub async fn run(options: &Options) -> anyhow::Result<Value> {
     heading(
@@ -77,45 +76,19 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
             .display()
     );
 
-    // Our own queue of the utterances the relay publishes, read as they arrive.
-    let connection = comms_bus::connect(&options.amqp_url).await?;
-    let channel = connection.create_channel().await?;
-    comms_bus::declare_events_exchange(&channel, &exchange).await?;
-    let tap = unique("bench.utterances");
-    let binding = <comms_events::call::Utterance as comms_events::Event>::TYPE.to_owned();
-    comms_bus::declare_queue(&channel, &exchange, &tap, &[binding], Default::default()).await?;
-    let mut deliveries = channel
-        .basic_consume(
-            tap.as_str().into(),
-            "bench".into(),
-            lapin::options::BasicConsumeOptions {
-                no_ack: true,
-                ..Default::default()
-            },
-            Default::default(),
-        )
-        .await?;
-    let arrived = Times::default();
-    let reader = {
-        let arrived = arrived.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(delivery)) = deliveries.next().await {
-                let at = Instant::now();
-                let envelope: Value = serde_json::from_slice(&delivery.data).unwrap_or_default();
-                let data = &envelope["data"];
-                let call = data["call_id"]
-                    .as_str()
-                    .and_then(|c| Uuid::parse_str(c).ok());
-                let second = data["start_seconds"].as_f64().map(|s| s.floor() as u32);
-                if let (Some(call), Some(second)) = (call, second) {
-                    arrived
-                        .lock()
-                        .expect("not poisoned")
-                        .insert((call, second), at);
-                }
-            }
-        })
-    };
+    // Our own queue of the utterances the relay publishes, read as they arrive: each under its
+    // call and the second it starts in.
+    let utterances = Arrivals::tap(
+        &options.amqp_url,
+        &exchange,
+        <comms_events::call::Utterance as comms_events::Event>::TYPE,
+        |envelope| {
+            let data = &envelope["data"];
+            let call = Uuid::parse_str(data["call_id"].as_str()?).ok()?;
+            Some((call, data["start_seconds"].as_f64()?.floor() as u32))
+        },
+    )
+    .await?;
 
     let media = format!("ws://127.0.0.1:{media_port}");
     let tokens = MediaTokens::new(MEDIA_SECRET.as_bytes());
@@ -135,7 +108,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
             .transcription_seconds
             .max(options.transcription_utterances.div_ceil(calls as u32));
         deepgram.delays.lock().expect("not poisoned").clear();
-        let sent = Times::default();
+        let sent = Sent::default();
         let mut tasks = Vec::new();
         for n in 0..calls {
             let (media, sent) = (media.clone(), sent.clone());
@@ -151,7 +124,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         for task in tasks {
             task.await??;
         }
-        let lags = arrivals(&arrived, &sent).await?;
+        let lags = utterances.since(&sent, "utterances").await?;
         let own = Samples::new(
             deepgram.delays.lock().expect("not poisoned").clone(),
             Duration::from_secs(1),
@@ -169,7 +142,6 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         );
         rows.push((calls, seconds, lags, own));
     }
-    reader.abort();
 
     // The most concurrent calls whose p99 stayed within twice that of one call. Not the first
     // level past it: more calls can mean less latency (the relay finds events at every poll), so
@@ -197,9 +169,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         })).collect::<Vec<_>>(),
         "calls_before_latency_doubles_at_least": within,
     });
-    channel
-        .queue_delete(tap.as_str().into(), Default::default())
-        .await?;
+    utterances.stop().await?;
     for child in &mut children {
         child.start_kill().ok();
         child.wait().await.ok();
@@ -217,7 +187,7 @@ async fn stream_call(
     call: Uuid,
     token: &str,
     seconds: u32,
-    sent: &Times,
+    sent: &Sent,
 ) -> anyhow::Result<()> {
     let url = format!("{media}/media/twilio/{ORG}/{call}/{token}");
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
@@ -263,31 +233,6 @@ async fn stream_call(
         .await?;
     socket.close(None).await.ok();
     Ok(())
-}
-
-/// How long each completed second took to reach the exchange as its utterance (every one of
-/// them: a minute at most).
-async fn arrivals(arrived: &Times, sent: &Times) -> anyhow::Result<Samples> {
-    let sent = sent.lock().expect("not poisoned").clone();
-    let started = Instant::now();
-    loop {
-        let lags: Vec<Duration> = {
-            let arrived = arrived.lock().expect("not poisoned");
-            sent.iter()
-                .filter_map(|(key, at)| Some(arrived.get(key)?.saturating_duration_since(*at)))
-                .collect()
-        };
-        if lags.len() == sent.len() {
-            return Ok(Samples::new(lags, started.elapsed()));
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(60),
-            "only {} of {} utterances reached the exchange",
-            lags.len(),
-            sent.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A loopback Deepgram live endpoint, as documented

@@ -55,9 +55,6 @@ pub fn transcript(id: Uuid, events: &[RecordedEvent]) -> v1::Transcript {
             _ => {}
         }
     }
-    if transcript.deleted.is_some() {
-        transcript.utterances.clear();
-    }
     for (n, utterance) in transcript.utterances.iter_mut().enumerate() {
         let said = n as u32 + 1;
         if let Some((_, label)) = windows.iter().rev().find(|(covered, _)| *covered <= said) {
