@@ -66,6 +66,19 @@ try {
 
   // A call placed over REST appears and moves on, on the same page.
   const admin = await token(ADMIN_EMAIL, ADMIN_PASSWORD);
+  // A note for callers charged twice, which the desk shows when its caller says so.
+  const written = await fetch(`${BASE_URL}/api/communications/knowledge/notes`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${admin}` },
+    body: JSON.stringify({
+      title: "Double charges",
+      body: "Refund the second charge at once: no approval is needed.",
+      language: "en",
+      keywords: ["charged twice"],
+    }),
+  });
+  check(written.status === 201, `writing a knowledge note: ${written.status}`);
+  const note = (await written.json()).id;
   const placed = await fetch(`${BASE_URL}/api/communications/calls`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${admin}` },
@@ -133,8 +146,13 @@ try {
   await waiting.locator("button.pull").click();
   await desk.waitForSelector("#my-state.state-busy", { timeout: PATIENCE });
   await desk.waitForSelector("#desk section:has-text('+14155550199')", { timeout: PATIENCE });
-  // Agent assist follows her call: the caller's mood as it went.
+  // Agent assist follows her call: the caller's mood as it went, and the note for what the
+  // caller said.
   await desk.waitForSelector("#assist-mood", { timeout: PATIENCE });
+  const shown = desk.locator(`#assist-notes [data-note="${note}"]`);
+  await shown.waitFor({ timeout: PATIENCE });
+  check((await shown.locator("h4").textContent()) === "Double charges", "the note's title");
+  check((await shown.locator(".heard").textContent()) === "Heard: “charged twice”", "the words that brought it up");
   await desk.screenshot({ path: join(SCREENSHOTS, "desk-on-a-call.png"), fullPage: true });
   // She hangs up and wraps up: the call's summary drafts her notes; she writes her own, with a
   // disposition, kept on the call.

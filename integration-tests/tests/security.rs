@@ -409,6 +409,10 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
             json!({ "name": "Probe", "email": "probe@acme.test" })
         }
         ("put", "/api/communications/transcripts/retention") => json!({ "days": 30 }),
+        ("post", "/api/communications/knowledge/notes")
+        | ("put", "/api/communications/knowledge/notes/{id}") => json!({
+            "title": "Probe note", "body": "What a probe says.", "keywords": ["probe"]
+        }),
         ("put", "/api/communications/agents/{id}") => json!({ "name": "Renamed" }),
         ("put", "/api/communications/agents/{id}/status") => json!({ "status": "available" }),
         ("post", "/api/communications/agents/{id}/forced-status") => {
@@ -525,6 +529,8 @@ struct Other {
     /// A text B sent (through the simulator), and its conversation.
     message: String,
     conversation: String,
+    /// B's knowledge note.
+    note: String,
 }
 
 impl Other {
@@ -715,7 +721,16 @@ impl Other {
             ),
         ))
         .await;
+        let note = json_of(send(
+            fleet,
+            "post",
+            "/api/communications/knowledge/notes",
+            &session,
+            sample_body("post", "/api/communications/knowledge/notes"),
+        ))
+        .await;
         Self {
+            note: note["id"].as_str().unwrap().to_owned(),
             message: message["id"].as_str().unwrap().to_owned(),
             conversation: message["conversation_id"].as_str().unwrap().to_owned(),
             number: number["id"].as_str().unwrap().to_owned(),
@@ -765,6 +780,8 @@ impl Other {
             ),
             "/api/communications/conversations".into(),
             "/api/communications/ivr-flows".into(),
+            format!("/api/communications/knowledge/notes/{}", self.note),
+            "/api/communications/knowledge/notes".into(),
             format!("/api/communications/previews?agent_id={}", self.agent),
         ] {
             let mut shown = json_of(send(fleet, "get", &path, &self.session, None)).await;
@@ -847,6 +864,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/api/communications/ivr-flows/{id}/simulate"
             | "/api/communications/ivr-flows/{id}/report" => other.flow.clone(),
             "/api/communications/messages/{id}" => other.message.clone(),
+            "/api/communications/knowledge/notes/{id}" => other.note.clone(),
             "/api/communications/conversations/{id}"
             | "/api/communications/conversations/{id}/messages" => other.conversation.clone(),
             // B's message in A's path is unknown (signed webhooks: tests/telephony/sms.rs).
@@ -1448,6 +1466,30 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("TranscriptionService", "GetKnowledgeNote") => transcription
+                        .get_knowledge_note(v1::KnowledgeNoteRequest {
+                            id: other.note.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("TranscriptionService", "UpdateKnowledgeNote") => transcription
+                        .update_knowledge_note(v1::UpdateKnowledgeNoteRequest {
+                            id: other.note.clone(),
+                            note: Some(v1::KnowledgeNoteInput {
+                                title: "Hijacked".into(),
+                                body: "Say this.".into(),
+                                language: String::new(),
+                                keywords: vec!["hijack".into()],
+                            }),
+                        })
+                        .await
+                        .unwrap_err(),
+                    ("TranscriptionService", "DeleteKnowledgeNote") => transcription
+                        .delete_knowledge_note(v1::KnowledgeNoteRequest {
+                            id: other.note.clone(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("TranscriptionService", "GetSummary") => transcription
                         .get_summary(v1::GetTranscriptRequest {
                             call_id: other.call.clone(),
@@ -1475,7 +1517,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 54);
+    assert_eq!(tried, 57);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

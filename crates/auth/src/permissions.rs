@@ -61,10 +61,14 @@ pub enum Permission {
     TranscriptsRead,
     /// Delete calls' transcripts and say how long the organization keeps them.
     TranscriptsManage,
+    /// Read the organization's knowledge notes (agent assist shows them during calls).
+    KnowledgeRead,
+    /// Write and delete the organization's knowledge notes.
+    KnowledgeManage,
 }
 
 impl Permission {
-    pub const ALL: [Self; 28] = [
+    pub const ALL: [Self; 30] = [
         Self::CallsRead,
         Self::CallsWrite,
         Self::AnalyticsRead,
@@ -93,6 +97,8 @@ impl Permission {
         Self::AgentsSupervise,
         Self::TranscriptsRead,
         Self::TranscriptsManage,
+        Self::KnowledgeRead,
+        Self::KnowledgeManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +131,8 @@ impl Permission {
             Self::AgentsSupervise => "agents:supervise",
             Self::TranscriptsRead => "transcripts:read",
             Self::TranscriptsManage => "transcripts:manage",
+            Self::KnowledgeRead => "knowledge:read",
+            Self::KnowledgeManage => "knowledge:manage",
         }
     }
 
@@ -212,6 +220,11 @@ pub fn grant(role: Role, permission: Permission) -> Option<Scope> {
         // Erasing customers' words for good, now or by a policy: the administrator.
         (TranscriptsManage,        Admin)              => Some(Organization),
         (TranscriptsManage,        Supervisor | Agent) => None,
+        // What agents are told to say: everyone reads it, supervisors and the administrator
+        // write it.
+        (KnowledgeRead,            Admin | Supervisor | Agent) => Some(Organization),
+        (KnowledgeManage,          Admin | Supervisor) => Some(Organization),
+        (KnowledgeManage,          Agent)              => None,
     }
 }
 

@@ -305,6 +305,7 @@ pub fn catalog() -> Vec<CatalogEntry> {
         sms::ConversationEvent::catalog(),
         notification::NotificationPreferencesEvent::catalog(),
         transcription::TranscriptRetentionEvent::catalog(),
+        transcription::KnowledgeNoteEvent::catalog(),
         agent::AgentEvent::catalog(),
         agent::TeamEvent::catalog(),
         campaign::CampaignEvent::catalog(),
@@ -336,6 +337,10 @@ mod tests {
             (
                 transcription::TranscriptRetentionEvent::BINDING,
                 transcription::TranscriptRetentionEvent::catalog(),
+            ),
+            (
+                transcription::KnowledgeNoteEvent::BINDING,
+                transcription::KnowledgeNoteEvent::catalog(),
             ),
             (
                 sms::ConversationEvent::BINDING,

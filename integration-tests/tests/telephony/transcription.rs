@@ -104,6 +104,74 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
     let (_, other_lead) = team_led(&fleet, "Night").await;
     let (ada, ada_session) = agent_user(&fleet, "Ada", &floor).await;
     let (_, bob_session) = agent_user(&fleet, "Bob", &floor).await;
+
+    // Her lead writes a knowledge note for callers charged twice; an agent may only read it, and
+    // each malformed field is named.
+    let notes = "/api/communications/knowledge/notes";
+    let note = json!({ "title": "Double charges", "body": "Refund the second charge.",
+                       "language": "en", "keywords": ["charged twice"] });
+    for (body, field) in [
+        (
+            json!({ "title": "", "body": "b", "keywords": ["kw"] }),
+            "title",
+        ),
+        (
+            json!({ "title": "t", "body": "b", "keywords": [] }),
+            "keywords",
+        ),
+        (
+            json!({ "title": "t", "body": "b", "keywords": ["k"] }),
+            "keywords",
+        ),
+        (
+            json!({ "title": "t", "body": "b", "keywords": ["kw"], "language": "" }),
+            "language",
+        ),
+        (
+            json!({ "title": "t", "body": "b", "keywords": ["kw"], "language": "xx" }),
+            "language",
+        ),
+        (
+            json!({ "title": "t", "body": "b", "keywords": ["kw"], "tags": [] }),
+            "tags",
+        ),
+        (json!({ "title": "t", "keywords": ["kw"] }), "body"),
+    ] {
+        let (status, problem_body) = problem(
+            fleet
+                .request(reqwest::Method::POST, notes, &lead)
+                .json(&body),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {problem_body}");
+        assert!(
+            problem_body.to_string().contains(field),
+            "{body}: {problem_body}"
+        );
+    }
+    let refused = fleet
+        .request(reqwest::Method::POST, notes, &ada_session)
+        .json(&note);
+    assert_eq!(
+        refused.send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let written = fleet
+        .request(reqwest::Method::POST, notes, &lead)
+        .json(&note);
+    let written = written.send().await.unwrap();
+    assert_eq!(written.status(), StatusCode::CREATED);
+    let written: Value = written.json().await.unwrap();
+    let listed = json_of(fleet.request(
+        reqwest::Method::GET,
+        &format!("{notes}?language=en"),
+        &ada_session,
+    ))
+    .await;
+    assert_eq!(listed["data"], json!([written.clone()]));
+    let (status, _) = problem(fleet.get(&format!("{notes}?language="))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
     let call = json_of(
         fleet
             .post("/api/communications/calls")
@@ -216,7 +284,8 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
         "{text}"
     );
 
-    // Her assist stream: the caller upset, then pleased, then the summary, and its end.
+    // Her assist stream: the note for what the caller said, the caller upset, then pleased, then
+    // the summary, and its end.
     let events = tokio::time::timeout(Duration::from_secs(60), assist)
         .await
         .expect("the assist stream ends with the summary")
@@ -225,12 +294,14 @@ async fn a_calls_transcript_is_read_by_its_agent_their_supervisor_and_the_admini
         .iter()
         .map(|(name, data)| {
             let label = data["label"].as_str().or(data["summarizer"].as_str());
+            let label = label.or(data["title"].as_str());
             (name.as_str(), label.unwrap_or(""))
         })
         .collect();
     assert_eq!(
         names,
         [
+            ("snippet", "Double charges"),
             ("sentiment", "negative"),
             ("sentiment", "positive"),
             ("summary", "extractive")

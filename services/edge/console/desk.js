@@ -26,7 +26,7 @@ export class Desk {
     this.drawn = null;
     this.loads = 0;
     // Agent assist on my current call: what its stream has said.
-    this.assist = { call: null, mood: "", suggestion: "", summary: null, stop: null };
+    this.assist = { call: null, mood: "", suggestion: "", notes: [], summary: null, stop: null };
     live.onEvent((event) => this.follow(event));
     setInterval(() => {
       for (const cell of this.section.querySelectorAll("[data-since]")) cell.textContent = elapsed(cell.dataset.since);
@@ -69,7 +69,7 @@ export class Desk {
     if (!id || this.assist.call === id) return;
     this.assist.stop?.abort();
     const stop = new AbortController();
-    this.assist = { call: id, mood: "", suggestion: "", summary: null, stop };
+    this.assist = { call: id, mood: "", suggestion: "", notes: [], summary: null, stop };
     const pieces = new Map();
     api.follow(`/calls/${id}/assist`, (name, data) => {
       if (this.assist.call !== id) return;
@@ -79,6 +79,7 @@ export class Desk {
         pieces.set(data.number, text);
         this.assist.suggestion = text;
       }
+      if (name === "snippet") this.assist.notes = [...this.assist.notes, data];
       if (name === "summary") this.assist.summary = data;
       this.render();
     }, stop.signal).catch(() => {}); // not transcribed, or the call left me: nothing to show
@@ -112,9 +113,9 @@ export class Desk {
 
   render() {
     // Redrawn only when something shown changed, so a form being filled keeps its focus.
-    const { mood, suggestion, summary } = this.assist;
+    const { mood, suggestion, notes, summary } = this.assist;
     const shown = JSON.stringify([this.agent, this.call, this.preview, this.message, this.failed,
-      mood, suggestion, summary, document.documentElement.lang]);
+      mood, suggestion, notes, summary, document.documentElement.lang]);
     if (shown === this.drawn) return;
     this.drawn = shown;
     if (!this.agent) {
@@ -176,13 +177,20 @@ export class Desk {
             : h("p", { class: "empty" }, t("no_preview")))));
   }
 
-  /// What assist said on my call: the caller's mood, the latest suggestion, the summary.
+  /// What assist said on my call: the caller's mood, the latest suggestion, the organization's
+  /// notes the caller's words brought up (newest first), the summary.
   assistPanel() {
-    const { call, mood, suggestion, summary } = this.assist;
-    if (call !== this.call?.id || (!mood && !suggestion && !summary)) return null;
+    const { call, mood, suggestion, notes, summary } = this.assist;
+    if (call !== this.call?.id || (!mood && !suggestion && !notes.length && !summary)) return null;
     return h("div", { id: "assist", class: "assist", "aria-live": "polite" },
       mood ? h("p", {}, `${t("mood")}: `, h("strong", { id: "assist-mood", class: `mood mood-${mood}` }, t(`m_${mood}`))) : null,
       suggestion ? h("p", { id: "assist-suggestion" }, `${t("suggestion")}: ${suggestion}`) : null,
+      notes.length ? h("section", { id: "assist-notes", "aria-label": t("notes_heard") },
+        h("h3", {}, t("notes_heard")),
+        ...[...notes].reverse().map((note) => h("article", { class: "knowledge", "data-note": note.note_id },
+          h("h4", {}, note.title),
+          h("p", { class: "heard" }, t("heard", { words: note.heard })),
+          h("p", {}, note.body)))) : null,
       summary ? h("p", { id: "assist-summary" }, `${t("summary")}: ${summary.summary}`) : null);
   }
 

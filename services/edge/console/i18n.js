@@ -100,6 +100,8 @@ const WORDS = {
   upset_callers: ["Upset callers", "Clientes molestos", "Appelants mécontents", "Verärgerte Anrufer", "Chiamanti arrabbiati", "Clientes chateados", "不满的来电者", "不満な発信者"],
   alert_upset: ["The caller on {number} is upset ({agent}).", "El cliente en {number} está molesto ({agent}).", "L'appelant au {number} est mécontent ({agent}).", "Der Anrufer unter {number} ist verärgert ({agent}).", "Il chiamante al {number} è arrabbiato ({agent}).", "O cliente em {number} está chateado ({agent}).", "{number} 的来电者情绪不满（{agent}）。", "{number} の発信者が不満を感じています（{agent}）。"],
   suggestion: ["Suggested answer", "Respuesta sugerida", "Réponse suggérée", "Antwortvorschlag", "Risposta suggerita", "Resposta sugerida", "建议回复", "回答の提案"],
+  notes_heard: ["Notes for what the caller said", "Notas sobre lo que dijo el cliente", "Notes sur ce qu'a dit l'appelant", "Hinweise zu dem, was der Anrufer sagte", "Note su ciò che ha detto il chiamante", "Notas sobre o que o cliente disse", "与来电者所说内容相关的知识", "発信者の発言に関するナレッジ"],
+  heard: ["Heard: “{words}”", "Oído: «{words}»", "Entendu : « {words} »", "Gehört: „{words}“", "Sentito: «{words}»", "Ouvido: “{words}”", "听到：“{words}”", "聞き取った言葉:「{words}」"],
   summary: ["Summary", "Resumen", "Résumé", "Zusammenfassung", "Riepilogo", "Resumo", "摘要", "要約"],
   no_agent: ["no agent", "sin agente", "sans agent", "kein Agent", "nessun operatore", "sem agente", "无坐席", "エージェントなし"],
   seconds: ["{n} s", "{n} s", "{n} s", "{n} s", "{n} s", "{n} s", "{n} 秒", "{n} 秒"],

@@ -197,7 +197,8 @@ impl Config {
 pub fn api() -> OpenApiRouter<AppState> {
     use routes::{
         agents, analytics, api_keys, auth, calls, campaigns, contacts, credentials, health,
-        ivr_flows, live, messages, numbers, recordings, supervision, teams, transcripts, users,
+        ivr_flows, knowledge, live, messages, numbers, recordings, supervision, teams, transcripts,
+        users,
     };
     // CSV imports take larger bodies than the 64 KiB every other endpoint allows.
     let imports = OpenApiRouter::new()
@@ -231,6 +232,12 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(transcripts::assist))
         .routes(routes!(transcripts::search))
         .routes(routes!(transcripts::sentiments))
+        .routes(routes!(knowledge::list, knowledge::create))
+        .routes(routes!(
+            knowledge::get,
+            knowledge::update,
+            knowledge::delete
+        ))
         .routes(routes!(numbers::list, numbers::assign))
         .routes(routes!(numbers::get, numbers::update, numbers::release))
         .routes(routes!(numbers::simulate_call))

@@ -21,6 +21,7 @@ mod config;
 pub mod current_sentiment;
 pub mod deepgram;
 pub mod grpc;
+pub mod knowledge;
 pub mod media;
 pub mod redact;
 pub mod retention;

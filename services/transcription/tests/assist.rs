@@ -2,6 +2,7 @@
 //! and a fake Anthropic: the call's agent receives, in order, the caller's sentiment as it
 //! changes, each suggestion's streamed pieces (`ping`s skipped; one that breaks off on an
 //! `error` event marked abandoned) and at last the wrap-up summary, which ends the stream;
+//! the knowledge notes the caller brings up reach the agent and the model's instructions;
 //! suggestions are rate-limited per call; another agent, an administrator who is not the call's
 //! agent and another organization receive nothing.
 
@@ -16,7 +17,7 @@ use comms_eventstore::EventStore;
 use comms_proto::Language;
 use comms_proto::v1::assist_update::Update;
 use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
-use comms_proto::v1::{AssistUpdate, GetTranscriptRequest};
+use comms_proto::v1::{AssistUpdate, GetTranscriptRequest, KnowledgeNoteInput};
 use comms_transcription::Speaker;
 use comms_transcription::assist::{Anthropic, AnthropicOptions, Assistant};
 use comms_transcription::sentiment::Scorer;
@@ -88,11 +89,14 @@ impl Call {
     }
 
     fn request(&self, org: &str, user: &str, role: Role) -> tonic::Request<GetTranscriptRequest> {
+        let call_id = self.id.to_string();
+        self.ask(org, user, role, GetTranscriptRequest { call_id })
+    }
+
+    fn ask<T>(&self, org: &str, user: &str, role: Role, message: T) -> tonic::Request<T> {
         let identity = Identity::new(org, user, role).unwrap();
         let token = self.served.tokens.internal_token(&identity).unwrap();
-        let mut request = tonic::Request::new(GetTranscriptRequest {
-            call_id: self.id.to_string(),
-        });
+        let mut request = tonic::Request::new(message);
         comms_auth::service::attach(request.metadata_mut(), &token);
         request
     }
@@ -275,4 +279,61 @@ async fn suggestions_are_rate_limited_per_call_and_go_to_its_agent_only() {
         }
     }
     assert_eq!(call.fake.asked().len(), 2, "one suggestion, one summary");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_notes_the_caller_brings_up_reach_the_agent_and_the_models_instructions() {
+    let mut call = Call::start(
+        "0",
+        vec![
+            Reply::Text(vec!["Le devuelvo el segundo cobro ahora mismo."]),
+            Reply::Text(vec!["Disposition: resolved\n\nCobro devuelto."]),
+        ],
+    )
+    .await;
+    let mut client = call.client().await;
+    let note = KnowledgeNoteInput {
+        title: "Cobros dobles".into(),
+        body: "Devuelva el segundo cobro sin pedir aprobación.".into(),
+        language: "es".into(),
+        keywords: vec!["cobro doble".into()],
+    };
+    let note = client
+        .create_knowledge_note(call.ask(ORG, "sam", Role::Supervisor, note))
+        .await
+        .unwrap()
+        .into_inner();
+    let agent = call.agent.to_string();
+    let mut stream = client
+        .assist(call.request(ORG, &agent, Role::Agent))
+        .await
+        .unwrap()
+        .into_inner();
+
+    // The note comes up as the caller says its words, before the suggestion asked with it.
+    call.say(Speaker::Caller, "Me cobraron dos veces, un cobro doble.")
+        .await;
+    let snippet = loop {
+        match next(&mut stream).await {
+            Some(Update::Snippet(snippet)) => break snippet,
+            Some(Update::Sentiment(_)) => {}
+            other => panic!("the note first: {other:?}"),
+        }
+    };
+    assert_eq!(
+        (snippet.note_id.as_str(), snippet.body.as_str()),
+        (note.id.as_str(), note.body.as_str())
+    );
+    let (suggested, _) = suggestion(&mut stream, 1, &mut Vec::new()).await;
+    assert_eq!(suggested, "Le devuelvo el segundo cobro ahora mismo.");
+    call.hang_up().await;
+    while !matches!(next(&mut stream).await, Some(Update::Summary(_))) {}
+
+    let asked = call.fake.asked();
+    let instructions = asked[0]["system"].as_str().unwrap();
+    assert!(
+        instructions.contains("# Cobros dobles\nDevuelva el segundo cobro sin pedir aprobación."),
+        "{instructions}"
+    );
+    assert_eq!(call.fake.problems(), Vec::<String>::new());
 }

@@ -10,6 +10,7 @@ pub mod contacts;
 pub mod credentials;
 pub mod health;
 pub mod ivr_flows;
+pub mod knowledge;
 pub mod live;
 pub mod messages;
 pub mod numbers;

@@ -412,8 +412,9 @@ fn call_summary(s: v1::CallSummary) -> CallSummary {
 }
 
 /// One event of the assist stream, as JSON: `suggestion` (`number`, `text`, `done`,
-/// `abandoned`), `sentiment` (as the transcript's) or `summary` (as `/summary`'s), then the
-/// stream ends; `error` (a problem) if the stream breaks.
+/// `abandoned`), `sentiment` (as the transcript's), `snippet` (a knowledge note the caller's
+/// words brought up: `note_id`, `title`, `body`, `heard`, the keyword) or `summary` (as
+/// `/summary`'s), then the stream ends; `error` (a problem) if the stream breaks.
 fn assist_event(update: Result<v1::AssistUpdate, tonic::Status>) -> Event {
     use v1::assist_update::Update;
     let event = Event::default();
@@ -425,6 +426,9 @@ fn assist_event(update: Result<v1::AssistUpdate, tonic::Status>) -> Event {
             event.event("sentiment").json_data(TranscriptSentiment::from(s))
         }
         Ok(Some(Update::Summary(s))) => event.event("summary").json_data(call_summary(s)),
+        Ok(Some(Update::Snippet(s))) => event.event("snippet").json_data(serde_json::json!({
+            "note_id": s.note_id, "title": s.title, "body": s.body, "heard": s.heard,
+        })),
         Ok(None) => event.event("unknown").json_data(serde_json::json!({})),
         Err(status) => {
             let problem = comms_proto::ApiError::from_status(&status);
@@ -437,14 +441,15 @@ fn assist_event(update: Result<v1::AssistUpdate, tonic::Status>) -> Event {
 }
 
 /// Agent assist during the call, for the call's own agent only (403 for anyone else who reaches
-/// the call), as server-sent events: `sentiment` when the caller's mood changes, `suggestion`
-/// pieces of the agent's next answer after the caller speaks (Anthropic; at most one every
-/// `ASSIST_INTERVAL_SECONDS`; none without `ANTHROPIC_API_KEY`), then `summary` when the
-/// transcript completes, which ends the stream.
+/// the call), as server-sent events: `sentiment` when the caller's mood changes, `snippet` for
+/// each of the organization's knowledge notes whose keywords the caller says (once per note),
+/// `suggestion` pieces of the agent's next answer after the caller speaks (Anthropic, given
+/// those notes; at most one every `ASSIST_INTERVAL_SECONDS`; none without
+/// `ANTHROPIC_API_KEY`), then `summary` when the transcript completes, which ends the stream.
 #[utoipa::path(get, path = "/api/communications/calls/{id}/assist", tag = "calls", params(("id" = uuid::Uuid, Path)),
     security(("bearer" = ["transcripts:read"])),
     responses(
-        (status = 200, description = "Server-sent events: sentiment, suggestion, summary", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events: sentiment, snippet, suggestion, summary", content_type = "text/event-stream", body = String),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the call's agent", body = Problem, content_type = "application/problem+json"),

@@ -1,7 +1,8 @@
 //! `TranscriptionService` over gRPC: a call's transcript and summary read from its stream
 //! (`transcript-<call uuid>`), transcripts searched, and agent assist streamed — each for whom
-//! `transcripts:read` reaches ([`reach`]).
+//! `transcripts:read` reaches ([`reach`]); the organization's knowledge notes ([`knowledge`]).
 
+mod knowledge;
 mod reach;
 pub mod view;
 
@@ -302,5 +303,50 @@ impl TranscriptionService for TranscriptionGrpc {
         }
         .instrument(span)
         .await
+    }
+
+    async fn list_knowledge_notes(
+        &self,
+        request: Request<v1::ListKnowledgeNotesRequest>,
+    ) -> Result<Response<v1::KnowledgeNotes>, Status> {
+        let span = rpc_span("ListKnowledgeNotes", &request);
+        let answer = self.list_notes(request.metadata(), request.get_ref());
+        Ok(Response::new(answer.instrument(span).await?))
+    }
+
+    async fn get_knowledge_note(
+        &self,
+        request: Request<v1::KnowledgeNoteRequest>,
+    ) -> Result<Response<v1::KnowledgeNote>, Status> {
+        let span = rpc_span("GetKnowledgeNote", &request);
+        let answer = self.get_note(request.metadata(), request.get_ref());
+        Ok(Response::new(answer.instrument(span).await?))
+    }
+
+    async fn create_knowledge_note(
+        &self,
+        request: Request<v1::KnowledgeNoteInput>,
+    ) -> Result<Response<v1::KnowledgeNote>, Status> {
+        let span = rpc_span("CreateKnowledgeNote", &request);
+        let answer = self.create_note(request.metadata(), request.get_ref());
+        Ok(Response::new(answer.instrument(span).await?))
+    }
+
+    async fn update_knowledge_note(
+        &self,
+        request: Request<v1::UpdateKnowledgeNoteRequest>,
+    ) -> Result<Response<v1::KnowledgeNote>, Status> {
+        let span = rpc_span("UpdateKnowledgeNote", &request);
+        let answer = self.update_note(request.metadata(), request.get_ref());
+        Ok(Response::new(answer.instrument(span).await?))
+    }
+
+    async fn delete_knowledge_note(
+        &self,
+        request: Request<v1::KnowledgeNoteRequest>,
+    ) -> Result<Response<v1::KnowledgeNote>, Status> {
+        let span = rpc_span("DeleteKnowledgeNote", &request);
+        let answer = self.delete_note(request.metadata(), request.get_ref());
+        Ok(Response::new(answer.instrument(span).await?))
     }
 }

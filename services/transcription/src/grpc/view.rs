@@ -122,3 +122,24 @@ pub fn sentiment_now(now: crate::current_sentiment::Now) -> v1::CallSentimentNow
         at: Some(comms_proto::time::to_timestamp(now.at)),
     }
 }
+
+pub fn note(n: crate::knowledge::Note) -> v1::KnowledgeNote {
+    v1::KnowledgeNote {
+        id: n.note_id.to_string(),
+        title: n.title,
+        body: n.body,
+        language: n.language.unwrap_or_default(),
+        keywords: n.keywords,
+        updated_at: Some(comms_proto::time::to_timestamp(n.updated_at)),
+        updated_by: n.updated_by,
+    }
+}
+
+pub fn snippet(h: crate::knowledge::Heard) -> v1::KnowledgeSnippet {
+    v1::KnowledgeSnippet {
+        note_id: h.note_id.to_string(),
+        title: h.title,
+        body: h.body,
+        heard: h.keyword,
+    }
+}
