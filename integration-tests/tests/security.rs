@@ -421,6 +421,7 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("post", "/api/communications/calls/{id}/pull") => {
             json!({ "agent_id": uuid::Uuid::nil() })
         }
+        ("post", "/api/communications/calls/{id}/monitor") => json!({ "mode": "listen" }),
         ("post", "/api/communications/calls/{id}/reroute") => {
             json!({ "skills": ["billing"], "language": "es", "reason": "probe" })
         }
@@ -817,6 +818,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/api/communications/calls/{id}/recording"
             | "/api/communications/calls/{id}/pull"
             | "/api/communications/calls/{id}/reroute"
+            | "/api/communications/calls/{id}/monitor"
             | "/api/communications/calls/{id}/transcript"
             | "/api/communications/calls/{id}/summary"
             | "/api/communications/calls/{id}/assist" => other.call.clone(),
@@ -1466,6 +1468,13 @@ async fn no_grpc_method_reaches_another_organizations_data() {
                         })
                         .await
                         .unwrap_err(),
+                    ("CallsService", "MonitorCall") => calls
+                        .monitor_call(v1::MonitorCallRequest {
+                            call_id: other.call.clone(),
+                            mode: "listen".into(),
+                        })
+                        .await
+                        .unwrap_err(),
                     ("TranscriptionService", "GetKnowledgeNote") => transcription
                         .get_knowledge_note(v1::KnowledgeNoteRequest {
                             id: other.note.clone(),
@@ -1517,7 +1526,7 @@ async fn no_grpc_method_reaches_another_organizations_data() {
             }
         }
     }
-    assert_eq!(tried, 57);
+    assert_eq!(tried, 58);
     let still_waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM routing_queue WHERE call_id = $1::uuid AND org_id = $2",
     )

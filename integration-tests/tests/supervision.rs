@@ -1,13 +1,15 @@
 //! Supervisor controls over REST against the whole fleet: forcing an agent's state, pulling a
-//! waiting call to an agent and re-routing a waiting call to another queue are
+//! waiting call to an agent, re-routing a waiting call to another queue and listening to,
+//! whispering to or barging into a call with its agent are
 //! permission-checked (an agent 403, another team's supervisor 404), say which field or state is
 //! wrong, and appear on the bus with who did it and why.
 
 mod support;
 
 use comms_auth::Role;
+use comms_events::Event as _;
 use comms_events::agent::{Available, Break, OnCall};
-use comms_events::call::{AgentAssigned, Rerouted};
+use comms_events::call::{AgentAssigned, MonitoringChanged, Rerouted};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -44,8 +46,24 @@ async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() 
         json!({ "name": "Ada", "email": "ada@acme.test", "languages": ["en"], "team_id": floor }),
     )
     .await;
-    // A caller to the billing line waits: nobody has the skill.
+    // A caller to the billing line waits: nobody has the skill, and nobody to listen to yet.
     let call = waiting_caller(&fleet, "+14155550123", &["billing"], "+14155550199").await;
+    let listen = fleet
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/communications/calls/{call}/monitor"),
+            &lead,
+        )
+        .json(&json!({ "mode": "listen" }));
+    let (status, body) = problem(listen).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not connected to an agent"),
+        "{body}"
+    );
 
     let force = |session: &Session, agent: &str, body: Value| {
         fleet
@@ -134,6 +152,53 @@ async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() 
     // Taken, it waits no more.
     let (status, body) = problem(pull(&lead, &call, &ada)).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // On the call with Ada, her lead listens, whispers, then leaves: each on the bus with who
+    // and how (no audio: the simulated carrier carries none). An agent may not; another team's
+    // supervisor does not see the call; an unknown mode is named.
+    let monitor = |session: &Session, mode: &str| {
+        fleet
+            .request(
+                reqwest::Method::POST,
+                &format!("/api/communications/calls/{call}/monitor"),
+                session,
+            )
+            .json(&json!({ "mode": mode }))
+    };
+    let (status, body) = problem(monitor(&agent_user, "listen")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("agents:supervise")
+    );
+    let (status, _) = problem(monitor(&other_lead, "listen")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = problem(monitor(&lead, "eavesdrop")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(fields(&body).contains(&"mode"), "{body}");
+    for mode in ["listen", "whisper"] {
+        let on = json_of(monitor(&lead, mode)).await;
+        assert_eq!(
+            on["monitors"],
+            json!([{ "supervisor_id": lead_id, "mode": mode }])
+        );
+        let event = next_data(&fleet, MonitoringChanged::TYPE).await;
+        assert_eq!(
+            (
+                &event["call_id"],
+                &event["supervisor_id"],
+                &event["mode"],
+                &event["audio"]
+            ),
+            (&json!(call), &json!(lead_id), &json!(mode), &json!(false))
+        );
+    }
+    let left = json_of(monitor(&lead, "stopped")).await;
+    assert_eq!(left["monitors"], json!([]));
+    let event = next_data(&fleet, MonitoringChanged::TYPE).await;
+    assert_eq!(event["mode"], "stopped");
     fleet.stop().await;
 }
 

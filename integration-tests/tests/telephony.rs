@@ -613,6 +613,21 @@ async fn a_machine_on_a_campaign_call_is_voicemail_hung_up_and_never_given_an_ag
         twiml.contains(&format!("<Dial><Client>{ada}</Client></Dial>")),
         "{twiml}"
     );
+    // A supervisor cannot join a call bridged directly to its agent: refused, saying why, and
+    // nothing recorded.
+    let (status, body) = problem(
+        fleet
+            .post(&format!("/api/communications/calls/{call_id}/monitor"))
+            .json(&json!({ "mode": "listen" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("conference"),
+        "{body}"
+    );
+    let unchanged = json_of(fleet.get(&format!("/api/communications/calls/{call_id}"))).await;
+    assert_eq!(unchanged["monitors"], json!([]));
     fleet.stop().await;
 }
 

@@ -33,6 +33,7 @@ crate::event_set! {
         Summarized(Summarized),
         TranscriptDeleted(TranscriptDeleted),
         CallbackRequested(CallbackRequested),
+        MonitoringChanged(MonitoringChanged),
     }
 }
 
@@ -508,6 +509,54 @@ pub struct Rerouted {
     pub rerouted_at: DateTime<Utc>,
 }
 
+/// How a supervisor is on a live call: `listen` (hears both parties, heard by neither),
+/// `whisper` (heard by the agent only), `barge` (heard by both), or `stopped` (left it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorMode {
+    Listen,
+    Whisper,
+    Barge,
+    Stopped,
+}
+
+impl MonitorMode {
+    pub const ALL: [(Self, &'static str); 4] = [
+        (Self::Listen, "listen"),
+        (Self::Whisper, "whisper"),
+        (Self::Barge, "barge"),
+        (Self::Stopped, "stopped"),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(mode, _)| *mode == self)
+            .map(|(_, name)| *name)
+            .expect("listed")
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, name)| *name == value)
+            .map(|(mode, _)| *mode)
+    }
+}
+
+/// A supervisor began monitoring a call with its agent, changed how, or stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MonitoringChanged {
+    pub call_id: Uuid,
+    /// The supervisor's user id.
+    pub supervisor_id: String,
+    pub mode: MonitorMode,
+    /// Whether the carrier bridged the supervisor's audio: false on the simulated provider,
+    /// which carries no audio (its events and permissions are a carrier's).
+    pub audio: bool,
+    pub at: DateTime<Utc>,
+}
+
 /// Who spoke: the caller (the customer, whoever placed the call) or the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -747,4 +796,5 @@ crate::events! {
     Summarized => "comms.call.summarized", version 1, "the call's wrap-up summary and suggested disposition, when its transcript completes";
     TranscriptDeleted => "comms.call.transcript_deleted", version 1, "the call's transcript was deleted (retention or request): its words erased from the log";
     CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
+    MonitoringChanged => "comms.call.monitoring_changed", version 1, "a supervisor began listening to, whispering to or barging into a call with its agent, changed how, or stopped";
 }

@@ -85,6 +85,7 @@ impl Handler for CallFeed {
             | CallEvent::RecordingDeleted(_)
             | CallEvent::IvrStep(_)
             | CallEvent::CallbackRequested(_)
+            | CallEvent::MonitoringChanged(_)
             | CallEvent::Utterance(_)
             | CallEvent::Transcribed(_)
             | CallEvent::Sentiment(_)

@@ -188,6 +188,7 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::RecordingDeleted(_)
         | CallEvent::IvrStep(_)
         | CallEvent::CallbackRequested(_)
+        | CallEvent::MonitoringChanged(_)
         | CallEvent::Utterance(_)
         | CallEvent::Transcribed(_)
         | CallEvent::Sentiment(_)

@@ -15,12 +15,12 @@ use tracing::{debug, error, warn};
 use uuid::Uuid;
 
 use crate::domain::{
-    self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, MachineVerdict, Progress,
-    RecordingAction, RecordingPolicy,
+    self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, MachineVerdict, MonitorMode,
+    Progress, RecordingAction, RecordingPolicy,
 };
 use crate::telephony::{
-    DialRequest, HangUp, ProgressReport, Providers, RecordingRequest, Spoken, Telephony,
-    TelephonyError,
+    DialRequest, HangUp, MonitorRequest, ProgressReport, Providers, RecordingRequest, Spoken,
+    Telephony, TelephonyError,
 };
 use crate::view::{self, CallView};
 use futures::future::BoxFuture;
@@ -519,6 +519,45 @@ impl Calls {
             .map_err(carrier_error)?;
         self.execute(identity, call_id, || Command::ControlRecording {
             action,
+            at: Utc::now(),
+        })
+        .await
+    }
+
+    /// Puts `supervisor` on `call` with its agent in `mode` (or takes them off it): the
+    /// carrier first, then the event, so a carrier's refusal records nothing. Asking for what
+    /// already is changes nothing and asks no carrier.
+    pub async fn monitor(
+        &self,
+        identity: &Identity,
+        call: CallView,
+        supervisor: &str,
+        mode: MonitorMode,
+    ) -> Result<CallView, ApiError> {
+        if !domain::monitoring(&call.call, supervisor, mode)? {
+            return Ok(call);
+        }
+        let call_id = call.call.id;
+        let request = MonitorRequest {
+            org_id: identity.org_id.clone(),
+            call_id,
+            leg: call.call.carrier.clone(),
+            agent_id: call.call.agent_id.unwrap_or_default(),
+            supervisor_id: supervisor.to_owned(),
+            mode,
+        };
+        let audio = self
+            .telephony
+            .line(&identity.org_id, call.call.carrier.as_ref())
+            .await
+            .map_err(carrier_error)?
+            .monitor(request)
+            .await
+            .map_err(carrier_error)?;
+        self.execute(identity, call_id, || Command::Monitor {
+            supervisor: supervisor.to_owned(),
+            mode,
+            audio,
             at: Utc::now(),
         })
         .await

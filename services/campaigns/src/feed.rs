@@ -145,7 +145,8 @@ impl Feed {
             | CallEvent::SentimentAlert(_)
             | CallEvent::Summarized(_)
             | CallEvent::TranscriptDeleted(_)
-            | CallEvent::CallbackRequested(_) => return Ok(()),
+            | CallEvent::CallbackRequested(_)
+            | CallEvent::MonitoringChanged(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();
         let recorded = lock_order::call(conn, call_id).await.map_err(retry)?;

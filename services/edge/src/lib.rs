@@ -245,6 +245,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::get, agents::update))
         .routes(routes!(agents::set_status))
         .routes(routes!(supervision::force_status))
+        .routes(routes!(supervision::monitor_call))
         .routes(routes!(supervision::pull_call))
         .routes(routes!(supervision::reroute_call))
         .routes(routes!(agents::softphone_token))

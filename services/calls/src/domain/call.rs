@@ -7,6 +7,8 @@
 //!     └───────────┴─► canceled                    (we hung up before an answer)
 //! ```
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -22,7 +24,7 @@ use super::{CallEvent, PhoneNumber};
 
 pub use comms_events::call::{
     CallStatus, CallbackRequested, Carrier, Direction, FlowVersion, IvrStep, MachineVerdict,
-    Queued, RecordingPolicy, RecordingState,
+    MonitorMode, MonitoringChanged, Queued, RecordingPolicy, RecordingState,
 };
 
 /// A carrier's line for a call: the carrier and its own id for the call (Twilio's `CallSid`,
@@ -106,6 +108,9 @@ pub struct Call {
     /// The agent it asks for, once queued (re-routing changes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<Queue>,
+    /// The supervisors on the call with its agent now, by user id, and how.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub monitors: BTreeMap<String, MonitorMode>,
 }
 
 /// What a queued call asks of its agent: every one of the skills, and the language.
@@ -285,6 +290,15 @@ pub enum Command {
     DeleteRecording {
         at: DateTime<Utc>,
     },
+    /// A supervisor begins listening to, whispering to or barging into the call with its
+    /// agent, changes how, or stops (see [`monitoring`]); `audio`: the carrier bridged their
+    /// audio.
+    Monitor {
+        supervisor: String,
+        mode: MonitorMode,
+        audio: bool,
+        at: DateTime<Utc>,
+    },
     /// A supervisor sends the waiting call to another queue: an agent with every one of
     /// `skills` who speaks `language`. Asking for the queue it is in changes nothing.
     Reroute {
@@ -316,6 +330,8 @@ pub enum DomainError {
     },
     #[error("the call is not waiting for an agent: {0}")]
     NotWaiting(String),
+    #[error("the call is not connected to an agent: {0}")]
+    NotConnected(String),
 }
 
 const MAX_NOTES: usize = 10_000;
@@ -551,6 +567,23 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 changed_at: at,
             })
         }
+        Command::Monitor {
+            supervisor,
+            mode,
+            audio,
+            at,
+        } => {
+            if !monitoring(call, &supervisor, mode)? {
+                return Ok(vec![]);
+            }
+            CallEvent::MonitoringChanged(MonitoringChanged {
+                call_id,
+                supervisor_id: supervisor,
+                mode,
+                audio,
+                at,
+            })
+        }
         Command::ControlRecording { action, at } => {
             let Some(state) = control_recording(call, action)? else {
                 return Ok(vec![]);
@@ -691,6 +724,28 @@ fn check_line(call: &Call, leg: &CarrierLeg) -> Result<(), DomainError> {
         });
     }
     Ok(())
+}
+
+/// Whether `supervisor` taking `mode` on the call changes anything: a supervisor joins only a
+/// call answered and connected to its agent; asking for the mode they are in, or stopping when
+/// not on the call, changes nothing.
+pub fn monitoring(call: &Call, supervisor: &str, mode: MonitorMode) -> Result<bool, DomainError> {
+    let now = call.monitors.get(supervisor).copied();
+    if mode == MonitorMode::Stopped {
+        return Ok(now.is_some());
+    }
+    if call.status != CallStatus::Answered {
+        return Err(DomainError::IllegalTransition {
+            action: "monitor",
+            status: call.status.as_str(),
+        });
+    }
+    if call.agent_id.is_none() {
+        return Err(DomainError::NotConnected(
+            "it waits for one; pull it to an agent first".into(),
+        ));
+    }
+    Ok(now != Some(mode))
 }
 
 /// Where `action` takes the call's recording: `None` when it is there already, an error when
@@ -934,6 +989,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
             }),
             announcement: e.announcement.clone(),
             queue: None,
+            monitors: BTreeMap::new(),
         },
         (Some(mut call), event) => {
             match event {
@@ -947,7 +1003,9 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     call.answered_at = Some(e.answered_at);
                     call.updated_at = e.answered_at;
                 }
+                // The supervisors leave with the call.
                 CallEvent::Ended(e) => {
+                    call.monitors.clear();
                     call.status = CallStatus::Ended;
                     call.duration_seconds = e.duration;
                     call.end_reason = e.reason.clone();
@@ -996,6 +1054,14 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     call.updated_at = e.at;
                 }
                 CallEvent::CallbackRequested(e) => call.updated_at = e.requested_at,
+                CallEvent::MonitoringChanged(e) => {
+                    if e.mode == MonitorMode::Stopped {
+                        call.monitors.remove(&e.supervisor_id);
+                    } else {
+                        call.monitors.insert(e.supervisor_id.clone(), e.mode);
+                    }
+                    call.updated_at = e.at;
+                }
                 // In the call's transcript stream, never its own.
                 CallEvent::Utterance(_)
                 | CallEvent::Transcribed(_)

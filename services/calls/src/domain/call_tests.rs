@@ -738,3 +738,70 @@ fn only_a_waiting_call_is_rerouted_and_only_to_a_valid_queue() {
         Err(DomainError::NotFound)
     );
 }
+
+fn monitor(supervisor: &str, mode: MonitorMode, at: i64) -> Command {
+    Command::Monitor {
+        supervisor: supervisor.into(),
+        mode,
+        audio: false,
+        at: t(at),
+    }
+}
+
+#[test]
+fn a_supervisor_joins_only_a_call_connected_to_its_agent_and_leaves_with_it() {
+    let id = Uuid::new_v4();
+    let answered = given(vec![initiate(id), Command::MarkAnswered { at: t(1) }]);
+    // Waiting for an agent, or not answered yet: nobody to listen to.
+    let refused = when(&answered, monitor("sam", MonitorMode::Listen, 2)).unwrap_err();
+    assert!(matches!(refused, DomainError::NotConnected(_)), "{refused}");
+    let ringing = given(vec![initiate(id)]);
+    let refused = when(&ringing, monitor("sam", MonitorMode::Barge, 2)).unwrap_err();
+    assert!(
+        matches!(refused, DomainError::IllegalTransition { .. }),
+        "{refused}"
+    );
+    // Leaving a call one is not on changes nothing.
+    assert_eq!(
+        when(&answered, monitor("sam", MonitorMode::Stopped, 2)),
+        Ok(vec![])
+    );
+
+    let agent = Uuid::new_v4();
+    let connected = given_from(
+        answered,
+        vec![Command::AssignAgent {
+            agent_id: agent,
+            at: t(2),
+        }],
+    );
+    let listening = given_from(
+        connected,
+        vec![
+            monitor("sam", MonitorMode::Listen, 3),
+            monitor("kim", MonitorMode::Barge, 4),
+        ],
+    );
+    let call = listening.clone().unwrap();
+    assert_eq!(call.monitors.get("sam"), Some(&MonitorMode::Listen));
+    assert_eq!(call.monitors.get("kim"), Some(&MonitorMode::Barge));
+    // The same mode again changes nothing; another is recorded.
+    assert_eq!(
+        when(&listening, monitor("sam", MonitorMode::Listen, 5)),
+        Ok(vec![])
+    );
+    let events = when(&listening, monitor("sam", MonitorMode::Whisper, 5)).unwrap();
+    let [CallEvent::MonitoringChanged(changed)] = &events[..] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(
+        (changed.supervisor_id.as_str(), changed.mode),
+        ("sam", MonitorMode::Whisper)
+    );
+    assert_eq!(events[0].event_type(), MonitoringChanged::TYPE);
+    // One leaves; the call's end takes the other off it.
+    let left = given_from(listening, vec![monitor("kim", MonitorMode::Stopped, 6)]);
+    assert!(!left.as_ref().unwrap().monitors.contains_key("kim"));
+    let over = given_from(left, vec![end(7)]).unwrap();
+    assert!(over.monitors.is_empty());
+}

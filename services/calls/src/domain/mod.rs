@@ -7,8 +7,9 @@ mod events;
 
 pub use call::{
     Call, CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, FlowVersion,
-    IvrPosition, IvrStep, Language, MachineVerdict, Progress, Queued, Recording, RecordingAction,
-    RecordingPolicy, RecordingState, apply, check_text, control_recording, fold, handle,
+    IvrPosition, IvrStep, Language, MachineVerdict, MonitorMode, Progress, Queued, Recording,
+    RecordingAction, RecordingPolicy, RecordingState, apply, check_text, control_recording, fold,
+    handle, monitoring,
 };
 pub use comms_proto::PhoneNumber;
 pub use events::CallEvent;

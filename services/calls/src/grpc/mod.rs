@@ -24,8 +24,8 @@ pub use messages::MessagesGrpc;
 
 use crate::app::Calls;
 use crate::domain::{
-    CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, PhoneNumber,
-    RecordingAction, RecordingPolicy, check_text,
+    CallStatus, Carrier, CarrierLeg, Command, Direction, DomainError, Language, MonitorMode,
+    PhoneNumber, RecordingAction, RecordingPolicy, check_text,
 };
 use crate::ivr::IvrFlows;
 use crate::numbers::Numbers;
@@ -58,7 +58,8 @@ impl From<DomainError> for ApiError {
             DomainError::NotFound => ApiError::new(ErrorKind::NotFound, error.to_string()),
             DomainError::IllegalTransition { .. }
             | DomainError::IllegalRecording { .. }
-            | DomainError::NotWaiting(_) => {
+            | DomainError::NotWaiting(_)
+            | DomainError::NotConnected(_) => {
                 ApiError::new(ErrorKind::FailedPrecondition, error.to_string())
             }
             DomainError::Invalid { field, reason } => ApiError::invalid(*field, reason.clone()),
@@ -359,6 +360,14 @@ pub fn to_proto(view: CallView) -> v1::Call {
         ivr_flow_version: call.ivr.as_ref().map_or(0, |ivr| ivr.flow.version),
         ivr_node: call.ivr.and_then(|ivr| ivr.node).unwrap_or_default(),
         announcement: call.announcement.unwrap_or_default(),
+        monitors: call
+            .monitors
+            .into_iter()
+            .map(|(supervisor_id, mode)| v1::CallMonitor {
+                supervisor_id,
+                mode: mode.as_str().to_owned(),
+            })
+            .collect(),
     }
 }
 
@@ -666,6 +675,16 @@ impl CallsService for CallsGrpc {
     ) -> Result<Response<v1::Call>, Status> {
         let span = rpc_span("RerouteWaitingCall", &request);
         supervision::reroute_waiting_call(self, request)
+            .instrument(span)
+            .await
+    }
+
+    async fn monitor_call(
+        &self,
+        request: Request<v1::MonitorCallRequest>,
+    ) -> Result<Response<v1::Call>, Status> {
+        let span = rpc_span("MonitorCall", &request);
+        supervision::monitor_call(self, request)
             .instrument(span)
             .await
     }

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::domain::PhoneNumber;
-pub use crate::domain::{Carrier, CarrierLeg, Progress, RecordingAction};
+pub use crate::domain::{Carrier, CarrierLeg, MonitorMode, Progress, RecordingAction};
 
 /// An organization's own account with a carrier (`PUT /credentials/{carrier}`), which carries
 /// its calls in place of the fleet's.
@@ -73,6 +73,20 @@ pub struct RecordingRequest {
     pub call_id: Uuid,
     pub leg: CarrierLeg,
     pub action: RecordingAction,
+}
+
+/// A supervisor joining an answered call with its agent, changing how they are on it, or
+/// leaving it.
+#[derive(Debug, Clone)]
+pub struct MonitorRequest {
+    pub org_id: String,
+    pub call_id: Uuid,
+    /// The caller's line, when a carrier named it.
+    pub leg: Option<CarrierLeg>,
+    pub agent_id: Uuid,
+    /// The supervisor's user id (their softphone's identity).
+    pub supervisor_id: String,
+    pub mode: MonitorMode,
 }
 
 /// A text to send.
@@ -275,6 +289,12 @@ pub trait Telephony: Send + Sync + 'static {
         url: String,
         language: comms_proto::Language,
     ) -> BoxFuture<'_, Result<(), TelephonyError>>;
+
+    /// Joins a supervisor to the call with its agent (`listen`: hearing both, heard by neither;
+    /// `whisper`: heard by the agent only; `barge`: heard by both), changes how, or takes them
+    /// off it (`stopped`). Whether the supervisor's audio was bridged: false from a provider that
+    /// carries no audio (the simulator); carriers that cannot refuse and say why.
+    fn monitor(&self, request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>>;
 
     /// Deletes a recording the carrier made; one it no longer has is deleted already.
     fn delete_recording(&self, recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>>;

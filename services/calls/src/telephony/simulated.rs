@@ -17,8 +17,8 @@ use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, Progress, ProgressReport, ProgressSink,
-    RecordingRequest, Telephony, TelephonyError, TextAccepted, TextRequest,
+    Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, Progress, ProgressReport,
+    ProgressSink, RecordingRequest, Telephony, TelephonyError, TextAccepted, TextRequest,
 };
 use crate::domain::PhoneNumber;
 
@@ -232,6 +232,12 @@ impl Telephony for SimulatedTelephony {
         _language: comms_proto::Language,
     ) -> BoxFuture<'_, Result<(), TelephonyError>> {
         super::refused("simulated", "the simulator's calls have no audio to stream")
+    }
+
+    /// The simulator's calls carry no audio: a supervisor is on the call as far as the fleet
+    /// knows (the events, the permissions), and hears nothing.
+    fn monitor(&self, _request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>> {
+        Box::pin(async { Ok(false) })
     }
 
     /// The simulator makes no recordings, so it is never asked.

@@ -15,8 +15,9 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, OwnAccount, Progress, RecordingAction,
-    RecordingRequest, Telephony, TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
+    Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, OwnAccount, Progress,
+    RecordingAction, RecordingRequest, Telephony, TelephonyError, TextAccepted, TextReport,
+    TextRequest, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -355,6 +356,16 @@ impl Telephony for TwilioTelephony {
             self.post_form(streams, &form).await?;
             Ok(())
         })
+    }
+
+    /// A supervisor joins a Twilio call as a conference participant (muted to listen; coaching
+    /// the agent to whisper): refused, since calls are bridged to their agent with
+    /// `<Dial><Client>`, which no third party can join.
+    fn monitor(&self, _request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>> {
+        super::refused(
+            CARRIER,
+            "a supervisor joins a call through a conference, and Twilio calls are bridged to their agent directly (<Dial><Client>), not in a conference yet",
+        )
     }
 
     /// `DELETE …/Recordings/{RecordingSid}.json`; a recording Twilio no longer has (404) is

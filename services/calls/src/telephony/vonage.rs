@@ -16,8 +16,8 @@ pub use comms_runtime::carriers::VonageConfig;
 use comms_runtime::carriers::{Dialect, locale};
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, OwnAccount, Progress, RecordingRequest, Telephony,
-    TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
+    Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, OwnAccount, Progress,
+    RecordingRequest, Telephony, TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 use comms_events::sms::Encoding;
@@ -422,6 +422,16 @@ impl Telephony for VonageTelephony {
         super::refused(
             CARRIER,
             "streaming a Vonage call's audio needs the call bridged in a conversation, which calls are not yet",
+        )
+    }
+
+    /// A supervisor joins a Vonage call's named conversation (`canSpeak`/`canHear` for listen
+    /// and whisper): refused, since calls are bridged to their agent with `connect`, not in a
+    /// named conversation a third party can join.
+    fn monitor(&self, _request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>> {
+        super::refused(
+            CARRIER,
+            "a supervisor joins a call through a named conversation, and Vonage calls are bridged to their agent with connect, not in a conversation yet",
         )
     }
 

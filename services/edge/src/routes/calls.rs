@@ -117,6 +117,16 @@ pub struct Call {
     pub ivr_flow_version: Option<u32>,
     /// The node of its flow it stopped at last.
     pub ivr_node: Option<String>,
+    /// The supervisors on the call with its agent now (`POST …/monitor`).
+    pub monitors: Vec<CallMonitor>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallMonitor {
+    /// The supervisor's user id.
+    pub supervisor_id: String,
+    #[schema(pattern = "^(listen|whisper|barge)$")]
+    pub mode: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -209,6 +219,14 @@ impl From<v1::Call> for Call {
             ivr_flow_id: non_empty(call.ivr_flow_id),
             ivr_flow_version: (call.ivr_flow_version > 0).then_some(call.ivr_flow_version),
             ivr_node: non_empty(call.ivr_node),
+            monitors: call
+                .monitors
+                .into_iter()
+                .map(|m| CallMonitor {
+                    supervisor_id: m.supervisor_id,
+                    mode: m.mode,
+                })
+                .collect(),
         }
     }
 }

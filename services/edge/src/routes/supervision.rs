@@ -1,6 +1,6 @@
 //! Supervisor controls over REST, under `agents:supervise`: force an agent's state, pull a
 //! waiting call to an agent (`comms.v1.AgentsService`), re-route a waiting call to another
-//! queue (`comms.v1.CallsService`).
+//! queue, listen to, whisper to or barge into a call with its agent (`comms.v1.CallsService`).
 
 use axum::extract::{Path, State};
 use comms_proto::v1;
@@ -147,6 +147,49 @@ pub async fn reroute_call(
         .calls
         .clone()
         .reroute_waiting_call(caller.grpc(request)?)
+        .await?;
+    Ok(axum::Json(call.into_inner().into()))
+}
+
+/// How a supervisor is on a call with its agent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorCall {
+    /// `listen` (hear both parties, heard by neither), `whisper` (heard by the agent only),
+    /// `barge` (heard by both) or `stopped` (leave the call).
+    #[schema(pattern = "^(listen|whisper|barge|stopped)$")]
+    pub mode: String,
+}
+
+/// Listen to, whisper to or barge into a call of one of your agents, change how, or leave it
+/// (`stopped`): the carrier joins you from your softphone, and `comms.call.monitoring_changed`
+/// on the bus and the live feed says who and how (`audio` false on the simulated provider,
+/// which carries no audio). Asking for the mode you are in changes nothing.
+#[utoipa::path(post, path = "/api/communications/calls/{id}/monitor", tag = "calls", params(("id" = uuid::Uuid, Path)), request_body = MonitorCall,
+    security(("bearer" = ["agents:supervise"])),
+    responses(
+        (status = 200, description = "The call, with its supervisors", body = Call),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An agent: only supervisors and administrators join calls", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call of your teams' agents", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The call is not answered and connected to an agent, or its carrier cannot bridge a supervisor (Twilio and Vonage: not yet)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn monitor_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<MonitorCall>,
+) -> Result<axum::Json<Call>> {
+    let request = v1::MonitorCallRequest {
+        call_id: id,
+        mode: body.mode,
+    };
+    let call = state
+        .calls
+        .clone()
+        .monitor_call(caller.grpc(request)?)
         .await?;
     Ok(axum::Json(call.into_inner().into()))
 }
