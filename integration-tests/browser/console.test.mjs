@@ -154,6 +154,19 @@ try {
   check((await shown.locator("h4").textContent()) === "Double charges", "the note's title");
   check((await shown.locator(".heard").textContent()) === "Heard: “charged twice”", "the words that brought it up");
   await desk.screenshot({ path: join(SCREENSHOTS, "desk-on-a-call.png"), fullPage: true });
+  // Her supervisor listens in from the team view, whispers to her, then leaves: the simulated
+  // carrier carries no audio, which the view says.
+  const onCall = board.locator("#team-calls li", { hasText: "+14155550199" });
+  await onCall.locator("button.monitor-listen").click();
+  await board.locator("#team-calls li[data-mode='listen']").waitFor({ timeout: PATIENCE });
+  check((await onCall.locator(".monitoring").textContent()) === "You are listening", "listening, said");
+  check((await onCall.locator("button.monitor-listen").getAttribute("aria-pressed")) === "true", "listen pressed");
+  check((await onCall.locator(".hint").count()) === 1, "no audio, said");
+  await onCall.locator("button.monitor-whisper").click();
+  await board.locator("#team-calls li[data-mode='whisper']").waitFor({ timeout: PATIENCE });
+  await board.screenshot({ path: join(SCREENSHOTS, "team-monitoring.png"), fullPage: true });
+  await onCall.locator("button.monitor-stop").click();
+  await board.locator("#team-calls li[data-mode='']", { hasText: "+14155550199" }).waitFor({ timeout: PATIENCE });
   // She hangs up and wraps up: the call's summary drafts her notes; she writes her own, with a
   // disposition, kept on the call.
   await desk.click("#hang-up");

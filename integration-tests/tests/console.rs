@@ -105,6 +105,7 @@ async fn a_supervisor_and_an_agent_use_the_console_in_chromium() {
         "desk",
         "team",
         "desk-on-a-call",
+        "team-monitoring",
         "wallboard-ja",
         "wallboard-de",
     ] {

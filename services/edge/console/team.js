@@ -1,6 +1,8 @@
 // A supervisor's view of their teams: each agent with their state and time in it, a control
-// to force a state with a reason, and the calls waiting for an agent, each of which can be
-// pulled to an available agent or sent to another queue (skills and language). The API decides reach: a supervisor sees their teams' agents.
+// to force a state with a reason; the calls waiting for an agent, each of which can be pulled
+// to an available agent or sent to another queue (skills and language); and the calls of their
+// agents, which they can listen to, whisper to or barge into from their softphone. The API
+// decides reach: a supervisor sees their teams' agents.
 
 import * as api from "./api.js";
 import * as live from "./live.js";
@@ -8,19 +10,22 @@ import { h, fill, elapsed, category, verb } from "./dom.js";
 import { t, LANGUAGES } from "./i18n.js";
 
 const CHOICES = ["available", "break", "away", "offline"];
+const MODES = ["listen", "whisper", "barge"];
 
 export class Team {
-  constructor(section) {
+  constructor(section, context) {
     this.section = section;
+    this.me = context.me;
     this.agents = [];
     this.waiting = [];
+    this.connected = [];
     this.message = "";
     // What the supervisor has typed or chosen, per agent and per call: a redraw (events keep
     // coming) puts it back rather than clearing a form half filled in.
     this.drafts = new Map();
     live.onEvent((event) => {
       const kind = category(event);
-      if (kind === "agent" || (kind === "call" && ["queued", "rerouted", "agent_assigned", "ended", "canceled", "failed"].includes(verb(event)))) {
+      if (kind === "agent" || (kind === "call" && ["queued", "rerouted", "agent_assigned", "monitoring_changed", "ended", "canceled", "failed"].includes(verb(event)))) {
         clearTimeout(this.pending);
         this.pending = setTimeout(() => this.load(), 300);
       }
@@ -41,6 +46,9 @@ export class Team {
     this.agents = agents.data;
     // Answered inbound calls nobody is on: the ones waiting in a queue.
     this.waiting = calls.data.filter((c) => c.direction === "inbound" && !c.agent_id);
+    // Answered calls with one of my agents on them.
+    const mine = new Set(this.agents.map((a) => a.id));
+    this.connected = calls.data.filter((c) => c.agent_id && mine.has(c.agent_id));
     this.render();
   }
 
@@ -87,7 +95,27 @@ export class Team {
           h("h3", { id: "team-waiting" }, t("waiting_calls")),
           this.waiting.length
             ? h("ul", {}, this.waiting.map((c) => this.waitingCall(c, available)))
+            : h("p", { class: "empty" }, t("none"))),
+        h("section", { class: "panel", id: "team-calls", "aria-labelledby": "team-calls-title" },
+          h("h3", { id: "team-calls-title" }, t("agents_calls")),
+          this.connected.length
+            ? h("ul", {}, this.connected.map((c) => this.connectedCall(c)))
             : h("p", { class: "empty" }, t("none")))));
+  }
+
+  // A call of one of my agents: how I am on it, and the buttons to listen, whisper, barge in or
+  // leave. A call on the simulated carrier carries no audio, which is said.
+  connectedCall(call) {
+    const agent = this.agents.find((a) => a.id === call.agent_id);
+    const mode = call.monitors.find((m) => m.supervisor_id === this.me.user_id)?.mode;
+    const monitor = (wanted) => this.act(() => api.post(`/calls/${call.id}/monitor`, { mode: wanted }));
+    return h("li", { "data-call": call.id, "data-mode": mode || "" },
+      `${call.from || call.to} — ${agent?.name || t("no_agent")} `,
+      mode ? h("strong", { class: "monitoring" }, t(`mode_${mode}`)) : null, " ",
+      h("span", { class: "controls", role: "group", "aria-label": t("monitor") },
+        ...MODES.map((m) => h("button", { type: "button", class: `monitor-${m}`, "aria-pressed": String(mode === m), onclick: () => monitor(m) }, t(m))),
+        mode ? h("button", { type: "button", class: "monitor-stop secondary", onclick: () => monitor("stopped") }, t("leave")) : null),
+      call.carrier === "simulated" && mode ? h("p", { class: "hint" }, t("no_audio")) : null);
   }
 
   // The draft of a form, and a handler that keeps a field of it.
