@@ -27,11 +27,17 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// A port free now for a process a test starts, below the kernel's ephemeral range (32768 and
 /// up on Linux): a port the kernel hands out for `bind(0)` is also one it may give any other
-/// test's outgoing connection before that process binds it ("Address already in use").
+/// test's outgoing connection before that process binds it ("Address already in use"). Never
+/// the same port twice in one test process: an instance's two ports are asked one after the
+/// other before it binds either, and a random pick could give both the same.
 pub fn free_port() -> u16 {
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
     loop {
         let port = 20_000 + (Uuid::new_v4().as_u128() % 12_000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        let mut handed_out = HANDED_OUT.lock().expect("not poisoned");
+        if !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            handed_out.insert(port);
             return port;
         }
     }

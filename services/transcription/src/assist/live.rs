@@ -26,6 +26,9 @@ const CONTEXT: usize = 20;
 /// The most knowledge notes one thing the caller says brings up.
 const NOTES_PER_TURN: i64 = 3;
 
+/// The most of them (the latest) a suggestion is asked with: a long call may bring up many.
+const NOTES_ASKED_WITH: usize = 5;
+
 pub struct LiveAssist {
     store: EventStore,
     anthropic: Option<Arc<Anthropic>>,
@@ -239,7 +242,7 @@ fn suggestion_prompt(language: Language, notes: &[Heard]) -> String {
         // The organization's own guidance, written by its supervisors: what the answer should
         // follow where it applies.
         prompt.push_str("\n\nThe organization's notes for its agents that the caller's words brought up; follow them where they apply:");
-        for note in notes {
+        for note in &notes[notes.len().saturating_sub(NOTES_ASKED_WITH)..] {
             prompt.push_str(&format!("\n\n# {}\n{}", note.title, note.body));
         }
     }
