@@ -11,12 +11,10 @@ use std::ops::RangeInclusive;
 
 use chrono::{DateTime, SubsecRound as _, Utc};
 use comms_events::transcription::{KnowledgeNoteDeleted, KnowledgeNoteEvent, KnowledgeNoteSaved};
-use comms_eventstore::{ExpectedVersion, StreamName, in_transaction};
+use comms_eventstore::{EventStore, ExpectedVersion, StreamName, in_transaction};
 use comms_proto::{ApiError, ErrorKind, Language, Violations};
 use sqlx::PgPool;
 use uuid::Uuid;
-
-use comms_eventstore::EventStore;
 
 /// The most notes an organization keeps: each caller's words are matched against them all.
 pub const MOST_NOTES: i64 = 1000;
@@ -47,10 +45,16 @@ impl NoteInput {
         let mut text = |field: &str, value: &str, lengths: RangeInclusive<usize>, lines: bool| {
             let length = value.chars().count();
             if !lengths.contains(&length) || value.chars().all(char::is_whitespace) {
+                // A keyword is short enough to say back; a title or a body is not repeated.
+                let which = if field == "keywords" {
+                    format!("{value:?}: ")
+                } else {
+                    String::new()
+                };
                 violations.add(
                     field,
                     format!(
-                        "{value:?}: {} to {} characters, not all blank",
+                        "{which}{} to {} characters, not all blank (this has {length})",
                         lengths.start(),
                         lengths.end()
                     ),
