@@ -213,8 +213,9 @@ async fn save(
 /// Deletes `org`'s note `id`: the note as it was.
 pub async fn delete(store: &EventStore, org: &str, by: &str, id: Uuid) -> Result<Note, ApiError> {
     in_transaction!(store, |tx| {
-        let note = get_in(&mut *tx, org, id).await?;
+        // Locked first: the note answered is the one deleted.
         let expected = ExpectedVersion::Exact(version(&mut *tx, org, id).await? as u64);
+        let note = get_in(&mut *tx, org, id).await?;
         let deleted = KnowledgeNoteEvent::Deleted(KnowledgeNoteDeleted {
             note_id: id,
             at: Utc::now(),

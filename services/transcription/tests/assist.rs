@@ -11,18 +11,17 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use comms_auth::{Identity, Role};
+use comms_auth::Role;
 use comms_events::call::Transcriber;
 use comms_eventstore::EventStore;
 use comms_proto::Language;
 use comms_proto::v1::assist_update::Update;
-use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_proto::v1::{AssistUpdate, GetTranscriptRequest, KnowledgeNoteInput};
 use comms_transcription::Speaker;
 use comms_transcription::assist::{Anthropic, AnthropicOptions, Assistant};
 use comms_transcription::sentiment::Scorer;
 use comms_transcription::session::Transcript;
-use support::bus::{Bus, Served};
+use support::bus::{Bus, Client, Served};
 use support::calls;
 use support::fake_anthropic::{self, FakeAnthropic, Reply};
 use uuid::Uuid;
@@ -82,10 +81,8 @@ impl Call {
         }
     }
 
-    async fn client(&self) -> TranscriptionServiceClient<tonic::transport::Channel> {
-        TranscriptionServiceClient::connect(format!("http://{}", self.served.grpc))
-            .await
-            .unwrap()
+    async fn client(&self) -> Client {
+        self.served.client().await
     }
 
     fn request(&self, org: &str, user: &str, role: Role) -> tonic::Request<GetTranscriptRequest> {
@@ -94,11 +91,7 @@ impl Call {
     }
 
     fn ask<T>(&self, org: &str, user: &str, role: Role, message: T) -> tonic::Request<T> {
-        let identity = Identity::new(org, user, role).unwrap();
-        let token = self.served.tokens.internal_token(&identity).unwrap();
-        let mut request = tonic::Request::new(message);
-        comms_auth::service::attach(request.metadata_mut(), &token);
-        request
+        self.served.ask(org, user, role, message)
     }
 
     async fn say(&mut self, speaker: Speaker, text: &str) {

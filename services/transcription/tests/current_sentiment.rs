@@ -11,7 +11,6 @@ use comms_events::call::{Sentiment, Transcriber, Utterance};
 use comms_eventstore::{EventStore, StreamName};
 use comms_proto::Language;
 use comms_proto::v1::GetCallSentimentsRequest;
-use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_transcription::Speaker;
 use comms_transcription::assist::Assistant;
 use comms_transcription::sentiment::Scorer;
@@ -57,13 +56,15 @@ async fn ask(
     identity: Identity,
     calls: Vec<String>,
 ) -> Result<Vec<(String, String, u32)>, tonic::Status> {
-    let mut client = TranscriptionServiceClient::connect(format!("http://{}", served.grpc))
+    let request = served.ask(
+        &identity.org_id,
+        &identity.user_id,
+        identity.role,
+        GetCallSentimentsRequest { call_ids: calls },
+    );
+    let mut now: Vec<(String, String, u32)> = served
+        .client()
         .await
-        .unwrap();
-    let token = served.tokens.internal_token(&identity).unwrap();
-    let mut request = tonic::Request::new(GetCallSentimentsRequest { call_ids: calls });
-    comms_auth::service::attach(request.metadata_mut(), &token);
-    let mut now: Vec<(String, String, u32)> = client
         .get_call_sentiments(request)
         .await?
         .into_inner()

@@ -9,13 +9,12 @@ mod support;
 
 use std::time::Duration;
 
-use comms_auth::{Identity, Role};
+use comms_auth::Role;
 use comms_events::Event as _;
 use comms_events::call::Transcriber;
 use comms_events::transcription::{KnowledgeNoteDeleted, KnowledgeNoteSaved};
 use comms_eventstore::EventStore;
 use comms_proto::v1::assist_update::Update;
-use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_proto::v1::{
     GetTranscriptRequest, KnowledgeNote, KnowledgeNoteInput, KnowledgeNoteRequest,
     ListKnowledgeNotesRequest, UpdateKnowledgeNoteRequest,
@@ -26,7 +25,7 @@ use comms_transcription::assist::Assistant;
 use comms_transcription::knowledge;
 use comms_transcription::sentiment::Scorer;
 use comms_transcription::session::Transcript;
-use support::bus::{Bus, Served};
+use support::bus::{Bus, Client, Served};
 use support::calls;
 use support::schemas::assert_valid;
 use uuid::Uuid;
@@ -34,37 +33,37 @@ use uuid::Uuid;
 const ORG: &str = "org_knowledge";
 const OTHER_ORG: &str = "org_knowledge_other";
 
-type Client = TranscriptionServiceClient<tonic::transport::Channel>;
-
 async fn served(tapped: &[&str]) -> (Bus, Served, Client) {
     let bus = Bus::tapping(tapped).await;
     let env = bus.env(&[("TRANSCRIBER", "off")]);
     let served = bus
         .serve(comms_transcription::Config::from_env(&env).unwrap())
         .await;
-    let client = TranscriptionServiceClient::connect(format!("http://{}", served.grpc))
-        .await
-        .unwrap();
+    let client = served.client().await;
     (bus, served, client)
 }
 
 /// Someone asking the service.
 struct User<'a> {
     served: &'a Served,
-    identity: Identity,
+    org: String,
+    user: String,
+    role: Role,
 }
 
 impl<'a> User<'a> {
     fn new(served: &'a Served, org: &str, user: &str, role: Role) -> Self {
-        let identity = Identity::new(org, user, role).unwrap();
-        Self { served, identity }
+        let (org, user) = (org.to_owned(), user.to_owned());
+        Self {
+            served,
+            org,
+            user,
+            role,
+        }
     }
 
     fn ask<T>(&self, message: T) -> tonic::Request<T> {
-        let token = self.served.tokens.internal_token(&self.identity).unwrap();
-        let mut request = tonic::Request::new(message);
-        comms_auth::service::attach(request.metadata_mut(), &token);
-        request
+        self.served.ask(&self.org, &self.user, self.role, message)
     }
 }
 

@@ -11,13 +11,12 @@ mod support;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use comms_auth::{Identity, Role};
+use comms_auth::Role;
 use comms_bus::{Envelope, Handler as _};
 use comms_events::Event as _;
 use comms_events::call::{CallEvent, Transcriber, TranscriptDeleted};
 use comms_eventstore::{EventStore, StreamName};
 use comms_proto::Language;
-use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_proto::v1::{
     GetTranscriptRequest, GetTranscriptRetentionRequest, SearchTranscriptsRequest,
     SetTranscriptRetentionRequest,
@@ -27,7 +26,7 @@ use comms_transcription::assist::Assistant;
 use comms_transcription::search::SearchIndexer;
 use comms_transcription::sentiment::Scorer;
 use comms_transcription::session::{Settings, Transcript};
-use support::bus::{Bus, Served};
+use support::bus::{Bus, Client, Served};
 use support::calls;
 use support::schemas::assert_valid;
 use uuid::Uuid;
@@ -37,17 +36,13 @@ const OTHER_ORG: &str = "org_retention_other";
 /// A word said only in the transcripts, to find it anywhere it might remain.
 const WORD: &str = "zanahoria";
 
-type Client = TranscriptionServiceClient<tonic::transport::Channel>;
-
 async fn served() -> (Bus, Served, Client) {
     let bus = Bus::tapping(&[TranscriptDeleted::TYPE]).await;
     let env = bus.env(&[("TRANSCRIBER", "off")]);
     let served = bus
         .serve(comms_transcription::Config::from_env(&env).unwrap())
         .await;
-    let client = TranscriptionServiceClient::connect(format!("http://{}", served.grpc))
-        .await
-        .unwrap();
+    let client = served.client().await;
     (bus, served, client)
 }
 
@@ -90,18 +85,8 @@ async fn transcribed_call(bus: &Bus, org: &str) -> Uuid {
     call
 }
 
-fn as_user<T>(served: &Served, org: &str, user: &str, role: Role, message: T) -> tonic::Request<T> {
-    let token = served
-        .tokens
-        .internal_token(&Identity::new(org, user, role).unwrap())
-        .unwrap();
-    let mut request = tonic::Request::new(message);
-    comms_auth::service::attach(request.metadata_mut(), &token);
-    request
-}
-
 fn admin<T>(served: &Served, org: &str, message: T) -> tonic::Request<T> {
-    as_user(served, org, "ada-admin", Role::Admin, message)
+    served.ask(org, "ada-admin", Role::Admin, message)
 }
 
 fn of(call: Uuid) -> GetTranscriptRequest {
@@ -162,7 +147,7 @@ async fn a_deleted_transcripts_words_are_gone_from_the_log_search_and_reads() {
     // Only the administrator of the call's organization deletes.
     for role in [Role::Supervisor, Role::Agent] {
         let refused = client
-            .delete_transcript(as_user(&served, ORG, "someone", role, of(call)))
+            .delete_transcript(served.ask(ORG, "someone", role, of(call)))
             .await
             .unwrap_err();
         assert_eq!(refused.code(), tonic::Code::PermissionDenied, "{role}");
@@ -340,8 +325,7 @@ async fn an_organizations_retention_deletes_its_transcripts_once_their_time_runs
         .into_inner();
     assert_eq!((retention.days, retention.updated_by.as_str()), (0, ""));
     let refused = client
-        .set_transcript_retention(as_user(
-            &served,
+        .set_transcript_retention(served.ask(
             ORG,
             "sam",
             Role::Supervisor,

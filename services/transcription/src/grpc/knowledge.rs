@@ -1,7 +1,7 @@
 //! The knowledge notes' RPCs: read under `knowledge:read` (everyone), written under
 //! `knowledge:manage` (supervisors and administrators), always within the caller's organization.
 
-use comms_auth::{Identity, Permission};
+use comms_auth::Permission;
 use comms_proto::v1;
 use comms_proto::{ApiError, Language};
 use tonic::Status;
@@ -12,23 +12,12 @@ use super::{TranscriptionGrpc, view};
 use crate::knowledge::{self, NoteInput};
 
 impl TranscriptionGrpc {
-    fn knowledge_caller(
-        &self,
-        metadata: &MetadataMap,
-        permission: Permission,
-    ) -> Result<Identity, Status> {
-        let identity = comms_auth::service::identify(&self.tokens, metadata)?;
-        tracing::Span::current().record("org_id", identity.org_id.as_str());
-        identity.require(permission)?;
-        Ok(identity)
-    }
-
     pub(super) async fn list_notes(
         &self,
         metadata: &MetadataMap,
         request: &v1::ListKnowledgeNotesRequest,
     ) -> Result<v1::KnowledgeNotes, Status> {
-        let identity = self.knowledge_caller(metadata, Permission::KnowledgeRead)?;
+        let (identity, _) = self.caller(metadata, Permission::KnowledgeRead)?;
         let language = match request.language.as_str() {
             "" => None,
             code => Some(Language::parse(code).map_err(|why| ApiError::invalid("language", why))?),
@@ -44,7 +33,7 @@ impl TranscriptionGrpc {
         metadata: &MetadataMap,
         request: &v1::KnowledgeNoteRequest,
     ) -> Result<v1::KnowledgeNote, Status> {
-        let identity = self.knowledge_caller(metadata, Permission::KnowledgeRead)?;
+        let (identity, _) = self.caller(metadata, Permission::KnowledgeRead)?;
         let note = knowledge::get(&self.pool, &identity.org_id, note_id(&request.id)?).await?;
         Ok(view::note(note))
     }
@@ -54,7 +43,7 @@ impl TranscriptionGrpc {
         metadata: &MetadataMap,
         request: &v1::KnowledgeNoteInput,
     ) -> Result<v1::KnowledgeNote, Status> {
-        let identity = self.knowledge_caller(metadata, Permission::KnowledgeManage)?;
+        let (identity, _) = self.caller(metadata, Permission::KnowledgeManage)?;
         let input = input(request)?;
         let note =
             knowledge::create(&self.store, &identity.org_id, &identity.user_id, input).await?;
@@ -66,7 +55,7 @@ impl TranscriptionGrpc {
         metadata: &MetadataMap,
         request: &v1::UpdateKnowledgeNoteRequest,
     ) -> Result<v1::KnowledgeNote, Status> {
-        let identity = self.knowledge_caller(metadata, Permission::KnowledgeManage)?;
+        let (identity, _) = self.caller(metadata, Permission::KnowledgeManage)?;
         let id = note_id(&request.id)?;
         let input = input(request.note.as_ref().ok_or_else(|| {
             ApiError::invalid("note", "the note's title, body and keywords are required")
@@ -81,7 +70,7 @@ impl TranscriptionGrpc {
         metadata: &MetadataMap,
         request: &v1::KnowledgeNoteRequest,
     ) -> Result<v1::KnowledgeNote, Status> {
-        let identity = self.knowledge_caller(metadata, Permission::KnowledgeManage)?;
+        let (identity, _) = self.caller(metadata, Permission::KnowledgeManage)?;
         let id = note_id(&request.id)?;
         let note = knowledge::delete(&self.store, &identity.org_id, &identity.user_id, id).await?;
         Ok(view::note(note))

@@ -27,12 +27,21 @@ pub struct InReach {
 }
 
 impl TranscriptionGrpc {
-    /// The caller, identified and allowed to read transcripts, and how far they reach.
-    pub(super) fn reader(&self, metadata: &MetadataMap) -> Result<(Identity, Scope), Status> {
+    /// The caller, identified and holding `permission`, and how far it reaches.
+    pub(super) fn caller(
+        &self,
+        metadata: &MetadataMap,
+        permission: Permission,
+    ) -> Result<(Identity, Scope), Status> {
         let identity = comms_auth::service::identify(&self.tokens, metadata)?;
         tracing::Span::current().record("org_id", identity.org_id.as_str());
-        let scope = identity.require(Permission::TranscriptsRead)?;
+        let scope = identity.require(permission)?;
         Ok((identity, scope))
+    }
+
+    /// The caller, identified and allowed to read transcripts, and how far they reach.
+    pub(super) fn reader(&self, metadata: &MetadataMap) -> Result<(Identity, Scope), Status> {
+        self.caller(metadata, Permission::TranscriptsRead)
     }
 
     /// Which calls' transcripts a reader of `scope` reaches, for lists.
@@ -95,10 +104,7 @@ impl TranscriptionGrpc {
 
     /// The caller, identified and allowed to delete transcripts and set their retention.
     pub(super) fn manager(&self, metadata: &MetadataMap) -> Result<Identity, Status> {
-        let identity = comms_auth::service::identify(&self.tokens, metadata)?;
-        tracing::Span::current().record("org_id", identity.org_id.as_str());
-        identity.require(Permission::TranscriptsManage)?;
-        Ok(identity)
+        Ok(self.caller(metadata, Permission::TranscriptsManage)?.0)
     }
 
     /// A stream's events in `org`; none for another organization's.

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use comms_auth::{Identity, Role};
 use comms_bus::{Relay, RelayConfig};
 use comms_events::Event as _;
 use comms_events::call::{Transcribed, Utterance};
 use comms_eventstore::EventStore;
+use comms_proto::v1::transcription_service_client::TranscriptionServiceClient;
 use comms_runtime::{Env, Shutdown, ShutdownTrigger};
 use comms_testkit::{TestDatabase, amqp_connection, amqp_url, unique_name};
 use lapin::options::BasicGetOptions;
@@ -18,6 +20,26 @@ pub struct Served {
     pub media: std::net::SocketAddr,
     pub grpc: std::net::SocketAddr,
     pub tokens: comms_auth::Tokens,
+}
+
+pub type Client = TranscriptionServiceClient<tonic::transport::Channel>;
+
+impl Served {
+    /// A client of its gRPC API.
+    pub async fn client(&self) -> Client {
+        TranscriptionServiceClient::connect(format!("http://{}", self.grpc))
+            .await
+            .unwrap()
+    }
+
+    /// `message`, as `user` (`role`) of `org` sends it: with their service token.
+    pub fn ask<T>(&self, org: &str, user: &str, role: Role, message: T) -> tonic::Request<T> {
+        let identity = Identity::new(org, user, role).unwrap();
+        let token = self.tokens.internal_token(&identity).unwrap();
+        let mut request = tonic::Request::new(message);
+        comms_auth::service::attach(request.metadata_mut(), &token);
+        request
+    }
 }
 
 pub struct Bus {
