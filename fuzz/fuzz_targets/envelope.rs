@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {
-    let Ok(envelope) = comms_bus::Envelope::parse(body) else {
+    let Ok(envelope) = comms_events::envelope::Envelope::parse(body) else {
         return;
     };
-    let again = comms_bus::Envelope::parse(&envelope.to_json()).expect("what we write, we read");
+    let again = comms_events::envelope::Envelope::parse(&envelope.to_json()).expect("what we write, we read");
     assert_eq!(again, envelope);
 });

@@ -4,7 +4,7 @@
 
 use comms_auth::platform::{self, Gateway, GatewayHeaders, SignedRequest};
 use comms_auth::webhook;
-use comms_runtime::carriers::VonageSignatureMethod::*;
+use comms_config::carriers::VonageSignatureMethod::*;
 use libfuzzer_sys::fuzz_target;
 
 const SECRET: &str = "a-shared-secret-of-at-least-32-characters";

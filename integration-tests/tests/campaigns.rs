@@ -710,9 +710,8 @@ async fn the_crms_contacts_sync_idempotently_and_malformed_ones_are_dead_lettere
     let mut forged = ada.clone();
     forged["name"] = json!("Ada (forged)");
     let forged = crm_event("crm.contact.updated", forged, "2026-11-20T12:00:00Z");
-    let properties = forged
-        .amqp_properties(None)
-        .with_user_id("comms-test-outsider".into());
+    let properties =
+        comms_bus::amqp_properties(&forged, None).with_user_id("comms-test-outsider".into());
     outsider
         .basic_publish(
             fleet.exchange.as_str().into(),

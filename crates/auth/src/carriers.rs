@@ -1,7 +1,7 @@
 //! The tokens carriers' APIs take from us.
 
-use comms_runtime::ConfigError;
-use comms_runtime::carriers::{TwilioApiKey, VonageConfig};
+use comms_config::ConfigError;
+use comms_config::carriers::{TwilioApiKey, VonageConfig};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 
 /// The Vonage application's signing key, or the start-up error naming `VONAGE_PRIVATE_KEY`.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use comms_runtime::{ConfigError, Env};
+use comms_config::{ConfigError, Env};
 
 use crate::keys::{KeyRing, PrivateKey};
 use crate::permissions::RoleMap;

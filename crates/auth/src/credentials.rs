@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use comms_runtime::carriers::{TwilioApiKey, TwilioConfig, VonageConfig};
+use comms_config::carriers::{TwilioApiKey, TwilioConfig, VonageConfig};
 use sqlx::PgPool;
 
 use crate::secrets::Sealer;
@@ -98,10 +98,10 @@ pub async fn twilio_account(
     // The SID goes into the paths of Twilio's API: only a SID (the edge stores no other).
     match (fields.get("account_sid"), fields.get("auth_token")) {
         (Some(account_sid), Some(auth_token))
-            if comms_runtime::carriers::is_sid(account_sid, "AC") =>
+            if comms_config::carriers::is_sid(account_sid, "AC") =>
         {
             let api_key = match (fields.get("api_key_sid"), fields.get("api_key_secret")) {
-                (Some(sid), Some(secret)) if comms_runtime::carriers::is_sid(sid, "SK") => {
+                (Some(sid), Some(secret)) if comms_config::carriers::is_sid(sid, "SK") => {
                     Some(TwilioApiKey {
                         sid: sid.clone(),
                         secret: secret.clone(),

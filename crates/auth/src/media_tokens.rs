@@ -29,12 +29,12 @@ impl MediaTokens {
     /// From `MEDIA_TOKEN_SECRET`, which is `required_for` what the caller names; missing or
     /// short, the error says so without echoing it.
     pub fn from_env(
-        env: &comms_runtime::Env,
+        env: &comms_config::Env,
         required_for: &str,
-    ) -> Result<Self, comms_runtime::ConfigError> {
+    ) -> Result<Self, comms_config::ConfigError> {
         match env.get("MEDIA_TOKEN_SECRET") {
             Some(secret) if secret.len() >= SHORTEST_SECRET => Ok(Self::new(secret.as_bytes())),
-            given => Err(comms_runtime::ConfigError {
+            given => Err(comms_config::ConfigError {
                 variable: "MEDIA_TOKEN_SECRET".into(),
                 value: given.map(|_| "(hidden)").unwrap_or_default().into(),
                 reason: format!(

@@ -24,12 +24,12 @@ impl Sealer {
     /// From `COMMS_ENCRYPTION_KEY`, `None` when it is unset or empty; a malformed key stops
     /// start-up naming the variable (never its value).
     pub fn from_env(
-        env: &comms_runtime::Env,
-    ) -> Result<Option<std::sync::Arc<Self>>, comms_runtime::ConfigError> {
+        env: &comms_config::Env,
+    ) -> Result<Option<std::sync::Arc<Self>>, comms_config::ConfigError> {
         let Some(key) = env.get("COMMS_ENCRYPTION_KEY").filter(|k| !k.is_empty()) else {
             return Ok(None);
         };
-        let sealer = Self::from_encoded(key).map_err(|reason| comms_runtime::ConfigError {
+        let sealer = Self::from_encoded(key).map_err(|reason| comms_config::ConfigError {
             variable: "COMMS_ENCRYPTION_KEY".into(),
             value: "<redacted>".into(),
             reason,

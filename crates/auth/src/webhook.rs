@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use comms_runtime::carriers::VonageSignatureMethod;
+use comms_config::carriers::VonageSignatureMethod;
 use ring::hmac;
 
 /// Checks a hex or base64 HMAC-SHA256 of `body` under `secret` (the common webhook scheme:

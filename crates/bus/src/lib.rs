@@ -10,11 +10,9 @@ mod publishers;
 mod relay;
 mod topology;
 
+pub use comms_events::envelope::{ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata};
 pub use consumer::{ConsumerConfig, HandleError, Handler, RetryPolicy, run_consumer};
-pub use envelope::{
-    ENVELOPE_VERSION, Envelope, EnvelopeError, EnvelopeMetadata, decode_recorded, header_text,
-    new_event,
-};
+pub use envelope::{amqp_properties, decode_recorded, envelope_of, header_text, new_event};
 pub use publishers::{DEFAULT_EVENT_PUBLISHERS, ORIGINAL_USER_HEADER, Publishers, user_of};
 pub use relay::{Relay, RelayConfig};
 pub use topology::{

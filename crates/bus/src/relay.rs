@@ -18,7 +18,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::{Envelope, declare_events_exchange};
+use crate::declare_events_exchange;
 
 /// How often the relay polls a quiet log, whose appends are in other processes: the most an
 /// event waits before it is published. A poll of a quiet log is one index read; at the
@@ -222,7 +222,7 @@ impl Relay {
         in_flight: &mut FuturesOrdered<BoxFuture<'static, InFlight>>,
     ) -> anyhow::Result<()> {
         for (index, event) in batch.iter().enumerate() {
-            let envelope = Envelope::from_recorded(event);
+            let envelope = crate::envelope_of(event);
             let traceparent = event.metadata.get("traceparent").and_then(|v| v.as_str());
             let confirm = channel
                 .basic_publish(
@@ -231,8 +231,7 @@ impl Relay {
                     BasicPublishOptions::default(),
                     &envelope.to_json(),
                     // The broker vouches for `user_id`: consumers believe `comms.*` only from it.
-                    envelope
-                        .amqp_properties(traceparent)
+                    crate::amqp_properties(&envelope, traceparent)
                         .with_user_id(self.user.as_str().into()),
                 )
                 .await

@@ -240,7 +240,7 @@ async fn publish_as(
         "timestamp": "2026-12-02T10:00:00Z", "organizationId": "org_a", "data": {}
     }))
     .unwrap();
-    let mut properties = envelope.amqp_properties(None);
+    let mut properties = comms_bus::amqp_properties(&envelope, None);
     if let Some(user) = user_id {
         properties = properties.with_user_id(user.into());
     }

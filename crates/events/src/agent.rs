@@ -92,6 +92,25 @@ pub fn is_skill_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
 }
 
+/// The most skills a call may require (a number's or an IVR queue's).
+pub const MAX_REQUIRED_SKILLS: usize = 20;
+
+/// The skills a call requires, checked: each named as agents' skills are, at most 20, each once.
+pub fn check_required_skills(skills: &[String]) -> Result<(), String> {
+    if skills.len() > MAX_REQUIRED_SKILLS {
+        return Err(format!("at most {MAX_REQUIRED_SKILLS} skills"));
+    }
+    for (i, skill) in skills.iter().enumerate() {
+        if !is_skill_name(skill) {
+            return Err(format!("{skill:?} is not a skill name (a-z, 0-9, _ and -)"));
+        }
+        if skills[..i].contains(skill) {
+            return Err(format!("{skill:?} is listed twice"));
+        }
+    }
+    Ok(())
+}
+
 /// The longest reason code.
 pub const MAX_REASON: usize = 50;
 

@@ -15,6 +15,7 @@ pub mod call;
 pub mod campaign;
 pub mod compat;
 pub mod contact;
+pub mod envelope;
 pub mod ivr;
 pub mod metrics;
 pub mod notification;

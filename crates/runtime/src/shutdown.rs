@@ -16,7 +16,7 @@ pub struct Drain {
 }
 
 impl Drain {
-    pub fn from_env(env: &crate::Env) -> Result<Self, crate::config::ConfigError> {
+    pub fn from_env(env: &crate::Env) -> Result<Self, crate::ConfigError> {
         Ok(Self {
             not_ready_grace: Duration::from_millis(env.parse("NOT_READY_GRACE_MS", 500)?),
             timeout: Duration::from_secs(env.parse("DRAIN_TIMEOUT_SECONDS", 20)?),

@@ -86,9 +86,7 @@ pub async fn equals_the_live_read_models(fleet: &Fleet) {
         .await
         .unwrap();
     let event = recorded.iter().find(|e| e.event_id == event_id).unwrap();
-    fleet
-        .publish(&comms_bus::Envelope::from_recorded(event))
-        .await;
+    fleet.publish(&comms_bus::envelope_of(event)).await;
     for _ in 0..100 {
         if handled().await > before {
             break;

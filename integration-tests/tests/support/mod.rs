@@ -375,8 +375,7 @@ impl Fleet {
                 Default::default(),
                 &envelope.to_json(),
                 // As the broker's user the test connects as, which the broker vouches for.
-                envelope
-                    .amqp_properties(None)
+                comms_bus::amqp_properties(envelope, None)
                     .with_user_id(comms_bus::user_of(&amqp_url()).as_str().into()),
             )
             .await

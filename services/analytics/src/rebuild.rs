@@ -5,7 +5,7 @@
 //!   (that is what makes replay fast); the swap attaches it and recounts the dashboard counters.
 //! - Agents and campaigns: replayed in place, in one transaction that holds the consumer off.
 
-use comms_bus::{Envelope, HandleError};
+use comms_bus::HandleError;
 use comms_eventstore::{Checkpoint, EventStore, Filter, RecordedEvent};
 use sqlx::PgConnection;
 use tracing::{info, warn};
@@ -96,7 +96,7 @@ async fn replay_batch(
     *position = last.checkpoint();
     let mut envelopes = Vec::with_capacity(events.len());
     for event in &events {
-        let envelope = Envelope::from_recorded(event);
+        let envelope = comms_bus::envelope_of(event);
         match projection::check(&envelope) {
             Ok(()) => envelopes.push(envelope),
             Err(reason) => {
@@ -209,7 +209,7 @@ async fn replay_in_place(
             position = last.checkpoint();
             let mut replayed = Vec::with_capacity(events.len());
             for event in &events {
-                let envelope = Envelope::from_recorded(event);
+                let envelope = comms_bus::envelope_of(event);
                 // Each event in a savepoint: one the consumer would dead-letter leaves no trace.
                 let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
                 let applied = match category {

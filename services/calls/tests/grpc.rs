@@ -815,7 +815,7 @@ async fn routing_reporting_the_agent_already_on_a_call_is_applied_as_a_no_op() {
                 Default::default(),
                 &envelope.to_json(),
                 // As the fleet publishes: the broker vouches for its user.
-                envelope.amqp_properties(None).with_user_id(
+                comms_bus::amqp_properties(&envelope, None).with_user_id(
                     comms_bus::user_of(&comms_testkit::amqp_url())
                         .as_str()
                         .into(),

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use comms_auth::Role;
-use comms_bus::{Envelope, Handler as _};
+use comms_bus::Handler as _;
 use comms_events::Event as _;
 use comms_events::call::{CallEvent, Transcriber, TranscriptDeleted};
 use comms_eventstore::{EventStore, StreamName};
@@ -279,7 +279,7 @@ async fn a_deleted_transcripts_words_are_gone_from_the_log_search_and_reads() {
         .unwrap();
     for event in call_stream.iter().chain(&after) {
         SearchIndexer
-            .handle(&mut conn, &Envelope::from_recorded(event))
+            .handle(&mut conn, &comms_bus::envelope_of(event))
             .await
             .unwrap();
     }
@@ -304,7 +304,7 @@ async fn a_deleted_transcripts_words_are_gone_from_the_log_search_and_reads() {
         "system:transcription",
         None,
     );
-    let mut redelivered = Envelope::from_recorded(&after[0]);
+    let mut redelivered = comms_bus::envelope_of(&after[0]);
     redelivered.id = Uuid::new_v4();
     redelivered.data = original.data;
     SearchIndexer.handle(&mut conn, &redelivered).await.unwrap();

@@ -7,7 +7,7 @@ use crate::domain::FlowVersion;
 use crate::ivr::turns;
 use crate::ivr::walk::Then;
 use crate::numbers::Number;
-use crate::numbers::domain::check_skills;
+use comms_events::agent::check_required_skills;
 
 fn number_to_proto(number: &Number) -> v1::Number {
     v1::Number {
@@ -46,7 +46,7 @@ fn language_of(violations: &mut Violations, value: &str) -> Option<Language> {
 }
 
 fn skills_of(violations: &mut Violations, skills: &[String]) -> Vec<String> {
-    violations.check("skills", check_skills(skills));
+    violations.check("skills", check_required_skills(skills));
     skills.to_vec()
 }
 

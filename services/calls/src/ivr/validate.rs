@@ -208,7 +208,7 @@ impl Check<'_> {
                 priority,
                 language,
             }) => {
-                if let Err(reason) = crate::numbers::domain::check_skills(skills) {
+                if let Err(reason) = comms_events::agent::check_required_skills(skills) {
                     self.add(format!("nodes.{name}.skills"), reason);
                 }
                 if !(0..=MAX_PRIORITY).contains(priority) {

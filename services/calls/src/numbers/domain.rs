@@ -9,10 +9,9 @@ use comms_proto::PhoneNumber;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::domain::DomainError;
+use comms_events::agent::check_required_skills;
 
-/// Skill names are agents' skill names: a-z, 0-9, `_` and `-`, at most 50 characters.
-const MAX_SKILLS: usize = 20;
+use crate::domain::DomainError;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Number {
@@ -40,22 +39,6 @@ pub enum Command {
     },
 }
 
-/// The skills' names, checked: each as agents' skills are named, at most 20, each once.
-pub fn check_skills(skills: &[String]) -> Result<(), String> {
-    if skills.len() > MAX_SKILLS {
-        return Err(format!("at most {MAX_SKILLS} skills"));
-    }
-    for (i, skill) in skills.iter().enumerate() {
-        if !comms_events::agent::is_skill_name(skill) {
-            return Err(format!("{skill:?} is not a skill name (a-z, 0-9, _ and -)"));
-        }
-        if skills[..i].contains(skill) {
-            return Err(format!("{skill:?} is listed twice"));
-        }
-    }
-    Ok(())
-}
-
 pub fn handle(state: Option<&Number>, command: Command) -> Result<Vec<NumberEvent>, DomainError> {
     let invalid = |reason: String| DomainError::Invalid {
         field: "skills",
@@ -71,7 +54,7 @@ pub fn handle(state: Option<&Number>, command: Command) -> Result<Vec<NumberEven
                 at,
             },
         ) => {
-            check_skills(&settings.skills).map_err(invalid)?;
+            check_required_skills(&settings.skills).map_err(invalid)?;
             Ok(vec![NumberEvent::Assigned(NumberAssigned(NumberChanged {
                 number_id,
                 number,
@@ -83,7 +66,7 @@ pub fn handle(state: Option<&Number>, command: Command) -> Result<Vec<NumberEven
         (None, _) => Err(DomainError::NotFound),
         (Some(number), _) if number.released => Err(DomainError::NotFound),
         (Some(number), Command::Update { settings, at }) => {
-            check_skills(&settings.skills).map_err(invalid)?;
+            check_required_skills(&settings.skills).map_err(invalid)?;
             if settings == number.settings {
                 return Ok(vec![]);
             }

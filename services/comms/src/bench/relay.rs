@@ -55,7 +55,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Value> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let sample = Envelope::from_recorded(&last);
+    let sample = comms_bus::envelope_of(&last);
 
     let mut config = RelayConfig::new(&options.amqp_url, &exchange);
     config.batch_size = BATCH;
@@ -122,7 +122,7 @@ async fn bare_publish(
         .confirm_select(ConfirmSelectOptions::default())
         .await?;
     let body = sample.to_json();
-    let properties: BasicProperties = sample.amqp_properties(None);
+    let properties: BasicProperties = comms_bus::amqp_properties(sample, None);
     let started = Instant::now();
     let mut in_flight = std::collections::VecDeque::with_capacity(WINDOW);
     for _ in 0..count {

@@ -182,7 +182,7 @@ impl Live {
             .map(|(category, _)| category);
         let (audience, message) = match (&stream, category) {
             (Some(stream), Some(_)) => {
-                let envelope = comms_bus::Envelope::from_recorded(recorded).to_json();
+                let envelope = comms_bus::envelope_of(recorded).to_json();
                 let message = format!(
                     r#"{{"type":"event","position":"{}","event":{}}}"#,
                     format_position(recorded.checkpoint()),

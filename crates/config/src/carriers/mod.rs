@@ -171,7 +171,7 @@ impl TwilioConfig {
             auth_token: auth_token.into(),
             phone_number,
             api_url: api_url.trim_end_matches('/').into(),
-            public_base_url: crate::config::public_base_url(env)?,
+            public_base_url: crate::public_base_url(env)?,
             calls_per_second: calls_per_second(env, "TWILIO_CALLS_PER_SECOND")?,
             api_key: TwilioApiKey::from_env(env)?,
         })
@@ -362,7 +362,7 @@ impl VonageConfig {
             signature_secret,
             api_url: api_url.trim_end_matches('/').into(),
             calls_per_second: calls_per_second(env, "VONAGE_CALLS_PER_SECOND")?,
-            public_base_url: crate::config::public_base_url(env)?,
+            public_base_url: crate::public_base_url(env)?,
             sms_api_url: env
                 .url(
                     "VONAGE_SMS_API_URL",
