@@ -28,19 +28,56 @@ pub fn unique_name(prefix: &str) -> String {
 /// A port free now for a process a test starts, below the kernel's ephemeral range (32768 and
 /// up on Linux): a port the kernel hands out for `bind(0)` is also one it may give any other
 /// test's outgoing connection before that process binds it ("Address already in use"). Never
-/// the same port twice in one test process: an instance's two ports are asked one after the
-/// other before it binds either, and a random pick could give both the same.
+/// the same port twice in one test process (an instance's two ports are asked one after the
+/// other before it binds either), nor one another test process still running took: a port is
+/// claimed by creating `<temp>/comms-test-ports/<port>` holding the claiming process's id, and a
+/// claim whose process is gone is taken over.
 pub fn free_port() -> u16 {
     static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
         std::sync::Mutex::new(std::collections::BTreeSet::new());
     loop {
         let port = 20_000 + (Uuid::new_v4().as_u128() % 12_000) as u16;
         let mut handed_out = HANDED_OUT.lock().expect("not poisoned");
-        if !handed_out.contains(&port) && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if !handed_out.contains(&port)
+            && claim_port(port)
+            && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+        {
             handed_out.insert(port);
             return port;
         }
     }
+}
+
+/// Whether this process now holds the claim on `port` (see [`free_port`]).
+fn claim_port(port: u16) -> bool {
+    use std::io::Write as _;
+    let dir = std::env::temp_dir().join("comms-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(port.to_string());
+    let ours = std::process::id().to_string();
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => return file.write_all(ours.as_bytes()).is_ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Someone's claim: kept while its process runs (a claim being written reads
+                // empty, and is kept too); a finished process's is removed and tried again.
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let alive =
+                    holder.is_empty() || std::path::Path::new("/proc").join(holder.trim()).exists();
+                if alive || holder.trim() == ours {
+                    return false;
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            // No place to claim in: the bind check alone, as before.
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 /// A freshly created, migrated database of this test's own, named `comms_test_<pid>_<random>`
@@ -125,6 +162,27 @@ mod tests {
         assert_eq!(
             super::replace_database("postgres://u@h/db", "x"),
             "postgres://u@h/x"
+        );
+    }
+
+    #[test]
+    fn a_port_another_running_process_claimed_is_not_claimed_again_unlike_a_finished_ones() {
+        let dir = std::env::temp_dir().join("comms-test-ports");
+        let port = super::free_port();
+        let claim = dir.join(port.to_string());
+        assert_eq!(
+            std::fs::read_to_string(&claim).unwrap(),
+            std::process::id().to_string()
+        );
+        // Process 1 runs as long as the machine does.
+        std::fs::write(&claim, "1").unwrap();
+        assert!(!super::claim_port(port));
+        // No process has this id (above Linux's largest, 2^22).
+        std::fs::write(&claim, "4194305").unwrap();
+        assert!(super::claim_port(port));
+        assert_eq!(
+            std::fs::read_to_string(&claim).unwrap(),
+            std::process::id().to_string()
         );
     }
 }
