@@ -36,6 +36,8 @@ mod softphones;
 mod support;
 #[path = "telephony/transcription.rs"]
 mod transcription;
+#[path = "telephony/vonage_bridge.rs"]
+mod vonage_bridge;
 #[path = "telephony/vonage_machines.rs"]
 mod vonage_machines;
 

@@ -202,6 +202,26 @@ impl FakeVonage {
         );
     }
 
+    /// The legs asked for to endpoints of `kind` (`app`, `websocket`), as asked; waits until
+    /// there are `n`.
+    pub async fn legs(&self, kind: &str, n: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let legs: Vec<Received> = self
+                .received()
+                .into_iter()
+                .filter(|r| r.method == "POST" && r.body["to"][0]["type"] == kind)
+                .collect();
+            if legs.len() >= n {
+                return legs;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "Vonage was never asked for {n} {kind} legs: {:?}",
+            self.received()
+        );
+    }
+
     /// Sends `body` to `url` (under [`PUBLIC_BASE_URL`]) at the edge, signed by PyJWT with
     /// `secret`, `iat` seconds since the epoch (now when absent).
     pub async fn send(
@@ -486,11 +506,16 @@ async fn create_call(
     let to = &call["to"][0];
     let from_ok = call["random_from_number"] == true
         || (call["from"]["type"] == "phone" && is_vonage_number(&call["from"]["number"]));
-    let urls_ok = ["answer_url", "event_url"].iter().all(|key| {
-        call[*key]
+    let one_url = |key: &str| {
+        call[key]
             .as_array()
             .is_some_and(|urls| urls.len() == 1 && urls[0].is_string())
+    };
+    // Exactly one of an answer URL and an inline NCCO (an array of actions).
+    let ncco_ok = call["ncco"].as_array().is_some_and(|actions| {
+        !actions.is_empty() && actions.iter().all(|a| a["action"].is_string())
     });
+    let urls_ok = one_url("event_url") && (one_url("answer_url") != ncco_ok);
     // Advanced machine detection, as the Voice API reference bounds it.
     let amd = &call["advanced_machine_detection"];
     let amd_ok = amd.is_null()
@@ -500,8 +525,22 @@ async fn create_call(
             && amd["beep_timeout"]
                 .as_i64()
                 .is_none_or(|t| (45..=120).contains(&t)));
-    if to["type"] != "phone" || !is_vonage_number(&to["number"]) || !from_ok || !urls_ok || !amd_ok
-    {
+    // The endpoint types the reference names for `to`: a number, an app user (a Client SDK
+    // softphone), or a WebSocket taking 16-bit linear PCM.
+    let to_ok = match to["type"].as_str() {
+        Some("phone") => is_vonage_number(&to["number"]),
+        Some("app") => to["user"].as_str().is_some_and(|u| !u.is_empty()),
+        Some("websocket") => {
+            to["uri"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("wss://") || u.starts_with("ws://"))
+                && ["audio/l16;rate=16000", "audio/l16;rate=8000"]
+                    .contains(&to["content-type"].as_str().unwrap_or_default())
+                && (to["headers"].is_null() || to["headers"].is_object())
+        }
+        _ => false,
+    };
+    if !to_ok || !from_ok || !urls_ok || !amd_ok {
         return problem(
             StatusCode::BAD_REQUEST,
             "Bad Request",

@@ -395,8 +395,8 @@ async fn a_vonage_call_recorded_always_is_recorded_from_its_agents_bridge() {
     let answered = send(event_url, json!({ "uuid": uuid, "status": "answered" })).await;
     assert_eq!(answered.status(), StatusCode::NO_CONTENT);
 
-    // Recorded from the bridge to Ada, both parties in their own channels, as the Vonage SDK's
-    // own models accept it.
+    // Recorded from the bridge to Ada (the call's conversation, which her leg joins), each
+    // party in their own channel, as the Vonage SDK's own models accept it.
     let answer = send(answer_url.clone(), json!({ "uuid": uuid })).await;
     assert_eq!(answer.status(), StatusCode::OK);
     let ncco: Value = answer.json().await.unwrap();
@@ -415,8 +415,7 @@ async fn a_vonage_call_recorded_always_is_recorded_from_its_agents_bridge() {
         json!([
             { "action": "record", "split": "conversation", "channels": 2, "format": "mp3",
               "eventUrl": [recording_to], "eventMethod": "POST" },
-            { "action": "connect", "endpoint": [{ "type": "app", "user": ada }],
-              "from": "14155550134" },
+            { "action": "conversation", "name": format!("comms-{id}"), "endOnExit": true },
         ])
     );
 
@@ -443,7 +442,7 @@ async fn a_vonage_call_recorded_always_is_recorded_from_its_agents_bridge() {
         .json()
         .await
         .unwrap();
-    assert_eq!(again[0]["action"], "connect", "{again}");
+    assert_eq!(again[0]["action"], "conversation", "{again}");
 
     // Vonage has no request that deletes a recording: refused, and the recording stays.
     let (code, body) = problem(fleet.delete(&recording_url)).await;

@@ -15,12 +15,12 @@ use tracing::{debug, error, warn};
 use uuid::Uuid;
 
 use crate::domain::{
-    self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, MachineVerdict, MonitorMode,
-    Progress, RecordingAction, RecordingPolicy,
+    self, Call, CallEvent, CallStatus, Carrier, CarrierLeg, Command, Direction, MachineVerdict,
+    MonitorMode, Progress, RecordingAction, RecordingPolicy,
 };
 use crate::telephony::{
-    DialRequest, HangUp, MonitorRequest, ProgressReport, Providers, RecordingRequest, Spoken,
-    Telephony, TelephonyError,
+    BridgeRequest, DialRequest, HangUp, MonitorRequest, Party, ProgressReport, Providers,
+    RecordingRequest, Spoken, StreamRequest, Telephony, TelephonyError,
 };
 use crate::view::{self, CallView};
 use futures::future::BoxFuture;
@@ -154,6 +154,12 @@ impl Calls {
         })?;
         record_metrics(&events, &view.call);
         self.stream_if_answered(&view, &events);
+        // A call that already had its agent when answered is bridged to them now.
+        if events.iter().any(|e| matches!(e, CallEvent::Answered(_)))
+            && view.call.status == CallStatus::Answered
+        {
+            self.bridge(&view, false);
+        }
         Ok((view, events))
     }
 
@@ -170,14 +176,20 @@ impl Calls {
             return;
         }
         let org = view.organization_id.as_str();
-        let url = media.url(leg.carrier.as_str(), org, call.id, Utc::now().timestamp());
-        let (leg, language) = (leg.clone(), call.language);
+        let now = Utc::now().timestamp();
+        let request = StreamRequest {
+            org_id: org.to_owned(),
+            call_id: call.id,
+            leg: leg.clone(),
+            url: media.url(leg.carrier, org, call.id, Party::Caller, now),
+            language: call.language,
+        };
         self.on_the_line(
             org,
             Some(leg.clone()),
             call.id,
             "stream_audio",
-            move |telephony| telephony.stream_audio(leg.clone(), url.clone(), language),
+            move |telephony| telephony.stream_audio(request.clone()),
         );
     }
 
@@ -321,19 +333,65 @@ impl Calls {
         let (view, events) = self
             .decide(identity, call_id, || Command::AssignAgent { agent_id, at })
             .await?;
+        if !events.is_empty() && view.call.status == CallStatus::Answered {
+            self.bridge(&view, true);
+        }
+        Ok(view)
+    }
+
+    /// Asks the call's carrier to bridge it to its agent (see [`Telephony::bridge`]);
+    /// `redirect` when its instructions predate the agent, for an answered call assigned one.
+    fn bridge(&self, view: &CallView, redirect: bool) {
         let call = &view.call;
-        if let (false, CallStatus::Answered, Some(leg)) =
-            (events.is_empty(), call.status, call.carrier.clone())
+        let (Some(leg), Some(agent_id), None) = (&call.carrier, call.agent_id, &call.announcement)
+        else {
+            return;
+        };
+        let org = &view.organization_id;
+        let customer = match call.direction {
+            Direction::Inbound => call.from.clone(),
+            _ => Some(call.to.clone()),
+        };
+        // Where the call's audio is streamed, the agent's follows them onto it.
+        let agent_audio = self.media.as_ref().map(|media| {
+            let now = Utc::now().timestamp();
+            media.url(leg.carrier, org, call.id, Party::Agent, now)
+        });
+        let request = BridgeRequest {
+            org_id: org.clone(),
+            call_id: call.id,
+            leg: leg.clone(),
+            redirect,
+            agent_id,
+            customer,
+            agent_audio,
+            language: call.language,
+        };
+        self.on_the_line(
+            org,
+            Some(leg.clone()),
+            call.id,
+            "bridge",
+            move |telephony| telephony.bridge(request.clone()),
+        );
+    }
+
+    /// Progress of the leg a carrier placed to bridge the call's agent (Vonage's, joined to the
+    /// call's conversation): when it fails (the agent's softphone did not answer, was busy or
+    /// is offline), the call still waiting for them is hung up, as a Twilio call ends when its
+    /// dial to the agent fails; the rest changes nothing.
+    pub async fn agent_leg_progress(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        progress: Option<Progress>,
+    ) -> Result<CallView, ApiError> {
+        let view = self.get(identity, call_id).await?;
+        if let Some(Progress::Failed { reason, .. }) = &progress
+            && view.call.status == CallStatus::Answered
         {
-            let org = identity.org_id.clone();
-            let line = Some(leg.clone());
-            self.on_the_line(
-                &identity.org_id,
-                line,
-                call.id,
-                "redirect",
-                move |telephony| telephony.redirect(&org, call_id, leg.clone()),
-            );
+            warn!(%call_id, reason, "the agent's leg failed: hanging the call up");
+            self.hang_up_line(&identity.org_id, &view.call);
         }
         Ok(view)
     }

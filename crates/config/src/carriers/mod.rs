@@ -229,6 +229,13 @@ pub fn is_sid(id: &str, prefix: &str) -> bool {
     id.len() == 34 && id.starts_with(prefix) && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// The Vonage conversation a call's parties are bridged in, named after the call: the caller's
+/// NCCO joins it (the edge's), the agent's leg and the media sockets' legs are asked to (the
+/// calls service's).
+pub fn vonage_conversation(call_id: &str) -> String {
+    format!("comms-{call_id}")
+}
+
 /// A Vonage application (Voice API): its calls are authorised by a JWT the application's
 /// private key signs; its callbacks by a JWT the account's signature secret signs.
 #[derive(Clone)]

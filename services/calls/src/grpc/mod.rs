@@ -642,10 +642,26 @@ impl CallsService for CallsGrpc {
                     carrier_leg(carrier.as_str(), &req.carrier_call_id),
                 )
             });
+            if req.agent_leg && carrier != Some(Carrier::Vonage) {
+                violations.add(
+                    "agent_leg",
+                    "only Vonage bridges agents on legs of their own",
+                );
+            }
             violations.finish()?;
             let (Some(id), Some(leg), Some(progress)) = (id, leg, progress) else {
                 unreachable!("each is recorded as a violation when absent");
             };
+            if req.agent_leg {
+                let view = self
+                    .calls
+                    .agent_leg_progress(&identity, id, progress)
+                    .await?;
+                return Ok(Response::new(v1::ReportCarrierCallbackResponse {
+                    call: Some(to_proto(view)),
+                    applied: false,
+                }));
+            }
             let (view, applied) = self
                 .calls
                 .report(&identity, id, Some(leg), None, progress, Utc::now())

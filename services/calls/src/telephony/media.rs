@@ -8,6 +8,8 @@ use comms_auth::media_tokens::MediaTokens;
 use comms_runtime::{ConfigError, Env};
 use uuid::Uuid;
 
+use super::Carrier;
+
 /// Its tokens print without their key.
 #[derive(Debug, Clone)]
 pub struct MediaStreaming {
@@ -44,12 +46,36 @@ impl MediaStreaming {
         }))
     }
 
-    /// The media socket of `org`'s call for `carrier` (`twilio`), with a token good from `now`
-    /// (unix seconds) for as long as the call may last.
-    pub fn url(&self, carrier: &str, org: &str, call: Uuid, now: i64) -> String {
+    /// The media socket for `party`'s audio of `org`'s call on `carrier`, with a token good
+    /// from `now` (unix seconds) for as long as the call may last. Vonage streams one party a
+    /// socket, named in the path; Twilio both on one (`party` is then the caller's, the call's).
+    pub fn url(&self, carrier: Carrier, org: &str, call: Uuid, party: Party, now: i64) -> String {
         let expires = now + self.lifetime.as_secs() as i64;
         let token = self.tokens.sign(org, call, expires);
-        format!("{}/media/{carrier}/{org}/{call}/{token}", self.base_url)
+        let base = &self.base_url;
+        match carrier {
+            Carrier::Vonage => format!(
+                "{base}/media/vonage/{org}/{call}/{}/{token}",
+                party.as_str()
+            ),
+            other => format!("{base}/media/{}/{org}/{call}/{token}", other.as_str()),
+        }
+    }
+}
+
+/// Whose audio a media socket carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    Caller,
+    Agent,
+}
+
+impl Party {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Caller => "caller",
+            Party::Agent => "agent",
+        }
     }
 }
 
@@ -109,10 +135,14 @@ mod tests {
             .unwrap()
             .unwrap();
         let call = Uuid::new_v4();
-        let url = media.url("twilio", "org_a", call, 1_000);
+        let url = media.url(Carrier::Twilio, "org_a", call, Party::Caller, 1_000);
         let token = url
             .strip_prefix(&format!("wss://media.example/media/twilio/org_a/{call}/"))
             .unwrap();
+        let agents = media.url(Carrier::Vonage, "org_a", call, Party::Agent, 1_000);
+        assert!(agents.starts_with(&format!(
+            "wss://media.example/media/vonage/org_a/{call}/agent/"
+        )));
         // Good for the longest call and ten minutes more.
         let tokens = MediaTokens::new(secret.as_bytes());
         assert!(

@@ -13,7 +13,7 @@ pub mod twilio;
 pub mod vonage;
 
 pub use config::TelephonyConfig;
-pub use media::MediaStreaming;
+pub use media::{MediaStreaming, Party};
 pub use providers::{OrgAccounts, Providers};
 pub use simulated::{Outcome, SimulatedTelephony, SimulationConfig};
 pub use twilio::{TwilioConfig, TwilioTelephony};
@@ -73,6 +73,36 @@ pub struct RecordingRequest {
     pub call_id: Uuid,
     pub leg: CarrierLeg,
     pub action: RecordingAction,
+}
+
+/// An answered call's audio to stream to the transcription service.
+#[derive(Debug, Clone)]
+pub struct StreamRequest {
+    pub org_id: String,
+    pub call_id: Uuid,
+    /// The caller's line.
+    pub leg: CarrierLeg,
+    /// The media socket (the caller's, where sockets carry one party).
+    pub url: String,
+    pub language: comms_proto::Language,
+}
+
+/// An answered call to bridge to the agent it was assigned.
+#[derive(Debug, Clone)]
+pub struct BridgeRequest {
+    pub org_id: String,
+    pub call_id: Uuid,
+    /// The caller's line.
+    pub leg: CarrierLeg,
+    /// The call's instructions predate its agent (an answered call assigned one): the
+    /// carrier must fetch them again. Otherwise it was answered with its agent already.
+    pub redirect: bool,
+    pub agent_id: Uuid,
+    /// The customer's number, which the agent's softphone shows; `None` when the call has none.
+    pub customer: Option<PhoneNumber>,
+    /// Where the agent's audio is streamed for transcription, when the call's is.
+    pub agent_audio: Option<String>,
+    pub language: comms_proto::Language,
 }
 
 /// A supervisor joining an answered call with its agent, changing how they are on it, or
@@ -267,28 +297,24 @@ pub trait Telephony: Send + Sync + 'static {
     /// Hangs the line up at the carrier. Done once the carrier took the request.
     fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
-    /// Asks the carrier to fetch the call's instructions again (its answer URL), as after an
-    /// agent was assigned to an answered call.
-    fn redirect(
-        &self,
-        org_id: &str,
-        call_id: Uuid,
-        leg: CarrierLeg,
-    ) -> BoxFuture<'_, Result<(), TelephonyError>>;
+    /// Bridges the answered call to its agent: as it is answered with an agent already, or
+    /// when an answered call is assigned one (`redirect`: the carrier fetches the call's
+    /// instructions again, which now reach the agent). Twilio's instructions dial the agent's
+    /// client; Vonage's put the caller in the call's named conversation, which the agent's leg
+    /// (and, when the call's audio is streamed, a socket of the agent's audio) is then asked to
+    /// join.
+    fn bridge(&self, request: BridgeRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
     /// Starts, pauses, resumes or stops the recording of a line. Done once the carrier did it:
     /// the caller records that it happened.
     fn record(&self, request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
-    /// Asks the carrier to stream both parties' audio of the answered line `leg` to `url` (the
-    /// transcription service's media socket for the call), telling it the call's `language`.
-    /// Done once the carrier took the request; carriers that cannot refuse and say why.
-    fn stream_audio(
-        &self,
-        leg: CarrierLeg,
-        url: String,
-        language: comms_proto::Language,
-    ) -> BoxFuture<'_, Result<(), TelephonyError>>;
+    /// Asks the carrier to stream the audio of the answered line `leg` to `url` (the
+    /// transcription service's media socket for the call), telling it the call's `language`:
+    /// both parties' (Twilio's tracks), or the caller's, the agent's following when the call is
+    /// bridged (Vonage's sockets, one a party). Done once the carrier took the request;
+    /// carriers that cannot refuse and say why.
+    fn stream_audio(&self, request: StreamRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
     /// Joins a supervisor to the call with its agent (`listen`: hearing both, heard by neither;
     /// `whisper`: heard by the agent only; `barge`: heard by both), changes how, or takes them

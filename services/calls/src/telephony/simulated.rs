@@ -17,8 +17,9 @@ use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, Progress, ProgressReport,
-    ProgressSink, RecordingRequest, Telephony, TelephonyError, TextAccepted, TextRequest,
+    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, Progress,
+    ProgressReport, ProgressSink, RecordingRequest, StreamRequest, Telephony, TelephonyError,
+    TextAccepted, TextRequest,
 };
 use crate::domain::PhoneNumber;
 
@@ -210,12 +211,7 @@ impl Telephony for SimulatedTelephony {
 
     /// The simulator names no carrier leg, so it is never asked: its calls have no
     /// instructions to fetch again.
-    fn redirect(
-        &self,
-        _org_id: &str,
-        _call_id: Uuid,
-        _leg: CarrierLeg,
-    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+    fn bridge(&self, _request: BridgeRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
         Box::pin(async { Ok(()) })
     }
 
@@ -225,12 +221,7 @@ impl Telephony for SimulatedTelephony {
     }
 
     /// The simulator's calls have no audio to stream.
-    fn stream_audio(
-        &self,
-        _leg: CarrierLeg,
-        _url: String,
-        _language: comms_proto::Language,
-    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+    fn stream_audio(&self, _request: StreamRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
         super::refused("simulated", "the simulator's calls have no audio to stream")
     }
 

@@ -15,9 +15,9 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, OwnAccount, Progress,
-    RecordingAction, RecordingRequest, Telephony, TelephonyError, TextAccepted, TextReport,
-    TextRequest, call_api,
+    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, OwnAccount, Progress,
+    RecordingAction, RecordingRequest, StreamRequest, Telephony, TelephonyError, TextAccepted,
+    TextReport, TextRequest, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -283,16 +283,21 @@ impl Telephony for TwilioTelephony {
         })
     }
 
-    /// `Url=` the call's answer URL: Twilio fetches its TwiML again at once.
-    fn redirect(
-        &self,
-        org_id: &str,
-        call_id: uuid::Uuid,
-        leg: CarrierLeg,
-    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        let answer = callback_url(&self.config.public_base_url, org_id, call_id, "answer");
+    /// `Url=` the call's answer URL: Twilio fetches its TwiML again at once, which dials the
+    /// agent's client (the call's stream already carries both tracks). A call answered with
+    /// its agent dialed them from its first TwiML: nothing to ask.
+    fn bridge(&self, request: BridgeRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        if !request.redirect {
+            return Box::pin(async { Ok(()) });
+        }
+        let answer = callback_url(
+            &self.config.public_base_url,
+            &request.org_id,
+            request.call_id,
+            "answer",
+        );
         Box::pin(async move {
-            let url = self.call_url(&leg)?;
+            let url = self.call_url(&request.leg)?;
             self.post_form(url, &[("Url", answer.as_str()), ("Method", "POST")])
                 .await?;
             Ok(())
@@ -337,21 +342,19 @@ impl Telephony for TwilioTelephony {
     /// <https://www.twilio.com/docs/voice/api/stream-resource>): the caller inbound, what they
     /// hear (the agent) outbound; the call's language as the stream's `language` parameter (the
     /// URL takes no query string). It lasts until the call ends.
-    fn stream_audio(
-        &self,
-        leg: CarrierLeg,
-        url: String,
-        language: comms_proto::Language,
-    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
+    fn stream_audio(&self, request: StreamRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
         Box::pin(async move {
-            let streams =
-                self.call_url(&leg)?.trim_end_matches(".json").to_owned() + "/Streams.json";
+            let streams = self
+                .call_url(&request.leg)?
+                .trim_end_matches(".json")
+                .to_owned()
+                + "/Streams.json";
             let form = [
-                ("Url", url.as_str()),
+                ("Url", request.url.as_str()),
                 ("Track", "both_tracks"),
                 ("Name", "transcription"),
                 ("Parameter1.Name", "language"),
-                ("Parameter1.Value", language.as_str()),
+                ("Parameter1.Value", request.language.as_str()),
             ];
             self.post_form(streams, &form).await?;
             Ok(())

@@ -13,12 +13,14 @@ use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 
 pub use comms_runtime::carriers::VonageConfig;
-use comms_runtime::carriers::{Dialect, locale};
+use comms_runtime::carriers::{Dialect, locale, vonage_conversation};
 
 use super::{
-    Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, OwnAccount, Progress,
-    RecordingRequest, Telephony, TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
+    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, OwnAccount, Progress,
+    RecordingRequest, StreamRequest, Telephony, TelephonyError, TextAccepted, TextReport,
+    TextRequest, call_api,
 };
+use crate::domain::PhoneNumber;
 use crate::domain::{CallStatus, MachineVerdict};
 use comms_events::sms::Encoding;
 
@@ -168,6 +170,11 @@ impl VonageTelephony {
             // One of the application's numbers.
             None => body["random_from_number"] = json!(true),
         }
+        self.create(body).await
+    }
+
+    /// `POST /v1/calls`: the created leg.
+    async fn create(&self, body: Value) -> Result<CarrierLeg, TelephonyError> {
         let url = format!("{}/v1/calls", self.config.api_url);
         let created = self.send(self.http.post(url).json(&body)).await?;
         match created["uuid"].as_str() {
@@ -180,6 +187,59 @@ impl VonageTelephony {
                 detail: "the created call has no uuid".into(),
             }),
         }
+    }
+
+    /// A new leg to `to`, joined to the call's conversation with the `conversation` action's
+    /// `options` (`endOnExit`, `canHear`); its events go to the call's `events` callback (a
+    /// leg's events are not the call's own line's).
+    async fn join(
+        &self,
+        (org_id, call_id): (&str, uuid::Uuid),
+        to: Value,
+        from: Option<&PhoneNumber>,
+        options: Value,
+        events: &str,
+    ) -> Result<CarrierLeg, TelephonyError> {
+        let mut conversation = json!({
+            "action": "conversation",
+            "name": vonage_conversation(&call_id.to_string()),
+        });
+        if let (Some(action), Value::Object(options)) = (conversation.as_object_mut(), options) {
+            action.extend(options);
+        }
+        let callback = callback_url(&self.config.public_base_url, org_id, call_id, events);
+        let mut body = json!({
+            "to": [to],
+            "ncco": [conversation],
+            "event_url": [callback],
+            "event_method": "POST",
+        });
+        match from {
+            Some(from) => {
+                body["from"] = json!({ "type": "phone", "number": vonage_number(from.as_str()) });
+            }
+            None => body["random_from_number"] = json!(true),
+        }
+        self.create(body).await
+    }
+
+    /// A leg to the transcription service's media socket `url`, hearing `party`'s leg only
+    /// (<https://developer.vonage.com/en/voice/voice-api/concepts/websockets>).
+    async fn stream_party(
+        &self,
+        call: (&str, uuid::Uuid),
+        url: &str,
+        party: &CarrierLeg,
+        language: comms_proto::Language,
+    ) -> Result<CarrierLeg, TelephonyError> {
+        let socket = json!({
+            "type": "websocket",
+            "uri": url,
+            "content-type": "audio/l16;rate=16000",
+            "headers": { "language": language.as_str() },
+        });
+        let hearing = json!({ "canHear": [party.id], "canSpeak": [] });
+        self.join(call, socket, None, hearing, "audio/event").await
     }
 }
 
@@ -359,21 +419,40 @@ impl Telephony for VonageTelephony {
         })
     }
 
-    /// A transfer to the call's answer URL: Vonage fetches its NCCO again at once.
-    fn redirect(
-        &self,
-        org_id: &str,
-        call_id: uuid::Uuid,
-        leg: CarrierLeg,
-    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        let answer = callback_url(&self.config.public_base_url, org_id, call_id, "answer");
+    /// A transfer to the call's answer URL (when its NCCO predates the agent), whose NCCO now
+    /// puts the caller in the call's conversation; then the agent's leg to their app user (their softphone, showing the
+    /// customer's number), joined to it and ending it when they hang up; then, when the call's
+    /// audio is streamed, a socket hearing the agent. A failure after the agent's leg was
+    /// created is not worth a retry of the whole (which would ring the agent twice): refused,
+    /// saying what became of the agent's audio.
+    fn bridge(&self, request: BridgeRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        let org = request.org_id.as_str();
+        let answer = callback_url(&self.config.public_base_url, org, request.call_id, "answer");
         Box::pin(async move {
-            let url = self.call_url(&leg)?;
-            let transfer = json!({
-                "action": "transfer",
-                "destination": { "type": "ncco", "url": [answer] },
-            });
-            self.send(self.http.put(url).json(&transfer)).await?;
+            let call = (request.org_id.as_str(), request.call_id);
+            if request.redirect {
+                let transfer = json!({
+                    "action": "transfer",
+                    "destination": { "type": "ncco", "url": [answer] },
+                });
+                let url = self.call_url(&request.leg)?;
+                self.send(self.http.put(url).json(&transfer)).await?;
+            }
+            let app = json!({ "type": "app", "user": request.agent_id.to_string() });
+            let ends = json!({ "endOnExit": true });
+            let agent = self
+                .join(call, app, request.customer.as_ref(), ends, "agent/event")
+                .await?;
+            if let Some(url) = &request.agent_audio {
+                self.stream_party(call, url, &agent, request.language)
+                    .await
+                    .map_err(|e| TelephonyError::Refused {
+                        carrier: CARRIER,
+                        detail: format!(
+                            "the agent is on the call, their audio is not streamed: {e}"
+                        ),
+                    })?;
+            }
             Ok(())
         })
     }
@@ -411,27 +490,24 @@ impl Telephony for VonageTelephony {
         })
     }
 
-    /// Vonage forks a call's audio to a WebSocket only as a leg of a conversation, and calls are
-    /// bridged to their agents with `connect`, not in conversations: refused, saying so.
-    fn stream_audio(
-        &self,
-        _leg: CarrierLeg,
-        _url: String,
-        _language: comms_proto::Language,
-    ) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        super::refused(
-            CARRIER,
-            "streaming a Vonage call's audio needs the call bridged in a conversation, which calls are not yet",
-        )
+    /// A socket hearing the caller only, joined to the call's conversation (the caller enters
+    /// it once bridged to their agent, whose own socket then follows: [`Self::bridge`]).
+    fn stream_audio(&self, request: StreamRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async move {
+            let call = (request.org_id.as_str(), request.call_id);
+            self.stream_party(call, &request.url, &request.leg, request.language)
+                .await?;
+            Ok(())
+        })
     }
 
-    /// A supervisor joins a Vonage call's named conversation (`canSpeak`/`canHear` for listen
-    /// and whisper): refused, since calls are bridged to their agent with `connect`, not in a
-    /// named conversation a third party can join.
+    /// A supervisor would join the call's conversation as a leg of their own (`canSpeak: []`
+    /// to listen, the agent's leg alone to whisper); the fleet does not yet keep the legs of
+    /// agents and supervisors that a whisper and a leave name: refused, saying so.
     fn monitor(&self, _request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>> {
         super::refused(
             CARRIER,
-            "a supervisor joins a call through a named conversation, and Vonage calls are bridged to their agent with connect, not in a conversation yet",
+            "a supervisor joins a Vonage call's conversation as a leg of their own, and the fleet does not yet keep the agent's and supervisors' legs that whispering and leaving name",
         )
     }
 

@@ -183,6 +183,7 @@ async fn report_status(state: &AppState, callback: &Callback) -> Result<StatusCo
         status: callback.param("CallStatus").unwrap_or_default().into(),
         answered_by: String::new(),
         duration_seconds: 0,
+        agent_leg: false,
     };
     super::report(state, &callback.caller, request).await
 }
@@ -224,6 +225,7 @@ pub async fn machine(
         status: String::new(),
         answered_by: callback.param("AnsweredBy").unwrap_or_default().into(),
         duration_seconds: 0,
+        agent_leg: false,
     };
     super::report(&state, &callback.caller, request).await
 }

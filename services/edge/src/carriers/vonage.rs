@@ -1,5 +1,7 @@
 //! Vonage's callbacks about a call, at the URLs the calls service gave when it dialed:
-//! `…/webhooks/vonage/{org}/calls/{call_id}/event` (progress) and `…/answer` (the NCCO); and
+//! `…/webhooks/vonage/{org}/calls/{call_id}/event` (progress) and `…/answer` (the NCCO), and
+//! when it bridged the call to its agent in the call's conversation: `…/agent/event` (the
+//! agent's leg) and `…/audio/event` (the legs streaming each party's audio); and
 //! about calls to the organization's numbers, at the application's URLs:
 //! `…/webhooks/vonage/{org}/inbound/answer` and `…/inbound/event`.
 //!
@@ -154,11 +156,85 @@ pub async fn event(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, call_id, &headers, &body).await?;
-    report_event(&state, &callback).await
+    report_event(&state, &callback, false).await
 }
 
-/// An event's progress, for the call the event names (an inbound call: by its uuid).
-async fn report_event(state: &AppState, callback: &Callback) -> Result<StatusCode> {
+/// Events of the leg that bridges the call's agent, joined to the call's conversation: its
+/// failure (no answer, busy, rejected, failed) hangs the call up, as a Twilio call ends when
+/// its dial to the agent fails; the rest changes nothing. 204 either way.
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/agent/event", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+    ),
+    request_body(content = VonageEvent, content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 204, description = "Taken"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Vonage application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn agent_event(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &headers, &body).await?;
+    report_event(&state, &callback, true).await
+}
+
+/// Events of the legs that stream a party's audio to the transcription service: taken, and
+/// changing nothing of the call; a leg that failed leaves its party untranscribed, which is
+/// logged with the call.
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/audio/event", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+    ),
+    request_body(content = VonageEvent, content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 204, description = "Taken"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Vonage application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn audio_event(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &headers, &body).await?;
+    // Another organization's call, or none, is unknown here.
+    super::call_to_answer(&state, &callback.caller, &callback.call_id).await?;
+    let status = callback.body["status"].as_str().unwrap_or_default();
+    if matches!(
+        status,
+        "busy" | "unanswered" | "timeout" | "rejected" | "failed" | "cancelled"
+    ) {
+        tracing::warn!(
+            call_id = %callback.call_id,
+            status,
+            "a Vonage leg streaming a party's audio failed: that party is not transcribed"
+        );
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An event's progress, for the call the event names (an inbound call: by its uuid), or for
+/// the leg bridging its agent.
+async fn report_event(
+    state: &AppState,
+    callback: &Callback,
+    agent_leg: bool,
+) -> Result<StatusCode> {
     let Some(status) = callback.body["status"].as_str() else {
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -191,12 +267,14 @@ async fn report_event(state: &AppState, callback: &Callback) -> Result<StatusCod
         status: status.into(),
         answered_by: answered_by.into(),
         duration_seconds,
+        agent_leg,
     };
     super::report(state, &callback.caller, request).await
 }
 
-/// The NCCO of an answered call: connected to its agent's app user when it has an agent, else
-/// a hold message in its language; nothing (the call ends) for a call already over.
+/// The NCCO of an answered call: in its conversation (which its agent's leg joins) when it has
+/// an agent, else a hold message in its language; nothing (the call ends) for a call already
+/// over.
 #[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/answer", tag = "carrier callbacks",
     params(
         ("org" = String, Path, description = "The organization the call belongs to"),
@@ -228,9 +306,9 @@ pub async fn answer(
     ))
 }
 
-/// What a call hears: connected to its agent's app user when it has an agent, else the hold
-/// message in its language, repeated until a transfer brings new instructions; nothing (the
-/// call ends) when it is over. `calls` is the call's callback URL.
+/// What a call hears: its conversation, which its agent's leg joins, when it has an agent; else
+/// the hold message in its language, repeated until a transfer brings new instructions; nothing
+/// (the call ends) when it is over. `calls` is the call's callback URL.
 fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool, calls: &str) -> Response {
     let ncco = if over {
         json!([])
@@ -242,21 +320,18 @@ fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool, calls: &st
             "language": super::locale(language, super::Dialect::Vonage),
         }])
     } else if !call.agent_id.is_empty() {
-        // The agent's softphone shows the customer's number; Vonage's connect needs a `from`.
-        let customer = match call.direction() {
-            v1::CallDirection::Inbound => &call.from,
-            _ => &call.to,
-        };
-        let mut connect =
-            json!({ "action": "connect", "endpoint": [{ "type": "app", "user": call.agent_id }] });
-        match customer.strip_prefix('+') {
-            Some(number) => connect["from"] = json!(number),
-            None => connect["randomFromNumber"] = json!(true),
-        }
+        // The caller waits in the call's conversation, which the calls service then asks the
+        // agent's leg (and the media sockets') to join; it ends, taking every leg with it,
+        // when the caller or the agent leaves.
+        let conversation = json!({
+            "action": "conversation",
+            "name": comms_runtime::carriers::vonage_conversation(&call.id),
+            "endOnExit": true,
+        });
         if call.recording_policy == "always" && !call.has_recording {
             // Vonage records only as an NCCO says: from the bridge to the agent (the NCCO
-            // before it, the hold, is replaced by the transfer that brings this one), both
-            // parties in their own channels, until the call ends.
+            // before it, the hold, is replaced by the transfer that brings this one), the
+            // conversation's parties in their own channels, until the call ends.
             json!([{
                 "action": "record",
                 "split": "conversation",
@@ -264,9 +339,9 @@ fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool, calls: &st
                 "format": "mp3",
                 "eventUrl": [format!("{calls}/recording")],
                 "eventMethod": "POST",
-            }, connect])
+            }, conversation])
         } else {
-            json!([connect])
+            json!([conversation])
         }
     } else {
         json!([{
@@ -504,5 +579,5 @@ pub async fn inbound_event(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, String::new(), &headers, &body).await?;
-    report_event(&state, &callback).await
+    report_event(&state, &callback, false).await
 }
