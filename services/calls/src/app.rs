@@ -19,8 +19,8 @@ use crate::domain::{
     MonitorMode, Progress, RecordingAction, RecordingPolicy,
 };
 use crate::telephony::{
-    BridgeRequest, DialRequest, HangUp, MonitorRequest, Party, ProgressReport, Providers,
-    RecordingRequest, Spoken, StreamRequest, Telephony, TelephonyError,
+    BridgeRequest, DialRequest, HangUp, MonitorRequest, PartiesAudio, Party, ProgressReport,
+    Providers, RecordingRequest, Spoken, StreamRequest, Telephony, TelephonyError,
 };
 use crate::view::{self, CallView};
 use futures::future::BoxFuture;
@@ -178,8 +178,6 @@ impl Calls {
         let org = view.organization_id.as_str();
         let now = Utc::now().timestamp();
         let request = StreamRequest {
-            org_id: org.to_owned(),
-            call_id: call.id,
             leg: leg.clone(),
             url: media.url(leg.carrier, org, call.id, Party::Caller, now),
             language: call.language,
@@ -352,10 +350,13 @@ impl Calls {
             Direction::Inbound => call.from.clone(),
             _ => Some(call.to.clone()),
         };
-        // Where the call's audio is streamed, the agent's follows them onto it.
-        let agent_audio = self.media.as_ref().map(|media| {
+        // Where the call's audio is streamed and the carrier forks it per party from the bridge.
+        let audio = self.media.as_ref().map(|media| {
             let now = Utc::now().timestamp();
-            media.url(leg.carrier, org, call.id, Party::Agent, now)
+            PartiesAudio {
+                caller: media.url(leg.carrier, org, call.id, Party::Caller, now),
+                agent: media.url(leg.carrier, org, call.id, Party::Agent, now),
+            }
         });
         let request = BridgeRequest {
             org_id: org.clone(),
@@ -364,7 +365,7 @@ impl Calls {
             redirect,
             agent_id,
             customer,
-            agent_audio,
+            audio,
             language: call.language,
         };
         self.on_the_line(

@@ -78,11 +78,9 @@ pub struct RecordingRequest {
 /// An answered call's audio to stream to the transcription service.
 #[derive(Debug, Clone)]
 pub struct StreamRequest {
-    pub org_id: String,
-    pub call_id: Uuid,
     /// The caller's line.
     pub leg: CarrierLeg,
-    /// The media socket (the caller's, where sockets carry one party).
+    /// The call's media socket.
     pub url: String,
     pub language: comms_proto::Language,
 }
@@ -100,9 +98,17 @@ pub struct BridgeRequest {
     pub agent_id: Uuid,
     /// The customer's number, which the agent's softphone shows; `None` when the call has none.
     pub customer: Option<PhoneNumber>,
-    /// Where the agent's audio is streamed for transcription, when the call's is.
-    pub agent_audio: Option<String>,
+    /// Where each party's audio is streamed for transcription, when the call's is (carriers
+    /// that fork audio per party from the bridge: Vonage).
+    pub audio: Option<PartiesAudio>,
     pub language: comms_proto::Language,
+}
+
+/// The media sockets of a call's two parties.
+#[derive(Debug, Clone)]
+pub struct PartiesAudio {
+    pub caller: String,
+    pub agent: String,
 }
 
 /// A supervisor joining an answered call with its agent, changing how they are on it, or
@@ -301,19 +307,17 @@ pub trait Telephony: Send + Sync + 'static {
     /// when an answered call is assigned one (`redirect`: the carrier fetches the call's
     /// instructions again, which now reach the agent). Twilio's instructions dial the agent's
     /// client; Vonage's put the caller in the call's named conversation, which the agent's leg
-    /// (and, when the call's audio is streamed, a socket of the agent's audio) is then asked to
-    /// join.
+    /// (and, when the call's audio is streamed, a socket for each party) is then asked to join.
     fn bridge(&self, request: BridgeRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
     /// Starts, pauses, resumes or stops the recording of a line. Done once the carrier did it:
     /// the caller records that it happened.
     fn record(&self, request: RecordingRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
-    /// Asks the carrier to stream the audio of the answered line `leg` to `url` (the
-    /// transcription service's media socket for the call), telling it the call's `language`:
-    /// both parties' (Twilio's tracks), or the caller's, the agent's following when the call is
-    /// bridged (Vonage's sockets, one a party). Done once the carrier took the request;
-    /// carriers that cannot refuse and say why.
+    /// Asks the carrier to stream both parties' audio of the answered line `leg` to `url` (the
+    /// transcription service's media socket for the call), telling it the call's `language`.
+    /// Done once the carrier took the request; carriers that cannot refuse and say why, and
+    /// those that fork audio only from the bridge to the agent (Vonage) do it then.
     fn stream_audio(&self, request: StreamRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
     /// Joins a supervisor to the call with its agent (`listen`: hearing both, heard by neither;

@@ -420,11 +420,11 @@ impl Telephony for VonageTelephony {
     }
 
     /// A transfer to the call's answer URL (when its NCCO predates the agent), whose NCCO now
-    /// puts the caller in the call's conversation; then the agent's leg to their app user (their softphone, showing the
-    /// customer's number), joined to it and ending it when they hang up; then, when the call's
-    /// audio is streamed, a socket hearing the agent. A failure after the agent's leg was
-    /// created is not worth a retry of the whole (which would ring the agent twice): refused,
-    /// saying what became of the agent's audio.
+    /// puts the caller in the call's conversation; then the agent's leg to their app user
+    /// (their softphone, showing the customer's number), joined to it and ending it when they
+    /// hang up; then, when the call's audio is streamed, a socket for each party. A failure
+    /// after the agent's leg was created is not worth a retry of the whole (which would ring
+    /// the agent twice): refused, saying what became of the parties' audio.
     fn bridge(&self, request: BridgeRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
         let org = request.org_id.as_str();
         let answer = callback_url(&self.config.public_base_url, org, request.call_id, "answer");
@@ -443,13 +443,16 @@ impl Telephony for VonageTelephony {
             let agent = self
                 .join(call, app, request.customer.as_ref(), ends, "agent/event")
                 .await?;
-            if let Some(url) = &request.agent_audio {
-                self.stream_party(call, url, &agent, request.language)
+            let Some(audio) = &request.audio else {
+                return Ok(());
+            };
+            for (url, party) in [(&audio.caller, &request.leg), (&audio.agent, &agent)] {
+                self.stream_party(call, url, party, request.language)
                     .await
                     .map_err(|e| TelephonyError::Refused {
                         carrier: CARRIER,
                         detail: format!(
-                            "the agent is on the call, their audio is not streamed: {e}"
+                            "the agent is on the call, its parties' audio is not all streamed: {e}"
                         ),
                     })?;
             }
@@ -490,15 +493,11 @@ impl Telephony for VonageTelephony {
         })
     }
 
-    /// A socket hearing the caller only, joined to the call's conversation (the caller enters
-    /// it once bridged to their agent, whose own socket then follows: [`Self::bridge`]).
-    fn stream_audio(&self, request: StreamRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        Box::pin(async move {
-            let call = (request.org_id.as_str(), request.call_id);
-            self.stream_party(call, &request.url, &request.leg, request.language)
-                .await?;
-            Ok(())
-        })
+    /// Nothing yet: Vonage forks audio only from a conversation, which the caller enters when
+    /// bridged to their agent, and a socket waiting in it would outlive a call that never is.
+    /// Both parties' sockets are asked for with the bridge ([`Self::bridge`]).
+    fn stream_audio(&self, _request: StreamRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
+        Box::pin(async { Ok(()) })
     }
 
     /// A supervisor would join the call's conversation as a leg of their own (`canSpeak: []`
