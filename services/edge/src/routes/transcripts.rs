@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
-use comms_proto::v1;
+use comms_proto::{ApiError, v1};
 use futures::{Stream, StreamExt as _};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -203,14 +203,21 @@ pub async fn sentiments(
     caller: Caller,
     Query(params): Query<SentimentParams>,
 ) -> Result<axum::Json<CallSentiments>, ProblemResponse> {
-    let call_ids = params
-        .call_ids
+    // Read exactly as the document says: ids as written (a space or a blank is no id).
+    let call_ids: Vec<String> = match params.call_ids.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(ids) => ids.split(',').map(str::to_owned).collect(),
+    };
+    if let Some(bad) = call_ids
         .iter()
-        .flat_map(|ids| ids.split(','))
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .collect();
+        .find(|id| id.len() != 36 || uuid::Uuid::parse_str(id).is_err())
+    {
+        return Err(ApiError::invalid(
+            "call_ids",
+            format!("{bad:?} is not a call id (a UUID: 8-4-4-4-12 hexadecimal digits)"),
+        )
+        .into());
+    }
     let request = v1::GetCallSentimentsRequest { call_ids };
     let now = state
         .transcription
