@@ -98,7 +98,7 @@ mod tests {
     fn parses_what_it_writes_and_keeps_camel_case() {
         let envelope = Envelope {
             id: Uuid::new_v4(),
-            event_type: "comms.call.started".into(),
+            event_type: <crate::call::Started as crate::Event>::TYPE.into(),
             source: SOURCE.into(),
             timestamp: Utc::now(),
             organization_id: "org_1".into(),

@@ -153,11 +153,10 @@ impl Calls {
             Ok((view, events))
         })?;
         record_metrics(&events, &view.call);
-        self.stream_if_answered(&view, &events);
-        // A call that already had its agent when answered is bridged to them now.
-        if events.iter().any(|e| matches!(e, CallEvent::Answered(_)))
-            && view.call.status == CallStatus::Answered
-        {
+        let answered_now = events.iter().any(|e| matches!(e, CallEvent::Answered(_)));
+        if answered_now && view.call.status == CallStatus::Answered {
+            self.stream_audio(&view);
+            // A call that already had its agent when answered is bridged to them now.
             self.bridge(&view, false);
         }
         Ok((view, events))
@@ -166,13 +165,12 @@ impl Calls {
     /// A call answered just now, on a carrier's line and still going, has its audio streamed
     /// to the transcription service (when transcription is on); a notification, which only
     /// speaks, is not.
-    fn stream_if_answered(&self, view: &CallView, events: &[CallEvent]) {
+    fn stream_audio(&self, view: &CallView) {
         let (Some(media), Some(leg)) = (&self.media, &view.call.carrier) else {
             return;
         };
         let call = &view.call;
-        let answered_now = events.iter().any(|e| matches!(e, CallEvent::Answered(_)));
-        if !answered_now || call.status != CallStatus::Answered || call.announcement.is_some() {
+        if call.announcement.is_some() {
             return;
         }
         let org = view.organization_id.as_str();
