@@ -156,8 +156,12 @@ impl Calls {
         let answered_now = events.iter().any(|e| matches!(e, CallEvent::Answered(_)));
         if answered_now && view.call.status == CallStatus::Answered {
             self.stream_audio(&view);
-            // A call that already had its agent when answered is bridged to them now.
-            self.bridge(&view, false);
+            // A call that already had its agent when answered is bridged to them now, unless
+            // its carrier's first instructions did (asking would cost a request for nothing).
+            let carrier = self.telephony.for_line(view.call.carrier.as_ref());
+            if !carrier.bridges_in_instructions() {
+                self.bridge(&view, false);
+            }
         }
         Ok((view, events))
     }

@@ -303,6 +303,13 @@ pub trait Telephony: Send + Sync + 'static {
     /// Hangs the line up at the carrier. Done once the carrier took the request.
     fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
+    /// Whether a call answered with its agent already is bridged to them by its first
+    /// instructions (Twilio's TwiML dials their client), so [`Self::bridge`] need not be asked
+    /// then; Vonage's join the agent's leg by request.
+    fn bridges_in_instructions(&self) -> bool {
+        true
+    }
+
     /// Bridges the answered call to its agent: as it is answered with an agent already, or
     /// when an answered call is assigned one (`redirect`: the carrier fetches the call's
     /// instructions again, which now reach the agent). Twilio's instructions dial the agent's

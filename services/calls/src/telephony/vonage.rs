@@ -356,6 +356,11 @@ impl Telephony for VonageTelephony {
         Carrier::Vonage
     }
 
+    /// The agent's leg joins the call's conversation by request ([`Self::bridge`]).
+    fn bridges_in_instructions(&self) -> bool {
+        false
+    }
+
     /// Advanced machine detection, asynchronous with the beep.
     fn detects_machines(&self) -> bool {
         true
