@@ -851,6 +851,7 @@ async fn no_rest_route_reaches_another_organizations_data() {
             | "/webhooks/twilio/{org}/calls/{call_id}/recording"
             | "/webhooks/vonage/{org}/calls/{call_id}/event"
             | "/webhooks/vonage/{org}/calls/{call_id}/agent/event"
+            | "/webhooks/vonage/{org}/calls/{call_id}/supervisor/event"
             | "/webhooks/vonage/{org}/calls/{call_id}/audio/event"
             | "/webhooks/vonage/{org}/calls/{call_id}/answer"
             | "/webhooks/twilio/{org}/calls/{call_id}/ivr"

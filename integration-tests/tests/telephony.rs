@@ -40,6 +40,8 @@ mod transcription;
 mod vonage_bridge;
 #[path = "telephony/vonage_machines.rs"]
 mod vonage_machines;
+#[path = "telephony/vonage_supervisors.rs"]
+mod vonage_supervisors;
 
 use std::time::Duration;
 

@@ -593,6 +593,22 @@ async fn update_call(
     {
         return problem(StatusCode::BAD_REQUEST, "Bad Request", "unknown action");
     }
+    // A transfer's destination is an NCCO: at a URL (an array of one) or inline (actions).
+    let destination = &action["destination"];
+    let to_ncco = destination["type"] == "ncco"
+        && (destination["url"]
+            .as_array()
+            .is_some_and(|urls| urls.len() == 1 && urls[0].is_string())
+            != destination["ncco"].as_array().is_some_and(|actions| {
+                !actions.is_empty() && actions.iter().all(|a| a["action"].is_string())
+            }));
+    if action["action"] == "transfer" && !to_ncco {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            &format!("invalid transfer destination: {destination}"),
+        );
+    }
     inner.lock().unwrap().received.push(Received {
         method: "PUT".into(),
         path: format!("/v1/calls/{uuid}"),

@@ -15,7 +15,7 @@ use super::support::{Fleet, ORG, available_agent, json_of};
 const MEDIA_BASE_URL: &str = "wss://media.comms.example";
 const SECRET: &str = "the fleet's media token secret, 32+";
 
-async fn fleet(vonage: &FakeVonage, extra: &[(&str, &str)]) -> Fleet {
+pub(super) async fn fleet(vonage: &FakeVonage, extra: &[(&str, &str)]) -> Fleet {
     let env = vonage.env();
     let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     pairs.extend(extra);
@@ -23,7 +23,7 @@ async fn fleet(vonage: &FakeVonage, extra: &[(&str, &str)]) -> Fleet {
 }
 
 /// A call to `to` with `agent`, answered: its id, its leg's uuid and its callbacks' base URL.
-async fn answered_call(
+pub(super) async fn answered_call(
     vonage: &FakeVonage,
     fleet: &Fleet,
     to: &str,
@@ -48,7 +48,12 @@ async fn answered_call(
     (id, uuid, base)
 }
 
-async fn send(vonage: &FakeVonage, fleet: &Fleet, url: &str, body: &Value) -> StatusCode {
+pub(super) async fn send(
+    vonage: &FakeVonage,
+    fleet: &Fleet,
+    url: &str,
+    body: &Value,
+) -> StatusCode {
     let edge = fleet.fleet.edge.to_string();
     vonage
         .send(&fleet.http, &edge, url, body, SIGNATURE_SECRET, None)
@@ -57,7 +62,7 @@ async fn send(vonage: &FakeVonage, fleet: &Fleet, url: &str, body: &Value) -> St
 }
 
 /// Whether the Vonage SDK's models accept `ncco`.
-async fn sdk_accepts(ncco: &Value) -> String {
+pub(super) async fn sdk_accepts(ncco: &Value) -> String {
     let text = ncco.to_string();
     tokio::task::spawn_blocking(move || super::support::python("ncco_check.py", &[&text]))
         .await

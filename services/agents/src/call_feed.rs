@@ -86,6 +86,7 @@ impl Handler for CallFeed {
             | CallEvent::IvrStep(_)
             | CallEvent::CallbackRequested(_)
             | CallEvent::MonitoringChanged(_)
+            | CallEvent::AgentLegAnswered(_)
             | CallEvent::Utterance(_)
             | CallEvent::Transcribed(_)
             | CallEvent::Sentiment(_)

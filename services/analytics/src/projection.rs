@@ -189,6 +189,7 @@ fn row_of(envelope: &Envelope) -> Result<Option<(Uuid, Row)>, HandleError> {
         | CallEvent::IvrStep(_)
         | CallEvent::CallbackRequested(_)
         | CallEvent::MonitoringChanged(_)
+        | CallEvent::AgentLegAnswered(_)
         | CallEvent::Utterance(_)
         | CallEvent::Transcribed(_)
         | CallEvent::Sentiment(_)

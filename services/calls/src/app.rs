@@ -380,23 +380,60 @@ impl Calls {
     }
 
     /// Progress of the leg a carrier placed to bridge the call's agent (Vonage's, joined to the
-    /// call's conversation): when it fails (the agent's softphone did not answer, was busy or
-    /// is offline), the call still waiting for them is hung up, as a Twilio call ends when its
-    /// dial to the agent fails; the rest changes nothing.
+    /// call's conversation): its answer is recorded (a supervisor's whisper reaches that leg);
+    /// when it fails (the agent's softphone did not answer, was busy or is offline), the call
+    /// still waiting for them is hung up, as a Twilio call ends when its dial to the agent
+    /// fails; the rest changes nothing.
     pub async fn agent_leg_progress(
         &self,
         identity: &Identity,
         call_id: Uuid,
+        leg: CarrierLeg,
         progress: Option<Progress>,
-    ) -> Result<CallView, ApiError> {
-        let view = self.get(identity, call_id).await?;
-        if let Some(Progress::Failed { reason, .. }) = &progress
-            && view.call.status == CallStatus::Answered
-        {
-            warn!(%call_id, reason, "the agent's leg failed: hanging the call up");
-            self.hang_up_line(&identity.org_id, &view.call);
+    ) -> Result<(CallView, bool), ApiError> {
+        match progress {
+            Some(Progress::Answered) => {
+                let answered = || Command::AgentLegAnswered {
+                    leg: leg.id.clone(),
+                    at: Utc::now(),
+                };
+                let (view, events) = self.decide(identity, call_id, answered).await?;
+                Ok((view, !events.is_empty()))
+            }
+            Some(Progress::Failed { reason, .. }) => {
+                let view = self.get(identity, call_id).await?;
+                let hung_up = view.call.status == CallStatus::Answered;
+                if hung_up {
+                    warn!(%call_id, reason, "the agent's leg failed: hanging the call up");
+                    self.hang_up_line(&identity.org_id, &view.call);
+                }
+                Ok((view, hung_up))
+            }
+            _ => Ok((self.get(identity, call_id).await?, false)),
         }
-        Ok(view)
+    }
+
+    /// Progress of a leg a carrier placed for a supervisor on the call (Vonage's, joined to the
+    /// call's conversation): once it is over (they hung their softphone up, or it never
+    /// answered), they are off the call; the rest changes nothing.
+    pub async fn supervisor_leg_progress(
+        &self,
+        identity: &Identity,
+        call_id: Uuid,
+        leg: CarrierLeg,
+        progress: Option<Progress>,
+    ) -> Result<(CallView, bool), ApiError> {
+        match progress {
+            Some(Progress::Failed { .. } | Progress::HungUp | Progress::LineEnded) => {
+                let ended = || Command::LegEnded {
+                    leg: leg.id.clone(),
+                    at: Utc::now(),
+                };
+                let (view, events) = self.decide(identity, call_id, ended).await?;
+                Ok((view, !events.is_empty()))
+            }
+            _ => Ok((self.get(identity, call_id).await?, false)),
+        }
     }
 
     /// A request about `org`'s line `leg` of a call, sent in the background to the carrier that
@@ -599,6 +636,14 @@ impl Calls {
             return Ok(call);
         }
         let call_id = call.call.id;
+        // The call's other legs are on its line's carrier.
+        let on_the_line = |id: Option<&String>| {
+            let carrier = call.call.carrier.as_ref()?.carrier;
+            Some(CarrierLeg {
+                carrier,
+                id: id?.clone(),
+            })
+        };
         let request = MonitorRequest {
             org_id: identity.org_id.clone(),
             call_id,
@@ -606,8 +651,10 @@ impl Calls {
             agent_id: call.call.agent_id.unwrap_or_default(),
             supervisor_id: supervisor.to_owned(),
             mode,
+            agent_leg: on_the_line(call.call.agent_leg.as_ref()),
+            supervisor_leg: on_the_line(call.call.monitor_legs.get(supervisor)),
         };
-        let audio = self
+        let monitored = self
             .telephony
             .line(&identity.org_id, call.call.carrier.as_ref())
             .await
@@ -618,7 +665,8 @@ impl Calls {
         self.execute(identity, call_id, || Command::Monitor {
             supervisor: supervisor.to_owned(),
             mode,
-            audio,
+            audio: monitored.audio,
+            leg: monitored.leg.clone().map(|leg| leg.id),
             at: Utc::now(),
         })
         .await

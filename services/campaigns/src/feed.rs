@@ -146,7 +146,8 @@ impl Feed {
             | CallEvent::Summarized(_)
             | CallEvent::TranscriptDeleted(_)
             | CallEvent::CallbackRequested(_)
-            | CallEvent::MonitoringChanged(_) => return Ok(()),
+            | CallEvent::MonitoringChanged(_)
+            | CallEvent::AgentLegAnswered(_) => return Ok(()),
         };
         let org = envelope.organization_id.as_str();
         let recorded = lock_order::call(conn, call_id).await.map_err(retry)?;

@@ -325,6 +325,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(carriers::twilio::ivr))
         .routes(routes!(carriers::vonage::event))
         .routes(routes!(carriers::vonage::agent_event))
+        .routes(routes!(carriers::vonage::supervisor_event))
         .routes(routes!(carriers::vonage::audio_event))
         .routes(routes!(carriers::vonage::answer))
         .routes(routes!(carriers::vonage::ivr))

@@ -23,8 +23,8 @@ use super::events::{
 use super::{CallEvent, PhoneNumber};
 
 pub use comms_events::call::{
-    CallStatus, CallbackRequested, Carrier, Direction, FlowVersion, IvrStep, MachineVerdict,
-    MonitorMode, MonitoringChanged, Queued, RecordingPolicy, RecordingState,
+    AgentLegAnswered, CallStatus, CallbackRequested, Carrier, Direction, FlowVersion, IvrStep,
+    MachineVerdict, MonitorMode, MonitoringChanged, Queued, RecordingPolicy, RecordingState,
 };
 
 /// A carrier's line for a call: the carrier and its own id for the call (Twilio's `CallSid`,
@@ -111,6 +111,14 @@ pub struct Call {
     /// The supervisors on the call with its agent now, by user id, and how.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub monitors: BTreeMap<String, MonitorMode>,
+    /// The agent's own leg at the carrier (its id), once they answered it, where the carrier
+    /// bridges agents on a leg of their own (Vonage): a supervisor's whisper reaches it alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_leg: Option<String>,
+    /// The supervisors' own legs at the carrier (their ids) while they are on the call, by user
+    /// id (Vonage): the leg a change of mode moves and leaving hangs up.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub monitor_legs: BTreeMap<String, String>,
 }
 
 /// What a queued call asks of its agent: every one of the skills, and the language.
@@ -292,11 +300,24 @@ pub enum Command {
     },
     /// A supervisor begins listening to, whispering to or barging into the call with its
     /// agent, changes how, or stops (see [`monitoring`]); `audio`: the carrier bridged their
-    /// audio.
+    /// audio, on their own `leg` where it made one (Vonage).
     Monitor {
         supervisor: String,
         mode: MonitorMode,
         audio: bool,
+        leg: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The carrier says the agent answered their own leg of the call (Vonage's): a repeat, or a
+    /// call no longer answered, changes nothing.
+    AgentLegAnswered {
+        leg: String,
+        at: DateTime<Utc>,
+    },
+    /// The carrier says a leg of the call other than its line ended (Vonage's): when it is a
+    /// supervisor's, they are off the call; any other changes nothing.
+    LegEnded {
+        leg: String,
         at: DateTime<Utc>,
     },
     /// A supervisor sends the waiting call to another queue: an agent with every one of
@@ -571,6 +592,7 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
             supervisor,
             mode,
             audio,
+            leg,
             at,
         } => {
             if !monitoring(call, &supervisor, mode)? {
@@ -581,6 +603,38 @@ pub fn handle(state: Option<&Call>, command: Command) -> Result<Vec<CallEvent>, 
                 supervisor_id: supervisor,
                 mode,
                 audio,
+                carrier_call_id: leg.filter(|_| mode != MonitorMode::Stopped),
+                at,
+            })
+        }
+        Command::AgentLegAnswered { leg, at } => {
+            let Some(agent_id) = call.agent_id else {
+                return Ok(vec![]);
+            };
+            if call.status != CallStatus::Answered || call.agent_leg.as_ref() == Some(&leg) {
+                return Ok(vec![]);
+            }
+            CallEvent::AgentLegAnswered(AgentLegAnswered {
+                call_id,
+                agent_id,
+                carrier_call_id: leg,
+                answered_at: at,
+            })
+        }
+        Command::LegEnded { leg, at } => {
+            let Some(supervisor) = call
+                .monitor_legs
+                .iter()
+                .find_map(|(supervisor, on)| (*on == leg).then(|| supervisor.clone()))
+            else {
+                return Ok(vec![]);
+            };
+            CallEvent::MonitoringChanged(MonitoringChanged {
+                call_id,
+                supervisor_id: supervisor,
+                mode: MonitorMode::Stopped,
+                audio: true,
+                carrier_call_id: None,
                 at,
             })
         }
@@ -990,6 +1044,8 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
             announcement: e.announcement.clone(),
             queue: None,
             monitors: BTreeMap::new(),
+            agent_leg: None,
+            monitor_legs: BTreeMap::new(),
         },
         (Some(mut call), event) => {
             match event {
@@ -1006,6 +1062,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 // The supervisors leave with the call.
                 CallEvent::Ended(e) => {
                     call.monitors.clear();
+                    call.monitor_legs.clear();
                     call.status = CallStatus::Ended;
                     call.duration_seconds = e.duration;
                     call.end_reason = e.reason.clone();
@@ -1026,6 +1083,7 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                 }
                 CallEvent::AgentAssigned(e) => {
                     call.agent_id = Some(e.agent_id);
+                    call.agent_leg = None;
                     call.updated_at = e.assigned_at;
                 }
                 CallEvent::MachineDetected(e) => {
@@ -1060,8 +1118,15 @@ pub fn apply(state: Option<Call>, event: &CallEvent) -> Call {
                     } else {
                         call.monitors.insert(e.supervisor_id.clone(), e.mode);
                     }
+                    match &e.carrier_call_id {
+                        Some(leg) => call
+                            .monitor_legs
+                            .insert(e.supervisor_id.clone(), leg.clone()),
+                        None => call.monitor_legs.remove(&e.supervisor_id),
+                    };
                     call.updated_at = e.at;
                 }
+                CallEvent::AgentLegAnswered(e) => call.agent_leg = Some(e.carrier_call_id.clone()),
                 // In the call's transcript stream, never its own.
                 CallEvent::Utterance(_)
                 | CallEvent::Transcribed(_)

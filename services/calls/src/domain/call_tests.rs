@@ -744,6 +744,7 @@ fn monitor(supervisor: &str, mode: MonitorMode, at: i64) -> Command {
         supervisor: supervisor.into(),
         mode,
         audio: false,
+        leg: None,
         at: t(at),
     }
 }
@@ -804,4 +805,90 @@ fn a_supervisor_joins_only_a_call_connected_to_its_agent_and_leaves_with_it() {
     assert!(!left.as_ref().unwrap().monitors.contains_key("kim"));
     let over = given_from(left, vec![end(7)]).unwrap();
     assert!(over.monitors.is_empty());
+}
+
+#[test]
+fn a_carriers_legs_for_the_agent_and_supervisors_are_kept_while_they_are_on_the_call() {
+    let id = Uuid::new_v4();
+    let answered = given(vec![initiate(id), Command::MarkAnswered { at: t(1) }]);
+    let leg_answered = |leg: &str, at| Command::AgentLegAnswered {
+        leg: leg.into(),
+        at: t(at),
+    };
+    // Waiting for an agent: no leg of theirs to keep.
+    assert_eq!(when(&answered, leg_answered("agent-leg", 2)), Ok(vec![]));
+    let agent = Uuid::new_v4();
+    let connected = given_from(
+        answered,
+        vec![
+            Command::AssignAgent {
+                agent_id: agent,
+                at: t(2),
+            },
+            leg_answered("agent-leg", 3),
+        ],
+    );
+    assert_eq!(
+        connected.as_ref().unwrap().agent_leg.as_deref(),
+        Some("agent-leg")
+    );
+    // The carrier's repeat changes nothing.
+    assert_eq!(when(&connected, leg_answered("agent-leg", 4)), Ok(vec![]));
+
+    let on_a_leg = |supervisor: &str, mode, leg: Option<&str>, at| Command::Monitor {
+        supervisor: supervisor.into(),
+        mode,
+        audio: true,
+        leg: leg.map(str::to_owned),
+        at: t(at),
+    };
+    let events = when(
+        &connected,
+        on_a_leg("sam", MonitorMode::Listen, Some("sam-leg"), 5),
+    )
+    .unwrap();
+    let [CallEvent::MonitoringChanged(changed)] = &events[..] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(changed.carrier_call_id.as_deref(), Some("sam-leg"));
+    let monitored = given_from(
+        connected,
+        vec![
+            on_a_leg("sam", MonitorMode::Listen, Some("sam-leg"), 5),
+            on_a_leg("kim", MonitorMode::Barge, Some("kim-leg"), 6),
+        ],
+    );
+    let legs = |state: &Option<Call>| state.as_ref().unwrap().monitor_legs.clone();
+    assert_eq!(
+        legs(&monitored).get("sam").map(String::as_str),
+        Some("sam-leg")
+    );
+
+    // A leg that is nobody's ending changes nothing; Sam's ending takes him off the call.
+    let ended = |leg: &str, at| Command::LegEnded {
+        leg: leg.into(),
+        at: t(at),
+    };
+    assert_eq!(when(&monitored, ended("agent-leg", 7)), Ok(vec![]));
+    let events = when(&monitored, ended("sam-leg", 7)).unwrap();
+    let [CallEvent::MonitoringChanged(left)] = &events[..] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(
+        (left.supervisor_id.as_str(), left.mode, left.audio),
+        ("sam", MonitorMode::Stopped, true)
+    );
+    assert_eq!(left.carrier_call_id, None);
+    let sam_gone = given_from(monitored, vec![ended("sam-leg", 7)]);
+    assert!(!sam_gone.as_ref().unwrap().monitors.contains_key("sam"));
+    assert!(!legs(&sam_gone).contains_key("sam"));
+    // Leaving by request forgets the leg too; the call's end forgets every one.
+    let kim_left = given_from(
+        sam_gone.clone(),
+        vec![on_a_leg("kim", MonitorMode::Stopped, None, 8)],
+    );
+    assert!(legs(&kim_left).is_empty());
+    let over = given_from(sam_gone, vec![end(9)]);
+    assert!(legs(&over).is_empty());
+    assert_eq!(when(&over, leg_answered("agent-leg-2", 10)), Ok(vec![]));
 }

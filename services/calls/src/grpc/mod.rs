@@ -648,18 +648,36 @@ impl CallsService for CallsGrpc {
                     "only Vonage bridges agents on legs of their own",
                 );
             }
+            if req.supervisor_leg && carrier != Some(Carrier::Vonage) {
+                violations.add(
+                    "supervisor_leg",
+                    "only Vonage joins supervisors on legs of their own",
+                );
+            }
+            if req.agent_leg && req.supervisor_leg {
+                violations.add(
+                    "supervisor_leg",
+                    "a leg is the agent's or a supervisor's, not both",
+                );
+            }
             violations.finish()?;
             let (Some(id), Some(leg), Some(progress)) = (id, leg, progress) else {
                 unreachable!("each is recorded as a violation when absent");
             };
-            if req.agent_leg {
-                let view = self
-                    .calls
-                    .agent_leg_progress(&identity, id, progress)
-                    .await?;
+            if req.agent_leg || req.supervisor_leg {
+                let calls = &self.calls;
+                let (view, applied) = if req.agent_leg {
+                    calls
+                        .agent_leg_progress(&identity, id, leg, progress)
+                        .await?
+                } else {
+                    calls
+                        .supervisor_leg_progress(&identity, id, leg, progress)
+                        .await?
+                };
                 return Ok(Response::new(v1::ReportCarrierCallbackResponse {
                     call: Some(to_proto(view)),
-                    applied: false,
+                    applied,
                 }));
             }
             let (view, applied) = self

@@ -123,6 +123,20 @@ pub struct MonitorRequest {
     /// The supervisor's user id (their softphone's identity).
     pub supervisor_id: String,
     pub mode: MonitorMode,
+    /// The agent's own leg, once they answered it (Vonage's): a whisper reaches it alone.
+    pub agent_leg: Option<CarrierLeg>,
+    /// The supervisor's own leg while they are on the call (Vonage's): moved to the new mode,
+    /// or hung up when they leave.
+    pub supervisor_leg: Option<CarrierLeg>,
+}
+
+/// How a supervisor is on a call at the carrier, once it did as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitored {
+    /// Whether their audio is bridged: false from a provider that carries none (the simulator).
+    pub audio: bool,
+    /// Their own leg, where the carrier made one (Vonage) and while they are on the call.
+    pub leg: Option<CarrierLeg>,
 }
 
 /// A text to send.
@@ -329,9 +343,9 @@ pub trait Telephony: Send + Sync + 'static {
 
     /// Joins a supervisor to the call with its agent (`listen`: hearing both, heard by neither;
     /// `whisper`: heard by the agent only; `barge`: heard by both), changes how, or takes them
-    /// off it (`stopped`). Whether the supervisor's audio was bridged: false from a provider that
-    /// carries no audio (the simulator); carriers that cannot refuse and say why.
-    fn monitor(&self, request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>>;
+    /// off it (`stopped`). Done once the carrier did it; carriers that cannot refuse and say
+    /// why.
+    fn monitor(&self, request: MonitorRequest) -> BoxFuture<'_, Result<Monitored, TelephonyError>>;
 
     /// Deletes a recording the carrier made; one it no longer has is deleted already.
     fn delete_recording(&self, recording_id: String) -> BoxFuture<'_, Result<(), TelephonyError>>;

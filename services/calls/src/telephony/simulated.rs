@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use super::{
-    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, Progress,
+    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, Monitored, Progress,
     ProgressReport, ProgressSink, RecordingRequest, StreamRequest, Telephony, TelephonyError,
     TextAccepted, TextRequest,
 };
@@ -227,8 +227,15 @@ impl Telephony for SimulatedTelephony {
 
     /// The simulator's calls carry no audio: a supervisor is on the call as far as the fleet
     /// knows (the events, the permissions), and hears nothing.
-    fn monitor(&self, _request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>> {
-        Box::pin(async { Ok(false) })
+    fn monitor(
+        &self,
+        _request: MonitorRequest,
+    ) -> BoxFuture<'_, Result<Monitored, TelephonyError>> {
+        let monitored = Monitored {
+            audio: false,
+            leg: None,
+        };
+        Box::pin(async { Ok(monitored) })
     }
 
     /// The simulator makes no recordings, so it is never asked.

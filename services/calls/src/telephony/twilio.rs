@@ -15,9 +15,9 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, OwnAccount, Progress,
-    RecordingAction, RecordingRequest, StreamRequest, Telephony, TelephonyError, TextAccepted,
-    TextReport, TextRequest, call_api,
+    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, Monitored, OwnAccount,
+    Progress, RecordingAction, RecordingRequest, StreamRequest, Telephony, TelephonyError,
+    TextAccepted, TextReport, TextRequest, call_api,
 };
 use crate::domain::{CallStatus, MachineVerdict};
 
@@ -364,7 +364,10 @@ impl Telephony for TwilioTelephony {
     /// A supervisor joins a Twilio call as a conference participant (muted to listen; coaching
     /// the agent to whisper): refused, since calls are bridged to their agent with
     /// `<Dial><Client>`, which no third party can join.
-    fn monitor(&self, _request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>> {
+    fn monitor(
+        &self,
+        _request: MonitorRequest,
+    ) -> BoxFuture<'_, Result<Monitored, TelephonyError>> {
         super::refused(
             CARRIER,
             "a supervisor joins a call through a conference, and Twilio calls are bridged to their agent directly (<Dial><Client>), not in a conference yet",

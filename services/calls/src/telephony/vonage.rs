@@ -16,9 +16,9 @@ pub use comms_runtime::carriers::VonageConfig;
 use comms_runtime::carriers::{Dialect, locale, vonage_conversation};
 
 use super::{
-    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, OwnAccount, Progress,
-    RecordingRequest, StreamRequest, Telephony, TelephonyError, TextAccepted, TextReport,
-    TextRequest, call_api,
+    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorMode, MonitorRequest,
+    Monitored, OwnAccount, Progress, RecordingRequest, StreamRequest, Telephony, TelephonyError,
+    TextAccepted, TextReport, TextRequest, call_api,
 };
 use crate::domain::PhoneNumber;
 use crate::domain::{CallStatus, MachineVerdict};
@@ -200,13 +200,7 @@ impl VonageTelephony {
         options: Value,
         events: &str,
     ) -> Result<CarrierLeg, TelephonyError> {
-        let mut conversation = json!({
-            "action": "conversation",
-            "name": vonage_conversation(&call_id.to_string()),
-        });
-        if let (Some(action), Value::Object(options)) = (conversation.as_object_mut(), options) {
-            action.extend(options);
-        }
+        let conversation = conversation(call_id, options);
         let callback = callback_url(&self.config.public_base_url, org_id, call_id, events);
         let mut body = json!({
             "to": [to],
@@ -241,6 +235,40 @@ impl VonageTelephony {
         let hearing = json!({ "canHear": [party.id], "canSpeak": [] });
         self.join(call, socket, None, hearing, "audio/event").await
     }
+}
+
+/// The `conversation` action joining the call's named conversation, with `options`
+/// (`endOnExit`, `canHear`, `canSpeak`).
+fn conversation(call_id: uuid::Uuid, options: Value) -> Value {
+    let mut conversation = json!({
+        "action": "conversation",
+        "name": vonage_conversation(&call_id.to_string()),
+    });
+    if let (Some(action), Value::Object(options)) = (conversation.as_object_mut(), options) {
+        action.extend(options);
+    }
+    conversation
+}
+
+/// Who hears a supervisor in `mode`: nobody to listen, the agent's leg alone to whisper,
+/// everyone (no `canSpeak`) to barge; they hear everyone.
+fn supervisor_speaks(request: &MonitorRequest) -> Result<Value, TelephonyError> {
+    Ok(match request.mode {
+        MonitorMode::Listen => json!({ "canSpeak": [] }),
+        MonitorMode::Whisper => {
+            let agent = request
+                .agent_leg
+                .as_ref()
+                .ok_or_else(|| TelephonyError::Refused {
+                    carrier: CARRIER,
+                    detail: "the agent has not answered their leg of the call yet: there is \
+                             nobody to whisper to"
+                        .into(),
+                })?;
+            json!({ "canSpeak": [agent.id] })
+        }
+        MonitorMode::Barge | MonitorMode::Stopped => json!({}),
+    })
 }
 
 impl VonageTelephony {
@@ -505,14 +533,49 @@ impl Telephony for VonageTelephony {
         Box::pin(async { Ok(()) })
     }
 
-    /// A supervisor would join the call's conversation as a leg of their own (`canSpeak: []`
-    /// to listen, the agent's leg alone to whisper); the fleet does not yet keep the legs of
-    /// agents and supervisors that a whisper and a leave name: refused, saying so.
-    fn monitor(&self, _request: MonitorRequest) -> BoxFuture<'_, Result<bool, TelephonyError>> {
-        super::refused(
-            CARRIER,
-            "a supervisor joins a Vonage call's conversation as a leg of their own, and the fleet does not yet keep the agent's and supervisors' legs that whispering and leaving name",
-        )
+    /// A supervisor joins the call's conversation on a leg of their own: a call to their app
+    /// user (their softphone), whose `canSpeak` says who hears them (see [`supervisor_speaks`])
+    /// and which does not end the conversation when they leave; its events at the call's
+    /// `supervisor/event`. A change of mode transfers their leg to the conversation again with
+    /// the new `canSpeak`; leaving hangs it up (one Vonage no longer has is gone already).
+    fn monitor(&self, request: MonitorRequest) -> BoxFuture<'_, Result<Monitored, TelephonyError>> {
+        Box::pin(async move {
+            let on = |leg| Monitored { audio: true, leg };
+            let speaks = supervisor_speaks(&request)?;
+            match (request.mode, &request.supervisor_leg) {
+                (MonitorMode::Stopped, None) => Ok(on(None)),
+                (MonitorMode::Stopped, Some(leg)) => {
+                    let hangup = json!({ "action": "hangup" });
+                    match self
+                        .send(self.http.put(self.call_url(leg)?).json(&hangup))
+                        .await
+                    {
+                        Ok(_) | Err(TelephonyError::NotFound { .. }) => Ok(on(None)),
+                        Err(error) => Err(error),
+                    }
+                }
+                (_, Some(leg)) => {
+                    let transfer = json!({
+                        "action": "transfer",
+                        "destination": {
+                            "type": "ncco",
+                            "ncco": [conversation(request.call_id, speaks)],
+                        },
+                    });
+                    let url = self.call_url(leg)?;
+                    self.send(self.http.put(url).json(&transfer)).await?;
+                    Ok(on(Some(leg.clone())))
+                }
+                (_, None) => {
+                    let call = (request.org_id.as_str(), request.call_id);
+                    let app = json!({ "type": "app", "user": request.supervisor_id });
+                    let leg = self
+                        .join(call, app, None, speaks, "supervisor/event")
+                        .await?;
+                    Ok(on(Some(leg)))
+                }
+            }
+        })
     }
 
     /// Vonage's Voice API documents no request that deletes a recording: refused, so the fleet

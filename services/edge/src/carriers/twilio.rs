@@ -184,6 +184,7 @@ async fn report_status(state: &AppState, callback: &Callback) -> Result<StatusCo
         answered_by: String::new(),
         duration_seconds: 0,
         agent_leg: false,
+        supervisor_leg: false,
     };
     super::report(state, &callback.caller, request).await
 }
@@ -226,6 +227,7 @@ pub async fn machine(
         answered_by: callback.param("AnsweredBy").unwrap_or_default().into(),
         duration_seconds: 0,
         agent_leg: false,
+        supervisor_leg: false,
     };
     super::report(&state, &callback.caller, request).await
 }

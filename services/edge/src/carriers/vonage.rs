@@ -156,12 +156,13 @@ pub async fn event(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, call_id, &headers, &body).await?;
-    report_event(&state, &callback, false).await
+    report_event(&state, &callback, Leg::Caller).await
 }
 
 /// Events of the leg that bridges the call's agent, joined to the call's conversation: its
-/// failure (no answer, busy, rejected, failed) hangs the call up, as a Twilio call ends when
-/// its dial to the agent fails; the rest changes nothing. 204 either way.
+/// answer is recorded (a supervisor's whisper reaches that leg); its failure (no answer, busy,
+/// rejected, failed) hangs the call up, as a Twilio call ends when its dial to the agent fails;
+/// the rest changes nothing. 204 either way.
 #[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/agent/event", tag = "carrier callbacks",
     params(
         ("org" = String, Path, description = "The organization the call belongs to"),
@@ -184,7 +185,35 @@ pub async fn agent_event(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, call_id, &headers, &body).await?;
-    report_event(&state, &callback, true).await
+    report_event(&state, &callback, Leg::Agent).await
+}
+
+/// Events of a supervisor's leg, joined to the call's conversation to listen, whisper or
+/// barge: once it is over (they hung up their softphone, or it never answered), they are off
+/// the call; the rest changes nothing. 204 either way.
+#[utoipa::path(post, path = "/webhooks/vonage/{org}/calls/{call_id}/supervisor/event", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("Authorization" = String, Header, description = "Bearer: Vonage's signed JWT"),
+    ),
+    request_body(content = VonageEvent, content_type = "application/json"),
+    security(()),
+    responses(
+        (status = 204, description = "Taken"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing, does not match, or is stale", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Vonage application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn supervisor_event(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &headers, &body).await?;
+    report_event(&state, &callback, Leg::Supervisor).await
 }
 
 /// Events of the legs that stream a party's audio to the transcription service: taken, and
@@ -228,13 +257,20 @@ pub async fn audio_event(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Whose leg of a call an event is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leg {
+    /// The call's own line.
+    Caller,
+    /// The leg bridging its agent.
+    Agent,
+    /// A supervisor's leg on it.
+    Supervisor,
+}
+
 /// An event's progress, for the call the event names (an inbound call: by its uuid), or for
-/// the leg bridging its agent.
-async fn report_event(
-    state: &AppState,
-    callback: &Callback,
-    agent_leg: bool,
-) -> Result<StatusCode> {
+/// another leg of it.
+async fn report_event(state: &AppState, callback: &Callback, leg: Leg) -> Result<StatusCode> {
     let Some(status) = callback.body["status"].as_str() else {
         return Ok(StatusCode::NO_CONTENT);
     };
@@ -267,7 +303,8 @@ async fn report_event(
         status: status.into(),
         answered_by: answered_by.into(),
         duration_seconds,
-        agent_leg,
+        agent_leg: leg == Leg::Agent,
+        supervisor_leg: leg == Leg::Supervisor,
     };
     super::report(state, &callback.caller, request).await
 }
@@ -579,5 +616,5 @@ pub async fn inbound_event(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, String::new(), &headers, &body).await?;
-    report_event(&state, &callback, false).await
+    report_event(&state, &callback, Leg::Caller).await
 }

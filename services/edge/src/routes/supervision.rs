@@ -173,7 +173,7 @@ pub struct MonitorCall {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An agent: only supervisors and administrators join calls", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call of your teams' agents", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The call is not answered and connected to an agent, or its carrier cannot bridge a supervisor (Twilio and Vonage: not yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The call is not answered and connected to an agent, its agent has not answered their own leg yet (a whisper on Vonage), or its carrier cannot bridge a supervisor (Twilio: not yet)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn monitor_call(
