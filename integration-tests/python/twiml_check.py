@@ -40,6 +40,15 @@ DOCUMENTED = {
          "recordingStatusCallbackEvent", "transcribe", "transcribeCallback"},
         set(),
     ),
+    "Conference": (
+        {"muted", "beep", "startConferenceOnEnter", "endConferenceOnExit", "waitUrl",
+         "waitMethod", "maxParticipants", "record", "region", "coach", "trim",
+         "statusCallbackEvent", "statusCallback", "statusCallbackMethod",
+         "recordingStatusCallback", "recordingStatusCallbackMethod",
+         "recordingStatusCallbackEvent", "eventCallbackUrl", "jitterBufferSize",
+         "participantLabel"},
+        set(),
+    ),
     "Start": (set(), {"Recording", "Stream"}),
     "Recording": ({"channels", "recordingStatusCallback", "recordingStatusCallbackMethod",
                    "recordingStatusCallbackEvent", "trim", "track"}, set()),
@@ -57,6 +66,14 @@ def verb(element, allowed):
         sys.exit(f"<{name}> has undocumented attributes {sorted(unknown)}")
     if name == "Gather" and element.get("input", "dtmf") not in GATHER_INPUTS:
         sys.exit(f"<Gather input={element.get('input')!r}> is not dtmf, speech or both")
+    if name == "Conference":
+        for flag in ("muted", "startConferenceOnEnter", "endConferenceOnExit"):
+            if element.get(flag, "true") not in ("true", "false"):
+                sys.exit(f"<Conference {flag}={element.get(flag)!r}> is not true or false")
+        if element.get("beep", "true") not in ("true", "false", "onEnter", "onExit"):
+            sys.exit(f"<Conference beep={element.get('beep')!r}>")
+        if not (element.text or "").strip():
+            sys.exit("<Conference> names no room")
     if element.get("method", "POST") not in ("GET", "POST"):
         sys.exit(f"<{name} method={element.get('method')!r}>")
     return {
@@ -70,4 +87,5 @@ def verb(element, allowed):
 root = ET.fromstring(sys.argv[1].encode("utf-8"))
 if root.tag != "Response":
     sys.exit(f"the root is <{root.tag}>, not <Response>")
-print(json.dumps([verb(child, set(DOCUMENTED) - {"Number", "Client", "Recording"}) for child in root]))
+NOUNS = {"Number", "Client", "Conference", "Recording"}
+print(json.dumps([verb(child, set(DOCUMENTED) - NOUNS) for child in root]))

@@ -450,7 +450,8 @@ fn sample_body(method: &str, template: &str) -> Option<Value> {
         ("post", "/api/communications/ivr-flows/{id}/simulate") => {
             json!({ "inputs": [{ "digits": "1" }] })
         }
-        ("post", "/api/communications/agents/{id}/softphone-token") => json!({}),
+        ("post", "/api/communications/agents/{id}/softphone-token")
+        | ("post", "/api/communications/softphone-token") => json!({}),
         ("post", "/api/communications/teams") => json!({ "name": "Probe team" }),
         ("put", "/api/communications/teams/{id}") => json!({ "name": "Renamed team" }),
         ("post", "/api/communications/teams/{id}/members") => {
@@ -846,6 +847,8 @@ async fn no_rest_route_reaches_another_organizations_data() {
             // A carrier's callback names its organization in the path, under the signature:
             // B's call in A's path is unknown (signed callbacks: tests/telephony.rs).
             "/webhooks/twilio/{org}/calls/{call_id}/status"
+            | "/webhooks/twilio/{org}/calls/{call_id}/agent/status"
+            | "/webhooks/twilio/{org}/calls/{call_id}/supervisor/status"
             | "/webhooks/twilio/{org}/calls/{call_id}/machine"
             | "/webhooks/twilio/{org}/calls/{call_id}/answer"
             | "/webhooks/twilio/{org}/calls/{call_id}/recording"

@@ -36,6 +36,8 @@ mod softphones;
 mod support;
 #[path = "telephony/transcription.rs"]
 mod transcription;
+#[path = "telephony/twilio_supervisors.rs"]
+mod twilio_supervisors;
 #[path = "telephony/vonage_bridge.rs"]
 mod vonage_bridge;
 #[path = "telephony/vonage_machines.rs"]
@@ -614,24 +616,12 @@ async fn a_machine_on_a_campaign_call_is_voicemail_hung_up_and_never_given_an_ag
         .await
         .unwrap();
     assert!(
-        twiml.contains(&format!("<Dial><Client>{ada}</Client></Dial>")),
+        twiml.contains(&format!(">comms-{call_id}</Conference></Dial>")),
         "{twiml}"
     );
-    // A supervisor cannot join a call bridged directly to its agent: refused, saying why, and
-    // nothing recorded.
-    let (status, body) = problem(
-        fleet
-            .post(&format!("/api/communications/calls/{call_id}/monitor"))
-            .json(&json!({ "mode": "listen" })),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(
-        body["detail"].as_str().unwrap().contains("conference"),
-        "{body}"
-    );
-    let unchanged = json_of(fleet.get(&format!("/api/communications/calls/{call_id}"))).await;
-    assert_eq!(unchanged["monitors"], json!([]));
+    // Ada's softphone is asked into the call's conference.
+    let ada_joins = twilio.participants(1).await.remove(0);
+    assert_eq!(ada_joins.one("To"), format!("client:{ada}"));
     fleet.stop().await;
 }
 

@@ -32,7 +32,7 @@ pub fn vonage_application_token(
 
 /// A Twilio Voice SDK access token for `identity` (HS256 under the API key's secret, `cty:
 /// twilio-fpa;v=1`, as Twilio's SDKs make it): the browser's `Device` registers with it and
-/// receives the calls bridged to `<Client>identity</Client>`.
+/// receives the calls to `client:identity` (the conference participants the fleet adds).
 pub fn twilio_access_token(
     account_sid: &str,
     key: &TwilioApiKey,

@@ -5,7 +5,10 @@
 //! Twilio's JSON (errors as `{code, message, more_info, status}`), and sends status callbacks
 //! signed by twilio-python's own `RequestValidator`. A call's recordings follow the Recording
 //! resource (<https://www.twilio.com/docs/voice/api/recording>): started on a call in progress,
-//! paused, resumed and stopped through `Twilio.CURRENT`, deleted by SID.
+//! paused, resumed and stopped through `Twilio.CURRENT`, deleted by SID. Conferences follow the
+//! Conference and Participant resources
+//! (<https://www.twilio.com/docs/voice/api/conference-participant-resource>): a participant is
+//! added by the conference's friendly name (creating it), listed by name, updated by SIDs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -76,6 +79,13 @@ struct Inner {
     current_recordings: HashMap<String, (String, String)>,
     /// How many recordings Twilio made: each gets its own SID.
     recordings_made: usize,
+    /// Conferences by friendly name: their SID and participants (call SID → resource).
+    conferences: HashMap<String, Conference>,
+}
+
+struct Conference {
+    sid: String,
+    participants: HashMap<String, Value>,
 }
 
 impl Inner {
@@ -146,6 +156,18 @@ impl FakeTwilio {
             .route(
                 "/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings/{recording}",
                 post(update_recording),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Conferences.json",
+                axum::routing::get(list_conferences),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Conferences/{conference}/Participants.json",
+                post(create_participant),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Conferences/{conference}/Participants/{call}",
+                post(update_participant),
             )
             .route(
                 "/2010-04-01/Accounts/{account}/Recordings/{file}",
@@ -265,6 +287,33 @@ impl FakeTwilio {
             ("FromCity", "SAN FRANCISCO"),
             ("To", to),
         ]
+    }
+
+    /// The participants added to conferences, as asked (each with its call's SID); waits until
+    /// there are `n`.
+    pub async fn participants(&self, n: usize) -> Vec<Received> {
+        for _ in 0..200 {
+            let added: Vec<Received> = self
+                .received()
+                .into_iter()
+                .filter(|r| r.path.ends_with("/Participants.json"))
+                .collect();
+            if added.len() >= n {
+                return added;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("Twilio never got {n} participants: {:?}", self.received());
+    }
+
+    /// A conference participant as Twilio holds it now (`muted`, `coaching`,
+    /// `call_sid_to_coach`), by its call's SID.
+    pub fn participant(&self, call_sid: &str) -> Option<Value> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .conferences
+            .values()
+            .find_map(|c| c.participants.get(call_sid).cloned())
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -886,4 +935,208 @@ async fn fetch_recording(
         .cloned()
         .ok_or_else(not_found)?;
     Ok(([(axum::http::header::CONTENT_TYPE, "audio/x-wav")], audio).into_response())
+}
+
+/// A participant's booleans are `true` or `false`; `Beep` may also be `onEnter` or `onExit`;
+/// `Coaching=true` needs the `CallSidToCoach` of a participant of the same conference.
+fn check_participant(
+    form: &[(String, String)],
+    conference: Option<&Conference>,
+) -> Result<(), TwilioError> {
+    let field = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let invalid = |what: String| Err(twilio_error(StatusCode::BAD_REQUEST, 21205, &what));
+    for flag in [
+        "Muted",
+        "Coaching",
+        "EndConferenceOnExit",
+        "StartConferenceOnEnter",
+        "Hold",
+    ] {
+        if field(flag).is_some_and(|v| v != "true" && v != "false") {
+            return invalid(format!("{flag} must be true or false"));
+        }
+    }
+    if field("Beep").is_some_and(|v| !["true", "false", "onEnter", "onExit"].contains(&v)) {
+        return invalid("Beep must be true, false, onEnter or onExit".into());
+    }
+    for event in form.iter().filter(|(k, _)| k == "StatusCallbackEvent") {
+        if !["initiated", "ringing", "answered", "completed"].contains(&event.1.as_str()) {
+            return invalid(format!("{} is not a participant status event", event.1));
+        }
+    }
+    let coached = field("CallSidToCoach");
+    if field("Coaching") == Some("true") {
+        let known =
+            coached.is_some_and(|sid| conference.is_some_and(|c| c.participants.contains_key(sid)));
+        if !known {
+            return invalid("Coaching requires the CallSidToCoach of a participant".into());
+        }
+    }
+    Ok(())
+}
+
+fn participant_resource(conference: &str, call_sid: &str, form: &[(String, String)]) -> Value {
+    let flag = |key: &str, default: bool| {
+        form.iter()
+            .find(|(k, _)| k == key)
+            .map_or(default, |(_, v)| v == "true")
+    };
+    let coach = form
+        .iter()
+        .find(|(k, _)| k == "CallSidToCoach")
+        .map(|(_, v)| v.clone());
+    json!({
+        "account_sid": ACCOUNT_SID,
+        "call_sid": call_sid,
+        "conference_sid": conference,
+        "muted": flag("Muted", false),
+        "hold": flag("Hold", false),
+        "coaching": flag("Coaching", false),
+        "call_sid_to_coach": coach,
+        "end_conference_on_exit": flag("EndConferenceOnExit", false),
+        "start_conference_on_enter": flag("StartConferenceOnEnter", true),
+        "status": "queued",
+    })
+}
+
+/// `POST …/Conferences/{name}/Participants.json`: `From` and `To` required (`To` a client, a
+/// number or a SIP address; `From` a number or a client), the conference created by its
+/// friendly name if there is none; the participant's call starts `queued`.
+async fn create_participant(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let form = form_of(&headers, &body)?;
+    let mut inner = inner.lock().unwrap();
+    inner.receive(
+        format!("/2010-04-01/Accounts/{account}/Conferences/{name}/Participants.json"),
+        form.clone(),
+    );
+    inner.injected_failure()?;
+    let field = |key: &str| form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let e164 = |n: &str| {
+        n.strip_prefix('+')
+            .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let to_ok = field("To").is_some_and(|to| {
+        to.strip_prefix("client:").is_some_and(|c| !c.is_empty())
+            || to.starts_with("sip:")
+            || e164(to)
+    });
+    let from_ok = field("From").is_some_and(|from| from.starts_with("client:") || e164(from));
+    if !to_ok || !from_ok {
+        return Err(twilio_error(
+            StatusCode::BAD_REQUEST,
+            21205,
+            "A 'From' (a number or client) and a 'To' (a number, client or SIP address) are required.",
+        ));
+    }
+    check_participant(&form, inner.conferences.get(&name))?;
+    let conference = inner.conferences.entry(name).or_insert_with(|| Conference {
+        sid: format!("CF{}", uuid::Uuid::new_v4().simple()),
+        participants: HashMap::new(),
+    });
+    let call_sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+    let participant = participant_resource(&conference.sid, &call_sid, &form);
+    conference
+        .participants
+        .insert(call_sid.clone(), participant.clone());
+    inner.calls.insert(call_sid.clone(), "queued".into());
+    if let Some(received) = inner.received.last_mut() {
+        received.sid = Some(call_sid);
+    }
+    Ok((StatusCode::CREATED, axum::Json(participant)).into_response())
+}
+
+/// `GET …/Conferences.json?FriendlyName=&Status=`: the conferences of that name (every one
+/// here is in progress).
+async fn list_conferences(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
+    let wanted = |key: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let inner = inner.lock().unwrap();
+    let conferences: Vec<Value> = inner
+        .conferences
+        .iter()
+        .filter(|(name, _)| wanted("FriendlyName").is_none_or(|n| n == name.as_str()))
+        .filter(|_| wanted("Status").is_none_or(|s| s == "in-progress"))
+        .map(|(name, c)| json!({ "sid": c.sid, "friendly_name": name, "status": "in-progress" }))
+        .collect();
+    Ok(axum::Json(json!({ "conferences": conferences, "page": 0 })).into_response())
+}
+
+/// `POST …/Conferences/{ConferenceSid}/Participants/{CallSid}.json`: `Muted`, `Hold`,
+/// `Coaching` and `CallSidToCoach` change; an unknown conference or participant is 404.
+async fn update_participant(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path((account, conference, resource)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, TwilioError> {
+    authenticated(&headers, &account)?;
+    let form = form_of(&headers, &body)?;
+    let mut inner = inner.lock().unwrap();
+    inner.receive(
+        format!("/2010-04-01/Accounts/{account}/Conferences/{conference}/Participants/{resource}"),
+        form.clone(),
+    );
+    inner.injected_failure()?;
+    let call_sid = resource.trim_end_matches(".json");
+    let not_found = || {
+        twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        )
+    };
+    let found = inner
+        .conferences
+        .values()
+        .find(|c| c.sid == conference && c.participants.contains_key(call_sid))
+        .ok_or_else(not_found)?;
+    check_participant(&form, Some(found))?;
+    let mut merged: Vec<(String, String)> = vec![];
+    let before = &found.participants[call_sid];
+    for (key, field) in [
+        ("Muted", "muted"),
+        ("Hold", "hold"),
+        ("Coaching", "coaching"),
+        ("EndConferenceOnExit", "end_conference_on_exit"),
+    ] {
+        merged.push((
+            key.into(),
+            before[field].as_bool().unwrap_or(false).to_string(),
+        ));
+    }
+    if let Some(coach) = before["call_sid_to_coach"].as_str() {
+        merged.push(("CallSidToCoach".into(), coach.into()));
+    }
+    for (key, value) in &form {
+        merged.retain(|(k, _)| k != key);
+        merged.push((key.clone(), value.clone()));
+    }
+    let participant = participant_resource(&conference, call_sid, &merged);
+    let found = inner
+        .conferences
+        .values_mut()
+        .find(|c| c.sid == conference)
+        .expect("found above");
+    found
+        .participants
+        .insert(call_sid.to_owned(), participant.clone());
+    Ok(axum::Json(participant).into_response())
 }

@@ -166,9 +166,11 @@ async fn a_call_to_a_number_waits_for_an_agent_who_speaks_its_language_and_is_br
         .await
         .unwrap();
     assert!(
-        bridged.contains(&format!("<Dial><Client>{agent_id}</Client></Dial>")),
+        bridged.contains(&format!(">comms-{second_id}</Conference></Dial>")),
         "{bridged}"
     );
+    let joins = twilio.participants(1).await.remove(0);
+    assert_eq!(joins.one("To"), format!("client:{agent_id}"));
     // The recording goes on through the bridge: it is not started twice.
     assert!(!bridged.contains("<Start>"), "{bridged}");
     fleet.stop().await;

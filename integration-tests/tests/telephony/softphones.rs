@@ -1,6 +1,7 @@
 //! Agents' softphone tokens: Twilio's compared with the token the official `twilio` package
 //! makes, Vonage's verified by PyJWT with the application's public key after the agent was made
-//! a user of the application at the fake; only the agent and their supervisor get one.
+//! a user of the application at the fake; only the agent and their supervisor get one. A
+//! supervisor gets one of their own, for the calls they monitor; an agent does not.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -41,6 +42,22 @@ async fn token_of(fleet: &Fleet, session: &Session, agent: &str, query: &str) ->
         .send()
         .await
         .unwrap()
+}
+
+/// `session`'s own softphone token (a supervisor's or an administrator's), and their user id.
+async fn own_token(fleet: &Fleet, session: &Session) -> (reqwest::Response, String) {
+    let me =
+        json_of(fleet.request(reqwest::Method::GET, "/api/communications/auth/me", session)).await;
+    let response = fleet
+        .request(
+            reqwest::Method::POST,
+            "/api/communications/softphone-token",
+            session,
+        )
+        .send()
+        .await
+        .unwrap();
+    (response, me["user_id"].as_str().unwrap().to_owned())
 }
 
 async fn token_json(fleet: &Fleet, session: &Session, agent: &str, query: &str) -> Value {
@@ -146,6 +163,32 @@ async fn an_agent_gets_a_twilio_access_token_like_twilios_own_and_nobody_elses()
     ))
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    // The supervisor's own softphone, which the calls they monitor ring: the same token, their
+    // user id its identity, as Twilio's own would grant it. An agent has none of their own.
+    let (response, lead) = own_token(&fleet, &floor.supervisor).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let own: Value = response.json().await.unwrap();
+    assert_eq!(own["identity"], lead.as_str());
+    let (compared, identity) = (own["token"].as_str().unwrap().to_owned(), lead.clone());
+    let both: Value = serde_json::from_str(
+        &tokio::task::spawn_blocking(move || {
+            python(
+                "twilio_token_check.py",
+                &[&compared, ACCOUNT_SID, KEY_SID, KEY_SECRET, &identity],
+            )
+        })
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        both["ours"]["claims"]["grants"],
+        both["twilio"]["claims"]["grants"]
+    );
+    assert_eq!(both["ours"]["claims"]["grants"]["identity"], lead.as_str());
+    let (refused, _) = own_token(&fleet, ada_session).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     fleet.stop().await;
 }
 
@@ -226,5 +269,27 @@ async fn an_agent_gets_a_vonage_client_token_as_a_user_of_the_application() {
     ))
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
+
+    // The supervisor's own: they are made a user of the application, named by their user id.
+    let (response, lead) = own_token(&fleet, &floor.supervisor).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let own: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&own["carrier"], &own["identity"]),
+        (&json!("vonage"), &json!(lead))
+    );
+    let created = vonage.wait_for("POST", "/v1/users", 3).await;
+    assert_eq!(created[2].body["name"], lead.as_str());
+    let (key, token) = (
+        vonage.public_key(),
+        own["token"].as_str().unwrap().to_owned(),
+    );
+    let verified: Value = serde_json::from_str(
+        &tokio::task::spawn_blocking(move || python("vonage_verify.py", &[&key, &token]))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(verified["claims"]["sub"], lead.as_str());
     fleet.stop().await;
 }

@@ -1,6 +1,7 @@
 //! Softphone tokens: what an agent's browser registers with at the carrier so that the calls
-//! routed to the agent can be bridged to it (`<Dial><Client>agent id` with Twilio, NCCO
-//! `connect` to the application user named by the agent id with Vonage).
+//! routed to the agent can be bridged to it (a participant `client:<agent id>` in the call's
+//! Twilio conference, a leg to the application user named by the agent id in the call's Vonage
+//! conversation); a supervisor's, named by their user id, rings for the calls they monitor.
 
 use std::time::Duration;
 

@@ -156,12 +156,8 @@ impl Calls {
         let answered_now = events.iter().any(|e| matches!(e, CallEvent::Answered(_)));
         if answered_now && view.call.status == CallStatus::Answered {
             self.stream_audio(&view);
-            // A call that already had its agent when answered is bridged to them now, unless
-            // its carrier's first instructions did (asking would cost a request for nothing).
-            let carrier = self.telephony.for_line(view.call.carrier.as_ref());
-            if !carrier.bridges_in_instructions() {
-                self.bridge(&view, false);
-            }
+            // A call that already had its agent when answered is bridged to them now.
+            self.bridge(&view, false);
         }
         Ok((view, events))
     }
@@ -348,10 +344,7 @@ impl Calls {
             return;
         };
         let org = &view.organization_id;
-        let customer = match call.direction {
-            Direction::Inbound => call.from.clone(),
-            _ => Some(call.to.clone()),
-        };
+        let (customer, line) = parties(call);
         // Where the call's audio is streamed and the carrier forks it per party from the bridge.
         let audio = self.media.as_ref().map(|media| {
             let now = Utc::now().timestamp();
@@ -367,6 +360,7 @@ impl Calls {
             redirect,
             agent_id,
             customer,
+            line,
             audio,
             language: call.language,
         };
@@ -650,6 +644,7 @@ impl Calls {
             leg: call.call.carrier.clone(),
             agent_id: call.call.agent_id.unwrap_or_default(),
             supervisor_id: supervisor.to_owned(),
+            line: parties(&call.call).1,
             mode,
             agent_leg: on_the_line(call.call.agent_leg.as_ref()),
             supervisor_leg: on_the_line(call.call.monitor_legs.get(supervisor)),
@@ -775,6 +770,16 @@ impl Calls {
 
 /// A carrier's refusal of a request someone waits for: a 4xx is the carrier's no (its words
 /// say why), anything else is a carrier that may take it later.
+/// A call's customer's number and the organization's: the caller and the number called for an
+/// inbound call, the callee and the number called from (if not the carrier's default) for an
+/// outbound one.
+fn parties(call: &Call) -> (Option<domain::PhoneNumber>, Option<domain::PhoneNumber>) {
+    match call.direction {
+        Direction::Inbound => (call.from.clone(), Some(call.to.clone())),
+        _ => (Some(call.to.clone()), call.from.clone()),
+    }
+}
+
 fn carrier_error(error: TelephonyError) -> ApiError {
     match error {
         TelephonyError::Refused { .. } | TelephonyError::NotFound { .. } => {

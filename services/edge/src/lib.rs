@@ -249,6 +249,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(supervision::pull_call))
         .routes(routes!(supervision::reroute_call))
         .routes(routes!(agents::softphone_token))
+        .routes(routes!(agents::my_softphone_token))
         .routes(routes!(teams::list, teams::create))
         .routes(routes!(teams::get, teams::update))
         .routes(routes!(teams::add_member))
@@ -319,6 +320,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(health::rabbitmq))
         // Carriers' callbacks, verified by their signatures rather than a caller's credentials.
         .routes(routes!(carriers::twilio::status))
+        .routes(routes!(carriers::twilio::agent_status))
+        .routes(routes!(carriers::twilio::supervisor_status))
         .routes(routes!(carriers::twilio::machine))
         .routes(routes!(carriers::twilio::answer))
         .routes(routes!(carriers::twilio::recording))

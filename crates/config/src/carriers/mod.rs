@@ -229,10 +229,11 @@ pub fn is_sid(id: &str, prefix: &str) -> bool {
     id.len() == 34 && id.starts_with(prefix) && id[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The Vonage conversation a call's parties are bridged in, named after the call: the caller's
-/// NCCO joins it (the edge's), the agent's leg and the media sockets' legs are asked to (the
-/// calls service's).
-pub fn vonage_conversation(call_id: &str) -> String {
+/// The room a call's parties are bridged in at its carrier (a Twilio conference's friendly
+/// name, a Vonage named conversation), named after the call: the caller's instructions join it
+/// (the edge's), the agent's and supervisors' legs (and Vonage's media sockets) are asked to
+/// (the calls service's).
+pub fn bridge_name(call_id: &str) -> String {
     format!("comms-{call_id}")
 }
 

@@ -47,9 +47,10 @@ pub enum Verb<'a> {
     Redirect {
         url: &'a str,
     },
-    /// Bridges the caller to a softphone registered as `identity`.
-    DialClient {
-        identity: &'a str,
+    /// Puts the caller in the conference `name`, which starts as they enter (no hold music)
+    /// and ends, with every other participant, when they leave; without a beep.
+    Conference {
+        name: &'a str,
     },
     Hangup,
     /// Records the call in the background from now, both parties on their own channel;
@@ -124,12 +125,10 @@ fn write(xml: &mut String, verb: &Verb<'_>) {
                 r#"<Redirect method="POST">{}</Redirect>"#,
                 escape(url)
             )),
-            Verb::DialClient { identity } => {
-                xml.push_str(&format!(
-                    "<Dial><Client>{}</Client></Dial>",
-                    escape(identity)
-                ));
-            }
+            Verb::Conference { name } => xml.push_str(&format!(
+                r#"<Dial><Conference startConferenceOnEnter="true" endConferenceOnExit="true" beep="false">{}</Conference></Dial>"#,
+                escape(name)
+            )),
             Verb::Hangup => xml.push_str("<Hangup/>"),
             Verb::StartRecording { callback } => xml.push_str(&format!(
                 r#"<Start><Recording channels="dual" recordingStatusCallback="{}" recordingStatusCallbackMethod="POST" recordingStatusCallbackEvent="in-progress completed absent"/></Start>"#,

@@ -278,13 +278,42 @@ pub(super) async fn issue_softphone_token(
                 &agent.value.profile.name,
             )
             .await?;
-        Ok(Response::new(v1::SoftphoneToken {
-            carrier: issued.carrier.as_str().into(),
-            identity: issued.identity,
-            token: issued.token,
-            expires_at: Some(comms_proto::time::to_timestamp(issued.expires_at)),
-        }))
+        Ok(Response::new(softphone_token(issued)))
     }
     .instrument(span)
     .await
+}
+
+/// A supervisor's or administrator's own softphone token: its identity their user id, the
+/// client a call they monitor rings.
+pub(super) async fn issue_my_softphone_token(
+    svc: &AgentsGrpc,
+    request: Request<v1::IssueMySoftphoneTokenRequest>,
+) -> Result<Response<v1::SoftphoneToken>, Status> {
+    let span = span("IssueMySoftphoneToken", &request);
+    async move {
+        let (identity, _) = svc.caller(&request, Permission::AgentsSupervise).await?;
+        let carrier = crate::softphones::parse_carrier(&request.get_ref().carrier)?;
+        let issued = svc
+            .softphones
+            .issue(
+                &identity.org_id,
+                carrier,
+                &identity.user_id,
+                &identity.user_id,
+            )
+            .await?;
+        Ok(Response::new(softphone_token(issued)))
+    }
+    .instrument(span)
+    .await
+}
+
+fn softphone_token(issued: crate::softphones::SoftphoneToken) -> v1::SoftphoneToken {
+    v1::SoftphoneToken {
+        carrier: issued.carrier.as_str().into(),
+        identity: issued.identity,
+        token: issued.token,
+        expires_at: Some(comms_proto::time::to_timestamp(issued.expires_at)),
+    }
 }

@@ -191,6 +191,13 @@ impl AgentsService for AgentsGrpc {
         agents::issue_softphone_token(self, request).await
     }
 
+    async fn issue_my_softphone_token(
+        &self,
+        request: Request<v1::IssueMySoftphoneTokenRequest>,
+    ) -> Result<Response<v1::SoftphoneToken>, Status> {
+        agents::issue_my_softphone_token(self, request).await
+    }
+
     async fn force_agent_state(
         &self,
         request: Request<v1::ForceAgentStateRequest>,

@@ -642,18 +642,6 @@ impl CallsService for CallsGrpc {
                     carrier_leg(carrier.as_str(), &req.carrier_call_id),
                 )
             });
-            if req.agent_leg && carrier != Some(Carrier::Vonage) {
-                violations.add(
-                    "agent_leg",
-                    "only Vonage bridges agents on legs of their own",
-                );
-            }
-            if req.supervisor_leg && carrier != Some(Carrier::Vonage) {
-                violations.add(
-                    "supervisor_leg",
-                    "only Vonage joins supervisors on legs of their own",
-                );
-            }
             if req.agent_leg && req.supervisor_leg {
                 violations.add(
                     "supervisor_leg",

@@ -98,6 +98,10 @@ pub struct BridgeRequest {
     pub agent_id: Uuid,
     /// The customer's number, which the agent's softphone shows; `None` when the call has none.
     pub customer: Option<PhoneNumber>,
+    /// The organization's number on the call (the one called, or calling), which a carrier
+    /// that calls softphones only from its own numbers calls from (Twilio); `None` for the
+    /// carrier's default.
+    pub line: Option<PhoneNumber>,
     /// Where each party's audio is streamed for transcription, when the call's is (carriers
     /// that fork audio per party from the bridge: Vonage).
     pub audio: Option<PartiesAudio>,
@@ -122,6 +126,8 @@ pub struct MonitorRequest {
     pub agent_id: Uuid,
     /// The supervisor's user id (their softphone's identity).
     pub supervisor_id: String,
+    /// The organization's number on the call, as [`BridgeRequest::line`].
+    pub line: Option<PhoneNumber>,
     pub mode: MonitorMode,
     /// The agent's own leg, once they answered it (Vonage's): a whisper reaches it alone.
     pub agent_leg: Option<CarrierLeg>,
@@ -317,18 +323,12 @@ pub trait Telephony: Send + Sync + 'static {
     /// Hangs the line up at the carrier. Done once the carrier took the request.
     fn hang_up(&self, line: HangUp) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
-    /// Whether a call answered with its agent already is bridged to them by its first
-    /// instructions (Twilio's TwiML dials their client), so [`Self::bridge`] need not be asked
-    /// then; Vonage's join the agent's leg by request.
-    fn bridges_in_instructions(&self) -> bool {
-        true
-    }
-
     /// Bridges the answered call to its agent: as it is answered with an agent already, or
     /// when an answered call is assigned one (`redirect`: the carrier fetches the call's
-    /// instructions again, which now reach the agent). Twilio's instructions dial the agent's
-    /// client; Vonage's put the caller in the call's named conversation, which the agent's leg
-    /// (and, when the call's audio is streamed, a socket for each party) is then asked to join.
+    /// instructions again, which now bridge). The instructions put the caller in the call's
+    /// room (a Twilio conference, a Vonage named conversation), which the agent's leg to their
+    /// softphone (and with Vonage, when the call's audio is streamed, a socket for each party)
+    /// is then asked to join.
     fn bridge(&self, request: BridgeRequest) -> BoxFuture<'_, Result<(), TelephonyError>>;
 
     /// Starts, pauses, resumes or stops the recording of a line. Done once the carrier did it:

@@ -9,17 +9,18 @@
 
 use std::time::Duration;
 
+use comms_runtime::carriers::bridge_name;
 use comms_runtime::carriers::twiml::{self, Verb};
 pub use comms_runtime::carriers::{TwilioConfig, is_sid};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::{
-    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorRequest, Monitored, OwnAccount,
-    Progress, RecordingAction, RecordingRequest, StreamRequest, Telephony, TelephonyError,
-    TextAccepted, TextReport, TextRequest, call_api,
+    BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorMode, MonitorRequest,
+    Monitored, OwnAccount, Progress, RecordingAction, RecordingRequest, StreamRequest, Telephony,
+    TelephonyError, TextAccepted, TextReport, TextRequest, call_api,
 };
-use crate::domain::{CallStatus, MachineVerdict};
+use crate::domain::{CallStatus, MachineVerdict, PhoneNumber};
 
 const CARRIER: &str = "twilio";
 /// How long one request to Twilio may take before it counts as unavailable.
@@ -147,7 +148,11 @@ impl TwilioTelephony {
         call_api(CARRIER, request, twilio_error).await
     }
 
-    async fn post_form(&self, url: String, form: &[(&str, &str)]) -> Result<Value, TelephonyError> {
+    async fn post_form(
+        &self,
+        url: String,
+        form: &(impl serde::Serialize + ?Sized),
+    ) -> Result<Value, TelephonyError> {
         let body = serde_urlencoded::to_string(form).expect("pairs of strings encode");
         self.send(
             self.http
@@ -226,6 +231,125 @@ impl TwilioTelephony {
     }
 }
 
+/// A softphone to bring into a call's conference: its client `identity`, calling `from` the
+/// organization's number on the call (the fleet's when `None`), its status callbacks at the
+/// call's `events` URL.
+struct Participant<'a> {
+    call: (&'a str, uuid::Uuid),
+    identity: &'a str,
+    from: Option<&'a PhoneNumber>,
+    events: &'a str,
+}
+
+/// How a supervisor's participant is heard in `mode`: muted to listen, coaching the agent's
+/// call (`agent`, once they answered) to whisper, by everyone to barge; `changing` an existing
+/// participant sets each flag, a new one only those that differ from Twilio's defaults.
+fn supervisor_heard(
+    mode: MonitorMode,
+    agent: Option<&str>,
+    changing: bool,
+) -> Result<Vec<(&'static str, String)>, TelephonyError> {
+    let flags = |muted: bool, coaching: bool| {
+        let mut form = vec![];
+        if changing || muted {
+            form.push(("Muted", muted.to_string()));
+        }
+        if changing || coaching {
+            form.push(("Coaching", coaching.to_string()));
+        }
+        form
+    };
+    Ok(match mode {
+        MonitorMode::Listen => flags(true, false),
+        MonitorMode::Whisper => {
+            let agent = agent.ok_or_else(|| TelephonyError::Refused {
+                carrier: CARRIER,
+                detail: "the agent has not answered their leg of the call yet: there is nobody \
+                         to whisper to"
+                    .into(),
+            })?;
+            let mut form = flags(false, true);
+            form.push(("CallSidToCoach", agent.to_owned()));
+            form
+        }
+        MonitorMode::Barge | MonitorMode::Stopped => flags(false, false),
+    })
+}
+
+impl TwilioTelephony {
+    /// A conference's participants: its SID, or (to add one) its friendly name, the call's
+    /// bridge name, which creates it when it does not exist yet
+    /// (<https://www.twilio.com/docs/voice/api/conference-participant-resource>).
+    fn participants_url(&self, conference: &str) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/Conferences/{conference}/Participants",
+            self.config.api_url, self.config.account_sid
+        )
+    }
+
+    /// `POST …/Conferences/{name}/Participants.json`, `To=client:{identity}`, with `options`
+    /// (`EndConferenceOnExit`, `Muted`, `Coaching`): the participant's call, once Twilio took it.
+    async fn add_participant(
+        &self,
+        participant: Participant<'_>,
+        options: &[(&str, impl AsRef<str>)],
+    ) -> Result<CarrierLeg, TelephonyError> {
+        let (org, call_id) = participant.call;
+        let name = bridge_name(&call_id.to_string());
+        let callback = callback_url(
+            &self.config.public_base_url,
+            org,
+            call_id,
+            participant.events,
+        );
+        let from = participant.from.unwrap_or(&self.config.phone_number);
+        let to = format!("client:{}", participant.identity);
+        let mut form = vec![
+            ("From", from.as_str()),
+            ("To", to.as_str()),
+            ("Beep", "false"),
+            ("StatusCallback", callback.as_str()),
+            ("StatusCallbackMethod", "POST"),
+        ];
+        for event in ["initiated", "ringing", "answered", "completed"] {
+            form.push(("StatusCallbackEvent", event));
+        }
+        form.extend(options.iter().map(|(key, value)| (*key, value.as_ref())));
+        let url = format!("{}.json", self.participants_url(&name));
+        let created = self.post_form(url, &form).await?;
+        match created["call_sid"].as_str() {
+            Some(sid) if is_sid(sid, "CA") => Ok(CarrierLeg {
+                carrier: Carrier::Twilio,
+                id: sid.to_owned(),
+            }),
+            _ => Err(TelephonyError::Unavailable {
+                carrier: CARRIER,
+                detail: "the created participant has no call SID".into(),
+            }),
+        }
+    }
+
+    /// The SID of the call's conference in progress (`GET …/Conferences.json?FriendlyName=`),
+    /// which a participant's update names.
+    async fn conference_sid(&self, call_id: uuid::Uuid) -> Result<String, TelephonyError> {
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/Conferences.json",
+            self.config.api_url, self.config.account_sid
+        );
+        let name = bridge_name(&call_id.to_string());
+        let query = [("FriendlyName", name.as_str()), ("Status", "in-progress")];
+        let query = serde_urlencoded::to_string(query).expect("pairs of strings encode");
+        let found = self.send(self.http.get(format!("{url}?{query}"))).await?;
+        match found["conferences"][0]["sid"].as_str() {
+            Some(sid) if is_sid(sid, "CF") => Ok(sid.to_owned()),
+            _ => Err(TelephonyError::NotFound {
+                carrier: CARRIER,
+                detail: format!("no conference {name} in progress"),
+            }),
+        }
+    }
+}
+
 impl Telephony for TwilioTelephony {
     fn carrier(&self) -> Carrier {
         Carrier::Twilio
@@ -283,13 +407,11 @@ impl Telephony for TwilioTelephony {
         })
     }
 
-    /// `Url=` the call's answer URL: Twilio fetches its TwiML again at once, which dials the
-    /// agent's client (the call's stream already carries both tracks). A call answered with
-    /// its agent dialed them from its first TwiML: nothing to ask.
+    /// `Url=` the call's answer URL (when its TwiML predates the agent): Twilio fetches its
+    /// TwiML again at once, which puts the caller in the call's conference; then the agent's
+    /// client joins it as a participant, ending it when they leave (the call's stream already
+    /// carries both tracks: the caller, and the conference they hear).
     fn bridge(&self, request: BridgeRequest) -> BoxFuture<'_, Result<(), TelephonyError>> {
-        if !request.redirect {
-            return Box::pin(async { Ok(()) });
-        }
         let answer = callback_url(
             &self.config.public_base_url,
             &request.org_id,
@@ -297,8 +419,18 @@ impl Telephony for TwilioTelephony {
             "answer",
         );
         Box::pin(async move {
-            let url = self.call_url(&request.leg)?;
-            self.post_form(url, &[("Url", answer.as_str()), ("Method", "POST")])
+            if request.redirect {
+                let url = self.call_url(&request.leg)?;
+                self.post_form(url, &[("Url", answer.as_str()), ("Method", "POST")])
+                    .await?;
+            }
+            let agent = Participant {
+                call: (&request.org_id, request.call_id),
+                identity: &request.agent_id.to_string(),
+                from: request.line.as_ref(),
+                events: "agent/status",
+            };
+            self.add_participant(agent, &[("EndConferenceOnExit", "true")])
                 .await?;
             Ok(())
         })
@@ -361,17 +493,48 @@ impl Telephony for TwilioTelephony {
         })
     }
 
-    /// A supervisor joins a Twilio call as a conference participant (muted to listen; coaching
-    /// the agent to whisper): refused, since calls are bridged to their agent with
-    /// `<Dial><Client>`, which no third party can join.
-    fn monitor(
-        &self,
-        _request: MonitorRequest,
-    ) -> BoxFuture<'_, Result<Monitored, TelephonyError>> {
-        super::refused(
-            CARRIER,
-            "a supervisor joins a call through a conference, and Twilio calls are bridged to their agent directly (<Dial><Client>), not in a conference yet",
-        )
+    /// A supervisor joins the call's conference as a participant of their own, their client
+    /// (softphone): muted to listen, coaching the agent's call to whisper, neither to barge;
+    /// their leaving does not end it. A change of mode updates their participant; leaving
+    /// hangs their call up (one Twilio no longer has is gone already).
+    fn monitor(&self, request: MonitorRequest) -> BoxFuture<'_, Result<Monitored, TelephonyError>> {
+        Box::pin(async move {
+            let on = |leg| Monitored { audio: true, leg };
+            let agent = request.agent_leg.as_ref().map(|leg| leg.id.as_str());
+            match (request.mode, &request.supervisor_leg) {
+                (MonitorMode::Stopped, None) => Ok(on(None)),
+                (MonitorMode::Stopped, Some(leg)) => {
+                    let hang_up = [("Status", "completed")];
+                    match self.post_form(self.call_url(leg)?, &hang_up).await {
+                        Ok(_) | Err(TelephonyError::NotFound { .. }) => Ok(on(None)),
+                        Err(error) => Err(error),
+                    }
+                }
+                (mode, Some(leg)) => {
+                    let url = self.call_url(leg)?;
+                    let conference = self.conference_sid(request.call_id).await?;
+                    let participant = format!(
+                        "{}/{}",
+                        self.participants_url(&conference),
+                        url.rsplit('/').next().expect("a URL has a last segment")
+                    );
+                    let heard = supervisor_heard(mode, agent, true)?;
+                    self.post_form(participant, &heard).await?;
+                    Ok(on(Some(leg.clone())))
+                }
+                (mode, None) => {
+                    let supervisor = Participant {
+                        call: (&request.org_id, request.call_id),
+                        identity: &request.supervisor_id,
+                        from: request.line.as_ref(),
+                        events: "supervisor/status",
+                    };
+                    let heard = supervisor_heard(mode, agent, false)?;
+                    let leg = self.add_participant(supervisor, &heard).await?;
+                    Ok(on(Some(leg)))
+                }
+            }
+        })
     }
 
     /// `DELETE …/Recordings/{RecordingSid}.json`; a recording Twilio no longer has (404) is

@@ -13,7 +13,7 @@ use jsonwebtoken::EncodingKey;
 use serde_json::{Value, json};
 
 pub use comms_runtime::carriers::VonageConfig;
-use comms_runtime::carriers::{Dialect, locale, vonage_conversation};
+use comms_runtime::carriers::{Dialect, bridge_name, locale};
 
 use super::{
     BridgeRequest, Carrier, CarrierLeg, DialRequest, HangUp, MonitorMode, MonitorRequest,
@@ -242,7 +242,7 @@ impl VonageTelephony {
 fn conversation(call_id: uuid::Uuid, options: Value) -> Value {
     let mut conversation = json!({
         "action": "conversation",
-        "name": vonage_conversation(&call_id.to_string()),
+        "name": bridge_name(&call_id.to_string()),
     });
     if let (Some(action), Value::Object(options)) = (conversation.as_object_mut(), options) {
         action.extend(options);
@@ -384,12 +384,6 @@ impl Telephony for VonageTelephony {
         Carrier::Vonage
     }
 
-    /// The agent's leg joins the call's conversation by request ([`Self::bridge`]).
-    fn bridges_in_instructions(&self) -> bool {
-        false
-    }
-
-    /// Advanced machine detection, asynchronous with the beep.
     fn detects_machines(&self) -> bool {
         true
     }

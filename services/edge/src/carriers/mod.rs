@@ -54,6 +54,17 @@ fn require<'a>(
     Ok(violations.finish()?)
 }
 
+/// Whose leg of a call a carrier's callback is about.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Leg {
+    /// The call's own line.
+    Caller,
+    /// The leg bridging its agent (their softphone, in the call's conference or conversation).
+    Agent,
+    /// A supervisor's leg on it.
+    Supervisor,
+}
+
 /// Hands a verified callback to the calls service: 204 whether or not it changed anything, so
 /// the carrier does not retry.
 async fn report(

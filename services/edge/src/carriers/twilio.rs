@@ -12,6 +12,7 @@ use comms_auth::webhook::{TwilioBody, verify_twilio_request};
 use comms_proto::v1;
 use comms_proto::{ApiError, ErrorKind};
 
+use super::Leg;
 use super::twiml::{self, Verb};
 use crate::auth::Caller;
 use crate::problem::{Problem, ProblemResponse};
@@ -165,11 +166,70 @@ pub async fn status(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, call_id, &uri, &headers, &body).await?;
-    report_status(&state, &callback).await
+    report_status(&state, &callback, Leg::Caller).await
 }
 
-/// A status callback's progress, for the call the callback names (an inbound call: by its SID).
-async fn report_status(state: &AppState, callback: &Callback) -> Result<StatusCode> {
+/// Status callbacks of the agent's participant in the call's conference (their softphone):
+/// its answer is recorded (a supervisor's whisper coaches that leg); its failure (no answer,
+/// busy, failed, canceled) hangs the call up; the rest changes nothing. 204 either way.
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/calls/{call_id}/agent/status", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+    ),
+    request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 204, description = "Taken"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Twilio account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn agent_status(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body).await?;
+    report_status(&state, &callback, Leg::Agent).await
+}
+
+/// Status callbacks of a supervisor's participant in the call's conference: once its call is
+/// over (they hung up their softphone, or it never answered), they are off the call; the rest
+/// changes nothing. 204 either way.
+#[utoipa::path(post, path = "/webhooks/twilio/{org}/calls/{call_id}/supervisor/status", tag = "carrier callbacks",
+    params(
+        ("org" = String, Path, description = "The organization the call belongs to"),
+        ("call_id" = uuid::Uuid, Path),
+        ("X-Twilio-Signature" = String, Header, description = "Twilio's signature of the request"),
+    ),
+    request_body(content = TwilioStatusForm, content_type = "application/x-www-form-urlencoded"),
+    security(()),
+    responses(
+        (status = 204, description = "Taken"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The signature is missing or does not match", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call in the organization, or no Twilio account", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn supervisor_status(
+    State(state): State<AppState>,
+    Path((org, call_id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<StatusCode> {
+    let callback = verify(&state, &org, call_id, &uri, &headers, &body).await?;
+    report_status(&state, &callback, Leg::Supervisor).await
+}
+
+/// A status callback's progress, for the call the callback names (an inbound call: by its
+/// SID), or for another leg of it.
+async fn report_status(state: &AppState, callback: &Callback, leg: Leg) -> Result<StatusCode> {
     let value_of = |name: &str| callback.param(name);
     super::require(
         &["CallSid", "CallStatus"],
@@ -183,8 +243,8 @@ async fn report_status(state: &AppState, callback: &Callback) -> Result<StatusCo
         status: callback.param("CallStatus").unwrap_or_default().into(),
         answered_by: String::new(),
         duration_seconds: 0,
-        agent_leg: false,
-        supervisor_leg: false,
+        agent_leg: leg == Leg::Agent,
+        supervisor_leg: leg == Leg::Supervisor,
     };
     super::report(state, &callback.caller, request).await
 }
@@ -274,7 +334,7 @@ pub async fn answer(
     ))
 }
 
-/// What a call hears: bridged to its agent's softphone when it has an agent, else held (the
+/// What a call hears: in its conference with its agent when it has one, else held (the
 /// message once, then silence) and asked about again at `again`; hung up when over. With
 /// `record_to`, the recording starts first (reported there).
 fn instructions(
@@ -286,6 +346,7 @@ fn instructions(
     record_to: Option<&str>,
 ) -> Response {
     let mut verbs = Vec::new();
+    let conference = comms_runtime::carriers::bridge_name(&call.id);
     if let (Some(callback), false) = (record_to, over) {
         verbs.push(Verb::StartRecording { callback });
     }
@@ -301,9 +362,10 @@ fn instructions(
             Verb::Hangup,
         ]);
     } else if !call.agent_id.is_empty() {
-        verbs.push(Verb::DialClient {
-            identity: &call.agent_id,
-        });
+        // The caller waits in the call's conference, which the calls service then asks the
+        // agent's softphone (and any supervisor's) to join; it ends when the caller or the
+        // agent leaves.
+        verbs.push(Verb::Conference { name: &conference });
     } else {
         if !held_before {
             verbs.push(Verb::Say {
@@ -503,7 +565,7 @@ pub async fn inbound_status(
     body: Bytes,
 ) -> Result<StatusCode> {
     let callback = verify(&state, &org, String::new(), &uri, &headers, &body).await?;
-    report_status(&state, &callback).await
+    report_status(&state, &callback, Leg::Caller).await
 }
 
 /// A recording status callback's form.

@@ -20,6 +20,7 @@ use comms_proto::{ApiError, ErrorKind, Violations};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
+use super::Leg;
 use crate::auth::Caller;
 use crate::problem::{Problem, ProblemResponse};
 use crate::state::AppState;
@@ -257,17 +258,6 @@ pub async fn audio_event(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Whose leg of a call an event is about.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Leg {
-    /// The call's own line.
-    Caller,
-    /// The leg bridging its agent.
-    Agent,
-    /// A supervisor's leg on it.
-    Supervisor,
-}
-
 /// An event's progress, for the call the event names (an inbound call: by its uuid), or for
 /// another leg of it.
 async fn report_event(state: &AppState, callback: &Callback, leg: Leg) -> Result<StatusCode> {
@@ -362,7 +352,7 @@ fn ncco(call: &v1::Call, language: comms_proto::Language, over: bool, calls: &st
         // when the caller or the agent leaves.
         let conversation = json!({
             "action": "conversation",
-            "name": comms_runtime::carriers::vonage_conversation(&call.id),
+            "name": comms_runtime::carriers::bridge_name(&call.id),
             "endOnExit": true,
         });
         if call.recording_policy == "always" && !call.has_recording {

@@ -463,8 +463,8 @@ pub struct SoftphoneParams {
 pub struct SoftphoneToken {
     /// twilio or vonage.
     pub carrier: String,
-    /// The identity calls are bridged to (Twilio `<Client>`, Vonage application user): the
-    /// agent's id.
+    /// The identity calls ring (a Twilio `client:`, a Vonage application user): the agent's id,
+    /// or your user id for your own.
     pub identity: String,
     /// For Twilio's Voice JavaScript SDK (`new Device(token)`) or Vonage's Client SDK
     /// (`createSession(token)`).
@@ -505,10 +505,48 @@ pub async fn softphone_token(
         .issue_softphone_token(caller.grpc(request)?)
         .await?
         .into_inner();
-    Ok(axum::Json(SoftphoneToken {
-        carrier: issued.carrier,
-        identity: issued.identity,
-        token: issued.token,
-        expires_at: time(issued.expires_at),
-    }))
+    Ok(axum::Json(SoftphoneToken::from(issued)))
+}
+
+/// Your own softphone's token, as a supervisor or administrator (an hour): its identity your
+/// user id, which a call you listen to, whisper to or barge into (`POST /calls/{id}/monitor`)
+/// rings in your browser.
+#[utoipa::path(post, path = "/api/communications/softphone-token", tag = "agents",
+    params(SoftphoneParams),
+    security(("bearer" = ["agents:supervise"])),
+    responses(
+        (status = 200, body = SoftphoneToken),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An agent: their softphone is their agent's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The carrier is not configured for softphones", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The carrier did not answer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn my_softphone_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SoftphoneParams>,
+) -> Result<axum::Json<SoftphoneToken>> {
+    let request = v1::IssueMySoftphoneTokenRequest {
+        carrier: params.carrier.unwrap_or_default(),
+    };
+    let issued = state
+        .agents
+        .clone()
+        .issue_my_softphone_token(caller.grpc(request)?)
+        .await?
+        .into_inner();
+    Ok(axum::Json(SoftphoneToken::from(issued)))
+}
+
+impl From<v1::SoftphoneToken> for SoftphoneToken {
+    fn from(issued: v1::SoftphoneToken) -> Self {
+        Self {
+            carrier: issued.carrier,
+            identity: issued.identity,
+            token: issued.token,
+            expires_at: time(issued.expires_at),
+        }
+    }
 }
