@@ -555,22 +555,23 @@ pub struct MonitoringChanged {
     /// Whether the carrier bridged the supervisor's audio: false on the simulated provider,
     /// which carries no audio (its events and permissions are a carrier's).
     pub audio: bool,
-    /// The supervisor's own leg at the call's carrier (Vonage's `uuid` of the call to their
-    /// softphone, joined to the call's conversation), while they are on the call; absent when
-    /// they left or the provider bridged no audio.
+    /// The supervisor's own leg at the call's carrier (their softphone's call into the call's
+    /// room: a Twilio conference participant's `CallSid`, a Vonage conversation leg's `uuid`),
+    /// while they are on the call; absent when they left or the provider bridged no audio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]
     pub carrier_call_id: Option<String>,
     pub at: DateTime<Utc>,
 }
 
-/// The agent answered their own leg of the call at its carrier (Vonage's call to their
-/// softphone, joined to the call's conversation): a supervisor whispering is heard on it alone.
+/// The agent answered their own leg of the call at its carrier (their softphone's call into the
+/// call's Twilio conference or Vonage conversation): a supervisor whispering is heard on it
+/// alone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentLegAnswered {
     pub call_id: Uuid,
     pub agent_id: Uuid,
-    /// The carrier's id for the agent's leg (Vonage's `uuid`).
+    /// The carrier's id for the agent's leg (Twilio's `CallSid`, Vonage's `uuid`).
     #[schemars(length(min = 1, max = 128))]
     pub carrier_call_id: String,
     pub answered_at: DateTime<Utc>,
@@ -816,5 +817,5 @@ crate::events! {
     TranscriptDeleted => "comms.call.transcript_deleted", version 1, "the call's transcript was deleted (retention or request): its words erased from the log";
     CallbackRequested => "comms.call.callback_requested", version 1, "a caller left a voicemail to be called back by a campaign's agents";
     MonitoringChanged => "comms.call.monitoring_changed", version 1, "a supervisor began listening to, whispering to or barging into a call with its agent, changed how, or stopped";
-    AgentLegAnswered => "comms.call.agent_leg_answered", version 1, "the agent answered their own leg of the call at its carrier (Vonage: the call to their softphone, in the call's conversation)";
+    AgentLegAnswered => "comms.call.agent_leg_answered", version 1, "the agent answered their own leg of the call at its carrier (their softphone's call into the call's conference or conversation)";
 }

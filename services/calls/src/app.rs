@@ -373,11 +373,10 @@ impl Calls {
         );
     }
 
-    /// Progress of the leg a carrier placed to bridge the call's agent (Vonage's, joined to the
-    /// call's conversation): its answer is recorded (a supervisor's whisper reaches that leg);
-    /// when it fails (the agent's softphone did not answer, was busy or is offline), the call
-    /// still waiting for them is hung up, as a Twilio call ends when its dial to the agent
-    /// fails; the rest changes nothing.
+    /// Progress of the leg a carrier placed to bridge the call's agent (a Twilio conference
+    /// participant, a Vonage conversation leg): its answer is recorded (a supervisor's whisper
+    /// reaches that leg); when it fails (the agent's softphone did not answer, was busy or is
+    /// offline), the call still waiting for them is hung up; the rest changes nothing.
     pub async fn agent_leg_progress(
         &self,
         identity: &Identity,
@@ -407,8 +406,8 @@ impl Calls {
         }
     }
 
-    /// Progress of a leg a carrier placed for a supervisor on the call (Vonage's, joined to the
-    /// call's conversation): once it is over (they hung their softphone up, or it never
+    /// Progress of a leg a carrier placed for a supervisor on the call (a Twilio conference
+    /// participant, a Vonage conversation leg): once it is over (they hung their softphone up, or it never
     /// answered), they are off the call; the rest changes nothing.
     pub async fn supervisor_leg_progress(
         &self,
@@ -768,8 +767,6 @@ impl Calls {
     }
 }
 
-/// A carrier's refusal of a request someone waits for: a 4xx is the carrier's no (its words
-/// say why), anything else is a carrier that may take it later.
 /// A call's customer's number and the organization's: the caller and the number called for an
 /// inbound call, the callee and the number called from (if not the carrier's default) for an
 /// outbound one.
@@ -780,6 +777,8 @@ fn parties(call: &Call) -> (Option<domain::PhoneNumber>, Option<domain::PhoneNum
     }
 }
 
+/// A carrier's refusal of a request someone waits for: a 4xx is the carrier's no (its words
+/// say why), anything else is a carrier that may take it later.
 fn carrier_error(error: TelephonyError) -> ApiError {
     match error {
         TelephonyError::Refused { .. } | TelephonyError::NotFound { .. } => {

@@ -111,12 +111,13 @@ pub struct Call {
     /// The supervisors on the call with its agent now, by user id, and how.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub monitors: BTreeMap<String, MonitorMode>,
-    /// The agent's own leg at the carrier (its id), once they answered it, where the carrier
-    /// bridges agents on a leg of their own (Vonage): a supervisor's whisper reaches it alone.
+    /// The agent's own leg at the carrier (its id), once they answered it (their softphone's
+    /// call into the call's conference or conversation): a supervisor's whisper reaches it
+    /// alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_leg: Option<String>,
     /// The supervisors' own legs at the carrier (their ids) while they are on the call, by user
-    /// id (Vonage): the leg a change of mode moves and leaving hangs up.
+    /// id: the leg a change of mode moves and leaving hangs up.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub monitor_legs: BTreeMap<String, String>,
 }
@@ -300,7 +301,7 @@ pub enum Command {
     },
     /// A supervisor begins listening to, whispering to or barging into the call with its
     /// agent, changes how, or stops (see [`monitoring`]); `audio`: the carrier bridged their
-    /// audio, on their own `leg` where it made one (Vonage).
+    /// audio, on their own `leg` where it made one (every carrier but the simulator).
     Monitor {
         supervisor: String,
         mode: MonitorMode,
@@ -308,14 +309,14 @@ pub enum Command {
         leg: Option<String>,
         at: DateTime<Utc>,
     },
-    /// The carrier says the agent answered their own leg of the call (Vonage's): a repeat, or a
-    /// call no longer answered, changes nothing.
+    /// The carrier says the agent answered their own leg of the call: a repeat, or a call no
+    /// longer answered, changes nothing.
     AgentLegAnswered {
         leg: String,
         at: DateTime<Utc>,
     },
-    /// The carrier says a leg of the call other than its line ended (Vonage's): when it is a
-    /// supervisor's, they are off the call; any other changes nothing.
+    /// The carrier says a leg of the call other than its line ended: when it is a supervisor's,
+    /// they are off the call; any other changes nothing.
     LegEnded {
         leg: String,
         at: DateTime<Utc>,

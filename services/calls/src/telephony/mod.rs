@@ -129,10 +129,10 @@ pub struct MonitorRequest {
     /// The organization's number on the call, as [`BridgeRequest::line`].
     pub line: Option<PhoneNumber>,
     pub mode: MonitorMode,
-    /// The agent's own leg, once they answered it (Vonage's): a whisper reaches it alone.
+    /// The agent's own leg, once they answered it: a whisper reaches it alone.
     pub agent_leg: Option<CarrierLeg>,
-    /// The supervisor's own leg while they are on the call (Vonage's): moved to the new mode,
-    /// or hung up when they leave.
+    /// The supervisor's own leg while they are on the call: changed to the new mode, or hung
+    /// up when they leave.
     pub supervisor_leg: Option<CarrierLeg>,
 }
 
@@ -141,7 +141,7 @@ pub struct MonitorRequest {
 pub struct Monitored {
     /// Whether their audio is bridged: false from a provider that carries none (the simulator).
     pub audio: bool,
-    /// Their own leg, where the carrier made one (Vonage) and while they are on the call.
+    /// Their own leg, where the carrier made one, while they are on the call.
     pub leg: Option<CarrierLeg>,
 }
 
@@ -230,6 +230,16 @@ pub enum TelephonyError {
 impl TelephonyError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// A whisper to an agent whose own leg has not answered yet (still ringing their softphone).
+fn nobody_to_whisper_to(carrier: &'static str) -> TelephonyError {
+    TelephonyError::Refused {
+        carrier,
+        detail: "the agent has not answered their leg of the call yet: there is nobody to \
+                 whisper to"
+            .into(),
     }
 }
 

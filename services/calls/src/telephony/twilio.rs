@@ -262,12 +262,7 @@ fn supervisor_heard(
     Ok(match mode {
         MonitorMode::Listen => flags(true, false),
         MonitorMode::Whisper => {
-            let agent = agent.ok_or_else(|| TelephonyError::Refused {
-                carrier: CARRIER,
-                detail: "the agent has not answered their leg of the call yet: there is nobody \
-                         to whisper to"
-                    .into(),
-            })?;
+            let agent = agent.ok_or_else(|| super::nobody_to_whisper_to(CARRIER))?;
             let mut form = flags(false, true);
             form.push(("CallSidToCoach", agent.to_owned()));
             form

@@ -259,12 +259,7 @@ fn supervisor_speaks(request: &MonitorRequest) -> Result<Value, TelephonyError> 
             let agent = request
                 .agent_leg
                 .as_ref()
-                .ok_or_else(|| TelephonyError::Refused {
-                    carrier: CARRIER,
-                    detail: "the agent has not answered their leg of the call yet: there is \
-                             nobody to whisper to"
-                        .into(),
-                })?;
+                .ok_or_else(|| super::nobody_to_whisper_to(CARRIER))?;
             json!({ "canSpeak": [agent.id] })
         }
         MonitorMode::Barge | MonitorMode::Stopped => json!({}),

@@ -162,9 +162,10 @@ pub struct MonitorCall {
 }
 
 /// Listen to, whisper to or barge into a call of one of your agents, change how, or leave it
-/// (`stopped`): the carrier joins you from your softphone, and `comms.call.monitoring_changed`
-/// on the bus and the live feed says who and how (`audio` false on the simulated provider,
-/// which carries no audio). Asking for the mode you are in changes nothing.
+/// (`stopped`): the carrier rings your own softphone (`POST /softphone-token`) into the call's
+/// conference, and `comms.call.monitoring_changed` on the bus and the live feed says who and
+/// how (`audio` false on the simulated provider, which carries no audio). Asking for the mode
+/// you are in changes nothing.
 #[utoipa::path(post, path = "/api/communications/calls/{id}/monitor", tag = "calls", params(("id" = uuid::Uuid, Path)), request_body = MonitorCall,
     security(("bearer" = ["agents:supervise"])),
     responses(
@@ -173,7 +174,7 @@ pub struct MonitorCall {
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "An agent: only supervisors and administrators join calls", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such call of your teams' agents", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The call is not answered and connected to an agent, its agent has not answered their own leg yet (a whisper on Vonage), or its carrier cannot bridge a supervisor (Twilio: not yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The call is not answered and connected to an agent, or (to whisper) its agent has not answered their softphone yet", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn monitor_call(
