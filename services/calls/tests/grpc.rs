@@ -408,6 +408,25 @@ async fn hanging_up_updates_and_bad_input_are_answered_precisely_and_append_noth
         Code::InvalidArgument
     );
 
+    // A carrier's report is about one leg: the agent's or a supervisor's, not both.
+    let both = client
+        .report_carrier_callback(v1::ReportCarrierCallbackRequest {
+            call_id: call.id.clone(),
+            carrier: "twilio".into(),
+            carrier_call_id: "CA0123456789abcdef0123456789abcdef".into(),
+            status: "in-progress".into(),
+            agent_leg: true,
+            supervisor_leg: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(both.code(), Code::InvalidArgument);
+    assert_eq!(
+        ApiError::from_status(&both).violations[0].field,
+        "supervisor_leg"
+    );
+
     assert_eq!(
         service.event_count().await,
         before,
