@@ -25,13 +25,6 @@ async fn team(fleet: &Fleet, name: &str, supervisor: &str) -> String {
     team["id"].as_str().unwrap().to_owned()
 }
 
-/// The data of the next `event_type` on the bus.
-async fn next_data(fleet: &Fleet, event_type: &str) -> Value {
-    let message = fleet.next_message(event_type).await;
-    let envelope: Value = serde_json::from_slice(&message.data).unwrap();
-    envelope["data"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() {
     let fleet = Fleet::start("600000").await;
@@ -118,7 +111,7 @@ async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() 
     // The lead sends Ada to coaching: on the bus with who and why.
     let forced = json_of(force(&lead, &ada, coaching)).await;
     assert_eq!(forced["status"], "break");
-    let event = next_data(&fleet, <Break as comms_events::Event>::TYPE).await;
+    let event = fleet.next_data(<Break as comms_events::Event>::TYPE).await;
     assert_eq!(
         (&event["agent_id"], &event["reason"], &event["forced_by"]),
         (&json!(ada), &json!("coaching"), &json!(lead_id))
@@ -135,19 +128,23 @@ async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() 
         json!({ "status": "available", "reason": "coached" }),
     ))
     .await;
-    let event = next_data(&fleet, <Available as comms_events::Event>::TYPE).await;
+    let event = fleet
+        .next_data(<Available as comms_events::Event>::TYPE)
+        .await;
     assert_eq!(event["forced_by"], json!(lead_id));
     let on_call = json_of(pull(&lead, &call, &ada)).await;
     assert_eq!(
         (&on_call["status"], &on_call["call_id"]),
         (&json!("busy"), &json!(call))
     );
-    let busy = next_data(&fleet, <OnCall as comms_events::Event>::TYPE).await;
+    let busy = fleet.next_data(<OnCall as comms_events::Event>::TYPE).await;
     assert_eq!(
         (&busy["agent_id"], &busy["call_id"]),
         (&json!(ada), &json!(call))
     );
-    let assigned = next_data(&fleet, <AgentAssigned as comms_events::Event>::TYPE).await;
+    let assigned = fleet
+        .next_data(<AgentAssigned as comms_events::Event>::TYPE)
+        .await;
     assert_eq!(assigned["agent_id"], json!(ada));
     // Taken, it waits no more.
     let (status, body) = problem(pull(&lead, &call, &ada)).await;
@@ -184,7 +181,7 @@ async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() 
             on["monitors"],
             json!([{ "supervisor_id": lead_id, "mode": mode }])
         );
-        let event = next_data(&fleet, MonitoringChanged::TYPE).await;
+        let event = fleet.next_data(MonitoringChanged::TYPE).await;
         assert_eq!(
             (
                 &event["call_id"],
@@ -197,7 +194,7 @@ async fn supervisors_force_their_agents_states_and_pull_waiting_calls_to_them() 
     }
     let left = json_of(monitor(&lead, "stopped")).await;
     assert_eq!(left["monitors"], json!([]));
-    let event = next_data(&fleet, MonitoringChanged::TYPE).await;
+    let event = fleet.next_data(MonitoringChanged::TYPE).await;
     assert_eq!(event["mode"], "stopped");
     fleet.stop().await;
 }
@@ -263,7 +260,9 @@ async fn supervisors_reroute_a_waiting_call_to_another_queue_where_an_agent_take
     // To Spanish support, where Bea takes it at once.
     let rerouted = json_of(reroute(&lead, &call, to_support.clone())).await;
     assert_eq!(rerouted["language"], "es");
-    let event = next_data(&fleet, <Rerouted as comms_events::Event>::TYPE).await;
+    let event = fleet
+        .next_data(<Rerouted as comms_events::Event>::TYPE)
+        .await;
     assert_eq!(
         (&event["call_id"], &event["skills"], &event["language"]),
         (&json!(call), &json!(["support"]), &json!("es"))
@@ -272,7 +271,9 @@ async fn supervisors_reroute_a_waiting_call_to_another_queue_where_an_agent_take
         (&event["reason"], &event["rerouted_by"]),
         (&json!("wrong_language"), &json!(lead_id))
     );
-    let assigned = next_data(&fleet, <AgentAssigned as comms_events::Event>::TYPE).await;
+    let assigned = fleet
+        .next_data(<AgentAssigned as comms_events::Event>::TYPE)
+        .await;
     assert_eq!(
         (&assigned["call_id"], &assigned["agent_id"]),
         (&json!(call), &json!(bea))

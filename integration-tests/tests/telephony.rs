@@ -105,6 +105,25 @@ async fn call_until(fleet: &Fleet, id: &str, done: impl Fn(&Value) -> bool) -> V
     until(PATIENCE, || call(fleet, id), done).await
 }
 
+/// `POST /calls/{call}/monitor` as `supervisor`, in `mode`.
+async fn monitor(
+    fleet: &Fleet,
+    supervisor: &support::Session,
+    call: &str,
+    mode: &str,
+) -> reqwest::Response {
+    fleet
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/communications/calls/{call}/monitor"),
+            supervisor,
+        )
+        .json(&json!({ "mode": mode }))
+        .send()
+        .await
+        .unwrap()
+}
+
 fn callback_url(id: &str, what: &str) -> String {
     format!("{PUBLIC_BASE_URL}/webhooks/twilio/{ORG}/calls/{id}/{what}")
 }

@@ -384,6 +384,13 @@ impl Fleet {
             .unwrap();
     }
 
+    /// The data of the next message on our tap queue of `event_type`.
+    pub async fn next_data(&self, event_type: &str) -> Value {
+        let message = self.next_message(event_type).await;
+        let envelope: Value = serde_json::from_slice(&message.data).unwrap();
+        envelope["data"].clone()
+    }
+
     /// The next message on our tap queue of `event_type`.
     pub async fn next_message(&self, event_type: &str) -> lapin::message::BasicGetMessage {
         let started = std::time::Instant::now();

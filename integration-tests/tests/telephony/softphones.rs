@@ -60,6 +60,21 @@ async fn own_token(fleet: &Fleet, session: &Session) -> (reqwest::Response, Stri
     (response, me["user_id"].as_str().unwrap().to_owned())
 }
 
+/// Our Twilio access `token` for `identity` beside the one twilio-python's `AccessToken` makes
+/// (`{"ours": {header, claims}, "twilio": {…}}`).
+async fn compared_with_twilios(token: &str, identity: &str) -> Value {
+    let (token, identity) = (token.to_owned(), identity.to_owned());
+    let both = tokio::task::spawn_blocking(move || {
+        python(
+            "twilio_token_check.py",
+            &[&token, ACCOUNT_SID, KEY_SID, KEY_SECRET, &identity],
+        )
+    })
+    .await
+    .unwrap();
+    serde_json::from_str(&both).unwrap()
+}
+
 async fn token_json(fleet: &Fleet, session: &Session, agent: &str, query: &str) -> Value {
     let response = token_of(fleet, session, agent, query).await;
     let status = response.status();
@@ -87,19 +102,7 @@ async fn an_agent_gets_a_twilio_access_token_like_twilios_own_and_nobody_elses()
         (issued["carrier"].as_str(), issued["identity"].as_str()),
         (Some("twilio"), Some(ada.as_str()))
     );
-    let token = issued["token"].as_str().unwrap().to_owned();
-    let (identity, compared) = (ada.clone(), token.clone());
-    let both: Value = serde_json::from_str(
-        &tokio::task::spawn_blocking(move || {
-            python(
-                "twilio_token_check.py",
-                &[&compared, ACCOUNT_SID, KEY_SID, KEY_SECRET, &identity],
-            )
-        })
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let both = compared_with_twilios(issued["token"].as_str().unwrap(), ada).await;
     let (ours, theirs) = (&both["ours"], &both["twilio"]);
     assert_eq!(ours["header"], theirs["header"], "{both}");
     assert_eq!(ours["header"]["cty"], "twilio-fpa;v=1");
@@ -170,18 +173,7 @@ async fn an_agent_gets_a_twilio_access_token_like_twilios_own_and_nobody_elses()
     assert_eq!(response.status(), StatusCode::OK);
     let own: Value = response.json().await.unwrap();
     assert_eq!(own["identity"], lead.as_str());
-    let (compared, identity) = (own["token"].as_str().unwrap().to_owned(), lead.clone());
-    let both: Value = serde_json::from_str(
-        &tokio::task::spawn_blocking(move || {
-            python(
-                "twilio_token_check.py",
-                &[&compared, ACCOUNT_SID, KEY_SID, KEY_SECRET, &identity],
-            )
-        })
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let both = compared_with_twilios(own["token"].as_str().unwrap(), &lead).await;
     assert_eq!(
         both["ours"]["claims"]["grants"],
         both["twilio"]["claims"]["grants"]

@@ -7,32 +7,12 @@
 
 use comms_events::Event as _;
 use comms_events::call::{AgentLegAnswered, MonitoringChanged};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::fake_twilio::{self, FakeTwilio, PHONE_NUMBER, Received};
-use super::support::{Fleet, Session, available_agent_as, json_of, python};
-use super::{call_until, callback_url, fleet_on, status};
-
-/// The data of the next `event_type` on the bus.
-async fn next_data(fleet: &Fleet, event_type: &str) -> Value {
-    let message = fleet.next_message(event_type).await;
-    let envelope: Value = serde_json::from_slice(&message.data).unwrap();
-    envelope["data"].clone()
-}
-
-async fn monitor(fleet: &Fleet, lead: &Session, call: &str, mode: &str) -> reqwest::Response {
-    fleet
-        .request(
-            Method::POST,
-            &format!("/api/communications/calls/{call}/monitor"),
-            lead,
-        )
-        .json(&json!({ "mode": mode }))
-        .send()
-        .await
-        .unwrap()
-}
+use super::support::{Fleet, available_agent_as, json_of, python};
+use super::{call_until, callback_url, fleet_on, monitor, status};
 
 /// A participant's status callback, as Twilio sends a call's.
 async fn participant_status(
@@ -161,7 +141,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_twilio_call_as_a_part
             StatusCode::NO_CONTENT
         );
     }
-    let leg = next_data(&fleet, AgentLegAnswered::TYPE).await;
+    let leg = fleet.next_data(AgentLegAnswered::TYPE).await;
     assert_eq!(leg["carrier_call_id"], ada_sid.as_str());
     assert_eq!(
         call_until(&fleet, &id, |_| true).await["carrier_call_id"],
@@ -184,7 +164,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_twilio_call_as_a_part
         callback_url(&id, "supervisor/status")
     );
     let lead_sid = lead_joins.sid.clone().unwrap();
-    let changed = next_data(&fleet, MonitoringChanged::TYPE).await;
+    let changed = fleet.next_data(MonitoringChanged::TYPE).await;
     assert_eq!(
         (
             &changed["mode"],
@@ -206,7 +186,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_twilio_call_as_a_part
             monitor(&fleet, &lead, &id, mode).await.status(),
             StatusCode::OK
         );
-        next_data(&fleet, MonitoringChanged::TYPE).await;
+        fleet.next_data(MonitoringChanged::TYPE).await;
         let now = twilio.participant(&lead_sid).unwrap();
         assert_eq!(
             (&now["muted"], &now["coaching"]),
@@ -226,7 +206,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_twilio_call_as_a_part
     );
     let hung_up = twilio.wait_for(&format!("/Calls/{lead_sid}.json"), 1).await;
     assert_eq!(hung_up[0].one("Status"), "completed");
-    let left = next_data(&fleet, MonitoringChanged::TYPE).await;
+    let left = fleet.next_data(MonitoringChanged::TYPE).await;
     assert_eq!(left["mode"], "stopped");
 
     // Listening again adds a new participant; the lead hanging up their softphone takes them
@@ -236,7 +216,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_twilio_call_as_a_part
         StatusCode::OK
     );
     let again = twilio.participants(3).await.remove(2);
-    next_data(&fleet, MonitoringChanged::TYPE).await;
+    fleet.next_data(MonitoringChanged::TYPE).await;
     let again_sid = again.sid.clone().unwrap();
     let completed = [
         ("AccountSid", fake_twilio::ACCOUNT_SID),
@@ -260,7 +240,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_twilio_call_as_a_part
         participant_status(&twilio, &fleet, &again, "completed").await,
         StatusCode::NO_CONTENT
     );
-    let off = next_data(&fleet, MonitoringChanged::TYPE).await;
+    let off = fleet.next_data(MonitoringChanged::TYPE).await;
     assert_eq!(
         (&off["supervisor_id"], &off["mode"]),
         (&json!(lead_id), &json!("stopped"))

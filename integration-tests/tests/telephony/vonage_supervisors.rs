@@ -5,32 +5,13 @@
 
 use comms_events::Event as _;
 use comms_events::call::{AgentLegAnswered, MonitoringChanged};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::fake_vonage::{FakeVonage, Received};
-use super::support::{Fleet, Session, available_agent_as, json_of};
+use super::monitor;
+use super::support::{available_agent_as, json_of};
 use super::vonage_bridge::{answered_call, fleet, sdk_accepts, send};
-
-/// The data of the next `event_type` on the bus.
-async fn next_data(fleet: &Fleet, event_type: &str) -> Value {
-    let message = fleet.next_message(event_type).await;
-    let envelope: Value = serde_json::from_slice(&message.data).unwrap();
-    envelope["data"].clone()
-}
-
-async fn monitor(fleet: &Fleet, lead: &Session, call: &str, mode: &str) -> reqwest::Response {
-    fleet
-        .request(
-            Method::POST,
-            &format!("/api/communications/calls/{call}/monitor"),
-            lead,
-        )
-        .json(&json!({ "mode": mode }))
-        .send()
-        .await
-        .unwrap()
-}
 
 /// The one `PUT` the fake Vonage received for leg `uuid` beyond the first `seen`.
 async fn next_put(vonage: &FakeVonage, uuid: &str, seen: usize) -> Received {
@@ -79,7 +60,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_vonage_call_on_a_leg_
         let status = send(&vonage, &fleet, &format!("{base}/agent/event"), &answered).await;
         assert_eq!(status, StatusCode::NO_CONTENT);
     }
-    let leg = next_data(&fleet, AgentLegAnswered::TYPE).await;
+    let leg = fleet.next_data(AgentLegAnswered::TYPE).await;
     assert_eq!(leg["carrier_call_id"], agent_uuid.as_str());
     assert_eq!(leg["agent_id"], ada.as_str());
 
@@ -105,7 +86,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_vonage_call_on_a_leg_
         json!([format!("{base}/supervisor/event")])
     );
     let lead_uuid = lead_leg.body["__uuid"].as_str().unwrap().to_owned();
-    let changed = next_data(&fleet, MonitoringChanged::TYPE).await;
+    let changed = fleet.next_data(MonitoringChanged::TYPE).await;
     assert_eq!(
         (
             &changed["mode"],
@@ -137,7 +118,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_vonage_call_on_a_leg_
             json!({ "action": "transfer", "destination": { "type": "ncco", "ncco": [action] } })
         );
         assert_eq!(sdk_accepts(&put.body["destination"]["ncco"]).await, "valid");
-        let changed = next_data(&fleet, MonitoringChanged::TYPE).await;
+        let changed = fleet.next_data(MonitoringChanged::TYPE).await;
         assert_eq!(changed["mode"], mode);
         assert_eq!(changed["carrier_call_id"], lead_uuid.as_str());
     }
@@ -150,7 +131,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_vonage_call_on_a_leg_
     );
     let put = next_put(&vonage, &lead_uuid, 2).await;
     assert_eq!(put.body, json!({ "action": "hangup" }));
-    let left = next_data(&fleet, MonitoringChanged::TYPE).await;
+    let left = fleet.next_data(MonitoringChanged::TYPE).await;
     assert_eq!(left["mode"], "stopped");
     assert!(left.get("carrier_call_id").is_none(), "{left}");
 
@@ -162,7 +143,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_vonage_call_on_a_leg_
     );
     let again = vonage.legs("app", 3).await.remove(2);
     let again_uuid = again.body["__uuid"].as_str().unwrap().to_owned();
-    next_data(&fleet, MonitoringChanged::TYPE).await;
+    fleet.next_data(MonitoringChanged::TYPE).await;
     let events = format!("{base}/supervisor/event");
     let completed = json!({ "uuid": again_uuid, "status": "completed", "duration": "12" });
     let edge = fleet.fleet.edge.to_string();
@@ -183,7 +164,7 @@ async fn a_supervisor_listens_whispers_barges_and_leaves_a_vonage_call_on_a_leg_
         send(&vonage, &fleet, &events, &completed).await,
         StatusCode::NO_CONTENT
     );
-    let hung_up = next_data(&fleet, MonitoringChanged::TYPE).await;
+    let hung_up = fleet.next_data(MonitoringChanged::TYPE).await;
     assert_eq!(
         (&hung_up["supervisor_id"], &hung_up["mode"]),
         (&json!(lead_id), &json!("stopped"))

@@ -407,8 +407,8 @@ impl Calls {
     }
 
     /// Progress of a leg a carrier placed for a supervisor on the call (a Twilio conference
-    /// participant, a Vonage conversation leg): once it is over (they hung their softphone up, or it never
-    /// answered), they are off the call; the rest changes nothing.
+    /// participant, a Vonage conversation leg): once it is over (they hung their softphone up,
+    /// or it never answered), they are off the call; the rest changes nothing.
     pub async fn supervisor_leg_progress(
         &self,
         identity: &Identity,
