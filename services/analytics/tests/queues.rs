@@ -212,12 +212,22 @@ async fn a_madrid_day_across_the_autumn_change_gives_exact_queue_measures_and_a_
     let asked_at = Utc::now();
     let mut hours = measures(&mut analytics, the_day("hour")).await.unwrap();
     // Every call's and Ada's last events applied (each stream's events may come in several
-    // batches): the day's counts, and Ada's occupancy once she is logged off.
+    // batches): the day's counts, every call an agent went on ended (its handle time whole),
+    // and Ada's occupancy once she is logged off.
     let ada_occupancy = Some(210.0 / (210.0 + 2190.0));
     for _ in 0..1500 {
         let organization = hours.organization.as_ref().unwrap();
         let occupancy = organization.intervals[0].occupancy;
+        let still_talking: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM analytics_calls
+             WHERE organization_id = $1 AND assigned_at IS NOT NULL AND ended_at IS NULL",
+        )
+        .bind(ORG)
+        .fetch_one(&analytics.db.pool)
+        .await
+        .unwrap();
         if counts(organization.total.as_ref().unwrap()) == (6, 3, 2, 1, 2)
+            && still_talking == 0
             && occupancy == ada_occupancy
         {
             break;
